@@ -1,0 +1,152 @@
+"""Administrative operations on a data dir, for the CLI and for tests. They open the
+directory file directly, so they work whether or not a server is running on it.
+
+Ids made here use Snowflake worker :data:`ADMIN_WORKER` so they never collide with those
+of a server process (worker ids 0-1022).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from parley.config import Settings
+from parley.errors import ApiError, Code
+from parley.ids import Kind, Snowflake, encode_id, wall_us
+from parley.pipeline.auth import hash_token, new_token
+from parley.storage.models import Channel, Team, User
+from parley.storage.sqlite import directory as d
+
+ADMIN_WORKER = 1023
+DEFAULT_WORKSPACE = "parley"
+
+_ids = Snowflake(ADMIN_WORKER)
+
+
+class AdminError(Exception):
+    """An admin command that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    team_id: str
+    user_id: str
+    token: str
+    bot_id: str | None = None
+
+    def as_dict(self) -> dict:
+        out = {"team_id": self.team_id, "user_id": self.user_id, "token": self.token}
+        if self.bot_id:
+            out["bot_id"] = self.bot_id
+        return out
+
+
+def _domain(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return slug or "workspace"
+
+
+def create_workspace(settings: Settings, name: str) -> Team:
+    if not name.strip() or len(name) > 100:
+        raise AdminError("a workspace name is 1-100 characters")
+    team = Team(encode_id(Kind.TEAM, _ids.next()), name.strip(), _domain(name), wall_us())
+    try:
+        return d.admin(settings, d.op_create_team, team)
+    except ApiError as exc:
+        raise AdminError(f"a workspace named {name!r} already exists") from exc
+
+
+def resolve_workspace(settings: Settings, team_id: str | None) -> Team:
+    """``team_id``'s workspace; without one, the only workspace, made if there is none."""
+    teams = d.admin_read(settings, d.q_teams)
+    if team_id:
+        for team in teams:
+            if team.id == team_id:
+                return team
+        raise AdminError(f"no workspace {team_id}")
+    if not teams:
+        return create_workspace(settings, DEFAULT_WORKSPACE)
+    if len(teams) > 1:
+        raise AdminError("several workspaces exist: pass --team")
+    return teams[0]
+
+
+def create_user(
+    settings: Settings,
+    name: str,
+    *,
+    team_id: str | None = None,
+    bot: bool = False,
+    rate_limit: float | None = None,
+) -> Credentials:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._\-]{0,79}", name):
+        raise AdminError("a user name is 1-80 of a-z 0-9 . _ - and starts with a letter or digit")
+    if rate_limit is not None and not 0 < rate_limit <= 100_000:
+        raise AdminError("--rate-limit is messages/second, above 0")
+    team = resolve_workspace(settings, team_id)
+    user = User(
+        id=encode_id(Kind.USER, _ids.next()),
+        team_id=team.id,
+        name=name,
+        real_name=name,
+        is_bot=bot,
+        bot_id=encode_id(Kind.BOT, _ids.next()) if bot else None,
+        rate_limit=rate_limit,
+        created=wall_us(),
+    )
+    token = new_token(bot)
+    try:
+        d.admin(settings, d.op_create_user, user, hash_token(token))
+    except ApiError as exc:
+        if exc.code == Code.NAME_TAKEN:
+            raise AdminError(f"a user named {name!r} already exists in {team.id}") from exc
+        raise AdminError(exc.code) from exc
+    return Credentials(team.id, user.id, token, user.bot_id)
+
+
+def issue_token(settings: Settings, team_id: str, name: str) -> Credentials:
+    """A new token for an existing user (the old ones stay valid)."""
+    user = d.admin_read(settings, d.q_user_by_name, team_id, name)
+    if user is None:
+        raise AdminError(f"no user {name!r} in {team_id}")
+    token = new_token(user.is_bot)
+    d.admin(settings, d.op_add_token, user.id, hash_token(token), wall_us())
+    return Credentials(team_id, user.id, token, user.bot_id)
+
+
+def ensure_channel(
+    settings: Settings, team_id: str, name: str, creator: str, members: list[str]
+) -> Channel:
+    """The channel ``name`` (created if missing) with ``members`` in it."""
+    channel = d.admin_read(settings, d.q_channel_by_name, team_id, name)
+    if channel is None:
+        channel = Channel(
+            encode_id(Kind.CHANNEL, _ids.next()), team_id, name, False, creator, wall_us()
+        )
+        d.admin(settings, d.op_create_channel, channel)
+    d.admin(settings, d.op_add_members, channel.id, members, wall_us())
+    return channel
+
+
+@dataclass(frozen=True)
+class Demo:
+    team: Team
+    alice: Credentials
+    bob: Credentials
+    general: Channel
+
+
+def demo(settings: Settings) -> Demo:
+    """A demo workspace with users alice and bob in #general; fresh tokens every call."""
+    teams = [t for t in d.admin_read(settings, d.q_teams) if t.domain == "demo"]
+    team = teams[0] if teams else create_workspace(settings, "demo")
+    creds = {}
+    for name in ("alice", "bob"):
+        if d.admin_read(settings, d.q_user_by_name, team.id, name) is None:
+            creds[name] = create_user(settings, name, team_id=team.id)
+        else:
+            creds[name] = issue_token(settings, team.id, name)
+    general = ensure_channel(
+        settings, team.id, "general", creds["alice"].user_id, [c.user_id for c in creds.values()]
+    )
+    return Demo(team, creds["alice"], creds["bob"], general)

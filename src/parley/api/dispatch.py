@@ -1,0 +1,117 @@
+"""The method table and request handling, independent of the HTTP server.
+
+``Api.handle`` takes the parts of an HTTP request and returns a :class:`Response`;
+the server shell (:mod:`parley.api.http`) only moves bytes. Every outcome is JSON:
+``{"ok": true, ...}`` or ``{"ok": false, "error": code, ...}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from parley.api.args import Args
+from parley.api.request import bearer_token, parse_body, parse_query
+from parley.errors import ApiError, Code, StorageError, StorageUnavailable
+from parley.pipeline.auth import Authenticator
+from parley.storage.models import User
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = (("content-type", JSON),)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Who is calling, and from where (``base_url`` for ``auth.test``'s ``url``)."""
+
+    user: User
+    base_url: str
+
+
+Handler = Callable[[Ctx, Args], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    name: str
+    handler: Handler
+    #: Read methods may also be called with GET and query arguments.
+    read: bool
+
+
+def error_response(exc: ApiError) -> Response:
+    body = orjson.dumps({"ok": False, "error": exc.code, **exc.data})
+    headers = (("content-type", JSON), *exc.headers.items())
+    return Response(exc.status, body, headers)
+
+
+class Api:
+    """Routes ``/api/<method>`` calls to handlers after authenticating them."""
+
+    def __init__(self, auth: Authenticator) -> None:
+        self._auth = auth
+        self._methods: dict[str, Method] = {}
+
+    def add(self, name: str, handler: Handler, *, read: bool = False) -> None:
+        self._methods[name] = Method(name, handler, read)
+
+    def method_names(self) -> list[str]:
+        return sorted(self._methods)
+
+    async def handle(
+        self,
+        *,
+        http_method: str,
+        name: str,
+        query: str,
+        content_type: str,
+        body: bytes,
+        authorization: str | None,
+        base_url: str,
+    ) -> Response:
+        try:
+            method = self._methods.get(name)
+            if method is None:
+                raise ApiError(Code.UNKNOWN_METHOD, status=404)
+            if http_method == "GET":
+                if not method.read:
+                    raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "POST"})
+                args = parse_query(query)
+            elif http_method == "POST":
+                args = parse_query(query) if query else {}
+                args.update(parse_body(content_type, body))
+            else:
+                raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, POST"})
+            token = bearer_token(authorization) or _str_or_none(args.pop("token", None))
+            user = await self._auth.authenticate(token)
+            result = await method.handler(Ctx(user, base_url), Args(args))
+            return Response(200, orjson.dumps({"ok": True, **result}))
+        except ApiError as exc:
+            return error_response(exc)
+        except StorageUnavailable as exc:
+            log.warning("%s: store unavailable: %s", name, exc)
+            return error_response(
+                ApiError(Code.FATAL_ERROR, status=503, headers={"retry-after": "1"})
+            )
+        except StorageError:
+            log.exception("%s: storage error", name)
+            return error_response(ApiError(Code.FATAL_ERROR, status=500))
+        except Exception:
+            log.exception("%s: internal error", name)
+            return error_response(ApiError(Code.INTERNAL_ERROR, status=500))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,16 @@
+"""One module per method family; each has ``register(api, svc)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from parley.api.methods import auth, chat, conversations, reactions, users
+
+if TYPE_CHECKING:
+    from parley.api.dispatch import Api
+    from parley.app import Services
+
+
+def register_all(api: Api, svc: Services) -> None:
+    for family in (auth, users, conversations, chat, reactions):
+        family.register(api, svc)

@@ -1,0 +1,233 @@
+"""``conversations.*``: create, list, info, join, leave, invite, members, history,
+replies, archive, unarchive."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from parley import wire
+from parley.api import paging
+from parley.api.args import Args
+from parley.api.dispatch import Api, Ctx
+from parley.errors import ApiError, Code
+from parley.ids import Kind, decode_id, encode_id, wall_us
+from parley.pipeline import events
+from parley.storage.models import Channel
+
+if TYPE_CHECKING:
+    from parley.app import Services
+
+_NAME_RE = re.compile(r"^[a-z0-9_\-]+$")
+_MAX_NAME = 80
+_FOREVER = 1 << 62
+
+
+def check_name(name: str | None) -> str:
+    """Slack's channel-name rules: lower-case letters, digits, ``-`` and ``_``, at most 80."""
+    if name is None or not name.strip():
+        raise ApiError("invalid_name_required")
+    if len(name) > _MAX_NAME:
+        raise ApiError("invalid_name_maxlength")
+    if not _NAME_RE.match(name):
+        raise ApiError(
+            Code.INVALID_NAME, data={"detail": "use lower-case letters, digits, '-' and '_'"}
+        )
+    if not re.search(r"[a-z0-9]", name):
+        raise ApiError("invalid_name_punctuation")
+    return name
+
+
+def types_filter(args: Args) -> tuple[bool, bool]:
+    """``types`` -> (public, private); IMs and MPIMs do not exist in Parley yet."""
+    raw = args.list("types")
+    if not raw:
+        return True, False
+    known = {"public_channel", "private_channel", "im", "mpim"}
+    if any(t not in known for t in raw):
+        raise ApiError("invalid_types", data={"detail": f"types must be among {sorted(known)}"})
+    return "public_channel" in raw, "private_channel" in raw
+
+
+def bounds(args: Args) -> tuple[int, int]:
+    """``latest``/``oldest``/``inclusive`` as exclusive bounds ``(before, after)``."""
+    latest = args.ts("latest", invalid=Code.INVALID_TS_LATEST)
+    oldest = args.ts("oldest", invalid=Code.INVALID_TS_OLDEST)
+    inclusive = args.bool("inclusive")
+    before = _FOREVER if latest is None else latest + (1 if inclusive else 0)
+    after = -1 if oldest is None else oldest - (1 if inclusive else 0)
+    return before, after
+
+
+def register(api: Api, svc: Services) -> None:
+    access, directory, store = svc.access, svc.directory, svc.store
+
+    async def info_of(channel: Channel, user_id: str, with_count: bool = True) -> dict:
+        members = await access.members(channel.id)
+        return wire.channel(
+            channel, is_member=user_id in members, num_members=len(members) if with_count else None
+        )
+
+    async def create(ctx: Ctx, args: Args) -> dict[str, Any]:
+        name = check_name(args.str("name", max_len=1000))
+        is_private = args.bool("is_private")
+        now = wall_us()
+        channel = Channel(
+            id=encode_id(Kind.CHANNEL, svc.ids.next()),
+            team_id=ctx.user.team_id,
+            name=name,
+            is_private=is_private,
+            creator=ctx.user.id,
+            created=now,
+        )
+        channel = await directory.create_channel(channel)
+        access.forget(channel.id)
+        svc.bus.publish(events.channel_created(channel, now))
+        svc.bus.publish(events.membership("member_joined_channel", channel, ctx.user.id, now))
+        return {"channel": await info_of(channel, ctx.user.id)}
+
+    async def list_(ctx: Ctx, args: Args) -> dict[str, Any]:
+        public, private = types_filter(args)
+        limit = paging.limit(args, default=100, maximum=1000)
+        after = paging.after_key(args, "channels") or ""
+        page = await directory.channels(
+            ctx.user.team_id,
+            ctx.user.id,
+            public=public,
+            private=private,
+            exclude_archived=args.bool("exclude_archived"),
+            after=after,
+            limit=limit,
+        )
+        last = page.rows[-1][0].id if page.rows else None
+        return {
+            "channels": [wire.channel(c, is_member=m, num_members=n) for c, n, m in page.rows],
+            **paging.metadata("channels", last, page.has_more),
+        }
+
+    async def info(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        return {
+            "channel": await info_of(
+                channel, ctx.user.id, args.bool("include_num_members", default=True)
+            )
+        }
+
+    async def join(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        if channel.is_archived:
+            raise ApiError(Code.IS_ARCHIVED)
+        added = await directory.add_members(channel.id, [ctx.user.id])
+        access.forget(channel.id)
+        out: dict[str, Any] = {"channel": await info_of(channel, ctx.user.id)}
+        if added:
+            svc.bus.publish(
+                events.membership("member_joined_channel", channel, ctx.user.id, wall_us())
+            )
+        else:
+            out["already_in_channel"] = True
+        return out
+
+    async def leave(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        if channel.is_archived:
+            raise ApiError(Code.IS_ARCHIVED)
+        removed = await directory.remove_member(channel.id, ctx.user.id)
+        access.forget(channel.id)
+        if not removed:
+            return {"not_in_channel": True}
+        svc.bus.publish(events.membership("member_left_channel", channel, ctx.user.id, wall_us()))
+        return {}
+
+    async def invite(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.writable(ctx.user, args.str("channel", max_len=32))
+        user_ids = args.list("users", required=True, missing=Code.NO_USER, max_items=1000)
+        if ctx.user.id in user_ids:
+            raise ApiError(Code.CANT_INVITE_SELF)
+        for uid in user_ids:
+            user = await directory.user(uid) if decode_id(Kind.USER, uid) is not None else None
+            if user is None or user.team_id != ctx.user.team_id or user.deleted:
+                raise ApiError(Code.USER_NOT_FOUND, data={"user": uid})
+        added = await directory.add_members(channel.id, user_ids)
+        access.forget(channel.id)
+        if not added:
+            raise ApiError(Code.ALREADY_IN_CHANNEL)
+        now = wall_us()
+        for uid in added:
+            svc.bus.publish(events.membership("member_joined_channel", channel, uid, now))
+        return {"channel": await info_of(channel, ctx.user.id)}
+
+    async def members(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        limit = paging.limit(args, default=100, maximum=1000)
+        after = paging.after_key(args, "members") or ""
+        page = await directory.members_page(channel.id, after, limit)
+        last = page.rows[-1] if page.rows else None
+        return {"members": list(page.rows), **paging.metadata("members", last, page.has_more)}
+
+    async def history(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        before, after = bounds(args)
+        cursor = paging.after_int(args, "history")
+        if cursor is not None:
+            before = min(before, cursor)
+        limit = paging.limit(args, default=100, maximum=999)
+        page = await store.history(channel.id, before=before, after=after, limit=limit)
+        last = page.rows[-1].ts if page.rows else None
+        return {
+            "messages": [wire.message(m) for m in page.rows],
+            "has_more": page.has_more,
+            "pin_count": 0,
+            **paging.metadata("history", last, page.has_more),
+        }
+
+    async def replies(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        ts = args.ts(
+            "ts", required=True, missing=Code.THREAD_NOT_FOUND, invalid=Code.THREAD_NOT_FOUND
+        )
+        parent = await store.message(channel.id, ts)
+        if parent is not None and parent.thread_ts is not None:  # a reply names its thread
+            parent = await store.message(channel.id, parent.thread_ts)
+        if parent is None:
+            raise ApiError(Code.THREAD_NOT_FOUND)
+        before, after = bounds(args)
+        cursor = paging.after_int(args, "replies")
+        if cursor is not None:
+            after = max(after, cursor)
+        limit = paging.limit(args, default=100, maximum=1000)
+        page = await store.replies(channel.id, parent.ts, after=after, before=before, limit=limit)
+        last = page.rows[-1].ts if page.rows else None
+        return {
+            "messages": [wire.message(parent), *(wire.message(m) for m in page.rows)],
+            "has_more": page.has_more,
+            **paging.metadata("replies", last, page.has_more),
+        }
+
+    async def set_archived(ctx: Ctx, args: Args, archived: bool) -> dict[str, Any]:
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        if ctx.user.id not in await access.members(channel.id):
+            raise ApiError(Code.NOT_IN_CHANNEL)
+        if channel.is_archived == archived:
+            raise ApiError(Code.ALREADY_ARCHIVED if archived else Code.NOT_ARCHIVED)
+        await directory.set_archived(channel.id, archived)
+        access.forget(channel.id)
+        return {}
+
+    async def archive(ctx: Ctx, args: Args) -> dict[str, Any]:
+        return await set_archived(ctx, args, True)
+
+    async def unarchive(ctx: Ctx, args: Args) -> dict[str, Any]:
+        return await set_archived(ctx, args, False)
+
+    api.add("conversations.create", create)
+    api.add("conversations.list", list_, read=True)
+    api.add("conversations.info", info, read=True)
+    api.add("conversations.join", join)
+    api.add("conversations.leave", leave)
+    api.add("conversations.invite", invite)
+    api.add("conversations.members", members, read=True)
+    api.add("conversations.history", history, read=True)
+    api.add("conversations.replies", replies, read=True)
+    api.add("conversations.archive", archive)
+    api.add("conversations.unarchive", unarchive)

@@ -1,0 +1,85 @@
+"""Turning an HTTP request into ``(token, arguments)``: pure, framework-independent.
+
+Accepted bodies: ``application/json`` (an object), ``application/x-www-form-urlencoded``,
+``multipart/form-data`` (what ``slack_sdk``'s WebClient sends) and empty. Query-string
+arguments are merged in, body first. Anything else is answered with a Slack error code.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from multipart import MultipartError, MultipartParser, parse_options_header
+
+from parley.errors import ApiError, Code
+
+_MAX_FIELDS = 1000
+
+
+def parse_query(query: str) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(
+            query,
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=_MAX_FIELDS,
+            errors="strict",
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(Code.INVALID_FORM_DATA) from exc
+    return dict(pairs)
+
+
+def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    mime, options = parse_options_header(content_type or "")
+    mime = mime.lower()
+    if mime == "application/json":
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(Code.INVALID_JSON) from exc
+        if not isinstance(data, dict):
+            raise ApiError(Code.INVALID_JSON, data={"detail": "the body must be a JSON object"})
+        return data
+    if mime == "application/x-www-form-urlencoded" or not mime:
+        try:
+            return parse_query(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ApiError(Code.INVALID_FORM_DATA) from exc
+    if mime == "multipart/form-data":
+        return _multipart(options.get("boundary", ""), body)
+    raise ApiError(Code.INVALID_POST_TYPE, data={"detail": f"unsupported content type {mime}"})
+
+
+def _multipart(boundary: str, body: bytes) -> dict[str, Any]:
+    if not boundary:
+        raise ApiError(Code.INVALID_FORM_DATA, data={"detail": "multipart body without boundary"})
+    fields: dict[str, Any] = {}
+    try:
+        parser = MultipartParser(
+            io.BytesIO(body), boundary, content_length=len(body), charset="utf8"
+        )
+        for part in parser:
+            if len(fields) >= _MAX_FIELDS:
+                raise ApiError(Code.INVALID_FORM_DATA, data={"detail": "too many fields"})
+            if part.filename:
+                continue  # file uploads are not supported by the methods Parley serves
+            fields[part.name] = part.value
+    except (MultipartError, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(Code.INVALID_FORM_DATA) from exc
+    return fields
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()

@@ -1,0 +1,74 @@
+"""The composition root: builds every part from the settings, wires them, starts and
+stops them in order. The only place that chooses backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parley.api import methods
+from parley.api.dispatch import Api
+from parley.bus.memory import InProcessBus
+from parley.cache.recent import RecentBuffer
+from parley.config import Settings
+from parley.errors import ConfigError
+from parley.ids import Snowflake
+from parley.pipeline.access import ChannelAccess
+from parley.pipeline.auth import Authenticator
+from parley.pipeline.limits import Unlimited
+from parley.pipeline.send import Sender
+from parley.storage.sqlite.directory import SqliteDirectory
+from parley.storage.sqlite.messages import SqliteMessageStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    directory: SqliteDirectory
+    store: SqliteMessageStore
+    bus: InProcessBus
+    recent: RecentBuffer
+    ids: Snowflake
+    auth: Authenticator
+    access: ChannelAccess
+    sender: Sender
+    api: Api
+
+    async def close(self) -> None:
+        """Stops taking writes, finishes those queued, closes files (store, then directory)."""
+        await self.store.close()
+        await self.bus.close()
+        await self.directory.close()
+
+
+async def start(settings: Settings) -> Services:
+    """Opens (creating and migrating as needed) the data dir and starts every part."""
+    directory = SqliteDirectory(settings)
+    await directory.start()
+    shards = await directory.shard_count(settings.shards)
+    if shards != settings.shards and settings.shards != Settings().shards:
+        await directory.close()
+        raise ConfigError(
+            f"{settings.data_dir} was created with {shards} shards; it cannot be opened with "
+            f"{settings.shards} (changing the shard count would strand messages)"
+        )
+    store = SqliteMessageStore(settings, shards)
+    await store.start()
+    bus = InProcessBus(settings.partitions, settings.bus_retention)
+    await bus.start()
+    recent = RecentBuffer(settings.recent_per_channel, settings.recent_ttl)
+    ids = Snowflake(settings.worker_id)
+    auth = Authenticator(directory, settings.token_cache_ttl)
+    access = ChannelAccess(directory, settings.membership_cache_ttl)
+    sender = Sender(
+        access=access,
+        limiter=Unlimited(),
+        ids=ids,
+        store=store,
+        recent=recent,
+        bus=bus,
+        max_text=settings.max_text,
+    )
+    api = Api(auth)
+    svc = Services(settings, directory, store, bus, recent, ids, auth, access, sender, api)
+    methods.register_all(api, svc)
+    return svc

@@ -1,0 +1,1 @@
+"""The event log: message events published after commit, partitioned by channel."""

@@ -1,0 +1,87 @@
+"""The in-process event bus: P bounded, append-only partitions in memory.
+
+Suits one process; it keeps the newest ``retention`` to ``2 * retention`` events per
+partition (older ones are dropped and a reader behind them gets ``truncated``). Not
+durable across restarts: the store is, and readers that fall behind recover from it by
+``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from parley.bus.interface import Batch, Event
+from parley.storage.router import partition_for
+
+
+class _Partition:
+    __slots__ = ("events", "base", "waiters", "retention")
+
+    def __init__(self, retention: int) -> None:
+        self.retention = retention
+        self.events: list[Event] = []  # trimmed to ``retention`` once it doubles: O(1) amortized
+        self.base = 0  # offset of events[0]
+        self.waiters: list[asyncio.Future] = []
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.events)
+
+
+class InProcessBus:
+    """:class:`~parley.bus.interface.EventBus` in memory."""
+
+    def __init__(self, partitions: int, retention: int) -> None:
+        self.partitions = partitions
+        self._parts = [_Partition(retention) for _ in range(partitions)]
+        self._committed: dict[tuple[str, int], int] = {}
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        for part in self._parts:
+            for w in part.waiters:
+                if not w.done():
+                    w.cancel()
+            part.waiters.clear()
+
+    def partition_of(self, channel: str) -> int:
+        return partition_for(channel, self.partitions)
+
+    def publish(self, event: Event) -> None:
+        part = self._parts[partition_for(event.channel, self.partitions)]
+        part.events.append(event)
+        if len(part.events) >= 2 * part.retention:
+            drop = len(part.events) - part.retention
+            del part.events[:drop]
+            part.base += drop
+        waiters, part.waiters = part.waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    def end_offset(self, partition: int) -> int:
+        return self._parts[partition].end
+
+    async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
+        part = self._parts[partition]
+        if offset >= part.end and timeout > 0:
+            waiter = asyncio.get_running_loop().create_future()
+            part.waiters.append(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, timeout)
+        truncated = offset < part.base
+        start = max(offset, part.base) - part.base
+        stop = min(start + limit, len(part.events))
+        events = tuple(part.events[start:stop])
+        return Batch(events, part.base + stop if events else max(offset, part.base), truncated)
+
+    def committed(self, group: str, partition: int) -> int:
+        return self._committed.get((group, partition), 0)
+
+    def commit(self, group: str, partition: int, offset: int) -> None:
+        key = (group, partition)
+        if offset > self._committed.get(key, 0):
+            self._committed[key] = offset

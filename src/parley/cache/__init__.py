@@ -1,0 +1,1 @@
+"""Caches in front of the store: tokens, channels and memberships, recent messages."""

@@ -1,0 +1,51 @@
+"""The recent-message buffer: each channel's newest messages, in ``seq`` order, in memory.
+
+The seed keeps these in Redis (``LPUSH channel:messages``, capped, 24-hour TTL); this is
+the embedded equivalent. Readers that resume from a ``seq`` are served from here when the
+buffer still covers it, and from the store otherwise. Pure: the clock is injected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+from parley.bus.interface import Event
+
+
+class RecentBuffer:
+    """Holds up to ``per_channel`` events per channel for ``ttl`` seconds each."""
+
+    def __init__(
+        self, per_channel: int, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._per_channel = per_channel
+        self._ttl = ttl
+        self._clock = clock
+        self._channels: dict[str, deque[tuple[float, Event]]] = {}
+
+    def append(self, event: Event) -> None:
+        """Adds a message event; events must arrive in ``seq`` order per channel."""
+        if self._per_channel == 0:
+            return
+        buf = self._channels.get(event.channel)
+        if buf is None:
+            buf = self._channels[event.channel] = deque(maxlen=self._per_channel)
+        buf.append((self._clock(), event))
+
+    def since(self, channel: str, seq: int) -> list[Event] | None:
+        """Every buffered event with ``seq`` above the given one, ascending; ``None`` when
+        the buffer no longer holds ``seq + 1`` (the caller must read the store)."""
+        buf = self._channels.get(channel)
+        if not buf:
+            return None
+        horizon = self._clock() - self._ttl
+        while buf and buf[0][0] <= horizon:
+            buf.popleft()
+        if not buf or buf[0][1].seq > seq + 1:
+            return None
+        return [e for _, e in buf if e.seq > seq]
+
+    def channels(self) -> int:
+        return len(self._channels)

@@ -1,0 +1,122 @@
+"""The ``parley`` command: ``serve``, ``workspace create``, ``user create``.
+
+Admin commands print exactly one JSON object on stdout; errors go to stderr as
+``{"error": ...}`` with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from parley import __version__, admin
+from parley.config import Settings
+from parley.errors import ParleyError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="parley", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"parley {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def data_dir(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--data-dir", help="where the SQLite files live (default: ./data, or $PARLEY_DATA_DIR)"
+        )
+
+    serve = sub.add_parser("serve", help="serve the Web API on embedded defaults")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
+    serve.add_argument("--shards", type=int, help="SQLite shards for a new data dir (default 4)")
+    serve.add_argument(
+        "--demo", action="store_true", help="create a demo workspace and print working credentials"
+    )
+    data_dir(serve)
+
+    ws = sub.add_parser("workspace", help="manage workspaces")
+    ws_sub = ws.add_subparsers(dest="action", required=True)
+    ws_create = ws_sub.add_parser("create", help="create a workspace")
+    ws_create.add_argument("name")
+    data_dir(ws_create)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    u_create = user_sub.add_parser("create", help="create a user and print its token")
+    u_create.add_argument("name")
+    u_create.add_argument("--team", help="workspace id (optional when there is one)")
+    u_create.add_argument("--bot", action="store_true", help="a bot user (xoxb- token)")
+    u_create.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="PER_SECOND",
+        help="sustained messages/second for this user",
+    )
+    data_dir(u_create)
+    return p
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _print_demo(settings: Settings, url: str) -> None:
+    demo = admin.demo(settings)
+    print(
+        f"""
+Parley is serving at {url}
+
+Demo workspace {demo.team.name} ({demo.team.id}), channel #general ({demo.general.id}):
+  alice  {demo.alice.user_id}  token {demo.alice.token}
+  bob    {demo.bob.user_id}  token {demo.bob.token}
+
+Try it with slack_sdk:
+  python -c "from slack_sdk import WebClient; c = WebClient(token='{demo.alice.token}', \\
+base_url='{url}/api/'); print(c.chat_postMessage(channel='{demo.general.id}', text='hi')['ts'])"
+""",
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load(
+            data_dir=getattr(args, "data_dir", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            shards=getattr(args, "shards", None),
+        )
+        if args.command == "serve":
+            return _serve(settings, demo=args.demo)
+        if args.command == "workspace":
+            _emit({"team_id": admin.create_workspace(settings, args.name).id})
+        elif args.command == "user":
+            creds = admin.create_user(
+                settings, args.name, team_id=args.team, bot=args.bot, rate_limit=args.rate_limit
+            )
+            _emit(creds.as_dict())
+        return 0
+    except (admin.AdminError, ParleyError) as exc:
+        sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")
+        return 1
+
+
+def _serve(settings: Settings, *, demo: bool) -> int:
+    import uvloop
+
+    from parley.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def ready(url: str) -> None:
+        if demo:
+            _print_demo(settings, url)
+        else:
+            print(f"Parley is serving at {url}", flush=True)
+
+    uvloop.run(serve(settings, on_ready=ready))
+    return 0

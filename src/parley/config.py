@@ -1,0 +1,98 @@
+"""Settings: read once at start-up (environment, then command-line overrides), frozen,
+and passed explicitly to whatever needs them. Nothing else reads the environment.
+
+Every bound is documented with what it costs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from parley.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    #: Number of SQLite message shards in a new data dir. Fixed once the dir exists.
+    shards: int = 4
+    #: Event-bus partitions; a channel's events always go to the same one.
+    partitions: int = 16
+    #: Snowflake worker id of this process (0-1023); unique per node in a fleet.
+    worker_id: int = 0
+    #: Longest message text accepted, in characters (Slack: 40,000).
+    max_text: int = 40_000
+    #: Largest request body accepted, in bytes.
+    max_body: int = 1 << 20
+    #: Most operations one group commit takes into a single transaction.
+    commit_batch: int = 512
+    #: SQLite ``synchronous``: FULL fsyncs every group commit (survives power loss);
+    #: NORMAL survives a killed process but may lose the last commits on power loss.
+    sqlite_synchronous: str = "FULL"
+    #: Threads serving reads (history, lists); each holds one connection per shard.
+    read_threads: int = 2
+    #: Seconds a validated token stays cached (the seed: 15 minutes).
+    token_cache_ttl: float = 900.0
+    #: Seconds channel metadata and membership stay cached.
+    membership_cache_ttl: float = 900.0
+    #: Messages kept per channel in the recent-message buffer (about 1 KiB each).
+    recent_per_channel: int = 200
+    #: Seconds a message stays in the recent-message buffer (the seed: 24 hours).
+    recent_ttl: float = 86_400.0
+    #: Events kept per bus partition in the in-process bus (about 1 KiB each).
+    bus_retention: int = 100_000
+
+    def __post_init__(self) -> None:
+        checks = {
+            "port": 0 <= self.port <= 65535,
+            "shards": 1 <= self.shards <= 1024,
+            "partitions": 1 <= self.partitions <= 4096,
+            "worker_id": 0 <= self.worker_id <= 1023,
+            "max_text": 1 <= self.max_text <= 1_000_000,
+            "max_body": 1024 <= self.max_body <= 64 << 20,
+            "commit_batch": 1 <= self.commit_batch <= 100_000,
+            "sqlite_synchronous": self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
+            "read_threads": 1 <= self.read_threads <= 64,
+            "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
+            "bus_retention": 1 <= self.bus_retention <= 10_000_000,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(f"invalid setting(s): {', '.join(bad)}")
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``PARLEY_<NAME>`` variables, then ``overrides`` (``None`` = unset)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"PARLEY_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"PARLEY_{name.upper()}={raw!r} is not a valid {kind}") from exc

@@ -1,0 +1,103 @@
+"""Parley's exceptions and the Slack error codes the Web API answers with.
+
+Every exception Parley raises on purpose derives from :class:`ParleyError`::
+
+    ParleyError
+    ├── ApiError            a request the API refuses: Slack code, HTTP status, extra data
+    ├── StorageError        the store failed (sqlite3 / MySQL errors are translated to this)
+    │   └── StorageUnavailable   the store cannot take work right now (closed, disk, lock)
+    └── ConfigError         settings that cannot be served
+
+Foreign exceptions (sqlite3, OS errors) are translated at the edge of the package that
+owns the dependency; nothing above ``storage`` sees a ``sqlite3.Error``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class Code(StrEnum):
+    """Slack's error codes, as strings on the wire (``{"ok": false, "error": code}``)."""
+
+    NOT_AUTHED = "not_authed"
+    INVALID_AUTH = "invalid_auth"
+    ACCOUNT_INACTIVE = "account_inactive"
+    CHANNEL_NOT_FOUND = "channel_not_found"
+    NOT_IN_CHANNEL = "not_in_channel"
+    IS_ARCHIVED = "is_archived"
+    ALREADY_ARCHIVED = "already_archived"
+    NOT_ARCHIVED = "not_archived"
+    NO_TEXT = "no_text"
+    MSG_TOO_LONG = "msg_too_long"
+    MESSAGE_NOT_FOUND = "message_not_found"
+    THREAD_NOT_FOUND = "thread_not_found"
+    CANT_UPDATE_MESSAGE = "cant_update_message"
+    CANT_DELETE_MESSAGE = "cant_delete_message"
+    EDIT_CONFLICT = "edit_conflict"
+    ALREADY_REACTED = "already_reacted"
+    NO_REACTION = "no_reaction"
+    INVALID_NAME = "invalid_name"
+    NAME_TAKEN = "name_taken"
+    USER_NOT_FOUND = "user_not_found"
+    USERS_NOT_FOUND = "users_not_found"
+    ALREADY_IN_CHANNEL = "already_in_channel"
+    CANT_INVITE_SELF = "cant_invite_self"
+    NO_USER = "no_user"
+    INVALID_CURSOR = "invalid_cursor"
+    INVALID_LIMIT = "invalid_limit"
+    INVALID_TS_LATEST = "invalid_ts_latest"
+    INVALID_TS_OLDEST = "invalid_ts_oldest"
+    INVALID_ARGUMENTS = "invalid_arguments"
+    INVALID_ARG_NAME = "invalid_arg_name"
+    INVALID_JSON = "invalid_json"
+    INVALID_FORM_DATA = "invalid_form_data"
+    INVALID_POST_TYPE = "invalid_post_type"
+    REQUEST_TOO_LARGE = "request_too_large"
+    UNKNOWN_METHOD = "unknown_method"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    RATELIMITED = "ratelimited"
+    FATAL_ERROR = "fatal_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ParleyError(Exception):
+    """Root of every exception Parley raises on purpose."""
+
+
+class ConfigError(ParleyError):
+    """Settings that cannot be served (bad value, unreadable data dir)."""
+
+
+class StorageError(ParleyError):
+    """The store failed; the operation did not take effect."""
+
+
+class StorageUnavailable(StorageError):
+    """The store cannot take work right now; retrying later may succeed."""
+
+
+class ApiError(ParleyError):
+    """A refused request: a stable Slack ``code``, an HTTP ``status`` and extra body ``data``.
+
+    The Web API renders it as ``{"ok": false, "error": code, **data}`` with ``status``
+    and ``headers`` (for example ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        code: Code | str,
+        *,
+        status: int = 200,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.code = str(code)
+        self.status = status
+        self.data = data or {}
+        self.headers = headers or {}
+        super().__init__(self.code)
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.code!r}, status={self.status})"

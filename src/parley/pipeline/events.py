@@ -1,0 +1,108 @@
+"""Bus events for what was committed, shaped as Slack RTM events and encoded once.
+
+Pure functions. Every message-bearing event carries ``channel``, ``ts`` and the message's
+``seq``, and everything a gateway needs to deliver it without reading the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from parley import wire
+from parley.bus.interface import Event
+from parley.ids import format_ts
+from parley.storage.models import Channel, Message, ReactionChange
+
+
+def _event(kind: str, channel: str, team: str, seq: int, ts: int, body: dict[str, Any]) -> Event:
+    return Event(kind, channel, team, seq, ts, orjson.dumps(body))
+
+
+def message_posted(m: Message) -> Event:
+    body = wire.message(m)
+    body["event_ts"] = body["ts"]
+    return _event("message", m.channel, m.team, m.seq, m.ts, body)
+
+
+def message_changed(m: Message) -> Event:
+    ts = format_ts(m.edited_ts or m.ts)
+    body = {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": m.channel,
+        "ts": ts,
+        "event_ts": ts,
+        "seq": m.seq,
+        "message": wire.message(m),
+    }
+    return _event("message_changed", m.channel, m.team, m.seq, m.ts, body)
+
+
+def message_deleted(m: Message, at: int) -> Event:
+    ts = format_ts(at)
+    body = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": m.channel,
+        "ts": ts,
+        "event_ts": ts,
+        "seq": m.seq,
+        "deleted_ts": format_ts(m.ts),
+    }
+    if m.thread_ts is not None:
+        body["thread_ts"] = format_ts(m.thread_ts)
+    return _event("message_deleted", m.channel, m.team, m.seq, m.ts, body)
+
+
+def reaction(change: ReactionChange) -> Event:
+    m = change.message
+    ts = format_ts(change.at)
+    kind = "reaction_added" if change.added else "reaction_removed"
+    body = {
+        "type": kind,
+        "user": change.user,
+        "reaction": change.name,
+        "item": {"type": "message", "channel": m.channel, "ts": format_ts(m.ts)},
+        "item_user": m.user,
+        "channel": m.channel,
+        "seq": m.seq,
+        "ts": ts,
+        "event_ts": ts,
+    }
+    return _event(kind, m.channel, m.team, m.seq, m.ts, body)
+
+
+def membership(kind: str, channel: Channel, user_id: str, at: int) -> Event:
+    """``member_joined_channel`` or ``member_left_channel``."""
+    ts = format_ts(at)
+    body = {
+        "type": kind,
+        "user": user_id,
+        "channel": channel.id,
+        "team": channel.team_id,
+        "channel_type": "G" if channel.is_private else "C",
+        "event_ts": ts,
+        "ts": ts,
+    }
+    return _event(kind, channel.id, channel.team_id, 0, at, body)
+
+
+def channel_created(channel: Channel, at: int) -> Event:
+    ts = format_ts(at)
+    body = {
+        "type": "channel_created",
+        "event_ts": ts,
+        "ts": ts,
+        "channel": {
+            "id": channel.id,
+            "name": channel.name,
+            "created": at // 1_000_000,
+            "creator": channel.creator,
+            "is_private": channel.is_private,
+        },
+    }
+    return _event("channel_created", channel.id, channel.team_id, 0, at, body)

@@ -1,0 +1,124 @@
+"""The write path: posting, editing, deleting and reacting, stage by stage.
+
+Side effects happen only after the durable write, in commit order: the store calls
+:meth:`Sender._after_post` (and friends) on the event loop once the transaction has
+committed and before the caller's await returns, so the recent-message buffer and the
+bus see a channel's messages in ``seq`` order and never see an uncommitted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from parley.bus.interface import EventBus
+from parley.cache.recent import RecentBuffer
+from parley.errors import ApiError, Code
+from parley.ids import Snowflake, wall_us
+from parley.pipeline import events
+from parley.pipeline.access import ChannelAccess
+from parley.pipeline.limits import Limiter
+from parley.storage.interface import MessageStore
+from parley.storage.models import Message, PostRequest, PostResult, ReactionChange, User
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        access: ChannelAccess,
+        limiter: Limiter,
+        ids: Snowflake,
+        store: MessageStore,
+        recent: RecentBuffer,
+        bus: EventBus,
+        max_text: int,
+        clock_us: Callable[[], int] = wall_us,
+    ) -> None:
+        self._access = access
+        self._limiter = limiter
+        self._ids = ids
+        self._store = store
+        self._recent = recent
+        self._bus = bus
+        self._max_text = max_text
+        self._clock_us = clock_us
+
+    def _check_text(self, text: str | None) -> str:
+        if text is None or not text.strip():
+            raise ApiError(Code.NO_TEXT)
+        if len(text) > self._max_text:
+            raise ApiError(Code.MSG_TOO_LONG)
+        return text
+
+    async def post(
+        self,
+        user: User,
+        channel_id: str | None,
+        text: str | None,
+        *,
+        thread_ts: int | None = None,
+        reply_broadcast: bool = False,
+        client_msg_id: str | None = None,
+    ) -> PostResult:
+        """``chat.postMessage`` and the WebSocket send: one path, one set of checks."""
+        channel = await self._access.writable(user, channel_id)
+        text = self._check_text(text)
+        self._limiter.check_message(user, channel)
+        req = PostRequest(
+            id=self._ids.next(),
+            channel=channel.id,
+            team=channel.team_id,
+            user=user.id,
+            bot_id=user.bot_id,
+            text=text,
+            thread_ts=thread_ts,
+            reply_broadcast=reply_broadcast,
+            client_msg_id=client_msg_id,
+        )
+        return await self._store.post(req, after_commit=self._after_post)
+
+    def _after_post(self, result: PostResult) -> None:
+        if result.duplicate:
+            return
+        event = events.message_posted(result.message)
+        self._recent.append(event)
+        self._bus.publish(event)
+        if result.parent is not None:
+            self._bus.publish(events.message_changed(result.parent))
+
+    async def update(
+        self,
+        user: User,
+        channel_id: str | None,
+        ts: int,
+        text: str | None,
+        expected_version: int | None,
+    ) -> Message:
+        channel = await self._access.writable(user, channel_id)
+        text = self._check_text(text)
+        return await self._store.update(
+            channel.id, ts, user.id, text, expected_version, after_commit=self._after_update
+        )
+
+    def _after_update(self, message: Message) -> None:
+        self._bus.publish(events.message_changed(message))
+
+    async def delete(self, user: User, channel_id: str | None, ts: int) -> Message:
+        channel = await self._access.writable(user, channel_id)
+        return await self._store.delete(channel.id, ts, user.id, after_commit=self._after_delete)
+
+    def _after_delete(self, message: Message) -> None:
+        self._bus.publish(events.message_deleted(message, self._clock_us()))
+
+    async def react(
+        self, user: User, channel_id: str | None, ts: int, name: str, add: bool
+    ) -> ReactionChange:
+        channel = await self._access.visible(user, channel_id)
+        if channel.is_archived:
+            raise ApiError(Code.IS_ARCHIVED)
+        return await self._store.react(
+            channel.id, ts, user.id, name, add, after_commit=self._after_react
+        )
+
+    def _after_react(self, change: ReactionChange) -> None:
+        self._bus.publish(events.reaction(change))

@@ -1,0 +1,74 @@
+"""``parley serve``: every part in one process, on the event loop, behind Granian."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Callable
+
+from granian.constants import Interfaces
+from granian.server.embed import Server
+
+from parley import app
+from parley.api.http import HttpApp
+from parley.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str) -> int:
+    """A port the OS considers free right now (for ``--port 0``)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+async def serve(
+    settings: Settings,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Runs until SIGINT/SIGTERM (or ``stop`` is set), then closes the store cleanly.
+
+    ``on_ready(url)`` is called once the listening socket is bound.
+    """
+    if settings.port == 0:
+        settings = settings.with_(port=free_port(settings.host))
+    svc = await app.start(settings)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{host}:{settings.port}"
+    http = HttpApp(svc.api, max_body=settings.max_body, fallback_host=f"{host}:{settings.port}")
+    server = Server(
+        http,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.RSGI,
+        log_enabled=False,
+        backlog=2048,
+    )
+    if on_ready is not None:
+        server.on_startup(lambda: on_ready(url))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # not possible outside the main thread (tests run servers in threads)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, server.stop)
+    watcher = None
+    if stop is not None:
+
+        async def _watch() -> None:
+            await stop.wait()
+            server.stop()
+
+        watcher = asyncio.create_task(_watch())
+    try:
+        await server.serve()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        await svc.close()
+        log.info("parley stopped")

@@ -1,0 +1,3 @@
+"""Durable state: the directory (workspaces, users, tokens, channels, members) and the
+sharded message store. :mod:`parley.storage.interface` is the contract; the SQLite
+backend in :mod:`parley.storage.sqlite` is the embedded default."""

@@ -1,0 +1,129 @@
+"""The storage contract every backend implements (SQLite now, MySQL later).
+
+All methods are coroutines that never block the event loop. Errors: an operation the
+caller may not do raises :class:`~parley.errors.ApiError` with the Slack code named in
+its docstring and writes nothing; a failing backend raises
+:class:`~parley.errors.StorageError`. Writes are durable when they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from parley.storage.models import (
+    Channel,
+    Message,
+    Page,
+    PostRequest,
+    PostResult,
+    ReactionChange,
+    Team,
+    User,
+)
+
+#: Called on the event loop after the write committed, in commit order, before the
+#: caller's await returns: the place for side effects (buffer, bus).
+AfterCommit = Callable[[Any], None]
+
+
+class Directory(Protocol):
+    """Workspaces, users, tokens, channels and memberships."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def user_by_token(self, token_hash: bytes) -> User | None: ...
+    async def user(self, user_id: str) -> User | None: ...
+    async def users(self, team_id: str, after: str, limit: int) -> Page: ...
+    async def team(self, team_id: str) -> Team | None: ...
+
+    async def channel(self, channel_id: str) -> Channel | None: ...
+    async def channels(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        public: bool,
+        private: bool,
+        exclude_archived: bool,
+        after: str,
+        limit: int,
+    ) -> Page:
+        """Public channels of the team and private ones ``user_id`` belongs to, as rows
+        ``(Channel, num_members, is_member)``."""
+        ...
+
+    async def create_channel(self, channel: Channel) -> Channel:
+        """Creates it with its creator as first member; ``name_taken`` if the name is used."""
+        ...
+
+    async def set_archived(self, channel_id: str, archived: bool) -> None: ...
+    async def members(self, channel_id: str) -> frozenset[str]: ...
+    async def members_page(self, channel_id: str, after: str, limit: int) -> Page: ...
+    async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
+        """Adds them; returns those that were not members before."""
+        ...
+
+    async def remove_member(self, channel_id: str, user_id: str) -> bool: ...
+
+
+class MessageStore(Protocol):
+    """Messages and reactions, sharded by channel, group-committed per shard."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def post(self, req: PostRequest, after_commit: AfterCommit | None = None) -> PostResult:
+        """Stores a message, assigning ``seq`` and ``ts``; ``thread_not_found`` when
+        ``thread_ts`` names no message. A repeated ``client_msg_id`` (same user, same
+        channel) returns the original with ``duplicate=True`` and writes nothing."""
+        ...
+
+    async def update(
+        self,
+        channel: str,
+        ts: int,
+        user: str,
+        text: str,
+        expected_version: int | None,
+        after_commit: AfterCommit | None = None,
+    ) -> Message:
+        """Last writer wins in commit order. ``message_not_found``, ``cant_update_message``,
+        ``edit_conflict`` when ``expected_version`` is given and is not the current one."""
+        ...
+
+    async def delete(
+        self, channel: str, ts: int, user: str, after_commit: AfterCommit | None = None
+    ) -> Message:
+        """``message_not_found``, ``cant_delete_message``."""
+        ...
+
+    async def react(
+        self,
+        channel: str,
+        ts: int,
+        user: str,
+        name: str,
+        add: bool,
+        after_commit: AfterCommit | None = None,
+    ) -> ReactionChange:
+        """``message_not_found``, ``already_reacted`` (add), ``no_reaction`` (remove)."""
+        ...
+
+    async def message(self, channel: str, ts: int) -> Message | None: ...
+
+    async def history(self, channel: str, *, before: int, after: int, limit: int) -> Page:
+        """Top-level messages (and thread broadcasts) with ``after < ts < before``,
+        newest first."""
+        ...
+
+    async def replies(
+        self, channel: str, thread_ts: int, *, after: int, before: int, limit: int
+    ) -> Page:
+        """The thread's replies with ``after < ts < before``, oldest first (no parent)."""
+        ...
+
+    async def since(self, channel: str, seq: int, limit: int) -> Page:
+        """Messages with ``seq`` greater than the given one, ascending (for resume)."""
+        ...

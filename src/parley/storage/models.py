@@ -1,0 +1,118 @@
+"""Rows as frozen values. Times are integer microseconds since the Unix epoch; the API
+renders them as Slack ``ts`` strings. Ids are Slack-style strings (``T…``, ``U…``, ``C…``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    name: str
+    domain: str
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    team_id: str
+    name: str
+    real_name: str
+    is_bot: bool
+    bot_id: str | None
+    #: Sustained messages/second for this user; ``None`` = the workspace default.
+    rate_limit: float | None
+    created: int
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    team_id: str
+    name: str
+    is_private: bool
+    creator: str
+    created: int
+    is_archived: bool = False
+    topic: str = ""
+    purpose: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    name: str
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message. ``seq`` is its gap-free position in the channel (1, 2, 3, ...);
+    ``ts`` is unique in the channel and increases with ``seq``; ``version`` counts edits."""
+
+    id: int
+    channel: str
+    team: str
+    seq: int
+    ts: int
+    user: str
+    bot_id: str | None
+    text: str
+    thread_ts: int | None = None
+    subtype: str | None = None
+    client_msg_id: str | None = None
+    version: int = 0
+    edited_ts: int | None = None
+    edited_by: str | None = None
+    deleted: bool = False
+    reply_count: int = 0
+    reply_users: tuple[str, ...] = ()
+    latest_reply: int | None = None
+    reactions: tuple[Reaction, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class PostRequest:
+    """What the send path asks the store to write; the store assigns id, seq and ts."""
+
+    id: int
+    channel: str
+    team: str
+    user: str
+    bot_id: str | None
+    text: str
+    thread_ts: int | None = None
+    reply_broadcast: bool = False
+    client_msg_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    """The stored message; ``duplicate`` when ``client_msg_id`` matched an earlier one
+    (then nothing was written). ``parent`` is the thread parent after this reply."""
+
+    message: Message
+    duplicate: bool = False
+    parent: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """A reaction added or removed, with the message it belongs to."""
+
+    message: Message
+    name: str
+    user: str
+    added: bool
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A slice of a listing: ``rows``, and ``has_more`` when more follow them."""
+
+    rows: tuple
+    has_more: bool

@@ -1,0 +1,1 @@
+"""The embedded SQLite backend: one directory file and N message shard files, WAL mode."""

@@ -1,0 +1,368 @@
+"""The directory on SQLite: workspaces, users, tokens, channels, memberships (``meta.db``).
+
+Write ops are plain functions ``op(conn, state, ...)`` run by the file's
+:class:`~parley.storage.sqlite.db.Writer` (or by :func:`~parley.storage.sqlite.db.run_once`
+for admin commands); read ops are ``op(conn, ...)`` run by :class:`Readers`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from parley.config import Settings
+from parley.errors import ApiError, Code, StorageError
+from parley.ids import wall_us
+from parley.storage.models import Channel, Page, Team, User
+from parley.storage.sqlite import migrations
+from parley.storage.sqlite.db import Readers, Writer, run_once
+
+FILENAME = "meta.db"
+
+_USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted"
+_CHANNEL_COLS = "id, team_id, name, is_private, creator, created, is_archived, topic, purpose"
+
+
+class _NoState:
+    def reset(self) -> None:
+        pass
+
+
+def _user(row: tuple) -> User:
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], bool(row[8]))
+
+
+def _channel(row: tuple) -> Channel:
+    return Channel(
+        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8]
+    )
+
+
+# -- write ops ---------------------------------------------------------------------------
+
+
+def op_shard_count(conn: sqlite3.Connection, _state: object, wanted: int) -> int:
+    """Records ``wanted`` as the data dir's shard count on first use; returns the recorded one."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'shards'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('shards', ?)", (str(wanted),))
+        return wanted
+    return int(row[0])
+
+
+def op_create_team(conn: sqlite3.Connection, _state: object, team: Team) -> Team:
+    try:
+        conn.execute(
+            "INSERT INTO teams (id, name, domain, created) VALUES (?, ?, ?, ?)",
+            (team.id, team.name, team.domain, team.created),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    return team
+
+
+def op_create_user(conn: sqlite3.Connection, _state: object, user: User, token_hash: bytes) -> User:
+    if conn.execute("SELECT 1 FROM teams WHERE id = ?", (user.team_id,)).fetchone() is None:
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
+    try:
+        conn.execute(
+            f"INSERT INTO users ({_USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user.id,
+                user.team_id,
+                user.name,
+                user.real_name,
+                int(user.is_bot),
+                user.bot_id,
+                user.rate_limit,
+                user.created,
+                0,
+            ),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    conn.execute(
+        "INSERT INTO tokens (hash, user_id, created) VALUES (?, ?, ?)",
+        (token_hash, user.id, user.created),
+    )
+    return user
+
+
+def op_create_channel(conn: sqlite3.Connection, _state: object, ch: Channel) -> Channel:
+    try:
+        conn.execute(
+            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ch.id,
+                ch.team_id,
+                ch.name,
+                int(ch.is_private),
+                ch.creator,
+                ch.created,
+                int(ch.is_archived),
+                ch.topic,
+                ch.purpose,
+            ),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    conn.execute(
+        "INSERT INTO members (channel_id, user_id, joined) VALUES (?, ?, ?)",
+        (ch.id, ch.creator, ch.created),
+    )
+    return ch
+
+
+def op_set_archived(
+    conn: sqlite3.Connection, _state: object, channel_id: str, archived: bool
+) -> None:
+    conn.execute("UPDATE channels SET is_archived = ? WHERE id = ?", (int(archived), channel_id))
+
+
+def op_add_members(
+    conn: sqlite3.Connection, _state: object, channel_id: str, user_ids: Sequence[str], now: int
+) -> list[str]:
+    added = []
+    for uid in user_ids:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO members (channel_id, user_id, joined) VALUES (?, ?, ?)",
+            (channel_id, uid, now),
+        )
+        if cur.rowcount:
+            added.append(uid)
+    return added
+
+
+def op_remove_member(
+    conn: sqlite3.Connection, _state: object, channel_id: str, user_id: str
+) -> bool:
+    cur = conn.execute(
+        "DELETE FROM members WHERE channel_id = ? AND user_id = ?", (channel_id, user_id)
+    )
+    return cur.rowcount > 0
+
+
+# -- read ops ----------------------------------------------------------------------------
+
+
+def q_teams(conn: sqlite3.Connection) -> list[Team]:
+    return [
+        Team(*r)
+        for r in conn.execute("SELECT id, name, domain, created FROM teams ORDER BY created, id")
+    ]
+
+
+def q_team(conn: sqlite3.Connection, team_id: str) -> Team | None:
+    row = conn.execute(
+        "SELECT id, name, domain, created FROM teams WHERE id = ?", (team_id,)
+    ).fetchone()
+    return Team(*row) if row else None
+
+
+def q_user_by_token(conn: sqlite3.Connection, token_hash: bytes) -> User | None:
+    row = conn.execute(
+        f"SELECT {', '.join('u.' + c.strip() for c in _USER_COLS.split(','))} "
+        "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked = 0",
+        (token_hash,),
+    ).fetchone()
+    return _user(row) if row else None
+
+
+def q_user(conn: sqlite3.Connection, user_id: str) -> User | None:
+    row = conn.execute(f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    return _user(row) if row else None
+
+
+def q_users(conn: sqlite3.Connection, team_id: str, after: str, limit: int) -> Page:
+    rows = conn.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE team_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (team_id, after, limit + 1),
+    ).fetchall()
+    return Page(tuple(_user(r) for r in rows[:limit]), len(rows) > limit)
+
+
+def q_channel(conn: sqlite3.Connection, channel_id: str) -> Channel | None:
+    row = conn.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE id = ?", (channel_id,)
+    ).fetchone()
+    return _channel(row) if row else None
+
+
+def q_channels(
+    conn: sqlite3.Connection,
+    team_id: str,
+    user_id: str,
+    public: bool,
+    private: bool,
+    exclude_archived: bool,
+    after: str,
+    limit: int,
+) -> Page:
+    """Rows are ``(Channel, num_members, is_member)``."""
+    kinds = []
+    if public:
+        kinds.append("c.is_private = 0")
+    if private:
+        kinds.append(
+            "(c.is_private = 1 AND EXISTS (SELECT 1 FROM members m "
+            "WHERE m.channel_id = c.id AND m.user_id = :user))"
+        )
+    if not kinds:
+        return Page((), False)
+    archived = "AND c.is_archived = 0" if exclude_archived else ""
+    cols = ", ".join("c." + c.strip() for c in _CHANNEL_COLS.split(","))
+    rows = conn.execute(
+        f"SELECT {cols}, (SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id), "
+        "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = :user) "
+        f"FROM channels c WHERE c.team_id = :team AND c.id > :after "
+        f"AND ({' OR '.join(kinds)}) {archived} ORDER BY c.id LIMIT :limit",
+        {"team": team_id, "user": user_id, "after": after, "limit": limit + 1},
+    ).fetchall()
+    return Page(
+        tuple((_channel(r[:9]), r[9], bool(r[10])) for r in rows[:limit]), len(rows) > limit
+    )
+
+
+def q_members(conn: sqlite3.Connection, channel_id: str) -> frozenset[str]:
+    return frozenset(
+        r[0]
+        for r in conn.execute("SELECT user_id FROM members WHERE channel_id = ?", (channel_id,))
+    )
+
+
+def q_members_page(conn: sqlite3.Connection, channel_id: str, after: str, limit: int) -> Page:
+    rows = conn.execute(
+        "SELECT user_id FROM members WHERE channel_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+        (channel_id, after, limit + 1),
+    ).fetchall()
+    return Page(tuple(r[0] for r in rows[:limit]), len(rows) > limit)
+
+
+# -- the backend -------------------------------------------------------------------------
+
+
+class SqliteDirectory:
+    """:class:`~parley.storage.interface.Directory` on ``<data_dir>/meta.db``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.path = Path(settings.data_dir) / FILENAME
+        self._writer = Writer(
+            self.path,
+            migrations.DIRECTORY,
+            state=_NoState(),
+            synchronous=settings.sqlite_synchronous,
+            max_batch=64,
+            name="parley-meta-writer",
+        )
+        self._readers = Readers([self.path], settings.read_threads, "parley-meta-read")
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        await self._writer.close()
+        self._readers.close()
+
+    async def _read(self, op, *args):
+        return await self._readers.run(0, op, *args)
+
+    async def shard_count(self, wanted: int) -> int:
+        return await self._writer.submit(op_shard_count, wanted)
+
+    async def teams(self) -> list[Team]:
+        return await self._read(q_teams)
+
+    async def team(self, team_id: str) -> Team | None:
+        return await self._read(q_team, team_id)
+
+    async def create_team(self, team: Team) -> Team:
+        return await self._writer.submit(op_create_team, team)
+
+    async def create_user(self, user: User, token_hash: bytes) -> User:
+        return await self._writer.submit(op_create_user, user, token_hash)
+
+    async def user_by_token(self, token_hash: bytes) -> User | None:
+        return await self._read(q_user_by_token, token_hash)
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._read(q_user, user_id)
+
+    async def users(self, team_id: str, after: str, limit: int) -> Page:
+        return await self._read(q_users, team_id, after, limit)
+
+    async def channel(self, channel_id: str) -> Channel | None:
+        return await self._read(q_channel, channel_id)
+
+    async def channels(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        public: bool,
+        private: bool,
+        exclude_archived: bool,
+        after: str,
+        limit: int,
+    ) -> Page:
+        return await self._read(
+            q_channels, team_id, user_id, public, private, exclude_archived, after, limit
+        )
+
+    async def create_channel(self, channel: Channel) -> Channel:
+        return await self._writer.submit(op_create_channel, channel)
+
+    async def set_archived(self, channel_id: str, archived: bool) -> None:
+        await self._writer.submit(op_set_archived, channel_id, archived)
+
+    async def members(self, channel_id: str) -> frozenset[str]:
+        return await self._read(q_members, channel_id)
+
+    async def members_page(self, channel_id: str, after: str, limit: int) -> Page:
+        return await self._read(q_members_page, channel_id, after, limit)
+
+    async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
+        return await self._writer.submit(op_add_members, channel_id, list(user_ids), wall_us())
+
+    async def remove_member(self, channel_id: str, user_id: str) -> bool:
+        return await self._writer.submit(op_remove_member, channel_id, user_id)
+
+
+def admin(settings: Settings, op, *args):
+    """Runs a directory write op directly on the file (admin commands; server or not)."""
+    path = Path(settings.data_dir) / FILENAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return run_once(path, migrations.DIRECTORY, op, *args)
+    except sqlite3.Error as exc:  # pragma: no cover - run_once translates
+        raise StorageError(str(exc)) from exc
+
+
+def admin_read(settings: Settings, op, *args):
+    """Runs a directory read op directly on the file (admin commands)."""
+    path = Path(settings.data_dir) / FILENAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return run_once(path, migrations.DIRECTORY, lambda conn, _s, *a: op(conn, *a), *args)
+
+
+def op_add_token(
+    conn: sqlite3.Connection, _state: object, user_id: str, token_hash: bytes, now: int
+) -> None:
+    conn.execute(
+        "INSERT INTO tokens (hash, user_id, created) VALUES (?, ?, ?)", (token_hash, user_id, now)
+    )
+
+
+def q_user_by_name(conn: sqlite3.Connection, team_id: str, name: str) -> User | None:
+    row = conn.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE team_id = ? AND name = ?", (team_id, name)
+    ).fetchone()
+    return _user(row) if row else None
+
+
+def q_channel_by_name(conn: sqlite3.Connection, team_id: str, name: str) -> Channel | None:
+    row = conn.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE team_id = ? AND name = ?", (team_id, name)
+    ).fetchone()
+    return _channel(row) if row else None

@@ -1,0 +1,401 @@
+"""Messages and reactions on SQLite shards (``shard-<i>.db``), one writer thread each.
+
+The writer thread is the only place a channel's ``seq`` and ``ts`` are assigned, so
+they are gap-free and increasing in commit order without any lock: ops run one at a
+time per shard, and a channel lives on exactly one shard.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from parley.config import Settings
+from parley.errors import ApiError, Code
+from parley.ids import next_channel_ts, wall_us
+from parley.storage.interface import AfterCommit
+from parley.storage.models import Message, Page, PostRequest, PostResult, Reaction, ReactionChange
+from parley.storage.router import shard_for
+from parley.storage.sqlite import migrations
+from parley.storage.sqlite.db import Readers, Writer
+
+_COLS = (
+    "id, channel, team, seq, ts, user, bot_id, text, thread_ts, subtype, client_msg_id, "
+    "version, edited_ts, edited_by, deleted, reply_count, reply_users, latest_reply"
+)
+_INSERT = (
+    f"INSERT INTO messages ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_BY_TS = f"SELECT {_COLS} FROM messages WHERE channel = ? AND ts = ?"
+_TOP_LEVEL = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+
+
+def shard_filename(index: int) -> str:
+    return f"shard-{index}.db"
+
+
+def _row(r: tuple, reactions: tuple[Reaction, ...] = ()) -> Message:
+    return Message(
+        id=r[0],
+        channel=r[1],
+        team=r[2],
+        seq=r[3],
+        ts=r[4],
+        user=r[5],
+        bot_id=r[6],
+        text=r[7],
+        thread_ts=r[8],
+        subtype=r[9],
+        client_msg_id=r[10],
+        version=r[11],
+        edited_ts=r[12],
+        edited_by=r[13],
+        deleted=bool(r[14]),
+        reply_count=r[15],
+        reply_users=tuple(u for u in r[16].split(",") if u),
+        latest_reply=r[17],
+        reactions=reactions,
+    )
+
+
+class ShardState:
+    """Writer-thread cache of each channel's last ``(seq, ts)``; dropped on rollback."""
+
+    def __init__(self, clock_us: Callable[[], int]) -> None:
+        self.clock_us = clock_us
+        self.last: dict[str, tuple[int, int]] = {}
+
+    def reset(self) -> None:
+        self.last.clear()
+
+    def tail(self, conn: sqlite3.Connection, channel: str) -> tuple[int, int]:
+        cached = self.last.get(channel)
+        if cached is None:
+            row = conn.execute(
+                "SELECT seq, ts FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT 1",
+                (channel,),
+            ).fetchone()
+            cached = self.last[channel] = (row[0], row[1]) if row else (0, 0)
+        return cached
+
+
+def _get(conn: sqlite3.Connection, channel: str, ts: int) -> Message | None:
+    row = conn.execute(_BY_TS, (channel, ts)).fetchone()
+    return _row(row) if row and not row[14] else None
+
+
+# -- write ops (writer thread) ------------------------------------------------------------
+
+
+def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> PostResult:
+    if req.client_msg_id is not None:
+        row = conn.execute(
+            f"SELECT {_COLS} FROM messages WHERE channel = ? AND user = ? AND client_msg_id = ?",
+            (req.channel, req.user, req.client_msg_id),
+        ).fetchone()
+        if row is not None:
+            return PostResult(_row(row), duplicate=True)
+    parent = None
+    thread_ts = req.thread_ts
+    if thread_ts is not None:
+        parent = _get(conn, req.channel, thread_ts)
+        if parent is None:
+            raise ApiError(Code.THREAD_NOT_FOUND)
+        if parent.thread_ts is not None:  # a reply to a reply joins the parent's thread
+            thread_ts = parent.thread_ts
+            parent = _get(conn, req.channel, thread_ts)
+            if parent is None:
+                raise ApiError(Code.THREAD_NOT_FOUND)
+    last_seq, last_ts = state.tail(conn, req.channel)
+    seq, ts = last_seq + 1, next_channel_ts(state.clock_us(), last_ts)
+    subtype = "thread_broadcast" if thread_ts is not None and req.reply_broadcast else None
+    msg = Message(
+        id=req.id,
+        channel=req.channel,
+        team=req.team,
+        seq=seq,
+        ts=ts,
+        user=req.user,
+        bot_id=req.bot_id,
+        text=req.text,
+        thread_ts=thread_ts,
+        subtype=subtype,
+        client_msg_id=req.client_msg_id,
+    )
+    conn.execute(
+        _INSERT,
+        (
+            msg.id,
+            msg.channel,
+            msg.team,
+            seq,
+            ts,
+            msg.user,
+            msg.bot_id,
+            msg.text,
+            thread_ts,
+            subtype,
+            msg.client_msg_id,
+            0,
+            None,
+            None,
+            0,
+            0,
+            "",
+            None,
+        ),
+    )
+    state.last[req.channel] = (seq, ts)
+    if parent is not None:
+        users = (
+            parent.reply_users
+            if req.user in parent.reply_users
+            else (*parent.reply_users, req.user)
+        )
+        conn.execute(
+            "UPDATE messages SET reply_count = reply_count + 1, latest_reply = ?, "
+            "reply_users = ? WHERE channel = ? AND ts = ?",
+            (ts, ",".join(users), req.channel, parent.ts),
+        )
+        parent = _get(conn, req.channel, parent.ts)
+    return PostResult(msg, parent=parent)
+
+
+def op_update(
+    conn: sqlite3.Connection,
+    state: ShardState,
+    channel: str,
+    ts: int,
+    user: str,
+    text: str,
+    expected_version: int | None,
+) -> Message:
+    msg = _get(conn, channel, ts)
+    if msg is None:
+        raise ApiError(Code.MESSAGE_NOT_FOUND)
+    if msg.user != user:
+        raise ApiError(Code.CANT_UPDATE_MESSAGE)
+    if expected_version is not None and expected_version != msg.version:
+        raise ApiError(Code.EDIT_CONFLICT, data={"version": msg.version})
+    now = state.clock_us()
+    conn.execute(
+        "UPDATE messages SET text = ?, version = version + 1, edited_ts = ?, "
+        "edited_by = ? WHERE channel = ? AND ts = ?",
+        (text, now, user, channel, ts),
+    )
+    return _with_reactions(conn, _get(conn, channel, ts))
+
+
+def op_delete(
+    conn: sqlite3.Connection, state: ShardState, channel: str, ts: int, user: str
+) -> Message:
+    msg = _get(conn, channel, ts)
+    if msg is None:
+        raise ApiError(Code.MESSAGE_NOT_FOUND)
+    if msg.user != user:
+        raise ApiError(Code.CANT_DELETE_MESSAGE)
+    conn.execute(
+        "UPDATE messages SET deleted = 1, text = '', version = version + 1, "
+        "edited_ts = ? WHERE channel = ? AND ts = ?",
+        (state.clock_us(), channel, ts),
+    )
+    conn.execute("DELETE FROM reactions WHERE channel = ? AND ts = ?", (channel, ts))
+    if msg.thread_ts is not None:
+        conn.execute(
+            "UPDATE messages SET reply_count = MAX(reply_count - 1, 0) "
+            "WHERE channel = ? AND ts = ?",
+            (channel, msg.thread_ts),
+        )
+    return msg
+
+
+def op_react(
+    conn: sqlite3.Connection,
+    state: ShardState,
+    channel: str,
+    ts: int,
+    user: str,
+    name: str,
+    add: bool,
+) -> ReactionChange:
+    msg = _get(conn, channel, ts)
+    if msg is None:
+        raise ApiError(Code.MESSAGE_NOT_FOUND)
+    now = state.clock_us()
+    if add:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO reactions (channel, ts, name, user, added) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (channel, ts, name, user, now),
+        )
+        if not cur.rowcount:
+            raise ApiError(Code.ALREADY_REACTED)
+    else:
+        cur = conn.execute(
+            "DELETE FROM reactions WHERE channel = ? AND ts = ? AND name = ? AND user = ?",
+            (channel, ts, name, user),
+        )
+        if not cur.rowcount:
+            raise ApiError(Code.NO_REACTION)
+    return ReactionChange(_with_reactions(conn, msg), name, user, add, now)
+
+
+# -- read ops (reader threads) -------------------------------------------------------------
+
+
+def _reactions(
+    conn: sqlite3.Connection, channel: str, stamps: list[int]
+) -> dict[int, tuple[Reaction, ...]]:
+    if not stamps:
+        return {}
+    marks = ",".join("?" * len(stamps))
+    grouped: dict[int, dict[str, list[str]]] = {}
+    for ts, name, user in conn.execute(
+        f"SELECT ts, name, user FROM reactions WHERE channel = ? AND ts IN ({marks}) "
+        "ORDER BY ts, added, name, user",
+        (channel, *stamps),
+    ):
+        grouped.setdefault(ts, {}).setdefault(name, []).append(user)
+    return {
+        ts: tuple(Reaction(n, tuple(u)) for n, u in names.items()) for ts, names in grouped.items()
+    }
+
+
+def _with_reactions(conn: sqlite3.Connection, msg: Message | None) -> Message | None:
+    if msg is None:
+        return None
+    return replace(msg, reactions=_reactions(conn, msg.channel, [msg.ts]).get(msg.ts, ()))
+
+
+def _page(conn: sqlite3.Connection, channel: str, rows: list[tuple], limit: int) -> Page:
+    rows_in = rows[:limit]
+    found = _reactions(conn, channel, [r[4] for r in rows_in])
+    return Page(tuple(_row(r, found.get(r[4], ())) for r in rows_in), len(rows) > limit)
+
+
+def q_message(conn: sqlite3.Connection, channel: str, ts: int) -> Message | None:
+    return _with_reactions(conn, _get(conn, channel, ts))
+
+
+def q_history(conn: sqlite3.Connection, channel: str, before: int, after: int, limit: int) -> Page:
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM messages WHERE channel = ? AND ts < ? AND ts > ? "
+        f"AND {_TOP_LEVEL} ORDER BY ts DESC LIMIT ?",
+        (channel, before, after, limit + 1),
+    ).fetchall()
+    return _page(conn, channel, rows, limit)
+
+
+def q_replies(
+    conn: sqlite3.Connection, channel: str, thread_ts: int, after: int, before: int, limit: int
+) -> Page:
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM messages WHERE channel = ? AND thread_ts = ? AND ts > ? "
+        "AND ts < ? AND deleted = 0 ORDER BY ts LIMIT ?",
+        (channel, thread_ts, after, before, limit + 1),
+    ).fetchall()
+    return _page(conn, channel, rows, limit)
+
+
+def q_since(conn: sqlite3.Connection, channel: str, seq: int, limit: int) -> Page:
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM messages WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (channel, seq, limit + 1),
+    ).fetchall()
+    return _page(conn, channel, rows, limit)
+
+
+# -- the backend ---------------------------------------------------------------------------
+
+
+class SqliteMessageStore:
+    """:class:`~parley.storage.interface.MessageStore` on N SQLite shard files."""
+
+    def __init__(
+        self, settings: Settings, shards: int, clock_us: Callable[[], int] = wall_us
+    ) -> None:
+        root = Path(settings.data_dir)
+        self.paths = [root / shard_filename(i) for i in range(shards)]
+        self._n = shards
+        self._writers = [
+            Writer(
+                p,
+                migrations.SHARD,
+                state=ShardState(clock_us),
+                synchronous=settings.sqlite_synchronous,
+                max_batch=settings.commit_batch,
+                name=f"parley-shard-{i}",
+            )
+            for i, p in enumerate(self.paths)
+        ]
+        self._readers = Readers(self.paths, settings.read_threads, "parley-shard-read")
+
+    async def start(self) -> None:
+        for w in self._writers:
+            w.start()
+
+    async def close(self) -> None:
+        for w in self._writers:
+            await w.close()
+        self._readers.close()
+
+    def shard_of(self, channel: str) -> int:
+        return shard_for(channel, self._n)
+
+    def _write(self, channel: str, op, *args, after_commit: AfterCommit | None):
+        return self._writers[shard_for(channel, self._n)].submit(
+            op, *args, after_commit=after_commit
+        )
+
+    async def post(self, req: PostRequest, after_commit: AfterCommit | None = None) -> PostResult:
+        return await self._write(req.channel, op_post, req, after_commit=after_commit)
+
+    async def update(
+        self,
+        channel: str,
+        ts: int,
+        user: str,
+        text: str,
+        expected_version: int | None,
+        after_commit: AfterCommit | None = None,
+    ) -> Message:
+        return await self._write(
+            channel, op_update, channel, ts, user, text, expected_version, after_commit=after_commit
+        )
+
+    async def delete(
+        self, channel: str, ts: int, user: str, after_commit: AfterCommit | None = None
+    ) -> Message:
+        return await self._write(channel, op_delete, channel, ts, user, after_commit=after_commit)
+
+    async def react(
+        self,
+        channel: str,
+        ts: int,
+        user: str,
+        name: str,
+        add: bool,
+        after_commit: AfterCommit | None = None,
+    ) -> ReactionChange:
+        return await self._write(
+            channel, op_react, channel, ts, user, name, add, after_commit=after_commit
+        )
+
+    async def _read(self, channel: str, op, *args):
+        return await self._readers.run(shard_for(channel, self._n), op, channel, *args)
+
+    async def message(self, channel: str, ts: int) -> Message | None:
+        return await self._read(channel, q_message, ts)
+
+    async def history(self, channel: str, *, before: int, after: int, limit: int) -> Page:
+        return await self._read(channel, q_history, before, after, limit)
+
+    async def replies(
+        self, channel: str, thread_ts: int, *, after: int, before: int, limit: int
+    ) -> Page:
+        return await self._read(channel, q_replies, thread_ts, after, before, limit)
+
+    async def since(self, channel: str, seq: int, limit: int) -> Page:
+        return await self._read(channel, q_since, seq, limit)

@@ -1,0 +1,61 @@
+"""Versioned schemas. Step ``i`` takes a file from ``user_version`` i to i+1; steps are
+only ever appended, never edited, once released."""
+
+DIRECTORY = [
+    # v1
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE teams (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, domain TEXT NOT NULL UNIQUE,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY, team_id TEXT NOT NULL, name TEXT NOT NULL,
+        real_name TEXT NOT NULL DEFAULT '', is_bot INTEGER NOT NULL, bot_id TEXT,
+        rate_limit REAL, created INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (team_id, name)
+    );
+    CREATE TABLE tokens (
+        hash BLOB PRIMARY KEY, user_id TEXT NOT NULL, created INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX tokens_by_user ON tokens (user_id);
+    CREATE TABLE channels (
+        id TEXT PRIMARY KEY, team_id TEXT NOT NULL, name TEXT NOT NULL,
+        is_private INTEGER NOT NULL, creator TEXT NOT NULL, created INTEGER NOT NULL,
+        is_archived INTEGER NOT NULL DEFAULT 0, topic TEXT NOT NULL DEFAULT '',
+        purpose TEXT NOT NULL DEFAULT '',
+        UNIQUE (team_id, name)
+    );
+    CREATE TABLE members (
+        channel_id TEXT NOT NULL, user_id TEXT NOT NULL, joined INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_by_user ON members (user_id, channel_id);
+    """,
+]
+
+SHARD = [
+    # v1
+    """
+    CREATE TABLE messages (
+        channel TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+        id INTEGER NOT NULL, team TEXT NOT NULL, user TEXT NOT NULL, bot_id TEXT,
+        text TEXT NOT NULL, thread_ts INTEGER, subtype TEXT, client_msg_id TEXT,
+        version INTEGER NOT NULL DEFAULT 0, edited_ts INTEGER, edited_by TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0, reply_count INTEGER NOT NULL DEFAULT 0,
+        reply_users TEXT NOT NULL DEFAULT '', latest_reply INTEGER,
+        PRIMARY KEY (channel, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX messages_ts ON messages (channel, ts);
+    CREATE UNIQUE INDEX messages_client_msg_id ON messages (channel, user, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    CREATE INDEX messages_thread ON messages (channel, thread_ts, ts)
+        WHERE thread_ts IS NOT NULL;
+    CREATE TABLE reactions (
+        channel TEXT NOT NULL, ts INTEGER NOT NULL, name TEXT NOT NULL, user TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        PRIMARY KEY (channel, ts, name, user)
+    ) WITHOUT ROWID;
+    """,
+]

@@ -1,0 +1,104 @@
+"""Slack's wire shapes for Parley's rows: what the Web API returns and events carry.
+
+Pure functions from frozen rows to JSON-ready dicts. Parley's extensions to Slack's
+message object: ``seq`` (the gap-free position in the channel) and ``edit_version``
+(how many times it was edited; ``chat.update`` takes it as a precondition).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.ids import format_ts
+from parley.storage.models import Channel, Message, Team, User
+
+
+def message(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "message",
+        "user": m.user,
+        "text": m.text,
+        "ts": format_ts(m.ts),
+        "team": m.team,
+        "channel": m.channel,
+        "seq": m.seq,
+        "edit_version": m.version,
+    }
+    if m.bot_id:
+        out["bot_id"] = m.bot_id
+    if m.subtype:
+        out["subtype"] = m.subtype
+    if m.client_msg_id:
+        out["client_msg_id"] = m.client_msg_id
+    if m.thread_ts is not None:
+        out["thread_ts"] = format_ts(m.thread_ts)
+    if m.reply_count or m.latest_reply is not None:
+        out["thread_ts"] = format_ts(m.ts)
+        out["reply_count"] = m.reply_count
+        out["reply_users"] = list(m.reply_users[:5])
+        out["reply_users_count"] = len(m.reply_users)
+        if m.latest_reply is not None:
+            out["latest_reply"] = format_ts(m.latest_reply)
+    if m.edited_ts is not None and not m.deleted:
+        out["edited"] = {"user": m.edited_by or m.user, "ts": format_ts(m.edited_ts)}
+    if m.reactions:
+        out["reactions"] = [
+            {"name": r.name, "users": list(r.users), "count": len(r.users)} for r in m.reactions
+        ]
+    return out
+
+
+def channel(c: Channel, *, is_member: bool, num_members: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": c.id,
+        "name": c.name,
+        "name_normalized": c.name,
+        "is_channel": True,
+        "is_group": False,
+        "is_im": False,
+        "is_mpim": False,
+        "is_private": c.is_private,
+        "is_archived": c.is_archived,
+        "is_general": False,
+        "is_shared": False,
+        "is_ext_shared": False,
+        "is_org_shared": False,
+        "is_member": is_member,
+        "created": c.created // 1_000_000,
+        "creator": c.creator,
+        "context_team_id": c.team_id,
+        "topic": {"value": c.topic, "creator": "", "last_set": 0},
+        "purpose": {"value": c.purpose, "creator": "", "last_set": 0},
+    }
+    if num_members is not None:
+        out["num_members"] = num_members
+    return out
+
+
+def user(u: User) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "real_name": u.real_name or u.name,
+        "display_name": u.name,
+        "real_name_normalized": u.real_name or u.name,
+        "display_name_normalized": u.name,
+        "team": u.team_id,
+    }
+    if u.bot_id:
+        profile["bot_id"] = u.bot_id
+    return {
+        "id": u.id,
+        "team_id": u.team_id,
+        "name": u.name,
+        "real_name": u.real_name or u.name,
+        "deleted": u.deleted,
+        "is_bot": u.is_bot,
+        "is_app_user": False,
+        "is_admin": False,
+        "is_owner": False,
+        "updated": u.created // 1_000_000,
+        "profile": profile,
+    }
+
+
+def team(t: Team) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "domain": t.domain}
