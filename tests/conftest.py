@@ -1,0 +1,1 @@
+"""Shared fixtures live next to the tests that use them; helpers in ``tests/helpers.py``."""

@@ -1,0 +1,110 @@
+"""Test support: a real Parley server (in a thread or as a process) on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from slack_sdk import WebClient
+
+from parley import admin
+from parley.config import Settings
+from parley.server import free_port, serve
+
+
+def wait_healthy(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no Parley at {url}")
+        time.sleep(0.05)
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+
+    def client(self, token: str) -> WebClient:
+        return WebClient(token=token, base_url=f"{self.url}/api/")
+
+    def user(self, name: str, **kw) -> admin.Credentials:
+        return admin.create_user(self.settings, name, **kw)
+
+
+@contextlib.contextmanager
+def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
+    """A full Parley (Granian, store, bus) on its own event loop in a thread."""
+    settings = Settings.load({}, data_dir=data_dir, port=free_port("127.0.0.1"), **overrides)
+    ready = threading.Event()
+    holder: dict = {}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        import uvloop
+
+        async def main() -> None:
+            holder["loop"] = asyncio.get_running_loop()
+            holder["stop"] = stop = asyncio.Event()
+            await serve(settings, on_ready=lambda _url: ready.set(), stop=stop)
+
+        try:
+            uvloop.run(main())
+        except BaseException as exc:  # reported to the test
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="parley-test-server", daemon=True)
+    thread.start()
+    ready.wait(30)
+    if failure:
+        raise failure[0]
+    url = f"http://127.0.0.1:{settings.port}"
+    wait_healthy(url)
+    try:
+        yield RunningServer(url, settings)
+    finally:
+        loop = holder["loop"]
+        loop.call_soon_threadsafe(holder["stop"].set)
+        thread.join(30)
+
+
+@contextlib.contextmanager
+def server_process(
+    data_dir: Path, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``python -m parley serve`` as a child process; killed (SIGKILL) if still running."""
+    port = port or free_port("127.0.0.1")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parley", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
