@@ -82,7 +82,8 @@ def register(api: Api, svc: Services) -> None:
         )
         channel = await directory.create_channel(channel)
         access.forget(channel.id)
-        svc.bus.publish(events.channel_created(channel, now))
+        if not is_private:  # a private channel is announced to nobody but its members
+            svc.bus.publish(events.channel_created(channel, now))
         svc.bus.publish(events.membership("member_joined_channel", channel, ctx.user.id, now))
         return {"channel": await info_of(channel, ctx.user.id)}
 
