@@ -86,6 +86,16 @@ def _get(conn: sqlite3.Connection, channel: str, ts: int) -> Message | None:
     return _row(row) if row and not row[14] else None
 
 
+def _own(conn: sqlite3.Connection, channel: str, ts: int, user: str, not_yours: Code) -> Message:
+    """The live message at ``ts`` if ``user`` wrote it; ``message_not_found`` or ``not_yours``."""
+    msg = _get(conn, channel, ts)
+    if msg is None:
+        raise ApiError(Code.MESSAGE_NOT_FOUND)
+    if msg.user != user:
+        raise ApiError(not_yours)
+    return msg
+
+
 # -- write ops (writer thread) ------------------------------------------------------------
 
 
@@ -172,11 +182,7 @@ def op_update(
     text: str,
     expected_version: int | None,
 ) -> Message:
-    msg = _get(conn, channel, ts)
-    if msg is None:
-        raise ApiError(Code.MESSAGE_NOT_FOUND)
-    if msg.user != user:
-        raise ApiError(Code.CANT_UPDATE_MESSAGE)
+    msg = _own(conn, channel, ts, user, Code.CANT_UPDATE_MESSAGE)
     if expected_version is not None and expected_version != msg.version:
         raise ApiError(Code.EDIT_CONFLICT, data={"version": msg.version})
     now = state.clock_us()
@@ -191,11 +197,7 @@ def op_update(
 def op_delete(
     conn: sqlite3.Connection, state: ShardState, channel: str, ts: int, user: str
 ) -> Message:
-    msg = _get(conn, channel, ts)
-    if msg is None:
-        raise ApiError(Code.MESSAGE_NOT_FOUND)
-    if msg.user != user:
-        raise ApiError(Code.CANT_DELETE_MESSAGE)
+    msg = _own(conn, channel, ts, user, Code.CANT_DELETE_MESSAGE)
     conn.execute(
         "UPDATE messages SET deleted = 1, text = '', version = version + 1, "
         "edited_ts = ? WHERE channel = ? AND ts = ?",
