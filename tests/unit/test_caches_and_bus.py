@@ -1,0 +1,119 @@
+"""The TTL cache, the recent-message buffer and the in-process bus, on fake clocks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from parley.bus.interface import Event
+from parley.bus.memory import InProcessBus
+from parley.cache.recent import RecentBuffer
+from parley.cache.ttl import TTLCache
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(channel: str, seq: int) -> Event:
+    return Event("message", channel, "T1", seq, seq * 10, b"{}")
+
+
+def test_ttl_cache_expires_and_evicts_oldest():
+    clock = FakeClock()
+    cache: TTLCache[str, int] = TTLCache(ttl=60, max_entries=2, clock=clock)
+    cache.put("a", 1)
+    clock.now += 59
+    assert cache.get("a") == 1
+    clock.now += 1
+    assert cache.get("a") is None and cache.get("a", "dflt") == "dflt"
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, 2, 3)
+    cache.pop("b")
+    assert cache.get("b") is None and len(cache) == 1
+
+
+def test_recent_buffer_serves_what_it_still_covers():
+    clock = FakeClock()
+    buf = RecentBuffer(per_channel=3, ttl=3600, clock=clock)
+    assert buf.since("C1", 0) is None
+    for seq in range(1, 6):
+        buf.append(event("C1", seq))
+    assert [e.seq for e in buf.since("C1", 2)] == [3, 4, 5]
+    assert [e.seq for e in buf.since("C1", 4)] == [5]
+    assert buf.since("C1", 5) == []
+    assert buf.since("C1", 1) is None  # seq 2 fell out: the caller must read the store
+    clock.now += 3600
+    assert buf.since("C1", 4) is None  # expired
+
+
+def test_recent_buffer_can_be_disabled():
+    buf = RecentBuffer(per_channel=0, ttl=10, clock=FakeClock())
+    buf.append(event("C1", 1))
+    assert buf.since("C1", 0) is None and buf.channels() == 0
+
+
+def test_bus_keeps_channel_order_within_one_partition():
+    bus = InProcessBus(partitions=4, retention=100)
+    for seq in range(1, 21):
+        for ch in ("CA", "CB", "CC"):
+            bus.publish(event(ch, seq))
+
+    async def read_all(partition: int) -> list[Event]:
+        batch = await bus.read(partition, 0, 1000, timeout=0)
+        assert batch.next_offset == len(batch.events) and not batch.truncated
+        return list(batch.events)
+
+    seen = {p: asyncio.run(read_all(p)) for p in range(4)}
+    for ch in ("CA", "CB", "CC"):
+        holders = [p for p, evs in seen.items() if any(e.channel == ch for e in evs)]
+        assert holders == [bus.partition_of(ch)]
+        assert [e.seq for e in seen[holders[0]] if e.channel == ch] == list(range(1, 21))
+
+
+def test_bus_reads_by_cursor_and_reports_truncation():
+    bus = InProcessBus(partitions=1, retention=5)
+
+    async def scenario():
+        first = await bus.read(0, 0, 3, timeout=0)
+        assert first.events == () and first.next_offset == 0
+        for seq in range(1, 4):
+            bus.publish(event("C1", seq))
+        page = await bus.read(0, 0, 2, timeout=0)
+        assert [e.seq for e in page.events] == [1, 2] and page.next_offset == 2
+        page = await bus.read(0, page.next_offset, 10, timeout=0)
+        assert [e.seq for e in page.events] == [3] and page.next_offset == 3
+        for seq in range(4, 20):
+            bus.publish(event("C1", seq))
+        late = await bus.read(0, 3, 100, timeout=0)
+        assert late.truncated and late.events[0].seq > 4 and late.events[-1].seq == 19
+
+    asyncio.run(scenario())
+
+
+def test_bus_read_waits_for_the_next_event():
+    bus = InProcessBus(partitions=1, retention=10)
+
+    async def scenario():
+        reader = asyncio.create_task(bus.read(0, 0, 10, timeout=5))
+        await asyncio.sleep(0)
+        bus.publish(event("C1", 1))
+        batch = await reader
+        assert [e.seq for e in batch.events] == [1]
+        timed_out = await bus.read(0, 1, 10, timeout=0.01)
+        assert timed_out.events == () and timed_out.next_offset == 1
+
+    asyncio.run(scenario())
+
+
+def test_bus_commits_only_move_forward():
+    bus = InProcessBus(partitions=2, retention=10)
+    assert bus.committed("gw", 1) == 0
+    bus.commit("gw", 1, 5)
+    bus.commit("gw", 1, 3)
+    assert bus.committed("gw", 1) == 5 and bus.committed("other", 1) == 0

@@ -1,0 +1,34 @@
+"""Settings: read once from the environment, then overrides; invalid values refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from parley.config import Settings
+from parley.errors import ConfigError
+
+
+def test_defaults_environment_and_overrides():
+    assert Settings.load({}).shards == 4
+    s = Settings.load(
+        {"PARLEY_SHARDS": "8", "PARLEY_DATA_DIR": "/x", "PARLEY_RECENT_TTL": "5"},
+        shards=None,
+        port=9000,
+    )
+    assert (s.shards, s.data_dir, s.recent_ttl, s.port) == (8, Path("/x"), 5.0, 9000)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PARLEY_SHARDS": "0"},
+        {"PARLEY_SHARDS": "many"},
+        {"PARLEY_SQLITE_SYNCHRONOUS": "OFF"},
+        {"PARLEY_WORKER_ID": "1024"},
+    ],
+)
+def test_invalid_settings_are_refused(env):
+    with pytest.raises(ConfigError):
+        Settings.load(env)
