@@ -35,10 +35,11 @@ class ChannelAccess:
 
     async def visible(self, user: User, channel_id: str | None) -> Channel:
         """The channel if ``user`` may see it, else ``channel_not_found``."""
-        if not channel_id or decode_id(Kind.CHANNEL, channel_id) is None:
-            raise ApiError(Code.CHANNEL_NOT_FOUND)
-        channel = self._channels.get(channel_id)
+        channel = self._channels.get(channel_id) if channel_id else None
         if channel is None:
+            # only well-formed ids reach the directory; cached ones were checked already
+            if not channel_id or decode_id(Kind.CHANNEL, channel_id) is None:
+                raise ApiError(Code.CHANNEL_NOT_FOUND)
             channel = await self._directory.channel(channel_id)
             if channel is None:
                 raise ApiError(Code.CHANNEL_NOT_FOUND)
