@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from parley.api.args import Args
@@ -25,15 +25,13 @@ log = logging.getLogger(__name__)
 JSON = "application/json; charset=utf-8"
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(msgspec.Struct, frozen=True):
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = (("content-type", JSON),)
 
 
-@dataclass(frozen=True, slots=True)
-class Ctx:
+class Ctx(msgspec.Struct, frozen=True):
     """Who is calling, and from where (``base_url`` for ``auth.test``'s ``url``)."""
 
     user: User
@@ -43,8 +41,7 @@ class Ctx:
 Handler = Callable[[Ctx, Args], Awaitable[dict[str, Any]]]
 
 
-@dataclass(frozen=True, slots=True)
-class Method:
+class Method(msgspec.Struct, frozen=True):
     name: str
     handler: Handler
     #: Read methods may also be called with GET and query arguments.

@@ -9,12 +9,12 @@ consumer that restarts resumes from its committed offset and may see events agai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class Event:
+
+class Event(msgspec.Struct, frozen=True):
     """One event. ``payload`` is the Slack-shaped JSON, encoded once for every reader;
     ``seq`` is the message's channel sequence (0 for events that are not about one)."""
 
@@ -26,8 +26,7 @@ class Event:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True):
     events: tuple[Event, ...]
     next_offset: int
     #: True when the requested offset was older than what the log still retains and

@@ -1,22 +1,22 @@
-"""Rows as frozen values. Times are integer microseconds since the Unix epoch; the API
-renders them as Slack ``ts`` strings. Ids are Slack-style strings (``T…``, ``U…``, ``C…``).
+"""Rows as frozen values (msgspec Structs: about ten times cheaper to build than frozen
+dataclasses, which matters on the send path). Times are integer microseconds since the
+Unix epoch; the API renders them as Slack ``ts`` strings. Ids are Slack-style strings
+(``T…``, ``U…``, ``C…``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Team:
+class Team(msgspec.Struct, frozen=True):
     id: str
     name: str
     domain: str
     created: int
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(msgspec.Struct, frozen=True):
     id: str
     team_id: str
     name: str
@@ -29,8 +29,7 @@ class User:
     deleted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Channel:
+class Channel(msgspec.Struct, frozen=True):
     id: str
     team_id: str
     name: str
@@ -42,14 +41,12 @@ class Channel:
     purpose: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Reaction:
+class Reaction(msgspec.Struct, frozen=True):
     name: str
     users: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True):
     """One message. ``seq`` is its gap-free position in the channel (1, 2, 3, ...);
     ``ts`` is unique in the channel and increases with ``seq``; ``version`` counts edits."""
 
@@ -71,11 +68,10 @@ class Message:
     reply_count: int = 0
     reply_users: tuple[str, ...] = ()
     latest_reply: int | None = None
-    reactions: tuple[Reaction, ...] = field(default=())
+    reactions: tuple[Reaction, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class PostRequest:
+class PostRequest(msgspec.Struct, frozen=True):
     """What the send path asks the store to write; the store assigns id, seq and ts."""
 
     id: int
@@ -89,8 +85,7 @@ class PostRequest:
     client_msg_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PostResult:
+class PostResult(msgspec.Struct, frozen=True):
     """The stored message; ``duplicate`` when ``client_msg_id`` matched an earlier one
     (then nothing was written). ``parent`` is the thread parent after this reply."""
 
@@ -99,8 +94,7 @@ class PostResult:
     parent: Message | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReactionChange:
+class ReactionChange(msgspec.Struct, frozen=True):
     """A reaction added or removed, with the message it belongs to."""
 
     message: Message
@@ -110,8 +104,7 @@ class ReactionChange:
     at: int
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     """A slice of a listing: ``rows``, and ``has_more`` when more follow them."""
 
     rows: tuple

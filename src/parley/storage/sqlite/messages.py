@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
+
+import msgspec
 
 from parley.config import Settings
 from parley.errors import ApiError, Code
@@ -268,7 +269,9 @@ def _reactions(
 def _with_reactions(conn: sqlite3.Connection, msg: Message | None) -> Message | None:
     if msg is None:
         return None
-    return replace(msg, reactions=_reactions(conn, msg.channel, [msg.ts]).get(msg.ts, ()))
+    return msgspec.structs.replace(
+        msg, reactions=_reactions(conn, msg.channel, [msg.ts]).get(msg.ts, ())
+    )
 
 
 def _page(conn: sqlite3.Connection, channel: str, rows: list[tuple], limit: int) -> Page:
