@@ -55,7 +55,9 @@ async def start(settings: Settings) -> Services:
     await store.start()
     bus = InProcessBus(settings.partitions, settings.bus_retention)
     await bus.start()
-    recent = RecentBuffer(settings.recent_per_channel, settings.recent_ttl)
+    recent = RecentBuffer(
+        settings.recent_per_channel, settings.recent_ttl, settings.recent_channels
+    )
     ids = Snowflake(settings.worker_id)
     auth = Authenticator(directory, settings.token_cache_ttl)
     access = ChannelAccess(directory, settings.membership_cache_ttl)

@@ -43,10 +43,14 @@ class Settings:
     membership_cache_ttl: float = 900.0
     #: Messages kept per channel in the recent-message buffer (about 1 KiB each).
     recent_per_channel: int = 200
+    #: Channels the recent-message buffer holds at once (least recently written dropped);
+    #: the buffer takes at most ``recent_per_channel * recent_channels`` KiB (~200 MiB).
+    recent_channels: int = 1000
     #: Seconds a message stays in the recent-message buffer (the seed: 24 hours).
     recent_ttl: float = 86_400.0
-    #: Events kept per bus partition in the in-process bus (about 1 KiB each).
-    bus_retention: int = 100_000
+    #: Events kept per bus partition in the in-process bus, about 1 KiB each; the bus
+    #: holds at most ``2 * partitions * bus_retention`` of them (~160 MiB by default).
+    bus_retention: int = 5_000
 
     def __post_init__(self) -> None:
         checks = {
@@ -60,6 +64,7 @@ class Settings:
             "sqlite_synchronous": self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
             "read_threads": 1 <= self.read_threads <= 64,
             "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
+            "recent_channels": 1 <= self.recent_channels <= 10_000_000,
             "bus_retention": 1 <= self.bus_retention <= 10_000_000,
         }
         bad = [name for name, ok in checks.items() if not ok]

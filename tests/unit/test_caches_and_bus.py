@@ -117,3 +117,13 @@ def test_bus_commits_only_move_forward():
     bus.commit("gw", 1, 5)
     bus.commit("gw", 1, 3)
     assert bus.committed("gw", 1) == 5 and bus.committed("other", 1) == 0
+
+
+def test_recent_buffer_bounds_the_number_of_channels():
+    buf = RecentBuffer(per_channel=5, ttl=3600, max_channels=2, clock=FakeClock())
+    buf.append(event("C1", 1))
+    buf.append(event("C2", 1))
+    buf.append(event("C1", 2))  # C1 is now the most recently written
+    buf.append(event("C3", 1))  # drops C2
+    assert buf.channels() == 2
+    assert buf.since("C2", 0) is None and [e.seq for e in buf.since("C1", 0)] == [1, 2]

@@ -8,22 +8,29 @@ buffer still covers it, and from the store otherwise. Pure: the clock is injecte
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from parley.bus.interface import Event
 
 
 class RecentBuffer:
-    """Holds up to ``per_channel`` events per channel for ``ttl`` seconds each."""
+    """Holds up to ``per_channel`` events per channel for ``ttl`` seconds each, for at most
+    ``max_channels`` channels (the least recently written are dropped first), so memory is
+    bounded by ``per_channel * max_channels`` events."""
 
     def __init__(
-        self, per_channel: int, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        per_channel: int,
+        ttl: float,
+        max_channels: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._per_channel = per_channel
         self._ttl = ttl
+        self._max_channels = max_channels
         self._clock = clock
-        self._channels: dict[str, deque[tuple[float, Event]]] = {}
+        self._channels: OrderedDict[str, deque[tuple[float, Event]]] = OrderedDict()
 
     def append(self, event: Event) -> None:
         """Adds a message event; events must arrive in ``seq`` order per channel."""
@@ -32,6 +39,10 @@ class RecentBuffer:
         buf = self._channels.get(event.channel)
         if buf is None:
             buf = self._channels[event.channel] = deque(maxlen=self._per_channel)
+            if len(self._channels) > self._max_channels:
+                self._channels.popitem(last=False)
+        else:
+            self._channels.move_to_end(event.channel)
         buf.append((self._clock(), event))
 
     def since(self, channel: str, seq: int) -> list[Event] | None:
