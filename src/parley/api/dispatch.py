@@ -64,9 +64,6 @@ class Api:
     def add(self, name: str, handler: Handler, *, read: bool = False) -> None:
         self._methods[name] = Method(name, handler, read)
 
-    def method_names(self) -> list[str]:
-        return sorted(self._methods)
-
     async def handle(
         self,
         *,

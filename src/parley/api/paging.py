@@ -29,12 +29,14 @@ def after_key(args: Args, kind: str) -> str | None:
 
 
 def after_int(args: Args, kind: str) -> int | None:
-    key = after_key(args, kind)
-    if key is None:
+    """Like :func:`after_key` for listings keyed by integers (timestamps)."""
+    raw = args.str("cursor", max_len=256)
+    if raw is None:
         return None
-    if not key.isdigit() or len(key) > 20:
+    key = cursors.decode_int(kind, raw)
+    if key is None:
         raise ApiError(Code.INVALID_CURSOR)
-    return int(key)
+    return key
 
 
 def metadata(kind: str, last_key: str | int | None, has_more: bool) -> dict[str, Any]:

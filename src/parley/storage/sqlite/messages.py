@@ -346,9 +346,6 @@ class SqliteMessageStore:
             await w.close()
         self._readers.close()
 
-    def shard_of(self, channel: str) -> int:
-        return shard_for(channel, self._n)
-
     def _write(self, channel: str, op, *args, after_commit: AfterCommit | None):
         return self._writers[shard_for(channel, self._n)].submit(
             op, *args, after_commit=after_commit
