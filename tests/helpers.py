@@ -51,7 +51,9 @@ class RunningServer:
 @contextlib.contextmanager
 def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
     """A full Parley (Granian, store, bus) on its own event loop in a thread."""
-    settings = Settings.load({}, data_dir=data_dir, port=free_port("127.0.0.1"), **overrides)
+    settings = Settings.load(
+        {}, data_dir=data_dir, port=free_port("127.0.0.1"), gateway_port=0, **overrides
+    )
     ready = threading.Event()
     holder: dict = {}
     failure: list[BaseException] = []
@@ -93,7 +95,18 @@ def server_process(
     port = port or free_port("127.0.0.1")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "parley", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "parley",
+            "serve",
+            "--port",
+            str(port),
+            "--gateway-port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

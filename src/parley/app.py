@@ -11,6 +11,10 @@ from parley.bus.memory import InProcessBus
 from parley.cache.recent import RecentBuffer
 from parley.config import Settings
 from parley.errors import ConfigError
+from parley.gateway.consumer import BusConsumer
+from parley.gateway.hub import Hub
+from parley.gateway.server import Gateway
+from parley.gateway.tickets import TicketBook
 from parley.ids import Snowflake
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator
@@ -32,9 +36,17 @@ class Services:
     access: ChannelAccess
     sender: Sender
     api: Api
+    tickets: TicketBook
+    hub: Hub
+    gateway: Gateway
+    consumer: BusConsumer
+    gateway_port: int = 0
 
     async def close(self) -> None:
-        """Stops taking writes, finishes those queued, closes files (store, then directory)."""
+        """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
+        then closes files (store, then directory)."""
+        await self.gateway.close()
+        await self.consumer.close()
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
@@ -71,6 +83,36 @@ async def start(settings: Settings) -> Services:
         max_text=settings.max_text,
     )
     api = Api(auth)
-    svc = Services(settings, directory, store, bus, recent, ids, auth, access, sender, api)
+    tickets = TicketBook(settings.ticket_ttl)
+    hub = Hub()
+    gateway = Gateway(
+        hub=hub,
+        tickets=tickets,
+        sender=sender,
+        access=access,
+        directory=directory,
+        bus=bus,
+        max_text=settings.max_text,
+        heartbeat=settings.heartbeat,
+    )
+    consumer = BusConsumer(bus, hub, group=f"gateway-{settings.worker_id}")
+    svc = Services(
+        settings,
+        directory,
+        store,
+        bus,
+        recent,
+        ids,
+        auth,
+        access,
+        sender,
+        api,
+        tickets,
+        hub,
+        gateway,
+        consumer,
+    )
     methods.register_all(api, svc)
+    consumer.start()
+    svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
     return svc

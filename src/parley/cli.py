@@ -29,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the Web API on embedded defaults")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 = any)")
+    serve.add_argument("--port", type=int, help="Web API port (default 8080; 0 = any)")
+    serve.add_argument(
+        "--gateway-port", type=int, help="WebSocket (RTM) gateway port (default 8081; 0 = any)"
+    )
     serve.add_argument("--shards", type=int, help="SQLite shards for a new data dir (default 4)")
     serve.add_argument(
         "--demo", action="store_true", help="create a demo workspace and print working credentials"

@@ -19,6 +19,13 @@ from parley.errors import ConfigError
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Port of the WebSocket gateway (RTM); 0 picks a free one.
+    gateway_port: int = 8081
+    #: Seconds of silence before the gateway pings a connection, and again before it
+    #: drops one that did not answer.
+    heartbeat: float = 30.0
+    #: Seconds an ``rtm.connect`` ticket stays valid (single use).
+    ticket_ttl: float = 30.0
     data_dir: Path = Path("data")
     #: Number of SQLite message shards in a new data dir. Fixed once the dir exists.
     shards: int = 4
@@ -55,6 +62,9 @@ class Settings:
     def __post_init__(self) -> None:
         checks = {
             "port": 0 <= self.port <= 65535,
+            "gateway_port": 0 <= self.gateway_port <= 65535,
+            "heartbeat": 1 <= self.heartbeat <= 3600,
+            "ticket_ttl": 1 <= self.ticket_ttl <= 3600,
             "shards": 1 <= self.shards <= 1024,
             "partitions": 1 <= self.partitions <= 4096,
             "worker_id": 0 <= self.worker_id <= 1023,

@@ -139,7 +139,7 @@ def test_migrations_are_idempotent_and_refuse_a_newer_schema(tmp_path):
 
 def test_wal_mode_and_shard_files(tmp_path):
     async def run():
-        svc = await app.start(Settings.load({}, data_dir=tmp_path, shards=3))
+        svc = await app.start(Settings.load({}, data_dir=tmp_path, shards=3, gateway_port=0))
         await svc.close()
 
     asyncio.run(run())
@@ -152,7 +152,7 @@ def test_wal_mode_and_shard_files(tmp_path):
 
 def test_a_data_dir_keeps_its_shard_count(tmp_path):
     async def start(shards: int):
-        svc = await app.start(Settings.load({}, data_dir=tmp_path, shards=shards))
+        svc = await app.start(Settings.load({}, data_dir=tmp_path, shards=shards, gateway_port=0))
         await svc.close()
 
     asyncio.run(start(3))

@@ -24,6 +24,8 @@ class Event(msgspec.Struct, frozen=True):
     seq: int
     ts: int
     payload: bytes
+    #: The user the event is about, for membership and typing events ("" otherwise).
+    user: str = ""
 
 
 class Batch(msgspec.Struct, frozen=True):

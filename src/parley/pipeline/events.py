@@ -16,8 +16,10 @@ from parley.ids import format_ts
 from parley.storage.models import Channel, Message, ReactionChange
 
 
-def _event(kind: str, channel: str, team: str, seq: int, ts: int, body: dict[str, Any]) -> Event:
-    return Event(kind, channel, team, seq, ts, orjson.dumps(body))
+def _event(
+    kind: str, channel: str, team: str, seq: int, ts: int, body: dict[str, Any], user: str = ""
+) -> Event:
+    return Event(kind, channel, team, seq, ts, orjson.dumps(body), user)
 
 
 def message_posted(m: Message) -> Event:
@@ -88,7 +90,13 @@ def membership(kind: str, channel: Channel, user_id: str, at: int) -> Event:
         "event_ts": ts,
         "ts": ts,
     }
-    return _event(kind, channel.id, channel.team_id, 0, at, body)
+    return _event(kind, channel.id, channel.team_id, 0, at, body, user_id)
+
+
+def typing(channel: str, team: str, user_id: str, at: int) -> Event:
+    """``user_typing``, for the channel's other members."""
+    body = {"type": "user_typing", "channel": channel, "user": user_id}
+    return _event("user_typing", channel, team, 0, at, body, user_id)
 
 
 def channel_created(channel: Channel, at: int) -> Event:

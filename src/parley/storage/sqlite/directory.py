@@ -231,6 +231,12 @@ def q_members(conn: sqlite3.Connection, channel_id: str) -> frozenset[str]:
     )
 
 
+def q_member_channels(conn: sqlite3.Connection, user_id: str) -> frozenset[str]:
+    return frozenset(
+        r[0] for r in conn.execute("SELECT channel_id FROM members WHERE user_id = ?", (user_id,))
+    )
+
+
 def q_members_page(conn: sqlite3.Connection, channel_id: str, after: str, limit: int) -> Page:
     rows = conn.execute(
         "SELECT user_id FROM members WHERE channel_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
@@ -321,6 +327,9 @@ class SqliteDirectory:
 
     async def members_page(self, channel_id: str, after: str, limit: int) -> Page:
         return await self._read(q_members_page, channel_id, after, limit)
+
+    async def member_channels(self, user_id: str) -> frozenset[str]:
+        return await self._read(q_member_channels, user_id)
 
     async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
         return await self._writer.submit(op_add_members, channel_id, list(user_ids), wall_us())

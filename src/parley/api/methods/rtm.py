@@ -1,0 +1,33 @@
+"""``rtm.connect``: a WebSocket URL carrying a short-lived, single-use ticket (never the
+token), plus who the caller is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from parley.api.args import Args
+from parley.api.dispatch import Api, Ctx
+
+if TYPE_CHECKING:
+    from parley.app import Services
+
+
+def register(api: Api, svc: Services) -> None:
+    async def connect(ctx: Ctx, args: Args) -> dict[str, Any]:
+        host = urlsplit(ctx.base_url).hostname or svc.settings.host
+        if ":" in host:
+            host = f"[{host}]"
+        ticket = svc.tickets.issue(ctx.user)
+        team = await svc.directory.team(ctx.user.team_id)
+        return {
+            "url": f"ws://{host}:{svc.gateway_port}/?ticket={ticket}",
+            "self": {"id": ctx.user.id, "name": ctx.user.name},
+            "team": {
+                "id": ctx.user.team_id,
+                "name": team.name if team else "",
+                "domain": team.domain if team else "",
+            },
+        }
+
+    api.add("rtm.connect", connect, read=True)

@@ -1,0 +1,53 @@
+"""The gateway's bus consumer: reads every partition in batches, hands events to the hub,
+and acknowledges (commits) what it delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from parley.bus.interface import EventBus
+from parley.gateway.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class BusConsumer:
+    """One task per partition. Starts at the partition's current end (live events);
+    missed history is the resume handshake's job, served from the buffer and the store."""
+
+    def __init__(self, bus: EventBus, hub: Hub, *, group: str, batch: int = 100) -> None:
+        self._bus = bus
+        self._hub = hub
+        self._group = group
+        self._batch = batch
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        for p in range(self._bus.partitions):
+            start = self._bus.end_offset(p)  # type: ignore[attr-defined]
+            self._tasks.append(
+                asyncio.create_task(self._run(p, start), name=f"gateway-consumer-{p}")
+            )
+
+    async def _run(self, partition: int, offset: int) -> None:
+        while True:
+            batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+            if batch.truncated:
+                log.warning("partition %d: consumer fell behind the bus retention", partition)
+            for event in batch.events:
+                try:
+                    self._hub.deliver(event)
+                except Exception:  # one bad subscriber must not stop the partition
+                    log.exception("delivering %s failed", event.type)
+            offset = batch.next_offset
+            self._bus.commit(self._group, partition, offset)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()

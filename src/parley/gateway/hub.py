@@ -1,0 +1,88 @@
+"""The fan-out hub: which local connections follow which channels, and delivery.
+
+Pure bookkeeping over objects with a ``send(payload: bytes)`` method and ``user_id`` /
+``team_id`` attributes; no I/O of its own. Each event's payload was encoded once when it
+was published; the hub writes those same bytes to every subscriber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from parley.bus.interface import Event
+
+
+class Subscriber(Protocol):
+    user_id: str
+    team_id: str
+
+    def send(self, payload: bytes) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_channel: dict[str, set[Subscriber]] = {}
+        self._by_user: dict[str, set[Subscriber]] = {}
+        self._by_team: dict[str, set[Subscriber]] = {}
+        self._channels_of: dict[Subscriber, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._channels_of)
+
+    def add(self, sub: Subscriber, channels: Iterable[str]) -> None:
+        """Registers a connection following ``channels`` (the user's memberships)."""
+        self._channels_of[sub] = set()
+        self._by_user.setdefault(sub.user_id, set()).add(sub)
+        self._by_team.setdefault(sub.team_id, set()).add(sub)
+        for channel in channels:
+            self._follow(sub, channel)
+
+    def remove(self, sub: Subscriber) -> None:
+        for channel in self._channels_of.pop(sub, ()):
+            self._discard(self._by_channel, channel, sub)
+        self._discard(self._by_user, sub.user_id, sub)
+        self._discard(self._by_team, sub.team_id, sub)
+
+    def online(self, user_id: str) -> bool:
+        return user_id in self._by_user
+
+    def _follow(self, sub: Subscriber, channel: str) -> None:
+        self._by_channel.setdefault(channel, set()).add(sub)
+        self._channels_of[sub].add(channel)
+
+    @staticmethod
+    def _discard(index: dict[str, set[Subscriber]], key: str, sub: Subscriber) -> None:
+        subs = index.get(key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del index[key]
+
+    def deliver(self, event: Event) -> int:
+        """Sends ``event`` to every local connection that should see it; returns how many.
+
+        Membership events change the map first (a joiner sees their own join) or after
+        (a leaver sees their own leave); ``user_typing`` skips the typist;
+        ``channel_created`` (public channels only) goes to the whole team.
+        """
+        kind = event.type
+        if kind == "member_joined_channel":
+            for sub in self._by_user.get(event.user, ()):
+                self._follow(sub, event.channel)
+        if kind == "channel_created":
+            targets: Iterable[Subscriber] = tuple(self._by_team.get(event.team, ()))
+        else:
+            targets = tuple(self._by_channel.get(event.channel, ()))
+        sent = 0
+        payload = event.payload
+        for sub in targets:
+            if kind == "user_typing" and sub.user_id == event.user:
+                continue
+            sub.send(payload)
+            sent += 1
+        if kind == "member_left_channel":
+            for sub in tuple(self._by_user.get(event.user, ())):
+                self._discard(self._by_channel, event.channel, sub)
+                self._channels_of[sub].discard(event.channel)
+        return sent

@@ -1,0 +1,134 @@
+"""The RTM session protocol, sans I/O: client frames in, commands and reply frames out.
+
+Client frames (JSON objects):
+
+- ``{"id": N, "type": "message", "channel": C, "text": T}`` (optionally ``thread_ts``,
+  ``client_msg_id``, ``reply_broadcast``): a :class:`Send`, answered by :func:`ack` or
+  :func:`nack` with ``reply_to: N``.
+- ``{"id": N, "type": "ping"}``: answered ``{"type": "pong", "reply_to": N}``.
+- ``{"type": "typing", "channel": C}``: a :class:`Typing`.
+
+Anything else is answered with an error frame; nothing a client sends closes the
+connection or raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+
+from parley import wire
+from parley.ids import format_ts, parse_ts
+from parley.storage.models import Message
+
+HELLO = orjson.dumps({"type": "hello"})
+GOODBYE = orjson.dumps({"type": "goodbye"})
+
+
+class Send(msgspec.Struct, frozen=True):
+    reply_to: Any
+    channel: str | None
+    text: str | None
+    thread_ts: int | None = None
+    client_msg_id: str | None = None
+    reply_broadcast: bool = False
+
+
+class Typing(msgspec.Struct, frozen=True):
+    channel: str
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """A frame to send back to this client only."""
+
+    data: bytes
+
+
+Command = Send | Typing | Reply
+
+
+def error_frame(reply_to: Any, code: str, msg: str) -> bytes:
+    body: dict[str, Any] = {"ok": False, "error": {"code": code, "msg": msg}}
+    if reply_to is not None:
+        body["reply_to"] = reply_to
+    else:
+        body["type"] = "error"
+    return orjson.dumps(body)
+
+
+def ack(reply_to: Any, message: Message) -> bytes:
+    return orjson.dumps(
+        {
+            "ok": True,
+            "reply_to": reply_to,
+            "ts": format_ts(message.ts),
+            "text": message.text,
+            "channel": message.channel,
+            "seq": message.seq,
+            "message": wire.message(message),
+        }
+    )
+
+
+def nack(reply_to: Any, code: str, data: dict[str, Any] | None = None) -> bytes:
+    body: dict[str, Any] = {
+        "ok": False,
+        "reply_to": reply_to,
+        "error": {"code": code, "msg": code.replace("_", " ")},
+    }
+    if data:
+        body["error"].update(data)
+    return orjson.dumps(body)
+
+
+def _str(frame: dict, key: str, limit: int) -> str | None:
+    value = frame.get(key)
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
+def parse(data: bytes | str, *, max_text: int) -> Command:
+    """One client frame as the command it asks for (a :class:`Reply` if it is bad)."""
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return Reply(error_frame(None, "invalid_json", "frames must be JSON objects"))
+    if not isinstance(frame, dict):
+        return Reply(error_frame(None, "invalid_json", "frames must be JSON objects"))
+    reply_to = frame.get("id")
+    if reply_to is not None and (
+        isinstance(reply_to, bool) or not isinstance(reply_to, (int, str))
+    ):
+        return Reply(error_frame(None, "invalid_arguments", "id must be a number or string"))
+    kind = frame.get("type")
+    if kind == "ping":
+        pong = {k: v for k, v in frame.items() if k not in ("type", "id")}
+        pong.update({"type": "pong", "reply_to": reply_to})
+        return Reply(orjson.dumps(pong))
+    if kind == "typing":
+        channel = _str(frame, "channel", 32)
+        if channel is None:
+            return Reply(error_frame(reply_to, "channel_not_found", "unknown channel"))
+        return Typing(channel)
+    if kind == "message":
+        text = frame.get("text")
+        if text is not None and not isinstance(text, str):
+            return Reply(nack(reply_to, "invalid_arguments"))
+        if isinstance(text, str) and len(text) > max_text:
+            return Reply(nack(reply_to, "msg_too_long"))
+        thread_ts = None
+        if frame.get("thread_ts") is not None:
+            raw = frame["thread_ts"]
+            thread_ts = parse_ts(raw) if isinstance(raw, str) else None
+            if thread_ts is None:
+                return Reply(nack(reply_to, "thread_not_found"))
+        return Send(
+            reply_to,
+            _str(frame, "channel", 32),
+            text,
+            thread_ts,
+            _str(frame, "client_msg_id", 128),
+            frame.get("reply_broadcast") is True,
+        )
+    return Reply(error_frame(reply_to, "unknown_type", f"unsupported frame type {kind!r}"))

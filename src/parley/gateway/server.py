@@ -1,0 +1,214 @@
+"""The gateway's I/O shell: picows WebSocket connections around the sans-I/O protocol.
+
+A connection is opened with a ticket from ``rtm.connect`` (``/?ticket=…``), registered
+in the hub under the user's channels, greeted with ``hello``, and then receives every
+event of those channels. Client commands run one at a time per connection, in the order
+sent, through the same send path as ``chat.postMessage``.
+
+Bounds: a client that stops reading is disconnected once ``max_buffer`` bytes wait in its
+socket buffer (it reconnects and resumes; nothing is lost); a connection queues at most
+``max_pending`` commands; picows pings a connection idle for ``heartbeat`` seconds and
+drops it if no pong comes back within ``heartbeat`` more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from picows import (
+    WSCloseCode,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
+
+from parley.bus.interface import EventBus
+from parley.errors import ApiError, ParleyError
+from parley.gateway import protocol
+from parley.gateway.hub import Hub
+from parley.gateway.tickets import TicketBook
+from parley.ids import wall_us
+from parley.pipeline import events
+from parley.pipeline.access import ChannelAccess
+from parley.pipeline.send import Sender
+from parley.storage.interface import Directory
+from parley.storage.models import User
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Everything a connection needs, and the picows server itself."""
+
+    def __init__(
+        self,
+        *,
+        hub: Hub,
+        tickets: TicketBook,
+        sender: Sender,
+        access: ChannelAccess,
+        directory: Directory,
+        bus: EventBus,
+        max_text: int,
+        heartbeat: float,
+        max_buffer: int = 4 << 20,
+        max_pending: int = 256,
+    ) -> None:
+        self.hub = hub
+        self.tickets = tickets
+        self.sender = sender
+        self.access = access
+        self.directory = directory
+        self.bus = bus
+        self.max_text = max_text
+        self.heartbeat = heartbeat
+        self.max_buffer = max_buffer
+        self.max_pending = max_pending
+        self._server: asyncio.Server | None = None
+        self.connections: set[Connection] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        """Listens on ``host:port`` (0 = any free port); returns the port."""
+        self._server = await ws_create_server(
+            self._route,
+            host,
+            port,
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=self.heartbeat,
+            auto_ping_reply_timeout=self.heartbeat,
+            max_frame_size=1 << 20,
+            websocket_handshake_timeout=10,
+        )
+        return self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def _route(self, request: WSUpgradeRequest):
+        query = parse_qs(urlsplit(request.path.decode("latin-1")).query)
+        ticket = (query.get("ticket") or [""])[0]
+        user = self.tickets.redeem(ticket) if ticket else None
+        if user is None:
+            return WSUpgradeResponseWithListener(
+                WSUpgradeResponse.create_error_response(
+                    HTTPStatus.FORBIDDEN, b"invalid or expired ticket: call rtm.connect"
+                ),
+                None,
+            )
+        return Connection(self, user)
+
+
+class Connection(WSListener):
+    """One client's WebSocket."""
+
+    def __init__(self, gateway: Gateway, user: User) -> None:
+        self.gateway = gateway
+        self.user = user
+        self.user_id = user.id
+        self.team_id = user.team_id
+        self.transport: WSTransport | None = None
+        self._commands: asyncio.Queue = asyncio.Queue(gateway.max_pending)
+        self._worker: asyncio.Task | None = None
+
+    # -- picows callbacks ------------------------------------------------------------------
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self.gateway.connections.add(self)
+        self._worker = asyncio.get_running_loop().create_task(self._serve())
+
+    def on_ws_frame(self, transport: WSTransport, frame) -> None:
+        kind = frame.msg_type
+        if kind == WSMsgType.TEXT:
+            command = protocol.parse(frame.get_payload_as_bytes(), max_text=self.gateway.max_text)
+            if isinstance(command, protocol.Reply):
+                self.send(command.data)
+            else:
+                try:
+                    self._commands.put_nowait(command)
+                except asyncio.QueueFull:
+                    reply_to = getattr(command, "reply_to", None)
+                    self.send(protocol.nack(reply_to, "ratelimited", {"retry_after": 1}))
+        elif kind == WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.gateway.hub.remove(self)
+        self.gateway.connections.discard(self)
+        if self._worker is not None:
+            self._worker.cancel()
+
+    # -- the hub's side -------------------------------------------------------------------
+
+    def send(self, payload: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
+            return
+        if transport.underlying_transport.get_write_buffer_size() > self.gateway.max_buffer:
+            log.info("disconnecting %s: not reading (slow consumer)", self.user_id)
+            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
+            transport.disconnect(graceful=False)
+            return
+        transport.send(WSMsgType.TEXT, payload)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_disconnected:
+            self.transport.send(WSMsgType.TEXT, protocol.GOODBYE)
+            self.transport.send_close(WSCloseCode.GOING_AWAY)
+            self.transport.disconnect()
+
+    # -- commands, in order ---------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        gw = self.gateway
+        try:
+            channels = await gw.directory.member_channels(self.user_id)
+        except ParleyError:
+            log.exception("cannot load channels of %s", self.user_id)
+            self.close()
+            return
+        gw.hub.add(self, channels)
+        self.send(protocol.HELLO)
+        while True:
+            command = await self._commands.get()
+            try:
+                await self._run(command)
+            except Exception:  # a failed command is answered, never fatal to the socket
+                log.exception("gateway command failed")
+                if isinstance(command, protocol.Send):
+                    self.send(protocol.nack(command.reply_to, "internal_error"))
+
+    async def _run(self, command: protocol.Command) -> None:
+        gw = self.gateway
+        if isinstance(command, protocol.Send):
+            try:
+                result = await gw.sender.post(
+                    self.user,
+                    command.channel,
+                    command.text,
+                    thread_ts=command.thread_ts,
+                    reply_broadcast=command.reply_broadcast,
+                    client_msg_id=command.client_msg_id,
+                )
+            except ApiError as exc:
+                self.send(protocol.nack(command.reply_to, exc.code, exc.data or None))
+                return
+            self.send(protocol.ack(command.reply_to, result.message))
+        elif isinstance(command, protocol.Typing):
+            with contextlib.suppress(ApiError):  # typing where one may not: silently nothing
+                channel = await gw.access.writable(self.user, command.channel)
+                gw.bus.publish(events.typing(channel.id, channel.team_id, self.user_id, wall_us()))
