@@ -1,0 +1,141 @@
+"""The gateway's pure parts: tickets, the session protocol and the fan-out hub."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parley.bus.interface import Event
+from parley.gateway import protocol
+from parley.gateway.hub import Hub
+from parley.gateway.tickets import TicketBook
+from parley.storage.models import User
+
+USER = User("U1", "T1", "alice", "Alice", False, None, None, 0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_tickets_are_single_use_and_expire():
+    clock = FakeClock()
+    book = TicketBook(ttl=30, clock=clock)
+    ticket = book.issue(USER)
+    assert book.redeem(ticket) == USER
+    assert book.redeem(ticket) is None
+    late = book.issue(USER)
+    clock.now += 30
+    assert book.redeem(late) is None
+    assert book.redeem("made-up") is None
+
+
+def test_outstanding_tickets_are_bounded():
+    book = TicketBook(ttl=30, max_outstanding=3, clock=FakeClock())
+    tickets = [book.issue(USER) for _ in range(5)]
+    assert [book.redeem(t) is not None for t in tickets] == [False, False, True, True, True]
+
+
+def test_protocol_parses_sends_pings_and_typing():
+    send = protocol.parse(
+        b'{"id": 3, "type": "message", "channel": "C1", "text": "hi", '
+        b'"thread_ts": "1.000002", "client_msg_id": "x"}',
+        max_text=100,
+    )
+    assert send == protocol.Send(3, "C1", "hi", 1_000_002, "x", False)
+    pong = protocol.parse(b'{"id": 4, "type": "ping", "time": 5}', max_text=100)
+    assert orjson.loads(pong.data) == {"type": "pong", "reply_to": 4, "time": 5}
+    assert protocol.parse(b'{"type": "typing", "channel": "C1"}', max_text=100) == protocol.Typing(
+        "C1"
+    )
+
+
+def test_protocol_answers_bad_frames_with_errors():
+    def error(frame: bytes) -> dict:
+        reply = protocol.parse(frame, max_text=5)
+        assert isinstance(reply, protocol.Reply)
+        return orjson.loads(reply.data)
+
+    assert error(b"nope")["error"]["code"] == "invalid_json"
+    assert error(b"[1]")["error"]["code"] == "invalid_json"
+    assert error(b'{"id": 1, "type": "dance"}') == {
+        "ok": False,
+        "reply_to": 1,
+        "error": {"code": "unknown_type", "msg": "unsupported frame type 'dance'"},
+    }
+    assert (
+        error(b'{"id": 2, "type": "message", "channel": "C", "text": "toolong"}')["error"]["code"]
+        == "msg_too_long"
+    )
+    assert (
+        error(b'{"id": 2, "type": "message", "channel": "C", "text": 5}')["error"]["code"]
+        == "invalid_arguments"
+    )
+    assert (
+        error(b'{"id": 2, "type": "message", "channel": "C", "text": "x", "thread_ts": 1}')[
+            "error"
+        ]["code"]
+        == "thread_not_found"
+    )
+    assert error(b'{"id": [1], "type": "ping"}')["error"]["code"] == "invalid_arguments"
+
+
+@given(st.binary(max_size=200))
+def test_protocol_never_raises(data):
+    protocol.parse(data, max_text=40_000)
+
+
+class Sub:
+    def __init__(self, user_id: str, team_id: str = "T1") -> None:
+        self.user_id, self.team_id = user_id, team_id
+        self.got: list[bytes] = []
+
+    def send(self, payload: bytes) -> None:
+        self.got.append(payload)
+
+
+def ev(kind: str, channel: str, user: str = "", payload: bytes = b"x") -> Event:
+    return Event(kind, channel, "T1", 0, 0, payload, user)
+
+
+def test_hub_delivers_the_same_bytes_to_channel_subscribers_only():
+    hub = Hub()
+    a, b, c = Sub("U1"), Sub("U2"), Sub("U3")
+    hub.add(a, ["C1"])
+    hub.add(b, ["C1", "C2"])
+    hub.add(c, ["C2"])
+    payload = b'{"type":"message"}'
+    assert hub.deliver(ev("message", "C1", payload=payload)) == 2
+    assert a.got == [payload] and b.got == [payload] and c.got == []
+    assert a.got[0] is b.got[0]  # encoded once
+    hub.remove(b)
+    assert hub.deliver(ev("message", "C2")) == 1 and not hub.online("U2")
+
+
+def test_hub_follows_membership_changes_and_skips_the_typist():
+    hub = Hub()
+    a, b = Sub("U1"), Sub("U2")
+    hub.add(a, ["C1"])
+    hub.add(b, [])
+    hub.deliver(ev("member_joined_channel", "C1", user="U2", payload=b"join"))
+    assert b.got == [b"join"] and a.got == [b"join"]
+    hub.deliver(ev("user_typing", "C1", user="U1", payload=b"typing"))
+    assert b.got[-1] == b"typing" and a.got[-1] == b"join"
+    hub.deliver(ev("member_left_channel", "C1", user="U2", payload=b"left"))
+    assert b.got[-1] == b"left"
+    hub.deliver(ev("message", "C1", payload=b"after"))
+    assert b.got[-1] == b"left" and a.got[-1] == b"after"
+
+
+def test_hub_announces_new_public_channels_to_the_team():
+    hub = Hub()
+    a, other_team = Sub("U1"), Sub("U9", team_id="T2")
+    hub.add(a, [])
+    hub.add(other_team, [])
+    hub.deliver(ev("channel_created", "C5", payload=b"new"))
+    assert a.got == [b"new"] and other_team.got == []
