@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -121,3 +122,49 @@ def server_process(
         proc.wait(10)
         if proc.stdout:
             proc.stdout.close()
+
+
+class WsClient:
+    """A minimal RTM client for tests: opens ``url`` and queues every frame it receives."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue = asyncio.Queue()
+        self.transport = None
+
+    @classmethod
+    async def open(cls, url: str) -> WsClient:
+        from picows import WSListener, WSMsgType, ws_connect
+
+        client = cls()
+
+        class Listener(WSListener):
+            def on_ws_frame(self, transport, frame) -> None:
+                if frame.msg_type == WSMsgType.TEXT:
+                    client.frames.put_nowait(json.loads(frame.get_payload_as_bytes()))
+
+        client.transport, _ = await ws_connect(Listener, url)
+        return client
+
+    def send(self, obj: dict) -> None:
+        from picows import WSMsgType
+
+        self.transport.send(WSMsgType.TEXT, json.dumps(obj).encode())
+
+    async def next(self, timeout: float = 10.0, **match) -> dict:
+        """The next frame whose fields equal ``match`` (earlier ones are discarded)."""
+        while True:
+            frame = await asyncio.wait_for(self.frames.get(), timeout)
+            if all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def until(self, timeout: float = 10.0, **match) -> list[dict]:
+        """Every frame up to and including the first that matches ``match``."""
+        seen = []
+        while True:
+            frame = await asyncio.wait_for(self.frames.get(), timeout)
+            seen.append(frame)
+            if all(frame.get(k) == v for k, v in match.items()):
+                return seen
+
+    def close(self) -> None:
+        self.transport.disconnect()

@@ -13,6 +13,7 @@ from parley.config import Settings
 from parley.errors import ConfigError
 from parley.gateway.consumer import BusConsumer
 from parley.gateway.hub import Hub
+from parley.gateway.resume import Replayer
 from parley.gateway.server import Gateway
 from parley.gateway.tickets import TicketBook
 from parley.ids import Snowflake
@@ -92,6 +93,7 @@ async def start(settings: Settings) -> Services:
         access=access,
         directory=directory,
         bus=bus,
+        replayer=Replayer(recent, store),
         max_text=settings.max_text,
         heartbeat=settings.heartbeat,
     )

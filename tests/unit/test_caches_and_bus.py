@@ -127,3 +127,13 @@ def test_recent_buffer_bounds_the_number_of_channels():
     buf.append(event("C3", 1))  # drops C2
     assert buf.channels() == 2
     assert buf.since("C2", 0) is None and [e.seq for e in buf.since("C1", 0)] == [1, 2]
+
+
+def test_recent_buffer_replaces_edited_messages_in_place():
+    buf = RecentBuffer(per_channel=3, ttl=3600, clock=FakeClock())
+    for seq in range(1, 6):
+        buf.append(event("C1", seq))
+    edited = Event("message", "C1", "T1", 4, 40, b'{"edited":true}')
+    buf.replace(edited)
+    buf.replace(Event("message", "C1", "T1", 1, 10, b"gone"))  # no longer buffered: no-op
+    assert [e.payload for e in buf.since("C1", 2)] == [b"{}", b'{"edited":true}', b"{}"]

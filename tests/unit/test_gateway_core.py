@@ -26,8 +26,9 @@ class FakeClock:
 def test_tickets_are_single_use_and_expire():
     clock = FakeClock()
     book = TicketBook(ttl=30, clock=clock)
-    ticket = book.issue(USER)
-    assert book.redeem(ticket) == USER
+    ticket = book.issue(USER, {"C1": 4})
+    grant = book.redeem(ticket)
+    assert grant.user == USER and grant.resume == {"C1": 4}
     assert book.redeem(ticket) is None
     late = book.issue(USER)
     clock.now += 30
@@ -95,8 +96,8 @@ class Sub:
         self.user_id, self.team_id = user_id, team_id
         self.got: list[bytes] = []
 
-    def send(self, payload: bytes) -> None:
-        self.got.append(payload)
+    def deliver(self, event: Event) -> None:
+        self.got.append(event.payload)
 
 
 def ev(kind: str, channel: str, user: str = "", payload: bytes = b"x") -> Event:
@@ -139,3 +140,32 @@ def test_hub_announces_new_public_channels_to_the_team():
     hub.add(other_team, [])
     hub.deliver(ev("channel_created", "C5", payload=b"new"))
     assert a.got == [b"new"] and other_team.got == []
+
+
+def test_parse_resume_accepts_objects_json_and_the_sdk_literal():
+    from parley.errors import ApiError
+    from parley.gateway.resume import parse_resume
+
+    assert parse_resume({"C1": 4}) == {"C1": 4}
+    assert parse_resume('{"C1": 4}') == {"C1": 4}
+    assert parse_resume("{'C1': 4}") == {"C1": 4}
+    assert parse_resume(None) == {} and parse_resume("") == {}
+    for bad in [{"C1": -1}, {"C1": True}, {"C1": "4"}, [1], "nope", "__import__('os')", {1: 2}]:
+        try:
+            parse_resume(bad)
+        except ApiError as exc:
+            assert exc.code == "invalid_arguments"
+        else:
+            raise AssertionError(f"accepted {bad!r}")
+
+
+def test_held_events_are_released_without_what_the_replay_carried():
+    from parley.gateway.resume import Held
+
+    held = Held(limit=4)
+    msgs = [Event("message", "C1", "T1", seq, 0, b"") for seq in (5, 6)]
+    other = Event("message", "C2", "T1", 1, 0, b"")
+    edit = Event("message_changed", "C1", "T1", 3, 0, b"")
+    assert all(held.add(e) for e in [*msgs, other, edit])
+    assert held.release({"C1": 5}) == [msgs[1], other, edit]
+    assert not held.add(edit)  # past the limit: the caller drops the client

@@ -45,6 +45,17 @@ class RecentBuffer:
             self._channels.move_to_end(event.channel)
         buf.append((self._clock(), event))
 
+    def replace(self, event: Event) -> None:
+        """Puts ``event`` in place of the buffered one with the same ``seq`` (an edit, a
+        deletion, a reaction), so replays show the message as it is now. No-op if the
+        message is no longer buffered."""
+        buf = self._channels.get(event.channel)
+        if not buf:
+            return
+        index = event.seq - buf[0][1].seq  # buffered seqs are consecutive
+        if 0 <= index < len(buf) and buf[index][1].seq == event.seq:
+            buf[index] = (buf[index][0], event)
+
     def since(self, channel: str, seq: int) -> list[Event] | None:
         """Every buffered event with ``seq`` above the given one, ascending; ``None`` when
         the buffer no longer holds ``seq + 1`` (the caller must read the store)."""

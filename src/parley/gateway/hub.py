@@ -1,8 +1,8 @@
 """The fan-out hub: which local connections follow which channels, and delivery.
 
-Pure bookkeeping over objects with a ``send(payload: bytes)`` method and ``user_id`` /
+Pure bookkeeping over objects with a ``deliver(event)`` method and ``user_id`` /
 ``team_id`` attributes; no I/O of its own. Each event's payload was encoded once when it
-was published; the hub writes those same bytes to every subscriber.
+was published; every subscriber writes those same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class Subscriber(Protocol):
     user_id: str
     team_id: str
 
-    def send(self, payload: bytes) -> None: ...
+    def deliver(self, event: Event) -> None: ...
 
 
 class Hub:
@@ -75,11 +75,10 @@ class Hub:
         else:
             targets = tuple(self._by_channel.get(event.channel, ()))
         sent = 0
-        payload = event.payload
         for sub in targets:
             if kind == "user_typing" and sub.user_id == event.user:
                 continue
-            sub.send(payload)
+            sub.deliver(event)
             sent += 1
         if kind == "member_left_channel":
             for sub in tuple(self._by_user.get(event.user, ())):

@@ -30,10 +30,11 @@ from picows import (
     ws_create_server,
 )
 
-from parley.bus.interface import EventBus
+from parley.bus.interface import Event, EventBus
 from parley.errors import ApiError, ParleyError
-from parley.gateway import protocol
+from parley.gateway import protocol, resume
 from parley.gateway.hub import Hub
+from parley.gateway.resume import Held, Replayer
 from parley.gateway.tickets import TicketBook
 from parley.ids import wall_us
 from parley.pipeline import events
@@ -57,10 +58,12 @@ class Gateway:
         access: ChannelAccess,
         directory: Directory,
         bus: EventBus,
+        replayer: Replayer,
         max_text: int,
         heartbeat: float,
         max_buffer: int = 4 << 20,
         max_pending: int = 256,
+        max_held: int = 100_000,
     ) -> None:
         self.hub = hub
         self.tickets = tickets
@@ -68,10 +71,12 @@ class Gateway:
         self.access = access
         self.directory = directory
         self.bus = bus
+        self.replayer = replayer
         self.max_text = max_text
         self.heartbeat = heartbeat
         self.max_buffer = max_buffer
         self.max_pending = max_pending
+        self.max_held = max_held
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
 
@@ -100,26 +105,28 @@ class Gateway:
     def _route(self, request: WSUpgradeRequest):
         query = parse_qs(urlsplit(request.path.decode("latin-1")).query)
         ticket = (query.get("ticket") or [""])[0]
-        user = self.tickets.redeem(ticket) if ticket else None
-        if user is None:
+        grant = self.tickets.redeem(ticket) if ticket else None
+        if grant is None:
             return WSUpgradeResponseWithListener(
                 WSUpgradeResponse.create_error_response(
                     HTTPStatus.FORBIDDEN, b"invalid or expired ticket: call rtm.connect"
                 ),
                 None,
             )
-        return Connection(self, user)
+        return Connection(self, grant.user, grant.resume)
 
 
 class Connection(WSListener):
     """One client's WebSocket."""
 
-    def __init__(self, gateway: Gateway, user: User) -> None:
+    def __init__(self, gateway: Gateway, user: User, resume: dict[str, int]) -> None:
         self.gateway = gateway
         self.user = user
         self.user_id = user.id
         self.team_id = user.team_id
         self.transport: WSTransport | None = None
+        self._resume = resume
+        self._held: Held | None = Held(gateway.max_held)  # live events wait for the replay
         self._commands: asyncio.Queue = asyncio.Queue(gateway.max_pending)
         self._worker: asyncio.Task | None = None
 
@@ -154,16 +161,29 @@ class Connection(WSListener):
 
     # -- the hub's side -------------------------------------------------------------------
 
+    def deliver(self, event: Event) -> None:
+        if self._held is None:
+            self.send(event.payload)
+        elif not self._held.add(event):
+            log.info("disconnecting %s: too many events during its replay", self.user_id)
+            self._drop()
+
     def send(self, payload: bytes) -> None:
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
         if transport.underlying_transport.get_write_buffer_size() > self.gateway.max_buffer:
             log.info("disconnecting %s: not reading (slow consumer)", self.user_id)
-            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
-            transport.disconnect(graceful=False)
+            self._drop()
             return
         transport.send(WSMsgType.TEXT, payload)
+
+    def _drop(self) -> None:
+        """Disconnects a client that cannot keep up; it reconnects and resumes."""
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
+            transport.disconnect(graceful=False)
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
@@ -183,6 +203,18 @@ class Connection(WSListener):
             return
         gw.hub.add(self, channels)
         self.send(protocol.HELLO)
+        replayed: dict[str, int] = {}
+        for channel, seq in self._resume.items():
+            if channel not in channels:
+                continue  # not a member (any more): nothing to replay, nothing to reveal
+            frames, replayed[channel] = await gw.replayer.frames(channel, seq)
+            for frame in frames:
+                self.send(frame)
+        held, self._held = self._held, None
+        if self._resume:
+            self.send(resume.done_frame(replayed))
+        for event in held.release(replayed) if held else ():
+            self.send(event.payload)
         while True:
             command = await self._commands.get()
             try:

@@ -7,7 +7,16 @@ import secrets
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from parley.storage.models import User
+
+
+class Grant(msgspec.Struct, frozen=True):
+    """What a redeemed ticket opens: a connection for ``user``, resuming from ``resume``."""
+
+    user: User
+    resume: dict[str, int] = {}
 
 
 class TicketBook:
@@ -23,20 +32,20 @@ class TicketBook:
         self._ttl = ttl
         self._max = max_outstanding
         self._clock = clock
-        self._tickets: dict[str, tuple[float, User]] = {}
+        self._tickets: dict[str, tuple[float, Grant]] = {}
 
-    def issue(self, user: User) -> str:
+    def issue(self, user: User, resume: dict[str, int] | None = None) -> str:
         now = self._clock()
         if len(self._tickets) >= self._max:
             self._expire(now)
             while len(self._tickets) >= self._max:
                 del self._tickets[next(iter(self._tickets))]
         ticket = secrets.token_urlsafe(24)
-        self._tickets[ticket] = (now + self._ttl, user)
+        self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}))
         return ticket
 
-    def redeem(self, ticket: str) -> User | None:
-        """The ticket's user, once; ``None`` if unknown, used or expired."""
+    def redeem(self, ticket: str) -> Grant | None:
+        """The ticket's grant, once; ``None`` if unknown, used or expired."""
         entry = self._tickets.pop(ticket, None)
         if entry is None or entry[0] <= self._clock():
             return None

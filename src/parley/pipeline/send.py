@@ -84,6 +84,7 @@ class Sender:
         self._recent.append(event)
         self._bus.publish(event)
         if result.parent is not None:
+            self._recent.replace(events.message_posted(result.parent))
             self._bus.publish(events.message_changed(result.parent))
 
     async def update(
@@ -101,6 +102,7 @@ class Sender:
         )
 
     def _after_update(self, message: Message) -> None:
+        self._recent.replace(events.message_posted(message))
         self._bus.publish(events.message_changed(message))
 
     async def delete(self, user: User, channel_id: str | None, ts: int) -> Message:
@@ -108,7 +110,9 @@ class Sender:
         return await self._store.delete(channel.id, ts, user.id, after_commit=self._after_delete)
 
     def _after_delete(self, message: Message) -> None:
-        self._bus.publish(events.message_deleted(message, self._clock_us()))
+        event = events.message_deleted(message, self._clock_us())
+        self._recent.replace(event)
+        self._bus.publish(event)
 
     async def react(
         self, user: User, channel_id: str | None, ts: int, name: str, add: bool
@@ -121,4 +125,5 @@ class Sender:
         )
 
     def _after_react(self, change: ReactionChange) -> None:
+        self._recent.replace(events.message_posted(change.message))
         self._bus.publish(events.reaction(change))

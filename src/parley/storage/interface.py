@@ -128,6 +128,10 @@ class MessageStore(Protocol):
         """The thread's replies with ``after < ts < before``, oldest first (no parent)."""
         ...
 
+    async def last_seq(self, channel: str) -> int:
+        """The channel's highest ``seq`` (0 when it has no message)."""
+        ...
+
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         """Messages with ``seq`` greater than the given one, ascending (for resume)."""
         ...

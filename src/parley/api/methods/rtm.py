@@ -1,5 +1,6 @@
 """``rtm.connect``: a WebSocket URL carrying a short-lived, single-use ticket (never the
-token), plus who the caller is."""
+token), plus who the caller is. ``resume`` (a JSON object, channel id -> last seq held)
+makes the new connection replay what was missed first (:mod:`parley.gateway.resume`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlsplit
 
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
+from parley.gateway.resume import parse_resume
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -18,7 +20,8 @@ def register(api: Api, svc: Services) -> None:
         host = urlsplit(ctx.base_url).hostname or svc.settings.host
         if ":" in host:
             host = f"[{host}]"
-        ticket = svc.tickets.issue(ctx.user)
+        resume = parse_resume(args.raw("resume"))
+        ticket = svc.tickets.issue(ctx.user, resume)
         team = await svc.directory.team(ctx.user.team_id)
         return {
             "url": f"ws://{host}:{svc.gateway_port}/?ticket={ticket}",

@@ -304,6 +304,11 @@ def q_replies(
     return _page(conn, channel, rows, limit)
 
 
+def q_last_seq(conn: sqlite3.Connection, channel: str) -> int:
+    row = conn.execute("SELECT MAX(seq) FROM messages WHERE channel = ?", (channel,)).fetchone()
+    return row[0] or 0
+
+
 def q_since(conn: sqlite3.Connection, channel: str, seq: int, limit: int) -> Page:
     rows = conn.execute(
         f"SELECT {_COLS} FROM messages WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -398,6 +403,9 @@ class SqliteMessageStore:
         self, channel: str, thread_ts: int, *, after: int, before: int, limit: int
     ) -> Page:
         return await self._read(channel, q_replies, thread_ts, after, before, limit)
+
+    async def last_seq(self, channel: str) -> int:
+        return await self._read(channel, q_last_seq)
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         return await self._read(channel, q_since, seq, limit)

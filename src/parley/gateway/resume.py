@@ -1,0 +1,152 @@
+"""Resume: what a reconnecting client missed, in channel order, before any live event.
+
+``rtm.connect(resume={"C0123": 41})`` names the last ``seq`` the client holds per channel.
+After ``hello`` the connection replays, per channel, every message with a higher ``seq``,
+ascending (from the recent-message buffer when it still covers the gap, else from the
+store), then sends ``{"type": "resume_done", "channels": {channel: last_seq}}``, then live
+events. Live events that arrive during the replay are held and sent after it, minus the
+messages the replay already carried. A gap of more than :data:`MAX_REPLAY` messages
+replays the newest ones and first sends ``resume_gap`` with how many were left out and a
+``conversations.history`` cursor that serves them.
+
+The pure parts (:func:`parse_resume`, :class:`Held`) have no I/O; :class:`Replayer` reads
+the buffer and the store.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import orjson
+
+from parley import cursors
+from parley.bus.interface import Event
+from parley.cache.recent import RecentBuffer
+from parley.errors import ApiError, Code
+from parley.pipeline import events
+from parley.storage.interface import MessageStore
+
+MAX_REPLAY = 1000
+MAX_RESUME_CHANNELS = 10_000
+
+
+def parse_resume(value: Any) -> dict[str, int]:
+    """``{"C…": seq}`` with non-negative integer seqs, else ``invalid_arguments``.
+
+    Accepts an object, its JSON text, or the Python literal that ``slack_sdk`` sends when
+    given a dict (``WebClient.rtm_connect(resume={"C1": 4})`` puts ``{'C1': 4}`` in the
+    query string); the literal is read with :func:`ast.literal_eval`, never evaluated.
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        value = _decode(value)
+    if not isinstance(value, dict) or len(value) > MAX_RESUME_CHANNELS:
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "resume"})
+    out = {}
+    for channel, seq in value.items():
+        if (
+            not isinstance(channel, str)
+            or len(channel) > 32
+            or isinstance(seq, bool)
+            or not isinstance(seq, int)
+            or not 0 <= seq < 1 << 62
+        ):
+            raise ApiError(
+                Code.INVALID_ARGUMENTS,
+                data={"arg": "resume", "detail": "resume maps channel ids to non-negative seqs"},
+            )
+        out[channel] = seq
+    return out
+
+
+def _decode(text: str) -> Any:
+    if len(text) > 1 << 20:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+class Held:
+    """Live events held while a replay runs; released without what the replay covered."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.events: list[Event] = []
+
+    def add(self, event: Event) -> bool:
+        """Holds ``event``; ``False`` once more than ``limit`` are held (drop the client)."""
+        self.events.append(event)
+        return len(self.events) <= self.limit
+
+    def release(self, replayed: dict[str, int]) -> list[Event]:
+        """The held events in arrival order, minus new-message events whose ``seq`` the
+        replay already delivered (``replayed`` maps channel to the last replayed seq)."""
+        return [
+            e
+            for e in self.events
+            if not (e.type == "message" and e.seq <= replayed.get(e.channel, -1))
+        ]
+
+
+def gap_frame(channel: str, missing: int, first_seq: int, before_ts: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "resume_gap",
+            "channel": channel,
+            "missing": missing,
+            "first_seq": first_seq,
+            "last_seq": first_seq + missing - 1,
+            "history": {
+                "method": "conversations.history",
+                "channel": channel,
+                "cursor": cursors.encode("history", before_ts),
+            },
+        }
+    )
+
+
+def done_frame(replayed: dict[str, int]) -> bytes:
+    return orjson.dumps({"type": "resume_done", "channels": replayed})
+
+
+class Replayer:
+    def __init__(self, recent: RecentBuffer, store: MessageStore) -> None:
+        self._recent = recent
+        self._store = store
+
+    async def frames(self, channel: str, seq: int) -> tuple[list[bytes], int]:
+        """The frames that bring a client holding ``seq`` in ``channel`` up to date, and
+        the last ``seq`` they carry."""
+        buffered = self._recent.since(channel, seq)
+        if buffered is not None and len(buffered) <= MAX_REPLAY:
+            return [e.payload for e in buffered], buffered[-1].seq if buffered else seq
+        last = await self._store.last_seq(channel)
+        if last <= seq:
+            return [], seq
+        start = max(seq, last - MAX_REPLAY)
+        frames: list[bytes] = []
+        after, first_ts = start, None
+        while True:
+            page = await self._store.since(channel, after, MAX_REPLAY)
+            for m in page.rows:
+                first_ts = m.ts if first_ts is None else first_ts
+                event = (
+                    events.message_deleted(m, m.edited_ts or m.ts)
+                    if m.deleted
+                    else events.message_posted(m)
+                )
+                frames.append(event.payload)
+                after = m.seq
+            if not page.has_more or not page.rows:
+                break
+        if start > seq and first_ts is not None:
+            frames.insert(0, gap_frame(channel, start - seq, seq + 1, first_ts))
+        return frames, after
