@@ -46,7 +46,7 @@ class Services:
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
         then closes files (store, then directory)."""
-        await self.gateway.close()
+        await self.gateway.close(self.settings.drain_seconds)
         await self.consumer.close()
         await self.store.close()
         await self.bus.close()

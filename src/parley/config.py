@@ -24,6 +24,8 @@ class Settings:
     #: Seconds of silence before the gateway pings a connection, and again before it
     #: drops one that did not answer.
     heartbeat: float = 30.0
+    #: Seconds a stopping gateway gives clients, after ``goodbye``, to move elsewhere.
+    drain_seconds: float = 5.0
     #: Seconds an ``rtm.connect`` ticket stays valid (single use).
     ticket_ttl: float = 30.0
     data_dir: Path = Path("data")
@@ -65,6 +67,7 @@ class Settings:
             "gateway_port": 0 <= self.gateway_port <= 65535,
             "heartbeat": 1 <= self.heartbeat <= 3600,
             "ticket_ttl": 1 <= self.ticket_ttl <= 3600,
+            "drain_seconds": 0 <= self.drain_seconds <= 3600,
             "shards": 1 <= self.shards <= 1024,
             "partitions": 1 <= self.partitions <= 4096,
             "worker_id": 0 <= self.worker_id <= 1023,

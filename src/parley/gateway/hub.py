@@ -30,6 +30,9 @@ class Hub:
     def __len__(self) -> int:
         return len(self._channels_of)
 
+    def __contains__(self, sub: object) -> bool:
+        return sub in self._channels_of
+
     def add(self, sub: Subscriber, channels: Iterable[str]) -> None:
         """Registers a connection following ``channels`` (the user's memberships)."""
         self._channels_of[sub] = set()
@@ -64,13 +67,14 @@ class Hub:
 
         Membership events change the map first (a joiner sees their own join) or after
         (a leaver sees their own leave); ``user_typing`` skips the typist;
-        ``channel_created`` (public channels only) goes to the whole team.
+        ``channel_created`` (public channels only) and ``presence_change`` go to the whole
+        team.
         """
         kind = event.type
         if kind == "member_joined_channel":
             for sub in self._by_user.get(event.user, ()):
                 self._follow(sub, event.channel)
-        if kind == "channel_created":
+        if kind in ("channel_created", "presence_change"):
             targets: Iterable[Subscriber] = tuple(self._by_team.get(event.team, ()))
         else:
             targets = tuple(self._by_channel.get(event.channel, ()))

@@ -94,13 +94,24 @@ class Gateway:
         )
         return self._server.sockets[0].getsockname()[1]
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.0) -> None:
+        """Drains: stops accepting connections, sends ``goodbye`` to every client, waits up
+        to ``grace`` seconds for them to leave on their own, then closes the rest."""
         if self._server is not None:
             self._server.close()
+        for conn in list(self.connections):
+            conn.send(protocol.GOODBYE)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         for conn in list(self.connections):
             conn.close()
         if self._server is not None:
             await self._server.wait_closed()
+
+    def _presence(self, user: User, presence: str) -> None:
+        self.bus.publish(events.presence(user.team_id, user.id, presence, wall_us()))
 
     def _route(self, request: WSUpgradeRequest):
         query = parse_qs(urlsplit(request.path.decode("latin-1")).query)
@@ -154,8 +165,12 @@ class Connection(WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.gateway.hub.remove(self)
-        self.gateway.connections.discard(self)
+        gw = self.gateway
+        registered = self in gw.hub
+        gw.hub.remove(self)
+        gw.connections.discard(self)
+        if registered and not gw.hub.online(self.user_id):
+            gw._presence(self.user, "away")
         if self._worker is not None:
             self._worker.cancel()
 
@@ -187,7 +202,6 @@ class Connection(WSListener):
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
-            self.transport.send(WSMsgType.TEXT, protocol.GOODBYE)
             self.transport.send_close(WSCloseCode.GOING_AWAY)
             self.transport.disconnect()
 
@@ -201,7 +215,10 @@ class Connection(WSListener):
             log.exception("cannot load channels of %s", self.user_id)
             self.close()
             return
+        first = not gw.hub.online(self.user_id)
         gw.hub.add(self, channels)
+        if first:
+            gw._presence(self.user, "active")
         self.send(protocol.HELLO)
         replayed: dict[str, int] = {}
         for channel, seq in self._resume.items():

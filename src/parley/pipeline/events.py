@@ -114,3 +114,10 @@ def channel_created(channel: Channel, at: int) -> Event:
         },
     }
     return _event("channel_created", channel.id, channel.team_id, 0, at, body)
+
+
+def presence(team: str, user_id: str, state: str, at: int) -> Event:
+    """``presence_change`` (``active`` when a user's first connection opens, ``away``
+    when the last closes), for the whole team; partitioned by the team id."""
+    body = {"type": "presence_change", "user": user_id, "presence": state}
+    return _event("presence_change", team, team, 0, at, body, user_id)

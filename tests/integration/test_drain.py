@@ -1,0 +1,44 @@
+"""SIGTERM drains the gateway: goodbye first, a grace period, then a clean exit that
+keeps everything acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+from slack_sdk import WebClient
+
+from parley import admin
+from parley.config import Settings
+from tests.helpers import WsClient, server_process
+
+
+def test_sigterm_says_goodbye_and_loses_nothing(tmp_path):
+    settings = Settings.load({}, data_dir=tmp_path)
+    bot = admin.create_user(settings, "drainer", bot=True)
+    with server_process(tmp_path) as (proc, url):
+        web = WebClient(token=bot.token, base_url=f"{url}/api/")
+        ch = web.conversations_create(name="drain")["channel"]["id"]
+
+        async def scenario() -> float:
+            client = await WsClient.open(web.rtm_connect()["url"])
+            await client.next(type="hello")
+            for i in range(20):
+                client.send({"id": i, "type": "message", "channel": ch, "text": f"m{i}"})
+            acks = [await client.next(reply_to=i) for i in range(20)]
+            assert all(a["ok"] for a in acks)
+            proc.send_signal(signal.SIGTERM)
+            await client.next(type="goodbye", timeout=10)
+            said_goodbye = time.monotonic()
+            client.close()  # the client moves on; the server may exit at once
+            return said_goodbye
+
+        said_goodbye = asyncio.run(scenario())
+        assert proc.wait(15) == 0
+        assert time.monotonic() - said_goodbye < 4  # did not sit out the whole grace period
+
+    with server_process(tmp_path) as (_proc, url):
+        web = WebClient(token=bot.token, base_url=f"{url}/api/")
+        texts = [m["text"] for m in web.conversations_history(channel=ch)["messages"]]
+        assert texts == [f"m{i}" for i in range(19, -1, -1)]
