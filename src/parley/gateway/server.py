@@ -106,9 +106,10 @@ class Gateway:
         while self.connections and loop.time() < deadline:
             await asyncio.sleep(0.05)
         for conn in list(self.connections):
-            conn.close()
+            conn.close(graceful=False)  # goodbye was said; do not wait on the peer
         if self._server is not None:
-            await self._server.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
 
     def _presence(self, user: User, presence: str) -> None:
         self.bus.publish(events.presence(user.team_id, user.id, presence, wall_us()))
@@ -200,10 +201,10 @@ class Connection(WSListener):
             transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
             transport.disconnect(graceful=False)
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send_close(WSCloseCode.GOING_AWAY)
-            self.transport.disconnect()
+            self.transport.disconnect(graceful=graceful)
 
     # -- commands, in order ---------------------------------------------------------------
 
