@@ -17,7 +17,9 @@ class Recorder:
 
     def __init__(self, server, creds) -> None:
         self.events: queue.Queue = queue.Queue()
-        self.client = RTMClient(web_client=server.client(creds.token), ping_interval=30)
+        self.client = RTMClient(
+            web_client=server.client(creds.token), ping_interval=30, concurrency=1
+        )
         self.hello = threading.Event()
 
         @self.client.on("*")

@@ -169,3 +169,17 @@ def test_held_events_are_released_without_what_the_replay_carried():
     assert all(held.add(e) for e in [*msgs, other, edit])
     assert held.release({"C1": 5}) == [msgs[1], other, edit]
     assert not held.add(edit)  # past the limit: the caller drops the client
+
+
+def test_seq_tracker_drops_duplicates_and_knows_where_to_resume():
+    from parley.client import SeqTracker
+
+    t = SeqTracker()
+    assert t.admit("C1", 40, new=True)  # the first seen sets the baseline
+    assert t.admit("C1", 41, new=True) and not t.admit("C1", 41, new=True)
+    assert t.admit("C1", 43, new=True)  # 42 is missing
+    assert t.resume_map() == {"C1": 41}
+    assert not t.admit("C1", 43, new=True)
+    assert t.admit("C1", 42, new=True)  # the gap fills
+    assert t.resume_map() == {"C1": 43}
+    assert t.admit("C1", 41, new=False)  # edits and deletions of held messages pass
