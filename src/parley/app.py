@@ -96,6 +96,7 @@ async def start(settings: Settings) -> Services:
         replayer=Replayer(recent, store),
         max_text=settings.max_text,
         heartbeat=settings.heartbeat,
+        deflate=settings.ws_deflate,
     )
     consumer = BusConsumer(bus, hub, group=f"gateway-{settings.worker_id}")
     svc = Services(

@@ -24,6 +24,9 @@ class Settings:
     #: Seconds of silence before the gateway pings a connection, and again before it
     #: drops one that did not answer.
     heartbeat: float = 30.0
+    #: Accept permessage-deflate when a client offers it (without context takeover, so
+    #: each event is compressed once for all: ~7 µs per event, nothing per connection).
+    ws_deflate: bool = True
     #: Seconds a stopping gateway gives clients, after ``goodbye``, to move elsewhere.
     drain_seconds: float = 5.0
     #: Seconds an ``rtm.connect`` ticket stays valid (single use).
@@ -105,6 +108,10 @@ class Settings:
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
     try:
+        if kind == "bool":
+            if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.strip().lower() in ("1", "true", "yes", "on")
         if kind == "int":
             return int(raw)
         if kind == "float":

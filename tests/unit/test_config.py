@@ -32,3 +32,10 @@ def test_defaults_environment_and_overrides():
 def test_invalid_settings_are_refused(env):
     with pytest.raises(ConfigError):
         Settings.load(env)
+
+
+def test_booleans_from_the_environment():
+    assert Settings.load({"PARLEY_WS_DEFLATE": "0"}).ws_deflate is False
+    assert Settings.load({"PARLEY_WS_DEFLATE": "true"}).ws_deflate is True
+    with pytest.raises(ConfigError):
+        Settings.load({"PARLEY_WS_DEFLATE": "maybe"})

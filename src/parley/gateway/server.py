@@ -32,7 +32,7 @@ from picows import (
 
 from parley.bus.interface import Event, EventBus
 from parley.errors import ApiError, ParleyError
-from parley.gateway import protocol, resume
+from parley.gateway import deflate, protocol, resume
 from parley.gateway.hub import Hub
 from parley.gateway.resume import Held, Replayer
 from parley.gateway.tickets import TicketBook
@@ -64,6 +64,7 @@ class Gateway:
         max_buffer: int = 4 << 20,
         max_pending: int = 256,
         max_held: int = 100_000,
+        deflate: bool = True,
     ) -> None:
         self.hub = hub
         self.tickets = tickets
@@ -77,6 +78,8 @@ class Gateway:
         self.max_buffer = max_buffer
         self.max_pending = max_pending
         self.max_held = max_held
+        self.deflate = deflate
+        self._last_compressed: tuple[Event | None, bytes] = (None, b"")
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
 
@@ -125,14 +128,33 @@ class Gateway:
                 ),
                 None,
             )
-        return Connection(self, grant.user, grant.resume)
+        extension = (
+            deflate.negotiate(request.headers.get("Sec-WebSocket-Extensions"))
+            if self.deflate
+            else None
+        )
+        conn = Connection(self, grant.user, grant.resume, deflate=extension is not None)
+        if extension is None:
+            return conn
+        return WSUpgradeResponseWithListener(
+            WSUpgradeResponse.create_101_response({"Sec-WebSocket-Extensions": extension}), conn
+        )
+
+    def compressed(self, event: Event) -> bytes:
+        """``event``'s payload deflated, once for all the connections it goes to."""
+        if self._last_compressed[0] is not event:
+            self._last_compressed = (event, deflate.compress(event.payload))
+        return self._last_compressed[1]
 
 
 class Connection(WSListener):
     """One client's WebSocket."""
 
-    def __init__(self, gateway: Gateway, user: User, resume: dict[str, int]) -> None:
+    def __init__(
+        self, gateway: Gateway, user: User, resume: dict[str, int], *, deflate: bool = False
+    ) -> None:
         self.gateway = gateway
+        self.deflate = deflate
         self.user = user
         self.user_id = user.id
         self.team_id = user.team_id
@@ -152,7 +174,15 @@ class Connection(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame) -> None:
         kind = frame.msg_type
         if kind == WSMsgType.TEXT:
-            command = protocol.parse(frame.get_payload_as_bytes(), max_text=self.gateway.max_text)
+            data = frame.get_payload_as_bytes()
+            if frame.rsv1:
+                inflated = deflate.decompress(data, 1 << 20) if self.deflate else None
+                if inflated is None:  # compressed without negotiation, corrupt, or a bomb
+                    transport.send_close(WSCloseCode.PROTOCOL_ERROR)
+                    transport.disconnect()
+                    return
+                data = inflated
+            command = protocol.parse(data, max_text=self.gateway.max_text)
             if isinstance(command, protocol.Reply):
                 self.send(command.data)
             else:
@@ -179,12 +209,25 @@ class Connection(WSListener):
 
     def deliver(self, event: Event) -> None:
         if self._held is None:
-            self.send(event.payload)
+            self._write_event(event)
         elif not self._held.add(event):
             log.info("disconnecting %s: too many events during its replay", self.user_id)
             self._drop()
 
+    def _write_event(self, event: Event) -> None:
+        if self.deflate:
+            self._emit(self.gateway.compressed(event), rsv1=True)
+        else:
+            self._emit(event.payload)
+
     def send(self, payload: bytes) -> None:
+        """A frame for this client alone (replies, replays)."""
+        if self.deflate:
+            self._emit(deflate.compress(payload), rsv1=True)
+        else:
+            self._emit(payload)
+
+    def _emit(self, data: bytes, rsv1: bool = False) -> None:
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
@@ -192,7 +235,7 @@ class Connection(WSListener):
             log.info("disconnecting %s: not reading (slow consumer)", self.user_id)
             self._drop()
             return
-        transport.send(WSMsgType.TEXT, payload)
+        transport.send(WSMsgType.TEXT, data, rsv1=rsv1)
 
     def _drop(self) -> None:
         """Disconnects a client that cannot keep up; it reconnects and resumes."""
@@ -232,7 +275,7 @@ class Connection(WSListener):
         if self._resume:
             self.send(resume.done_frame(replayed))
         for event in held.release(replayed) if held else ():
-            self.send(event.payload)
+            self._write_event(event)
         while True:
             command = await self._commands.get()
             try:
