@@ -133,20 +133,23 @@ class Demo:
     team: Team
     alice: Credentials
     bob: Credentials
+    alice_bot: Credentials
+    bob_bot: Credentials
     general: Channel
 
 
 def demo(settings: Settings) -> Demo:
-    """A demo workspace with users alice and bob in #general; fresh tokens every call."""
+    """A demo workspace: users alice and bob and bots alice-bot and bob-bot (for RTM
+    clients, which need bot tokens), all in #general; fresh tokens every call."""
     teams = [t for t in d.admin_read(settings, d.q_teams) if t.domain == "demo"]
     team = teams[0] if teams else create_workspace(settings, "demo")
     creds = {}
-    for name in ("alice", "bob"):
+    for name, bot in (("alice", False), ("bob", False), ("alice-bot", True), ("bob-bot", True)):
         if d.admin_read(settings, d.q_user_by_name, team.id, name) is None:
-            creds[name] = create_user(settings, name, team_id=team.id)
+            creds[name] = create_user(settings, name, team_id=team.id, bot=bot)
         else:
             creds[name] = issue_token(settings, team.id, name)
     general = ensure_channel(
         settings, team.id, "general", creds["alice"].user_id, [c.user_id for c in creds.values()]
     )
-    return Demo(team, creds["alice"], creds["bob"], general)
+    return Demo(team, creds["alice"], creds["bob"], creds["alice-bot"], creds["bob-bot"], general)

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from parley import __version__, admin
 from parley.config import Settings
@@ -68,17 +69,25 @@ def _emit(obj: dict) -> None:
 
 def _print_demo(settings: Settings, url: str) -> None:
     demo = admin.demo(settings)
+    venv = ".venv/bin/" if Path(".venv/bin/python").exists() else ""
+    chat = f"{venv}python -m parley.chat --url {url} --channel {demo.general.id} --token"
     print(
         f"""
 Parley is serving at {url}
 
 Demo workspace {demo.team.name} ({demo.team.id}), channel #general ({demo.general.id}):
-  alice  {demo.alice.user_id}  token {demo.alice.token}
-  bob    {demo.bob.user_id}  token {demo.bob.token}
+  alice      {demo.alice.user_id}  token {demo.alice.token}
+  bob        {demo.bob.user_id}  token {demo.bob.token}
+  alice-bot  {demo.alice_bot.user_id}  token {demo.alice_bot.token}
+  bob-bot    {demo.bob_bot.user_id}  token {demo.bob_bot.token}
 
-Try it with slack_sdk:
-  python -c "from slack_sdk import WebClient; c = WebClient(token='{demo.alice.token}', \\
+Post with slack_sdk's WebClient:
+  {venv}python -c "from slack_sdk import WebClient; c = WebClient(token='{demo.alice.token}', \\
 base_url='{url}/api/'); print(c.chat_postMessage(channel='{demo.general.id}', text='hi')['ts'])"
+
+Chat in real time (RTM needs bot tokens), one command per terminal:
+  {chat} {demo.alice_bot.token}
+  {chat} {demo.bob_bot.token}
 """,
         flush=True,
     )
