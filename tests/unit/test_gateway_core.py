@@ -183,3 +183,16 @@ def test_seq_tracker_drops_duplicates_and_knows_where_to_resume():
     assert t.admit("C1", 42, new=True)  # the gap fills
     assert t.resume_map() == {"C1": 43}
     assert t.admit("C1", 41, new=False)  # edits and deletions of held messages pass
+
+
+def test_hub_counts_devices_and_names_who_is_offline():
+    hub = Hub()
+    phone, laptop, other = Sub("U1"), Sub("U1"), Sub("U2")
+    hub.add(phone, ["C1"])
+    hub.add(laptop, ["C1"])
+    hub.add(other, ["C1"])
+    assert hub.devices("U1") == 2 and hub.devices("U3") == 0
+    hub.remove(other)
+    assert hub.offline(["U1", "U2", "U3"]) == ["U2", "U3"]
+    hub.remove(phone)
+    assert hub.online("U1") and hub.devices("U1") == 1

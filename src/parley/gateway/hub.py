@@ -50,6 +50,14 @@ class Hub:
     def online(self, user_id: str) -> bool:
         return user_id in self._by_user
 
+    def devices(self, user_id: str) -> int:
+        """How many connections ``user_id`` has open here."""
+        return len(self._by_user.get(user_id, ()))
+
+    def offline(self, members: Iterable[str]) -> list[str]:
+        """The members with no connection here: whom the push service should notify."""
+        return [m for m in members if m not in self._by_user]
+
     def _follow(self, sub: Subscriber, channel: str) -> None:
         self._by_channel.setdefault(channel, set()).add(sub)
         self._channels_of[sub].add(channel)

@@ -114,7 +114,7 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
 
-    def _presence(self, user: User, presence: str) -> None:
+    def announce_presence(self, user: User, presence: str) -> None:
         self.bus.publish(events.presence(user.team_id, user.id, presence, wall_us()))
 
     def _route(self, request: WSUpgradeRequest):
@@ -201,7 +201,7 @@ class Connection(WSListener):
         gw.hub.remove(self)
         gw.connections.discard(self)
         if registered and not gw.hub.online(self.user_id):
-            gw._presence(self.user, "away")
+            gw.announce_presence(self.user, "away")
         if self._worker is not None:
             self._worker.cancel()
 
@@ -262,7 +262,7 @@ class Connection(WSListener):
         first = not gw.hub.online(self.user_id)
         gw.hub.add(self, channels)
         if first:
-            gw._presence(self.user, "active")
+            gw.announce_presence(self.user, "active")
         self.send(protocol.HELLO)
         replayed: dict[str, int] = {}
         for channel, seq in self._resume.items():
