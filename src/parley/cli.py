@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     data_dir(serve)
 
+    bench = sub.add_parser("bench", help="measure load, latency and delivery guarantees")
+    bench.add_argument(
+        "preset",
+        choices=["smoke", "latency"],
+        help="smoke: seconds, small, checks delivery; latency: 5,000 msg/s "
+        "over 100 channels to 1,000 subscribers",
+    )
+    bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+
     ws = sub.add_parser("workspace", help="manage workspaces")
     ws_sub = ws.add_subparsers(dest="action", required=True)
     ws_create = ws_sub.add_parser("create", help="create a workspace")
@@ -104,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "serve":
             return _serve(settings, demo=args.demo)
+        if args.command == "bench":
+            from parley.bench.runner import main as bench
+
+            return bench(args.preset, args.json)
         if args.command == "workspace":
             _emit({"team_id": admin.create_workspace(settings, args.name).id})
         elif args.command == "user":

@@ -1,0 +1,28 @@
+"""`parley bench smoke` proves the instrument works and delivery is complete."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_smoke_delivers_everything_in_order(tmp_path):
+    out = tmp_path / "smoke.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "parley", "bench", "smoke", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "send-to-delivery latency" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["sent"] == result["acknowledged"] > 0 and result["failed"] == {}
+    delivery = result["delivery"]
+    assert delivery["expected"] == result["acknowledged"] * 5  # 20 subscribers, 4 channels
+    assert delivery["missing"] == 0
+    assert delivery["duplicates"] == 0
+    assert delivery["order_violations"] == 0
+    assert result["delivery_latency_ms"]["count"] == delivery["delivered"]
+    assert result["baseline"]["http_echo_rps"] > 0
