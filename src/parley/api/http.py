@@ -63,16 +63,33 @@ class HttpApp:
         )
 
     async def _body(self, headers: Any, proto: Any) -> bytes | None:
-        """The request body, or ``None`` if it is larger than ``max_body``."""
+        """The request body, or ``None`` if it is larger than ``max_body``.
+
+        An oversized body is still read (and dropped) up to ``16 * max_body`` bytes so the
+        client, still sending, gets the 413 instead of a broken pipe; past that the
+        answer goes out at once.
+        """
         length = headers.get("content-length")
         if length is not None:
-            if not length.isdigit() or int(length) > self._max_body:
+            if not length.isdigit():
+                return None
+            if int(length) > self._max_body:
+                if int(length) <= 16 * self._max_body:
+                    await self._discard(proto)
                 return None
             return await proto()
         chunks, size = [], 0
         async for chunk in proto:
             size += len(chunk)
             if size > self._max_body:
+                await self._discard(proto)
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
+
+    async def _discard(self, proto: Any) -> None:
+        size = 0
+        async for chunk in proto:
+            size += len(chunk)
+            if size > 16 * self._max_body:
+                return
