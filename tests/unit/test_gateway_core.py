@@ -196,3 +196,15 @@ def test_hub_counts_devices_and_names_who_is_offline():
     assert hub.offline(["U1", "U2", "U3"]) == ["U2", "U3"]
     hub.remove(phone)
     assert hub.online("U1") and hub.devices("U1") == 1
+
+
+def test_membership_changes_while_a_snapshot_loads_are_not_lost():
+    hub = Hub()
+    conn = Sub("U1")
+    hub.add(conn)  # registered; its channels are being loaded
+    hub.deliver(ev("member_joined_channel", "C-new", user="U1", payload=b"joined"))
+    hub.deliver(ev("member_left_channel", "C-old", user="U1", payload=b"left"))
+    hub.follow_snapshot(conn, ["C-old", "C-kept"])  # taken before the leave committed
+    for channel in ("C-new", "C-kept", "C-old"):
+        hub.deliver(ev("message", channel, payload=channel.encode()))
+    assert conn.got[-2:] == [b"C-new", b"C-kept"]  # nothing from the channel it left

@@ -26,6 +26,8 @@ class Hub:
         self._by_user: dict[str, set[Subscriber]] = {}
         self._by_team: dict[str, set[Subscriber]] = {}
         self._channels_of: dict[Subscriber, set[str]] = {}
+        #: Channels each connection left while its membership snapshot was loading.
+        self._left_early: dict[Subscriber, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._channels_of)
@@ -33,15 +35,31 @@ class Hub:
     def __contains__(self, sub: object) -> bool:
         return sub in self._channels_of
 
-    def add(self, sub: Subscriber, channels: Iterable[str]) -> None:
-        """Registers a connection following ``channels`` (the user's memberships)."""
+    def add(self, sub: Subscriber, channels: Iterable[str] = ()) -> None:
+        """Registers a connection following ``channels`` (the user's memberships).
+
+        To open a connection without missing a membership change, add it with no
+        channels first, then load the memberships and pass them to :meth:`follow_snapshot`:
+        joins and leaves that arrive meanwhile are applied to the connection at once, and
+        the snapshot cannot re-follow a channel left after it was taken.
+        """
         self._channels_of[sub] = set()
+        self._left_early[sub] = set()
         self._by_user.setdefault(sub.user_id, set()).add(sub)
         self._by_team.setdefault(sub.team_id, set()).add(sub)
         for channel in channels:
             self._follow(sub, channel)
 
+    def follow_snapshot(self, sub: Subscriber, channels: Iterable[str]) -> None:
+        """Follows the memberships loaded after :meth:`add`, minus channels left since."""
+        left = self._left_early.pop(sub, set())
+        if sub in self._channels_of:
+            for channel in channels:
+                if channel not in left:
+                    self._follow(sub, channel)
+
     def remove(self, sub: Subscriber) -> None:
+        self._left_early.pop(sub, None)
         for channel in self._channels_of.pop(sub, ()):
             self._discard(self._by_channel, channel, sub)
         self._discard(self._by_user, sub.user_id, sub)
@@ -82,6 +100,7 @@ class Hub:
         if kind == "member_joined_channel":
             for sub in self._by_user.get(event.user, ()):
                 self._follow(sub, event.channel)
+                self._left_early.get(sub, set()).discard(event.channel)
         if kind in ("channel_created", "presence_change"):
             targets: Iterable[Subscriber] = tuple(self._by_team.get(event.team, ()))
         else:
@@ -96,4 +115,6 @@ class Hub:
             for sub in tuple(self._by_user.get(event.user, ())):
                 self._discard(self._by_channel, event.channel, sub)
                 self._channels_of[sub].discard(event.channel)
+                if sub in self._left_early:
+                    self._left_early[sub].add(event.channel)
         return sent

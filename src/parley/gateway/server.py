@@ -253,14 +253,15 @@ class Connection(WSListener):
 
     async def _serve(self) -> None:
         gw = self.gateway
+        first = not gw.hub.online(self.user_id)
+        gw.hub.add(self)  # membership events from now on apply to this connection
         try:
             channels = await gw.directory.member_channels(self.user_id)
         except ParleyError:
             log.exception("cannot load channels of %s", self.user_id)
             self.close()
             return
-        first = not gw.hub.online(self.user_id)
-        gw.hub.add(self, channels)
+        gw.hub.follow_snapshot(self, channels)
         if first:
             gw.announce_presence(self.user, "active")
         self.send(protocol.HELLO)
