@@ -164,10 +164,9 @@ def _measure(preset: Preset, url: str, server_pid: int, sender, subs, say) -> di
                     channel=ch,
                     users=",".join(members[start : start + 500]),
                 )
-    urls = [api.call("rtm.connect", s.token)["url"] for s in subs]
-
     say("measuring the same-run baseline (uvloop + httptools echo)")
     echo_rps = _baseline_echo(preset.baseline_seconds)
+    urls = [api.call("rtm.connect", s.token)["url"] for s in subs]  # tickets live 30 s
 
     say(
         f"running {preset.name}: {preset.rate:g} msg/s for {preset.seconds:g} s, "
