@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -20,7 +19,7 @@ from slack_sdk import WebClient
 
 from parley import admin
 from parley.config import Settings
-from parley.server import free_port, serve
+from parley.server import free_port, serve, serve_command
 
 
 def wait_healthy(url: str, timeout: float = 20.0) -> None:
@@ -96,18 +95,7 @@ def server_process(
     port = port or free_port("127.0.0.1")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "parley",
-            "serve",
-            "--port",
-            str(port),
-            "--gateway-port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-        ],
+        serve_command(data_dir, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

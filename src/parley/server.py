@@ -7,7 +7,9 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from granian.constants import Interfaces
 from granian.server.embed import Server
@@ -17,6 +19,22 @@ from parley.api.http import HttpApp
 from parley.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+def serve_command(data_dir: Path, port: int, gateway_port: int = 0) -> list[str]:
+    """The command line that runs ``parley serve`` on ``data_dir`` in a child process."""
+    return [
+        sys.executable,
+        "-m",
+        "parley",
+        "serve",
+        "--port",
+        str(port),
+        "--gateway-port",
+        str(gateway_port),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 def free_port(host: str) -> int:

@@ -24,7 +24,7 @@ from parley.bench import clients, stats
 from parley.bench.baseline import serve_echo
 from parley.bench.http import Pool, closed_loop, decode
 from parley.config import Settings
-from parley.server import free_port
+from parley.server import free_port, serve_command
 
 
 @dataclass(frozen=True)
@@ -121,18 +121,7 @@ def run(preset: Preset, *, progress=None) -> dict[str, Any]:
         port = free_port("127.0.0.1")
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "parley",
-                "serve",
-                "--port",
-                str(port),
-                "--gateway-port",
-                "0",
-                "--data-dir",
-                str(data),
-            ],
+            serve_command(data, port),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
