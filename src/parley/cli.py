@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from parley import __version__, admin
+from parley.bench.presets import PRESETS
 from parley.config import Settings
 from parley.errors import ParleyError
 
@@ -43,11 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure load, latency and delivery guarantees")
     bench.add_argument(
         "preset",
-        choices=["smoke", "latency"],
-        help="smoke: seconds, small, checks delivery; latency: 5,000 msg/s "
-        "over 100 channels to 1,000 subscribers",
+        choices=list(PRESETS),
+        help="smoke: seconds, small, checks delivery; throughput: the highest rate with p99 "
+        "under 100 ms and nothing lost; latency: 5,000 msg/s over 100 channels to 1,000 "
+        "subscribers; fanout, fanout10k: one channel to 1,000 or 10,000 subscribers against "
+        "a bare broadcast; connections: idle connections and memory each; reconnect: "
+        "subscribers drop and resume while sends go on",
     )
+    bench.add_argument(
+        "--route",
+        choices=["http", "ws"],
+        help="send with chat.postMessage over HTTP (default) or the RTM WebSocket send",
+    )
+    bench.add_argument("--rate", type=float, help="messages/s (overrides the preset)")
+    bench.add_argument("--seconds", type=float, help="how long to send (overrides the preset)")
+    bench.add_argument("--subscribers", type=int, help="connections (overrides the preset)")
+    bench.add_argument("--url", help="a running server's Web API URL instead of a fresh one")
+    bench.add_argument("--data-dir", help="with --url: that server's data dir (for users)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
+    bench.add_argument("--plot", metavar="PATH", help="write a PNG of the latencies")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ws = sub.add_parser("workspace", help="manage workspaces")
     ws_sub = ws.add_subparsers(dest="action", required=True)
@@ -116,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             from parley.bench.runner import main as bench
 
-            return bench(args.preset, args.json)
+            return bench(args)
         if args.command == "workspace":
             _emit({"team_id": admin.create_workspace(settings, args.name).id})
         elif args.command == "user":

@@ -26,3 +26,34 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     assert delivery["order_violations"] == 0
     assert result["delivery_latency_ms"]["count"] == delivery["delivered"]
     assert result["baseline"]["http_echo_rps"] > 0
+
+
+def test_smoke_over_the_websocket_send_with_a_plot(tmp_path):
+    out, png = tmp_path / "smoke.json", tmp_path / "smoke.png"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parley",
+            "bench",
+            "smoke",
+            "--route",
+            "ws",
+            "--json",
+            str(out),
+            "--plot",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["route"] == "ws"
+    assert result["sent"] == result["acknowledged"] > 0 and result["failed"] == {}
+    delivery = result["delivery"]
+    assert delivery["expected"] == result["acknowledged"] * 5
+    assert delivery["missing"] == delivery["duplicates"] == delivery["order_violations"] == 0
+    assert result["timeline"] and result["distribution"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,62 +1,163 @@
-"""The load, in processes of its own: open-loop senders and WebSocket subscribers.
+"""The load, in processes of its own: open-loop senders, WebSocket subscribers (which may
+drop and resume) and idle connections.
 
 Times are ``time.monotonic_ns()``, one clock for every process on the machine. A message's
 text starts with its scheduled send time, so a subscriber measures send-to-delivery
 latency from when the message was due, not from when a stalled server let it leave
 (no coordinated omission).
+
+Progress goes to the parent through shared counters (``multiprocessing.Value``) that a
+background task refreshes a few times a second, never per message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import random
 import time
 from typing import Any
 
 import orjson
 import uvloop
+from picows import WSListener, WSMsgType, ws_connect
 
 from parley.bench.http import Pool, decode
+from parley.bench.procs import own_cpu_seconds
+
+CONNECT_CONCURRENCY = 100
 
 
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
+async def _tickets(api_url: str, tokens: list[str], resume: list | None = None) -> list[str]:
+    """One ``rtm.connect`` URL per token (tickets live 30 s: take them right before use)."""
+    pool = Pool(api_url, min(16, len(tokens)))
+    await pool.open()
+    try:
+
+        async def one(i: int) -> str:
+            args = {"resume": resume[i]} if resume else {}
+            _, raw = await pool.post("/api/rtm.connect", orjson.dumps(args), tokens[i])
+            reply = decode(raw)
+            if not reply.get("ok"):
+                raise RuntimeError(f"rtm.connect: {reply}")
+            return reply["url"]
+
+        return list(await asyncio.gather(*(one(i) for i in range(len(tokens)))))
+    finally:
+        pool.close()
+
+
+async def _connect_all(listeners: list, urls: list[str]) -> None:
+    """Connects ``listeners[i]`` to ``urls[i]``, :data:`CONNECT_CONCURRENCY` at a time."""
+    for start in range(0, len(urls), CONNECT_CONCURRENCY):
+        await asyncio.gather(
+            *(
+                ws_connect(lambda listener=listener: listener, url)
+                for listener, url in zip(
+                    listeners[start : start + CONNECT_CONCURRENCY],
+                    urls[start : start + CONNECT_CONCURRENCY],
+                    strict=True,
+                )
+            )
+        )
+
+
+async def _publish(counter, read, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        counter.value = read()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+    counter.value = read()
 
 
 # -- senders ----------------------------------------------------------------------------
 
 
-def run_senders(spec: dict[str, Any], out) -> None:
-    """Process target. ``spec``: url, targets [[token, channel], ...], rate (msgs/s),
-    seconds, connections, start_ns. Puts ``{"records": [...], "cpu": s}`` on ``out``;
-    a record is ``(sched_ns, ack_ns, error_or_None, channel, seq)``."""
-    records = uvloop.run(_send(spec))
-    out.put({"records": records, "cpu": cpu_seconds()})
+def run_senders(spec: dict[str, Any], out, acked) -> None:
+    """Process target. ``spec``: api_url, route (``http`` | ``ws``), tokens (one per
+    sender user), targets [[sender index, channel], ...] (message i goes to target
+    i mod len), rate (msgs/s), seconds, start_ns. Puts ``{"records": [...], "cpu": s}``
+    on ``out``; a record is ``(sched_ns, ack_ns, error_or_None, channel, seq)``.
+    ``acked`` (a shared int) follows the replies received."""
+    records = uvloop.run(_send(spec, acked))
+    out.put({"records": records, "cpu": own_cpu_seconds()})
 
 
-async def _send(spec: dict[str, Any]) -> list:
-    pool = Pool(spec["url"], spec["connections"])
-    await pool.open()
-    targets, rate = spec["targets"], spec["rate"]
-    total = int(rate * spec["seconds"])
+class _WsSender(WSListener):
+    """One sender's RTM connection; replies are matched to sends by ``reply_to``."""
+
+    def __init__(self) -> None:
+        self.transport = None
+        self.pending: dict[int, asyncio.Future] = {}
+
+    def on_ws_connected(self, transport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport, frame) -> None:
+        if frame.msg_type != WSMsgType.TEXT:
+            return
+        data = frame.get_payload_as_bytes()
+        if not data.startswith(b'{"ok"'):
+            return  # an event, this sender's own echo among them
+        reply = orjson.loads(data)
+        waiter = self.pending.pop(reply.get("reply_to"), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reply)
+
+    def on_ws_disconnected(self, transport) -> None:
+        for waiter in self.pending.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("connection lost"))
+        self.pending.clear()
+
+    async def post(self, i: int, channel: str, text: str) -> dict:
+        waiter = asyncio.get_running_loop().create_future()
+        self.pending[i] = waiter
+        frame = {"id": i, "type": "message", "channel": channel, "text": text}
+        self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
+        return await waiter
+
+
+async def _send(spec: dict[str, Any], acked) -> list:
+    tokens, targets, rate = spec["tokens"], spec["targets"], spec["rate"]
+    if spec["route"] == "ws":
+        conns = [_WsSender() for _ in tokens]
+        await _connect_all(conns, await _tickets(spec["api_url"], tokens))
+
+        async def post(i: int, who: int, channel: str, text: str) -> dict:
+            return await conns[who].post(i, channel, text)
+
+        def seq_of(reply: dict) -> int:
+            return reply.get("seq", 0)
+
+    else:
+        pool = Pool(spec["api_url"], len(tokens))
+        await pool.open()
+
+        async def post(i: int, who: int, channel: str, text: str) -> dict:
+            body = orjson.dumps({"channel": channel, "text": text})
+            status, raw = await pool.post("/api/chat.postMessage", body, tokens[who])
+            return decode(raw) if status < 500 or raw else {"error": str(status)}
+
+        def seq_of(reply: dict) -> int:
+            return reply.get("message", {}).get("seq", 0)
+
     records: list = []
     pending: set[asyncio.Task] = set()
 
     async def one(i: int, sched: int) -> None:
-        token, channel = targets[i % len(targets)]
-        body = orjson.dumps({"channel": channel, "text": f"{sched} bench message {i}"})
+        who, channel = targets[i % len(targets)]
         try:
-            status, raw = await pool.post("/api/chat.postMessage", body, token)
-            reply = decode(raw)
-            error = None if reply.get("ok") else str(reply.get("error", status))
-            seq = reply.get("message", {}).get("seq", 0) if error is None else 0
+            reply = await post(i, who, channel, f"{sched} bench message {i}")
+            error = None if reply.get("ok") else _error_code(reply)
+            seq = seq_of(reply) if error is None else 0
         except (TimeoutError, OSError, ConnectionError) as exc:
             error, seq = type(exc).__name__, 0
         records.append((sched, time.monotonic_ns(), error, channel, seq))
 
-    start = spec["start_ns"]
+    stop = asyncio.Event()
+    reporter = asyncio.create_task(_publish(acked, lambda: len(records), stop))
+    total, start = int(rate * spec["seconds"]), spec["start_ns"]
     for i in range(total):
         sched = start + int(i * 1e9 / rate)
         delay = (sched - time.monotonic_ns()) / 1e9
@@ -67,63 +168,192 @@ async def _send(spec: dict[str, Any]) -> list:
         task.add_done_callback(pending.discard)
     if pending:
         await asyncio.gather(*pending)
-    pool.close()
+    stop.set()
+    await reporter
+    if spec["route"] == "ws":
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.transport.disconnect()
+    else:
+        pool.close()
     return records
+
+
+def _error_code(reply: dict) -> str:
+    error = reply.get("error", "bad_response")
+    return str(error.get("code") if isinstance(error, dict) else error)
 
 
 # -- subscribers ------------------------------------------------------------------------
 
 
-def run_subscribers(spec: dict[str, Any], ready, senders_done, out) -> None:
-    """Process target. ``spec``: urls (one ws:// URL with a ticket per connection),
-    until_ns (a hard stop), quiet_seconds. Sets ``ready`` once every connection has its
-    hello; puts ``{"received": [[(channel, seq, sched_ns, arrival_ns), ...] per
-    connection], "cpu": s}`` on ``out`` once ``senders_done`` is set and nothing arrived
-    for ``quiet_seconds`` (or at ``until_ns``)."""
-    received = uvloop.run(_subscribe(spec, ready, senders_done))
-    out.put({"received": received, "cpu": cpu_seconds()})
+class _Subscriber(WSListener):
+    """One subscriber; it outlives its connections, so a resumed one keeps its record."""
+
+    def __init__(self, channel: str | None = None) -> None:
+        self.channel = channel
+        self.got: list[tuple[str, int, int, int]] = []
+        self.last: dict[str, int] = {}
+        self.transport = None
+        self.hello = False
+        self.resumed: asyncio.Future | None = None
+        self.gone: asyncio.Future | None = None
+
+    def on_ws_connected(self, transport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport, frame) -> None:
+        if frame.msg_type != WSMsgType.TEXT:
+            return
+        now = time.monotonic_ns()
+        event = orjson.loads(frame.get_payload_as_bytes())
+        kind = event.get("type")
+        if kind == "message" and "subtype" not in event:
+            text, channel, seq = event.get("text", ""), event["channel"], event["seq"]
+            sched = int(text.split(" ", 1)[0]) if text[:1].isdigit() else now
+            self.got.append((channel, seq, sched, now))
+            if seq > self.last.get(channel, 0):
+                self.last[channel] = seq
+        elif kind == "hello":
+            self.hello = True
+        elif kind == "resume_done" and self.resumed is not None and not self.resumed.done():
+            self.resumed.set_result(now)
+
+    def on_ws_disconnected(self, transport) -> None:
+        self.transport = None
+        if self.gone is not None and not self.gone.done():
+            self.gone.set_result(None)
+
+    def resume_point(self) -> dict[str, int]:
+        point = dict(self.last)
+        if self.channel is not None:
+            point.setdefault(self.channel, 0)
+        return point
 
 
-async def _subscribe(spec: dict[str, Any], ready, senders_done) -> list:
-    from picows import WSListener, WSMsgType, ws_connect
+def run_subscribers(spec: dict[str, Any], ready, senders_done, out, delivered) -> None:
+    """Process target. ``spec``: either ``urls`` (ready WebSocket URLs) or ``api_url``
+    with ``tokens`` (one connection each, tickets taken here); ``channels`` (each
+    connection's channel, for resume); ``until_ns`` (a hard stop); ``quiet_seconds``;
+    ``churn`` (share of connections to drop and resume per second while senders run).
 
-    last_arrival = [time.monotonic_ns()]
-    hellos = [0]
+    Sets ``ready`` once every connection has its hello. Once ``senders_done`` is set and
+    nothing arrived for ``quiet_seconds`` (or at ``until_ns``) puts ``{"received":
+    [[(channel, seq, sched_ns, arrival_ns), ...] per connection], "catchup_us": [...],
+    "cpu": s}`` on ``out``. ``delivered`` (a shared int) follows the messages received."""
+    received, catchups = uvloop.run(_subscribe(spec, ready, senders_done, delivered))
+    out.put({"received": received, "catchup_us": catchups, "cpu": own_cpu_seconds()})
 
-    class Listener(WSListener):
-        def __init__(self) -> None:
-            self.got: list[tuple[str, int, int, int]] = []
 
-        def on_ws_frame(self, transport, frame) -> None:
-            if frame.msg_type != WSMsgType.TEXT:
-                return
-            now = time.monotonic_ns()
-            event = orjson.loads(frame.get_payload_as_bytes())
-            kind = event.get("type")
-            if kind == "message" and "subtype" not in event:
-                text = event.get("text", "")
-                sched = int(text.split(" ", 1)[0]) if text[:1].isdigit() else now
-                self.got.append((event["channel"], event["seq"], sched, now))
-                last_arrival[0] = now
-            elif kind == "hello":
-                hellos[0] += 1
-
-    listeners = []
-    transports = []
-    for url in spec["urls"]:
-        transport, listener = await ws_connect(Listener, url)
-        transports.append(transport)
-        listeners.append(listener)
-    while hellos[0] < len(listeners):
+async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tuple[list, list]:
+    channels = spec.get("channels") or [None] * len(spec.get("urls") or spec["tokens"])
+    urls = spec.get("urls") or await _tickets(spec["api_url"], spec["tokens"])
+    subs = [_Subscriber(channel) for channel in channels]
+    await _connect_all(subs, urls)
+    while not all(s.hello for s in subs):
         await asyncio.sleep(0.01)
+    stop = asyncio.Event()
+    reporter = asyncio.create_task(_publish(delivered, lambda: sum(len(s.got) for s in subs), stop))
+    catchups: list[int] = []
+    churner = None
+    if spec.get("churn"):
+        churner = asyncio.create_task(_churn(spec, subs, senders_done, catchups))
     ready.set()
     quiet = int(spec["quiet_seconds"] * 1e9)
     while True:
-        now = time.monotonic_ns()
-        if now > spec["until_ns"] or (senders_done.is_set() and now - last_arrival[0] > quiet):
-            break
         await asyncio.sleep(0.05)
+        now = time.monotonic_ns()
+        if now > spec["until_ns"]:
+            break
+        if senders_done.is_set() and (churner is None or churner.done()):
+            last = max((s.got[-1][3] for s in subs if s.got), default=0)
+            if now - last > quiet:
+                break
+    stop.set()
+    await reporter
+    if churner is not None and not churner.done():
+        churner.cancel()
+    for sub in subs:
+        if sub.transport is not None:
+            with contextlib.suppress(Exception):
+                sub.transport.disconnect()
+    return [sub.got for sub in subs], catchups
+
+
+async def _churn(spec: dict[str, Any], subs: list, senders_done, catchups: list) -> None:
+    """Every half second, drops ``churn`` x 0.5 of the connected subscribers and resumes
+    each from the last seq it holds; records disconnect-to-``resume_done`` times."""
+    rng = random.Random(7)
+    tokens, period = spec["tokens"], 0.5
+    index = {id(s): i for i, s in enumerate(subs)}
+    pending: set[asyncio.Task] = set()
+
+    async def cycle(sub: _Subscriber) -> None:
+        t0 = time.monotonic_ns()
+        loop = asyncio.get_running_loop()
+        sub.gone, sub.resumed = loop.create_future(), loop.create_future()
+        sub.transport.disconnect(graceful=False)
+        await sub.gone
+        point = sub.resume_point()
+        (url,) = await _tickets(spec["api_url"], [tokens[index[id(sub)]]], [point])
+        await ws_connect(lambda: sub, url)
+        await asyncio.wait_for(sub.resumed, 30)
+        catchups.append((time.monotonic_ns() - t0) // 1000)
+
+    while not senders_done.is_set():
+        await asyncio.sleep(period)
+        live = [s for s in subs if s.transport is not None and s.resumed is None]
+        live += [s for s in subs if s.transport is not None and s.resumed and s.resumed.done()]
+        count = min(len(live), max(1, round(len(subs) * spec["churn"] * period)))
+        for sub in rng.sample(live, count):
+            task = asyncio.create_task(cycle(sub))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+    if pending:
+        await asyncio.gather(*pending)
+
+
+# -- idle connections -------------------------------------------------------------------
+
+
+class _Idle(WSListener):
+    def on_ws_frame(self, transport, frame) -> None:
+        pass
+
+
+def run_idle(spec: dict[str, Any], out, release) -> None:
+    """Process target: opens one idle connection per token (``api_url``, ``tokens``),
+    puts ``{"opened": n, "error": str | None}`` on ``out``, and holds them until
+    ``release`` is set."""
+    uvloop.run(_idle(spec, out, release))
+
+
+async def _idle(spec: dict[str, Any], out, release) -> None:
+    transports: list = []
+    error = None
+    tokens = spec["tokens"]
+    try:
+        for start in range(0, len(tokens), 1000):
+            urls = await _tickets(spec["api_url"], tokens[start : start + 1000])
+            for first in range(0, len(urls), CONNECT_CONCURRENCY):
+                chunk = urls[first : first + CONNECT_CONCURRENCY]
+                done = await asyncio.gather(
+                    *(ws_connect(_Idle, u) for u in chunk), return_exceptions=True
+                )
+                for item in done:
+                    if isinstance(item, BaseException):
+                        error = error or f"{type(item).__name__}: {item}"
+                    else:
+                        transports.append(item[0])
+                if error:
+                    break
+            if error:
+                break
+    except Exception as exc:  # the limit was reached somewhere: report how far we got
+        error = f"{type(exc).__name__}: {exc}"
+    out.put({"opened": len(transports), "error": error})
+    while not release.is_set():
+        await asyncio.sleep(0.1)
     for transport in transports:
         with contextlib.suppress(Exception):
             transport.disconnect()
-    return [listener.got for listener in listeners]

@@ -1,5 +1,10 @@
-"""Runs a preset: starts a server, sets up users and channels, measures the same-run
-baseline, runs senders and subscribers in their own processes, and reports."""
+"""Runs a preset: a server (its own, or ``--url``), the workspace, the same-run baselines,
+then the load from client processes of their own, and the report.
+
+Every client runs in a separate process so that the load generator is not the
+bottleneck it measures; the parent only orchestrates, shows progress and does the
+arithmetic afterwards.
+"""
 
 from __future__ import annotations
 
@@ -7,87 +12,109 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 import uvloop
+from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, stats
-from parley.bench.baseline import serve_echo
-from parley.bench.http import Pool, closed_loop, decode
-from parley.config import Settings
-from parley.server import free_port, serve_command
+from parley.bench import clients, procs, report, stats
+from parley.bench.baseline import serve_broadcast, serve_echo
+from parley.bench.http import closed_loop
+from parley.bench.presets import PRESETS, Preset
+from parley.bench.world import Target, World, attach, own_server, populate
+from parley.server import free_port
+
+IDLE_PER_PROCESS = 6000  # idle connections per client process (fds are 20,000 a process)
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    channels: int
-    subscribers: int
-    rate: float  # messages/s, open loop
-    seconds: float
-    connections: int = 32  # sender HTTP connections
-    baseline_seconds: float = 2.0
+def run(
+    preset: Preset,
+    *,
+    url: str | None = None,
+    data_dir: str | None = None,
+    say=None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Runs ``preset`` against a fresh embedded server (or the server at ``url``, whose
+    data dir is ``data_dir``); returns every figure."""
+    say = say or (lambda _msg: None)
+    if url:
+        if not data_dir:
+            raise ValueError("--url needs --data-dir: the bench creates its users there")
+        return _run(preset, attach(url, Path(data_dir)), say, progress)
+    with (
+        tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp,
+        own_server(Path(tmp)) as target,
+    ):
+        return _run(preset, target, say, progress)
 
 
-PRESETS = {
-    "smoke": Preset("smoke", channels=4, subscribers=20, rate=200, seconds=3, baseline_seconds=1.0),
-    "latency": Preset("latency", channels=100, subscribers=1000, rate=5000, seconds=20),
-}
+def _run(preset: Preset, target: Target, say, progress: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "preset": asdict(preset),
+        "route": preset.route,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    if preset.kind == "connections":
+        result.update(_connections(target, preset, say))
+        result["server"] = _server_figures(target, 0.0, 0.0)
+        return result
+    world = populate(target, preset, say)
+    say("measuring the same-run HTTP baseline (uvloop + httptools echo)")
+    echo = _baseline_echo(preset.baseline_seconds)
+    result["baseline"] = {"http_echo_rps": round(echo)}
+    if preset.kind == "fanout":
+        frames = int(preset.rate * preset.seconds)
+        say(f"measuring the same-run broadcast: {frames} frames to {preset.subscribers} sockets")
+        result["baseline"]["ws_broadcast_fps"] = round(
+            _baseline_broadcast(preset.subscribers, frames)
+        )
+    if preset.kind == "throughput":
+        result.update(_throughput(target, world, preset, say, progress))
+    else:
+        say(
+            f"running {preset.name}: {preset.rate:g} msg/s for {preset.seconds:g} s over "
+            f"{preset.route}, {preset.subscribers} subscribers on {preset.channels} channels"
+        )
+        raw = _load(target, world, preset, preset.rate, preset.seconds, progress)
+        result.update(
+            report.audit_run(raw["sent"], raw["received"], world.channel_of, raw["start_ns"])
+        )
+        result["server"] = _server_figures(target, raw["cpu"], raw["elapsed"])
+        result["clients"] = raw["clients"]
+        if raw["received"].get("catchup_us"):
+            result["catchup_ms"] = stats.latency_summary(raw["received"]["catchup_us"])
+            result["reconnects"] = len(raw["received"]["catchup_us"])
+    if "messages_per_s" in result:
+        result["send_ratio_to_echo"] = round(result["messages_per_s"] / echo, 4) if echo else None
+    fps = result["baseline"].get("ws_broadcast_fps")
+    if fps:
+        result["fanout_ratio_to_broadcast"] = round(result["deliveries_per_s"] / fps, 4)
+    return result
 
 
-def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _server_figures(target: Target, cpu: float, elapsed: float) -> dict[str, Any] | None:
+    if target.pid is None:
+        return None
+    return {
+        "cpu_seconds": round(cpu, 2),
+        "cpu_share": round(cpu / elapsed, 3) if elapsed else None,
+        "peak_rss_mib": round(procs.peak_rss_mib(target.pid), 1),
+    }
 
 
-def _proc_peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _wait_healthy(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-class _Api:
-    """Set-up calls (not measured)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def call(self, method: str, token: str, **args: Any) -> dict:
-        async def go() -> dict:
-            pool = Pool(self.url, 1)
-            await pool.open()
-            try:
-                _, body = await pool.post(f"/api/{method}", orjson.dumps(args), token)
-            finally:
-                pool.close()
-            return decode(body)
-
-        reply = uvloop.run(go())
-        if not reply.get("ok"):
-            raise RuntimeError(f"{method}: {reply}")
-        return reply
+# -- baselines --------------------------------------------------------------------------
 
 
 def _baseline_echo(seconds: float) -> float:
@@ -106,168 +133,124 @@ def _baseline_echo(seconds: float) -> float:
         echo.join()
 
 
-def run(preset: Preset, *, progress=None) -> dict[str, Any]:
-    """Runs ``preset`` against a fresh embedded server; returns every figure."""
-    say = progress or (lambda _msg: None)
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
-        data = Path(tmp)
-        settings = Settings.load({}, data_dir=data)
-        say("setting up users and channels")
-        sender = admin.create_user(settings, "bench-sender", rate_limit=100_000)
-        subs = [
-            admin.create_user(settings, f"bench-sub-{i}", bot=True, rate_limit=100)
-            for i in range(preset.subscribers)
-        ]
-        port = free_port("127.0.0.1")
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            serve_command(data, port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+def _baseline_broadcast(connections: int, frames: int) -> float:
+    """Frames/s the bare broadcast delivers to ``connections`` sockets, as counted by the
+    same subscriber client the scenario uses (first to last arrival)."""
+    port = free_port("127.0.0.1")
+    ready, go = mp.Event(), mp.Event()
+    server = mp.Process(target=serve_broadcast, args=(port, ready, go, frames), daemon=True)
+    server.start()
+    ready.wait(10)
+    try:
+        spec = {
+            "urls": [f"ws://127.0.0.1:{port}/"] * connections,
+            "until_ns": time.monotonic_ns() + 300 * 10**9,
+            "quiet_seconds": 1.0,
+        }
+        out, sub_ready, done = mp.Queue(), mp.Event(), mp.Event()
+        counter = mp.Value("q", 0, lock=False)
+        subs = mp.Process(
+            target=clients.run_subscribers, args=(spec, sub_ready, done, out, counter), daemon=True
         )
-        try:
-            _wait_healthy(url)
-            return _measure(preset, url, server.pid, sender, subs, say)
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        subs.start()
+        if not sub_ready.wait(120):
+            raise RuntimeError("broadcast subscribers did not connect")
+        go.set()
+        done.set()
+        received = out.get(timeout=600)["received"]
+        subs.join(10)
+    finally:
+        server.kill()
+        server.join()
+    arrivals = [a for got in received for _c, _s, _sched, a in got]
+    if len(arrivals) < 2:
+        return 0.0
+    return len(arrivals) / ((max(arrivals) - min(arrivals)) / 1e9)
 
 
-def _measure(preset: Preset, url: str, server_pid: int, sender, subs, say) -> dict[str, Any]:
-    api = _Api(url)
-    channels = [
-        api.call("conversations.create", sender.token, name=f"bench-{i}")["channel"]["id"]
-        for i in range(preset.channels)
-    ]
-    channel_of = [channels[i % len(channels)] for i in range(len(subs))]
-    for ch in channels:
-        members = [s.user_id for s, c in zip(subs, channel_of, strict=True) if c == ch]
-        for start in range(0, len(members), 500):
-            if members[start : start + 500]:
-                api.call(
-                    "conversations.invite",
-                    sender.token,
-                    channel=ch,
-                    users=",".join(members[start : start + 500]),
-                )
-    say("measuring the same-run baseline (uvloop + httptools echo)")
-    echo_rps = _baseline_echo(preset.baseline_seconds)
-    urls = [api.call("rtm.connect", s.token)["url"] for s in subs]  # tickets live 30 s
+# -- load -------------------------------------------------------------------------------
 
-    say(
-        f"running {preset.name}: {preset.rate:g} msg/s for {preset.seconds:g} s, "
-        f"{len(subs)} subscribers over {len(channels)} channels"
-    )
+
+def _load(
+    target: Target, world: World, preset: Preset, rate: float, seconds: float, progress: bool
+) -> dict[str, Any]:
+    """One open-loop run: subscribers connect, senders send ``rate`` msg/s for ``seconds``,
+    subscribers stop once deliveries have been quiet for a second."""
     out, ready, senders_done = mp.Queue(), mp.Event(), mp.Event()
-    until = time.monotonic_ns() + int((preset.seconds + 60) * 1e9)
+    delivered, acked = mp.Value("q", 0, lock=False), mp.Value("q", 0, lock=False)
+    sub_spec = {
+        "api_url": target.url,
+        "tokens": world.sub_tokens,
+        "channels": world.channel_of,
+        "until_ns": time.monotonic_ns() + int((seconds + 180) * 1e9),
+        "quiet_seconds": 1.0,
+        "churn": preset.churn,
+    }
     sub_proc = mp.Process(
         target=clients.run_subscribers,
-        args=({"urls": urls, "until_ns": until, "quiet_seconds": 1.0}, ready, senders_done, out),
+        args=(sub_spec, ready, senders_done, out, delivered),
         daemon=True,
     )
     sub_proc.start()
-    if not ready.wait(60):
+    if not ready.wait(180):
         raise RuntimeError("subscribers did not connect")
-    cpu0, t0 = _proc_cpu(server_pid), time.monotonic()
-    start_ns = time.monotonic_ns() + 200_000_000
+    cpu0, t0 = (procs.cpu_seconds(target.pid) if target.pid else 0.0), time.monotonic()
+    start_ns = time.monotonic_ns() + int(1.0e9)  # senders connect first
+    total = int(rate * seconds)
     send_out = mp.Queue()
     send_proc = mp.Process(
         target=clients.run_senders,
         args=(
             {
-                "url": url,
-                "targets": [[sender.token, ch] for ch in channels],
-                "rate": preset.rate,
-                "seconds": preset.seconds,
-                "connections": preset.connections,
+                "api_url": target.url,
+                "route": preset.route,
+                "tokens": world.sender_tokens,
+                "targets": world.targets,
+                "rate": rate,
+                "seconds": seconds,
                 "start_ns": start_ns,
             },
             send_out,
+            acked,
         ),
         daemon=True,
     )
     send_proc.start()
-    sent = send_out.get()
-    send_proc.join()
-    senders_done.set()
-    received = _collect_subscribers(out, sub_proc, preset)
-    elapsed = time.monotonic() - t0
-    server_cpu = _proc_cpu(server_pid) - cpu0
-    return _report(
-        preset,
-        sent,
-        received,
-        channel_of,
-        echo_rps,
-        start_ns,
-        server_cpu,
-        elapsed,
-        _proc_peak_rss_mib(server_pid),
+    per_message = len(world.sub_tokens) / max(1, len(world.channels))
+    bar = tqdm(
+        total=int(total * per_message),
+        unit="dlv",
+        unit_scale=True,
+        disable=not progress,
+        file=sys.stderr,
+        desc=f"{rate:g} msg/s",
     )
 
+    def wait_for(queue, limit: float):
+        deadline = time.monotonic() + limit
+        while True:
+            bar.n = delivered.value
+            bar.set_postfix_str(f"acked {acked.value}/{total}", refresh=True)
+            try:
+                return queue.get(timeout=0.25)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
 
-def _collect_subscribers(out, proc, preset: Preset) -> dict:
-    """The subscribers stop by themselves once deliveries have been quiet for a second
-    after the senders finished."""
-    result = out.get(timeout=preset.seconds + 120)
-    proc.join(10)
-    return result
-
-
-def _report(
-    preset, sent, received, channel_of, echo_rps, start_ns, server_cpu, elapsed, peak_rss
-) -> dict[str, Any]:
-    records = sent["records"]
-    acked = [r for r in records if r[2] is None]
-    failed: dict[str, int] = {}
-    for r in records:
-        if r[2] is not None:
-            failed[r[2]] = failed.get(r[2], 0) + 1
-    by_channel: dict[str, list[int]] = {}
-    for r in acked:
-        by_channel.setdefault(r[3], []).append(r[4])
-    totals = {"expected": 0, "delivered": 0, "missing": 0, "duplicates": 0, "order_violations": 0}
-    delivery_lat: list[int] = []
-    last_arrival = start_ns
-    for got, channel in zip(received["received"], channel_of, strict=True):
-        audit = stats.audit({channel: by_channel.get(channel, [])}, [(c, s) for c, s, _, _ in got])
-        for key in totals:
-            totals[key] += audit[key]
-        seen: set[int] = set()
-        for _c, seq, sched, arrival in got:
-            if seq not in seen:
-                seen.add(seq)
-                delivery_lat.append((arrival - sched) // 1000)
-                last_arrival = max(last_arrival, arrival)
-    last_ack = max((r[1] for r in acked), default=start_ns)
-    msgs_per_s = len(acked) / max(1e-9, (last_ack - start_ns) / 1e9)
-    deliveries_per_s = totals["delivered"] / max(1e-9, (last_arrival - start_ns) / 1e9)
+    try:
+        sent = wait_for(send_out, seconds + 300)
+        send_proc.join()
+        senders_done.set()
+        received = wait_for(out, seconds + 300)
+        sub_proc.join(10)
+    finally:
+        bar.close()
     return {
-        "preset": asdict(preset),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "baseline": {"http_echo_rps": round(echo_rps)},
-        "sent": len(records),
-        "acknowledged": len(acked),
-        "failed": failed,
-        "delivery": totals,
-        "delivery_rate": totals["delivered"] / totals["expected"] if totals["expected"] else 1.0,
-        "ack_latency_ms": stats.latency_summary((r[1] - r[0]) // 1000 for r in acked),
-        "delivery_latency_ms": stats.latency_summary(delivery_lat),
-        "messages_per_s": round(msgs_per_s, 1),
-        "deliveries_per_s": round(deliveries_per_s, 1),
-        "send_ratio_to_echo": round(msgs_per_s / echo_rps, 4) if echo_rps else None,
-        "server": {
-            "cpu_seconds": round(server_cpu, 2),
-            "peak_rss_mib": round(peak_rss, 1),
-            "cpu_share": round(server_cpu / elapsed, 3) if elapsed else None,
-        },
+        "sent": sent,
+        "received": received,
+        "start_ns": start_ns,
+        "cpu": (procs.cpu_seconds(target.pid) - cpu0) if target.pid else 0.0,
+        "elapsed": time.monotonic() - t0,
         "clients": {
             "sender_cpu_seconds": round(sent["cpu"], 2),
             "subscriber_cpu_seconds": round(received["cpu"], 2),
@@ -275,62 +258,119 @@ def _report(
     }
 
 
-def table(result: dict[str, Any]) -> str:
-    d, a, lat = result["delivery"], result["ack_latency_ms"], result["delivery_latency_ms"]
+def _throughput(target: Target, world: World, preset: Preset, say, progress: bool) -> dict:
+    """Steps of ``step_seconds`` at rising rates (x1.5 from ``start_rate``) until one
+    fails, then two bisections between the last that held and the first that failed."""
+    steps: list[dict[str, Any]] = []
 
-    def pct(s: dict) -> str:
-        if not s.get("count"):
-            return "-"
-        return (
-            f"p50 {s['p50']:.2f}  p90 {s['p90']:.2f}  p99 {s['p99']:.2f}  "
-            f"p99.9 {s['p99.9']:.2f}  max {s['max']:.2f} ms"
+    def step(rate: float) -> bool:
+        say(f"step: {rate:g} msg/s for {preset.step_seconds:g} s over {preset.route}")
+        raw = _load(target, world, preset, rate, preset.step_seconds, progress)
+        figures = report.audit_run(raw["sent"], raw["received"], world.channel_of, raw["start_ns"])
+        holds = report.passes(figures, preset.p99_limit_ms)
+        keep = ("sent", "acknowledged", "failed", "delivery", "delivery_latency_ms")
+        steps.append(
+            {"rate": rate, "holds": holds, "messages_per_s": figures["messages_per_s"]}
+            | {k: figures[k] for k in keep}
+            | {"server_cpu_share": round(raw["cpu"] / raw["elapsed"], 3)}
         )
+        steps[-1]["_figures"] = figures
+        return holds
 
-    rows = [
-        ("preset", result["preset"]["name"]),
-        (
-            "sent / acknowledged / failed",
-            f"{result['sent']} / {result['acknowledged']} / "
-            f"{sum(result['failed'].values())} {result['failed'] or ''}",
-        ),
-        (
-            "deliveries expected / delivered",
-            f"{d['expected']} / {d['delivered']} ({result['delivery_rate']:.4%})",
-        ),
-        (
-            "missing / duplicates / order violations",
-            f"{d['missing']} / {d['duplicates']} / {d['order_violations']}",
-        ),
-        ("ack latency", pct(a)),
-        ("send-to-delivery latency", pct(lat)),
-        (
-            "messages/s, deliveries/s",
-            f"{result['messages_per_s']:g}, {result['deliveries_per_s']:g}",
-        ),
-        (
-            "same-run echo req/s, send ratio",
-            f"{result['baseline']['http_echo_rps']}, {result['send_ratio_to_echo']}",
-        ),
-        (
-            "server CPU s (share), peak RSS MiB",
-            f"{result['server']['cpu_seconds']} "
-            f"({result['server']['cpu_share']}), "
-            f"{result['server']['peak_rss_mib']}",
-        ),
-        (
-            "client CPU s (senders, subscribers)",
-            f"{result['clients']['sender_cpu_seconds']}, "
-            f"{result['clients']['subscriber_cpu_seconds']}",
-        ),
+    good, bad, rate = 0.0, None, preset.start_rate
+    while bad is None and rate <= 60_000:
+        if step(rate):
+            good, rate = rate, round(rate * 1.5)
+        else:
+            bad = rate
+    for _ in range(2 if bad else 0):
+        mid = round((good + bad) / 2)
+        if step(mid):
+            good = mid
+        else:
+            bad = mid
+    best = max((s for s in steps if s["holds"]), key=lambda s: s["rate"], default=None)
+    out: dict[str, Any] = {"max_sustained_rate": good, "steps": steps}
+    if best is not None:  # the full figures of the best step that held
+        out.update(best["_figures"])
+    for s in steps:
+        del s["_figures"]
+    return out
+
+
+# -- idle connections -------------------------------------------------------------------
+
+
+def _connections(target: Target, preset: Preset, say) -> dict[str, Any]:
+    """Opens idle connections, :data:`IDLE_PER_PROCESS` per client process, until
+    ``preset.subscribers`` or the first failure; memory per connection is the server's
+    RSS growth divided by the connections held."""
+    users = [
+        admin.create_user(target.settings, f"idle{os.getpid()}-{u}", bot=True, rate_limit=100)
+        for u in range(min(preset.subscribers, preset.max_users))
     ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    tokens = [users[k % len(users)].token for k in range(preset.subscribers)]
+    time.sleep(1.0)
+    rss_before = procs.rss_mib(target.pid) if target.pid else 0.0
+    release = mp.Event()
+    children, held, stopped_by = [], 0, None
+    try:
+        for start in range(0, len(tokens), IDLE_PER_PROCESS):
+            chunk = tokens[start : start + IDLE_PER_PROCESS]
+            out = mp.Queue()
+            child = mp.Process(
+                target=clients.run_idle,
+                args=({"api_url": target.url, "tokens": chunk}, out, release),
+                daemon=True,
+            )
+            child.start()
+            children.append(child)
+            reply = out.get(timeout=600)
+            held += reply["opened"]
+            say(f"{held} idle connections open")
+            if reply["error"]:
+                stopped_by = reply["error"]
+                break
+        time.sleep(2.0)
+        rss_after = procs.rss_mib(target.pid) if target.pid else 0.0
+    finally:
+        release.set()
+        for child in children:
+            child.join(30)
+    return {
+        "connections": {
+            "asked": preset.subscribers,
+            "held": held,
+            "stopped_by": stopped_by,
+            "rss_before_mib": round(rss_before, 1),
+            "rss_after_mib": round(rss_after, 1),
+            "kib_per_connection": round((rss_after - rss_before) * 1024 / held, 2)
+            if held
+            else None,
+        }
+    }
 
 
-def main(name: str, json_path: str | None) -> int:
-    preset = PRESETS[name]
-    result = run(preset, progress=lambda msg: print(f"* {msg}", file=sys.stderr, flush=True))
-    print(table(result))
-    if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=2))
+# -- command line -----------------------------------------------------------------------
+
+
+def main(args) -> int:
+    """``parley bench``: runs the preset, prints the table, writes ``--json``/``--plot``."""
+    preset = PRESETS[args.preset].with_overrides(
+        route=args.route, rate=args.rate, seconds=args.seconds, subscribers=args.subscribers
+    )
+    result = run(
+        preset,
+        url=args.url,
+        data_dir=args.data_dir,
+        say=lambda msg: print(f"* {msg}", file=sys.stderr, flush=True),
+        progress=sys.stderr.isatty() and not args.no_progress,
+    )
+    print(report.table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.plot:
+        from parley.bench.plot import plot
+
+        plot(result, args.plot)
     return 0

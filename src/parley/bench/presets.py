@@ -1,0 +1,56 @@
+"""The benchmark's scenarios. A preset is data; :mod:`parley.bench.runner` runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One scenario.
+
+    ``kind``: ``load`` (open-loop sends at ``rate`` for ``seconds``), ``fanout`` (the same,
+    judged by deliveries/s against a same-run WebSocket broadcast), ``throughput`` (load
+    steps at rising rates until p99 send-to-delivery reaches ``p99_limit_ms`` or anything
+    is lost), ``reconnect`` (load while ``churn`` of the subscribers per second drop and
+    resume) or ``connections`` (idle connections until ``subscribers`` or a limit).
+    """
+
+    name: str
+    kind: str
+    channels: int
+    subscribers: int
+    rate: float = 0.0  # messages/s, open loop
+    seconds: float = 0.0
+    route: str = "http"  # "http": chat.postMessage; "ws": the RTM send
+    senders: int = 32  # sender users; each holds one connection on either route
+    max_users: int = 1000  # subscribers beyond this share users (several devices each)
+    baseline_seconds: float = 2.0
+    p99_limit_ms: float = 100.0
+    start_rate: float = 1000.0
+    step_seconds: float = 5.0
+    churn: float = 0.0  # share of subscribers dropping per second (reconnect)
+
+    def with_overrides(self, **changes) -> Preset:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PRESETS = {
+    "smoke": Preset(
+        "smoke", "load", channels=4, subscribers=20, rate=200, seconds=3, baseline_seconds=1.0
+    ),
+    "throughput": Preset(
+        "throughput", "throughput", channels=100, subscribers=100, step_seconds=5.0
+    ),
+    "latency": Preset("latency", "load", channels=100, subscribers=1000, rate=5000, seconds=20),
+    "fanout": Preset(
+        "fanout", "fanout", channels=1, subscribers=1000, rate=1000, seconds=0.5, senders=4
+    ),
+    "fanout10k": Preset(
+        "fanout10k", "fanout", channels=1, subscribers=10_000, rate=400, seconds=0.25, senders=4
+    ),
+    "connections": Preset("connections", "connections", channels=1, subscribers=50_000),
+    "reconnect": Preset(
+        "reconnect", "reconnect", channels=100, subscribers=1000, rate=1000, seconds=15, churn=0.05
+    ),
+}

@@ -1,0 +1,162 @@
+"""Turns what the client processes recorded into the figures (pure), and the figures
+into the table printed at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.bench import stats
+
+
+def audit_run(sent: dict, received: dict, channel_of: list[str], start_ns: int) -> dict[str, Any]:
+    """Delivery audit and latencies of one load run.
+
+    ``sent["records"]``: ``(sched_ns, ack_ns, error, channel, seq)``;
+    ``received["received"]``: per subscriber connection, ``(channel, seq, sched_ns,
+    arrival_ns)`` in arrival order; ``channel_of``: each connection's channel."""
+    records = sent["records"]
+    acked = [r for r in records if r[2] is None]
+    failed: dict[str, int] = {}
+    for r in records:
+        if r[2] is not None:
+            failed[r[2]] = failed.get(r[2], 0) + 1
+    by_channel: dict[str, list[int]] = {}
+    for r in acked:
+        by_channel.setdefault(r[3], []).append(r[4])
+    totals = {"expected": 0, "delivered": 0, "missing": 0, "duplicates": 0, "order_violations": 0}
+    samples: list[tuple[float, int]] = []
+    first_arrival, last_arrival = None, start_ns
+    for got, channel in zip(received["received"], channel_of, strict=True):
+        audit = stats.audit({channel: by_channel.get(channel, [])}, [(c, s) for c, s, _, _ in got])
+        for key in totals:
+            totals[key] += audit[key]
+        seen: set[int] = set()
+        for _c, seq, sched, arrival in got:
+            if seq not in seen:
+                seen.add(seq)
+                samples.append(((sched - start_ns) / 1e9, (arrival - sched) // 1000))
+                last_arrival = max(last_arrival, arrival)
+                first_arrival = arrival if first_arrival is None else min(first_arrival, arrival)
+    last_ack = max((r[1] for r in acked), default=start_ns)
+    latencies = [v for _, v in samples]
+    span = (last_arrival - first_arrival) / 1e9 if first_arrival is not None else 0.0
+    return {
+        "sent": len(records),
+        "acknowledged": len(acked),
+        "failed": failed,
+        "delivery": totals,
+        "delivery_rate": totals["delivered"] / totals["expected"] if totals["expected"] else 1.0,
+        "ack_latency_ms": stats.latency_summary((r[1] - r[0]) // 1000 for r in acked),
+        "delivery_latency_ms": stats.latency_summary(latencies),
+        "messages_per_s": round(len(acked) / max(1e-9, (last_ack - start_ns) / 1e9), 1),
+        "deliveries_per_s": round(totals["delivered"] / span, 1) if span > 0 else 0.0,
+        "timeline": stats.timeline(samples, 0.25 if samples and samples[-1][0] < 20 else 1.0),
+        "distribution": stats.distribution(latencies),
+    }
+
+
+def passes(figures: dict[str, Any], p99_limit_ms: float) -> bool:
+    """A throughput step holds when everything sent was acknowledged and delivered, in
+    order, with p99 send-to-delivery under the limit."""
+    d = figures["delivery"]
+    lat = figures["delivery_latency_ms"]
+    return (
+        figures["sent"] == figures["acknowledged"] > 0
+        and d["missing"] == 0
+        and d["order_violations"] == 0
+        and lat.get("count", 0) > 0
+        and lat["p99"] < p99_limit_ms
+    )
+
+
+def _pct(s: dict) -> str:
+    if not s.get("count"):
+        return "-"
+    return (
+        f"p50 {s['p50']:.2f}  p90 {s['p90']:.2f}  p99 {s['p99']:.2f}  "
+        f"p99.9 {s['p99.9']:.2f}  max {s['max']:.2f} ms"
+    )
+
+
+def table(result: dict[str, Any]) -> str:
+    """The human summary of a result."""
+    rows: list[tuple[str, str]] = [("preset", f"{result['preset']['name']} ({result['route']})")]
+    if "connections" in result:
+        c = result["connections"]
+        rows += [
+            ("connections held", f"{c['held']} (asked for {c['asked']})"),
+            ("stopped by", c["stopped_by"] or "-"),
+            ("server memory per connection", f"{c['kib_per_connection']} KiB"),
+            ("server RSS idle / loaded MiB", f"{c['rss_before_mib']} / {c['rss_after_mib']}"),
+        ]
+    if "steps" in result:
+        for step in result["steps"]:
+            lat = step["delivery_latency_ms"]
+            rows.append(
+                (
+                    f"step {step['rate']:g} msg/s",
+                    f"{'holds' if step['holds'] else 'fails'}: {step['messages_per_s']:g} msg/s, "
+                    f"p99 {lat.get('p99', float('nan')):.2f} ms, "
+                    f"missing {step['delivery']['missing']}, failed "
+                    f"{sum(step['failed'].values())}",
+                )
+            )
+        rows.append(("highest rate that holds", f"{result['max_sustained_rate']:g} msg/s"))
+    if "delivery" in result:
+        d = result["delivery"]
+        rows += [
+            (
+                "sent / acknowledged / failed",
+                f"{result['sent']} / {result['acknowledged']} / "
+                f"{sum(result['failed'].values())} {result['failed'] or ''}",
+            ),
+            (
+                "deliveries expected / delivered",
+                f"{d['expected']} / {d['delivered']} ({result['delivery_rate']:.4%})",
+            ),
+            (
+                "missing / duplicates / order violations",
+                f"{d['missing']} / {d['duplicates']} / {d['order_violations']}",
+            ),
+            ("ack latency", _pct(result["ack_latency_ms"])),
+            ("send-to-delivery latency", _pct(result["delivery_latency_ms"])),
+            (
+                "messages/s, deliveries/s",
+                f"{result['messages_per_s']:g}, {result['deliveries_per_s']:g}",
+            ),
+        ]
+    if "catchup_ms" in result:
+        rows.append(("reconnect catch-up", _pct(result["catchup_ms"])))
+    base = result.get("baseline", {})
+    if "http_echo_rps" in base:
+        rows.append(
+            (
+                "same-run echo req/s, send ratio",
+                f"{base['http_echo_rps']}, {result.get('send_ratio_to_echo')}",
+            )
+        )
+    if "ws_broadcast_fps" in base:
+        rows.append(
+            (
+                "same-run broadcast frames/s, ratio",
+                f"{base['ws_broadcast_fps']}, {result.get('fanout_ratio_to_broadcast')}",
+            )
+        )
+    server = result.get("server") or {}
+    if server:
+        rows.append(
+            (
+                "server CPU s (share), peak RSS MiB",
+                f"{server['cpu_seconds']} ({server['cpu_share']}), {server['peak_rss_mib']}",
+            )
+        )
+    clients = result.get("clients")
+    if clients:
+        rows.append(
+            (
+                "client CPU s (senders, subscribers)",
+                f"{clients['sender_cpu_seconds']}, {clients['subscriber_cpu_seconds']}",
+            )
+        )
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -1,0 +1,169 @@
+"""The bench's target server and the workspace it loads: sender users, channels and
+subscriber users with their memberships. Set-up only; nothing here is measured."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import uvloop
+
+from parley import admin
+from parley.bench import procs
+from parley.bench.http import Pool, decode
+from parley.bench.presets import Preset
+from parley.config import Settings
+from parley.server import free_port, serve_command
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running server: its Web API URL, the data dir its users live in, and its pid
+    (``None`` when it cannot be seen, in which case server CPU and memory go unreported)."""
+
+    url: str
+    settings: Settings
+    pid: int | None
+
+
+@contextlib.contextmanager
+def own_server(data_dir: Path) -> Iterator[Target]:
+    """A fresh embedded server on ``data_dir``, stopped on exit."""
+    settings = Settings.load({}, data_dir=data_dir)
+    port = free_port("127.0.0.1")
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        serve_command(data_dir, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_healthy(url)
+        yield Target(url, settings, server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def attach(url: str, data_dir: Path) -> Target:
+    """A server someone else started on this machine, serving ``data_dir``."""
+    url = url.rstrip("/")
+    wait_healthy(url, timeout=5)
+    return Target(
+        url, Settings.load({}, data_dir=data_dir), procs.pid_listening(urlsplit(url).port or 80)
+    )
+
+
+def wait_healthy(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def call(url: str, method: str, token: str, **args: Any) -> dict:
+    """One Web API call (set-up, not measured); raises unless ``ok``."""
+
+    async def go() -> dict:
+        pool = Pool(url, 1)
+        await pool.open()
+        try:
+            _, body = await pool.post(f"/api/{method}", orjson.dumps(args), token)
+        finally:
+            pool.close()
+        return decode(body)
+
+    reply = uvloop.run(go())
+    if not reply.get("ok"):
+        raise RuntimeError(f"{method}: {reply}")
+    return reply
+
+
+@dataclass
+class World:
+    """What a preset runs against.
+
+    Sender ``j`` is a member of exactly the channels it posts to (``targets`` pairs), so on
+    the WebSocket route each message echoes to one sender connection, as in Slack. Each
+    subscriber connection ``k`` follows ``channel_of[k]`` and nothing else: its user (one
+    of at most ``max_users``, several devices each beyond that) is a member of that
+    channel only."""
+
+    sender_tokens: list[str]
+    targets: list[tuple[int, str]]
+    channels: list[str]
+    sub_tokens: list[str]
+    channel_of: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def populate(target: Target, preset: Preset, say) -> World:
+    run = secrets.token_hex(3)  # names stay unique on a reused data dir (--url)
+    say(f"creating {preset.senders} senders, {preset.channels} channels and the subscribers")
+    senders = [
+        admin.create_user(target.settings, f"bench{run}-sender-{j}", rate_limit=100_000)
+        for j in range(preset.senders)
+    ]
+    channels, owners = [], []
+    for i in range(preset.channels):
+        owner = i % preset.senders
+        reply = call(
+            target.url, "conversations.create", senders[owner].token, name=f"bench{run}-{i}"
+        )
+        channels.append(reply["channel"]["id"])
+        owners.append(owner)
+    if preset.channels >= preset.senders:
+        targets = [(owners[i], channels[i]) for i in range(preset.channels)]
+    else:  # fewer channels than senders: each sender joins one channel
+        targets = [(j, channels[j % preset.channels]) for j in range(preset.senders)]
+    members: dict[str, list[str]] = {ch: [] for ch in channels}
+    for j, channel in targets:
+        if j != owners[channels.index(channel)]:
+            members[channel].append(senders[j].user_id)
+
+    users = _user_count(preset.subscribers, preset.max_users, preset.channels)
+    subs = [
+        admin.create_user(target.settings, f"bench{run}-sub-{u}", bot=True, rate_limit=100)
+        for u in range(users)
+    ]
+    for u, sub in enumerate(subs):
+        members[channels[u % preset.channels]].append(sub.user_id)
+    for channel, ids in members.items():
+        for start in range(0, len(ids), 500):
+            call(
+                target.url,
+                "conversations.invite",
+                senders[owners[channels.index(channel)]].token,
+                channel=channel,
+                users=",".join(ids[start : start + 500]),
+            )
+    return World(
+        sender_tokens=[s.token for s in senders],
+        targets=targets,
+        channels=channels,
+        sub_tokens=[subs[k % users].token for k in range(preset.subscribers)],
+        channel_of=[channels[k % users % preset.channels] for k in range(preset.subscribers)],
+    )
+
+
+def _user_count(subscribers: int, max_users: int, channels: int) -> int:
+    """How many subscriber users: one per connection up to ``max_users``, then a multiple
+    of ``channels`` so that connection ``k`` and user ``k mod users`` share a channel."""
+    if subscribers <= max_users:
+        return subscribers
+    return max(channels, max_users // channels * channels)

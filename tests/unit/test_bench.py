@@ -1,0 +1,70 @@
+"""The bench's pure arithmetic: the delivery audit, latency figures, throughput verdicts
+and how subscribers map onto users and channels."""
+
+from __future__ import annotations
+
+from parley.bench import report, stats
+from parley.bench.world import _user_count
+
+
+def test_audit_counts_missing_duplicates_and_reordering():
+    result = stats.audit(
+        {"C1": [1, 2, 3, 4], "C2": [1]},
+        [("C1", 1), ("C1", 3), ("C1", 2), ("C1", 3), ("C2", 1), ("C9", 7)],
+    )
+    assert result == {
+        "expected": 5,
+        "delivered": 4,
+        "missing": 1,
+        "duplicates": 1,
+        "order_violations": 1,
+    }
+
+
+def test_latency_summary_distribution_and_timeline():
+    summary = stats.latency_summary([1000] * 99 + [50_000])
+    assert summary["count"] == 100 and summary["p50"] == 1.0
+    assert abs(summary["max"] - 50.0) < 0.1  # HDR keeps 3 significant digits
+    assert stats.latency_summary([]) == {"count": 0}
+
+    dist = stats.distribution(range(1, 100_001))
+    percentiles = [p for p, _ in dist]
+    assert percentiles[0] == 50.0 and percentiles[-1] > 99.99
+    assert percentiles == sorted(percentiles)
+    assert [ms for _, ms in dist] == sorted(ms for _, ms in dist)
+    assert stats.distribution([]) == []
+
+    rows = stats.timeline([(0.1, 1000), (0.2, 3000), (1.5, 7000)], bucket_s=1.0)
+    assert [(r["t"], r["count"]) for r in rows] == [(0.0, 2), (1.0, 1)]
+    assert rows[1]["p50"] == rows[1]["max"] and abs(rows[1]["max"] - 7.0) < 0.01
+
+
+def _run(records, received, channel_of):
+    return report.audit_run(
+        {"records": records, "cpu": 0}, {"received": received, "cpu": 0}, channel_of, 0
+    )
+
+
+def test_audit_run_and_the_throughput_verdict():
+    ms = 1_000_000
+    records = [(i * ms, i * ms + ms, None, "C1", i + 1) for i in range(3)]
+    records.append((3 * ms, 4 * ms, "ratelimited", "C1", 0))
+    got = [("C1", s, (s - 1) * ms, (s - 1) * ms + 2 * ms) for s in (1, 2, 3)]
+    figures = _run(records, [got, got[:2]], ["C1", "C1"])
+    assert figures["sent"] == 4 and figures["acknowledged"] == 3
+    assert figures["failed"] == {"ratelimited": 1}
+    assert figures["delivery"]["expected"] == 6 and figures["delivery"]["missing"] == 1
+    assert figures["delivery_latency_ms"]["p50"] == 2.0
+    assert not report.passes(figures, 100)  # a failure and a miss
+
+    clean = _run(records[:3], [got], ["C1"])
+    assert report.passes(clean, 100)
+    assert not report.passes(clean, 1.5)  # p99 over the limit
+
+
+def test_subscribers_share_users_only_in_whole_channel_cycles():
+    assert _user_count(500, 1000, 100) == 500
+    users = _user_count(10_000, 1000, 3)
+    assert users <= 1000 and users % 3 == 0
+    # connection k uses user k % users; both must land on the same channel
+    assert all((k % users) % 3 == k % 3 for k in range(10_000))
