@@ -208,3 +208,34 @@ def test_membership_changes_while_a_snapshot_loads_are_not_lost():
     for channel in ("C-new", "C-kept", "C-old"):
         hub.deliver(ev("message", channel, payload=channel.encode()))
     assert conn.got[-2:] == [b"C-new", b"C-kept"]  # nothing from the channel it left
+
+
+def test_presence_sub_parses_ids_and_rejects_bad_ones():
+    parsed = protocol.parse(b'{"type": "presence_sub", "ids": ["U1", "U2", "U1"]}', max_text=9)
+    assert parsed == protocol.PresenceSub(("U1", "U2"), True)
+    query = protocol.parse(b'{"type": "presence_query", "ids": []}', max_text=9)
+    assert query == protocol.PresenceSub((), False)
+    for bad in (b'{"type": "presence_sub"}', b'{"type": "presence_sub", "ids": [1]}'):
+        assert isinstance(protocol.parse(bad, max_text=9), protocol.Reply)
+
+
+def test_hub_sends_presence_only_to_watchers_of_the_same_team():
+    class Sub:
+        def __init__(self, user_id, team_id):
+            self.user_id, self.team_id, self.got = user_id, team_id, []
+
+        def deliver(self, event):
+            self.got.append(event)
+
+    hub = Hub()
+    watcher, bystander, foreign = Sub("U1", "T1"), Sub("U2", "T1"), Sub("U3", "T2")
+    for sub in (watcher, bystander, foreign):
+        hub.add(sub)
+    hub.watch_presence(watcher, ["U9"])
+    hub.watch_presence(foreign, ["U9"])
+    event = Event("presence_change", "T1", "T1", 0, 1, b"{}", "U9")
+    assert hub.deliver(event) == 1 and watcher.got == [event]
+    assert bystander.got == foreign.got == []
+    assert hub.presence("T1", "U1") == "active" and hub.presence("T2", "U1") == "away"
+    hub.remove(watcher)
+    assert hub.deliver(event) == 0

@@ -28,6 +28,9 @@ class Hub:
         self._channels_of: dict[Subscriber, set[str]] = {}
         #: Channels each connection left while its membership snapshot was loading.
         self._left_early: dict[Subscriber, set[str]] = {}
+        #: Whose presence each connection asked for (``presence_sub``), and the reverse.
+        self._watching: dict[Subscriber, tuple[str, ...]] = {}
+        self._watchers: dict[str, set[Subscriber]] = {}
 
     def __len__(self) -> int:
         return len(self._channels_of)
@@ -58,8 +61,29 @@ class Hub:
                 if channel not in left:
                     self._follow(sub, channel)
 
+    def watch_presence(self, sub: Subscriber, user_ids: Iterable[str]) -> None:
+        """``sub`` receives ``presence_change`` for ``user_ids`` (of its own team) and no
+        one else from now on, replacing what it watched before."""
+        for user_id in self._watching.pop(sub, ()):
+            self._discard(self._watchers, user_id, sub)
+        if sub not in self._channels_of:
+            return
+        ids = tuple(user_ids)
+        if ids:
+            self._watching[sub] = ids
+            for user_id in ids:
+                self._watchers.setdefault(user_id, set()).add(sub)
+
+    def presence(self, team_id: str, user_id: str) -> str:
+        """``active`` if ``user_id`` of ``team_id`` has a connection here, else ``away``
+        (also for a user of another team: presence never crosses a workspace)."""
+        subs = self._by_user.get(user_id)
+        return "active" if subs and next(iter(subs)).team_id == team_id else "away"
+
     def remove(self, sub: Subscriber) -> None:
         self._left_early.pop(sub, None)
+        for user_id in self._watching.pop(sub, ()):
+            self._discard(self._watchers, user_id, sub)
         for channel in self._channels_of.pop(sub, ()):
             self._discard(self._by_channel, channel, sub)
         self._discard(self._by_user, sub.user_id, sub)
@@ -93,16 +117,19 @@ class Hub:
 
         Membership events change the map first (a joiner sees their own join) or after
         (a leaver sees their own leave); ``user_typing`` skips the typist;
-        ``channel_created`` (public channels only) and ``presence_change`` go to the whole
-        team.
+        ``channel_created`` (public channels only) goes to the whole team;
+        ``presence_change`` goes to the connections of that team watching that user.
         """
         kind = event.type
         if kind == "member_joined_channel":
             for sub in self._by_user.get(event.user, ()):
                 self._follow(sub, event.channel)
                 self._left_early.get(sub, set()).discard(event.channel)
-        if kind in ("channel_created", "presence_change"):
-            targets: Iterable[Subscriber] = tuple(self._by_team.get(event.team, ()))
+        if kind == "presence_change":
+            watchers = self._watchers.get(event.user, ())
+            targets: Iterable[Subscriber] = tuple(w for w in watchers if w.team_id == event.team)
+        elif kind == "channel_created":
+            targets = tuple(self._by_team.get(event.team, ()))
         else:
             targets = tuple(self._by_channel.get(event.channel, ()))
         sent = 0

@@ -7,6 +7,11 @@ Client frames (JSON objects):
   :func:`nack` with ``reply_to: N``.
 - ``{"id": N, "type": "ping"}``: answered ``{"type": "pong", "reply_to": N}``.
 - ``{"type": "typing", "channel": C}``: a :class:`Typing`.
+- ``{"type": "presence_sub", "ids": [U, ...]}``: a :class:`PresenceSub`, replacing the
+  set of users whose ``presence_change`` events this connection receives (none until it
+  asks, as in Slack: presence is opt-in, so a team's connections never all hear of
+  each other); answered with each one's current presence.
+- ``{"type": "presence_query", "ids": [U, ...]}``: each one's current presence, once.
 
 Anything else is answered with an error frame; nothing a client sends closes the
 connection or raises.
@@ -40,13 +45,21 @@ class Typing(msgspec.Struct, frozen=True):
     channel: str
 
 
+class PresenceSub(msgspec.Struct, frozen=True):
+    ids: tuple[str, ...]
+    subscribe: bool = True  # False: presence_query, an answer without a subscription
+
+
+MAX_PRESENCE_IDS = 5000
+
+
 class Reply(msgspec.Struct, frozen=True):
     """A frame to send back to this client only."""
 
     data: bytes
 
 
-Command = Send | Typing | Reply
+Command = Send | Typing | PresenceSub | Reply
 
 
 def error_frame(reply_to: Any, code: str, msg: str) -> bytes:
@@ -111,6 +124,19 @@ def parse(data: bytes | str, *, max_text: int) -> Command:
         if channel is None:
             return Reply(error_frame(reply_to, "channel_not_found", "unknown channel"))
         return Typing(channel)
+    if kind in ("presence_sub", "presence_query"):
+        ids = frame.get("ids")
+        if (
+            not isinstance(ids, list)
+            or len(ids) > MAX_PRESENCE_IDS
+            or not all(isinstance(i, str) and 0 < len(i) <= 32 for i in ids)
+        ):
+            return Reply(
+                error_frame(
+                    reply_to, "invalid_arguments", f"ids: up to {MAX_PRESENCE_IDS} user ids"
+                )
+            )
+        return PresenceSub(tuple(dict.fromkeys(ids)), kind == "presence_sub")
     if kind == "message":
         text = frame.get("text")
         if text is not None and not isinstance(text, str):

@@ -302,6 +302,12 @@ class Connection(WSListener):
                 self.send(protocol.nack(command.reply_to, exc.code, exc.data or None))
                 return
             self.send(protocol.ack(command.reply_to, result.message))
+        elif isinstance(command, protocol.PresenceSub):
+            if command.subscribe:
+                gw.hub.watch_presence(self, command.ids)
+            for user_id in command.ids:
+                state = gw.hub.presence(self.team_id, user_id)
+                self.send(events.presence_frame(user_id, state))
         elif isinstance(command, protocol.Typing):
             with contextlib.suppress(ApiError):  # typing where one may not: silently nothing
                 channel = await gw.access.writable(self.user, command.channel)

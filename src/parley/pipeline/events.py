@@ -118,6 +118,15 @@ def channel_created(channel: Channel, at: int) -> Event:
 
 def presence(team: str, user_id: str, state: str, at: int) -> Event:
     """``presence_change`` (``active`` when a user's first connection opens, ``away``
-    when the last closes), for the whole team; partitioned by the team id."""
-    body = {"type": "presence_change", "user": user_id, "presence": state}
-    return _event("presence_change", team, team, 0, at, body, user_id)
+    when the last closes), for the team's connections that watch the user; partitioned
+    by the team id."""
+    return _event("presence_change", team, team, 0, at, _presence_body(user_id, state), user_id)
+
+
+def presence_frame(user_id: str, state: str) -> bytes:
+    """The same ``presence_change`` as one connection's answer to ``presence_sub``."""
+    return orjson.dumps(_presence_body(user_id, state))
+
+
+def _presence_body(user_id: str, state: str) -> dict[str, str]:
+    return {"type": "presence_change", "user": user_id, "presence": state}
