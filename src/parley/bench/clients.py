@@ -188,36 +188,38 @@ def _error_code(reply: dict) -> str:
 
 
 class _Subscriber(WSListener):
-    """One subscriber; it outlives its connections, so a resumed one keeps its record."""
+    """One subscriber; it outlives its connections, so a resumed one keeps its record.
+
+    A frame costs one append while the load runs (payload and arrival time); decoding
+    waits until the end (:meth:`parsed`), so that the client spends its CPU on reading
+    sockets, not on JSON, while it is being measured."""
 
     def __init__(self, channel: str | None = None) -> None:
         self.channel = channel
-        self.got: list[tuple[str, int, int, int]] = []
-        self.last: dict[str, int] = {}
+        self.raw: list[tuple[bytes, int]] = []
         self.transport = None
         self.hello = False
         self.resumed: asyncio.Future | None = None
         self.gone: asyncio.Future | None = None
+        self._last: dict[str, int] = {}
+        self._scanned = 0
 
     def on_ws_connected(self, transport) -> None:
         self.transport = transport
 
     def on_ws_frame(self, transport, frame) -> None:
-        if frame.msg_type != WSMsgType.TEXT:
-            return
-        now = time.monotonic_ns()
-        event = orjson.loads(frame.get_payload_as_bytes())
-        kind = event.get("type")
-        if kind == "message" and "subtype" not in event:
-            text, channel, seq = event.get("text", ""), event["channel"], event["seq"]
-            sched = int(text.split(" ", 1)[0]) if text[:1].isdigit() else now
-            self.got.append((channel, seq, sched, now))
-            if seq > self.last.get(channel, 0):
-                self.last[channel] = seq
-        elif kind == "hello":
-            self.hello = True
-        elif kind == "resume_done" and self.resumed is not None and not self.resumed.done():
-            self.resumed.set_result(now)
+        if frame.msg_type == WSMsgType.TEXT:
+            data = frame.get_payload_as_bytes()
+            if data.startswith(b'{"type":"message"'):
+                self.raw.append((data, time.monotonic_ns()))
+            elif data.startswith(b'{"type":"hello"'):
+                self.hello = True
+            elif data.startswith(b'{"type":"resume_done"'):
+                self._resume_done()
+
+    def _resume_done(self) -> None:
+        if self.resumed is not None and not self.resumed.done():
+            self.resumed.set_result(None)
 
     def on_ws_disconnected(self, transport) -> None:
         self.transport = None
@@ -225,10 +227,31 @@ class _Subscriber(WSListener):
             self.gone.set_result(None)
 
     def resume_point(self) -> dict[str, int]:
-        point = dict(self.last)
+        """The last seq held per channel (this connection's own channel at least)."""
+        for channel, seq, _sched, _arrival in _decode(self.raw[self._scanned :]):
+            if seq > self._last.get(channel, 0):
+                self._last[channel] = seq
+        self._scanned = len(self.raw)
+        point = dict(self._last)
         if self.channel is not None:
             point.setdefault(self.channel, 0)
         return point
+
+    def parsed(self) -> list[tuple[str, int, int, int]]:
+        """``(channel, seq, sched_ns, arrival_ns)`` per new message, in arrival order."""
+        return _decode(self.raw)
+
+
+def _decode(raw: list[tuple[bytes, int]]) -> list[tuple[str, int, int, int]]:
+    out = []
+    for data, arrival in raw:
+        event = orjson.loads(data)
+        if "subtype" in event:
+            continue
+        text = event.get("text", "")
+        sched = int(text.split(" ", 1)[0]) if text[:1].isdigit() else arrival
+        out.append((event["channel"], event["seq"], sched, arrival))
+    return out
 
 
 def run_subscribers(spec: dict[str, Any], ready, senders_done, out, delivered) -> None:
@@ -253,7 +276,7 @@ async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tu
     while not all(s.hello for s in subs):
         await asyncio.sleep(0.01)
     stop = asyncio.Event()
-    reporter = asyncio.create_task(_publish(delivered, lambda: sum(len(s.got) for s in subs), stop))
+    reporter = asyncio.create_task(_publish(delivered, lambda: sum(len(s.raw) for s in subs), stop))
     catchups: list[int] = []
     churner = None
     if spec.get("churn"):
@@ -266,7 +289,7 @@ async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tu
         if now > spec["until_ns"]:
             break
         if senders_done.is_set() and (churner is None or churner.done()):
-            last = max((s.got[-1][3] for s in subs if s.got), default=0)
+            last = max((s.raw[-1][1] for s in subs if s.raw), default=0)
             if now - last > quiet:
                 break
     stop.set()
@@ -277,7 +300,7 @@ async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tu
         if sub.transport is not None:
             with contextlib.suppress(Exception):
                 sub.transport.disconnect()
-    return [sub.got for sub in subs], catchups
+    return [sub.parsed() for sub in subs], catchups
 
 
 async def _churn(spec: dict[str, Any], subs: list, senders_done, catchups: list) -> None:
