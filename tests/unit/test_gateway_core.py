@@ -160,15 +160,28 @@ def test_parse_resume_accepts_objects_json_and_the_sdk_literal():
 
 
 def test_held_events_are_released_without_what_the_replay_carried():
-    from parley.gateway.resume import Held
+    from parley.gateway.resume import Floor, Held
 
     held = Held(limit=4)
     msgs = [Event("message", "C1", "T1", seq, 0, b"") for seq in (5, 6)]
     other = Event("message", "C2", "T1", 1, 0, b"")
     edit = Event("message_changed", "C1", "T1", 3, 0, b"")
     assert all(held.add(e) for e in [*msgs, other, edit])
-    assert held.release({"C1": 5}) == [msgs[1], other, edit]
+    assert held.release(Floor({"C1": 5})) == [msgs[1], other, edit]
     assert not held.add(edit)  # past the limit: the caller drops the client
+
+
+def test_the_floor_drops_live_messages_the_replay_carried_after_it_ended():
+    """The consumer can lag the buffer: a replayed message's live event may come later."""
+    from parley.gateway.resume import Floor
+
+    floor = Floor({"C1": 7, "C2": 0})
+    assert floor  # C2 at 0 replayed nothing: no floor there
+    late = [Event("message", "C1", "T1", seq, 0, b"") for seq in (6, 7, 8)]
+    assert [floor.admits(e) for e in late] == [False, False, True]
+    assert not floor  # caught up: forgotten
+    assert floor.admits(Event("message", "C1", "T1", 7, 0, b""))  # no floor any more
+    assert Floor({"C1": 7}).admits(Event("message_changed", "C1", "T1", 3, 0, b""))
 
 
 def test_seq_tracker_drops_duplicates_and_knows_where_to_resume():
@@ -239,3 +252,17 @@ def test_hub_sends_presence_only_to_watchers_of_the_same_team():
     assert hub.presence("T1", "U1") == "active" and hub.presence("T2", "U1") == "away"
     hub.remove(watcher)
     assert hub.deliver(event) == 0
+
+
+def test_server_frames_are_final_unmasked_text_frames_of_any_length():
+    import struct
+
+    from parley.gateway.frames import text
+
+    assert text(b"hi") == b"\x81\x02hi"
+    assert text(b"z", rsv1=True) == b"\xc1\x01z"
+    medium = text(b"m" * 200)
+    assert medium[:4] == b"\x81\x7e" + struct.pack("!H", 200) and len(medium) == 204
+    large = text(b"L" * 70_000)
+    assert large[:10] == b"\x81\x7f" + struct.pack("!Q", 70_000) and len(large) == 70_010
+    assert text(b"x" * 125)[1] == 125 and text(b"x" * 126)[1] == 126

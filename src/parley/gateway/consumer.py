@@ -43,6 +43,10 @@ class BusConsumer:
                     log.exception("delivering %s failed", event.type)
             offset = batch.next_offset
             self._bus.commit(self._group, partition, offset)
+            if batch.events:
+                # a read that finds events ready does not yield: let requests (and the
+                # gateway's flush of this batch) run between batches
+                await asyncio.sleep(0)
 
     async def close(self) -> None:
         for task in self._tasks:

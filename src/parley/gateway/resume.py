@@ -74,6 +74,37 @@ def _decode(text: str) -> Any:
         return None
 
 
+class Floor:
+    """After a replay: the live new-message events it already carried, to be dropped.
+
+    The recent-message buffer is written before the event log is read, so a replay can
+    carry a message whose live event the gateway's consumer has not delivered yet; that
+    event must not reach the client a second time. ``replayed`` maps channel to the last
+    replayed seq; a channel's floor is forgotten at its first newer message (events of a
+    channel arrive in seq order), so the check costs nothing once the client is caught up.
+    """
+
+    __slots__ = ("_floor",)
+
+    def __init__(self, replayed: dict[str, int]) -> None:
+        self._floor = {channel: seq for channel, seq in replayed.items() if seq > 0}
+
+    def __bool__(self) -> bool:
+        return bool(self._floor)
+
+    def admits(self, event: Event) -> bool:
+        """``False`` for a new-message event at or below its channel's floor."""
+        if event.type != "message":
+            return True
+        floor = self._floor.get(event.channel)
+        if floor is None:
+            return True
+        if event.seq <= floor:
+            return False
+        del self._floor[event.channel]
+        return True
+
+
 class Held:
     """Live events held while a replay runs; released without what the replay covered."""
 
@@ -86,14 +117,10 @@ class Held:
         self.events.append(event)
         return len(self.events) <= self.limit
 
-    def release(self, replayed: dict[str, int]) -> list[Event]:
-        """The held events in arrival order, minus new-message events whose ``seq`` the
-        replay already delivered (``replayed`` maps channel to the last replayed seq)."""
-        return [
-            e
-            for e in self.events
-            if not (e.type == "message" and e.seq <= replayed.get(e.channel, -1))
-        ]
+    def release(self, floor: Floor) -> list[Event]:
+        """The held events in arrival order, minus new-message events the replay already
+        delivered (those ``floor`` does not admit)."""
+        return [e for e in self.events if floor.admits(e)]
 
 
 def gap_frame(channel: str, missing: int, first_seq: int, before_ts: int) -> bytes:

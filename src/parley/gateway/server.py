@@ -5,6 +5,11 @@ in the hub under the user's channels, greeted with ``hello``, and then receives 
 event of those channels. Client commands run one at a time per connection, in the order
 sent, through the same send path as ``chat.postMessage``.
 
+Writes are batched: every frame for a connection (events, replies, replays, in the order
+they were made) is appended to its outbox, and one write per connection goes out when the
+event loop next turns, so a consumer batch of 100 events to one client is one syscall, not
+100. An event's frame is built once for all its recipients (server frames are unmasked).
+
 Bounds: a client that stops reading is disconnected once ``max_buffer`` bytes wait in its
 socket buffer (it reconnects and resumes; nothing is lost); a connection queues at most
 ``max_pending`` commands; picows pings a connection idle for ``heartbeat`` seconds and
@@ -32,9 +37,9 @@ from picows import (
 
 from parley.bus.interface import Event, EventBus
 from parley.errors import ApiError, ParleyError
-from parley.gateway import deflate, protocol, resume
+from parley.gateway import deflate, frames, protocol, resume
 from parley.gateway.hub import Hub
-from parley.gateway.resume import Held, Replayer
+from parley.gateway.resume import Floor, Held, Replayer
 from parley.gateway.tickets import TicketBook
 from parley.ids import wall_us
 from parley.pipeline import events
@@ -79,7 +84,9 @@ class Gateway:
         self.max_pending = max_pending
         self.max_held = max_held
         self.deflate = deflate
+        self._last_frame: tuple[Event | None, bytes] = (None, b"")
         self._last_compressed: tuple[Event | None, bytes] = (None, b"")
+        self._dirty: list[Connection] = []  # connections with frames to write
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
 
@@ -140,11 +147,29 @@ class Gateway:
             WSUpgradeResponse.create_101_response({"Sec-WebSocket-Extensions": extension}), conn
         )
 
-    def compressed(self, event: Event) -> bytes:
-        """``event``'s payload deflated, once for all the connections it goes to."""
-        if self._last_compressed[0] is not event:
-            self._last_compressed = (event, deflate.compress(event.payload))
-        return self._last_compressed[1]
+    def frame(self, event: Event, compressed: bool) -> bytes:
+        """``event``'s frame (deflated when ``compressed``), built once for all the
+        connections it goes to: the hub hands one event to its recipients in a row."""
+        if compressed:
+            if self._last_compressed[0] is not event:
+                payload = deflate.compress(event.payload)
+                self._last_compressed = (event, frames.text(payload, rsv1=True))
+            return self._last_compressed[1]
+        if self._last_frame[0] is not event:
+            self._last_frame = (event, frames.text(event.payload))
+        return self._last_frame[1]
+
+    def mark_dirty(self, conn: Connection) -> None:
+        """``conn`` has frames to write; they go out when the event loop next turns."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._dirty.append(conn)
+
+    def flush(self) -> None:
+        """Writes every connection's outbox, one write each."""
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
 
 
 class Connection(WSListener):
@@ -161,6 +186,8 @@ class Connection(WSListener):
         self.transport: WSTransport | None = None
         self._resume = resume
         self._held: Held | None = Held(gateway.max_held)  # live events wait for the replay
+        self._floor: Floor | None = None  # after the replay: live events it already carried
+        self._out: list[bytes] = []  # frames waiting for the next flush
         self._commands: asyncio.Queue = asyncio.Queue(gateway.max_pending)
         self._worker: asyncio.Task | None = None
 
@@ -208,43 +235,59 @@ class Connection(WSListener):
     # -- the hub's side -------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        if self._held is None:
-            self._write_event(event)
-        elif not self._held.add(event):
-            log.info("disconnecting %s: too many events during its replay", self.user_id)
-            self._drop()
-
-    def _write_event(self, event: Event) -> None:
-        if self.deflate:
-            self._emit(self.gateway.compressed(event), rsv1=True)
-        else:
-            self._emit(event.payload)
+        if self._held is not None:
+            if not self._held.add(event):
+                log.info("disconnecting %s: too many events during its replay", self.user_id)
+                self._drop()
+            return
+        floor = self._floor
+        if floor is not None:
+            if not floor.admits(event):
+                return
+            if not floor:
+                self._floor = None
+        self._emit(self.gateway.frame(event, self.deflate))
 
     def send(self, payload: bytes) -> None:
         """A frame for this client alone (replies, replays)."""
         if self.deflate:
-            self._emit(deflate.compress(payload), rsv1=True)
+            self._emit(frames.text(deflate.compress(payload), rsv1=True))
         else:
-            self._emit(payload)
+            self._emit(frames.text(payload))
 
-    def _emit(self, data: bytes, rsv1: bool = False) -> None:
+    def _emit(self, frame: bytes) -> None:
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
-        if transport.underlying_transport.get_write_buffer_size() > self.gateway.max_buffer:
+        if not self._out:
+            self.gateway.mark_dirty(self)
+        self._out.append(frame)
+
+    def flush(self) -> None:
+        """Writes the outbox in one write, or drops a client that stopped reading."""
+        out, self._out = self._out, []
+        transport = self.transport
+        if not out or transport is None or transport.is_disconnected:
+            return
+        if transport.is_close_frame_sent:
+            return
+        underlying = transport.underlying_transport
+        if underlying.get_write_buffer_size() > self.gateway.max_buffer:
             log.info("disconnecting %s: not reading (slow consumer)", self.user_id)
             self._drop()
             return
-        transport.send(WSMsgType.TEXT, data, rsv1=rsv1)
+        underlying.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _drop(self) -> None:
         """Disconnects a client that cannot keep up; it reconnects and resumes."""
+        self._out = []
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
             transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
             transport.disconnect(graceful=False)
 
     def close(self, graceful: bool = True) -> None:
+        self.flush()  # what was said before the close goes first
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send_close(WSCloseCode.GOING_AWAY)
             self.transport.disconnect(graceful=graceful)
@@ -272,11 +315,13 @@ class Connection(WSListener):
             frames, replayed[channel] = await gw.replayer.frames(channel, seq)
             for frame in frames:
                 self.send(frame)
+        floor = Floor(replayed)
         held, self._held = self._held, None
         if self._resume:
             self.send(resume.done_frame(replayed))
-        for event in held.release(replayed) if held else ():
-            self._write_event(event)
+        for event in held.release(floor) if held else ():
+            self._emit(self.gateway.frame(event, self.deflate))
+        self._floor = floor or None
         while True:
             command = await self._commands.get()
             try:
