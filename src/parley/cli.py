@@ -149,11 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, *, demo: bool) -> int:
     import uvloop
 
-    from parley.server import serve
+    from parley.server import serve, tune_gc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("picows").setLevel(logging.WARNING)  # it logs every connection at INFO
 
     def ready(url: str) -> None:
+        tune_gc()
         if demo:
             _print_demo(settings, url)
         else:

@@ -35,6 +35,19 @@ def peak_rss_mib(pid: int) -> float:
     return _status_kib(pid, "VmHWM:") / 1024
 
 
+def fd_limit(pid: int) -> int | None:
+    """``pid``'s soft limit on open files (each connection is one), if readable."""
+    try:
+        lines = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("Max open files"):
+            value = line.split()[3]
+            return int(value) if value.isdigit() else None
+    return None
+
+
 def pid_listening(port: int) -> int | None:
     """The process with a TCP socket listening on ``port`` (any address), if visible."""
     inodes = set()

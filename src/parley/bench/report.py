@@ -86,6 +86,7 @@ def table(result: dict[str, Any]) -> str:
         rows += [
             ("connections held", f"{c['held']} (asked for {c['asked']})"),
             ("stopped by", c["stopped_by"] or "-"),
+            ("server open-files limit", str(c.get("server_fd_limit") or "-")),
             ("server memory per connection", f"{c['kib_per_connection']} KiB"),
             ("server RSS idle / loaded MiB", f"{c['rss_before_mib']} / {c['rss_after_mib']}"),
         ]

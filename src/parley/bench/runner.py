@@ -342,6 +342,7 @@ def _connections(target: Target, preset: Preset, say) -> dict[str, Any]:
             "asked": preset.subscribers,
             "held": held,
             "stopped_by": stopped_by,
+            "server_fd_limit": procs.fd_limit(target.pid) if target.pid else None,
             "rss_before_mib": round(rss_before, 1),
             "rss_after_mib": round(rss_after, 1),
             "kib_per_connection": round((rss_after - rss_before) * 1024 / held, 2)

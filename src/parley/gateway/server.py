@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,6 +50,7 @@ from parley.storage.interface import Directory
 from parley.storage.models import User
 
 log = logging.getLogger(__name__)
+_PICOWS_LOG = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
 
 
 class Gateway:
@@ -101,6 +103,12 @@ class Gateway:
             auto_ping_reply_timeout=self.heartbeat,
             max_frame_size=1 << 20,
             websocket_handshake_timeout=10,
+            # clients send small commands: start each read buffer at the 2 KiB minimum
+            # (it doubles when a bigger frame comes) instead of 16 KiB per connection
+            read_buffer_init_size=2048,
+            # an adapter, not a Logger: picows then shares it instead of building a
+            # Logger per connection
+            logger_name=_PICOWS_LOG,
         )
         return self._server.sockets[0].getsockname()[1]
 
@@ -188,7 +196,9 @@ class Connection(WSListener):
         self._held: Held | None = Held(gateway.max_held)  # live events wait for the replay
         self._floor: Floor | None = None  # after the replay: live events it already carried
         self._out: list[bytes] = []  # frames waiting for the next flush
-        self._commands: asyncio.Queue = asyncio.Queue(gateway.max_pending)
+        self._commands: deque[protocol.Command] = deque()
+        #: The task opening the connection, then running commands; none while idle, so
+        #: an idle connection holds no task, coroutine or queue.
         self._worker: asyncio.Task | None = None
 
     # -- picows callbacks ------------------------------------------------------------------
@@ -196,7 +206,7 @@ class Connection(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
         self.gateway.connections.add(self)
-        self._worker = asyncio.get_running_loop().create_task(self._serve())
+        self._worker = asyncio.get_running_loop().create_task(self._open())
 
     def on_ws_frame(self, transport: WSTransport, frame) -> None:
         kind = frame.msg_type
@@ -212,12 +222,13 @@ class Connection(WSListener):
             command = protocol.parse(data, max_text=self.gateway.max_text)
             if isinstance(command, protocol.Reply):
                 self.send(command.data)
+            elif len(self._commands) >= self.gateway.max_pending:
+                reply_to = getattr(command, "reply_to", None)
+                self.send(protocol.nack(reply_to, "ratelimited", {"retry_after": 1}))
             else:
-                try:
-                    self._commands.put_nowait(command)
-                except asyncio.QueueFull:
-                    reply_to = getattr(command, "reply_to", None)
-                    self.send(protocol.nack(reply_to, "ratelimited", {"retry_after": 1}))
+                self._commands.append(command)
+                if self._worker is None:
+                    self._worker = asyncio.get_running_loop().create_task(self._drain())
         elif kind == WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code())
             transport.disconnect()
@@ -294,7 +305,9 @@ class Connection(WSListener):
 
     # -- commands, in order ---------------------------------------------------------------
 
-    async def _serve(self) -> None:
+    async def _open(self) -> None:
+        """Registers, greets, replays what a resuming client missed, releases the live
+        events held meanwhile, then runs the commands that came in during all that."""
         gw = self.gateway
         first = not gw.hub.online(self.user_id)
         gw.hub.add(self)  # membership events from now on apply to this connection
@@ -322,14 +335,21 @@ class Connection(WSListener):
         for event in held.release(floor) if held else ():
             self._emit(self.gateway.frame(event, self.deflate))
         self._floor = floor or None
-        while True:
-            command = await self._commands.get()
-            try:
-                await self._run(command)
-            except Exception:  # a failed command is answered, never fatal to the socket
-                log.exception("gateway command failed")
-                if isinstance(command, protocol.Send):
-                    self.send(protocol.nack(command.reply_to, "internal_error"))
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Runs queued commands one at a time, in order, until none is left."""
+        try:
+            while self._commands:
+                command = self._commands.popleft()
+                try:
+                    await self._run(command)
+                except Exception:  # a failed command is answered, never fatal to the socket
+                    log.exception("gateway command failed")
+                    if isinstance(command, protocol.Send):
+                        self.send(protocol.nack(command.reply_to, "internal_error"))
+        finally:
+            self._worker = None
 
     async def _run(self, command: protocol.Command) -> None:
         gw = self.gateway
