@@ -45,7 +45,14 @@ class RunningServer:
         return WebClient(token=token, base_url=f"{self.url}/api/")
 
     def user(self, name: str, **kw) -> admin.Credentials:
+        """A user for tests that are not about rate limits: its own message limit is high
+        enough for bursts of test traffic (``rate_limit=None`` gets the defaults)."""
+        kw.setdefault("rate_limit", TEST_RATE_LIMIT)
         return admin.create_user(self.settings, name, **kw)
+
+
+#: Messages/second for test users whose tests are about something else than limits.
+TEST_RATE_LIMIT = 10_000
 
 
 @contextlib.contextmanager

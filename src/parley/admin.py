@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, encode_id, wall_us
+from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_token
 from parley.storage.models import Channel, Team, User
 from parley.storage.sqlite import directory as d
@@ -78,11 +79,18 @@ def create_user(
     team_id: str | None = None,
     bot: bool = False,
     rate_limit: float | None = None,
+    scopes: str | None = None,
 ) -> Credentials:
+    """A new user and its first token. ``scopes``: the token's scopes, comma-separated as
+    Slack writes them (``None``: the defaults for users or bots, see
+    :mod:`parley.pipeline.scopes`). ``rate_limit``: the user's own messages/second (Slack's
+    enterprise custom limits go to 100/s; Parley allows up to 100,000 for trusted
+    integrations and load generators)."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9._\-]{0,79}", name):
         raise AdminError("a user name is 1-80 of a-z 0-9 . _ - and starts with a letter or digit")
     if rate_limit is not None and not 0 < rate_limit <= 100_000:
         raise AdminError("--rate-limit is messages/second, above 0")
+    chosen = _scopes(scopes)
     team = resolve_workspace(settings, team_id)
     user = User(
         id=encode_id(Kind.USER, _ids.next()),
@@ -96,7 +104,7 @@ def create_user(
     )
     token = new_token(bot)
     try:
-        d.admin(settings, d.op_create_user, user, hash_token(token))
+        d.admin(settings, d.op_create_user, user, hash_token(token), chosen)
     except ApiError as exc:
         if exc.code == Code.NAME_TAKEN:
             raise AdminError(f"a user named {name!r} already exists in {team.id}") from exc
@@ -104,13 +112,25 @@ def create_user(
     return Credentials(team.id, user.id, token, user.bot_id)
 
 
-def issue_token(settings: Settings, team_id: str, name: str) -> Credentials:
+def _scopes(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return scope_names.encode(scope_names.parse(text))
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+
+
+def issue_token(
+    settings: Settings, team_id: str, name: str, scopes: str | None = None
+) -> Credentials:
     """A new token for an existing user (the old ones stay valid)."""
+    chosen = _scopes(scopes)
     user = d.admin_read(settings, d.q_user_by_name, team_id, name)
     if user is None:
         raise AdminError(f"no user {name!r} in {team_id}")
     token = new_token(user.is_bot)
-    d.admin(settings, d.op_add_token, user.id, hash_token(token), wall_us())
+    d.admin(settings, d.op_add_token, user.id, hash_token(token), wall_us(), chosen)
     return Credentials(team_id, user.id, token, user.bot_id)
 
 

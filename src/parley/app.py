@@ -19,7 +19,8 @@ from parley.gateway.tickets import TicketBook
 from parley.ids import Snowflake
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator
-from parley.pipeline.limits import Unlimited
+from parley.pipeline.limits import Limits
+from parley.pipeline.ratelimit import MemoryRateStore
 from parley.pipeline.send import Sender
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
@@ -74,16 +75,23 @@ async def start(settings: Settings) -> Services:
     ids = Snowflake(settings.worker_id)
     auth = Authenticator(directory, settings.token_cache_ttl)
     access = ChannelAccess(directory, settings.membership_cache_ttl)
+    limits = Limits(
+        MemoryRateStore(),
+        message_rate=settings.message_rate,
+        message_burst=settings.message_burst,
+        bot_channel_rate=settings.bot_channel_rate,
+        api_calls_per_minute=settings.api_calls_per_minute,
+    )
     sender = Sender(
         access=access,
-        limiter=Unlimited(),
+        limiter=limits,
         ids=ids,
         store=store,
         recent=recent,
         bus=bus,
         max_text=settings.max_text,
     )
-    api = Api(auth)
+    api = Api(auth, limits)
     tickets = TicketBook(settings.ticket_ttl)
     hub = Hub()
     gateway = Gateway(

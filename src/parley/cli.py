@@ -81,7 +81,15 @@ def _parser() -> argparse.ArgumentParser:
         "--rate-limit",
         type=float,
         metavar="PER_SECOND",
-        help="sustained messages/second for this user",
+        help="this user's own sustained messages/second (default: 1/s with bursts of 10 for "
+        "people, 1/s per channel for bots)",
+    )
+    u_create.add_argument(
+        "--scopes",
+        metavar="LIST",
+        help="the token's OAuth scopes, comma-separated as Slack writes them, e.g. "
+        "channels:read,channels:history (default: all for people, all but channels:write "
+        "for bots)",
     )
     data_dir(u_create)
     return p
@@ -137,7 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit({"team_id": admin.create_workspace(settings, args.name).id})
         elif args.command == "user":
             creds = admin.create_user(
-                settings, args.name, team_id=args.team, bot=args.bot, rate_limit=args.rate_limit
+                settings,
+                args.name,
+                team_id=args.team,
+                bot=args.bot,
+                rate_limit=args.rate_limit,
+                scopes=args.scopes,
             )
             _emit(creds.as_dict())
         return 0

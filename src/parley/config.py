@@ -49,7 +49,16 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     #: Threads serving reads (history, lists); each holds one connection per shard.
     read_threads: int = 2
-    #: Seconds a validated token stays cached (the seed: 15 minutes).
+    #: A person's messages per second, sustained (the seed: 1), and the burst allowed.
+    message_rate: float = 1.0
+    message_burst: float = 10.0
+    #: A bot's messages per second per channel (the seed: 1).
+    bot_channel_rate: float = 1.0
+    #: Calls per minute per user to each Web API method of Slack's tiers 1-3 (the seed:
+    #: 60); 0 turns this limit off.
+    api_calls_per_minute: float = 60.0
+    #: Seconds a validated token stays cached (the seed: 15 minutes). Also the longest a
+    #: token revoked through another process stays usable here.
     token_cache_ttl: float = 900.0
     #: Seconds channel metadata and membership stay cached.
     membership_cache_ttl: float = 900.0
@@ -79,6 +88,10 @@ class Settings:
             "commit_batch": 1 <= self.commit_batch <= 100_000,
             "sqlite_synchronous": self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
             "read_threads": 1 <= self.read_threads <= 64,
+            "message_rate": 0 < self.message_rate <= 100_000,
+            "message_burst": 1 <= self.message_burst <= 100_000,
+            "bot_channel_rate": 0 < self.bot_channel_rate <= 100_000,
+            "api_calls_per_minute": 0 <= self.api_calls_per_minute <= 1_000_000,
             "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
             "recent_channels": 1 <= self.recent_channels <= 10_000_000,
             "bus_retention": 1 <= self.bus_retention <= 10_000_000,

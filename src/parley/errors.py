@@ -23,6 +23,8 @@ class Code(StrEnum):
 
     NOT_AUTHED = "not_authed"
     INVALID_AUTH = "invalid_auth"
+    TOKEN_REVOKED = "token_revoked"
+    MISSING_SCOPE = "missing_scope"
     ACCOUNT_INACTIVE = "account_inactive"
     CHANNEL_NOT_FOUND = "channel_not_found"
     NOT_IN_CHANNEL = "not_in_channel"

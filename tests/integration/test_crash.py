@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 
 from parley import admin
 from parley.config import Settings
-from tests.helpers import server_process
+from tests.helpers import TEST_RATE_LIMIT, server_process
 
 CHANNELS = 6
 SENDERS = 48
@@ -59,7 +59,7 @@ async def burst(
 
 def test_sigkill_loses_no_acknowledged_message(tmp_path):
     settings = Settings.load({}, data_dir=tmp_path)
-    creds = admin.create_user(settings, "crasher")
+    creds = admin.create_user(settings, "crasher", rate_limit=TEST_RATE_LIMIT)
     acked: list[tuple[str, str, str]] = []
     with server_process(tmp_path) as (proc, url):
         client = WebClient(token=creds.token, base_url=f"{url}/api/")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from parley import admin
 from parley.config import Settings
-from tests.helpers import WsClient, server_in_thread
+from tests.helpers import TEST_RATE_LIMIT, WsClient, server_in_thread
 
 CLIENTS = 2
 
@@ -60,7 +60,7 @@ def test_every_client_converges_on_the_channel(steps):
 
 async def run(data_dir: Path, steps) -> None:
     base = Settings.load({}, data_dir=data_dir)
-    poster = admin.create_user(base, "poster")
+    poster = admin.create_user(base, "poster", rate_limit=TEST_RATE_LIMIT)
     followers = [Follower(admin.create_user(base, f"f{i}").token) for i in range(CLIENTS)]
     stack = contextlib.ExitStack()
     srv = stack.enter_context(server_in_thread(data_dir, drain_seconds=0))

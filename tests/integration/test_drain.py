@@ -11,12 +11,12 @@ from slack_sdk import WebClient
 
 from parley import admin
 from parley.config import Settings
-from tests.helpers import WsClient, server_process
+from tests.helpers import TEST_RATE_LIMIT, WsClient, server_process
 
 
 def test_sigterm_says_goodbye_and_loses_nothing(tmp_path):
     settings = Settings.load({}, data_dir=tmp_path)
-    bot = admin.create_user(settings, "drainer", bot=True)
+    bot = admin.create_user(settings, "drainer", bot=True, rate_limit=TEST_RATE_LIMIT)
     with server_process(tmp_path) as (proc, url):
         web = WebClient(token=bot.token, base_url=f"{url}/api/")
         ch = web.conversations_create(name="drain")["channel"]["id"]

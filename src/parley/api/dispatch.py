@@ -17,7 +17,9 @@ import orjson
 from parley.api.args import Args
 from parley.api.request import bearer_token, parse_body, parse_query
 from parley.errors import ApiError, Code, StorageError, StorageUnavailable
+from parley.pipeline import scopes
 from parley.pipeline.auth import Authenticator
+from parley.pipeline.limits import Limiter, Unlimited
 from parley.storage.models import User
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,13 @@ class Response(msgspec.Struct, frozen=True):
 
 
 class Ctx(msgspec.Struct, frozen=True):
-    """Who is calling, and from where (``base_url`` for ``auth.test``'s ``url``)."""
+    """Who is calling, with which token and scopes, and from where (``base_url`` for
+    ``auth.test``'s ``url``)."""
 
     user: User
     base_url: str
+    scopes: frozenset[str] = frozenset()
+    token: str = ""
 
 
 Handler = Callable[[Ctx, Args], Awaitable[dict[str, Any]]]
@@ -57,8 +62,9 @@ def error_response(exc: ApiError) -> Response:
 class Api:
     """Routes ``/api/<method>`` calls to handlers after authenticating them."""
 
-    def __init__(self, auth: Authenticator) -> None:
+    def __init__(self, auth: Authenticator, limiter: Limiter | None = None) -> None:
         self._auth = auth
+        self._limiter = limiter or Unlimited()
         self._methods: dict[str, Method] = {}
 
     def add(self, name: str, handler: Handler, *, read: bool = False) -> None:
@@ -89,8 +95,11 @@ class Api:
             else:
                 raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, POST"})
             token = bearer_token(authorization) or _str_or_none(args.pop("token", None))
-            user = await self._auth.authenticate(token)
-            result = await method.handler(Ctx(user, base_url), Args(args))
+            caller = await self._auth.authorize(token)
+            scopes.require(name, caller.scopes)
+            await self._limiter.check_call(caller.user, name)
+            ctx = Ctx(caller.user, base_url, caller.scopes, token)
+            result = await method.handler(ctx, Args(args))
             return Response(200, orjson.dumps({"ok": True, **result}))
         except ApiError as exc:
             return error_response(exc)

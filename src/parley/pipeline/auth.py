@@ -7,10 +7,13 @@ import secrets
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from parley.cache.ttl import TTLCache
 from parley.errors import ApiError, Code
+from parley.pipeline import scopes
 from parley.storage.interface import Directory
-from parley.storage.models import User
+from parley.storage.models import Caller, User
 
 
 def new_token(is_bot: bool) -> str:
@@ -24,32 +27,52 @@ def hash_token(token: str) -> bytes:
 
 
 class Authenticator:
-    """Maps a token to its user, caching answers (positive ones only) for ``ttl`` seconds.
+    """Maps a token to its :class:`~parley.storage.models.Caller` (user and scopes),
+    caching answers (positive ones only) for ``ttl`` seconds.
 
     A user whose token was just created (by ``parley user create`` in another process) is
-    found on first use: misses are never cached.
+    found on first use: misses are never cached. ``auth.revoke`` (:meth:`revoke`) takes
+    effect at once in the process that served it; another process that cached the token
+    keeps accepting it until its cache entry expires, at most ``ttl`` seconds later (the
+    seed's 15 minutes by default; ``PARLEY_TOKEN_CACHE_TTL``).
     """
 
     def __init__(
         self, directory: Directory, ttl: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._directory = directory
-        self._cache: TTLCache[bytes, User] = TTLCache(ttl, clock=clock)
+        self._cache: TTLCache[bytes, Caller] = TTLCache(ttl, clock=clock)
 
     async def authenticate(self, token: str | None) -> User:
-        """The token's user; ``not_authed`` without a token, ``invalid_auth`` for an unknown
-        one, ``account_inactive`` for a deleted user."""
+        """The token's user; see :meth:`authorize`."""
+        return (await self.authorize(token)).user
+
+    async def authorize(self, token: str | None) -> Caller:
+        """The token's user and scopes; ``not_authed`` without a token, ``invalid_auth``
+        for an unknown one, ``token_revoked`` for a revoked one, ``account_inactive`` for
+        a deleted user."""
         if not token:
             raise ApiError(Code.NOT_AUTHED)
         if len(token) > 256:
             raise ApiError(Code.INVALID_AUTH)
         key = hash_token(token)
-        user = self._cache.get(key)
-        if user is None:
-            user = await self._directory.user_by_token(key)
-            if user is None:
+        caller = self._cache.get(key)
+        if caller is None:
+            caller = await self._directory.caller_by_token(key)
+            if caller is None:
                 raise ApiError(Code.INVALID_AUTH)
-            self._cache.put(key, user)
-        if user.deleted:
+            if caller.scopes is None:
+                caller = msgspec.structs.replace(caller, scopes=scopes.default(caller.user.is_bot))
+            if not caller.revoked:
+                self._cache.put(key, caller)
+        if caller.revoked:
+            raise ApiError(Code.TOKEN_REVOKED)
+        if caller.user.deleted:
             raise ApiError(Code.ACCOUNT_INACTIVE)
-        return user
+        return caller
+
+    async def revoke(self, token: str) -> bool:
+        """Revokes ``token`` in the directory and forgets it here at once."""
+        key = hash_token(token)
+        self._cache.pop(key)
+        return await self._directory.revoke_token(key)

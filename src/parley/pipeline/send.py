@@ -63,7 +63,7 @@ class Sender:
         """``chat.postMessage`` and the WebSocket send: one path, one set of checks."""
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text)
-        self._limiter.check_message(user, channel)
+        await self._limiter.check_message(user, channel)
         req = PostRequest(
             id=self._ids.next(),
             channel=channel.id,

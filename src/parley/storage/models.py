@@ -29,6 +29,16 @@ class User(msgspec.Struct, frozen=True):
     deleted: bool = False
 
 
+class Caller(msgspec.Struct, frozen=True):
+    """Who a token speaks for and what it may do."""
+
+    user: User
+    #: The token's OAuth scopes (``parley.pipeline.scopes``); ``None`` as stored means
+    #: the defaults for the user's kind, which the authenticator fills in.
+    scopes: frozenset[str] | None
+    revoked: bool = False
+
+
 class Channel(msgspec.Struct, frozen=True):
     id: str
     team_id: str

@@ -1,4 +1,4 @@
-"""``auth.test``."""
+"""``auth.test`` and ``auth.revoke``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
+from parley.pipeline import scopes
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -21,9 +22,20 @@ def register(api: Api, svc: Services) -> None:
             "team_id": ctx.user.team_id,
             "user_id": ctx.user.id,
             "is_enterprise_install": False,
+            # Slack sends these as the x-oauth-scopes header; Parley also puts them here
+            "scopes": scopes.encode(ctx.scopes),
         }
         if ctx.user.bot_id:
             out["bot_id"] = ctx.user.bot_id
         return out
 
+    async def auth_revoke(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Revokes the calling token (``test=true``: only says it would). Takes effect at
+        once here, and in other processes within their token-cache TTL."""
+        if args.bool("test"):
+            return {"revoked": False}
+        await svc.auth.revoke(ctx.token)
+        return {"revoked": True}
+
     api.add("auth.test", auth_test, read=True)
+    api.add("auth.revoke", auth_revoke, read=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from parley.config import Settings
 from parley.errors import ApiError, Code, StorageError
 from parley.ids import wall_us
-from parley.storage.models import Channel, Page, Team, User
+from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer, run_once
 
@@ -62,7 +62,13 @@ def op_create_team(conn: sqlite3.Connection, _state: object, team: Team) -> Team
     return team
 
 
-def op_create_user(conn: sqlite3.Connection, _state: object, user: User, token_hash: bytes) -> User:
+def op_create_user(
+    conn: sqlite3.Connection,
+    _state: object,
+    user: User,
+    token_hash: bytes,
+    scopes: str | None = None,
+) -> User:
     if conn.execute("SELECT 1 FROM teams WHERE id = ?", (user.team_id,)).fetchone() is None:
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
     try:
@@ -83,10 +89,18 @@ def op_create_user(conn: sqlite3.Connection, _state: object, user: User, token_h
     except sqlite3.IntegrityError as exc:
         raise ApiError(Code.NAME_TAKEN) from exc
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, created) VALUES (?, ?, ?)",
-        (token_hash, user.id, user.created),
+        "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (?, ?, ?, ?)",
+        (token_hash, user.id, user.created, scopes),
     )
     return user
+
+
+def op_revoke_token(conn: sqlite3.Connection, _state: object, token_hash: bytes) -> bool:
+    """Marks the token revoked; ``False`` if it was unknown or revoked already."""
+    cur = conn.execute(
+        "UPDATE tokens SET revoked = 1 WHERE hash = ? AND revoked = 0", (token_hash,)
+    )
+    return cur.rowcount > 0
 
 
 def op_create_channel(conn: sqlite3.Connection, _state: object, ch: Channel) -> Channel:
@@ -160,13 +174,16 @@ def q_team(conn: sqlite3.Connection, team_id: str) -> Team | None:
     return Team(*row) if row else None
 
 
-def q_user_by_token(conn: sqlite3.Connection, token_hash: bytes) -> User | None:
+def q_caller_by_token(conn: sqlite3.Connection, token_hash: bytes) -> Caller | None:
     row = conn.execute(
-        f"SELECT {', '.join('u.' + c.strip() for c in _USER_COLS.split(','))} "
-        "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.revoked = 0",
+        f"SELECT {', '.join('u.' + c.strip() for c in _USER_COLS.split(','))}, "
+        "t.scopes, t.revoked FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?",
         (token_hash,),
     ).fetchone()
-    return _user(row) if row else None
+    if row is None:
+        return None
+    scopes = None if row[-2] is None else frozenset(s for s in row[-2].split(",") if s)
+    return Caller(_user(row[:-2]), scopes, bool(row[-1]))
 
 
 def q_user(conn: sqlite3.Connection, user_id: str) -> User | None:
@@ -289,8 +306,11 @@ class SqliteDirectory:
     async def create_user(self, user: User, token_hash: bytes) -> User:
         return await self._writer.submit(op_create_user, user, token_hash)
 
-    async def user_by_token(self, token_hash: bytes) -> User | None:
-        return await self._read(q_user_by_token, token_hash)
+    async def caller_by_token(self, token_hash: bytes) -> Caller | None:
+        return await self._read(q_caller_by_token, token_hash)
+
+    async def revoke_token(self, token_hash: bytes) -> bool:
+        return await self._writer.submit(op_revoke_token, token_hash)
 
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)
@@ -356,10 +376,16 @@ def admin_read(settings: Settings, op, *args):
 
 
 def op_add_token(
-    conn: sqlite3.Connection, _state: object, user_id: str, token_hash: bytes, now: int
+    conn: sqlite3.Connection,
+    _state: object,
+    user_id: str,
+    token_hash: bytes,
+    now: int,
+    scopes: str | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, created) VALUES (?, ?, ?)", (token_hash, user_id, now)
+        "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (?, ?, ?, ?)",
+        (token_hash, user_id, now, scopes),
     )
 
 

@@ -33,6 +33,10 @@ DIRECTORY = [
     ) WITHOUT ROWID;
     CREATE INDEX members_by_user ON members (user_id, channel_id);
     """,
+    # v2: scopes per token (NULL: the defaults of the user's kind)
+    """
+    ALTER TABLE tokens ADD COLUMN scopes TEXT;
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,132 @@
+"""Stage 1b: what a token may do. OAuth scopes per Web API method, as Slack names them.
+
+Pure data and checks. A token carries a set of scopes, chosen when it is issued
+(``parley user create --scopes channels:read,channels:history``; left out, the defaults
+for users or bots below). A method names the scopes that allow it: any one of them is
+enough, as in Slack, where for example ``conversations.history`` is allowed by
+``channels:history`` for public channels and ``groups:history`` for private ones; the
+handler then checks the scope of the channel's own kind (:func:`require_for_channel`).
+
+A call without one of its scopes answers ``missing_scope`` with ``needed`` (the scopes
+that would allow it, comma-separated) and ``provided`` (the token's), as Slack does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from parley.errors import ApiError, Code
+
+#: Every scope Parley knows.
+ALL = frozenset(
+    {
+        "channels:history",
+        "channels:join",
+        "channels:manage",
+        "channels:read",
+        "channels:write",
+        "chat:write",
+        "groups:history",
+        "groups:read",
+        "groups:write",
+        "reactions:read",
+        "reactions:write",
+        "rtm:stream",
+        "users:read",
+    }
+)
+
+#: A person's token: everything a chat client needs.
+DEFAULT_USER = ALL
+
+#: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
+#: and manage channels with ``channels:manage``, as Slack's bot tokens do).
+DEFAULT_BOT = ALL - {"channels:write"}
+
+_READ = ("channels:read", "groups:read")
+_HISTORY = ("channels:history", "groups:history")
+_WRITE = ("channels:write", "channels:manage", "groups:write")
+
+#: Method -> the scopes that allow it (any one). A method missing here needs none.
+METHODS: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "conversations.create": ("channels:manage", "channels:write", "groups:write"),
+    "conversations.list": _READ,
+    "conversations.info": _READ,
+    "conversations.members": _READ,
+    "conversations.history": _HISTORY,
+    "conversations.replies": _HISTORY,
+    "conversations.join": ("channels:join", "channels:write"),
+    "conversations.leave": _WRITE,
+    "conversations.invite": _WRITE,
+    "conversations.archive": _WRITE,
+    "conversations.unarchive": _WRITE,
+    "reactions.add": ("reactions:write",),
+    "reactions.remove": ("reactions:write",),
+    "reactions.get": ("reactions:read",),
+    "rtm.connect": ("rtm:stream",),
+    "users.list": ("users:read",),
+    "users.info": ("users:read",),
+}
+
+#: For the channel families: the scope a public or a private channel needs.
+_BY_KIND = {
+    "read": ("channels:read", "groups:read"),
+    "history": ("channels:history", "groups:history"),
+    "write": ("channels:write", "groups:write"),
+}
+
+
+def parse(text: str) -> frozenset[str]:
+    """``"channels:read,channels:history"`` -> the set; unknown names raise ValueError
+    naming them (an empty string is an empty set: a token that can only ``auth.test``)."""
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - ALL)
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(sorted(ALL))}")
+    return frozenset(names)
+
+
+def encode(scopes: Iterable[str]) -> str:
+    """The stored and displayed form: sorted, comma-separated."""
+    return ",".join(sorted(scopes))
+
+
+def default(is_bot: bool) -> frozenset[str]:
+    return DEFAULT_BOT if is_bot else DEFAULT_USER
+
+
+def _missing(needed: Iterable[str], provided: frozenset[str]) -> ApiError:
+    return ApiError(
+        Code.MISSING_SCOPE, data={"needed": ",".join(needed), "provided": encode(provided)}
+    )
+
+
+def require(method: str, provided: frozenset[str]) -> None:
+    """Raises ``missing_scope`` unless ``provided`` holds one of ``method``'s scopes."""
+    needed = METHODS.get(method)
+    if needed is not None and provided.isdisjoint(needed):
+        raise _missing(needed, provided)
+
+
+def require_for_channel(
+    family: str, is_private: bool, provided: frozenset[str], *, manage: bool = True
+) -> None:
+    """Raises ``missing_scope`` unless ``provided`` allows ``family`` (``read``,
+    ``history`` or ``write``) on a channel of this kind. ``write`` on a public channel is
+    also allowed by ``channels:manage`` (a bot's way) unless ``manage`` is False.
+
+    Call it only once the caller may see the channel, so a non-member of a private
+    channel still gets ``channel_not_found``, never a hint that it exists.
+    """
+    public, private = _BY_KIND[family]
+    if is_private:
+        ok: tuple[str, ...] = (private,)
+    elif family == "write" and manage:
+        ok = (public, "channels:manage")
+    else:
+        ok = (public,)
+    if provided.isdisjoint(ok):
+        raise _missing(ok, provided)
