@@ -1,0 +1,139 @@
+"""Scopes, auth.revoke and rate limits against a real server, through slack_sdk."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from parley.pipeline import scopes
+from tests.app.test_cli import parley
+
+
+def call(client: WebClient, method: str, **args) -> dict:
+    """The raw answer of ``method`` (errors included) as a dict, with the HTTP status."""
+    try:
+        resp = client.api_call(method, json=args)
+    except SlackApiError as exc:
+        resp = exc.response
+    return {"status": resp.status_code, "headers": resp.headers, **resp.data}
+
+
+# arguments that get past argument checks to the point where the scope matters
+ARGS = {
+    "chat.postMessage": {"channel": "CXXXXXXXX", "text": "hi"},
+    "chat.update": {"channel": "CXXXXXXXX", "ts": "1.000001", "text": "x"},
+    "chat.delete": {"channel": "CXXXXXXXX", "ts": "1.000001"},
+    "conversations.create": {"name": "scoped"},
+    "reactions.add": {"channel": "CXXXXXXXX", "timestamp": "1.000001", "name": "tada"},
+    "reactions.remove": {"channel": "CXXXXXXXX", "timestamp": "1.000001", "name": "tada"},
+    "reactions.get": {"channel": "CXXXXXXXX", "timestamp": "1.000001"},
+    "users.info": {"user": "UXXXXXXXX"},
+}
+
+
+@pytest.mark.parametrize("method", sorted(scopes.METHODS))
+def test_scope_matrix(server, method):
+    """Every method: without any of its scopes, missing_scope naming what is needed and
+    what the token has; with exactly one of them, never missing_scope."""
+    needed = scopes.METHODS[method]
+    others = sorted(scopes.ALL - set(needed))[:2]
+    tag = method.replace(".", "-").lower()
+    without = server.user(f"no-{tag}", scopes=",".join(others))
+    out = call(server.client(without.token), method, **ARGS.get(method, {}))
+    assert out["ok"] is False and out["error"] == "missing_scope", out
+    assert out["needed"] == ",".join(needed)
+    assert out["provided"] == ",".join(others)
+    for scope in needed:
+        with_one = server.user(f"with-{tag}-{scope.replace(':', '-')}", scopes=scope)
+        out = call(server.client(with_one.token), method, **ARGS.get(method, {}))
+        assert out.get("error") != "missing_scope", (scope, out)
+
+
+def test_methods_without_scopes_and_an_empty_scope_list(server):
+    bare = server.user("bare", scopes="")
+    client = server.client(bare.token)
+    assert client.auth_test()["scopes"] == ""
+    assert call(client, "conversations.list")["error"] == "missing_scope"
+
+
+def test_default_scopes_for_people_and_bots(server):
+    person, bot = server.user("scoped-person"), server.user("scoped-bot", bot=True)
+    assert server.client(person.token).auth_test()["scopes"] == scopes.encode(scopes.ALL)
+    assert server.client(bot.token).auth_test()["scopes"] == scopes.encode(scopes.DEFAULT_BOT)
+
+
+def test_unknown_scopes_are_refused_at_creation(tmp_path):
+    code, err = parley(
+        "user", "create", "x", "--scopes", "chat:write,admin", "--data-dir", str(tmp_path)
+    )
+    assert code == 1 and "admin" in err["error"]
+    code, ok = parley(
+        "user",
+        "create",
+        "y",
+        "--scopes",
+        "channels:read,channels:history",
+        "--data-dir",
+        str(tmp_path),
+    )
+    assert code == 0 and ok["token"].startswith("xoxp-")
+
+
+def test_auth_revoke_takes_effect_at_once(server):
+    creds = server.user("revoker")
+    client = server.client(creds.token)
+    assert client.auth_test()["ok"]
+    assert client.api_call("auth.revoke", params={"test": "true"})["revoked"] is False
+    assert client.auth_test()["ok"]  # test=true revoked nothing
+    assert client.auth_revoke()["revoked"] is True
+    out = call(client, "auth.test")
+    assert out["ok"] is False and out["error"] == "token_revoked"
+    assert call(client, "auth.revoke")["error"] == "token_revoked"
+    # another token of the same user keeps working
+    other = server.client(server.user("revoker2").token)
+    assert other.auth_test()["ok"]
+
+
+def test_over_the_limit_429_with_retry_after_and_nothing_written(server):
+    limited = server.user("limited", rate_limit=None)  # the defaults: bursts of 10, then 1/s
+    client = server.client(limited.token)
+    channel = client.conversations_create(name="limits")["channel"]["id"]
+    answers = [call(client, "chat.postMessage", channel=channel, text=f"m{i}") for i in range(14)]
+    ok = [a for a in answers if a["ok"]]
+    refused = [a for a in answers if not a["ok"]]
+    assert len(ok) >= 10 and refused, [a.get("error") for a in answers]
+    for a in refused:
+        assert a["status"] == 429 and a["error"] == "ratelimited"
+        assert set(a) == {"status", "headers", "ok", "error"}  # body: ok and error only
+        assert (
+            int(
+                a["headers"]["retry-after"][0]
+                if isinstance(a["headers"]["retry-after"], list)
+                else a["headers"]["retry-after"]
+            )
+            >= 1
+        )
+    history = client.conversations_history(channel=channel, limit=100)["messages"]
+    assert len(history) == len(ok)  # nothing of a refused send was written
+
+
+def test_slack_sdk_retry_handler_backs_off_and_succeeds(server):
+    """A real slack_sdk client with its RateLimitErrorRetryHandler posts 13 messages in a
+    row on the default limits: the last ones wait for Retry-After and go through."""
+    creds = server.user("patient", rate_limit=None)
+    client = WebClient(
+        token=creds.token,
+        base_url=f"{server.url}/api/",
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
+    )
+    channel = client.conversations_create(name="patience")["channel"]["id"]
+    started = time.monotonic()
+    for i in range(13):
+        assert client.chat_postMessage(channel=channel, text=f"p{i}")["ok"]
+    assert time.monotonic() - started >= 1.0  # it had to wait at least once
+    texts = [m["text"] for m in client.conversations_history(channel=channel)["messages"]]
+    assert texts == [f"p{i}" for i in reversed(range(13))]  # each once, none lost
