@@ -42,6 +42,10 @@ class Settings:
     max_text: int = 40_000
     #: Largest request body accepted, in bytes.
     max_body: int = 1 << 20
+    #: Largest request line plus headers, in bytes (answered 431 past it).
+    max_header: int = 64 << 10
+    #: Seconds a client has to send a request's headers once it started.
+    header_timeout: float = 10.0
     #: Most operations one group commit takes into a single transaction.
     commit_batch: int = 512
     #: SQLite ``synchronous``: FULL fsyncs every group commit (survives power loss);
@@ -85,6 +89,8 @@ class Settings:
             "worker_id": 0 <= self.worker_id <= 1023,
             "max_text": 1 <= self.max_text <= 1_000_000,
             "max_body": 1024 <= self.max_body <= 64 << 20,
+            "max_header": 8192 <= self.max_header <= 1 << 20,
+            "header_timeout": 1 <= self.header_timeout <= 600,
             "commit_batch": 1 <= self.commit_batch <= 100_000,
             "sqlite_synchronous": self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
             "read_threads": 1 <= self.read_threads <= 64,

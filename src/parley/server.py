@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from granian.constants import Interfaces
+from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
 from parley import app
@@ -83,6 +84,12 @@ async def serve(
         interface=Interfaces.RSGI,
         log_enabled=False,
         backlog=2048,
+        # a request line and headers past max_header bytes get 431; a client has
+        # header_timeout seconds to send them (slow-loris)
+        http1_settings=HTTP1Settings(
+            max_buffer_size=settings.max_header,
+            header_read_timeout=int(settings.header_timeout * 1000),
+        ),
     )
     if on_ready is not None:
         server.on_startup(lambda: on_ready(url))

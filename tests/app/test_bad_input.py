@@ -184,3 +184,18 @@ def test_no_input_makes_a_500(server, who, method, args, use_real_ids):
     assert isinstance(body.get("ok"), bool)
     if not body["ok"]:
         assert isinstance(body["error"], str) and body["error"]
+
+
+def test_oversized_headers_get_431_and_the_server_keeps_serving(server, who):
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server.url)
+    for headers in (
+        b"X-Big: " + b"a" * 100_000 + b"\r\n",  # past max_header (64 KiB)
+        b"".join(b"X-H%d: v\r\n" % i for i in range(2000)),  # too many
+    ):
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+            sock.sendall(b"POST /api/auth.test HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 431")
+    assert server.client(who[0].token).auth_test()["ok"]
