@@ -32,6 +32,7 @@ from parley.bench.world import Target, World, attach, own_server, populate
 from parley.server import free_port
 
 IDLE_PER_PROCESS = 6000  # idle connections per client process (fds are 20,000 a process)
+IDLE_PER_USER = 10  # idle connections per user, well under the gateway's per-user cap
 
 
 def run(
@@ -305,9 +306,10 @@ def _connections(target: Target, preset: Preset, say) -> dict[str, Any]:
     """Opens idle connections, :data:`IDLE_PER_PROCESS` per client process, until
     ``preset.subscribers`` or the first failure; memory per connection is the server's
     RSS growth divided by the connections held."""
+    count = max(1, -(-preset.subscribers // IDLE_PER_USER))
     users = [
         admin.create_user(target.settings, f"idle{os.getpid()}-{u}", bot=True, rate_limit=100)
-        for u in range(min(preset.subscribers, preset.max_users))
+        for u in range(count)
     ]
     tokens = [users[k % len(users)].token for k in range(preset.subscribers)]
     time.sleep(1.0)
