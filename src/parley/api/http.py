@@ -1,7 +1,8 @@
 """The HTTP shell: an RSGI application (served by Granian) that moves bytes between the
 socket and :class:`~parley.api.dispatch.Api`. No method logic lives here.
 
-Routes: ``/api/<method>`` (GET or POST), ``/health``; everything else is a JSON 404.
+Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API's OpenAPI
+description, :mod:`parley.api.openapi`), ``/health``; everything else is a JSON 404.
 Granian was chosen by measurement: on the project's 2-core machines its embedded RSGI
 server answered a JSON echo at ~37K req/s, aiohttp's low-level server ~22K and aiohttp's
 web app ~18K (``docs/architecture.md``).
@@ -14,12 +15,19 @@ from typing import Any
 
 import orjson
 
+from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.errors import ApiError, Code
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _NOT_FOUND = Response(404, orjson.dumps({"ok": False, "error": "not_found"}))
 _HEALTH = Response(200, orjson.dumps({"ok": True}))
+_OPENAPI_PATH = "/api/openapi.json"
+# built and encoded once: the document is fixed for the life of the process
+_OPENAPI = Response(200, orjson.dumps(openapi.document()))
+_OPENAPI_405 = error_response(
+    ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+)
 
 
 class HttpApp:
@@ -36,7 +44,9 @@ class HttpApp:
             proto.close(1008)  # WebSocket comes with the gateway
             return
         path = scope.path
-        if path.startswith("/api/"):
+        if path == _OPENAPI_PATH:
+            response = _OPENAPI if scope.method in ("GET", "HEAD") else _OPENAPI_405
+        elif path.startswith("/api/"):
             response = await self._api_call(scope, proto, path[5:])
         elif path == "/health":
             response = _HEALTH
@@ -71,7 +81,9 @@ class HttpApp:
         """
         length = headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            # ASCII digits only and at most 19 of them: str.isdigit() accepts "²" and int()
+            # refuses 5,000 digits, so neither must reach int() (Granian checks it too)
+            if not (length.isascii() and length.isdigit() and len(length) <= 19):
                 return None
             if int(length) > self._max_body:
                 if int(length) <= 16 * self._max_body:

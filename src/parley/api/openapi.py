@@ -1,0 +1,565 @@
+"""The Web API described as OpenAPI 3.0, from one table of methods. Pure: no I/O.
+
+:data:`METHODS` lists every ``/api/<method>`` the server registers, with its arguments
+and the fields of its success answer; :func:`document` turns it into the OpenAPI
+document that :mod:`parley.api.http` encodes once and serves at ``GET /api/openapi.json``.
+A test holds :data:`METHODS` equal to the methods the running server registers (names and
+whether GET is allowed), so the description cannot drift from the code.
+
+What the document states for every method, as :mod:`parley.api.dispatch` does it:
+
+- ``POST`` with a JSON object, form-encoded or multipart body (query arguments are merged
+  in); read methods also ``GET`` with query arguments.
+- The token comes as ``Authorization: Bearer <token>`` or as a ``token`` argument.
+- Every answer is JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error": "<slack code>"}``.
+  Refusals are ``200`` with ``ok: false`` (as in Slack); ``413`` for a body over the limit,
+  ``429`` with ``Retry-After`` when rate limited, ``503`` with ``Retry-After`` when the
+  store cannot take work, ``500`` for a bug. A path that names no method answers ``404``
+  ``unknown_method`` and a method called with the wrong verb ``405``
+  ``method_not_allowed`` with ``Allow``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley import __version__
+
+JsonSchema = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument. ``schema`` is its JSON-body type; ``text`` its type in a query string
+    or form body when that differs (a JSON object sent as JSON text)."""
+
+    name: str
+    schema: JsonSchema
+    doc: str
+    required: bool = False
+    text: JsonSchema | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MethodDoc:
+    """One Web API method: ``read`` methods may also be called with GET. ``result`` holds
+    the success answer's fields besides ``ok``; ``always`` names those always present."""
+
+    name: str
+    summary: str
+    read: bool = False
+    args: tuple[Arg, ...] = ()
+    result: dict[str, JsonSchema] = field(default_factory=dict)
+    always: tuple[str, ...] = ()
+
+
+# -- argument and result building blocks -----------------------------------------------------
+
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_INT = {"type": "integer"}
+_TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
+
+
+def _ref(name: str) -> JsonSchema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(name: str) -> JsonSchema:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _channel(doc: str = "Channel id (`C…`).") -> Arg:
+    return Arg("channel", {"type": "string", "maxLength": 32}, doc, required=True)
+
+
+def _ts(name: str, doc: str, *, required: bool = False) -> Arg:
+    return Arg(name, _TS, doc, required=required)
+
+
+def _bool(name: str, doc: str) -> Arg:
+    return Arg(name, _BOOL, doc)
+
+
+_CURSOR = Arg(
+    "cursor",
+    {"type": "string", "maxLength": 256},
+    "`response_metadata.next_cursor` of the previous page; absent or empty for the first.",
+)
+
+
+def _limit(default: int, maximum: int) -> Arg:
+    return Arg(
+        "limit",
+        {"type": "integer", "minimum": 0},
+        f"Page size: 0 or absent means {default}; above {maximum} is clamped.",
+    )
+
+
+_PAGE = {"response_metadata": _ref("ResponseMetadata")}
+_HISTORY_BOUNDS = (
+    _ts("latest", "Only messages before this ts (`invalid_ts_latest` if malformed)."),
+    _ts("oldest", "Only messages after this ts (`invalid_ts_oldest` if malformed)."),
+    _bool("inclusive", "Include messages at exactly `latest` and `oldest`."),
+)
+_TEXT = Arg(
+    "text",
+    _STR,
+    "Message text; at most `PARLEY_MAX_TEXT` (40000) characters, else `msg_too_long`.",
+)
+
+
+# -- the methods --------------------------------------------------------------------------------
+
+METHODS: tuple[MethodDoc, ...] = (
+    MethodDoc(
+        "auth.test",
+        "Who the token belongs to.",
+        read=True,
+        result={
+            "url": _STR,
+            "team": _STR,
+            "user": _STR,
+            "team_id": _STR,
+            "user_id": _STR,
+            "bot_id": _STR,
+            "is_enterprise_install": _BOOL,
+            "scopes": {"type": "string", "description": "The token's scopes, comma-separated."},
+        },
+        always=("url", "team", "user", "team_id", "user_id"),
+    ),
+    MethodDoc(
+        "auth.revoke",
+        "Revokes the calling token; with `test` only says whether it would.",
+        read=True,
+        args=(_bool("test", "Do not revoke; answer `revoked: false`."),),
+        result={"revoked": _BOOL},
+        always=("revoked",),
+    ),
+    MethodDoc(
+        "chat.postMessage",
+        "Posts a message (or a thread reply); acknowledged once durably written.",
+        args=(
+            _channel(),
+            _TEXT,
+            _ts("thread_ts", "Reply in the thread of this message (`thread_not_found`)."),
+            _bool("reply_broadcast", "A thread reply that is also shown in the channel."),
+            Arg(
+                "client_msg_id",
+                {"type": "string", "maxLength": 128},
+                "Idempotency key: a retry with the same id returns the original message.",
+            ),
+        ),
+        result={"channel": _STR, "ts": _STR, "message": _ref("Message")},
+        always=("channel", "ts", "message"),
+    ),
+    MethodDoc(
+        "chat.update",
+        "Edits a message; `edit_version` makes the edit conditional (`edit_conflict`).",
+        args=(
+            _channel(),
+            _ts("ts", "The message to edit (`message_not_found`).", required=True),
+            _TEXT,
+            Arg(
+                "edit_version",
+                {"type": "integer", "minimum": 0},
+                "The `edit_version` last seen; a newer one answers `edit_conflict`.",
+            ),
+        ),
+        result={"channel": _STR, "ts": _STR, "text": _STR, "message": _ref("Message")},
+        always=("channel", "ts", "text", "message"),
+    ),
+    MethodDoc(
+        "chat.delete",
+        "Deletes a message (it keeps its `seq`).",
+        args=(_channel(), _ts("ts", "The message to delete.", required=True)),
+        result={"channel": _STR, "ts": _STR},
+        always=("channel", "ts"),
+    ),
+    MethodDoc(
+        "conversations.create",
+        "Creates a channel with the caller as its first member.",
+        args=(
+            Arg(
+                "name",
+                {"type": "string", "maxLength": 80},
+                "Lower-case letters, digits, `-` and `_` (`invalid_name*`, `name_taken`).",
+                required=True,
+            ),
+            _bool("is_private", "A private channel: visible to its members only."),
+        ),
+        result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.list",
+        "The team's channels the caller can see, a page at a time.",
+        read=True,
+        args=(
+            Arg(
+                "types",
+                _STR,
+                "Comma-separated among `public_channel` (default), `private_channel`, "
+                "`im`, `mpim` (`invalid_types`).",
+            ),
+            _bool("exclude_archived", "Leave archived channels out."),
+            _CURSOR,
+            _limit(100, 1000),
+        ),
+        result={"channels": _list_of("Channel"), **_PAGE},
+        always=("channels", "response_metadata"),
+    ),
+    MethodDoc(
+        "conversations.info",
+        "One channel.",
+        read=True,
+        args=(_channel(), _bool("include_num_members", "Count members (default true).")),
+        result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.join",
+        "Joins a public channel.",
+        args=(_channel(),),
+        result={"channel": _ref("Channel"), "already_in_channel": _BOOL},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.leave",
+        "Leaves a channel.",
+        args=(_channel(),),
+        result={"not_in_channel": _BOOL},
+    ),
+    MethodDoc(
+        "conversations.invite",
+        "Adds users to a channel the caller is in.",
+        args=(
+            _channel(),
+            Arg(
+                "users",
+                _STR,
+                "Comma-separated user ids, at most 1000 (`no_user`, `user_not_found`).",
+                required=True,
+            ),
+        ),
+        result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.members",
+        "A channel's member ids, a page at a time.",
+        read=True,
+        args=(_channel(), _CURSOR, _limit(100, 1000)),
+        result={"members": {"type": "array", "items": _STR}, **_PAGE},
+        always=("members", "response_metadata"),
+    ),
+    MethodDoc(
+        "conversations.history",
+        "A channel's messages, newest first, a page at a time.",
+        read=True,
+        args=(_channel(), *_HISTORY_BOUNDS, _CURSOR, _limit(100, 999)),
+        result={
+            "messages": _list_of("Message"),
+            "has_more": _BOOL,
+            "pin_count": _INT,
+            **_PAGE,
+        },
+        always=("messages", "has_more", "response_metadata"),
+    ),
+    MethodDoc(
+        "conversations.replies",
+        "A thread: its parent, then its replies oldest first, a page at a time.",
+        read=True,
+        args=(
+            _channel(),
+            _ts("ts", "The thread's parent, or any reply in it.", required=True),
+            *_HISTORY_BOUNDS,
+            _CURSOR,
+            _limit(100, 1000),
+        ),
+        result={"messages": _list_of("Message"), "has_more": _BOOL, **_PAGE},
+        always=("messages", "has_more", "response_metadata"),
+    ),
+    MethodDoc(
+        "conversations.archive",
+        "Archives a channel the caller is in.",
+        args=(_channel(),),
+    ),
+    MethodDoc(
+        "conversations.unarchive",
+        "Unarchives a channel the caller is in.",
+        args=(_channel(),),
+    ),
+    MethodDoc(
+        "reactions.add",
+        "Adds the caller's reaction to a message.",
+        args=(
+            _channel(),
+            _ts("timestamp", "The message.", required=True),
+            Arg(
+                "name",
+                {"type": "string", "maxLength": 200},
+                "Emoji name, colons optional (`invalid_name`).",
+                required=True,
+            ),
+        ),
+    ),
+    MethodDoc(
+        "reactions.remove",
+        "Removes the caller's reaction from a message.",
+        args=(
+            _channel(),
+            _ts("timestamp", "The message.", required=True),
+            Arg("name", {"type": "string", "maxLength": 200}, "Emoji name.", required=True),
+        ),
+    ),
+    MethodDoc(
+        "reactions.get",
+        "A message with its reactions.",
+        read=True,
+        args=(_channel(), _ts("timestamp", "The message.", required=True)),
+        result={"type": _STR, "channel": _STR, "message": _ref("Message")},
+        always=("type", "channel", "message"),
+    ),
+    MethodDoc(
+        "rtm.connect",
+        "A WebSocket URL with a single-use ticket; `resume` replays what was missed.",
+        read=True,
+        args=(
+            Arg(
+                "resume",
+                {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                "Channel id -> last `seq` held; after `hello` the missed messages are "
+                "replayed, then `resume_done`.",
+                text={"type": "string", "description": "The same object as JSON text."},
+            ),
+        ),
+        result={
+            "url": _STR,
+            "self": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {"id": _STR, "name": _STR},
+            },
+            "team": _ref("Team"),
+        },
+        always=("url", "self", "team"),
+    ),
+    MethodDoc(
+        "users.list",
+        "The team's users, a page at a time.",
+        read=True,
+        args=(_CURSOR, _limit(200, 1000)),
+        result={"members": _list_of("User"), "cache_ts": _INT, **_PAGE},
+        always=("members", "response_metadata"),
+    ),
+    MethodDoc(
+        "users.info",
+        "One user of the caller's team (`user_not_found`).",
+        read=True,
+        args=(Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`).", required=True),),
+        result={"user": _ref("User")},
+        always=("user",),
+    ),
+)
+
+
+# -- shared components ---------------------------------------------------------------------------
+
+_DESCRIPTION = """\
+Slack's Web API, as Parley serves it. Call `POST /api/<method>` with a JSON object,
+form-encoded or multipart body; read methods also `GET` with query arguments. The token
+comes as `Authorization: Bearer <token>` or as a `token` argument. Every answer is JSON,
+`{"ok": true, ...}` or `{"ok": false, "error": "<slack code>"}`; refusals are `200` with
+`ok: false`, as in Slack. A path naming no method answers `404` `unknown_method`, a
+method called with the wrong verb `405` `method_not_allowed` with `Allow`."""
+
+
+def _object(props: dict[str, JsonSchema], required: tuple[str, ...] | list[str]) -> JsonSchema:
+    out: JsonSchema = {"type": "object", "properties": props}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+_SCHEMAS: dict[str, JsonSchema] = {
+    "Error": _object(
+        {
+            "ok": {"type": "boolean", "enum": [False]},
+            "error": {"type": "string", "description": "Slack's error code."},
+        },
+        ("ok", "error"),
+    ),
+    "ResponseMetadata": _object(
+        {"next_cursor": {"type": "string", "description": "Empty on the last page."}},
+        ("next_cursor",),
+    ),
+    "Message": _object(
+        {
+            "type": _STR,
+            "user": _STR,
+            "text": _STR,
+            "ts": _STR,
+            "team": _STR,
+            "channel": _STR,
+            "seq": {"type": "integer", "description": "Gap-free position in the channel."},
+            "edit_version": {"type": "integer", "description": "Times edited."},
+            "subtype": _STR,
+            "thread_ts": _STR,
+            "bot_id": _STR,
+            "client_msg_id": _STR,
+            "reply_count": _INT,
+            "reactions": {
+                "type": "array",
+                "items": _object(
+                    {"name": _STR, "users": {"type": "array", "items": _STR}, "count": _INT},
+                    ("name", "users", "count"),
+                ),
+            },
+        },
+        ("type", "text", "ts", "channel", "seq", "edit_version"),
+    ),
+    "Channel": _object(
+        {
+            "id": _STR,
+            "name": _STR,
+            "is_channel": _BOOL,
+            "is_private": _BOOL,
+            "is_archived": _BOOL,
+            "is_member": _BOOL,
+            "created": _INT,
+            "creator": _STR,
+            "num_members": _INT,
+        },
+        ("id", "name", "is_private", "is_archived", "is_member", "created"),
+    ),
+    "User": _object(
+        {
+            "id": _STR,
+            "team_id": _STR,
+            "name": _STR,
+            "real_name": _STR,
+            "deleted": _BOOL,
+            "is_bot": _BOOL,
+            "profile": {"type": "object"},
+        },
+        ("id", "team_id", "name", "deleted", "is_bot"),
+    ),
+    "Team": _object({"id": _STR, "name": _STR, "domain": _STR}, ("id", "name")),
+}
+
+_ERROR_JSON = {"application/json": {"schema": _ref("Error")}}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": _INT}}
+_ERRORS: dict[str, Any] = {
+    "413": {
+        "description": "Body over the size limit (`request_too_large`).",
+        "content": _ERROR_JSON,
+    },
+    "429": {
+        "description": "Rate limited (`ratelimited`).",
+        "headers": _RETRY_AFTER,
+        "content": _ERROR_JSON,
+    },
+    "500": {"description": "A bug (`internal_error`, `fatal_error`).", "content": _ERROR_JSON},
+    "503": {
+        "description": "The store cannot take work right now (`fatal_error`).",
+        "headers": _RETRY_AFTER,
+        "content": _ERROR_JSON,
+    },
+}
+
+
+# -- assembling the document -------------------------------------------------------------------
+
+
+def _answer(method: MethodDoc) -> JsonSchema:
+    props = {"ok": {"type": "boolean", "enum": [True]}, **method.result}
+    return _object(props, ("ok", *method.always))
+
+
+def _responses(method: MethodDoc) -> dict[str, Any]:
+    ok = {
+        "description": "`ok: true` with the result, or `ok: false` with Slack's error code.",
+        "content": {"application/json": {"schema": {"oneOf": [_answer(method), _ref("Error")]}}},
+    }
+    return {"200": ok, **_ERRORS}
+
+
+def _body(method: MethodDoc) -> dict[str, Any]:
+    required = [a.name for a in method.args if a.required]
+    as_json = _object({a.name: {**a.schema, "description": a.doc} for a in method.args}, required)
+    as_text = _object(
+        {a.name: {**(a.text or a.schema), "description": a.doc} for a in method.args}, required
+    )
+    return {
+        "required": False,
+        "content": {
+            "application/json": {"schema": as_json},
+            "application/x-www-form-urlencoded": {"schema": as_text},
+            "multipart/form-data": {"schema": as_text},
+        },
+    }
+
+
+def _query(method: MethodDoc) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": a.name,
+            "in": "query",
+            "required": a.required,
+            "description": a.doc,
+            "schema": a.text or a.schema,
+        }
+        for a in method.args
+    ]
+
+
+def _operations(method: MethodDoc) -> dict[str, Any]:
+    family = method.name.split(".", 1)[0]
+    post: dict[str, Any] = {
+        "operationId": method.name,
+        "tags": [family],
+        "summary": method.summary,
+        "responses": _responses(method),
+    }
+    if method.args:
+        post["requestBody"] = _body(method)
+    ops = {"post": post}
+    if method.read:
+        ops["get"] = {
+            "operationId": f"{method.name}.get",
+            "tags": [family],
+            "summary": method.summary,
+            "parameters": _query(method),
+            "responses": _responses(method),
+        }
+    return ops
+
+
+def document(methods: tuple[MethodDoc, ...] = METHODS) -> dict[str, Any]:
+    """The OpenAPI 3.0 document for ``methods``: one path per method, ``/api/<name>``.
+
+    A new structure on each call (nothing shared with this module), so a caller may change it.
+    """
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "Parley Web API", "version": __version__, "description": _DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "tags": [{"name": name} for name in dict.fromkeys(m.name.split(".")[0] for m in methods)],
+        "paths": {f"/api/{m.name}": _operations(m) for m in methods},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A Parley token (`xoxp-…`, `xoxb-…`); a `token` argument "
+                    "is accepted too.",
+                }
+            },
+        },
+        "security": [{"bearer": []}],
+    }
+    return copy.deepcopy(doc)
