@@ -103,6 +103,15 @@ def test_write_methods_refuse_get(server, who):
     assert (status, body["error"]) == (405, "method_not_allowed")
 
 
+def test_other_verbs_get_405_with_the_verbs_the_method_takes(server, who):
+    for path, allow in (("/api/chat.postMessage", "POST"), ("/api/auth.test", "GET, POST")):
+        req = urllib.request.Request(f"{server.url}{path}", data=b"{}", method="PUT")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 405 and err.value.headers["allow"] == allow
+        assert json.loads(err.value.read())["error"] == "method_not_allowed"
+
+
 def test_read_methods_accept_get(server, who):
     status, body = raw(server, f"/api/conversations.history?channel={who[1]}&token={who[0].token}")
     assert status == 200 and body["ok"] and body["messages"][0]["text"] == "target"

@@ -93,7 +93,8 @@ class Api:
                 args = parse_query(query) if query else {}
                 args.update(parse_body(content_type, body))
             else:
-                raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, POST"})
+                allow = "GET, POST" if method.read else "POST"
+                raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": allow})
             token = bearer_token(authorization) or _str_or_none(args.pop("token", None))
             caller = await self._auth.authorize(token)
             scopes.require(name, caller.scopes)
