@@ -89,6 +89,11 @@ class Hub:
         self._discard(self._by_user, sub.user_id, sub)
         self._discard(self._by_team, sub.team_id, sub)
 
+    def follows(self, sub: Subscriber, channel: str) -> bool:
+        """Whether ``sub`` receives ``channel``'s events now."""
+        channels = self._channels_of.get(sub)
+        return channels is not None and channel in channels
+
     def online(self, user_id: str) -> bool:
         return user_id in self._by_user
 

@@ -323,7 +323,7 @@ class Connection(WSListener):
         self.send(protocol.HELLO)
         replayed: dict[str, int] = {}
         for channel, seq in self._resume.items():
-            if channel not in channels:
+            if not await self._member(channel):
                 continue  # not a member (any more): nothing to replay, nothing to reveal
             frames, replayed[channel] = await gw.replayer.frames(channel, seq)
             for frame in frames:
@@ -336,6 +336,14 @@ class Connection(WSListener):
             self._emit(self.gateway.frame(event, self.deflate))
         self._floor = floor or None
         await self._drain()
+
+    async def _member(self, channel: str) -> bool:
+        """Whether this user is in ``channel`` now: followed here (the snapshot less the
+        leaves since) and in the current member set, which a leave clears at once, before
+        its event reaches the hub."""
+        if not self.gateway.hub.follows(self, channel):
+            return False
+        return self.user_id in await self.gateway.access.members(channel)
 
     async def _drain(self) -> None:
         """Runs queued commands one at a time, in order, until none is left."""
