@@ -295,11 +295,6 @@ def test_any_frame_gives_a_command_within_its_limits(frame, max_text):
         assert len(command.ids) <= protocol.MAX_PRESENCE_IDS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in gateway/protocol.py: a ping echoes its fields with orjson.dumps, which "
-    "refuses nesting deeper than 254 levels (TypeError), so the connection is dropped",
-)
 def test_a_deeply_nested_ping_is_answered():
     frame = b'{"type":"ping","id":1,"x":' + b"[" * 300 + b"]" * 300 + b"}"
     assert_command(protocol.parse(frame, max_text=100), frame)
@@ -308,7 +303,7 @@ def test_a_deeply_nested_ping_is_answered():
 # -- parley.gateway.resume -----------------------------------------------------------------------
 
 # Python literals as slack_sdk sends them (``{'C1': 4}``), built as source text, with keys
-# that are hashable; unhashable keys are the bug pinned by the xfail test below
+# that are hashable; unhashable keys are tested below
 literal_atoms = st.one_of(
     st.integers(-(1 << 70), 1 << 70).map(repr),
     st.text(max_size=10).map(repr),
@@ -349,11 +344,6 @@ def test_resume_reads_back_as_object_json_and_python_literal(resume):
     assert parse_resume(repr(resume)) == resume
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in gateway/resume.py: ast.literal_eval raises TypeError for a literal with "
-    "an unhashable key, which rtm.connect answers with 500 internal_error",
-)
 @pytest.mark.parametrize("text", ["{[1]: 2}", "{(1, [2]): 3}", "{{1: 2}: 3}"])
 def test_resume_with_an_unhashable_key_is_refused(text):
     assert_resume(refuses_with_api_error_only(parse_resume, text))

@@ -118,7 +118,10 @@ def parse(data: bytes | str, *, max_text: int) -> Command:
     if kind == "ping":
         pong = {k: v for k, v in frame.items() if k not in ("type", "id")}
         pong.update({"type": "pong", "reply_to": reply_to})
-        return Reply(orjson.dumps(pong))
+        try:
+            return Reply(orjson.dumps(pong))
+        except TypeError:  # fields orjson reads but cannot write (nested past 254 levels)
+            return Reply(orjson.dumps({"type": "pong", "reply_to": reply_to}))
     if kind == "typing":
         channel = _str(frame, "channel", 32)
         if channel is None:

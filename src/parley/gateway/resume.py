@@ -70,7 +70,8 @@ def _decode(text: str) -> Any:
         pass
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    # TypeError: a dict literal with an unhashable key (``{[1]: 2}``)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
 
 
