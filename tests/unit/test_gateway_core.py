@@ -150,7 +150,16 @@ def test_parse_resume_accepts_objects_json_and_the_sdk_literal():
     assert parse_resume('{"C1": 4}') == {"C1": 4}
     assert parse_resume("{'C1': 4}") == {"C1": 4}
     assert parse_resume(None) == {} and parse_resume("") == {}
-    for bad in [{"C1": -1}, {"C1": True}, {"C1": "4"}, [1], "nope", "__import__('os')", {1: 2}]:
+    for bad in [
+        {"C1": -1},
+        {"C1": True},
+        {"C1": "4"},
+        [1],
+        "nope",
+        "__import__('os')",
+        {1: 2},
+        "{[1]: 2}",
+    ]:
         try:
             parse_resume(bad)
         except ApiError as exc:
@@ -266,3 +275,69 @@ def test_server_frames_are_final_unmasked_text_frames_of_any_length():
     large = text(b"L" * 70_000)
     assert large[:10] == b"\x81\x7f" + struct.pack("!Q", 70_000) and len(large) == 70_010
     assert text(b"x" * 125)[1] == 125 and text(b"x" * 126)[1] == 126
+
+
+def test_hub_knows_what_a_connection_follows_now():
+    hub = Hub()
+    a = Sub("U1")
+    hub.add(a)
+    hub.follow_snapshot(a, ["C1", "C2"])
+    hub.deliver(ev("member_left_channel", "C2", user="U1"))
+    assert hub.follows(a, "C1") and not hub.follows(a, "C2")
+    hub.remove(a)
+    assert not hub.follows(a, "C1")
+
+
+# -- the frame gate (pure, on a fake clock) -----------------------------------------------------
+
+
+def test_the_frame_gate_passes_the_burst_then_refuses_then_refills():
+    from parley.gateway.bounds import FrameGate, FrameRate, Verdict
+
+    clock = FakeClock()
+    gate = FrameGate(FrameRate(rate=50, burst=100, flood=10), clock)
+    assert [gate.check() for _ in range(100)] == [Verdict.PASS] * 100
+    assert gate.check() == Verdict.REFUSE and gate.wait == 1 / 50
+    clock.now += 0.125  # six and a quarter frames' worth
+    assert [gate.check() for _ in range(7)] == [Verdict.PASS] * 6 + [Verdict.REFUSE]
+    clock.now += 60  # a long pause refills the burst, not more
+    assert [gate.check() for _ in range(101)].count(Verdict.PASS) == 100
+
+
+def test_the_frame_gate_closes_a_flood_but_not_a_client_that_backs_off():
+    from parley.gateway.bounds import FrameGate, FrameRate, Verdict
+
+    policy = FrameRate(rate=50, burst=100, flood=10)
+    clock = FakeClock()
+    gate = FrameGate(policy, clock)
+    verdicts = [gate.check() for _ in range(1001)]  # all at once
+    assert verdicts[:1000].count(Verdict.CLOSE) == 0 and verdicts[1000] == Verdict.CLOSE
+
+    def sustained(per_second: int, seconds: int) -> set:
+        clock, out = FakeClock(), set()
+        gate = FrameGate(policy, clock)
+        for _ in range(seconds * per_second):
+            clock.now += 1 / per_second
+            out.add(gate.check())
+        return out
+
+    assert sustained(50, 10) == {Verdict.PASS}
+    assert sustained(450, 10) == {Verdict.PASS, Verdict.REFUSE}  # refused, never closed
+    assert Verdict.CLOSE in sustained(600, 10)
+
+
+def test_protocol_closes_on_text_that_is_not_utf8_and_answers_refusals():
+    assert protocol.parse(b'{"type": "ping", "x": "\xff"}', max_text=10) == protocol.NOT_UTF8
+    assert protocol.NOT_UTF8.code == 1007
+    assert (
+        protocol.parse(b"nope \xc3\xa9", max_text=10) != protocol.NOT_UTF8
+    )  # bad JSON, good UTF-8
+    assert protocol.reply_id(b'{"id": 4, "type": "x"}') == 4
+    assert [protocol.reply_id(d) for d in (b"nope", b"[4]", b'{"id": true}')] == [None] * 3
+    assert orjson.loads(protocol.ratelimited(4, 0.02)) == {
+        "ok": False,
+        "reply_to": 4,
+        "error": {"code": "ratelimited", "msg": "ratelimited", "retry_after": 1},
+    }
+    bare = orjson.loads(protocol.ratelimited(None, 2.5))
+    assert bare["type"] == "error" and bare["error"]["retry_after"] == 3

@@ -13,12 +13,15 @@ Client frames (JSON objects):
   each other); answered with each one's current presence.
 - ``{"type": "presence_query", "ids": [U, ...]}``: each one's current presence, once.
 
-Anything else is answered with an error frame; nothing a client sends closes the
-connection or raises.
+Anything else is answered with an error frame (``{"ok": false, "reply_to": N, "error":
+{"code": …, "msg": …}}``, or ``"type": "error"`` instead of ``reply_to`` when the frame
+carried no usable ``id``) and never raises; the one frame that closes the connection is
+text that is not UTF-8 (:class:`Close`, code 1007), which RFC 6455 §8.1 requires.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -59,7 +62,17 @@ class Reply(msgspec.Struct, frozen=True):
     data: bytes
 
 
-Command = Send | Typing | PresenceSub | Reply
+class Close(msgspec.Struct, frozen=True):
+    """Close the connection with ``code`` and ``reason`` (RFC 6455 §7.4)."""
+
+    code: int
+    reason: str
+
+
+#: RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007.
+NOT_UTF8 = Close(1007, "text frames must be UTF-8")
+
+Command = Send | Typing | PresenceSub | Reply | Close
 
 
 def error_frame(reply_to: Any, code: str, msg: str) -> bytes:
@@ -96,16 +109,53 @@ def nack(reply_to: Any, code: str, data: dict[str, Any] | None = None) -> bytes:
     return orjson.dumps(body)
 
 
+def ratelimited(reply_to: Any, retry_after: float) -> bytes:
+    """The answer to a frame refused for coming too fast: retry in whole seconds."""
+    retry = max(1, math.ceil(retry_after))
+    if reply_to is None:
+        return orjson.dumps(
+            {
+                "type": "error",
+                "ok": False,
+                "error": {"code": "ratelimited", "msg": "ratelimited", "retry_after": retry},
+            }
+        )
+    return nack(reply_to, "ratelimited", {"retry_after": retry})
+
+
+def reply_id(data: bytes | str) -> Any:
+    """The ``id`` of a frame that will not be run (to answer it), or ``None``."""
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    reply_to = frame.get("id") if isinstance(frame, dict) else None
+    if isinstance(reply_to, bool) or not isinstance(reply_to, (int, str)):
+        return None
+    return reply_to
+
+
 def _str(frame: dict, key: str, limit: int) -> str | None:
     value = frame.get(key)
     return value if isinstance(value, str) and len(value) <= limit else None
 
 
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def parse(data: bytes | str, *, max_text: int) -> Command:
-    """One client frame as the command it asks for (a :class:`Reply` if it is bad)."""
+    """One client frame as the command it asks for (a :class:`Reply` if it is bad, or
+    :data:`NOT_UTF8` if it is not text)."""
     try:
         frame = orjson.loads(data)
     except orjson.JSONDecodeError:
+        if isinstance(data, bytes) and not _utf8(data):
+            return NOT_UTF8
         return Reply(error_frame(None, "invalid_json", "frames must be JSON objects"))
     if not isinstance(frame, dict):
         return Reply(error_frame(None, "invalid_json", "frames must be JSON objects"))

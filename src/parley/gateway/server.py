@@ -10,10 +10,38 @@ they were made) is appended to its outbox, and one write per connection goes out
 event loop next turns, so a consumer batch of 100 events to one client is one syscall, not
 100. An event's frame is built once for all its recipients (server frames are unmasked).
 
-Bounds: a client that stops reading is disconnected once ``max_buffer`` bytes wait in its
-socket buffer (it reconnects and resumes; nothing is lost); a connection queues at most
-``max_pending`` commands; picows pings a connection idle for ``heartbeat`` seconds and
-drops it if no pong comes back within ``heartbeat`` more.
+Bounds (constructor parameters; the defaults in brackets):
+
+- **Slow readers**: a client that stops reading is disconnected (1013) once
+  ``max_buffer`` bytes wait in its socket buffer [4 MiB]; it reconnects and resumes,
+  nothing is lost. A connection queues at most ``max_pending`` commands [256]; more are
+  answered ``ratelimited``.
+- **Frame rate** (:mod:`parley.gateway.bounds`): ``frame_rate`` frames a second per
+  connection with bursts of ``frame_burst`` [50/s, 100], counting every frame the client
+  sends but its close. A frame beyond that is answered ``ratelimited`` (with
+  ``reply_to`` when it had an ``id``, and ``retry_after`` in seconds) and not run; a
+  client that floods regardless, past ``frame_flood`` times the rate [10x: 500/s
+  sustained, or 1,000 frames at once], is closed with 1008 and a reason. A user whose
+  own message rate an operator raised above ``frame_rate`` (``--rate-limit R``) gets R
+  frames a second with bursts of R.
+- **Connections per user**: at most ``max_connections_per_user`` [20] open at once. The
+  next upgrade is refused before it becomes a WebSocket, with HTTP 429, ``Retry-After``
+  and a reason in the body: nothing is registered, greeted or announced for it, and the
+  ticket it used is spent. (Refusing at the upgrade costs nothing; a client that wants
+  a close code reads the 429 the same way it reads the 403 of a spent ticket.)
+- **Frame size**: ``max_frame_size`` bytes [1 MiB] per frame (and per inflated
+  compressed frame); a bigger one is closed with 1009 by picows before it is buffered.
+- **Frame kinds**: commands are JSON in text frames. A binary frame or a fragmented
+  message is closed with 1003 (unsupported data), a stray continuation frame with 1002,
+  text that is not UTF-8 with 1007, a compressed frame that is corrupt, too big once
+  inflated or not negotiated with 1002; each with a reason. JSON that is malformed, of
+  the wrong shape or of an unknown type gets an error reply (:mod:`.protocol`) and the
+  connection stays open. Nothing one client sends affects another's connection.
+- **Heartbeat**: picows pings a connection idle for ``heartbeat`` seconds and drops it if
+  no pong comes back within ``heartbeat`` more.
+
+Worth becoming settings: ``frame_rate``, ``frame_burst``, ``max_connections_per_user``
+and ``max_frame_size`` (deployments with heavy bots or many tabs per person differ).
 """
 
 from __future__ import annotations
@@ -21,7 +49,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,6 +69,7 @@ from picows import (
 from parley.bus.interface import Event, EventBus
 from parley.errors import ApiError, ParleyError
 from parley.gateway import deflate, frames, protocol, resume
+from parley.gateway.bounds import FrameGate, FrameRate, Verdict
 from parley.gateway.hub import Hub
 from parley.gateway.resume import Floor, Held, Replayer
 from parley.gateway.tickets import TicketBook
@@ -51,6 +82,15 @@ from parley.storage.models import User
 
 log = logging.getLogger(__name__)
 _PICOWS_LOG = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
+#: Seconds a user at the connection limit is told to wait: one closes only when the
+#: client lets go of it, so this is a back-off, not a promise.
+_CONNECTIONS_RETRY_AFTER = 5
+
+
+_FRAGMENTED = "fragmented messages are not supported: send each command in one text frame"
+_CONTINUATION = "continuation frame without a fragmented message"
+_BINARY = "binary frames are not supported: send JSON in text frames"
+_BAD_DEFLATE = "compressed frame is corrupt, too big inflated, or was not negotiated"
 
 
 class Gateway:
@@ -72,6 +112,12 @@ class Gateway:
         max_pending: int = 256,
         max_held: int = 100_000,
         deflate: bool = True,
+        frame_rate: float = 50.0,
+        frame_burst: float = 100.0,
+        frame_flood: float = 10.0,
+        max_connections_per_user: int = 20,
+        max_frame_size: int = 1 << 20,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hub = hub
         self.tickets = tickets
@@ -86,6 +132,11 @@ class Gateway:
         self.max_pending = max_pending
         self.max_held = max_held
         self.deflate = deflate
+        self.frame_rate = FrameRate(frame_rate, frame_burst, frame_flood)
+        self.max_connections_per_user = max_connections_per_user
+        self.max_frame_size = max_frame_size
+        self.clock = clock
+        self._per_user: dict[str, int] = {}  # open connections of each user
         self._last_frame: tuple[Event | None, bytes] = (None, b"")
         self._last_compressed: tuple[Event | None, bytes] = (None, b"")
         self._dirty: list[Connection] = []  # connections with frames to write
@@ -99,9 +150,11 @@ class Gateway:
             host,
             port,
             enable_auto_ping=True,
+            # pings are frames like any other: answered here, after the rate check
+            enable_auto_pong=False,
             auto_ping_idle_timeout=self.heartbeat,
             auto_ping_reply_timeout=self.heartbeat,
-            max_frame_size=1 << 20,
+            max_frame_size=self.max_frame_size,
             websocket_handshake_timeout=10,
             # clients send small commands: start each read buffer at the 2 KiB minimum
             # (it doubles when a bigger frame comes) instead of 16 KiB per connection
@@ -143,6 +196,19 @@ class Gateway:
                 ),
                 None,
             )
+        # picows calls on_ws_connected (attach) right after this returns, in the same
+        # callback: no other upgrade can slip in between the check and the count
+        if self.open_connections(grant.user.id) >= self.max_connections_per_user:
+            log.info("refusing a connection of %s: at its limit", grant.user.id)
+            return WSUpgradeResponseWithListener(
+                WSUpgradeResponse.create_error_response(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    b"too many connections for this user: at most %d"
+                    % self.max_connections_per_user,
+                    extra_headers={"Retry-After": str(_CONNECTIONS_RETRY_AFTER)},
+                ),
+                None,
+            )
         extension = (
             deflate.negotiate(request.headers.get("Sec-WebSocket-Extensions"))
             if self.deflate
@@ -154,6 +220,33 @@ class Gateway:
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response({"Sec-WebSocket-Extensions": extension}), conn
         )
+
+    def frame_rate_for(self, user: User) -> FrameRate:
+        """The frame rate of ``user``'s connections: the gateway's, or the user's own
+        message rate when an operator raised it above that (``--rate-limit``: trusted
+        integrations and load generators need a frame for every message they may send)."""
+        custom = user.rate_limit
+        policy = self.frame_rate
+        if custom is None or custom <= policy.rate:
+            return policy
+        return FrameRate(custom, max(policy.burst, custom), policy.flood)
+
+    def attach(self, conn: Connection) -> None:
+        """``conn`` is open (counted against its user's limit until :meth:`detach`)."""
+        self.connections.add(conn)
+        self._per_user[conn.user_id] = self._per_user.get(conn.user_id, 0) + 1
+
+    def detach(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        left = self._per_user.get(conn.user_id, 1) - 1
+        if left > 0:
+            self._per_user[conn.user_id] = left
+        else:
+            self._per_user.pop(conn.user_id, None)
+
+    def open_connections(self, user_id: str) -> int:
+        """How many WebSockets ``user_id`` has open here (registered or still opening)."""
+        return self._per_user.get(user_id, 0)
 
     def frame(self, event: Event, compressed: bool) -> bytes:
         """``event``'s frame (deflated when ``compressed``), built once for all the
@@ -200,44 +293,71 @@ class Connection(WSListener):
         #: The task opening the connection, then running commands; none while idle, so
         #: an idle connection holds no task, coroutine or queue.
         self._worker: asyncio.Task | None = None
+        self._gate = FrameGate(gateway.frame_rate_for(user), gateway.clock)
 
     # -- picows callbacks ------------------------------------------------------------------
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
-        self.gateway.connections.add(self)
+        self.gateway.attach(self)
         self._worker = asyncio.get_running_loop().create_task(self._open())
 
     def on_ws_frame(self, transport: WSTransport, frame) -> None:
         kind = frame.msg_type
-        if kind == WSMsgType.TEXT:
-            data = frame.get_payload_as_bytes()
-            if frame.rsv1:
-                inflated = deflate.decompress(data, 1 << 20) if self.deflate else None
-                if inflated is None:  # compressed without negotiation, corrupt, or a bomb
-                    transport.send_close(WSCloseCode.PROTOCOL_ERROR)
-                    transport.disconnect()
-                    return
-                data = inflated
-            command = protocol.parse(data, max_text=self.gateway.max_text)
-            if isinstance(command, protocol.Reply):
-                self.send(command.data)
-            elif len(self._commands) >= self.gateway.max_pending:
-                reply_to = getattr(command, "reply_to", None)
-                self.send(protocol.nack(reply_to, "ratelimited", {"retry_after": 1}))
-            else:
-                self._commands.append(command)
-                if self._worker is None:
-                    self._worker = asyncio.get_running_loop().create_task(self._drain())
-        elif kind == WSMsgType.CLOSE:
+        if kind == WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code())
             transport.disconnect()
+            return
+        if transport.is_close_frame_sent:
+            return  # closing: frames already on their way are not read
+        verdict = self._gate.check()
+        if verdict == Verdict.CLOSE:
+            log.info("closing %s: %s", self.user_id, self.gateway.frame_rate.close_reason)
+            self._fail(WSCloseCode.POLICY_VIOLATION, self.gateway.frame_rate.close_reason)
+            return
+        if kind == WSMsgType.TEXT:
+            if not frame.fin:
+                self._fail(WSCloseCode.UNSUPPORTED_DATA, _FRAGMENTED)
+                return
+            data = frame.get_payload_as_bytes()
+            if frame.rsv1:
+                limit = self.gateway.max_frame_size
+                inflated = deflate.decompress(data, limit) if self.deflate else None
+                if inflated is None:  # compressed without negotiation, corrupt, or a bomb
+                    self._fail(WSCloseCode.PROTOCOL_ERROR, _BAD_DEFLATE)
+                    return
+                data = inflated
+            if verdict:
+                self.send(protocol.ratelimited(protocol.reply_id(data), self._gate.wait))
+                return
+            self._take(protocol.parse(data, max_text=self.gateway.max_text))
+        elif kind == WSMsgType.PING:
+            if not verdict:
+                transport.send_pong(frame.get_payload_as_bytes())
+        elif kind == WSMsgType.BINARY:
+            self._fail(WSCloseCode.UNSUPPORTED_DATA, _BINARY)
+        elif kind == WSMsgType.CONTINUATION:  # a fragmented message was refused at its start
+            self._fail(WSCloseCode.PROTOCOL_ERROR, _CONTINUATION)
+
+    def _take(self, command: protocol.Command) -> None:
+        """Answers, queues or refuses one parsed client frame."""
+        if isinstance(command, protocol.Reply):
+            self.send(command.data)
+        elif isinstance(command, protocol.Close):
+            self._fail(WSCloseCode(command.code), command.reason)
+        elif len(self._commands) >= self.gateway.max_pending:
+            reply_to = getattr(command, "reply_to", None)
+            self.send(protocol.ratelimited(reply_to, 1))
+        else:
+            self._commands.append(command)
+            if self._worker is None:
+                self._worker = asyncio.get_running_loop().create_task(self._drain())
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         gw = self.gateway
         registered = self in gw.hub
         gw.hub.remove(self)
-        gw.connections.discard(self)
+        gw.detach(self)
         if registered and not gw.hub.online(self.user_id):
             gw.announce_presence(self.user, "away")
         if self._worker is not None:
@@ -296,6 +416,16 @@ class Connection(WSListener):
         if transport is not None and not transport.is_disconnected:
             transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
             transport.disconnect(graceful=False)
+
+    def _fail(self, code: WSCloseCode, reason: str) -> None:
+        """Closes for something the client sent: what was already said goes first, then
+        the close frame with ``code`` and ``reason``; nothing more is read or run."""
+        self._commands.clear()
+        self.flush()
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            transport.send_close(code, reason.encode())
+            transport.disconnect()
 
     def close(self, graceful: bool = True) -> None:
         self.flush()  # what was said before the close goes first
