@@ -105,6 +105,11 @@ async def start(settings: Settings) -> Services:
         max_text=settings.max_text,
         heartbeat=settings.heartbeat,
         deflate=settings.ws_deflate,
+        frame_rate=settings.ws_frame_rate,
+        frame_burst=settings.ws_frame_burst,
+        frame_flood=settings.ws_frame_flood,
+        max_frame_size=settings.ws_max_frame,
+        max_connections_per_user=settings.ws_connections_per_user,
     )
     consumer = BusConsumer(bus, hub, group=f"gateway-{settings.worker_id}")
     svc = Services(

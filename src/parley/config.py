@@ -61,6 +61,15 @@ class Settings:
     #: Calls per minute per user to each Web API method of Slack's tiers 1-3 (the seed:
     #: 60); 0 turns this limit off.
     api_calls_per_minute: float = 60.0
+    #: WebSocket frames a connection may send per second, and the burst; past
+    #: ``ws_frame_flood`` times that the connection is closed (1008).
+    ws_frame_rate: float = 50.0
+    ws_frame_burst: float = 100.0
+    ws_frame_flood: float = 10.0
+    #: Largest WebSocket frame a client may send, in bytes (closed 1009 past it).
+    ws_max_frame: int = 1 << 20
+    #: Concurrent WebSocket connections per user (the next upgrade gets 429).
+    ws_connections_per_user: int = 20
     #: Seconds a validated token stays cached (the seed: 15 minutes). Also the longest a
     #: token revoked through another process stays usable here.
     token_cache_ttl: float = 900.0
@@ -98,6 +107,11 @@ class Settings:
             "message_burst": 1 <= self.message_burst <= 100_000,
             "bot_channel_rate": 0 < self.bot_channel_rate <= 100_000,
             "api_calls_per_minute": 0 <= self.api_calls_per_minute <= 1_000_000,
+            "ws_frame_rate": 0 < self.ws_frame_rate <= 1_000_000,
+            "ws_frame_burst": 1 <= self.ws_frame_burst <= 1_000_000,
+            "ws_frame_flood": 1 <= self.ws_frame_flood <= 1000,
+            "ws_max_frame": 1024 <= self.ws_max_frame <= 64 << 20,
+            "ws_connections_per_user": 1 <= self.ws_connections_per_user <= 100_000,
             "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
             "recent_channels": 1 <= self.recent_channels <= 10_000_000,
             "bus_retention": 1 <= self.bus_retention <= 10_000_000,

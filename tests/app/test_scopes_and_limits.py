@@ -40,6 +40,13 @@ ARGS = {
 }
 
 
+# where the scope allows the method only for private channels
+ARGS_FOR_SCOPE = {
+    ("conversations.list", "groups:read"): {"types": "private_channel"},
+    ("conversations.create", "groups:write"): {"name": "scoped-private", "is_private": True},
+}
+
+
 @pytest.mark.parametrize("method", sorted(scopes.METHODS))
 def test_scope_matrix(server, method):
     """Every method: without any of its scopes, missing_scope naming what is needed and
@@ -54,7 +61,8 @@ def test_scope_matrix(server, method):
     assert out["provided"] == ",".join(others)
     for scope in needed:
         with_one = server.user(f"with-{tag}-{scope.replace(':', '-')}", scopes=scope)
-        out = call(server.client(with_one.token), method, **ARGS.get(method, {}))
+        args = ARGS_FOR_SCOPE.get((method, scope), ARGS.get(method, {}))
+        out = call(server.client(with_one.token), method, **args)
         assert out.get("error") != "missing_scope", (scope, out)
 
 
@@ -135,3 +143,60 @@ def test_slack_sdk_retry_handler_backs_off_and_succeeds(server):
     assert time.monotonic() - started >= 1.0  # it had to wait at least once
     texts = [m["text"] for m in client.conversations_history(channel=channel)["messages"]]
     assert texts == [f"p{i}" for i in reversed(range(13))]  # each once, none lost
+
+
+def test_private_channels_need_the_groups_scopes(server):
+    owner = server.client(server.user("kind-owner").token)
+    public = owner.conversations_create(name="kind-public")["channel"]["id"]
+    private = owner.conversations_create(name="kind-private", is_private=True)["channel"]["id"]
+    public_only = server.user(
+        "kind-public-only",
+        scopes="channels:read,channels:history,channels:write,channels:join,chat:write",
+    )
+    client = server.client(public_only.token)
+    client.conversations_join(channel=public)
+    owner.conversations_invite(channel=private, users=public_only.user_id)
+    assert client.conversations_history(channel=public)["ok"]
+    assert client.conversations_info(channel=public)["ok"]
+    for method, args in (
+        ("conversations.history", {"channel": private}),
+        ("conversations.info", {"channel": private}),
+        ("conversations.members", {"channel": private}),
+        ("conversations.list", {"types": "private_channel"}),
+        ("conversations.create", {"name": "kind-new", "is_private": True}),
+        ("conversations.leave", {"channel": private}),
+    ):
+        out = call(client, method, **args)
+        assert out["error"] == "missing_scope", (method, out)
+        assert out["needed"].startswith("groups:"), (method, out)
+    # a member posts to the private channel with chat:write alone, as in Slack
+    assert client.chat_postMessage(channel=private, text="hi")["ok"]
+    # and a non-member still learns nothing: channel_not_found before any scope check
+    stranger = server.client(server.user("kind-stranger", scopes="channels:read").token)
+    assert call(stranger, "conversations.info", channel=private)["error"] == "channel_not_found"
+
+
+def test_the_websocket_send_needs_chat_write(server):
+    import asyncio
+
+    from tests.helpers import WsClient
+
+    owner = server.client(server.user("ws-owner").token)
+    channel = owner.conversations_create(name="ws-scoped")["channel"]["id"]
+    reader = server.user("ws-reader", scopes="rtm:stream,channels:read,channels:join")
+    server.client(reader.token).conversations_join(channel=channel)
+    url = server.client(reader.token).rtm_connect()["url"]
+
+    async def go() -> dict:
+        ws = await WsClient.open(url)
+        try:
+            await ws.next(type="hello")
+            ws.send({"id": 1, "type": "message", "channel": channel, "text": "no"})
+            return await ws.next(reply_to=1)
+        finally:
+            ws.close()
+
+    reply = asyncio.run(go())
+    assert reply["ok"] is False and reply["error"]["code"] == "missing_scope"
+    texts = [m["text"] for m in owner.conversations_history(channel=channel)["messages"]]
+    assert "no" not in texts  # nothing was written

@@ -76,6 +76,8 @@ from parley.gateway.tickets import TicketBook
 from parley.ids import wall_us
 from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
+from parley.pipeline.limits import retry_after
+from parley.pipeline.scopes import require as require_scope
 from parley.pipeline.send import Sender
 from parley.storage.interface import Directory
 from parley.storage.models import User
@@ -214,7 +216,9 @@ class Gateway:
             if self.deflate
             else None
         )
-        conn = Connection(self, grant.user, grant.resume, deflate=extension is not None)
+        conn = Connection(
+            self, grant.user, grant.resume, grant.scopes, deflate=extension is not None
+        )
         if extension is None:
             return conn
         return WSUpgradeResponseWithListener(
@@ -277,11 +281,19 @@ class Connection(WSListener):
     """One client's WebSocket."""
 
     def __init__(
-        self, gateway: Gateway, user: User, resume: dict[str, int], *, deflate: bool = False
+        self,
+        gateway: Gateway,
+        user: User,
+        resume: dict[str, int],
+        scopes: frozenset[str] = frozenset(),
+        *,
+        deflate: bool = False,
     ) -> None:
         self.gateway = gateway
         self.deflate = deflate
         self.user = user
+        #: The scopes of the token ``rtm.connect`` was called with; a send needs chat:write.
+        self.scopes = scopes
         self.user_id = user.id
         self.team_id = user.team_id
         self.transport: WSTransport | None = None
@@ -493,6 +505,7 @@ class Connection(WSListener):
         gw = self.gateway
         if isinstance(command, protocol.Send):
             try:
+                require_scope("chat.postMessage", self.scopes)
                 result = await gw.sender.post(
                     self.user,
                     command.channel,
@@ -502,7 +515,11 @@ class Connection(WSListener):
                     client_msg_id=command.client_msg_id,
                 )
             except ApiError as exc:
-                self.send(protocol.nack(command.reply_to, exc.code, exc.data or None))
+                data = dict(exc.data)
+                wait = retry_after(exc)
+                if wait is not None:
+                    data["retry_after"] = wait
+                self.send(protocol.nack(command.reply_to, exc.code, data or None))
                 return
             self.send(protocol.ack(command.reply_to, result.message))
         elif isinstance(command, protocol.PresenceSub):

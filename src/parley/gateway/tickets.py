@@ -13,10 +13,12 @@ from parley.storage.models import User
 
 
 class Grant(msgspec.Struct, frozen=True):
-    """What a redeemed ticket opens: a connection for ``user``, resuming from ``resume``."""
+    """What a redeemed ticket opens: a connection for ``user``, resuming from ``resume``,
+    allowed what the scopes of the token that asked for it allow."""
 
     user: User
     resume: dict[str, int] = {}
+    scopes: frozenset[str] = frozenset()
 
 
 class TicketBook:
@@ -34,14 +36,19 @@ class TicketBook:
         self._clock = clock
         self._tickets: dict[str, tuple[float, Grant]] = {}
 
-    def issue(self, user: User, resume: dict[str, int] | None = None) -> str:
+    def issue(
+        self,
+        user: User,
+        resume: dict[str, int] | None = None,
+        scopes: frozenset[str] = frozenset(),
+    ) -> str:
         now = self._clock()
         if len(self._tickets) >= self._max:
             self._expire(now)
             while len(self._tickets) >= self._max:
                 del self._tickets[next(iter(self._tickets))]
         ticket = secrets.token_urlsafe(24)
-        self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}))
+        self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}, scopes))
         return ticket
 
     def redeem(self, ticket: str) -> Grant | None:

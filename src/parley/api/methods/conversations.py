@@ -12,7 +12,7 @@ from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, encode_id, wall_us
-from parley.pipeline import events
+from parley.pipeline import events, scopes
 from parley.storage.models import Channel
 
 if TYPE_CHECKING:
@@ -68,9 +68,18 @@ def register(api: Api, svc: Services) -> None:
             channel, is_member=user_id in members, num_members=len(members) if with_count else None
         )
 
+    async def visible(ctx: Ctx, args: Args, family: str) -> Channel:
+        """The named channel if the caller may see it, and if the token's scopes allow
+        ``family`` on a channel of its kind (private channels need the ``groups:``
+        scope); checked in that order, so a hidden channel stays ``channel_not_found``."""
+        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        scopes.require_for_channel(family, channel.is_private, ctx.scopes)
+        return channel
+
     async def create(ctx: Ctx, args: Args) -> dict[str, Any]:
         name = check_name(args.str("name", max_len=1000))
         is_private = args.bool("is_private")
+        scopes.require_for_channel("write", is_private, ctx.scopes)
         now = wall_us()
         channel = Channel(
             id=encode_id(Kind.CHANNEL, svc.ids.next()),
@@ -89,6 +98,10 @@ def register(api: Api, svc: Services) -> None:
 
     async def list_(ctx: Ctx, args: Args) -> dict[str, Any]:
         public, private = types_filter(args)
+        if public:
+            scopes.require_for_channel("read", False, ctx.scopes)
+        if private:
+            scopes.require_for_channel("read", True, ctx.scopes)
         limit = paging.limit(args, default=100, maximum=1000)
         after = paging.after_key(args, "channels") or ""
         page = await directory.channels(
@@ -107,7 +120,7 @@ def register(api: Api, svc: Services) -> None:
         }
 
     async def info(ctx: Ctx, args: Args) -> dict[str, Any]:
-        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        channel = await visible(ctx, args, "read")
         return {
             "channel": await info_of(
                 channel, ctx.user.id, args.bool("include_num_members", default=True)
@@ -130,7 +143,7 @@ def register(api: Api, svc: Services) -> None:
         return out
 
     async def leave(ctx: Ctx, args: Args) -> dict[str, Any]:
-        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        channel = await visible(ctx, args, "write")
         if channel.is_archived:
             raise ApiError(Code.IS_ARCHIVED)
         removed = await directory.remove_member(channel.id, ctx.user.id)
@@ -142,6 +155,7 @@ def register(api: Api, svc: Services) -> None:
 
     async def invite(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await access.writable(ctx.user, args.str("channel", max_len=32))
+        scopes.require_for_channel("write", channel.is_private, ctx.scopes)
         user_ids = args.list("users", required=True, missing=Code.NO_USER, max_items=1000)
         if ctx.user.id in user_ids:
             raise ApiError(Code.CANT_INVITE_SELF)
@@ -159,7 +173,7 @@ def register(api: Api, svc: Services) -> None:
         return {"channel": await info_of(channel, ctx.user.id)}
 
     async def members(ctx: Ctx, args: Args) -> dict[str, Any]:
-        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        channel = await visible(ctx, args, "read")
         limit = paging.limit(args, default=100, maximum=1000)
         after = paging.after_key(args, "members") or ""
         page = await directory.members_page(channel.id, after, limit)
@@ -167,7 +181,7 @@ def register(api: Api, svc: Services) -> None:
         return {"members": list(page.rows), **paging.metadata("members", last, page.has_more)}
 
     async def history(ctx: Ctx, args: Args) -> dict[str, Any]:
-        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        channel = await visible(ctx, args, "history")
         before, after = bounds(args)
         cursor = paging.after_int(args, "history")
         if cursor is not None:
@@ -183,7 +197,7 @@ def register(api: Api, svc: Services) -> None:
         }
 
     async def replies(ctx: Ctx, args: Args) -> dict[str, Any]:
-        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        channel = await visible(ctx, args, "history")
         ts = args.ts(
             "ts", required=True, missing=Code.THREAD_NOT_FOUND, invalid=Code.THREAD_NOT_FOUND
         )
@@ -206,7 +220,7 @@ def register(api: Api, svc: Services) -> None:
         }
 
     async def set_archived(ctx: Ctx, args: Args, archived: bool) -> dict[str, Any]:
-        channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        channel = await visible(ctx, args, "write")
         if ctx.user.id not in await access.members(channel.id):
             raise ApiError(Code.NOT_IN_CHANNEL)
         if channel.is_archived == archived:
