@@ -200,3 +200,33 @@ def test_the_websocket_send_needs_chat_write(server):
     assert reply["ok"] is False and reply["error"]["code"] == "missing_scope"
     texts = [m["text"] for m in owner.conversations_history(channel=channel)["messages"]]
     assert "no" not in texts  # nothing was written
+
+
+def test_a_websocket_send_over_the_limit_is_refused_with_a_retry_hint(server):
+    import asyncio
+
+    from tests.helpers import WsClient
+
+    creds = server.user("ws-limited", rate_limit=None)  # bursts of 10, then 1/s
+    client = server.client(creds.token)
+    channel = client.conversations_create(name="ws-limits")["channel"]["id"]
+    url = client.rtm_connect()["url"]
+
+    async def go() -> list[dict]:
+        ws = await WsClient.open(url)
+        try:
+            await ws.next(type="hello")
+            for i in range(1, 14):
+                ws.send({"id": i, "type": "message", "channel": channel, "text": f"w{i}"})
+            return [await ws.next(reply_to=i) for i in range(1, 14)]
+        finally:
+            ws.close()
+
+    replies = asyncio.run(go())
+    acked = [r for r in replies if r["ok"]]
+    refused = [r for r in replies if not r["ok"]]
+    assert len(acked) >= 10 and refused
+    for r in refused:
+        assert r["error"]["code"] == "ratelimited" and r["error"]["retry_after"] >= 1
+    history = client.conversations_history(channel=channel)["messages"]
+    assert len([m for m in history if m["text"].startswith("w")]) == len(acked)
