@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from parley.ids import format_ts
 from parley.storage.models import Channel, Message, Team, User
 
@@ -41,6 +43,8 @@ def message(m: Message) -> dict[str, Any]:
             out["latest_reply"] = format_ts(m.latest_reply)
     if m.edited_ts is not None and not m.deleted:
         out["edited"] = {"user": m.edited_by or m.user, "ts": format_ts(m.edited_ts)}
+    if m.rich:
+        out.update(orjson.loads(m.rich))  # blocks, attachments: stored as validated JSON
     if m.reactions:
         out["reactions"] = [
             {"name": r.name, "users": list(r.users), "count": len(r.users)} for r in m.reactions

@@ -340,3 +340,52 @@ def test_reactions(a, b, alice, bob):
     assert history["reactions"] == [
         {"name": "thumbsup", "users": [alice.user_id, bob.user_id], "count": 2}
     ]
+
+
+def test_blocks_and_attachments_are_stored_returned_and_delivered(server, a, bob):
+    """slack_sdk sends blocks as JSON; they come back on every read, in the RTM event,
+    after an edit that leaves them out, and go away with empty arrays or a delete."""
+    import asyncio
+
+    from tests.helpers import WsClient
+
+    ch = channel(a, members=[bob.user_id])
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*deploy* done"}}]
+    attachments = [{"color": "good", "text": "all green"}]
+    url = server.client(bob.token).rtm_connect()["url"]
+
+    async def watch() -> dict:
+        ws = await WsClient.open(url)
+        try:
+            await ws.next(type="hello")
+            posted.set_result(None)
+            return await ws.next(type="message", channel=ch)
+        finally:
+            ws.close()
+
+    async def run() -> tuple[dict, dict]:
+        global posted
+        loop = asyncio.get_running_loop()
+        posted = loop.create_future()
+        task = asyncio.create_task(watch())
+        await posted
+        sent = await loop.run_in_executor(
+            None,
+            lambda: a.chat_postMessage(channel=ch, blocks=blocks, attachments=attachments),
+        )
+        return sent, await task
+
+    sent, event = asyncio.run(run())
+    assert sent["message"]["text"] == "" and sent["message"]["blocks"] == blocks
+    assert event["blocks"] == blocks and event["attachments"] == attachments
+    (stored,) = a.conversations_history(channel=ch, limit=1)["messages"]
+    assert stored["blocks"] == blocks and stored["attachments"] == attachments
+    edited = a.chat_update(channel=ch, ts=sent["ts"], text="fallback")["message"]
+    assert edited["blocks"] == blocks and edited["text"] == "fallback"  # kept
+    cleared = a.chat_update(channel=ch, ts=sent["ts"], text="plain", blocks=[])["message"]
+    assert "blocks" not in cleared and cleared["attachments"] == attachments
+    assert error(a.chat_postMessage, channel=ch, blocks=[{"text": "typeless"}]) == "invalid_blocks"
+    assert error(a.chat_postMessage, channel=ch, attachments=[{}] * 101) == "too_many_attachments"
+    assert error(a.chat_postMessage, channel=ch) == "no_text"
+    a.chat_delete(channel=ch, ts=sent["ts"])
+    assert all("attachments" not in m for m in a.conversations_history(channel=ch)["messages"])

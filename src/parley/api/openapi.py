@@ -107,7 +107,33 @@ _HISTORY_BOUNDS = (
 _TEXT = Arg(
     "text",
     _STR,
-    "Message text; at most `PARLEY_MAX_TEXT` (40000) characters, else `msg_too_long`.",
+    "Message text; at most `PARLEY_MAX_TEXT` (40000) characters, else `msg_too_long`. "
+    "Optional with blocks or attachments (then their fallback).",
+)
+_RICH = (
+    Arg(
+        "blocks",
+        {
+            "oneOf": [
+                {"type": "array", "maxItems": 50, "items": {"type": "object"}},
+                {"type": "string", "description": "The array as JSON text (form bodies)."},
+            ]
+        },
+        "Block Kit blocks, stored and returned as given: at most 50, each with a `type` "
+        "(`invalid_blocks`, `invalid_blocks_format`), at most 64 KiB (`msg_blocks_too_long`). "
+        "On `chat.update`, replaces the blocks; left out, they stay.",
+    ),
+    Arg(
+        "attachments",
+        {
+            "oneOf": [
+                {"type": "array", "maxItems": 100, "items": {"type": "object"}},
+                {"type": "string", "description": "The array as JSON text (form bodies)."},
+            ]
+        },
+        "Legacy attachments, stored and returned as given: at most 100 "
+        "(`too_many_attachments`), at most 64 KiB (`invalid_attachments`).",
+    ),
 )
 
 
@@ -144,6 +170,7 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(
             _channel(),
             _TEXT,
+            *_RICH,
             _ts("thread_ts", "Reply in the thread of this message (`thread_not_found`)."),
             _bool("reply_broadcast", "A thread reply that is also shown in the channel."),
             Arg(
@@ -162,6 +189,7 @@ METHODS: tuple[MethodDoc, ...] = (
             _channel(),
             _ts("ts", "The message to edit (`message_not_found`).", required=True),
             _TEXT,
+            *_RICH,
             Arg(
                 "edit_version",
                 {"type": "integer", "minimum": 0},
@@ -411,6 +439,8 @@ _SCHEMAS: dict[str, JsonSchema] = {
             "bot_id": _STR,
             "client_msg_id": _STR,
             "reply_count": _INT,
+            "blocks": {"type": "array", "items": {"type": "object"}},
+            "attachments": {"type": "array", "items": {"type": "object"}},
             "reactions": {
                 "type": "array",
                 "items": _object(

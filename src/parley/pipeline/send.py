@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from parley import content
 from parley.bus.interface import EventBus
 from parley.cache.recent import RecentBuffer
 from parley.errors import ApiError, Code
@@ -43,8 +44,12 @@ class Sender:
         self._max_text = max_text
         self._clock_us = clock_us
 
-    def _check_text(self, text: str | None) -> str:
+    def _check_text(self, text: str | None, rich: str | None = None) -> str:
+        """The text to store: required unless the message has blocks or attachments (then
+        it is their fallback and may be empty), at most ``max_text`` characters."""
         if text is None or not text.strip():
+            if content.has_content(rich):
+                return text or ""
             raise ApiError(Code.NO_TEXT)
         if len(text) > self._max_text:
             raise ApiError(Code.MSG_TOO_LONG)
@@ -59,10 +64,12 @@ class Sender:
         thread_ts: int | None = None,
         reply_broadcast: bool = False,
         client_msg_id: str | None = None,
+        rich: str | None = None,
     ) -> PostResult:
-        """``chat.postMessage`` and the WebSocket send: one path, one set of checks."""
+        """``chat.postMessage`` and the WebSocket send: one path, one set of checks.
+        ``rich``: validated blocks and attachments (:mod:`parley.content`)."""
         channel = await self._access.writable(user, channel_id)
-        text = self._check_text(text)
+        text = self._check_text(text, rich)
         await self._limiter.check_message(user, channel)
         req = PostRequest(
             id=self._ids.next(),
@@ -74,6 +81,7 @@ class Sender:
             thread_ts=thread_ts,
             reply_broadcast=reply_broadcast,
             client_msg_id=client_msg_id,
+            rich=rich,
         )
         return await self._store.post(req, after_commit=self._after_post)
 
@@ -94,11 +102,20 @@ class Sender:
         ts: int,
         text: str | None,
         expected_version: int | None,
+        *,
+        rich_patch: str | None = None,
     ) -> Message:
+        """``chat.update``; ``rich_patch`` replaces the blocks or attachments it names."""
         channel = await self._access.writable(user, channel_id)
-        text = self._check_text(text)
+        text = self._check_text(text, rich_patch)
         return await self._store.update(
-            channel.id, ts, user.id, text, expected_version, after_commit=self._after_update
+            channel.id,
+            ts,
+            user.id,
+            text,
+            expected_version,
+            after_commit=self._after_update,
+            rich_patch=rich_patch,
         )
 
     def _after_update(self, message: Message) -> None:

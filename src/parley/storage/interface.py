@@ -100,9 +100,13 @@ class MessageStore(Protocol):
         text: str,
         expected_version: int | None,
         after_commit: AfterCommit | None = None,
+        *,
+        rich_patch: str | None = None,
     ) -> Message:
         """Last writer wins in commit order. ``message_not_found``, ``cant_update_message``,
-        ``edit_conflict`` when ``expected_version`` is given and is not the current one."""
+        ``edit_conflict`` when ``expected_version`` is given and is not the current one.
+        ``rich_patch`` (``parley.content.patch``) replaces the blocks or
+        attachments it names; without it they stay."""
         ...
 
     async def delete(

@@ -79,6 +79,8 @@ class Message(msgspec.Struct, frozen=True):
     reply_users: tuple[str, ...] = ()
     latest_reply: int | None = None
     reactions: tuple[Reaction, ...] = ()
+    #: Blocks and attachments as stored JSON (``parley.content``), or ``None``.
+    rich: str | None = None
 
 
 class PostRequest(msgspec.Struct, frozen=True):
@@ -93,6 +95,7 @@ class PostRequest(msgspec.Struct, frozen=True):
     thread_ts: int | None = None
     reply_broadcast: bool = False
     client_msg_id: str | None = None
+    rich: str | None = None
 
 
 class PostResult(msgspec.Struct, frozen=True):

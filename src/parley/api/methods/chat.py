@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from parley import wire
+from parley import content, wire
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.errors import Code
@@ -36,6 +36,7 @@ def register(api: Api, svc: Services) -> None:
             thread_ts=args.ts("thread_ts", invalid=Code.THREAD_NOT_FOUND),
             reply_broadcast=args.bool("reply_broadcast"),
             client_msg_id=args.str("client_msg_id", max_len=_MAX_CLIENT_MSG_ID),
+            rich=content.parse(args.raw("blocks"), args.raw("attachments")),
         )
         m = result.message
         return {"channel": m.channel, "ts": format_ts(m.ts), "message": wire.message(m)}
@@ -50,7 +51,15 @@ def register(api: Api, svc: Services) -> None:
             if args.has("edit_version")
             else None
         )
-        m = await sender.update(ctx.user, channel, ts, text_of(args), version)
+        blocks, attachments = args.raw("blocks"), args.raw("attachments")
+        m = await sender.update(
+            ctx.user,
+            channel,
+            ts,
+            text_of(args),
+            version,
+            rich_patch=content.patch(blocks, attachments),
+        )
         return {
             "channel": m.channel,
             "ts": format_ts(m.ts),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from parley import content
 from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import next_channel_ts, wall_us
@@ -24,11 +25,9 @@ from parley.storage.sqlite.db import Readers, Writer
 
 _COLS = (
     "id, channel, team, seq, ts, user, bot_id, text, thread_ts, subtype, client_msg_id, "
-    "version, edited_ts, edited_by, deleted, reply_count, reply_users, latest_reply"
+    "version, edited_ts, edited_by, deleted, reply_count, reply_users, latest_reply, rich"
 )
-_INSERT = (
-    f"INSERT INTO messages ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT = f"INSERT INTO messages ({_COLS}) VALUES ({', '.join('?' * 19)})"
 _BY_TS = f"SELECT {_COLS} FROM messages WHERE channel = ? AND ts = ?"
 _TOP_LEVEL = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
 
@@ -58,6 +57,7 @@ def _row(r: tuple, reactions: tuple[Reaction, ...] = ()) -> Message:
         reply_users=tuple(u for u in r[16].split(",") if u),
         latest_reply=r[17],
         reactions=reactions,
+        rich=r[18],
     )
 
 
@@ -134,6 +134,7 @@ def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> Po
         thread_ts=thread_ts,
         subtype=subtype,
         client_msg_id=req.client_msg_id,
+        rich=req.rich,
     )
     conn.execute(
         _INSERT,
@@ -156,6 +157,7 @@ def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> Po
             0,
             "",
             None,
+            req.rich,
         ),
     )
     state.last[req.channel] = (seq, ts)
@@ -182,6 +184,7 @@ def op_update(
     user: str,
     text: str,
     expected_version: int | None,
+    rich_patch: str | None = None,
 ) -> Message:
     msg = _own(conn, channel, ts, user, Code.CANT_UPDATE_MESSAGE)
     if expected_version is not None and expected_version != msg.version:
@@ -189,8 +192,8 @@ def op_update(
     now = state.clock_us()
     conn.execute(
         "UPDATE messages SET text = ?, version = version + 1, edited_ts = ?, "
-        "edited_by = ? WHERE channel = ? AND ts = ?",
-        (text, now, user, channel, ts),
+        "edited_by = ?, rich = ? WHERE channel = ? AND ts = ?",
+        (text, now, user, content.merge(msg.rich, rich_patch), channel, ts),
     )
     return _with_reactions(conn, _get(conn, channel, ts))
 
@@ -200,7 +203,7 @@ def op_delete(
 ) -> Message:
     msg = _own(conn, channel, ts, user, Code.CANT_DELETE_MESSAGE)
     conn.execute(
-        "UPDATE messages SET deleted = 1, text = '', version = version + 1, "
+        "UPDATE messages SET deleted = 1, text = '', rich = NULL, version = version + 1, "
         "edited_ts = ? WHERE channel = ? AND ts = ?",
         (state.clock_us(), channel, ts),
     )
@@ -367,9 +370,19 @@ class SqliteMessageStore:
         text: str,
         expected_version: int | None,
         after_commit: AfterCommit | None = None,
+        *,
+        rich_patch: str | None = None,
     ) -> Message:
         return await self._write(
-            channel, op_update, channel, ts, user, text, expected_version, after_commit=after_commit
+            channel,
+            op_update,
+            channel,
+            ts,
+            user,
+            text,
+            expected_version,
+            rich_patch,
+            after_commit=after_commit,
         )
 
     async def delete(

@@ -62,4 +62,8 @@ SHARD = [
         PRIMARY KEY (channel, ts, name, user)
     ) WITHOUT ROWID;
     """,
+    # v2: blocks and attachments (JSON), NULL for plain messages
+    """
+    ALTER TABLE messages ADD COLUMN rich TEXT;
+    """,
 ]

@@ -1,0 +1,105 @@
+"""A message's rich content: Block Kit ``blocks`` and legacy ``attachments``, bounded.
+
+Pure. Parley stores them as given (one JSON object, ``{"blocks": [...],
+"attachments": [...]}``) and returns them on every read and event; it does not render
+or interpret them. Bounds, with Slack's error codes:
+
+- ``blocks``: a JSON array (or its JSON text, as form bodies send it) of at most
+  :data:`MAX_BLOCKS` objects, each with a string ``type`` (``invalid_blocks_format``
+  if it is not an array at all, ``invalid_blocks`` otherwise); at most
+  :data:`MAX_BYTES` encoded (``msg_blocks_too_long``).
+- ``attachments``: a JSON array of at most :data:`MAX_ATTACHMENTS` objects
+  (``too_many_attachments``; ``invalid_attachments`` for anything else), at most
+  :data:`MAX_BYTES` encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from parley.errors import ApiError, Code
+
+MAX_BLOCKS = 50
+MAX_ATTACHMENTS = 100
+MAX_BYTES = 64 << 10
+
+
+def _array(value: Any, bad_format: Code) -> list | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, bytes)):
+        if len(value) > 4 * MAX_BYTES:
+            raise ApiError(bad_format, data={"detail": "too large"})
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(bad_format, data={"detail": "not JSON"}) from exc
+    if not isinstance(value, list):
+        raise ApiError(bad_format, data={"detail": "must be a JSON array"})
+    return value
+
+
+def _encoded(value: list, code: Code) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:  # nested past what JSON encoders take
+        raise ApiError(code, data={"detail": "nested too deeply"}) from exc
+
+
+def parse(blocks: Any, attachments: Any) -> str | None:
+    """The stored form of a message's rich content, or ``None`` when it has none
+    (nothing given, or only empty arrays)."""
+    out = _validated(blocks, attachments)
+    out = {key: items for key, items in out.items() if items}
+    return orjson.dumps(out).decode() if out else None
+
+
+def patch(blocks: Any, attachments: Any) -> str | None:
+    """``chat.update``'s change: the fields given (an empty array removes that field),
+    as JSON, or ``None`` when neither was given (the content stays as it is)."""
+    out = _validated(blocks, attachments)
+    return orjson.dumps(out).decode() if out else None
+
+
+def merge(stored: str | None, change: str | None) -> str | None:
+    """``stored`` content with ``change`` applied (see :func:`patch`)."""
+    if change is None:
+        return stored
+    out = {**fields(stored), **orjson.loads(change)}
+    out = {key: items for key, items in out.items() if items}
+    return orjson.dumps(out).decode() if out else None
+
+
+def _validated(blocks: Any, attachments: Any) -> dict[str, list]:
+    out: dict[str, list] = {}
+    items = _array(blocks, Code.INVALID_BLOCKS_FORMAT)
+    if items is not None:
+        if len(items) > MAX_BLOCKS:
+            raise ApiError(Code.INVALID_BLOCKS, data={"detail": f"at most {MAX_BLOCKS} blocks"})
+        if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in items):
+            raise ApiError(Code.INVALID_BLOCKS, data={"detail": "each block needs a type"})
+        if len(_encoded(items, Code.INVALID_BLOCKS)) > MAX_BYTES:
+            raise ApiError(Code.MSG_BLOCKS_TOO_LONG)
+        out["blocks"] = items
+    items = _array(attachments, Code.INVALID_ATTACHMENTS)
+    if items is not None:
+        if len(items) > MAX_ATTACHMENTS:
+            raise ApiError(Code.TOO_MANY_ATTACHMENTS)
+        if not all(isinstance(a, dict) for a in items):
+            raise ApiError(Code.INVALID_ATTACHMENTS, data={"detail": "each must be an object"})
+        if len(_encoded(items, Code.INVALID_ATTACHMENTS)) > MAX_BYTES:
+            raise ApiError(Code.INVALID_ATTACHMENTS, data={"detail": f"over {MAX_BYTES} bytes"})
+        out["attachments"] = items
+    return out
+
+
+def has_content(rich: str | None) -> bool:
+    """Whether ``rich`` (stored form or patch) holds at least one block or attachment."""
+    return any(fields(rich).values())
+
+
+def fields(rich: str | None) -> dict[str, Any]:
+    """The stored content back as message fields (``{}`` when there is none)."""
+    return orjson.loads(rich) if rich else {}

@@ -1,0 +1,54 @@
+"""Blocks and attachments: what is accepted, stored form, and Slack's error codes."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from parley import content
+from parley.errors import ApiError
+
+
+def code(blocks=None, attachments=None) -> str:
+    with pytest.raises(ApiError) as err:
+        content.parse(blocks, attachments)
+    return err.value.code
+
+
+SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}
+
+
+def test_arrays_or_their_json_text_are_stored_as_one_object():
+    stored = content.parse([SECTION], None)
+    assert orjson.loads(stored) == {"blocks": [SECTION]}
+    assert content.parse(orjson.dumps([SECTION]).decode(), '[{"color": "good"}]') == (
+        orjson.dumps({"blocks": [SECTION], "attachments": [{"color": "good"}]}).decode()
+    )
+    assert content.fields(stored) == {"blocks": [SECTION]}
+    assert content.parse(None, None) is None and content.parse("", "") is None
+    assert content.parse([], []) is None  # empty arrays: no content
+    assert content.patch(None, "") is None  # chat.update without them: keep
+    change = content.patch([], None)  # an empty array removes that field only
+    both = content.parse([SECTION], [{"color": "good"}])
+    assert content.fields(content.merge(both, change)) == {"attachments": [{"color": "good"}]}
+    assert content.merge(both, None) == both
+    assert content.merge(content.parse([SECTION], None), change) is None
+    assert content.has_content(both) and not content.has_content(change)
+
+
+def test_bounds_and_slacks_error_codes():
+    assert code(blocks="{not json") == "invalid_blocks_format"
+    assert code(blocks={"type": "section"}) == "invalid_blocks_format"
+    assert code(blocks=[{"text": "no type"}]) == "invalid_blocks"
+    assert code(blocks=["section"]) == "invalid_blocks"
+    assert code(blocks=[SECTION] * 51) == "invalid_blocks"
+    assert content.parse([SECTION] * 50, None)
+    big = [{"type": "section", "text": {"type": "plain_text", "text": "x" * 3000}}] * 30
+    assert code(blocks=big) == "msg_blocks_too_long"
+    assert code(attachments=[{}] * 101) == "too_many_attachments"
+    assert code(attachments="[1, 2]") == "invalid_attachments"
+    assert code(attachments=[{"text": "y" * 70_000}]) == "invalid_attachments"
+    deep: object = {}
+    for _ in range(300):  # parses, but no JSON encoder takes it back
+        deep = {"type": "x", "d": [deep]}
+    assert code(blocks=[deep]) == "invalid_blocks"
