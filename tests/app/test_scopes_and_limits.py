@@ -230,3 +230,37 @@ def test_a_websocket_send_over_the_limit_is_refused_with_a_retry_hint(server):
         assert r["error"]["code"] == "ratelimited" and r["error"]["retry_after"] >= 1
     history = client.conversations_history(channel=channel)["messages"]
     assert len([m for m in history if m["text"].startswith("w")]) == len(acked)
+
+
+def test_no_token_or_ticket_reaches_the_logs(server, caplog):
+    import asyncio
+    import logging
+
+    from tests.helpers import WsClient
+
+    caplog.set_level(logging.DEBUG)
+    creds = server.user("logged")
+    client = server.client(creds.token)
+    client.auth_test()
+    call(server.client(creds.token + "x"), "auth.test")  # a wrong one, too
+    call(client, "chat.postMessage", channel="C0NOPE", text="x")
+    url = client.rtm_connect()["url"]
+
+    async def go() -> None:
+        ws = await WsClient.open(url)
+        await ws.next(type="hello")
+        ws.send({"id": 1, "type": "message", "channel": "C0NOPE", "text": "x"})
+        await ws.next(reply_to=1)
+        ws.close()
+
+    asyncio.run(go())
+    ticket = url.split("ticket=")[1]
+    # the server's records (the clients in this process log their own requests)
+    server_log = "\n".join(
+        r.getMessage()
+        for r in caplog.records
+        if not r.name.startswith(("slack_sdk", "picows.client", "tests"))
+    )
+    assert server_log  # the server did log (connections, ...)
+    assert creds.token not in server_log and creds.token[5:] not in server_log
+    assert ticket not in server_log
