@@ -104,6 +104,7 @@ async def start(settings: Settings) -> Services:
         replayer=Replayer(recent, store),
         max_text=settings.max_text,
         heartbeat=settings.heartbeat,
+        handshake_timeout=settings.ws_handshake_timeout,
         deflate=settings.ws_deflate,
         frame_rate=settings.ws_frame_rate,
         frame_burst=settings.ws_frame_burst,

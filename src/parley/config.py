@@ -68,6 +68,8 @@ class Settings:
     ws_frame_flood: float = 10.0
     #: Largest WebSocket frame a client may send, in bytes (closed 1009 past it).
     ws_max_frame: int = 1 << 20
+    #: Seconds a new connection to the gateway has to finish its WebSocket upgrade.
+    ws_handshake_timeout: float = 10.0
     #: Concurrent WebSocket connections per user (the next upgrade gets 429).
     ws_connections_per_user: int = 20
     #: Seconds a validated token stays cached (the seed: 15 minutes). Also the longest a
@@ -111,6 +113,7 @@ class Settings:
             "ws_frame_burst": 1 <= self.ws_frame_burst <= 1_000_000,
             "ws_frame_flood": 1 <= self.ws_frame_flood <= 1000,
             "ws_max_frame": 1024 <= self.ws_max_frame <= 64 << 20,
+            "ws_handshake_timeout": 0.1 <= self.ws_handshake_timeout <= 600,
             "ws_connections_per_user": 1 <= self.ws_connections_per_user <= 100_000,
             "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
             "recent_channels": 1 <= self.recent_channels <= 10_000_000,

@@ -359,3 +359,27 @@ def test_garbage_gets_rtm_error_replies_and_the_connection_stays(server):
             c.close()
 
     run(scenario)
+
+
+def test_connections_that_never_upgrade_are_closed(tmp_path):
+    """An idle, unauthenticated TCP connection to the gateway, or one whose upgrade has
+    no valid ticket, does not stay: closed after the handshake timeout, or at once."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from tests.helpers import server_in_thread
+
+    with server_in_thread(tmp_path, ws_handshake_timeout=1.0) as srv:
+        url = urlsplit(srv.client(srv.user("idler").token).rtm_connect()["url"])
+        with socket.create_connection((url.hostname, url.port), timeout=10) as silent:
+            started = time.monotonic()
+            assert silent.recv(100) == b""  # closed by the server
+            assert time.monotonic() - started < 5
+        with socket.create_connection((url.hostname, url.port), timeout=10) as forged:
+            forged.sendall(
+                b"GET /?ticket=forged HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert forged.recv(100).startswith(b"HTTP/1.1 403")

@@ -110,6 +110,7 @@ class Gateway:
         replayer: Replayer,
         max_text: int,
         heartbeat: float,
+        handshake_timeout: float = 10.0,
         max_buffer: int = 4 << 20,
         max_pending: int = 256,
         max_held: int = 100_000,
@@ -130,6 +131,8 @@ class Gateway:
         self.replayer = replayer
         self.max_text = max_text
         self.heartbeat = heartbeat
+        #: Seconds a new TCP connection has to complete its upgrade (with a ticket).
+        self.handshake_timeout = handshake_timeout
         self.max_buffer = max_buffer
         self.max_pending = max_pending
         self.max_held = max_held
@@ -157,7 +160,7 @@ class Gateway:
             auto_ping_idle_timeout=self.heartbeat,
             auto_ping_reply_timeout=self.heartbeat,
             max_frame_size=self.max_frame_size,
-            websocket_handshake_timeout=10,
+            websocket_handshake_timeout=self.handshake_timeout,
             # clients send small commands: start each read buffer at the 2 KiB minimum
             # (it doubles when a bigger frame comes) instead of 16 KiB per connection
             read_buffer_init_size=2048,
