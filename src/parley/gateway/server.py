@@ -40,8 +40,7 @@ Bounds (constructor parameters; the defaults in brackets):
 - **Heartbeat**: picows pings a connection idle for ``heartbeat`` seconds and drops it if
   no pong comes back within ``heartbeat`` more.
 
-Worth becoming settings: ``frame_rate``, ``frame_burst``, ``max_connections_per_user``
-and ``max_frame_size`` (deployments with heavy bots or many tabs per person differ).
+``app.py`` passes them from the ``PARLEY_WS_*`` settings (``parley.config``).
 """
 
 from __future__ import annotations
