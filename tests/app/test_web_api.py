@@ -389,3 +389,33 @@ def test_blocks_and_attachments_are_stored_returned_and_delivered(server, a, bob
     assert error(a.chat_postMessage, channel=ch) == "no_text"
     a.chat_delete(channel=ch, ts=sent["ts"])
     assert all("attachments" not in m for m in a.conversations_history(channel=ch)["messages"])
+
+
+def test_a_reply_does_not_strip_the_parents_reactions_from_its_event(server, a, bob):
+    """The parent's message_changed after a reply carries the parent whole (reactions too)."""
+    import asyncio
+
+    from tests.helpers import WsClient
+
+    ch = channel(a, members=[bob.user_id])
+    ts = a.chat_postMessage(channel=ch, text="parent")["ts"]
+    a.reactions_add(channel=ch, timestamp=ts, name="eyes")
+    url = server.client(bob.token).rtm_connect()["url"]
+
+    async def go() -> dict:
+        ws = await WsClient.open(url)
+        try:
+            await ws.next(type="hello")
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                None, lambda: a.chat_postMessage(channel=ch, text="child", thread_ts=ts)
+            )
+            return await ws.next(type="message", subtype="message_changed", channel=ch)
+        finally:
+            ws.close()
+
+    changed = asyncio.run(go())["message"]
+    assert changed["ts"] == ts and changed["reply_count"] == 1
+    assert changed["reactions"] == [
+        {"name": "eyes", "users": [a.auth_test()["user_id"]], "count": 1}
+    ]

@@ -172,7 +172,7 @@ def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> Po
             "reply_users = ? WHERE channel = ? AND ts = ?",
             (ts, ",".join(users), req.channel, parent.ts),
         )
-        parent = _get(conn, req.channel, parent.ts)
+        parent = _with_reactions(conn, _get(conn, req.channel, parent.ts))
     return PostResult(msg, parent=parent)
 
 
