@@ -8,11 +8,13 @@ of a server process (worker ids 0-1022).
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 
 from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, encode_id, wall_us
+from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_token
 from parley.storage.models import Channel, Team, User
@@ -80,17 +82,20 @@ def create_user(
     bot: bool = False,
     rate_limit: float | None = None,
     scopes: str | None = None,
+    password: str | None = None,
 ) -> Credentials:
     """A new user and its first token. ``scopes``: the token's scopes, comma-separated as
     Slack writes them (``None``: the defaults for users or bots, see
     :mod:`parley.pipeline.scopes`). ``rate_limit``: the user's own messages/second (Slack's
     enterprise custom limits go to 100/s; Parley allows up to 100,000 for trusted
-    integrations and load generators)."""
+    integrations and load generators). ``password``: lets the user sign in to the web
+    client (stored as a slow hash, :mod:`parley.pipeline.passwords`)."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9._\-]{0,79}", name):
         raise AdminError("a user name is 1-80 of a-z 0-9 . _ - and starts with a letter or digit")
     if rate_limit is not None and not 0 < rate_limit <= 100_000:
         raise AdminError("--rate-limit is messages/second, above 0")
     chosen = _scopes(scopes)
+    stored = _password(password)
     team = resolve_workspace(settings, team_id)
     user = User(
         id=encode_id(Kind.USER, _ids.next()),
@@ -105,11 +110,30 @@ def create_user(
     token = new_token(bot)
     try:
         d.admin(settings, d.op_create_user, user, hash_token(token), chosen)
+        if stored is not None:
+            d.admin(settings, d.op_set_password, user.id, stored)
     except ApiError as exc:
         if exc.code == Code.NAME_TAKEN:
             raise AdminError(f"a user named {name!r} already exists in {team.id}") from exc
         raise AdminError(exc.code) from exc
     return Credentials(team.id, user.id, token, user.bot_id)
+
+
+def _password(password: str | None) -> str | None:
+    if password is None:
+        return None
+    try:
+        return passwords.hash_password(password)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+
+
+def set_password(settings: Settings, team_id: str, name: str, password: str) -> None:
+    """Sets (or replaces) the web sign-in password of an existing user."""
+    user = d.admin_read(settings, d.q_user_by_name, team_id, name)
+    if user is None:
+        raise AdminError(f"no user {name!r} in {team_id}")
+    d.admin(settings, d.op_set_password, user.id, _password(password))
 
 
 def _scopes(text: str | None) -> str | None:
@@ -156,6 +180,8 @@ class Demo:
     alice_bot: Credentials
     bob_bot: Credentials
     general: Channel
+    #: alice's and bob's web sign-in password (new every call)
+    password: str
 
 
 def demo(settings: Settings) -> Demo:
@@ -172,4 +198,9 @@ def demo(settings: Settings) -> Demo:
     general = ensure_channel(
         settings, team.id, "general", creds["alice"].user_id, [c.user_id for c in creds.values()]
     )
-    return Demo(team, creds["alice"], creds["bob"], creds["alice-bot"], creds["bob-bot"], general)
+    password = secrets.token_urlsafe(9)
+    for name in ("alice", "bob"):
+        set_password(settings, team.id, name, password)
+    return Demo(
+        team, creds["alice"], creds["bob"], creds["alice-bot"], creds["bob-bot"], general, password
+    )

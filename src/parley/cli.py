@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
         "channels:read,channels:history (default: all for people, all but channels:write "
         "for bots)",
     )
+    u_create.add_argument(
+        "--password",
+        help="lets the user sign in to the web client at / (stored as a slow hash)",
+    )
     data_dir(u_create)
     return p
 
@@ -107,6 +111,8 @@ def _print_demo(settings: Settings, url: str) -> None:
     print(
         f"""
 Parley is serving at {url}
+
+Open {url}/ and sign in as alice or bob (in two windows) with the password {demo.password}
 
 Demo workspace {demo.team.name} ({demo.team.id}), channel #general ({demo.general.id}):
   alice      {demo.alice.user_id}  token {demo.alice.token}
@@ -151,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bot=args.bot,
                 rate_limit=args.rate_limit,
                 scopes=args.scopes,
+                password=args.password,
             )
             _emit(creds.as_dict())
         return 0

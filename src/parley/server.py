@@ -16,9 +16,10 @@ from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
-from parley import app
+from parley import app, web
 from parley.api.http import HttpApp
 from parley.config import Settings
+from parley.pipeline.ratelimit import MemoryRateStore
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,13 @@ async def serve(
     svc = await app.start(settings)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"
-    http = HttpApp(svc.api, max_body=settings.max_body, fallback_host=f"{host}:{settings.port}")
+    http = HttpApp(
+        svc.api,
+        max_body=settings.max_body,
+        fallback_host=f"{host}:{settings.port}",
+        sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
+        static=web.load_static(),
+    )
     server = Server(
         http,
         address=settings.host,

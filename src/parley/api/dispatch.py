@@ -80,6 +80,7 @@ class Api:
         body: bytes,
         authorization: str | None,
         base_url: str,
+        session: str | None = None,
     ) -> Response:
         try:
             method = self._methods.get(name)
@@ -95,7 +96,7 @@ class Api:
             else:
                 allow = "GET, POST" if method.read else "POST"
                 raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": allow})
-            token = bearer_token(authorization) or _str_or_none(args.pop("token", None))
+            token = bearer_token(authorization) or _str_or_none(args.pop("token", None)) or session
             caller = await self._auth.authorize(token)
             scopes.require(name, caller.scopes)
             await self._limiter.check_call(caller.user, name)

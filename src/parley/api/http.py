@@ -18,6 +18,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.errors import ApiError, Code
+from parley.web import CLIENT_HEADER, Sessions, session_token
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _NOT_FOUND = Response(404, orjson.dumps({"ok": False, "error": "not_found"}))
@@ -34,10 +35,20 @@ class HttpApp:
     """RSGI entry point. ``fallback_host`` names this server when a request's ``Host``
     header is missing or malformed (it is echoed in ``auth.test``'s ``url``)."""
 
-    def __init__(self, api: Api, *, max_body: int, fallback_host: str) -> None:
+    def __init__(
+        self,
+        api: Api,
+        *,
+        max_body: int,
+        fallback_host: str,
+        sessions: Sessions | None = None,
+        static: dict[str, Response] | None = None,
+    ) -> None:
         self._api = api
         self._max_body = max_body
         self._fallback_host = fallback_host
+        self._sessions = sessions
+        self._static = static or {}
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
@@ -50,6 +61,10 @@ class HttpApp:
             response = await self._api_call(scope, proto, path[5:])
         elif path == "/health":
             response = _HEALTH
+        elif path.startswith("/auth/") and self._sessions is not None:
+            response = await self._auth_call(scope, proto, path[6:])
+        elif scope.method in ("GET", "HEAD") and path in self._static:
+            response = self._static[path]
         else:
             response = _NOT_FOUND
         proto.response_bytes(response.status, list(response.headers), response.body)
@@ -70,7 +85,29 @@ class HttpApp:
             body=body,
             authorization=headers.get("authorization"),
             base_url=f"http://{host}/",
+            # the session cookie counts only with the web client's header (CSRF)
+            session=session_token(headers.get("cookie")) if CLIENT_HEADER in headers else None,
         )
+
+    async def _auth_call(self, scope: Any, proto: Any, action: str) -> Response:
+        """``/auth/signin`` and ``/auth/signout`` (POST, with the web client's header)."""
+        assert self._sessions is not None
+        if action not in ("signin", "signout"):
+            return _NOT_FOUND
+        if scope.method != "POST":
+            return error_response(
+                ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "POST"})
+            )
+        headers = scope.headers
+        if CLIENT_HEADER not in headers:
+            return error_response(ApiError(Code.INVALID_ARGUMENTS, status=403))
+        body = await self._body(headers, proto)
+        if body is None:
+            return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
+        secure = scope.scheme == "https"
+        if action == "signin":
+            return await self._sessions.sign_in(body, secure=secure)
+        return await self._sessions.sign_out(headers.get("cookie"), secure=secure)
 
     async def _body(self, headers: Any, proto: Any) -> bytes | None:
         """The request body, or ``None`` if it is larger than ``max_body``.

@@ -312,6 +312,12 @@ class SqliteDirectory:
     async def revoke_token(self, token_hash: bytes) -> bool:
         return await self._writer.submit(op_revoke_token, token_hash)
 
+    async def logins(self, name: str) -> list[tuple[User, Team, str | None]]:
+        return await self._read(q_logins, name)
+
+    async def add_token(self, user_id: str, token_hash: bytes, scopes: str | None) -> None:
+        await self._writer.submit(op_add_token, user_id, token_hash, wall_us(), scopes)
+
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)
 
@@ -373,6 +379,22 @@ def admin_read(settings: Settings, op, *args):
     path = Path(settings.data_dir) / FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
     return run_once(path, migrations.DIRECTORY, lambda conn, _s, *a: op(conn, *a), *args)
+
+
+def op_set_password(conn: sqlite3.Connection, _state: object, user_id: str, stored: str) -> None:
+    conn.execute("UPDATE users SET password = ? WHERE id = ?", (stored, user_id))
+
+
+def q_logins(conn: sqlite3.Connection, name: str) -> list[tuple[User, Team, str | None]]:
+    """Every live user called ``name`` (one per workspace), its workspace and password."""
+    cols = ", ".join("u." + c.strip() for c in _USER_COLS.split(","))
+    rows = conn.execute(
+        f"SELECT {cols}, t.id, t.name, t.domain, t.created, u.password "
+        "FROM users u JOIN teams t ON t.id = u.team_id WHERE u.name = ? AND u.deleted = 0",
+        (name,),
+    ).fetchall()
+    n = len(_USER_COLS.split(","))
+    return [(_user(r[:n]), Team(*r[n : n + 4]), r[-1]) for r in rows]
 
 
 def op_add_token(

@@ -37,6 +37,10 @@ DIRECTORY = [
     """
     ALTER TABLE tokens ADD COLUMN scopes TEXT;
     """,
+    # v3: a password hash for people who sign in to the web client (NULL: none)
+    """
+    ALTER TABLE users ADD COLUMN password TEXT;
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,153 @@
+"""The web client's server side: sign-in sessions and the app's static files.
+
+``POST /auth/signin`` (JSON ``{"username", "password", "workspace"?}``) checks the
+password (scrypt, off the event loop; at most :data:`ATTEMPTS_PER_MINUTE` tries per
+username a minute) and answers with a new session: a user token of the default scopes,
+set as the ``parley_session`` cookie (HttpOnly, SameSite=Lax, Secure over TLS) and never
+shown to the page's script. The Web API accepts that cookie in place of a token only on
+requests that carry the ``X-Parley-Client`` header, which a cross-site form or image
+cannot send: the cookie alone authorizes nothing (CSRF). ``POST /auth/signout`` revokes
+the session's token and clears the cookie.
+
+Static files (``/`` and ``/static/...``) are read from this package once, at start-up,
+and served with a Content-Security-Policy that allows only this server's own scripts and
+styles, so no asset is ever fetched from another host and injected markup cannot run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from http.cookies import SimpleCookie
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from parley.api.dispatch import JSON, Response, error_response
+from parley.errors import ApiError, Code
+from parley.pipeline import passwords
+from parley.pipeline.auth import Authenticator, hash_token, new_token
+from parley.pipeline.limits import ratelimited
+from parley.pipeline.ratelimit import RateStore
+from parley.storage.interface import Directory
+
+COOKIE = "parley_session"
+CLIENT_HEADER = "x-parley-client"
+ATTEMPTS_PER_MINUTE = 10
+
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_SECURITY = (
+    ("content-security-policy", _CSP),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-cache"),
+)
+
+
+def load_static() -> dict[str, Response]:
+    """Every file of ``parley/web/static`` as a ready response, by URL path."""
+    out: dict[str, Response] = {}
+    root = resources.files("parley.web") / "static"
+    for item in root.iterdir():
+        kind = _TYPES.get("." + item.name.rsplit(".", 1)[-1])
+        if kind is None or not item.is_file():
+            continue
+        response = Response(200, item.read_bytes(), (("content-type", kind), *_SECURITY))
+        out[f"/static/{item.name}"] = response
+        if item.name == "index.html":
+            out["/"] = response
+    return out
+
+
+def session_token(cookie_header: str | None) -> str | None:
+    """The session token in a ``Cookie`` header, if any (never raises)."""
+    if not cookie_header or len(cookie_header) > 8192:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except Exception:  # a malformed cookie header is no session  # noqa: BLE001
+        return None
+    morsel = jar.get(COOKIE)
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+def _cookie(value: str, *, secure: bool, clear: bool = False) -> str:
+    parts = [f"{COOKIE}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if clear:
+        parts.append("Max-Age=0")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def _json(status: int, body: dict[str, Any], *headers: tuple[str, str]) -> Response:
+    return Response(status, orjson.dumps(body), (("content-type", JSON), *headers))
+
+
+class Sessions:
+    """Sign-in and sign-out (see the module docstring)."""
+
+    def __init__(self, directory: Directory, auth: Authenticator, attempts: RateStore) -> None:
+        self._directory = directory
+        self._auth = auth
+        self._attempts = attempts
+
+    async def sign_in(self, body: bytes, *, secure: bool) -> Response:
+        try:
+            form = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError:
+            return error_response(ApiError(Code.INVALID_JSON))
+        if not isinstance(form, dict):
+            return error_response(ApiError(Code.INVALID_JSON))
+        name, password = form.get("username"), form.get("password")
+        workspace = form.get("workspace") or None
+        if not (isinstance(name, str) and isinstance(password, str) and 0 < len(name) <= 80):
+            return error_response(ApiError(Code.INVALID_ARGUMENTS))
+        if workspace is not None and not isinstance(workspace, str):
+            return error_response(ApiError(Code.INVALID_ARGUMENTS))
+        wait = await self._attempts.take(f"signin:{name}", ATTEMPTS_PER_MINUTE / 60, 10)
+        if wait:
+            return error_response(ratelimited(wait))
+        candidates = [
+            c
+            for c in await self._directory.logins(name)
+            if workspace is None or workspace in (c[1].domain, c[1].id)
+        ]
+        if len(candidates) > 1:
+            return _json(400, {"ok": False, "error": "workspace_required"})
+        user, team, stored = candidates[0] if candidates else (None, None, None)
+        # the hash runs even for an unknown user, so timing tells nothing about names
+        ok = await asyncio.to_thread(passwords.verify, password, stored or _DUMMY)
+        if user is None or team is None or not ok or stored is None:
+            return _json(401, {"ok": False, "error": "invalid_credentials"})
+        token = new_token(False)
+        await self._directory.add_token(user.id, hash_token(token), None)
+        return _json(
+            200,
+            {
+                "ok": True,
+                "user": {"id": user.id, "name": user.name},
+                "team": {"id": team.id, "name": team.name, "domain": team.domain},
+            },
+            ("set-cookie", _cookie(token, secure=secure)),
+        )
+
+    async def sign_out(self, cookie_header: str | None, *, secure: bool) -> Response:
+        token = session_token(cookie_header)
+        if token is not None:
+            await self._auth.revoke(token)
+        return _json(200, {"ok": True}, ("set-cookie", _cookie("", secure=secure, clear=True)))
+
+
+_DUMMY = passwords.hash_password("an unguessable dummy, so unknown names cost the same")

@@ -1,0 +1,710 @@
+// Parley's web client: plain ES module, no build step, no asset from another host.
+//
+// Everything a sender writes is rendered with textContent (links become <a> elements
+// whose href is set only for http and https URLs): no message can run script or change
+// the page. Sends are optimistic with a client_msg_id, so a retry never doubles a
+// message. The WebSocket reconnects with backoff and resumes from the last seq held per
+// channel; events are deduplicated by (channel, seq).
+
+const $ = (id) => document.getElementById(id);
+const HEADERS = { "Content-Type": "application/json", "X-Parley-Client": "web" };
+
+const state = {
+  me: null,
+  team: null,
+  users: new Map(), // id -> user
+  channels: new Map(), // id -> channel (+ unread, mentions)
+  active: null,
+  messages: new Map(), // channel -> Map(ts -> message), top-level and replies
+  seen: new Map(), // channel -> Set(seq)
+  lastSeq: new Map(), // channel -> highest seq held
+  cursor: new Map(), // channel -> cursor for older history ("" = none left)
+  pending: new Map(), // client_msg_id -> {channel, text, thread_ts, failed}
+  presence: new Map(),
+  typing: new Map(), // channel -> Map(user -> expiry)
+  thread: null, // {channel, ts}
+  editing: null, // {ts, draft}: the message being edited survives re-renders
+  ws: null,
+  wsId: 0,
+  backoff: 500,
+  reconnectTimer: null,
+  lastTyping: 0,
+};
+
+// -- Web API -------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(code) {
+    super(code);
+    this.code = code;
+  }
+}
+
+async function api(method, args = {}, attempt = 0) {
+  const resp = await fetch(`/api/${method}`, {
+    method: "POST",
+    headers: HEADERS,
+    credentials: "same-origin",
+    body: JSON.stringify(args),
+  });
+  if (resp.status === 429 && attempt < 3) {
+    const wait = Number(resp.headers.get("Retry-After") || "1");
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    return api(method, args, attempt + 1);
+  }
+  const body = await resp.json();
+  if (!body.ok) throw new ApiError(body.error || "error");
+  return body;
+}
+
+async function post(path, args) {
+  const resp = await fetch(path, {
+    method: "POST",
+    headers: HEADERS,
+    credentials: "same-origin",
+    body: JSON.stringify(args),
+  });
+  return resp.json();
+}
+
+// -- sign-in ------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    const me = await api("auth.test");
+    await enter(me);
+  } catch {
+    showSignin();
+  }
+}
+
+function showSignin() {
+  $("app").hidden = true;
+  $("signin").hidden = false;
+}
+
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  const args = { username: form.get("username"), password: form.get("password") };
+  if (form.get("workspace")) args.workspace = form.get("workspace");
+  $("signin-error").textContent = "";
+  const body = await post("/auth/signin", args).catch(() => ({ ok: false, error: "offline" }));
+  if (!body.ok) {
+    $("signin-error").textContent =
+      body.error === "invalid_credentials" ? "Wrong username or password." : body.error;
+    return;
+  }
+  await enter(await api("auth.test"));
+});
+
+$("signout").addEventListener("click", async () => {
+  await post("/auth/signout", {}).catch(() => {});
+  location.reload();
+});
+
+async function enter(me) {
+  state.me = { id: me.user_id, name: me.user };
+  state.team = { id: me.team_id, name: me.team };
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("team-name").textContent = me.team;
+  $("me").textContent = `@${me.user}`;
+  await Promise.all([loadUsers(), loadChannels()]);
+  const first = [...state.channels.values()].find((c) => c.is_member);
+  if (first) await openChannel(first.id);
+  connect();
+}
+
+async function loadUsers() {
+  let cursor = "";
+  do {
+    const page = await api("users.list", { limit: 200, cursor });
+    for (const u of page.members) state.users.set(u.id, u);
+    cursor = page.response_metadata?.next_cursor || "";
+  } while (cursor);
+  renderPeople();
+}
+
+async function loadChannels() {
+  let cursor = "";
+  const seen = new Set();
+  do {
+    const page = await api("conversations.list", {
+      types: "public_channel,private_channel",
+      exclude_archived: true,
+      limit: 200,
+      cursor,
+    });
+    for (const c of page.channels) {
+      const old = state.channels.get(c.id);
+      state.channels.set(c.id, { ...c, unread: old?.unread || 0, mentions: old?.mentions || 0 });
+      seen.add(c.id);
+    }
+    cursor = page.response_metadata?.next_cursor || "";
+  } while (cursor);
+  for (const id of [...state.channels.keys()]) if (!seen.has(id)) state.channels.delete(id);
+  renderChannels();
+}
+
+function userName(id) {
+  const u = state.users.get(id);
+  return u ? u.name : id;
+}
+
+// -- sidebar ------------------------------------------------------------------------------
+
+function renderChannels() {
+  const mine = $("channels");
+  const others = $("other-channels");
+  mine.replaceChildren();
+  others.replaceChildren();
+  const sorted = [...state.channels.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const c of sorted) {
+    const li = document.createElement("li");
+    li.dataset.channel = c.id;
+    const label = document.createElement("span");
+    label.textContent = `${c.is_private ? "🔒" : "#"} ${c.name}`;
+    li.append(label);
+    if (c.id === state.active) li.classList.add("active");
+    if (c.is_member) {
+      if (c.unread && c.id !== state.active) {
+        li.classList.add("unread");
+        const badge = document.createElement("span");
+        badge.className = c.mentions ? "badge" : "count";
+        badge.textContent = c.mentions ? String(c.mentions) : String(c.unread);
+        li.append(badge);
+      }
+      li.addEventListener("click", () => openChannel(c.id));
+      mine.append(li);
+    } else {
+      li.title = "Join";
+      li.addEventListener("click", async () => {
+        await api("conversations.join", { channel: c.id });
+        await loadChannels();
+        await openChannel(c.id);
+      });
+      others.append(li);
+    }
+  }
+}
+
+function renderPeople() {
+  const list = $("people");
+  list.replaceChildren();
+  for (const u of state.users.values()) {
+    if (u.deleted) continue;
+    const li = document.createElement("li");
+    const dot = document.createElement("span");
+    dot.className = "dot" + (state.presence.get(u.id) === "active" ? " active" : "");
+    const name = document.createElement("span");
+    name.textContent = u.name;
+    li.append(dot, name);
+    list.append(li);
+  }
+}
+
+$("create-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  try {
+    const { channel } = await api("conversations.create", {
+      name: String(form.get("name")).trim().toLowerCase(),
+      is_private: form.get("private") === "on",
+    });
+    e.target.reset();
+    await loadChannels();
+    await openChannel(channel.id);
+  } catch (err) {
+    alert(`Could not create the channel: ${err.code || err}`);
+  }
+});
+
+$("leave").addEventListener("click", async () => {
+  if (!state.active) return;
+  await api("conversations.leave", { channel: state.active });
+  state.active = null;
+  await loadChannels();
+  const first = [...state.channels.values()].find((c) => c.is_member);
+  if (first) await openChannel(first.id);
+  else renderMessages();
+});
+
+// -- messages -----------------------------------------------------------------------------
+
+function store(channel) {
+  if (!state.messages.has(channel)) state.messages.set(channel, new Map());
+  return state.messages.get(channel);
+}
+
+function hold(channel, seq) {
+  if (!state.seen.has(channel)) state.seen.set(channel, new Set());
+  state.seen.get(channel).add(seq);
+  if (seq > (state.lastSeq.get(channel) || 0)) state.lastSeq.set(channel, seq);
+}
+
+// Adds or replaces a message; returns false if this (channel, seq) was held already.
+function keep(m, { fresh = false } = {}) {
+  const channel = m.channel;
+  if (fresh && m.seq && state.seen.get(channel)?.has(m.seq)) return false;
+  if (m.seq) hold(channel, m.seq);
+  store(channel).set(m.ts, m);
+  if (m.client_msg_id) state.pending.delete(m.client_msg_id);
+  return true;
+}
+
+async function openChannel(id) {
+  state.active = id;
+  const c = state.channels.get(id);
+  if (c) {
+    c.unread = 0;
+    c.mentions = 0;
+  }
+  $("channel-title").textContent = c ? `${c.is_private ? "🔒" : "#"} ${c.name}` : "";
+  $("leave").hidden = !c;
+  renderChannels();
+  if (!state.cursor.has(id)) await loadHistory(id);
+  renderMessages({ bottom: true });
+}
+
+async function loadHistory(channel, cursor = "") {
+  const page = await api("conversations.history", { channel, limit: 50, cursor });
+  for (const m of page.messages) keep({ ...m, channel });
+  state.cursor.set(channel, page.has_more ? page.response_metadata?.next_cursor || "" : "");
+}
+
+let loadingOlder = false;
+$("messages").addEventListener("scroll", async (e) => {
+  const list = e.target;
+  const cursor = state.cursor.get(state.active);
+  if (list.scrollTop > 40 || !cursor || loadingOlder) return;
+  loadingOlder = true;
+  const before = list.scrollHeight;
+  try {
+    await loadHistory(state.active, cursor);
+    renderMessages();
+    list.scrollTop = list.scrollHeight - before;
+  } finally {
+    loadingOlder = false;
+  }
+});
+
+function topLevel(m) {
+  return !m.thread_ts || m.thread_ts === m.ts || m.subtype === "thread_broadcast";
+}
+
+function renderMessages({ bottom = false } = {}) {
+  const list = $("messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+  list.replaceChildren();
+  const channel = state.active;
+  if (!channel) return;
+  const msgs = [...store(channel).values()].filter(topLevel).sort((a, b) => cmp(a.ts, b.ts));
+  let day = "";
+  for (const m of msgs) {
+    const d = new Date(Number(m.ts.split(".")[0]) * 1000).toDateString();
+    if (d !== day) {
+      day = d;
+      const sep = document.createElement("li");
+      sep.className = "day";
+      sep.textContent = d;
+      list.append(sep);
+    }
+    list.append(messageItem(m));
+  }
+  for (const [id, p] of state.pending) {
+    if (p.channel === channel && !p.thread_ts) list.append(pendingItem(id, p));
+  }
+  if (bottom || atBottom) list.scrollTop = list.scrollHeight;
+  renderTyping();
+}
+
+function cmp(a, b) {
+  return a.length === b.length ? (a < b ? -1 : a > b ? 1 : 0) : a.length - b.length;
+}
+
+// The text, with http(s) links as <a> elements; nothing is ever parsed as markup.
+function renderText(el, text) {
+  const pattern = /https?:\/\/[^\s<>"]+/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    el.append(document.createTextNode(text.slice(last, match.index)));
+    const a = document.createElement("a");
+    try {
+      const url = new URL(match[0]);
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("scheme");
+      a.href = url.href;
+      a.rel = "noopener noreferrer nofollow";
+      a.target = "_blank";
+    } catch {
+      // not a URL after all: shown as text
+    }
+    a.textContent = match[0];
+    el.append(a);
+    last = match.index + match[0].length;
+  }
+  el.append(document.createTextNode(text.slice(last)));
+}
+
+function messageItem(m, { inThread = false } = {}) {
+  const li = document.createElement("li");
+  li.className = "msg";
+  li.dataset.ts = m.ts;
+  li.dataset.seq = String(m.seq || "");
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = userName(m.user);
+  const when = document.createElement("span");
+  when.className = "when";
+  when.textContent = new Date(Number(m.ts.split(".")[0]) * 1000).toLocaleTimeString();
+  const text = document.createElement("div");
+  text.className = "text";
+  renderText(text, m.text || "");
+  li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
+  if (m.edited) {
+    const edited = document.createElement("span");
+    edited.className = "edited";
+    edited.textContent = "(edited)";
+    text.append(edited);
+  }
+  if (m.reactions?.length) {
+    const bar = document.createElement("div");
+    bar.className = "reactions";
+    for (const r of m.reactions) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = `:${r.name}: ${r.count}`;
+      b.dataset.reaction = r.name;
+      if (r.users.includes(state.me.id)) b.classList.add("mine");
+      b.addEventListener("click", () => react(m, r.name));
+      bar.append(b);
+    }
+    li.append(bar);
+  }
+  if (!inThread && m.reply_count) {
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "replies";
+    more.textContent = `${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}`;
+    more.addEventListener("click", () => openThread(m.channel, m.ts));
+    li.append(more);
+  }
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  const add = (label, title, fn) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.title = title;
+    b.addEventListener("click", fn);
+    actions.append(b);
+  };
+  add("+1", "React", () => react(m, "thumbsup"));
+  if (!inThread) add("Reply", "Reply in thread", () => openThread(m.channel, m.ts));
+  if (m.user === state.me.id) {
+    add("Edit", "Edit", () => {
+      state.editing = { ts: m.ts, draft: m.text };
+      rerender(m.channel, m.thread_ts);
+      document.querySelector("textarea.edit")?.focus();
+    });
+    add("Delete", "Delete", () => api("chat.delete", { channel: m.channel, ts: m.ts }));
+  }
+  li.append(actions);
+  return li;
+}
+
+function pendingItem(id, p) {
+  const li = document.createElement("li");
+  li.className = "msg " + (p.failed ? "failed" : "pending");
+  li.dataset.clientMsgId = id;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = state.me.name;
+  const text = document.createElement("div");
+  text.className = "text";
+  renderText(text, p.text);
+  li.append(who, text);
+  const note = document.createElement("span");
+  note.className = "state";
+  note.textContent = p.failed ? "Not sent." : "Sending…";
+  li.append(note);
+  if (p.failed) {
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "retry";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => deliver(id));
+    li.append(retry);
+  }
+  return li;
+}
+
+function editor(m) {
+  const box = document.createElement("textarea");
+  box.className = "edit";
+  box.value = state.editing.draft;
+  box.addEventListener("input", () => {
+    if (state.editing) state.editing.draft = box.value;
+  });
+  box.addEventListener("keydown", async (e) => {
+    if (e.key === "Escape") {
+      state.editing = null;
+      rerender(m.channel, m.thread_ts);
+    }
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      const edited = await api("chat.update", { channel: m.channel, ts: m.ts, text: box.value });
+      state.editing = null;
+      keep(edited.message);
+      rerender(m.channel, m.thread_ts);
+    }
+  });
+  return box;
+}
+
+async function react(m, name) {
+  const mine = m.reactions?.find((r) => r.name === name)?.users.includes(state.me.id);
+  await api(mine ? "reactions.remove" : "reactions.add", {
+    channel: m.channel,
+    timestamp: m.ts,
+    name,
+  }).catch(() => {});
+}
+
+// -- composing ----------------------------------------------------------------------------
+
+function composer(form, target) {
+  const box = form.querySelector("textarea");
+  box.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+    e.preventDefault();
+    const text = box.value;
+    const { channel, thread_ts } = target();
+    if (!text.trim() || !channel) return;
+    box.value = "";
+    send(channel, text, thread_ts);
+  });
+  box.addEventListener("input", () => {
+    const { channel } = target();
+    const now = Date.now();
+    if (!channel || now - state.lastTyping < 3000) return;
+    state.lastTyping = now;
+    wsSend({ type: "typing", channel });
+  });
+}
+
+composer($("composer"), () => ({ channel: state.active }));
+composer($("thread-composer"), () => ({
+  channel: state.thread?.channel,
+  thread_ts: state.thread?.ts,
+}));
+
+function send(channel, text, thread_ts) {
+  const id = crypto.randomUUID();
+  state.pending.set(id, { channel, text, thread_ts, failed: false });
+  rerender(channel, thread_ts);
+  deliver(id);
+}
+
+async function deliver(id) {
+  const p = state.pending.get(id);
+  if (!p) return;
+  p.failed = false;
+  rerender(p.channel, p.thread_ts);
+  const args = { channel: p.channel, text: p.text, client_msg_id: id };
+  if (p.thread_ts) args.thread_ts = p.thread_ts;
+  try {
+    const sent = await api("chat.postMessage", args);
+    keep(sent.message);
+    state.pending.delete(id);
+  } catch {
+    if (state.pending.has(id)) p.failed = true;
+  }
+  rerender(p.channel, p.thread_ts);
+}
+
+function rerender(channel, thread_ts) {
+  if (channel === state.active) renderMessages();
+  if (state.thread && thread_ts === state.thread.ts) renderThread();
+}
+
+// -- threads ------------------------------------------------------------------------------
+
+async function openThread(channel, ts) {
+  state.thread = { channel, ts };
+  $("thread").hidden = false;
+  const page = await api("conversations.replies", { channel, ts, limit: 200 });
+  for (const m of page.messages) keep({ ...m, channel });
+  renderThread();
+}
+
+$("thread-close").addEventListener("click", () => {
+  state.thread = null;
+  $("thread").hidden = true;
+});
+
+function renderThread() {
+  const list = $("thread-messages");
+  list.replaceChildren();
+  if (!state.thread) return;
+  const { channel, ts } = state.thread;
+  const msgs = [...store(channel).values()]
+    .filter((m) => m.ts === ts || m.thread_ts === ts)
+    .sort((a, b) => cmp(a.ts, b.ts));
+  for (const m of msgs) list.append(messageItem(m, { inThread: true }));
+  for (const [id, p] of state.pending) {
+    if (p.channel === channel && p.thread_ts === ts) list.append(pendingItem(id, p));
+  }
+  list.scrollTop = list.scrollHeight;
+}
+
+// -- real time ----------------------------------------------------------------------------
+
+// The banner says when the connection is down; body[data-connection] says it to tests.
+function banner(text) {
+  $("banner").hidden = !text;
+  $("banner").textContent = text || "";
+  document.body.dataset.connection = text ? "down" : "open";
+}
+
+function wsSend(obj) {
+  if (state.ws?.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify({ id: ++state.wsId, ...obj }));
+  }
+}
+
+async function connect() {
+  clearTimeout(state.reconnectTimer);
+  if (!navigator.onLine) return banner("Offline. Waiting for the network…");
+  const resume = {};
+  for (const [channel, seq] of state.lastSeq) {
+    if (state.channels.get(channel)?.is_member) resume[channel] = seq;
+  }
+  let url;
+  try {
+    ({ url } = await api("rtm.connect", { resume }));
+  } catch (err) {
+    if (err.code === "not_authed" || err.code === "invalid_auth" || err.code === "token_revoked") {
+      return showSignin();
+    }
+    return reconnectLater();
+  }
+  const ws = new WebSocket(url);
+  state.ws = ws;
+  ws.addEventListener("message", (e) => onEvent(JSON.parse(e.data)));
+  ws.addEventListener("close", () => {
+    if (state.ws === ws) reconnectLater();
+  });
+}
+
+function reconnectLater() {
+  state.ws = null;
+  banner("Connection lost. Reconnecting…");
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = setTimeout(connect, state.backoff);
+  state.backoff = Math.min(state.backoff * 2, 10000);
+}
+
+window.addEventListener("offline", () => {
+  banner("Offline. Waiting for the network…");
+  const ws = state.ws;
+  state.ws = null;
+  ws?.close();
+});
+window.addEventListener("online", () => {
+  state.backoff = 500;
+  connect();
+});
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case "hello":
+      state.backoff = 500;
+      banner("");
+      wsSend({ type: "presence_sub", ids: [...state.users.keys()].slice(0, 5000) });
+      break;
+    case "resume_done":
+      banner("");
+      break;
+    case "resume_gap":
+      state.cursor.delete(ev.channel); // reload its history when opened
+      if (ev.channel === state.active) openChannel(ev.channel);
+      break;
+    case "goodbye":
+      state.ws?.close();
+      break;
+    case "message":
+      onMessage(ev);
+      break;
+    case "reaction_added":
+    case "reaction_removed":
+      onReaction(ev);
+      break;
+    case "user_typing":
+      onTyping(ev);
+      break;
+    case "presence_change":
+      state.presence.set(ev.user, ev.presence);
+      renderPeople();
+      break;
+    case "member_joined_channel":
+    case "member_left_channel":
+    case "channel_created":
+      loadChannels();
+      break;
+  }
+}
+
+function onMessage(ev) {
+  if (ev.subtype === "message_changed") {
+    keep({ ...ev.message, channel: ev.channel });
+  } else if (ev.subtype === "message_deleted") {
+    store(ev.channel).delete(ev.deleted_ts);
+    if (ev.seq) hold(ev.channel, ev.seq);
+  } else {
+    if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
+    const c = state.channels.get(ev.channel);
+    if (c && ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
+      c.unread += 1;
+      const text = ev.text || "";
+      if (text.includes(`<@${state.me.id}>`) || text.includes(`@${state.me.name}`)) c.mentions += 1;
+      renderChannels();
+    }
+    state.typing.get(ev.channel)?.delete(ev.user);
+  }
+  rerender(ev.channel, ev.thread_ts || (ev.message && ev.message.thread_ts));
+  if (state.thread && ev.channel === state.thread.channel) renderThread();
+}
+
+function onReaction(ev) {
+  const m = store(ev.item.channel).get(ev.item.ts);
+  if (!m) return;
+  const reactions = (m.reactions || []).map((r) => ({ ...r, users: [...r.users] }));
+  let r = reactions.find((x) => x.name === ev.reaction);
+  if (ev.type === "reaction_added") {
+    if (!r) reactions.push((r = { name: ev.reaction, users: [], count: 0 }));
+    if (!r.users.includes(ev.user)) r.users.push(ev.user);
+  } else if (r) {
+    r.users = r.users.filter((u) => u !== ev.user);
+  }
+  for (const x of reactions) x.count = x.users.length;
+  store(ev.item.channel).set(m.ts, { ...m, reactions: reactions.filter((x) => x.count) });
+  rerender(ev.item.channel, m.thread_ts);
+}
+
+function onTyping(ev) {
+  if (!state.typing.has(ev.channel)) state.typing.set(ev.channel, new Map());
+  state.typing.get(ev.channel).set(ev.user, Date.now() + 5000);
+  renderTyping();
+  setTimeout(renderTyping, 5100);
+}
+
+function renderTyping() {
+  const now = Date.now();
+  const who = [...(state.typing.get(state.active) || new Map())]
+    .filter(([, until]) => until > now)
+    .map(([user]) => userName(user));
+  $("typing").textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+start();

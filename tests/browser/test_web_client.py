@@ -1,0 +1,156 @@
+"""The web client in a real browser: two people chatting, going offline and coming back,
+hostile message text, and a send that fails and is retried."""
+
+from __future__ import annotations
+
+import pytest
+
+from parley import admin
+from tests.helpers import TEST_RATE_LIMIT, server_in_thread
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A server with alice and bob (passwords), both in #general; yields (server, channel)."""
+    with server_in_thread(tmp_path / "data") as srv:
+        alice = srv.user("alice", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        bob = srv.user("bob", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        general = admin.ensure_channel(
+            srv.settings, alice.team_id, "general", alice.user_id, [alice.user_id, bob.user_id]
+        )
+        yield srv, general.id, alice, bob
+
+
+def sign_in(browser, url: str, name: str):
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(url + "/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#app:not([hidden])")
+    page.wait_for_selector("body[data-connection=open]")
+    page.errors = errors  # type: ignore[attr-defined]
+    return context, page
+
+
+def say(page, text: str, composer: str = "#composer textarea") -> None:
+    page.fill(composer, text)
+    page.press(composer, "Enter")
+
+
+def texts(page, selector: str = "#messages .msg .text") -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.innerText)")
+
+
+def test_two_people_chat_live(browser, world, shots):
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "hello bob")
+    bob.wait_for_selector("#messages .msg:has-text('hello bob')", timeout=1000)
+    alice.wait_for_selector("#messages .msg:not(.pending):has-text('hello bob')")
+    say(bob, "hi alice\nsecond line")
+    alice.wait_for_selector("#messages .msg:has-text('second line')", timeout=1000)
+    # a reaction, an edit, a thread reply and a delete show up on the other side
+    item = "#messages .msg:has-text('hello bob')"
+    bob.hover(item)
+    bob.click(f"{item} .actions button[title=React]")
+    alice.wait_for_selector(f"{item} .reactions button[data-reaction=thumbsup]")
+    alice.hover(item)
+    alice.click(f"{item} .actions button[title=Edit]")
+    alice.fill("#messages textarea.edit", "hello bob, edited")
+    alice.press("#messages textarea.edit", "Enter")
+    bob.wait_for_selector("#messages .msg:has-text('hello bob, edited') .edited")
+    bob.hover("#messages .msg:has-text('hello bob, edited')")
+    bob.click(
+        "#messages .msg:has-text('hello bob, edited') .actions button[title='Reply in thread']"
+    )
+    say(bob, "a reply in the thread", "#thread-composer textarea")
+    alice.wait_for_selector("#messages .msg:has-text('hello bob, edited') .replies")
+    bob.wait_for_selector("#thread-messages .msg:has-text('a reply in the thread')")
+    bob.screenshot(path=str(shots / "chat.png"))
+    gone = "#messages .msg:has-text('second line')"
+    bob.hover(gone)
+    bob.click(f"{gone} .actions button[title=Delete]")
+    alice.wait_for_selector(gone, state="detached")
+    alice.screenshot(path=str(shots / "chat-alice.png"))
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_offline_then_back_gets_everything_in_order_once(browser, world):
+    srv, _general, _alice, _bob = world
+    ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "draft stays")  # sent before going offline
+    bob.wait_for_selector("#messages .msg:has-text('draft stays')")
+    bob.fill("#composer textarea", "half-typed")
+    bob.context.set_offline(True)
+    bob.wait_for_selector("body[data-connection=down]")
+    for i in range(30):
+        say(alice, f"missed {i:02d}")
+    alice.wait_for_function(
+        "() => document.querySelectorAll('#messages .msg.pending').length === 0"
+    )
+    bob.context.set_offline(False)
+    bob.wait_for_selector("#messages .msg:has-text('missed 29')", timeout=15000)
+    bob.wait_for_selector("body[data-connection=open]")
+    got = [t for t in texts(bob) if t.startswith("missed")]
+    assert got == [f"missed {i:02d}" for i in range(30)]  # in order, each once
+    assert bob.input_value("#composer textarea") == "half-typed"  # no reload
+    ca.close()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(2)</script>",
+        '"><svg onload=alert(3)>',
+        "javascript:alert(4)",
+        "[click](javascript:alert(5)) <a href='javascript:alert(6)'>x</a>",
+    ],
+)
+def test_hostile_text_renders_as_text_and_runs_nothing(browser, world, payload):
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, payload)
+    bob.wait_for_function(
+        "p => [...document.querySelectorAll('#messages .msg .text')].some(e => e.innerText === p)",
+        arg=payload,
+    )
+    assert (
+        bob.eval_on_selector_all("#messages img, #messages script, #messages svg", "e => e.length")
+        == 0
+    )
+    hrefs = bob.eval_on_selector_all("#messages a[href]", "els => els.map(a => a.href)")
+    assert all(h.startswith(("http:", "https:")) for h in hrefs)
+    assert bob.errors == [] and alice.errors == []  # type: ignore[attr-defined]  # no alert
+
+
+def test_a_failed_send_shows_failed_and_a_retry_posts_it_once(browser, tmp_path, shots):
+    data = tmp_path / "data"
+    with server_in_thread(data) as srv:
+        port = srv.settings.port
+        alice = srv.user("alice", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        general = admin.ensure_channel(
+            srv.settings, alice.team_id, "general", alice.user_id, [alice.user_id]
+        )
+        _ca, page = sign_in(browser, srv.url, "alice")
+    # the server is gone
+    say(page, "sent while down")
+    page.wait_for_selector("#messages .msg.failed:has-text('sent while down') button.retry")
+    page.screenshot(path=str(shots / "failed-send.png"))
+    with server_in_thread(data, port=port) as srv:
+        page.click("#messages .msg.failed button.retry")
+        page.wait_for_selector(
+            "#messages .msg:not(.pending):not(.failed):has-text('sent while down')"
+        )
+        history = srv.client(alice.token).conversations_history(channel=general.id)["messages"]
+        assert [m["text"] for m in history].count("sent while down") == 1
