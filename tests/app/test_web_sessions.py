@@ -1,0 +1,87 @@
+"""Web sign-in: the session cookie, CSRF, sign-out, bad passwords, and the static app."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+PASSWORD = "a long passphrase"
+
+
+def request(server, path, body=None, *, cookie=None, client=True, method=None):
+    headers = {"Content-Type": "application/json"}
+    if client:
+        headers["X-Parley-Client"] = "web"
+    if cookie:
+        headers["Cookie"] = cookie
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def sign_in(server, name, password=PASSWORD):
+    return request(server, "/auth/signin", {"username": name, "password": password})
+
+
+def test_sign_in_gives_an_httponly_samesite_cookie_that_works_with_the_client_header(server):
+    server.user("sessioned", password=PASSWORD)
+    status, headers, body = sign_in(server, "sessioned")
+    assert status == 200 and json.loads(body)["user"]["name"] == "sessioned"
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; Secure over TLS
+    assert "xoxp-" not in body.decode()  # the token never reaches the page's script
+    session = cookie.split(";")[0]
+    status, _, body = request(server, "/api/auth.test", {}, cookie=session)
+    assert status == 200 and json.loads(body)["user"] == "sessioned"
+    # the cookie alone (a cross-site form or image) authorizes nothing
+    _, _, body = request(server, "/api/auth.test", {}, cookie=session, client=False)
+    assert json.loads(body)["error"] == "not_authed"
+    # sign-out revokes the session
+    status, headers, _ = request(server, "/auth/signout", {}, cookie=session)
+    assert status == 200 and "Max-Age=0" in headers["Set-Cookie"]
+    _, _, body = request(server, "/api/auth.test", {}, cookie=session)
+    assert json.loads(body)["error"] == "token_revoked"
+
+
+def test_wrong_passwords_unknown_users_and_no_password_are_all_the_same_refusal(server):
+    server.user("careful", password=PASSWORD)
+    server.user("tokenonly")  # no password: cannot sign in
+    for name, password in (("careful", "wrong"), ("nobody", PASSWORD), ("tokenonly", "")):
+        status, headers, body = sign_in(server, name, password)
+        assert (status, json.loads(body)) in (
+            (401, {"ok": False, "error": "invalid_credentials"}),
+            (200, {"ok": False, "error": "invalid_arguments"}),
+        ), (name, status, body)
+        assert "Set-Cookie" not in headers
+
+
+def test_sign_in_attempts_are_rate_limited_per_username(server):
+    server.user("guessed", password=PASSWORD)
+    answers = [sign_in(server, "guessed", f"guess{i}")[0] for i in range(12)]
+    assert 429 in answers and answers[0] == 401
+    assert sign_in(server, "guessed")[0] == 429  # even the right one, until it refills
+
+
+def test_sign_in_needs_the_client_header_and_post(server):
+    status, _, _ = request(server, "/auth/signin", {"username": "x", "password": "y"}, client=False)
+    assert status == 403
+    status, _, _ = request(server, "/auth/signin", method="GET")
+    assert status == 405
+
+
+def test_the_app_is_served_with_a_strict_content_security_policy(server):
+    status, headers, body = request(server, "/", method="GET", client=False)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert b"/static/app.js" in body and b"http" not in body.replace(b"http-equiv", b"")
+    for asset in ("/static/app.js", "/static/app.css"):
+        status, headers, _ = request(server, asset, method="GET", client=False)
+        assert status == 200 and headers["X-Content-Type-Options"] == "nosniff"
+    assert request(server, "/static/nope.js", method="GET", client=False)[0] == 404
