@@ -50,3 +50,41 @@ def test_two_terminals_chat(tmp_path):
             for term in (alice, bob):
                 term.stdin.close()
                 term.wait(15)
+
+
+def test_make_run_prints_a_demo_sign_in_that_works(tmp_path):
+    """`parley serve --demo` (what `make run` runs) prints the URL and a password with
+    which alice and bob can sign in to the web client."""
+    import json
+    import re
+    import urllib.request
+
+    from parley.server import free_port
+
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parley", "serve", "--demo", "--port", str(port)]
+        + ["--gateway-port", "0", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        deadline, found = time.monotonic() + 30, None
+        while found is None and time.monotonic() < deadline:
+            found = re.search(
+                r"Open (\S+)/ and sign in as alice or bob .* password (\S+)", proc.stdout.readline()
+            )
+        assert found, "no sign-in line"
+        url, password = found.group(1), found.group(2)
+        for name in ("alice", "bob"):
+            req = urllib.request.Request(
+                f"{url}/auth/signin",
+                data=json.dumps({"username": name, "password": password}).encode(),
+                headers={"Content-Type": "application/json", "X-Parley-Client": "web"},
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                assert json.loads(resp.read())["user"]["name"] == name
+    finally:
+        proc.terminate()
+        proc.wait(30)
