@@ -154,3 +154,57 @@ def test_a_failed_send_shows_failed_and_a_retry_posts_it_once(browser, tmp_path,
         )
         history = srv.client(alice.token).conversations_history(channel=general.id)["messages"]
         assert [m["text"] for m in history].count("sent while down") == 1
+
+
+def test_sidebar_unread_mentions_private_typing_presence_and_older_history(browser, world, shots):
+    srv, general, alice_creds, _bob = world
+    api = srv.client(alice_creds.token)
+    for i in range(120):  # more than one page of history
+        api.chat_postMessage(channel=general, text=f"old {i:03d}")
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    bob.wait_for_selector("#messages .msg:has-text('old 119')")
+    assert bob.locator("#messages .msg:has-text('old 000')").count() == 0
+    for _ in range(10):  # scrolling up loads older pages, keeping the place
+        bob.eval_on_selector(
+            "#messages", "el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }"
+        )
+        bob.wait_for_timeout(150)
+        if bob.locator("#messages .msg:has-text('old 000')").count():
+            break
+    got = [t for t in texts(bob) if t.startswith("old ")]
+    assert got == [f"old {i:03d}" for i in range(120)]
+    # presence: both are online
+    bob.wait_for_selector("#people li:has-text('alice') .dot.active")
+    # typing
+    alice.fill("#composer textarea", "typing something")
+    bob.wait_for_selector("#typing:has-text('alice is typing')")
+    alice.fill("#composer textarea", "")
+    # a public channel made by alice; bob joins it from the sidebar
+    alice.fill("#create-form input[name=name]", "random")
+    alice.click("#create-form button[type=submit]")
+    alice.wait_for_selector("#channel-title:has-text('random')")
+    bob.click("#other-channels li:has-text('random')")
+    bob.wait_for_selector("#channels li:has-text('random')")
+    bob.click("#channels li:has-text('general')")
+    say(alice, "news in random")
+    bob.wait_for_selector("#channels li.unread:has-text('random') .count:has-text('1')")
+    say(alice, "@bob look here")
+    bob.wait_for_selector("#channels li:has-text('random') .badge:has-text('1')")
+    # a private channel: marked for alice, invisible to bob
+    alice.fill("#create-form input[name=name]", "secret")
+    alice.check("#create-form input[name=private]")
+    alice.click("#create-form button[type=submit]")
+    alice.wait_for_selector("#channels li:has-text('🔒 secret')")
+    say(alice, "for my eyes only")
+    alice.wait_for_selector("#messages .msg:not(.pending):has-text('for my eyes only')")
+    bob.screenshot(path=str(shots / "sidebar.png"))
+    assert bob.locator("#sidebar :text('secret')").count() == 0
+    # reading a channel clears its badge
+    bob.click("#channels li:has-text('random')")
+    bob.wait_for_selector("#channels li.active:has-text('random')")
+    assert bob.locator("#channels li:has-text('random') .badge").count() == 0
+    # leaving moves it back to the other channels
+    bob.click("#leave")
+    bob.wait_for_selector("#other-channels li:has-text('random')")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
