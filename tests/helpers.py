@@ -22,7 +22,10 @@ from parley.config import Settings
 from parley.server import free_port, serve, serve_command
 
 
-def wait_healthy(url: str, timeout: float = 20.0) -> None:
+def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    """Waits until ``url`` answers ``/health``. Generous: a first start in a fresh clone
+    compiles every module, on two shared cores. A child ``proc`` that exits first fails
+    at once, with what it printed."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -31,6 +34,9 @@ def wait_healthy(url: str, timeout: float = 20.0) -> None:
                     return
         except OSError:
             pass
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise RuntimeError(f"parley serve exited with {proc.returncode}:\n{out[-4000:]}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"no Parley at {url}")
         time.sleep(0.05)
@@ -109,7 +115,7 @@ def server_process(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url)
+        wait_healthy(url, proc=proc)
         yield proc, url
     finally:
         if proc.poll() is None:
