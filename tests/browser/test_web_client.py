@@ -23,9 +23,14 @@ def world(tmp_path):
         yield srv, general.id, alice, bob
 
 
-def sign_in(browser, url: str, name: str):
-    context = browser.new_context(viewport={"width": 1100, "height": 700})
+def sign_in(browser, url: str, name: str, context=None):
+    """Signs ``name`` in, in a new context (another browser) or a new page of
+    ``context`` (another window of the same browser)."""
+    context = context or browser.new_context(viewport={"width": 1100, "height": 700})
     page = context.new_page()
+    hosts: list[str] = []
+    page.on("request", lambda r: hosts.append(r.url.split("/")[2]))
+    page.hosts = hosts  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
@@ -208,3 +213,26 @@ def test_sidebar_unread_mentions_private_typing_presence_and_older_history(brows
     bob.click("#leave")
     bob.wait_for_selector("#other-channels li:has-text('random')")
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_two_windows_of_one_browser_are_two_people(browser, world):
+    """The newcomer's way: alice and bob in two windows of the same browser (one cookie
+    jar); each window stays who signed in there, and nothing is fetched from elsewhere."""
+    srv, _general, _alice, _bob = world
+    context, alice = sign_in(browser, srv.url, "alice")
+    _, bob = sign_in(browser, srv.url, "bob", context=context)
+    say(alice, "from alice's window")
+    say(bob, "from bob's window")
+    for page in (alice, bob):
+        page.wait_for_selector('#messages .msg:has-text("from bob\'s window")')
+        page.wait_for_selector('#messages .msg:has-text("from alice\'s window")')
+    who = bob.eval_on_selector_all(
+        "#messages .msg:not(.pending) .who", "els => els.map(e => e.textContent)"
+    )
+    assert who[-2:] == ["alice", "bob"]
+    alice.reload()  # a reload keeps the window's person
+    alice.wait_for_selector("#me:has-text('@alice')")
+    host = srv.url.split("/")[2]
+    for page in (alice, bob):
+        assert set(page.hosts) == {host}  # type: ignore[attr-defined]
+    context.close()

@@ -85,8 +85,8 @@ class HttpApp:
             body=body,
             authorization=headers.get("authorization"),
             base_url=f"http://{host}/",
-            # the session cookie counts only with the web client's header (CSRF)
-            session=session_token(headers.get("cookie")) if CLIENT_HEADER in headers else None,
+            # a session cookie counts only with the web client's header naming its user
+            session=session_token(headers.get("cookie"), headers.get(CLIENT_HEADER)),
         )
 
     async def _auth_call(self, scope: Any, proto: Any, action: str) -> Response:
@@ -107,7 +107,9 @@ class HttpApp:
         secure = scope.scheme == "https"
         if action == "signin":
             return await self._sessions.sign_in(body, secure=secure)
-        return await self._sessions.sign_out(headers.get("cookie"), secure=secure)
+        return await self._sessions.sign_out(
+            headers.get("cookie"), headers.get(CLIENT_HEADER), secure=secure
+        )
 
     async def _body(self, headers: Any, proto: Any) -> bytes | None:
         """The request body, or ``None`` if it is larger than ``max_body``.

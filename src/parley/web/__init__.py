@@ -3,11 +3,13 @@
 ``POST /auth/signin`` (JSON ``{"username", "password", "workspace"?}``) checks the
 password (scrypt, off the event loop; at most :data:`ATTEMPTS_PER_MINUTE` tries per
 username a minute) and answers with a new session: a user token of the default scopes,
-set as the ``parley_session`` cookie (HttpOnly, SameSite=Lax, Secure over TLS) and never
+set as the cookie ``ps_<user id>`` (HttpOnly, SameSite=Lax, Secure over TLS) and never
 shown to the page's script. The Web API accepts that cookie in place of a token only on
-requests that carry the ``X-Parley-Client`` header, which a cross-site form or image
-cannot send: the cookie alone authorizes nothing (CSRF). ``POST /auth/signout`` revokes
-the session's token and clears the cookie.
+requests whose ``X-Parley-Client`` header names that user id: a cross-site form or image
+cannot send the header, so the cookie alone authorizes nothing (CSRF); and each tab
+says which of the browser's sessions it uses (it keeps the id in ``sessionStorage``),
+so two windows of one browser can be signed in as two people. ``POST /auth/signout``
+revokes the named session's token and clears its cookie.
 
 Static files (``/`` and ``/static/...``) are read from this package once, at start-up,
 and served with a Content-Security-Policy that allows only this server's own scripts and
@@ -31,7 +33,7 @@ from parley.pipeline.limits import ratelimited
 from parley.pipeline.ratelimit import RateStore
 from parley.storage.interface import Directory
 
-COOKIE = "parley_session"
+COOKIE_PREFIX = "ps_"
 CLIENT_HEADER = "x-parley-client"
 ATTEMPTS_PER_MINUTE = 10
 
@@ -69,21 +71,25 @@ def load_static() -> dict[str, Response]:
     return out
 
 
-def session_token(cookie_header: str | None) -> str | None:
-    """The session token in a ``Cookie`` header, if any (never raises)."""
-    if not cookie_header or len(cookie_header) > 8192:
+def session_token(cookie_header: str | None, user_id: str | None) -> str | None:
+    """The token of ``user_id``'s session in a ``Cookie`` header, if any (never raises)."""
+    if not cookie_header or len(cookie_header) > 8192 or not _is_user_id(user_id):
         return None
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(cookie_header)
     except Exception:  # a malformed cookie header is no session  # noqa: BLE001
         return None
-    morsel = jar.get(COOKIE)
+    morsel = jar.get(f"{COOKIE_PREFIX}{user_id}")
     return morsel.value if morsel is not None and morsel.value else None
 
 
-def _cookie(value: str, *, secure: bool, clear: bool = False) -> str:
-    parts = [f"{COOKIE}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+def _is_user_id(value: str | None) -> bool:
+    return value is not None and 1 < len(value) <= 32 and value.isalnum() and value[0] == "U"
+
+
+def _cookie(user_id: str, value: str, *, secure: bool, clear: bool = False) -> str:
+    parts = [f"{COOKIE_PREFIX}{user_id}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
     if clear:
         parts.append("Max-Age=0")
     if secure:
@@ -140,14 +146,19 @@ class Sessions:
                 "user": {"id": user.id, "name": user.name},
                 "team": {"id": team.id, "name": team.name, "domain": team.domain},
             },
-            ("set-cookie", _cookie(token, secure=secure)),
+            ("set-cookie", _cookie(user.id, token, secure=secure)),
         )
 
-    async def sign_out(self, cookie_header: str | None, *, secure: bool) -> Response:
-        token = session_token(cookie_header)
-        if token is not None:
-            await self._auth.revoke(token)
-        return _json(200, {"ok": True}, ("set-cookie", _cookie("", secure=secure, clear=True)))
+    async def sign_out(
+        self, cookie_header: str | None, user_id: str | None, *, secure: bool
+    ) -> Response:
+        token = session_token(cookie_header, user_id)
+        if token is None or user_id is None:
+            return _json(200, {"ok": True})
+        await self._auth.revoke(token)
+        return _json(
+            200, {"ok": True}, ("set-cookie", _cookie(user_id, "", secure=secure, clear=True))
+        )
 
 
 _DUMMY = passwords.hash_password("an unguessable dummy, so unknown names cost the same")

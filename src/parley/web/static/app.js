@@ -7,7 +7,13 @@
 // channel; events are deduplicated by (channel, seq).
 
 const $ = (id) => document.getElementById(id);
-const HEADERS = { "Content-Type": "application/json", "X-Parley-Client": "web" };
+
+// Which of this browser's sessions this tab uses: its user id, kept per tab, so two
+// windows can be two people. The session itself is an HttpOnly cookie the page never sees.
+const headers = () => ({
+  "Content-Type": "application/json",
+  "X-Parley-Client": sessionStorage.getItem("parleyUser") || "web",
+});
 
 const state = {
   me: null,
@@ -43,7 +49,7 @@ class ApiError extends Error {
 async function api(method, args = {}, attempt = 0) {
   const resp = await fetch(`/api/${method}`, {
     method: "POST",
-    headers: HEADERS,
+    headers: headers(),
     credentials: "same-origin",
     body: JSON.stringify(args),
   });
@@ -60,7 +66,7 @@ async function api(method, args = {}, attempt = 0) {
 async function post(path, args) {
   const resp = await fetch(path, {
     method: "POST",
-    headers: HEADERS,
+    headers: headers(),
     credentials: "same-origin",
     body: JSON.stringify(args),
   });
@@ -95,11 +101,13 @@ $("signin-form").addEventListener("submit", async (e) => {
       body.error === "invalid_credentials" ? "Wrong username or password." : body.error;
     return;
   }
+  sessionStorage.setItem("parleyUser", body.user.id);
   await enter(await api("auth.test"));
 });
 
 $("signout").addEventListener("click", async () => {
   await post("/auth/signout", {}).catch(() => {});
+  sessionStorage.removeItem("parleyUser");
   location.reload();
 });
 
