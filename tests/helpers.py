@@ -125,6 +125,14 @@ def server_process(
             proc.stdout.close()
 
 
+async def next_frame(frames: asyncio.Queue, timeout: float, match: dict) -> dict:
+    """The next frame in ``frames`` whose fields equal ``match`` (earlier ones dropped)."""
+    while True:
+        frame = await asyncio.wait_for(frames.get(), timeout)
+        if all(frame.get(k) == v for k, v in match.items()):
+            return frame
+
+
 class WsClient:
     """A minimal RTM client for tests: opens ``url`` and queues every frame it receives."""
 
@@ -153,10 +161,7 @@ class WsClient:
 
     async def next(self, timeout: float = 10.0, **match) -> dict:
         """The next frame whose fields equal ``match`` (earlier ones are discarded)."""
-        while True:
-            frame = await asyncio.wait_for(self.frames.get(), timeout)
-            if all(frame.get(k) == v for k, v in match.items()):
-                return frame
+        return await next_frame(self.frames, timeout, match)
 
     async def until(self, timeout: float = 10.0, **match) -> list[dict]:
         """Every frame up to and including the first that matches ``match``."""

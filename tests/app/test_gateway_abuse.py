@@ -15,6 +15,8 @@ import time
 import pytest
 from picows import WSInvalidStatusError, WSListener, WSMsgType, ws_connect
 
+from tests.helpers import next_frame
+
 _n = itertools.count()
 
 
@@ -53,10 +55,7 @@ class RawClient(WSListener):
         self.transport.send(WSMsgType.TEXT, json.dumps(obj).encode())
 
     async def next(self, timeout: float = 10.0, **match) -> dict:
-        while True:
-            frame = await asyncio.wait_for(self.frames.get(), timeout)
-            if all(frame.get(k) == v for k, v in match.items()):
-                return frame
+        return await next_frame(self.frames, timeout, match)
 
     async def close_info(self, timeout: float = 10.0) -> tuple[int, str]:
         """The server's close code and reason (``None``s if it dropped without one)."""
