@@ -3,12 +3,14 @@ stops them in order. The only place that chooses backends."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from parley.api import methods
 from parley.api.dispatch import Api
 from parley.bus.memory import InProcessBus
 from parley.cache.recent import RecentBuffer
+from parley.cache.redis_rates import RedisRateStore
 from parley.config import Settings
 from parley.errors import ConfigError
 from parley.gateway.consumer import BusConsumer
@@ -20,7 +22,7 @@ from parley.ids import Snowflake
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
-from parley.pipeline.ratelimit import MemoryRateStore
+from parley.pipeline.ratelimit import MemoryRateStore, RateStore
 from parley.pipeline.send import Sender
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
@@ -43,6 +45,8 @@ class Services:
     gateway: Gateway
     consumer: BusConsumer
     gateway_port: int = 0
+    #: What else to close last (shared backends such as Redis).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
@@ -52,10 +56,18 @@ class Services:
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
+        for close in self.closers:
+            await close()
 
 
 async def start(settings: Settings) -> Services:
     """Opens (creating and migrating as needed) the data dir and starts every part."""
+    closers: list[Callable[[], Awaitable[None]]] = []
+    rates: RateStore = MemoryRateStore()
+    if settings.redis_url:  # first: an unreachable Redis fails start-up before any file opens
+        rates = RedisRateStore(settings.redis_url)
+        await rates.start()
+        closers.append(rates.close)
     directory = SqliteDirectory(settings)
     await directory.start()
     shards = await directory.shard_count(settings.shards)
@@ -76,7 +88,7 @@ async def start(settings: Settings) -> Services:
     auth = Authenticator(directory, settings.token_cache_ttl)
     access = ChannelAccess(directory, settings.membership_cache_ttl)
     limits = Limits(
-        MemoryRateStore(),
+        rates,
         message_rate=settings.message_rate,
         message_burst=settings.message_burst,
         bot_channel_rate=settings.bot_channel_rate,
@@ -128,6 +140,7 @@ async def start(settings: Settings) -> Services:
         hub,
         gateway,
         consumer,
+        closers=closers,
     )
     methods.register_all(api, svc)
     consumer.start()

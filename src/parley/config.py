@@ -72,6 +72,9 @@ class Settings:
     ws_handshake_timeout: float = 10.0
     #: Concurrent WebSocket connections per user (the next upgrade gets 429).
     ws_connections_per_user: int = 20
+    #: Redis for the rate limits shared by a fleet (``redis://host:6379/0``); empty:
+    #: the limits live in this process.
+    redis_url: str = ""
     #: Seconds a validated token stays cached (the seed: 15 minutes). Also the longest a
     #: token revoked through another process stays usable here.
     token_cache_ttl: float = 900.0

@@ -1,0 +1,78 @@
+"""Token buckets in Redis: the rate limits shared by every node of a fleet.
+
+:class:`RedisRateStore` implements :class:`parley.pipeline.ratelimit.RateStore` with one
+Lua script call per check, so a check is atomic however many nodes share the bucket,
+and one round trip. The script is :func:`parley.pipeline.ratelimit.take` written in Lua
+(same refill, same cap, same wait), on the Redis server's own clock (``TIME``), so the
+nodes' clocks never disagree about a bucket. A bucket is a hash ``{tokens, at}`` that
+expires once it would be full again: an idle key costs nothing.
+
+Chosen at start-up with ``PARLEY_REDIS_URL`` (for example ``redis://127.0.0.1:6379/0``);
+without it the limits live in the process (:class:`~parley.pipeline.ratelimit.MemoryRateStore`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as redis
+
+from parley.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# KEYS[1]: the bucket; ARGV: rate (tokens/s), burst. Returns the wait in seconds, as text.
+_TAKE = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or burst
+local at = tonumber(b[2]) or now
+local elapsed = now - at
+if elapsed < 0 then elapsed = 0 end
+tokens = math.min(burst, tokens + elapsed * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class RedisRateStore:
+    """Buckets under ``<prefix>`` keys in the Redis at ``url``."""
+
+    def __init__(self, url: str, *, prefix: str = "parley:rate:") -> None:
+        self._url = url
+        self._prefix = prefix
+        self._client: redis.Redis | None = None
+        self._script = None
+
+    async def start(self) -> None:
+        """Connects and loads the script; a Redis that does not answer fails start-up."""
+        self._client = redis.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            await self._client.ping()
+        except (redis.RedisError, OSError) as exc:
+            await self._client.aclose()
+            raise ConfigError(f"PARLEY_REDIS_URL={self._url}: {exc}") from exc
+        self._script = self._client.register_script(_TAKE)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def take(self, key: str, rate: float, burst: float) -> float:
+        """As :meth:`RateStore.take`. If Redis fails, the call is let through and logged:
+        a limit protects the service, it is not a guarantee to any user, so an outage of
+        Redis does not stop every send (circuit breakers come with the resilience work)."""
+        assert self._script is not None, "start() first"
+        try:
+            wait = await self._script(keys=[self._prefix + key], args=[rate, burst])
+        except (redis.RedisError, OSError) as exc:
+            log.warning("rate limit not checked, Redis failed: %s", exc)
+            return 0.0
+        return float(wait)
