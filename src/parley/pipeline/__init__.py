@@ -1,7 +1,6 @@
 """The send path as explicit stages, each a small class with one job:
 
-auth (token -> user, cached) -> access (channel and membership, cached) ->
-limits (rate limit; a pass-through until the limiter lands) -> id (Snowflake) ->
-durable write (group-committed) -> after commit: recent-message buffer, bus event ->
-response.
+auth (token -> user and scopes, cached) -> scopes (per method) -> access (channel and
+membership, cached) -> limits (token buckets) -> id (Snowflake) -> durable write
+(group-committed) -> after commit: recent-message buffer, bus event -> response.
 """
