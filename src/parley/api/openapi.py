@@ -25,7 +25,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley import __version__
+from parley import __version__, content
 
 JsonSchema = dict[str, Any]
 
@@ -110,27 +110,29 @@ _TEXT = Arg(
     "Message text; at most `PARLEY_MAX_TEXT` (40000) characters, else `msg_too_long`. "
     "Optional with blocks or attachments (then their fallback).",
 )
+
+
+def _objects(max_items: int) -> JsonSchema:
+    """A JSON array of objects, or its JSON text (as form bodies send it)."""
+    return {
+        "oneOf": [
+            {"type": "array", "maxItems": max_items, "items": {"type": "object"}},
+            {"type": "string", "description": "The array as JSON text (form bodies)."},
+        ]
+    }
+
+
 _RICH = (
     Arg(
         "blocks",
-        {
-            "oneOf": [
-                {"type": "array", "maxItems": 50, "items": {"type": "object"}},
-                {"type": "string", "description": "The array as JSON text (form bodies)."},
-            ]
-        },
+        _objects(content.MAX_BLOCKS),
         "Block Kit blocks, stored and returned as given: at most 50, each with a `type` "
         "(`invalid_blocks`, `invalid_blocks_format`), at most 64 KiB (`msg_blocks_too_long`). "
         "On `chat.update`, replaces the blocks; left out, they stay.",
     ),
     Arg(
         "attachments",
-        {
-            "oneOf": [
-                {"type": "array", "maxItems": 100, "items": {"type": "object"}},
-                {"type": "string", "description": "The array as JSON text (form bodies)."},
-            ]
-        },
+        _objects(content.MAX_ATTACHMENTS),
         "Legacy attachments, stored and returned as given: at most 100 "
         "(`too_many_attachments`), at most 64 KiB (`invalid_attachments`).",
     ),
