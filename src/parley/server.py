@@ -68,9 +68,12 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Runs until SIGINT/SIGTERM (or ``stop`` is set), then closes the store cleanly.
+    """Runs until SIGINT/SIGTERM (or ``stop`` is set), then drains and closes cleanly.
 
-    ``on_ready(url)`` is called once the listening socket is bound.
+    A drain: ``/readyz`` turns 503 (a load balancer stops sending work), WebSocket
+    clients get ``goodbye`` and up to ``drain_seconds`` to move to another gateway while
+    the Web API still serves, then the HTTP server stops and the store closes after the
+    writes queued. ``on_ready(url)`` is called once the listening socket is bound.
     """
     if settings.port == 0:
         settings = settings.with_(port=free_port(settings.host))
@@ -101,16 +104,27 @@ async def serve(
     if on_ready is not None:
         server.on_startup(lambda: on_ready(url))
     loop = asyncio.get_running_loop()
+    draining: list[asyncio.Task] = []
+
+    async def drain() -> None:
+        http.draining = True
+        await svc.gateway.close(settings.drain_seconds)
+        server.stop()
+
+    def start_drain() -> None:
+        if not draining:
+            draining.append(loop.create_task(drain()))
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         # not possible outside the main thread (tests run servers in threads)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, server.stop)
+            loop.add_signal_handler(sig, start_drain)
     watcher = None
     if stop is not None:
 
         async def _watch() -> None:
             await stop.wait()
-            server.stop()
+            start_drain()
 
         watcher = asyncio.create_task(_watch())
     try:

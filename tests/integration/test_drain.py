@@ -42,3 +42,36 @@ def test_sigterm_says_goodbye_and_loses_nothing(tmp_path):
         web = WebClient(token=bot.token, base_url=f"{url}/api/")
         texts = [m["text"] for m in web.conversations_history(channel=ch)["messages"]]
         assert texts == [f"m{i}" for i in range(19, -1, -1)]
+
+
+def test_readyz_turns_503_while_draining_and_the_api_still_serves(tmp_path):
+    """During the drain a load balancer sees /readyz 503 (and /healthz 200), and the Web
+    API keeps answering the requests that still arrive, until the gateway has emptied."""
+    import urllib.error
+    import urllib.request
+
+    def get(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    settings = Settings.load({}, data_dir=tmp_path)
+    bot = admin.create_user(settings, "lingerer", bot=True, rate_limit=TEST_RATE_LIMIT)
+    with server_process(tmp_path) as (proc, url):
+        web = WebClient(token=bot.token, base_url=f"{url}/api/")
+        assert get(f"{url}/readyz") == 200 and get(f"{url}/healthz") == 200
+
+        async def scenario() -> None:
+            client = await WsClient.open(web.rtm_connect()["url"])  # stays: the drain waits
+            await client.next(type="hello")
+            proc.send_signal(signal.SIGTERM)
+            await client.next(type="goodbye", timeout=10)
+            assert get(f"{url}/readyz") == 503
+            assert get(f"{url}/healthz") == 200
+            assert web.auth_test()["ok"]  # still serving while draining
+            client.close()
+
+        asyncio.run(scenario())
+        assert proc.wait(15) == 0

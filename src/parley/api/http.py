@@ -2,7 +2,10 @@
 socket and :class:`~parley.api.dispatch.Api`. No method logic lives here.
 
 Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API's OpenAPI
-description, :mod:`parley.api.openapi`), ``/health``; everything else is a JSON 404.
+description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
+client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
+``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining); everything
+else is a JSON 404.
 Granian was chosen by measurement: on the project's 2-core machines its embedded RSGI
 server answered a JSON echo at ~37K req/s, aiohttp's low-level server ~22K and aiohttp's
 web app ~18K (``docs/architecture.md``).
@@ -23,6 +26,7 @@ from parley.web import CLIENT_HEADER, Sessions, session_token
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _NOT_FOUND = Response(404, orjson.dumps({"ok": False, "error": "not_found"}))
 _HEALTH = Response(200, orjson.dumps({"ok": True}))
+_DRAINING = Response(503, orjson.dumps({"ok": False, "error": "draining"}))
 _OPENAPI_PATH = "/api/openapi.json"
 # built and encoded once: the document is fixed for the life of the process
 _OPENAPI = Response(200, orjson.dumps(openapi.document()))
@@ -49,6 +53,9 @@ class HttpApp:
         self._fallback_host = fallback_host
         self._sessions = sessions
         self._static = static or {}
+        #: Set when the node starts draining: ``/readyz`` then answers 503 so a load
+        #: balancer sends no new work, while requests already here are still served.
+        self.draining = False
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
@@ -59,8 +66,10 @@ class HttpApp:
             response = _OPENAPI if scope.method in ("GET", "HEAD") else _OPENAPI_405
         elif path.startswith("/api/"):
             response = await self._api_call(scope, proto, path[5:])
-        elif path == "/health":
-            response = _HEALTH
+        elif path in ("/healthz", "/health"):
+            response = _HEALTH  # alive: the process answers
+        elif path == "/readyz":
+            response = _DRAINING if self.draining else _HEALTH
         elif path.startswith("/auth/") and self._sessions is not None:
             response = await self._auth_call(scope, proto, path[6:])
         elif scope.method in ("GET", "HEAD") and path in self._static:
