@@ -34,6 +34,7 @@ const state = {
   wsId: 0,
   backoff: 500,
   reconnectTimer: null,
+  connecting: false,
   lastTyping: 0,
 };
 
@@ -581,9 +582,20 @@ function wsSend(obj) {
   }
 }
 
+// One connection attempt at a time; a socket already open is kept.
 async function connect() {
   clearTimeout(state.reconnectTimer);
+  if (state.connecting || state.ws) return;
   if (!navigator.onLine) return banner("Offline. Waiting for the network…");
+  state.connecting = true;
+  try {
+    await openSocket();
+  } finally {
+    state.connecting = false;
+  }
+}
+
+async function openSocket() {
   const resume = {};
   for (const [channel, seq] of state.lastSeq) {
     if (state.channels.get(channel)?.is_member) resume[channel] = seq;
