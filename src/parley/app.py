@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from parley.api import methods
 from parley.api.dispatch import Api
+from parley.bus.interface import EventBus
+from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
 from parley.cache.recent import RecentBuffer
 from parley.cache.redis_rates import RedisRateStore
@@ -33,7 +35,7 @@ class Services:
     settings: Settings
     directory: SqliteDirectory
     store: SqliteMessageStore
-    bus: InProcessBus
+    bus: EventBus
     recent: RecentBuffer
     ids: Snowflake
     auth: Authenticator
@@ -79,7 +81,14 @@ async def start(settings: Settings) -> Services:
         )
     store = SqliteMessageStore(settings, shards)
     await store.start()
-    bus = InProcessBus(settings.partitions, settings.bus_retention)
+    bus: EventBus = InProcessBus(settings.partitions, settings.bus_retention)
+    if settings.bus_url:
+        bus = JetStreamBus(
+            settings.bus_url,
+            settings.partitions,
+            name=settings.bus_stream,
+            max_age=settings.bus_max_age,
+        )
     await bus.start()
     recent = RecentBuffer(
         settings.recent_per_channel, settings.recent_ttl, settings.recent_channels

@@ -72,6 +72,11 @@ class Settings:
     ws_handshake_timeout: float = 10.0
     #: Concurrent WebSocket connections per user (the next upgrade gets 429).
     ws_connections_per_user: int = 20
+    #: NATS JetStream for the event log (``nats://host:4222``), shared by a fleet; empty:
+    #: the in-process bus. The stream's name and how long it keeps events (seconds).
+    bus_url: str = ""
+    bus_stream: str = "PARLEY"
+    bus_max_age: float = 86_400.0
     #: Redis for the rate limits shared by a fleet (``redis://host:6379/0``); empty:
     #: the limits live in this process.
     redis_url: str = ""

@@ -46,6 +46,10 @@ class EventBus(Protocol):
         """Appends ``event`` to its channel's partition. Order per channel is call order."""
         ...
 
+    async def end_offset(self, partition: int) -> int:
+        """The offset the next event published to ``partition`` will have (at least)."""
+        ...
+
     async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
         """Up to ``limit`` events from ``offset``; waits up to ``timeout`` s for the first."""
         ...

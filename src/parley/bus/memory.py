@@ -62,7 +62,7 @@ class InProcessBus:
             if not w.done():
                 w.set_result(None)
 
-    def end_offset(self, partition: int) -> int:
+    async def end_offset(self, partition: int) -> int:
         return self._parts[partition].end
 
     async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:

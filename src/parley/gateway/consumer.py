@@ -26,12 +26,10 @@ class BusConsumer:
 
     def start(self) -> None:
         for p in range(self._bus.partitions):
-            start = self._bus.end_offset(p)  # type: ignore[attr-defined]
-            self._tasks.append(
-                asyncio.create_task(self._run(p, start), name=f"gateway-consumer-{p}")
-            )
+            self._tasks.append(asyncio.create_task(self._run(p), name=f"gateway-consumer-{p}"))
 
-    async def _run(self, partition: int, offset: int) -> None:
+    async def _run(self, partition: int) -> None:
+        offset = await self._bus.end_offset(partition)
         while True:
             batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
             if batch.truncated:

@@ -1,0 +1,275 @@
+"""The event log on NATS JetStream: durable, shared by every node, partitioned by channel.
+
+One stream (``<name>``) whose subjects carry the partition, ``<name>.p.<i>``, ``i`` the
+stable hash of the channel (as Kafka partitions the seed's log), so one channel's events
+keep their order. Offsets are the stream's sequence numbers: a partition's events are
+read in order from any offset, and ``next_offset`` is one past the last event returned.
+
+- **Publish** stays synchronous for the send path (it is called after the durable
+  write, on the event loop): events go to a queue per partition and one task per
+  partition publishes them in order, each with a ``Nats-Msg-Id`` made of the event's
+  identity, so a publish retried after a failure is stored once (JetStream's
+  de-duplication window). While NATS is unreachable the queues hold up to
+  ``max_pending`` events per partition and retry with backoff; past that the oldest are
+  dropped with an error (subscribers recover them from the store by ``seq``).
+- **Read** uses one ephemeral pull consumer per partition reader, filtered to the
+  partition's subject and started at the requested offset (re-created when a reader
+  jumps). ``truncated`` is set when the offset is older than what the stream still
+  retains (by age or size, ``max_age`` / ``max_bytes``).
+- **Commit** keeps each group's offsets in a JetStream key-value bucket, written by a
+  background task at most every ``commit_interval`` seconds (last value wins), so a
+  restarted consumer resumes where its group left off.
+
+Retention: ``max_age`` seconds (default a day) and ``max_bytes`` (default 1 GiB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+import msgspec
+import nats
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import api
+from nats.js.errors import KeyNotFoundError, NotFoundError
+
+from parley.bus.interface import Batch, Event
+from parley.errors import ConfigError
+from parley.storage.router import partition_for
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(Event).decode
+
+
+def message_id(event: Event) -> str:
+    """The event's identity for de-duplication: the same event always gets the same id."""
+    return f"{event.type}:{event.channel}:{event.seq}:{event.ts}:{event.user}"
+
+
+class JetStreamBus:
+    """:class:`~parley.bus.interface.EventBus` on a JetStream stream."""
+
+    def __init__(
+        self,
+        url: str,
+        partitions: int,
+        *,
+        name: str = "PARLEY",
+        max_age: float = 86_400.0,
+        max_bytes: int = 1 << 30,
+        max_pending: int = 100_000,
+        commit_interval: float = 0.1,
+        connect_wait: float = 5.0,
+    ) -> None:
+        self.partitions = partitions
+        self._url = url
+        self._name = name
+        self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._max_pending = max_pending
+        self._commit_interval = commit_interval
+        self._connect_wait = connect_wait
+        self._nc: nats.NATS | None = None
+        self._js = None
+        self._kv = None
+        self._outbox: list[deque[Event]] = [deque() for _ in range(partitions)]
+        self._wake: list[asyncio.Event] = []
+        self._tasks: list[asyncio.Task] = []
+        self._readers: dict[int, tuple[object, int]] = {}
+        self._committed: dict[tuple[str, int], int] = {}
+        self._dirty: set[tuple[str, int]] = set()
+
+    def _subject(self, partition: int) -> str:
+        return f"{self._name}.p.{partition}"
+
+    async def start(self) -> None:
+        """Connects, creates (or updates) the stream and the offsets bucket, loads the
+        committed offsets and starts the publishers. An unreachable NATS fails start-up."""
+
+        async def quiet(exc: Exception) -> None:  # nats-py logs whole tracebacks otherwise
+            log.warning("NATS: %s", exc)
+
+        try:  # once up, it reconnects forever; the first connection gets connect_wait
+            self._nc = await asyncio.wait_for(
+                nats.connect(
+                    self._url,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    error_cb=quiet,
+                ),
+                self._connect_wait,
+            )
+        except Exception as exc:  # nats raises several kinds for an unreachable server
+            raise ConfigError(f"PARLEY_BUS_URL={self._url}: unreachable ({exc!r})") from exc
+        self._js = self._nc.jetstream()
+        config = api.StreamConfig(
+            name=self._name,
+            subjects=[f"{self._name}.p.*"],
+            max_age=self._max_age,
+            max_bytes=self._max_bytes,
+            duplicate_window=120.0,
+            storage=api.StorageType.FILE,
+        )
+        try:
+            await self._js.add_stream(config)
+        except Exception:  # exists with other limits: bring it to these
+            await self._js.update_stream(config)
+        self._kv = await self._js.create_key_value(bucket=f"{self._name}_offsets", history=1)
+        for key in await self._keys():
+            entry = await self._kv.get(key)
+            group, _, partition = key.rpartition(".")
+            self._committed[(group, int(partition))] = int(entry.value)
+        loop = asyncio.get_running_loop()
+        self._wake = [asyncio.Event() for _ in range(self.partitions)]
+        self._tasks = [
+            loop.create_task(self._publisher(p), name=f"jetstream-pub-{p}")
+            for p in range(self.partitions)
+        ]
+        self._tasks.append(loop.create_task(self._commit_loop(), name="jetstream-commits"))
+
+    async def _keys(self) -> list[str]:
+        try:
+            return await self._kv.keys()
+        except (NotFoundError, KeyNotFoundError, nats.js.errors.NoKeysError):
+            return []
+
+    async def flushed(self, timeout: float = 5.0) -> bool:
+        """Waits until every queued event is published; ``False`` if ``timeout`` passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(self._outbox):
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def close(self) -> None:
+        """Publishes what is queued (up to a few seconds), saves the offsets, disconnects."""
+        await self.flushed()
+        with contextlib.suppress(Exception):
+            await self._save_commits()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for psub, _offset in self._readers.values():
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+        self._readers.clear()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.flush(timeout=2)
+            await self._nc.close()
+            self._nc = None
+
+    # -- publishing -------------------------------------------------------------------
+
+    def partition_of(self, channel: str) -> int:
+        return partition_for(channel, self.partitions)
+
+    def publish(self, event: Event) -> None:
+        p = partition_for(event.channel, self.partitions)
+        box = self._outbox[p]
+        box.append(event)
+        if len(box) > self._max_pending:
+            dropped = box.popleft()
+            log.error("event log unreachable: dropped %s of %s", dropped.type, dropped.channel)
+        self._wake[p].set()
+
+    async def _publisher(self, p: int) -> None:
+        box, wake, subject = self._outbox[p], self._wake[p], self._subject(p)
+        backoff = 0.05
+        while True:
+            if not box:
+                wake.clear()
+                await wake.wait()
+                continue
+            event = box[0]
+            try:
+                await self._js.publish(
+                    subject, _encode(event), headers={"Nats-Msg-Id": message_id(event)}
+                )
+            except Exception as exc:  # NATS down or slow: keep the order, retry
+                log.warning("publishing to %s failed (%s); retrying", subject, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.05
+            box.popleft()
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def end_offset(self, partition: int) -> int:
+        """The offset the next event of ``partition`` will have at least."""
+        info = await self._js.stream_info(self._name)
+        return info.state.last_seq + 1
+
+    async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
+        info = await self._js.stream_info(self._name)
+        first = info.state.first_seq
+        truncated = 0 < offset < first and info.state.messages > 0
+        start = max(offset, first, 1)
+        psub = await self._reader(partition, start)
+        try:
+            msgs = await psub.fetch(batch=limit, timeout=max(timeout, 0.001))
+        except NatsTimeout:
+            return Batch((), start, truncated)
+        events = tuple(_decode(m.data) for m in msgs)
+        next_offset = msgs[-1].metadata.sequence.stream + 1
+        self._readers[partition] = (psub, next_offset)
+        return Batch(events, next_offset, truncated)
+
+    async def _reader(self, partition: int, offset: int):
+        held = self._readers.get(partition)
+        if held is not None and held[1] == offset:
+            return held[0]
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held[0].unsubscribe()
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=offset,
+            ack_policy=api.AckPolicy.NONE,
+            filter_subject=self._subject(partition),
+            inactive_threshold=60.0,
+        )
+        psub = await self._js.pull_subscribe(
+            self._subject(partition), stream=self._name, config=config
+        )
+        self._readers[partition] = (psub, offset)
+        return psub
+
+    # -- offsets ----------------------------------------------------------------------
+
+    def committed(self, group: str, partition: int) -> int:
+        return self._committed.get((group, partition), 0)
+
+    def commit(self, group: str, partition: int, offset: int) -> None:
+        key = (group, partition)
+        if offset > self._committed.get(key, 0):
+            self._committed[key] = offset
+            self._dirty.add(key)
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._commit_interval)
+            with contextlib.suppress(Exception):  # retried at the next tick
+                await self._save_commits()
+
+    async def _save_commits(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for group, partition in dirty:
+            value = str(self._committed[(group, partition)]).encode()
+            try:
+                await self._kv.put(f"{group}.{partition}", value)
+            except Exception:
+                self._dirty.add((group, partition))
+                raise
