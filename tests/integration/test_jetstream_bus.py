@@ -163,3 +163,24 @@ def test_a_server_on_jetstream_delivers_in_order(tmp_path, stream):
                 ws.close()
 
         assert asyncio.run(go()) == [f"n{i}" for i in range(10)]
+
+
+def test_an_idle_partition_reads_as_an_empty_batch_again_and_again(stream):
+    """A reader waiting on a quiet partition gets empty batches, never an error, and
+    then the events that come."""
+
+    async def go():
+        bus = JetStreamBus(URL, 1, name=stream)
+        await bus.start()
+        try:
+            end = await bus.end_offset(0)
+            empties = [await bus.read(0, end, 100, timeout=0.2) for _ in range(3)]
+            bus.publish(event("C1", 1))
+            assert await bus.flushed()
+            return empties, await bus.read(0, end, 100, timeout=1.0)
+        finally:
+            await bus.close()
+
+    empties, batch = asyncio.run(go())
+    assert all(b.events == () for b in empties)
+    assert [e.seq for e in batch.events] == [1]

@@ -220,7 +220,9 @@ class JetStreamBus:
         psub = await self._reader(partition, start)
         try:
             msgs = await psub.fetch(batch=limit, timeout=max(timeout, 0.001))
-        except NatsTimeout:
+        except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
+            msgs = []
+        if not msgs:
             return Batch((), start, truncated)
         events = tuple(_decode(m.data) for m in msgs)
         next_offset = msgs[-1].metadata.sequence.stream + 1

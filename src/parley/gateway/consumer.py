@@ -29,9 +29,14 @@ class BusConsumer:
             self._tasks.append(asyncio.create_task(self._run(p), name=f"gateway-consumer-{p}"))
 
     async def _run(self, partition: int) -> None:
-        offset = await self._bus.end_offset(partition)
+        offset = await self._read_end(partition)
         while True:
-            batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+            try:
+                batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+            except Exception:  # a failing log (NATS restarting): retry the same offset
+                log.exception("partition %d: reading the bus failed; retrying", partition)
+                await asyncio.sleep(0.5)
+                continue
             if batch.truncated:
                 log.warning("partition %d: consumer fell behind the bus retention", partition)
             for event in batch.events:
@@ -45,6 +50,14 @@ class BusConsumer:
                 # a read that finds events ready does not yield: let requests (and the
                 # gateway's flush of this batch) run between batches
                 await asyncio.sleep(0)
+
+    async def _read_end(self, partition: int) -> int:
+        while True:
+            try:
+                return await self._bus.end_offset(partition)
+            except Exception:
+                log.exception("partition %d: the bus has no end offset yet; retrying", partition)
+                await asyncio.sleep(0.5)
 
     async def close(self) -> None:
         for task in self._tasks:
