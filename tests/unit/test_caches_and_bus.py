@@ -137,3 +137,45 @@ def test_recent_buffer_replaces_edited_messages_in_place():
     buf.replace(edited)
     buf.replace(Event("message", "C1", "T1", 1, 10, b"gone"))  # no longer buffered: no-op
     assert [e.payload for e in buf.since("C1", 2)] == [b"{}", b'{"edited":true}', b"{}"]
+
+
+def test_the_gateway_consumer_survives_a_failing_read():
+    """A read that raises (the log restarting) is retried at the same offset: the
+    partition's consumer does not die and no event is skipped."""
+    from parley.gateway.consumer import BusConsumer
+    from parley.gateway.hub import Hub
+
+    class Flaky(InProcessBus):
+        failures = 2
+
+        async def read(self, partition, offset, limit, timeout):
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("log restarting")
+            return await super().read(partition, offset, limit, timeout)
+
+    class Sink:
+        user_id, team_id = "U1", "T1"
+
+        def __init__(self) -> None:
+            self.got: list[int] = []
+
+        def deliver(self, event: Event) -> None:
+            self.got.append(event.seq)
+
+    async def go() -> list[int]:
+        bus, hub, sink = Flaky(1, 100), Hub(), Sink()
+        hub.add(sink, ["C1"])
+        consumer = BusConsumer(bus, hub, group="g")
+        consumer.start()
+        await asyncio.sleep(0)  # the consumer takes the end offset first
+        for seq in (1, 2, 3):
+            bus.publish(Event("message", "C1", "T1", seq, seq, b"{}"))
+        for _ in range(100):
+            if len(sink.got) == 3:
+                break
+            await asyncio.sleep(0.05)
+        await consumer.close()
+        return sink.got
+
+    assert asyncio.run(go()) == [1, 2, 3]
