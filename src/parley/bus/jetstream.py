@@ -42,6 +42,8 @@ from parley.storage.router import partition_for
 
 log = logging.getLogger(__name__)
 
+#: Publish attempts per event before it is dropped (about a minute and a half of backoff).
+MAX_ATTEMPTS = 50
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Event).decode
 
@@ -186,7 +188,7 @@ class JetStreamBus:
 
     async def _publisher(self, p: int) -> None:
         box, wake, subject = self._outbox[p], self._wake[p], self._subject(p)
-        backoff = 0.05
+        backoff, attempts = 0.05, 0
         while True:
             if not box:
                 wake.clear()
@@ -198,11 +200,22 @@ class JetStreamBus:
                     subject, _encode(event), headers={"Nats-Msg-Id": message_id(event)}
                 )
             except Exception as exc:  # NATS down or slow: keep the order, retry
-                log.warning("publishing to %s failed (%s); retrying", subject, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
-            backoff = 0.05
+                attempts += 1
+                if attempts < MAX_ATTEMPTS:
+                    log.warning("publishing to %s failed (%s); retrying", subject, exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                # an event NATS keeps refusing must not stall its partition for good:
+                # subscribers get it from the store by seq when they resume
+                log.error(
+                    "dropping %s of %s after %d attempts: %s",
+                    event.type,
+                    event.channel,
+                    attempts,
+                    exc,
+                )
+            backoff, attempts = 0.05, 0
             box.popleft()
 
     # -- reading ----------------------------------------------------------------------
