@@ -11,7 +11,8 @@ read in order from any offset, and ``next_offset`` is one past the last event re
   identity, so a publish retried after a failure is stored once (JetStream's
   de-duplication window). While NATS is unreachable the queues hold up to
   ``max_pending`` events per partition and retry with backoff; past that the oldest are
-  dropped with an error (subscribers recover them from the store by ``seq``).
+  dropped with an error, as is an event refused :data:`MAX_ATTEMPTS` times (subscribers
+  recover them from the store by ``seq``).
 - **Read** uses one ephemeral pull consumer per partition reader, filtered to the
   partition's subject and started at the requested offset (re-created when a reader
   jumps). ``truncated`` is set when the offset is older than what the stream still
