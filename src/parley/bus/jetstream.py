@@ -84,6 +84,7 @@ class JetStreamBus:
         self._wake: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task] = []
         self._readers: dict[int, tuple[object, int]] = {}
+        self._first: tuple[int, float] = (0, float("-inf"))  # (first_seq, when read)
         self._committed: dict[tuple[str, int], int] = {}
         self._dirty: set[tuple[str, int]] = set()
 
@@ -226,10 +227,18 @@ class JetStreamBus:
         info = await self._js.stream_info(self._name)
         return info.state.last_seq + 1
 
+    async def _first_seq(self) -> int:
+        """The oldest sequence the stream retains, looked up at most once a second (it
+        moves only as retention removes old events)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._first[1] > 1.0:
+            info = await self._js.stream_info(self._name)
+            self._first = (info.state.first_seq if info.state.messages else 0, now)
+        return self._first[0]
+
     async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
-        info = await self._js.stream_info(self._name)
-        first = info.state.first_seq
-        truncated = 0 < offset < first and info.state.messages > 0
+        first = await self._first_seq()
+        truncated = 0 < offset < first
         start = max(offset, first, 1)
         psub = await self._reader(partition, start)
         try:
