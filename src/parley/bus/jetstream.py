@@ -38,8 +38,10 @@ from nats.js import api
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
 from parley.bus.interface import Batch, Event
+from parley.bus.offsets import Offsets
 from parley.errors import ConfigError
 from parley.storage.router import partition_for
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ class JetStreamBus:
         self._tasks: list[asyncio.Task] = []
         self._readers: dict[int, tuple[object, int]] = {}
         self._first: tuple[int, float] = (0, float("-inf"))  # (first_seq, when read)
-        self._committed: dict[tuple[str, int], int] = {}
+        self._offsets = Offsets()
         self._dirty: set[tuple[str, int]] = set()
 
     def _subject(self, partition: int) -> str:
@@ -128,7 +130,7 @@ class JetStreamBus:
         for key in await self._keys():
             entry = await self._kv.get(key)
             group, _, partition = key.rpartition(".")
-            self._committed[(group, int(partition))] = int(entry.value)
+            self._offsets.advance(group, int(partition), int(entry.value))
         loop = asyncio.get_running_loop()
         self._wake = [asyncio.Event() for _ in range(self.partitions)]
         self._tasks = [
@@ -158,12 +160,7 @@ class JetStreamBus:
         await self.flushed()
         with contextlib.suppress(Exception):
             await self._save_commits()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         for psub, _offset in self._readers.values():
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
@@ -275,13 +272,11 @@ class JetStreamBus:
     # -- offsets ----------------------------------------------------------------------
 
     def committed(self, group: str, partition: int) -> int:
-        return self._committed.get((group, partition), 0)
+        return self._offsets.get(group, partition)
 
     def commit(self, group: str, partition: int, offset: int) -> None:
-        key = (group, partition)
-        if offset > self._committed.get(key, 0):
-            self._committed[key] = offset
-            self._dirty.add(key)
+        if self._offsets.advance(group, partition, offset):
+            self._dirty.add((group, partition))
 
     async def _commit_loop(self) -> None:
         while True:
@@ -292,7 +287,7 @@ class JetStreamBus:
     async def _save_commits(self) -> None:
         dirty, self._dirty = self._dirty, set()
         for group, partition in dirty:
-            value = str(self._committed[(group, partition)]).encode()
+            value = str(self._offsets.get(group, partition)).encode()
             try:
                 await self._kv.put(f"{group}.{partition}", value)
             except Exception:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 
 from parley.bus.interface import Batch, Event
+from parley.bus.offsets import Offsets
 from parley.storage.router import partition_for
 
 
@@ -35,7 +36,7 @@ class InProcessBus:
     def __init__(self, partitions: int, retention: int) -> None:
         self.partitions = partitions
         self._parts = [_Partition(retention) for _ in range(partitions)]
-        self._committed: dict[tuple[str, int], int] = {}
+        self._offsets = Offsets()
 
     async def start(self) -> None:
         pass
@@ -79,9 +80,7 @@ class InProcessBus:
         return Batch(events, part.base + stop if events else max(offset, part.base), truncated)
 
     def committed(self, group: str, partition: int) -> int:
-        return self._committed.get((group, partition), 0)
+        return self._offsets.get(group, partition)
 
     def commit(self, group: str, partition: int, offset: int) -> None:
-        key = (group, partition)
-        if offset > self._committed.get(key, 0):
-            self._committed[key] = offset
+        self._offsets.advance(group, partition, offset)

@@ -4,11 +4,11 @@ and acknowledges (commits) what it delivered."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from parley.bus.interface import EventBus
 from parley.gateway.hub import Hub
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,4 @@ class BusConsumer:
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
