@@ -68,6 +68,7 @@ def retry_after(exc: ApiError) -> int | None:
 
 class Limiter(Protocol):
     async def check_message(self, user: User, channel: Channel) -> None: ...
+    def calls_limited(self, method: str) -> bool: ...
     async def check_call(self, user: User, method: str) -> None: ...
 
 
@@ -105,9 +106,13 @@ class Limits:
         if wait:
             raise ratelimited(wait)
 
+    def calls_limited(self, method: str) -> bool:
+        """Whether calls to ``method`` are counted (so the send path skips the await)."""
+        return self._api_rate > 0 and method in LIMITED_METHODS
+
     async def check_call(self, user: User, method: str) -> None:
         """Raises ``ratelimited`` if ``user`` may not call ``method`` now."""
-        if self._api_rate <= 0 or method not in LIMITED_METHODS:
+        if not self.calls_limited(method):
             return
         wait = await self._store.take(f"a:{user.id}:{method}", self._api_rate, self._api_burst)
         if wait:
@@ -119,6 +124,9 @@ class Unlimited:
 
     async def check_message(self, user: User, channel: Channel) -> None:
         return None
+
+    def calls_limited(self, method: str) -> bool:
+        return False
 
     async def check_call(self, user: User, method: str) -> None:
         return None
