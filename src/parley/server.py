@@ -62,6 +62,23 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+async def _when_accepting(host: str, port: int, url: str, on_ready: Callable[[str], None]) -> None:
+    """Calls ``on_ready(url)`` once a TCP connection to ``host:port`` succeeds.
+
+    Granian's start-up hooks run before its worker listens (on Linux each worker binds
+    its own SO_REUSEPORT socket), so a hook is too early to tell anyone the URL works.
+    """
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        on_ready(url)
+        return
+
+
 async def serve(
     settings: Settings,
     *,
@@ -73,7 +90,7 @@ async def serve(
     A drain: ``/readyz`` turns 503 (a load balancer stops sending work), WebSocket
     clients get ``goodbye`` and up to ``drain_seconds`` to move to another gateway while
     the Web API still serves, then the HTTP server stops and the store closes after the
-    writes queued. ``on_ready(url)`` is called once the listening socket is bound.
+    writes queued. ``on_ready(url)`` is called once the server accepts connections.
     """
     if settings.port == 0:
         settings = settings.with_(port=free_port(settings.host))
@@ -101,8 +118,11 @@ async def serve(
             header_read_timeout=int(settings.header_timeout * 1000),
         ),
     )
+    ready_task = None
     if on_ready is not None:
-        server.on_startup(lambda: on_ready(url))
+        ready_task = asyncio.create_task(
+            _when_accepting(settings.host, settings.port, url, on_ready)
+        )
     loop = asyncio.get_running_loop()
     draining: list[asyncio.Task] = []
 
@@ -130,7 +150,8 @@ async def serve(
     try:
         await server.serve()
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        for task in (watcher, ready_task):
+            if task is not None:
+                task.cancel()
         await svc.close()
         log.info("parley stopped")
