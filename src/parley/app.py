@@ -133,7 +133,13 @@ async def start(settings: Settings) -> Services:
         max_frame_size=settings.ws_max_frame,
         max_connections_per_user=settings.ws_connections_per_user,
     )
-    consumer = BusConsumer(bus, hub, group=f"gateway-{settings.worker_id}")
+    consumer = BusConsumer(
+        bus,
+        hub,
+        store,
+        group=f"gateway-{settings.worker_id}",
+        reorder_window=settings.reorder_window,
+    )
     svc = Services(
         settings,
         directory,

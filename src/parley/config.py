@@ -36,6 +36,9 @@ class Settings:
     shards: int = 4
     #: Event-bus partitions; a channel's events always go to the same one.
     partitions: int = 16
+    #: Seconds a gateway waits for a channel's missing ``seq`` (published out of order by
+    #: another node, or lost) before reading it from the store; later messages wait too.
+    reorder_window: float = 0.5
     #: Snowflake worker id of this process (0-1023); unique per node in a fleet.
     worker_id: int = 0
     #: Longest message text accepted, in characters (Slack: 40,000).

@@ -28,6 +28,11 @@ def message_posted(m: Message) -> Event:
     return _event("message", m.channel, m.team, m.seq, m.ts, body)
 
 
+def as_stored(m: Message) -> Event:
+    """The event that shows a stored message as it is now: posted, or deleted."""
+    return message_deleted(m, m.edited_ts or m.ts) if m.deleted else message_posted(m)
+
+
 def message_changed(m: Message) -> Event:
     ts = format_ts(m.edited_ts or m.ts)
     body = {
