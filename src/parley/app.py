@@ -63,7 +63,9 @@ class Services:
 
 
 async def start(settings: Settings) -> Services:
-    """Opens (creating and migrating as needed) the data dir and starts every part."""
+    """Opens (creating and migrating as needed) the data dir and starts every part the
+    node's role serves."""
+    check_role(settings)
     closers: list[Callable[[], Awaitable[None]]] = []
     rates: RateStore = MemoryRateStore()
     if settings.redis_url:  # first: an unreachable Redis fails start-up before any file opens
@@ -158,6 +160,32 @@ async def start(settings: Settings) -> Services:
         closers=closers,
     )
     methods.register_all(api, svc)
-    consumer.start()
-    svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
+    if settings.role in ("all", "gateway"):
+        consumer.start()
+        svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
     return svc
+
+
+def check_role(settings: Settings) -> None:
+    """A node that is one of several must share what the others see: ConfigError else.
+
+    ``api`` and ``gateway`` nodes exist to be run side by side, so they need the shared
+    backends: the event log (``PARLEY_BUS_URL``: an API node publishes what a gateway
+    delivers) and Redis (``PARLEY_REDIS_URL``: a ticket from ``rtm.connect`` on an API
+    node is redeemed on a gateway). An ``api`` node also needs ``PARLEY_GATEWAY_URL``,
+    the address it hands its clients for WebSockets.
+    """
+    if settings.role == "all":
+        return
+    missing = [
+        name
+        for name, value in (
+            ("PARLEY_BUS_URL", settings.bus_url),
+            ("PARLEY_REDIS_URL", settings.redis_url),
+        )
+        if not value
+    ]
+    if settings.role == "api" and not settings.gateway_url:
+        missing.append("PARLEY_GATEWAY_URL")
+    if missing:
+        raise ConfigError(f"--role {settings.role} needs {', '.join(missing)}")

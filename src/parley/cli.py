@@ -15,7 +15,7 @@ from pathlib import Path
 
 from parley import __version__, admin
 from parley.bench.presets import PRESETS
-from parley.config import Settings
+from parley.config import ROLES, Settings
 from parley.errors import ParleyError
 
 
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         "--gateway-port", type=int, help="WebSocket (RTM) gateway port (default 8081; 0 = any)"
     )
     serve.add_argument("--shards", type=int, help="SQLite shards for a new data dir (default 4)")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        help="what this node serves: all (default), api (Web API) or gateway (WebSockets)",
+    )
     serve.add_argument(
         "--demo", action="store_true", help="create a demo workspace and print working credentials"
     )
@@ -140,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
             shards=getattr(args, "shards", None),
+            role=getattr(args, "role", None),
+            gateway_port=getattr(args, "gateway_port", None),
         )
         if args.command == "serve":
             return _serve(settings, demo=args.demo)

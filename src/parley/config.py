@@ -14,9 +14,21 @@ from typing import Any
 
 from parley.errors import ConfigError
 
+#: What ``parley serve --role`` accepts.
+ROLES = ("all", "api", "gateway")
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    #: What this node serves: ``all`` (the Web API, the web client and the WebSocket
+    #: gateway: the embedded default), ``api`` (the Web API and web client only) or
+    #: ``gateway`` (WebSockets and the event-log consumer that feeds them). Every role
+    #: answers ``/healthz`` and ``/readyz`` on ``port``.
+    role: str = "all"
+    #: The WebSocket URL ``rtm.connect`` hands out, as clients reach the gateways (for
+    #: example ``wss://chat.example.com/rtm``, a load balancer in front of them); empty:
+    #: this node's own gateway port on the host the client called.
+    gateway_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     #: Port of the WebSocket gateway (RTM); 0 picks a free one.
@@ -101,6 +113,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         checks = {
+            "role": self.role in ROLES,
+            "gateway_url": not self.gateway_url or self.gateway_url.startswith(("ws://", "wss://")),
             "port": 0 <= self.port <= 65535,
             "gateway_port": 0 <= self.gateway_port <= 65535,
             "heartbeat": 1 <= self.heartbeat <= 3600,

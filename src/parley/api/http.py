@@ -5,7 +5,7 @@ Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
 ``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining); everything
-else is a JSON 404.
+else is a JSON 404. A gateway node (``--role gateway``) serves only the health routes.
 Granian was chosen by measurement: on the project's 2-core machines its embedded RSGI
 server answered a JSON echo at ~37K req/s, aiohttp's low-level server ~22K and aiohttp's
 web app ~18K (``docs/architecture.md``).
@@ -47,8 +47,11 @@ class HttpApp:
         fallback_host: str,
         sessions: Sessions | None = None,
         static: dict[str, Response] | None = None,
+        health_only: bool = False,
     ) -> None:
         self._api = api
+        #: A gateway node: only ``/healthz`` and ``/readyz`` (the Web API is elsewhere).
+        self._health_only = health_only
         self._max_body = max_body
         self._fallback_host = fallback_host
         self._sessions = sessions
@@ -62,7 +65,9 @@ class HttpApp:
             proto.close(1008)  # WebSocket comes with the gateway
             return
         path = scope.path
-        if path == _OPENAPI_PATH:
+        if self._health_only and path not in ("/healthz", "/health", "/readyz"):
+            response = _NOT_FOUND
+        elif path == _OPENAPI_PATH:
             response = _OPENAPI if scope.method in ("GET", "HEAD") else _OPENAPI_405
         elif path.startswith("/api/"):
             response = await self._api_call(scope, proto, path[5:])

@@ -23,8 +23,9 @@ def register(api: Api, svc: Services) -> None:
         resume = parse_resume(args.raw("resume"))
         ticket = svc.tickets.issue(ctx.user, resume, ctx.scopes)
         team = await svc.directory.team(ctx.user.team_id)
+        base = svc.settings.gateway_url or f"ws://{host}:{svc.gateway_port}/"
         return {
-            "url": f"ws://{host}:{svc.gateway_port}/?ticket={ticket}",
+            "url": f"{base}{'&' if '?' in base else '?'}ticket={ticket}",
             "self": {"id": ctx.user.id, "name": ctx.user.name},
             "team": {
                 "id": ctx.user.team_id,
