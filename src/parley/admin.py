@@ -1,4 +1,5 @@
-"""Administrative operations on a data dir, for the CLI and for tests. They open the
+"""Administrative operations on a data dir (or the MySQL directory of ``PARLEY_SHARDS``),
+for the CLI and for tests. They open the
 directory file directly, so they work whether or not a server is running on it.
 
 Ids made here use Snowflake worker :data:`ADMIN_WORKER` so they never collide with those
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from types import ModuleType
 
 from parley.config import Settings
 from parley.errors import ApiError, Code
@@ -18,12 +20,21 @@ from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_token
 from parley.storage.models import Channel, Team, User
-from parley.storage.sqlite import directory as d
+from parley.storage.sqlite import directory as sqlite_directory
 
 ADMIN_WORKER = 1023
 DEFAULT_WORKSPACE = "parley"
 
 _ids = Snowflake(ADMIN_WORKER)
+
+
+def _directory(settings: Settings) -> ModuleType:
+    """The directory ops of the configured backend: the same names on SQLite and MySQL."""
+    if settings.shard_urls:
+        from parley.storage.mysql import directory
+
+        return directory
+    return sqlite_directory
 
 
 class AdminError(Exception):
@@ -50,6 +61,7 @@ def _domain(name: str) -> str:
 
 
 def create_workspace(settings: Settings, name: str) -> Team:
+    d = _directory(settings)
     if not name.strip() or len(name) > 100:
         raise AdminError("a workspace name is 1-100 characters")
     team = Team(encode_id(Kind.TEAM, _ids.next()), name.strip(), _domain(name), wall_us())
@@ -61,6 +73,7 @@ def create_workspace(settings: Settings, name: str) -> Team:
 
 def resolve_workspace(settings: Settings, team_id: str | None) -> Team:
     """``team_id``'s workspace; without one, the only workspace, made if there is none."""
+    d = _directory(settings)
     teams = d.admin_read(settings, d.q_teams)
     if team_id:
         for team in teams:
@@ -90,6 +103,7 @@ def create_user(
     enterprise custom limits go to 100/s; Parley allows up to 100,000 for trusted
     integrations and load generators). ``password``: lets the user sign in to the web
     client (stored as a slow hash, :mod:`parley.pipeline.passwords`)."""
+    d = _directory(settings)
     if not re.fullmatch(r"[a-z0-9][a-z0-9._\-]{0,79}", name):
         raise AdminError("a user name is 1-80 of a-z 0-9 . _ - and starts with a letter or digit")
     if rate_limit is not None and not 0 < rate_limit <= 100_000:
@@ -130,6 +144,7 @@ def _password(password: str | None) -> str | None:
 
 def set_password(settings: Settings, team_id: str, name: str, password: str) -> None:
     """Sets (or replaces) the web sign-in password of an existing user."""
+    d = _directory(settings)
     user = d.admin_read(settings, d.q_user_by_name, team_id, name)
     if user is None:
         raise AdminError(f"no user {name!r} in {team_id}")
@@ -149,6 +164,7 @@ def issue_token(
     settings: Settings, team_id: str, name: str, scopes: str | None = None
 ) -> Credentials:
     """A new token for an existing user (the old ones stay valid)."""
+    d = _directory(settings)
     chosen = _scopes(scopes)
     user = d.admin_read(settings, d.q_user_by_name, team_id, name)
     if user is None:
@@ -162,6 +178,7 @@ def ensure_channel(
     settings: Settings, team_id: str, name: str, creator: str, members: list[str]
 ) -> Channel:
     """The channel ``name`` (created if missing) with ``members`` in it."""
+    d = _directory(settings)
     channel = d.admin_read(settings, d.q_channel_by_name, team_id, name)
     if channel is None:
         channel = Channel(
@@ -187,6 +204,7 @@ class Demo:
 def demo(settings: Settings) -> Demo:
     """A demo workspace: users alice and bob and bots alice-bot and bob-bot (for RTM
     clients, which need bot tokens), all in #general; fresh tokens every call."""
+    d = _directory(settings)
     teams = [t for t in d.admin_read(settings, d.q_teams) if t.domain == "demo"]
     team = teams[0] if teams else create_workspace(settings, "demo")
     creds = {}

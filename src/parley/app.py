@@ -26,6 +26,7 @@ from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
 from parley.pipeline.send import Sender
+from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
 
@@ -33,8 +34,8 @@ from parley.storage.sqlite.messages import SqliteMessageStore
 @dataclass
 class Services:
     settings: Settings
-    directory: SqliteDirectory
-    store: SqliteMessageStore
+    directory: Directory
+    store: MessageStore
     bus: EventBus
     recent: RecentBuffer
     ids: Snowflake
@@ -72,17 +73,7 @@ async def start(settings: Settings) -> Services:
         rates = RedisRateStore(settings.redis_url)
         await rates.start()
         closers.append(rates.close)
-    directory = SqliteDirectory(settings)
-    await directory.start()
-    shards = await directory.shard_count(settings.shards)
-    if shards != settings.shards and settings.shards != Settings().shards:
-        await directory.close()
-        raise ConfigError(
-            f"{settings.data_dir} was created with {shards} shards; it cannot be opened with "
-            f"{settings.shards} (changing the shard count would strand messages)"
-        )
-    store = SqliteMessageStore(settings, shards)
-    await store.start()
+    directory, store = await open_storage(settings)
     bus: EventBus = InProcessBus(settings.partitions, settings.bus_retention)
     if settings.bus_url:
         bus = JetStreamBus(
@@ -164,6 +155,27 @@ async def start(settings: Settings) -> Services:
         consumer.start()
         svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
     return svc
+
+
+async def open_storage(settings: Settings) -> tuple[Directory, MessageStore]:
+    """The MySQL shards of ``PARLEY_SHARDS`` when it names any, else the SQLite data dir;
+    created and migrated as needed, their shard count checked against the recorded one."""
+    if settings.shard_urls:
+        from parley.storage.mysql.open import open_storage as open_mysql
+
+        return await open_mysql(settings)
+    directory = SqliteDirectory(settings)
+    await directory.start()
+    shards = await directory.shard_count(settings.shards)
+    if shards != settings.shards and settings.shards != Settings().shards:
+        await directory.close()
+        raise ConfigError(
+            f"{settings.data_dir} was created with {shards} shards; it cannot be opened with "
+            f"{settings.shards} (changing the shard count would strand messages)"
+        )
+    store = SqliteMessageStore(settings, shards)
+    await store.start()
+    return directory, store
 
 
 def check_role(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""The ``parley`` command: ``serve``, ``workspace create``, ``user create``.
+"""The ``parley`` command: ``serve``, ``workspace create``, ``user create``, ``shards``.
 
 Admin commands print exactly one JSON object on stdout; errors go to stderr as
 ``{"error": ...}`` with exit status 1.
@@ -16,7 +16,7 @@ from pathlib import Path
 from parley import __version__, admin
 from parley.bench.presets import PRESETS
 from parley.config import ROLES, Settings
-from parley.errors import ParleyError
+from parley.errors import ConfigError, ParleyError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,6 +101,20 @@ def _parser() -> argparse.ArgumentParser:
         help="lets the user sign in to the web client at / (stored as a slow hash)",
     )
     data_dir(u_create)
+
+    shards = sub.add_parser(
+        "shards", help="the MySQL shard map (PARLEY_SHARDS=mysql://..., see docs/storage.md)"
+    )
+    shards_sub = shards.add_subparsers(dest="action", required=True)
+    shards_sub.add_parser("list", help="the recorded map and each shard's message count")
+    s_add = shards_sub.add_parser(
+        "add",
+        help="add a shard and move the channels it re-homes; offline: stop every node first",
+    )
+    s_add.add_argument("url", help="the new shard's database: mysql://user:password@host/db")
+    s_add.add_argument(
+        "--force", action="store_true", help="skip the check that no node is still connected"
+    )
     return p
 
 
@@ -167,10 +181,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 password=args.password,
             )
             _emit(creds.as_dict())
+        elif args.command == "shards":
+            _emit(_shards(settings, args))
         return 0
     except (admin.AdminError, ParleyError) as exc:
         sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")
         return 1
+
+
+def _shards(settings: Settings, args: argparse.Namespace) -> dict:
+    if not settings.shard_urls:
+        raise ConfigError(
+            "parley shards works on MySQL shards: set PARLEY_SHARDS=mysql://...,... "
+            "(a SQLite data dir keeps the shard count it was created with)"
+        )
+    from parley.storage.mysql import reshard
+
+    if args.action == "add":
+        return reshard.add_shard(settings, args.url, force=args.force)
+    return reshard.list_shards(settings)
 
 
 def _serve(settings: Settings, *, demo: bool) -> int:

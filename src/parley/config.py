@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.errors import ConfigError
+from parley.storage.mysql.urls import topology
 
 #: What ``parley serve --role`` accepts.
 ROLES = ("all", "api", "gateway")
@@ -46,6 +47,23 @@ class Settings:
     data_dir: Path = Path("data")
     #: Number of SQLite message shards in a new data dir. Fixed once the dir exists.
     shards: int = 4
+    #: MariaDB/MySQL shard databases shared by a fleet, one URL each
+    #: (``mysql://user:password@host:3306/parley_s0``), in a fixed order: set as
+    #: ``PARLEY_SHARDS=url,url,...`` (a number there is the SQLite count above). Empty:
+    #: SQLite. Databases are created if missing. See docs/storage.md.
+    shard_urls: tuple[str, ...] = ()
+    #: The database of the directory (users, tokens, channels); empty: the first shard's.
+    directory_url: str = ""
+    #: A read replica per shard, aligned with ``shard_urls`` (empty entries: none), for
+    #: history, replies and resume reads; the primary serves them when it fails.
+    shard_replicas: tuple[str, ...] = ()
+    #: Seconds any MySQL wait may take (connect, an answer, a free pooled connection);
+    #: row-lock waits give up after half of it. A failing server fails calls, never
+    #: hangs them.
+    mysql_timeout: float = 10.0
+    #: Pooled connections per MySQL database for reads and directory writes (each also
+    #: holds a server thread); writers use one more connection per shard.
+    mysql_pool: int = 8
     #: Event-bus partitions; a channel's events always go to the same one.
     partitions: int = 16
     #: Seconds a gateway waits for a channel's missing ``seq`` (published out of order by
@@ -121,6 +139,8 @@ class Settings:
             "ticket_ttl": 1 <= self.ticket_ttl <= 3600,
             "drain_seconds": 0 <= self.drain_seconds <= 3600,
             "shards": 1 <= self.shards <= 1024,
+            "mysql_timeout": 0.1 <= self.mysql_timeout <= 3600,
+            "mysql_pool": 1 <= self.mysql_pool <= 1000,
             "partitions": 1 <= self.partitions <= 4096,
             "worker_id": 0 <= self.worker_id <= 1023,
             "max_text": 1 <= self.max_text <= 1_000_000,
@@ -147,11 +167,17 @@ class Settings:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(f"invalid setting(s): {', '.join(bad)}")
+        if self.shard_urls or self.directory_url or self.shard_replicas:
+            topology(self.shard_urls, self.directory_url, self.shard_replicas)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``PARLEY_<NAME>`` variables, then ``overrides`` (``None`` = unset)."""
         env = os.environ if environ is None else environ
+        shards = env.get("PARLEY_SHARDS")
+        if shards is not None and "://" in shards:  # URLs: MySQL shards, not a count
+            env = {k: v for k, v in env.items() if k != "PARLEY_SHARDS"}
+            env["PARLEY_SHARD_URLS"] = shards
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"PARLEY_{f.name.upper()}")
@@ -179,6 +205,8 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
             return float(raw)
         if kind == "Path":
             return Path(raw)
+        if kind.startswith("tuple"):  # comma-separated; entries kept in place, even empty
+            return tuple(s.strip() for s in raw.split(",")) if raw.strip() else ()
         return raw
     except ValueError as exc:
         raise ConfigError(f"PARLEY_{name.upper()}={raw!r} is not a valid {kind}") from exc

@@ -1,0 +1,486 @@
+"""The directory on MySQL: workspaces, users, tokens, channels and memberships in one
+database (``PARLEY_DIRECTORY_URL``, by default the first shard's), shared by a fleet.
+
+Write ops are ``async op(cursor, state, ...)`` and read ops ``async q(cursor, ...)``,
+named as in :mod:`parley.storage.sqlite.directory` so :mod:`parley.admin` runs the same
+commands on either backend (:func:`admin`, :func:`admin_read`). Each write is its own
+short transaction on a pooled connection (directory writes are rare next to messages;
+there is no group commit here); deadlocks are retried.
+
+The ``meta`` table also records the shard map: ``shards`` (the count the messages were
+placed with), ``shard_map`` (the shards' URLs without passwords, for ``parley shards
+list``) and, while ``parley shards add`` runs, ``shard_move``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from asyncmy.errors import IntegrityError
+
+from parley.config import Settings
+from parley.errors import ApiError, Code
+from parley.ids import wall_us
+from parley.storage.models import Caller, Channel, Page, Team, User
+from parley.storage.mysql import db, migrations
+from parley.storage.mysql.urls import DbUrl, topology
+
+_USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted"
+_CHANNEL_COLS = "id, team_id, name, is_private, creator, created, is_archived, topic, purpose"
+
+
+def _user(row: Sequence) -> User:
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], bool(row[8]))
+
+
+def _channel(row: Sequence) -> Channel:
+    return Channel(
+        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8]
+    )
+
+
+def _prefixed(cols: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
+
+
+# -- the shard map ---------------------------------------------------------------------------
+
+
+async def q_meta(cur: Any, key: str) -> str | None:
+    await cur.execute("SELECT value FROM meta WHERE `key` = %s", (key,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def op_set_meta(cur: Any, _state: object, values: dict[str, str | None]) -> None:
+    """Sets (or, for ``None``, removes) ``meta`` keys in one transaction."""
+    for key, value in values.items():
+        if value is None:
+            await cur.execute("DELETE FROM meta WHERE `key` = %s", (key,))
+        else:
+            await cur.execute(
+                "INSERT INTO meta (`key`, value) VALUES (%s, %s) "
+                "ON DUPLICATE KEY UPDATE value = VALUES(value)",
+                (key, value),
+            )
+
+
+def shard_map_meta(shards: Sequence[DbUrl]) -> dict[str, str | None]:
+    """The ``meta`` values that record ``shards`` as the map (and end any move)."""
+    return {
+        "shards": str(len(shards)),
+        "shard_map": json.dumps([s.redacted() for s in shards]),
+        "shard_move": None,
+    }
+
+
+# -- write ops -------------------------------------------------------------------------------
+
+
+async def op_create_team(cur: Any, _state: object, team: Team) -> Team:
+    try:
+        await cur.execute(
+            "INSERT INTO teams (id, name, domain, created) VALUES (%s, %s, %s, %s)",
+            (team.id, team.name, team.domain, team.created),
+        )
+    except IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    return team
+
+
+async def op_create_user(
+    cur: Any, _state: object, user: User, token_hash: bytes, scopes: str | None = None
+) -> User:
+    await cur.execute("SELECT 1 FROM teams WHERE id = %s", (user.team_id,))
+    if await cur.fetchone() is None:
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
+    try:
+        await cur.execute(
+            f"INSERT INTO users ({_USER_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                user.id,
+                user.team_id,
+                user.name,
+                user.real_name,
+                int(user.is_bot),
+                user.bot_id,
+                user.rate_limit,
+                user.created,
+                0,
+            ),
+        )
+    except IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    await cur.execute(
+        "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (%s, %s, %s, %s)",
+        (token_hash, user.id, user.created, scopes),
+    )
+    return user
+
+
+async def op_revoke_token(cur: Any, _state: object, token_hash: bytes) -> bool:
+    await cur.execute(
+        "UPDATE tokens SET revoked = 1 WHERE hash = %s AND revoked = 0", (token_hash,)
+    )
+    return cur.rowcount > 0
+
+
+async def op_add_token(
+    cur: Any, _state: object, user_id: str, token_hash: bytes, now: int, scopes: str | None = None
+) -> None:
+    await cur.execute(
+        "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (%s, %s, %s, %s)",
+        (token_hash, user_id, now, scopes),
+    )
+
+
+async def op_set_password(cur: Any, _state: object, user_id: str, stored: str) -> None:
+    await cur.execute("UPDATE users SET password = %s WHERE id = %s", (stored, user_id))
+
+
+async def op_create_channel(cur: Any, _state: object, ch: Channel) -> Channel:
+    try:
+        await cur.execute(
+            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                ch.id,
+                ch.team_id,
+                ch.name,
+                int(ch.is_private),
+                ch.creator,
+                ch.created,
+                int(ch.is_archived),
+                ch.topic,
+                ch.purpose,
+            ),
+        )
+    except IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    await cur.execute(
+        "INSERT INTO members (channel_id, user_id, joined) VALUES (%s, %s, %s)",
+        (ch.id, ch.creator, ch.created),
+    )
+    return ch
+
+
+async def op_set_archived(cur: Any, _state: object, channel_id: str, archived: bool) -> None:
+    await cur.execute(
+        "UPDATE channels SET is_archived = %s WHERE id = %s", (int(archived), channel_id)
+    )
+
+
+async def op_add_members(
+    cur: Any, _state: object, channel_id: str, user_ids: Sequence[str], now: int
+) -> list[str]:
+    added = []
+    for uid in user_ids:
+        await cur.execute(
+            "INSERT INTO members (channel_id, user_id, joined) VALUES (%s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE user_id = user_id",
+            (channel_id, uid, now),
+        )
+        if cur.rowcount:
+            added.append(uid)
+    return added
+
+
+async def op_remove_member(cur: Any, _state: object, channel_id: str, user_id: str) -> bool:
+    await cur.execute(
+        "DELETE FROM members WHERE channel_id = %s AND user_id = %s", (channel_id, user_id)
+    )
+    return cur.rowcount > 0
+
+
+# -- read ops --------------------------------------------------------------------------------
+
+
+async def q_teams(cur: Any) -> list[Team]:
+    await cur.execute("SELECT id, name, domain, created FROM teams ORDER BY created, id")
+    return [Team(*r) for r in await cur.fetchall()]
+
+
+async def q_team(cur: Any, team_id: str) -> Team | None:
+    await cur.execute("SELECT id, name, domain, created FROM teams WHERE id = %s", (team_id,))
+    row = await cur.fetchone()
+    return Team(*row) if row else None
+
+
+async def q_caller_by_token(cur: Any, token_hash: bytes) -> Caller | None:
+    await cur.execute(
+        f"SELECT {_prefixed(_USER_COLS, 'u')}, t.scopes, t.revoked "
+        "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = %s",
+        (token_hash,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    scopes = None if row[-2] is None else frozenset(s for s in row[-2].split(",") if s)
+    return Caller(_user(row[:-2]), scopes, bool(row[-1]))
+
+
+async def q_user(cur: Any, user_id: str) -> User | None:
+    await cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s", (user_id,))
+    row = await cur.fetchone()
+    return _user(row) if row else None
+
+
+async def q_users(cur: Any, team_id: str, after: str, limit: int) -> Page:
+    await cur.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE team_id = %s AND id > %s ORDER BY id LIMIT %s",
+        (team_id, after, limit + 1),
+    )
+    rows = await cur.fetchall()
+    return Page(tuple(_user(r) for r in rows[:limit]), len(rows) > limit)
+
+
+async def q_user_by_name(cur: Any, team_id: str, name: str) -> User | None:
+    await cur.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE team_id = %s AND name = %s", (team_id, name)
+    )
+    row = await cur.fetchone()
+    return _user(row) if row else None
+
+
+async def q_logins(cur: Any, name: str) -> list[tuple[User, Team, str | None]]:
+    """Every live user called ``name`` (one per workspace), its workspace and password."""
+    await cur.execute(
+        f"SELECT {_prefixed(_USER_COLS, 'u')}, t.id, t.name, t.domain, t.created, u.password "
+        "FROM users u JOIN teams t ON t.id = u.team_id WHERE u.name = %s AND u.deleted = 0",
+        (name,),
+    )
+    n = len(_USER_COLS.split(","))
+    return [(_user(r[:n]), Team(*r[n : n + 4]), r[-1]) for r in await cur.fetchall()]
+
+
+async def q_channel(cur: Any, channel_id: str) -> Channel | None:
+    await cur.execute(f"SELECT {_CHANNEL_COLS} FROM channels WHERE id = %s", (channel_id,))
+    row = await cur.fetchone()
+    return _channel(row) if row else None
+
+
+async def q_channel_by_name(cur: Any, team_id: str, name: str) -> Channel | None:
+    await cur.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE team_id = %s AND name = %s", (team_id, name)
+    )
+    row = await cur.fetchone()
+    return _channel(row) if row else None
+
+
+async def q_channels(
+    cur: Any,
+    team_id: str,
+    user_id: str,
+    public: bool,
+    private: bool,
+    exclude_archived: bool,
+    after: str,
+    limit: int,
+) -> Page:
+    """Rows are ``(Channel, num_members, is_member)``."""
+    kinds = []
+    if public:
+        kinds.append("c.is_private = 0")
+    if private:
+        kinds.append(
+            "(c.is_private = 1 AND EXISTS (SELECT 1 FROM members m "
+            "WHERE m.channel_id = c.id AND m.user_id = %(user)s))"
+        )
+    if not kinds:
+        return Page((), False)
+    archived = "AND c.is_archived = 0" if exclude_archived else ""
+    await cur.execute(
+        f"SELECT {_prefixed(_CHANNEL_COLS, 'c')}, "
+        "(SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id), "
+        "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = %(user)s) "
+        "FROM channels c WHERE c.team_id = %(team)s AND c.id > %(after)s "
+        f"AND ({' OR '.join(kinds)}) {archived} ORDER BY c.id LIMIT %(limit)s",
+        {"team": team_id, "user": user_id, "after": after, "limit": limit + 1},
+    )
+    rows = await cur.fetchall()
+    return Page(
+        tuple((_channel(r[:9]), int(r[9]), bool(r[10])) for r in rows[:limit]),
+        len(rows) > limit,
+    )
+
+
+async def q_members(cur: Any, channel_id: str) -> frozenset[str]:
+    await cur.execute("SELECT user_id FROM members WHERE channel_id = %s", (channel_id,))
+    return frozenset(r[0] for r in await cur.fetchall())
+
+
+async def q_member_channels(cur: Any, user_id: str) -> frozenset[str]:
+    await cur.execute("SELECT channel_id FROM members WHERE user_id = %s", (user_id,))
+    return frozenset(r[0] for r in await cur.fetchall())
+
+
+async def q_members_page(cur: Any, channel_id: str, after: str, limit: int) -> Page:
+    await cur.execute(
+        "SELECT user_id FROM members WHERE channel_id = %s AND user_id > %s "
+        "ORDER BY user_id LIMIT %s",
+        (channel_id, after, limit + 1),
+    )
+    rows = await cur.fetchall()
+    return Page(tuple(r[0] for r in rows[:limit]), len(rows) > limit)
+
+
+# -- the backend -----------------------------------------------------------------------------
+
+
+class MysqlDirectory:
+    """:class:`~parley.storage.interface.Directory` in the database at ``url``."""
+
+    def __init__(self, settings: Settings, url: DbUrl) -> None:
+        self.url = url
+        self._timeout = settings.mysql_timeout
+        self._pool = db.Pool(url, size=settings.mysql_pool, timeout=settings.mysql_timeout)
+
+    async def start(self) -> None:
+        """Creates and migrates the database as needed."""
+        await db.prepare(self.url, "directory", migrations.DIRECTORY, timeout=self._timeout)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _read(self, q: Callable, *args: Any) -> Any:
+        return await self._pool.run(q, *args)
+
+    async def _write(self, op: Callable, *args: Any) -> Any:
+        return await self._pool.transaction(op, None, *args)
+
+    async def meta(self, key: str) -> str | None:
+        return await self._read(q_meta, key)
+
+    async def set_meta(self, values: dict[str, str | None]) -> None:
+        await self._write(op_set_meta, values)
+
+    async def teams(self) -> list[Team]:
+        return await self._read(q_teams)
+
+    async def team(self, team_id: str) -> Team | None:
+        return await self._read(q_team, team_id)
+
+    async def create_team(self, team: Team) -> Team:
+        return await self._write(op_create_team, team)
+
+    async def create_user(self, user: User, token_hash: bytes) -> User:
+        return await self._write(op_create_user, user, token_hash)
+
+    async def caller_by_token(self, token_hash: bytes) -> Caller | None:
+        return await self._read(q_caller_by_token, token_hash)
+
+    async def revoke_token(self, token_hash: bytes) -> bool:
+        return await self._write(op_revoke_token, token_hash)
+
+    async def logins(self, name: str) -> list[tuple[User, Team, str | None]]:
+        return await self._read(q_logins, name)
+
+    async def add_token(self, user_id: str, token_hash: bytes, scopes: str | None) -> None:
+        await self._write(op_add_token, user_id, token_hash, wall_us(), scopes)
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._read(q_user, user_id)
+
+    async def users(self, team_id: str, after: str, limit: int) -> Page:
+        return await self._read(q_users, team_id, after, limit)
+
+    async def channel(self, channel_id: str) -> Channel | None:
+        return await self._read(q_channel, channel_id)
+
+    async def channels(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        public: bool,
+        private: bool,
+        exclude_archived: bool,
+        after: str,
+        limit: int,
+    ) -> Page:
+        return await self._read(
+            q_channels, team_id, user_id, public, private, exclude_archived, after, limit
+        )
+
+    async def create_channel(self, channel: Channel) -> Channel:
+        return await self._write(op_create_channel, channel)
+
+    async def set_archived(self, channel_id: str, archived: bool) -> None:
+        await self._write(op_set_archived, channel_id, archived)
+
+    async def members(self, channel_id: str) -> frozenset[str]:
+        return await self._read(q_members, channel_id)
+
+    async def members_page(self, channel_id: str, after: str, limit: int) -> Page:
+        return await self._read(q_members_page, channel_id, after, limit)
+
+    async def member_channels(self, user_id: str) -> frozenset[str]:
+        return await self._read(q_member_channels, user_id)
+
+    async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
+        return await self._write(op_add_members, channel_id, list(user_ids), wall_us())
+
+    async def remove_member(self, channel_id: str, user_id: str) -> bool:
+        return await self._write(op_remove_member, channel_id, user_id)
+
+
+# -- admin commands (synchronous, server or not) -----------------------------------------------
+
+
+def run_sync(make: Callable[[], Any]) -> Any:
+    """Runs the coroutine ``make()`` to completion from synchronous code: on this thread
+    when no event loop runs here, else on a short-lived thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="parley-mysql-admin")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _directory(settings: Settings) -> MysqlDirectory:
+    topo = topology(settings.shard_urls, settings.directory_url, settings.shard_replicas)
+    return MysqlDirectory(settings.with_(mysql_pool=1), topo.directory)
+
+
+def admin(settings: Settings, op: Callable, *args: Any) -> Any:
+    """Runs a directory write op in its own transaction (admin commands)."""
+
+    async def go() -> Any:
+        d = _directory(settings)
+        await d.start()
+        try:
+            return await d._write(op, *args)
+        finally:
+            await d.close()
+
+    return run_sync(go)
+
+
+def admin_read(settings: Settings, q: Callable, *args: Any) -> Any:
+    """Runs a directory read op (admin commands)."""
+
+    async def go() -> Any:
+        d = _directory(settings)
+        await d.start()
+        try:
+            return await d._read(q, *args)
+        finally:
+            await d.close()
+
+    return run_sync(go)

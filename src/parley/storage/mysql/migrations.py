@@ -1,0 +1,100 @@
+"""The versioned schemas on MariaDB/MySQL: the same versions as
+:mod:`parley.storage.sqlite.migrations`, translated. Step ``i`` takes a database from
+version i to i+1; steps are only ever appended, never edited, once released.
+
+Translation: ids are ``VARCHAR(64)``, times ``BIGINT`` microseconds, flags ``TINYINT``,
+texts ``MEDIUMTEXT`` (a message may hold 1,000,000 characters); every table is InnoDB,
+``utf8mb4`` with a binary, no-pad collation (``{options}``), so names compare and sort
+exactly as in SQLite. Shards add one table SQLite has no need for: ``channel_tails``,
+each channel's last ``seq`` and ``ts``, the row a writer locks to number a channel's
+messages (SQLite has a single writer per file instead). Partial indexes become plain
+ones (a unique key allows many NULLs).
+
+Each step is a list of statements; DDL commits on its own in MySQL, so a step that
+crashed half-way is re-run and what already exists is skipped (errors 1050, 1060, 1061).
+"""
+
+DIRECTORY_TABLES = ("meta", "teams", "users", "tokens", "channels", "members")
+SHARD_TABLES = ("messages", "reactions", "channel_tails")
+
+DIRECTORY: list[list[str]] = [
+    # v1
+    [
+        "CREATE TABLE IF NOT EXISTS meta (`key` VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)"
+        " {options}",
+        """CREATE TABLE IF NOT EXISTS teams (
+            id VARCHAR(64) PRIMARY KEY, name VARCHAR(255) NOT NULL,
+            domain VARCHAR(255) NOT NULL, created BIGINT NOT NULL,
+            UNIQUE KEY teams_domain (domain)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS users (
+            id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL, name VARCHAR(255) NOT NULL,
+            real_name VARCHAR(255) NOT NULL DEFAULT '', is_bot TINYINT NOT NULL,
+            bot_id VARCHAR(64), rate_limit DOUBLE, created BIGINT NOT NULL,
+            deleted TINYINT NOT NULL DEFAULT 0,
+            UNIQUE KEY users_name (team_id, name)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS tokens (
+            hash VARBINARY(64) PRIMARY KEY, user_id VARCHAR(64) NOT NULL,
+            created BIGINT NOT NULL, revoked TINYINT NOT NULL DEFAULT 0,
+            KEY tokens_by_user (user_id)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS channels (
+            id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL, name VARCHAR(255) NOT NULL,
+            is_private TINYINT NOT NULL, creator VARCHAR(64) NOT NULL, created BIGINT NOT NULL,
+            is_archived TINYINT NOT NULL DEFAULT 0, topic TEXT NOT NULL, purpose TEXT NOT NULL,
+            UNIQUE KEY channels_name (team_id, name)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS members (
+            channel_id VARCHAR(64) NOT NULL, user_id VARCHAR(64) NOT NULL,
+            joined BIGINT NOT NULL,
+            PRIMARY KEY (channel_id, user_id),
+            KEY members_by_user (user_id, channel_id)
+        ) {options}""",
+    ],
+    # v2: scopes per token (NULL: the defaults of the user's kind)
+    ["ALTER TABLE tokens ADD COLUMN scopes TEXT"],
+    # v3: a password hash for people who sign in to the web client (NULL: none)
+    ["ALTER TABLE users ADD COLUMN password TEXT"],
+]
+
+SHARD: list[list[str]] = [
+    # v1
+    [
+        """CREATE TABLE IF NOT EXISTS messages (
+            channel VARCHAR(64) NOT NULL, seq BIGINT NOT NULL, ts BIGINT NOT NULL,
+            id BIGINT NOT NULL, team VARCHAR(64) NOT NULL, user VARCHAR(64) NOT NULL,
+            bot_id VARCHAR(64), text MEDIUMTEXT NOT NULL, thread_ts BIGINT,
+            subtype VARCHAR(64), client_msg_id VARCHAR(255),
+            version INT NOT NULL DEFAULT 0, edited_ts BIGINT, edited_by VARCHAR(64),
+            deleted TINYINT NOT NULL DEFAULT 0, reply_count INT NOT NULL DEFAULT 0,
+            reply_users MEDIUMTEXT NOT NULL, latest_reply BIGINT,
+            PRIMARY KEY (channel, seq),
+            UNIQUE KEY messages_ts (channel, ts),
+            UNIQUE KEY messages_client_msg_id (channel, user, client_msg_id),
+            KEY messages_thread (channel, thread_ts, ts)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS reactions (
+            channel VARCHAR(64) NOT NULL, ts BIGINT NOT NULL, name VARCHAR(255) NOT NULL,
+            user VARCHAR(64) NOT NULL, added BIGINT NOT NULL,
+            PRIMARY KEY (channel, ts, name, user)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS channel_tails (
+            channel VARCHAR(64) PRIMARY KEY, seq BIGINT NOT NULL, ts BIGINT NOT NULL
+        ) {options}""",
+    ],
+    # v2: blocks and attachments (JSON), NULL for plain messages
+    ["ALTER TABLE messages ADD COLUMN rich MEDIUMTEXT"],
+]
+
+#: Bookkeeping in every database, outside the versions: which steps each component
+#: (``directory``, ``shard``) has applied, and facts such as a shard's own index.
+BOOKKEEPING = [
+    """CREATE TABLE IF NOT EXISTS parley_migrations (
+        component VARCHAR(32) NOT NULL, version INT NOT NULL, applied BIGINT NOT NULL,
+        PRIMARY KEY (component, version)
+    ) {options}""",
+    """CREATE TABLE IF NOT EXISTS parley_info (
+        name VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL
+    ) {options}""",
+]

@@ -1,0 +1,425 @@
+"""The storage contract (``parley.storage.interface``) on every backend: SQLite files and
+MariaDB databases (fresh ones per test, dropped afterwards). What one backend promises,
+the other keeps: numbering, group commit, refusals that fail alone, threads, edits,
+deletions, reactions, reads, and the directory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from parley.config import Settings
+from parley.errors import ApiError
+from parley.ids import wall_us
+from parley.storage.models import Channel, PostRequest, Team, User
+from parley.storage.sqlite.directory import SqliteDirectory
+from parley.storage.sqlite.messages import SqliteMessageStore
+from tests import mysql_support
+
+END = 1 << 62
+
+
+def post(i: int, channel: str = "CAAAA", **kw) -> PostRequest:
+    kw.setdefault("user", "UAAAA")
+    return PostRequest(id=i, channel=channel, team="TAAAA", bot_id=None, text=f"m{i}", **kw)
+
+
+class Clock:
+    """A clock that can be set, even backwards."""
+
+    def __init__(self, now: int = 1_700_000_000_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+class SqliteBackend:
+    def __init__(self, path) -> None:
+        self.settings = Settings.load({}, data_dir=path)
+
+    def store(self, shards: int = 1, clock_us: Callable[[], int] = wall_us):
+        return SqliteMessageStore(self.settings, shards=shards, clock_us=clock_us)
+
+    def directory(self):
+        return SqliteDirectory(self.settings)
+
+
+class MysqlBackend:
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+
+    def _settings(self, shards: int) -> Settings:
+        return Settings.load({}, shard_urls=tuple(self.urls[:shards]), mysql_timeout=5)
+
+    def store(self, shards: int = 1, clock_us: Callable[[], int] = wall_us):
+        from parley.storage.mysql.messages import MysqlMessageStore
+        from parley.storage.mysql.open import settings_topology
+
+        settings = self._settings(shards)
+        return MysqlMessageStore(settings, settings_topology(settings), clock_us=clock_us)
+
+    def directory(self):
+        from parley.storage.mysql.directory import MysqlDirectory
+        from parley.storage.mysql.open import settings_topology
+
+        settings = self._settings(1)
+        return MysqlDirectory(settings, settings_topology(settings).directory)
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def backend(request, tmp_path):
+    if request.param == "sqlite":
+        yield SqliteBackend(tmp_path)
+        return
+    mysql_support.require()
+    with mysql_support.databases(2, "contract") as urls:
+        yield MysqlBackend(urls)
+
+
+def run_store(backend, body, *, shards: int = 1, clock_us: Callable[[], int] = wall_us):
+    """Runs ``await body(store)`` on a started store, closed afterwards."""
+
+    async def go():
+        store = backend.store(shards, clock_us)
+        await store.start()
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def test_concurrent_posts_get_gap_free_seq_and_increasing_ts(backend):
+    clock = Clock()
+
+    async def body(store):
+        order: list[int] = []
+        results = await asyncio.gather(
+            *(
+                store.post(
+                    post(i, channel=f"C{i % 3}"), after_commit=lambda r: order.append(r.message.id)
+                )
+                for i in range(600)
+            )
+        )
+        clock.now -= 10_000_000  # the clock steps back 10 s
+        late = await store.post(post(600, channel="C0"))
+        return results, order, late
+
+    results, order, late = run_store(backend, body, shards=2, clock_us=clock)
+    for ch in ("C0", "C1", "C2"):
+        msgs = sorted((r.message for r in results if r.message.channel == ch), key=lambda m: m.seq)
+        assert [m.seq for m in msgs] == list(range(1, len(msgs) + 1))
+        assert all(a.ts < b.ts for a, b in zip(msgs, msgs[1:], strict=False))
+        assert [m.id for m in msgs] == sorted(m.id for m in msgs)  # submit order kept
+    assert sorted(order) == list(range(600))  # every commit announced once
+    c0 = [r.message for r in results if r.message.channel == "C0"]
+    assert late.message.seq == len(c0) + 1 and late.message.ts > max(m.ts for m in c0)
+
+
+def test_after_commit_runs_before_the_await_returns(backend):
+    async def body(store):
+        seen: list[int] = []
+        result = await store.post(post(1), after_commit=lambda r: seen.append(r.message.seq))
+        return seen, result
+
+    seen, result = run_store(backend, body)
+    assert seen == [result.message.seq] == [1]
+
+
+def test_a_refused_op_does_not_fail_its_batch(backend):
+    async def body(store):
+        return await asyncio.gather(
+            store.post(post(1)),
+            store.post(post(2, thread_ts=42)),
+            store.post(post(3)),
+            return_exceptions=True,
+        )
+
+    first, refused, third = run_store(backend, body)
+    assert isinstance(refused, ApiError) and refused.code == "thread_not_found"
+    assert (first.message.seq, third.message.seq) == (1, 2)
+
+
+def test_idempotent_client_msg_id_in_one_batch(backend):
+    async def body(store):
+        a, b = await asyncio.gather(
+            store.post(post(1, client_msg_id="x")), store.post(post(2, client_msg_id="x"))
+        )
+        c = await store.post(post(3, client_msg_id="x"))  # a later batch
+        d = await store.post(post(4, client_msg_id="x", user="UBBBB"))  # another user's
+        page = await store.history("CAAAA", before=END, after=-1, limit=10)
+        return a, b, c, d, page
+
+    a, b, c, d, page = run_store(backend, body)
+    assert not a.duplicate and b.duplicate and b.message.ts == a.message.ts
+    assert c.duplicate and c.message.id == a.message.id
+    assert not d.duplicate and d.message.seq == 2
+    assert len(page.rows) == 2
+
+
+def test_edits_deletes_and_reactions(backend):
+    async def body(store):
+        m = (await store.post(post(1))).message
+        other = (await store.post(post(2, user="UBBBB"))).message
+        errors = {}
+        for name, call in {
+            "not_yours": store.update("CAAAA", other.ts, "UAAAA", "x", None),
+            "missing": store.update("CAAAA", 42, "UAAAA", "x", None),
+            "delete_not_yours": store.delete("CAAAA", other.ts, "UAAAA"),
+        }.items():
+            try:
+                await call
+            except ApiError as exc:
+                errors[name] = exc.code
+        first = await store.update("CAAAA", m.ts, "UAAAA", "v1", 0)
+        try:
+            await store.update("CAAAA", m.ts, "UAAAA", "stale", 0)
+        except ApiError as exc:
+            errors["conflict"] = (exc.code, exc.data)
+        r1 = await store.react("CAAAA", m.ts, "UBBBB", "tada", True)
+        r2 = await store.react("CAAAA", m.ts, "UAAAA", "smile", True)
+        r3 = await store.react("CAAAA", m.ts, "UAAAA", "tada", True)
+        for name, call in {
+            "again": store.react("CAAAA", m.ts, "UAAAA", "tada", True),
+            "none": store.react("CAAAA", m.ts, "UAAAA", "heart", False),
+            "gone": store.react("CAAAA", 42, "UAAAA", "heart", True),
+        }.items():
+            try:
+                await call
+            except ApiError as exc:
+                errors[name] = exc.code
+        removed = await store.react("CAAAA", m.ts, "UBBBB", "tada", False)
+        edited = await store.message("CAAAA", m.ts)
+        deleted = await store.delete("CAAAA", other.ts, "UBBBB")
+        try:
+            await store.delete("CAAAA", other.ts, "UBBBB")
+        except ApiError as exc:
+            errors["twice"] = exc.code
+        page = await store.history("CAAAA", before=END, after=-1, limit=10)
+        since = await store.since("CAAAA", 0, 10)
+        return first, r1, r2, r3, removed, edited, deleted, page, since, errors
+
+    first, r1, r2, r3, removed, edited, deleted, page, since, errors = run_store(backend, body)
+    assert errors == {
+        "not_yours": "cant_update_message",
+        "missing": "message_not_found",
+        "delete_not_yours": "cant_delete_message",
+        "conflict": ("edit_conflict", {"version": 1}),
+        "again": "already_reacted",
+        "none": "no_reaction",
+        "gone": "message_not_found",
+        "twice": "message_not_found",
+    }
+    assert (first.text, first.version, first.edited_by) == ("v1", 1, "UAAAA")
+    assert [(r.name, r.users) for r in r1.message.reactions] == [("tada", ("UBBBB",))]
+    assert [(r.name, r.users) for r in r3.message.reactions] == [
+        ("tada", ("UBBBB", "UAAAA")),
+        ("smile", ("UAAAA",)),
+    ]
+    assert r2.added and not removed.added and removed.name == "tada"
+    assert [(r.name, r.users) for r in removed.message.reactions] == [
+        ("smile", ("UAAAA",)),  # in the order of first use
+        ("tada", ("UAAAA",)),
+    ]
+    assert edited.text == "v1" and edited.reactions == removed.message.reactions
+    assert deleted.text == "m2"  # the message as it was
+    assert [m.text for m in page.rows] == ["v1"]
+    assert [(m.seq, m.deleted, m.text) for m in since.rows] == [(1, False, "v1"), (2, True, "")]
+
+
+def test_rich_content_is_patched(backend):
+    async def body(store):
+        rich = '{"blocks":[{"type":"divider"}]}'
+        m = (await store.post(post(1, rich=rich))).message
+        kept = await store.update("CAAAA", m.ts, "UAAAA", "t", None)
+        patched = await store.update(
+            "CAAAA", m.ts, "UAAAA", "t", None, rich_patch='{"attachments":[{"text":"a"}]}'
+        )
+        return m, kept, patched
+
+    m, kept, patched = run_store(backend, body)
+    assert m.rich == kept.rich == '{"blocks":[{"type":"divider"}]}'
+    assert '"attachments"' in patched.rich and '"blocks"' in patched.rich
+
+
+def test_threads(backend):
+    async def body(store):
+        parent = (await store.post(post(1))).message
+        a = await store.post(post(2, thread_ts=parent.ts, user="UBBBB"))
+        b = await store.post(post(3, thread_ts=a.message.ts))  # a reply to a reply
+        c = await store.post(post(4, thread_ts=parent.ts, user="UBBBB", reply_broadcast=True))
+        replies = await store.replies("CAAAA", parent.ts, after=-1, before=END, limit=10)
+        top = await store.history("CAAAA", before=END, after=-1, limit=10)
+        await store.delete("CAAAA", b.message.ts, "UAAAA")
+        after_delete = await store.message("CAAAA", parent.ts)
+        return parent, a, b, c, replies, top, after_delete
+
+    parent, a, b, c, replies, top, after_delete = run_store(backend, body)
+    assert b.message.thread_ts == parent.ts
+    assert (c.parent.reply_count, c.parent.reply_users) == (3, ("UBBBB", "UAAAA"))
+    assert c.parent.latest_reply == c.message.ts and c.message.subtype == "thread_broadcast"
+    assert [m.id for m in replies.rows] == [2, 3, 4]
+    assert [m.id for m in top.rows] == [4, 1]  # newest first; the broadcast shows
+    assert after_delete.reply_count == 2
+
+
+def test_pages_and_resume_reads(backend):
+    async def body(store):
+        msgs = [(await store.post(post(i))).message for i in range(1, 8)]
+        newest = await store.history("CAAAA", before=END, after=-1, limit=3)
+        older = await store.history("CAAAA", before=newest.rows[-1].ts, after=-1, limit=3)
+        window = await store.history("CAAAA", before=msgs[5].ts, after=msgs[1].ts, limit=10)
+        since = await store.since("CAAAA", 2, 3)
+        rest = await store.since("CAAAA", 5, 10)
+        return (
+            msgs,
+            newest,
+            older,
+            window,
+            since,
+            rest,
+            await store.last_seq("CAAAA"),
+            await store.last_seq("CNONE"),
+            await store.message("CAAAA", 42),
+        )
+
+    msgs, newest, older, window, since, rest, last, none, missing = run_store(backend, body)
+    assert [m.seq for m in newest.rows] == [7, 6, 5] and newest.has_more
+    assert [m.seq for m in older.rows] == [4, 3, 2] and older.has_more
+    assert [m.seq for m in window.rows] == [5, 4, 3] and not window.has_more
+    assert [m.seq for m in since.rows] == [3, 4, 5] and since.has_more
+    assert [m.seq for m in rest.rows] == [6, 7] and not rest.has_more
+    assert (last, none, missing) == (7, 0, None)
+
+
+def test_mixed_ops_in_one_batch(backend):
+    async def body(store):
+        m = (await store.post(post(1))).message
+        results = await asyncio.gather(
+            store.post(post(2)),
+            store.update("CAAAA", m.ts, "UAAAA", "e1", 0),
+            store.react("CAAAA", m.ts, "UBBBB", "ok", True),
+            store.update("CAAAA", m.ts, "UAAAA", "e2", 0),  # stale: the first edit won
+            store.react("CAAAA", m.ts, "UBBBB", "ok", False),
+            store.post(post(3, thread_ts=m.ts)),
+            return_exceptions=True,
+        )
+        return results, await store.message("CAAAA", m.ts)
+
+    results, final = run_store(backend, body)
+    p2, e1, add, stale, remove, reply = results
+    assert p2.message.seq == 2 and reply.message.seq == 3
+    assert e1.version == 1 and isinstance(stale, ApiError) and stale.code == "edit_conflict"
+    assert add.added and not remove.added
+    assert (final.text, final.version, final.reactions, final.reply_count) == ("e1", 1, (), 1)
+
+
+def test_directory(backend):
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            team = await d.create_team(Team("TAAAA", "Acme", "acme", 1))
+            users = [
+                User(f"U{i:04d}", team.id, f"user{i}", f"User {i}", i == 3, None, None, i)
+                for i in range(1, 5)
+            ]
+            for i, u in enumerate(users):
+                await d.create_user(u, f"hash{i}".encode())
+            errors = []
+            for call in (
+                d.create_team(Team("TBBBB", "Acme 2", "acme", 1)),
+                d.create_user(users[0], b"other"),
+            ):
+                try:
+                    await call
+                except ApiError as exc:
+                    errors.append(exc.code)
+            caller = await d.caller_by_token(b"hash0")
+            await d.add_token(users[1].id, b"scoped", "chat:write,channels:read")
+            scoped = await d.caller_by_token(b"scoped")
+            revoked = (await d.revoke_token(b"hash0"), await d.revoke_token(b"hash0"))
+            caller_after = await d.caller_by_token(b"hash0")
+            page1 = await d.users(team.id, "", 2)
+            page2 = await d.users(team.id, page1.rows[-1].id, 2)
+            pub = await d.create_channel(Channel("CPUB", team.id, "general", False, "U0001", 5))
+            priv = await d.create_channel(Channel("CPRIV", team.id, "secret", True, "U0002", 6))
+            try:
+                await d.create_channel(Channel("COTHER", team.id, "general", False, "U0001", 7))
+            except ApiError as exc:
+                errors.append(exc.code)
+            added = await d.add_members(pub.id, ["U0002", "U0003", "U0001"])
+            removed = (await d.remove_member(pub.id, "U0003"), await d.remove_member(pub.id, "X"))
+            await d.set_archived(priv.id, True)
+            seen_by_1 = await d.channels(
+                team.id,
+                "U0001",
+                public=True,
+                private=True,
+                exclude_archived=False,
+                after="",
+                limit=10,
+            )
+            seen_by_2 = await d.channels(
+                team.id,
+                "U0002",
+                public=True,
+                private=True,
+                exclude_archived=False,
+                after="",
+                limit=10,
+            )
+            live_by_2 = await d.channels(
+                team.id,
+                "U0002",
+                public=True,
+                private=True,
+                exclude_archived=True,
+                after="",
+                limit=10,
+            )
+            return {
+                "team": await d.team(team.id),
+                "errors": errors,
+                "caller": caller,
+                "scoped": scoped.scopes,
+                "revoked": revoked,
+                "caller_after": caller_after.revoked,
+                "pages": ([u.id for u in page1.rows], page1.has_more, [u.id for u in page2.rows]),
+                "added": added,
+                "removed": removed,
+                "members": await d.members(pub.id),
+                "members_page": (await d.members_page(pub.id, "U0001", 10)).rows,
+                "member_channels": await d.member_channels("U0002"),
+                "seen_by_1": [(c.id, n, m) for c, n, m in seen_by_1.rows],
+                "seen_by_2": [(c.id, c.is_archived, n, m) for c, n, m in seen_by_2.rows],
+                "live_by_2": [c.id for c, _n, _m in live_by_2.rows],
+                "user": await d.user("U0003"),
+                "logins": [(u.id, t.id, p) for u, t, p in await d.logins("user2")],
+                "unknown": (await d.caller_by_token(b"nope"), await d.channel("CNONE")),
+            }
+        finally:
+            await d.close()
+
+    got = asyncio.run(go())
+    assert got["team"] == Team("TAAAA", "Acme", "acme", 1)
+    assert got["errors"] == ["name_taken", "name_taken", "name_taken"]
+    assert got["caller"].user.name == "user1" and got["caller"].scopes is None
+    assert got["scoped"] == frozenset({"chat:write", "channels:read"})
+    assert got["revoked"] == (True, False) and got["caller_after"] is True
+    assert got["pages"] == (["U0001", "U0002"], True, ["U0003", "U0004"])
+    assert got["added"] == ["U0002", "U0003"] and got["removed"] == (True, False)
+    assert got["members"] == frozenset({"U0001", "U0002"})
+    assert got["members_page"] == ("U0002",)
+    assert got["member_channels"] == frozenset({"CPUB", "CPRIV"})
+    assert got["seen_by_1"] == [("CPUB", 2, True)]
+    assert got["seen_by_2"] == [("CPRIV", True, 1, True), ("CPUB", False, 2, True)]
+    assert got["live_by_2"] == ["CPUB"]
+    assert got["user"].is_bot and got["user"].real_name == "User 3"
+    assert got["logins"] == [("U0002", "TAAAA", None)]
+    assert got["unknown"] == (None, None)
