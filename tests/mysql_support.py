@@ -40,6 +40,7 @@ def sql(statement: str, args: tuple = (), database: str | None = None) -> list[t
         conn = await asyncmy.connect(**_connect_args(), db=database, autocommit=True)
         try:
             async with conn.cursor() as cur:
+                await cur.execute("SET SESSION sql_notes = 0")  # IF EXISTS: no note logged
                 await cur.execute(statement, args or None)
                 return list(await cur.fetchall() or ())
         finally:

@@ -20,6 +20,7 @@ run with the n+1 URLs in ``PARLEY_SHARDS``, the new one last.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -104,7 +105,18 @@ async def _list(settings: Settings) -> dict:
 
 async def busy(urls: Sequence[DbUrl], timeout: float) -> list[str]:
     """Other connections using these databases, as far as the account may see them
-    (``information_schema.PROCESSLIST``)."""
+    (``information_schema.PROCESSLIST``), that are still there a second later (not
+    ones just closing)."""
+    found = await _others(urls, timeout)
+    for _ in range(4):
+        if not found:
+            break
+        await asyncio.sleep(0.25)
+        found = [c for c in await _others(urls, timeout) if c in found]
+    return found
+
+
+async def _others(urls: Sequence[DbUrl], timeout: float) -> list[str]:
     found: list[str] = []
     servers: dict[tuple[str, int, str], tuple[DbUrl, set[str]]] = {}
     for u in urls:
