@@ -58,47 +58,55 @@ async def _open_directory(settings: Settings) -> MysqlDirectory:
     return directory
 
 
-async def _counts(url: DbUrl, timeout: float) -> dict[str, int]:
-    async def count(cur: Any) -> dict[str, int]:
-        out = {}
-        for key, sql in (
-            ("messages", "SELECT COUNT(*) FROM messages"),
-            ("channels", "SELECT COUNT(DISTINCT channel) FROM messages"),
-        ):
-            await cur.execute(sql)
-            out[key] = int((await cur.fetchone())[0])
-        return out
-
-    pool = db.Pool(url, size=1, timeout=timeout)
+async def _peek(url: DbUrl, timeout: float, table: str, sql: str, args: tuple = ()) -> Any:
+    """The first row of ``sql`` run in ``url``'s database, or ``None`` when the database
+    or ``table`` does not exist (listing creates nothing)."""
+    conn = await db.connect(url, timeout=timeout, autocommit=True, database=False)
     try:
-        return await pool.run(count)
+        async with conn.cursor() as cur:
+            await cur.execute(
+                "SELECT COUNT(*) FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (url.database, table),
+            )
+            if not (await cur.fetchone())[0]:
+                return None
+            await cur.execute(f"USE `{url.database}`")
+            await cur.execute(sql, args)
+            return await cur.fetchone()
+    except Exception as exc:  # noqa: BLE001 - translated
+        raise db.translate(exc, url.redacted()) from exc
     finally:
-        await pool.close()
+        db.discard(conn)
 
 
 async def _list(settings: Settings) -> dict:
     topo = settings_topology(settings)
-    directory = await _open_directory(settings)
-    try:
-        recorded = await directory.meta("shards")
-        moving = await directory.meta("shard_move")
-    finally:
-        await directory.close()
+    timeout = settings.mysql_timeout
+    meta = {}
+    for key in ("shards", "shard_move"):
+        row = await _peek(
+            topo.directory, timeout, "meta", "SELECT value FROM meta WHERE `key` = %s", (key,)
+        )
+        meta[key] = row[0] if row else None
     shards = []
     for i, (url, replica) in enumerate(zip(topo.shards, topo.replicas, strict=True)):
-        await db.prepare(url, "shard", migrations.SHARD, timeout=settings.mysql_timeout)
+        row = await _peek(
+            url, timeout, "messages", "SELECT COUNT(*), COUNT(DISTINCT channel) FROM messages"
+        )
         shards.append(
             {
                 "index": i,
                 "url": url.redacted(),
                 "replica": replica.redacted() if replica else None,
-                **await _counts(url, settings.mysql_timeout),
+                "messages": int(row[0]) if row else None,
+                "channels": int(row[1]) if row else None,
             }
         )
     return {
         "directory": topo.directory.redacted(),
-        "recorded_shards": None if recorded is None else int(recorded),
-        "moving": json.loads(moving) if moving else None,
+        "recorded_shards": None if meta["shards"] is None else int(meta["shards"]),
+        "moving": json.loads(meta["shard_move"]) if meta["shard_move"] else None,
         "shards": shards,
     }
 
