@@ -1,4 +1,4 @@
-"""The storage contract every backend implements (SQLite now, MySQL later).
+"""The storage contract every backend implements (SQLite files, MariaDB/MySQL databases).
 
 All methods are coroutines that never block the event loop. Errors: an operation the
 caller may not do raises :class:`~parley.errors.ApiError` with the Slack code named in
