@@ -9,11 +9,15 @@ from collections.abc import Callable
 
 import msgspec
 
+from parley.cache.evictions import Evictions, LocalEvictions
 from parley.cache.ttl import TTLCache
 from parley.errors import ApiError, Code
 from parley.pipeline import scopes
 from parley.storage.interface import Directory
 from parley.storage.models import Caller, User
+
+#: The eviction topic of cached tokens (keys: the SHA-256 of the token, in hex).
+TOPIC = "token"
 
 
 def new_token(is_bot: bool) -> str:
@@ -32,16 +36,29 @@ class Authenticator:
 
     A user whose token was just created (by ``parley user create`` in another process) is
     found on first use: misses are never cached. ``auth.revoke`` (:meth:`revoke`) takes
-    effect at once in the process that served it; another process that cached the token
-    keeps accepting it until its cache entry expires, at most ``ttl`` seconds later (the
-    seed's 15 minutes by default; ``PARLEY_TOKEN_CACHE_TTL``).
+    effect at once in the process that served it, and it is announced through
+    ``evictions``: with Redis (:class:`~parley.cache.redis_evictions.RedisEvictions`)
+    every node drops the token at once; embedded (:class:`LocalEvictions`), another
+    process that cached the token keeps accepting it until its cache entry expires, at
+    most ``ttl`` seconds later (the seed's 15 minutes by default;
+    ``PARLEY_TOKEN_CACHE_TTL``).
     """
 
     def __init__(
-        self, directory: Directory, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        directory: Directory,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        evictions: Evictions | None = None,
     ) -> None:
         self._directory = directory
         self._cache: TTLCache[bytes, Caller] = TTLCache(ttl, clock=clock)
+        self._evictions = evictions or LocalEvictions()
+        #: Bumped by every eviction: a directory read that started before one is not
+        #: cached (it may have read the token before it was revoked).
+        self._generation = 0
+        self._evictions.on(TOPIC, self._evict_announced, self._clear)
 
     async def authenticate(self, token: str | None) -> User:
         """The token's user; see :meth:`authorize`."""
@@ -58,12 +75,13 @@ class Authenticator:
         key = hash_token(token)
         caller = self._cache.get(key)
         if caller is None:
+            generation = self._generation
             caller = await self._directory.caller_by_token(key)
             if caller is None:
                 raise ApiError(Code.INVALID_AUTH)
             if caller.scopes is None:
                 caller = msgspec.structs.replace(caller, scopes=scopes.default(caller.user.is_bot))
-            if not caller.revoked:
+            if not caller.revoked and generation == self._generation:
                 self._cache.put(key, caller)
         if caller.revoked:
             raise ApiError(Code.TOKEN_REVOKED)
@@ -72,7 +90,24 @@ class Authenticator:
         return caller
 
     async def revoke(self, token: str) -> bool:
-        """Revokes ``token`` in the directory and forgets it here at once."""
+        """Revokes ``token`` in the directory, forgets it here, then tells the other nodes
+        (in that order: a read racing the revocation cannot cache the token again)."""
         key = hash_token(token)
+        revoked = await self._directory.revoke_token(key)
+        self._evict(key)
+        await self._evictions.announce(TOPIC, key.hex())
+        return revoked
+
+    def _evict(self, key: bytes) -> None:
+        self._generation += 1
         self._cache.pop(key)
-        return await self._directory.revoke_token(key)
+
+    def _evict_announced(self, key: str) -> None:
+        try:
+            self._evict(bytes.fromhex(key))
+        except ValueError:
+            self._clear()
+
+    def _clear(self) -> None:
+        self._generation += 1
+        self._cache.clear()

@@ -90,7 +90,7 @@ def register(api: Api, svc: Services) -> None:
             created=now,
         )
         channel = await directory.create_channel(channel)
-        access.forget(channel.id)
+        await access.forget(channel.id)
         if not is_private:  # a private channel is announced to nobody but its members
             svc.bus.publish(events.channel_created(channel, now))
         svc.bus.publish(events.membership("member_joined_channel", channel, ctx.user.id, now))
@@ -132,7 +132,7 @@ def register(api: Api, svc: Services) -> None:
         if channel.is_archived:
             raise ApiError(Code.IS_ARCHIVED)
         added = await directory.add_members(channel.id, [ctx.user.id])
-        access.forget(channel.id)
+        await access.forget(channel.id)
         out: dict[str, Any] = {"channel": await info_of(channel, ctx.user.id)}
         if added:
             svc.bus.publish(
@@ -147,7 +147,7 @@ def register(api: Api, svc: Services) -> None:
         if channel.is_archived:
             raise ApiError(Code.IS_ARCHIVED)
         removed = await directory.remove_member(channel.id, ctx.user.id)
-        access.forget(channel.id)
+        await access.forget(channel.id)
         if not removed:
             return {"not_in_channel": True}
         svc.bus.publish(events.membership("member_left_channel", channel, ctx.user.id, wall_us()))
@@ -164,7 +164,7 @@ def register(api: Api, svc: Services) -> None:
             if user is None or user.team_id != ctx.user.team_id or user.deleted:
                 raise ApiError(Code.USER_NOT_FOUND, data={"user": uid})
         added = await directory.add_members(channel.id, user_ids)
-        access.forget(channel.id)
+        await access.forget(channel.id)
         if not added:
             raise ApiError(Code.ALREADY_IN_CHANNEL)
         now = wall_us()
@@ -226,7 +226,7 @@ def register(api: Api, svc: Services) -> None:
         if channel.is_archived == archived:
             raise ApiError(Code.ALREADY_ARCHIVED if archived else Code.NOT_ARCHIVED)
         await directory.set_archived(channel.id, archived)
-        access.forget(channel.id)
+        await access.forget(channel.id)
         return {}
 
     async def archive(ctx: Ctx, args: Args) -> dict[str, Any]:
