@@ -1,8 +1,15 @@
-"""The TTL cache, the recent-message buffer and the in-process bus, on fake clocks."""
+"""The TTL cache, the recent-message buffer and the in-process bus, on fake clocks.
+
+The recent-buffer scenarios (``recent_*``) take a ``make(per_channel, ttl, clock)`` that
+builds a buffer; here they run on the embedded one, and
+``tests/integration/test_redis_recent.py`` runs the same ones on the Redis buffer.
+"""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from parley.bus.interface import Event
 from parley.bus.memory import InProcessBus
@@ -22,6 +29,57 @@ def event(channel: str, seq: int) -> Event:
     return Event("message", channel, "T1", seq, seq * 10, b"{}")
 
 
+async def memory(per_channel: int, ttl: float, clock) -> RecentBuffer:
+    return RecentBuffer(per_channel=per_channel, ttl=ttl, clock=clock)
+
+
+async def settle(buf) -> None:
+    """Waits for a buffer that writes in the background (the Redis one) to catch up."""
+    flush = getattr(buf, "flush", None)
+    if flush is not None:
+        assert await flush()
+
+
+async def recent_serves_what_it_still_covers(make) -> None:
+    clock = FakeClock()
+    buf = await make(3, 3600, clock)
+    assert await buf.since("C1", 0) is None
+    for seq in range(1, 6):
+        buf.append(event("C1", seq))
+    await settle(buf)
+    assert [e.seq for e in await buf.since("C1", 2)] == [3, 4, 5]
+    assert [e.seq for e in await buf.since("C1", 4)] == [5]
+    assert await buf.since("C1", 5) == []
+    assert await buf.since("C1", 1) is None  # seq 2 fell out: the caller must read the store
+    clock.now += 3600
+    assert await buf.since("C1", 4) is None  # expired
+
+
+async def recent_can_be_disabled(make) -> None:
+    buf = await make(0, 10, FakeClock())
+    buf.append(event("C1", 1))
+    await settle(buf)
+    assert await buf.since("C1", 0) is None
+
+
+async def recent_replaces_edited_messages_in_place(make) -> None:
+    buf = await make(3, 3600, FakeClock())
+    for seq in range(1, 6):
+        buf.append(event("C1", seq))
+    edited = Event("message", "C1", "T1", 4, 40, b'{"edited":true}')
+    buf.replace(edited)
+    buf.replace(Event("message", "C1", "T1", 1, 10, b"gone"))  # no longer buffered: no-op
+    await settle(buf)
+    assert [e.payload for e in await buf.since("C1", 2)] == [b"{}", b'{"edited":true}', b"{}"]
+
+
+RECENT_SCENARIOS = [
+    recent_serves_what_it_still_covers,
+    recent_can_be_disabled,
+    recent_replaces_edited_messages_in_place,
+]
+
+
 def test_ttl_cache_expires_and_evicts_oldest():
     clock = FakeClock()
     cache: TTLCache[str, int] = TTLCache(ttl=60, max_entries=2, clock=clock)
@@ -38,24 +96,15 @@ def test_ttl_cache_expires_and_evicts_oldest():
     assert cache.get("b") is None and len(cache) == 1
 
 
-def test_recent_buffer_serves_what_it_still_covers():
-    clock = FakeClock()
-    buf = RecentBuffer(per_channel=3, ttl=3600, clock=clock)
-    assert buf.since("C1", 0) is None
-    for seq in range(1, 6):
-        buf.append(event("C1", seq))
-    assert [e.seq for e in buf.since("C1", 2)] == [3, 4, 5]
-    assert [e.seq for e in buf.since("C1", 4)] == [5]
-    assert buf.since("C1", 5) == []
-    assert buf.since("C1", 1) is None  # seq 2 fell out: the caller must read the store
-    clock.now += 3600
-    assert buf.since("C1", 4) is None  # expired
+@pytest.mark.parametrize("scenario", RECENT_SCENARIOS, ids=lambda f: f.__name__)
+def test_recent_buffer(scenario):
+    asyncio.run(scenario(memory))
 
 
 def test_recent_buffer_can_be_disabled():
     buf = RecentBuffer(per_channel=0, ttl=10, clock=FakeClock())
     buf.append(event("C1", 1))
-    assert buf.since("C1", 0) is None and buf.channels() == 0
+    assert asyncio.run(buf.since("C1", 0)) is None and buf.channels() == 0
 
 
 def test_bus_keeps_channel_order_within_one_partition():
@@ -126,17 +175,8 @@ def test_recent_buffer_bounds_the_number_of_channels():
     buf.append(event("C1", 2))  # C1 is now the most recently written
     buf.append(event("C3", 1))  # drops C2
     assert buf.channels() == 2
-    assert buf.since("C2", 0) is None and [e.seq for e in buf.since("C1", 0)] == [1, 2]
-
-
-def test_recent_buffer_replaces_edited_messages_in_place():
-    buf = RecentBuffer(per_channel=3, ttl=3600, clock=FakeClock())
-    for seq in range(1, 6):
-        buf.append(event("C1", seq))
-    edited = Event("message", "C1", "T1", 4, 40, b'{"edited":true}')
-    buf.replace(edited)
-    buf.replace(Event("message", "C1", "T1", 1, 10, b"gone"))  # no longer buffered: no-op
-    assert [e.payload for e in buf.since("C1", 2)] == [b"{}", b'{"edited":true}', b"{}"]
+    assert asyncio.run(buf.since("C2", 0)) is None
+    assert [e.seq for e in asyncio.run(buf.since("C1", 0))] == [1, 2]
 
 
 def test_the_gateway_consumer_survives_a_failing_read():

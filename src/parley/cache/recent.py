@@ -1,8 +1,11 @@
-"""The recent-message buffer: each channel's newest messages, in ``seq`` order, in memory.
+"""The recent-message buffer: each channel's newest messages, in ``seq`` order.
 
-The seed keeps these in Redis (``LPUSH channel:messages``, capped, 24-hour TTL); this is
-the embedded equivalent. Readers that resume from a ``seq`` are served from here when the
-buffer still covers it, and from the store otherwise. Pure: the clock is injected.
+The seed keeps these in Redis (``LPUSH channel:messages``, capped, 24-hour TTL).
+:class:`RecentMessages` is the contract; :class:`RecentBuffer` is the embedded
+equivalent, in this process (pure: the clock is injected), and
+:class:`parley.cache.redis_recent.RedisRecentBuffer` is the fleet's. Readers that resume
+from a ``seq`` are served from here when the buffer can promise it covers the gap, and
+from the store otherwise.
 """
 
 from __future__ import annotations
@@ -10,8 +13,29 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 from parley.bus.interface import Event
+
+
+class RecentMessages(Protocol):
+    """``append`` and ``replace`` are called by the send path's after-commit callbacks,
+    in commit order per channel, and never block or raise; ``since`` is the reader."""
+
+    def append(self, event: Event) -> None:
+        """Adds a new-message event."""
+        ...
+
+    def replace(self, event: Event) -> None:
+        """Puts ``event`` in place of the buffered message with its ``seq`` (an edit, a
+        deletion, a reaction); nothing if that message is not buffered."""
+        ...
+
+    async def since(self, channel: str, seq: int) -> list[Event] | None:
+        """Every message of ``channel`` with a ``seq`` above the given one, ascending and
+        gap-free, including at least every message whose event was published before the
+        call; ``None`` when the buffer cannot promise that (the caller reads the store)."""
+        ...
 
 
 class RecentBuffer:
@@ -56,9 +80,13 @@ class RecentBuffer:
         if 0 <= index < len(buf) and buf[index][1].seq == event.seq:
             buf[index] = (buf[index][0], event)
 
-    def since(self, channel: str, seq: int) -> list[Event] | None:
+    async def since(self, channel: str, seq: int) -> list[Event] | None:
         """Every buffered event with ``seq`` above the given one, ascending; ``None`` when
-        the buffer no longer holds ``seq + 1`` (the caller must read the store)."""
+        the buffer no longer holds ``seq + 1`` (the caller must read the store).
+
+        This meets :meth:`RecentMessages.since`'s promise because :meth:`append` runs
+        in the after-commit callback before the event is published, in this process:
+        whatever was published is already here."""
         buf = self._channels.get(channel)
         if not buf:
             return None

@@ -22,7 +22,7 @@ import orjson
 
 from parley import cursors
 from parley.bus.interface import Event
-from parley.cache.recent import RecentBuffer
+from parley.cache.recent import RecentMessages
 from parley.errors import ApiError, Code
 from parley.pipeline import events
 from parley.storage.interface import MessageStore
@@ -78,11 +78,13 @@ def _decode(text: str) -> Any:
 class Floor:
     """After a replay: the live new-message events it already carried, to be dropped.
 
-    The recent-message buffer is written before the event log is read, so a replay can
-    carry a message whose live event the gateway's consumer has not delivered yet; that
-    event must not reach the client a second time. ``replayed`` maps channel to the last
-    replayed seq; a channel's floor is forgotten at its first newer message (events of a
-    channel arrive in seq order), so the check costs nothing once the client is caught up.
+    A replay covers at least every message published before it (the embedded buffer is
+    written before the event is published; the Redis one proves it reaches the store's
+    last seq; the store has every committed message), so it can carry a message whose
+    live event the gateway's consumer has not delivered yet; that event must not reach
+    the client a second time. ``replayed`` maps channel to the last replayed seq; a
+    channel's floor is forgotten at its first newer message (events of a channel arrive
+    in seq order), so the check costs nothing once the client is caught up.
     """
 
     __slots__ = ("_floor",)
@@ -146,14 +148,17 @@ def done_frame(replayed: dict[str, int]) -> bytes:
 
 
 class Replayer:
-    def __init__(self, recent: RecentBuffer, store: MessageStore) -> None:
+    def __init__(self, recent: RecentMessages, store: MessageStore) -> None:
         self._recent = recent
         self._store = store
 
     async def frames(self, channel: str, seq: int) -> tuple[list[bytes], int]:
         """The frames that bring a client holding ``seq`` in ``channel`` up to date, and
-        the last ``seq`` they carry."""
-        buffered = self._recent.since(channel, seq)
+        the last ``seq`` they carry. Called after the connection is registered in the
+        hub: the buffer answers only when it covers every message published before the
+        call (:meth:`RecentMessages.since`), so nothing delivered before the
+        registration is missing."""
+        buffered = await self._recent.since(channel, seq)
         if buffered is not None and len(buffered) <= MAX_REPLAY:
             return [e.payload for e in buffered], buffered[-1].seq if buffered else seq
         last = await self._store.last_seq(channel)

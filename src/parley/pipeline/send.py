@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from parley import content
 from parley.bus.interface import EventBus
-from parley.cache.recent import RecentBuffer
+from parley.cache.recent import RecentMessages
 from parley.errors import ApiError, Code
 from parley.ids import Snowflake, wall_us
 from parley.pipeline import events
@@ -30,7 +30,7 @@ class Sender:
         limiter: Limiter,
         ids: Snowflake,
         store: MessageStore,
-        recent: RecentBuffer,
+        recent: RecentMessages,
         bus: EventBus,
         max_text: int,
         clock_us: Callable[[], int] = wall_us,
