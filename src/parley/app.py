@@ -11,15 +11,22 @@ from parley.api.dispatch import Api
 from parley.bus.interface import EventBus
 from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
-from parley.cache.recent import RecentBuffer
+from parley.cache.evictions import Evictions, LocalEvictions
+from parley.cache.recent import RecentBuffer, RecentMessages
+from parley.cache.redis_client import connect as redis_connect
+from parley.cache.redis_evictions import RedisEvictions
+from parley.cache.redis_presence import RedisPresence, node_id
 from parley.cache.redis_rates import RedisRateStore
+from parley.cache.redis_recent import RedisRecentBuffer
+from parley.cache.redis_tickets import RedisTicketBook
 from parley.config import Settings
 from parley.errors import ConfigError
 from parley.gateway.consumer import BusConsumer
 from parley.gateway.hub import Hub
+from parley.gateway.presence import LocalPresence, Presence, announcer
 from parley.gateway.resume import Replayer
 from parley.gateway.server import Gateway
-from parley.gateway.tickets import TicketBook
+from parley.gateway.tickets import TicketBook, Tickets
 from parley.ids import Snowflake
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator
@@ -37,24 +44,29 @@ class Services:
     directory: Directory
     store: MessageStore
     bus: EventBus
-    recent: RecentBuffer
+    recent: RecentMessages
     ids: Snowflake
     auth: Authenticator
     access: ChannelAccess
     sender: Sender
     api: Api
-    tickets: TicketBook
+    tickets: Tickets
     hub: Hub
     gateway: Gateway
     consumer: BusConsumer
     gateway_port: int = 0
     #: What else to close last (shared backends such as Redis).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: Who is connected where; closed right after the gateway, while the bus still
+    #: carries the ``away`` it announces.
+    presence: Presence | None = None
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
         then closes files (store, then directory)."""
         await self.gateway.close(self.settings.drain_seconds)
+        if self.presence is not None:
+            await self.presence.close()
         await self.consumer.close()
         await self.store.close()
         await self.bus.close()
@@ -83,12 +95,10 @@ async def start(settings: Settings) -> Services:
             max_age=settings.bus_max_age,
         )
     await bus.start()
-    recent = RecentBuffer(
-        settings.recent_per_channel, settings.recent_ttl, settings.recent_channels
-    )
+    tickets, recent, evictions, presence = await _shared(settings, store.last_seq, bus, closers)
     ids = Snowflake(settings.worker_id)
-    auth = Authenticator(directory, settings.token_cache_ttl)
-    access = ChannelAccess(directory, settings.membership_cache_ttl)
+    auth = Authenticator(directory, settings.token_cache_ttl, evictions=evictions)
+    access = ChannelAccess(directory, settings.membership_cache_ttl, evictions=evictions)
     limits = Limits(
         rates,
         message_rate=settings.message_rate,
@@ -106,11 +116,11 @@ async def start(settings: Settings) -> Services:
         max_text=settings.max_text,
     )
     api = Api(auth, limits)
-    tickets = TicketBook(settings.ticket_ttl)
     hub = Hub()
     gateway = Gateway(
         hub=hub,
         tickets=tickets,
+        presence=presence,
         sender=sender,
         access=access,
         directory=directory,
@@ -149,6 +159,7 @@ async def start(settings: Settings) -> Services:
         gateway,
         consumer,
         closers=closers,
+        presence=presence,
     )
     methods.register_all(api, svc)
     if settings.role in ("all", "gateway"):
@@ -176,6 +187,52 @@ async def open_storage(settings: Settings) -> tuple[Directory, MessageStore]:
     store = SqliteMessageStore(settings, shards)
     await store.start()
     return directory, store
+
+
+async def _shared(
+    settings: Settings,
+    last_seq: Callable[[str], Awaitable[int]],
+    bus: EventBus,
+    closers: list[Callable[[], Awaitable[None]]],
+) -> tuple[Tickets, RecentMessages, Evictions, Presence]:
+    """What the nodes of a fleet share: ``rtm.connect`` tickets, the recent-message
+    buffer, cache evictions and presence. In this process without ``PARLEY_REDIS_URL``;
+    in Redis with it (started here; their closers appended to ``closers``). ``last_seq``
+    is the store's, which the Redis buffer checks its coverage against."""
+    announce = announcer(bus)
+    if not settings.redis_url:
+        recent = RecentBuffer(
+            settings.recent_per_channel, settings.recent_ttl, settings.recent_channels
+        )
+        return TicketBook(settings.ticket_ttl), recent, LocalEvictions(), LocalPresence(announce)
+    client = await redis_connect(settings.redis_url)
+    prefix = settings.redis_prefix
+    tickets = RedisTicketBook(client, settings.ticket_ttl, prefix=prefix)
+    redis_recent = RedisRecentBuffer(
+        client,
+        per_channel=settings.recent_per_channel,
+        ttl=settings.recent_ttl,
+        last_seq=last_seq,
+        prefix=prefix,
+    )
+    evictions = RedisEvictions(client, prefix=prefix)
+    presence = RedisPresence(
+        client,
+        announce,
+        node=node_id(settings.worker_id),
+        heartbeat=settings.presence_heartbeat,
+        prefix=prefix,
+    )
+    try:
+        await evictions.start()
+        await presence.start()
+    except Exception:
+        await evictions.close()
+        await client.aclose()
+        raise
+    redis_recent.start()
+    closers.extend([redis_recent.close, evictions.close, client.aclose])
+    return tickets, redis_recent, evictions, presence
 
 
 def check_role(settings: Settings) -> None:

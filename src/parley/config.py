@@ -110,13 +110,22 @@ class Settings:
     bus_url: str = ""
     bus_stream: str = "PARLEY"
     bus_max_age: float = 86_400.0
-    #: Redis for the rate limits shared by a fleet (``redis://host:6379/0``); empty:
-    #: the limits live in this process.
+    #: Redis shared by a fleet (``redis://host:6379/0``): rate limits, ``rtm.connect``
+    #: tickets, the recent-message buffer, cache evictions and presence. Empty: each
+    #: lives in this process.
     redis_url: str = ""
-    #: Seconds a validated token stays cached (the seed: 15 minutes). Also the longest a
-    #: token revoked through another process stays usable here.
+    #: Prefix of every Redis key and pub/sub channel, so that deployments (or tests)
+    #: sharing one Redis stay apart.
+    redis_prefix: str = "parley:"
+    #: Seconds between a gateway node's presence heartbeats in Redis; a node silent for
+    #: three of them is presumed dead and its users' connections stop counting.
+    presence_heartbeat: float = 5.0
+    #: Seconds a validated token stays cached (the seed: 15 minutes). Without Redis, also
+    #: the longest a token revoked through another process stays usable here (with it,
+    #: ``auth.revoke`` evicts the token on every node at once).
     token_cache_ttl: float = 900.0
-    #: Seconds channel metadata and membership stay cached.
+    #: Seconds channel metadata and membership stay cached (a change through another
+    #: process is seen within this without Redis, at once with it).
     membership_cache_ttl: float = 900.0
     #: Messages kept per channel in the recent-message buffer (about 1 KiB each).
     recent_per_channel: int = 200
@@ -163,6 +172,8 @@ class Settings:
             "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
             "recent_channels": 1 <= self.recent_channels <= 10_000_000,
             "bus_retention": 1 <= self.bus_retention <= 10_000_000,
+            "redis_prefix": 0 < len(self.redis_prefix) <= 64,
+            "presence_heartbeat": 0.05 <= self.presence_heartbeat <= 600,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,20 +28,22 @@ class FakeClock:
 def test_tickets_are_single_use_and_expire():
     clock = FakeClock()
     book = TicketBook(ttl=30, clock=clock)
-    ticket = book.issue(USER, {"C1": 4})
-    grant = book.redeem(ticket)
+    ticket = asyncio.run(book.issue(USER, {"C1": 4}))
+    assert book.holder(ticket) == USER.id  # what the gateway answers the upgrade from
+    grant = asyncio.run(book.redeem(ticket))
     assert grant.user == USER and grant.resume == {"C1": 4}
-    assert book.redeem(ticket) is None
-    late = book.issue(USER)
+    assert asyncio.run(book.redeem(ticket)) is None and book.holder(ticket) is None
+    late = asyncio.run(book.issue(USER))
     clock.now += 30
-    assert book.redeem(late) is None
-    assert book.redeem("made-up") is None
+    assert book.holder(late) is None and asyncio.run(book.redeem(late)) is None
+    assert book.holder("made-up") is None and asyncio.run(book.redeem("made-up")) is None
 
 
 def test_outstanding_tickets_are_bounded():
     book = TicketBook(ttl=30, max_outstanding=3, clock=FakeClock())
-    tickets = [book.issue(USER) for _ in range(5)]
-    assert [book.redeem(t) is not None for t in tickets] == [False, False, True, True, True]
+    tickets = [asyncio.run(book.issue(USER)) for _ in range(5)]
+    redeemed = [asyncio.run(book.redeem(t)) is not None for t in tickets]
+    assert redeemed == [False, False, True, True, True]
 
 
 def test_protocol_parses_sends_pings_and_typing():

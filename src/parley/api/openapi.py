@@ -393,6 +393,15 @@ METHODS: tuple[MethodDoc, ...] = (
         result={"user": _ref("User")},
         always=("user",),
     ),
+    MethodDoc(
+        "users.getPresence",
+        "Whether a user of the caller's team (default: the caller) has a WebSocket open on "
+        "any gateway (`active`) or not (`away`); `user_not_found`.",
+        read=True,
+        args=(Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),),
+        result={"presence": {"type": "string", "enum": ["active", "away"]}},
+        always=("presence",),
+    ),
 )
 
 

@@ -1,9 +1,13 @@
 """The gateway's I/O shell: picows WebSocket connections around the sans-I/O protocol.
 
-A connection is opened with a ticket from ``rtm.connect`` (``/?ticket=…``), registered
-in the hub under the user's channels, greeted with ``hello``, and then receives every
-event of those channels. Client commands run one at a time per connection, in the order
-sent, through the same send path as ``chat.postMessage``.
+A connection is opened with a ticket from ``rtm.connect`` (``/?ticket=…``): the upgrade
+is answered from :meth:`Tickets.holder` (403 for a ticket that cannot be redeemed),
+and the ticket is redeemed once the socket is open (a ticket that does not redeem, as a
+forged or spent one in Redis, is closed with 1008 before ``hello``). The connection is
+then registered in the hub under the user's channels, counted in :mod:`.presence`,
+greeted with ``hello``, and receives every event of those channels. Client commands run
+one at a time per connection, in the order sent, through the same send path as
+``chat.postMessage``.
 
 Writes are batched: every frame for a connection (events, replies, replays, in the order
 they were made) is appended to its outbox, and one write per connection goes out when the
@@ -26,9 +30,10 @@ Bounds (constructor parameters; the defaults in brackets):
   frames a second with bursts of R.
 - **Connections per user**: at most ``max_connections_per_user`` [20] open at once. The
   next upgrade is refused before it becomes a WebSocket, with HTTP 429, ``Retry-After``
-  and a reason in the body: nothing is registered, greeted or announced for it, and the
-  ticket it used is spent. (Refusing at the upgrade costs nothing; a client that wants
-  a close code reads the 429 the same way it reads the 403 of a spent ticket.)
+  and a reason in the body: nothing is registered, greeted or announced for it (the
+  ticket it used stays single-use and expires with its TTL). (Refusing at the upgrade
+  costs nothing; a client that wants a close code reads the 429 the same way it reads
+  the 403 of a spent ticket.)
 - **Frame size**: ``max_frame_size`` bytes [1 MiB] per frame (and per inflated
   compressed frame); a bigger one is closed with 1009 by picows before it is buffered.
 - **Frame kinds**: commands are JSON in text frames. A binary frame or a fragmented
@@ -70,8 +75,9 @@ from parley.errors import ApiError, ParleyError
 from parley.gateway import deflate, frames, protocol, resume
 from parley.gateway.bounds import FrameGate, FrameRate, Verdict
 from parley.gateway.hub import Hub
+from parley.gateway.presence import Presence
 from parley.gateway.resume import Floor, Held, Replayer
-from parley.gateway.tickets import TicketBook
+from parley.gateway.tickets import Tickets
 from parley.ids import wall_us
 from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
@@ -92,6 +98,7 @@ _FRAGMENTED = "fragmented messages are not supported: send each command in one t
 _CONTINUATION = "continuation frame without a fragmented message"
 _BINARY = "binary frames are not supported: send JSON in text frames"
 _BAD_DEFLATE = "compressed frame is corrupt, too big inflated, or was not negotiated"
+_BAD_TICKET = "invalid or expired ticket: call rtm.connect"
 
 
 class Gateway:
@@ -101,7 +108,8 @@ class Gateway:
         self,
         *,
         hub: Hub,
-        tickets: TicketBook,
+        tickets: Tickets,
+        presence: Presence,
         sender: Sender,
         access: ChannelAccess,
         directory: Directory,
@@ -123,6 +131,7 @@ class Gateway:
     ) -> None:
         self.hub = hub
         self.tickets = tickets
+        self.presence = presence
         self.sender = sender
         self.access = access
         self.directory = directory
@@ -186,24 +195,19 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
 
-    def announce_presence(self, user: User, presence: str) -> None:
-        self.bus.publish(events.presence(user.team_id, user.id, presence, wall_us()))
-
     def _route(self, request: WSUpgradeRequest):
         query = parse_qs(urlsplit(request.path.decode("latin-1")).query)
         ticket = (query.get("ticket") or [""])[0]
-        grant = self.tickets.redeem(ticket) if ticket else None
-        if grant is None:
+        user_id = self.tickets.holder(ticket) if 0 < len(ticket) <= 256 else None
+        if user_id is None:
             return WSUpgradeResponseWithListener(
-                WSUpgradeResponse.create_error_response(
-                    HTTPStatus.FORBIDDEN, b"invalid or expired ticket: call rtm.connect"
-                ),
+                WSUpgradeResponse.create_error_response(HTTPStatus.FORBIDDEN, _BAD_TICKET.encode()),
                 None,
             )
         # picows calls on_ws_connected (attach) right after this returns, in the same
         # callback: no other upgrade can slip in between the check and the count
-        if self.open_connections(grant.user.id) >= self.max_connections_per_user:
-            log.info("refusing a connection of %s: at its limit", grant.user.id)
+        if self.open_connections(user_id) >= self.max_connections_per_user:
+            log.info("refusing a connection of %s: at its limit", user_id)
             return WSUpgradeResponseWithListener(
                 WSUpgradeResponse.create_error_response(
                     HTTPStatus.TOO_MANY_REQUESTS,
@@ -218,20 +222,18 @@ class Gateway:
             if self.deflate
             else None
         )
-        conn = Connection(
-            self, grant.user, grant.resume, grant.scopes, deflate=extension is not None
-        )
+        conn = Connection(self, ticket, user_id, deflate=extension is not None)
         if extension is None:
             return conn
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response({"Sec-WebSocket-Extensions": extension}), conn
         )
 
-    def frame_rate_for(self, user: User) -> FrameRate:
+    def frame_rate_for(self, user: User | None) -> FrameRate:
         """The frame rate of ``user``'s connections: the gateway's, or the user's own
         message rate when an operator raised it above that (``--rate-limit``: trusted
         integrations and load generators need a frame for every message they may send)."""
-        custom = user.rate_limit
+        custom = user.rate_limit if user is not None else None
         policy = self.frame_rate
         if custom is None or custom <= policy.rate:
             return policy
@@ -280,26 +282,29 @@ class Gateway:
 
 
 class Connection(WSListener):
-    """One client's WebSocket."""
+    """One client's WebSocket, opened with ``ticket`` (which names ``user_id``); the user,
+    scopes and resume map are known once :meth:`_open` has redeemed it."""
 
     def __init__(
         self,
         gateway: Gateway,
-        user: User,
-        resume: dict[str, int],
-        scopes: frozenset[str] = frozenset(),
+        ticket: str,
+        user_id: str,
         *,
         deflate: bool = False,
     ) -> None:
         self.gateway = gateway
         self.deflate = deflate
-        self.user = user
+        self._ticket = ticket
+        self.user: User | None = None
         #: The scopes of the token ``rtm.connect`` was called with; a send needs chat:write.
-        self.scopes = scopes
-        self.user_id = user.id
-        self.team_id = user.team_id
+        self.scopes: frozenset[str] = frozenset()
+        self.user_id = user_id
+        self.team_id = ""
         self.transport: WSTransport | None = None
-        self._resume = resume
+        self._resume: dict[str, int] = {}
+        #: Counted in the presence registry (from its registration to its close).
+        self._present = False
         self._held: Held | None = Held(gateway.max_held)  # live events wait for the replay
         self._floor: Floor | None = None  # after the replay: live events it already carried
         self._out: list[bytes] = []  # frames waiting for the next flush
@@ -307,7 +312,7 @@ class Connection(WSListener):
         #: The task opening the connection, then running commands; none while idle, so
         #: an idle connection holds no task, coroutine or queue.
         self._worker: asyncio.Task | None = None
-        self._gate = FrameGate(gateway.frame_rate_for(user), gateway.clock)
+        self._gate = FrameGate(gateway.frame_rate_for(None), gateway.clock)
 
     # -- picows callbacks ------------------------------------------------------------------
 
@@ -369,11 +374,11 @@ class Connection(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         gw = self.gateway
-        registered = self in gw.hub
         gw.hub.remove(self)
         gw.detach(self)
-        if registered and not gw.hub.online(self.user_id):
-            gw.announce_presence(self.user, "away")
+        if self._present and self.user is not None:
+            self._present = False
+            gw.presence.disconnected(self.user)
         if self._worker is not None:
             self._worker.cancel()
 
@@ -449,11 +454,29 @@ class Connection(WSListener):
 
     # -- commands, in order ---------------------------------------------------------------
 
-    async def _open(self) -> None:
-        """Registers, greets, replays what a resuming client missed, releases the live
-        events held meanwhile, then runs the commands that came in during all that."""
+    async def _redeem(self) -> bool:
+        """Spends the ticket; a ticket that does not redeem (forged, spent, expired, or
+        Redis failing) closes the socket with 1008 before anything is sent."""
         gw = self.gateway
-        first = not gw.hub.online(self.user_id)
+        grant = await gw.tickets.redeem(self._ticket)
+        if grant is None or grant.user.id != self.user_id:
+            self._fail(WSCloseCode.POLICY_VIOLATION, _BAD_TICKET)
+            return False
+        self.user, self.scopes, self._resume = grant.user, grant.scopes, grant.resume
+        self.team_id = grant.user.team_id
+        if grant.user.rate_limit is not None:
+            self._gate = FrameGate(gw.frame_rate_for(grant.user), gw.clock)
+        return True
+
+    async def _open(self) -> None:
+        """Redeems the ticket, registers, greets, replays what a resuming client missed,
+        releases the live events held meanwhile, then runs the commands that came in
+        during all that."""
+        gw = self.gateway
+        if not await self._redeem():
+            return
+        user = self.user
+        assert user is not None
         gw.hub.add(self)  # membership events from now on apply to this connection
         try:
             channels = await gw.directory.member_channels(self.user_id)
@@ -462,8 +485,8 @@ class Connection(WSListener):
             self.close()
             return
         gw.hub.follow_snapshot(self, channels)
-        if first:
-            gw.announce_presence(self.user, "active")
+        self._present = True
+        gw.presence.connected(user)
         self.send(protocol.HELLO)
         replayed: dict[str, int] = {}
         for channel, seq in self._resume.items():
@@ -527,8 +550,9 @@ class Connection(WSListener):
         elif isinstance(command, protocol.PresenceSub):
             if command.subscribe:
                 gw.hub.watch_presence(self, command.ids)
+            online = await gw.presence.online(self.team_id, command.ids)
             for user_id in command.ids:
-                state = gw.hub.presence(self.team_id, user_id)
+                state = "active" if user_id in online else "away"
                 self.send(events.presence_frame(user_id, state))
         elif isinstance(command, protocol.Typing):
             with contextlib.suppress(ApiError):  # typing where one may not: silently nothing

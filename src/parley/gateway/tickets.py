@@ -1,11 +1,24 @@
 """Short-lived, single-use tickets that let ``rtm.connect``'s URL open one WebSocket
-without carrying the token. Pure: the clock is injected."""
+without carrying the token.
+
+:class:`Tickets` is the contract; :class:`TicketBook` keeps them in this process (the
+embedded default: the node that issues is the node that redeems), and
+:class:`parley.cache.redis_tickets.RedisTicketBook` keeps them in Redis, so that an API
+node issues a ticket that another node's gateway redeems.
+
+The gateway answers a WebSocket upgrade before it can await anything (picows routes
+synchronously), so redeeming is two steps: :meth:`Tickets.holder`, without I/O, says
+whose the ticket may be (``None``: refuse the upgrade with 403; a user at its connection
+limit: 429), and :meth:`Tickets.redeem`, awaited once the socket is open and before
+``hello``, spends it; a ticket that does not redeem closes the socket (1008).
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 
@@ -21,9 +34,31 @@ class Grant(msgspec.Struct, frozen=True):
     scopes: frozenset[str] = frozenset()
 
 
+class Tickets(Protocol):
+    async def issue(
+        self,
+        user: User,
+        resume: dict[str, int] | None = None,
+        scopes: frozenset[str] = frozenset(),
+    ) -> str:
+        """A new ticket for ``user``, valid for the book's TTL, redeemable once. Raises
+        :class:`~parley.errors.ApiError` (503) when it cannot be stored."""
+        ...
+
+    def holder(self, ticket: str) -> str | None:
+        """Without I/O: the id of the user ``ticket`` was issued to, if it may still be
+        redeemable; ``None`` when it certainly is not."""
+        ...
+
+    async def redeem(self, ticket: str) -> Grant | None:
+        """The ticket's grant, once; ``None`` if unknown, used, expired (or unreadable)."""
+        ...
+
+
 class TicketBook:
-    """Issues tickets valid for ``ttl`` seconds; each can be redeemed once. At most
-    ``max_outstanding`` unredeemed tickets are kept (the oldest are dropped first)."""
+    """Tickets in this process, valid for ``ttl`` seconds, each redeemable once. At most
+    ``max_outstanding`` unredeemed tickets are kept (the oldest are dropped first).
+    Pure: the clock is injected."""
 
     def __init__(
         self,
@@ -36,7 +71,7 @@ class TicketBook:
         self._clock = clock
         self._tickets: dict[str, tuple[float, Grant]] = {}
 
-    def issue(
+    async def issue(
         self,
         user: User,
         resume: dict[str, int] | None = None,
@@ -51,8 +86,13 @@ class TicketBook:
         self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}, scopes))
         return ticket
 
-    def redeem(self, ticket: str) -> Grant | None:
-        """The ticket's grant, once; ``None`` if unknown, used or expired."""
+    def holder(self, ticket: str) -> str | None:
+        entry = self._tickets.get(ticket)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1].user.id
+
+    async def redeem(self, ticket: str) -> Grant | None:
         entry = self._tickets.pop(ticket, None)
         if entry is None or entry[0] <= self._clock():
             return None

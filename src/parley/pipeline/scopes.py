@@ -69,6 +69,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "rtm.connect": ("rtm:stream",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),
+    "users.getPresence": ("users:read",),
 }
 
 #: For the channel families: the scope a public or a private channel needs.

@@ -21,7 +21,7 @@ def register(api: Api, svc: Services) -> None:
         if ":" in host:
             host = f"[{host}]"
         resume = parse_resume(args.raw("resume"))
-        ticket = svc.tickets.issue(ctx.user, resume, ctx.scopes)
+        ticket = await svc.tickets.issue(ctx.user, resume, ctx.scopes)
         team = await svc.directory.team(ctx.user.team_id)
         base = svc.settings.gateway_url or f"ws://{host}:{svc.gateway_port}/"
         return {

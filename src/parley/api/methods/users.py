@@ -1,4 +1,4 @@
-"""``users.list``, ``users.info``."""
+"""``users.list``, ``users.info``, ``users.getPresence``."""
 
 from __future__ import annotations
 
@@ -36,5 +36,19 @@ def register(api: Api, svc: Services) -> None:
             raise ApiError(Code.USER_NOT_FOUND)
         return {"user": wire.user(user)}
 
+    async def get_presence(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Presence anywhere in the fleet (:mod:`parley.gateway.presence`), not only on
+        the node that answers."""
+        user_id = args.str("user", max_len=32) or ctx.user.id
+        if user_id != ctx.user.id:
+            user = None
+            if decode_id(Kind.USER, user_id) is not None:
+                user = await svc.directory.user(user_id)
+            if user is None or user.team_id != ctx.user.team_id:
+                raise ApiError(Code.USER_NOT_FOUND)
+        online = await svc.presence.online(ctx.user.team_id, [user_id])
+        return {"presence": "active" if user_id in online else "away"}
+
     api.add("users.list", users_list, read=True)
     api.add("users.info", users_info, read=True)
+    api.add("users.getPresence", get_presence, read=True)
