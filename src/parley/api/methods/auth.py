@@ -31,7 +31,8 @@ def register(api: Api, svc: Services) -> None:
 
     async def auth_revoke(ctx: Ctx, args: Args) -> dict[str, Any]:
         """Revokes the calling token (``test=true``: only says it would). Takes effect at
-        once here, and in other processes within their token-cache TTL."""
+        once here; in other processes at once with Redis (cache evictions), else within
+        their token-cache TTL."""
         if args.bool("test"):
             return {"revoked": False}
         await svc.auth.revoke(ctx.token)
