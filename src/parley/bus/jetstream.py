@@ -67,6 +67,7 @@ class JetStreamBus:
         name: str = "PARLEY",
         max_age: float = 86_400.0,
         max_bytes: int = 1 << 30,
+        replicas: int = 1,
         max_pending: int = 100_000,
         commit_interval: float = 0.1,
         connect_wait: float = 5.0,
@@ -76,6 +77,7 @@ class JetStreamBus:
         self._name = name
         self._max_age = max_age
         self._max_bytes = max_bytes
+        self._replicas = replicas
         self._max_pending = max_pending
         self._commit_interval = commit_interval
         self._connect_wait = connect_wait
@@ -121,12 +123,15 @@ class JetStreamBus:
             max_bytes=self._max_bytes,
             duplicate_window=120.0,
             storage=api.StorageType.FILE,
+            num_replicas=self._replicas,
         )
         try:
             await self._js.add_stream(config)
         except Exception:  # exists with other limits: bring it to these
             await self._js.update_stream(config)
-        self._kv = await self._js.create_key_value(bucket=f"{self._name}_offsets", history=1)
+        self._kv = await self._js.create_key_value(
+            bucket=f"{self._name}_offsets", history=1, replicas=self._replicas
+        )
         for key in await self._keys():
             entry = await self._kv.get(key)
             group, _, partition = key.rpartition(".")
