@@ -26,8 +26,7 @@ async def main(url: str, prefix: str, heartbeat: float, users: list[str]) -> Non
     await node.start()
     for spec in users:
         team, _, user = spec.partition(":")
-        node.connected(User(user, team, user, "", False, None, None, 0))
-    assert await node.flush()
+        await node.connected(User(user, team, user, "", False, None, None, 0))
     print("ready", flush=True)
     await asyncio.Event().wait()
 

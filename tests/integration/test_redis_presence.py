@@ -83,11 +83,10 @@ def test_online_anywhere_and_one_announcement_per_change(prefix):
         client, (a, b) = await fleet(prefix, heard, 2)
         try:
             assert await b.online("T1", [ALICE.id, BOB.id]) == set()
-            a.connected(ALICE)
+            await a.connected(ALICE)
             await heard.until(("T1", ALICE.id, "active"))
-            b.connected(ALICE)  # a second device, on another gateway: nothing to announce
-            b.connected(ALICE)
-            await asyncio.sleep(0.1)
+            await b.connected(ALICE)  # a second device, on another gateway: nothing to announce
+            await b.connected(ALICE)
             assert await a.online("T1", [ALICE.id, BOB.id]) == {ALICE.id}
             assert await b.online("T2", [ALICE.id]) == set()  # never across workspaces
             a.disconnected(ALICE)
@@ -154,7 +153,7 @@ def test_a_node_killed_with_sigkill_drops_out(prefix):
     async def go():
         heard = Heard()
         client, (a,) = await fleet(prefix, heard, 1)
-        a.connected(BOB)
+        await a.connected(BOB)
         await heard.until(("T1", BOB.id, "active"))
         node = await NodeProcess.start(prefix, ALICE, BOB)
         try:
@@ -200,8 +199,8 @@ def test_a_node_that_stops_cleanly_counts_its_connections_out(prefix):
         heard = Heard()
         client, (a, b) = await fleet(prefix, heard, 2)
         try:
-            b.connected(ALICE)
-            b.connected(STRANGER)
+            await b.connected(ALICE)
+            await b.connected(STRANGER)
             await heard.until(("T1", ALICE.id, "active"), ("T2", STRANGER.id, "active"))
             await b.close()
             assert sorted(heard.events[2:]) == [
@@ -222,8 +221,8 @@ def test_redis_down_answers_from_this_node(prefix):
         dead = aredis.Redis.from_url(
             "redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2
         )
-        node = RedisPresence(dead, Heard(), node="x", heartbeat=BEAT, prefix=prefix)
-        node.connected(ALICE)
+        node = RedisPresence(dead, Heard(), node="x", heartbeat=BEAT, prefix=prefix, settle=0.1)
+        await node.connected(ALICE)
         try:
             assert await node.online("T1", [ALICE.id, BOB.id]) == {ALICE.id}
         finally:

@@ -22,15 +22,17 @@ node's heartbeat) can remove its counts and announce ``away`` for those of its u
 are connected nowhere else. A node killed with SIGKILL thus drops out within three
 heartbeats, and its users' watchers hear of it within four.
 
-Writes never wait on the gateway's path: :meth:`~RedisPresence.connected` and
-:meth:`~RedisPresence.disconnected` count in this process and mark the user; a
-background task writes each marked user's *current* count for this node (idempotent,
-so a batch that failed is simply written again) in one pipeline per batch, and each
-answer (the user's live total before and after) says whether to announce ``active``
-(0 -> some) or ``away`` (some -> 0). Connections that open and close within one batch
-announce nothing. While Redis fails, counting goes on here and is written when it is
-back; a node that was presumed dead meanwhile (and so counted out by another) writes
-all its counts again at its next heartbeat.
+:meth:`~RedisPresence.connected` and :meth:`~RedisPresence.disconnected` count in this
+process and mark the user; a background task writes each marked user's *current* count
+for this node (idempotent, so a batch that failed is simply written again) in one
+pipeline per batch, and each answer (the user's live total before and after) says
+whether to announce ``active`` (0 -> some) or ``away`` (some -> 0). Connections that
+open and close within one batch announce nothing. ``connected`` returns once its batch
+is written (at most ``settle`` seconds), so a client that got ``hello`` is online for
+every node; a Redis that fails only delays ``hello`` by that bound. While Redis fails,
+counting goes on here and is written when it is back; a node that was presumed dead
+meanwhile (and so counted out by another) writes all its counts again at its next
+heartbeat.
 
 The scripts read keys they compute (a user's hash from a node's set), so this is for
 one Redis, not Redis Cluster.
@@ -124,6 +126,11 @@ return out
 )
 
 
+def _resolve(future: asyncio.Future | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
+
+
 def node_id(worker_id: int) -> str:
     """This process's presence node id: its worker id and a random part, new per start."""
     return f"{worker_id}-{secrets.token_hex(4)}"
@@ -143,6 +150,7 @@ class RedisPresence:
         node: str,
         heartbeat: float,
         prefix: str = "parley:",
+        settle: float = 1.0,
     ) -> None:
         self._client = client
         self._announce = announce
@@ -154,6 +162,9 @@ class RedisPresence:
         self._node_set = prefix + "presence:n:"
         self._open: dict[tuple[str, str], int] = {}
         self._touched: set[tuple[str, str]] = set()
+        #: Resolved when the batch that will carry the marks made so far is written.
+        self._written: asyncio.Future | None = None
+        self._settle = settle
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._set_count = client.register_script(_SET_COUNT)
@@ -175,10 +186,12 @@ class RedisPresence:
 
     # -- the gateway's side ---------------------------------------------------------------
 
-    def connected(self, user: User) -> None:
+    async def connected(self, user: User) -> None:
         key = (user.team_id, user.id)
         self._open[key] = self._open.get(key, 0) + 1
-        self._mark(key)
+        written = self._mark(key)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(written), self._settle)
 
     def disconnected(self, user: User) -> None:
         key = (user.team_id, user.id)
@@ -189,9 +202,12 @@ class RedisPresence:
             return
         self._mark(key)
 
-    def _mark(self, key: tuple[str, str]) -> None:
+    def _mark(self, key: tuple[str, str]) -> asyncio.Future:
         self._touched.add(key)
         self._wake.set()
+        if self._written is None:
+            self._written = asyncio.get_running_loop().create_future()
+        return self._written
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Waits until every count changed so far is in Redis; ``False`` past ``timeout``."""
@@ -242,7 +258,9 @@ class RedisPresence:
     async def _write(self) -> None:
         """Writes the marked users' counts; on failure they stay marked."""
         touched, self._touched = self._touched, set()
+        written, self._written = self._written, None
         if not touched:
+            _resolve(written)
             return
         try:
             pipe = self._client.pipeline(transaction=False)
@@ -258,12 +276,18 @@ class RedisPresence:
             answers = await pipe.execute()
         except BaseException:
             self._touched |= touched
+            if written is not None:  # the marks wait for the next batch that goes through
+                if self._written is None:
+                    self._written = written
+                else:
+                    self._written.add_done_callback(lambda _: _resolve(written))
             raise
         for (team, user), (before, after) in zip(order, answers, strict=True):
             if not before and after:
                 self._announce(team, user, "active")
             elif before and not after:
                 self._announce(team, user, "away")
+        _resolve(written)
 
     async def _beat_loop(self) -> None:
         while True:

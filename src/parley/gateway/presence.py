@@ -37,8 +37,9 @@ def announcer(bus: EventBus) -> Announce:
 
 
 class Presence(Protocol):
-    def connected(self, user: User) -> None:
-        """A connection of ``user`` opened here (registered in the hub). Never blocks."""
+    async def connected(self, user: User) -> None:
+        """A connection of ``user`` opened here (registered in the hub); returns once it
+        counts for every node (a registry that fails delays this by a bounded time)."""
         ...
 
     def disconnected(self, user: User) -> None:
@@ -57,7 +58,7 @@ class LocalPresence:
         self._announce = announce
         self._open: dict[tuple[str, str], int] = {}
 
-    def connected(self, user: User) -> None:
+    async def connected(self, user: User) -> None:
         key = (user.team_id, user.id)
         count = self._open.get(key, 0) + 1
         self._open[key] = count

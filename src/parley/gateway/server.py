@@ -486,7 +486,7 @@ class Connection(WSListener):
             return
         gw.hub.follow_snapshot(self, channels)
         self._present = True
-        gw.presence.connected(user)
+        await gw.presence.connected(user)  # online for every node before hello
         self.send(protocol.HELLO)
         replayed: dict[str, int] = {}
         for channel, seq in self._resume.items():
