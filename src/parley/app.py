@@ -93,6 +93,8 @@ async def start(settings: Settings) -> Services:
             settings.partitions,
             name=settings.bus_stream,
             max_age=settings.bus_max_age,
+            max_bytes=settings.bus_max_bytes,
+            replicas=settings.bus_replicas,
         )
     await bus.start()
     tickets, recent, evictions, presence = await _shared(settings, store.last_seq, bus, closers)
@@ -239,7 +241,8 @@ def check_role(settings: Settings) -> None:
     """A node that is one of several must share what the others see: ConfigError else.
 
     ``api`` and ``gateway`` nodes exist to be run side by side, so they need the shared
-    backends: the event log (``PARLEY_BUS_URL``: an API node publishes what a gateway
+    backends: the store (``PARLEY_SHARDS=mysql://...``: SQLite files belong to one
+    process), the event log (``PARLEY_BUS_URL``: an API node publishes what a gateway
     delivers) and Redis (``PARLEY_REDIS_URL``: a ticket from ``rtm.connect`` on an API
     node is redeemed on a gateway). An ``api`` node also needs ``PARLEY_GATEWAY_URL``,
     the address it hands its clients for WebSockets.
@@ -249,6 +252,7 @@ def check_role(settings: Settings) -> None:
     missing = [
         name
         for name, value in (
+            ("PARLEY_SHARDS", settings.shard_urls),
             ("PARLEY_BUS_URL", settings.bus_url),
             ("PARLEY_REDIS_URL", settings.redis_url),
         )

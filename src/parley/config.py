@@ -110,6 +110,10 @@ class Settings:
     bus_url: str = ""
     bus_stream: str = "PARLEY"
     bus_max_age: float = 86_400.0
+    #: The stream's size bound in bytes (the oldest events go first), and how many
+    #: JetStream servers keep a copy (3 in a cluster of three survives losing one).
+    bus_max_bytes: int = 1 << 30
+    bus_replicas: int = 1
     #: Redis shared by a fleet (``redis://host:6379/0``): rate limits, ``rtm.connect``
     #: tickets, the recent-message buffer, cache evictions and presence. Empty: each
     #: lives in this process.
@@ -172,6 +176,8 @@ class Settings:
             "recent_per_channel": 0 <= self.recent_per_channel <= 100_000,
             "recent_channels": 1 <= self.recent_channels <= 10_000_000,
             "bus_retention": 1 <= self.bus_retention <= 10_000_000,
+            "bus_max_bytes": 1 << 20 <= self.bus_max_bytes <= 1 << 50,
+            "bus_replicas": 1 <= self.bus_replicas <= 5,
             "redis_prefix": 0 < len(self.redis_prefix) <= 64,
             "presence_heartbeat": 0.05 <= self.presence_heartbeat <= 600,
         }

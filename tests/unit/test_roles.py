@@ -16,8 +16,8 @@ def test_all_needs_nothing_shared():
 @pytest.mark.parametrize(
     ("role", "missing"),
     [
-        ("api", "PARLEY_BUS_URL, PARLEY_REDIS_URL, PARLEY_GATEWAY_URL"),
-        ("gateway", "PARLEY_BUS_URL, PARLEY_REDIS_URL"),
+        ("api", "PARLEY_SHARDS, PARLEY_BUS_URL, PARLEY_REDIS_URL, PARLEY_GATEWAY_URL"),
+        ("gateway", "PARLEY_SHARDS, PARLEY_BUS_URL, PARLEY_REDIS_URL"),
     ],
 )
 def test_split_roles_name_the_shared_backends_they_lack(role, missing):

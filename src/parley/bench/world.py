@@ -56,11 +56,13 @@ def own_server(data_dir: Path) -> Iterator[Target]:
 
 
 def attach(url: str, data_dir: Path) -> Target:
-    """A server someone else started on this machine, serving ``data_dir``."""
+    """A server someone else started on this machine, serving ``data_dir``, or a fleet
+    whose shared store the ``PARLEY_*`` environment names (``PARLEY_SHARDS``): the bench
+    creates its users where the server reads them."""
     url = url.rstrip("/")
     wait_healthy(url, timeout=5)
     return Target(
-        url, Settings.load({}, data_dir=data_dir), procs.pid_listening(urlsplit(url).port or 80)
+        url, Settings.load(data_dir=data_dir), procs.pid_listening(urlsplit(url).port or 80)
     )
 
 

@@ -1,0 +1,163 @@
+"""Many nodes, end to end: two API nodes and two gateways as separate processes behind
+HAProxy (deploy/haproxy.cfg), over MariaDB shards, Redis and NATS JetStream.
+
+These servers (and ``haproxy``) are required in CI (``CI`` set): missing, the tests fail
+there; elsewhere they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.fleet import Fleet, get
+from tests.subscriber import Subscriber, last_seq, run_subscribers, wait_for
+
+SERVICES = {
+    "MariaDB": ("127.0.0.1", 3306),
+    "Redis": ("127.0.0.1", 6379),
+    "NATS": ("127.0.0.1", 4222),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_services():
+    missing = []
+    for name, address in SERVICES.items():
+        try:
+            socket.create_connection(address, timeout=2).close()
+        except OSError as exc:
+            missing.append(f"{name} at {address[0]}:{address[1]} ({exc})")
+    if not (shutil.which("haproxy") or os.path.exists("/usr/sbin/haproxy")):
+        missing.append("haproxy (apt-get install haproxy)")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"required in CI: {'; '.join(missing)}")
+        pytest.skip(f"missing: {'; '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    f = Fleet(tmp_path_factory.mktemp("fleet"))
+    try:
+        f.start("api1", "api", 1)
+        f.start("api2", "api", 2)
+        f.start("gw1", "gateway", 3)
+        f.start("gw2", "gateway", 4)
+        f.start_lb()
+        yield f
+    except BaseException:
+        print(f.logs())
+        raise
+    finally:
+        f.close()
+
+
+@pytest.fixture(scope="module")
+def team(fleet):
+    """alice posts; four bots listen; all in one channel."""
+    alice = fleet.user("alice")
+    bots = [fleet.user(f"listener{i}", bot=True) for i in range(4)]
+    web = fleet.client(alice.token, via="api1")
+    channel = web.conversations_create(name="fleet")["channel"]["id"]
+    web.conversations_invite(channel=channel, users=",".join(b.user_id for b in bots))
+    return alice, bots, channel
+
+
+def post_from(fleet: Fleet, token: str, channel: str, via: str, texts: list[str], rate: float):
+    web = fleet.client(token, via=via)
+    for text in texts:
+        web.chat_postMessage(channel=channel, text=text)
+        time.sleep(1 / rate)
+
+
+def pinned(fleet: Fleet, gateway: str):
+    """Rewrites rtm.connect's URL to reach ``gateway`` itself, past the load balancer
+    (the ticket is good on any gateway)."""
+    port = fleet.nodes[gateway].gateway_port
+    return lambda url: f"ws://127.0.0.1:{port}/?" + url.split("?", 1)[1]
+
+
+def test_health_and_roles(fleet):
+    """Every node answers /healthz and /readyz; a gateway serves no Web API; the load
+    balancer routes the Web API to the API nodes."""
+    for node in fleet.nodes.values():
+        assert get(f"{node.url}/healthz") == 200
+        assert get(f"{node.url}/readyz") == 200
+    assert get(f"{fleet.nodes['gw1'].url}/api/openapi.json") == 404
+    assert get(f"{fleet.lb}/api/openapi.json") == 200
+
+
+def test_a_message_through_either_api_node_reaches_both_gateways_in_order(fleet, team):
+    """Two API nodes post into one channel at once; subscribers held by each gateway get
+    every message once, in seq order (two publishers, one order)."""
+    alice, bots, channel = team
+    start = last_seq(fleet.client(alice.token), channel)
+    subs = [
+        Subscriber(fleet.client(bot.token), channel, start, pinned(fleet, gw), name=gw)
+        for bot, gw in zip(bots, ("gw1", "gw1", "gw2", "gw2"), strict=True)
+    ]
+
+    def body():
+        senders = [
+            threading.Thread(
+                target=post_from,
+                args=(fleet, alice.token, channel, via, [f"{via}-{i}" for i in range(60)], 200),
+            )
+            for via in ("api1", "api2")
+        ]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join(60)
+        wait_for(lambda: all(len(s.seqs) >= 120 for s in subs), 20, "120 deliveries each")
+        time.sleep(0.3)  # nothing more may come
+
+    run_subscribers(subs, body)
+    expected = list(range(start + 1, start + 121))
+    for sub in subs:
+        assert sub.seqs == expected, (sub.name, sub.seqs)
+
+
+def test_a_gateway_killed_under_load_loses_and_doubles_nothing(fleet, team):
+    """SIGKILL one gateway while messages flow: its clients reconnect through the load
+    balancer to the other and resume; every subscriber ends with every message once, in
+    order. Then the killed gateway comes back and takes connections again."""
+    alice, bots, channel = team
+    start = last_seq(fleet.client(alice.token), channel)
+    subs = [Subscriber(fleet.client(bot.token), channel, start) for bot in bots]
+    total = 300
+
+    def body():
+        senders = [
+            threading.Thread(
+                target=post_from,
+                args=(fleet, alice.token, channel, via, [f"k{via}-{i}" for i in range(150)], 50),
+            )
+            for via in ("api1", "api2")
+        ]
+        for t in senders:
+            t.start()
+        time.sleep(1.0)
+        fleet.kill("gw1")
+        for t in senders:
+            t.join(60)
+        wait_for(lambda: all(len(s.seqs) >= total for s in subs), 30, f"{total} deliveries each")
+        time.sleep(0.3)
+
+    run_subscribers(subs, body)
+    assert sum(s.connects for s in subs) > len(subs), "nobody was connected to gw1"
+    expected = list(range(start + 1, start + total + 1))
+    for sub in subs:
+        assert sub.seqs == expected
+
+    fleet.start("gw1", "gateway", 3)
+    wait_for(lambda: get(f"{fleet.nodes['gw1'].url}/readyz") == 200, 10, "gw1 ready")
+    back = Subscriber(fleet.client(bots[0].token), channel, start + total, pinned(fleet, "gw1"))
+    run_subscribers([back], lambda: None)
+    assert back.connects == 1
