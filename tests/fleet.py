@@ -77,6 +77,7 @@ class Fleet:
         self.env = {
             "PARLEY_SHARDS": ",".join(f"mysql://{MARIADB}/{db}" for db in self.databases),
             "PARLEY_REDIS_URL": REDIS_URL,
+            "PARLEY_REDIS_PREFIX": f"parley-fleet-{self.tag}:",
             "PARLEY_BUS_URL": NATS_URL,
             "PARLEY_BUS_STREAM": self.stream,
             "PARLEY_PARTITIONS": "4",

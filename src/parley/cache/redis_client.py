@@ -16,11 +16,25 @@ from parley.errors import ConfigError
 FAILURES = (redis.RedisError, OSError)
 
 
+#: Connections a process opens to Redis at most; a command that finds them all busy
+#: waits for one (up to its timeout) rather than failing: a burst of a thousand
+#: WebSocket upgrades redeeming tickets at once must queue, not fail.
+MAX_CONNECTIONS = 64
+
+
 async def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """A client (a connection pool) for ``url``, answered a PING; an unreachable Redis
-    is a :class:`ConfigError`, so start-up fails before anything else opens. Commands
-    time out after ``timeout`` seconds, so a Redis that hangs is a failure, not a hang."""
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    """A client (a blocking connection pool of :data:`MAX_CONNECTIONS`) for ``url``,
+    answered a PING; an unreachable Redis is a :class:`ConfigError`, so start-up fails
+    before anything else opens. Commands (and the wait for a pooled connection) time out
+    after ``timeout`` seconds, so a Redis that hangs is a failure, not a hang."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    client = redis.Redis.from_pool(pool)
     try:
         await client.ping()
     except FAILURES as exc:

@@ -17,7 +17,7 @@ import logging
 
 import redis.asyncio as redis
 
-from parley.errors import ConfigError
+from parley.cache.redis_client import connect
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,7 @@ class RedisRateStore:
 
     async def start(self) -> None:
         """Connects and loads the script; a Redis that does not answer fails start-up."""
-        self._client = redis.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            await self._client.ping()
-        except (redis.RedisError, OSError) as exc:
-            await self._client.aclose()
-            raise ConfigError(f"PARLEY_REDIS_URL={self._url}: {exc}") from exc
+        self._client = await connect(self._url)
         self._script = self._client.register_script(_TAKE)
 
     async def close(self) -> None:
