@@ -187,7 +187,11 @@ async def open_storage(settings: Settings) -> tuple[Directory, MessageStore]:
             f"{settings.shards} (changing the shard count would strand messages)"
         )
     store = SqliteMessageStore(settings, shards)
-    await store.start()
+    try:
+        await store.start()
+    except BaseException:
+        await directory.close()
+        raise
     return directory, store
 
 

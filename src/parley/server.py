@@ -19,6 +19,7 @@ from granian.server.embed import Server
 from parley import app, web
 from parley.api.http import HttpApp
 from parley.config import Settings
+from parley.errors import ConfigError
 from parley.pipeline.ratelimit import MemoryRateStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,16 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def _accepting(host: str, port: int) -> bool:
+    """Whether something already accepts connections on ``host:port``."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    try:
+        socket.create_connection((target, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 async def _when_accepting(host: str, port: int, url: str, on_ready: Callable[[str], None]) -> None:
     """Calls ``on_ready(url)`` once a TCP connection to ``host:port`` succeeds.
 
@@ -94,6 +105,10 @@ async def serve(
     """
     if settings.port == 0:
         settings = settings.with_(port=free_port(settings.host))
+    elif _accepting(settings.host, settings.port):
+        # Granian binds with SO_REUSEPORT: without this check a second server on the
+        # port would start, and the kernel would split the connections between the two
+        raise ConfigError(f"{settings.host}:{settings.port} is in use by another server")
     svc = await app.start(settings)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"

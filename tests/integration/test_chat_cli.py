@@ -88,3 +88,40 @@ def test_make_run_prints_a_demo_sign_in_that_works(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_second_server_on_a_served_data_dir_refuses_to_start(tmp_path):
+    """One data dir, one `parley serve`: a second one exits at once naming the holder,
+    and the data dir serves again as soon as the first one is gone (even SIGKILLed)."""
+    from tests.helpers import server_process
+
+    with server_process(tmp_path) as (first, _url):
+        second = subprocess.run(
+            [sys.executable, "-m", "parley", "serve", "--port", "0", "--gateway-port", "0"]
+            + ["--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0
+        assert f"already served by another process (pid {first.pid})" in second.stderr
+    with server_process(tmp_path):  # the first was SIGKILLed on the way out
+        pass
+
+
+def test_a_second_server_on_a_port_in_use_refuses_to_start(tmp_path):
+    """Granian shares a port between processes (SO_REUSEPORT): a second server on a port
+    already serving must refuse rather than take half of its connections."""
+    from tests.helpers import server_process
+
+    with server_process(tmp_path / "a") as (_first, url):
+        port = url.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "parley", "serve", "--port", port, "--gateway-port", "0"]
+            + ["--data-dir", str(tmp_path / "b")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0
+        assert f"127.0.0.1:{port} is in use by another server" in second.stderr

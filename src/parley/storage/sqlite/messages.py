@@ -22,6 +22,7 @@ from parley.storage.models import Message, Page, PostRequest, PostResult, Reacti
 from parley.storage.router import shard_for
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer
+from parley.storage.sqlite.lock import DataDirLock
 
 _COLS = (
     "id, channel, team, seq, ts, user, bot_id, text, thread_ts, subtype, client_msg_id, "
@@ -344,8 +345,12 @@ class SqliteMessageStore:
             for i, p in enumerate(self.paths)
         ]
         self._readers = Readers(self.paths, settings.read_threads, "parley-shard-read")
+        self._lock = DataDirLock(root)
 
     async def start(self) -> None:
+        """Takes the data dir's lock (:mod:`.lock`: ConfigError if another process serves
+        it), then starts the shard writers."""
+        self._lock.acquire()
         for w in self._writers:
             w.start()
 
@@ -353,6 +358,7 @@ class SqliteMessageStore:
         for w in self._writers:
             await w.close()
         self._readers.close()
+        self._lock.release()
 
     def _write(self, channel: str, op, *args, after_commit: AfterCommit | None):
         return self._writers[shard_for(channel, self._n)].submit(
