@@ -42,43 +42,14 @@ class OwnRedis:
     test may stop and start again on the same port; never the shared one."""
 
     def __init__(self) -> None:
-        import shutil
+        from tests.own_server import own_redis, redis_url
 
-        from parley.server import free_port
-
-        exe = shutil.which("redis-server") or (
-            "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
-        )
-        if exe is None:
-            if os.environ.get("CI"):
-                pytest.fail("redis-server is required in CI")
-            pytest.skip("no redis-server on this machine")
-        self.exe = exe
-        self.port = free_port("127.0.0.1")
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
+        self._server = own_redis()
+        self.port = self._server.port
+        self.url = redis_url(self._server)
 
     def start(self) -> None:
-        import socket
-        import subprocess
-        import time
-
-        self.proc = subprocess.Popen(
-            [self.exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
+        self._server.start()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
+        self._server.stop()

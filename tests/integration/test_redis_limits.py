@@ -8,8 +8,6 @@ elsewhere they are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 
 import pytest
 import redis
@@ -17,22 +15,15 @@ import redis
 from parley.cache.redis_rates import RedisRateStore
 from parley.errors import ConfigError
 from tests.helpers import server_in_thread
-
-URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.redis_support import URL, fresh_prefix, require_redis
 
 
 @pytest.fixture(scope="module", autouse=True)
 def needs_redis():
-    try:
-        redis.Redis.from_url(URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI at {URL}: {exc}")
-        pytest.skip(f"no Redis at {URL}: {exc}")
+    require_redis()
 
 
-def prefix() -> str:
-    return f"parley-test:{uuid.uuid4().hex}:"
+prefix = fresh_prefix
 
 
 async def takes(store: RedisRateStore, key: str, n: int, rate: float, burst: float):

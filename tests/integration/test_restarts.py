@@ -11,10 +11,6 @@ The server binaries are required in CI (``CI`` set); elsewhere a missing one ski
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -24,59 +20,14 @@ from pathlib import Path
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from parley.server import free_port
 from tests.helpers import server_in_thread
+from tests.own_server import OwnServer, own_nats, own_redis, redis_url
 from tests.subscriber import Subscriber, last_seq, run_subscribers, wait_for
-
-
-def binary(name: str) -> str:
-    found = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None
-    )
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required in CI")
-        pytest.skip(f"no {name} on this machine")
-    return found
-
-
-class Service:
-    """A server process on a free port that can be stopped and started again with the
-    same port and data."""
-
-    def __init__(self, argv_for_port, port: int) -> None:
-        self._argv = argv_for_port
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            self._argv(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"{self._argv(self.port)[0]} did not start") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
 
 
 @pytest.fixture
 def nats_server(tmp_path: Path):
-    exe = binary("nats-server")
-    store = tmp_path / "jetstream"
-    svc = Service(
-        lambda port: [exe, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        free_port("127.0.0.1"),
-    )
+    svc = own_nats(str(tmp_path / "jetstream"))
     svc.start()
     yield svc
     svc.stop()
@@ -84,19 +35,13 @@ def nats_server(tmp_path: Path):
 
 @pytest.fixture
 def redis_server():
-    exe = binary("redis-server")
-    svc = Service(
-        lambda port: (
-            [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", ""] + ["--appendonly", "no"]
-        ),
-        free_port("127.0.0.1"),
-    )
+    svc = own_redis()
     svc.start()
     yield svc
     svc.stop()
 
 
-def load_through_a_restart(server, service: Service) -> None:
+def load_through_a_restart(server, service: OwnServer) -> None:
     """Posts ~40 messages/s for 6 s; the service is down from 1.5 s to 3.5 s. Checks what
     the module docstring promises."""
     alice = server.user("alice")
@@ -159,7 +104,5 @@ def test_nats_restarting_under_load_loses_nothing_acknowledged(tmp_path, nats_se
 
 
 def test_redis_restarting_under_load_loses_nothing_acknowledged(tmp_path, redis_server):
-    with server_in_thread(
-        tmp_path / "data", redis_url=f"redis://127.0.0.1:{redis_server.port}/0"
-    ) as server:
+    with server_in_thread(tmp_path / "data", redis_url=redis_url(redis_server)) as server:
         load_through_a_restart(server, redis_server)

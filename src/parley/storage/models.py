@@ -6,6 +6,8 @@ Unix epoch; the API renders them as Slack ``ts`` strings. Ids are Slack-style st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 
@@ -122,3 +124,28 @@ class Page(msgspec.Struct, frozen=True):
 
     rows: tuple
     has_more: bool
+
+
+def message_from_row(r: Sequence) -> Message:
+    """A message from a row of the ``messages`` columns in schema order (both backends)."""
+    return Message(
+        id=r[0],
+        channel=r[1],
+        team=r[2],
+        seq=r[3],
+        ts=r[4],
+        user=r[5],
+        bot_id=r[6],
+        text=r[7],
+        thread_ts=r[8],
+        subtype=r[9],
+        client_msg_id=r[10],
+        version=r[11],
+        edited_ts=r[12],
+        edited_by=r[13],
+        deleted=bool(r[14]),
+        reply_count=r[15],
+        reply_users=tuple(u for u in r[16].split(",") if u),
+        latest_reply=r[17],
+        rich=r[18],
+    )

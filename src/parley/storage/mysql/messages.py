@@ -37,7 +37,14 @@ from parley.config import Settings
 from parley.errors import ConfigError, StorageError
 from parley.ids import wall_us
 from parley.storage.interface import AfterCommit
-from parley.storage.models import Message, Page, PostRequest, PostResult, ReactionChange
+from parley.storage.models import (
+    Message,
+    Page,
+    PostRequest,
+    PostResult,
+    ReactionChange,
+    message_from_row,
+)
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql import plan as p
 from parley.storage.mysql.urls import DbUrl, Topology
@@ -83,30 +90,6 @@ def marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def row_message(r: Sequence) -> Message:
-    return Message(
-        id=r[0],
-        channel=r[1],
-        team=r[2],
-        seq=r[3],
-        ts=r[4],
-        user=r[5],
-        bot_id=r[6],
-        text=r[7],
-        thread_ts=r[8],
-        subtype=r[9],
-        client_msg_id=r[10],
-        version=r[11],
-        edited_ts=r[12],
-        edited_by=r[13],
-        deleted=bool(r[14]),
-        reply_count=r[15],
-        reply_users=tuple(u for u in r[16].split(",") if u),
-        latest_reply=r[17],
-        rich=r[18],
-    )
-
-
 def message_row(m: Message) -> tuple:
     return (
         m.id,
@@ -144,7 +127,7 @@ async def _messages(cur: Any, keys: Sequence[p.Key]) -> dict[p.Key, Message]:
         "FOR UPDATE",
         [v for k in keys for v in k],
     )
-    return {(r[1], r[4]): row_message(r) for r in await cur.fetchall()}
+    return {(r[1], r[4]): message_from_row(r) for r in await cur.fetchall()}
 
 
 async def _marks(cur: Any, keys: Sequence[p.Key]) -> dict[p.Key, list[p.Mark]]:
@@ -185,7 +168,7 @@ async def load(cur: Any, ops: Sequence[p.Op]) -> p.Loaded:
             [v for k in need.client_ids for v in k],
         )
         for r in await cur.fetchall():
-            loaded.client_ids[(r[1], r[5], r[10])] = row_message(r)
+            loaded.client_ids[(r[1], r[5], r[10])] = message_from_row(r)
     if need.keys:
         loaded.messages = await _messages(cur, need.keys)
         more = p.followups(ops, loaded.messages)
@@ -226,7 +209,7 @@ async def _with_reactions(cur: Any, rows: Sequence[Sequence]) -> list[Message]:
     found = await _marks(cur, [(r[1], r[4]) for r in rows])
     out = []
     for r in rows:
-        m = row_message(r)
+        m = message_from_row(r)
         got = found.get((m.channel, m.ts))
         out.append(msgspec.structs.replace(m, reactions=p.reactions_of(got)) if got else m)
     return out

@@ -36,6 +36,7 @@ from asyncmy.errors import MySQLError
 from parley.errors import StorageUnavailable
 from parley.storage.mysql import db
 from parley.storage.mysql.urls import DbUrl
+from parley.storage.settle import settle
 
 log = logging.getLogger(__name__)
 
@@ -191,14 +192,4 @@ class GroupWriter:
 
 def _resolve(batch: list, results: list[tuple[bool, Any]]) -> None:
     for (_op, fut, after), (ok, value) in zip(batch, results, strict=True):
-        if ok and after is not None:
-            try:
-                after(value)
-            except Exception:  # the write is durable; a failed side effect is logged
-                log.exception("after-commit hook failed")
-        if fut.cancelled():
-            continue
-        if ok:
-            fut.set_result(value)
-        else:
-            fut.set_exception(value)
+        settle(fut, after, ok, value)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.errors import ApiError, StorageError, StorageUnavailable
+from parley.storage.settle import settle
 
 log = logging.getLogger(__name__)
 
@@ -234,17 +235,7 @@ class Writer:
 
 def _resolve(batch: list, results: list[tuple[bool, Any]]) -> None:
     for (_op, _args, fut, after), (ok, value) in zip(batch, results, strict=True):
-        if ok and after is not None:
-            try:
-                after(value)
-            except Exception:  # the write is durable; a failed side effect is logged
-                log.exception("after-commit hook failed")
-        if fut.cancelled():
-            continue
-        if ok:
-            fut.set_result(value)
-        else:
-            fut.set_exception(value)
+        settle(fut, after, ok, value)
 
 
 class Readers:

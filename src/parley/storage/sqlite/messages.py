@@ -18,7 +18,15 @@ from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import next_channel_ts, wall_us
 from parley.storage.interface import AfterCommit
-from parley.storage.models import Message, Page, PostRequest, PostResult, Reaction, ReactionChange
+from parley.storage.models import (
+    Message,
+    Page,
+    PostRequest,
+    PostResult,
+    Reaction,
+    ReactionChange,
+    message_from_row,
+)
 from parley.storage.router import shard_for
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer
@@ -38,28 +46,8 @@ def shard_filename(index: int) -> str:
 
 
 def _row(r: tuple, reactions: tuple[Reaction, ...] = ()) -> Message:
-    return Message(
-        id=r[0],
-        channel=r[1],
-        team=r[2],
-        seq=r[3],
-        ts=r[4],
-        user=r[5],
-        bot_id=r[6],
-        text=r[7],
-        thread_ts=r[8],
-        subtype=r[9],
-        client_msg_id=r[10],
-        version=r[11],
-        edited_ts=r[12],
-        edited_by=r[13],
-        deleted=bool(r[14]),
-        reply_count=r[15],
-        reply_users=tuple(u for u in r[16].split(",") if u),
-        latest_reply=r[17],
-        reactions=reactions,
-        rich=r[18],
-    )
+    message = message_from_row(r)
+    return msgspec.structs.replace(message, reactions=reactions) if reactions else message
 
 
 class ShardState:
