@@ -36,6 +36,7 @@ from parley.pipeline.send import Sender
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
+from parley.worker.republish import Republisher
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Services:
     #: Who is connected where; closed right after the gateway, while the bus still
     #: carries the ``away`` it announces.
     presence: Presence | None = None
+    #: The republishing worker (``--role worker``); closed before the bus.
+    republisher: Republisher | None = None
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
@@ -68,6 +71,8 @@ class Services:
         if self.presence is not None:
             await self.presence.close()
         await self.consumer.close()
+        if self.republisher is not None:
+            await self.republisher.close()
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
@@ -167,6 +172,9 @@ async def start(settings: Settings) -> Services:
     if settings.role in ("all", "gateway"):
         consumer.start()
         svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
+    if settings.role == "worker":
+        svc.republisher = Republisher(bus, store)
+        svc.republisher.start()
     return svc
 
 
@@ -244,7 +252,7 @@ async def _shared(
 def check_role(settings: Settings) -> None:
     """A node that is one of several must share what the others see: ConfigError else.
 
-    ``api`` and ``gateway`` nodes exist to be run side by side, so they need the shared
+    ``api``, ``gateway`` and ``worker`` nodes exist to be run side by side, so they need the shared
     backends: the store (``PARLEY_SHARDS=mysql://...``: SQLite files belong to one
     process), the event log (``PARLEY_BUS_URL``: an API node publishes what a gateway
     delivers) and Redis (``PARLEY_REDIS_URL``: a ticket from ``rtm.connect`` on an API

@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--role",
         choices=ROLES,
-        help="what this node serves: all (default), api (Web API) or gateway (WebSockets)",
+        help="what this node serves: all (default), api (Web API), gateway (WebSockets) "
+        "or worker (republishes what a dead node committed but never published)",
     )
     serve.add_argument(
         "--demo", action="store_true", help="create a demo workspace and print working credentials"

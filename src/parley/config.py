@@ -16,15 +16,16 @@ from parley.errors import ConfigError
 from parley.storage.mysql.urls import topology
 
 #: What ``parley serve --role`` accepts.
-ROLES = ("all", "api", "gateway")
+ROLES = ("all", "api", "gateway", "worker")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     #: What this node serves: ``all`` (the Web API, the web client and the WebSocket
-    #: gateway: the embedded default), ``api`` (the Web API and web client only) or
-    #: ``gateway`` (WebSockets and the event-log consumer that feeds them). Every role
-    #: answers ``/healthz`` and ``/readyz`` on ``port``.
+    #: gateway: the embedded default), ``api`` (the Web API and web client only),
+    #: ``gateway`` (WebSockets and the event-log consumer that feeds them) or ``worker``
+    #: (:mod:`parley.worker.republish`). Every role answers ``/healthz`` and ``/readyz``
+    #: on ``port``.
     role: str = "all"
     #: The WebSocket URL ``rtm.connect`` hands out, as clients reach the gateways (for
     #: example ``wss://chat.example.com/rtm``, a load balancer in front of them); empty:

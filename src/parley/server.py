@@ -118,7 +118,7 @@ async def serve(
         fallback_host=f"{host}:{settings.port}",
         sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
         static=web.load_static(),
-        health_only=settings.role == "gateway",
+        health_only=settings.role in ("gateway", "worker"),
     )
     server = Server(
         http,

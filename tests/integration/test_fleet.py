@@ -49,6 +49,7 @@ def fleet(tmp_path_factory):
         f.start("api2", "api", 2)
         f.start("gw1", "gateway", 3)
         f.start("gw2", "gateway", 4)
+        f.start("worker", "worker", 5)
         f.start_lb()
         yield f
     except BaseException:
@@ -122,6 +123,47 @@ def test_a_message_through_either_api_node_reaches_both_gateways_in_order(fleet,
     expected = list(range(start + 1, start + 121))
     for sub in subs:
         assert sub.seqs == expected, (sub.name, sub.seqs)
+
+
+def test_a_message_committed_but_never_published_still_reaches_the_subscribers(fleet, team):
+    """An API node that dies between its commit and its publish leaves a message in the
+    store that no event carries; the worker finds it by the channel's tail and publishes
+    it, and the gateways deliver it in order. (The message is written here straight to
+    the shared store, without publishing, as the dead node would have left it.)"""
+    import asyncio
+
+    from parley.app import open_storage
+    from parley.ids import Snowflake
+    from parley.storage.models import PostRequest
+
+    alice, bots, channel = team
+    web = fleet.client(alice.token)
+    web.chat_postMessage(channel=channel, text="published as usual")  # the worker knows C
+    start = last_seq(web, channel)
+    sub = Subscriber(fleet.client(bots[0].token), channel, start, pinned(fleet, "gw2"))
+
+    async def commit_without_publishing() -> int:
+        directory, store = await open_storage(fleet.settings())
+        try:
+            req = PostRequest(
+                id=Snowflake(900).next(),
+                channel=channel,
+                team=alice.team_id,
+                user=alice.user_id,
+                bot_id=None,
+                text="committed, never published",
+            )
+            return (await store.post(req)).message.seq
+        finally:
+            await store.close()
+            await directory.close()
+
+    def body():
+        seq = asyncio.run(commit_without_publishing())
+        assert seq == start + 1
+        wait_for(lambda: sub.seqs == [start + 1], 30, "the republished message")
+
+    run_subscribers([sub], body)
 
 
 def test_a_gateway_killed_under_load_loses_and_doubles_nothing(fleet, team):

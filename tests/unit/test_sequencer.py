@@ -118,3 +118,19 @@ def test_any_arrival_order_comes_out_in_seq_order_once(order, lost):
     if order[lost] == 29:  # nothing came after it: no gap to see until the next message
         out += s.push(msg(29))
     assert [e.seq for e in out] == list(range(30))
+
+
+def test_the_republisher_asks_for_what_the_store_has_and_the_log_lacks():
+    """The worker's core: a tail ahead of what the log carried, older than the grace,
+    is to be published again; a channel first seen in the store counts as complete."""
+    from parley.worker.republish import Carried
+
+    c = Carried()
+    c.saw("message", "C1", 5)
+    c.saw("message_changed", "C1", 9)  # not a new message: does not advance
+    tails = [("C1", 7, 1_000), ("C2", 3, 1_000), ("C3", 4, 5_000)]
+    c.saw("message", "C3", 2)
+    assert c.missing(tails, before_ts=2_000) == [("C1", 5, 2)]  # C3 is too recent yet
+    assert c.missing(tails, before_ts=9_000) == [("C1", 5, 2), ("C3", 2, 2)]
+    c.saw("message", "C1", 7)
+    assert c.missing([("C2", 3, 1_000)], before_ts=9_000) == []

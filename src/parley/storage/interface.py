@@ -155,3 +155,9 @@ class MessageStore(Protocol):
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         """Messages with ``seq`` greater than the given one, ascending (for resume)."""
         ...
+
+    async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
+        """``(channel, last seq, its ts)`` of every channel whose newest message was
+        committed with a ``ts`` above ``after_ts``, from the primaries (for the worker
+        that republishes what a dead node committed but never published)."""
+        ...

@@ -254,6 +254,11 @@ async def q_last_seq(cur: Any, channel: str) -> int:
     return int(row[0] or 0)
 
 
+async def q_recent_tails(cur: Any, after_ts: int) -> list[tuple[str, int, int]]:
+    await cur.execute("SELECT channel, seq, ts FROM channel_tails WHERE ts > %s", (after_ts,))
+    return [(r[0], int(r[1]), int(r[2])) for r in await cur.fetchall()]
+
+
 async def q_since(cur: Any, channel: str, seq: int, limit: int) -> Page:
     await cur.execute(
         f"SELECT {COLS} FROM messages WHERE channel = %s AND seq > %s ORDER BY seq LIMIT %s",
@@ -450,6 +455,14 @@ class MysqlMessageStore:
 
     async def last_seq(self, channel: str) -> int:
         return await self._shard(channel).primary.run(q_last_seq, channel)
+
+    async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
+        """From each primary's ``channel_tails`` (one row per channel: a scan, every few
+        seconds, by the republishing worker)."""
+        out: list[tuple[str, int, int]] = []
+        for reads in self._reads:
+            out += await reads.primary.run(q_recent_tails, after_ts)
+        return out
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         reads = self._shard(channel)

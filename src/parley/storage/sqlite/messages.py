@@ -301,6 +301,14 @@ def q_last_seq(conn: sqlite3.Connection, channel: str) -> int:
     return row[0] or 0
 
 
+def q_recent_tails(conn: sqlite3.Connection, after_ts: int) -> list[tuple[str, int, int]]:
+    rows = conn.execute(
+        "SELECT channel, MAX(seq), MAX(ts) FROM messages WHERE ts > ? GROUP BY channel",
+        (after_ts,),
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 def q_since(conn: sqlite3.Connection, channel: str, seq: int, limit: int) -> Page:
     rows = conn.execute(
         f"SELECT {_COLS} FROM messages WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -416,3 +424,11 @@ class SqliteMessageStore:
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         return await self._read(channel, q_since, seq, limit)
+
+    async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
+        """A scan of each shard's recent messages (no index on ``ts`` alone: the
+        embedded server runs no republishing worker, so this is never on a hot path)."""
+        out: list[tuple[str, int, int]] = []
+        for i in range(self._n):
+            out += await self._readers.run(i, q_recent_tails, after_ts)
+        return out
