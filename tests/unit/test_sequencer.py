@@ -134,3 +134,11 @@ def test_the_republisher_asks_for_what_the_store_has_and_the_log_lacks():
     assert c.missing(tails, before_ts=9_000) == [("C1", 5, 2), ("C3", 2, 2)]
     c.saw("message", "C1", 7)
     assert c.missing([("C2", 3, 1_000)], before_ts=9_000) == []
+
+
+def test_a_gap_the_store_never_fills_holds_a_bounded_number_of_events():
+    s = Sequencer(0.5, max_held=3, clock=Clock())
+    s.push(msg(1))
+    assert [s.push(msg(q)) for q in (3, 4, 5)] == [[], [], []]
+    assert [e.seq for e in s.push(msg(6))] == [3, 4, 5, 6]  # 2 is given up on
+    assert s.gaps() == 0

@@ -28,11 +28,14 @@ rather than lost.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from parley.bus.interface import Event
+
+log = logging.getLogger(__name__)
 
 #: Events of the new-message kind: the only ones that advance a channel's ``seq``.
 MESSAGE = "message"
@@ -54,17 +57,20 @@ class _Channel:
 
 class Sequencer:
     """Keeps ``next`` for up to ``max_channels`` channels (least recently seen forgotten
-    first, never one with a gap open)."""
+    first, never one with a gap open), and holds at most ``max_held`` events behind one
+    channel's gap."""
 
     def __init__(
         self,
         window: float,
         *,
         max_channels: int = 200_000,
+        max_held: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._window = window
         self._max = max_channels
+        self._max_held = max_held
         self._clock = clock
         self._channels: OrderedDict[str, _Channel] = OrderedDict()
         self._gaps: set[str] = set()
@@ -91,7 +97,17 @@ class Sequencer:
         if not state.since:
             state.since = self._clock()
             self._gaps.add(event.channel)
+        if len(state.held) + len(state.waiting) > self._max_held:
+            return self._give_up(event.channel, state)
         return self._release(event.channel, state)
+
+    def _give_up(self, channel: str, state: _Channel) -> list[Event]:
+        """A gap the store cannot fill (it keeps failing) while ``max_held`` events pile
+        up behind it: memory is bounded, so the channel skips the gap and goes on from
+        what is held, in order (clients recover the skipped seqs by resume)."""
+        log.error("%s: gap after seq %d unfilled; skipping it", channel, state.next - 1)
+        state.next = min(state.held)
+        return self._release(channel, state)
 
     def due(self) -> list[tuple[str, int, int]]:
         """Gaps open for ``window`` seconds or more, as ``(channel, after, missing)``: the
