@@ -166,6 +166,47 @@ def test_a_message_committed_but_never_published_still_reaches_the_subscribers(f
     run_subscribers([sub], body)
 
 
+def test_an_api_node_killed_under_load_loses_nothing_it_committed(fleet, team):
+    """SIGKILL an API node while both post into one channel: its clients' requests in
+    flight fail, and every message either node committed (acknowledged or not: the kill
+    can fall between commit and answer, or between commit and publish) reaches every
+    subscriber once, in order; the worker republishes what the dead node never did."""
+    alice, bots, channel = team
+    web = fleet.client(alice.token, via="api2")
+    start = last_seq(web, channel)
+    subs = [Subscriber(fleet.client(bot.token), channel, start) for bot in bots]
+
+    def post_until_it_fails(via: str) -> None:
+        poster = fleet.client(alice.token, via=via)
+        poster.retry_handlers.clear()
+        for i in range(150):
+            try:
+                poster.chat_postMessage(channel=channel, text=f"{via}-{i}")
+            except Exception:  # the node died under this request
+                return
+            time.sleep(0.02)
+
+    def body():
+        senders = [
+            threading.Thread(target=post_until_it_fails, args=(v,)) for v in ("api1", "api2")
+        ]
+        for t in senders:
+            t.start()
+        time.sleep(1.0)
+        fleet.kill("api1")
+        for t in senders:
+            t.join(60)
+        last = last_seq(web, channel)
+        wait_for(lambda: all(s.seqs and s.seqs[-1] >= last for s in subs), 30, "every commit")
+        time.sleep(0.3)
+
+    run_subscribers(subs, body)
+    expected = list(range(start + 1, last_seq(web, channel) + 1))
+    for sub in subs:
+        assert sub.seqs == expected
+    fleet.start("api1", "api", 1)
+
+
 def test_a_gateway_killed_under_load_loses_and_doubles_nothing(fleet, team):
     """SIGKILL one gateway while messages flow: its clients reconnect through the load
     balancer to the other and resume; every subscriber ends with every message once, in
