@@ -13,6 +13,7 @@ without it the limits live in the process (:class:`~parley.pipeline.ratelimit.Me
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import redis.asyncio as redis
@@ -49,6 +50,8 @@ class RedisRateStore:
         self._prefix = prefix
         self._client: redis.Redis | None = None
         self._script = None
+        #: Checks asked for during this loop turn, sent together in one pipeline.
+        self._batch: list[tuple[str, float, float, asyncio.Future]] = []
 
     async def start(self) -> None:
         """Connects and loads the script; a Redis that does not answer fails start-up."""
@@ -65,9 +68,29 @@ class RedisRateStore:
         a limit protects the service, it is not a guarantee to any user, so an outage of
         Redis does not stop every send (circuit breakers come with the resilience work)."""
         assert self._script is not None, "start() first"
+        future = asyncio.get_running_loop().create_future()
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._batch.append((self._prefix + key, rate, burst, future))
+        return await future
+
+    def _send(self) -> None:
+        """Sends the checks of this loop turn as one pipeline: one round trip and one
+        write for all of them (the send path's only Redis call per message)."""
+        batch, self._batch = self._batch, []
+        asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[tuple[str, float, float, asyncio.Future]]) -> None:
+        assert self._client is not None and self._script is not None
+        waits: list = [0.0] * len(batch)
         try:
-            wait = await self._script(keys=[self._prefix + key], args=[rate, burst])
+            pipe = self._client.pipeline(transaction=False)
+            for key, rate, burst, _ in batch:
+                await self._script(keys=[key], args=[rate, burst], client=pipe)  # queued
+            waits = await pipe.execute()
         except (redis.RedisError, OSError) as exc:
-            log.warning("rate limit not checked, Redis failed: %s", exc)
-            return 0.0
-        return float(wait)
+            log.warning("rate limits not checked (%d calls), Redis failed: %s", len(batch), exc)
+        finally:  # every caller gets an answer, whatever happened
+            for (_, _, _, future), wait in zip(batch, waits, strict=False):
+                if not future.done():
+                    future.set_result(float(wait))
