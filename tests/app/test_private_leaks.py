@@ -76,12 +76,25 @@ def world(server) -> World:
     public_name = f"open-{tag}-zq"
     public = m.conversations_create(name=public_name)["channel"]["id"]
     server.client(nonmember.token).conversations_join(channel=public)
-    first = m.chat_postMessage(channel=private, text="the secret plan xq1")
-    parent = m.chat_postMessage(channel=private, text="a secret thread xq2")
-    reply = m.chat_postMessage(channel=private, text="a secret reply xq3", thread_ts=parent["ts"])
+    # markers long enough that no random ticket or token contains one by chance (a
+    # three-letter marker once turned up inside an rtm.connect ticket)
+    first = m.chat_postMessage(channel=private, text="the secret plan qzsecretmark1")
+    parent = m.chat_postMessage(channel=private, text="a secret thread qzsecretmark2")
+    reply = m.chat_postMessage(
+        channel=private, text="a secret reply qzsecretmark3", thread_ts=parent["ts"]
+    )
     m.reactions_add(channel=private, timestamp=first["ts"], name="eyes")
     server.client(leaver.token).conversations_leave(channel=private)
-    secrets = {private, name, "xq1", "xq2", "xq3", first["ts"], parent["ts"], reply["ts"]}
+    secrets = {
+        private,
+        name,
+        "qzsecretmark1",
+        "qzsecretmark2",
+        "qzsecretmark3",
+        first["ts"],
+        parent["ts"],
+        reply["ts"],
+    }
     return World(
         member=member,
         member2=member2,
@@ -175,9 +188,12 @@ def test_members_still_see_it(server, world):
     m = server.client(world.member2.token)
     assert m.conversations_info(channel=world.private)["channel"]["id"] == world.private
     texts = [x["text"] for x in m.conversations_history(channel=world.private)["messages"]]
-    assert "the secret plan xq1" in texts
+    assert "the secret plan qzsecretmark1" in texts
     replies = m.conversations_replies(channel=world.private, ts=world.thread_ts)["messages"]
-    assert [x["text"] for x in replies] == ["a secret thread xq2", "a secret reply xq3"]
+    assert [x["text"] for x in replies] == [
+        "a secret thread qzsecretmark2",
+        "a secret reply qzsecretmark3",
+    ]
     got = m.reactions_get(channel=world.private, timestamp=world.ts)["message"]["reactions"]
     assert got[0]["name"] == "eyes"
 
@@ -263,12 +279,15 @@ def test_websocket_outsiders_receive_nothing_of_it(server, world):
             client.send({"type": "presence_query", "ids": [w.member.user_id]})
 
         # the members do everything there is to do
-        posted = m.chat_postMessage(channel=w.private, text="live secret xq4")
+        posted = m.chat_postMessage(channel=w.private, text="live secret qzsecretmark4")
         reply = m.chat_postMessage(
-            channel=w.private, text="live reply xq5", thread_ts=w.thread_ts, reply_broadcast=True
+            channel=w.private,
+            text="live reply qzsecretmark5",
+            thread_ts=w.thread_ts,
+            reply_broadcast=True,
         )
-        w.secrets |= {"xq4", "xq5", posted["ts"], reply["ts"]}
-        m.chat_update(channel=w.private, ts=posted["ts"], text="live secret edited xq6")
+        w.secrets |= {"qzsecretmark4", "qzsecretmark5", posted["ts"], reply["ts"]}
+        m.chat_update(channel=w.private, ts=posted["ts"], text="live secret edited qzsecretmark6")
         m.reactions_add(channel=w.private, timestamp=posted["ts"], name="tada")
         m.reactions_remove(channel=w.private, timestamp=posted["ts"], name="tada")
         m.conversations_invite(channel=w.private, users=w.joiner.user_id)
@@ -276,7 +295,7 @@ def test_websocket_outsiders_receive_nothing_of_it(server, world):
         m.chat_delete(channel=w.private, ts=reply["ts"])
         hidden_name = f"quiet-{next(_n)}-zq"
         other = m.conversations_create(name=hidden_name, is_private=True)["channel"]["id"]
-        w.secrets |= {hidden_name, other, "xq6"}
+        w.secrets |= {hidden_name, other, "qzsecretmark6"}
         m.conversations_archive(channel=other)
         typist.send({"type": "typing", "channel": w.private})  # published last
 
