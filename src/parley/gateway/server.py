@@ -89,6 +89,9 @@ from parley.storage.models import User
 
 log = logging.getLogger(__name__)
 _PICOWS_LOG = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
+#: Seconds a connection closed for what its client sent waits for the client's close
+#: frame before the socket is closed anyway.
+CLOSE_WAIT = 2.0
 #: Seconds a user at the connection limit is told to wait: one closes only when the
 #: client lets go of it, so this is a back-off, not a promise.
 _CONNECTIONS_RETRY_AFTER = 5
@@ -324,7 +327,8 @@ class Connection(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame) -> None:
         kind = frame.msg_type
         if kind == WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
+            if not transport.is_close_frame_sent:  # the client closes: answer in kind
+                transport.send_close(frame.get_close_code())
             transport.disconnect()
             return
         if transport.is_close_frame_sent:
@@ -438,12 +442,23 @@ class Connection(WSListener):
 
     def _fail(self, code: WSCloseCode, reason: str) -> None:
         """Closes for something the client sent: what was already said goes first, then
-        the close frame with ``code`` and ``reason``; nothing more is read or run."""
+        the close frame with ``code`` and ``reason``; nothing more is read or run.
+
+        The socket is not closed at once: a client that flooded has frames still on
+        their way, and closing a socket with unread data makes the kernel send a reset
+        that can destroy the close frame before the client reads it. As RFC 6455 asks,
+        the client's own close ends it (frames till then are discarded unread), or
+        :data:`CLOSE_WAIT` seconds."""
         self._commands.clear()
         self.flush()
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
             transport.send_close(code, reason.encode())
+            asyncio.get_running_loop().call_later(CLOSE_WAIT, self._hang_up, transport)
+
+    @staticmethod
+    def _hang_up(transport: WSTransport) -> None:
+        if not transport.is_disconnected:
             transport.disconnect()
 
     def close(self, graceful: bool = True) -> None:
