@@ -99,6 +99,24 @@ class PostRequest(msgspec.Struct, frozen=True):
     client_msg_id: str | None = None
     rich: str | None = None
 
+    def message(self, seq: int, ts: int, thread_ts: int | None) -> Message:
+        """The message this request becomes at ``seq``/``ts``, in ``thread_ts``'s thread
+        (the parent's, after a reply to a reply was moved up) (both backends)."""
+        return Message(
+            id=self.id,
+            channel=self.channel,
+            team=self.team,
+            seq=seq,
+            ts=ts,
+            user=self.user,
+            bot_id=self.bot_id,
+            text=self.text,
+            thread_ts=thread_ts,
+            subtype="thread_broadcast" if thread_ts is not None and self.reply_broadcast else None,
+            client_msg_id=self.client_msg_id,
+            rich=self.rich,
+        )
+
 
 class PostResult(msgspec.Struct, frozen=True):
     """The stored message; ``duplicate`` when ``client_msg_id`` matched an earlier one

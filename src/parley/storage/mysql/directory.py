@@ -460,27 +460,19 @@ def _directory(settings: Settings) -> MysqlDirectory:
 
 def admin(settings: Settings, op: Callable, *args: Any) -> Any:
     """Runs a directory write op in its own transaction (admin commands)."""
-
-    async def go() -> Any:
-        d = _directory(settings)
-        await d.start()
-        try:
-            return await d._write(op, *args)
-        finally:
-            await d.close()
-
-    return run_sync(go)
+    return run_sync(lambda: _on_directory(settings, lambda d: d._write(op, *args)))
 
 
 def admin_read(settings: Settings, q: Callable, *args: Any) -> Any:
     """Runs a directory read op (admin commands)."""
+    return run_sync(lambda: _on_directory(settings, lambda d: d._read(q, *args)))
 
-    async def go() -> Any:
-        d = _directory(settings)
-        await d.start()
-        try:
-            return await d._read(q, *args)
-        finally:
-            await d.close()
 
-    return run_sync(go)
+async def _on_directory(settings: Settings, call: Callable[[MysqlDirectory], Any]) -> Any:
+    """``call`` on a directory of its own, opened and closed around it."""
+    d = _directory(settings)
+    await d.start()
+    try:
+        return await call(d)
+    finally:
+        await d.close()

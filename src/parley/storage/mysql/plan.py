@@ -202,20 +202,7 @@ class _Batch:
                 raise ApiError(Code.THREAD_NOT_FOUND)
         last_seq, last_ts = self.tails.get(req.channel, (0, 0))
         seq, ts = last_seq + 1, next_channel_ts(self.clock_us(), last_ts)
-        msg = Message(
-            id=req.id,
-            channel=req.channel,
-            team=req.team,
-            seq=seq,
-            ts=ts,
-            user=req.user,
-            bot_id=req.bot_id,
-            text=req.text,
-            thread_ts=thread_ts,
-            subtype="thread_broadcast" if thread_ts is not None and req.reply_broadcast else None,
-            client_msg_id=req.client_msg_id,
-            rich=req.rich,
-        )
+        msg = req.message(seq, ts, thread_ts)
         self.tails[req.channel] = self.new_tails[req.channel] = (seq, ts)
         self.new[(req.channel, ts)] = None
         self.messages[(req.channel, ts)] = msg

@@ -110,21 +110,7 @@ def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> Po
                 raise ApiError(Code.THREAD_NOT_FOUND)
     last_seq, last_ts = state.tail(conn, req.channel)
     seq, ts = last_seq + 1, next_channel_ts(state.clock_us(), last_ts)
-    subtype = "thread_broadcast" if thread_ts is not None and req.reply_broadcast else None
-    msg = Message(
-        id=req.id,
-        channel=req.channel,
-        team=req.team,
-        seq=seq,
-        ts=ts,
-        user=req.user,
-        bot_id=req.bot_id,
-        text=req.text,
-        thread_ts=thread_ts,
-        subtype=subtype,
-        client_msg_id=req.client_msg_id,
-        rich=req.rich,
-    )
+    msg = req.message(seq, ts, thread_ts)
     conn.execute(
         _INSERT,
         (
@@ -137,7 +123,7 @@ def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> Po
             msg.bot_id,
             msg.text,
             thread_ts,
-            subtype,
+            msg.subtype,
             msg.client_msg_id,
             0,
             None,
