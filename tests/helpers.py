@@ -11,13 +11,15 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from slack_sdk import WebClient
 
 from parley import admin
+from parley.app import Services
 from parley.config import Settings
 from parley.server import free_port, serve, serve_command
 
@@ -42,10 +44,25 @@ def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen | None 
         time.sleep(0.05)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class RunningServer:
     url: str
     settings: Settings
+    #: The server's parts and the event loop they run on (:meth:`on_loop`).
+    services: Services | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def on_loop(self, fn: Callable[[Services], T], timeout: float = 10.0) -> T:
+        """``fn(services)`` run on the server's event loop (its parts are not
+        thread-safe); its result."""
+
+        async def call() -> T:
+            return fn(self.services)
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
 
     def client(self, token: str) -> WebClient:
         return WebClient(token=token, base_url=f"{self.url}/api/")
@@ -77,7 +94,12 @@ def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
         async def main() -> None:
             holder["loop"] = asyncio.get_running_loop()
             holder["stop"] = stop = asyncio.Event()
-            await serve(settings, on_ready=lambda _url: ready.set(), stop=stop)
+            await serve(
+                settings,
+                on_ready=lambda _url: ready.set(),
+                stop=stop,
+                on_start=lambda svc: holder.__setitem__("services", svc),
+            )
 
         try:
             uvloop.run(main())
@@ -93,7 +115,7 @@ def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
     url = f"http://127.0.0.1:{settings.port}"
     wait_healthy(url)
     try:
-        yield RunningServer(url, settings)
+        yield RunningServer(url, settings, holder.get("services"), holder["loop"])
     finally:
         loop = holder["loop"]
         loop.call_soon_threadsafe(holder["stop"].set)

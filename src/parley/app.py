@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import redis.asyncio as redis
+
 from parley.api import methods
 from parley.api.dispatch import Api
 from parley.bus.interface import EventBus
@@ -102,7 +104,9 @@ async def start(settings: Settings) -> Services:
             replicas=settings.bus_replicas,
         )
     await bus.start()
-    tickets, recent, evictions, presence = await _shared(settings, store.last_seq, bus, closers)
+    tickets, recent, evictions, presence, redis_client = await _shared(
+        settings, store.last_seq, bus, closers
+    )
     ids = Snowflake(settings.worker_id)
     auth = Authenticator(directory, settings.token_cache_ttl, evictions=evictions)
     access = ChannelAccess(directory, settings.membership_cache_ttl, evictions=evictions)
@@ -124,6 +128,13 @@ async def start(settings: Settings) -> Services:
     )
     api = Api(auth, limits)
     hub = Hub()
+    consumer = BusConsumer(
+        bus,
+        hub,
+        store,
+        group=f"gateway-{settings.worker_id}",
+        reorder_window=settings.reorder_window,
+    )
     gateway = Gateway(
         hub=hub,
         tickets=tickets,
@@ -133,6 +144,7 @@ async def start(settings: Settings) -> Services:
         directory=directory,
         bus=bus,
         replayer=Replayer(recent, store),
+        listen=consumer.listen,
         max_text=settings.max_text,
         heartbeat=settings.heartbeat,
         handshake_timeout=settings.ws_handshake_timeout,
@@ -142,13 +154,6 @@ async def start(settings: Settings) -> Services:
         frame_flood=settings.ws_frame_flood,
         max_frame_size=settings.ws_max_frame,
         max_connections_per_user=settings.ws_connections_per_user,
-    )
-    consumer = BusConsumer(
-        bus,
-        hub,
-        store,
-        group=f"gateway-{settings.worker_id}",
-        reorder_window=settings.reorder_window,
     )
     svc = Services(
         settings,
@@ -208,17 +213,19 @@ async def _shared(
     last_seq: Callable[[str], Awaitable[int]],
     bus: EventBus,
     closers: list[Callable[[], Awaitable[None]]],
-) -> tuple[Tickets, RecentMessages, Evictions, Presence]:
+) -> tuple[Tickets, RecentMessages, Evictions, Presence, redis.Redis | None]:
     """What the nodes of a fleet share: ``rtm.connect`` tickets, the recent-message
     buffer, cache evictions and presence. In this process without ``PARLEY_REDIS_URL``;
-    in Redis with it (started here; their closers appended to ``closers``). ``last_seq``
-    is the store's, which the Redis buffer checks its coverage against."""
+    in Redis with it (started here; their closers appended to ``closers``), and then the
+    Redis client too, for the worker's partition leases. ``last_seq`` is the store's,
+    which the Redis buffer checks its coverage against."""
     announce = announcer(bus)
     if not settings.redis_url:
         recent = RecentBuffer(
             settings.recent_per_channel, settings.recent_ttl, settings.recent_channels
         )
-        return TicketBook(settings.ticket_ttl), recent, LocalEvictions(), LocalPresence(announce)
+        local = LocalPresence(announce)
+        return TicketBook(settings.ticket_ttl), recent, LocalEvictions(), local, None
     client = await redis_connect(settings.redis_url)
     prefix = settings.redis_prefix
     tickets = RedisTicketBook(client, settings.ticket_ttl, prefix=prefix)
@@ -246,7 +253,7 @@ async def _shared(
         raise
     redis_recent.start()
     closers.extend([redis_recent.close, evictions.close, client.aclose])
-    return tickets, redis_recent, evictions, presence
+    return tickets, redis_recent, evictions, presence, client
 
 
 def check_role(settings: Settings) -> None:

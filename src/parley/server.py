@@ -95,13 +95,15 @@ async def serve(
     *,
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    on_start: Callable[[app.Services], None] | None = None,
 ) -> None:
     """Runs until SIGINT/SIGTERM (or ``stop`` is set), then drains and closes cleanly.
 
     A drain: ``/readyz`` turns 503 (a load balancer stops sending work), WebSocket
     clients get ``goodbye`` and up to ``drain_seconds`` to move to another gateway while
     the Web API still serves, then the HTTP server stops and the store closes after the
-    writes queued. ``on_ready(url)`` is called once the server accepts connections.
+    writes queued. ``on_ready(url)`` is called once the server accepts connections;
+    ``on_start(services)`` (for embedding and tests) once its parts have started.
     """
     if settings.port == 0:
         settings = settings.with_(port=free_port(settings.host))
@@ -110,6 +112,8 @@ async def serve(
         # port would start, and the kernel would split the connections between the two
         raise ConfigError(f"{settings.host}:{settings.port} is in use by another server")
     svc = await app.start(settings)
+    if on_start is not None:
+        on_start(svc)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"
     http = HttpApp(

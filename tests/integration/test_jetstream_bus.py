@@ -184,3 +184,12 @@ def test_an_idle_partition_reads_as_an_empty_batch_again_and_again(stream):
     empties, batch = asyncio.run(go())
     assert all(b.events == () for b in empties)
     assert [e.seq for e in batch.events] == [1]
+
+
+def test_a_join_into_an_unread_partition_brings_everything_after_it(tmp_path, stream):
+    """On JetStream too: the gateway reads only its clients' partitions, and a join into
+    another one catches the joiner up (``tests/app/test_partition_interest.py``)."""
+    from tests.app.test_partition_interest import check_join_catch_up
+
+    with server_in_thread(tmp_path, bus_url=URL, bus_stream=stream, partitions=64) as srv:
+        check_join_catch_up(srv, "js")

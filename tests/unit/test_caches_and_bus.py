@@ -208,7 +208,7 @@ def test_the_gateway_consumer_survives_a_failing_read():
         hub.add(sink, ["C1"])
         consumer = BusConsumer(bus, hub, store=None, group="g")  # in order: no store read
         consumer.start()
-        await asyncio.sleep(0)  # the consumer takes the end offset first
+        await consumer.listen(["C1"], channels=False)  # positioned at the partition's end
         for seq in (1, 2, 3):
             bus.publish(Event("message", "C1", "T1", seq, seq, b"{}"))
         for _ in range(100):
@@ -219,3 +219,66 @@ def test_the_gateway_consumer_survives_a_failing_read():
         return sink.got
 
     assert asyncio.run(go()) == [1, 2, 3]
+
+
+def test_workspace_wide_events_are_routed_by_team():
+    from parley.bus.interface import JOIN_NOTICE, routing_key
+
+    def ev(kind: str) -> Event:
+        return Event(kind, "C1", "T1", 0, 1, b"{}", "U1")
+
+    for kind in ("presence_change", "channel_created", JOIN_NOTICE):
+        assert routing_key(ev(kind)) == "T1"
+    for kind in ("message", "member_joined_channel", "member_left_channel", "user_typing"):
+        assert routing_key(ev(kind)) == "C1"
+
+
+def test_the_gateway_consumer_reads_only_the_partitions_its_clients_need():
+    """``listen`` starts a partition's reader at its end; the sweep stops one no
+    connection has needed for ``linger`` seconds and forgets its channels' order."""
+    from parley.gateway.consumer import BusConsumer
+    from parley.gateway.hub import Hub
+
+    class Sink:
+        user_id, team_id = "U1", "T1"
+
+        def __init__(self) -> None:
+            self.got: list[tuple[str, int]] = []
+
+        def deliver(self, event: Event) -> None:
+            self.got.append((event.channel, event.seq))
+
+    now = [0.0]
+
+    async def go() -> None:
+        bus, hub, sink = InProcessBus(64, 100), Hub(), Sink()
+        channels = [f"C{i}" for i in range(200)]
+        a = next(c for c in channels if bus.partition_of(c) != bus.partition_of("T1"))
+        b = next(c for c in channels if bus.partition_of(c) not in map(bus.partition_of, (a, "T1")))
+        bus.publish(Event("message", a, "T1", 1, 1, b"{}"))  # before: not read
+        hub.add(sink, [a])
+        consumer = BusConsumer(bus, hub, store=None, group="g", linger=10, clock=lambda: now[0])
+        await consumer.listen(["T1", a], channels=False)
+        assert consumer.partitions() == sorted({bus.partition_of("T1"), bus.partition_of(a)})
+        bus.publish(Event("message", a, "T1", 2, 2, b"{}"))
+        bus.publish(Event("message", b, "T1", 1, 1, b"{}"))  # nobody here follows b
+        for _ in range(100):
+            if sink.got:
+                break
+            await asyncio.sleep(0.01)
+        assert sink.got == [(a, 2)]
+        assert consumer.sequencer.push(Event("message", a, "T1", 2, 2, b"{}")) == []  # seen
+        hub.remove(sink)
+        assert await consumer.sweep() == []  # unneeded from now on
+        now[0] = 9.9
+        assert await consumer.sweep() == []
+        now[0] = 10.0
+        assert sorted(await consumer.sweep()) == sorted(
+            {bus.partition_of("T1"), bus.partition_of(a)}
+        )
+        assert consumer.partitions() == []
+        # forgotten: a's next message starts its order afresh
+        assert consumer.sequencer.push(Event("message", a, "T1", 2, 2, b"{}")) != []
+        await consumer.close()
+
+    asyncio.run(go())

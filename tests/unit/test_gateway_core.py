@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.bus.interface import Event
+from parley.bus.interface import JOIN_NOTICE, Event
 from parley.gateway import protocol
 from parley.gateway.hub import Hub
 from parley.gateway.tickets import TicketBook
@@ -103,6 +103,10 @@ class Sub:
     def deliver(self, event: Event) -> None:
         self.got.append(event.payload)
 
+    def joined(self, notice: Event) -> None:  # a connection follows and catches up
+        self.hub.follow(self, notice.channel)
+        self.got.append(notice.payload)
+
 
 def ev(kind: str, channel: str, user: str = "", payload: bytes = b"x") -> Event:
     return Event(kind, channel, "T1", 0, 0, payload, user)
@@ -125,10 +129,16 @@ def test_hub_delivers_the_same_bytes_to_channel_subscribers_only():
 def test_hub_follows_membership_changes_and_skips_the_typist():
     hub = Hub()
     a, b = Sub("U1"), Sub("U2")
+    a.hub = b.hub = hub
     hub.add(a, ["C1"])
     hub.add(b, [])
-    hub.deliver(ev("member_joined_channel", "C1", user="U2", payload=b"join"))
+    # a join: the members see it from the channel, the joiner from its notice
+    assert hub.deliver(ev("member_joined_channel", "C1", user="U2", payload=b"join")) == 1
+    assert a.got == [b"join"] and b.got == []
+    assert hub.deliver(ev(JOIN_NOTICE, "C1", user="U2", payload=b"join")) == 1
     assert b.got == [b"join"] and a.got == [b"join"]
+    other_team = Event(JOIN_NOTICE, "C1", "T2", 0, 0, b"x", "U1")
+    assert hub.deliver(other_team) == 0  # a notice never crosses a workspace
     hub.deliver(ev("user_typing", "C1", user="U1", payload=b"typing"))
     assert b.got[-1] == b"typing" and a.got[-1] == b"join"
     hub.deliver(ev("member_left_channel", "C1", user="U2", payload=b"left"))
@@ -227,8 +237,9 @@ def test_hub_counts_devices_and_names_who_is_offline():
 def test_membership_changes_while_a_snapshot_loads_are_not_lost():
     hub = Hub()
     conn = Sub("U1")
+    conn.hub = hub
     hub.add(conn)  # registered; its channels are being loaded
-    hub.deliver(ev("member_joined_channel", "C-new", user="U1", payload=b"joined"))
+    hub.deliver(ev(JOIN_NOTICE, "C-new", user="U1", payload=b"joined"))
     hub.deliver(ev("member_left_channel", "C-old", user="U1", payload=b"left"))
     hub.follow_snapshot(conn, ["C-old", "C-kept"])  # taken before the leave committed
     for channel in ("C-new", "C-kept", "C-old"):

@@ -92,6 +92,29 @@ def test_a_message_older_than_the_first_one_seen_is_late_not_lost():
     assert seqs(s.push(msg(5))) == [("message", 5)]
 
 
+def test_a_channel_started_at_its_stored_tail_orders_its_first_messages():
+    """Two nodes race a channel's first messages past a gateway that just began to read
+    its partition: started at the store's last seq, the channel comes out in order."""
+    s = Sequencer(0.5, clock=Clock())
+    s.expect("C1", 4)
+    assert s.knows("C1")
+    assert s.push(msg(6)) == []
+    assert seqs(s.push(msg(5))) == [("message", 5), ("message", 6)]
+    assert s.push(msg(4)) == []  # what the store already had: not again
+    s.expect("C1", 0)  # known: unchanged
+    assert seqs(s.push(msg(7))) == [("message", 7)]
+
+
+def test_forgotten_channels_start_afresh():
+    s = Sequencer(0.5, clock=Clock())
+    s.push(msg(1, "A"))
+    s.push(msg(3, "A"))  # a gap in A
+    s.push(msg(1, "B"))
+    s.forget(lambda channel: channel == "A")
+    assert not s.knows("A") and s.knows("B") and s.gaps() == 0 and s.due() == []
+    assert seqs(s.push(msg(9, "A"))) == [("message", 9)]
+
+
 def test_channels_are_independent_and_forgetting_spares_open_gaps():
     s = Sequencer(0.5, max_channels=2, clock=Clock())
     s.push(msg(1, "A"))

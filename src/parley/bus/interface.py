@@ -28,6 +28,24 @@ class Event(msgspec.Struct, frozen=True):
     user: str = ""
 
 
+#: The copy of a ``member_joined_channel`` that goes to the joiner's gateway (see
+#: :func:`routing_key`); never sent to a client as such.
+JOIN_NOTICE = "member_joined_notice"
+
+#: Events about a whole workspace rather than one channel: routed by the team id.
+TEAM_WIDE = frozenset({"presence_change", "channel_created", JOIN_NOTICE})
+
+
+def routing_key(event: Event) -> str:
+    """What picks ``event``'s partition: its channel, or its team for :data:`TEAM_WIDE`
+    events. A gateway reads the partitions of the channels its clients follow and of
+    the teams they belong to, and so gets every event any of them should see: a join
+    is published twice, ``member_joined_channel`` in the channel's partition (for the
+    members already there) and :data:`JOIN_NOTICE` in the team's (for the joiner, whose
+    gateway may not read the channel's partition yet)."""
+    return event.team if event.type in TEAM_WIDE else event.channel
+
+
 class Batch(msgspec.Struct, frozen=True):
     events: tuple[Event, ...]
     next_offset: int
@@ -42,8 +60,17 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
 
+    def partition_of(self, key: str) -> int:
+        """The partition of a :func:`routing_key` (a channel or team id)."""
+        ...
+
+    async def release(self, partition: int) -> None:
+        """Frees what reading ``partition`` holds (a reader that stops reading it)."""
+        ...
+
     def publish(self, event: Event) -> None:
-        """Appends ``event`` to its channel's partition. Order per channel is call order."""
+        """Appends ``event`` to the partition of its :func:`routing_key`. Order per
+        channel (and per team for team-wide events) is call order."""
         ...
 
     async def end_offset(self, partition: int) -> int:
@@ -56,6 +83,11 @@ class EventBus(Protocol):
 
     def committed(self, group: str, partition: int) -> int:
         """The offset ``group`` acknowledged last in ``partition`` (0 if never)."""
+        ...
+
+    async def fetch_committed(self, group: str, partition: int) -> int:
+        """Like :meth:`committed`, but as stored now: another process of ``group`` may
+        have moved it (a partition handed over between workers)."""
         ...
 
     def commit(self, group: str, partition: int, offset: int) -> None:

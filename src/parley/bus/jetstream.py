@@ -1,8 +1,9 @@
 """The event log on NATS JetStream: durable, shared by every node, partitioned by channel.
 
 One stream (``<name>``) whose subjects carry the partition, ``<name>.p.<i>``, ``i`` the
-stable hash of the channel (as Kafka partitions the seed's log), so one channel's events
-keep their order. Offsets are the stream's sequence numbers: a partition's events are
+stable hash of the channel (as Kafka partitions the seed's log; of the team for
+workspace-wide events, see :func:`~parley.bus.interface.routing_key`), so one channel's
+events keep their order. Offsets are the stream's sequence numbers: a partition's events are
 read in order from any offset, and ``next_offset`` is one past the last event returned.
 
 - **Publish** stays synchronous for the send path (it is called after the durable
@@ -15,8 +16,9 @@ read in order from any offset, and ``next_offset`` is one past the last event re
   recover them from the store by ``seq``).
 - **Read** uses one ephemeral pull consumer per partition reader, filtered to the
   partition's subject and started at the requested offset (re-created when a reader
-  jumps). ``truncated`` is set when the offset is older than what the stream still
-  retains (by age or size, ``max_age`` / ``max_bytes``).
+  jumps, dropped by :meth:`JetStreamBus.release` when it stops). ``truncated`` is set
+  when the offset is older than what the stream still retains (by age or size,
+  ``max_age`` / ``max_bytes``).
 - **Commit** keeps each group's offsets in a JetStream key-value bucket, written by a
   background task at most every ``commit_interval`` seconds (last value wins), so a
   restarted consumer resumes where its group left off.
@@ -37,7 +39,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
-from parley.bus.interface import Batch, Event
+from parley.bus.interface import Batch, Event, routing_key
 from parley.bus.offsets import Offsets
 from parley.errors import ConfigError
 from parley.storage.router import partition_for
@@ -178,11 +180,11 @@ class JetStreamBus:
 
     # -- publishing -------------------------------------------------------------------
 
-    def partition_of(self, channel: str) -> int:
-        return partition_for(channel, self.partitions)
+    def partition_of(self, key: str) -> int:
+        return partition_for(key, self.partitions)
 
     def publish(self, event: Event) -> None:
-        p = partition_for(event.channel, self.partitions)
+        p = partition_for(routing_key(event), self.partitions)
         box = self._outbox[p]
         box.append(event)
         if len(box) > self._max_pending:
@@ -254,6 +256,14 @@ class JetStreamBus:
         self._readers[partition] = (psub, next_offset)
         return Batch(events, next_offset, truncated)
 
+    async def release(self, partition: int) -> None:
+        """Drops ``partition``'s pull consumer: a reader that starts again later gets a
+        fresh one at its offset, never events a cancelled fetch left in the old one."""
+        held = self._readers.pop(partition, None)
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held[0].unsubscribe()
+
     async def _reader(self, partition: int, offset: int):
         held = self._readers.get(partition)
         if held is not None and held[1] == offset:
@@ -277,6 +287,15 @@ class JetStreamBus:
     # -- offsets ----------------------------------------------------------------------
 
     def committed(self, group: str, partition: int) -> int:
+        return self._offsets.get(group, partition)
+
+    async def fetch_committed(self, group: str, partition: int) -> int:
+        try:
+            entry = await self._kv.get(f"{group}.{partition}")
+        except (NotFoundError, KeyNotFoundError):
+            entry = None
+        if entry is not None and entry.value:
+            self._offsets.advance(group, partition, int(entry.value))
         return self._offsets.get(group, partition)
 
     def commit(self, group: str, partition: int, offset: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from parley.bus.interface import Batch, Event
+from parley.bus.interface import Batch, Event, routing_key
 from parley.bus.offsets import Offsets
 from parley.storage.router import partition_for
 
@@ -48,11 +48,11 @@ class InProcessBus:
                     w.cancel()
             part.waiters.clear()
 
-    def partition_of(self, channel: str) -> int:
-        return partition_for(channel, self.partitions)
+    def partition_of(self, key: str) -> int:
+        return partition_for(key, self.partitions)
 
     def publish(self, event: Event) -> None:
-        part = self._parts[partition_for(event.channel, self.partitions)]
+        part = self._parts[partition_for(routing_key(event), self.partitions)]
         part.events.append(event)
         if len(part.events) >= 2 * part.retention:
             drop = len(part.events) - part.retention
@@ -62,6 +62,9 @@ class InProcessBus:
         for w in waiters:
             if not w.done():
                 w.set_result(None)
+
+    async def release(self, partition: int) -> None:
+        pass  # a reader holds nothing here
 
     async def end_offset(self, partition: int) -> int:
         return self._parts[partition].end
@@ -81,6 +84,9 @@ class InProcessBus:
 
     def committed(self, group: str, partition: int) -> int:
         return self._offsets.get(group, partition)
+
+    async def fetch_committed(self, group: str, partition: int) -> int:
+        return self._offsets.get(group, partition)  # one process: nothing else moves it
 
     def commit(self, group: str, partition: int, offset: int) -> None:
         self._offsets.advance(group, partition, offset)

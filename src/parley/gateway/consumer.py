@@ -1,13 +1,32 @@
-"""The gateway's bus consumer: reads every partition in batches, puts each channel's events
-in ``seq`` order (:mod:`parley.gateway.sequencer`, filling lost publishes from the store),
-hands them to the hub, and acknowledges (commits) what it delivered."""
+"""The gateway's bus consumer: reads the partitions its clients need, in batches, puts each
+channel's events in ``seq`` order (:mod:`parley.gateway.sequencer`, filling lost publishes
+from the store), hands them to the hub, and acknowledges (commits) what it delivered.
+
+**Which partitions.** A gateway reads a partition only while one of its connections
+follows a channel of it, or belongs to a team whose workspace-wide events it carries
+(:func:`~parley.bus.interface.routing_key`): adding a gateway adds readers only where its
+own clients are, and does not multiply the work of the others. A connection asks for its
+partitions with :meth:`BusConsumer.listen` before it reads anything it will replay: a
+partition not yet read starts at its current end, taken then, so every event published
+after that point reaches the hub, and everything committed before it is the replay's
+(resume, or a join's catch-up). A partition no connection has needed for ``linger``
+seconds stops being read, and the sequencer forgets its channels.
+
+A restarted gateway has no clients; each reconnecting client resumes from its own last
+``seq`` per channel (:mod:`parley.gateway.resume`), which is the position that matters
+to it, and the partitions it needs are read from their end onwards. The offsets the
+gateway commits per partition measure how far it has read.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable, Iterable
 
 from parley.bus.interface import Event, EventBus
+from parley.errors import ParleyError
 from parley.gateway.hub import Hub
 from parley.gateway.sequencer import Sequencer
 from parley.pipeline import events
@@ -17,9 +36,13 @@ from parley.tasks import cancel_all
 log = logging.getLogger(__name__)
 
 
+class BusUnavailable(ParleyError):
+    """A partition could not be positioned (the event log is unreachable)."""
+
+
 class BusConsumer:
-    """One task per partition. Starts at the partition's current end (live events);
-    missed history is the resume handshake's job, served from the buffer and the store."""
+    """One task per partition read, plus the gap filler and the sweeper of partitions no
+    longer needed."""
 
     def __init__(
         self,
@@ -30,6 +53,9 @@ class BusConsumer:
         group: str,
         batch: int = 100,
         reorder_window: float = 0.5,
+        linger: float = 30.0,
+        start_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bus = bus
         self._hub = hub
@@ -37,13 +63,67 @@ class BusConsumer:
         self._group = group
         self._batch = batch
         self._window = reorder_window
+        self._linger = linger
+        self._start_timeout = start_timeout
+        self._clock = clock
         self.sequencer = Sequencer(reorder_window)
+        #: The partitions read: their reader task, and a future done once positioned.
+        self._readers: dict[int, tuple[asyncio.Task, asyncio.Future]] = {}
+        #: Partitions read but needed by no connection, since when.
+        self._unneeded: dict[int, float] = {}
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        for p in range(self._bus.partitions):
-            self._tasks.append(asyncio.create_task(self._run(p), name=f"gateway-consumer-{p}"))
         self._tasks.append(asyncio.create_task(self._fill_gaps(), name="gateway-gap-filler"))
+        self._tasks.append(asyncio.create_task(self._sweep_loop(), name="gateway-sweeper"))
+
+    def partitions(self) -> list[int]:
+        """The partitions this gateway reads now."""
+        return sorted(self._readers)
+
+    async def listen(self, keys: Iterable[str], *, channels: bool = True) -> None:
+        """Returns once the partitions of ``keys`` (channels, or teams with ``channels``
+        false) are read, each from a position taken no earlier than this call, and the
+        channels the sequencer did not know are started at their last ``seq`` in the
+        store; raises :class:`BusUnavailable` if the log cannot be positioned within
+        ``start_timeout`` seconds."""
+        keys = list(keys)
+        await self._position(keys)
+        if channels:
+            await self._expect([k for k in keys if not self.sequencer.knows(k)])
+
+    async def _expect(self, channels: list[str]) -> None:
+        gate = asyncio.Semaphore(16)
+
+        async def expect(channel: str) -> None:
+            async with gate:
+                last = await self._store.last_seq(channel)
+            self.sequencer.expect(channel, last)
+
+        try:
+            await asyncio.gather(*(expect(c) for c in channels))
+        except Exception:  # ordering of first messages only: nothing is lost without it
+            log.exception("reading the last seq of %d channels failed", len(channels))
+
+    async def _position(self, keys: list[str]) -> None:
+        waits = []
+        for partition in {self._bus.partition_of(key) for key in keys}:
+            self._unneeded.pop(partition, None)
+            reader = self._readers.get(partition)
+            if reader is None:
+                started = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(
+                    self._run(partition, started), name=f"gateway-consumer-{partition}"
+                )
+                reader = self._readers[partition] = (task, started)
+            if not reader[1].done():
+                waits.append(reader[1])
+        if not waits:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), self._start_timeout)
+        except TimeoutError:
+            raise BusUnavailable("the event log is unreachable") from None
 
     def _deliver(self, ready: list[Event]) -> None:
         for event in ready:
@@ -66,8 +146,40 @@ class BusConsumer:
                 found = [events.as_stored(m) for m in page.rows]
                 self._deliver(self.sequencer.fill(channel, found))
 
-    async def _run(self, partition: int) -> None:
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(self._linger / 3, 0.01))
+            await self.sweep()
+
+    async def sweep(self) -> list[int]:
+        """Stops reading the partitions no connection has needed for ``linger`` seconds;
+        returns them."""
+        now = self._clock()
+        needed = {self._bus.partition_of(key) for key in self._hub.routing_keys()}
+        stopped = []
+        for partition in list(self._readers):
+            if partition in needed:
+                self._unneeded.pop(partition, None)
+            elif now - self._unneeded.setdefault(partition, now) >= self._linger:
+                stopped.append(partition)
+        of = self._bus.partition_of
+        for partition in stopped:
+            task, _ = self._readers.pop(partition)
+            del self._unneeded[partition]
+            task.cancel()
+        if stopped:
+            gone = set(stopped)
+            self.sequencer.forget(lambda channel: of(channel) in gone)
+        for partition in stopped:
+            try:
+                await self._bus.release(partition)
+            except Exception:
+                log.exception("partition %d: releasing its reader failed", partition)
+        return stopped
+
+    async def _run(self, partition: int, started: asyncio.Future) -> None:
         offset = await self._read_end(partition)
+        started.set_result(offset)
         while True:
             try:
                 batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
@@ -96,4 +208,5 @@ class BusConsumer:
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
-        await cancel_all(self._tasks)
+        await cancel_all(self._tasks + [task for task, _ in self._readers.values()])
+        self._readers.clear()

@@ -7,10 +7,11 @@ was published; every subscriber writes those same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Protocol
 
-from parley.bus.interface import Event
+from parley.bus.interface import JOIN_NOTICE, Event
 
 
 class Subscriber(Protocol):
@@ -18,6 +19,16 @@ class Subscriber(Protocol):
     team_id: str
 
     def deliver(self, event: Event) -> None: ...
+
+    def joined(self, notice: Event) -> None:
+        """Its user joined ``notice.channel`` (a :data:`JOIN_NOTICE`): follow the channel
+        and send the user the join and every message after ``notice.seq``."""
+        ...
+
+
+#: Events the user they are about does not get from the channel: their own typing, and
+#: their own join (which comes to them as a :data:`JOIN_NOTICE`).
+_NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
 
 class Hub:
@@ -89,6 +100,17 @@ class Hub:
         self._discard(self._by_user, sub.user_id, sub)
         self._discard(self._by_team, sub.team_id, sub)
 
+    def follow(self, sub: Subscriber, channel: str) -> None:
+        """``sub`` receives ``channel``'s events from now on (its user joined it)."""
+        if sub in self._channels_of:
+            self._follow(sub, channel)
+            self._left_early.get(sub, set()).discard(channel)
+
+    def routing_keys(self) -> Iterator[str]:
+        """Every channel a local connection follows and every team one belongs to: the
+        routing keys whose partitions this gateway must read."""
+        return chain(self._by_channel, self._by_team)
+
     def follows(self, sub: Subscriber, channel: str) -> bool:
         """Whether ``sub`` receives ``channel``'s events now."""
         channels = self._channels_of.get(sub)
@@ -120,16 +142,19 @@ class Hub:
     def deliver(self, event: Event) -> int:
         """Sends ``event`` to every local connection that should see it; returns how many.
 
-        Membership events change the map first (a joiner sees their own join) or after
-        (a leaver sees their own leave); ``user_typing`` skips the typist;
+        A join reaches the joiner's connections as a :data:`JOIN_NOTICE`, through
+        their ``joined`` (which follows the channel and catches up from the store), and
+        the channel's other members as ``member_joined_channel``; a leaver sees their
+        own leave, then stops following; ``user_typing`` skips the typist;
         ``channel_created`` (public channels only) goes to the whole team;
         ``presence_change`` goes to the connections of that team watching that user.
         """
         kind = event.type
-        if kind == "member_joined_channel":
-            for sub in self._by_user.get(event.user, ()):
-                self._follow(sub, event.channel)
-                self._left_early.get(sub, set()).discard(event.channel)
+        if kind == JOIN_NOTICE:
+            joiners = [s for s in self._by_user.get(event.user, ()) if s.team_id == event.team]
+            for sub in joiners:
+                sub.joined(event)
+            return len(joiners)
         if kind == "presence_change":
             watchers = self._watchers.get(event.user, ())
             targets: Iterable[Subscriber] = tuple(w for w in watchers if w.team_id == event.team)
@@ -139,7 +164,7 @@ class Hub:
             targets = tuple(self._by_channel.get(event.channel, ()))
         sent = 0
         for sub in targets:
-            if kind == "user_typing" and sub.user_id == event.user:
+            if sub.user_id == event.user and kind in _NOT_TO_THEIR_USER:
                 continue
             sub.deliver(event)
             sent += 1

@@ -95,6 +95,11 @@ class Floor:
     def __bool__(self) -> bool:
         return bool(self._floor)
 
+    def merge(self, other: Floor) -> None:
+        """Adds ``other``'s channels (a channel caught up after the resume)."""
+        for channel, seq in other._floor.items():
+            self._floor[channel] = max(seq, self._floor.get(channel, 0))
+
     def admits(self, event: Event) -> bool:
         """``False`` for a new-message event at or below its channel's floor."""
         if event.type != "message":

@@ -19,11 +19,12 @@ Other events of a channel (edits, deletions, reactions, membership, typing) pass
 once unless the channel has a gap; then they wait behind the messages that had arrived
 before them, so an edit never overtakes its message.
 
-A channel seen for the first time starts at the ``seq`` of its first message: the gateway
-cannot know what was published before it started listening (a reconnecting client asks
-for that through resume). A message older than that first one (two nodes racing the
-very first messages this gateway sees of the channel) is released as it comes, late
-rather than lost.
+A channel a connection starts following is started at the store's last ``seq``, read
+once its partition is being read (:meth:`Sequencer.expect`), so its next messages are
+ordered from the first. A channel seen on the log before that starts at the ``seq`` of
+its first message: a message older than that one (two nodes racing the very first
+messages this gateway sees of the channel) is released as it comes, late rather than
+lost.
 """
 
 from __future__ import annotations
@@ -130,6 +131,23 @@ class Sequencer:
             if event.seq >= state.next:
                 state.held.setdefault(event.seq, event)
         return self._release(channel, state)
+
+    def knows(self, channel: str) -> bool:
+        return channel in self._channels
+
+    def expect(self, channel: str, last: int) -> None:
+        """Starts an unknown ``channel`` as if its message ``last`` (the store's last
+        ``seq``, read after the channel's partition began to be read) had been seen, so
+        its first messages on the log are put in order too."""
+        if channel not in self._channels:
+            self._remember(channel, _Channel(last))
+
+    def forget(self, which: Callable[[str], bool]) -> None:
+        """Drops the state of every channel ``which`` selects (their partition is no
+        longer read: when it is read again, they start afresh)."""
+        for channel in [c for c in self._channels if which(c)]:
+            del self._channels[channel]
+            self._gaps.discard(channel)
 
     def gaps(self) -> int:
         return len(self._gaps)

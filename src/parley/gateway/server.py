@@ -55,7 +55,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -118,6 +118,7 @@ class Gateway:
         directory: Directory,
         bus: EventBus,
         replayer: Replayer,
+        listen: Callable[..., Awaitable[None]],
         max_text: int,
         heartbeat: float,
         handshake_timeout: float = 10.0,
@@ -140,6 +141,10 @@ class Gateway:
         self.directory = directory
         self.bus = bus
         self.replayer = replayer
+        #: ``listen(keys, channels=True)`` returns once the event-log partitions of these
+        #: channels (or teams) are read from a position taken no earlier than the call
+        #: (``BusConsumer.listen``).
+        self.listen = listen
         self.max_text = max_text
         self.heartbeat = heartbeat
         #: Seconds a new TCP connection has to complete its upgrade (with a ticket).
@@ -310,6 +315,11 @@ class Connection(WSListener):
         self._present = False
         self._held: Held | None = Held(gateway.max_held)  # live events wait for the replay
         self._floor: Floor | None = None  # after the replay: live events it already carried
+        #: Channels joined while connected, being caught up: their live events wait here.
+        self._catching: dict[str, Held] = {}
+        self._catch_ups: set[asyncio.Task] = set()
+        #: Joins announced while the connection was opening, handled once it is open.
+        self._early_joins: list[Event] = []
         self._out: list[bytes] = []  # frames waiting for the next flush
         self._commands: deque[protocol.Command] = deque()
         #: The task opening the connection, then running commands; none while idle, so
@@ -385,12 +395,17 @@ class Connection(WSListener):
             gw.presence.disconnected(self.user)
         if self._worker is not None:
             self._worker.cancel()
+        for task in self._catch_ups:
+            task.cancel()
 
     # -- the hub's side -------------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        if self._held is not None:
-            if not self._held.add(event):
+        held = self._held
+        if held is None and self._catching:
+            held = self._catching.get(event.channel)
+        if held is not None:
+            if not held.add(event):
                 log.info("disconnecting %s: too many events during its replay", self.user_id)
                 self._drop()
             return
@@ -401,6 +416,49 @@ class Connection(WSListener):
             if not floor:
                 self._floor = None
         self._emit(self.gateway.frame(event, self.deflate))
+
+    def joined(self, notice: Event) -> None:
+        """This user joined ``notice.channel``: sends the join, follows the channel, and
+        catches up (:meth:`_catch_up`) unless the channel was already followed."""
+        if self._held is not None:  # opening: handled once open
+            self._early_joins.append(notice)
+            return
+        channel = notice.channel
+        if channel in self._catching or self.gateway.hub.follows(self, channel):
+            self.deliver(events.from_notice(notice))
+            return
+        self._catching[channel] = Held(self.gateway.max_held)
+        self.gateway.hub.follow(self, channel)
+        self._emit(self.gateway.frame(events.from_notice(notice), self.deflate))
+        task = asyncio.get_running_loop().create_task(self._catch_up(channel, notice.seq))
+        self._catch_ups.add(task)
+        task.add_done_callback(self._catch_ups.discard)
+
+    async def _catch_up(self, channel: str, seq: int) -> None:
+        """Sends the messages of a channel just joined that came after ``seq`` (its last
+        before the join), then its live events held meanwhile, minus those the catch-up
+        carried: a resume of one channel. The channel's partition is read first, from a
+        position taken before the catch-up reads the store, so nothing falls between."""
+        gw = self.gateway
+        frames_: list[bytes] = []
+        last = seq
+        try:
+            await gw.listen((channel,))
+            if await self._member(channel):  # not left again meanwhile
+                frames_, last = await gw.replayer.frames(channel, seq)
+        except Exception:  # the client gets the rest when it resumes
+            log.exception("catching %s up on %s failed", self.user_id, channel)
+        held = self._catching.pop(channel)
+        for frame in frames_:
+            self.send(frame)
+        floor = Floor({channel: last})
+        for event in held.release(floor):
+            self._emit(gw.frame(event, self.deflate))
+        if floor:
+            if self._floor is None:
+                self._floor = floor
+            else:
+                self._floor.merge(floor)
 
     def send(self, payload: bytes) -> None:
         """A frame for this client alone (replies, replays)."""
@@ -494,12 +552,16 @@ class Connection(WSListener):
         assert user is not None
         gw.hub.add(self)  # membership events from now on apply to this connection
         try:
+            # the team's partition first: a join committed after the memberships are
+            # read reaches this connection as a notice
+            await gw.listen((self.team_id,), channels=False)
             channels = await gw.directory.member_channels(self.user_id)
+            gw.hub.follow_snapshot(self, channels)
+            await gw.listen(channels)  # before the replay reads anything
         except ParleyError:
-            log.exception("cannot load channels of %s", self.user_id)
+            log.exception("cannot open a connection for %s", self.user_id)
             self.close()
             return
-        gw.hub.follow_snapshot(self, channels)
         self._present = True
         await gw.presence.connected(user)  # online for every node before hello
         self.send(protocol.HELLO)
@@ -517,6 +579,9 @@ class Connection(WSListener):
         for event in held.release(floor) if held else ():
             self._emit(self.gateway.frame(event, self.deflate))
         self._floor = floor or None
+        early, self._early_joins = self._early_joins, []
+        for notice in early:
+            self.joined(notice)
         await self._drain()
 
     async def _member(self, channel: str) -> bool:

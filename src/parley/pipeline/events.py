@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
 
 from parley import wire
-from parley.bus.interface import Event
+from parley.bus.interface import JOIN_NOTICE, Event
 from parley.ids import format_ts
 from parley.storage.models import Channel, Message, ReactionChange
 
@@ -83,8 +84,9 @@ def reaction(change: ReactionChange) -> Event:
     return _event(kind, m.channel, m.team, m.seq, m.ts, body)
 
 
-def membership(kind: str, channel: Channel, user_id: str, at: int) -> Event:
-    """``member_joined_channel`` or ``member_left_channel``."""
+def membership(kind: str, channel: Channel, user_id: str, at: int, seq: int = 0) -> Event:
+    """``member_joined_channel`` or ``member_left_channel``; ``seq`` is the channel's
+    last message ``seq`` read before a join was committed (0 for a leave)."""
     ts = format_ts(at)
     body = {
         "type": kind,
@@ -95,7 +97,20 @@ def membership(kind: str, channel: Channel, user_id: str, at: int) -> Event:
         "event_ts": ts,
         "ts": ts,
     }
-    return _event(kind, channel.id, channel.team_id, 0, at, body, user_id)
+    return _event(kind, channel.id, channel.team_id, seq, at, body, user_id)
+
+
+def joined(channel: Channel, user_id: str, at: int, seq: int) -> tuple[Event, Event]:
+    """A join, as the two events to publish: ``member_joined_channel`` for the channel's
+    partition and its :data:`JOIN_NOTICE` copy for the team's, which brings the joiner's
+    gateway every message after ``seq`` (the channel's last before the join)."""
+    event = membership("member_joined_channel", channel, user_id, at, seq)
+    return event, msgspec.structs.replace(event, type=JOIN_NOTICE)
+
+
+def from_notice(notice: Event) -> Event:
+    """The ``member_joined_channel`` a :data:`JOIN_NOTICE` copies."""
+    return msgspec.structs.replace(notice, type="member_joined_channel")
 
 
 def typing(channel: str, team: str, user_id: str, at: int) -> Event:

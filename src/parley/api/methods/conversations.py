@@ -93,7 +93,7 @@ def register(api: Api, svc: Services) -> None:
         await access.forget(channel.id)
         if not is_private:  # a private channel is announced to nobody but its members
             svc.bus.publish(events.channel_created(channel, now))
-        svc.bus.publish(events.membership("member_joined_channel", channel, ctx.user.id, now))
+        announce_join(channel, ctx.user.id, now, 0)
         return {"channel": await info_of(channel, ctx.user.id)}
 
     async def list_(ctx: Ctx, args: Args) -> dict[str, Any]:
@@ -127,17 +127,22 @@ def register(api: Api, svc: Services) -> None:
             )
         }
 
+    def announce_join(channel: Channel, user_id: str, at: int, before: int) -> None:
+        """Publishes a join; ``before`` is the channel's last ``seq`` read before the
+        join was committed: the joiner's gateway sends the joiner every message after it."""
+        for event in events.joined(channel, user_id, at, before):
+            svc.bus.publish(event)
+
     async def join(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await access.visible(ctx.user, args.str("channel", max_len=32))
         if channel.is_archived:
             raise ApiError(Code.IS_ARCHIVED)
+        before = await svc.store.last_seq(channel.id)
         added = await directory.add_members(channel.id, [ctx.user.id])
         await access.forget(channel.id)
         out: dict[str, Any] = {"channel": await info_of(channel, ctx.user.id)}
         if added:
-            svc.bus.publish(
-                events.membership("member_joined_channel", channel, ctx.user.id, wall_us())
-            )
+            announce_join(channel, ctx.user.id, wall_us(), before)
         else:
             out["already_in_channel"] = True
         return out
@@ -163,13 +168,14 @@ def register(api: Api, svc: Services) -> None:
             user = await directory.user(uid) if decode_id(Kind.USER, uid) is not None else None
             if user is None or user.team_id != ctx.user.team_id or user.deleted:
                 raise ApiError(Code.USER_NOT_FOUND, data={"user": uid})
+        before = await svc.store.last_seq(channel.id)
         added = await directory.add_members(channel.id, user_ids)
         await access.forget(channel.id)
         if not added:
             raise ApiError(Code.ALREADY_IN_CHANNEL)
         now = wall_us()
         for uid in added:
-            svc.bus.publish(events.membership("member_joined_channel", channel, uid, now))
+            announce_join(channel, uid, now, before)
         return {"channel": await info_of(channel, ctx.user.id)}
 
     async def members(ctx: Ctx, args: Args) -> dict[str, Any]:
