@@ -17,6 +17,7 @@ from parley.cache.evictions import Evictions, LocalEvictions
 from parley.cache.recent import RecentBuffer, RecentMessages
 from parley.cache.redis_client import connect as redis_connect
 from parley.cache.redis_evictions import RedisEvictions
+from parley.cache.redis_leases import RedisLeases
 from parley.cache.redis_presence import RedisPresence, node_id
 from parley.cache.redis_rates import RedisRateStore
 from parley.cache.redis_recent import RedisRecentBuffer
@@ -38,7 +39,8 @@ from parley.pipeline.send import Sender
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
-from parley.worker.republish import Republisher
+from parley.worker.ownership import Ownership
+from parley.worker.republish import GROUP, Republisher
 
 
 @dataclass
@@ -178,7 +180,11 @@ async def start(settings: Settings) -> Services:
         consumer.start()
         svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
     if settings.role == "worker":
-        svc.republisher = Republisher(bus, store)
+        ownership = None
+        if redis_client is not None:  # several workers split the partitions
+            leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
+            ownership = Ownership(leases, GROUP, settings.partitions)
+        svc.republisher = Republisher(bus, store, ownership=ownership)
         svc.republisher.start()
     return svc
 

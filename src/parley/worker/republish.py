@@ -14,9 +14,13 @@ JetStream ``Nats-Msg-Id``, so an event the log already holds is not stored twice
 gateway drops anything at or below what it has delivered: a republish is idempotent,
 and two workers doing the same work are harmless.
 
+Several workers split the partitions between them (:mod:`parley.worker.ownership`):
+each follows, and repairs the channels of, only the partitions it owns.
+
 The core (:class:`Carried`) is pure; :class:`Republisher` is the I/O shell. A channel
-the worker has not yet seen in the log since it started is taken to be complete up to
-its tail when first seen (the worker cannot know what was lost before it ran).
+the worker has not yet seen in the log since it started (or took its partition over) is
+taken to be complete up to its tail when first seen (the worker cannot know what was
+lost before it ran).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from parley.ids import wall_us
 from parley.pipeline import events
 from parley.storage.interface import MessageStore
 from parley.tasks import cancel_all
+from parley.worker.ownership import Ownership
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,10 @@ class Carried:
 
     def __init__(self) -> None:
         self._seq: dict[str, int] = {}
+
+    def forget(self, which: Callable[[str], bool]) -> None:
+        """Drops the channels ``which`` selects (their partition went to another worker)."""
+        self._seq = {c: s for c, s in self._seq.items() if not which(c)}
 
     def saw(self, kind: str, channel: str, seq: int) -> None:
         if kind == "message" and seq > self._seq.get(channel, 0):
@@ -71,8 +80,11 @@ class Republisher:
         interval: float = 2.0,
         grace: float = 5.0,
         horizon: float = 600.0,
+        ownership: Ownership | None = None,
         clock_us: Callable[[], int] = wall_us,
     ) -> None:
+        """``ownership`` splits the partitions with the group's other workers; without
+        one this worker takes them all."""
         self._bus = bus
         self._store = store
         self._interval = interval
@@ -81,20 +93,54 @@ class Republisher:
         self._clock_us = clock_us
         self.carried = Carried()
         self.republished = 0
+        self._ownership = ownership
         self._tasks: list[asyncio.Task] = []
+        #: The partitions followed, by partition.
+        self._follows: dict[int, asyncio.Task] = {}
+
+    def owned(self) -> list[int]:
+        """The partitions this worker follows and repairs now."""
+        return sorted(self._follows)
 
     def start(self) -> None:
-        for p in range(self._bus.partitions):
-            self._tasks.append(asyncio.create_task(self._follow(p), name=f"republisher-{p}"))
+        if self._ownership is None:
+            for p in range(self._bus.partitions):
+                self._acquire(p)
+        else:
+            run = self._ownership.run(self._acquire, self._release)
+            self._tasks.append(asyncio.create_task(run, name="republisher-ownership"))
         self._tasks.append(asyncio.create_task(self._repair_loop(), name="republisher"))
+
+    def _acquire(self, partition: int) -> None:
+        self._follows[partition] = asyncio.create_task(
+            self._follow(partition), name=f"republisher-{partition}"
+        )
+
+    async def _release(self, partition: int) -> None:
+        task = self._follows.pop(partition, None)
+        if task is not None:
+            await cancel_all([task])
+        of = self._bus.partition_of
+        self.carried.forget(lambda channel: of(channel) == partition)
 
     async def close(self) -> None:
         await cancel_all(self._tasks)
+        if self._ownership is not None:
+            await self._ownership.close(self._release)
+        await cancel_all(list(self._follows.values()))
+        self._follows.clear()
 
     async def _follow(self, partition: int) -> None:
         """Reads the partition from the group's committed offset (its end the first
         time), noting what it carries and acknowledging each batch once noted."""
-        offset = self._bus.committed(GROUP, partition) or await self._bus.end_offset(partition)
+        while True:  # the log may be restarting
+            try:
+                offset = await self._bus.fetch_committed(GROUP, partition)
+                offset = offset or await self._bus.end_offset(partition)
+                break
+            except Exception:
+                log.exception("republisher: positioning partition %d failed", partition)
+                await asyncio.sleep(0.5)
         while True:
             try:
                 batch = await self._bus.read(partition, offset, 100, timeout=1.0)
@@ -120,6 +166,9 @@ class Republisher:
         many events it published."""
         now = self._clock_us()
         tails = await self._store.recent_tails(now - self._horizon_us)
+        if self._ownership is not None:
+            of, mine = self._bus.partition_of, self._follows
+            tails = [t for t in tails if of(t[0]) in mine]
         sent = 0
         for channel, after, count in self.carried.missing(tails, now - self._grace_us):
             page = await self._store.since(channel, after, min(count, 1000))
