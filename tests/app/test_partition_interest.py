@@ -123,3 +123,48 @@ def test_a_gateway_with_no_clients_reads_no_partition(tmp_path):
         quiet = client.conversations_create(name="quiet")["channel"]["id"]
         client.chat_postMessage(channel=quiet, text="nobody listens")
         assert read_partitions(srv) == []
+
+
+def test_a_join_left_again_before_its_notice_arrives_follows_nothing(server):
+    """Bob is invited to a private channel and leaves it at once; his gateway hears of
+    the invitation late, after the leave, from a partition it did not read. He must not
+    start following the channel: what is posted there after he left never reaches him."""
+    delay_join_notices(server, 0.25)
+    alice, bob = server.user("alice-leak"), server.user("bob-leak")
+    ac, bc = server.client(alice.token), server.client(bob.token)
+    team = bc.auth_test()["team_id"]
+    secret = None
+    for i in range(50):
+        created = ac.conversations_create(name=f"secret-{i}", is_private=True)
+        cid = created["channel"]["id"]
+        if partition_for(cid, PARTITIONS) != partition_for(team, PARTITIONS):
+            secret = cid
+            break
+    assert secret is not None
+    url = bc.rtm_connect()["url"]
+
+    async def go() -> list[dict]:
+        ws = await WsClient.open(url)
+        try:
+            await ws.next(type="hello")
+            ac.conversations_invite(channel=secret, users=bob.user_id)
+            bc.conversations_leave(channel=secret)
+            await asyncio.sleep(0.5)  # the notice has come, after the leave
+            ac.chat_postMessage(channel=secret, text="qzsecretmark9 after bob left")
+            ws.send({"type": "ping", "id": 1})
+            return await ws.until(type="pong", timeout=10) + await drain(ws, 0.5)
+        finally:
+            ws.close()
+
+    seen = asyncio.run(go())
+    assert not [f for f in seen if f.get("channel") == secret], seen
+    assert "qzsecretmark9" not in repr(seen)
+
+
+async def drain(ws: WsClient, seconds: float) -> list[dict]:
+    out = []
+    try:
+        while True:
+            out.append(await ws.next(timeout=seconds))
+    except TimeoutError:
+        return out

@@ -106,6 +106,13 @@ class Hub:
             self._follow(sub, channel)
             self._left_early.get(sub, set()).discard(channel)
 
+    def unfollow(self, sub: Subscriber, channel: str) -> None:
+        """``sub`` no longer receives ``channel``'s events."""
+        self._discard(self._by_channel, channel, sub)
+        channels = self._channels_of.get(sub)
+        if channels is not None:
+            channels.discard(channel)
+
     def routing_keys(self) -> Iterator[str]:
         """Every channel a local connection follows and every team one belongs to: the
         routing keys whose partitions this gateway must read."""

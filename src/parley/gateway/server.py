@@ -429,26 +429,31 @@ class Connection(WSListener):
             return
         self._catching[channel] = Held(self.gateway.max_held)
         self.gateway.hub.follow(self, channel)
-        self._emit(self.gateway.frame(events.from_notice(notice), self.deflate))
-        task = asyncio.get_running_loop().create_task(self._catch_up(channel, notice.seq))
+        task = asyncio.get_running_loop().create_task(self._catch_up(notice))
         self._catch_ups.add(task)
         task.add_done_callback(self._catch_ups.discard)
 
-    async def _catch_up(self, channel: str, seq: int) -> None:
-        """Sends the messages of a channel just joined that came after ``seq`` (its last
-        before the join), then its live events held meanwhile, minus those the catch-up
-        carried: a resume of one channel. The channel's partition is read first, from a
-        position taken before the catch-up reads the store, so nothing falls between."""
-        gw = self.gateway
-        frames_: list[bytes] = []
-        last = seq
+    async def _catch_up(self, notice: Event) -> None:
+        """Sends the join, the messages of the channel that came after ``notice.seq``
+        (its last before the join), then its live events held meanwhile, minus those
+        the catch-up carried: a resume of one channel. The channel's partition is read
+        first, from a position taken before the catch-up reads the store, so nothing
+        falls between. A user who left again by then gets nothing of it."""
+        gw, channel = self.gateway, notice.channel
         try:
             await gw.listen((channel,))
-            if await self._member(channel):  # not left again meanwhile
-                frames_, last = await gw.replayer.frames(channel, seq)
-        except Exception:  # the client gets the rest when it resumes
+            member = await self._member(channel)
+            if member:
+                frames_, last = await gw.replayer.frames(channel, notice.seq)
+        except Exception:  # reconnecting, the client resumes and misses nothing
             log.exception("catching %s up on %s failed", self.user_id, channel)
+            self._drop(b"catching up failed; reconnect and resume")
+            return
         held = self._catching.pop(channel)
+        if not member:  # left again before this gateway read the leave: follow nothing
+            gw.hub.unfollow(self, channel)
+            return
+        self._emit(gw.frame(events.from_notice(notice), self.deflate))
         for frame in frames_:
             self.send(frame)
         floor = Floor({channel: last})
@@ -490,12 +495,13 @@ class Connection(WSListener):
             return
         underlying.write(out[0] if len(out) == 1 else b"".join(out))
 
-    def _drop(self) -> None:
-        """Disconnects a client that cannot keep up; it reconnects and resumes."""
+    def _drop(self, reason: bytes = b"too slow; reconnect and resume") -> None:
+        """Disconnects a client that cannot keep up (or that this gateway failed); it
+        reconnects and resumes."""
         self._out = []
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
-            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect and resume")
+            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, reason)
             transport.disconnect(graceful=False)
 
     def _fail(self, code: WSCloseCode, reason: str) -> None:
