@@ -36,9 +36,14 @@ from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
 from parley.pipeline.send import Sender
+from parley.search.indexer import GROUP as INDEX_GROUP
+from parley.search.indexer import Indexer
+from parley.search.interface import SearchIndex
+from parley.search.service import Searcher
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
+from parley.storage.sqlite.search import SqliteSearch
 from parley.worker.ownership import Ownership
 from parley.worker.republish import GROUP, Republisher
 
@@ -67,6 +72,11 @@ class Services:
     presence: Presence | None = None
     #: The republishing worker (``--role worker``); closed before the bus.
     republisher: Republisher | None = None
+    #: The search engine, ``search.messages`` over it, and the indexing worker
+    #: (``--role all`` and ``worker``; closed before the bus).
+    search_index: SearchIndex | None = None
+    searcher: Searcher | None = None
+    indexer: Indexer | None = None
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
@@ -77,6 +87,10 @@ class Services:
         await self.consumer.close()
         if self.republisher is not None:
             await self.republisher.close()
+        if self.indexer is not None:
+            await self.indexer.close()
+        if self.search_index is not None:
+            await self.search_index.close()
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
@@ -175,6 +189,8 @@ async def start(settings: Settings) -> Services:
         closers=closers,
         presence=presence,
     )
+    svc.search_index = await open_search(settings, store)
+    svc.searcher = Searcher(svc.search_index, store, directory)
     methods.register_all(api, svc)
     if settings.role in ("all", "gateway"):
         consumer.start()
@@ -186,7 +202,28 @@ async def start(settings: Settings) -> Services:
             ownership = Ownership(leases, GROUP, settings.partitions)
         svc.republisher = Republisher(bus, store, ownership=ownership)
         svc.republisher.start()
+    if settings.role in ("all", "worker"):
+        ownership = None
+        if redis_client is not None:
+            leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
+            ownership = Ownership(leases, INDEX_GROUP, settings.partitions)
+        svc.indexer = Indexer(bus, store, svc.search_index, ownership=ownership)
+        svc.indexer.start()
     return svc
+
+
+async def open_search(settings: Settings, store: MessageStore) -> SearchIndex:
+    """The search engine of the store's backend: FTS5 files beside SQLite shards, or
+    FULLTEXT tables in the MariaDB shards; started."""
+    index: SearchIndex
+    if settings.shard_urls:
+        from parley.storage.mysql.search import MysqlSearch
+
+        index = MysqlSearch(store)
+    else:
+        index = SqliteSearch(settings, store.shards)
+    await index.start()
+    return index
 
 
 async def open_storage(settings: Settings) -> tuple[Directory, MessageStore]:

@@ -52,6 +52,8 @@ class Code(StrEnum):
     ALREADY_IN_CHANNEL = "already_in_channel"
     CANT_INVITE_SELF = "cant_invite_self"
     NO_USER = "no_user"
+    NO_QUERY = "no_query"
+    NOT_ALLOWED_TOKEN_TYPE = "not_allowed_token_type"
     INVALID_CURSOR = "invalid_cursor"
     INVALID_LIMIT = "invalid_limit"
     INVALID_TS_LATEST = "invalid_ts_latest"

@@ -378,6 +378,37 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("url", "self", "team"),
     ),
     MethodDoc(
+        "search.messages",
+        "Messages the caller can read that match `query` (words, `\"phrases\"`, `-excluded`, "
+        "`in:#channel`, `from:@user`, `before:`/`after:`/`on:`/`during:` dates, `has:link`), "
+        "with `paging` (`page`) or `next_cursor` (`cursor`, `*` first). People's tokens only "
+        "(`not_allowed_token_type` for bots); `no_query` when there is nothing to search for.",
+        read=True,
+        args=(
+            Arg("query", {"type": "string", "maxLength": 1000}, "The query.", required=True),
+            Arg("sort", {"type": "string", "enum": ["score", "timestamp"]}, "Default `score`."),
+            Arg("sort_dir", {"type": "string", "enum": ["desc", "asc"]}, "Default `desc`."),
+            Arg("count", {"type": "integer", "minimum": 0}, "Per page: default 20, at most 100."),
+            Arg("page", {"type": "integer", "minimum": 1}, "Page number (from 1)."),
+            _bool("highlight", "Wrap matched words in U+E000 ... U+E001."),
+            Arg(
+                "cursor",
+                {"type": "string", "maxLength": 256},
+                "`*` for the first page, then `response_metadata.next_cursor`.",
+            ),
+        ),
+        result={
+            "query": _STR,
+            "messages": {
+                "type": "object",
+                "description": "`total`, `matches` (channel, user, username, ts, text, "
+                "permalink), `paging` and `pagination`.",
+            },
+            **_PAGE,
+        },
+        always=("query", "messages"),
+    ),
+    MethodDoc(
         "users.list",
         "The team's users, a page at a time.",
         read=True,

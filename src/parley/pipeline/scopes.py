@@ -32,6 +32,7 @@ ALL = frozenset(
         "reactions:read",
         "reactions:write",
         "rtm:stream",
+        "search:read",
         "users:read",
     }
 )
@@ -40,8 +41,9 @@ ALL = frozenset(
 DEFAULT_USER = ALL
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
-#: and manage channels with ``channels:manage``, as Slack's bot tokens do).
-DEFAULT_BOT = ALL - {"channels:write"}
+#: and manage channels with ``channels:manage``, as Slack's bot tokens do) and
+#: ``search:read`` (search is for people's tokens, as in Slack).
+DEFAULT_BOT = ALL - {"channels:write", "search:read"}
 
 _READ = ("channels:read", "groups:read")
 _HISTORY = ("channels:history", "groups:history")
@@ -67,6 +69,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "reactions.remove": ("reactions:write",),
     "reactions.get": ("reactions:read",),
     "rtm.connect": ("rtm:stream",),
+    "search.messages": ("search:read",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),
     "users.getPresence": ("users:read",),

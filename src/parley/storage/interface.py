@@ -91,6 +91,9 @@ class Directory(Protocol):
 class MessageStore(Protocol):
     """Messages and reactions, sharded by channel, group-committed per shard."""
 
+    #: How many shards the channels are spread over.
+    shards: int
+
     async def start(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -154,6 +157,17 @@ class MessageStore(Protocol):
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         """Messages with ``seq`` greater than the given one, ascending (for resume)."""
+        ...
+
+    async def messages_at(self, keys: Sequence[tuple[str, int]]) -> list[Message]:
+        """The messages at these ``(channel, ts)`` keys as they are now, deleted ones
+        included (``deleted`` set); keys with no message are left out. For the search
+        indexer and the check of search hits."""
+        ...
+
+    async def changed_since(self, after_ts: int) -> list[tuple[str, int]]:
+        """``(channel, ts)`` of every message posted, edited or deleted after ``after_ts``
+        (a scan: for recovering a search index after a crash, at start-up)."""
         ...
 
     async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:

@@ -26,6 +26,7 @@ last ``seq`` and reads the primary when the replica is behind. ``message`` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -259,6 +260,25 @@ async def q_recent_tails(cur: Any, after_ts: int) -> list[tuple[str, int, int]]:
     return [(r[0], int(r[1]), int(r[2])) for r in await cur.fetchall()]
 
 
+async def q_messages_at(cur: Any, keys: list[tuple[str, int]]) -> list[Message]:
+    out = []
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        await cur.execute(
+            f"SELECT {COLS} FROM messages WHERE {_any_of('channel = %s AND ts = %s', len(chunk))}",
+            [v for key in chunk for v in key],
+        )
+        out += [message_from_row(r) for r in await cur.fetchall()]
+    return out
+
+
+async def q_changed_since(cur: Any, after_ts: int) -> list[tuple[str, int]]:
+    await cur.execute(
+        "SELECT channel, ts FROM messages WHERE ts > %s OR edited_ts > %s", (after_ts, after_ts)
+    )
+    return [(r[0], int(r[1])) for r in await cur.fetchall()]
+
+
 async def q_since(cur: Any, channel: str, seq: int, limit: int) -> Page:
     await cur.execute(
         f"SELECT {COLS} FROM messages WHERE channel = %s AND seq > %s ORDER BY seq LIMIT %s",
@@ -436,6 +456,14 @@ class MysqlMessageStore:
     ) -> ReactionChange:
         return await self._write(channel, p.React(channel, ts, user, name, add), after_commit)
 
+    @property
+    def shards(self) -> int:
+        return self._n
+
+    def primary(self, index: int) -> db.Pool:
+        """The connection pool of shard ``index``'s primary (for the search engine)."""
+        return self._reads[index].primary
+
     def _shard(self, channel: str) -> ShardReads:
         return self._reads[shard_for(channel, self._n)]
 
@@ -462,6 +490,22 @@ class MysqlMessageStore:
         out: list[tuple[str, int, int]] = []
         for reads in self._reads:
             out += await reads.primary.run(q_recent_tails, after_ts)
+        return out
+
+    async def messages_at(self, keys: Sequence[tuple[str, int]]) -> list[Message]:
+        """From the primaries: the indexer must see the commit it was told of."""
+        by_shard: dict[int, list[tuple[str, int]]] = {}
+        for key in keys:
+            by_shard.setdefault(shard_for(key[0], self._n), []).append(key)
+        pages = await asyncio.gather(
+            *(self._reads[i].primary.run(q_messages_at, ks) for i, ks in by_shard.items())
+        )
+        return [m for page in pages for m in page]
+
+    async def changed_since(self, after_ts: int) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for reads in self._reads:
+            out += await reads.primary.run(q_changed_since, after_ts)
         return out
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:

@@ -85,6 +85,22 @@ SHARD: list[list[str]] = [
     ],
     # v2: blocks and attachments (JSON), NULL for plain messages
     ["ALTER TABLE messages ADD COLUMN rich MEDIUMTEXT"],
+    # v3: the search engine's documents (``parley.storage.mysql.search``): a FULLTEXT
+    # index, case- and accent-insensitive, built without a stopword list
+    [
+        "SET SESSION innodb_ft_enable_stopword = OFF",
+        """CREATE TABLE IF NOT EXISTS search_docs (
+            id BIGINT NOT NULL PRIMARY KEY, channel VARCHAR(64) NOT NULL,
+            ts BIGINT NOT NULL, user VARCHAR(64) NOT NULL,
+            text MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL,
+            has_link TINYINT NOT NULL,
+            KEY search_docs_channel_ts (channel, ts),
+            FULLTEXT KEY search_docs_text (text)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS search_state (
+            name VARCHAR(32) PRIMARY KEY, value BIGINT NOT NULL
+        ) {options}""",
+    ],
 ]
 
 #: Bookkeeping in every database, outside the versions: which steps each component

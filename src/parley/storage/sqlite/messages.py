@@ -7,8 +7,9 @@ time per shard, and a channel lives on exactly one shard.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -287,6 +288,22 @@ def q_last_seq(conn: sqlite3.Connection, channel: str) -> int:
     return row[0] or 0
 
 
+def q_messages_at(conn: sqlite3.Connection, keys: list[tuple[str, int]]) -> list[Message]:
+    out = []
+    for channel, ts in keys:
+        row = conn.execute(_BY_TS, (channel, ts)).fetchone()
+        if row is not None:
+            out.append(_row(row))
+    return out
+
+
+def q_changed_since(conn: sqlite3.Connection, after_ts: int) -> list[tuple[str, int]]:
+    rows = conn.execute(
+        "SELECT channel, ts FROM messages WHERE ts > ? OR edited_ts > ?", (after_ts, after_ts)
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
 def q_recent_tails(conn: sqlite3.Connection, after_ts: int) -> list[tuple[str, int, int]]:
     rows = conn.execute(
         "SELECT channel, MAX(seq), MAX(ts) FROM messages WHERE ts > ? GROUP BY channel",
@@ -341,6 +358,10 @@ class SqliteMessageStore:
             await w.close()
         self._readers.close()
         self._lock.release()
+
+    @property
+    def shards(self) -> int:
+        return self._n
 
     def _write(self, channel: str, op, *args, after_commit: AfterCommit | None):
         return self._writers[shard_for(channel, self._n)].submit(
@@ -410,6 +431,21 @@ class SqliteMessageStore:
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         return await self._read(channel, q_since, seq, limit)
+
+    async def messages_at(self, keys: Sequence[tuple[str, int]]) -> list[Message]:
+        by_shard: dict[int, list[tuple[str, int]]] = {}
+        for key in keys:
+            by_shard.setdefault(shard_for(key[0], self._n), []).append(key)
+        pages = await asyncio.gather(
+            *(self._readers.run(i, q_messages_at, ks) for i, ks in by_shard.items())
+        )
+        return [m for page in pages for m in page]
+
+    async def changed_since(self, after_ts: int) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        for i in range(self._n):
+            out += await self._readers.run(i, q_changed_since, after_ts)
+        return out
 
     async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
         """A scan of each shard's recent messages (no index on ``ts`` alone: the

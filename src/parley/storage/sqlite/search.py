@@ -1,0 +1,186 @@
+"""The embedded search engine: SQLite FTS5, one ``search-<i>.db`` beside each shard file.
+
+A file of its own, with its own writer thread, so indexing never holds the lock a
+shard's message writes need (the send path). Documents are an FTS5 table (``unicode61``
+tokenizer, diacritics folded), keyed by the message id as rowid, with the channel, ts,
+sender and has-link flag stored unindexed for filtering; ranking is BM25. Written with
+``synchronous=NORMAL``: an index is rebuilt from the store (``parley search reindex``),
+so a power cut may cost its last writes, never a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from parley.config import Settings
+from parley.search.interface import Doc, Hit, Hits, Scope, merge
+from parley.search.query import Query
+from parley.storage.router import shard_for
+from parley.storage.sqlite.db import Readers, Writer
+
+MIGRATIONS = [
+    # v1
+    """
+    CREATE VIRTUAL TABLE docs USING fts5(
+        text, channel UNINDEXED, ts UNINDEXED, user UNINDEXED, has_link UNINDEXED,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """,
+]
+
+
+def search_filename(index: int) -> str:
+    return f"search-{index}.db"
+
+
+class _NoState:
+    def reset(self) -> None:
+        pass
+
+
+def match_expression(query: Query) -> str | None:
+    """The FTS5 MATCH text for ``query``'s terms (``None`` when it has none): a word
+    matches words it starts, a phrase its words in a row; excluded terms are ``NOT``."""
+    if not query.terms:
+        return None
+    parts = [f'"{t[0]}"*' if len(t) == 1 else '"' + " ".join(t) + '"' for t in query.terms]
+    expression = "(" + " AND ".join(parts) + ")"
+    for term in query.excluded:
+        expression += ' NOT "' + " ".join(term) + '"'
+    return expression
+
+
+def op_apply(
+    conn: sqlite3.Connection, _state: _NoState, docs: list[Doc], removed: list[int]
+) -> None:
+    ids = [(d.id,) for d in docs] + [(i,) for i in removed]
+    conn.executemany("DELETE FROM docs WHERE rowid = ?", ids)
+    conn.executemany(
+        "INSERT INTO docs (rowid, text, channel, ts, user, has_link) VALUES (?, ?, ?, ?, ?, ?)",
+        [(d.id, d.text, d.channel, d.ts, d.user, int(d.has_link)) for d in docs],
+    )
+    if docs:
+        conn.execute(
+            "INSERT INTO state VALUES ('watermark', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+            (max(d.ts for d in docs),),
+        )
+
+
+def op_clear(conn: sqlite3.Connection, _state: _NoState) -> None:
+    conn.execute("DELETE FROM docs")
+    conn.execute("DELETE FROM state")
+
+
+def _where(query: Query, scope: Scope) -> tuple[str, list]:
+    clauses = ["channel IN (SELECT value FROM json_each(?))"]
+    args: list = [orjson.dumps(scope.channels).decode()]
+    expression = match_expression(query)
+    if expression is not None:
+        clauses.insert(0, "docs MATCH ?")
+        args.insert(0, expression)
+    elif query.excluded:  # exclusions alone: no MATCH to hang a NOT on
+        clauses.append("rowid NOT IN (SELECT rowid FROM docs WHERE docs MATCH ?)")
+        args.append(" OR ".join('"' + " ".join(t) + '"' for t in query.excluded))
+    if scope.users:
+        clauses.append("user IN (SELECT value FROM json_each(?))")
+        args.append(orjson.dumps(scope.users).decode())
+    if query.after_us is not None:
+        clauses.append("ts >= ?")
+        args.append(query.after_us)
+    if query.before_us is not None:
+        clauses.append("ts < ?")
+        args.append(query.before_us)
+    if query.has_link:
+        clauses.append("has_link = 1")
+    return " AND ".join(clauses), args
+
+
+def q_search(
+    conn: sqlite3.Connection, query: Query, scope: Scope, by_time: bool, ascending: bool, limit: int
+) -> Hits:
+    where, args = _where(query, scope)
+    scored = query.terms and not by_time
+    score = "-bm25(docs)" if query.terms else "0.0"
+    direction = "ASC" if ascending else "DESC"
+    order = f"score {direction}, ts DESC" if scored else f"ts {direction}"
+    rows = conn.execute(
+        f"SELECT channel, ts, {score} AS score FROM docs WHERE {where} ORDER BY {order} LIMIT ?",
+        [*args, limit],
+    ).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM docs WHERE {where}", args).fetchone()[0]
+    return Hits(total, tuple(Hit(r[0], r[1], r[2]) for r in rows))
+
+
+def q_watermark(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM state WHERE key = 'watermark'").fetchone()
+    return row[0] if row else 0
+
+
+class SqliteSearch:
+    """:class:`~parley.search.interface.SearchIndex` on FTS5 files, one per shard."""
+
+    def __init__(self, settings: Settings, shards: int) -> None:
+        root = Path(settings.data_dir)
+        self._n = shards
+        paths = [root / search_filename(i) for i in range(shards)]
+        self._writers = [
+            Writer(
+                path,
+                MIGRATIONS,
+                state=_NoState(),
+                synchronous="NORMAL",
+                max_batch=64,
+                name=f"parley-search-{i}",
+            )
+            for i, path in enumerate(paths)
+        ]
+        self._readers = Readers(paths, 2, "parley-search-read")
+
+    async def start(self) -> None:
+        for w in self._writers:
+            w.start()
+
+    async def close(self) -> None:
+        for w in self._writers:
+            await w.close()
+        self._readers.close()
+
+    async def apply(self, docs: Sequence[Doc], removed: Sequence[tuple[str, int]]) -> None:
+        by_shard: dict[int, tuple[list[Doc], list[int]]] = {}
+        for doc in docs:
+            by_shard.setdefault(shard_for(doc.channel, self._n), ([], []))[0].append(doc)
+        for channel, message_id in removed:
+            by_shard.setdefault(shard_for(channel, self._n), ([], []))[1].append(message_id)
+        await asyncio.gather(
+            *(self._writers[i].submit(op_apply, d, r) for i, (d, r) in by_shard.items())
+        )
+
+    async def search(
+        self, query: Query, scope: Scope, *, by_time: bool, ascending: bool, limit: int
+    ) -> Hits:
+        by_shard: dict[int, list[str]] = {}
+        for channel in scope.channels:
+            by_shard.setdefault(shard_for(channel, self._n), []).append(channel)
+        found = await asyncio.gather(
+            *(
+                self._readers.run(
+                    i, q_search, query, Scope(tuple(chs), scope.users), by_time, ascending, limit
+                )
+                for i, chs in by_shard.items()
+            )
+        )
+        return merge(found, by_time or not query.terms, ascending, limit)
+
+    async def watermark(self) -> int:
+        marks = await asyncio.gather(*(self._readers.run(i, q_watermark) for i in range(self._n)))
+        return max(marks, default=0)
+
+    async def clear(self) -> None:
+        await asyncio.gather(*(w.submit(op_clear) for w in self._writers))

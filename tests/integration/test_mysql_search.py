@@ -1,0 +1,32 @@
+"""``search.messages`` on MariaDB's engine (FULLTEXT in the shards), with the same checks
+as the embedded one (``tests/app/test_search.py``), plus the words InnoDB does not index
+(shorter than three letters) and words that would be stopwords elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import mysql_support
+from tests.app.test_search import check_all, texts, wait_total
+from tests.helpers import server_in_thread
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_mariadb():
+    mysql_support.require()
+
+
+def test_search_on_mariadb(tmp_path):
+    with mysql_support.databases(3, "search") as urls:
+        with server_in_thread(tmp_path, shard_urls=tuple(urls[:2]), directory_url=urls[2]) as srv:
+            check_all(srv, "maria")
+            user = srv.user("shorty")
+            client = srv.client(user.token)
+            ch = client.conversations_create(name="short-words")["channel"]["id"]
+            client.chat_postMessage(channel=ch, text="go to it, the AI is on")
+            client.chat_postMessage(channel=ch, text="nothing here about that")
+            assert texts(wait_total(client, "in:#short-words go ai", 1)) == [
+                "go to it, the AI is on"
+            ]
+            assert len(texts(wait_total(client, "in:#short-words the", 1))) == 1
+            assert len(texts(wait_total(client, "in:#short-words -the", 1))) == 1
