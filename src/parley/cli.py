@@ -7,9 +7,11 @@ Admin commands print exactly one JSON object on stdout; errors go to stderr as
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         "under 100 ms and nothing lost; latency: 5,000 msg/s over 100 channels to 1,000 "
         "subscribers; fanout, fanout10k: one channel to 1,000 or 10,000 subscribers against "
         "a bare broadcast; connections: idle connections and memory each; reconnect: "
-        "subscribers drop and resume while sends go on",
+        "subscribers drop and resume while sends go on; search-lag: latency with a probe of "
+        "the search index lag; search: queries/s on a store of 1M messages",
     )
     bench.add_argument(
         "--route",
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, help="messages/s (overrides the preset)")
     bench.add_argument("--seconds", type=float, help="how long to send (overrides the preset)")
     bench.add_argument("--subscribers", type=int, help="connections (overrides the preset)")
+    bench.add_argument("--corpus", type=int, help="search: messages in the store")
     bench.add_argument("--url", help="a running server's Web API URL instead of a fresh one")
     bench.add_argument("--data-dir", help="with --url: that server's data dir (for users)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")
@@ -116,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     s_add.add_argument(
         "--force", action="store_true", help="skip the check that no node is still connected"
     )
+    search = sub.add_parser("search", help="the search index (docs/search.md)")
+    search_sub = search.add_subparsers(dest="action", required=True)
+    reindex = search_sub.add_parser(
+        "reindex",
+        help="rebuild the search index from the store (SQLite: with the server stopped)",
+    )
+    data_dir(reindex)
     return p
 
 
@@ -184,10 +195,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(creds.as_dict())
         elif args.command == "shards":
             _emit(_shards(settings, args))
+        elif args.command == "search":
+            _emit(asyncio.run(_reindex(settings)))
         return 0
     except (admin.AdminError, ParleyError) as exc:
         sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")
         return 1
+
+
+async def _reindex(settings: Settings) -> dict:
+    from parley.app import open_search, open_storage
+    from parley.search.indexer import rebuild
+
+    started = time.monotonic()
+    directory, store = await open_storage(settings)
+    try:
+        index = await open_search(settings, store)
+        try:
+            messages = await rebuild(store, index)
+        finally:
+            await index.close()
+    finally:
+        await store.close()
+        await directory.close()
+    return {"indexed": messages, "seconds": round(time.monotonic() - started, 1)}
 
 
 def _shards(settings: Settings, args: argparse.Namespace) -> dict:

@@ -80,7 +80,9 @@ def test_wal_mode_and_shard_files(tmp_path):
 
     asyncio.run(run())
     names = sorted(p.name for p in tmp_path.glob("*.db"))
-    assert names == ["meta.db", "shard-0.db", "shard-1.db", "shard-2.db"]
+    shards = ["shard-0.db", "shard-1.db", "shard-2.db"]
+    search = ["search-0.db", "search-1.db", "search-2.db"]  # each shard's search index
+    assert names == sorted(["meta.db", *shards, *search])
     conn = sqlite3.connect(tmp_path / "shard-0.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()

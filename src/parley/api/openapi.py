@@ -379,7 +379,7 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "search.messages",
-        "Messages the caller can read that match `query` (words, `\"phrases\"`, `-excluded`, "
+        'Messages the caller can read that match `query` (words, `"phrases"`, `-excluded`, '
         "`in:#channel`, `from:@user`, `before:`/`after:`/`on:`/`during:` dates, `has:link`), "
         "with `paging` (`page`) or `next_cursor` (`cursor`, `*` first). People's tokens only "
         "(`not_allowed_token_type` for bots); `no_query` when there is nothing to search for.",

@@ -13,7 +13,8 @@ class Preset:
     judged by deliveries/s against a same-run WebSocket broadcast), ``throughput`` (load
     steps at rising rates until p99 send-to-delivery reaches ``p99_limit_ms`` or anything
     is lost), ``reconnect`` (load while ``churn`` of the subscribers per second drop and
-    resume) or ``connections`` (idle connections until ``subscribers`` or a limit).
+    resume), ``connections`` (idle connections until ``subscribers`` or a limit) or
+    ``search`` (queries against a store of ``corpus`` messages, by ``senders`` clients).
     """
 
     name: str
@@ -30,6 +31,10 @@ class Preset:
     start_rate: float = 1000.0
     step_seconds: float = 5.0
     churn: float = 0.0  # share of subscribers dropping per second (reconnect)
+    #: search: a probe measures index lag during a load (``search_probe`` seconds apart);
+    #: ``search`` kind: a store of ``corpus`` messages, queried by ``senders`` clients
+    search_probe: float = 0.0
+    corpus: int = 0
 
     def with_overrides(self, **changes) -> Preset:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -50,6 +55,18 @@ PRESETS = {
         "fanout10k", "fanout", channels=1, subscribers=10_000, rate=400, seconds=0.25, senders=4
     ),
     "connections": Preset("connections", "connections", channels=1, subscribers=50_000),
+    "search-lag": Preset(
+        "search-lag",
+        "load",
+        channels=100,
+        subscribers=1000,
+        rate=5000,
+        seconds=20,
+        search_probe=0.1,
+    ),
+    "search": Preset(
+        "search", "search", channels=100, subscribers=0, seconds=20, senders=8, corpus=1_000_000
+    ),
     "reconnect": Preset(
         "reconnect", "reconnect", channels=100, subscribers=1000, rate=1000, seconds=15, churn=0.05
     ),

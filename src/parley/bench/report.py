@@ -126,6 +126,15 @@ def table(result: dict[str, Any]) -> str:
                 f"{result['messages_per_s']:g}, {result['deliveries_per_s']:g}",
             ),
         ]
+    if "index_lag_ms" in result:
+        rows.append(("index lag (commit to searchable)", _pct(result["index_lag_ms"])))
+    if "search" in result:
+        s = result["search"]
+        rows += [
+            ("store, index build", f"{s['messages']:,} messages, {s['index_build_seconds']} s"),
+            ("queries/s", f"{s['queries_per_s']:g} ({s['concurrency']} clients)"),
+            ("query latency", _pct(s["latency_ms"])),
+        ]
     if "catchup_ms" in result:
         rows.append(("reconnect catch-up", _pct(result["catchup_ms"])))
     base = result.get("baseline", {})

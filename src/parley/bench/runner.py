@@ -14,6 +14,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,7 +25,7 @@ import uvloop
 from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, procs, report, stats
+from parley.bench import clients, procs, report, search, stats
 from parley.bench.baseline import serve_broadcast, serve_echo
 from parley.bench.http import closed_loop
 from parley.bench.presets import PRESETS, Preset
@@ -46,6 +47,13 @@ def run(
     """Runs ``preset`` against a fresh embedded server (or the server at ``url``, whose
     data dir is ``data_dir``); returns every figure."""
     say = say or (lambda _msg: None)
+    if preset.kind == "search":
+        if url:
+            raise ValueError("the search preset builds its own store: run it without --url")
+        with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+            corpus = search.build_corpus(Path(tmp), preset.corpus, preset.channels, say)
+            with own_server(Path(tmp)) as target:
+                return _search(preset, target, corpus, say)
     if url:
         if not data_dir:
             raise ValueError("--url needs --data-dir: the bench creates its users there")
@@ -88,7 +96,10 @@ def _run(preset: Preset, target: Target, say, progress: bool) -> dict[str, Any]:
             f"running {preset.name}: {preset.rate:g} msg/s for {preset.seconds:g} s over "
             f"{preset.route}, {preset.subscribers} subscribers on {preset.channels} channels"
         )
+        probe = _start_probe(target, world, preset)
         raw = _load(target, world, preset, preset.rate, preset.seconds, progress)
+        if probe is not None:
+            result["index_lag_ms"] = stats.latency_summary(probe())
         result.update(
             report.audit_run(raw["sent"], raw["received"], world.channel_of, raw["start_ns"])
         )
@@ -103,6 +114,52 @@ def _run(preset: Preset, target: Target, say, progress: bool) -> dict[str, Any]:
     if fps:
         result["fanout_ratio_to_broadcast"] = round(result["deliveries_per_s"] / fps, 4)
     return result
+
+
+def _start_probe(target: Target, world: World, preset: Preset):
+    """Starts the index-lag probe beside a load (``search_probe``); returns the function
+    that stops it and returns its lags, or ``None``."""
+    if not preset.search_probe:
+        return None
+    stop, lags = threading.Event(), []
+    owner, channel = world.targets[0]
+    token = world.sender_tokens[owner]
+
+    def probe() -> None:
+        lags.extend(search.lag_probe(target.url, token, channel, stop, preset.search_probe))
+
+    thread = threading.Thread(target=probe, name="search-probe", daemon=True)
+    thread.start()
+
+    def finish() -> list[int]:
+        stop.set()
+        thread.join(60)
+        return lags
+
+    return finish
+
+
+def _search(preset: Preset, target: Target, corpus: dict, say) -> dict[str, Any]:
+    texts = search.queries(corpus["words"], 2000)
+    say(f"querying {corpus['messages']:,} messages with {preset.senders} clients")
+    search.query_load(target.url, corpus["token"], texts[:50], 2.0, preset.senders)  # warm
+    cpu0 = procs.cpu_seconds(target.pid) if target.pid else 0.0
+    started = time.monotonic()
+    figures = search.query_load(target.url, corpus["token"], texts, preset.seconds, preset.senders)
+    return {
+        "preset": asdict(preset),
+        "route": "http",
+        "search": {
+            **figures,
+            "messages": corpus["messages"],
+            "index_build_seconds": corpus["index_build_seconds"],
+        },
+        "server": _server_figures(
+            target,
+            procs.cpu_seconds(target.pid) - cpu0 if target.pid else 0.0,
+            time.monotonic() - started,
+        ),
+    }
 
 
 def _server_figures(target: Target, cpu: float, elapsed: float) -> dict[str, Any] | None:
@@ -360,7 +417,11 @@ def _connections(target: Target, preset: Preset, say) -> dict[str, Any]:
 def main(args) -> int:
     """``parley bench``: runs the preset, prints the table, writes ``--json``/``--plot``."""
     preset = PRESETS[args.preset].with_overrides(
-        route=args.route, rate=args.rate, seconds=args.seconds, subscribers=args.subscribers
+        route=args.route,
+        rate=args.rate,
+        seconds=args.seconds,
+        subscribers=args.subscribers,
+        corpus=args.corpus,
     )
     result = run(
         preset,

@@ -56,6 +56,24 @@ def documents(messages: Sequence[Message]) -> tuple[list[Doc], list[tuple[str, i
     return docs, removed
 
 
+async def index_messages(
+    store: MessageStore, index: SearchIndex, keys: Sequence[tuple[str, int]], batch: int = 500
+) -> int:
+    """Indexes the messages at ``keys`` as they are now, ``batch`` at a time; how many
+    keys it looked at."""
+    for i in range(0, len(keys), batch):
+        docs, removed = documents(await store.messages_at(keys[i : i + batch]))
+        await index.apply(docs, removed)
+    return len(keys)
+
+
+async def rebuild(store: MessageStore, index: SearchIndex) -> int:
+    """Empties the engine and indexes every message of the store (``parley search
+    reindex``); how many messages it read."""
+    await index.clear()
+    return await index_messages(store, index, sorted(await store.changed_since(-1)))
+
+
 class Indexer:
     def __init__(
         self,
@@ -105,10 +123,7 @@ class Indexer:
 
     async def reindex(self, keys: Sequence[tuple[str, int]]) -> int:
         """Indexes the messages at ``keys`` as they are now; how many it looked at."""
-        for i in range(0, len(keys), self._batch):
-            messages = await self._store.messages_at(keys[i : i + self._batch])
-            docs, removed = documents(messages)
-            await self._index.apply(docs, removed)
+        await index_messages(self._store, self._index, keys, self._batch)
         self.indexed += len(keys)
         return len(keys)
 

@@ -1,0 +1,61 @@
+"""The embedded search index survives what a process can suffer: documents lost from the
+index (a crash before the indexer's last writes) come back at the next start, and
+``parley search reindex`` rebuilds a deleted index from the store."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+
+from parley.cli import main
+from tests.app.test_search import wait_total
+from tests.helpers import server_in_thread
+
+
+def cli(*argv: str) -> dict:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(list(argv)) == 0
+    return json.loads(out.getvalue())
+
+
+def test_lost_index_writes_are_recovered_at_start(tmp_path):
+    with server_in_thread(tmp_path) as srv:
+        user = srv.user("keeper")
+        client = srv.client(user.token)
+        ch = client.conversations_create(name="kept")["channel"]["id"]
+        for i in range(40):
+            client.chat_postMessage(channel=ch, text=f"durable note {i}")
+        wait_total(client, "durable", 40)
+        client.chat_update(
+            channel=ch,
+            ts=client.conversations_history(channel=ch, limit=1)["messages"][0]["ts"],
+            text="rewritten note",
+        )
+        wait_total(client, "rewritten", 1)
+    lost = 0
+    for path in sorted(tmp_path.glob("search-*.db")):  # the server is stopped: lose docs
+        with sqlite3.connect(path) as conn:
+            lost += conn.execute("DELETE FROM docs WHERE rowid % 2 = 0").rowcount
+    assert lost > 0
+    with server_in_thread(tmp_path) as srv:
+        client = srv.client(user.token)
+        wait_total(client, "durable", 39)
+        wait_total(client, "rewritten", 1)
+
+
+def test_reindex_rebuilds_a_deleted_index(tmp_path):
+    with server_in_thread(tmp_path) as srv:
+        user = srv.user("rebuilder")
+        client = srv.client(user.token)
+        ch = client.conversations_create(name="rebuilt")["channel"]["id"]
+        posted = [client.chat_postMessage(channel=ch, text=f"archive entry {i}") for i in range(25)]
+        client.chat_delete(channel=ch, ts=posted[0]["ts"])
+        wait_total(client, "archive", 24)
+    for path in tmp_path.glob("search-*.db*"):
+        path.unlink()
+    assert cli("search", "reindex", "--data-dir", str(tmp_path))["indexed"] == 25
+    with server_in_thread(tmp_path) as srv:
+        wait_total(srv.client(user.token), "archive", 24, timeout=0.5)
