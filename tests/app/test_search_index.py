@@ -8,8 +8,11 @@ import contextlib
 import io
 import json
 import sqlite3
+import time
 
 from parley.cli import main
+from parley.ids import wall_us
+from parley.search.indexer import PUBLISH_SLACK
 from tests.app.test_search import wait_total
 from tests.helpers import server_in_thread
 
@@ -22,6 +25,10 @@ def cli(*argv: str) -> dict:
 
 
 def test_lost_index_writes_are_recovered_at_start(tmp_path):
+    """The watermark follows the indexer (a restart re-indexes seconds, not the store);
+    whatever an index lacks after its watermark, as after a crash before the last bulk
+    write, is indexed again at the next start."""
+    began = wall_us()
     with server_in_thread(tmp_path) as srv:
         user = srv.user("keeper")
         client = srv.client(user.token)
@@ -29,14 +36,19 @@ def test_lost_index_writes_are_recovered_at_start(tmp_path):
         for i in range(40):
             client.chat_postMessage(channel=ch, text=f"durable note {i}")
         wait_total(client, "durable", 40)
-        client.chat_update(
-            channel=ch,
-            ts=client.conversations_history(channel=ch, limit=1)["messages"][0]["ts"],
-            text="rewritten note",
-        )
+        last = client.conversations_history(channel=ch, limit=1)["messages"][0]["ts"]
+        client.chat_update(channel=ch, ts=last, text="rewritten note")
         wait_total(client, "rewritten", 1)
+        time.sleep(1.5)  # a bulk write after a second records the watermark
+        client.chat_postMessage(channel=ch, text="one more")
+        wait_total(client, "more", 1)
+    with sqlite3.connect(tmp_path / "search-0.db") as conn:
+        mark = conn.execute("SELECT value FROM state WHERE key = 'watermark'").fetchone()[0]
+        assert began - PUBLISH_SLACK <= mark <= wall_us()
+        # a crash before the writes of the last seconds: the index lacks them
+        conn.execute("UPDATE state SET value = ?", (began - 1,))
     lost = 0
-    for path in sorted(tmp_path.glob("search-*.db")):  # the server is stopped: lose docs
+    for path in sorted(tmp_path.glob("search-*.db")):
         with sqlite3.connect(path) as conn:
             lost += conn.execute("DELETE FROM docs WHERE rowid % 2 = 0").rowcount
     assert lost > 0

@@ -29,7 +29,7 @@ from parley.bench.http import Pool, decode
 from parley.config import Settings
 
 #: Seconds between two searches while waiting for a probe message.
-POLL = 0.005
+POLL = 0.02
 
 
 def lag_probe(url: str, token: str, channel: str, stop: threading.Event, interval: float) -> list:

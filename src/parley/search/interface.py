@@ -66,7 +66,13 @@ class SearchIndex(Protocol):
         ...
 
     async def watermark(self) -> int:
-        """The newest ``ts`` indexed (0 when empty): where recovery starts."""
+        """The time (microseconds) before which every committed message is known to be
+        indexed, as :meth:`mark` last moved it (0: never): where recovery starts."""
+        ...
+
+    async def mark(self, complete_to: int) -> None:
+        """Records that every message committed before ``complete_to`` is indexed (the
+        watermark only moves forward)."""
         ...
 
     async def clear(self) -> None:

@@ -124,11 +124,14 @@ async def q_apply(cur: Any, docs: list[Doc], removed: list[int]) -> None:
             + " ON DUPLICATE KEY UPDATE text = VALUES(text), has_link = VALUES(has_link)",
             [v for d in docs for v in (d.id, d.channel, d.ts, d.user, d.text, int(d.has_link))],
         )
-        await cur.execute(
-            "INSERT INTO search_state VALUES ('watermark', %s) "
-            "ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))",
-            (max(d.ts for d in docs),),
-        )
+
+
+async def q_mark(cur: Any, complete_to: int) -> None:
+    await cur.execute(
+        "INSERT INTO search_state VALUES ('watermark', %s) "
+        "ON DUPLICATE KEY UPDATE value = GREATEST(value, VALUES(value))",
+        (complete_to,),
+    )
 
 
 async def q_watermark(cur: Any) -> int:
@@ -189,10 +192,10 @@ class MysqlSearch:
         return merge(found, by_time or expression is None, ascending, limit)
 
     async def watermark(self) -> int:
-        marks = await asyncio.gather(
-            *(self._store.primary(i).run(q_watermark) for i in range(self._n))
-        )
-        return max(marks, default=0)
+        return await self._store.primary(0).run(q_watermark)  # kept in the first shard
+
+    async def mark(self, complete_to: int) -> None:
+        await self._store.primary(0).run(q_mark, complete_to)
 
     async def clear(self) -> None:
         await asyncio.gather(*(self._store.primary(i).transaction(q_clear) for i in range(self._n)))

@@ -37,6 +37,7 @@ _COLS = (
     "id, channel, team, seq, ts, user, bot_id, text, thread_ts, subtype, client_msg_id, "
     "version, edited_ts, edited_by, deleted, reply_count, reply_users, latest_reply, rich"
 )
+_COLS_M = ", ".join(f"m.{c.strip()}" for c in _COLS.split(","))
 _INSERT = f"INSERT INTO messages ({_COLS}) VALUES ({', '.join('?' * 19)})"
 _BY_TS = f"SELECT {_COLS} FROM messages WHERE channel = ? AND ts = ?"
 _TOP_LEVEL = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
@@ -290,10 +291,15 @@ def q_last_seq(conn: sqlite3.Connection, channel: str) -> int:
 
 def q_messages_at(conn: sqlite3.Connection, keys: list[tuple[str, int]]) -> list[Message]:
     out = []
-    for channel, ts in keys:
-        row = conn.execute(_BY_TS, (channel, ts)).fetchone()
-        if row is not None:
-            out.append(_row(row))
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        values = ", ".join(["(?, ?)"] * len(chunk))
+        rows = conn.execute(  # CROSS JOIN: one index seek per key, in the keys' order
+            f"SELECT {_COLS_M} FROM (VALUES {values}) AS k CROSS JOIN messages AS m "
+            "ON m.channel = k.column1 AND m.ts = k.column2",
+            [v for key in chunk for v in key],
+        ).fetchall()
+        out += [_row(r) for r in rows]
     return out
 
 

@@ -65,12 +65,14 @@ def op_apply(
         "INSERT INTO docs (rowid, text, channel, ts, user, has_link) VALUES (?, ?, ?, ?, ?, ?)",
         [(d.id, d.text, d.channel, d.ts, d.user, int(d.has_link)) for d in docs],
     )
-    if docs:
-        conn.execute(
-            "INSERT INTO state VALUES ('watermark', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-            (max(d.ts for d in docs),),
-        )
+
+
+def op_mark(conn: sqlite3.Connection, _state: _NoState, complete_to: int) -> None:
+    conn.execute(
+        "INSERT INTO state VALUES ('watermark', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        (complete_to,),
+    )
 
 
 def op_clear(conn: sqlite3.Connection, _state: _NoState) -> None:
@@ -179,8 +181,10 @@ class SqliteSearch:
         return merge(found, by_time or not query.terms, ascending, limit)
 
     async def watermark(self) -> int:
-        marks = await asyncio.gather(*(self._readers.run(i, q_watermark) for i in range(self._n)))
-        return max(marks, default=0)
+        return await self._readers.run(0, q_watermark)  # kept in the first file
+
+    async def mark(self, complete_to: int) -> None:
+        await self._writers[0].submit(op_mark, complete_to)
 
     async def clear(self) -> None:
         await asyncio.gather(*(w.submit(op_clear) for w in self._writers))
