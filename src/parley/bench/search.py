@@ -81,7 +81,7 @@ def build_corpus(data_dir: Path, messages: int, channels: int, say) -> dict[str,
     """A workspace of one searching user in ``channels`` channels holding ``messages``
     messages of Zipf-distributed words, indexed. Returns the user's token and the
     vocabulary."""
-    settings = Settings.load({}, data_dir=data_dir)
+    settings = Settings.load(data_dir=data_dir)  # PARLEY_SHARDS=mysql://... measures MariaDB
     user = admin.create_user(settings, "searcher")
     team = user.team_id
     chans = [

@@ -7,7 +7,8 @@ from the store as they are now (:meth:`MessageStore.messages_at`) and written to
 engine in one call (:meth:`SearchIndex.apply`): live messages as documents, deleted
 ones removed. Then each batch's offset is committed. (One store read and one engine
 write per tenth of a second, whatever the load, instead of one per partition and batch:
-under 5,000 msg/s the latter cost the send path half its throughput.) So indexing is
+at saturation the latter held the send path to 1,790 msg/s where bulk writes reach
+2,421; see ``docs/benchmarks.md``.) So indexing is
 idempotent and converges on the store whatever order or how often events come; a
 worker that crashes resumes from its last committed offset and redoes at most one
 batch per partition.

@@ -18,6 +18,9 @@ import msgspec
 
 from parley.search.query import Query
 
+#: Engines count matches up to this many (``total``; deeper than this, paging stops too).
+COUNT_CAP = 10_000
+
 
 class Doc(msgspec.Struct, frozen=True):
     #: The message's id (unique across shards): the document's key.
@@ -62,7 +65,7 @@ class SearchIndex(Protocol):
         self, query: Query, scope: Scope, *, by_time: bool, ascending: bool, limit: int
     ) -> Hits:
         """The best ``limit`` hits (by score, or by ``ts`` when ``by_time``), and how many
-        documents match in all."""
+        documents match in all, counted up to :data:`COUNT_CAP` per shard."""
         ...
 
     async def watermark(self) -> int:
@@ -87,4 +90,4 @@ def merge(found: Sequence[Hits], by_time: bool, ascending: bool, limit: int) -> 
         hits.sort(key=lambda h: h.ts, reverse=not ascending)
     else:
         hits.sort(key=lambda h: (h.score, h.ts), reverse=not ascending)
-    return Hits(sum(part.total for part in found), tuple(hits[:limit]))
+    return Hits(min(sum(part.total for part in found), COUNT_CAP), tuple(hits[:limit]))

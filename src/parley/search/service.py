@@ -17,14 +17,14 @@ from typing import Any
 
 from parley.errors import ApiError, Code
 from parley.ids import format_ts
-from parley.search.interface import Scope, SearchIndex
+from parley.search.interface import COUNT_CAP, Scope, SearchIndex
 from parley.search.query import Query, has_link, highlight, matches, parse
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.models import Channel, Message, User
 
 #: ``count`` per page, as Slack bounds it, and the deepest result reachable by paging.
 MAX_COUNT = 100
-MAX_DEPTH = 10_000
+MAX_DEPTH = COUNT_CAP
 
 
 class Searcher:

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from parley.search.interface import Doc, Hit, Hits, Scope, merge
+from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge
 from parley.search.query import Query
 from parley.storage.router import shard_for
 
@@ -109,8 +109,14 @@ async def q_search(
         [*score_args, *args, limit],
     )
     rows = await cur.fetchall()
-    await cur.execute(f"SELECT COUNT(*) FROM search_docs WHERE {where}", args)
-    total = int((await cur.fetchone())[0])
+    if len(rows) < limit:  # all of them: no count needed
+        total = len(rows)
+    else:
+        await cur.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM search_docs WHERE {where} LIMIT %s) AS m",
+            [*args, COUNT_CAP],
+        )
+        total = int((await cur.fetchone())[0])
     return Hits(total, tuple(Hit(r[0], int(r[1]), float(r[2])) for r in rows))
 
 

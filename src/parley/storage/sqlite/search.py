@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from parley.config import Settings
-from parley.search.interface import Doc, Hit, Hits, Scope, merge
+from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge
 from parley.search.query import Query
 from parley.storage.router import shard_for
 from parley.storage.sqlite.db import Readers, Writer
@@ -108,15 +108,23 @@ def q_search(
     conn: sqlite3.Connection, query: Query, scope: Scope, by_time: bool, ascending: bool, limit: int
 ) -> Hits:
     where, args = _where(query, scope)
-    scored = query.terms and not by_time
-    score = "-bm25(docs)" if query.terms else "0.0"
-    direction = "ASC" if ascending else "DESC"
-    order = f"score {direction}, ts DESC" if scored else f"ts {direction}"
+    matched = match_expression(query) is not None
+    if matched and not by_time:  # FTS5's own rank (BM25, lower is better) sorts fastest
+        order = "rank DESC" if ascending else "rank"
+    else:
+        order = "ts ASC" if ascending else "ts DESC"
+    score = "-rank" if matched else "0.0"
     rows = conn.execute(
-        f"SELECT channel, ts, {score} AS score FROM docs WHERE {where} ORDER BY {order} LIMIT ?",
+        f"SELECT channel, ts, {score} FROM docs WHERE {where} ORDER BY {order} LIMIT ?",
         [*args, limit],
     ).fetchall()
-    total = conn.execute(f"SELECT count(*) FROM docs WHERE {where}", args).fetchone()[0]
+    if len(rows) < limit:  # all of them: no count needed
+        total = len(rows)
+    else:
+        total = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM docs WHERE {where} LIMIT ?)",
+            [*args, COUNT_CAP],
+        ).fetchone()[0]
     return Hits(total, tuple(Hit(r[0], r[1], r[2]) for r in rows))
 
 
