@@ -25,6 +25,7 @@ import orjson
 
 from parley import admin
 from parley.bench import stats
+from parley.bench.corpus import vocabulary
 from parley.bench.http import Pool, decode
 from parley.config import Settings
 
@@ -65,16 +66,6 @@ def lag_probe(url: str, token: str, channel: str, stop: threading.Event, interva
 
 
 # -- a big store and queries against it ----------------------------------------------------
-
-
-def vocabulary(size: int, seed: int = 7) -> list[str]:
-    """``size`` made-up words, deterministic."""
-    rng = random.Random(seed)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    words: set[str] = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(letters) for _ in range(rng.randint(3, 9))))
-    return sorted(words)
 
 
 def build_corpus(data_dir: Path, messages: int, channels: int, say) -> dict[str, Any]:
@@ -139,23 +130,6 @@ async def _reindex(settings: Settings) -> int:
     finally:
         await store.close()
         await directory.close()
-
-
-def queries(words: list[str], n: int, seed: int = 3) -> list[str]:
-    """``n`` queries like people's: one to three words of the vocabulary's head and middle,
-    some phrases, some with a filter."""
-    rng = random.Random(seed)
-    head = words[:2000]
-    out = []
-    for i in range(n):
-        picked = rng.sample(head, rng.choice((1, 1, 2, 2, 3)))
-        q = " ".join(picked)
-        if i % 5 == 0 and len(picked) > 1:
-            q = f'"{picked[0]} {picked[1]}"'
-        if i % 7 == 0:
-            q += " in:#corpus-0"
-        out.append(q)
-    return out
 
 
 def query_load(url: str, token: str, texts: list[str], seconds: float, concurrency: int) -> dict:
