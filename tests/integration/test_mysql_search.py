@@ -17,16 +17,16 @@ def needs_mariadb():
 
 
 def test_search_on_mariadb(tmp_path):
-    with mysql_support.databases(3, "search") as urls:
-        with server_in_thread(tmp_path, shard_urls=tuple(urls[:2]), directory_url=urls[2]) as srv:
-            check_all(srv, "maria")
-            user = srv.user("shorty")
-            client = srv.client(user.token)
-            ch = client.conversations_create(name="short-words")["channel"]["id"]
-            client.chat_postMessage(channel=ch, text="go to it, the AI is on")
-            client.chat_postMessage(channel=ch, text="nothing here about that")
-            assert texts(wait_total(client, "in:#short-words go ai", 1)) == [
-                "go to it, the AI is on"
-            ]
-            assert len(texts(wait_total(client, "in:#short-words the", 1))) == 1
-            assert len(texts(wait_total(client, "in:#short-words -the", 1))) == 1
+    with (
+        mysql_support.databases(3, "search") as urls,
+        server_in_thread(tmp_path, shard_urls=tuple(urls[:2]), directory_url=urls[2]) as srv,
+    ):
+        check_all(srv, "maria")
+        user = srv.user("shorty")
+        client = srv.client(user.token)
+        ch = client.conversations_create(name="short-words")["channel"]["id"]
+        client.chat_postMessage(channel=ch, text="go to it, the AI is on")
+        client.chat_postMessage(channel=ch, text="nothing here about that")
+        assert texts(wait_total(client, "in:#short-words go ai", 1)) == ["go to it, the AI is on"]
+        assert len(texts(wait_total(client, "in:#short-words the", 1))) == 1
+        assert len(texts(wait_total(client, "in:#short-words -the", 1))) == 1

@@ -13,22 +13,12 @@ from parley.cache.redis_client import connect
 from parley.cache.redis_leases import RedisLeases
 from parley.worker.assign import assigned, owner
 from parley.worker.ownership import Ownership
-from tests.redis_support import URL, drop_prefix, fresh_prefix, require_redis
+from tests.redis_support import URL
+
+pytestmark = pytest.mark.usefixtures("needs_redis")
 
 PARTITIONS = 16
 TICK, TTL = 0.05, 0.5
-
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_redis():
-    require_redis()
-
-
-@pytest.fixture
-def prefix():
-    p = fresh_prefix()
-    yield p
-    drop_prefix(p)
 
 
 class Worker:

@@ -19,8 +19,10 @@ from parley.errors import ApiError
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator, hash_token
 from parley.storage.models import Caller, Channel, User
-from tests.redis_support import URL, OwnRedis, drop_prefix, fresh_prefix, require_redis
+from tests.redis_support import URL, OwnRedis
 from tests.unit.test_auth import Directory as Tokens
+
+pytestmark = pytest.mark.usefixtures("needs_redis")
 
 #: How long "at once" may take: a pub/sub hop on loopback (the TTLs are 15 minutes).
 AT_ONCE = 1.0
@@ -28,18 +30,6 @@ AT_ONCE = 1.0
 ALICE = User("U1A", "T1", "alice", "", False, None, None, 0)
 BOB = User("U1B", "T1", "bob", "", False, None, None, 0)
 SECRET = Channel("C1S", "T1", "secret", True, "U1A", 0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_redis():
-    require_redis()
-
-
-@pytest.fixture
-def prefix():
-    p = fresh_prefix()
-    yield p
-    drop_prefix(p)
 
 
 class Members:

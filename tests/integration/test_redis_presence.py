@@ -14,25 +14,15 @@ import pytest
 from parley.cache.redis_client import connect
 from parley.cache.redis_presence import RedisPresence, node_id
 from parley.storage.models import User
-from tests.redis_support import URL, drop_prefix, fresh_prefix, require_redis
+from tests.redis_support import URL
+
+pytestmark = pytest.mark.usefixtures("needs_redis")
 
 BEAT = 0.05
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = User("U1A", "T1", "alice", "", False, None, None, 0)
 BOB = User("U1B", "T1", "bob", "", False, None, None, 0)
 STRANGER = User("U1A", "T2", "alice elsewhere", "", False, None, None, 0)  # same id, other team
-
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_redis():
-    require_redis()
-
-
-@pytest.fixture
-def prefix():
-    p = fresh_prefix()
-    yield p
-    drop_prefix(p)
 
 
 class Heard:

@@ -13,20 +13,10 @@ import redis.asyncio as aredis
 from parley.bus.interface import Event
 from parley.cache.redis_client import connect
 from parley.cache.redis_recent import RedisRecentBuffer
-from tests.redis_support import URL, drop_prefix, fresh_prefix, require_redis
+from tests.redis_support import URL
 from tests.unit.test_caches_and_bus import RECENT_SCENARIOS, FakeClock, event
 
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_redis():
-    require_redis()
-
-
-@pytest.fixture
-def prefix():
-    p = fresh_prefix()
-    yield p
-    drop_prefix(p)
+pytestmark = pytest.mark.usefixtures("needs_redis")
 
 
 class Store:

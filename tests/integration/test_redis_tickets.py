@@ -10,22 +10,12 @@ from parley.cache.redis_client import connect
 from parley.cache.redis_tickets import RedisTicketBook
 from parley.errors import ApiError
 from parley.storage.models import User
-from tests.redis_support import URL, drop_prefix, fresh_prefix, require_redis
+from tests.redis_support import URL
+
+pytestmark = pytest.mark.usefixtures("needs_redis")
 
 ALICE = User("U1A11CE", "T1", "alice", "Alice", False, None, None, 0)
 BOB = User("U1B0B", "T1", "bob", "Bob", False, None, 5.0, 0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_redis():
-    require_redis()
-
-
-@pytest.fixture
-def prefix():
-    p = fresh_prefix()
-    yield p
-    drop_prefix(p)
 
 
 async def two_books(prefix: str, ttl: float = 30):

@@ -42,8 +42,7 @@ from parley.search.interface import Doc, SearchIndex
 from parley.search.query import has_link
 from parley.storage.interface import MessageStore
 from parley.storage.models import Message
-from parley.tasks import cancel_all
-from parley.worker.ownership import Ownership
+from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,9 @@ async def rebuild(store: MessageStore, index: SearchIndex) -> int:
     return indexed
 
 
-class Indexer:
+class Indexer(PartitionWorker):
+    name = "indexer"
+
     def __init__(
         self,
         bus: EventBus,
@@ -101,13 +102,13 @@ class Indexer:
         bulk: int = 5000,
         ownership: Ownership | None = None,
     ) -> None:
+        super().__init__(bus.partitions, ownership)
         self._bus = bus
         self._store = store
         self._index = index
         self._batch = batch
         self._linger = linger
         self._bulk = bulk
-        self._ownership = ownership
         #: Keys waiting for the next bulk write, and the future it will resolve.
         self._pending: set[tuple[str, int]] = set()
         self._flushed: asyncio.Future | None = None
@@ -115,38 +116,16 @@ class Indexer:
         #: everything that read returned is indexed).
         self._caught_up: dict[int, int] = {}
         self._marked = float("-inf")
-        self._tasks: list[asyncio.Task] = []
-        self._follows: dict[int, asyncio.Task] = {}
         #: Set once the start-up recovery is done: live batches wait for it.
         self._recovered = asyncio.Event()
         self.indexed = 0
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._recover(), name="indexer-recovery"))
-        if self._ownership is None:
-            for p in range(self._bus.partitions):
-                self._acquire(p)
-        else:
-            run = self._ownership.run(self._acquire, self._release)
-            self._tasks.append(asyncio.create_task(run, name="indexer-ownership"))
+        self._start_partitions()
 
-    async def close(self) -> None:
-        await cancel_all(self._tasks)
-        if self._ownership is not None:
-            await self._ownership.close(self._release)
-        await cancel_all(list(self._follows.values()))
-        self._follows.clear()
-
-    def _acquire(self, partition: int) -> None:
-        self._follows[partition] = asyncio.create_task(
-            self._follow(partition), name=f"indexer-{partition}"
-        )
-
-    async def _release(self, partition: int) -> None:
+    def _forget_partition(self, partition: int) -> None:
         self._caught_up.pop(partition, None)
-        task = self._follows.pop(partition, None)
-        if task is not None:
-            await cancel_all([task])
 
     async def reindex(self, keys: Sequence[tuple[str, int]]) -> int:
         """Indexes the messages at ``keys`` as they are now; how many it looked at."""

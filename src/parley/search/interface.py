@@ -17,6 +17,7 @@ from typing import Protocol
 import msgspec
 
 from parley.search.query import Query
+from parley.storage.router import by_shard
 
 #: Engines count matches up to this many (``total``; deeper than this, paging stops too).
 COUNT_CAP = 10_000
@@ -81,6 +82,18 @@ class SearchIndex(Protocol):
     async def clear(self) -> None:
         """Removes every document (before a full rebuild)."""
         ...
+
+
+def shard_batches(
+    docs: Sequence[Doc], removed: Sequence[tuple[str, int]], n: int
+) -> dict[int, tuple[list[Doc], list[int]]]:
+    """Per shard: the documents to write and the message ids to remove there."""
+    out: dict[int, tuple[list[Doc], list[int]]] = {}
+    for i, group in by_shard(docs, n, lambda d: d.channel).items():
+        out.setdefault(i, ([], []))[0].extend(group)
+    for i, group in by_shard(removed, n, lambda r: r[0]).items():
+        out.setdefault(i, ([], []))[1].extend(message_id for _, message_id in group)
+    return out
 
 
 def merge(found: Sequence[Hits], by_time: bool, ascending: bool, limit: int) -> Hits:

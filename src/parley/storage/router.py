@@ -8,6 +8,10 @@ is why the shard count of a data dir is fixed once created.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def stable_hash(key: str) -> int:
@@ -22,3 +26,11 @@ def shard_for(channel_id: str, n: int) -> int:
 def partition_for(channel_id: str, n: int) -> int:
     """The bus partition (0..n-1) that carries ``channel_id``'s events, in order."""
     return stable_hash(channel_id) % n
+
+
+def by_shard(items: Iterable[T], n: int, channel: Callable[[T], str]) -> dict[int, list[T]]:
+    """``items`` grouped by the shard of their channel, in their order."""
+    out: dict[int, list[T]] = {}
+    for item in items:
+        out.setdefault(shard_for(channel(item), n), []).append(item)
+    return out

@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from parley.tasks import cancel_all
 from parley.worker.assign import assigned
 
 log = logging.getLogger(__name__)
@@ -140,3 +141,56 @@ class Ownership:
             await self._leases.leave(self.group, self.me)
         except Exception as exc:  # they expire on their own
             log.warning("%s: leases not released: %s", self.group, exc)
+
+
+class PartitionWorker:
+    """What the workers built on this share: one task per partition owned (every one
+    without ``ownership``) running :meth:`_follow`, started and stopped as ownership
+    moves. Subclasses implement :meth:`_follow`, may add tasks of their own to
+    ``_tasks``, and may forget per-partition state in :meth:`_forget_partition`."""
+
+    #: Names the tasks (``<name>-<partition>``).
+    name = "worker"
+
+    def __init__(self, partitions: int, ownership: Ownership | None) -> None:
+        self._partitions = partitions
+        self._ownership = ownership
+        self._tasks: list[asyncio.Task] = []
+        #: The partitions followed, by partition.
+        self._follows: dict[int, asyncio.Task] = {}
+
+    def owned(self) -> list[int]:
+        """The partitions this worker processes now."""
+        return sorted(self._follows)
+
+    def _start_partitions(self) -> None:
+        if self._ownership is None:
+            for p in range(self._partitions):
+                self._acquire(p)
+        else:
+            run = self._ownership.run(self._acquire, self._release)
+            self._tasks.append(asyncio.create_task(run, name=f"{self.name}-ownership"))
+
+    def _acquire(self, partition: int) -> None:
+        self._follows[partition] = asyncio.create_task(
+            self._follow(partition), name=f"{self.name}-{partition}"
+        )
+
+    async def _release(self, partition: int) -> None:
+        task = self._follows.pop(partition, None)
+        if task is not None:
+            await cancel_all([task])
+        self._forget_partition(partition)
+
+    def _forget_partition(self, partition: int) -> None:
+        pass
+
+    async def _follow(self, partition: int) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        await cancel_all(self._tasks)
+        if self._ownership is not None:
+            await self._ownership.close(self._release)
+        await cancel_all(list(self._follows.values()))
+        self._follows.clear()

@@ -33,8 +33,7 @@ from parley.bus.interface import EventBus
 from parley.ids import wall_us
 from parley.pipeline import events
 from parley.storage.interface import MessageStore
-from parley.tasks import cancel_all
-from parley.worker.ownership import Ownership
+from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,9 @@ class Carried:
         return out
 
 
-class Republisher:
+class Republisher(PartitionWorker):
+    name = "republisher"
+
     def __init__(
         self,
         bus: EventBus,
@@ -85,6 +86,7 @@ class Republisher:
     ) -> None:
         """``ownership`` splits the partitions with the group's other workers; without
         one this worker takes them all."""
+        super().__init__(bus.partitions, ownership)
         self._bus = bus
         self._store = store
         self._interval = interval
@@ -93,42 +95,14 @@ class Republisher:
         self._clock_us = clock_us
         self.carried = Carried()
         self.republished = 0
-        self._ownership = ownership
-        self._tasks: list[asyncio.Task] = []
-        #: The partitions followed, by partition.
-        self._follows: dict[int, asyncio.Task] = {}
-
-    def owned(self) -> list[int]:
-        """The partitions this worker follows and repairs now."""
-        return sorted(self._follows)
 
     def start(self) -> None:
-        if self._ownership is None:
-            for p in range(self._bus.partitions):
-                self._acquire(p)
-        else:
-            run = self._ownership.run(self._acquire, self._release)
-            self._tasks.append(asyncio.create_task(run, name="republisher-ownership"))
+        self._start_partitions()
         self._tasks.append(asyncio.create_task(self._repair_loop(), name="republisher"))
 
-    def _acquire(self, partition: int) -> None:
-        self._follows[partition] = asyncio.create_task(
-            self._follow(partition), name=f"republisher-{partition}"
-        )
-
-    async def _release(self, partition: int) -> None:
-        task = self._follows.pop(partition, None)
-        if task is not None:
-            await cancel_all([task])
+    def _forget_partition(self, partition: int) -> None:
         of = self._bus.partition_of
         self.carried.forget(lambda channel: of(channel) == partition)
-
-    async def close(self) -> None:
-        await cancel_all(self._tasks)
-        if self._ownership is not None:
-            await self._ownership.close(self._release)
-        await cancel_all(list(self._follows.values()))
-        self._follows.clear()
 
     async def _follow(self, partition: int) -> None:
         """Reads the partition from the group's committed offset (its end the first

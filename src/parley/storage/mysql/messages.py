@@ -50,7 +50,7 @@ from parley.storage.mysql import db, migrations
 from parley.storage.mysql import plan as p
 from parley.storage.mysql.urls import DbUrl, Topology
 from parley.storage.mysql.writer import GroupWriter
-from parley.storage.router import shard_for
+from parley.storage.router import by_shard, shard_for
 
 log = logging.getLogger(__name__)
 
@@ -494,11 +494,9 @@ class MysqlMessageStore:
 
     async def messages_at(self, keys: Sequence[tuple[str, int]]) -> list[Message]:
         """From the primaries: the indexer must see the commit it was told of."""
-        by_shard: dict[int, list[tuple[str, int]]] = {}
-        for key in keys:
-            by_shard.setdefault(shard_for(key[0], self._n), []).append(key)
+        groups = by_shard(keys, self._n, lambda key: key[0])
         pages = await asyncio.gather(
-            *(self._reads[i].primary.run(q_messages_at, ks) for i, ks in by_shard.items())
+            *(self._reads[i].primary.run(q_messages_at, ks) for i, ks in groups.items())
         )
         return [m for page in pages for m in page]
 

@@ -16,9 +16,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge
+from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge, shard_batches
 from parley.search.query import Query
-from parley.storage.router import shard_for
+from parley.storage.router import by_shard
 
 #: InnoDB's default ``innodb_ft_min_token_size``: shorter words are not in the index.
 MIN_TOKEN = 3
@@ -166,21 +166,15 @@ class MysqlSearch:
         pass  # the pools are the store's
 
     async def apply(self, docs: Sequence[Doc], removed: Sequence[tuple[str, int]]) -> None:
-        by_shard: dict[int, tuple[list[Doc], list[int]]] = {}
-        for doc in docs:
-            by_shard.setdefault(shard_for(doc.channel, self._n), ([], []))[0].append(doc)
-        for channel, message_id in removed:
-            by_shard.setdefault(shard_for(channel, self._n), ([], []))[1].append(message_id)
+        batches = shard_batches(docs, removed, self._n)
         await asyncio.gather(
-            *(self._store.primary(i).transaction(q_apply, d, r) for i, (d, r) in by_shard.items())
+            *(self._store.primary(i).transaction(q_apply, d, r) for i, (d, r) in batches.items())
         )
 
     async def search(
         self, query: Query, scope: Scope, *, by_time: bool, ascending: bool, limit: int
     ) -> Hits:
-        by_shard: dict[int, list[str]] = {}
-        for channel in scope.channels:
-            by_shard.setdefault(shard_for(channel, self._n), []).append(channel)
+        groups = by_shard(scope.channels, self._n, str)
         found = await asyncio.gather(
             *(
                 self._store.primary(i).run(
@@ -191,7 +185,7 @@ class MysqlSearch:
                     ascending,
                     limit,
                 )
-                for i, chs in by_shard.items()
+                for i, chs in groups.items()
             )
         )
         expression, _ = boolean_expression(query)

@@ -28,7 +28,7 @@ from parley.storage.models import (
     ReactionChange,
     message_from_row,
 )
-from parley.storage.router import shard_for
+from parley.storage.router import by_shard, shard_for
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer
 from parley.storage.sqlite.lock import DataDirLock
@@ -439,11 +439,9 @@ class SqliteMessageStore:
         return await self._read(channel, q_since, seq, limit)
 
     async def messages_at(self, keys: Sequence[tuple[str, int]]) -> list[Message]:
-        by_shard: dict[int, list[tuple[str, int]]] = {}
-        for key in keys:
-            by_shard.setdefault(shard_for(key[0], self._n), []).append(key)
+        groups = by_shard(keys, self._n, lambda key: key[0])
         pages = await asyncio.gather(
-            *(self._readers.run(i, q_messages_at, ks) for i, ks in by_shard.items())
+            *(self._readers.run(i, q_messages_at, ks) for i, ks in groups.items())
         )
         return [m for page in pages for m in page]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import orjson
 
 from parley.config import Settings
-from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge
+from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge, shard_batches
 from parley.search.query import Query
-from parley.storage.router import shard_for
+from parley.storage.router import by_shard
 from parley.storage.sqlite.db import Readers, Writer
 
 MIGRATIONS = [
@@ -163,27 +163,21 @@ class SqliteSearch:
         self._readers.close()
 
     async def apply(self, docs: Sequence[Doc], removed: Sequence[tuple[str, int]]) -> None:
-        by_shard: dict[int, tuple[list[Doc], list[int]]] = {}
-        for doc in docs:
-            by_shard.setdefault(shard_for(doc.channel, self._n), ([], []))[0].append(doc)
-        for channel, message_id in removed:
-            by_shard.setdefault(shard_for(channel, self._n), ([], []))[1].append(message_id)
+        batches = shard_batches(docs, removed, self._n)
         await asyncio.gather(
-            *(self._writers[i].submit(op_apply, d, r) for i, (d, r) in by_shard.items())
+            *(self._writers[i].submit(op_apply, d, r) for i, (d, r) in batches.items())
         )
 
     async def search(
         self, query: Query, scope: Scope, *, by_time: bool, ascending: bool, limit: int
     ) -> Hits:
-        by_shard: dict[int, list[str]] = {}
-        for channel in scope.channels:
-            by_shard.setdefault(shard_for(channel, self._n), []).append(channel)
+        groups = by_shard(scope.channels, self._n, str)
         found = await asyncio.gather(
             *(
                 self._readers.run(
                     i, q_search, query, Scope(tuple(chs), scope.users), by_time, ascending, limit
                 )
-                for i, chs in by_shard.items()
+                for i, chs in groups.items()
             )
         )
         return merge(found, by_time or not query.terms, ascending, limit)
