@@ -53,6 +53,7 @@ class Code(StrEnum):
     CANT_INVITE_SELF = "cant_invite_self"
     NO_USER = "no_user"
     NO_QUERY = "no_query"
+    SNOOZE_NOT_ACTIVE = "snooze_not_active"
     NOT_ALLOWED_TOKEN_TYPE = "not_allowed_token_type"
     INVALID_CURSOR = "invalid_cursor"
     INVALID_LIMIT = "invalid_limit"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests import mysql_support
+from tests.app.test_dnd import check_dnd
 from tests.app.test_search import check_all, texts, wait_total
 from tests.helpers import server_in_thread
 
@@ -22,6 +23,7 @@ def test_search_on_mariadb(tmp_path):
         server_in_thread(tmp_path, shard_urls=tuple(urls[:2]), directory_url=urls[2]) as srv,
     ):
         check_all(srv, "maria")
+        check_dnd(srv, "maria")  # the Do Not Disturb settings in MariaDB's directory
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

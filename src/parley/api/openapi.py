@@ -409,6 +409,56 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("query", "messages"),
     ),
     MethodDoc(
+        "dnd.info",
+        "A user's Do Not Disturb (default: the caller): the scheduled window now or next; "
+        "for the caller also the snooze and `dnd_schedule` (Parley's extension).",
+        read=True,
+        args=(Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),),
+        result={
+            "dnd_enabled": _BOOL,
+            "next_dnd_start_ts": _INT,
+            "next_dnd_end_ts": _INT,
+            "snooze_enabled": _BOOL,
+            "snooze_endtime": _INT,
+            "snooze_remaining": _INT,
+            "dnd_schedule": {"type": "object"},
+        },
+        always=("dnd_enabled", "next_dnd_start_ts", "next_dnd_end_ts"),
+    ),
+    MethodDoc(
+        "dnd.teamInfo",
+        "Do Not Disturb of up to 50 users of the caller's team.",
+        read=True,
+        args=(Arg("users", {"type": "string"}, "Comma-separated user ids.", required=True),),
+        result={"users": {"type": "object"}},
+        always=("users",),
+    ),
+    MethodDoc(
+        "dnd.setSnooze",
+        "Snoozes notifications for `num_minutes` (1 to 10,080).",
+        args=(Arg("num_minutes", _INT, "Minutes.", required=True),),
+        result={"snooze_enabled": _BOOL, "snooze_endtime": _INT, "snooze_remaining": _INT},
+        always=("snooze_enabled",),
+    ),
+    MethodDoc(
+        "dnd.endSnooze",
+        "Ends the caller's snooze (`snooze_not_active` without one).",
+        result={"dnd_enabled": _BOOL, "snooze_enabled": _BOOL},
+        always=("dnd_enabled", "snooze_enabled"),
+    ),
+    MethodDoc(
+        "dnd.setSchedule",
+        "Parley's extension: the caller's daily Do Not Disturb window, `start` and `end` as "
+        "HH:MM in the IANA time zone `tz` (default UTC); neither clears it.",
+        args=(
+            Arg("start", {"type": "string"}, "HH:MM"),
+            Arg("end", {"type": "string"}, "HH:MM"),
+            Arg("tz", {"type": "string", "maxLength": 64}, "IANA zone, as Europe/Paris."),
+        ),
+        result={"dnd_enabled": _BOOL, "next_dnd_start_ts": _INT, "next_dnd_end_ts": _INT},
+        always=("dnd_enabled",),
+    ),
+    MethodDoc(
         "users.list",
         "The team's users, a page at a time.",
         read=True,

@@ -26,6 +26,8 @@ ALL = frozenset(
         "channels:read",
         "channels:write",
         "chat:write",
+        "dnd:read",
+        "dnd:write",
         "groups:history",
         "groups:read",
         "groups:write",
@@ -41,9 +43,9 @@ ALL = frozenset(
 DEFAULT_USER = ALL
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
-#: and manage channels with ``channels:manage``, as Slack's bot tokens do) and
-#: ``search:read`` (search is for people's tokens, as in Slack).
-DEFAULT_BOT = ALL - {"channels:write", "search:read"}
+#: and manage channels with ``channels:manage``, as Slack's bot tokens do),
+#: ``search:read`` (search is for people's tokens, as in Slack) and ``dnd:write``.
+DEFAULT_BOT = ALL - {"channels:write", "search:read", "dnd:write"}
 
 _READ = ("channels:read", "groups:read")
 _HISTORY = ("channels:history", "groups:history")
@@ -70,6 +72,11 @@ METHODS: dict[str, tuple[str, ...]] = {
     "reactions.get": ("reactions:read",),
     "rtm.connect": ("rtm:stream",),
     "search.messages": ("search:read",),
+    "dnd.info": ("dnd:read",),
+    "dnd.teamInfo": ("dnd:read",),
+    "dnd.setSnooze": ("dnd:write",),
+    "dnd.endSnooze": ("dnd:write",),
+    "dnd.setSchedule": ("dnd:write",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),
     "users.getPresence": ("users:read",),

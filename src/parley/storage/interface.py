@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from parley.notify.dnd import Dnd
 from parley.storage.models import (
     Caller,
     Channel,
@@ -77,6 +78,12 @@ class Directory(Protocol):
     async def set_archived(self, channel_id: str, archived: bool) -> None: ...
     async def members(self, channel_id: str) -> frozenset[str]: ...
     async def members_page(self, channel_id: str, after: str, limit: int) -> Page: ...
+    async def dnd(self, user_ids: Sequence[str]) -> dict[str, Dnd]:
+        """The Do Not Disturb settings of these users (absent: none)."""
+        ...
+
+    async def set_dnd(self, user_id: str, dnd: Dnd) -> None: ...
+
     async def member_channels(self, user_id: str) -> frozenset[str]:
         """Every channel ``user_id`` is a member of."""
         ...

@@ -25,6 +25,7 @@ from asyncmy.errors import IntegrityError
 from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import wall_us
+from parley.notify.dnd import Dnd, Schedule
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
@@ -195,6 +196,16 @@ async def op_remove_member(cur: Any, _state: object, channel_id: str, user_id: s
     return cur.rowcount > 0
 
 
+async def op_set_dnd(cur: Any, _state: object, user_id: str, dnd: Dnd) -> None:
+    s = dnd.schedule
+    await cur.execute(
+        "INSERT INTO dnd VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "snooze_until = VALUES(snooze_until), start_min = VALUES(start_min), "
+        "end_min = VALUES(end_min), tz = VALUES(tz)",
+        (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz),
+    )
+
+
 # -- read ops --------------------------------------------------------------------------------
 
 
@@ -312,6 +323,21 @@ async def q_members(cur: Any, channel_id: str) -> frozenset[str]:
     return frozenset(r[0] for r in await cur.fetchall())
 
 
+async def q_dnd(cur: Any, user_ids: list[str]) -> dict[str, Dnd]:
+    if not user_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(user_ids))
+    await cur.execute(
+        f"SELECT user_id, snooze_until, start_min, end_min, tz FROM dnd WHERE user_id IN ({marks})",
+        user_ids,
+    )
+    out = {}
+    for r in await cur.fetchall():
+        schedule = Schedule(int(r[2]), int(r[3]), r[4] or "UTC") if r[2] is not None else None
+        out[r[0]] = Dnd(int(r[1]), schedule)
+    return out
+
+
 async def q_member_channels(cur: Any, user_id: str) -> frozenset[str]:
     await cur.execute("SELECT channel_id FROM members WHERE user_id = %s", (user_id,))
     return frozenset(r[0] for r in await cur.fetchall())
@@ -425,6 +451,12 @@ class MysqlDirectory:
 
     async def remove_member(self, channel_id: str, user_id: str) -> bool:
         return await self._write(op_remove_member, channel_id, user_id)
+
+    async def dnd(self, user_ids: Sequence[str]) -> dict[str, Dnd]:
+        return await self._read(q_dnd, list(user_ids))
+
+    async def set_dnd(self, user_id: str, dnd: Dnd) -> None:
+        await self._write(op_set_dnd, user_id, dnd)
 
 
 # -- admin commands (synchronous, server or not) -----------------------------------------------

@@ -14,7 +14,7 @@ Each step is a list of statements; DDL commits on its own in MySQL, so a step th
 crashed half-way is re-run and what already exists is skipped (errors 1050, 1060, 1061).
 """
 
-DIRECTORY_TABLES = ("meta", "teams", "users", "tokens", "channels", "members")
+DIRECTORY_TABLES = ("meta", "teams", "users", "tokens", "channels", "members", "dnd")
 SHARD_TABLES = ("messages", "reactions", "channel_tails")
 
 DIRECTORY: list[list[str]] = [
@@ -56,6 +56,13 @@ DIRECTORY: list[list[str]] = [
     ["ALTER TABLE tokens ADD COLUMN scopes TEXT"],
     # v3: a password hash for people who sign in to the web client (NULL: none)
     ["ALTER TABLE users ADD COLUMN password TEXT"],
+    # v4: Do Not Disturb: a snooze and a daily schedule per user (parley.notify.dnd)
+    [
+        """CREATE TABLE IF NOT EXISTS dnd (
+            user_id VARCHAR(64) PRIMARY KEY, snooze_until BIGINT NOT NULL DEFAULT 0,
+            start_min INT, end_min INT, tz VARCHAR(64)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -11,9 +11,12 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
+
 from parley.config import Settings
 from parley.errors import ApiError, Code, StorageError
 from parley.ids import wall_us
+from parley.notify.dnd import Dnd, Schedule
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer, run_once
@@ -357,6 +360,12 @@ class SqliteDirectory:
     async def member_channels(self, user_id: str) -> frozenset[str]:
         return await self._read(q_member_channels, user_id)
 
+    async def dnd(self, user_ids: Sequence[str]) -> dict[str, Dnd]:
+        return await self._read(q_dnd, list(user_ids))
+
+    async def set_dnd(self, user_id: str, dnd: Dnd) -> None:
+        await self._writer.submit(op_set_dnd, user_id, dnd)
+
     async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
         return await self._writer.submit(op_add_members, channel_id, list(user_ids), wall_us())
 
@@ -379,6 +388,32 @@ def admin_read(settings: Settings, op, *args):
     path = Path(settings.data_dir) / FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
     return run_once(path, migrations.DIRECTORY, lambda conn, _s, *a: op(conn, *a), *args)
+
+
+def _dnd(row: tuple) -> tuple[str, Dnd]:
+    schedule = None
+    if row[2] is not None and row[3] is not None:
+        schedule = Schedule(row[2], row[3], row[4] or "UTC")
+    return row[0], Dnd(row[1], schedule)
+
+
+def q_dnd(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, Dnd]:
+    rows = conn.execute(
+        "SELECT user_id, snooze_until, start_min, end_min, tz FROM dnd "
+        "WHERE user_id IN (SELECT value FROM json_each(?))",
+        (orjson.dumps(user_ids).decode(),),
+    ).fetchall()
+    return dict(_dnd(r) for r in rows)
+
+
+def op_set_dnd(conn: sqlite3.Connection, _state: object, user_id: str, dnd: Dnd) -> None:
+    s = dnd.schedule
+    conn.execute(
+        "INSERT INTO dnd VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+        "snooze_until = excluded.snooze_until, start_min = excluded.start_min, "
+        "end_min = excluded.end_min, tz = excluded.tz",
+        (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz),
+    )
 
 
 def op_set_password(conn: sqlite3.Connection, _state: object, user_id: str, stored: str) -> None:

@@ -41,6 +41,13 @@ DIRECTORY = [
     """
     ALTER TABLE users ADD COLUMN password TEXT;
     """,
+    # v4: Do Not Disturb: a snooze and a daily schedule per user (parley.notify.dnd)
+    """
+    CREATE TABLE dnd (
+        user_id TEXT PRIMARY KEY, snooze_until INTEGER NOT NULL DEFAULT 0,
+        start_min INTEGER, end_min INTEGER, tz TEXT
+    );
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,1 @@
+"""Notifications beyond the socket: Do Not Disturb (:mod:`.dnd`)."""
