@@ -282,3 +282,29 @@ def test_the_gateway_consumer_reads_only_the_partitions_its_clients_need():
         await consumer.close()
 
     asyncio.run(go())
+
+
+def test_channels_unknown_to_the_gateway_are_started_at_their_stored_tail_once():
+    """Many connections opening at once on a cold gateway read each channel's last seq
+    once, and the sequencer starts there (a message at or below it is not sent again)."""
+    from parley.gateway.consumer import BusConsumer
+    from parley.gateway.hub import Hub
+
+    class Tails:  # the one store call listen makes
+        calls: list[str] = []
+
+        async def last_seq(self, channel: str) -> int:
+            self.calls.append(channel)
+            await asyncio.sleep(0.01)
+            return 7
+
+    async def go() -> None:
+        bus, store = InProcessBus(4, 100), Tails()
+        consumer = BusConsumer(bus, Hub(), store=store, group="g")
+        await asyncio.gather(*(consumer.listen(["C1", "C2"]) for _ in range(20)))
+        assert sorted(store.calls) == ["C1", "C2"]
+        assert consumer.sequencer.push(Event("message", "C1", "T1", 7, 7, b"{}")) == []
+        assert consumer.sequencer.push(Event("message", "C1", "T1", 8, 8, b"{}")) != []
+        await consumer.close()
+
+    asyncio.run(go())

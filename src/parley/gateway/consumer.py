@@ -71,6 +71,9 @@ class BusConsumer:
         self._readers: dict[int, tuple[asyncio.Task, asyncio.Future]] = {}
         #: Partitions read but needed by no connection, since when.
         self._unneeded: dict[int, float] = {}
+        #: Last-seq reads in flight, by channel, and the bound on how many run at once.
+        self._expecting: dict[str, asyncio.Future] = {}
+        self._reading = asyncio.Semaphore(16)
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
@@ -93,17 +96,26 @@ class BusConsumer:
             await self._expect([k for k in keys if not self.sequencer.knows(k)])
 
     async def _expect(self, channels: list[str]) -> None:
-        gate = asyncio.Semaphore(16)
+        """Starts these channels at the store's last seq; a channel already being read
+        for another connection (a burst of connections to a cold gateway) is read once."""
+        reads = []
+        for channel in channels:
+            read = self._expecting.get(channel)
+            if read is None:
+                read = self._expecting[channel] = asyncio.ensure_future(self._read_last(channel))
+                read.add_done_callback(lambda _, c=channel: self._expecting.pop(c, None))
+            reads.append(asyncio.shield(read))
+        for channel, outcome in zip(
+            channels, await asyncio.gather(*reads, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, BaseException):  # ordering of first messages only
+                log.warning("reading the last seq of %s failed: %s", channel, outcome)
+            else:
+                self.sequencer.expect(channel, outcome)
 
-        async def expect(channel: str) -> None:
-            async with gate:
-                last = await self._store.last_seq(channel)
-            self.sequencer.expect(channel, last)
-
-        try:
-            await asyncio.gather(*(expect(c) for c in channels))
-        except Exception:  # ordering of first messages only: nothing is lost without it
-            log.exception("reading the last seq of %d channels failed", len(channels))
+    async def _read_last(self, channel: str) -> int:
+        async with self._reading:
+            return await self._store.last_seq(channel)
 
     async def _position(self, keys: list[str]) -> None:
         waits = []
