@@ -54,6 +54,8 @@ class Code(StrEnum):
     NO_USER = "no_user"
     NO_QUERY = "no_query"
     SNOOZE_NOT_ACTIVE = "snooze_not_active"
+    TOO_MANY_DEVICES = "too_many_devices"
+    DEVICE_NOT_FOUND = "device_not_found"
     NOT_ALLOWED_TOKEN_TYPE = "not_allowed_token_type"
     INVALID_CURSOR = "invalid_cursor"
     INVALID_LIMIT = "invalid_limit"

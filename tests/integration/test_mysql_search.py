@@ -8,6 +8,7 @@ import pytest
 
 from tests import mysql_support
 from tests.app.test_dnd import check_dnd
+from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
 from tests.helpers import server_in_thread
 
@@ -24,6 +25,7 @@ def test_search_on_mariadb(tmp_path):
     ):
         check_all(srv, "maria")
         check_dnd(srv, "maria")  # the Do Not Disturb settings in MariaDB's directory
+        check_devices(srv, "maria")  # and the devices registered for push
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

@@ -409,6 +409,43 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("query", "messages"),
     ),
     MethodDoc(
+        "push.register",
+        "Parley's extension: registers a device for push, `platform` `apns` or `fcm` and the "
+        "provider's `device_token` (a token registered before moves to the caller); at most "
+        "20 devices a user (`too_many_devices`).",
+        args=(
+            Arg(
+                "platform",
+                {"type": "string", "enum": ["apns", "fcm"]},
+                "The provider.",
+                required=True,
+            ),
+            Arg("device_token", {"type": "string", "maxLength": 4096}, "The token.", required=True),
+        ),
+        result={"device": {"type": "object"}},
+        always=("device",),
+    ),
+    MethodDoc(
+        "push.unregister",
+        "Parley's extension: forgets one of the caller's devices (`device_not_found`).",
+        args=(
+            Arg(
+                "platform",
+                {"type": "string", "enum": ["apns", "fcm"]},
+                "The provider.",
+                required=True,
+            ),
+            Arg("device_token", {"type": "string", "maxLength": 4096}, "The token.", required=True),
+        ),
+    ),
+    MethodDoc(
+        "push.list",
+        "Parley's extension: the caller's registered devices.",
+        read=True,
+        result={"devices": {"type": "array", "items": {"type": "object"}}},
+        always=("devices",),
+    ),
+    MethodDoc(
         "dnd.info",
         "A user's Do Not Disturb (default: the caller): the scheduled window now or next; "
         "for the caller also the snooze and `dnd_schedule` (Parley's extension).",

@@ -31,6 +31,7 @@ ALL = frozenset(
         "groups:history",
         "groups:read",
         "groups:write",
+        "push:write",
         "reactions:read",
         "reactions:write",
         "rtm:stream",
@@ -44,8 +45,9 @@ DEFAULT_USER = ALL
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
-#: ``search:read`` (search is for people's tokens, as in Slack) and ``dnd:write``.
-DEFAULT_BOT = ALL - {"channels:write", "search:read", "dnd:write"}
+#: ``search:read`` (search is for people's tokens, as in Slack), ``dnd:write`` and
+#: ``push:write`` (Parley's: devices are people's).
+DEFAULT_BOT = ALL - {"channels:write", "search:read", "dnd:write", "push:write"}
 
 _READ = ("channels:read", "groups:read")
 _HISTORY = ("channels:history", "groups:history")
@@ -72,6 +74,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "reactions.get": ("reactions:read",),
     "rtm.connect": ("rtm:stream",),
     "search.messages": ("search:read",),
+    "push.register": ("push:write",),
+    "push.unregister": ("push:write",),
+    "push.list": ("push:write",),
     "dnd.info": ("dnd:read",),
     "dnd.teamInfo": ("dnd:read",),
     "dnd.setSnooze": ("dnd:write",),

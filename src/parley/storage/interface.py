@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from parley.notify.devices import Device
 from parley.notify.dnd import Dnd
 from parley.storage.models import (
     Caller,
@@ -83,6 +84,20 @@ class Directory(Protocol):
         ...
 
     async def set_dnd(self, user_id: str, dnd: Dnd) -> None: ...
+
+    async def devices(self, user_ids: Sequence[str]) -> list[Device]:
+        """The devices these users registered for push."""
+        ...
+
+    async def add_device(self, device: Device, max_per_user: int) -> bool:
+        """Registers ``device`` to its user (a token registered before, by anyone, moves
+        to them); ``False`` if they already have ``max_per_user`` other devices."""
+        ...
+
+    async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
+        """Forgets the device (only if ``user_id`` owns it, unless ``None``: a provider
+        said the token is dead); whether there was one."""
+        ...
 
     async def member_channels(self, user_id: str) -> frozenset[str]:
         """Every channel ``user_id`` is a member of."""

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from parley.api.methods import auth, chat, conversations, dnd, reactions, rtm, search, users
+from parley.api.methods import (
+    auth,
+    chat,
+    conversations,
+    dnd,
+    push,
+    reactions,
+    rtm,
+    search,
+    users,
+)
 
 if TYPE_CHECKING:
     from parley.api.dispatch import Api
@@ -12,5 +22,5 @@ if TYPE_CHECKING:
 
 
 def register_all(api: Api, svc: Services) -> None:
-    for family in (auth, users, conversations, chat, reactions, rtm, search, dnd):
+    for family in (auth, users, conversations, chat, reactions, rtm, search, dnd, push):
         family.register(api, svc)

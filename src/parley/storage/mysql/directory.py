@@ -15,6 +15,7 @@ list``) and, while ``parley shards add`` runs, ``shard_move``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from asyncmy.errors import IntegrityError
 from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import wall_us
+from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.mysql import db, migrations
@@ -206,6 +208,37 @@ async def op_set_dnd(cur: Any, _state: object, user_id: str, dnd: Dnd) -> None:
     )
 
 
+def _token_key(token: str) -> bytes:
+    """The primary key of a device token (tokens are too long for an index)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def op_add_device(cur: Any, _state: object, device: Device, most: int) -> bool:
+    key = _token_key(device.token)
+    await cur.execute(
+        "SELECT COUNT(*) FROM devices "
+        "WHERE user_id = %s AND NOT (platform = %s AND token_key = %s)",
+        (device.user_id, device.platform, key),
+    )
+    if int((await cur.fetchone())[0]) >= most:
+        return False
+    await cur.execute(
+        "INSERT INTO devices VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "user_id = VALUES(user_id), created = VALUES(created)",
+        (device.platform, device.token, device.user_id, device.created, key),
+    )
+    return True
+
+
+async def op_remove_device(
+    cur: Any, _state: object, platform: str, token: str, user_id: str | None
+) -> bool:
+    owner = "" if user_id is None else " AND user_id = %s"
+    args = [platform, _token_key(token)] + ([] if user_id is None else [user_id])
+    await cur.execute(f"DELETE FROM devices WHERE platform = %s AND token_key = %s{owner}", args)
+    return cur.rowcount > 0
+
+
 # -- read ops --------------------------------------------------------------------------------
 
 
@@ -338,6 +371,18 @@ async def q_dnd(cur: Any, user_ids: list[str]) -> dict[str, Dnd]:
     return out
 
 
+async def q_devices(cur: Any, user_ids: list[str]) -> list[Device]:
+    if not user_ids:
+        return []
+    marks = ", ".join(["%s"] * len(user_ids))
+    await cur.execute(
+        "SELECT platform, token, user_id, created FROM devices "
+        f"WHERE user_id IN ({marks}) ORDER BY created",
+        user_ids,
+    )
+    return [Device(r[0], r[1], r[2], int(r[3])) for r in await cur.fetchall()]
+
+
 async def q_member_channels(cur: Any, user_id: str) -> frozenset[str]:
     await cur.execute("SELECT channel_id FROM members WHERE user_id = %s", (user_id,))
     return frozenset(r[0] for r in await cur.fetchall())
@@ -457,6 +502,15 @@ class MysqlDirectory:
 
     async def set_dnd(self, user_id: str, dnd: Dnd) -> None:
         await self._write(op_set_dnd, user_id, dnd)
+
+    async def devices(self, user_ids: Sequence[str]) -> list[Device]:
+        return await self._read(q_devices, list(user_ids))
+
+    async def add_device(self, device: Device, max_per_user: int) -> bool:
+        return await self._write(op_add_device, device, max_per_user)
+
+    async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
+        return await self._write(op_remove_device, platform, token, user_id)
 
 
 # -- admin commands (synchronous, server or not) -----------------------------------------------

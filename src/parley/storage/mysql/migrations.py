@@ -14,7 +14,7 @@ Each step is a list of statements; DDL commits on its own in MySQL, so a step th
 crashed half-way is re-run and what already exists is skipped (errors 1050, 1060, 1061).
 """
 
-DIRECTORY_TABLES = ("meta", "teams", "users", "tokens", "channels", "members", "dnd")
+DIRECTORY_TABLES = ("meta", "teams", "users", "tokens", "channels", "members", "dnd", "devices")
 SHARD_TABLES = ("messages", "reactions", "channel_tails")
 
 DIRECTORY: list[list[str]] = [
@@ -61,6 +61,16 @@ DIRECTORY: list[list[str]] = [
         """CREATE TABLE IF NOT EXISTS dnd (
             user_id VARCHAR(64) PRIMARY KEY, snooze_until BIGINT NOT NULL DEFAULT 0,
             start_min INT, end_min INT, tz VARCHAR(64)
+        ) {options}"""
+    ],
+    # v5: devices registered for push (parley.notify.devices)
+    [
+        """CREATE TABLE IF NOT EXISTS devices (
+            platform VARCHAR(8) NOT NULL, token VARCHAR(4096) NOT NULL,
+            user_id VARCHAR(64) NOT NULL, created BIGINT NOT NULL,
+            token_key VARBINARY(32) NOT NULL,
+            PRIMARY KEY (platform, token_key),
+            KEY devices_by_user (user_id)
         ) {options}"""
     ],
 ]

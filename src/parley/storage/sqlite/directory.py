@@ -16,6 +16,7 @@ import orjson
 from parley.config import Settings
 from parley.errors import ApiError, Code, StorageError
 from parley.ids import wall_us
+from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.sqlite import migrations
@@ -366,6 +367,15 @@ class SqliteDirectory:
     async def set_dnd(self, user_id: str, dnd: Dnd) -> None:
         await self._writer.submit(op_set_dnd, user_id, dnd)
 
+    async def devices(self, user_ids: Sequence[str]) -> list[Device]:
+        return await self._read(q_devices, list(user_ids))
+
+    async def add_device(self, device: Device, max_per_user: int) -> bool:
+        return await self._writer.submit(op_add_device, device, max_per_user)
+
+    async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
+        return await self._writer.submit(op_remove_device, platform, token, user_id)
+
     async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
         return await self._writer.submit(op_add_members, channel_id, list(user_ids), wall_us())
 
@@ -413,6 +423,41 @@ def op_set_dnd(conn: sqlite3.Connection, _state: object, user_id: str, dnd: Dnd)
         "snooze_until = excluded.snooze_until, start_min = excluded.start_min, "
         "end_min = excluded.end_min, tz = excluded.tz",
         (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz),
+    )
+
+
+def q_devices(conn: sqlite3.Connection, user_ids: list[str]) -> list[Device]:
+    rows = conn.execute(
+        "SELECT platform, token, user_id, created FROM devices "
+        "WHERE user_id IN (SELECT value FROM json_each(?)) ORDER BY created",
+        (orjson.dumps(user_ids).decode(),),
+    ).fetchall()
+    return [Device(*r) for r in rows]
+
+
+def op_add_device(conn: sqlite3.Connection, _state: object, device: Device, most: int) -> bool:
+    others = conn.execute(
+        "SELECT COUNT(*) FROM devices WHERE user_id = ? AND NOT (platform = ? AND token = ?)",
+        (device.user_id, device.platform, device.token),
+    ).fetchone()[0]
+    if others >= most:
+        return False
+    conn.execute(
+        "INSERT INTO devices VALUES (?, ?, ?, ?) ON CONFLICT (platform, token) DO UPDATE SET "
+        "user_id = excluded.user_id, created = excluded.created",
+        (device.platform, device.token, device.user_id, device.created),
+    )
+    return True
+
+
+def op_remove_device(
+    conn: sqlite3.Connection, _state: object, platform: str, token: str, user_id: str | None
+) -> bool:
+    owner = "" if user_id is None else " AND user_id = ?"
+    args = (platform, token) if user_id is None else (platform, token, user_id)
+    return (
+        conn.execute(f"DELETE FROM devices WHERE platform = ? AND token = ?{owner}", args).rowcount
+        > 0
     )
 
 

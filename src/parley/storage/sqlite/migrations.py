@@ -48,6 +48,14 @@ DIRECTORY = [
         start_min INTEGER, end_min INTEGER, tz TEXT
     );
     """,
+    # v5: devices registered for push (parley.notify.devices)
+    """
+    CREATE TABLE devices (
+        platform TEXT NOT NULL, token TEXT NOT NULL, user_id TEXT NOT NULL,
+        created INTEGER NOT NULL, PRIMARY KEY (platform, token)
+    );
+    CREATE INDEX devices_by_user ON devices (user_id);
+    """,
 ]
 
 SHARD = [
