@@ -1,0 +1,115 @@
+"""What a push says, in each provider's format. Pure.
+
+A :class:`Notice` is one message worth a push to one user (``parley.notify.policy``
+decides who). :func:`apns` and :func:`fcm` render it: a title (the channel), a body
+(the sender and a preview cut safely), and the data a client needs to deep-link (the
+channel and the message ``ts``). Pushes collapse per channel: a newer push replaces an
+older one of the same channel on the lock screen (``apns-collapse-id``, Android's
+``collapse_key`` and ``tag``). :func:`summary` turns the notices held during Do Not
+Disturb into one per channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import msgspec
+import orjson
+
+from parley.ids import parse_ts
+
+#: APNs and FCM both refuse a payload above 4 KiB.
+MAX_PAYLOAD = 4096
+
+
+class Notice(msgspec.Struct, frozen=True):
+    channel: str
+    channel_name: str
+    ts: str
+    sender: str
+    sender_name: str
+    preview: str
+    #: Why this user is pushed: ``mention`` or ``channel`` (``parley.notify.policy``).
+    reason: str
+    #: How many messages it stands for (a summary after DND: more than one).
+    count: int = 1
+
+
+def _title(n: Notice) -> str:
+    return f"#{n.channel_name}"
+
+
+def _body(n: Notice) -> str:
+    if n.count > 1:
+        return f"{n.count} new messages, the last from {n.sender_name}: {n.preview}"
+    return f"{n.sender_name}: {n.preview}"
+
+
+def _data(n: Notice) -> dict[str, str]:
+    return {"channel": n.channel, "ts": n.ts, "sender": n.sender, "count": str(n.count)}
+
+
+def _fit(build: Callable[[str], dict], preview: str) -> bytes:
+    """The JSON ``build(preview)`` makes, the preview halved until it fits
+    :data:`MAX_PAYLOAD` (a long channel or sender name leaves less room)."""
+    encoded = orjson.dumps(build(preview))
+    while len(encoded) > MAX_PAYLOAD and preview:
+        preview = preview[: len(preview) // 2]
+        encoded = orjson.dumps(build(preview))
+    return encoded
+
+
+def apns(n: Notice, topic: str) -> tuple[dict[str, str], bytes]:
+    """The HTTP/2 headers and JSON body of an APNs alert for ``n`` (``topic``: the app's
+    bundle id)."""
+    headers = {
+        "apns-push-type": "alert",
+        "apns-topic": topic,
+        "apns-priority": "10",
+        "apns-collapse-id": n.channel[:64],
+    }
+
+    def build(preview: str) -> dict:
+        shown = msgspec.structs.replace(n, preview=preview)
+        return {
+            "aps": {
+                "alert": {"title": _title(shown), "body": _body(shown)},
+                "sound": "default",
+                "thread-id": n.channel,
+            },
+            **_data(shown),
+        }
+
+    return headers, _fit(build, n.preview)
+
+
+def fcm(n: Notice, token: str) -> bytes:
+    """The JSON body of an FCM HTTP v1 ``messages:send`` call for ``n`` to ``token``."""
+
+    def build(preview: str) -> dict:
+        shown = msgspec.structs.replace(n, preview=preview)
+        return {
+            "message": {
+                "token": token,
+                "notification": {"title": _title(shown), "body": _body(shown)},
+                "data": _data(shown),
+                "android": {"collapse_key": n.channel, "notification": {"tag": n.channel}},
+                "apns": {"headers": {"apns-collapse-id": n.channel[:64]}},
+            }
+        }
+
+    return _fit(build, n.preview)
+
+
+def summary(held: Sequence[Notice]) -> list[Notice]:
+    """One notice per channel for the notices held during DND: the newest message's
+    sender and preview, the count of all, ``mention`` if any of them was one."""
+    by_channel: dict[str, list[Notice]] = {}
+    for n in held:
+        by_channel.setdefault(n.channel, []).append(n)
+    out = []
+    for notices in by_channel.values():
+        last = max(notices, key=lambda x: parse_ts(x.ts) or 0)
+        reason = "mention" if any(x.reason == "mention" for x in notices) else last.reason
+        out.append(msgspec.structs.replace(last, count=len(notices), reason=reason))
+    return out
