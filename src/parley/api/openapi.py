@@ -83,6 +83,11 @@ def _bool(name: str, doc: str) -> Arg:
     return Arg(name, _BOOL, doc)
 
 
+_DEVICE = (
+    Arg("platform", {"type": "string", "enum": ["apns", "fcm"]}, "The provider.", required=True),
+    Arg("device_token", {"type": "string", "maxLength": 4096}, "The token.", required=True),
+)
+
 _CURSOR = Arg(
     "cursor",
     {"type": "string", "maxLength": 256},
@@ -413,30 +418,14 @@ METHODS: tuple[MethodDoc, ...] = (
         "Parley's extension: registers a device for push, `platform` `apns` or `fcm` and the "
         "provider's `device_token` (a token registered before moves to the caller); at most "
         "20 devices a user (`too_many_devices`).",
-        args=(
-            Arg(
-                "platform",
-                {"type": "string", "enum": ["apns", "fcm"]},
-                "The provider.",
-                required=True,
-            ),
-            Arg("device_token", {"type": "string", "maxLength": 4096}, "The token.", required=True),
-        ),
+        args=_DEVICE,
         result={"device": {"type": "object"}},
         always=("device",),
     ),
     MethodDoc(
         "push.unregister",
         "Parley's extension: forgets one of the caller's devices (`device_not_found`).",
-        args=(
-            Arg(
-                "platform",
-                {"type": "string", "enum": ["apns", "fcm"]},
-                "The provider.",
-                required=True,
-            ),
-            Arg("device_token", {"type": "string", "maxLength": 4096}, "The token.", required=True),
-        ),
+        args=_DEVICE,
     ),
     MethodDoc(
         "push.list",

@@ -118,7 +118,6 @@ class Indexer(PartitionWorker):
         self._marked = float("-inf")
         #: Set once the start-up recovery is done: live batches wait for it.
         self._recovered = asyncio.Event()
-        self.indexed = 0
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._recover(), name="indexer-recovery"))
@@ -126,12 +125,6 @@ class Indexer(PartitionWorker):
 
     def _forget_partition(self, partition: int) -> None:
         self._caught_up.pop(partition, None)
-
-    async def reindex(self, keys: Sequence[tuple[str, int]]) -> int:
-        """Indexes the messages at ``keys`` as they are now; how many it looked at."""
-        await index_messages(self._store, self._index, keys, self._batch)
-        self.indexed += len(keys)
-        return len(keys)
 
     def _submit(self, keys: list[tuple[str, int]]) -> asyncio.Future:
         """Adds ``keys`` to the next bulk write; the future is done once it is written."""
@@ -160,7 +153,7 @@ class Indexer(PartitionWorker):
 
     async def _flush(self, keys: list[tuple[str, int]], flushed: asyncio.Future) -> None:
         try:
-            await self.reindex(keys)
+            await index_messages(self._store, self._index, keys, self._batch)
         except Exception as exc:  # every batch in it is read again
             if not flushed.done():
                 flushed.set_exception(exc)
@@ -189,7 +182,7 @@ class Indexer(PartitionWorker):
                 mark = await self._index.watermark()
                 if mark:
                     keys = await self._store.changed_since(mark)
-                    await self.reindex(sorted(keys))
+                    await index_messages(self._store, self._index, sorted(keys), self._batch)
                     log.info("search: %d changed messages indexed again at start", len(keys))
                 else:
                     log.info("search index empty: `parley search reindex` builds it")
