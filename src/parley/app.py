@@ -3,8 +3,10 @@ stops them in order. The only place that chooses backends."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis.asyncio as redis
 
@@ -31,6 +33,11 @@ from parley.gateway.resume import Replayer
 from parley.gateway.server import Gateway
 from parley.gateway.tickets import TicketBook, Tickets
 from parley.ids import Snowflake
+from parley.notify.apns import ApnsProvider
+from parley.notify.fcm import CredentialsError, FcmProvider, credentials
+from parley.notify.providers import Provider
+from parley.notify.pusher import GROUP as PUSH_GROUP
+from parley.notify.pusher import Pusher
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
@@ -77,6 +84,8 @@ class Services:
     search_index: SearchIndex | None = None
     searcher: Searcher | None = None
     indexer: Indexer | None = None
+    #: The push worker (``--role all`` and ``worker``; closed before the bus).
+    pusher: Pusher | None = None
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
@@ -89,6 +98,8 @@ class Services:
             await self.republisher.close()
         if self.indexer is not None:
             await self.indexer.close()
+        if self.pusher is not None:
+            await self.pusher.close()
         if self.search_index is not None:
             await self.search_index.close()
         await self.store.close()
@@ -209,7 +220,46 @@ async def start(settings: Settings) -> Services:
             ownership = Ownership(leases, INDEX_GROUP, settings.partitions)
         svc.indexer = Indexer(bus, store, svc.search_index, ownership=ownership)
         svc.indexer.start()
+        ownership = None
+        if redis_client is not None:
+            leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
+            ownership = Ownership(leases, PUSH_GROUP, settings.partitions)
+        svc.pusher = Pusher(
+            bus,
+            directory,
+            store,
+            presence,
+            open_providers(settings),
+            concurrency=settings.push_concurrency,
+            ownership=ownership,
+        )
+        svc.pusher.start()
     return svc
+
+
+def open_providers(settings: Settings) -> dict[str, Provider]:
+    """The push providers configured (none by default); ConfigError when a key file
+    cannot be read or is not one."""
+    verify: ssl.SSLContext | bool = True
+    providers: dict[str, Provider] = {}
+    try:
+        if settings.push_ca_file:
+            verify = ssl.create_default_context(cafile=settings.push_ca_file)
+        if settings.apns_key_file:
+            providers["apns"] = ApnsProvider(
+                key_pem=Path(settings.apns_key_file).read_bytes(),
+                key_id=settings.apns_key_id,
+                team_id=settings.apns_team_id,
+                topic=settings.apns_topic,
+                url=settings.apns_url,
+                verify=verify,
+            )
+        if settings.fcm_credentials:
+            account = credentials(Path(settings.fcm_credentials).read_bytes())
+            providers["fcm"] = FcmProvider(account, url=settings.fcm_url, verify=verify)
+    except (OSError, ssl.SSLError, CredentialsError) as exc:
+        raise ConfigError(f"push providers: {exc}") from exc
+    return providers
 
 
 async def open_search(settings: Settings, store: MessageStore) -> SearchIndex:

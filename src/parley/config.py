@@ -139,6 +139,25 @@ class Settings:
     recent_channels: int = 1000
     #: Seconds a message stays in the recent-message buffer (the seed: 24 hours).
     recent_ttl: float = 86_400.0
+    #: Mobile push (docs/notifications.md). APNs: the team's ``.p8`` signing key file,
+    #: its key id, the team id, the app's bundle id (``apns-topic``) and the endpoint
+    #: (``https://api.sandbox.push.apple.com`` for development builds). Empty key file:
+    #: no APNs pushes.
+    apns_key_file: str = ""
+    apns_key_id: str = ""
+    apns_team_id: str = ""
+    apns_topic: str = ""
+    apns_url: str = "https://api.push.apple.com"
+    #: FCM: the service account's JSON key file as Google issues it, and the endpoint.
+    #: Empty: no FCM pushes.
+    fcm_credentials: str = ""
+    fcm_url: str = "https://fcm.googleapis.com"
+    #: A PEM file of certificate authorities the push providers' TLS is checked against
+    #: instead of the system's (a TLS-inspecting proxy; the tests' local providers).
+    push_ca_file: str = ""
+    #: Pushes in flight (sent or waiting to retry) at most; the push worker's reading
+    #: waits while this many are.
+    push_concurrency: int = 256
     #: Events kept per bus partition in the in-process bus, about 1 KiB each; the bus
     #: holds at most ``2 * partitions * bus_retention`` of them (~160 MiB by default).
     bus_retention: int = 5_000
@@ -181,6 +200,11 @@ class Settings:
             "bus_replicas": 1 <= self.bus_replicas <= 5,
             "redis_prefix": 0 < len(self.redis_prefix) <= 64,
             "presence_heartbeat": 0.05 <= self.presence_heartbeat <= 600,
+            "apns": not self.apns_key_file
+            or bool(self.apns_key_id and self.apns_team_id and self.apns_topic),
+            "apns_url": self.apns_url.startswith("https://"),
+            "fcm_url": self.fcm_url.startswith("https://"),
+            "push_concurrency": 1 <= self.push_concurrency <= 100_000,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

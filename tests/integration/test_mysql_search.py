@@ -1,5 +1,6 @@
 """``search.messages`` on MariaDB's engine (FULLTEXT in the shards), with the same checks
-as the embedded one (``tests/app/test_search.py``), plus the words InnoDB does not index
+as the embedded one (``tests/app/test_search.py``), DND, devices and pushes on MariaDB's
+directory, plus the words InnoDB does not index
 (shorter than three letters) and words that would be stopwords elsewhere."""
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ import pytest
 
 from tests import mysql_support
 from tests.app.test_dnd import check_dnd
+from tests.app.test_push import check_push
 from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
 from tests.helpers import server_in_thread
+from tests.push_support import local_providers
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,11 +24,18 @@ def needs_mariadb():
 def test_search_on_mariadb(tmp_path):
     with (
         mysql_support.databases(3, "search") as urls,
-        server_in_thread(tmp_path, shard_urls=tuple(urls[:2]), directory_url=urls[2]) as srv,
+        local_providers(tmp_path / "providers") as providers,
+        server_in_thread(
+            tmp_path / "data",
+            shard_urls=tuple(urls[:2]),
+            directory_url=urls[2],
+            **providers.settings,
+        ) as srv,
     ):
         check_all(srv, "maria")
         check_dnd(srv, "maria")  # the Do Not Disturb settings in MariaDB's directory
         check_devices(srv, "maria")  # and the devices registered for push
+        check_push(srv, providers, "maria")  # and the pushes held during DND
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

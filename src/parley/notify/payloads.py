@@ -11,7 +11,7 @@ Disturb into one per channel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 import orjson
@@ -99,6 +99,17 @@ def fcm(n: Notice, token: str) -> bytes:
         }
 
     return _fit(build, n.preview)
+
+
+def encode_notice(n: Notice) -> bytes:
+    """``n`` as stored while held."""
+    return msgspec.json.encode(n)
+
+
+def decode_notices(raw: Iterable[bytes]) -> list[Notice]:
+    """The held notices stored as ``raw``, oldest message first."""
+    notices = [msgspec.json.decode(r, type=Notice) for r in raw]
+    return sorted(notices, key=lambda n: parse_ts(n.ts) or 0)
 
 
 def summary(held: Sequence[Notice]) -> list[Notice]:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd
+from parley.notify.payloads import Notice
 from parley.storage.models import (
     Caller,
     Channel,
@@ -97,6 +98,20 @@ class Directory(Protocol):
     async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
         """Forgets the device (only if ``user_id`` owns it, unless ``None``: a provider
         said the token is dead); whether there was one."""
+        ...
+
+    async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
+        """Keeps ``(user id, notice)`` pushes until the user's Do Not Disturb ends (a
+        notice held twice, same user, channel and ``ts``, is kept once)."""
+        ...
+
+    async def held_users(self) -> list[str]:
+        """The users with pushes held."""
+        ...
+
+    async def take_held(self, user_id: str) -> list[Notice]:
+        """Removes and returns the pushes held for ``user_id``, oldest first (one caller
+        gets each)."""
         ...
 
     async def member_channels(self, user_id: str) -> frozenset[str]:

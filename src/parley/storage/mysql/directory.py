@@ -28,6 +28,7 @@ from parley.errors import ApiError, Code
 from parley.ids import wall_us
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
+from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
@@ -239,6 +240,20 @@ async def op_remove_device(
     return cur.rowcount > 0
 
 
+async def op_hold_pushes(cur: Any, _state: object, held: list[tuple[str, Notice]]) -> None:
+    await cur.executemany(
+        "INSERT IGNORE INTO push_held VALUES (%s, %s, %s, %s)",
+        [(user, n.channel, n.ts, encode_notice(n)) for user, n in held],
+    )
+
+
+async def op_take_held(cur: Any, _state: object, user_id: str) -> list[Notice]:
+    await cur.execute("SELECT notice FROM push_held WHERE user_id = %s FOR UPDATE", (user_id,))
+    rows = await cur.fetchall()
+    await cur.execute("DELETE FROM push_held WHERE user_id = %s", (user_id,))
+    return decode_notices(r[0] for r in rows)
+
+
 # -- read ops --------------------------------------------------------------------------------
 
 
@@ -383,6 +398,11 @@ async def q_devices(cur: Any, user_ids: list[str]) -> list[Device]:
     return [Device(r[0], r[1], r[2], int(r[3])) for r in await cur.fetchall()]
 
 
+async def q_held_users(cur: Any) -> list[str]:
+    await cur.execute("SELECT DISTINCT user_id FROM push_held")
+    return [r[0] for r in await cur.fetchall()]
+
+
 async def q_member_channels(cur: Any, user_id: str) -> frozenset[str]:
     await cur.execute("SELECT channel_id FROM members WHERE user_id = %s", (user_id,))
     return frozenset(r[0] for r in await cur.fetchall())
@@ -511,6 +531,16 @@ class MysqlDirectory:
 
     async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
         return await self._write(op_remove_device, platform, token, user_id)
+
+    async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
+        if held:
+            await self._write(op_hold_pushes, list(held))
+
+    async def held_users(self) -> list[str]:
+        return await self._read(q_held_users)
+
+    async def take_held(self, user_id: str) -> list[Notice]:
+        return await self._write(op_take_held, user_id)
 
 
 # -- admin commands (synchronous, server or not) -----------------------------------------------

@@ -14,7 +14,17 @@ Each step is a list of statements; DDL commits on its own in MySQL, so a step th
 crashed half-way is re-run and what already exists is skipped (errors 1050, 1060, 1061).
 """
 
-DIRECTORY_TABLES = ("meta", "teams", "users", "tokens", "channels", "members", "dnd", "devices")
+DIRECTORY_TABLES = (
+    "meta",
+    "teams",
+    "users",
+    "tokens",
+    "channels",
+    "members",
+    "dnd",
+    "devices",
+    "push_held",
+)
 SHARD_TABLES = ("messages", "reactions", "channel_tails")
 
 DIRECTORY: list[list[str]] = [
@@ -71,6 +81,14 @@ DIRECTORY: list[list[str]] = [
             token_key VARBINARY(32) NOT NULL,
             PRIMARY KEY (platform, token_key),
             KEY devices_by_user (user_id)
+        ) {options}"""
+    ],
+    # v6: pushes held during Do Not Disturb (parley.notify.pusher)
+    [
+        """CREATE TABLE IF NOT EXISTS push_held (
+            user_id VARCHAR(64) NOT NULL, channel VARCHAR(64) NOT NULL,
+            ts VARCHAR(32) NOT NULL, notice BLOB NOT NULL,
+            PRIMARY KEY (user_id, channel, ts)
         ) {options}"""
     ],
 ]

@@ -18,6 +18,7 @@ from parley.errors import ApiError, Code, StorageError
 from parley.ids import wall_us
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
+from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer, run_once
@@ -376,6 +377,15 @@ class SqliteDirectory:
     async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
         return await self._writer.submit(op_remove_device, platform, token, user_id)
 
+    async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
+        await self._writer.submit(op_hold_pushes, list(held))
+
+    async def held_users(self) -> list[str]:
+        return await self._read(q_held_users)
+
+    async def take_held(self, user_id: str) -> list[Notice]:
+        return await self._writer.submit(op_take_held, user_id)
+
     async def add_members(self, channel_id: str, user_ids: Sequence[str]) -> list[str]:
         return await self._writer.submit(op_add_members, channel_id, list(user_ids), wall_us())
 
@@ -459,6 +469,26 @@ def op_remove_device(
         conn.execute(f"DELETE FROM devices WHERE platform = ? AND token = ?{owner}", args).rowcount
         > 0
     )
+
+
+def op_hold_pushes(
+    conn: sqlite3.Connection, _state: object, held: list[tuple[str, Notice]]
+) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO push_held VALUES (?, ?, ?, ?)",
+        [(user, n.channel, n.ts, encode_notice(n)) for user, n in held],
+    )
+
+
+def q_held_users(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT user_id FROM push_held")]
+
+
+def op_take_held(conn: sqlite3.Connection, _state: object, user_id: str) -> list[Notice]:
+    rows = conn.execute(
+        "DELETE FROM push_held WHERE user_id = ? RETURNING notice", (user_id,)
+    ).fetchall()
+    return decode_notices(r[0] for r in rows)
 
 
 def op_set_password(conn: sqlite3.Connection, _state: object, user_id: str, stored: str) -> None:

@@ -56,6 +56,13 @@ DIRECTORY = [
     );
     CREATE INDEX devices_by_user ON devices (user_id);
     """,
+    # v6: pushes held during Do Not Disturb (parley.notify.pusher)
+    """
+    CREATE TABLE push_held (
+        user_id TEXT NOT NULL, channel TEXT NOT NULL, ts TEXT NOT NULL,
+        notice BLOB NOT NULL, PRIMARY KEY (user_id, channel, ts)
+    );
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,306 @@
+"""The push worker: mobile pushes for members who are offline, off the send path.
+
+It reads the event log (consumer group ``push``), partition by partition, and for each
+new message (``message`` events; edits, deletions and reactions push nobody):
+
+1. finds who it concerns (:func:`parley.notify.policy.recipients`): the members it
+   mentions, or every member for ``<!channel>``/``<!everyone>``; a message that
+   mentions nobody costs no read at all;
+2. keeps those who are members now and have no live connection on any gateway
+   (:meth:`Presence.online`), never the sender;
+3. holds the push of each one in Do Not Disturb (:meth:`Directory.hold_pushes`,
+   durable), and sends the others' to every device they registered, through the
+   provider of its platform (:mod:`parley.notify.apns`, :mod:`parley.notify.fcm`).
+
+Every ``release_every`` seconds it looks for users with pushes held whose DND has
+ended, takes their pushes (one worker gets each), drops those of channels they are no
+longer in and of messages deleted since, and sends one summary per channel with the
+newest message's text as it is now.
+
+Sends run beside the reading, at most ``concurrency`` at once. A provider's answer
+decides what follows (:class:`parley.notify.providers.Result`): a dead token forgets
+the device; a 429, a 5xx or a network failure retries with backoff and jitter
+(``Retry-After`` honoured), up to :data:`~parley.notify.providers.ATTEMPTS` attempts,
+checking before each retry that the user can still read the channel. A message is
+pushed once per worker even when the log delivers it twice (the republisher's repairs),
+and not at all when it is older than ``stale`` seconds when read (a worker catching up
+after an outage does not wake phones for old news).
+
+Where it starts: from the group's committed offset when the log keeps one (JetStream),
+else from the log's end. Several workers split the partitions
+(:mod:`parley.worker.ownership`). Retries live in memory: a worker that stops drops the
+pushes still waiting to retry (a durable retry table is issue 10's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+
+import msgspec
+import orjson
+
+from parley.bus.interface import Event, EventBus
+from parley.gateway.presence import Presence
+from parley.ids import format_ts, parse_ts
+from parley.notify import policy
+from parley.notify.devices import Device
+from parley.notify.dnd import status
+from parley.notify.payloads import Notice, summary
+from parley.notify.providers import ATTEMPTS, FAILED, GONE, SENT, Provider, backoff
+from parley.storage.interface import Directory, MessageStore
+from parley.tasks import cancel_all
+from parley.worker.ownership import Ownership, PartitionWorker
+
+log = logging.getLogger(__name__)
+
+GROUP = "push"
+#: Messages remembered as pushed, to skip a redelivery.
+SEEN = 100_000
+#: Attempts at reading what one message's pushes need before it is skipped (so that a
+#: message that cannot be handled does not stop its partition's pushes for good).
+MESSAGE_ATTEMPTS = 10
+#: Seconds a channel's or user's name is reused before it is read again.
+NAMES_TTL = 60.0
+
+
+class Pusher(PartitionWorker):
+    name = "pusher"
+
+    def __init__(
+        self,
+        bus: EventBus,
+        directory: Directory,
+        store: MessageStore,
+        presence: Presence,
+        providers: Mapping[str, Provider],
+        *,
+        batch: int = 500,
+        concurrency: int = 256,
+        release_every: float = 1.0,
+        stale: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+        ownership: Ownership | None = None,
+    ) -> None:
+        super().__init__(bus.partitions, ownership)
+        self._bus = bus
+        self._directory = directory
+        self._store = store
+        self._presence = presence
+        self._providers = dict(providers)
+        self._batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._release_every = release_every
+        self._stale = stale
+        self._clock = clock
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._names: dict[str, tuple[float, str]] = {}
+        self._sends: set[asyncio.Task] = set()
+        #: Pushes by what became of them (``sent``, ``gone``, ``failed``, ``given_up``,
+        #: ``retried``, ``held``, ``summaries``, ``no_provider``), for benches and metrics.
+        self.counts: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._release_loop(), name="pusher-release"))
+        self._start_partitions()
+
+    async def close(self) -> None:
+        await super().close()
+        await cancel_all(list(self._sends))
+        for provider in self._providers.values():
+            await provider.close()
+
+    def _count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _position(self, partition: int) -> int:
+        while True:
+            try:
+                offset = await self._bus.fetch_committed(GROUP, partition)
+                return offset or await self._bus.end_offset(partition)
+            except Exception:
+                log.exception("pusher: positioning partition %d failed", partition)
+                await asyncio.sleep(0.5)
+
+    async def _follow(self, partition: int) -> None:
+        offset = await self._position(partition)
+        while True:
+            try:
+                batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+            except Exception:  # the log failing: the same read again
+                log.exception("pusher: reading partition %d failed", partition)
+                await asyncio.sleep(0.5)
+                continue
+            for event in batch.events:
+                if event.type != "message" or self._pushed_before(event):
+                    continue
+                for attempt in range(1, MESSAGE_ATTEMPTS + 1):
+                    try:
+                        await self._message(event)
+                        break
+                    except Exception:  # the directory failing: this message again
+                        log.exception("pusher: message %s/%s failed", event.channel, event.ts)
+                        if attempt < MESSAGE_ATTEMPTS:
+                            await asyncio.sleep(0.5 * attempt)
+            offset = batch.next_offset
+            self._bus.commit(GROUP, partition, offset)
+
+    def _pushed_before(self, event: Event) -> bool:
+        key = (event.channel, event.ts)
+        if key in self._seen:
+            return True
+        self._seen[key] = None
+        if len(self._seen) > SEEN:
+            self._seen.popitem(last=False)
+        return False
+
+    async def _message(self, event: Event) -> None:
+        """Pushes (or holds) one new message for the offline members it concerns."""
+        body = orjson.loads(event.payload)
+        text, sender = body.get("text") or "", body.get("user") or ""
+        everyone, named = policy.broadcast(text), policy.mentioned(text)
+        if not (everyone or named) or self._clock() - event.ts / 1e6 > self._stale:
+            return
+        members = await self._directory.members(event.channel)
+        concerned = (members if everyone else named & members) - {sender}
+        if not concerned:
+            return
+        online = await self._presence.online(event.team, concerned)
+        targets = policy.recipients(text, sender, frozenset(concerned - online))
+        if not targets:
+            return
+        channel_name = await self._name(event.channel, channel=True)
+        sender_name = await self._name(sender, channel=False) if sender else "someone"
+        notices = {
+            user: Notice(
+                channel=event.channel,
+                channel_name=channel_name,
+                ts=format_ts(event.ts),
+                sender=sender,
+                sender_name=sender_name,
+                preview=policy.preview(text),
+                reason=reason,
+            )
+            for user, reason in targets.items()
+        }
+        await self._dispatch(notices)
+
+    async def _dispatch(self, notices: Mapping[str, Notice]) -> None:
+        """Holds the notices of users in DND now; sends the others'."""
+        dnds, now = await self._directory.dnd(list(notices)), int(self._clock())
+        resting = {u for u in notices if u in dnds and status(dnds[u], now).in_dnd}
+        if resting:
+            await self._directory.hold_pushes([(u, notices[u]) for u in sorted(resting)])
+            self._count("held", len(resting))
+        await self._send_all({u: [n] for u, n in notices.items() if u not in resting})
+
+    async def _name(self, ident: str, *, channel: bool) -> str:
+        cached = self._names.get(ident)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < NAMES_TTL:
+            return cached[1]
+        if channel:
+            found = await self._directory.channel(ident)
+        else:
+            found = await self._directory.user(ident)
+        name = found.name if found is not None else ident
+        self._names[ident] = (now, name)
+        if len(self._names) > SEEN:
+            self._names.clear()
+        return name
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _send_all(self, notices: Mapping[str, Sequence[Notice]]) -> None:
+        """Sends each user's notices to each of their devices (in the background, once a
+        slot is free)."""
+        if not notices:
+            return
+        for device in await self._directory.devices(list(notices)):
+            provider = self._providers.get(device.platform)
+            if provider is None:
+                self._count("no_provider")
+                continue
+            for notice in notices[device.user_id]:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._deliver(provider, device, notice))
+                self._sends.add(task)
+                task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task) -> None:
+        self._sends.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pusher: a send failed", exc_info=task.exception())
+
+    async def _deliver(self, provider: Provider, device: Device, notice: Notice) -> None:
+        """One push to one device, with retries; what the provider said decides."""
+        for attempt in range(1, ATTEMPTS + 1):
+            result = await provider.send(device, notice)
+            if result.outcome == SENT:
+                self._count("sent")
+                return
+            if result.outcome == GONE:
+                self._count("gone")
+                why = (device.platform, device.user_id, result.reason)
+                log.info("push: %s device of %s is gone (%s)", *why)
+                await self._directory.remove_device(device.platform, device.token, None)
+                return
+            if result.outcome == FAILED:
+                self._count("failed")
+                log.warning("push: %s refused a push: %s", device.platform, result.reason)
+                return
+            if attempt == ATTEMPTS:
+                break
+            self._count("retried")
+            await asyncio.sleep(backoff(attempt, result.after))
+            if notice.channel not in await self._directory.member_channels(device.user_id):
+                return  # lost access meanwhile: nothing of the channel goes to them
+        self._count("given_up")
+        why = (device.platform, ATTEMPTS, result.reason)
+        log.warning("push: %s gave up after %d attempts: %s", *why)
+
+    # -- Do Not Disturb ---------------------------------------------------------------------
+
+    async def _release_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._release_every)
+            try:
+                await self.release_held()
+            except Exception:
+                log.exception("pusher: releasing held pushes failed")
+
+    async def release_held(self) -> int:
+        """Sends a summary per channel to each user whose DND has ended; how many users."""
+        users = await self._directory.held_users()
+        if not users:
+            return 0
+        dnds, now = await self._directory.dnd(users), int(self._clock())
+        done = [u for u in users if u not in dnds or not status(dnds[u], now).in_dnd]
+        for user in done:
+            held = await self._directory.take_held(user)
+            current = await self._still_readable(user, held)
+            if current:
+                notices = summary(current)
+                self._count("summaries", len(notices))
+                await self._send_all({user: notices})
+        return len(done)
+
+    async def _still_readable(self, user: str, held: Sequence[Notice]) -> list[Notice]:
+        """``held`` without what ``user`` cannot read now (channels left, messages
+        deleted), each preview made again from the message's text as it is now."""
+        channels = await self._directory.member_channels(user)
+        keep = [n for n in held if n.channel in channels]
+        keys = [(n.channel, parse_ts(n.ts) or 0) for n in keep]
+        now = {(m.channel, m.ts): m for m in await self._store.messages_at(keys)}
+        out = []
+        for n, key in zip(keep, keys, strict=True):
+            m = now.get(key)
+            if m is not None and not m.deleted:
+                out.append(msgspec.structs.replace(n, preview=policy.preview(m.text)))
+        return out

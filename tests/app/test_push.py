@@ -1,0 +1,150 @@
+"""Mobile push end to end: a Parley server pushes through the local APNs and FCM servers
+(real TLS, HTTP/2, JWTs and OAuth2) to members who are offline; Do Not Disturb holds
+pushes and releases one summary per channel; a dead token is forgotten; failures retry;
+nothing goes to a user who lost access. The same checks run on MariaDB's directory in
+``tests/integration/test_mysql_search.py``."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.app.test_push_devices import FCM
+from tests.helpers import RunningServer, server_in_thread
+from tests.push_support import LocalProviders, local_providers, pushes, wait_pushes, wait_until
+
+
+@pytest.fixture(scope="module")
+def push(tmp_path_factory):
+    with local_providers(tmp_path_factory.mktemp("providers")) as providers:
+        data = tmp_path_factory.mktemp("data")
+        with server_in_thread(data, **providers.settings) as srv:
+            yield srv, providers
+
+
+def _apns(n: int) -> str:
+    return f"{n:02x}" * 32
+
+
+def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
+    apns, fcm = providers.apns, providers.fcm
+    people = {n: srv.user(f"pushed-{n}-{tag}") for n in ("alice", "bob", "carol", "dave", "eve")}
+    web = {n: srv.client(u.token) for n, u in people.items()}
+    ids = {n: u.user_id for n, u in people.items()}
+    bob_apns, bob_fcm = _apns(1) + tag.encode().hex(), f"{FCM}-{tag}-bob"
+    devices = {
+        "bob": [("apns", bob_apns), ("fcm", bob_fcm)],
+        "carol": [("apns", _apns(2) + tag.encode().hex())],
+        "dave": [("fcm", f"{FCM}-{tag}-dave")],
+        "eve": [("apns", _apns(3) + tag.encode().hex())],
+    }
+    for name, registered in devices.items():
+        for platform, token in registered:
+            web[name].api_call("push.register", json={"platform": platform, "device_token": token})
+    alice = web["alice"]
+    room = alice.conversations_create(name=f"push-room-{tag}")["channel"]["id"]
+    alice.conversations_invite(channel=room, users=",".join(ids[n] for n in devices))
+
+    # carol is online: a WebSocket open on the gateway
+    with connect(web["carol"].rtm_connect()["url"]) as carol_ws:
+        assert '"hello"' in carol_ws.recv(timeout=10)
+        # an offline member mentioned: every device of theirs, within a second
+        sent = time.monotonic()
+        posted = alice.chat_postMessage(
+            channel=room, text=f"<@{ids['bob']}> lunch? <@{ids['carol']}>"
+        )
+        [to_apns] = wait_pushes(apns, bob_apns, 1, timeout=1.0)
+        [to_fcm] = wait_pushes(fcm, bob_fcm, 1, timeout=1.0)
+        arrival = max(t for _, _, t in apns.received + fcm.received)
+        assert arrival - sent < 1.0
+        assert to_apns["aps"]["alert"] == {
+            "title": f"#push-room-{tag}",
+            "body": f"pushed-alice-{tag}: @{ids['bob']} lunch? @{ids['carol']}",
+        }
+        assert to_apns["channel"] == room and to_apns["ts"] == posted["ts"]
+        assert to_fcm["data"]["ts"] == posted["ts"]
+        # a message that mentions nobody pushes nobody; carol (online) got nothing
+        alice.chat_postMessage(channel=room, text="no mentions here")
+        alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> marker")
+        wait_pushes(apns, bob_apns, 2)
+        assert pushes(apns, devices["carol"][0][1]) == []
+        # @channel: every offline member but the sender
+        alice.chat_postMessage(channel=room, text="<!channel> standup")
+        wait_pushes(apns, devices["eve"][0][1], 1)
+        wait_pushes(fcm, devices["dave"][0][1], 1)
+        assert pushes(apns, devices["carol"][0][1]) == []
+        alice.chat_postMessage(channel=room, text="<!here> only the active ones")
+
+    # Do Not Disturb: held, then one summary per channel when it ends
+    dave, dave_token = web["dave"], devices["dave"][0][1]
+    other = alice.conversations_create(name=f"push-other-{tag}")["channel"]["id"]
+    gone = alice.conversations_create(name=f"push-gone-{tag}")["channel"]["id"]
+    for ch in (other, gone):
+        alice.conversations_invite(channel=ch, users=ids["dave"])
+    before = len(fcm.received)
+    dave.dnd_setSnooze(num_minutes=60)
+    alice.chat_postMessage(channel=room, text=f"<@{ids['dave']}> first")
+    alice.chat_postMessage(channel=room, text=f"<@{ids['dave']}> second")
+    deleted = alice.chat_postMessage(channel=room, text=f"<@{ids['dave']}> oops, secret")
+    alice.chat_postMessage(channel=other, text=f"<@{ids['dave']}> elsewhere")
+    alice.chat_postMessage(channel=gone, text=f"<@{ids['dave']}> you will leave")
+    alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> while dave rests")
+    wait_pushes(apns, bob_apns, 3)  # processed after dave's: they were held by now
+    assert pushes(fcm, dave_token, before) == []
+    alice.chat_delete(channel=room, ts=deleted["ts"])
+    dave.conversations_leave(channel=gone)
+    dave.dnd_endSnooze()
+    summaries = wait_pushes(fcm, dave_token, 2, after=before)
+    time.sleep(0.3)  # nothing more comes
+    summaries = pushes(fcm, dave_token, before)
+    assert len(summaries) == 2
+    by_channel = {s["data"]["channel"]: s for s in summaries}
+    assert set(by_channel) == {room, other}  # not the channel dave left
+    assert by_channel[room]["data"]["count"] == "2"  # not the deleted one
+    assert "secret" not in str(summaries)
+    assert by_channel[room]["notification"]["body"].startswith("2 new messages")
+    assert by_channel[other]["data"]["count"] == "1"
+
+    # a dead token is forgotten; the user's other devices still get pushes
+    apns.dead.add(bob_apns)
+    fcm_before = len(pushes(fcm, bob_fcm))
+    alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> are you there?")
+    wait_pushes(fcm, bob_fcm, fcm_before + 1)
+
+    def bobs() -> list[str]:
+        return [d["platform"] for d in web["bob"].api_call("push.list")["devices"]]
+
+    wait_until(lambda: bobs() == ["fcm"], 5, "the dead APNs token to be forgotten")
+
+    # 503 and 429 are retried with backoff, Retry-After honoured
+    fcm.fail_next = [503, 429]
+    fcm.retry_after = 1
+    count = len(pushes(fcm, bob_fcm))
+    alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> after a hiccup")
+    [late] = wait_pushes(fcm, bob_fcm, count + 1, timeout=10)[count:]
+    assert late["notification"]["body"].endswith("after a hiccup")
+    fcm.retry_after = None
+
+    # access lost while a push waits to retry: it is never sent
+    private = alice.conversations_create(name=f"push-private-{tag}", is_private=True)
+    secret_room = private["channel"]["id"]
+    alice.conversations_invite(channel=secret_room, users=ids["bob"])
+    fcm.fail_always = 503
+    failed = fcm.answered.get(503, 0)
+    count = len(pushes(fcm, bob_fcm))
+    alice.chat_postMessage(channel=secret_room, text=f"<@{ids['bob']}> private plans")
+    wait_until(lambda: fcm.answered.get(503, 0) > failed, 5, "the first attempt")
+    web["bob"].conversations_leave(channel=secret_room)
+    fcm.fail_always = None
+    alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> after leaving")
+    wait_pushes(fcm, bob_fcm, count + 1)
+    time.sleep(2.0)  # longer than the retry's backoff
+    assert "private plans" not in str(pushes(fcm, bob_fcm))
+    assert fcm.answered[503] == failed + 1  # no attempt after bob left
+
+
+def test_push_to_offline_members(push):
+    srv, providers = push
+    check_push(srv, providers, "emb")

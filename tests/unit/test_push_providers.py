@@ -1,0 +1,172 @@
+"""The APNs and FCM clients against the local servers that speak those protocols
+(``parley.notify.fakes``): real TLS, real HTTP/2, real JWTs checked by the server."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import httpx
+import pytest
+
+from parley.notify.apns import TOKEN_LIFETIME, ApnsProvider
+from parley.notify.devices import Device
+from parley.notify.fakes import FakeApns, FakeFcm
+from parley.notify.fcm import CredentialsError, FcmProvider, credentials
+from parley.notify.fcm import classify as fcm_classify
+from parley.notify.payloads import Notice
+from parley.notify.providers import FAILED, GONE, RETRY, SENT, backoff, retry_after
+
+NOTICE = Notice("C1", "general", "1700000000.000100", "U1", "alice", "hi there", "mention")
+APNS_TOKEN = "ab" * 32
+FCM_TOKEN = "fcm:APA91b" + "y" * 60
+
+
+def _run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_apns_sends_and_classifies_every_answer(tmp_path):
+    async def main():
+        fake = FakeApns(tmp_path)
+        await fake.start()
+        # added to the real clock (which the fake checks tokens against): the first token
+        # is made as if a lifetime ago, still young enough for Apple
+        skew = [-TOKEN_LIFETIME - 1.0]
+        apns = ApnsProvider(
+            key_pem=fake.key_pem,
+            key_id=fake.key_id,
+            team_id=fake.team_id,
+            topic=fake.topic,
+            url=fake.url,
+            verify=fake.client_ssl(),
+            clock=lambda: time.time() + skew[0],
+        )
+        try:
+            device = Device("apns", APNS_TOKEN, "U2", 0)
+            assert (await apns.send(device, NOTICE)).outcome == SENT
+            token, payload, _ = fake.received[0]
+            assert token == APNS_TOKEN
+            assert payload["aps"]["alert"] == {"title": "#general", "body": "alice: hi there"}
+            assert payload["channel"] == "C1" and payload["ts"] == NOTICE.ts
+            # many at once on one connection, one provider token for all
+            results = await asyncio.gather(*(apns.send(device, NOTICE) for _ in range(50)))
+            assert {r.outcome for r in results} == {SENT} and len(fake.jwts) == 1
+            skew[0] = 0.0  # a new token after its lifetime
+            assert (await apns.send(device, NOTICE)).outcome == SENT
+            assert len(fake.jwts) == 2
+            fake.dead.add("cd" * 32)
+            gone = await apns.send(Device("apns", "cd" * 32, "U2", 0), NOTICE)
+            assert (gone.outcome, gone.reason) == (GONE, "Unregistered")
+            bad = await apns.send(Device("apns", "zz" * 32, "U2", 0), NOTICE)
+            assert (bad.outcome, bad.reason) == (GONE, "BadDeviceToken")
+            fake.fail_next = [429, 503]
+            fake.retry_after = 7
+            first, second = await apns.send(device, NOTICE), await apns.send(device, NOTICE)
+            assert (first.outcome, first.reason, first.after) == (RETRY, "TooManyRequests", 7)
+            assert (second.outcome, second.reason) == (RETRY, "ServiceUnavailable")
+            wrong_topic = ApnsProvider(
+                key_pem=fake.key_pem,
+                key_id=fake.key_id,
+                team_id=fake.team_id,
+                topic="com.other",
+                url=fake.url,
+                verify=fake.client_ssl(),
+            )
+            refused = await wrong_topic.send(device, NOTICE)
+            assert (refused.outcome, refused.reason) == (FAILED, "BadTopic")
+            await wrong_topic.close()
+            # a key the server does not know: refused, and made again for the retry
+            other = FakeApns(tmp_path / "other")
+            stranger = ApnsProvider(
+                key_pem=other.key_pem,
+                key_id=fake.key_id,
+                team_id=fake.team_id,
+                topic=fake.topic,
+                url=fake.url,
+                verify=fake.client_ssl(),
+            )
+            denied = await stranger.send(device, NOTICE)
+            assert (denied.outcome, denied.reason) == (RETRY, "InvalidProviderToken")
+            await stranger.close()
+        finally:
+            await apns.close()
+            await fake.close()
+        # the server gone: a retry, not an exception
+        down = await ApnsProvider(
+            key_pem=fake.key_pem,
+            key_id="k",
+            team_id="t",
+            topic="x",
+            url=fake.url,
+            verify=fake.client_ssl(),
+        ).send(Device("apns", APNS_TOKEN, "U2", 0), NOTICE)
+        assert down.outcome == RETRY
+
+    _run(main())
+
+
+def test_fcm_gets_an_access_token_and_classifies_every_answer(tmp_path):
+    async def main():
+        fake = FakeFcm(tmp_path)
+        await fake.start()
+        fcm = FcmProvider(
+            credentials(fake.service_account()), url=fake.url, verify=fake.client_ssl()
+        )
+        try:
+            device = Device("fcm", FCM_TOKEN, "U2", 0)
+            results = await asyncio.gather(*(fcm.send(device, NOTICE) for _ in range(20)))
+            assert {r.outcome for r in results} == {SENT}
+            assert len(fake.issued) == 1  # one token fetched for all twenty
+            token, message, _ = fake.received[0]
+            assert token == FCM_TOKEN
+            assert message["notification"] == {"title": "#general", "body": "alice: hi there"}
+            assert message["data"]["channel"] == "C1"
+            assert message["android"]["collapse_key"] == "C1"
+            fake.dead.add(FCM_TOKEN + "dead")
+            gone = await fcm.send(Device("fcm", FCM_TOKEN + "dead", "U2", 0), NOTICE)
+            assert (gone.outcome, gone.reason) == (GONE, "UNREGISTERED")
+            bad = await fcm.send(Device("fcm", "bad token!", "U2", 0), NOTICE)
+            assert bad.outcome == GONE
+            fake.fail_next = [429, 500, 503]
+            fake.retry_after = 3
+            answers = [await fcm.send(device, NOTICE) for _ in range(3)]
+            assert [(r.outcome, r.reason) for r in answers] == [
+                (RETRY, "QUOTA_EXCEEDED"),
+                (RETRY, "INTERNAL"),
+                (RETRY, "UNAVAILABLE"),
+            ]
+            assert answers[0].after == 3
+            fake.issued.clear()  # the server forgot our token: 401, then a new one
+            assert (await fcm.send(device, NOTICE)).outcome == RETRY
+            assert (await fcm.send(device, NOTICE)).outcome == SENT
+        finally:
+            await fcm.close()
+            await fake.close()
+
+    _run(main())
+
+
+def test_fcm_rejects_a_file_that_is_not_a_service_account():
+    for raw in (b"{", b"[]", b'{"project_id": "p"}'):
+        with pytest.raises(CredentialsError):
+            credentials(raw)
+
+
+def test_fcm_classification_of_google_errors():
+    h = httpx.Headers()
+    forbidden = b'{"error": {"code": 403, "status": "PERMISSION_DENIED", "details": [{"errorCode": "SENDER_ID_MISMATCH"}]}}'  # noqa: E501
+    assert fcm_classify(403, forbidden, h).outcome == GONE
+    assert fcm_classify(400, b'{"error": {"message": "bad data"}}', h).outcome == FAILED
+    assert fcm_classify(502, b"<html>", h).outcome == RETRY
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after():
+    rand = random.Random(7)
+    waits = [backoff(n, rand=rand) for n in range(1, 12)]
+    assert all(0.25 <= w <= 30 for w in waits)
+    assert waits[0] <= 0.5 and waits[-1] >= 15
+    assert backoff(1, after=10, rand=rand) == 10
+    assert retry_after("5") == 5 and retry_after("soon") is None and retry_after(None) is None
+    assert retry_after("-1") is None
