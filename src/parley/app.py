@@ -231,6 +231,7 @@ async def start(settings: Settings) -> Services:
             presence,
             open_providers(settings),
             concurrency=settings.push_concurrency,
+            prefs_ttl=settings.push_prefs_ttl,
             ownership=ownership,
         )
         svc.pusher.start()

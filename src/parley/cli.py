@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         "subscribers; fanout, fanout10k: one channel to 1,000 or 10,000 subscribers against "
         "a bare broadcast; connections: idle connections and memory each; reconnect: "
         "subscribers drop and resume while sends go on; search-lag: latency with a probe of "
-        "the search index lag; search: queries/s on a store of 1M messages",
+        "the search index lag; search: queries/s on a store of 1M messages; push: latency "
+        "with a probe of push lag to local APNs and FCM servers, then a burst of @channel "
+        "pushes to 1,000 offline members",
     )
     bench.add_argument(
         "--route",
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, help="how long to send (overrides the preset)")
     bench.add_argument("--subscribers", type=int, help="connections (overrides the preset)")
     bench.add_argument("--corpus", type=int, help="search: messages in the store")
+    bench.add_argument("--burst", type=int, help="push: offline members of the @channel burst")
     bench.add_argument("--url", help="a running server's Web API URL instead of a fresh one")
     bench.add_argument("--data-dir", help="with --url: that server's data dir (for users)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")

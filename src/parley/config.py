@@ -158,6 +158,9 @@ class Settings:
     #: Pushes in flight (sent or waiting to retry) at most; the push worker's reading
     #: waits while this many are.
     push_concurrency: int = 256
+    #: Seconds the push worker uses a snapshot of everyone's notification preferences
+    #: (``push.setPrefs``): a change applies to pushes within this.
+    push_prefs_ttl: float = 5.0
     #: Events kept per bus partition in the in-process bus, about 1 KiB each; the bus
     #: holds at most ``2 * partitions * bus_retention`` of them (~160 MiB by default).
     bus_retention: int = 5_000
@@ -205,6 +208,7 @@ class Settings:
             "apns_url": self.apns_url.startswith("https://"),
             "fcm_url": self.fcm_url.startswith("https://"),
             "push_concurrency": 1 <= self.push_concurrency <= 100_000,
+            "push_prefs_ttl": 0 <= self.push_prefs_ttl <= 3600,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -11,16 +11,21 @@ import time
 import pytest
 from websockets.sync.client import connect
 
+from parley.notify.fakes import LocalProviders, running
+from tests.app.test_dnd import error_of
 from tests.app.test_push_devices import FCM
 from tests.helpers import RunningServer, server_in_thread
-from tests.push_support import LocalProviders, local_providers, pushes, wait_pushes, wait_until
+from tests.push_support import pushes, wait_pushes, wait_until
+
+#: The push worker's preferences snapshot is this old at most (the default is 5 s).
+PREFS_TTL = 0.2
 
 
 @pytest.fixture(scope="module")
 def push(tmp_path_factory):
-    with local_providers(tmp_path_factory.mktemp("providers")) as providers:
+    with running(tmp_path_factory.mktemp("providers")) as providers:
         data = tmp_path_factory.mktemp("data")
-        with server_in_thread(data, **providers.settings) as srv:
+        with server_in_thread(data, push_prefs_ttl=PREFS_TTL, **providers.settings) as srv:
             yield srv, providers
 
 
@@ -126,6 +131,41 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     [late] = wait_pushes(fcm, bob_fcm, count + 1, timeout=10)[count:]
     assert late["notification"]["body"].endswith("after a hiccup")
     fcm.retry_after = None
+
+    # preferences (push.setPrefs): keywords, every message, nothing, muted channels
+    eve, eve_token = web["eve"], devices["eve"][0][1]
+    assert eve.api_call("push.getPrefs")["prefs"] == {
+        "level": "mentions",
+        "keywords": [],
+        "muted_channels": [],
+    }
+    got = eve.api_call("push.setPrefs", json={"keywords": "Release Train, hotfix"})["prefs"]
+    assert got["keywords"] == ["release train", "hotfix"]
+    web["bob"].api_call("push.setPrefs", json={"level": "nothing"})
+    dave.api_call("push.setPrefs", json={"level": "all", "muted_channels": other})
+    time.sleep(PREFS_TTL * 2)  # the push worker's snapshot of the preferences
+    seen = {"eve": len(pushes(apns, eve_token)), "dave": len(pushes(fcm, dave_token))}
+    bob_seen = len(pushes(fcm, bob_fcm))
+    alice.chat_postMessage(channel=room, text="the RELEASE  train leaves at 5")
+    [kw] = wait_pushes(apns, eve_token, seen["eve"] + 1)[seen["eve"] :]
+    assert kw["aps"]["alert"]["body"].endswith("the RELEASE train leaves at 5")
+    wait_pushes(fcm, dave_token, seen["dave"] + 1)  # level all: every message
+    alice.chat_postMessage(channel=other, text="<!channel> in the muted channel")
+    alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> silenced")
+    alice.chat_postMessage(channel=other, text=f"<@{ids['dave']}> a mention gets through")
+    later = wait_pushes(fcm, dave_token, seen["dave"] + 3)[seen["dave"] + 1 :]
+    time.sleep(0.3)  # and no more
+    bodies = [p["notification"]["body"] for p in pushes(fcm, dave_token)[seen["dave"] + 1 :]]
+    assert len(later) == len(bodies) == 2, bodies
+    assert bodies[0].endswith("silenced")  # all: a message that mentions someone else
+    assert bodies[1].endswith("a mention gets through")  # muted: only a direct mention
+    assert len(pushes(fcm, bob_fcm)) == bob_seen
+    bad = {"level": "loud"}
+    assert error_of(eve.api_call, "push.setPrefs", json=bad) == "invalid_arguments"
+    assert error_of(eve.api_call, "push.setPrefs", json={"keywords": "!!"}) == "invalid_arguments"
+    web["bob"].api_call("push.setPrefs", json={"level": "mentions"})
+    dave.api_call("push.setPrefs", json={"level": "mentions", "muted_channels": ""})
+    time.sleep(PREFS_TTL * 2)
 
     # access lost while a push waits to retry: it is never sent
     private = alice.conversations_create(name=f"push-private-{tag}", is_private=True)

@@ -28,6 +28,26 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     assert result["baseline"]["http_echo_rps"] > 0
 
 
+def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):
+    out = tmp_path / "push.json"
+    args = ["--rate", "100", "--seconds", "2", "--subscribers", "20", "--burst", "20"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "parley", "bench", "push", *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "push lag, apns" in proc.stdout and "push burst" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["delivery"]["missing"] == 0
+    for platform in ("apns", "fcm"):
+        assert result["push_lag_ms"][platform]["count"] > 0
+    burst = result["push_burst"]
+    assert burst["delivered"] == burst["expected"] == 20 * 10
+    assert burst["latency_ms"]["count"] == 200
+
+
 def test_smoke_over_the_websocket_send_with_a_plot(tmp_path):
     out, png = tmp_path / "smoke.json", tmp_path / "smoke.png"
     proc = subprocess.run(

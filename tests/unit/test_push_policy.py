@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parley.notify.policy import mentioned, preview, recipients
+from parley.notify.prefs import Prefs, Snapshot, keywords, muted
 
 OFFLINE = frozenset({"U1", "U2", "U3"})
 
@@ -19,6 +20,47 @@ def test_mentions_and_broadcasts():
     assert recipients("<@U4> is online", "U9", OFFLINE) == {}  # not offline
     assert recipients("<!channel> me too <@U1>", "U1", OFFLINE).keys() == {"U2", "U3"}
     assert recipients("plain words", "U9", OFFLINE) == {}
+
+
+def test_preferences_decide_who_is_pushed():
+    prefs = {
+        "U1": Prefs("nothing"),
+        "U2": Prefs("all", muted=("C2",)),
+        "U3": Prefs("mentions", keywords=keywords(["Release Train", "Über"])),
+    }
+
+    def who(text, channel="C1", sender="U9"):
+        return recipients(text, sender, OFFLINE, prefs, channel)
+
+    assert "U1" not in who("<@U1> urgent")  # nothing silences even a mention
+    assert who("lunch?") == {"U2": "message"}  # all: every message
+    assert who("lunch?", channel="C2") == {}  # but not in a muted channel
+    assert who("<@U2> here", channel="C2") == {"U2": "mention"}  # a mention still is
+    assert who("<!channel> standup", channel="C2") == {"U3": "channel"}
+    assert who("the RELEASE\n train leaves") == {"U2": "message", "U3": "keyword"}
+    assert who("the release trains leave")["U2"] == "message"
+    assert "U3" not in who("the release trains leave")  # whole words only
+    assert who("UBER alles").get("U3") == "keyword"  # folded: case and accents
+    assert who("Über alles").get("U3") == "keyword"
+    assert who("über", sender="U3").get("U3") is None  # never the sender
+
+
+def test_preference_arguments_and_the_snapshot():
+    assert keywords([" Release  Train ", "release train", "Über"]) == ("release train", "uber")
+    assert keywords(["!!!"]) is None and keywords(["x" * 65]) is None
+    assert keywords([str(i) for i in range(51)]) is None
+    assert muted(["C123", "G456", "C123"]) == ("C123", "G456")
+    assert muted(["general"]) is None
+    snap = Snapshot(
+        {
+            "U1": Prefs("all"),
+            "U2": Prefs(keywords=("deploy", "on call")),
+            "U3": Prefs("nothing", keywords=("deploy",)),
+        }
+    )
+    assert snap.interested("nothing to see") == {"U1"}
+    assert snap.interested("Deploy now, who is on  call?") == {"U1", "U2"}
+    assert snap.of(["U2", "U7"]) == {"U2": Prefs(keywords=("deploy", "on call"))}
 
 
 def test_previews_are_readable_and_cut_safely():

@@ -435,6 +435,32 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("devices",),
     ),
     MethodDoc(
+        "push.getPrefs",
+        "Parley's extension: the caller's notification preferences for push.",
+        read=True,
+        result={"prefs": {"type": "object"}},
+        always=("prefs",),
+    ),
+    MethodDoc(
+        "push.setPrefs",
+        "Parley's extension: sets the caller's notification preferences for push (an "
+        "argument left out keeps its value): `level` `all`, `mentions` (the default) or "
+        "`nothing`; `keywords` (comma-separated words or phrases that notify like a "
+        "mention, at most 50); `muted_channels` (comma-separated channel ids that notify "
+        "only for a direct mention).",
+        args=(
+            Arg("level", {"type": "string", "enum": ["all", "mentions", "nothing"]}, "Level."),
+            Arg("keywords", {"type": "string", "maxLength": 4000}, "Keywords, comma-separated."),
+            Arg(
+                "muted_channels",
+                {"type": "string", "maxLength": 40000},
+                "Channel ids, comma-separated.",
+            ),
+        ),
+        result={"prefs": {"type": "object"}},
+        always=("prefs",),
+    ),
+    MethodDoc(
         "dnd.info",
         "A user's Do Not Disturb (default: the caller): the scheduled window now or next; "
         "for the caller also the snooze and `dnd_schedule` (Parley's extension).",

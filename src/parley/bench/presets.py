@@ -35,6 +35,10 @@ class Preset:
     #: ``search`` kind: a store of ``corpus`` messages, queried by ``senders`` clients
     search_probe: float = 0.0
     corpus: int = 0
+    #: push: a probe mentions an offline member every ``push_probe`` seconds during the
+    #: load; then ``push_burst`` offline members get ten ``<!channel>`` pushes each
+    push_probe: float = 0.0
+    push_burst: int = 0
 
     def with_overrides(self, **changes) -> Preset:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -66,6 +70,16 @@ PRESETS = {
     ),
     "search": Preset(
         "search", "search", channels=100, subscribers=0, seconds=20, senders=8, corpus=1_000_000
+    ),
+    "push": Preset(
+        "push",
+        "load",
+        channels=100,
+        subscribers=1000,
+        rate=5000,
+        seconds=20,
+        push_probe=0.1,
+        push_burst=1000,
     ),
     "reconnect": Preset(
         "reconnect", "reconnect", channels=100, subscribers=1000, rate=1000, seconds=15, churn=0.05

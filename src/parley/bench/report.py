@@ -128,6 +128,17 @@ def table(result: dict[str, Any]) -> str:
         ]
     if "index_lag_ms" in result:
         rows.append(("index lag (commit to searchable)", _pct(result["index_lag_ms"])))
+    for platform, lag in result.get("push_lag_ms", {}).items():
+        rows.append((f"push lag, {platform} (ack to provider)", _pct(lag)))
+    if "push_burst" in result:
+        b = result["push_burst"]
+        rows += [
+            (
+                "push burst: delivered, pushes/s",
+                f"{b['delivered']}/{b['expected']}, {b['pushes_per_s']:g}",
+            ),
+            ("push burst latency", _pct(b["latency_ms"])),
+        ]
     if "search" in result:
         s = result["search"]
         rows += [

@@ -12,6 +12,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import secrets
 import sys
 import tempfile
 import threading
@@ -25,11 +26,12 @@ import uvloop
 from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, procs, report, search, stats
+from parley.bench import clients, procs, push, report, search, stats
 from parley.bench.baseline import serve_broadcast, serve_echo
 from parley.bench.http import closed_loop
 from parley.bench.presets import PRESETS, Preset
-from parley.bench.world import Target, World, attach, own_server, populate
+from parley.bench.world import Target, World, attach, call, own_server, populate
+from parley.notify import fakes
 from parley.server import free_port
 
 IDLE_PER_PROCESS = 6000  # idle connections per client process (fds are 20,000 a process)
@@ -54,6 +56,15 @@ def run(
             corpus = search.build_corpus(Path(tmp), preset.corpus, preset.channels, say)
             with own_server(Path(tmp)) as target:
                 return _search(preset, target, corpus, say)
+    if preset.push_probe or preset.push_burst:
+        if url:
+            raise ValueError("the push preset configures its own server: run it without --url")
+        with (
+            tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp,
+            fakes.running(Path(tmp) / "providers") as providers,
+            own_server(Path(tmp) / "data", providers.settings) as target,
+        ):
+            return _run(preset, target, say, progress, providers)
     if url:
         if not data_dir:
             raise ValueError("--url needs --data-dir: the bench creates its users there")
@@ -65,7 +76,13 @@ def run(
         return _run(preset, target, say, progress)
 
 
-def _run(preset: Preset, target: Target, say, progress: bool) -> dict[str, Any]:
+def _run(
+    preset: Preset,
+    target: Target,
+    say,
+    progress: bool,
+    providers: fakes.LocalProviders | None = None,
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "preset": asdict(preset),
         "route": preset.route,
@@ -97,9 +114,18 @@ def _run(preset: Preset, target: Target, say, progress: bool) -> dict[str, Any]:
             f"{preset.route}, {preset.subscribers} subscribers on {preset.channels} channels"
         )
         probe = _start_probe(target, world, preset)
+        push_probe = _start_push_probe(target, world, preset, providers)
         raw = _load(target, world, preset, preset.rate, preset.seconds, progress)
         if probe is not None:
             result["index_lag_ms"] = stats.latency_summary(probe())
+        if push_probe is not None:
+            lags = push_probe()
+            result["push_lag_ms"] = {p: stats.latency_summary(v) for p, v in lags.items()}
+        if preset.push_burst and providers is not None:
+            owner_token = world.sender_tokens[world.targets[0][0]]
+            result["push_burst"] = push.burst(
+                target, owner_token, providers, preset.push_burst, 10, say
+            )
         result.update(
             report.audit_run(raw["sent"], raw["received"], world.channel_of, raw["start_ns"])
         )
@@ -116,14 +142,21 @@ def _run(preset: Preset, target: Target, say, progress: bool) -> dict[str, Any]:
     return result
 
 
+def _probe_channel(target: Target, world: World, what: str) -> tuple[str, str]:
+    """A channel of its own for a probe, and the token that posts there: no subscriber
+    follows it, so the probe's messages never delay the load's quiet end."""
+    token = world.sender_tokens[0]
+    name = f"bench-{what}-probe-{secrets.token_hex(3)}"
+    return token, call(target.url, "conversations.create", token, name=name)["channel"]["id"]
+
+
 def _start_probe(target: Target, world: World, preset: Preset):
     """Starts the index-lag probe beside a load (``search_probe``); returns the function
     that stops it and returns its lags, or ``None``."""
     if not preset.search_probe:
         return None
     stop, lags = threading.Event(), []
-    owner, channel = world.targets[0]
-    token = world.sender_tokens[owner]
+    token, channel = _probe_channel(target, world, "search")
 
     def probe() -> None:
         lags.extend(search.lag_probe(target.url, token, channel, stop, preset.search_probe))
@@ -132,6 +165,33 @@ def _start_probe(target: Target, world: World, preset: Preset):
     thread.start()
 
     def finish() -> list[int]:
+        stop.set()
+        thread.join(60)
+        return lags
+
+    return finish
+
+
+def _start_push_probe(
+    target: Target, world: World, preset: Preset, providers: fakes.LocalProviders | None
+):
+    """Starts the push probe beside a load (``push_probe``); returns the function that
+    stops it and returns its lags per provider, or ``None``."""
+    if not preset.push_probe or providers is None:
+        return None
+    token, channel = _probe_channel(target, world, "push")
+    member = push.offline_member(target, token, channel, f"bench-offline-{secrets.token_hex(3)}")
+    stop, lags = threading.Event(), {}
+
+    def probe() -> None:
+        lags.update(
+            push.lag_probe(target.url, token, channel, member, providers, stop, preset.push_probe)
+        )
+
+    thread = threading.Thread(target=probe, name="push-probe", daemon=True)
+    thread.start()
+
+    def finish() -> dict[str, list[int]]:
         stop.set()
         thread.join(60)
         return lags
@@ -422,6 +482,7 @@ def main(args) -> int:
         seconds=args.seconds,
         subscribers=args.subscribers,
         corpus=args.corpus,
+        push_burst=args.burst,
     )
     result = run(
         preset,

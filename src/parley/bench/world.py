@@ -4,6 +4,7 @@ subscriber users with their memberships. Set-up only; nothing here is measured."
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import subprocess
 import time
@@ -36,13 +37,19 @@ class Target:
 
 
 @contextlib.contextmanager
-def own_server(data_dir: Path) -> Iterator[Target]:
-    """A fresh embedded server on ``data_dir``, stopped on exit."""
-    settings = Settings.load({}, data_dir=data_dir)
+def own_server(data_dir: Path, extra: dict[str, str] | None = None) -> Iterator[Target]:
+    """A fresh embedded server on ``data_dir`` (with the settings ``extra``, by field
+    name), stopped on exit."""
+    extra = extra or {}
+    settings = Settings.load({}, data_dir=data_dir, **extra)
     port = free_port("127.0.0.1")
     url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **{f"PARLEY_{k.upper()}": v for k, v in extra.items()}}
     server = subprocess.Popen(
-        serve_command(data_dir, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        serve_command(data_dir, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         wait_healthy(url)

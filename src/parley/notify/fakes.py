@@ -22,14 +22,17 @@ statuses in :attr:`Fake.fail_next` answer the next requests (429 and 5xx carry
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import re
 import secrets
 import ssl
+import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +429,49 @@ class FakeFcm(Fake):
         return 200, orjson.dumps(
             {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
         )
+
+
+@dataclass
+class LocalProviders:
+    apns: FakeApns
+    fcm: FakeFcm
+    #: The settings (``Settings`` field names) that point a server at them.
+    settings: dict[str, str]
+
+
+@contextlib.contextmanager
+def running(directory: Path) -> Iterator[LocalProviders]:
+    """Both stand-ins serving on an event loop of their own (a thread), their key files
+    and CA bundle written to ``directory``; stopped on exit."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="local-providers", daemon=True)
+    thread.start()
+
+    def run(coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(30)  # type: ignore[arg-type]
+
+    apns, fcm = FakeApns(directory / "apns"), FakeFcm(directory / "fcm")
+    try:
+        run(apns.start())
+        run(fcm.start())
+        key, account = directory / "apns.p8", directory / "fcm.json"
+        bundle = directory / "ca.pem"
+        key.write_bytes(apns.key_pem)
+        account.write_bytes(fcm.service_account())
+        bundle.write_bytes(apns.ca_file.read_bytes() + fcm.ca_file.read_bytes())
+        settings = {
+            "apns_key_file": str(key),
+            "apns_key_id": apns.key_id,
+            "apns_team_id": apns.team_id,
+            "apns_topic": apns.topic,
+            "apns_url": apns.url,
+            "fcm_credentials": str(account),
+            "fcm_url": fcm.url,
+            "push_ca_file": str(bundle),
+        }
+        yield LocalProviders(apns, fcm, settings)
+    finally:
+        run(apns.close())
+        run(fcm.close())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

@@ -1,16 +1,26 @@
 """Who gets a push for a message, and what it says. Pure.
 
 A member of the channel who is offline (no live connection on any gateway) is pushed a
-new message when it concerns them: it mentions them (``<@U…>``), or it mentions the
-whole channel (``<!channel>``, ``<!everyone>``). ``<!here>`` is for the members who are
-active, so it pushes nobody, as in Slack. The sender is never pushed their own message.
-(Direct messages and per-user keywords come with those features.)
+new message when it concerns them, by their preferences (:mod:`parley.notify.prefs`):
+
+- it mentions them (``<@U…>``): reason ``mention``, whatever else (even in a muted
+  channel); only the level ``nothing`` silences it;
+- in a channel they did not mute: it mentions the whole channel (``<!channel>``,
+  ``<!everyone>``): ``channel``; it holds one of their keywords: ``keyword``; their level
+  is ``all``: ``message``.
+
+``<!here>`` is for the members who are active, so it pushes nobody, as in Slack. The
+sender is never pushed their own message.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
+
+from parley.notify.prefs import DEFAULT, Prefs, matcher
+from parley.search.query import fold
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _BROADCAST = re.compile(r"<!(channel|everyone)(?:\|[^>]*)?>")
@@ -30,14 +40,37 @@ def broadcast(text: str) -> bool:
     return _BROADCAST.search(text) is not None
 
 
-def recipients(text: str, sender: str, offline_members: frozenset[str]) -> dict[str, str]:
-    """The offline members to push, each with why (``mention`` or ``channel``)."""
+def recipients(
+    text: str,
+    sender: str,
+    offline_members: Iterable[str],
+    prefs: Mapping[str, Prefs] | None = None,
+    channel: str = "",
+) -> dict[str, str]:
+    """The offline members to push, each with why (``mention``, ``channel``, ``keyword``
+    or ``message``), by their ``prefs`` (absent: the defaults)."""
+    prefs = prefs or {}
+    named, everyone = mentioned(text), broadcast(text)
+    folded: str | None = None
     out: dict[str, str] = {}
-    if broadcast(text):
-        out = dict.fromkeys(offline_members, "channel")
-    for user in mentioned(text) & offline_members:
-        out[user] = "mention"
-    out.pop(sender, None)
+    for user in offline_members:
+        p = prefs.get(user, DEFAULT)
+        if user == sender or p.level == "nothing":
+            continue
+        if user in named:
+            out[user] = "mention"
+        elif channel in p.muted:
+            continue
+        elif everyone:
+            out[user] = "channel"
+        elif p.keywords and (found := matcher(p.keywords)) is not None:
+            folded = fold(text) if folded is None else folded
+            if found.search(folded):
+                out[user] = "keyword"
+            elif p.level == "all":
+                out[user] = "message"
+        elif p.level == "all":
+            out[user] = "message"
     return out
 
 

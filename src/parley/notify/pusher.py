@@ -50,6 +50,7 @@ from parley.notify import policy
 from parley.notify.devices import Device
 from parley.notify.dnd import status
 from parley.notify.payloads import Notice, summary
+from parley.notify.prefs_cache import PREFS_TTL, PrefsCache
 from parley.notify.providers import ATTEMPTS, FAILED, GONE, SENT, Provider, backoff
 from parley.storage.interface import Directory, MessageStore
 from parley.tasks import cancel_all
@@ -82,6 +83,7 @@ class Pusher(PartitionWorker):
         concurrency: int = 256,
         release_every: float = 1.0,
         stale: float = 3600.0,
+        prefs_ttl: float = PREFS_TTL,
         clock: Callable[[], float] = time.time,
         ownership: Ownership | None = None,
     ) -> None:
@@ -98,6 +100,7 @@ class Pusher(PartitionWorker):
         self._clock = clock
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._names: dict[str, tuple[float, str]] = {}
+        self._prefs = PrefsCache(directory, prefs_ttl)
         self._sends: set[asyncio.Task] = set()
         #: Pushes by what became of them (``sent``, ``gone``, ``failed``, ``given_up``,
         #: ``retried``, ``held``, ``summaries``, ``no_provider``), for benches and metrics.
@@ -161,17 +164,24 @@ class Pusher(PartitionWorker):
 
     async def _message(self, event: Event) -> None:
         """Pushes (or holds) one new message for the offline members it concerns."""
+        prefs = await self._prefs.current()
+        if not prefs.anyone_wide and b"<@" not in event.payload and b"<!" not in event.payload:
+            return  # the common case, decided without decoding the event
+        if self._clock() - event.ts / 1e6 > self._stale:
+            return
         body = orjson.loads(event.payload)
         text, sender = body.get("text") or "", body.get("user") or ""
         everyone, named = policy.broadcast(text), policy.mentioned(text)
-        if not (everyone or named) or self._clock() - event.ts / 1e6 > self._stale:
-            return
+        wide = prefs.interested(text)  # users whose keywords it holds, or who want all
+        if not (everyone or named or wide):
+            return  # mentions nobody: no read at all
         members = await self._directory.members(event.channel)
-        concerned = (members if everyone else named & members) - {sender}
+        concerned = (members if everyone else (named | wide) & members) - {sender}
         if not concerned:
             return
         online = await self._presence.online(event.team, concerned)
-        targets = policy.recipients(text, sender, frozenset(concerned - online))
+        offline = concerned - online
+        targets = policy.recipients(text, sender, offline, prefs.of(offline), event.channel)
         if not targets:
             return
         channel_name = await self._name(event.channel, channel=True)

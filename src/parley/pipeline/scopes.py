@@ -77,6 +77,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "push.register": ("push:write",),
     "push.unregister": ("push:write",),
     "push.list": ("push:write",),
+    "push.getPrefs": ("push:write",),
+    "push.setPrefs": ("push:write",),
     "dnd.info": ("dnd:read",),
     "dnd.teamInfo": ("dnd:read",),
     "dnd.setSnooze": ("dnd:write",),

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd
 from parley.notify.payloads import Notice
+from parley.notify.prefs import Prefs
 from parley.storage.models import (
     Caller,
     Channel,
@@ -99,6 +100,13 @@ class Directory(Protocol):
         """Forgets the device (only if ``user_id`` owns it, unless ``None``: a provider
         said the token is dead); whether there was one."""
         ...
+
+    async def push_prefs(self, user_ids: Sequence[str] | None) -> dict[str, Prefs]:
+        """The notification preferences these users set (``None``: every user who set
+        any); a user who set none is absent."""
+        ...
+
+    async def set_push_prefs(self, user_id: str, prefs: Prefs) -> None: ...
 
     async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
         """Keeps ``(user id, notice)`` pushes until the user's Do Not Disturb ends (a

@@ -1,5 +1,6 @@
 """Parley's extension for mobile push: ``push.register``, ``push.unregister`` and
-``push.list``, a user's devices (``parley.notify.devices``). Slack registers devices
+``push.list``, a user's devices (``parley.notify.devices``); ``push.getPrefs`` and
+``push.setPrefs``, their notification preferences (``parley.notify.prefs``). Slack registers devices
 through its own apps; a Parley client registers the APNs or FCM token it got from the
 platform (``device_token``: ``token`` is the API token's argument), and offline members
 are pushed to every device they registered."""
@@ -12,6 +13,7 @@ from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.errors import ApiError, Code
 from parley.ids import wall_us
+from parley.notify import prefs
 from parley.notify.devices import MAX_PER_USER, PLATFORMS, Device, valid
 
 if TYPE_CHECKING:
@@ -38,6 +40,36 @@ def _wire(device: Device) -> dict[str, Any]:
     return {"platform": device.platform, "token": device.token, "created": device.created // 10**6}
 
 
+def _prefs_wire(p: prefs.Prefs) -> dict[str, Any]:
+    return {"level": p.level, "keywords": list(p.keywords), "muted_channels": list(p.muted)}
+
+
+def _changed_prefs(args: Args, mine: prefs.Prefs) -> prefs.Prefs:
+    """``mine`` with what the arguments set (an argument left out keeps its value; an
+    empty one clears a list)."""
+    level = mine.level
+    if args.has("level"):
+        level = (args.str("level", max_len=16) or "").lower()
+        if level not in prefs.LEVELS:
+            detail = f"level is one of: {', '.join(prefs.LEVELS)}"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "level", "detail": detail})
+    words = mine.keywords
+    if args.has("keywords"):
+        found = prefs.keywords(args.list("keywords", max_items=prefs.MAX_KEYWORDS))
+        if found is None:
+            detail = f"at most {prefs.MAX_KEYWORDS} keywords of 1 to {prefs.MAX_KEYWORD} characters"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "keywords", "detail": detail})
+        words = found
+    muted = mine.muted
+    if args.has("muted_channels"):
+        found = prefs.muted(args.list("muted_channels", max_items=prefs.MAX_MUTED))
+        if found is None:
+            detail = "channel ids, comma-separated"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "muted_channels", "detail": detail})
+        muted = found
+    return prefs.Prefs(level, words, muted)
+
+
 def register(api: Api, svc: Services) -> None:
     directory = svc.directory
 
@@ -57,6 +89,18 @@ def register(api: Api, svc: Services) -> None:
     async def list_devices(ctx: Ctx, args: Args) -> dict[str, Any]:
         return {"devices": [_wire(d) for d in await directory.devices([ctx.user.id])]}
 
+    async def get_prefs(ctx: Ctx, args: Args) -> dict[str, Any]:
+        mine = (await directory.push_prefs([ctx.user.id])).get(ctx.user.id, prefs.DEFAULT)
+        return {"prefs": _prefs_wire(mine)}
+
+    async def set_prefs(ctx: Ctx, args: Args) -> dict[str, Any]:
+        mine = (await directory.push_prefs([ctx.user.id])).get(ctx.user.id, prefs.DEFAULT)
+        changed = _changed_prefs(args, mine)
+        await directory.set_push_prefs(ctx.user.id, changed)
+        return {"prefs": _prefs_wire(changed)}
+
     api.add("push.register", register_device)
+    api.add("push.getPrefs", get_prefs, read=True)
+    api.add("push.setPrefs", set_prefs)
     api.add("push.unregister", unregister_device)
     api.add("push.list", list_devices, read=True)

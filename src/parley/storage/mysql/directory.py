@@ -29,6 +29,7 @@ from parley.ids import wall_us
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
+from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
@@ -240,6 +241,14 @@ async def op_remove_device(
     return cur.rowcount > 0
 
 
+async def op_set_push_prefs(cur: Any, _state: object, user_id: str, p: Prefs) -> None:
+    await cur.execute(
+        "INSERT INTO push_prefs VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "level = VALUES(level), keywords = VALUES(keywords), muted = VALUES(muted)",
+        (user_id, *encode_prefs(p)),
+    )
+
+
 async def op_hold_pushes(cur: Any, _state: object, held: list[tuple[str, Notice]]) -> None:
     await cur.executemany(
         "INSERT IGNORE INTO push_held VALUES (%s, %s, %s, %s)",
@@ -398,6 +407,17 @@ async def q_devices(cur: Any, user_ids: list[str]) -> list[Device]:
     return [Device(r[0], r[1], r[2], int(r[3])) for r in await cur.fetchall()]
 
 
+async def q_push_prefs(cur: Any, user_ids: list[str] | None) -> dict[str, Prefs]:
+    sql = "SELECT user_id, level, keywords, muted FROM push_prefs"
+    if user_ids is None:
+        await cur.execute(sql)
+    else:
+        await cur.execute(
+            sql + f" WHERE user_id IN ({', '.join(['%s'] * len(user_ids))})", user_ids
+        )
+    return {r[0]: decode_prefs(*r[1:]) for r in await cur.fetchall()}
+
+
 async def q_held_users(cur: Any) -> list[str]:
     await cur.execute("SELECT DISTINCT user_id FROM push_held")
     return [r[0] for r in await cur.fetchall()]
@@ -531,6 +551,14 @@ class MysqlDirectory:
 
     async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
         return await self._write(op_remove_device, platform, token, user_id)
+
+    async def push_prefs(self, user_ids: Sequence[str] | None) -> dict[str, Prefs]:
+        if user_ids is not None and not user_ids:
+            return {}
+        return await self._read(q_push_prefs, None if user_ids is None else list(user_ids))
+
+    async def set_push_prefs(self, user_id: str, prefs: Prefs) -> None:
+        await self._write(op_set_push_prefs, user_id, prefs)
 
     async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
         if held:

@@ -24,6 +24,7 @@ DIRECTORY_TABLES = (
     "dnd",
     "devices",
     "push_held",
+    "push_prefs",
 )
 SHARD_TABLES = ("messages", "reactions", "channel_tails")
 
@@ -89,6 +90,13 @@ DIRECTORY: list[list[str]] = [
             user_id VARCHAR(64) NOT NULL, channel VARCHAR(64) NOT NULL,
             ts VARCHAR(32) NOT NULL, notice BLOB NOT NULL,
             PRIMARY KEY (user_id, channel, ts)
+        ) {options}"""
+    ],
+    # v7: notification preferences for push (parley.notify.prefs)
+    [
+        """CREATE TABLE IF NOT EXISTS push_prefs (
+            user_id VARCHAR(64) PRIMARY KEY, level VARCHAR(16) NOT NULL,
+            keywords TEXT NOT NULL, muted MEDIUMTEXT NOT NULL
         ) {options}"""
     ],
 ]

@@ -19,6 +19,7 @@ from parley.ids import wall_us
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
+from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.storage.models import Caller, Channel, Page, Team, User
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer, run_once
@@ -377,6 +378,12 @@ class SqliteDirectory:
     async def remove_device(self, platform: str, token: str, user_id: str | None) -> bool:
         return await self._writer.submit(op_remove_device, platform, token, user_id)
 
+    async def push_prefs(self, user_ids: Sequence[str] | None) -> dict[str, Prefs]:
+        return await self._read(q_push_prefs, None if user_ids is None else list(user_ids))
+
+    async def set_push_prefs(self, user_id: str, prefs: Prefs) -> None:
+        await self._writer.submit(op_set_push_prefs, user_id, prefs)
+
     async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
         await self._writer.submit(op_hold_pushes, list(held))
 
@@ -468,6 +475,24 @@ def op_remove_device(
     return (
         conn.execute(f"DELETE FROM devices WHERE platform = ? AND token = ?{owner}", args).rowcount
         > 0
+    )
+
+
+def q_push_prefs(conn: sqlite3.Connection, user_ids: list[str] | None) -> dict[str, Prefs]:
+    sql = "SELECT user_id, level, keywords, muted FROM push_prefs"
+    if user_ids is None:
+        rows = conn.execute(sql).fetchall()
+    else:
+        where = " WHERE user_id IN (SELECT value FROM json_each(?))"
+        rows = conn.execute(sql + where, (orjson.dumps(user_ids).decode(),)).fetchall()
+    return {r[0]: decode_prefs(*r[1:]) for r in rows}
+
+
+def op_set_push_prefs(conn: sqlite3.Connection, _state: object, user_id: str, p: Prefs) -> None:
+    conn.execute(
+        "INSERT INTO push_prefs VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+        "level = excluded.level, keywords = excluded.keywords, muted = excluded.muted",
+        (user_id, *encode_prefs(p)),
     )
 
 

@@ -63,6 +63,13 @@ DIRECTORY = [
         notice BLOB NOT NULL, PRIMARY KEY (user_id, channel, ts)
     );
     """,
+    # v7: notification preferences for push (parley.notify.prefs)
+    """
+    CREATE TABLE push_prefs (
+        user_id TEXT PRIMARY KEY, level TEXT NOT NULL, keywords TEXT NOT NULL,
+        muted TEXT NOT NULL
+    );
+    """,
 ]
 
 SHARD = [
