@@ -7,7 +7,6 @@ import asyncio
 import random
 import time
 
-import httpx
 import pytest
 
 from parley.notify.apns import TOKEN_LIFETIME, ApnsProvider
@@ -155,7 +154,7 @@ def test_fcm_rejects_a_file_that_is_not_a_service_account():
 
 
 def test_fcm_classification_of_google_errors():
-    h = httpx.Headers()
+    h: dict[str, str] = {}
     forbidden = b'{"error": {"code": 403, "status": "PERMISSION_DENIED", "details": [{"errorCode": "SENDER_ID_MISMATCH"}]}}'  # noqa: E501
     assert fcm_classify(403, forbidden, h).outcome == GONE
     assert fcm_classify(400, b'{"error": {"message": "bad data"}}', h).outcome == FAILED
@@ -170,3 +169,39 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
     assert backoff(1, after=10, rand=rand) == 10
     assert retry_after("5") == 5 and retry_after("soon") is None and retry_after(None) is None
     assert retry_after("-1") is None
+
+
+def test_the_http2_client_multiplexes_reconnects_and_times_out(tmp_path):
+    async def main():
+        fake = FakeApns(tmp_path)
+        await fake.start()
+        apns = ApnsProvider(
+            key_pem=fake.key_pem,
+            key_id=fake.key_id,
+            team_id=fake.team_id,
+            topic=fake.topic,
+            url=fake.url,
+            verify=fake.client_ssl(),
+            timeout=0.5,
+        )
+        device = Device("apns", APNS_TOKEN, "U2", 0)
+        try:
+            # more at once than the server's 100 streams: the rest wait for a stream
+            results = await asyncio.gather(*(apns.send(device, NOTICE) for _ in range(300)))
+            assert {r.outcome for r in results} == {SENT} and len(fake.received) == 300
+            fake.drop_connections()  # the connection is lost: the next push reconnects
+            await asyncio.sleep(0.05)
+            assert (await apns.send(device, NOTICE)).outcome == SENT
+            fake.delay = 2.0  # a provider that does not answer: a retry, the stream freed
+            slow = await asyncio.gather(*(apns.send(device, NOTICE) for _ in range(150)))
+            assert {(r.outcome, r.reason) for r in slow} == {(RETRY, "no answer in 0.5 s")}
+            fake.delay = 0.0
+            assert (await apns.send(device, NOTICE)).outcome == SENT
+        finally:
+            await apns.close()
+            await fake.close()
+        refused = await apns.send(device, NOTICE)  # nobody listening
+        assert refused.outcome == RETRY and "cannot connect" in refused.reason
+        await apns.close()
+
+    _run(main())

@@ -1,11 +1,11 @@
 """APNs, Apple's push provider API: HTTP/2 with token authentication.
 
 Each push is ``POST /3/device/<device token>`` on one HTTP/2 connection (many streams
-at once), with the headers and JSON body of :func:`parley.notify.payloads.apns` and
-``authorization: bearer <JWT>``. The JWT is signed ES256 with the team's ``.p8`` key
-(``kid``: the key id, ``iss``: the team id, ``iat``: when it was made) and reused for
-:data:`TOKEN_LIFETIME` seconds: Apple refuses a token made more often than every 20
-minutes or older than an hour.
+at once, :mod:`parley.notify.h2client`), with the headers and JSON body of
+:func:`parley.notify.payloads.apns` and ``authorization: bearer <JWT>``. The JWT is
+signed ES256 with the team's ``.p8`` key (``kid``: the key id, ``iss``: the team id,
+``iat``: when it was made) and reused for :data:`TOKEN_LIFETIME` seconds: Apple refuses
+a token made more often than every 20 minutes or older than an hour.
 
 Apple's answers, as :class:`~parley.notify.providers.Result`:
 
@@ -23,14 +23,14 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-import httpx
 import jwt
 import orjson
 
 from parley.notify import payloads
 from parley.notify.devices import Device
+from parley.notify.h2client import H2Client, TransportError
 from parley.notify.payloads import Notice
 from parley.notify.providers import FAILED, GONE, RETRY, SENT, Result, retry_after
 
@@ -49,7 +49,7 @@ def provider_token(key_pem: bytes, key_id: str, team_id: str, now: int) -> str:
     return jwt.encode({"iss": team_id, "iat": now}, key_pem, "ES256", headers={"kid": key_id})
 
 
-def classify(status: int, body: bytes, headers: httpx.Headers) -> Result:
+def classify(status: int, body: bytes, headers: Mapping[str, str]) -> Result:
     """What APNs's answer means for this push."""
     if status == 200:
         return Result(SENT)
@@ -84,9 +84,7 @@ class ApnsProvider:
         self._topic = topic
         self._clock = clock
         self._token: tuple[float, str] | None = None
-        self._client = httpx.AsyncClient(
-            base_url=url, http1=False, http2=True, verify=verify, timeout=timeout
-        )
+        self._client = H2Client(url, verify, timeout)
 
     def _bearer(self) -> str:
         now = self._clock()
@@ -98,13 +96,15 @@ class ApnsProvider:
         headers, body = payloads.apns(notice, self._topic)
         headers["authorization"] = f"bearer {self._bearer()}"
         try:
-            r = await self._client.post(f"/3/device/{device.token}", content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return Result(RETRY, type(exc).__name__)
-        result = classify(r.status_code, r.content, r.headers)
+            status, answer, out = await self._client.request(
+                "POST", f"/3/device/{device.token}", headers, body
+            )
+        except TransportError as exc:
+            return Result(RETRY, str(exc))
+        result = classify(status, out, answer)
         if result.reason in _REAUTH:
             self._token = None  # made again for the retry
         return result
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._client.close()

@@ -186,6 +186,8 @@ class Fake:
         self.received: list[tuple[str, dict, float]] = []
         #: Requests answered, by status.
         self.answered: dict[int, int] = {}
+        #: Seconds every answer waits (a slow provider).
+        self.delay = 0.0
         self._arrived = asyncio.Event()
 
     @property
@@ -208,6 +210,11 @@ class Fake:
             for conn in list(self._connections):
                 conn.abort()
             await self._server.wait_closed()
+
+    def drop_connections(self) -> None:
+        """Cuts every open connection (the server keeps listening)."""
+        for conn in list(self._connections):
+            conn.abort()
 
     def client_ssl(self) -> ssl.SSLContext:
         """A client context that trusts this server."""
@@ -245,6 +252,8 @@ class Fake:
     async def _handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, list, bytes]:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status, extra, out = await self.answer(method, path, headers, body)
         self.answered[status] = self.answered.get(status, 0) + 1
         return status, extra, out

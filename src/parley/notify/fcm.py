@@ -26,7 +26,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ import orjson
 
 from parley.notify import payloads
 from parley.notify.devices import Device
+from parley.notify.h2client import H2Client, TransportError
 from parley.notify.payloads import Notice
 from parley.notify.providers import FAILED, GONE, RETRY, SENT, Result, retry_after
 
@@ -89,7 +90,7 @@ def _error(body: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def classify(status: int, body: bytes, headers: httpx.Headers) -> Result:
+def classify(status: int, body: bytes, headers: Mapping[str, str]) -> Result:
     """What FCM's answer means for this push."""
     if status == 200:
         return Result(SENT)
@@ -121,14 +122,17 @@ class FcmProvider:
         self._clock = clock
         self._access: tuple[float, str] | None = None  # (expires at, token)
         self._fetching = asyncio.Lock()
-        self._client = httpx.AsyncClient(base_url=url, http2=True, verify=verify, timeout=timeout)
+        #: Pushes go over HTTP/2 (:mod:`parley.notify.h2client`); the hourly token
+        #: exchange, to another origin, over httpx.
+        self._client = H2Client(url, verify, timeout)
+        self._tokens = httpx.AsyncClient(http2=True, verify=verify, timeout=timeout)
 
     async def _token(self) -> str:
         async with self._fetching:
             now = self._clock()
             if self._access is None or now >= self._access[0] - EARLY:
                 grant = {"grant_type": GRANT, "assertion": assertion(self._account, int(now))}
-                r = await self._client.post(self._account["token_uri"], data=grant)
+                r = await self._tokens.post(self._account["token_uri"], data=grant)
                 if r.status_code != 200:
                     raise httpx.HTTPStatusError("token refused", request=r.request, response=r)
                 body = orjson.loads(r.content)
@@ -142,13 +146,14 @@ class FcmProvider:
                 "authorization": f"Bearer {await self._token()}",
                 "content-type": "application/json",
             }
-            r = await self._client.post(self._path, content=body, headers=headers)
-        except (httpx.HTTPError, orjson.JSONDecodeError, KeyError) as exc:
-            return Result(RETRY, type(exc).__name__)
-        result = classify(r.status_code, r.content, r.headers)
-        if r.status_code == 401:
+            status, answer, out = await self._client.request("POST", self._path, headers, body)
+        except (TransportError, httpx.HTTPError, orjson.JSONDecodeError, KeyError) as exc:
+            return Result(RETRY, str(exc) or type(exc).__name__)
+        result = classify(status, out, answer)
+        if status == 401:
             self._access = None  # fetched again for the retry
         return result
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._client.close()
+        await self._tokens.aclose()
