@@ -48,6 +48,7 @@ class Code(StrEnum):
     INVALID_NAME = "invalid_name"
     NAME_TAKEN = "name_taken"
     USER_NOT_FOUND = "user_not_found"
+    METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE = "method_not_supported_for_channel_type"
     USERS_NOT_FOUND = "users_not_found"
     ALREADY_IN_CHANNEL = "already_in_channel"
     CANT_INVITE_SELF = "cant_invite_self"

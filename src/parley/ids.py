@@ -84,6 +84,7 @@ class Kind(StrEnum):
     USER = "U"
     BOT = "B"
     CHANNEL = "C"
+    IM = "D"
 
 
 def encode_id(kind: Kind, value: int) -> str:

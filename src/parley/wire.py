@@ -7,6 +7,7 @@ message object: ``seq`` (the gap-free position in the channel) and ``edit_versio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -52,7 +53,34 @@ def message(m: Message) -> dict[str, Any]:
     return out
 
 
-def channel(c: Channel, *, is_member: bool, num_members: int | None = None) -> dict[str, Any]:
+def im_user(c: Channel, members: Iterable[str], viewer: str) -> str | None:
+    """For a direct message, the member other than ``viewer`` (``viewer`` for a note to
+    self); ``None`` for a channel."""
+    if not c.is_im:
+        return None
+    return next((m for m in members if m != viewer), viewer)
+
+
+def channel(
+    c: Channel, *, is_member: bool, num_members: int | None = None, im_user: str | None = None
+) -> dict[str, Any]:
+    if c.is_im:
+        return {
+            "id": c.id,
+            "is_im": True,
+            "is_channel": False,
+            "is_group": False,
+            "is_mpim": False,
+            "is_private": True,
+            "is_archived": c.is_archived,
+            "is_org_shared": False,
+            "is_member": is_member,
+            "is_open": True,
+            "user": im_user or "",
+            "created": c.created // 1_000_000,
+            "context_team_id": c.team_id,
+            "priority": 0,
+        }
     out: dict[str, Any] = {
         "id": c.id,
         "name": c.name,

@@ -82,6 +82,14 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
         assert pushes(apns, devices["carol"][0][1]) == []
         alice.chat_postMessage(channel=room, text="<!here> only the active ones")
 
+    # a direct message pushes without a mention, titled with its sender
+    dm = alice.conversations_open(users=ids["bob"])["channel"]["id"]
+    count = len(pushes(fcm, bob_fcm))
+    alice.chat_postMessage(channel=dm, text="just between us")
+    [direct] = wait_pushes(fcm, bob_fcm, count + 1)[count:]
+    assert direct["notification"] == {"title": f"pushed-alice-{tag}", "body": "just between us"}
+    assert direct["data"]["channel"] == dm
+
     # Do Not Disturb: held, then one summary per channel when it ends
     dave, dave_token = web["dave"], devices["dave"][0][1]
     other = alice.conversations_create(name=f"push-other-{tag}")["channel"]["id"]

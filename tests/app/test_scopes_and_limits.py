@@ -33,6 +33,7 @@ ARGS = {
     "chat.update": {"channel": "CXXXXXXXX", "ts": "1.000001", "text": "x"},
     "chat.delete": {"channel": "CXXXXXXXX", "ts": "1.000001"},
     "conversations.create": {"name": "scoped"},
+    "conversations.open": {"users": "UXXXXXXXX"},
     "reactions.add": {"channel": "CXXXXXXXX", "timestamp": "1.000001", "name": "tada"},
     "reactions.remove": {"channel": "CXXXXXXXX", "timestamp": "1.000001", "name": "tada"},
     "reactions.get": {"channel": "CXXXXXXXX", "timestamp": "1.000001"},
@@ -43,6 +44,7 @@ ARGS = {
 # where the scope allows the method only for private channels
 ARGS_FOR_SCOPE = {
     ("conversations.list", "groups:read"): {"types": "private_channel"},
+    ("conversations.list", "im:read"): {"types": "im"},
     ("conversations.create", "groups:write"): {"name": "scoped-private", "is_private": True},
 }
 

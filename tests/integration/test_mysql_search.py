@@ -9,6 +9,7 @@ import pytest
 
 from parley.notify.fakes import running as local_providers
 from tests import mysql_support
+from tests.app.test_direct_messages import check_dms
 from tests.app.test_dnd import check_dnd
 from tests.app.test_push import PREFS_TTL, check_push
 from tests.app.test_push_devices import check_devices
@@ -37,6 +38,7 @@ def test_search_on_mariadb(tmp_path):
         check_dnd(srv, "maria")  # the Do Not Disturb settings in MariaDB's directory
         check_devices(srv, "maria")  # and the devices registered for push
         check_push(srv, providers, "maria")  # and the pushes held during DND
+        check_dms(srv, "maria")  # and direct messages
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

@@ -3,6 +3,7 @@ channel, the 4 KiB bound, and one summary per channel after Do Not Disturb."""
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 
 from parley.notify.payloads import MAX_PAYLOAD, Notice, apns, fcm, summary
@@ -58,3 +59,11 @@ def test_one_summary_per_channel_after_dnd():
         "3 new messages, the last from alice: last"
     )
     assert out["C0OTHER"].count == 1
+
+
+def test_a_direct_message_is_titled_with_its_sender():
+    direct = Notice("D0ABC", "", "1795600000.000100", "U0ALICE", "alice", "hi", "dm", direct=True)
+    _, body = apns(direct, "org.parley.app")
+    assert orjson.loads(body)["aps"]["alert"] == {"title": "alice", "body": "hi"}
+    two = summary([direct, msgspec.structs.replace(direct, ts="1795600001.000100")])
+    assert orjson.loads(fcm(two[0], "t"))["message"]["notification"]["title"] == "alice"

@@ -45,6 +45,13 @@ def test_preferences_decide_who_is_pushed():
     assert who("über", sender="U3").get("U3") is None  # never the sender
 
 
+def test_a_direct_message_pushes_like_a_mention_unless_muted():
+    prefs = {"U2": Prefs(muted=("D1",)), "U3": Prefs("nothing")}
+    assert recipients("hi", "U9", {"U1"}, {}, "D1", direct=True) == {"U1": "dm"}
+    assert recipients("hi", "U1", {"U1"}, {}, "D1", direct=True) == {}  # a note to self
+    assert recipients("hi", "U9", {"U2", "U3"}, prefs, "D1", direct=True) == {}
+
+
 def test_preference_arguments_and_the_snapshot():
     assert keywords([" Release  Train ", "release train", "Über"]) == ("release train", "uber")
     assert keywords(["!!!"]) is None and keywords(["x" * 65]) is None

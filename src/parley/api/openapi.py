@@ -237,7 +237,7 @@ METHODS: tuple[MethodDoc, ...] = (
                 "types",
                 _STR,
                 "Comma-separated among `public_channel` (default), `private_channel`, "
-                "`im`, `mpim` (`invalid_types`).",
+                "`im` (the caller's direct messages), `mpim` (none yet) (`invalid_types`).",
             ),
             _bool("exclude_archived", "Leave archived channels out."),
             _CURSOR,
@@ -252,6 +252,20 @@ METHODS: tuple[MethodDoc, ...] = (
         read=True,
         args=(_channel(), _bool("include_num_members", "Count members (default true).")),
         result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.open",
+        "Opens the direct message (`D…`) with one other user of the team (`users`; the "
+        "caller alone: a note to self), created on first use, the same id from either "
+        "side; or, with `channel`, a direct message the caller is in. Group direct "
+        "messages (several users) are not supported yet (`invalid_arguments`).",
+        args=(
+            Arg("users", {"type": "string", "maxLength": 1000}, "A user id (`U…`)."),
+            Arg("channel", {"type": "string", "maxLength": 32}, "A direct message's id."),
+            _bool("return_im", "Answer with the whole conversation object."),
+        ),
+        result={"channel": {"type": "object"}, "already_open": _BOOL},
         always=("channel",),
     ),
     MethodDoc(

@@ -33,16 +33,18 @@ class Notice(msgspec.Struct, frozen=True):
     reason: str
     #: How many messages it stands for (a summary after DND: more than one).
     count: int = 1
+    #: A direct message: titled with the sender, not the channel.
+    direct: bool = False
 
 
 def _title(n: Notice) -> str:
-    return f"#{n.channel_name}"
+    return n.sender_name if n.direct else f"#{n.channel_name}"
 
 
 def _body(n: Notice) -> str:
     if n.count > 1:
         return f"{n.count} new messages, the last from {n.sender_name}: {n.preview}"
-    return f"{n.sender_name}: {n.preview}"
+    return n.preview if n.direct else f"{n.sender_name}: {n.preview}"
 
 
 def _data(n: Notice) -> dict[str, str]:

@@ -5,6 +5,8 @@ new message when it concerns them, by their preferences (:mod:`parley.notify.pre
 
 - it mentions them (``<@U…>``): reason ``mention``, whatever else (even in a muted
   channel); only the level ``nothing`` silences it;
+- it is a direct message to them: reason ``dm``, unless they muted it or their level is
+  ``nothing``;
 - in a channel they did not mute: it mentions the whole channel (``<!channel>``,
   ``<!everyone>``): ``channel``; it holds one of their keywords: ``keyword``; their level
   is ``all``: ``message``.
@@ -46,9 +48,11 @@ def recipients(
     offline_members: Iterable[str],
     prefs: Mapping[str, Prefs] | None = None,
     channel: str = "",
+    direct: bool = False,
 ) -> dict[str, str]:
-    """The offline members to push, each with why (``mention``, ``channel``, ``keyword``
-    or ``message``), by their ``prefs`` (absent: the defaults)."""
+    """The offline members to push, each with why (``mention``, ``dm``, ``channel``,
+    ``keyword`` or ``message``), by their ``prefs`` (absent: the defaults); ``direct``:
+    ``channel`` is a direct message."""
     prefs = prefs or {}
     named, everyone = mentioned(text), broadcast(text)
     folded: str | None = None
@@ -61,6 +65,8 @@ def recipients(
             out[user] = "mention"
         elif channel in p.muted:
             continue
+        elif direct:
+            out[user] = "dm"
         elif everyone:
             out[user] = "channel"
         elif p.keywords and (found := matcher(p.keywords)) is not None:

@@ -45,7 +45,7 @@ import orjson
 
 from parley.bus.interface import Event, EventBus
 from parley.gateway.presence import Presence
-from parley.ids import format_ts, parse_ts
+from parley.ids import Kind, format_ts, parse_ts
 from parley.notify import policy
 from parley.notify.devices import Device
 from parley.notify.dnd import status
@@ -165,7 +165,9 @@ class Pusher(PartitionWorker):
     async def _message(self, event: Event) -> None:
         """Pushes (or holds) one new message for the offline members it concerns."""
         prefs = await self._prefs.current()
-        if not prefs.anyone_wide and b"<@" not in event.payload and b"<!" not in event.payload:
+        direct = event.channel.startswith(Kind.IM)
+        marked = b"<@" in event.payload or b"<!" in event.payload
+        if not (direct or marked or prefs.anyone_wide):
             return  # the common case, decided without decoding the event
         if self._clock() - event.ts / 1e6 > self._stale:
             return
@@ -173,18 +175,18 @@ class Pusher(PartitionWorker):
         text, sender = body.get("text") or "", body.get("user") or ""
         everyone, named = policy.broadcast(text), policy.mentioned(text)
         wide = prefs.interested(text)  # users whose keywords it holds, or who want all
-        if not (everyone or named or wide):
+        if not (direct or everyone or named or wide):
             return  # mentions nobody: no read at all
         members = await self._directory.members(event.channel)
-        concerned = (members if everyone else (named | wide) & members) - {sender}
+        concerned = (members if direct or everyone else (named | wide) & members) - {sender}
         if not concerned:
             return
         online = await self._presence.online(event.team, concerned)
         offline = concerned - online
-        targets = policy.recipients(text, sender, offline, prefs.of(offline), event.channel)
+        targets = policy.recipients(text, sender, offline, prefs.of(offline), event.channel, direct)
         if not targets:
             return
-        channel_name = await self._name(event.channel, channel=True)
+        channel_name = "" if direct else await self._name(event.channel, channel=True)
         sender_name = await self._name(sender, channel=False) if sender else "someone"
         notices = {
             user: Notice(
@@ -195,6 +197,7 @@ class Pusher(PartitionWorker):
                 sender_name=sender_name,
                 preview=policy.preview(text),
                 reason=reason,
+                direct=direct,
             )
             for user, reason in targets.items()
         }

@@ -17,6 +17,13 @@ from parley.storage.models import Channel, User
 TOPIC = "channel"
 
 
+def _well_formed(channel_id: str) -> bool:
+    """Whether ``channel_id`` can be a channel's or a direct message's id."""
+    return decode_id(Kind.CHANNEL, channel_id) is not None or (
+        decode_id(Kind.IM, channel_id) is not None
+    )
+
+
 class ChannelAccess:
     """Channel metadata and member sets, cached for ``ttl`` seconds and dropped at once by
     :meth:`forget` after a membership or archive change: here, and on every other node
@@ -57,7 +64,7 @@ class ChannelAccess:
         channel = self._channels.get(channel_id) if channel_id else None
         if channel is None:
             # only well-formed ids reach the directory; cached ones were checked already
-            if not channel_id or decode_id(Kind.CHANNEL, channel_id) is None:
+            if not channel_id or not _well_formed(channel_id):
                 raise ApiError(Code.CHANNEL_NOT_FOUND)
             generation = self._generation
             channel = await self._directory.channel(channel_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from parley.errors import ApiError, Code
+from parley.storage.models import Channel
 
 #: Every scope Parley knows.
 ALL = frozenset(
@@ -31,6 +32,9 @@ ALL = frozenset(
         "groups:history",
         "groups:read",
         "groups:write",
+        "im:history",
+        "im:read",
+        "im:write",
         "push:write",
         "reactions:read",
         "reactions:write",
@@ -49,8 +53,8 @@ DEFAULT_USER = ALL
 #: ``push:write`` (Parley's: devices are people's).
 DEFAULT_BOT = ALL - {"channels:write", "search:read", "dnd:write", "push:write"}
 
-_READ = ("channels:read", "groups:read")
-_HISTORY = ("channels:history", "groups:history")
+_READ = ("channels:read", "groups:read", "im:read")
+_HISTORY = ("channels:history", "groups:history", "im:history")
 _WRITE = ("channels:write", "channels:manage", "groups:write")
 
 #: Method -> the scopes that allow it (any one). A method missing here needs none.
@@ -65,6 +69,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "conversations.history": _HISTORY,
     "conversations.replies": _HISTORY,
     "conversations.join": ("channels:join", "channels:write"),
+    "conversations.open": ("im:write",),
     "conversations.leave": _WRITE,
     "conversations.invite": _WRITE,
     "conversations.archive": _WRITE,
@@ -89,12 +94,21 @@ METHODS: dict[str, tuple[str, ...]] = {
     "users.getPresence": ("users:read",),
 }
 
-#: For the channel families: the scope a public or a private channel needs.
+#: For the channel families: the scope a public channel, a private one or a direct
+#: message needs.
 _BY_KIND = {
-    "read": ("channels:read", "groups:read"),
-    "history": ("channels:history", "groups:history"),
-    "write": ("channels:write", "groups:write"),
+    "read": ("channels:read", "groups:read", "im:read"),
+    "history": ("channels:history", "groups:history", "im:history"),
+    "write": ("channels:write", "groups:write", "im:write"),
 }
+
+#: The kinds of channel, as :func:`require_for_channel` takes them.
+PUBLIC, PRIVATE, IM = "public", "private", "im"
+
+
+def kind_of(channel: Channel) -> str:
+    """``channel``'s kind: :data:`IM`, :data:`PRIVATE` or :data:`PUBLIC`."""
+    return IM if channel.is_im else PRIVATE if channel.is_private else PUBLIC
 
 
 def parse(text: str) -> frozenset[str]:
@@ -130,18 +144,21 @@ def require(method: str, provided: frozenset[str]) -> None:
 
 
 def require_for_channel(
-    family: str, is_private: bool, provided: frozenset[str], *, manage: bool = True
+    family: str, kind: str, provided: frozenset[str], *, manage: bool = True
 ) -> None:
     """Raises ``missing_scope`` unless ``provided`` allows ``family`` (``read``,
-    ``history`` or ``write``) on a channel of this kind. ``write`` on a public channel is
-    also allowed by ``channels:manage`` (a bot's way) unless ``manage`` is False.
+    ``history`` or ``write``) on a channel of ``kind`` (:func:`kind_of`). ``write`` on a
+    public channel is also allowed by ``channels:manage`` (a bot's way) unless ``manage``
+    is False.
 
     Call it only once the caller may see the channel, so a non-member of a private
     channel still gets ``channel_not_found``, never a hint that it exists.
     """
-    public, private = _BY_KIND[family]
-    if is_private:
-        ok: tuple[str, ...] = (private,)
+    public, private, im = _BY_KIND[family]
+    if kind == IM:
+        ok: tuple[str, ...] = (im,)
+    elif kind == PRIVATE:
+        ok = (private,)
     elif family == "write" and manage:
         ok = (public, "channels:manage")
     else:

@@ -42,7 +42,7 @@ class Searcher:
         self._today = today
 
     async def readable(self, user: User) -> dict[str, Channel]:
-        """The channels ``user`` may read now, by id."""
+        """The channels and direct messages ``user`` may read now, by id."""
         out: dict[str, Channel] = {}
         after = ""
         while True:
@@ -54,6 +54,7 @@ class Searcher:
                 exclude_archived=False,
                 after=after,
                 limit=1000,
+                ims=True,
             )
             for channel, _members, is_member in page.rows:
                 if is_member or not channel.is_private:
@@ -143,8 +144,8 @@ def match(
             "name": channel.name,
             "is_private": channel.is_private,
             "is_channel": not channel.is_private,
-            "is_group": channel.is_private,
-            "is_im": False,
+            "is_group": channel.is_private and not channel.is_im,
+            "is_im": channel.is_im,
             "is_mpim": False,
             "is_shared": False,
             "is_ext_shared": False,

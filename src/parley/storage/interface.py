@@ -69,8 +69,10 @@ class Directory(Protocol):
         exclude_archived: bool,
         after: str,
         limit: int,
+        ims: bool = False,
     ) -> Page:
-        """Public channels of the team and private ones ``user_id`` belongs to, as rows
+        """Public channels of the team, private ones ``user_id`` belongs to (not direct
+        messages), and with ``ims`` the direct messages they are in, as rows
         ``(Channel, num_members, is_member)``."""
         ...
 

@@ -51,6 +51,8 @@ class Channel(msgspec.Struct, frozen=True):
     is_archived: bool = False
     topic: str = ""
     purpose: str = ""
+    #: A direct message between two users (``D…``; private, its members fixed).
+    is_im: bool = False
 
 
 class Reaction(msgspec.Struct, frozen=True):

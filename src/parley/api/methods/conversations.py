@@ -1,8 +1,9 @@
-"""``conversations.*``: create, list, info, join, leave, invite, members, history,
-replies, archive, unarchive."""
+"""``conversations.*``: create, open (direct messages), list, info, join, leave, invite,
+members, history, replies, archive, unarchive."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +39,30 @@ def check_name(name: str | None) -> str:
     return name
 
 
-def types_filter(args: Args) -> tuple[bool, bool]:
-    """``types`` -> (public, private); IMs and MPIMs do not exist in Parley yet."""
+def types_filter(args: Args) -> tuple[bool, bool, bool]:
+    """``types`` -> (public, private, im); group DMs (``mpim``) do not exist in Parley yet
+    (asking for them lists none)."""
     raw = args.list("types")
     if not raw:
-        return True, False
+        return True, False, False
     known = {"public_channel", "private_channel", "im", "mpim"}
     if any(t not in known for t in raw):
         raise ApiError("invalid_types", data={"detail": f"types must be among {sorted(known)}"})
-    return "public_channel" in raw, "private_channel" in raw
+    return "public_channel" in raw, "private_channel" in raw, "im" in raw
+
+
+def im_id(team_id: str, a: str, b: str) -> str:
+    """The id of the direct message between users ``a`` and ``b`` (either order): the
+    same on every node, so opening it twice, or at once from both sides, finds one."""
+    low, high = sorted((a, b))
+    digest = hashlib.sha256(f"{team_id}:{low}:{high}".encode()).digest()
+    return encode_id(Kind.IM, int.from_bytes(digest[:8], "big") >> 1)
+
+
+def not_for_ims(channel: Channel) -> None:
+    """Joining, leaving, inviting to and archiving a direct message are refused."""
+    if channel.is_im:
+        raise ApiError(Code.METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE)
 
 
 def bounds(args: Args) -> tuple[int, int]:
@@ -65,7 +81,10 @@ def register(api: Api, svc: Services) -> None:
     async def info_of(channel: Channel, user_id: str, with_count: bool = True) -> dict:
         members = await access.members(channel.id)
         return wire.channel(
-            channel, is_member=user_id in members, num_members=len(members) if with_count else None
+            channel,
+            is_member=user_id in members,
+            num_members=len(members) if with_count else None,
+            im_user=wire.im_user(channel, members, user_id),
         )
 
     async def visible(ctx: Ctx, args: Args, family: str) -> Channel:
@@ -73,13 +92,14 @@ def register(api: Api, svc: Services) -> None:
         ``family`` on a channel of its kind (private channels need the ``groups:``
         scope); checked in that order, so a hidden channel stays ``channel_not_found``."""
         channel = await access.visible(ctx.user, args.str("channel", max_len=32))
-        scopes.require_for_channel(family, channel.is_private, ctx.scopes)
+        scopes.require_for_channel(family, scopes.kind_of(channel), ctx.scopes)
         return channel
 
     async def create(ctx: Ctx, args: Args) -> dict[str, Any]:
         name = check_name(args.str("name", max_len=1000))
         is_private = args.bool("is_private")
-        scopes.require_for_channel("write", is_private, ctx.scopes)
+        kind = scopes.PRIVATE if is_private else scopes.PUBLIC
+        scopes.require_for_channel("write", kind, ctx.scopes)
         now = wall_us()
         channel = Channel(
             id=encode_id(Kind.CHANNEL, svc.ids.next()),
@@ -97,11 +117,10 @@ def register(api: Api, svc: Services) -> None:
         return {"channel": await info_of(channel, ctx.user.id)}
 
     async def list_(ctx: Ctx, args: Args) -> dict[str, Any]:
-        public, private = types_filter(args)
-        if public:
-            scopes.require_for_channel("read", False, ctx.scopes)
-        if private:
-            scopes.require_for_channel("read", True, ctx.scopes)
+        public, private, ims = types_filter(args)
+        for wanted, kind in ((public, scopes.PUBLIC), (private, scopes.PRIVATE), (ims, scopes.IM)):
+            if wanted:
+                scopes.require_for_channel("read", kind, ctx.scopes)
         limit = paging.limit(args, default=100, maximum=1000)
         after = paging.after_key(args, "channels") or ""
         page = await directory.channels(
@@ -112,10 +131,15 @@ def register(api: Api, svc: Services) -> None:
             exclude_archived=args.bool("exclude_archived"),
             after=after,
             limit=limit,
+            ims=ims,
         )
         last = page.rows[-1][0].id if page.rows else None
+        listed = []
+        for c, n, m in page.rows:
+            other = wire.im_user(c, await access.members(c.id), ctx.user.id) if c.is_im else None
+            listed.append(wire.channel(c, is_member=m, num_members=n, im_user=other))
         return {
-            "channels": [wire.channel(c, is_member=m, num_members=n) for c, n, m in page.rows],
+            "channels": listed,
             **paging.metadata("channels", last, page.has_more),
         }
 
@@ -133,8 +157,50 @@ def register(api: Api, svc: Services) -> None:
         for event in events.joined(channel, user_id, at, before):
             svc.bus.publish(event)
 
+    async def open_(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The direct message with one other user (``users``), created on first use;
+        or, with ``channel``, a direct message the caller is in."""
+        if args.has("channel") and not args.has("users"):
+            channel = await visible(ctx, args, "read")
+            if not channel.is_im:
+                raise ApiError(Code.METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE)
+            return {"channel": await info_of(channel, ctx.user.id), "already_open": True}
+        users = args.list("users", required=True, missing="users_list_not_supplied", max_items=8)
+        others = [u for u in dict.fromkeys(users) if u != ctx.user.id] or [ctx.user.id]
+        if len(others) > 1:
+            detail = "group direct messages (several users) are not supported yet"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "users", "detail": detail})
+        other = await directory.user(others[0]) if decode_id(Kind.USER, others[0]) else None
+        if other is None or other.team_id != ctx.user.team_id or other.deleted:
+            raise ApiError(Code.USER_NOT_FOUND, data={"user": others[0]})
+        ident = im_id(ctx.user.team_id, ctx.user.id, other.id)
+        channel = await directory.channel(ident)
+        fresh = channel is None
+        if channel is None:
+            now = wall_us()
+            made = Channel(ident, ctx.user.team_id, ident, True, ctx.user.id, now, is_im=True)
+            try:
+                channel = await directory.create_channel(made)
+            except ApiError:  # opened at the same moment from elsewhere
+                channel = await directory.channel(ident)
+                if channel is None:
+                    raise
+                fresh = False
+        added = await directory.add_members(channel.id, [other.id])
+        await access.forget(channel.id)
+        now = wall_us()
+        for uid in ([ctx.user.id] if fresh else []) + added:
+            announce_join(channel, uid, now, 0)
+        out: dict[str, Any] = {"channel": {"id": channel.id}}
+        if args.bool("return_im"):
+            out["channel"] = await info_of(channel, ctx.user.id)
+        if not fresh and not added:
+            out["already_open"] = True
+        return out
+
     async def join(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await access.visible(ctx.user, args.str("channel", max_len=32))
+        not_for_ims(channel)
         if channel.is_archived:
             raise ApiError(Code.IS_ARCHIVED)
         before = await svc.store.last_seq(channel.id)
@@ -149,6 +215,7 @@ def register(api: Api, svc: Services) -> None:
 
     async def leave(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await visible(ctx, args, "write")
+        not_for_ims(channel)
         if channel.is_archived:
             raise ApiError(Code.IS_ARCHIVED)
         removed = await directory.remove_member(channel.id, ctx.user.id)
@@ -160,7 +227,8 @@ def register(api: Api, svc: Services) -> None:
 
     async def invite(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await access.writable(ctx.user, args.str("channel", max_len=32))
-        scopes.require_for_channel("write", channel.is_private, ctx.scopes)
+        scopes.require_for_channel("write", scopes.kind_of(channel), ctx.scopes)
+        not_for_ims(channel)
         user_ids = args.list("users", required=True, missing=Code.NO_USER, max_items=1000)
         if ctx.user.id in user_ids:
             raise ApiError(Code.CANT_INVITE_SELF)
@@ -227,6 +295,7 @@ def register(api: Api, svc: Services) -> None:
 
     async def set_archived(ctx: Ctx, args: Args, archived: bool) -> dict[str, Any]:
         channel = await visible(ctx, args, "write")
+        not_for_ims(channel)
         if ctx.user.id not in await access.members(channel.id):
             raise ApiError(Code.NOT_IN_CHANNEL)
         if channel.is_archived == archived:
@@ -244,6 +313,7 @@ def register(api: Api, svc: Services) -> None:
     api.add("conversations.create", create)
     api.add("conversations.list", list_, read=True)
     api.add("conversations.info", info, read=True)
+    api.add("conversations.open", open_)
     api.add("conversations.join", join)
     api.add("conversations.leave", leave)
     api.add("conversations.invite", invite)

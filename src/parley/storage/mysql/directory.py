@@ -35,7 +35,9 @@ from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
 
 _USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted"
-_CHANNEL_COLS = "id, team_id, name, is_private, creator, created, is_archived, topic, purpose"
+_CHANNEL_COLS = (
+    "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
+)
 
 
 def _user(row: Sequence) -> User:
@@ -44,7 +46,16 @@ def _user(row: Sequence) -> User:
 
 def _channel(row: Sequence) -> Channel:
     return Channel(
-        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8]
+        row[0],
+        row[1],
+        row[2],
+        bool(row[3]),
+        row[4],
+        row[5],
+        bool(row[6]),
+        row[7],
+        row[8],
+        bool(row[9]),
     )
 
 
@@ -150,7 +161,7 @@ async def op_set_password(cur: Any, _state: object, user_id: str, stored: str) -
 async def op_create_channel(cur: Any, _state: object, ch: Channel) -> Channel:
     try:
         await cur.execute(
-            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES ({', '.join(['%s'] * 10)})",
             (
                 ch.id,
                 ch.team_id,
@@ -161,6 +172,7 @@ async def op_create_channel(cur: Any, _state: object, ch: Channel) -> Channel:
                 int(ch.is_archived),
                 ch.topic,
                 ch.purpose,
+                int(ch.is_im),
             ),
         )
     except IntegrityError as exc:
@@ -344,19 +356,20 @@ async def q_channels(
     user_id: str,
     public: bool,
     private: bool,
+    ims: bool,
     exclude_archived: bool,
     after: str,
     limit: int,
 ) -> Page:
     """Rows are ``(Channel, num_members, is_member)``."""
     kinds = []
+    mine = "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = %(user)s)"
     if public:
         kinds.append("c.is_private = 0")
     if private:
-        kinds.append(
-            "(c.is_private = 1 AND EXISTS (SELECT 1 FROM members m "
-            "WHERE m.channel_id = c.id AND m.user_id = %(user)s))"
-        )
+        kinds.append(f"(c.is_private = 1 AND c.is_im = 0 AND {mine})")
+    if ims:
+        kinds.append(f"(c.is_im = 1 AND {mine})")
     if not kinds:
         return Page((), False)
     archived = "AND c.is_archived = 0" if exclude_archived else ""
@@ -370,7 +383,7 @@ async def q_channels(
     )
     rows = await cur.fetchall()
     return Page(
-        tuple((_channel(r[:9]), int(r[9]), bool(r[10])) for r in rows[:limit]),
+        tuple((_channel(r[:10]), int(r[10]), bool(r[11])) for r in rows[:limit]),
         len(rows) > limit,
     )
 
@@ -511,9 +524,10 @@ class MysqlDirectory:
         exclude_archived: bool,
         after: str,
         limit: int,
+        ims: bool = False,
     ) -> Page:
         return await self._read(
-            q_channels, team_id, user_id, public, private, exclude_archived, after, limit
+            q_channels, team_id, user_id, public, private, ims, exclude_archived, after, limit
         )
 
     async def create_channel(self, channel: Channel) -> Channel:

@@ -99,6 +99,8 @@ DIRECTORY: list[list[str]] = [
             keywords TEXT NOT NULL, muted MEDIUMTEXT NOT NULL
         ) {options}"""
     ],
+    # v8: direct messages (channels D…, between two users)
+    ["ALTER TABLE channels ADD COLUMN is_im TINYINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

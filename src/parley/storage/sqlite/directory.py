@@ -27,7 +27,9 @@ from parley.storage.sqlite.db import Readers, Writer, run_once
 FILENAME = "meta.db"
 
 _USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted"
-_CHANNEL_COLS = "id, team_id, name, is_private, creator, created, is_archived, topic, purpose"
+_CHANNEL_COLS = (
+    "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
+)
 
 
 class _NoState:
@@ -41,7 +43,16 @@ def _user(row: tuple) -> User:
 
 def _channel(row: tuple) -> Channel:
     return Channel(
-        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]), row[7], row[8]
+        row[0],
+        row[1],
+        row[2],
+        bool(row[3]),
+        row[4],
+        row[5],
+        bool(row[6]),
+        row[7],
+        row[8],
+        bool(row[9]),
     )
 
 
@@ -112,7 +123,7 @@ def op_revoke_token(conn: sqlite3.Connection, _state: object, token_hash: bytes)
 def op_create_channel(conn: sqlite3.Connection, _state: object, ch: Channel) -> Channel:
     try:
         conn.execute(
-            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 ch.id,
                 ch.team_id,
@@ -123,6 +134,7 @@ def op_create_channel(conn: sqlite3.Connection, _state: object, ch: Channel) -> 
                 int(ch.is_archived),
                 ch.topic,
                 ch.purpose,
+                int(ch.is_im),
             ),
         )
     except sqlite3.IntegrityError as exc:
@@ -218,19 +230,20 @@ def q_channels(
     user_id: str,
     public: bool,
     private: bool,
+    ims: bool,
     exclude_archived: bool,
     after: str,
     limit: int,
 ) -> Page:
     """Rows are ``(Channel, num_members, is_member)``."""
     kinds = []
+    mine = "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = :user)"
     if public:
         kinds.append("c.is_private = 0")
     if private:
-        kinds.append(
-            "(c.is_private = 1 AND EXISTS (SELECT 1 FROM members m "
-            "WHERE m.channel_id = c.id AND m.user_id = :user))"
-        )
+        kinds.append(f"(c.is_private = 1 AND c.is_im = 0 AND {mine})")
+    if ims:
+        kinds.append(f"(c.is_im = 1 AND {mine})")
     if not kinds:
         return Page((), False)
     archived = "AND c.is_archived = 0" if exclude_archived else ""
@@ -243,7 +256,7 @@ def q_channels(
         {"team": team_id, "user": user_id, "after": after, "limit": limit + 1},
     ).fetchall()
     return Page(
-        tuple((_channel(r[:9]), r[9], bool(r[10])) for r in rows[:limit]), len(rows) > limit
+        tuple((_channel(r[:10]), r[10], bool(r[11])) for r in rows[:limit]), len(rows) > limit
     )
 
 
@@ -343,9 +356,10 @@ class SqliteDirectory:
         exclude_archived: bool,
         after: str,
         limit: int,
+        ims: bool = False,
     ) -> Page:
         return await self._read(
-            q_channels, team_id, user_id, public, private, exclude_archived, after, limit
+            q_channels, team_id, user_id, public, private, ims, exclude_archived, after, limit
         )
 
     async def create_channel(self, channel: Channel) -> Channel:

@@ -70,6 +70,10 @@ DIRECTORY = [
         muted TEXT NOT NULL
     );
     """,
+    # v8: direct messages (channels D…, between two users)
+    """
+    ALTER TABLE channels ADD COLUMN is_im INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

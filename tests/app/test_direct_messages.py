@@ -1,0 +1,94 @@
+"""Direct messages through ``slack_sdk``: ``conversations.open``, the IM's shape, who can
+see it, live delivery over the WebSocket, and what cannot be done to one. The same checks
+run on MariaDB's directory in ``tests/integration/test_mysql_search.py``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from websockets.sync.client import connect
+
+from tests.app.test_dnd import error_of
+from tests.app.test_search import wait_total
+from tests.helpers import RunningServer
+
+
+def _next_message(ws, channel: str, timeout: float = 5.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if frame.get("type") == "message" and frame.get("channel") == channel:
+            return frame
+
+
+def check_dms(srv: RunningServer, tag: str) -> None:
+    people = {n: srv.user(f"dm-{n}-{tag}") for n in ("alice", "bob", "carol")}
+    web = {n: srv.client(u.token) for n, u in people.items()}
+    ids = {n: u.user_id for n, u in people.items()}
+    alice, bob, carol = web["alice"], web["bob"], web["carol"]
+
+    with connect(bob.rtm_connect()["url"]) as bob_ws:  # online before the DM exists
+        assert '"hello"' in bob_ws.recv(timeout=10)
+        opened = alice.conversations_open(users=ids["bob"], return_im=True)
+        dm = opened["channel"]
+        assert dm["id"].startswith("D") and dm["is_im"] is True and dm["user"] == ids["bob"]
+        assert "already_open" not in opened
+        again = bob.conversations_open(users=[ids["alice"]])  # the same one, either side
+        assert again["channel"]["id"] == dm["id"] and again["already_open"] is True
+        assert bob.conversations_info(channel=dm["id"])["channel"]["user"] == ids["alice"]
+        posted = alice.chat_postMessage(channel=dm["id"], text="psst, bob")
+        live = _next_message(bob_ws, dm["id"])
+        assert live["text"] == "psst, bob" and live["ts"] == posted["ts"]
+    history = bob.conversations_history(channel=dm["id"])["messages"]
+    assert [m["text"] for m in history] == ["psst, bob"]
+    found = wait_total(alice, f"psst from:<@{ids['alice']}>", 1)["matches"]
+    assert [(m["channel"]["id"], m["channel"]["is_im"]) for m in found] == [(dm["id"], True)]
+    assert wait_total(bob, "psst", 1)["total"] == 1
+    assert carol.search_messages(query="psst")["messages"]["total"] == 0  # not theirs
+
+    # nobody else sees it, and it looks like nothing at all to them
+    for call, kwargs in (
+        (carol.conversations_info, {}),
+        (carol.conversations_history, {}),
+        (carol.conversations_members, {}),
+        (carol.chat_postMessage, {"text": "let me in"}),
+    ):
+        assert error_of(call, channel=dm["id"], **kwargs) == "channel_not_found"
+    assert error_of(carol.conversations_open, channel=dm["id"]) == "channel_not_found"
+
+    # listed as the caller's ims only
+    ims = alice.conversations_list(types="im")["channels"]
+    assert [(c["id"], c["user"]) for c in ims] == [(dm["id"], ids["bob"])]
+    assert dm["id"] not in str(alice.conversations_list(types="public_channel,private_channel"))
+    assert carol.conversations_list(types="im")["channels"] == []
+
+    # what cannot be done to a direct message
+    unsupported = "method_not_supported_for_channel_type"
+    assert error_of(bob.conversations_leave, channel=dm["id"]) == unsupported
+    assert error_of(bob.conversations_join, channel=dm["id"]) == unsupported
+    assert error_of(alice.conversations_invite, channel=dm["id"], users=ids["carol"]) == (
+        unsupported
+    )
+    assert error_of(alice.conversations_archive, channel=dm["id"]) == unsupported
+    general = alice.conversations_create(name=f"dm-general-{tag}")["channel"]["id"]
+    assert error_of(alice.conversations_open, channel=general) == unsupported
+
+    # bad arguments
+    assert error_of(alice.api_call, "conversations.open") == "users_list_not_supplied"
+    assert error_of(alice.conversations_open, users="UNOBODY00") == "user_not_found"
+    pair = f"{ids['bob']},{ids['carol']}"
+    assert error_of(alice.conversations_open, users=pair) == "invalid_arguments"
+
+    # a note to self
+    own = carol.conversations_open(users=ids["carol"], return_im=True)["channel"]
+    assert own["user"] == ids["carol"] and own["id"] != dm["id"]
+    carol.chat_postMessage(channel=own["id"], text="remember the milk")
+
+    # a token without the im scopes
+    narrow = srv.client(srv.user(f"dm-narrow-{tag}", scopes="chat:write,channels:read").token)
+    assert error_of(narrow.conversations_open, users=ids["alice"]) == "missing_scope"
+
+
+def test_direct_messages(server):
+    check_dms(server, "emb")
