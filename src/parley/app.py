@@ -232,6 +232,7 @@ async def start(settings: Settings) -> Services:
             open_providers(settings),
             concurrency=settings.push_concurrency,
             prefs_ttl=settings.push_prefs_ttl,
+            members=access.members,
             ownership=ownership,
         )
         svc.pusher.start()

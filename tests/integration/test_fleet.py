@@ -14,8 +14,11 @@ import threading
 import time
 
 import pytest
+from websockets.sync.client import connect
 
+from parley.notify.fakes import running
 from tests.fleet import Fleet, get
+from tests.push_support import pushes, wait_pushes
 from tests.subscriber import Subscriber, last_seq, run_subscribers, wait_for
 
 SERVICES = {
@@ -42,8 +45,16 @@ def needs_services():
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
+def providers(tmp_path_factory):
+    """Local APNs and FCM servers the fleet's worker pushes to."""
+    with running(tmp_path_factory.mktemp("providers")) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, providers):
     f = Fleet(tmp_path_factory.mktemp("fleet"))
+    f.env.update({f"PARLEY_{k.upper()}": v for k, v in providers.settings.items()})
     try:
         f.start("api1", "api", 1)
         f.start("api2", "api", 2)
@@ -244,3 +255,29 @@ def test_a_gateway_killed_under_load_loses_and_doubles_nothing(fleet, team):
     back = Subscriber(fleet.client(bots[0].token), channel, start + total, pinned(fleet, "gw1"))
     run_subscribers([back], lambda: None)
     assert back.connects == 1
+
+
+def test_the_worker_pushes_offline_members_by_the_fleet_s_presence(fleet, team, providers):
+    """The push worker (its own process, reading JetStream) asks Redis presence: a member
+    connected to a gateway gets no push; once they disconnect, the next mention pushes
+    their device within a second."""
+    alice, _bots, channel = team
+    bob = fleet.user("pushed-bob")
+    web = fleet.client(alice.token, via="api1")
+    bob_web = fleet.client(bob.token, via="api2")
+    web.conversations_invite(channel=channel, users=bob.user_id)
+    token = "fleet:APA91b" + "z" * 80
+    bob_web.api_call("push.register", json={"platform": "fcm", "device_token": token})
+    fcm = providers.fcm
+    with connect(bob_web.rtm_connect()["url"]) as ws:
+        assert '"hello"' in ws.recv(timeout=10)
+        web.chat_postMessage(channel=channel, text=f"<@{bob.user_id}> online, no push")
+        time.sleep(1.0)
+        assert pushes(fcm, token) == []
+    wait_for(lambda: web.users_getPresence(user=bob.user_id)["presence"] == "away", 10, "bob away")
+    sent = time.monotonic()
+    web.chat_postMessage(channel=channel, text=f"<@{bob.user_id}> offline now")
+    [pushed] = wait_pushes(fcm, token, 1, timeout=5)
+    assert pushed["notification"]["body"].endswith("offline now")
+    arrived = next(at for t, _, at in fcm.received if t == token)
+    assert arrived - sent < 1.0

@@ -193,3 +193,35 @@ def test_a_join_into_an_unread_partition_brings_everything_after_it(tmp_path, st
 
     with server_in_thread(tmp_path, bus_url=URL, bus_stream=stream, partitions=64) as srv:
         check_join_catch_up(srv, "js")
+
+
+def test_readers_of_one_partition_keep_a_cursor_each(stream):
+    """The gateway, the indexer and the push worker of one process read the same
+    partitions at their own pace: each keeps its own pull consumer, so reading in turns
+    re-creates none (before readers were named, every turn re-created one)."""
+
+    async def go():
+        bus = JetStreamBus(URL, 1, name=stream)
+        await bus.start()
+        try:
+            start = await bus.end_offset(0)
+            for seq in range(1, 31):
+                bus.publish(event("C00000001", seq))
+            assert await bus.flushed()
+            offsets = {"gateway": start, "indexer": start, "pusher": start}
+            seen: dict[str, list[int]] = {r: [] for r in offsets}
+            for limit in (10, 7, 13):  # in turns, at different paces
+                for reader, offset in offsets.items():
+                    batch = await bus.read(0, offset, limit, timeout=0.5, reader=reader)
+                    seen[reader] += [e.seq for e in batch.events]
+                    offsets[reader] = batch.next_offset
+                    limit = max(1, limit - 3)
+            info = await bus._js.stream_info(stream)
+            return seen, info.state.consumer_count
+        finally:
+            await bus.close()
+
+    seen, consumers = asyncio.run(go())
+    for reader, seqs in seen.items():
+        assert seqs == list(range(1, len(seqs) + 1)), reader
+    assert consumers == 3  # a consumer dropped lingers on the server: none was

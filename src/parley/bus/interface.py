@@ -64,8 +64,8 @@ class EventBus(Protocol):
         """The partition of a :func:`routing_key` (a channel or team id)."""
         ...
 
-    async def release(self, partition: int) -> None:
-        """Frees what reading ``partition`` holds (a reader that stops reading it)."""
+    async def release(self, partition: int, reader: str = "") -> None:
+        """Frees what ``reader``'s reading of ``partition`` holds (it stops reading it)."""
         ...
 
     def publish(self, event: Event) -> None:
@@ -77,8 +77,15 @@ class EventBus(Protocol):
         """The offset the next event published to ``partition`` will have (at least)."""
         ...
 
-    async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
-        """Up to ``limit`` events from ``offset``; waits up to ``timeout`` s for the first."""
+    async def read(
+        self, partition: int, offset: int, limit: int, timeout: float, reader: str = ""
+    ) -> Batch:
+        """Up to ``limit`` events from ``offset``; waits up to ``timeout`` s for the first.
+
+        Readers of one process that read the same partition (the gateway's consumer,
+        the indexer, the push worker) name themselves apart with ``reader``: a log that
+        keeps a cursor per reader (JetStream's pull consumers) keeps one for each, so
+        they never move each other's."""
         ...
 
     def committed(self, group: str, partition: int) -> int:

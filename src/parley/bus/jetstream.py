@@ -14,9 +14,11 @@ read in order from any offset, and ``next_offset`` is one past the last event re
   ``max_pending`` events per partition and retry with backoff; past that the oldest are
   dropped with an error, as is an event refused :data:`MAX_ATTEMPTS` times (subscribers
   recover them from the store by ``seq``).
-- **Read** uses one ephemeral pull consumer per partition reader, filtered to the
-  partition's subject and started at the requested offset (re-created when a reader
-  jumps, dropped by :meth:`JetStreamBus.release` when it stops). ``truncated`` is set
+- **Read** uses one ephemeral pull consumer per reader (named by ``reader``: the
+  gateway's consumer, the indexer, the push worker and the republisher each have their
+  own) and partition, filtered to the partition's subject and started at the requested
+  offset (re-created when a reader jumps, dropped by :meth:`JetStreamBus.release` when
+  it stops). ``truncated`` is set
   when the offset is older than what the stream still retains (by age or size,
   ``max_age`` / ``max_bytes``).
 - **Commit** keeps each group's offsets in a JetStream key-value bucket, written by a
@@ -89,7 +91,8 @@ class JetStreamBus:
         self._outbox: list[deque[Event]] = [deque() for _ in range(partitions)]
         self._wake: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task] = []
-        self._readers: dict[int, tuple[object, int]] = {}
+        #: Per ``(reader, partition)``: its pull consumer and the offset it is at.
+        self._readers: dict[tuple[str, int], tuple[object, int]] = {}
         self._first: tuple[int, float] = (0, float("-inf"))  # (first_seq, when read)
         self._offsets = Offsets()
         self._dirty: set[tuple[str, int]] = set()
@@ -240,11 +243,13 @@ class JetStreamBus:
             self._first = (info.state.first_seq if info.state.messages else 0, now)
         return self._first[0]
 
-    async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
+    async def read(
+        self, partition: int, offset: int, limit: int, timeout: float, reader: str = ""
+    ) -> Batch:
         first = await self._first_seq()
         truncated = 0 < offset < first
         start = max(offset, first, 1)
-        psub = await self._reader(partition, start)
+        psub = await self._reader(reader, partition, start)
         try:
             msgs = await psub.fetch(batch=limit, timeout=max(timeout, 0.001))
         except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
@@ -253,19 +258,19 @@ class JetStreamBus:
             return Batch((), start, truncated)
         events = tuple(_decode(m.data) for m in msgs)
         next_offset = msgs[-1].metadata.sequence.stream + 1
-        self._readers[partition] = (psub, next_offset)
+        self._readers[(reader, partition)] = (psub, next_offset)
         return Batch(events, next_offset, truncated)
 
-    async def release(self, partition: int) -> None:
+    async def release(self, partition: int, reader: str = "") -> None:
         """Drops ``partition``'s pull consumer: a reader that starts again later gets a
         fresh one at its offset, never events a cancelled fetch left in the old one."""
-        held = self._readers.pop(partition, None)
+        held = self._readers.pop((reader, partition), None)
         if held is not None:
             with contextlib.suppress(Exception):
                 await held[0].unsubscribe()
 
-    async def _reader(self, partition: int, offset: int):
-        held = self._readers.get(partition)
+    async def _reader(self, reader: str, partition: int, offset: int):
+        held = self._readers.get((reader, partition))
         if held is not None and held[1] == offset:
             return held[0]
         if held is not None:
@@ -281,7 +286,7 @@ class JetStreamBus:
         psub = await self._js.pull_subscribe(
             self._subject(partition), stream=self._name, config=config
         )
-        self._readers[partition] = (psub, offset)
+        self._readers[(reader, partition)] = (psub, offset)
         return psub
 
     # -- offsets ----------------------------------------------------------------------

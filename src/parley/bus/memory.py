@@ -63,13 +63,15 @@ class InProcessBus:
             if not w.done():
                 w.set_result(None)
 
-    async def release(self, partition: int) -> None:
+    async def release(self, partition: int, reader: str = "") -> None:
         pass  # a reader holds nothing here
 
     async def end_offset(self, partition: int) -> int:
         return self._parts[partition].end
 
-    async def read(self, partition: int, offset: int, limit: int, timeout: float) -> Batch:
+    async def read(
+        self, partition: int, offset: int, limit: int, timeout: float, reader: str = ""
+    ) -> Batch:
         part = self._parts[partition]
         if offset >= part.end and timeout > 0:
             waiter = asyncio.get_running_loop().create_future()

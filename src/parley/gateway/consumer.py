@@ -35,6 +35,9 @@ from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
+#: This consumer's name among the readers of the bus in one process.
+READER = "gateway"
+
 
 class BusUnavailable(ParleyError):
     """A partition could not be positioned (the event log is unreachable)."""
@@ -184,7 +187,7 @@ class BusConsumer:
             self.sequencer.forget(lambda channel: of(channel) in gone)
         for partition in stopped:
             try:
-                await self._bus.release(partition)
+                await self._bus.release(partition, READER)
             except Exception:
                 log.exception("partition %d: releasing its reader failed", partition)
         return stopped
@@ -194,7 +197,9 @@ class BusConsumer:
         started.set_result(offset)
         while True:
             try:
-                batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+                batch = await self._bus.read(
+                    partition, offset, self._batch, timeout=1.0, reader=READER
+                )
             except Exception:  # a failing log (NATS restarting): retry the same offset
                 log.exception("partition %d: reading the bus failed; retrying", partition)
                 await asyncio.sleep(0.5)

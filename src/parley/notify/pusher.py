@@ -38,7 +38,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import msgspec
 import orjson
@@ -86,9 +86,12 @@ class Pusher(PartitionWorker):
         prefs_ttl: float = PREFS_TTL,
         clock: Callable[[], float] = time.time,
         ownership: Ownership | None = None,
+        members: Callable[[str], Awaitable[frozenset[str]]] | None = None,
     ) -> None:
-        super().__init__(bus.partitions, ownership)
-        self._bus = bus
+        super().__init__(bus, GROUP, ownership)
+        #: A channel's members now: the directory, or a cache evicted on every change
+        #: (``ChannelAccess.members``), which a message that concerns many costs least.
+        self._members = members or directory.members
         self._directory = directory
         self._store = store
         self._presence = presence
@@ -121,20 +124,11 @@ class Pusher(PartitionWorker):
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def _position(self, partition: int) -> int:
-        while True:
-            try:
-                offset = await self._bus.fetch_committed(GROUP, partition)
-                return offset or await self._bus.end_offset(partition)
-            except Exception:
-                log.exception("pusher: positioning partition %d failed", partition)
-                await asyncio.sleep(0.5)
-
     async def _follow(self, partition: int) -> None:
-        offset = await self._position(partition)
+        offset = await self._start_offset(partition)
         while True:
             try:
-                batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+                batch = await self._read(partition, offset, self._batch)
             except Exception:  # the log failing: the same read again
                 log.exception("pusher: reading partition %d failed", partition)
                 await asyncio.sleep(0.5)
@@ -177,7 +171,7 @@ class Pusher(PartitionWorker):
         wide = prefs.interested(text)  # users whose keywords it holds, or who want all
         if not (direct or everyone or named or wide):
             return  # mentions nobody: no read at all
-        members = await self._directory.members(event.channel)
+        members = await self._members(event.channel)
         concerned = (members if direct or everyone else (named | wide) & members) - {sender}
         if not concerned:
             return

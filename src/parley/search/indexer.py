@@ -102,8 +102,7 @@ class Indexer(PartitionWorker):
         bulk: int = 5000,
         ownership: Ownership | None = None,
     ) -> None:
-        super().__init__(bus.partitions, ownership)
-        self._bus = bus
+        super().__init__(bus, GROUP, ownership)
         self._store = store
         self._index = index
         self._batch = batch
@@ -192,22 +191,13 @@ class Indexer(PartitionWorker):
                 await asyncio.sleep(1.0)
         self._recovered.set()
 
-    async def _position(self, partition: int) -> int:
-        while True:
-            try:
-                offset = await self._bus.fetch_committed(GROUP, partition)
-                return offset or await self._bus.end_offset(partition)
-            except Exception:
-                log.exception("indexer: positioning partition %d failed", partition)
-                await asyncio.sleep(0.5)
-
     async def _follow(self, partition: int) -> None:
-        offset = await self._position(partition)
+        offset = await self._start_offset(partition)
         await self._recovered.wait()
         while True:
             try:
                 reading = wall_us()
-                batch = await self._bus.read(partition, offset, self._batch, timeout=1.0)
+                batch = await self._read(partition, offset, self._batch)
                 keys = [(e.channel, e.ts) for e in batch.events if e.type in INDEXED]
                 if keys:
                     await asyncio.shield(self._submit(keys))

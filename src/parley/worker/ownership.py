@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from parley.bus.interface import Batch, EventBus
 from parley.tasks import cancel_all
 from parley.worker.assign import assigned
 
@@ -144,16 +145,19 @@ class Ownership:
 
 
 class PartitionWorker:
-    """What the workers built on this share: one task per partition owned (every one
-    without ``ownership``) running :meth:`_follow`, started and stopped as ownership
-    moves. Subclasses implement :meth:`_follow`, may add tasks of their own to
+    """What the workers built on this share: one task per partition of ``bus`` owned
+    (every one without ``ownership``) running :meth:`_follow`, started and stopped as
+    ownership moves, reading as consumer group ``group``. Subclasses implement
+    :meth:`_follow` (starting at :meth:`_start_offset`), may add tasks of their own to
     ``_tasks``, and may forget per-partition state in :meth:`_forget_partition`."""
 
     #: Names the tasks (``<name>-<partition>``).
     name = "worker"
 
-    def __init__(self, partitions: int, ownership: Ownership | None) -> None:
-        self._partitions = partitions
+    def __init__(self, bus: EventBus, group: str, ownership: Ownership | None) -> None:
+        self._bus = bus
+        self._group = group
+        self._partitions = bus.partitions
         self._ownership = ownership
         self._tasks: list[asyncio.Task] = []
         #: The partitions followed, by partition.
@@ -180,10 +184,26 @@ class PartitionWorker:
         task = self._follows.pop(partition, None)
         if task is not None:
             await cancel_all([task])
+        await self._bus.release(partition, self.name)
         self._forget_partition(partition)
+
+    async def _read(self, partition: int, offset: int, limit: int) -> Batch:
+        """The next batch of ``partition`` for this worker (its own cursor in the log)."""
+        return await self._bus.read(partition, offset, limit, timeout=1.0, reader=self.name)
 
     def _forget_partition(self, partition: int) -> None:
         pass
+
+    async def _start_offset(self, partition: int) -> int:
+        """Where reading ``partition`` starts: the group's committed offset when the log
+        keeps one, else the log's end; asked again until the log answers."""
+        while True:  # the log may be restarting
+            try:
+                offset = await self._bus.fetch_committed(self._group, partition)
+                return offset or await self._bus.end_offset(partition)
+            except Exception:
+                log.exception("%s: positioning partition %d failed", self.name, partition)
+                await asyncio.sleep(0.5)
 
     async def _follow(self, partition: int) -> None:
         raise NotImplementedError

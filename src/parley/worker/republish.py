@@ -86,8 +86,7 @@ class Republisher(PartitionWorker):
     ) -> None:
         """``ownership`` splits the partitions with the group's other workers; without
         one this worker takes them all."""
-        super().__init__(bus.partitions, ownership)
-        self._bus = bus
+        super().__init__(bus, GROUP, ownership)
         self._store = store
         self._interval = interval
         self._grace_us = int(grace * 1e6)
@@ -107,17 +106,10 @@ class Republisher(PartitionWorker):
     async def _follow(self, partition: int) -> None:
         """Reads the partition from the group's committed offset (its end the first
         time), noting what it carries and acknowledging each batch once noted."""
-        while True:  # the log may be restarting
-            try:
-                offset = await self._bus.fetch_committed(GROUP, partition)
-                offset = offset or await self._bus.end_offset(partition)
-                break
-            except Exception:
-                log.exception("republisher: positioning partition %d failed", partition)
-                await asyncio.sleep(0.5)
+        offset = await self._start_offset(partition)
         while True:
             try:
-                batch = await self._bus.read(partition, offset, 100, timeout=1.0)
+                batch = await self._read(partition, offset, 100)
             except Exception:  # the log restarting: the same offset again
                 log.exception("republisher: reading partition %d failed; retrying", partition)
                 await asyncio.sleep(0.5)
