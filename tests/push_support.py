@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from parley.notify.fakes import Fake
 
@@ -24,11 +23,3 @@ def wait_pushes(
             raise AssertionError(f"{len(got)} of {count} pushes to {token[:12]}… arrived")
         time.sleep(0.01)
     return got
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)

@@ -15,7 +15,8 @@ from parley.notify.fakes import LocalProviders, running
 from tests.app.test_dnd import error_of
 from tests.app.test_push_devices import FCM
 from tests.helpers import RunningServer, server_in_thread
-from tests.push_support import pushes, wait_pushes, wait_until
+from tests.push_support import pushes, wait_pushes
+from tests.subscriber import wait_for
 
 #: The push worker's preferences snapshot is this old at most (the default is 5 s).
 PREFS_TTL = 0.2
@@ -129,7 +130,7 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     def bobs() -> list[str]:
         return [d["platform"] for d in web["bob"].api_call("push.list")["devices"]]
 
-    wait_until(lambda: bobs() == ["fcm"], 5, "the dead APNs token to be forgotten")
+    wait_for(lambda: bobs() == ["fcm"], 5, "the dead APNs token to be forgotten")
 
     # 503 and 429 are retried with backoff, Retry-After honoured
     fcm.fail_next = [503, 429]
@@ -183,7 +184,7 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     failed = fcm.answered.get(503, 0)
     count = len(pushes(fcm, bob_fcm))
     alice.chat_postMessage(channel=secret_room, text=f"<@{ids['bob']}> private plans")
-    wait_until(lambda: fcm.answered.get(503, 0) > failed, 5, "the first attempt")
+    wait_for(lambda: fcm.answered.get(503, 0) > failed, 5, "the first attempt")
     web["bob"].conversations_leave(channel=secret_room)
     fcm.fail_always = None
     alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> after leaving")

@@ -22,6 +22,19 @@ APNS_TOKEN = "ab" * 32
 FCM_TOKEN = "fcm:APA91b" + "y" * 60
 
 
+def _apns(fake: FakeApns, **overrides) -> ApnsProvider:
+    """A client of ``fake`` (its key, team and topic unless ``overrides`` say)."""
+    settings = {
+        "key_pem": fake.key_pem,
+        "key_id": fake.key_id,
+        "team_id": fake.team_id,
+        "topic": fake.topic,
+        "url": fake.url,
+        "verify": fake.client_ssl(),
+    }
+    return ApnsProvider(**{**settings, **overrides})
+
+
 def _run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
 
@@ -33,15 +46,7 @@ def test_apns_sends_and_classifies_every_answer(tmp_path):
         # added to the real clock (which the fake checks tokens against): the first token
         # is made as if a lifetime ago, still young enough for Apple
         skew = [-TOKEN_LIFETIME - 1.0]
-        apns = ApnsProvider(
-            key_pem=fake.key_pem,
-            key_id=fake.key_id,
-            team_id=fake.team_id,
-            topic=fake.topic,
-            url=fake.url,
-            verify=fake.client_ssl(),
-            clock=lambda: time.time() + skew[0],
-        )
+        apns = _apns(fake, clock=lambda: time.time() + skew[0])
         try:
             device = Device("apns", APNS_TOKEN, "U2", 0)
             assert (await apns.send(device, NOTICE)).outcome == SENT
@@ -65,27 +70,13 @@ def test_apns_sends_and_classifies_every_answer(tmp_path):
             first, second = await apns.send(device, NOTICE), await apns.send(device, NOTICE)
             assert (first.outcome, first.reason, first.after) == (RETRY, "TooManyRequests", 7)
             assert (second.outcome, second.reason) == (RETRY, "ServiceUnavailable")
-            wrong_topic = ApnsProvider(
-                key_pem=fake.key_pem,
-                key_id=fake.key_id,
-                team_id=fake.team_id,
-                topic="com.other",
-                url=fake.url,
-                verify=fake.client_ssl(),
-            )
+            wrong_topic = _apns(fake, topic="com.other")
             refused = await wrong_topic.send(device, NOTICE)
             assert (refused.outcome, refused.reason) == (FAILED, "BadTopic")
             await wrong_topic.close()
             # a key the server does not know: refused, and made again for the retry
             other = FakeApns(tmp_path / "other")
-            stranger = ApnsProvider(
-                key_pem=other.key_pem,
-                key_id=fake.key_id,
-                team_id=fake.team_id,
-                topic=fake.topic,
-                url=fake.url,
-                verify=fake.client_ssl(),
-            )
+            stranger = _apns(fake, key_pem=other.key_pem)
             denied = await stranger.send(device, NOTICE)
             assert (denied.outcome, denied.reason) == (RETRY, "InvalidProviderToken")
             await stranger.close()
@@ -93,14 +84,7 @@ def test_apns_sends_and_classifies_every_answer(tmp_path):
             await apns.close()
             await fake.close()
         # the server gone: a retry, not an exception
-        down = await ApnsProvider(
-            key_pem=fake.key_pem,
-            key_id="k",
-            team_id="t",
-            topic="x",
-            url=fake.url,
-            verify=fake.client_ssl(),
-        ).send(Device("apns", APNS_TOKEN, "U2", 0), NOTICE)
+        down = await _apns(fake).send(Device("apns", APNS_TOKEN, "U2", 0), NOTICE)
         assert down.outcome == RETRY
 
     _run(main())
@@ -175,15 +159,7 @@ def test_the_http2_client_multiplexes_reconnects_and_times_out(tmp_path):
     async def main():
         fake = FakeApns(tmp_path)
         await fake.start()
-        apns = ApnsProvider(
-            key_pem=fake.key_pem,
-            key_id=fake.key_id,
-            team_id=fake.team_id,
-            topic=fake.topic,
-            url=fake.url,
-            verify=fake.client_ssl(),
-            timeout=0.5,
-        )
+        apns = _apns(fake, timeout=0.5)
         device = Device("apns", APNS_TOKEN, "U2", 0)
         try:
             # more at once than the server's 100 streams: the rest wait for a stream

@@ -55,6 +55,14 @@ class Channel(msgspec.Struct, frozen=True):
     is_im: bool = False
 
 
+def channel_from_row(row: Sequence) -> Channel:
+    """A channel from a row of the directory's ``channels`` columns, in the order both
+    backends select them (id, team_id, name, is_private, creator, created, is_archived,
+    topic, purpose, is_im)."""
+    flags = (3, 6, 9)
+    return Channel(*(bool(v) if i in flags else v for i, v in enumerate(row[:10])))
+
+
 class Reaction(msgspec.Struct, frozen=True):
     name: str
     users: tuple[str, ...]

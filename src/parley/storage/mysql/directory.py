@@ -30,7 +30,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
-from parley.storage.models import Caller, Channel, Page, Team, User
+from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
 
@@ -45,18 +45,7 @@ def _user(row: Sequence) -> User:
 
 
 def _channel(row: Sequence) -> Channel:
-    return Channel(
-        row[0],
-        row[1],
-        row[2],
-        bool(row[3]),
-        row[4],
-        row[5],
-        bool(row[6]),
-        row[7],
-        row[8],
-        bool(row[9]),
-    )
+    return channel_from_row(row)
 
 
 def _prefixed(cols: str, alias: str) -> str:

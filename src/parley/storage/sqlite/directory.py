@@ -20,7 +20,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
-from parley.storage.models import Caller, Channel, Page, Team, User
+from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer, run_once
 
@@ -42,18 +42,7 @@ def _user(row: tuple) -> User:
 
 
 def _channel(row: tuple) -> Channel:
-    return Channel(
-        row[0],
-        row[1],
-        row[2],
-        bool(row[3]),
-        row[4],
-        row[5],
-        bool(row[6]),
-        row[7],
-        row[8],
-        bool(row[9]),
-    )
+    return channel_from_row(row)
 
 
 # -- write ops ---------------------------------------------------------------------------
