@@ -113,6 +113,8 @@ async def start(settings: Settings) -> Services:
     """Opens (creating and migrating as needed) the data dir and starts every part the
     node's role serves."""
     check_role(settings)
+    # first: key files that cannot be read fail start-up before anything opens
+    providers = open_providers(settings) if settings.role in ("all", "worker") else {}
     closers: list[Callable[[], Awaitable[None]]] = []
     rates: RateStore = MemoryRateStore()
     if settings.redis_url:  # first: an unreachable Redis fails start-up before any file opens
@@ -206,36 +208,33 @@ async def start(settings: Settings) -> Services:
     if settings.role in ("all", "gateway"):
         consumer.start()
         svc.gateway_port = await gateway.start(settings.host, settings.gateway_port)
+
+    def ownership(group: str) -> Ownership | None:
+        """Several workers split the partitions (with Redis); alone, one reads them all."""
+        if redis_client is None:
+            return None
+        leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
+        return Ownership(leases, group, settings.partitions)
+
     if settings.role == "worker":
-        ownership = None
-        if redis_client is not None:  # several workers split the partitions
-            leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
-            ownership = Ownership(leases, GROUP, settings.partitions)
-        svc.republisher = Republisher(bus, store, ownership=ownership)
+        svc.republisher = Republisher(bus, store, ownership=ownership(GROUP))
         svc.republisher.start()
     if settings.role in ("all", "worker"):
-        ownership = None
-        if redis_client is not None:
-            leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
-            ownership = Ownership(leases, INDEX_GROUP, settings.partitions)
-        svc.indexer = Indexer(bus, store, svc.search_index, ownership=ownership)
+        svc.indexer = Indexer(bus, store, svc.search_index, ownership=ownership(INDEX_GROUP))
         svc.indexer.start()
-        ownership = None
-        if redis_client is not None:
-            leases = RedisLeases(redis_client, prefix=settings.redis_prefix)
-            ownership = Ownership(leases, PUSH_GROUP, settings.partitions)
-        svc.pusher = Pusher(
-            bus,
-            directory,
-            store,
-            presence,
-            open_providers(settings),
-            concurrency=settings.push_concurrency,
-            prefs_ttl=settings.push_prefs_ttl,
-            members=access.members,
-            ownership=ownership,
-        )
-        svc.pusher.start()
+        if providers:  # no provider configured: nothing to push to
+            svc.pusher = Pusher(
+                bus,
+                directory,
+                store,
+                presence,
+                providers,
+                concurrency=settings.push_concurrency,
+                prefs_ttl=settings.push_prefs_ttl,
+                members=access.members,
+                ownership=ownership(PUSH_GROUP),
+            )
+            svc.pusher.start()
     return svc
 
 

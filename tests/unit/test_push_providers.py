@@ -9,6 +9,9 @@ import time
 
 import pytest
 
+from parley.app import open_providers
+from parley.config import Settings
+from parley.errors import ConfigError
 from parley.notify.apns import TOKEN_LIFETIME, ApnsProvider
 from parley.notify.devices import Device
 from parley.notify.fakes import FakeApns, FakeFcm
@@ -181,3 +184,23 @@ def test_the_http2_client_multiplexes_reconnects_and_times_out(tmp_path):
         await apns.close()
 
     _run(main())
+
+
+def test_provider_settings_are_checked_at_start_up(tmp_path):
+    with pytest.raises(ConfigError, match="apns"):
+        Settings(apns_key_file="key.p8")  # without its key id, team and topic
+    apns = {"apns_key_id": "K", "apns_team_id": "T", "apns_topic": "org.x"}
+    missing = Settings(apns_key_file=str(tmp_path / "nope.p8"), **apns)
+    with pytest.raises(ConfigError, match="push providers"):
+        asyncio.run(_open(missing))
+    (tmp_path / "sa.json").write_text('{"type": "service_account"}')
+    with pytest.raises(ConfigError, match="service-account"):
+        asyncio.run(_open(Settings(fcm_credentials=str(tmp_path / "sa.json"))))
+    assert asyncio.run(_open(Settings())) == []  # nothing configured: no push
+
+
+async def _open(settings):
+    providers = open_providers(settings)
+    for provider in providers.values():
+        await provider.close()
+    return sorted(providers)

@@ -247,6 +247,8 @@ class H2Client:
         self._connecting = asyncio.Lock()
 
     async def _connection(self) -> _Connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
         async with self._connecting:
             if self._conn is None or self._conn.closed:
                 loop = asyncio.get_running_loop()
