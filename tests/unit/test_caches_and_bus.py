@@ -188,11 +188,11 @@ def test_the_gateway_consumer_survives_a_failing_read():
     class Flaky(InProcessBus):
         failures = 2
 
-        async def read(self, partition, offset, limit, timeout):
+        async def read(self, partition, offset, limit, timeout, reader=""):
             if self.failures:
                 self.failures -= 1
                 raise ConnectionError("log restarting")
-            return await super().read(partition, offset, limit, timeout)
+            return await super().read(partition, offset, limit, timeout, reader)
 
     class Sink:
         user_id, team_id = "U1", "T1"
