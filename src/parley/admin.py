@@ -19,6 +19,7 @@ from parley.ids import Kind, Snowflake, encode_id, wall_us
 from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_token
+from parley.resilience.retries import DeadLetter
 from parley.storage.models import Channel, Team, User
 from parley.storage.sqlite import directory as sqlite_directory
 
@@ -222,3 +223,51 @@ def demo(settings: Settings) -> Demo:
     return Demo(
         team, creds["alice"], creds["bob"], creds["alice-bot"], creds["bob-bot"], general, password
     )
+
+
+# -- dead letters (parley dlq) -------------------------------------------------------------
+
+
+def _letter(d: DeadLetter, *, full: bool) -> dict:
+    out = {
+        "step": d.step,
+        "item": d.item,
+        "attempts": d.attempts,
+        "last_error": d.errors[-1] if d.errors else "",
+        "created": d.created // 1_000_000,
+        "died": d.died // 1_000_000,
+    }
+    if full:
+        out["errors"] = list(d.errors)
+        out["payload"] = d.payload.decode("utf-8", "replace")
+    return out
+
+
+def dead_letters(settings: Settings, step: str | None, limit: int = 1000) -> list[dict]:
+    """``parley dlq list``: the dead letters (of ``step``, or all), oldest step first."""
+    d = _directory(settings)
+    return [
+        _letter(x, full=False) for x in d.admin_read(settings, d.q_dead_letters, step, "", limit)
+    ]
+
+
+def dead_letter(settings: Settings, step: str, item: str) -> dict:
+    """``parley dlq show``: one dead letter with its error history and payload."""
+    d = _directory(settings)
+    for letter in d.admin_read(settings, d.q_dead_letters, step, "", 100_000):
+        if letter.item == item:
+            return _letter(letter, full=True)
+    raise AdminError(f"no dead letter {step}/{item}")
+
+
+def replay(settings: Settings, step: str, items: list[str] | None) -> int:
+    """``parley dlq replay``: dead letters back to the retries, due now (idempotent: a
+    letter replayed is no longer one, so replaying again moves nothing)."""
+    d = _directory(settings)
+    return d.admin(settings, d.op_replay, step, items, wall_us())
+
+
+def purge(settings: Settings, step: str, items: list[str] | None) -> int:
+    """``parley dlq purge``: deletes dead letters."""
+    d = _directory(settings)
+    return d.admin(settings, d.op_purge, step, items)

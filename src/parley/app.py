@@ -43,6 +43,7 @@ from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
 from parley.pipeline.send import Sender
+from parley.resilience.retries import Backoff
 from parley.search.indexer import GROUP as INDEX_GROUP
 from parley.search.indexer import Indexer
 from parley.search.interface import SearchIndex
@@ -233,6 +234,8 @@ async def start(settings: Settings) -> Services:
                 prefs_ttl=settings.push_prefs_ttl,
                 members=access.members,
                 ownership=ownership(PUSH_GROUP),
+                backoff=Backoff(attempts=settings.push_attempts, base=settings.push_retry_base),
+                breaker=settings.breaker_policy(),
             )
             svc.pusher.start()
     return svc

@@ -130,7 +130,40 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild the search index from the store (SQLite: with the server stopped)",
     )
     data_dir(reindex)
+    dlq = sub.add_parser("dlq", help="dead letters of the delivery steps (docs/operations.md)")
+    dlq_sub = dlq.add_subparsers(dest="action", required=True)
+    d_list = dlq_sub.add_parser("list", help="the dead letters, a JSON line each")
+    d_list.add_argument("--step", help="only this step's (push)")
+    d_show = dlq_sub.add_parser("show", help="one dead letter with its errors and payload")
+    d_show.add_argument("step")
+    d_show.add_argument("item")
+    d_replay = dlq_sub.add_parser(
+        "replay", help="move dead letters back to the retries (replaying twice moves once)"
+    )
+    d_purge = dlq_sub.add_parser("purge", help="delete dead letters")
+    for cmd in (d_replay, d_purge):
+        cmd.add_argument("step", help="the step (push)")
+        cmd.add_argument("items", nargs="*", help="the items (see list)")
+        cmd.add_argument("--all", action="store_true", help="every dead letter of the step")
+    for cmd in (d_list, d_show, d_replay, d_purge):
+        data_dir(cmd)
     return p
+
+
+def _dlq(settings: Settings, args) -> None:
+    if args.action == "list":
+        for letter in admin.dead_letters(settings, args.step):
+            _emit(letter)
+    elif args.action == "show":
+        _emit(admin.dead_letter(settings, args.step, args.item))
+    else:
+        if not args.items and not args.all:
+            raise admin.AdminError(f"name the items to {args.action}, or --all")
+        items = None if args.all else list(args.items)
+        if args.action == "replay":
+            _emit({"replayed": admin.replay(settings, args.step, items)})
+        else:
+            _emit({"purged": admin.purge(settings, args.step, items)})
 
 
 def _emit(obj: dict) -> None:
@@ -200,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(_shards(settings, args))
         elif args.command == "search":
             _emit(asyncio.run(_reindex(settings)))
+        elif args.command == "dlq":
+            _dlq(settings, args)
         return 0
     except (admin.AdminError, ParleyError) as exc:
         sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.errors import ConfigError
+from parley.resilience.breaker import Policy
 from parley.storage.mysql.urls import topology
 
 #: What ``parley serve --role`` accepts.
@@ -161,6 +162,19 @@ class Settings:
     #: Seconds the push worker uses a snapshot of everyone's notification preferences
     #: (``push.setPrefs``): a change applies to pushes within this.
     push_prefs_ttl: float = 5.0
+    #: Attempts at one push before it goes to the dead letters (the first included),
+    #: and the first wait between two (doubling, at most 30 s, with jitter).
+    push_attempts: int = 5
+    push_retry_base: float = 0.5
+    #: Circuit breakers, one per dependency instance (the seed's defaults): open when
+    #: more than ``breaker_error_rate`` of the last ``breaker_window`` calls failed (once
+    #: ``breaker_min_calls`` are known), let probes through after
+    #: ``breaker_open_seconds``, close after ``breaker_close_after`` successes.
+    breaker_error_rate: float = 0.05
+    breaker_window: int = 100
+    breaker_min_calls: int = 20
+    breaker_open_seconds: float = 30.0
+    breaker_close_after: int = 3
     #: Events kept per bus partition in the in-process bus, about 1 KiB each; the bus
     #: holds at most ``2 * partitions * bus_retention`` of them (~160 MiB by default).
     bus_retention: int = 5_000
@@ -209,6 +223,9 @@ class Settings:
             "fcm_url": self.fcm_url.startswith("https://"),
             "push_concurrency": 1 <= self.push_concurrency <= 100_000,
             "push_prefs_ttl": 0 <= self.push_prefs_ttl <= 3600,
+            "push_attempts": 1 <= self.push_attempts <= 100,
+            "push_retry_base": 0.01 <= self.push_retry_base <= 3600,
+            "breaker": self.breaker_policy().valid(),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -233,6 +250,17 @@ class Settings:
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
         return cls(**values)
+
+    def breaker_policy(self) -> Policy:
+        """The circuit breakers' policy these settings give."""
+        return Policy(
+            error_rate=self.breaker_error_rate,
+            window=self.breaker_window,
+            min_calls=self.breaker_min_calls,
+            open_seconds=self.breaker_open_seconds,
+            close_after=self.breaker_close_after,
+            probes=max(self.breaker_close_after, 1),
+        )
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

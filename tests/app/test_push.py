@@ -20,13 +20,20 @@ from tests.subscriber import wait_for
 
 #: The push worker's preferences snapshot is this old at most (the default is 5 s).
 PREFS_TTL = 0.2
+#: These tests script provider failures to see retries; the breaker (its own tests in
+#: ``test_push_faults.py``) would open on them, so here it needs many more calls.
+PUSH_SETTINGS = {
+    "push_prefs_ttl": PREFS_TTL,
+    "breaker_window": 10_000,
+    "breaker_min_calls": 10_000,
+}
 
 
 @pytest.fixture(scope="module")
 def push(tmp_path_factory):
     with running(tmp_path_factory.mktemp("providers")) as providers:
         data = tmp_path_factory.mktemp("data")
-        with server_in_thread(data, push_prefs_ttl=PREFS_TTL, **providers.settings) as srv:
+        with server_in_thread(data, **PUSH_SETTINGS, **providers.settings) as srv:
             yield srv, providers
 
 

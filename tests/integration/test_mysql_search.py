@@ -11,7 +11,7 @@ from parley.notify.fakes import running as local_providers
 from tests import mysql_support
 from tests.app.test_direct_messages import check_dms
 from tests.app.test_dnd import check_dnd
-from tests.app.test_push import PREFS_TTL, check_push
+from tests.app.test_push import PUSH_SETTINGS, check_push
 from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
 from tests.helpers import server_in_thread
@@ -30,7 +30,7 @@ def test_search_on_mariadb(tmp_path):
             tmp_path / "data",
             shard_urls=tuple(urls[:2]),
             directory_url=urls[2],
-            push_prefs_ttl=PREFS_TTL,
+            **PUSH_SETTINGS,
             **providers.settings,
         ) as srv,
     ):

@@ -13,6 +13,7 @@ import pytest
 from parley.config import Settings
 from parley.errors import ApiError
 from parley.ids import wall_us
+from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.models import Channel, PostRequest, Team, User
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
@@ -423,3 +424,54 @@ def test_directory(backend):
     assert got["user"].is_bot and got["user"].real_name == "User 3"
     assert got["logins"] == [("U0002", "TAAAA", None)]
     assert got["unknown"] == (None, None)
+
+
+def test_retries_and_dead_letters(backend):
+    """The retry table and the dead letters (``parley.resilience``): due items are
+    claimed once (leased), done ones forgotten, buried ones listed with their history,
+    replayed once however often replay runs, purged."""
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            for i in range(3):
+                await d.retry_later(
+                    Retry("push", f"item-{i}", b"p%d" % i, 1, 100 + i, ("t0 503",), 50)
+                )
+            await d.retry_later(Retry("index", "other", b"x", 1, 0, (), 0))
+            first = await d.claim_due("push", 101, 10, lease_until=1_000)
+            again = await d.claim_due("push", 500, 10, lease_until=1_000)
+            later = await d.claim_due("push", 1_000, 10, lease_until=2_000)
+            await d.retry_done("push", "item-0")
+            await d.bury(DeadLetter("push", "item-1", b"p1", 5, ("t0 503", "t1 503"), 50, 999))
+            letters = await d.dead_letters("push", "", 10)
+            everything = await d.dead_letters(None, "", 10)
+            replayed = [await d.replay("push", ["item-1"], 3_000) for _ in range(2)]
+            due = await d.claim_due("push", 3_000, 10, lease_until=4_000)
+            await d.bury(DeadLetter("push", "item-2", b"p2", 5, (), 50, 999))
+            await d.bury(DeadLetter("push", "item-3", b"p3", 5, (), 50, 999))
+            purged = await d.purge("push", ["item-2"])
+            left = await d.dead_letters(None, "push/item-2", 10)
+            purged_all = await d.purge("push", None)
+            return first, again, later, letters, everything, replayed, due, purged, left, purged_all
+        finally:
+            await d.close()
+
+    first, again, later, letters, everything, replayed, due, purged, left, purged_all = asyncio.run(
+        go()
+    )
+    assert [r.item for r in first] == ["item-0", "item-1"]  # item-2 is due at 102
+    assert [r.item for r in again] == ["item-2"]  # the others are leased
+    assert first[0].payload == b"p0" and first[0].errors == ("t0 503",)
+    assert sorted(r.item for r in later) == ["item-0", "item-1", "item-2"]  # leases ran out
+    assert [(x.item, x.attempts, x.errors) for x in letters] == [
+        ("item-1", 5, ("t0 503", "t1 503"))
+    ]
+    assert [x.item for x in everything] == ["item-1"]
+    assert replayed == [1, 0]  # twice: moved once
+    assert sorted((r.item, r.attempts, r.errors) for r in due) == [
+        ("item-1", 0, ("t0 503", "t1 503")),  # replayed: a fresh start, its history kept
+        ("item-2", 1, ("t0 503",)),  # its lease ran out
+    ]
+    assert purged == 1 and [x.item for x in left] == ["item-3"] and purged_all == 1

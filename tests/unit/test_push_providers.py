@@ -18,7 +18,8 @@ from parley.notify.fakes import FakeApns, FakeFcm
 from parley.notify.fcm import CredentialsError, FcmProvider, credentials
 from parley.notify.fcm import classify as fcm_classify
 from parley.notify.payloads import Notice
-from parley.notify.providers import FAILED, GONE, RETRY, SENT, backoff, retry_after
+from parley.notify.providers import FAILED, GONE, RETRY, SENT, retry_after
+from parley.resilience.retries import Backoff
 
 NOTICE = Notice("C1", "general", "1700000000.000100", "U1", "alice", "hi there", "mention")
 APNS_TOKEN = "ab" * 32
@@ -150,10 +151,11 @@ def test_fcm_classification_of_google_errors():
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():
     rand = random.Random(7)
-    waits = [backoff(n, rand=rand) for n in range(1, 12)]
+    backoff = Backoff()
+    waits = [backoff.wait(n, rand=rand) for n in range(1, 12)]
     assert all(0.25 <= w <= 30 for w in waits)
     assert waits[0] <= 0.5 and waits[-1] >= 15
-    assert backoff(1, after=10, rand=rand) == 10
+    assert backoff.wait(1, at_least=10, rand=rand) == 10
     assert retry_after("5") == 5 and retry_after("soon") is None and retry_after(None) is None
     assert retry_after("-1") is None
 

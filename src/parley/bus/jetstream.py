@@ -250,12 +250,17 @@ class JetStreamBus:
         truncated = 0 < offset < first
         start = max(offset, first, 1)
         psub = await self._reader(reader, partition, start)
+        # The first event alone (a fetch of many waits out its whole timeout for the
+        # rest once one came, which held a lone message up to a second), then what
+        # else is pending right now, as the first one's metadata counts it.
         try:
-            msgs = await psub.fetch(batch=limit, timeout=max(timeout, 0.001))
+            msgs = await psub.fetch(batch=1, timeout=max(timeout, 0.001))
         except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
-            msgs = []
-        if not msgs:
             return Batch((), start, truncated)
+        pending = min(limit - 1, msgs[-1].metadata.num_pending or 0)
+        if pending > 0:
+            with contextlib.suppress(TimeoutError, NatsTimeout):
+                msgs += await psub.fetch(batch=pending, timeout=max(timeout, 0.001))
         events = tuple(_decode(m.data) for m in msgs)
         next_offset = msgs[-1].metadata.sequence.stream + 1
         self._readers[(reader, partition)] = (psub, next_offset)

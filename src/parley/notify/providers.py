@@ -1,5 +1,4 @@
-"""The one interface of push providers (APNs, FCM), what a send comes to, and the pure
-arithmetic of retrying.
+"""The one interface of push providers (APNs, FCM), and what a send comes to.
 
 A provider sends one notice to one device and says what became of it as a
 :class:`Result`: ``sent``; ``gone`` (the provider says the token is dead: the device is
@@ -11,7 +10,6 @@ what the network or the provider did; it raises only for a bug of ours.
 
 from __future__ import annotations
 
-import random
 from typing import Protocol
 
 import msgspec
@@ -39,21 +37,6 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-#: Attempts at one push before it is given up (the first one included).
-ATTEMPTS = 5
-#: Backoff: the first wait (seconds), its growth per attempt, and its ceiling.
-BASE, FACTOR, CEILING = 0.5, 2.0, 30.0
-
-
-def backoff(attempt: int, after: float | None = None, rand: random.Random | None = None) -> float:
-    """Seconds to wait before attempt ``attempt + 1`` (``attempt`` >= 1 failed): full
-    jitter over an exponentially growing ceiling, but never less than what the provider
-    asked for (``after``)."""
-    ceiling = min(CEILING, BASE * FACTOR ** (attempt - 1))
-    wait = (rand or random).uniform(ceiling / 2, ceiling)
-    return max(wait, min(after, CEILING * 4)) if after is not None else wait
 
 
 def retry_after(value: str | None) -> float | None:

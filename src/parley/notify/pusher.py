@@ -35,10 +35,12 @@ pushes still waiting to retry (a durable retry table is issue 10's).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import msgspec
 import orjson
@@ -51,7 +53,10 @@ from parley.notify.devices import Device
 from parley.notify.dnd import status
 from parley.notify.payloads import Notice, summary
 from parley.notify.prefs_cache import PREFS_TTL, PrefsCache
-from parley.notify.providers import ATTEMPTS, FAILED, GONE, SENT, Provider, backoff
+from parley.notify.providers import FAILED, GONE, RETRY, SENT, Provider, Result
+from parley.resilience.breaker import Breaker, Policy
+from parley.resilience.retries import Backoff, Retry, after_failure, dead, first_failure
+from parley.resilience.store import RetryStore
 from parley.storage.interface import Directory, MessageStore
 from parley.tasks import cancel_all
 from parley.worker.ownership import Ownership, PartitionWorker
@@ -59,6 +64,12 @@ from parley.worker.ownership import Ownership, PartitionWorker
 log = logging.getLogger(__name__)
 
 GROUP = "push"
+#: The step's name in the retry table and the dead letters.
+STEP = "push"
+#: Seconds a claimed retry is leased to the worker that claimed it.
+LEASE = 60.0
+#: Retries claimed at once.
+RETRY_BATCH = 100
 #: Messages remembered as pushed, to skip a redelivery.
 SEEN = 100_000
 #: Attempts at reading what one message's pushes need before it is skipped (so that a
@@ -66,6 +77,18 @@ SEEN = 100_000
 MESSAGE_ATTEMPTS = 10
 #: Seconds a channel's or user's name is reused before it is read again.
 NAMES_TTL = 60.0
+
+
+class PushItem(msgspec.Struct, frozen=True):
+    """A push waiting to be retried: what redoing it needs."""
+
+    device: Device
+    notice: Notice
+
+    def key(self) -> str:
+        """Its identity in the retry table: the message, the platform and the token."""
+        token = hashlib.sha256(self.device.token.encode()).hexdigest()[:32]
+        return f"{self.notice.channel}:{self.notice.ts}:{self.device.platform}:{token}"
 
 
 class Pusher(PartitionWorker):
@@ -87,11 +110,21 @@ class Pusher(PartitionWorker):
         clock: Callable[[], float] = time.time,
         ownership: Ownership | None = None,
         members: Callable[[str], Awaitable[frozenset[str]]] | None = None,
+        retries: RetryStore | None = None,
+        backoff: Backoff | None = None,
+        breaker: Policy | None = None,
+        retry_every: float = 0.5,
     ) -> None:
         super().__init__(bus, GROUP, ownership)
         #: A channel's members now: the directory, or a cache evicted on every change
         #: (``ChannelAccess.members``), which a message that concerns many costs least.
         self._members = members or directory.members
+        #: Pushes that failed in a way that may pass wait here (the directory's table).
+        self._retries: RetryStore = retries or directory  # type: ignore[assignment]
+        self._backoff = backoff or Backoff()
+        self._retry_every = retry_every
+        #: One circuit breaker per provider.
+        self._breakers = {p: Breaker(f"push:{p}", breaker) for p in providers}
         self._directory = directory
         self._store = store
         self._presence = presence
@@ -111,6 +144,7 @@ class Pusher(PartitionWorker):
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._release_loop(), name="pusher-release"))
+        self._tasks.append(asyncio.create_task(self._retry_loop(), name="pusher-retry"))
         self._start_partitions()
 
     async def close(self) -> None:
@@ -229,15 +263,14 @@ class Pusher(PartitionWorker):
         if not notices:
             return
         for device in await self._directory.devices(list(notices)):
-            provider = self._providers.get(device.platform)
-            if provider is None:
-                self._count("no_provider")
-                continue
             for notice in notices[device.user_id]:
-                await self._slots.acquire()
-                task = asyncio.create_task(self._deliver(provider, device, notice))
-                self._sends.add(task)
-                task.add_done_callback(self._sent)
+                await self._spawn(self._deliver(device, notice))
+
+    async def _spawn(self, send: Coroutine[Any, Any, None]) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(send)
+        self._sends.add(task)
+        task.add_done_callback(self._sent)
 
     def _sent(self, task: asyncio.Task) -> None:
         self._sends.discard(task)
@@ -245,32 +278,91 @@ class Pusher(PartitionWorker):
         if not task.cancelled() and task.exception() is not None:
             log.error("pusher: a send failed", exc_info=task.exception())
 
-    async def _deliver(self, provider: Provider, device: Device, notice: Notice) -> None:
-        """One push to one device, with retries; what the provider said decides."""
-        for attempt in range(1, ATTEMPTS + 1):
-            result = await provider.send(device, notice)
-            if result.outcome == SENT:
-                self._count("sent")
-                return
-            if result.outcome == GONE:
-                self._count("gone")
-                why = (device.platform, device.user_id, result.reason)
-                log.info("push: %s device of %s is gone (%s)", *why)
-                await self._directory.remove_device(device.platform, device.token, None)
-                return
-            if result.outcome == FAILED:
-                self._count("failed")
-                log.warning("push: %s refused a push: %s", device.platform, result.reason)
-                return
-            if attempt == ATTEMPTS:
-                break
+    async def _deliver(self, device: Device, notice: Notice) -> None:
+        """The first attempt at one push; if it may pass, a durable retry is recorded."""
+        result = await self._attempt(device, notice)
+        if result is not None and result.outcome == RETRY:
+            item = PushItem(device, notice)
+            retry = first_failure(
+                STEP,
+                item.key(),
+                msgspec.json.encode(item),
+                result.reason,
+                self._now_us(),
+                self._backoff,
+                result.after,
+            )
+            await self._retries.retry_later(retry)
             self._count("retried")
-            await asyncio.sleep(backoff(attempt, result.after))
-            if notice.channel not in await self._directory.member_channels(device.user_id):
-                return  # lost access meanwhile: nothing of the channel goes to them
-        self._count("given_up")
-        why = (device.platform, ATTEMPTS, result.reason)
-        log.warning("push: %s gave up after %d attempts: %s", *why)
+
+    async def _attempt(self, device: Device, notice: Notice) -> Result | None:
+        """One attempt, through the provider's breaker (open: a retry, the provider not
+        called); what the provider said is acted on. ``None``: no provider for it."""
+        provider = self._providers.get(device.platform)
+        if provider is None:
+            self._count("no_provider")
+            return None
+        breaker, now = self._breakers[device.platform], self._clock()
+        if not breaker.allow(now):
+            self._count("breaker_open")
+            return Result(RETRY, "circuit breaker open", breaker.retry_after(now))
+        result = await provider.send(device, notice)
+        breaker.record(result.outcome != RETRY, self._clock())
+        if result.outcome == SENT:
+            self._count("sent")
+        elif result.outcome == GONE:
+            self._count("gone")
+            why = (device.platform, device.user_id, result.reason)
+            log.info("push: %s device of %s is gone (%s)", *why)
+            await self._directory.remove_device(device.platform, device.token, None)
+        elif result.outcome == FAILED:
+            self._count("failed")
+            log.warning("push: %s refused a push: %s", device.platform, result.reason)
+        return result
+
+    # -- durable retries --------------------------------------------------------------------
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._retry_every)
+            try:
+                await self.retry_due()
+            except Exception:
+                log.exception("pusher: retrying pushes failed")
+
+    async def retry_due(self) -> int:
+        """Attempts the pushes whose retry is due (each claimed for :data:`LEASE`
+        seconds, so no other worker redoes it meanwhile); how many."""
+        now = self._now_us()
+        due = await self._retries.claim_due(STEP, now, RETRY_BATCH, now + int(LEASE * 1e6))
+        for retry in due:
+            await self._spawn(self._redo(retry))
+        return len(due)
+
+    async def _redo(self, retry: Retry) -> None:
+        item = msgspec.json.decode(retry.payload, type=PushItem)
+        device, notice = item.device, item.notice
+        if notice.channel not in await self._directory.member_channels(device.user_id):
+            await self._retries.retry_done(STEP, retry.item)  # lost access meanwhile
+            return
+        result = await self._attempt(device, notice)
+        if result is None or result.outcome != RETRY:
+            await self._retries.retry_done(STEP, retry.item)
+            return
+        later, last = after_failure(
+            retry, result.reason, self._now_us(), self._backoff, result.after
+        )
+        if last:
+            self._count("dead_letters")
+            why = (device.platform, later.attempts, result.reason)
+            log.warning("push: %s gave up after %d attempts (%s): a dead letter", *why)
+            await self._retries.bury(dead(later, self._now_us()))
+        else:
+            self._count("retried")
+            await self._retries.retry_later(later)
+
+    def _now_us(self) -> int:
+        return int(self._clock() * 1e6)
 
     # -- Do Not Disturb ---------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
+from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
@@ -262,6 +263,106 @@ async def op_take_held(cur: Any, _state: object, user_id: str) -> list[Notice]:
     rows = await cur.fetchall()
     await cur.execute("DELETE FROM push_held WHERE user_id = %s", (user_id,))
     return decode_notices(r[0] for r in rows)
+
+
+# -- retries and dead letters (parley.resilience) ------------------------------------------
+
+
+def _retry(row: Sequence) -> Retry:
+    return Retry(
+        row[0],
+        row[1],
+        bytes(row[2]),
+        int(row[3]),
+        int(row[4]),
+        tuple(json.loads(row[5])),
+        int(row[6]),
+    )
+
+
+def _letter(row: Sequence) -> DeadLetter:
+    return DeadLetter(
+        row[0],
+        row[1],
+        bytes(row[2]),
+        int(row[3]),
+        tuple(json.loads(row[4])),
+        int(row[5]),
+        int(row[6]),
+    )
+
+
+async def op_retry_later(cur: Any, _state: object, r: Retry) -> None:
+    await cur.execute(
+        "REPLACE INTO retries VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (r.step, r.item, r.payload, r.attempts, r.next_at, json.dumps(list(r.errors)), r.created),
+    )
+
+
+async def op_claim_due(
+    cur: Any, _state: object, step: str, now: int, limit: int, lease: int
+) -> list[Retry]:
+    await cur.execute(
+        "SELECT step, item, payload, attempts, next_at, errors, created FROM retries "
+        "WHERE step = %s AND next_at <= %s ORDER BY next_at LIMIT %s FOR UPDATE SKIP LOCKED",
+        (step, now, limit),
+    )
+    rows = await cur.fetchall()
+    if rows:
+        await cur.executemany(
+            "UPDATE retries SET next_at = %s WHERE step = %s AND item = %s",
+            [(lease, step, r[1]) for r in rows],
+        )
+    return [_retry(r) for r in rows]
+
+
+async def op_retry_done(cur: Any, _state: object, step: str, item: str) -> None:
+    await cur.execute("DELETE FROM retries WHERE step = %s AND item = %s", (step, item))
+
+
+async def op_bury(cur: Any, _state: object, d: DeadLetter) -> None:
+    await cur.execute("DELETE FROM retries WHERE step = %s AND item = %s", (d.step, d.item))
+    await cur.execute(
+        "REPLACE INTO dead_letters VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (d.step, d.item, d.payload, d.attempts, json.dumps(list(d.errors)), d.created, d.died),
+    )
+
+
+async def q_dead_letters(cur: Any, step: str | None, after: str, limit: int) -> list[DeadLetter]:
+    await cur.execute(
+        "SELECT step, item, payload, attempts, errors, created, died FROM dead_letters "
+        "WHERE (%s IS NULL OR step = %s) AND CONCAT(step, '/', item) > %s "
+        "ORDER BY step, item LIMIT %s",
+        (step, step, after, limit),
+    )
+    return [_letter(r) for r in await cur.fetchall()]
+
+
+def _chosen(items: Sequence[str] | None) -> tuple[str, list]:
+    if items is None:
+        return "", []
+    if not items:
+        return " AND FALSE", []
+    return f" AND item IN ({', '.join(['%s'] * len(items))})", list(items)
+
+
+async def op_replay(
+    cur: Any, _state: object, step: str, items: Sequence[str] | None, now: int
+) -> int:
+    which, args = _chosen(items)
+    await cur.execute(
+        "INSERT IGNORE INTO retries SELECT step, item, payload, 0, %s, errors, created "
+        f"FROM dead_letters WHERE step = %s{which}",
+        [now, step, *args],
+    )
+    await cur.execute(f"DELETE FROM dead_letters WHERE step = %s{which}", [step, *args])
+    return cur.rowcount
+
+
+async def op_purge(cur: Any, _state: object, step: str, items: Sequence[str] | None) -> int:
+    which, args = _chosen(items)
+    await cur.execute(f"DELETE FROM dead_letters WHERE step = %s{which}", [step, *args])
+    return cur.rowcount
 
 
 # -- read ops --------------------------------------------------------------------------------
@@ -562,6 +663,27 @@ class MysqlDirectory:
 
     async def set_push_prefs(self, user_id: str, prefs: Prefs) -> None:
         await self._write(op_set_push_prefs, user_id, prefs)
+
+    async def retry_later(self, retry: Retry) -> None:
+        await self._write(op_retry_later, retry)
+
+    async def claim_due(self, step: str, now: int, limit: int, lease_until: int) -> list[Retry]:
+        return await self._write(op_claim_due, step, now, limit, lease_until)
+
+    async def retry_done(self, step: str, item: str) -> None:
+        await self._write(op_retry_done, step, item)
+
+    async def bury(self, letter: DeadLetter) -> None:
+        await self._write(op_bury, letter)
+
+    async def dead_letters(self, step: str | None, after: str, limit: int) -> list[DeadLetter]:
+        return await self._read(q_dead_letters, step, after, limit)
+
+    async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
+        return await self._write(op_replay, step, items, now)
+
+    async def purge(self, step: str, items: Sequence[str] | None) -> int:
+        return await self._write(op_purge, step, items)
 
     async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
         if held:

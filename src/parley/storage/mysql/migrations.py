@@ -25,6 +25,8 @@ DIRECTORY_TABLES = (
     "devices",
     "push_held",
     "push_prefs",
+    "retries",
+    "dead_letters",
 )
 SHARD_TABLES = ("messages", "reactions", "channel_tails")
 
@@ -101,6 +103,19 @@ DIRECTORY: list[list[str]] = [
     ],
     # v8: direct messages (channels D…, between two users)
     ["ALTER TABLE channels ADD COLUMN is_im TINYINT NOT NULL DEFAULT 0"],
+    # v9: durable retries and dead letters of the delivery steps (parley.resilience)
+    [
+        """CREATE TABLE IF NOT EXISTS retries (
+            step VARCHAR(32) NOT NULL, item VARCHAR(191) NOT NULL, payload BLOB NOT NULL,
+            attempts INT NOT NULL, next_at BIGINT NOT NULL, errors MEDIUMTEXT NOT NULL,
+            created BIGINT NOT NULL, PRIMARY KEY (step, item), KEY retries_due (step, next_at)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS dead_letters (
+            step VARCHAR(32) NOT NULL, item VARCHAR(191) NOT NULL, payload BLOB NOT NULL,
+            attempts INT NOT NULL, errors MEDIUMTEXT NOT NULL, created BIGINT NOT NULL,
+            died BIGINT NOT NULL, PRIMARY KEY (step, item)
+        ) {options}""",
+    ],
 ]
 
 SHARD: list[list[str]] = [

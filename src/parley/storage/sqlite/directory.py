@@ -20,6 +20,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
+from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers, Writer, run_once
@@ -387,6 +388,27 @@ class SqliteDirectory:
     async def set_push_prefs(self, user_id: str, prefs: Prefs) -> None:
         await self._writer.submit(op_set_push_prefs, user_id, prefs)
 
+    async def retry_later(self, retry: Retry) -> None:
+        await self._writer.submit(op_retry_later, retry)
+
+    async def claim_due(self, step: str, now: int, limit: int, lease_until: int) -> list[Retry]:
+        return await self._writer.submit(op_claim_due, step, now, limit, lease_until)
+
+    async def retry_done(self, step: str, item: str) -> None:
+        await self._writer.submit(op_retry_done, step, item)
+
+    async def bury(self, letter: DeadLetter) -> None:
+        await self._writer.submit(op_bury, letter)
+
+    async def dead_letters(self, step: str | None, after: str, limit: int) -> list[DeadLetter]:
+        return await self._read(q_dead_letters, step, after, limit)
+
+    async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
+        return await self._writer.submit(op_replay, step, items, now)
+
+    async def purge(self, step: str, items: Sequence[str] | None) -> int:
+        return await self._writer.submit(op_purge, step, items)
+
     async def hold_pushes(self, held: Sequence[tuple[str, Notice]]) -> None:
         await self._writer.submit(op_hold_pushes, list(held))
 
@@ -401,6 +423,90 @@ class SqliteDirectory:
 
     async def remove_member(self, channel_id: str, user_id: str) -> bool:
         return await self._writer.submit(op_remove_member, channel_id, user_id)
+
+
+# -- retries and dead letters (parley.resilience) ------------------------------------------
+
+
+def _retry(row: tuple) -> Retry:
+    return Retry(row[0], row[1], row[2], row[3], row[4], tuple(orjson.loads(row[5])), row[6])
+
+
+def _letter(row: tuple) -> DeadLetter:
+    return DeadLetter(row[0], row[1], row[2], row[3], tuple(orjson.loads(row[4])), row[5], row[6])
+
+
+def op_retry_later(conn: sqlite3.Connection, _state: object, r: Retry) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO retries VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (r.step, r.item, r.payload, r.attempts, r.next_at, orjson.dumps(r.errors), r.created),
+    )
+
+
+def op_claim_due(
+    conn: sqlite3.Connection, _state: object, step: str, now: int, limit: int, lease: int
+) -> list[Retry]:
+    rows = conn.execute(
+        "SELECT step, item, payload, attempts, next_at, errors, created FROM retries "
+        "WHERE step = ? AND next_at <= ? ORDER BY next_at LIMIT ?",
+        (step, now, limit),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE retries SET next_at = ? WHERE step = ? AND item = ?",
+        [(lease, step, r[1]) for r in rows],
+    )
+    return [_retry(r) for r in rows]
+
+
+def op_retry_done(conn: sqlite3.Connection, _state: object, step: str, item: str) -> None:
+    conn.execute("DELETE FROM retries WHERE step = ? AND item = ?", (step, item))
+
+
+def op_bury(conn: sqlite3.Connection, _state: object, d: DeadLetter) -> None:
+    conn.execute("DELETE FROM retries WHERE step = ? AND item = ?", (d.step, d.item))
+    conn.execute(
+        "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (d.step, d.item, d.payload, d.attempts, orjson.dumps(d.errors), d.created, d.died),
+    )
+
+
+def q_dead_letters(
+    conn: sqlite3.Connection, step: str | None, after: str, limit: int
+) -> list[DeadLetter]:
+    rows = conn.execute(
+        "SELECT step, item, payload, attempts, errors, created, died FROM dead_letters "
+        "WHERE (? IS NULL OR step = ?) AND step || '/' || item > ? "
+        "ORDER BY step, item LIMIT ?",
+        (step, step, after, limit),
+    ).fetchall()
+    return [_letter(r) for r in rows]
+
+
+def _chosen(items: Sequence[str] | None) -> tuple[str, tuple]:
+    if items is None:
+        return "", ()
+    if not items:
+        return " AND 0", ()
+    return " AND item IN (SELECT value FROM json_each(?))", (orjson.dumps(list(items)).decode(),)
+
+
+def op_replay(
+    conn: sqlite3.Connection, _state: object, step: str, items: Sequence[str] | None, now: int
+) -> int:
+    which, args = _chosen(items)
+    conn.execute(
+        "INSERT OR IGNORE INTO retries SELECT step, item, payload, 0, ?, errors, created "
+        f"FROM dead_letters WHERE step = ?{which}",
+        (now, step, *args),
+    )
+    return conn.execute(f"DELETE FROM dead_letters WHERE step = ?{which}", (step, *args)).rowcount
+
+
+def op_purge(
+    conn: sqlite3.Connection, _state: object, step: str, items: Sequence[str] | None
+) -> int:
+    which, args = _chosen(items)
+    return conn.execute(f"DELETE FROM dead_letters WHERE step = ?{which}", (step, *args)).rowcount
 
 
 def admin(settings: Settings, op, *args):

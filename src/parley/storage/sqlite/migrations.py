@@ -74,6 +74,20 @@ DIRECTORY = [
     """
     ALTER TABLE channels ADD COLUMN is_im INTEGER NOT NULL DEFAULT 0;
     """,
+    # v9: durable retries and dead letters of the delivery steps (parley.resilience)
+    """
+    CREATE TABLE retries (
+        step TEXT NOT NULL, item TEXT NOT NULL, payload BLOB NOT NULL,
+        attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, errors TEXT NOT NULL,
+        created INTEGER NOT NULL, PRIMARY KEY (step, item)
+    );
+    CREATE INDEX retries_due ON retries (step, next_at);
+    CREATE TABLE dead_letters (
+        step TEXT NOT NULL, item TEXT NOT NULL, payload BLOB NOT NULL,
+        attempts INTEGER NOT NULL, errors TEXT NOT NULL, created INTEGER NOT NULL,
+        died INTEGER NOT NULL, PRIMARY KEY (step, item)
+    );
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,42 @@
+"""Where retries and dead letters live: the directory's database (both backends
+implement this beside :class:`~parley.storage.interface.Directory`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from parley.resilience.retries import DeadLetter, Retry
+
+
+class RetryStore(Protocol):
+    async def retry_later(self, retry: Retry) -> None:
+        """Records ``retry`` (replacing the item's previous record)."""
+        ...
+
+    async def claim_due(self, step: str, now: int, limit: int, lease_until: int) -> list[Retry]:
+        """Up to ``limit`` of ``step``'s retries due at ``now``, oldest due first, each
+        leased until ``lease_until`` (not due for anyone else meanwhile)."""
+        ...
+
+    async def retry_done(self, step: str, item: str) -> None:
+        """Forgets the item's retry (it succeeded, or no longer needs doing)."""
+        ...
+
+    async def bury(self, letter: DeadLetter) -> None:
+        """Moves the item from the retries to the dead letters, in one transaction."""
+        ...
+
+    async def dead_letters(self, step: str | None, after: str, limit: int) -> list[DeadLetter]:
+        """Dead letters (of ``step``, or all), by step and item, after ``after``
+        (``"<step>/<item>"``)."""
+        ...
+
+    async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
+        """Moves dead letters (``items``, or all of ``step``) back to the retries, due at
+        ``now`` with no attempt made; how many moved."""
+        ...
+
+    async def purge(self, step: str, items: Sequence[str] | None) -> int:
+        """Deletes dead letters (``items``, or all of ``step``); how many."""
+        ...

@@ -1,0 +1,100 @@
+"""A push provider that fails (issue 10's first fault test, on the embedded server): the
+provider's breaker opens and the provider stops being called, retries back off, each
+push reaches the dead letters past its attempts, and ``parley dlq replay`` (the CLI, in
+its own process) delivers each exactly once when the provider is back, however often it
+runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from parley.notify.fakes import running
+from tests.app.test_push_devices import FCM
+from tests.helpers import server_in_thread
+from tests.push_support import pushes, wait_pushes
+from tests.subscriber import wait_for
+
+FAULTY = {
+    "push_attempts": 3,
+    "push_retry_base": 0.2,
+    "breaker_error_rate": 0.2,
+    "breaker_window": 10,
+    "breaker_min_calls": 4,
+    "breaker_open_seconds": 1.0,
+    "breaker_close_after": 2,
+}
+
+
+def dlq(data_dir, *args: str) -> list[dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "parley", "dlq", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.fixture
+def faulty(tmp_path):
+    with (
+        running(tmp_path / "providers") as providers,
+        server_in_thread(tmp_path / "data", **FAULTY, **providers.settings) as srv,
+    ):
+        yield srv, providers, tmp_path / "data"
+
+
+def test_a_failing_provider_opens_its_breaker_and_dead_letters_replay_once(faulty):
+    srv, providers, data = faulty
+    fcm = providers.fcm
+    alice, bob = srv.user("fault-alice"), srv.user("fault-bob")
+    web, bob_web = srv.client(alice.token), srv.client(bob.token)
+    token = f"{FCM}-faults"
+    bob_web.api_call("push.register", json={"platform": "fcm", "device_token": token})
+    room = web.conversations_create(name="faults")["channel"]["id"]
+    web.conversations_invite(channel=room, users=bob.user_id)
+
+    fcm.fail_always = 500
+    texts = [f"<@{bob.user_id}> outage {i}" for i in range(10)]
+    for text in texts:
+        web.chat_postMessage(channel=room, text=text)
+        time.sleep(0.05)
+
+    # every push is given up after its attempts and waits as a dead letter
+    def letters() -> list[dict]:
+        return dlq(data, "list", "--step", "push")
+
+    wait_for(lambda: len(letters()) == 10, 30, "ten dead letters")
+    calls = fcm.answered.get(500, 0)
+    # the breaker kept most attempts from reaching the provider: 10 pushes x 3 attempts
+    # would be 30 calls; it let through the first few and a probe each time it half-opened
+    assert calls < 20, calls
+    shown = dlq(data, "show", "push", letters()[0]["item"])[0]
+    assert shown["attempts"] == 3 and len(shown["errors"]) == 3
+    assert any("500" in e or "INTERNAL" in e or "breaker" in e for e in shown["errors"])
+    assert pushes(fcm, token) == []
+
+    # the provider is back: replaying (twice, at once) delivers each push exactly once
+    fcm.fail_always = None
+    time.sleep(FAULTY["breaker_open_seconds"])  # the breaker lets probes through again
+    assert dlq(data, "replay", "push", "--all") == [{"replayed": 10}]
+    assert dlq(data, "replay", "push", "--all") == [{"replayed": 0}]
+    got = wait_pushes(fcm, token, 10, timeout=20)
+    time.sleep(1.5)  # nothing more comes
+    bodies = sorted(p["notification"]["body"] for p in pushes(fcm, token))
+    assert len(bodies) == 10 and len(set(bodies)) == 10, bodies
+    assert all(any(b.endswith(f"outage {i}") for b in bodies) for i in range(10)), got
+    assert letters() == []
+
+    # purge: a dead letter can be dropped for good
+    fcm.fail_always = 500
+    web.chat_postMessage(channel=room, text=f"<@{bob.user_id}> lost cause")
+    wait_for(lambda: len(letters()) == 1, 30, "one dead letter")
+    assert dlq(data, "purge", "push", letters()[0]["item"]) == [{"purged": 1}]
+    assert letters() == []
