@@ -33,6 +33,7 @@ from parley.gateway.resume import Replayer
 from parley.gateway.server import Gateway
 from parley.gateway.tickets import TicketBook, Tickets
 from parley.ids import Snowflake
+from parley.metrics import Metrics, Row, gauge
 from parley.notify.apns import ApnsProvider
 from parley.notify.fcm import CredentialsError, FcmProvider, credentials
 from parley.notify.providers import Provider
@@ -87,6 +88,8 @@ class Services:
     indexer: Indexer | None = None
     #: The push worker (``--role all`` and ``worker``; closed before the bus).
     pusher: Pusher | None = None
+    #: Prometheus metrics (``GET /metrics``).
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
@@ -134,6 +137,7 @@ async def start(settings: Settings) -> Services:
             replicas=settings.bus_replicas,
         )
     await bus.start()
+    metrics = Metrics()
     tickets, recent, evictions, presence, redis_client = await _shared(
         settings, store.last_seq, bus, closers
     )
@@ -155,6 +159,7 @@ async def start(settings: Settings) -> Services:
         recent=recent,
         bus=bus,
         max_text=settings.max_text,
+        metrics=metrics,
     )
     api = Api(auth, limits)
     hub = Hub()
@@ -164,6 +169,7 @@ async def start(settings: Settings) -> Services:
         store,
         group=f"gateway-{settings.worker_id}",
         reorder_window=settings.reorder_window,
+        metrics=metrics,
     )
     gateway = Gateway(
         hub=hub,
@@ -202,7 +208,9 @@ async def start(settings: Settings) -> Services:
         consumer,
         closers=closers,
         presence=presence,
+        metrics=metrics,
     )
+    metrics.gauges.add(lambda: _connection_rows(hub))
     svc.search_index = await open_search(settings, store)
     svc.searcher = Searcher(svc.search_index, store, directory)
     methods.register_all(api, svc)
@@ -238,7 +246,12 @@ async def start(settings: Settings) -> Services:
                 breaker=settings.breaker_policy(),
             )
             svc.pusher.start()
+            metrics.gauges.add(svc.pusher.metric_rows)
     return svc
+
+
+def _connection_rows(hub: Hub) -> list[Row]:
+    return [gauge("parley_connections", "Open WebSocket connections here.", [((), len(hub))])]
 
 
 def open_providers(settings: Settings) -> dict[str, Provider]:

@@ -123,6 +123,7 @@ async def serve(
         sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
         static=web.load_static(),
         health_only=settings.role in ("gateway", "worker"),
+        metrics=svc.metrics.expose,
     )
     server = Server(
         http,

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from parley.notify.fakes import running
+from tests.app.test_metrics import scrape, value
 from tests.app.test_push_devices import FCM
 from tests.helpers import server_in_thread
 from tests.push_support import pushes, wait_pushes
@@ -79,6 +80,11 @@ def test_a_failing_provider_opens_its_breaker_and_dead_letters_replay_once(fault
     assert shown["attempts"] == 3 and len(shown["errors"]) == 3
     assert any("500" in e or "INTERNAL" in e or "breaker" in e for e in shown["errors"])
     assert pushes(fcm, token) == []
+    figures = scrape(srv.url)  # and /metrics shows it
+    assert value(figures, "parley_push_total", outcome="dead_letters") == 10
+    assert value(figures, "parley_push_total", outcome="breaker_open") > 0
+    assert value(figures, "parley_breaker_opened_total", breaker="push:fcm") >= 1
+    assert ("parley_breaker_state", (("breaker", "push:fcm"),)) in figures
 
     # the provider is back: replaying (twice, at once) delivers each push exactly once
     fcm.fail_always = None

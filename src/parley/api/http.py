@@ -14,6 +14,7 @@ web app ~18K (``docs/architecture.md``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.errors import ApiError, Code
+from parley.metrics import CONTENT_TYPE as METRICS_TYPE
 from parley.web import CLIENT_HEADER, Sessions, session_token
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -48,8 +50,11 @@ class HttpApp:
         sessions: Sessions | None = None,
         static: dict[str, Response] | None = None,
         health_only: bool = False,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self._api = api
+        #: The Prometheus exposition, for ``GET /metrics`` (every role).
+        self._metrics = metrics
         #: A gateway node: only ``/healthz`` and ``/readyz`` (the Web API is elsewhere).
         self._health_only = health_only
         self._max_body = max_body
@@ -65,7 +70,9 @@ class HttpApp:
             proto.close(1008)  # WebSocket comes with the gateway
             return
         path = scope.path
-        if self._health_only and path not in ("/healthz", "/health", "/readyz"):
+        if path == "/metrics" and self._metrics is not None and scope.method == "GET":
+            response = Response(200, self._metrics(), (("content-type", METRICS_TYPE),))
+        elif self._health_only and path not in ("/healthz", "/health", "/readyz"):
             response = _NOT_FOUND
         elif path == _OPENAPI_PATH:
             response = _OPENAPI if scope.method in ("GET", "HEAD") else _OPENAPI_405

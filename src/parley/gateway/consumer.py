@@ -29,6 +29,7 @@ from parley.bus.interface import Event, EventBus
 from parley.errors import ParleyError
 from parley.gateway.hub import Hub
 from parley.gateway.sequencer import Sequencer
+from parley.metrics import Metrics
 from parley.pipeline import events
 from parley.storage.interface import MessageStore
 from parley.tasks import cancel_all
@@ -59,8 +60,10 @@ class BusConsumer:
         linger: float = 30.0,
         start_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bus = bus
+        self._metrics = metrics or Metrics()
         self._hub = hub
         self._store = store
         self._group = group
@@ -141,11 +144,16 @@ class BusConsumer:
             raise BusUnavailable("the event log is unreachable") from None
 
     def _deliver(self, ready: list[Event]) -> None:
+        delivered, latency = self._metrics.delivered, self._metrics.delivery_latency
         for event in ready:
             try:
-                self._hub.deliver(event)
+                sent = self._hub.deliver(event)
             except Exception:  # one bad subscriber must not stop the partition
                 log.exception("delivering %s failed", event.type)
+                continue
+            if sent and event.type == "message":
+                delivered.inc(sent)
+                latency.observe(max(0.0, time.time() - event.ts / 1e6))
 
     async def _fill_gaps(self) -> None:
         """Reads from the store the messages of gaps open past the reorder window (a

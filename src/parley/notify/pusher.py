@@ -48,6 +48,7 @@ import orjson
 from parley.bus.interface import Event, EventBus
 from parley.gateway.presence import Presence
 from parley.ids import Kind, format_ts, parse_ts
+from parley.metrics import BREAKER_STATES, Row, counter, gauge
 from parley.notify import policy
 from parley.notify.devices import Device
 from parley.notify.dnd import status
@@ -155,6 +156,32 @@ class Pusher(PartitionWorker):
 
     def _count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
+
+    def metric_rows(self) -> list[Row]:
+        """Its figures for ``/metrics``: what became of pushes (``sent``, ``gone``,
+        ``failed``, ``retried``, ``dead_letters``, ``breaker_open``, ``held``...), and
+        its providers' circuit breakers."""
+        breakers = self._breakers.values()
+        return [
+            counter(
+                "parley_push",
+                "Pushes and what became of them.",
+                [((k,), v) for k, v in sorted(self.counts.items())],
+                ["outcome"],
+            ),
+            gauge(
+                "parley_breaker_state",
+                "Circuit breakers: 0 closed, 1 half-open, 2 open.",
+                [((b.name,), BREAKER_STATES[b.state]) for b in breakers],
+                ["breaker"],
+            ),
+            counter(
+                "parley_breaker_opened",
+                "Times each circuit breaker opened.",
+                [((b.name,), b.opened) for b in breakers],
+                ["breaker"],
+            ),
+        ]
 
     # -- reading ----------------------------------------------------------------------------
 

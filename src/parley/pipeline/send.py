@@ -9,12 +9,14 @@ bus see a channel's messages in ``seq`` order and never see an uncommitted one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 
 from parley import content
 from parley.bus.interface import EventBus
 from parley.cache.recent import RecentMessages
 from parley.errors import ApiError, Code
 from parley.ids import Snowflake, wall_us
+from parley.metrics import Metrics
 from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.limits import Limiter
@@ -34,6 +36,7 @@ class Sender:
         bus: EventBus,
         max_text: int,
         clock_us: Callable[[], int] = wall_us,
+        metrics: Metrics | None = None,
     ) -> None:
         self._access = access
         self._limiter = limiter
@@ -43,6 +46,10 @@ class Sender:
         self._bus = bus
         self._max_text = max_text
         self._clock_us = clock_us
+        self._metrics = metrics or Metrics()
+        stage = self._metrics.stage
+        self._t_access, self._t_limits = stage["access"], stage["rate_limit"]
+        self._t_write, self._t_publish = stage["write"], stage["publish"]
 
     def _check_text(self, text: str | None, rich: str | None = None) -> str:
         """The text to store: required unless the message has blocks or attachments (then
@@ -68,9 +75,14 @@ class Sender:
     ) -> PostResult:
         """``chat.postMessage`` and the WebSocket send: one path, one set of checks.
         ``rich``: validated blocks and attachments (:mod:`parley.content`)."""
+        began = perf_counter()
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text, rich)
+        checked = perf_counter()
         await self._limiter.check_message(user, channel)
+        allowed = perf_counter()
+        self._t_access.observe(checked - began)
+        self._t_limits.observe(allowed - checked)
         req = PostRequest(
             id=self._ids.next(),
             channel=channel.id,
@@ -83,17 +95,22 @@ class Sender:
             client_msg_id=client_msg_id,
             rich=rich,
         )
-        return await self._store.post(req, after_commit=self._after_post)
+        result = await self._store.post(req, after_commit=self._after_post)
+        self._t_write.observe(perf_counter() - allowed)
+        return result
 
     def _after_post(self, result: PostResult) -> None:
         if result.duplicate:
             return
+        began = perf_counter()
         event = events.message_posted(result.message)
         self._recent.append(event)
         self._bus.publish(event)
         if result.parent is not None:
             self._recent.replace(events.message_posted(result.parent))
             self._bus.publish(events.message_changed(result.parent))
+        self._metrics.accepted.inc()
+        self._t_publish.observe(perf_counter() - began)
 
     async def update(
         self,
