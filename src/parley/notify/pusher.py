@@ -144,8 +144,12 @@ class Pusher(PartitionWorker):
         self.counts: dict[str, int] = {}
 
     def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._release_loop(), name="pusher-release"))
-        self._tasks.append(asyncio.create_task(self._retry_loop(), name="pusher-retry"))
+        for every, work, name in (
+            (self._release_every, self.release_held, "release"),
+            (self._retry_every, self.retry_due, "retry"),
+        ):
+            loop = self._every(every, work, name)
+            self._tasks.append(asyncio.create_task(loop, name=f"pusher-{name}"))
         self._start_partitions()
 
     async def close(self) -> None:
@@ -349,14 +353,6 @@ class Pusher(PartitionWorker):
 
     # -- durable retries --------------------------------------------------------------------
 
-    async def _retry_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._retry_every)
-            try:
-                await self.retry_due()
-            except Exception:
-                log.exception("pusher: retrying pushes failed")
-
     async def retry_due(self) -> int:
         """Attempts the pushes whose retry is due (each claimed for :data:`LEASE`
         seconds, so no other worker redoes it meanwhile); how many."""
@@ -393,13 +389,15 @@ class Pusher(PartitionWorker):
 
     # -- Do Not Disturb ---------------------------------------------------------------------
 
-    async def _release_loop(self) -> None:
+    @staticmethod
+    async def _every(seconds: float, work: Callable[[], Awaitable[int]], name: str) -> None:
+        """``work()`` every ``seconds`` until cancelled; a failure waits for the next."""
         while True:
-            await asyncio.sleep(self._release_every)
+            await asyncio.sleep(seconds)
             try:
-                await self.release_held()
+                await work()
             except Exception:
-                log.exception("pusher: releasing held pushes failed")
+                log.exception("pusher: %s failed", name)
 
     async def release_held(self) -> int:
         """Sends a summary per channel to each user whose DND has ended; how many users."""
