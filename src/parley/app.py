@@ -33,7 +33,7 @@ from parley.gateway.resume import Replayer
 from parley.gateway.server import Gateway
 from parley.gateway.tickets import TicketBook, Tickets
 from parley.ids import Snowflake
-from parley.metrics import Metrics, Row, gauge
+from parley.metrics import Metrics, Row, counter, gauge
 from parley.notify.apns import ApnsProvider
 from parley.notify.fcm import CredentialsError, FcmProvider, credentials
 from parley.notify.providers import Provider
@@ -210,7 +210,7 @@ async def start(settings: Settings) -> Services:
         presence=presence,
         metrics=metrics,
     )
-    metrics.gauges.add(lambda: _connection_rows(hub))
+    metrics.gauges.add(lambda: _node_rows(hub, bus))
     svc.search_index = await open_search(settings, store)
     svc.searcher = Searcher(svc.search_index, store, directory)
     methods.register_all(api, svc)
@@ -250,8 +250,21 @@ async def start(settings: Settings) -> Services:
     return svc
 
 
-def _connection_rows(hub: Hub) -> list[Row]:
-    return [gauge("parley_connections", "Open WebSocket connections here.", [((), len(hub))])]
+def _node_rows(hub: Hub, bus: EventBus) -> list[Row]:
+    return [
+        gauge("parley_connections", "Open WebSocket connections here.", [((), len(hub))]),
+        gauge(
+            "parley_publish_queue",
+            "Events committed here and not yet in the event log.",
+            [((), bus.queued())],
+        ),
+        counter(
+            "parley_publish_dropped",
+            "Events given up before reaching the event log (subscribers read them from "
+            "the store by seq).",
+            [((), bus.dropped)],
+        ),
+    ]
 
 
 def open_providers(settings: Settings) -> dict[str, Provider]:

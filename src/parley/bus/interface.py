@@ -56,6 +56,13 @@ class Batch(msgspec.Struct, frozen=True):
 
 class EventBus(Protocol):
     partitions: int
+    #: Events given up before they reached the log (an unreachable log; subscribers get
+    #: them from the store by ``seq``), since start.
+    dropped: int
+
+    def queued(self) -> int:
+        """Events published here and not yet in the log (the publish queue's depth)."""
+        ...
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...

@@ -83,6 +83,7 @@ class JetStreamBus:
         self._max_bytes = max_bytes
         self._replicas = replicas
         self._max_pending = max_pending
+        self.dropped = 0
         self._commit_interval = commit_interval
         self._connect_wait = connect_wait
         self._nc: nats.NATS | None = None
@@ -186,12 +187,16 @@ class JetStreamBus:
     def partition_of(self, key: str) -> int:
         return partition_for(key, self.partitions)
 
+    def queued(self) -> int:
+        return sum(len(box) for box in self._outbox)
+
     def publish(self, event: Event) -> None:
         p = partition_for(routing_key(event), self.partitions)
         box = self._outbox[p]
         box.append(event)
         if len(box) > self._max_pending:
             dropped = box.popleft()
+            self.dropped += 1
             log.error("event log unreachable: dropped %s of %s", dropped.type, dropped.channel)
         self._wake[p].set()
 
@@ -217,6 +222,7 @@ class JetStreamBus:
                     continue
                 # an event NATS keeps refusing must not stall its partition for good:
                 # subscribers get it from the store by seq when they resume
+                self.dropped += 1
                 log.error(
                     "dropping %s of %s after %d attempts: %s",
                     event.type,

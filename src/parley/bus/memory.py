@@ -35,8 +35,12 @@ class InProcessBus:
 
     def __init__(self, partitions: int, retention: int) -> None:
         self.partitions = partitions
+        self.dropped = 0  # publishing appends in place: nothing waits, nothing is lost
         self._parts = [_Partition(retention) for _ in range(partitions)]
         self._offsets = Offsets()
+
+    def queued(self) -> int:
+        return 0
 
     async def start(self) -> None:
         pass

@@ -71,6 +71,18 @@ STEP = "push"
 LEASE = 60.0
 #: Retries claimed at once.
 RETRY_BATCH = 100
+#: What becomes of pushes, as counted (``Pusher.counts``) and exposed at ``/metrics``.
+OUTCOMES = (
+    "sent",
+    "gone",
+    "failed",
+    "retried",
+    "dead_letters",
+    "breaker_open",
+    "held",
+    "summaries",
+    "no_provider",
+)
 #: Messages remembered as pushed, to skip a redelivery.
 SEEN = 100_000
 #: Attempts at reading what one message's pushes need before it is skipped (so that a
@@ -170,7 +182,7 @@ class Pusher(PartitionWorker):
             counter(
                 "parley_push",
                 "Pushes and what became of them.",
-                [((k,), v) for k, v in sorted(self.counts.items())],
+                [((k,), self.counts.get(k, 0)) for k in OUTCOMES],
                 ["outcome"],
             ),
             gauge(
