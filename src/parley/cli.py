@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from parley import __version__, admin
+from parley import __version__, admin, logs
 from parley.bench.presets import PRESETS
 from parley.config import ROLES, Settings
 from parley.errors import ConfigError, ParleyError
@@ -277,8 +276,7 @@ def _serve(settings: Settings, *, demo: bool) -> int:
 
     from parley.server import serve, tune_gc
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("picows").setLevel(logging.WARNING)  # it logs every connection at INFO
+    logs.setup(settings.log_format, settings.log_level)
 
     def ready(url: str) -> None:
         tune_gc()

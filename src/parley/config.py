@@ -175,6 +175,10 @@ class Settings:
     breaker_min_calls: int = 20
     breaker_open_seconds: float = 30.0
     breaker_close_after: int = 3
+    #: Logs (docs/operations.md): ``json`` (one object per line) or ``text``, and the
+    #: level (``DEBUG`` traces each call and each message handed out, by request id).
+    log_format: str = "json"
+    log_level: str = "INFO"
     #: Events kept per bus partition in the in-process bus, about 1 KiB each; the bus
     #: holds at most ``2 * partitions * bus_retention`` of them (~160 MiB by default).
     bus_retention: int = 5_000
@@ -222,6 +226,8 @@ class Settings:
             "apns_url": self.apns_url.startswith("https://"),
             "fcm_url": self.fcm_url.startswith("https://"),
             "push_concurrency": 1 <= self.push_concurrency <= 100_000,
+            "log_format": self.log_format in ("json", "text"),
+            "log_level": self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
             "push_prefs_ttl": 0 <= self.push_prefs_ttl <= 3600,
             "push_attempts": 1 <= self.push_attempts <= 100,
             "push_retry_base": 0.01 <= self.push_retry_base <= 3600,

@@ -103,8 +103,12 @@ class Api:
                 await self._limiter.check_call(caller.user, name)
             ctx = Ctx(caller.user, base_url, caller.scopes, token)
             result = await method.handler(ctx, Args(args))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("api call", extra={"method": name, "user": caller.user.id})
             return Response(200, orjson.dumps({"ok": True, **result}))
         except ApiError as exc:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("api call refused", extra={"method": name, "error": exc.code})
             return error_response(exc)
         except StorageUnavailable as exc:
             log.warning("%s: store unavailable: %s", name, exc)

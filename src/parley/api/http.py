@@ -22,6 +22,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.errors import ApiError, Code
+from parley.logs import REQUEST_ID, request_id
 from parley.metrics import CONTENT_TYPE as METRICS_TYPE
 from parley.web import CLIENT_HEADER, Sessions, session_token
 
@@ -77,7 +78,12 @@ class HttpApp:
         elif path == _OPENAPI_PATH:
             response = _OPENAPI if scope.method in ("GET", "HEAD") else _OPENAPI_405
         elif path.startswith("/api/"):
+            rid = request_id(scope.headers.get("x-request-id"))
+            REQUEST_ID.set(rid)  # this request's task: every record while serving it
             response = await self._api_call(scope, proto, path[5:])
+            response = Response(
+                response.status, response.body, (*response.headers, ("x-request-id", rid))
+            )
         elif path in ("/healthz", "/health"):
             response = _HEALTH  # alive: the process answers
         elif path == "/readyz":

@@ -26,6 +26,8 @@ class Event(msgspec.Struct, frozen=True):
     payload: bytes
     #: The user the event is about, for membership and typing events ("" otherwise).
     user: str = ""
+    #: The id of the request that made it (``parley.logs``), for the logs that follow it.
+    rid: str = ""
 
 
 #: The copy of a ``member_joined_channel`` that goes to the joiner's gateway (see

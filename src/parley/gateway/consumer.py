@@ -154,6 +154,9 @@ class BusConsumer:
             if sent and event.type == "message":
                 delivered.inc(sent)
                 latency.observe(max(0.0, time.time() - event.ts / 1e6))
+                if log.isEnabledFor(logging.DEBUG):
+                    where = {"channel": event.channel, "seq": event.seq, "connections": sent}
+                    log.debug("message handed out", extra={"rid": event.rid, **where})
 
     async def _fill_gaps(self) -> None:
         """Reads from the store the messages of gaps open past the reorder window (a

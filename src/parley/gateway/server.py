@@ -79,6 +79,7 @@ from parley.gateway.presence import Presence
 from parley.gateway.resume import Floor, Held, Replayer
 from parley.gateway.tickets import Tickets
 from parley.ids import wall_us
+from parley.logs import REQUEST_ID, request_id
 from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.limits import retry_after
@@ -615,6 +616,7 @@ class Connection(WSListener):
     async def _run(self, command: protocol.Command) -> None:
         gw = self.gateway
         if isinstance(command, protocol.Send):
+            REQUEST_ID.set(request_id())  # this drain task's own context: one per send
             try:
                 require_scope("chat.postMessage", self.scopes)
                 result = await gw.sender.post(

@@ -218,7 +218,10 @@ class Pusher(PartitionWorker):
                         await self._message(event)
                         break
                     except Exception:  # the directory failing: this message again
-                        log.exception("pusher: message %s/%s failed", event.channel, event.ts)
+                        where = (event.channel, event.ts)
+                        log.exception(
+                            "pusher: message %s/%s failed", *where, extra={"rid": event.rid}
+                        )
                         if attempt < MESSAGE_ATTEMPTS:
                             await asyncio.sleep(0.5 * attempt)
             offset = batch.next_offset

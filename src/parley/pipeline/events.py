@@ -23,10 +23,10 @@ def _event(
     return Event(kind, channel, team, seq, ts, orjson.dumps(body), user)
 
 
-def message_posted(m: Message) -> Event:
+def message_posted(m: Message, rid: str = "") -> Event:
     body = wire.message(m)
     body["event_ts"] = body["ts"]
-    return _event("message", m.channel, m.team, m.seq, m.ts, body)
+    return Event("message", m.channel, m.team, m.seq, m.ts, orjson.dumps(body), "", rid)
 
 
 def as_stored(m: Message) -> Event:

@@ -16,6 +16,7 @@ from parley.bus.interface import EventBus
 from parley.cache.recent import RecentMessages
 from parley.errors import ApiError, Code
 from parley.ids import Snowflake, wall_us
+from parley.logs import REQUEST_ID
 from parley.metrics import Metrics
 from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
@@ -47,6 +48,8 @@ class Sender:
         self._max_text = max_text
         self._clock_us = clock_us
         self._metrics = metrics or Metrics()
+        #: Request ids of the posts being written, by message id (``parley.logs``).
+        self._rids: dict[int, str] = {}
         stage = self._metrics.stage
         self._t_access, self._t_limits = stage["access"], stage["rate_limit"]
         self._t_write, self._t_publish = stage["write"], stage["publish"]
@@ -95,7 +98,13 @@ class Sender:
             client_msg_id=client_msg_id,
             rich=rich,
         )
-        result = await self._store.post(req, after_commit=self._after_post)
+        rid = REQUEST_ID.get()
+        if rid:  # for the event it becomes (popped when committed)
+            self._rids[req.id] = rid
+        try:
+            result = await self._store.post(req, after_commit=self._after_post)
+        finally:
+            self._rids.pop(req.id, None)
         self._t_write.observe(perf_counter() - allowed)
         return result
 
@@ -103,7 +112,8 @@ class Sender:
         if result.duplicate:
             return
         began = perf_counter()
-        event = events.message_posted(result.message)
+        rid = self._rids.pop(result.message.id, "")
+        event = events.message_posted(result.message, rid)
         self._recent.append(event)
         self._bus.publish(event)
         if result.parent is not None:
