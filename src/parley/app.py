@@ -10,6 +10,7 @@ from pathlib import Path
 
 import redis.asyncio as redis
 
+from parley.alerts import AlertWatcher, PagerDuty
 from parley.api import methods
 from parley.api.dispatch import Api
 from parley.bus.interface import EventBus
@@ -90,10 +91,14 @@ class Services:
     pusher: Pusher | None = None
     #: Prometheus metrics (``GET /metrics``).
     metrics: Metrics = field(default_factory=Metrics)
+    #: The alert rules evaluated here, paging PagerDuty (with a routing key).
+    alerts: AlertWatcher | None = None
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
         then closes files (store, then directory)."""
+        if self.alerts is not None:
+            await self.alerts.close()
         await self.gateway.close(self.settings.drain_seconds)
         if self.presence is not None:
             await self.presence.close()
@@ -247,7 +252,29 @@ async def start(settings: Settings) -> Services:
             )
             svc.pusher.start()
             metrics.gauges.add(svc.pusher.metric_rows)
+    if settings.pagerduty_routing_key:
+        svc.alerts = AlertWatcher(
+            metrics.registry,
+            pagerduty(settings),
+            node_name(settings),
+            interval=settings.alert_interval,
+            for_scale=settings.alert_for_scale,
+        )
+        svc.alerts.start()
     return svc
+
+
+def pagerduty(settings: Settings) -> PagerDuty:
+    """The PagerDuty client the settings name."""
+    verify: ssl.SSLContext | bool = True
+    if settings.alerts_ca_file:
+        verify = ssl.create_default_context(cafile=settings.alerts_ca_file)
+    return PagerDuty(settings.pagerduty_routing_key, settings.pagerduty_url, verify)
+
+
+def node_name(settings: Settings) -> str:
+    """How alerts name this node: its role and worker id."""
+    return f"{settings.role}-{settings.worker_id}"
 
 
 def _node_rows(hub: Hub, bus: EventBus) -> list[Row]:

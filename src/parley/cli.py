@@ -129,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild the search index from the store (SQLite: with the server stopped)",
     )
     data_dir(reindex)
+    alerts = sub.add_parser("alerts", help="paging PagerDuty (docs/operations.md)")
+    alerts_sub = alerts.add_subparsers(dest="action", required=True)
+    for action, what in (("ack", "acknowledge"), ("resolve", "resolve")):
+        cmd = alerts_sub.add_parser(action, help=f"{what} an alert's PagerDuty incident")
+        cmd.add_argument("alert", help="the alert's name (ParleyCircuitBreakerOpen...)")
+        cmd.add_argument("--node", help="the node it fired on: <role>-<worker id>")
     dlq = sub.add_parser("dlq", help="dead letters of the delivery steps (docs/operations.md)")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)
     d_list = dlq_sub.add_parser("list", help="the dead letters, a JSON line each")
@@ -147,6 +153,22 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in (d_list, d_show, d_replay, d_purge):
         data_dir(cmd)
     return p
+
+
+async def _page(settings: Settings, args) -> bool:
+    from parley.alerts import RULES
+    from parley.app import node_name, pagerduty
+
+    if not settings.pagerduty_routing_key:
+        raise admin.AdminError("PARLEY_PAGERDUTY_ROUTING_KEY is not set")
+    if args.alert not in RULES:
+        raise admin.AdminError(f"no alert {args.alert}; alerts: {', '.join(RULES)}")
+    action = "acknowledge" if args.action == "ack" else "resolve"
+    client = pagerduty(settings)
+    try:
+        return await client.send(action, args.alert, args.node or node_name(settings), time.time())
+    finally:
+        await client.close()
 
 
 def _dlq(settings: Settings, args) -> None:
@@ -234,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(asyncio.run(_reindex(settings)))
         elif args.command == "dlq":
             _dlq(settings, args)
+        elif args.command == "alerts":
+            _emit({"sent": asyncio.run(_page(settings, args))})
         return 0
     except (admin.AdminError, ParleyError) as exc:
         sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")

@@ -175,6 +175,15 @@ class Settings:
     breaker_min_calls: int = 20
     breaker_open_seconds: float = 30.0
     breaker_close_after: int = 3
+    #: Paging without Alertmanager (docs/operations.md): a PagerDuty Events API v2
+    #: integration key (empty: no paging), its endpoint, a CA file for its TLS (tests),
+    #: seconds between two evaluations of the alert rules, and a factor on their ``for``
+    #: durations (tests make them instant).
+    pagerduty_routing_key: str = ""
+    pagerduty_url: str = "https://events.pagerduty.com"
+    alerts_ca_file: str = ""
+    alert_interval: float = 15.0
+    alert_for_scale: float = 1.0
     #: Logs (docs/operations.md): ``json`` (one object per line) or ``text``, and the
     #: level (``DEBUG`` traces each call and each message handed out, by request id).
     log_format: str = "json"
@@ -227,6 +236,9 @@ class Settings:
             "fcm_url": self.fcm_url.startswith("https://"),
             "push_concurrency": 1 <= self.push_concurrency <= 100_000,
             "log_format": self.log_format in ("json", "text"),
+            "pagerduty_url": self.pagerduty_url.startswith("https://"),
+            "alert_interval": 0.05 <= self.alert_interval <= 3600,
+            "alert_for_scale": 0 <= self.alert_for_scale <= 100,
             "log_level": self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
             "push_prefs_ttl": 0 <= self.push_prefs_ttl <= 3600,
             "push_attempts": 1 <= self.push_attempts <= 100,

@@ -484,3 +484,67 @@ def running(directory: Path) -> Iterator[LocalProviders]:
         run(fcm.close())
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+class FakePagerDuty(Fake):
+    """PagerDuty's Events API v2 (``POST /v2/enqueue``), checking what PagerDuty checks:
+    a 32-character ``routing_key``, an ``event_action`` of ``trigger``, ``acknowledge``
+    or ``resolve``, a ``dedup_key`` (required but for a trigger), and with a trigger a
+    ``payload`` with ``summary`` (at most 1,024 characters), ``source`` and a
+    ``severity`` of ``critical``, ``error``, ``warning`` or ``info``. Accepted events are
+    recorded in :attr:`received` as ``(dedup_key, event, time)``."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.routing_key = secrets.token_hex(16)
+
+    async def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list, bytes]:
+        json = [("content-type", "application/json")]
+        if method != "POST" or path != "/v2/enqueue":
+            return 404, json, b'{"status": "not found"}'
+        errors = _pagerduty_errors(body, self.routing_key)
+        if errors:
+            invalid = {"status": "invalid event", "message": "Event object is invalid"}
+            return 400, json, orjson.dumps({**invalid, "errors": errors})
+        scripted = self._scripted()
+        if scripted is not None:
+            return self._failure(scripted, b'{"status": "throttled"}')
+        event = orjson.loads(body)
+        key = event.get("dedup_key") or secrets.token_hex(16)
+        self._delivered(key, event)
+        ok = {"status": "success", "message": "Event processed", "dedup_key": key}
+        return 202, json, orjson.dumps(ok)
+
+
+def _pagerduty_errors(body: bytes, routing_key: str) -> list[str]:
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ["body is not JSON"]
+    if not isinstance(event, dict):
+        return ["an event is a JSON object"]
+    errors = []
+    if event.get("routing_key") != routing_key:
+        errors.append("routing_key is not a valid integration key")
+    action = event.get("event_action")
+    if action not in ("trigger", "acknowledge", "resolve"):
+        errors.append("event_action must be trigger, acknowledge or resolve")
+    key = event.get("dedup_key")
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 255):
+        errors.append("dedup_key must be a string of at most 255 characters")
+    if action in ("acknowledge", "resolve") and not key:
+        errors.append("dedup_key is required for acknowledge and resolve")
+    if action == "trigger":
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            return [*errors, "payload is required for trigger"]
+        summary = payload.get("summary")
+        if not isinstance(summary, str) or not 0 < len(summary) <= 1024:
+            errors.append("payload.summary must be 1 to 1024 characters")
+        if not isinstance(payload.get("source"), str) or not payload["source"]:
+            errors.append("payload.source is required")
+        if payload.get("severity") not in ("critical", "error", "warning", "info"):
+            errors.append("payload.severity must be critical, error, warning or info")
+    return errors
