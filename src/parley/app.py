@@ -236,6 +236,7 @@ async def start(settings: Settings) -> Services:
     if settings.role in ("all", "worker"):
         svc.indexer = Indexer(bus, store, svc.search_index, ownership=ownership(INDEX_GROUP))
         svc.indexer.start()
+        metrics.gauges.add(svc.indexer.metric_rows)
         if providers:  # no provider configured: nothing to push to
             svc.pusher = Pusher(
                 bus,
@@ -284,6 +285,12 @@ def _node_rows(hub: Hub, bus: EventBus) -> list[Row]:
             "parley_publish_queue",
             "Events committed here and not yet in the event log.",
             [((), bus.queued())],
+        ),
+        gauge(
+            "parley_consumer_lag",
+            "Events still to read after each reader's last read, per partition.",
+            [((reader or "default", str(p)), n) for (reader, p), n in sorted(bus.lag().items())],
+            ["reader", "partition"],
         ),
         counter(
             "parley_publish_dropped",

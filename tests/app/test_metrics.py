@@ -51,3 +51,8 @@ def test_metrics_move_with_the_messages(server):
     delivered = "parley_delivery_latency_seconds_count"
     assert value(after, delivered) - value(before, delivered) >= 5
     assert value(during, "parley_connections") >= 1
+    readers = {dict(labels)["reader"] for name, labels in after if name == "parley_consumer_lag"}
+    assert {"gateway", "indexer"} <= readers
+    assert all(v >= 0 for (name, _), v in after.items() if name == "parley_consumer_lag")
+    assert 0 <= value(after, "parley_search_index_lag_seconds") < 30
+    assert value(after, "parley_publish_queue") == 0  # the in-process bus queues nothing

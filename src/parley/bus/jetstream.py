@@ -84,6 +84,7 @@ class JetStreamBus:
         self._replicas = replicas
         self._max_pending = max_pending
         self.dropped = 0
+        self._lag: dict[tuple[str, int], int] = {}
         self._commit_interval = commit_interval
         self._connect_wait = connect_wait
         self._nc: nats.NATS | None = None
@@ -190,6 +191,9 @@ class JetStreamBus:
     def queued(self) -> int:
         return sum(len(box) for box in self._outbox)
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        return dict(self._lag)
+
     def publish(self, event: Event) -> None:
         p = partition_for(routing_key(event), self.partitions)
         box = self._outbox[p]
@@ -262,11 +266,13 @@ class JetStreamBus:
         try:
             msgs = await psub.fetch(batch=1, timeout=max(timeout, 0.001))
         except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
+            self._lag[(reader, partition)] = 0
             return Batch((), start, truncated)
         pending = min(limit - 1, msgs[-1].metadata.num_pending or 0)
         if pending > 0:
             with contextlib.suppress(TimeoutError, NatsTimeout):
                 msgs += await psub.fetch(batch=pending, timeout=max(timeout, 0.001))
+        self._lag[(reader, partition)] = msgs[-1].metadata.num_pending or 0
         events = tuple(_decode(m.data) for m in msgs)
         next_offset = msgs[-1].metadata.sequence.stream + 1
         self._readers[(reader, partition)] = (psub, next_offset)
@@ -276,6 +282,7 @@ class JetStreamBus:
         """Drops ``partition``'s pull consumer: a reader that starts again later gets a
         fresh one at its offset, never events a cancelled fetch left in the old one."""
         held = self._readers.pop((reader, partition), None)
+        self._lag.pop((reader, partition), None)
         if held is not None:
             with contextlib.suppress(Exception):
                 await held[0].unsubscribe()

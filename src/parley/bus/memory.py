@@ -36,6 +36,7 @@ class InProcessBus:
     def __init__(self, partitions: int, retention: int) -> None:
         self.partitions = partitions
         self.dropped = 0  # publishing appends in place: nothing waits, nothing is lost
+        self._lag: dict[tuple[str, int], int] = {}
         self._parts = [_Partition(retention) for _ in range(partitions)]
         self._offsets = Offsets()
 
@@ -68,7 +69,7 @@ class InProcessBus:
                 w.set_result(None)
 
     async def release(self, partition: int, reader: str = "") -> None:
-        pass  # a reader holds nothing here
+        self._lag.pop((reader, partition), None)  # a reader holds nothing else here
 
     async def end_offset(self, partition: int) -> int:
         return self._parts[partition].end
@@ -86,7 +87,12 @@ class InProcessBus:
         start = max(offset, part.base) - part.base
         stop = min(start + limit, len(part.events))
         events = tuple(part.events[start:stop])
-        return Batch(events, part.base + stop if events else max(offset, part.base), truncated)
+        next_offset = part.base + stop if events else max(offset, part.base)
+        self._lag[(reader, partition)] = part.end - next_offset
+        return Batch(events, next_offset, truncated)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        return dict(self._lag)
 
     def committed(self, group: str, partition: int) -> int:
         return self._offsets.get(group, partition)

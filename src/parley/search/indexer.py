@@ -38,6 +38,7 @@ from collections.abc import Sequence
 
 from parley.bus.interface import EventBus
 from parley.ids import wall_us
+from parley.metrics import Row, gauge
 from parley.search.interface import Doc, SearchIndex
 from parley.search.query import has_link
 from parley.storage.interface import MessageStore
@@ -124,6 +125,17 @@ class Indexer(PartitionWorker):
 
     def _forget_partition(self, partition: int) -> None:
         self._caught_up.pop(partition, None)
+
+    def metric_rows(self) -> list[Row]:
+        """For ``/metrics``: how far behind the index is, as the time since the oldest of
+        its partitions' latest reads that reached the log's end began (absent until every
+        partition it follows got one)."""
+        if not self._follows or any(p not in self._caught_up for p in self._follows):
+            return []
+        oldest = min(self._caught_up[p] for p in self._follows)
+        lag = max(0.0, (wall_us() - oldest) / 1e6)
+        doc = "Seconds the search index may lag the store (every partition read up to then)."
+        return [gauge("parley_search_index_lag_seconds", doc, [((), lag)])]
 
     def _submit(self, keys: list[tuple[str, int]]) -> asyncio.Future:
         """Adds ``keys`` to the next bulk write; the future is done once it is written."""
