@@ -116,10 +116,12 @@ class Indexer(PartitionWorker):
         #: everything that read returned is indexed).
         self._caught_up: dict[int, int] = {}
         self._marked = float("-inf")
+        self._started = wall_us()
         #: Set once the start-up recovery is done: live batches wait for it.
         self._recovered = asyncio.Event()
 
     def start(self) -> None:
+        self._started = wall_us()
         self._tasks.append(asyncio.create_task(self._recover(), name="indexer-recovery"))
         self._start_partitions()
 
@@ -127,13 +129,12 @@ class Indexer(PartitionWorker):
         self._caught_up.pop(partition, None)
 
     def metric_rows(self) -> list[Row]:
-        """For ``/metrics``: how far behind the index is, as the time since the oldest of
-        its partitions' latest reads that reached the log's end began (absent until every
-        partition it follows got one)."""
-        if not self._follows or any(p not in self._caught_up for p in self._follows):
-            return []
-        oldest = min(self._caught_up[p] for p in self._follows)
-        lag = max(0.0, (wall_us() - oldest) / 1e6)
+        """For ``/metrics``: how far behind the index may be, as the time since the
+        oldest of its partitions' latest reads that reached the log's end began (a
+        partition not read to its end yet counts from the indexer's start)."""
+        now = wall_us()
+        oldest = min((self._caught_up.get(p, self._started) for p in self._follows), default=now)
+        lag = max(0.0, (now - oldest) / 1e6)
         doc = "Seconds the search index may lag the store (every partition read up to then)."
         return [gauge("parley_search_index_lag_seconds", doc, [((), lag)])]
 
