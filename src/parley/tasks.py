@@ -8,14 +8,24 @@ import logging
 log = logging.getLogger(__name__)
 
 
+#: Seconds between two cancellations of a task that is still running.
+RECANCEL = 0.1
+
+
 async def cancel_all(tasks: list[asyncio.Task]) -> None:
     """Cancels ``tasks``, waits until each has stopped, and empties the list. A task that
-    had failed is logged. Cancelling the caller while it waits cancels the caller (the
-    wait never swallows the caller's own cancellation)."""
-    for task in tasks:
+    had failed is logged. A task still running after :data:`RECANCEL` seconds is
+    cancelled again: a library that turned the cancellation into an error of its own
+    (redis-py does, mid-command) lets a loop that catches errors go on. Cancelling the
+    caller while it waits cancels the caller (the wait never swallows the caller's own
+    cancellation)."""
+    pending = set(tasks)
+    for task in pending:
         task.cancel()
-    if tasks:
-        await asyncio.wait(tasks)
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=RECANCEL)
+        for task in pending:
+            task.cancel()
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s had failed", task.get_name(), exc_info=task.exception())

@@ -308,3 +308,28 @@ def test_channels_unknown_to_the_gateway_are_started_at_their_stored_tail_once()
         await consumer.close()
 
     asyncio.run(go())
+
+
+def test_cancel_all_stops_a_task_that_swallowed_its_cancellation():
+    """A loop whose library turned the cancel into an error it catches (redis-py does,
+    mid-command) is cancelled again until it stops."""
+    from parley.tasks import cancel_all
+
+    async def stubborn(seen: list[str]) -> None:
+        while True:
+            try:
+                await asyncio.sleep(1)
+            except asyncio.CancelledError:
+                if not seen:  # the first one swallowed, as an error a loop catches
+                    seen.append("swallowed")
+                    continue
+                raise
+
+    async def go() -> list[str]:
+        seen: list[str] = []
+        tasks = [asyncio.create_task(stubborn(seen))]
+        await asyncio.sleep(0)
+        await asyncio.wait_for(cancel_all(tasks), 2)
+        return seen
+
+    assert asyncio.run(go()) == ["swallowed"]

@@ -104,6 +104,9 @@ class Ownership:
                 await self.step(acquire, release)
                 self._last_ok = self._clock()
             except Exception as exc:  # the registry failing: keep what is held, for now
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from exc  # a cancel turned into an error
                 log.warning("%s: partition leases not renewed: %s", self.group, exc)
                 if self.held and self._clock() - self._last_ok >= self._ttl:
                     log.error("%s: leases lost; stopping every partition", self.group)
