@@ -15,8 +15,7 @@ import threading
 import pytest
 
 from parley.notify.fakes import FakePagerDuty, running
-from tests.app.test_push_devices import FCM
-from tests.app.test_push_faults import FAULTY
+from tests.app.test_push_faults import FAULTY, offline_pair
 from tests.helpers import server_in_thread
 from tests.subscriber import wait_for
 
@@ -54,16 +53,11 @@ def events(pager: FakePagerDuty) -> list[tuple[str, str]]:
 def test_a_breaker_open_and_dead_letters_page_and_resolve(paged):
     srv, providers, pager, alerting = paged
     fcm = providers.fcm
-    alice, bob = srv.user("paged-alice"), srv.user("paged-bob")
-    web, bob_web = srv.client(alice.token), srv.client(bob.token)
-    token = f"{FCM}-paged"
-    bob_web.api_call("push.register", json={"platform": "fcm", "device_token": token})
-    room = web.conversations_create(name="paged")["channel"]["id"]
-    web.conversations_invite(channel=room, users=bob.user_id)
+    web, room, bob_id, _token = offline_pair(srv, "paged")
 
     fcm.fail_always = 500
     for i in range(6):
-        web.chat_postMessage(channel=room, text=f"<@{bob.user_id}> down {i}")
+        web.chat_postMessage(channel=room, text=f"<@{bob_id}> down {i}")
     breaker = ("trigger", "parley/all-0/ParleyCircuitBreakerOpen")
     dead = ("trigger", "parley/all-0/ParleyDeadLettersGrowing")
     wait_for(lambda: breaker in events(pager), 20, "the breaker's page")
@@ -77,7 +71,7 @@ def test_a_breaker_open_and_dead_letters_page_and_resolve(paged):
     fcm.fail_always = None
 
     def closed() -> bool:
-        web.chat_postMessage(channel=room, text=f"<@{bob.user_id}> up again")
+        web.chat_postMessage(channel=room, text=f"<@{bob_id}> up again")
         return ("resolve", breaker[1]) in events(pager)
 
     wait_for(closed, 30, "the breaker's incident resolved")

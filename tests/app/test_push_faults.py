@@ -51,18 +51,25 @@ def faulty(tmp_path):
         yield srv, providers, tmp_path / "data"
 
 
+def offline_pair(srv, tag: str):
+    """alice, and bob offline with one FCM device, in a room of their own: alice's
+    client, the room, bob's user id and his device token."""
+    alice, bob = srv.user(f"{tag}-alice"), srv.user(f"{tag}-bob")
+    web, bob_web = srv.client(alice.token), srv.client(bob.token)
+    token = f"{FCM}-{tag}"
+    bob_web.api_call("push.register", json={"platform": "fcm", "device_token": token})
+    room = web.conversations_create(name=tag)["channel"]["id"]
+    web.conversations_invite(channel=room, users=bob.user_id)
+    return web, room, bob.user_id, token
+
+
 def test_a_failing_provider_opens_its_breaker_and_dead_letters_replay_once(faulty):
     srv, providers, data = faulty
     fcm = providers.fcm
-    alice, bob = srv.user("fault-alice"), srv.user("fault-bob")
-    web, bob_web = srv.client(alice.token), srv.client(bob.token)
-    token = f"{FCM}-faults"
-    bob_web.api_call("push.register", json={"platform": "fcm", "device_token": token})
-    room = web.conversations_create(name="faults")["channel"]["id"]
-    web.conversations_invite(channel=room, users=bob.user_id)
+    web, room, bob_id, token = offline_pair(srv, "faults")
 
     fcm.fail_always = 500
-    texts = [f"<@{bob.user_id}> outage {i}" for i in range(10)]
+    texts = [f"<@{bob_id}> outage {i}" for i in range(10)]
     for text in texts:
         web.chat_postMessage(channel=room, text=text)
         time.sleep(0.05)
@@ -100,7 +107,7 @@ def test_a_failing_provider_opens_its_breaker_and_dead_letters_replay_once(fault
 
     # purge: a dead letter can be dropped for good
     fcm.fail_always = 500
-    web.chat_postMessage(channel=room, text=f"<@{bob.user_id}> lost cause")
+    web.chat_postMessage(channel=room, text=f"<@{bob_id}> lost cause")
     wait_for(lambda: len(letters()) == 1, 30, "one dead letter")
     assert dlq(data, "purge", "push", letters()[0]["item"]) == [{"purged": 1}]
     assert letters() == []
