@@ -254,10 +254,10 @@ def dead_letters(settings: Settings, step: str | None, limit: int = 1000) -> lis
 def dead_letter(settings: Settings, step: str, item: str) -> dict:
     """``parley dlq show``: one dead letter with its error history and payload."""
     d = _directory(settings)
-    for letter in d.admin_read(settings, d.q_dead_letters, step, "", 100_000):
-        if letter.item == item:
-            return _letter(letter, full=True)
-    raise AdminError(f"no dead letter {step}/{item}")
+    letter = d.admin_read(settings, d.q_dead_letter, step, item)
+    if letter is None:
+        raise AdminError(f"no dead letter {step}/{item}")
+    return _letter(letter, full=True)
 
 
 def replay(settings: Settings, step: str, items: list[str] | None) -> int:

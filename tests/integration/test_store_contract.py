@@ -451,9 +451,11 @@ def test_retries_and_dead_letters(backend):
             due = await d.claim_due("push", 3_000, 10, lease_until=4_000)
             await d.bury(DeadLetter("push", "item-2", b"p2", 5, (), 50, 999))
             await d.bury(DeadLetter("push", "item-3", b"p3", 5, (), 50, 999))
+            shown = await d.dead_letter("push", "item-3"), await d.dead_letter("push", "nope")
             purged = await d.purge("push", ["item-2"])
             left = await d.dead_letters(None, "push/item-2", 10)
             purged_all = await d.purge("push", None)
+            assert shown[0] is not None and shown[0].payload == b"p3" and shown[1] is None
             return first, again, later, letters, everything, replayed, due, purged, left, purged_all
         finally:
             await d.close()

@@ -61,7 +61,9 @@ class Backoff(msgspec.Struct, frozen=True):
     factor: float = 2.0
     ceiling: float = 30.0
 
-    def wait(self, attempt: int, at_least: float | None = None, rand: random.Random | None = None):
+    def wait(
+        self, attempt: int, at_least: float | None = None, rand: random.Random | None = None
+    ) -> float:
         """Seconds before attempt ``attempt + 1`` (``attempt`` >= 1 failed): a random
         wait between half and all of the exponential ceiling, never less than
         ``at_least`` (a provider's ``Retry-After``, an open breaker's time left)."""

@@ -32,6 +32,10 @@ class RetryStore(Protocol):
         (``"<step>/<item>"``)."""
         ...
 
+    async def dead_letter(self, step: str, item: str) -> DeadLetter | None:
+        """One dead letter, or ``None``."""
+        ...
+
     async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
         """Moves dead letters (``items``, or all of ``step``) back to the retries, due at
         ``now`` with no attempt made; how many moved."""

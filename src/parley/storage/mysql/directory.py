@@ -338,6 +338,16 @@ async def q_dead_letters(cur: Any, step: str | None, after: str, limit: int) -> 
     return [_letter(r) for r in await cur.fetchall()]
 
 
+async def q_dead_letter(cur: Any, step: str, item: str) -> DeadLetter | None:
+    await cur.execute(
+        "SELECT step, item, payload, attempts, errors, created, died FROM dead_letters "
+        "WHERE step = %s AND item = %s",
+        (step, item),
+    )
+    row = await cur.fetchone()
+    return _letter(row) if row else None
+
+
 def _chosen(items: Sequence[str] | None) -> tuple[str, list]:
     if items is None:
         return "", []
@@ -678,6 +688,9 @@ class MysqlDirectory:
 
     async def dead_letters(self, step: str | None, after: str, limit: int) -> list[DeadLetter]:
         return await self._read(q_dead_letters, step, after, limit)
+
+    async def dead_letter(self, step: str, item: str) -> DeadLetter | None:
+        return await self._read(q_dead_letter, step, item)
 
     async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
         return await self._write(op_replay, step, items, now)

@@ -403,6 +403,9 @@ class SqliteDirectory:
     async def dead_letters(self, step: str | None, after: str, limit: int) -> list[DeadLetter]:
         return await self._read(q_dead_letters, step, after, limit)
 
+    async def dead_letter(self, step: str, item: str) -> DeadLetter | None:
+        return await self._read(q_dead_letter, step, item)
+
     async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
         return await self._writer.submit(op_replay, step, items, now)
 
@@ -480,6 +483,15 @@ def q_dead_letters(
         (step, step, after, limit),
     ).fetchall()
     return [_letter(r) for r in rows]
+
+
+def q_dead_letter(conn: sqlite3.Connection, step: str, item: str) -> DeadLetter | None:
+    row = conn.execute(
+        "SELECT step, item, payload, attempts, errors, created, died FROM dead_letters "
+        "WHERE step = ? AND item = ?",
+        (step, item),
+    ).fetchone()
+    return _letter(row) if row else None
 
 
 def _chosen(items: Sequence[str] | None) -> tuple[str, tuple]:
