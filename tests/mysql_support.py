@@ -74,3 +74,9 @@ def databases(n: int, tag: str = "t") -> Iterator[list[str]]:
 
 def url_of(database: str) -> str:
     return f"{SERVER}/{database}"
+
+
+def host_port() -> tuple[str, int]:
+    """The test server's host and port."""
+    args = _connect_args()
+    return args["host"], args["port"]

@@ -45,11 +45,13 @@ from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
 from parley.pipeline.send import Sender
+from parley.resilience.board import Breakers
 from parley.resilience.retries import Backoff
 from parley.search.indexer import GROUP as INDEX_GROUP
 from parley.search.indexer import Indexer
 from parley.search.interface import SearchIndex
 from parley.search.service import Searcher
+from parley.storage.guarded import GuardedStore
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
@@ -93,6 +95,15 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     #: The alert rules evaluated here, paging PagerDuty (with a routing key).
     alerts: AlertWatcher | None = None
+    #: The node's circuit breakers, one per dependency instance.
+    breakers: Breakers = field(default_factory=Breakers)
+
+    def readiness(self) -> tuple[str | None, dict[str, str]]:
+        """Why this node cannot serve (``None``: it can) and its breakers' states. It
+        cannot when every store shard's breaker is open; one shard down leaves the
+        others' channels served here as on every node."""
+        reason = "store_unavailable" if self.breakers.all_open("shard:") else None
+        return reason, self.breakers.states()
 
     async def close(self) -> None:
         """Says goodbye to WebSocket clients, stops consuming, finishes the writes queued,
@@ -130,7 +141,9 @@ async def start(settings: Settings) -> Services:
         rates = RedisRateStore(settings.redis_url)
         await rates.start()
         closers.append(rates.close)
-    directory, store = await open_storage(settings)
+    directory, raw_store = await open_storage(settings)
+    breakers = Breakers(settings.breaker_policy())
+    store = GuardedStore(raw_store, breakers)
     bus: EventBus = InProcessBus(settings.partitions, settings.bus_retention)
     if settings.bus_url:
         bus = JetStreamBus(
@@ -214,9 +227,11 @@ async def start(settings: Settings) -> Services:
         closers=closers,
         presence=presence,
         metrics=metrics,
+        breakers=breakers,
     )
     metrics.gauges.add(lambda: _node_rows(hub, bus))
-    svc.search_index = await open_search(settings, store)
+    metrics.gauges.add(breakers.metric_rows)
+    svc.search_index = await open_search(settings, raw_store)
     svc.searcher = Searcher(svc.search_index, store, directory)
     methods.register_all(api, svc)
     if settings.role in ("all", "gateway"):
@@ -249,7 +264,7 @@ async def start(settings: Settings) -> Services:
                 members=access.members,
                 ownership=ownership(PUSH_GROUP),
                 backoff=Backoff(attempts=settings.push_attempts, base=settings.push_retry_base),
-                breaker=settings.breaker_policy(),
+                breakers=breakers,
             )
             svc.pusher.start()
             metrics.gauges.add(svc.pusher.metric_rows)

@@ -14,6 +14,7 @@ owns the dependency; nothing above ``storage`` sees a ``sqlite3.Error``.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -88,7 +89,12 @@ class StorageError(ParleyError):
 
 
 class StorageUnavailable(StorageError):
-    """The store cannot take work right now; retrying later may succeed."""
+    """The store cannot take work right now; retrying later may succeed, after
+    ``retry_after`` seconds when known (an open circuit breaker knows)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ApiError(ParleyError):
@@ -114,3 +120,11 @@ class ApiError(ParleyError):
 
     def __repr__(self) -> str:
         return f"ApiError({self.code!r}, status={self.status})"
+
+
+def unavailable(exc: StorageUnavailable) -> ApiError:
+    """How a client hears that the store cannot take its request now: ``fatal_error``,
+    HTTP 503 and ``Retry-After`` in whole seconds (at least 1; the time an open circuit
+    breaker has left when there is one)."""
+    wait = max(1, math.ceil(exc.retry_after or 1))
+    return ApiError(Code.FATAL_ERROR, status=503, headers={"retry-after": str(wait)})

@@ -124,6 +124,7 @@ async def serve(
         static=web.load_static(),
         health_only=settings.role in ("gateway", "worker"),
         metrics=svc.metrics.expose,
+        readiness=svc.readiness,
     )
     server = Server(
         http,

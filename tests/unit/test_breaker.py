@@ -3,9 +3,14 @@ against a plain reference model with hypothesis, and its documented transitions.
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parley.errors import ApiError, Code, StorageError, StorageUnavailable
+from parley.resilience.board import Breakers
 from parley.resilience.breaker import CLOSED, HALF_OPEN, OPEN, Breaker, Policy
 
 SMALL = Policy(error_rate=0.2, window=10, min_calls=5, open_seconds=30, close_after=3, probes=3)
@@ -127,3 +132,64 @@ def test_the_breaker_follows_the_model(steps):
             m.record(ok, now)
             pending -= 1
         assert b.state == m.state
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_board_runs_calls_through_a_named_breaker():
+    clock = Clock()
+    board = Breakers(SMALL, clock)
+    called = []
+
+    async def fails():
+        called.append("x")
+        raise StorageError("down")
+
+    async def refuses():
+        raise ApiError(Code.CHANNEL_NOT_FOUND)
+
+    async def works():
+        called.append("ok")
+        return 7
+
+    async def scenario():
+        with pytest.raises(ApiError):  # a refusal: the dependency answered
+            await board.call("shard:1", refuses)
+        for _ in range(4):
+            with pytest.raises(StorageError):
+                await board.call("shard:1", fails)
+        assert board.states() == {"shard:1": OPEN}  # 4 of 5 failed
+        assert board.all_open("shard:") and not board.all_open("push:")
+        called.clear()
+        clock.now = 10
+        with pytest.raises(StorageUnavailable) as fast:
+            await board.call("shard:1", works)
+        assert called == [] and fast.value.retry_after == 20
+        assert await board.call("shard:0", works) == 7  # another breaker: unaffected
+        assert not board.all_open("shard:")
+        clock.now = 30
+        assert board.states()["shard:1"] == OPEN  # until a call probes it
+        assert not board.all_open("shard:")  # but its next call would be a probe
+        for _ in range(3):
+            assert await board.call("shard:1", works) == 7
+        assert board.states() == {"shard:0": CLOSED, "shard:1": CLOSED}
+        rows = {row.name: row.samples for row in board.metric_rows()}
+        assert rows["parley_breaker_opened"] == [(("shard:0",), 0), (("shard:1",), 1)]
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_probe_frees_its_slot():
+    b = Breaker("search", SMALL)
+    for _ in range(5):
+        b.allow(0)
+        b.record(False, 0)
+    assert b.allow(30) and b.allow(30) and b.allow(30) and not b.allow(30)
+    b.cancel()
+    assert b.allow(30) and b.state == HALF_OPEN

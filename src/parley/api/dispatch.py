@@ -16,7 +16,7 @@ import orjson
 
 from parley.api.args import Args
 from parley.api.request import bearer_token, parse_body, parse_query
-from parley.errors import ApiError, Code, StorageError, StorageUnavailable
+from parley.errors import ApiError, Code, StorageError, StorageUnavailable, unavailable
 from parley.pipeline import scopes
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limiter, Unlimited
@@ -111,10 +111,9 @@ class Api:
                 log.debug("api call refused", extra={"method": name, "error": exc.code})
             return error_response(exc)
         except StorageUnavailable as exc:
-            log.warning("%s: store unavailable: %s", name, exc)
-            return error_response(
-                ApiError(Code.FATAL_ERROR, status=503, headers={"retry-after": "1"})
-            )
+            if exc.retry_after is None:  # an open breaker's refusals are counted, not logged
+                log.warning("%s: store unavailable: %s", name, exc)
+            return error_response(unavailable(exc))
         except StorageError:
             log.exception("%s: storage error", name)
             return error_response(ApiError(Code.FATAL_ERROR, status=500))

@@ -4,7 +4,8 @@ socket and :class:`~parley.api.dispatch.Api`. No method logic lives here.
 Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API's OpenAPI
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
-``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining); everything
+``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
+serve, with the circuit breakers' states); everything
 else is a JSON 404. A gateway node (``--role gateway``) serves only the health routes.
 Granian was chosen by measurement: on the project's 2-core machines its embedded RSGI
 server answered a JSON echo at ~37K req/s, aiohttp's low-level server ~22K and aiohttp's
@@ -52,8 +53,12 @@ class HttpApp:
         static: dict[str, Response] | None = None,
         health_only: bool = False,
         metrics: Callable[[], bytes] | None = None,
+        readiness: Callable[[], tuple[str | None, dict[str, str]]] | None = None,
     ) -> None:
         self._api = api
+        #: Why this node cannot serve now (``None``: it can) and its circuit breakers'
+        #: states, for ``/readyz``.
+        self._readiness = readiness
         #: The Prometheus exposition, for ``GET /metrics`` (every role).
         self._metrics = metrics
         #: A gateway node: only ``/healthz`` and ``/readyz`` (the Web API is elsewhere).
@@ -87,7 +92,7 @@ class HttpApp:
         elif path in ("/healthz", "/health"):
             response = _HEALTH  # alive: the process answers
         elif path == "/readyz":
-            response = _DRAINING if self.draining else _HEALTH
+            response = self._ready()
         elif path.startswith("/auth/") and self._sessions is not None:
             response = await self._auth_call(scope, proto, path[6:])
         elif scope.method in ("GET", "HEAD") and path in self._static:
@@ -95,6 +100,19 @@ class HttpApp:
         else:
             response = _NOT_FOUND
         proto.response_bytes(response.status, list(response.headers), response.body)
+
+    def _ready(self) -> Response:
+        """200 ``{"ok": true, "breakers": {...}}`` when this node can serve; 503 with
+        ``error`` ``draining`` or the reason it cannot (``store_unavailable``: every
+        shard's breaker is open)."""
+        if self._readiness is None:
+            return _DRAINING if self.draining else _HEALTH
+        reason, breakers = self._readiness()
+        reason = "draining" if self.draining else reason
+        body: dict[str, Any] = {"ok": reason is None, "breakers": breakers}
+        if reason is not None:
+            body["error"] = reason
+        return Response(200 if reason is None else 503, orjson.dumps(body))
 
     async def _api_call(self, scope: Any, proto: Any, name: str) -> Response:
         headers = scope.headers

@@ -71,7 +71,7 @@ from picows import (
 )
 
 from parley.bus.interface import Event, EventBus
-from parley.errors import ApiError, ParleyError
+from parley.errors import ApiError, ParleyError, StorageUnavailable, unavailable
 from parley.gateway import deflate, frames, protocol, resume
 from parley.gateway.bounds import FrameGate, FrameRate, Verdict
 from parley.gateway.hub import Hub
@@ -627,7 +627,9 @@ class Connection(WSListener):
                     reply_broadcast=command.reply_broadcast,
                     client_msg_id=command.client_msg_id,
                 )
-            except ApiError as exc:
+            except (ApiError, StorageUnavailable) as exc:
+                if isinstance(exc, StorageUnavailable):  # a failing shard: try again later
+                    exc = unavailable(exc)
                 data = dict(exc.data)
                 wait = retry_after(exc)
                 if wait is not None:

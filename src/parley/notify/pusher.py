@@ -48,14 +48,14 @@ import orjson
 from parley.bus.interface import Event, EventBus
 from parley.gateway.presence import Presence
 from parley.ids import Kind, format_ts, parse_ts
-from parley.metrics import BREAKER_STATES, Row, counter, gauge
+from parley.metrics import Row, counter
 from parley.notify import policy
 from parley.notify.devices import Device
 from parley.notify.dnd import status
 from parley.notify.payloads import Notice, summary
 from parley.notify.prefs_cache import PREFS_TTL, PrefsCache
 from parley.notify.providers import FAILED, GONE, RETRY, SENT, Provider, Result
-from parley.resilience.breaker import Breaker, Policy
+from parley.resilience.board import Breakers
 from parley.resilience.retries import Backoff, Retry, after_failure, dead, first_failure
 from parley.resilience.store import RetryStore
 from parley.storage.interface import Directory, MessageStore
@@ -125,7 +125,7 @@ class Pusher(PartitionWorker):
         members: Callable[[str], Awaitable[frozenset[str]]] | None = None,
         retries: RetryStore | None = None,
         backoff: Backoff | None = None,
-        breaker: Policy | None = None,
+        breakers: Breakers | None = None,
         retry_every: float = 0.5,
     ) -> None:
         super().__init__(bus, GROUP, ownership)
@@ -136,8 +136,10 @@ class Pusher(PartitionWorker):
         self._retries: RetryStore = retries or directory  # type: ignore[assignment]
         self._backoff = backoff or Backoff()
         self._retry_every = retry_every
-        #: One circuit breaker per provider.
-        self._breakers = {p: Breaker(f"push:{p}", breaker) for p in providers}
+        #: One circuit breaker per provider, on the node's board and told its clock.
+        board = breakers or Breakers()
+        self._breakers = {p: board.get(f"push:{p}") for p in providers}
+        self._breaker_clock = board.clock
         self._directory = directory
         self._store = store
         self._presence = presence
@@ -175,27 +177,14 @@ class Pusher(PartitionWorker):
 
     def metric_rows(self) -> list[Row]:
         """Its figures for ``/metrics``: what became of pushes (``sent``, ``gone``,
-        ``failed``, ``retried``, ``dead_letters``, ``breaker_open``, ``held``...), and
-        its providers' circuit breakers."""
-        breakers = self._breakers.values()
+        ``failed``, ``retried``, ``dead_letters``, ``breaker_open``, ``held``...). Its
+        providers' circuit breakers are on the node's board (``push:apns``...)."""
         return [
             counter(
                 "parley_push",
                 "Pushes and what became of them.",
                 [((k,), self.counts.get(k, 0)) for k in OUTCOMES],
                 ["outcome"],
-            ),
-            gauge(
-                "parley_breaker_state",
-                "Circuit breakers: 0 closed, 1 half-open, 2 open.",
-                [((b.name,), BREAKER_STATES[b.state]) for b in breakers],
-                ["breaker"],
-            ),
-            counter(
-                "parley_breaker_opened",
-                "Times each circuit breaker opened.",
-                [((b.name,), b.opened) for b in breakers],
-                ["breaker"],
             ),
         ]
 
@@ -348,12 +337,16 @@ class Pusher(PartitionWorker):
         if provider is None:
             self._count("no_provider")
             return None
-        breaker, now = self._breakers[device.platform], self._clock()
+        breaker, now = self._breakers[device.platform], self._breaker_clock()
         if not breaker.allow(now):
             self._count("breaker_open")
             return Result(RETRY, "circuit breaker open", breaker.retry_after(now))
-        result = await provider.send(device, notice)
-        breaker.record(result.outcome != RETRY, self._clock())
+        try:
+            result = await provider.send(device, notice)
+        except BaseException:
+            breaker.cancel()
+            raise
+        breaker.record(result.outcome != RETRY, self._breaker_clock())
         if result.outcome == SENT:
             self._count("sent")
         elif result.outcome == GONE:

@@ -61,7 +61,8 @@ def ratelimited(wait: float) -> ApiError:
 
 
 def retry_after(exc: ApiError) -> int | None:
-    """The ``Retry-After`` seconds of a ``ratelimited`` refusal (for the WebSocket ack)."""
+    """The ``Retry-After`` seconds of a refusal that has one (``ratelimited``, and the
+    ``fatal_error`` of a store that cannot take work now), for the WebSocket ack."""
     value = exc.headers.get("retry-after")
     return int(value) if value and value.isdigit() else None
 

@@ -104,6 +104,12 @@ class Breaker:
         if calls >= self.policy.min_calls and self._failures > self.policy.error_rate * calls:
             self._open(now)
 
+    def cancel(self) -> None:
+        """A call :meth:`allow` let through ended with no outcome (it was cancelled): a
+        half-open breaker's probe slot is freed, nothing is counted."""
+        if self.state == HALF_OPEN:
+            self._in_flight = max(0, self._in_flight - 1)
+
     def _open(self, now: float) -> None:
         self.state, self._opened_at = OPEN, now
         self._outcomes.clear()

@@ -1,0 +1,97 @@
+"""Every circuit breaker of one node, by dependency instance: ``shard:0``, ``shard:1``...,
+``push:apns``, ``push:fcm``, ``search``.
+
+The board creates a breaker the first time it is named, with the node's one policy, and
+is where the node's figures about them are read: ``/metrics`` (state and times opened)
+and ``/readyz`` (states). It does no I/O. Its clock is injected; :meth:`call` runs one
+awaitable through a breaker with it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from parley.errors import ApiError, StorageError, StorageUnavailable
+from parley.metrics import BREAKER_STATES, Row, counter, gauge
+from parley.resilience.breaker import Breaker, Policy
+
+T = TypeVar("T")
+
+
+class Breakers:
+    """The node's breakers (see the module's contract)."""
+
+    def __init__(
+        self, policy: Policy | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.policy = policy or Policy()
+        self.clock = clock
+        self._all: dict[str, Breaker] = {}
+
+    def get(self, name: str) -> Breaker:
+        """The breaker called ``name``, created closed on first use."""
+        breaker = self._all.get(name)
+        if breaker is None:
+            breaker = self._all[name] = Breaker(name, self.policy)
+        return breaker
+
+    def states(self) -> dict[str, str]:
+        """Each breaker's state (``closed``, ``half_open``, ``open``), by name. An open
+        breaker stays ``open`` until a call probes it, even once its wait is over."""
+        return {name: b.state for name, b in sorted(self._all.items())}
+
+    def all_open(self, prefix: str) -> bool:
+        """Whether there are breakers named ``prefix...`` and every one is open and still
+        failing calls fast (one whose wait is over would let a probe through)."""
+        now = self.clock()
+        found = [b for name, b in self._all.items() if name.startswith(prefix)]
+        return bool(found) and all(b.retry_after(now) > 0 for b in found)
+
+    async def call(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """``fn()`` through breaker ``name``, for a storage dependency: while the breaker
+        is open it raises :class:`StorageUnavailable` (with ``retry_after``) at once and
+        ``fn`` is not called. A :class:`StorageError` counts as a failure; an
+        :class:`ApiError` (a refusal: the dependency answered) as a success; a
+        cancelled call as nothing."""
+        breaker = self.get(name)
+        now = self.clock()
+        if not breaker.allow(now):
+            wait = breaker.retry_after(now)
+            raise StorageUnavailable(
+                f"{name} is failing: circuit breaker open, retry in {wait:.0f} s",
+                retry_after=wait,
+            )
+        try:
+            result = await fn()
+        except (StorageError, OSError):
+            breaker.record(False, self.clock())
+            raise
+        except ApiError:
+            breaker.record(True, self.clock())
+            raise
+        except BaseException:
+            breaker.cancel()
+            raise
+        breaker.record(True, self.clock())
+        return result
+
+    def metric_rows(self) -> list[Row]:
+        """``parley_breaker_state`` (0 closed, 1 half-open, 2 open) and
+        ``parley_breaker_opened_total`` per breaker."""
+        states = self.states()
+        return [
+            gauge(
+                "parley_breaker_state",
+                "Circuit breakers: 0 closed, 1 half-open, 2 open.",
+                [((name,), BREAKER_STATES[s]) for name, s in states.items()],
+                ["breaker"],
+            ),
+            counter(
+                "parley_breaker_opened",
+                "Times each circuit breaker opened.",
+                [((name,), self._all[name].opened) for name in states],
+                ["breaker"],
+            ),
+        ]
