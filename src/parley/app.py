@@ -208,7 +208,9 @@ async def start(settings: Settings) -> Services:
         frame_flood=settings.ws_frame_flood,
         max_frame_size=settings.ws_max_frame,
         max_connections_per_user=settings.ws_connections_per_user,
+        valid_token=auth.valid_key,
     )
+    auth.on_revoked(gateway.revoked)
     svc = Services(
         settings,
         directory,

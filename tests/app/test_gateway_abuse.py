@@ -382,3 +382,28 @@ def test_connections_that_never_upgrade_are_closed(tmp_path):
                 b"Sec-WebSocket-Version: 13\r\n\r\n"
             )
             assert forged.recv(100).startswith(b"HTTP/1.1 403")
+
+
+# -- revocation ---------------------------------------------------------------------------------
+
+
+def test_revoking_a_token_closes_the_websockets_it_opened(server):
+    """``auth.revoke`` closes the token's open WebSockets (1008 ``token_revoked``) and a
+    ticket it got before cannot open one; other users' connections stay open."""
+    web = abuser(server)
+    bystander = Bystander(server)
+
+    async def scenario():
+        client = await RawClient.open(web.rtm_connect()["url"])
+        calm = await RawClient.open(bystander.web.rtm_connect()["url"])
+        unspent = web.rtm_connect()["url"]  # a ticket asked for before the revocation
+        assert (await asyncio.to_thread(web.auth_revoke))["revoked"] is True
+        assert await client.close_info() == (1008, "token_revoked")
+        _transport, late = await ws_connect(RawClient, unspent)
+        assert await late.close_info() == (1008, "token_revoked")
+        assert late.frames.empty()  # not even hello
+        calm.send_json({"id": 1, "type": "message", "channel": bystander.channel, "text": "hi"})
+        assert (await calm.next(reply_to=1))["ok"] is True
+        calm.close()
+
+    run(scenario)

@@ -94,6 +94,10 @@ def test_a_revocation_on_one_node_is_refused_on_another_at_once(prefix):
         pairs = await nodes(prefix)
         here = Authenticator(directory, ttl=900, evictions=pairs[0][1])
         there = Authenticator(directory, ttl=900, evictions=pairs[1][1])
+        told_here: list = []
+        told_there: list = []  # what closes the token's WebSockets on that node
+        here.on_revoked(told_here.append)
+        there.on_revoked(told_there.append)
         await start_all(pairs)
         try:
             await there.authorize("xoxp-t")
@@ -104,6 +108,9 @@ def test_a_revocation_on_one_node_is_refused_on_another_at_once(prefix):
             assert await here.revoke("xoxp-t") is True
             assert await rejected(here, "xoxp-t")
             await soon(lambda: rejected(there, "xoxp-t"))  # not 900 s later
+            # (None, first: "anything may have been revoked" while subscribing)
+            key = hash_token("xoxp-t").hex()
+            assert [k for k in told_here if k] == [k for k in told_there if k] == [key]
             reads = directory.reads
             assert (await there.authorize("xoxp-other")).user == BOB  # others stay cached
             assert directory.reads == reads

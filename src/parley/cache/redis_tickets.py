@@ -47,10 +47,11 @@ class RedisTicketBook:
         user: User,
         resume: dict[str, int] | None = None,
         scopes: frozenset[str] = frozenset(),
+        token: str = "",
     ) -> str:
         """As :meth:`Tickets.issue`; a failing Redis is ``fatal_error`` (503, retry)."""
         ticket = f"{user.id}.{secrets.token_urlsafe(_RANDOM)}"
-        grant = _encode(Grant(user, resume or {}, scopes))
+        grant = _encode(Grant(user, resume or {}, scopes, token))
         try:
             await self._client.set(self._prefix + ticket, grant, px=self._ttl_ms)
         except FAILURES as exc:

@@ -103,6 +103,7 @@ _CONTINUATION = "continuation frame without a fragmented message"
 _BINARY = "binary frames are not supported: send JSON in text frames"
 _BAD_DEFLATE = "compressed frame is corrupt, too big inflated, or was not negotiated"
 _BAD_TICKET = "invalid or expired ticket: call rtm.connect"
+REVOKED = "token_revoked"
 
 
 class Gateway:
@@ -133,8 +134,13 @@ class Gateway:
         max_connections_per_user: int = 20,
         max_frame_size: int = 1 << 20,
         clock: Callable[[], float] = time.monotonic,
+        valid_token: Callable[[bytes], Awaitable[bool]] | None = None,
     ) -> None:
         self.hub = hub
+        #: Whether a token (by its key) still authenticates (``Authenticator.valid_key``):
+        #: asked when a ticket is redeemed, and of every open connection's token when
+        #: revocations may have been missed.
+        self.valid_token = valid_token
         self.tickets = tickets
         self.presence = presence
         self.sender = sender
@@ -159,6 +165,9 @@ class Gateway:
         self.max_frame_size = max_frame_size
         self.clock = clock
         self._per_user: dict[str, int] = {}  # open connections of each user
+        #: Open connections by the key of the token that opened them (for revocation).
+        self._by_token: dict[str, set[Connection]] = {}
+        self._rechecks: set[asyncio.Task] = set()
         self._last_frame: tuple[Event | None, bytes] = (None, b"")
         self._last_compressed: tuple[Event | None, bytes] = (None, b"")
         self._dirty: list[Connection] = []  # connections with frames to write
@@ -192,6 +201,8 @@ class Gateway:
         to ``grace`` seconds for them to leave on their own, then closes the rest."""
         if self._server is not None:
             self._server.close()
+        for task in self._rechecks:
+            task.cancel()
         for conn in list(self.connections):
             conn.send(protocol.GOODBYE)
         loop = asyncio.get_running_loop()
@@ -261,6 +272,41 @@ class Gateway:
         else:
             self._per_user.pop(conn.user_id, None)
 
+    def track_token(self, conn: Connection) -> None:
+        """``conn`` was opened by the token ``conn.token``: revoking it closes ``conn``."""
+        if conn.token:
+            self._by_token.setdefault(conn.token, set()).add(conn)
+
+    def untrack_token(self, conn: Connection) -> None:
+        conns = self._by_token.get(conn.token)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._by_token[conn.token]
+
+    def revoked(self, key: str | None) -> None:
+        """A token was revoked (``key``: its SHA-256 in hex): the connections it opened
+        are closed with 1008 ``token_revoked``. ``None``: revocations may have been
+        missed, so every open connection's token is checked again."""
+        if key is not None:
+            for conn in list(self._by_token.get(key, ())):
+                conn.revoke()
+        elif self.valid_token is not None and self._by_token:
+            task = asyncio.get_running_loop().create_task(self._recheck())
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck(self) -> None:
+        assert self.valid_token is not None
+        for key in list(self._by_token):
+            try:
+                valid = await self.valid_token(bytes.fromhex(key))
+            except ParleyError:
+                log.exception("checking an open connection's token failed")
+                continue
+            if not valid:
+                self.revoked(key)
+
     def open_connections(self, user_id: str) -> int:
         """How many WebSockets ``user_id`` has open here (registered or still opening)."""
         return self._per_user.get(user_id, 0)
@@ -310,6 +356,8 @@ class Connection(WSListener):
         self.scopes: frozenset[str] = frozenset()
         self.user_id = user_id
         self.team_id = ""
+        #: The key of the token that opened it (``Grant.token``): revoking it closes it.
+        self.token = ""
         self.transport: WSTransport | None = None
         self._resume: dict[str, int] = {}
         #: Counted in the presence registry (from its registration to its close).
@@ -391,6 +439,7 @@ class Connection(WSListener):
         gw = self.gateway
         gw.hub.remove(self)
         gw.detach(self)
+        gw.untrack_token(self)
         if self._present and self.user is not None:
             self._present = False
             gw.presence.disconnected(self.user)
@@ -526,6 +575,10 @@ class Connection(WSListener):
         if not transport.is_disconnected:
             transport.disconnect()
 
+    def revoke(self) -> None:
+        """The token that opened this connection was revoked: closed with 1008."""
+        self._fail(WSCloseCode.POLICY_VIOLATION, REVOKED)
+
     def close(self, graceful: bool = True) -> None:
         self.flush()  # what was said before the close goes first
         if self.transport is not None and not self.transport.is_disconnected:
@@ -542,8 +595,18 @@ class Connection(WSListener):
         if grant is None or grant.user.id != self.user_id:
             self._fail(WSCloseCode.POLICY_VIOLATION, _BAD_TICKET)
             return False
+        if grant.token and gw.valid_token is not None:
+            try:
+                valid = await gw.valid_token(bytes.fromhex(grant.token))
+            except (ParleyError, ValueError):
+                valid = False
+            if not valid:  # revoked between rtm.connect and now
+                self._fail(WSCloseCode.POLICY_VIOLATION, REVOKED)
+                return False
         self.user, self.scopes, self._resume = grant.user, grant.scopes, grant.resume
         self.team_id = grant.user.team_id
+        self.token = grant.token
+        gw.track_token(self)
         if grant.user.rate_limit is not None:
             self._gate = FrameGate(gw.frame_rate_for(grant.user), gw.clock)
         return True

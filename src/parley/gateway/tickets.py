@@ -32,6 +32,8 @@ class Grant(msgspec.Struct, frozen=True):
     user: User
     resume: dict[str, int] = {}
     scopes: frozenset[str] = frozenset()
+    #: The token's key (its SHA-256 in hex), so revoking it closes the connection.
+    token: str = ""
 
 
 class Tickets(Protocol):
@@ -40,6 +42,7 @@ class Tickets(Protocol):
         user: User,
         resume: dict[str, int] | None = None,
         scopes: frozenset[str] = frozenset(),
+        token: str = "",
     ) -> str:
         """A new ticket for ``user``, valid for the book's TTL, redeemable once. Raises
         :class:`~parley.errors.ApiError` (503) when it cannot be stored."""
@@ -76,6 +79,7 @@ class TicketBook:
         user: User,
         resume: dict[str, int] | None = None,
         scopes: frozenset[str] = frozenset(),
+        token: str = "",
     ) -> str:
         now = self._clock()
         if len(self._tickets) >= self._max:
@@ -83,7 +87,7 @@ class TicketBook:
             while len(self._tickets) >= self._max:
                 del self._tickets[next(iter(self._tickets))]
         ticket = secrets.token_urlsafe(24)
-        self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}, scopes))
+        self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}, scopes, token))
         return ticket
 
     def holder(self, ticket: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from parley.errors import ApiError, Code
 from parley.pipeline import scopes
 from parley.storage.interface import Directory
 from parley.storage.models import Caller, User
+
+log = logging.getLogger(__name__)
 
 #: The eviction topic of cached tokens (keys: the SHA-256 of the token, in hex).
 TOPIC = "token"
@@ -58,7 +61,23 @@ class Authenticator:
         #: Bumped by every eviction: a directory read that started before one is not
         #: cached (it may have read the token before it was revoked).
         self._generation = 0
+        #: Told of every revocation, here or announced (see :meth:`on_revoked`).
+        self._revoked: list[Callable[[str | None], None]] = []
         self._evictions.on(TOPIC, self._evict_announced, self._clear)
+
+    def on_revoked(self, listener: Callable[[str | None], None]) -> None:
+        """From now on ``listener(key)`` is called when a token is revoked, by this
+        process or (with Redis) another, with the token's key (its SHA-256 in hex);
+        ``listener(None)`` when revocations may have been missed (any token may have
+        been). The gateway closes the WebSockets a revoked token opened."""
+        self._revoked.append(listener)
+
+    def _tell(self, key: str | None) -> None:
+        for listener in self._revoked:
+            try:
+                listener(key)
+            except Exception:  # one listener's bug must not stop the others
+                log.exception("a revocation listener failed")
 
     async def authenticate(self, token: str | None) -> User:
         """The token's user; see :meth:`authorize`."""
@@ -89,12 +108,22 @@ class Authenticator:
             raise ApiError(Code.ACCOUNT_INACTIVE)
         return caller
 
+    async def valid_key(self, key: bytes) -> bool:
+        """Whether the token whose key (SHA-256) is ``key`` still authenticates: known,
+        not revoked, its user not deleted (from the cache when it holds it)."""
+        caller = self._cache.get(key)
+        if caller is not None:
+            return True
+        caller = await self._directory.caller_by_token(key)
+        return caller is not None and not caller.revoked and not caller.user.deleted
+
     async def revoke(self, token: str) -> bool:
         """Revokes ``token`` in the directory, forgets it here, then tells the other nodes
         (in that order: a read racing the revocation cannot cache the token again)."""
         key = hash_token(token)
         revoked = await self._directory.revoke_token(key)
         self._evict(key)
+        self._tell(key.hex())
         await self._evictions.announce(TOPIC, key.hex())
         return revoked
 
@@ -107,7 +136,10 @@ class Authenticator:
             self._evict(bytes.fromhex(key))
         except ValueError:
             self._clear()
+            return
+        self._tell(key)
 
     def _clear(self) -> None:
         self._generation += 1
         self._cache.clear()
+        self._tell(None)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.gateway.resume import parse_resume
+from parley.pipeline.auth import hash_token
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -21,7 +22,9 @@ def register(api: Api, svc: Services) -> None:
         if ":" in host:
             host = f"[{host}]"
         resume = parse_resume(args.raw("resume"))
-        ticket = await svc.tickets.issue(ctx.user, resume, ctx.scopes)
+        ticket = await svc.tickets.issue(
+            ctx.user, resume, ctx.scopes, hash_token(ctx.token).hex() if ctx.token else ""
+        )
         team = await svc.directory.team(ctx.user.team_id)
         base = svc.settings.gateway_url or f"ws://{host}:{svc.gateway_port}/"
         return {
