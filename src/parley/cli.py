@@ -100,8 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scopes",
         metavar="LIST",
         help="the token's OAuth scopes, comma-separated as Slack writes them, e.g. "
-        "channels:read,channels:history (default: all for people, all but channels:write "
-        "for bots)",
+        "channels:read,channels:history (default: all for people; for bots all but "
+        "channels:write, search:read, dnd:write and push:write)",
     )
     u_create.add_argument(
         "--password",

@@ -105,6 +105,19 @@ def test_health_and_roles(fleet):
     assert get(f"{fleet.lb}/api/openapi.json") == 200
 
 
+def test_the_load_balancer_closes_a_connection_that_never_says_anything(fleet):
+    """deploy/haproxy.cfg's ``timeout http-request``: a client that connects and sends
+    nothing is closed (Parley's own HTTP server only times out after a first byte)."""
+    host, port = fleet.lb.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as silent:
+        began = time.monotonic()
+        rest = b""
+        while chunk := silent.recv(4096):  # a 408 at most, then the close
+            rest += chunk
+        assert time.monotonic() - began < 25, "held open past the request timeout"
+        assert rest == b"" or rest.startswith(b"HTTP/1.1 408"), rest[:80]
+
+
 def test_a_message_through_either_api_node_reaches_both_gateways_in_order(fleet, team):
     """Two API nodes post into one channel at once; subscribers held by each gateway get
     every message once, in seq order (two publishers, one order)."""
