@@ -42,6 +42,10 @@ class Settings:
     #: Accept permessage-deflate when a client offers it (without context takeover, so
     #: each event is compressed once for all: ~7 µs per event, nothing per connection).
     ws_deflate: bool = True
+    #: Mark the web client's session cookies ``Secure`` whatever the request's scheme:
+    #: set it when a TLS proxy serves Parley to browsers (Parley itself listens in plain
+    #: HTTP, so it cannot tell). Requests that arrive over HTTPS get ``Secure`` anyway.
+    secure_cookies: bool = False
     #: Seconds a stopping gateway gives clients, after ``goodbye``, to move elsewhere.
     drain_seconds: float = 5.0
     #: Seconds an ``rtm.connect`` ticket stays valid (single use).

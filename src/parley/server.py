@@ -125,6 +125,7 @@ async def serve(
         health_only=settings.role in ("gateway", "worker"),
         metrics=svc.metrics.expose,
         readiness=svc.readiness,
+        secure_cookies=settings.secure_cookies,
     )
     server = Server(
         http,

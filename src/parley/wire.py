@@ -15,8 +15,13 @@ import orjson
 from parley.ids import format_ts
 from parley.storage.models import Channel, Message, Team, User
 
+#: What a deleted message that keeps its thread says instead of its text (Slack's).
+TOMBSTONE_TEXT = "This message was deleted."
+
 
 def message(m: Message) -> dict[str, Any]:
+    if m.deleted:
+        return tombstone(m)
     out: dict[str, Any] = {
         "type": "message",
         "user": m.user,
@@ -33,15 +38,7 @@ def message(m: Message) -> dict[str, Any]:
         out["subtype"] = m.subtype
     if m.client_msg_id:
         out["client_msg_id"] = m.client_msg_id
-    if m.thread_ts is not None:
-        out["thread_ts"] = format_ts(m.thread_ts)
-    if m.reply_count or m.latest_reply is not None:
-        out["thread_ts"] = format_ts(m.ts)
-        out["reply_count"] = m.reply_count
-        out["reply_users"] = list(m.reply_users[:5])
-        out["reply_users_count"] = len(m.reply_users)
-        if m.latest_reply is not None:
-            out["latest_reply"] = format_ts(m.latest_reply)
+    _thread(m, out)
     if m.edited_ts is not None and not m.deleted:
         out["edited"] = {"user": m.edited_by or m.user, "ts": format_ts(m.edited_ts)}
     if m.rich:
@@ -51,6 +48,38 @@ def message(m: Message) -> dict[str, Any]:
             {"name": r.name, "users": list(r.users), "count": len(r.users)} for r in m.reactions
         ]
     return out
+
+
+def tombstone(m: Message) -> dict[str, Any]:
+    """A deleted message as Slack shows one whose thread lives on: no text, author,
+    reactions or content of its own; its place, ``seq`` and thread."""
+    out: dict[str, Any] = {
+        "type": "message",
+        "subtype": "tombstone",
+        "hidden": True,
+        "user": "USLACKBOT",
+        "text": TOMBSTONE_TEXT,
+        "ts": format_ts(m.ts),
+        "team": m.team,
+        "channel": m.channel,
+        "seq": m.seq,
+        "edit_version": m.version,
+    }
+    _thread(m, out)
+    return out
+
+
+def _thread(m: Message, out: dict[str, Any]) -> None:
+    """The thread a message is in, or that it leads (with its replies' summary)."""
+    if m.thread_ts is not None:
+        out["thread_ts"] = format_ts(m.thread_ts)
+    if m.reply_count or m.latest_reply is not None:
+        out["thread_ts"] = format_ts(m.ts)
+        out["reply_count"] = m.reply_count
+        out["reply_users"] = list(m.reply_users[:5])
+        out["reply_users_count"] = len(m.reply_users)
+        if m.latest_reply is not None:
+            out["latest_reply"] = format_ts(m.latest_reply)
 
 
 def im_user(c: Channel, members: Iterable[str], viewer: str) -> str | None:

@@ -317,6 +317,23 @@ def test_delete_is_owner_only(a, b, bob):
     assert nxt["seq"] == 3  # a deleted message keeps its seq; no gap, no reuse
 
 
+def test_a_deleted_thread_parent_stays_as_a_tombstone_while_it_has_replies(a, b, bob):
+    ch = channel(a, members=[bob.user_id])
+    parent = a.chat_postMessage(channel=ch, text="secret parent")["ts"]
+    reply = b.chat_postMessage(channel=ch, text="a reply", thread_ts=parent)["ts"]
+    a.reactions_add(channel=ch, timestamp=parent, name="eyes")
+    a.chat_delete(channel=ch, ts=parent)
+    [stone] = b.conversations_history(channel=ch)["messages"]
+    assert stone["ts"] == parent and stone["subtype"] == "tombstone" and stone["hidden"]
+    assert stone["text"] == "This message was deleted." and stone["reply_count"] == 1
+    assert "secret" not in str(stone) and "reactions" not in stone and stone["seq"] == 1
+    thread = b.conversations_replies(channel=ch, ts=parent)["messages"]
+    assert [m["text"] for m in thread] == ["This message was deleted.", "a reply"]
+    assert error(a.chat_update, channel=ch, ts=parent, text="back") == "message_not_found"
+    b.chat_delete(channel=ch, ts=reply)  # the last reply gone: so is the tombstone
+    assert b.conversations_history(channel=ch)["messages"] == []
+
+
 # -- reactions ---------------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ import json
 import urllib.error
 import urllib.request
 
+from tests.helpers import server_in_thread
+
 PASSWORD = "a long passphrase"
 
 
@@ -102,3 +104,16 @@ def test_the_app_is_served_with_a_strict_content_security_policy(server):
         status, headers, _ = request(server, asset, method="GET", client=None)
         assert status == 200 and headers["X-Content-Type-Options"] == "nosniff"
     assert request(server, "/static/nope.js", method="GET", client=None)[0] == 404
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure(tmp_path):
+    """``PARLEY_SECURE_COOKIES``: Parley listens in plain HTTP behind a TLS proxy and
+    still marks the session cookie ``Secure`` (and clears it the same way)."""
+    with server_in_thread(tmp_path / "data", secure_cookies=True) as srv:
+        srv.user("proxied", password=PASSWORD)
+        status, headers, body = sign_in(srv, "proxied")
+        assert status == 200 and "; Secure" in headers["Set-Cookie"]
+        me = json.loads(body)["user"]
+        session = headers["Set-Cookie"].split(";")[0]
+        _, headers, _ = request(srv, "/auth/signout", {}, cookie=session, client=me["id"])
+        assert "; Secure" in headers["Set-Cookie"] and "Max-Age=0" in headers["Set-Cookie"]

@@ -111,6 +111,45 @@ def test_offline_then_back_gets_everything_in_order_once(browser, world):
     ca.close()
 
 
+def test_what_changed_while_offline_shows_once_back(browser, world, shots):
+    """Edits, deletions and reactions keep their message's seq, so resume does not
+    replay them: coming back, the client reads the channel again and shows them; a
+    deleted message that has replies stays as a tombstone."""
+    srv, general, alice, bob = world
+    web = srv.client(alice.token)
+    ts = {t: web.chat_postMessage(channel=general, text=t)["ts"] for t in ("one", "two", "three")}
+    parent = web.chat_postMessage(channel=general, text="a parent")["ts"]
+    srv.client(bob.token).chat_postMessage(channel=general, text="its reply", thread_ts=parent)
+    _cb, page = sign_in(browser, srv.url, "bob")
+    page.wait_for_selector("#messages .msg:has-text('a parent') .replies")
+    page.context.set_offline(True)
+    page.wait_for_selector("body[data-connection=down]")
+    web.chat_update(channel=general, ts=ts["one"], text="one, edited")
+    web.chat_delete(channel=general, ts=ts["two"])
+    web.reactions_add(channel=general, timestamp=ts["three"], name="eyes")
+    web.chat_delete(channel=general, ts=parent)
+    page.context.set_offline(False)
+    page.wait_for_selector("#messages .msg:has-text('one, edited') .edited", timeout=15000)
+    page.wait_for_selector("#messages .msg:has-text('two')", state="detached")
+    page.wait_for_selector("#messages .msg:has-text('three') .reactions [data-reaction=eyes]")
+    stone = "#messages .msg.deleted:has-text('This message was deleted.')"
+    page.wait_for_selector(f"{stone} .replies")
+    assert not page.query_selector("#messages .msg:has-text('a parent')")
+    page.screenshot(path=str(shots / "offline-changes.png"))
+    page.click(f"{stone} .replies")
+    page.wait_for_selector("#thread-messages .msg:has-text('its reply')")
+    # live, too: a parent deleted while connected becomes a tombstone, a lone message goes
+    live = web.chat_postMessage(channel=general, text="live parent")["ts"]
+    web.chat_postMessage(channel=general, text="live reply", thread_ts=live)
+    page.wait_for_selector("#messages .msg:has-text('live parent') .replies")
+    web.chat_delete(channel=general, ts=live)
+    page.wait_for_selector("#messages .msg:has-text('live parent')", state="detached")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#messages .msg.deleted .replies').length === 2"
+    )
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -54,7 +54,10 @@ class HttpApp:
         health_only: bool = False,
         metrics: Callable[[], bytes] | None = None,
         readiness: Callable[[], tuple[str | None, dict[str, str]]] | None = None,
+        secure_cookies: bool = False,
     ) -> None:
+        #: Session cookies are ``Secure`` always (behind a TLS proxy), not only over HTTPS.
+        self._secure_cookies = secure_cookies
         self._api = api
         #: Why this node cannot serve now (``None``: it can) and its circuit breakers'
         #: states, for ``/readyz``.
@@ -149,7 +152,7 @@ class HttpApp:
         body = await self._body(headers, proto)
         if body is None:
             return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
-        secure = scope.scheme == "https"
+        secure = self._secure_cookies or scope.scheme == "https"
         if action == "signin":
             return await self._sessions.sign_in(body, secure=secure)
         return await self._sessions.sign_out(

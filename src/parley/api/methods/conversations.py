@@ -14,7 +14,7 @@ from parley.api.dispatch import Api, Ctx
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, encode_id, wall_us
 from parley.pipeline import events, scopes
-from parley.storage.models import Channel
+from parley.storage.models import Channel, Message
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -270,14 +270,23 @@ def register(api: Api, svc: Services) -> None:
             **paging.metadata("history", last, page.has_more),
         }
 
+    async def thread_parent(channel_id: str, ts: int) -> Message | None:
+        """The message at ``ts``, or, deleted, its tombstone while replies keep it."""
+        found = await store.message(channel_id, ts)
+        if found is None:
+            [found] = await store.messages_at([(channel_id, ts)]) or [None]
+            if found is not None and not found.reply_count:
+                return None
+        return found
+
     async def replies(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await visible(ctx, args, "history")
         ts = args.ts(
             "ts", required=True, missing=Code.THREAD_NOT_FOUND, invalid=Code.THREAD_NOT_FOUND
         )
-        parent = await store.message(channel.id, ts)
+        parent = await thread_parent(channel.id, ts)
         if parent is not None and parent.thread_ts is not None:  # a reply names its thread
-            parent = await store.message(channel.id, parent.thread_ts)
+            parent = await thread_parent(channel.id, parent.thread_ts)
         if parent is None:
             raise ApiError(Code.THREAD_NOT_FOUND)
         before, after = bounds(args)

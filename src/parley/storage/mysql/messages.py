@@ -84,7 +84,11 @@ _TAILS = (
     "INSERT INTO channel_tails (channel, seq, ts) VALUES (%s, %s, %s) "
     "ON DUPLICATE KEY UPDATE seq = VALUES(seq), ts = VALUES(ts)"
 )
-_TOP_LEVEL = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+#: What a channel's history shows: top-level messages and thread broadcasts, and a
+#: deleted thread parent while it has replies (as a tombstone, ``parley.wire``).
+_TOP_LEVEL = (
+    "(deleted = 0 OR reply_count > 0) AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+)
 
 
 def marks(n: int) -> str:

@@ -40,7 +40,11 @@ _COLS = (
 _COLS_M = ", ".join(f"m.{c.strip()}" for c in _COLS.split(","))
 _INSERT = f"INSERT INTO messages ({_COLS}) VALUES ({', '.join('?' * 19)})"
 _BY_TS = f"SELECT {_COLS} FROM messages WHERE channel = ? AND ts = ?"
-_TOP_LEVEL = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+#: What a channel's history shows: top-level messages and thread broadcasts, and a
+#: deleted thread parent while it has replies (as a tombstone, ``parley.wire``).
+_TOP_LEVEL = (
+    "(deleted = 0 OR reply_count > 0) AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+)
 
 
 def shard_filename(index: int) -> str:

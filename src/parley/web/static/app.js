@@ -28,6 +28,8 @@ const state = {
   pending: new Map(), // client_msg_id -> {channel, text, thread_ts, failed}
   presence: new Map(),
   typing: new Map(), // channel -> Map(user -> expiry)
+  stale: new Set(), // channels to reconcile when opened (changed while disconnected)
+  connectedBefore: false,
   thread: null, // {channel, ts}
   editing: null, // {ts, draft}: the message being edited survives re-renders
   ws: null,
@@ -47,12 +49,16 @@ class ApiError extends Error {
   }
 }
 
+// A call that gets no answer within this long fails (a send then shows "Not sent").
+const API_TIMEOUT_MS = 15000;
+
 async function api(method, args = {}, attempt = 0) {
   const resp = await fetch(`/api/${method}`, {
     method: "POST",
     headers: headers(),
     credentials: "same-origin",
     body: JSON.stringify(args),
+    signal: AbortSignal.timeout(API_TIMEOUT_MS),
   });
   if (resp.status === 429 && attempt < 3) {
     const wait = Number(resp.headers.get("Retry-After") || "1");
@@ -273,6 +279,7 @@ async function openChannel(id) {
   $("leave").hidden = !c;
   renderChannels();
   if (!state.cursor.has(id)) await loadHistory(id);
+  if (state.stale.has(id)) await reconcile(id).catch(() => {});
   renderMessages({ bottom: true });
 }
 
@@ -368,6 +375,14 @@ function messageItem(m, { inThread = false } = {}) {
   when.textContent = new Date(Number(m.ts.split(".")[0]) * 1000).toLocaleTimeString();
   const text = document.createElement("div");
   text.className = "text";
+  if (m.subtype === "tombstone") {
+    // deleted, kept for its thread: no author, no actions, only the way to the replies
+    li.classList.add("deleted");
+    text.textContent = m.text;
+    li.append(text);
+    if (!inThread && m.reply_count) li.append(repliesButton(m));
+    return li;
+  }
   renderText(text, m.text || "");
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
   if (m.edited) {
@@ -390,14 +405,7 @@ function messageItem(m, { inThread = false } = {}) {
     }
     li.append(bar);
   }
-  if (!inThread && m.reply_count) {
-    const more = document.createElement("button");
-    more.type = "button";
-    more.className = "replies";
-    more.textContent = `${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}`;
-    more.addEventListener("click", () => openThread(m.channel, m.ts));
-    li.append(more);
-  }
+  if (!inThread && m.reply_count) li.append(repliesButton(m));
   const actions = document.createElement("div");
   actions.className = "actions";
   const add = (label, title, fn) => {
@@ -416,10 +424,32 @@ function messageItem(m, { inThread = false } = {}) {
       rerender(m.channel, m.thread_ts);
       document.querySelector("textarea.edit")?.focus();
     });
-    add("Delete", "Delete", () => api("chat.delete", { channel: m.channel, ts: m.ts }));
+    add("Delete", "Delete", () =>
+      api("chat.delete", { channel: m.channel, ts: m.ts }).catch((err) =>
+        notice(`Could not delete: ${err.code || err.message}`),
+      ),
+    );
   }
   li.append(actions);
   return li;
+}
+
+function repliesButton(m) {
+  const more = document.createElement("button");
+  more.type = "button";
+  more.className = "replies";
+  more.textContent = `${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}`;
+  more.addEventListener("click", () => openThread(m.channel, m.ts));
+  return more;
+}
+
+// A short-lived note for a failure that has no better place (an edit or delete refused).
+function notice(text) {
+  const el = $("notice");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => (el.hidden = true), 5000);
 }
 
 function pendingItem(id, p) {
@@ -462,9 +492,13 @@ function editor(m) {
     }
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
-      const edited = await api("chat.update", { channel: m.channel, ts: m.ts, text: box.value });
+      try {
+        const edited = await api("chat.update", { channel: m.channel, ts: m.ts, text: box.value });
+        keep(edited.message);
+      } catch (err) {
+        notice(`Could not edit: ${err.code || err.message}`);
+      }
       state.editing = null;
-      keep(edited.message);
       rerender(m.channel, m.thread_ts);
     }
   });
@@ -543,6 +577,13 @@ async function openThread(channel, ts) {
   state.thread = { channel, ts };
   $("thread").hidden = false;
   const page = await api("conversations.replies", { channel, ts, limit: 200 });
+  if (!page.has_more) {
+    // every reply is here: one held that is not was deleted meanwhile
+    const now = new Set(page.messages.map((m) => m.ts));
+    for (const [key, m] of store(channel)) {
+      if (m.thread_ts === ts && key !== ts && !now.has(key)) store(channel).delete(key);
+    }
+  }
   for (const m of page.messages) keep({ ...m, channel });
   renderThread();
 }
@@ -641,6 +682,8 @@ function onEvent(ev) {
     case "hello":
       state.backoff = 500;
       banner("");
+      if (state.connectedBefore) refreshAll();
+      state.connectedBefore = true;
       wsSend({ type: "presence_sub", ids: [...state.users.keys()].slice(0, 5000) });
       break;
     case "resume_done":
@@ -679,7 +722,7 @@ function onMessage(ev) {
   if (ev.subtype === "message_changed") {
     keep({ ...ev.message, channel: ev.channel });
   } else if (ev.subtype === "message_deleted") {
-    store(ev.channel).delete(ev.deleted_ts);
+    forget(ev.channel, ev.deleted_ts);
     if (ev.seq) hold(ev.channel, ev.seq);
   } else {
     if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
@@ -687,13 +730,58 @@ function onMessage(ev) {
     if (c && ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
       c.unread += 1;
       const text = ev.text || "";
-      if (text.includes(`<@${state.me.id}>`) || text.includes(`@${state.me.name}`)) c.mentions += 1;
+      if (mentionsMe(text)) c.mentions += 1;
       renderChannels();
     }
     state.typing.get(ev.channel)?.delete(ev.user);
   }
   rerender(ev.channel, ev.thread_ts || (ev.message && ev.message.thread_ts));
   if (state.thread && ev.channel === state.thread.channel) renderThread();
+}
+
+// <@U123>, or @name as a whole word (not @bobby for bob), or @channel / @everyone / @here.
+function mentionsMe(text) {
+  if (text.includes(`<@${state.me.id}>`) || /<!(channel|everyone|here)>/.test(text)) return true;
+  const name = state.me.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(^|[^\\w@])@${name}(?![\\w.-])`, "i").test(text);
+}
+
+// A message deleted: gone, or a tombstone while it keeps a thread (as the server says).
+function forget(channel, ts) {
+  const m = store(channel).get(ts);
+  if (m?.reply_count) {
+    store(channel).set(ts, { ...m, subtype: "tombstone", text: "This message was deleted.", reactions: [] });
+  } else {
+    store(channel).delete(ts);
+  }
+}
+
+// After a reconnect: resume replays new messages by seq, but an edit, a deletion or a
+// reaction made meanwhile keeps its message's seq. So the newest page of each channel
+// held is read again and reconciled (what it lacks was deleted), and so is the open
+// thread; a channel not open reloads its history when it is opened.
+async function refreshAll() {
+  for (const channel of state.messages.keys()) {
+    if (channel === state.active) {
+      await reconcile(channel).catch(() => {});
+    } else {
+      state.stale.add(channel);
+    }
+  }
+  if (state.thread) await openThread(state.thread.channel, state.thread.ts).catch(() => {});
+}
+
+async function reconcile(channel) {
+  state.stale.delete(channel);
+  const page = await api("conversations.history", { channel, limit: 50 });
+  const fresh = new Map(page.messages.map((m) => [m.ts, { ...m, channel }]));
+  const oldest = page.has_more ? page.messages.at(-1)?.ts : null;
+  for (const [ts, m] of store(channel)) {
+    const inPage = !oldest || cmp(ts, oldest) >= 0;
+    if (inPage && topLevel(m) && !fresh.has(ts)) store(channel).delete(ts);
+  }
+  for (const m of fresh.values()) keep(m);
+  rerender(channel);
 }
 
 function onReaction(ev) {
