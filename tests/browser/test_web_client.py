@@ -60,7 +60,11 @@ def test_two_people_chat_live(browser, world, shots):
     say(alice, "hello bob")
     bob.wait_for_selector("#messages .msg:has-text('hello bob')", timeout=1000)
     alice.wait_for_selector("#messages .msg:not(.pending):has-text('hello bob')")
-    say(bob, "hi alice\nsecond line")
+    bob.fill("#composer textarea", "hi alice")
+    bob.press("#composer textarea", "Shift+Enter")  # a new line, not a send
+    bob.type("#composer textarea", "second line")
+    assert bob.input_value("#composer textarea") == "hi alice\nsecond line"
+    bob.press("#composer textarea", "Enter")
     alice.wait_for_selector("#messages .msg:has-text('second line')", timeout=1000)
     # a reaction, an edit, a thread reply and a delete show up on the other side
     item = "#messages .msg:has-text('hello bob')"
