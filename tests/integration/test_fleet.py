@@ -300,3 +300,54 @@ def test_the_worker_pushes_offline_members_by_the_fleet_s_presence(fleet, team, 
     # within a second, the second one too: a JetStream fetch used to wait out its whole
     # timeout after a lone event
     assert arrived - sent < 1.0 and arrived2 - sent2 < 1.0
+
+
+def test_the_worker_killed_mid_batch_resumes_and_indexes_and_pushes_each_message_once(
+    fleet, team, providers
+):
+    """SIGKILL of the worker process while pushes are in flight (the provider answers
+    after 50 ms): its replacement resumes from the committed offsets. Every message is
+    pushed (none lost with the killed batch) and shows once on the device (a push sent
+    again carries the same per-message identity, which replaces the first), and is
+    found once by search."""
+    alice, _bots, channel = team
+    carol = fleet.user("killed-worker-carol")
+    web = fleet.client(alice.token, via="api1")
+    web.conversations_invite(channel=channel, users=carol.user_id)
+    token = "fleet:kill:APA91b" + "k" * 80
+    carol_web = fleet.client(carol.token, via="api2")
+    carol_web.api_call("push.register", json={"platform": "fcm", "device_token": token})
+    fcm = providers.fcm
+    fcm.delay = 0.05
+    count = 150
+    try:
+        stamps = [
+            web.chat_postMessage(channel=channel, text=f"<@{carol.user_id}> zebracrash {i}")["ts"]
+            for i in range(count)
+        ]
+        wait_for(lambda: len(pushes(fcm, token)) >= 20, 30, "pushes under way")
+        fleet.kill("worker")
+        sent_before = len(pushes(fcm, token))
+        fleet.start("worker", "worker", 5)
+
+        def tags() -> list[str]:
+            return [p["android"]["notification"]["tag"] for p in pushes(fcm, token)]
+
+        wait_for(lambda: len(set(tags())) >= count, 60, "every message pushed")
+    finally:
+        fcm.delay = 0.0
+    assert sent_before < count, "the worker was not killed mid-batch"
+    assert set(tags()) == {f"{channel}:{ts}" for ts in stamps}  # each on the device once
+    print(f"pushes: {len(tags())} for {count} messages ({sent_before} before the kill)")
+
+    def found() -> list[str]:
+        got = carol_web.search_messages(query="zebracrash", count=100, page=1)["messages"]
+        pages = got["paging"]["pages"]
+        matches = list(got["matches"])
+        for page in range(2, pages + 1):
+            more = carol_web.search_messages(query="zebracrash", count=100, page=page)
+            matches += more["messages"]["matches"]
+        return [m["ts"] for m in matches]
+
+    wait_for(lambda: len(found()) >= count, 30, "every message indexed")
+    assert sorted(found()) == sorted(stamps)  # each once

@@ -19,7 +19,7 @@ def test_apns_alert():
         "apns-push-type": "alert",
         "apns-topic": "org.parley.app",
         "apns-priority": "10",
-        "apns-collapse-id": "C0123ABC",
+        "apns-collapse-id": "C0123ABC:1795600000.000100",  # one per message
     }
     payload = orjson.loads(body)
     assert payload["aps"]["alert"] == {"title": "#general", "body": "alice: hi"}
@@ -32,7 +32,7 @@ def test_fcm_message():
     assert body["token"] == "fcm-token"
     assert body["notification"] == {"title": "#general", "body": "alice: hi"}
     assert body["android"]["collapse_key"] == "C0123ABC"
-    assert body["android"]["notification"]["tag"] == "C0123ABC"
+    assert body["android"]["notification"]["tag"] == "C0123ABC:1795600000.000100"
     assert all(isinstance(v, str) for v in body["data"].values())  # FCM data is strings
 
 

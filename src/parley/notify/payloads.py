@@ -3,9 +3,12 @@
 A :class:`Notice` is one message worth a push to one user (``parley.notify.policy``
 decides who). :func:`apns` and :func:`fcm` render it: a title (the channel), a body
 (the sender and a preview cut safely), and the data a client needs to deep-link (the
-channel and the message ``ts``). Pushes collapse per channel: a newer push replaces an
-older one of the same channel on the lock screen (``apns-collapse-id``, Android's
-``collapse_key`` and ``tag``). :func:`summary` turns the notices held during Do Not
+channel and the message ``ts``). Each push names its message (:func:`collapse_id`:
+``apns-collapse-id``, Android's ``tag``): a push sent again (the worker crashed after
+sending it and before recording its progress, so at-least-once sent it twice) replaces
+the first on the device, and the person sees it once. On the lock screen they group by
+channel (iOS's ``thread-id``); an Android device that was offline gets the newest of each
+channel (``collapse_key``). :func:`summary` turns the notices held during Do Not
 Disturb into one per channel.
 """
 
@@ -51,6 +54,12 @@ def _data(n: Notice) -> dict[str, str]:
     return {"channel": n.channel, "ts": n.ts, "sender": n.sender, "count": str(n.count)}
 
 
+def collapse_id(n: Notice) -> str:
+    """The identity of ``n``'s push on the device: its channel and message (at most the
+    64 bytes APNs allows)."""
+    return f"{n.channel}:{n.ts}"[:64]
+
+
 def _fit(build: Callable[[str], dict], preview: str) -> bytes:
     """The JSON ``build(preview)`` makes, the preview halved until it fits
     :data:`MAX_PAYLOAD` (a long channel or sender name leaves less room)."""
@@ -68,7 +77,7 @@ def apns(n: Notice, topic: str) -> tuple[dict[str, str], bytes]:
         "apns-push-type": "alert",
         "apns-topic": topic,
         "apns-priority": "10",
-        "apns-collapse-id": n.channel[:64],
+        "apns-collapse-id": collapse_id(n),
     }
 
     def build(preview: str) -> dict:
@@ -95,8 +104,8 @@ def fcm(n: Notice, token: str) -> bytes:
                 "token": token,
                 "notification": {"title": _title(shown), "body": _body(shown)},
                 "data": _data(shown),
-                "android": {"collapse_key": n.channel, "notification": {"tag": n.channel}},
-                "apns": {"headers": {"apns-collapse-id": n.channel[:64]}},
+                "android": {"collapse_key": n.channel, "notification": {"tag": collapse_id(n)}},
+                "apns": {"headers": {"apns-collapse-id": collapse_id(n)}},
             }
         }
 

@@ -19,17 +19,21 @@ newest message's text as it is now.
 
 Sends run beside the reading, at most ``concurrency`` at once. A provider's answer
 decides what follows (:class:`parley.notify.providers.Result`): a dead token forgets
-the device; a 429, a 5xx or a network failure retries with backoff and jitter
-(``Retry-After`` honoured), up to :data:`~parley.notify.providers.ATTEMPTS` attempts,
-checking before each retry that the user can still read the channel. A message is
-pushed once per worker even when the log delivers it twice (the republisher's repairs),
-and not at all when it is older than ``stale`` seconds when read (a worker catching up
-after an outage does not wake phones for old news).
+the device; a 429, a 5xx, a network failure or an open circuit breaker records a
+durable retry (:mod:`parley.resilience`), redone with backoff and jitter
+(``Retry-After`` honoured) up to the attempt limit, then a dead letter; before each
+retry the user's access to the channel is checked again. A message is pushed once per
+worker even when the log delivers it twice (the republisher's repairs), and not at all
+when it is older than ``stale`` seconds when read (a worker catching up after an outage
+does not wake phones for old news).
 
 Where it starts: from the group's committed offset when the log keeps one (JetStream),
-else from the log's end. Several workers split the partitions
-(:mod:`parley.worker.ownership`). Retries live in memory: a worker that stops drops the
-pushes still waiting to retry (a durable retry table is issue 10's).
+else from the log's end. A batch's offset is committed only once each of its pushes was
+sent or recorded as a retry, so a worker killed at any point loses none: the next one
+does the batch again. A push it had already sent goes again then; it carries the same
+per-message identity (:func:`parley.notify.payloads.collapse_id`), so the device
+replaces the first with it and the person sees it once. Several workers split the
+partitions (:mod:`parley.worker.ownership`).
 """
 
 from __future__ import annotations
@@ -199,12 +203,13 @@ class Pusher(PartitionWorker):
                 log.exception("pusher: reading partition %d failed", partition)
                 await asyncio.sleep(0.5)
                 continue
+            sends: list[asyncio.Task] = []
             for event in batch.events:
                 if event.type != "message" or self._pushed_before(event):
                     continue
                 for attempt in range(1, MESSAGE_ATTEMPTS + 1):
                     try:
-                        await self._message(event)
+                        sends += await self._message(event)
                         break
                     except Exception:  # the directory failing: this message again
                         where = (event.channel, event.ts)
@@ -213,6 +218,8 @@ class Pusher(PartitionWorker):
                         )
                         if attempt < MESSAGE_ATTEMPTS:
                             await asyncio.sleep(0.5 * attempt)
+            if sends:  # committed once every push is sent, or is a durable retry
+                await asyncio.wait(sends)
             offset = batch.next_offset
             self._bus.commit(GROUP, partition, offset)
 
@@ -225,30 +232,31 @@ class Pusher(PartitionWorker):
             self._seen.popitem(last=False)
         return False
 
-    async def _message(self, event: Event) -> None:
-        """Pushes (or holds) one new message for the offline members it concerns."""
+    async def _message(self, event: Event) -> list[asyncio.Task]:
+        """Pushes (or holds) one new message for the offline members it concerns; the
+        sends it started."""
         prefs = await self._prefs.current()
         direct = event.channel.startswith(Kind.IM)
         marked = b"<@" in event.payload or b"<!" in event.payload
         if not (direct or marked or prefs.anyone_wide):
-            return  # the common case, decided without decoding the event
+            return []  # the common case, decided without decoding the event
         if self._clock() - event.ts / 1e6 > self._stale:
-            return
+            return []
         body = orjson.loads(event.payload)
         text, sender = body.get("text") or "", body.get("user") or ""
         everyone, named = policy.broadcast(text), policy.mentioned(text)
         wide = prefs.interested(text)  # users whose keywords it holds, or who want all
         if not (direct or everyone or named or wide):
-            return  # mentions nobody: no read at all
+            return []  # mentions nobody: no read at all
         members = await self._members(event.channel)
         concerned = (members if direct or everyone else (named | wide) & members) - {sender}
         if not concerned:
-            return
+            return []
         online = await self._presence.online(event.team, concerned)
         offline = concerned - online
         targets = policy.recipients(text, sender, offline, prefs.of(offline), event.channel, direct)
         if not targets:
-            return
+            return []
         channel_name = "" if direct else await self._name(event.channel, channel=True)
         sender_name = await self._name(sender, channel=False) if sender else "someone"
         notices = {
@@ -264,16 +272,16 @@ class Pusher(PartitionWorker):
             )
             for user, reason in targets.items()
         }
-        await self._dispatch(notices)
+        return await self._dispatch(notices)
 
-    async def _dispatch(self, notices: Mapping[str, Notice]) -> None:
-        """Holds the notices of users in DND now; sends the others'."""
+    async def _dispatch(self, notices: Mapping[str, Notice]) -> list[asyncio.Task]:
+        """Holds the notices of users in DND now; sends the others' (the sends)."""
         dnds, now = await self._directory.dnd(list(notices)), int(self._clock())
         resting = {u for u in notices if u in dnds and status(dnds[u], now).in_dnd}
         if resting:
             await self._directory.hold_pushes([(u, notices[u]) for u in sorted(resting)])
             self._count("held", len(resting))
-        await self._send_all({u: [n] for u, n in notices.items() if u not in resting})
+        return await self._send_all({u: [n] for u, n in notices.items() if u not in resting})
 
     async def _name(self, ident: str, *, channel: bool) -> str:
         cached = self._names.get(ident)
@@ -292,20 +300,23 @@ class Pusher(PartitionWorker):
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _send_all(self, notices: Mapping[str, Sequence[Notice]]) -> None:
+    async def _send_all(self, notices: Mapping[str, Sequence[Notice]]) -> list[asyncio.Task]:
         """Sends each user's notices to each of their devices (in the background, once a
-        slot is free)."""
+        slot is free); the sends."""
         if not notices:
-            return
-        for device in await self._directory.devices(list(notices)):
-            for notice in notices[device.user_id]:
-                await self._spawn(self._deliver(device, notice))
+            return []
+        return [
+            await self._spawn(self._deliver(device, notice))
+            for device in await self._directory.devices(list(notices))
+            for notice in notices[device.user_id]
+        ]
 
-    async def _spawn(self, send: Coroutine[Any, Any, None]) -> None:
+    async def _spawn(self, send: Coroutine[Any, Any, None]) -> asyncio.Task:
         await self._slots.acquire()
         task = asyncio.create_task(send)
         self._sends.add(task)
         task.add_done_callback(self._sent)
+        return task
 
     def _sent(self, task: asyncio.Task) -> None:
         self._sends.discard(task)
