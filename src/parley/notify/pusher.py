@@ -60,7 +60,15 @@ from parley.notify.payloads import Notice, summary
 from parley.notify.prefs_cache import PREFS_TTL, PrefsCache
 from parley.notify.providers import FAILED, GONE, RETRY, SENT, Provider, Result
 from parley.resilience.board import Breakers
-from parley.resilience.retries import Backoff, Retry, after_failure, dead, first_failure
+from parley.resilience.retries import (
+    Backoff,
+    Retry,
+    after_failure,
+    dead,
+    first_failure,
+    postponed,
+    refused,
+)
 from parley.resilience.store import RetryStore
 from parley.storage.interface import Directory, MessageStore
 from parley.tasks import cancel_all
@@ -71,6 +79,8 @@ log = logging.getLogger(__name__)
 GROUP = "push"
 #: The step's name in the retry table and the dead letters.
 STEP = "push"
+#: The reason of a push its provider's open circuit breaker refused (not attempted).
+BREAKER_OPEN = "circuit breaker open"
 #: Seconds a claimed retry is leased to the worker that claimed it.
 LEASE = 60.0
 #: Retries claimed at once.
@@ -329,15 +339,13 @@ class Pusher(PartitionWorker):
         result = await self._attempt(device, notice)
         if result is not None and result.outcome == RETRY:
             item = PushItem(device, notice)
-            retry = first_failure(
-                STEP,
-                item.key(),
-                msgspec.json.encode(item),
-                result.reason,
-                self._now_us(),
-                self._backoff,
-                result.after,
-            )
+            key, payload, now = item.key(), msgspec.json.encode(item), self._now_us()
+            if result.reason == BREAKER_OPEN:
+                retry = refused(STEP, key, payload, result.reason, now, result.after or 0.0)
+            else:
+                retry = first_failure(
+                    STEP, key, payload, result.reason, now, self._backoff, result.after
+                )
             await self._retries.retry_later(retry)
             self._count("retried")
 
@@ -351,7 +359,7 @@ class Pusher(PartitionWorker):
         breaker, now = self._breakers[device.platform], self._breaker_clock()
         if not breaker.allow(now):
             self._count("breaker_open")
-            return Result(RETRY, "circuit breaker open", breaker.retry_after(now))
+            return Result(RETRY, BREAKER_OPEN, breaker.retry_after(now))
         try:
             result = await provider.send(device, notice)
         except BaseException:
@@ -390,6 +398,9 @@ class Pusher(PartitionWorker):
         result = await self._attempt(device, notice)
         if result is None or result.outcome != RETRY:
             await self._retries.retry_done(STEP, retry.item)
+            return
+        if result.reason == BREAKER_OPEN:  # not attempted: due again when it may be
+            await self._retries.retry_later(postponed(retry, self._now_us(), result.after or 0))
             return
         later, last = after_failure(
             retry, result.reason, self._now_us(), self._backoff, result.after

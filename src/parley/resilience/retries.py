@@ -111,5 +111,29 @@ def after_failure(
     return after, attempts >= backoff.attempts
 
 
+def refused(
+    step: str,
+    item: str,
+    payload: bytes,
+    error: str,
+    now_us: int,
+    wait: float,
+    rand: random.Random | None = None,
+) -> Retry:
+    """The record of an item whose first attempt was not made (the dependency's circuit
+    breaker refused it): no attempt counted, due in ``wait`` seconds (at least a jittered
+    half second, so the items refused together do not come back together)."""
+    wait = max(wait, (rand or random).uniform(0.5, 1.0))
+    return Retry(step, item, payload, 0, now_us + int(wait * 1e6), (_stamp(now_us, error),), now_us)
+
+
+def postponed(r: Retry, now_us: int, wait: float, rand: random.Random | None = None) -> Retry:
+    """``r`` due again in ``wait`` seconds (at least a jittered half second) with no
+    attempt counted: its attempt was not made (a circuit breaker refused it). A breaker
+    open for long does not use up an item's attempts: only calls to the dependency do."""
+    wait = max(wait, (rand or random).uniform(0.5, 1.0))
+    return msgspec.structs.replace(r, next_at=now_us + int(wait * 1e6))
+
+
 def dead(r: Retry, now_us: int) -> DeadLetter:
     return DeadLetter(r.step, r.item, r.payload, r.attempts, r.errors, r.created, now_us)
