@@ -19,7 +19,7 @@ from parley.ids import Kind, Snowflake, encode_id, wall_us
 from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_token
-from parley.resilience.retries import DeadLetter
+from parley.resilience.retries import describe
 from parley.storage.models import Channel, Team, User
 from parley.storage.sqlite import directory as sqlite_directory
 
@@ -228,26 +228,11 @@ def demo(settings: Settings) -> Demo:
 # -- dead letters (parley dlq) -------------------------------------------------------------
 
 
-def _letter(d: DeadLetter, *, full: bool) -> dict:
-    out = {
-        "step": d.step,
-        "item": d.item,
-        "attempts": d.attempts,
-        "last_error": d.errors[-1] if d.errors else "",
-        "created": d.created // 1_000_000,
-        "died": d.died // 1_000_000,
-    }
-    if full:
-        out["errors"] = list(d.errors)
-        out["payload"] = d.payload.decode("utf-8", "replace")
-    return out
-
-
 def dead_letters(settings: Settings, step: str | None, limit: int = 1000) -> list[dict]:
     """``parley dlq list``: the dead letters (of ``step``, or all), oldest step first."""
     d = _directory(settings)
     return [
-        _letter(x, full=False) for x in d.admin_read(settings, d.q_dead_letters, step, "", limit)
+        describe(x, full=False) for x in d.admin_read(settings, d.q_dead_letters, step, "", limit)
     ]
 
 
@@ -257,7 +242,7 @@ def dead_letter(settings: Settings, step: str, item: str) -> dict:
     letter = d.admin_read(settings, d.q_dead_letter, step, item)
     if letter is None:
         raise AdminError(f"no dead letter {step}/{item}")
-    return _letter(letter, full=True)
+    return describe(letter, full=True)
 
 
 def replay(settings: Settings, step: str, items: list[str] | None) -> int:

@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--subscribers", type=int, help="connections (overrides the preset)")
     bench.add_argument("--corpus", type=int, help="search: messages in the store")
     bench.add_argument("--burst", type=int, help="push: offline members of the @channel burst")
+    bench.add_argument(
+        "--fault",
+        choices=["push"],
+        help="inject a fault beside the load: push = the push providers answer 500 for a "
+        "quarter of the run (reports retries, dead letters and push delivery)",
+    )
     bench.add_argument("--url", help="a running server's Web API URL instead of a fresh one")
     bench.add_argument("--data-dir", help="with --url: that server's data dir (for users)")
     bench.add_argument("--json", metavar="PATH", help="write every figure as JSON")

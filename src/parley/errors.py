@@ -41,6 +41,7 @@ class Code(StrEnum):
     TOO_MANY_ATTACHMENTS = "too_many_attachments"
     MESSAGE_NOT_FOUND = "message_not_found"
     THREAD_NOT_FOUND = "thread_not_found"
+    NOT_FOUND = "not_found"
     CANT_UPDATE_MESSAGE = "cant_update_message"
     CANT_DELETE_MESSAGE = "cant_delete_message"
     EDIT_CONFLICT = "edit_conflict"

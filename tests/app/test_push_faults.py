@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from parley.notify.fakes import running
 from tests.app.test_metrics import scrape, value
@@ -111,3 +112,56 @@ def test_a_failing_provider_opens_its_breaker_and_dead_letters_replay_once(fault
     wait_for(lambda: len(letters()) == 1, 30, "one dead letter")
     assert dlq(data, "purge", "push", letters()[0]["item"]) == [{"purged": 1}]
     assert letters() == []
+
+
+def api(client, method: str, **args) -> dict:
+    """``method``'s answer, errors included (GET for the listing methods)."""
+    try:
+        if method in ("admin.dlq.list", "admin.dlq.info"):
+            return client.api_call(method, http_verb="GET", params=args).data
+        return client.api_call(method, json=args).data
+    except SlackApiError as exc:
+        return exc.response.data
+
+
+def test_the_admin_api_lists_shows_replays_and_purges_dead_letters(faulty):
+    """``admin.dlq.*`` do over the Web API what ``parley dlq`` does, for a token an
+    operator granted ``admin:dlq``; anyone else gets ``missing_scope``."""
+    srv, providers, _data = faulty
+    fcm = providers.fcm
+    web, room, bob_id, token = offline_pair(srv, "adminapi")
+    operator = srv.client(srv.user("operator", scopes="admin:dlq").token)
+    assert api(web, "admin.dlq.list")["error"] == "missing_scope"
+
+    fcm.fail_always = 500
+    for i in range(3):
+        web.chat_postMessage(channel=room, text=f"<@{bob_id}> via the api {i}")
+
+    def letters(**args) -> list[dict]:
+        return api(operator, "admin.dlq.list", **args)["dead_letters"]
+
+    wait_for(lambda: len(letters(step="push")) == 3, 30, "three dead letters")
+    first = api(operator, "admin.dlq.list", limit=2)
+    rest = api(
+        operator, "admin.dlq.list", limit=2, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert len(first["dead_letters"]) == 2 and len(rest["dead_letters"]) == 1
+    assert rest["response_metadata"]["next_cursor"] == ""
+    item = first["dead_letters"][0]["item"]
+    shown = api(operator, "admin.dlq.info", step="push", item=item)["dead_letter"]
+    assert shown["attempts"] == FAULTY["push_attempts"] and len(shown["errors"]) == 3
+    assert json.loads(shown["payload"])["device"]["token"] == token
+    assert api(operator, "admin.dlq.info", step="push", item="x")["error"] == "not_found"
+    assert api(operator, "admin.dlq.replay", step="push")["error"] == "invalid_arguments"
+    assert api(operator, "admin.dlq.list", step="nope")["error"] == "invalid_arguments"
+
+    fcm.fail_always = None
+    time.sleep(FAULTY["breaker_open_seconds"])
+    assert api(operator, "admin.dlq.replay", step="push", items=item)["replayed"] == 1
+    assert api(operator, "admin.dlq.replay", step="push", items=item)["replayed"] == 0
+    [pushed] = wait_pushes(fcm, token, 1, timeout=20)
+    assert pushed["data"]["ts"] in item
+    assert api(operator, "admin.dlq.purge", step="push", all=True)["purged"] == 2
+    assert letters() == []
+    time.sleep(1.0)
+    assert len(pushes(fcm, token)) == 1  # the purged ones never go

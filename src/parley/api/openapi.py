@@ -525,6 +525,56 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("dnd_enabled",),
     ),
     MethodDoc(
+        "admin.dlq.list",
+        "Parley's operator method (scope `admin:dlq`): the dead letters of the installation, "
+        "by step and item, a page at a time.",
+        read=True,
+        args=(
+            Arg("step", {"type": "string", "enum": ["push"]}, "Only this step's."),
+            Arg("limit", _INT, "Page size (default 100, at most 1,000)."),
+            Arg("cursor", {"type": "string", "maxLength": 256}, "`next_cursor` of a page."),
+        ),
+        result={
+            "dead_letters": {"type": "array", "items": {"type": "object"}},
+            "response_metadata": {"type": "object"},
+        },
+        always=("dead_letters", "response_metadata"),
+    ),
+    MethodDoc(
+        "admin.dlq.info",
+        "One dead letter with its error history and payload (`not_found` if none).",
+        read=True,
+        args=(
+            Arg("step", {"type": "string", "enum": ["push"]}, "Its step.", required=True),
+            Arg("item", {"type": "string", "maxLength": 1000}, "Its item.", required=True),
+        ),
+        result={"dead_letter": {"type": "object"}},
+        always=("dead_letter",),
+    ),
+    MethodDoc(
+        "admin.dlq.replay",
+        "Moves dead letters (`items`, or `all=true`) back to the retries, due now. "
+        "Idempotent: a letter replayed is no longer one.",
+        args=(
+            Arg("step", {"type": "string", "enum": ["push"]}, "Their step.", required=True),
+            Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
+            Arg("all", _BOOL, "Every dead letter of the step."),
+        ),
+        result={"replayed": _INT},
+        always=("replayed",),
+    ),
+    MethodDoc(
+        "admin.dlq.purge",
+        "Deletes dead letters (`items`, or `all=true`) for good.",
+        args=(
+            Arg("step", {"type": "string", "enum": ["push"]}, "Their step.", required=True),
+            Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
+            Arg("all", _BOOL, "Every dead letter of the step."),
+        ),
+        result={"purged": _INT},
+        always=("purged",),
+    ),
+    MethodDoc(
         "users.list",
         "The team's users, a page at a time.",
         read=True,

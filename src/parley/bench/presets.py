@@ -39,6 +39,9 @@ class Preset:
     #: load; then ``push_burst`` offline members get ten ``<!channel>`` pushes each
     push_probe: float = 0.0
     push_burst: int = 0
+    #: a fault injected beside the load (``parley.bench.faults``): "" none, "push" the
+    #: push providers failing for a quarter of the run
+    fault: str = ""
 
     def with_overrides(self, **changes) -> Preset:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -148,6 +148,23 @@ def table(result: dict[str, Any]) -> str:
         ]
     if "catchup_ms" in result:
         rows.append(("reconnect catch-up", _pct(result["catchup_ms"])))
+    if "fault" in result:
+        f = result["fault"]
+        began, ended = f["outage_seconds"]
+        rows += [
+            ("fault", f"push providers answer 500 from {began:g} s to {ended:g} s"),
+            (
+                "pushes delivered (before replay)",
+                f"{f['pushes_delivered']}/{f['pushes_expected']} = {f['push_delivery_pct']}% "
+                f"({f['pushes_delivered_before_replay']})",
+            ),
+            (
+                "it took: retries, breaker refusals, breakers opened",
+                f"{f['retries']}, {f['breaker_refusals']}, "
+                + ", ".join(f"{p} {n}" for p, n in f["breakers_opened"].items()),
+            ),
+            ("dead letters, replayed", f"{f['dead_letters']}, {f['replayed']}"),
+        ]
     base = result.get("baseline", {})
     if "http_echo_rps" in base:
         rows.append(

@@ -26,7 +26,7 @@ import uvloop
 from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, procs, push, report, search, stats
+from parley.bench import clients, faults, procs, push, report, search, stats
 from parley.bench.baseline import serve_broadcast, serve_echo
 from parley.bench.http import closed_loop
 from parley.bench.presets import PRESETS, Preset
@@ -56,9 +56,9 @@ def run(
             corpus = search.build_corpus(Path(tmp), preset.corpus, preset.channels, say)
             with own_server(Path(tmp)) as target:
                 return _search(preset, target, corpus, say)
-    if preset.push_probe or preset.push_burst:
+    if preset.push_probe or preset.push_burst or preset.fault == "push":
         if url:
-            raise ValueError("the push preset configures its own server: run it without --url")
+            raise ValueError("push runs configure their own server: run them without --url")
         with (
             tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp,
             fakes.running(Path(tmp) / "providers") as providers,
@@ -115,7 +115,17 @@ def _run(
         )
         probe = _start_probe(target, world, preset)
         push_probe = _start_push_probe(target, world, preset, providers)
+        outage = None
+        if preset.fault == "push" and providers is not None:
+            outage = faults.PushOutage(target, world, providers, preset.seconds)
+            say(
+                f"fault: the push providers answer 500 from {outage.window[0]:g} s to "
+                f"{outage.window[1]:g} s"
+            )
+            outage.start()
         raw = _load(target, world, preset, preset.rate, preset.seconds, progress)
+        if outage is not None:
+            result["fault"] = outage.finish(say)
         if probe is not None:
             result["index_lag_ms"] = stats.latency_summary(probe())
         if push_probe is not None:
@@ -483,6 +493,7 @@ def main(args) -> int:
         subscribers=args.subscribers,
         corpus=args.corpus,
         push_burst=args.burst,
+        fault=args.fault,
     )
     result = run(
         preset,

@@ -21,6 +21,7 @@ from parley.storage.models import Channel
 #: Every scope Parley knows.
 ALL = frozenset(
     {
+        "admin:dlq",
         "channels:history",
         "channels:join",
         "channels:manage",
@@ -44,14 +45,18 @@ ALL = frozenset(
     }
 )
 
+#: Operators' scopes: never a default, granted only with ``--scopes`` (``admin:dlq``:
+#: the dead letters of the whole installation, ``admin.dlq.*``).
+ADMIN = frozenset({"admin:dlq"})
+
 #: A person's token: everything a chat client needs.
-DEFAULT_USER = ALL
+DEFAULT_USER = ALL - ADMIN
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
 #: ``search:read`` (search is for people's tokens, as in Slack), ``dnd:write`` and
 #: ``push:write`` (Parley's: devices are people's).
-DEFAULT_BOT = ALL - {"channels:write", "search:read", "dnd:write", "push:write"}
+DEFAULT_BOT = ALL - ADMIN - {"channels:write", "search:read", "dnd:write", "push:write"}
 
 _READ = ("channels:read", "groups:read", "im:read")
 _HISTORY = ("channels:history", "groups:history", "im:history")
@@ -89,6 +94,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "dnd.setSnooze": ("dnd:write",),
     "dnd.endSnooze": ("dnd:write",),
     "dnd.setSchedule": ("dnd:write",),
+    "admin.dlq.list": ("admin:dlq",),
+    "admin.dlq.info": ("admin:dlq",),
+    "admin.dlq.replay": ("admin:dlq",),
+    "admin.dlq.purge": ("admin:dlq",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),
     "users.getPresence": ("users:read",),

@@ -135,5 +135,23 @@ def postponed(r: Retry, now_us: int, wait: float, rand: random.Random | None = N
     return msgspec.structs.replace(r, next_at=now_us + int(wait * 1e6))
 
 
+def describe(d: DeadLetter, *, full: bool) -> dict:
+    """A dead letter as ``parley dlq`` and ``admin.dlq.*`` show it: its step, item,
+    attempts and last error, times in Unix seconds; ``full`` adds every error and the
+    payload."""
+    out = {
+        "step": d.step,
+        "item": d.item,
+        "attempts": d.attempts,
+        "last_error": d.errors[-1] if d.errors else "",
+        "created": d.created // 1_000_000,
+        "died": d.died // 1_000_000,
+    }
+    if full:
+        out["errors"] = list(d.errors)
+        out["payload"] = d.payload.decode("utf-8", "replace")
+    return out
+
+
 def dead(r: Retry, now_us: int) -> DeadLetter:
     return DeadLetter(r.step, r.item, r.payload, r.attempts, r.errors, r.created, now_us)

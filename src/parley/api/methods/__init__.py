@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from parley.api.methods import (
+    admin,
     auth,
     chat,
     conversations,
@@ -22,5 +23,5 @@ if TYPE_CHECKING:
 
 
 def register_all(api: Api, svc: Services) -> None:
-    for family in (auth, users, conversations, chat, reactions, rtm, search, dnd, push):
+    for family in (auth, users, conversations, chat, reactions, rtm, search, dnd, push, admin):
         family.register(api, svc)

@@ -1,0 +1,79 @@
+"""Parley's operator methods: the dead letters of the installation (``admin.dlq.list``,
+``admin.dlq.info``, ``admin.dlq.replay``, ``admin.dlq.purge``), what ``parley dlq`` does
+from the command line. They need the ``admin:dlq`` scope, which no token has by default:
+an operator grants it with ``parley user create --scopes admin:dlq,...``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from parley.api import paging
+from parley.api.args import Args
+from parley.api.dispatch import Api, Ctx
+from parley.errors import ApiError, Code
+from parley.ids import wall_us
+from parley.resilience.retries import describe
+from parley.resilience.store import RetryStore
+
+if TYPE_CHECKING:
+    from parley.app import Services
+
+#: The steps that keep dead letters.
+STEPS = ("push",)
+
+
+def _step(args: Args, *, required: bool) -> str | None:
+    step = args.str("step", required=required, max_len=32)
+    if step is not None and step not in STEPS:
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"step is one of {list(STEPS)}"})
+    return step
+
+
+def _items(args: Args) -> list[str] | None:
+    """``items`` (comma-separated), or ``None`` for ``all=true``; one of the two."""
+    items = args.list("items", max_items=1000)
+    every = args.bool("all")
+    if bool(items) == every:
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": "give items, or all=true"})
+    return None if every else items
+
+
+def register(api: Api, svc: Services) -> None:
+    retries: RetryStore = svc.directory  # type: ignore[assignment]
+
+    async def dlq_list(ctx: Ctx, args: Args) -> dict[str, Any]:
+        step = _step(args, required=False)
+        limit = paging.limit(args, default=100, maximum=1000)
+        after = paging.after_key(args, "dlq") or ""
+        letters = await retries.dead_letters(step, after, limit + 1)
+        more = len(letters) > limit
+        letters = letters[:limit]
+        last = f"{letters[-1].step}/{letters[-1].item}" if letters else None
+        return {
+            "dead_letters": [describe(d, full=False) for d in letters],
+            **paging.metadata("dlq", last, more),
+        }
+
+    async def dlq_info(ctx: Ctx, args: Args) -> dict[str, Any]:
+        step = _step(args, required=True)
+        item = args.str("item", required=True, max_len=1000)
+        assert step is not None and item is not None
+        letter = await retries.dead_letter(step, item)
+        if letter is None:
+            raise ApiError(Code.NOT_FOUND)
+        return {"dead_letter": describe(letter, full=True)}
+
+    async def dlq_replay(ctx: Ctx, args: Args) -> dict[str, Any]:
+        step = _step(args, required=True)
+        assert step is not None
+        return {"replayed": await retries.replay(step, _items(args), wall_us())}
+
+    async def dlq_purge(ctx: Ctx, args: Args) -> dict[str, Any]:
+        step = _step(args, required=True)
+        assert step is not None
+        return {"purged": await retries.purge(step, _items(args))}
+
+    api.add("admin.dlq.list", dlq_list, read=True)
+    api.add("admin.dlq.info", dlq_info, read=True)
+    api.add("admin.dlq.replay", dlq_replay)
+    api.add("admin.dlq.purge", dlq_purge)
