@@ -136,13 +136,13 @@ async def start(settings: Settings) -> Services:
     # first: key files that cannot be read fail start-up before anything opens
     providers = open_providers(settings) if settings.role in ("all", "worker") else {}
     closers: list[Callable[[], Awaitable[None]]] = []
+    breakers = Breakers(settings.breaker_policy())
     rates: RateStore = MemoryRateStore()
     if settings.redis_url:  # first: an unreachable Redis fails start-up before any file opens
-        rates = RedisRateStore(settings.redis_url)
+        rates = RedisRateStore(settings.redis_url, breakers=breakers)
         await rates.start()
         closers.append(rates.close)
     directory, raw_store = await open_storage(settings)
-    breakers = Breakers(settings.breaker_policy())
     store = GuardedStore(raw_store, breakers)
     bus: EventBus = InProcessBus(settings.partitions, settings.bus_retention)
     if settings.bus_url:
@@ -157,7 +157,7 @@ async def start(settings: Settings) -> Services:
     await bus.start()
     metrics = Metrics()
     tickets, recent, evictions, presence, redis_client = await _shared(
-        settings, store.last_seq, bus, closers
+        settings, store.last_seq, bus, closers, breakers
     )
     ids = Snowflake(settings.worker_id)
     auth = Authenticator(directory, settings.token_cache_ttl, evictions=evictions)
@@ -387,6 +387,7 @@ async def _shared(
     last_seq: Callable[[str], Awaitable[int]],
     bus: EventBus,
     closers: list[Callable[[], Awaitable[None]]],
+    breakers: Breakers,
 ) -> tuple[Tickets, RecentMessages, Evictions, Presence, redis.Redis | None]:
     """What the nodes of a fleet share: ``rtm.connect`` tickets, the recent-message
     buffer, cache evictions and presence. In this process without ``PARLEY_REDIS_URL``;
@@ -400,7 +401,7 @@ async def _shared(
         )
         local = LocalPresence(announce)
         return TicketBook(settings.ticket_ttl), recent, LocalEvictions(), local, None
-    client = await redis_connect(settings.redis_url)
+    client = await redis_connect(settings.redis_url, breakers=breakers)
     prefix = settings.redis_prefix
     tickets = RedisTicketBook(client, settings.ticket_ttl, prefix=prefix)
     redis_recent = RedisRecentBuffer(

@@ -9,11 +9,12 @@ awaitable through a breaker with it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from parley.errors import ApiError, StorageError, StorageUnavailable
+from parley.errors import StorageError, StorageUnavailable
 from parley.metrics import BREAKER_STATES, Row, counter, gauge
 from parley.resilience.breaker import Breaker, Policy
 
@@ -50,29 +51,39 @@ class Breakers:
         return bool(found) and all(b.retry_after(now) > 0 for b in found)
 
     async def call(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """``fn()`` through breaker ``name``, for a storage dependency: while the breaker
-        is open it raises :class:`StorageUnavailable` (with ``retry_after``) at once and
-        ``fn`` is not called. A :class:`StorageError` counts as a failure; an
-        :class:`ApiError` (a refusal: the dependency answered) as a success; a
-        cancelled call as nothing."""
+        """``fn()`` through breaker ``name``, for a storage dependency (a shard, the
+        search engine): while the breaker is open it raises :class:`StorageUnavailable`
+        (with ``retry_after``) at once and ``fn`` is not called. A
+        :class:`StorageError` counts as a failure; an :class:`ApiError` (a refusal: the
+        dependency answered) as a success."""
+        return await self.run(name, fn, failures=(StorageError, OSError), refused=_unavailable)
+
+    async def run(
+        self,
+        name: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        failures: tuple[type[BaseException], ...],
+        refused: Callable[[str, float], BaseException],
+    ) -> T:
+        """``fn()`` through breaker ``name``: while it is open, ``refused(name, wait)``
+        is raised at once (``wait``: seconds until it lets a probe through) and ``fn`` is
+        not called. An exception in ``failures`` counts as a failure; any other outcome
+        as a success, but a cancellation, which counts as nothing."""
         breaker = self.get(name)
         now = self.clock()
         if not breaker.allow(now):
-            wait = breaker.retry_after(now)
-            raise StorageUnavailable(
-                f"{name} is failing: circuit breaker open, retry in {wait:.0f} s",
-                retry_after=wait,
-            )
+            raise refused(name, breaker.retry_after(now))
         try:
             result = await fn()
-        except (StorageError, OSError):
+        except failures:
             breaker.record(False, self.clock())
             raise
-        except ApiError:
-            breaker.record(True, self.clock())
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            breaker.cancel()
             raise
         except BaseException:
-            breaker.cancel()
+            breaker.record(True, self.clock())
             raise
         breaker.record(True, self.clock())
         return result
@@ -95,3 +106,9 @@ class Breakers:
                 ["breaker"],
             ),
         ]
+
+
+def _unavailable(name: str, wait: float) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"{name} is failing: circuit breaker open, retry in {wait:.0f} s", retry_after=wait
+    )
