@@ -46,7 +46,9 @@ from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
 from parley.pipeline.send import Sender
 from parley.resilience.board import Breakers
+from parley.resilience.counts import RetryCounts
 from parley.resilience.retries import Backoff
+from parley.search.guarded import GuardedSearch
 from parley.search.indexer import GROUP as INDEX_GROUP
 from parley.search.indexer import Indexer
 from parley.search.interface import SearchIndex
@@ -97,6 +99,8 @@ class Services:
     alerts: AlertWatcher | None = None
     #: The node's circuit breakers, one per dependency instance.
     breakers: Breakers = field(default_factory=Breakers)
+    #: Retries and dead letters waiting, per step (for ``/metrics``).
+    retry_counts: RetryCounts | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -110,6 +114,8 @@ class Services:
         then closes files (store, then directory)."""
         if self.alerts is not None:
             await self.alerts.close()
+        if self.retry_counts is not None:
+            await self.retry_counts.close()
         await self.gateway.close(self.settings.drain_seconds)
         if self.presence is not None:
             await self.presence.close()
@@ -233,7 +239,10 @@ async def start(settings: Settings) -> Services:
     )
     metrics.gauges.add(lambda: _node_rows(hub, bus))
     metrics.gauges.add(breakers.metric_rows)
-    svc.search_index = await open_search(settings, raw_store)
+    svc.retry_counts = RetryCounts(directory)  # type: ignore[arg-type]
+    svc.retry_counts.start()
+    metrics.gauges.add(svc.retry_counts.metric_rows)
+    svc.search_index = GuardedSearch(await open_search(settings, raw_store), breakers)
     svc.searcher = Searcher(svc.search_index, store, directory)
     methods.register_all(api, svc)
     if settings.role in ("all", "gateway"):
@@ -251,7 +260,13 @@ async def start(settings: Settings) -> Services:
         svc.republisher = Republisher(bus, store, ownership=ownership(GROUP))
         svc.republisher.start()
     if settings.role in ("all", "worker"):
-        svc.indexer = Indexer(bus, store, svc.search_index, ownership=ownership(INDEX_GROUP))
+        svc.indexer = Indexer(
+            bus,
+            store,
+            svc.search_index,
+            ownership=ownership(INDEX_GROUP),
+            retries=directory,  # type: ignore[arg-type]
+        )
         svc.indexer.start()
         metrics.gauges.add(svc.indexer.metric_rows)
         if providers:  # no provider configured: nothing to push to

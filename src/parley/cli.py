@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     dlq = sub.add_parser("dlq", help="dead letters of the delivery steps (docs/operations.md)")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)
     d_list = dlq_sub.add_parser("list", help="the dead letters, a JSON line each")
-    d_list.add_argument("--step", help="only this step's (push)")
+    d_list.add_argument("--step", help="only this step's (index, push)")
     d_show = dlq_sub.add_parser("show", help="one dead letter with its errors and payload")
     d_show.add_argument("step")
     d_show.add_argument("item")
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d_purge = dlq_sub.add_parser("purge", help="delete dead letters")
     for cmd in (d_replay, d_purge):
-        cmd.add_argument("step", help="the step (push)")
+        cmd.add_argument("step", help="the step (index, push)")
         cmd.add_argument("items", nargs="*", help="the items (see list)")
         cmd.add_argument("--all", action="store_true", help="every dead letter of the step")
     for cmd in (d_list, d_show, d_replay, d_purge):

@@ -37,8 +37,11 @@ def _post(url: str, token: str, channel: str, text: str) -> httpx.Response:
 
 
 def _breakers(url: str) -> tuple[int, dict]:
+    """``/readyz``'s status and body, with only the shards' breakers."""
     ready = httpx.get(f"{url}/readyz", timeout=10)
-    return ready.status_code, ready.json()
+    body = ready.json()
+    body["breakers"] = {k: v for k, v in body["breakers"].items() if k.startswith("shard:")}
+    return ready.status_code, body
 
 
 async def _ws_send(url: str, channel: str) -> dict:

@@ -149,7 +149,10 @@ def test_the_board_runs_calls_through_a_named_breaker():
 
     async def fails():
         called.append("x")
-        raise StorageError("down")
+        raise StorageUnavailable("down")
+
+    async def answers_an_error():
+        raise StorageError("UNIQUE constraint failed")  # the dependency works
 
     async def refuses():
         raise ApiError(Code.CHANNEL_NOT_FOUND)
@@ -161,21 +164,25 @@ def test_the_board_runs_calls_through_a_named_breaker():
     async def scenario():
         with pytest.raises(ApiError):  # a refusal: the dependency answered
             await board.call("shard:1", refuses)
-        for _ in range(4):
+        for _ in range(3):
             with pytest.raises(StorageError):
+                await board.call("shard:0", answers_an_error)
+        assert board.states()["shard:0"] == CLOSED
+        for _ in range(4):
+            with pytest.raises(StorageUnavailable):
                 await board.call("shard:1", fails)
-        assert board.states() == {"shard:1": OPEN}  # 4 of 5 failed
-        assert board.all_open("shard:") and not board.all_open("push:")
+        assert board.states()["shard:1"] == OPEN  # 4 of 5 failed
+        assert board.all_open("shard:1") and not board.all_open("shard:")  # 0 serves
+        assert not board.all_open("push:")
         called.clear()
         clock.now = 10
         with pytest.raises(StorageUnavailable) as fast:
             await board.call("shard:1", works)
         assert called == [] and fast.value.retry_after == 20
         assert await board.call("shard:0", works) == 7  # another breaker: unaffected
-        assert not board.all_open("shard:")
         clock.now = 30
         assert board.states()["shard:1"] == OPEN  # until a call probes it
-        assert not board.all_open("shard:")  # but its next call would be a probe
+        assert not board.all_open("shard:1")  # but its next call would be a probe
         for _ in range(3):
             assert await board.call("shard:1", works) == 7
         assert board.states() == {"shard:0": CLOSED, "shard:1": CLOSED}

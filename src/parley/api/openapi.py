@@ -60,6 +60,7 @@ class MethodDoc:
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
 _INT = {"type": "integer"}
+_STEP = {"type": "string", "enum": ["index", "push"]}
 _TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
 
 
@@ -530,7 +531,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "by step and item, a page at a time.",
         read=True,
         args=(
-            Arg("step", {"type": "string", "enum": ["push"]}, "Only this step's."),
+            Arg("step", _STEP, "Only this step's."),
             Arg("limit", _INT, "Page size (default 100, at most 1,000)."),
             Arg("cursor", {"type": "string", "maxLength": 256}, "`next_cursor` of a page."),
         ),
@@ -545,7 +546,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "One dead letter with its error history and payload (`not_found` if none).",
         read=True,
         args=(
-            Arg("step", {"type": "string", "enum": ["push"]}, "Its step.", required=True),
+            Arg("step", _STEP, "Its step.", required=True),
             Arg("item", {"type": "string", "maxLength": 1000}, "Its item.", required=True),
         ),
         result={"dead_letter": {"type": "object"}},
@@ -556,7 +557,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "Moves dead letters (`items`, or `all=true`) back to the retries, due now. "
         "Idempotent: a letter replayed is no longer one.",
         args=(
-            Arg("step", {"type": "string", "enum": ["push"]}, "Their step.", required=True),
+            Arg("step", _STEP, "Their step.", required=True),
             Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
             Arg("all", _BOOL, "Every dead letter of the step."),
         ),
@@ -567,7 +568,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "admin.dlq.purge",
         "Deletes dead letters (`items`, or `all=true`) for good.",
         args=(
-            Arg("step", {"type": "string", "enum": ["push"]}, "Their step.", required=True),
+            Arg("step", _STEP, "Their step.", required=True),
             Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
             Arg("all", _BOOL, "Every dead letter of the step."),
         ),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from parley.errors import StorageError, StorageUnavailable
+from parley.errors import StorageUnavailable
 from parley.metrics import BREAKER_STATES, Row, counter, gauge
 from parley.resilience.breaker import Breaker, Policy
 
@@ -53,10 +53,13 @@ class Breakers:
     async def call(self, name: str, fn: Callable[[], Awaitable[T]]) -> T:
         """``fn()`` through breaker ``name``, for a storage dependency (a shard, the
         search engine): while the breaker is open it raises :class:`StorageUnavailable`
-        (with ``retry_after``) at once and ``fn`` is not called. A
-        :class:`StorageError` counts as a failure; an :class:`ApiError` (a refusal: the
-        dependency answered) as a success."""
-        return await self.run(name, fn, failures=(StorageError, OSError), refused=_unavailable)
+        (with ``retry_after``) at once and ``fn`` is not called. Only an outage counts
+        as a failure (:class:`StorageUnavailable`: unreachable, locked, disk failing);
+        any other answer, an error the dependency gave included (a constraint, a
+        document it refuses, an :class:`~parley.errors.ApiError`), shows it working."""
+        return await self.run(
+            name, fn, failures=(StorageUnavailable, OSError), refused=_unavailable
+        )
 
     async def run(
         self,

@@ -41,6 +41,10 @@ class RetryStore(Protocol):
         ``now`` with no attempt made; how many moved."""
         ...
 
+    async def retry_counts(self) -> dict[tuple[str, str], int]:
+        """How many items wait, by ``(step, "retries" | "dead_letters")`` (for metrics)."""
+        ...
+
     async def purge(self, step: str, items: Sequence[str] | None) -> int:
         """Deletes dead letters (``items``, or all of ``step``); how many."""
         ...

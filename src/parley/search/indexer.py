@@ -27,6 +27,19 @@ Where it starts:
   restart re-indexes seconds of messages, not the store. An engine with no watermark
   is left to ``parley search reindex``.
 
+When a bulk write fails, what follows depends on why:
+
+- the engine (or a shard) cannot take work (:class:`~parley.errors.StorageUnavailable`,
+  its circuit breaker open among them): the batches are read again, after a backoff
+  with jitter that grows with the failures in a row, at least until the breaker lets a
+  probe through. Nothing is committed meanwhile: the log's offsets are the durable
+  record of what is still to index;
+- the engine answered with an error: the keys are indexed one by one, and each key it
+  still refuses becomes a durable retry (step ``index``, :mod:`parley.resilience`),
+  redone with backoff until its attempts are spent, then a dead letter
+  (``parley dlq``); the batches go on. So one message the engine cannot take never
+  holds up the rest.
+
 Several workers split the partitions (:mod:`parley.worker.ownership`).
 """
 
@@ -36,9 +49,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+import orjson
+
 from parley.bus.interface import EventBus
+from parley.errors import StorageUnavailable
 from parley.ids import wall_us
-from parley.metrics import Row, gauge
+from parley.metrics import Row, counter, gauge
+from parley.resilience.retries import Backoff, Retry, after_failure, dead, first_failure, postponed
+from parley.resilience.store import RetryStore
 from parley.search.interface import Doc, SearchIndex
 from parley.search.query import has_link
 from parley.storage.interface import MessageStore
@@ -54,6 +72,13 @@ INDEXED = frozenset({"message", "message_changed", "message_deleted"})
 PUBLISH_SLACK = 5_000_000
 #: Seconds between two records of the watermark.
 MARK_EVERY = 1.0
+#: The retry step of a message the engine refused.
+STEP = "index"
+#: Retries claimed per turn of the retry loop, and how long a claim is leased.
+RETRY_BATCH = 100
+LEASE = 60.0
+#: What became of indexing, for ``/metrics``.
+OUTCOMES = ("retried", "dead_letters", "batch_failures")
 
 
 def documents(messages: Sequence[Message]) -> tuple[list[Doc], list[tuple[str, int]]]:
@@ -102,8 +127,18 @@ class Indexer(PartitionWorker):
         linger: float = 0.1,
         bulk: int = 5000,
         ownership: Ownership | None = None,
+        retries: RetryStore | None = None,
+        backoff: Backoff | None = None,
+        retry_every: float = 1.0,
     ) -> None:
         super().__init__(bus, GROUP, ownership)
+        #: Where the messages the engine refused wait (the directory's table); ``None``:
+        #: they are retried in place like an unavailable engine.
+        self._retries = retries
+        self._backoff = backoff or Backoff()
+        self._retry_every = retry_every
+        #: Figures for ``/metrics`` (:data:`OUTCOMES`).
+        self.counts: dict[str, int] = {}
         self._store = store
         self._index = index
         self._batch = batch
@@ -123,6 +158,8 @@ class Indexer(PartitionWorker):
     def start(self) -> None:
         self._started = wall_us()
         self._tasks.append(asyncio.create_task(self._recover(), name="indexer-recovery"))
+        if self._retries is not None:
+            self._tasks.append(asyncio.create_task(self._retry_loop(), name="indexer-retries"))
         self._start_partitions()
 
     def _forget_partition(self, partition: int) -> None:
@@ -136,7 +173,15 @@ class Indexer(PartitionWorker):
         oldest = min((self._caught_up.get(p, self._started) for p in self._follows), default=now)
         lag = max(0.0, (now - oldest) / 1e6)
         doc = "Seconds the search index may lag the store (every partition read up to then)."
-        return [gauge("parley_search_index_lag_seconds", doc, [((), lag)])]
+        return [
+            gauge("parley_search_index_lag_seconds", doc, [((), lag)]),
+            counter(
+                "parley_index",
+                "Indexing's troubles: messages retried, dead letters, bulk writes failed.",
+                [((k,), self.counts.get(k, 0)) for k in OUTCOMES],
+                ["outcome"],
+            ),
+        ]
 
     def _submit(self, keys: list[tuple[str, int]]) -> asyncio.Future:
         """Adds ``keys`` to the next bulk write; the future is done once it is written."""
@@ -165,8 +210,17 @@ class Indexer(PartitionWorker):
 
     async def _flush(self, keys: list[tuple[str, int]], flushed: asyncio.Future) -> None:
         try:
-            await index_messages(self._store, self._index, keys, self._batch)
-        except Exception as exc:  # every batch in it is read again
+            try:
+                await index_messages(self._store, self._index, keys, self._batch)
+            except StorageUnavailable:
+                raise  # the engine cannot take work: every batch in it is read again
+            except Exception as exc:  # the engine refused something: find what
+                self._count("batch_failures")
+                if self._retries is None:
+                    raise
+                log.warning("search: a bulk write failed (%s); indexing one by one", exc)
+                await self._isolate(keys)
+        except Exception as exc:
             if not flushed.done():
                 flushed.set_exception(exc)
             flushed.exception()  # retrieved: the partitions report it
@@ -188,6 +242,70 @@ class Indexer(PartitionWorker):
         except Exception:  # the next bulk write tries again
             log.exception("search: recording the watermark failed")
 
+    def _count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    async def _isolate(self, keys: list[tuple[str, int]]) -> None:
+        """Indexes ``keys`` one by one; each the engine refuses becomes a durable retry.
+        Raises (the batches are read again) if the engine becomes unavailable, or a
+        retry cannot be recorded."""
+        assert self._retries is not None
+        for message in await self._store.messages_at(keys):  # the store failing: raises
+            key = (message.channel, message.ts)
+            try:
+                await self._index.apply(*documents([message]))
+            except StorageUnavailable:
+                raise
+            except Exception as exc:  # this one: a retry of its own
+                payload = orjson.dumps(list(key))
+                retry = first_failure(
+                    STEP, _item(key), payload, _error(exc), wall_us(), self._backoff
+                )
+                await self._retries.retry_later(retry)
+                self._count("retried")
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._retry_every)
+            try:
+                await self.retry_due()
+            except Exception:
+                log.exception("search: the retry loop failed")
+
+    async def retry_due(self) -> int:
+        """Indexes again the refused messages whose retry is due; how many."""
+        assert self._retries is not None
+        now = wall_us()
+        due = await self._retries.claim_due(STEP, now, RETRY_BATCH, now + int(LEASE * 1e6))
+        for retry in due:
+            await self._redo(retry)
+        return len(due)
+
+    async def _redo(self, retry: Retry) -> None:
+        assert self._retries is not None
+        channel, ts = orjson.loads(retry.payload)
+        try:
+            await index_messages(self._store, self._index, [(channel, ts)])
+        except StorageUnavailable as exc:  # not attempted, or could not be: later
+            wait = exc.retry_after or self._backoff.base
+            await self._retries.retry_later(postponed(retry, wall_us(), wait))
+            return
+        except Exception as exc:
+            later, last = after_failure(retry, _error(exc), wall_us(), self._backoff)
+            if last:
+                self._count("dead_letters")
+                log.warning(
+                    "search: %s not indexed after %d attempts: a dead letter",
+                    retry.item,
+                    later.attempts,
+                )
+                await self._retries.bury(dead(later, wall_us()))
+            else:
+                self._count("retried")
+                await self._retries.retry_later(later)
+            return
+        await self._retries.retry_done(STEP, retry.item)
+
     async def _recover(self) -> None:
         while self._ownership is None:  # workers of a fleet resume from offsets
             try:
@@ -207,6 +325,7 @@ class Indexer(PartitionWorker):
     async def _follow(self, partition: int) -> None:
         offset = await self._start_offset(partition)
         await self._recovered.wait()
+        failures = 0  # in a row
         while True:
             try:
                 reading = wall_us()
@@ -216,11 +335,24 @@ class Indexer(PartitionWorker):
                     await asyncio.shield(self._submit(keys))
                 if len(batch.events) < self._batch:  # reached the end: all before is in
                     self._caught_up[partition] = reading
-            except Exception:  # the log or the store failing: the same batch again
-                log.exception("indexer: partition %d failed; retrying", partition)
-                await asyncio.sleep(0.5)
+            except Exception as exc:  # the log, store or engine failing: this batch again
+                failures += 1
+                wait = self._backoff.wait(failures, getattr(exc, "retry_after", None))
+                if failures == 1 or not isinstance(exc, StorageUnavailable):
+                    log.exception("indexer: partition %d failed; again in %.1f s", partition, wait)
+                await asyncio.sleep(wait)
                 continue
+            failures = 0
             if batch.truncated:
                 log.warning("indexer: partition %d fell behind the log's retention", partition)
             offset = batch.next_offset
             self._bus.commit(GROUP, partition, offset)
+
+
+def _item(key: tuple[str, int]) -> str:
+    """A message's identity in the retry table."""
+    return f"{key[0]}:{key[1]}"
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

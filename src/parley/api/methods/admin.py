@@ -12,14 +12,12 @@ from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.errors import ApiError, Code
 from parley.ids import wall_us
+from parley.resilience.counts import STEPS
 from parley.resilience.retries import describe
 from parley.resilience.store import RetryStore
 
 if TYPE_CHECKING:
     from parley.app import Services
-
-#: The steps that keep dead letters.
-STEPS = ("push",)
 
 
 def _step(args: Args, *, required: bool) -> str | None:

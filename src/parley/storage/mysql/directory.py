@@ -348,6 +348,15 @@ async def q_dead_letter(cur: Any, step: str, item: str) -> DeadLetter | None:
     return _letter(row) if row else None
 
 
+async def q_retry_counts(cur: Any) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for table in ("retries", "dead_letters"):
+        await cur.execute(f"SELECT step, COUNT(*) FROM {table} GROUP BY step")
+        for step, n in await cur.fetchall():
+            out[(step, table)] = int(n)
+    return out
+
+
 def _chosen(items: Sequence[str] | None) -> tuple[str, list]:
     if items is None:
         return "", []
@@ -691,6 +700,9 @@ class MysqlDirectory:
 
     async def dead_letter(self, step: str, item: str) -> DeadLetter | None:
         return await self._read(q_dead_letter, step, item)
+
+    async def retry_counts(self) -> dict[tuple[str, str], int]:
+        return await self._read(q_retry_counts)
 
     async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
         return await self._write(op_replay, step, items, now)

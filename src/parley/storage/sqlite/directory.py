@@ -406,6 +406,9 @@ class SqliteDirectory:
     async def dead_letter(self, step: str, item: str) -> DeadLetter | None:
         return await self._read(q_dead_letter, step, item)
 
+    async def retry_counts(self) -> dict[tuple[str, str], int]:
+        return await self._read(q_retry_counts)
+
     async def replay(self, step: str, items: Sequence[str] | None, now: int) -> int:
         return await self._writer.submit(op_replay, step, items, now)
 
@@ -492,6 +495,14 @@ def q_dead_letter(conn: sqlite3.Connection, step: str, item: str) -> DeadLetter 
         (step, item),
     ).fetchone()
     return _letter(row) if row else None
+
+
+def q_retry_counts(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for table in ("retries", "dead_letters"):
+        for step, n in conn.execute(f"SELECT step, COUNT(*) FROM {table} GROUP BY step"):
+            out[(step, table)] = n
+    return out
 
 
 def _chosen(items: Sequence[str] | None) -> tuple[str, tuple]:
