@@ -159,6 +159,7 @@ async def start(settings: Settings) -> Services:
             max_age=settings.bus_max_age,
             max_bytes=settings.bus_max_bytes,
             replicas=settings.bus_replicas,
+            breakers=breakers,
         )
     await bus.start()
     metrics = Metrics()

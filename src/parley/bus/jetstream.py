@@ -13,7 +13,9 @@ read in order from any offset, and ``next_offset`` is one past the last event re
   de-duplication window). While NATS is unreachable the queues hold up to
   ``max_pending`` events per partition and retry with backoff; past that the oldest are
   dropped with an error, as is an event refused :data:`MAX_ATTEMPTS` times (subscribers
-  recover them from the store by ``seq``).
+  recover them from the store by ``seq``, and the worker's republisher from the
+  shards). Publishes go through the ``event_log`` circuit breaker: while it is open the
+  publishers wait for it without using attempts.
 - **Read** uses one ephemeral pull consumer per reader (named by ``reader``: the
   gateway's consumer, the indexer, the push worker and the republisher each have their
   own) and partition, filtered to the partition's subject and started at the requested
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 
@@ -44,6 +47,7 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 from parley.bus.interface import Batch, Event, routing_key
 from parley.bus.offsets import Offsets
 from parley.errors import ConfigError
+from parley.resilience.board import Breakers
 from parley.storage.router import partition_for
 from parley.tasks import cancel_all
 
@@ -53,6 +57,18 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 50
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Event).decode
+
+
+#: The name of the event log's circuit breaker.
+BREAKER = "event_log"
+
+
+class _LogDown(Exception):
+    """The event log's breaker is open: publish again in ``wait`` seconds."""
+
+    def __init__(self, name: str, wait: float) -> None:
+        super().__init__(f"{name}: circuit breaker open")
+        self.wait = wait
 
 
 def message_id(event: Event) -> str:
@@ -75,8 +91,14 @@ class JetStreamBus:
         max_pending: int = 100_000,
         commit_interval: float = 0.1,
         connect_wait: float = 5.0,
+        breakers: Breakers | None = None,
     ) -> None:
         self.partitions = partitions
+        #: The node's circuit breakers: publishes go through ``event_log``; while it is
+        #: open the publishers wait for it (their events queued) instead of each
+        #: retrying, and a wait on it uses none of an event's attempts.
+        self._breakers = breakers or Breakers()
+        self._breakers.get(BREAKER)
         self._url = url
         self._name = name
         self._max_age = max_age
@@ -213,10 +235,17 @@ class JetStreamBus:
                 await wake.wait()
                 continue
             event = box[0]
+            send = functools.partial(
+                self._js.publish,
+                subject,
+                _encode(event),
+                headers={"Nats-Msg-Id": message_id(event)},
+            )
             try:
-                await self._js.publish(
-                    subject, _encode(event), headers={"Nats-Msg-Id": message_id(event)}
-                )
+                await self._breakers.run(BREAKER, send, failures=(Exception,), refused=_LogDown)
+            except _LogDown as down:  # the breaker is open: wait for it, events queued
+                await asyncio.sleep(max(down.wait, 0.05))
+                continue
             except Exception as exc:  # NATS down or slow: keep the order, retry
                 attempts += 1
                 if attempts < MAX_ATTEMPTS:
