@@ -126,8 +126,9 @@ def evaluate(history: Sequence[tuple[float, Snapshot]]) -> dict[str, bool]:
     )
     states = [v for (n, _), v in now.items() if n == "parley_breaker_state"]
     dead_then = _at(history, WINDOWS["ParleyDeadLettersGrowing"])
-    dead = _sum(now, "parley_push_total", outcome="dead_letters") - _sum(
-        dead_then, "parley_push_total", outcome="dead_letters"
+    dead = sum(  # every step's: pushes and messages the search engine refused
+        _sum(now, name, outcome="dead_letters") - _sum(dead_then, name, outcome="dead_letters")
+        for name in ("parley_push_total", "parley_index_total")
     )
     return {
         "ParleyDeliveryLatencyHigh": latency is not None and latency > 0.5,

@@ -326,6 +326,11 @@ def _node_rows(hub: Hub, bus: EventBus) -> list[Row]:
             ["reader", "partition"],
         ),
         counter(
+            "parley_publish_retries",
+            "Publishes to the event log that failed and were tried again (with backoff).",
+            [((), bus.retried)],
+        ),
+        counter(
             "parley_publish_dropped",
             "Events given up before reaching the event log (subscribers read them from "
             "the store by seq).",

@@ -35,6 +35,9 @@ def test_each_condition():
     dead = ("parley_push_total", (("outcome", "dead_letters"),))
     pushes = held({sent: 100, dead: 1}, {sent: 0, dead: 0}, 600)
     assert pushes["ParleyDeliveryRateLow"] and pushes["ParleyDeadLettersGrowing"]
+    refused = ("parley_index_total", (("outcome", "dead_letters"),))
+    assert held({refused: 1}, {refused: 0}, 900)["ParleyDeadLettersGrowing"]  # any step's
+    assert not held({refused: 1}, {refused: 1}, 900)["ParleyDeadLettersGrowing"]
     assert held({("parley_publish_queue", ()): 10_001})["ParleyQueueDepthHigh"]
     open_ = {("parley_breaker_state", (("breaker", "push:fcm"),)): 2.0}
     half = {("parley_breaker_state", (("breaker", "push:fcm"),)): 1.0}

@@ -61,6 +61,9 @@ class EventBus(Protocol):
     #: Events given up before they reached the log (an unreachable log; subscribers get
     #: them from the store by ``seq``), since start.
     dropped: int
+    #: Publish attempts that failed and were tried again, since start (the fan-out
+    #: hand-off's retries).
+    retried: int
 
     def queued(self) -> int:
         """Events published here and not yet in the log (the publish queue's depth)."""

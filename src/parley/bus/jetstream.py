@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 from collections import deque
 
 import msgspec
@@ -106,6 +107,7 @@ class JetStreamBus:
         self._replicas = replicas
         self._max_pending = max_pending
         self.dropped = 0
+        self.retried = 0
         self._lag: dict[tuple[str, int], int] = {}
         self._commit_interval = commit_interval
         self._connect_wait = connect_wait
@@ -250,7 +252,8 @@ class JetStreamBus:
                 attempts += 1
                 if attempts < MAX_ATTEMPTS:
                     log.warning("publishing to %s failed (%s); retrying", subject, exc)
-                    await asyncio.sleep(backoff)
+                    self.retried += 1
+                    await asyncio.sleep(random.uniform(backoff / 2, backoff))  # full jitter
                     backoff = min(backoff * 2, 2.0)
                     continue
                 # an event NATS keeps refusing must not stall its partition for good:

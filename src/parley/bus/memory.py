@@ -36,6 +36,7 @@ class InProcessBus:
     def __init__(self, partitions: int, retention: int) -> None:
         self.partitions = partitions
         self.dropped = 0  # publishing appends in place: nothing waits, nothing is lost
+        self.retried = 0
         self._lag: dict[tuple[str, int], int] = {}
         self._parts = [_Partition(retention) for _ in range(partitions)]
         self._offsets = Offsets()
