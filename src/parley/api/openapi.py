@@ -64,6 +64,14 @@ _STEP = {"type": "string", "enum": ["index", "push"]}
 _TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
 
 
+#: Which dead letters ``admin.dlq.replay`` and ``admin.dlq.purge`` act on.
+_DLQ_CHOICE = (
+    Arg("step", _STEP, "Their step.", required=True),
+    Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
+    Arg("all", _BOOL, "Every dead letter of the step."),
+)
+
+
 def _ref(name: str) -> JsonSchema:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -556,22 +564,14 @@ METHODS: tuple[MethodDoc, ...] = (
         "admin.dlq.replay",
         "Moves dead letters (`items`, or `all=true`) back to the retries, due now. "
         "Idempotent: a letter replayed is no longer one.",
-        args=(
-            Arg("step", _STEP, "Their step.", required=True),
-            Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
-            Arg("all", _BOOL, "Every dead letter of the step."),
-        ),
+        args=_DLQ_CHOICE,
         result={"replayed": _INT},
         always=("replayed",),
     ),
     MethodDoc(
         "admin.dlq.purge",
         "Deletes dead letters (`items`, or `all=true`) for good.",
-        args=(
-            Arg("step", _STEP, "Their step.", required=True),
-            Arg("items", {"type": "string", "maxLength": 100000}, "Items, comma-separated."),
-            Arg("all", _BOOL, "Every dead letter of the step."),
-        ),
+        args=_DLQ_CHOICE,
         result={"purged": _INT},
         always=("purged",),
     ),
