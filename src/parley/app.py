@@ -186,7 +186,7 @@ async def start(settings: Settings) -> Services:
         max_text=settings.max_text,
         metrics=metrics,
     )
-    api = Api(auth, limits)
+    api = Api(auth, limits, metrics)
     hub = Hub()
     consumer = BusConsumer(
         bus,
@@ -283,6 +283,7 @@ async def start(settings: Settings) -> Services:
                 ownership=ownership(PUSH_GROUP),
                 backoff=Backoff(attempts=settings.push_attempts, base=settings.push_retry_base),
                 breakers=breakers,
+                metrics=metrics,
             )
             svc.pusher.start()
             metrics.gauges.add(svc.pusher.metric_rows)

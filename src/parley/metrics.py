@@ -3,9 +3,9 @@
 Two kinds, by cost:
 
 - on the send and delivery paths, prometheus_client's own counters and histograms
-  (about 0.7 µs an observation): messages accepted, the send path's stages (``access``,
-  ``rate_limit``, ``write``, ``publish``), deliveries and their latency from commit to
-  the gateway's hand-off (observed once per event, not per connection);
+  (about 0.7 µs an observation): messages accepted, the pipeline's stages
+  (:data:`STAGES`), deliveries and their latency from commit to the gateway's hand-off
+  (observed once per event, not per connection);
 - everything a part already counts (connections, the push worker's outcomes, retries,
   dead letters, circuit breakers, the search index's lag) is read from the parts when
   Prometheus scrapes (:class:`Gauges`), at no cost between scrapes.
@@ -25,8 +25,11 @@ from prometheus_client.registry import Collector
 
 #: Seconds: from half a millisecond to ten seconds.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-#: The send path's stages, as the seed names them.
-STAGES = ("access", "rate_limit", "write", "publish")
+#: The delivery pipeline's stages, as the seed names them: the send path's (``auth``:
+#: the token, ``access``: the channel, ``rate_limit``, ``write``: to the commit,
+#: ``publish``: the recent buffer and the event log), ``fanout`` (a gateway handing one
+#: event to its connections) and ``push`` (one call to a push provider).
+STAGES = ("auth", "access", "rate_limit", "write", "publish", "fanout", "push")
 #: Breaker states as numbers: closed 0, half-open 1, open 2.
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -44,7 +44,7 @@ def test_metrics_move_with_the_messages(server):
     after = scrape(server.url)
     accepted = "parley_messages_accepted_total"
     assert value(after, accepted) - value(before, accepted) >= 5
-    for stage in ("access", "rate_limit", "write", "publish"):
+    for stage in ("auth", "access", "rate_limit", "write", "publish", "fanout"):
         count = "parley_stage_seconds_count"
         assert value(after, count, stage=stage) - value(before, count, stage=stage) >= 5
     assert value(after, "parley_deliveries_total") - value(before, "parley_deliveries_total") >= 5
@@ -56,3 +56,9 @@ def test_metrics_move_with_the_messages(server):
     assert all(v >= 0 for (name, _), v in after.items() if name == "parley_consumer_lag")
     assert 0 <= value(after, "parley_search_index_lag_seconds") < 30
     assert value(after, "parley_publish_queue") == 0  # the in-process bus queues nothing
+    for step in ("index", "push"):  # every step's waiting retries and dead letters
+        assert ("parley_retries_pending", (("step", step),)) in after
+        assert ("parley_dead_letters", (("step", step),)) in after
+    assert ("parley_publish_retries_total", ()) in after
+    breakers = {dict(labels)["breaker"] for name, labels in after if name == "parley_breaker_state"}
+    assert {"search", "shard:0", "shard:1", "shard:2", "shard:3"} <= breakers

@@ -13,6 +13,7 @@ from websockets.sync.client import connect
 
 from parley.notify.fakes import LocalProviders, running
 from tests.app.test_dnd import error_of
+from tests.app.test_metrics import scrape, value
 from tests.app.test_push_devices import FCM
 from tests.helpers import RunningServer, server_in_thread
 from tests.push_support import pushes, wait_pushes
@@ -72,6 +73,9 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
         [to_fcm] = wait_pushes(fcm, bob_fcm, 1, timeout=1.0)
         arrival = max(t for _, _, t in apns.received + fcm.received)
         assert arrival - sent < 1.0
+        # each call to a provider is timed: the pipeline's push stage
+        calls = value(scrape(srv.url), "parley_stage_seconds_count", stage="push")
+        assert calls >= 2
         assert to_apns["aps"]["alert"] == {
             "title": f"#push-room-{tag}",
             "body": f"pushed-alice-{tag}: @{ids['bob']} lunch? @{ids['carol']}",

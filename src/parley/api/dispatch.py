@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ import orjson
 from parley.api.args import Args
 from parley.api.request import bearer_token, parse_body, parse_query
 from parley.errors import ApiError, Code, StorageError, StorageUnavailable, unavailable
+from parley.metrics import Metrics
 from parley.pipeline import scopes
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limiter, Unlimited
@@ -62,8 +64,12 @@ def error_response(exc: ApiError) -> Response:
 class Api:
     """Routes ``/api/<method>`` calls to handlers after authenticating them."""
 
-    def __init__(self, auth: Authenticator, limiter: Limiter | None = None) -> None:
+    def __init__(
+        self, auth: Authenticator, limiter: Limiter | None = None, metrics: Metrics | None = None
+    ) -> None:
         self._auth = auth
+        #: The ``auth`` stage: how long a token takes to check (cached, or read).
+        self._t_auth = (metrics or Metrics()).stage["auth"]
         self._limiter = limiter or Unlimited()
         self._methods: dict[str, Method] = {}
 
@@ -97,7 +103,9 @@ class Api:
                 allow = "GET, POST" if method.read else "POST"
                 raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": allow})
             token = bearer_token(authorization) or _str_or_none(args.pop("token", None)) or session
+            began = perf_counter()
             caller = await self._auth.authorize(token)
+            self._t_auth.observe(perf_counter() - began)
             scopes.require(name, caller.scopes)
             if self._limiter.calls_limited(name):
                 await self._limiter.check_call(caller.user, name)

@@ -145,13 +145,16 @@ class BusConsumer:
 
     def _deliver(self, ready: list[Event]) -> None:
         delivered, latency = self._metrics.delivered, self._metrics.delivery_latency
+        fanout = self._metrics.stage["fanout"]
         for event in ready:
+            began = time.perf_counter()
             try:
                 sent = self._hub.deliver(event)
             except Exception:  # one bad subscriber must not stop the partition
                 log.exception("delivering %s failed", event.type)
                 continue
             if sent and event.type == "message":
+                fanout.observe(time.perf_counter() - began)
                 delivered.inc(sent)
                 latency.observe(max(0.0, time.time() - event.ts / 1e6))
                 if log.isEnabledFor(logging.DEBUG):

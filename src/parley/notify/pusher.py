@@ -52,7 +52,7 @@ import orjson
 from parley.bus.interface import Event, EventBus
 from parley.gateway.presence import Presence
 from parley.ids import Kind, format_ts, parse_ts
-from parley.metrics import Row, counter
+from parley.metrics import Metrics, Row, counter
 from parley.notify import policy
 from parley.notify.devices import Device
 from parley.notify.dnd import status
@@ -141,6 +141,7 @@ class Pusher(PartitionWorker):
         backoff: Backoff | None = None,
         breakers: Breakers | None = None,
         retry_every: float = 0.5,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(bus, GROUP, ownership)
         #: A channel's members now: the directory, or a cache evicted on every change
@@ -154,6 +155,8 @@ class Pusher(PartitionWorker):
         board = breakers or Breakers()
         self._breakers = {p: board.get(f"push:{p}") for p in providers}
         self._breaker_clock = board.clock
+        #: The ``push`` stage: one call to a provider, its answer included.
+        self._t_push = (metrics or Metrics()).stage["push"]
         self._directory = directory
         self._store = store
         self._presence = presence
@@ -360,11 +363,13 @@ class Pusher(PartitionWorker):
         if not breaker.allow(now):
             self._count("breaker_open")
             return Result(RETRY, BREAKER_OPEN, breaker.retry_after(now))
+        began = time.perf_counter()
         try:
             result = await provider.send(device, notice)
         except BaseException:
             breaker.cancel()
             raise
+        self._t_push.observe(time.perf_counter() - began)
         breaker.record(result.outcome != RETRY, self._breaker_clock())
         if result.outcome == SENT:
             self._count("sent")
