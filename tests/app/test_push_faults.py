@@ -14,6 +14,7 @@ import time
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from parley.errors import StorageUnavailable
 from parley.notify.fakes import running
 from tests.app.test_metrics import scrape, value
 from tests.app.test_push_devices import FCM
@@ -165,3 +166,37 @@ def test_the_admin_api_lists_shows_replays_and_purges_dead_letters(faulty):
     assert letters() == []
     time.sleep(1.0)
     assert len(pushes(fcm, token)) == 1  # the purged ones never go
+
+
+def test_a_message_whose_pushes_cannot_be_worked_out_is_a_dead_letter_not_dropped(faulty):
+    """Reading who a message concerns keeps failing (here the member list, as a failing
+    directory would): after its attempts the whole message becomes a dead letter, the
+    partition goes on, and a replay once the directory answers pushes it once."""
+    srv, providers, data = faulty
+    fcm = providers.fcm
+    web, room, bob_id, token = offline_pair(srv, "msgdead")
+    pusher = srv.services.pusher
+    pusher._message_attempts = 2  # 10 by default: 22 s of waiting
+    real = pusher._members
+
+    async def failing(channel: str):
+        if channel == room:
+            raise StorageUnavailable("the directory is down")
+        return await real(channel)
+
+    pusher._members = failing
+    web.chat_postMessage(channel=room, text=f"<@{bob_id}> stuck")
+    wait_for(lambda: len(dlq(data, "list", "--step", "push")) == 1, 30, "a dead letter")
+    [letter] = dlq(data, "list", "--step", "push")
+    assert letter["item"].endswith(":message") and "directory is down" in letter["last_error"]
+    other_web, other_room, carol_id, carol_token = offline_pair(srv, "msgdead-other")
+    other_web.chat_postMessage(channel=other_room, text=f"<@{carol_id}> flows")
+    wait_pushes(fcm, carol_token, 1, timeout=10)  # the partitions went on
+    assert pushes(fcm, token) == []
+
+    pusher._members = real
+    assert dlq(data, "replay", "push", "--all") == [{"replayed": 1}]
+    [pushed] = wait_pushes(fcm, token, 1, timeout=20)
+    assert pushed["notification"]["body"].endswith("stuck")
+    time.sleep(1.0)
+    assert len(pushes(fcm, token)) == 1 and dlq(data, "list", "--step", "push") == []

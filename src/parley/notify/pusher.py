@@ -99,9 +99,11 @@ OUTCOMES = (
 )
 #: Messages remembered as pushed, to skip a redelivery.
 SEEN = 100_000
-#: Attempts at reading what one message's pushes need before it is skipped (so that a
-#: message that cannot be handled does not stop its partition's pushes for good).
+#: Attempts at reading what one message's pushes need before it becomes a dead letter
+#: (so that a message that cannot be handled does not stop its partition for good).
 MESSAGE_ATTEMPTS = 10
+#: The suffix of a whole message's item in the retry table (a push's names a device).
+MESSAGE_ITEM = ":message"
 #: Seconds a channel's or user's name is reused before it is read again.
 NAMES_TTL = 60.0
 
@@ -142,6 +144,7 @@ class Pusher(PartitionWorker):
         breakers: Breakers | None = None,
         retry_every: float = 0.5,
         metrics: Metrics | None = None,
+        message_attempts: int = MESSAGE_ATTEMPTS,
     ) -> None:
         super().__init__(bus, GROUP, ownership)
         #: A channel's members now: the directory, or a cache evicted on every change
@@ -155,6 +158,8 @@ class Pusher(PartitionWorker):
         board = breakers or Breakers()
         self._breakers = {p: board.get(f"push:{p}") for p in providers}
         self._breaker_clock = board.clock
+        #: Attempts at one message's pushes before it becomes a dead letter.
+        self._message_attempts = message_attempts
         #: The ``push`` stage: one call to a provider, its answer included.
         self._t_push = (metrics or Metrics()).stage["push"]
         self._directory = directory
@@ -220,21 +225,45 @@ class Pusher(PartitionWorker):
             for event in batch.events:
                 if event.type != "message" or self._pushed_before(event):
                     continue
-                for attempt in range(1, MESSAGE_ATTEMPTS + 1):
-                    try:
-                        sends += await self._message(event)
-                        break
-                    except Exception:  # the directory failing: this message again
-                        where = (event.channel, event.ts)
-                        log.exception(
-                            "pusher: message %s/%s failed", *where, extra={"rid": event.rid}
-                        )
-                        if attempt < MESSAGE_ATTEMPTS:
-                            await asyncio.sleep(0.5 * attempt)
+                sends += await self._message_or_bury(event)
             if sends:  # committed once every push is sent, or is a durable retry
                 await asyncio.wait(sends)
             offset = batch.next_offset
             self._bus.commit(GROUP, partition, offset)
+
+    async def _message_or_bury(self, event: Event) -> list[asyncio.Task]:
+        """:meth:`_message`, tried again while it fails (the directory failing); after
+        ``message_attempts``, the message becomes a dead letter (``parley dlq``
+        replays it) so its partition goes on. Never dropped: while even the dead letter
+        cannot be written, it keeps trying."""
+        errors: list[str] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._message(event)
+            except Exception as exc:  # the directory failing: this message again
+                where = (event.channel, event.ts)
+                log.exception("pusher: message %s/%s failed", *where, extra={"rid": event.rid})
+                errors.append(f"{type(exc).__name__}: {exc}")
+            if attempt >= self._message_attempts:
+                try:
+                    await self._bury_message(event, errors)
+                    return []
+                except Exception:
+                    log.exception("pusher: cannot record a dead letter; trying again")
+            await asyncio.sleep(min(0.5 * attempt, 10.0))
+
+    async def _bury_message(self, event: Event, errors: list[str]) -> None:
+        now = self._now_us()
+        item = f"{event.channel}:{format_ts(event.ts)}{MESSAGE_ITEM}"
+        retry = first_failure(STEP, item, msgspec.json.encode(event), errors[0], now, self._backoff)
+        for error in errors[1:]:
+            retry, _ = after_failure(retry, error, now, self._backoff)
+        await self._retries.retry_later(retry)
+        await self._retries.bury(dead(retry, now))
+        self._count("dead_letters")
+        log.warning("push: message %s given up after %d attempts: a dead letter", item, len(errors))
 
     def _pushed_before(self, event: Event) -> bool:
         key = (event.channel, event.ts)
@@ -395,6 +424,9 @@ class Pusher(PartitionWorker):
         return len(due)
 
     async def _redo(self, retry: Retry) -> None:
+        if retry.item.endswith(MESSAGE_ITEM):  # a whole message (replayed dead letter)
+            await self._redo_message(retry)
+            return
         item = msgspec.json.decode(retry.payload, type=PushItem)
         device, notice = item.device, item.notice
         if notice.channel not in await self._directory.member_channels(device.user_id):
@@ -418,6 +450,24 @@ class Pusher(PartitionWorker):
         else:
             self._count("retried")
             await self._retries.retry_later(later)
+
+    async def _redo_message(self, retry: Retry) -> None:
+        event = msgspec.json.decode(retry.payload, type=Event)
+        try:
+            sends = await self._message(event)
+            if sends:
+                await asyncio.wait(sends)
+        except Exception as exc:
+            later, last = after_failure(
+                retry, f"{type(exc).__name__}: {exc}", self._now_us(), self._backoff
+            )
+            if last:
+                self._count("dead_letters")
+                await self._retries.bury(dead(later, self._now_us()))
+            else:
+                await self._retries.retry_later(later)
+            return
+        await self._retries.retry_done(STEP, retry.item)
 
     def _now_us(self) -> int:
         return int(self._clock() * 1e6)
