@@ -121,7 +121,7 @@ async def serve(
         max_body=settings.max_body,
         fallback_host=f"{host}:{settings.port}",
         sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
-        static=web.load_static(),
+        static=web.load_static(web.gateway_source(settings.gateway_url, svc.gateway_port)),
         health_only=settings.role in ("gateway", "worker"),
         metrics=svc.metrics.expose,
         readiness=svc.readiness,

@@ -99,6 +99,9 @@ def test_the_app_is_served_with_a_strict_content_security_policy(server):
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     csp = headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    # the page may open a WebSocket to this server's gateway port only, not anywhere
+    port = server.services.gateway_port
+    assert f"connect-src 'self' ws://*:{port} wss://*:{port};" in csp
     assert b"/static/app.js" in body and b"http" not in body.replace(b"http-equiv", b"")
     for asset in ("/static/app.js", "/static/app.css"):
         status, headers, _ = request(server, asset, method="GET", client=None)

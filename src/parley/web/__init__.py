@@ -22,6 +22,7 @@ import asyncio
 from http.cookies import SimpleCookie
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -46,25 +47,37 @@ _TYPES = {
 }
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-_SECURITY = (
-    ("content-security-policy", _CSP),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    ("cache-control", "no-cache"),
+    "connect-src 'self' {gateway}; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 
 
-def load_static() -> dict[str, Response]:
-    """Every file of ``parley/web/static`` as a ready response, by URL path."""
+def gateway_source(gateway_url: str, gateway_port: int) -> str:
+    """Where the page may open its WebSocket, as a CSP source: the origin of
+    ``PARLEY_GATEWAY_URL`` when set (what ``rtm.connect`` hands out), else this server's
+    gateway port on whatever host the page was loaded from."""
+    if gateway_url:
+        parts = urlsplit(gateway_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"ws://*:{gateway_port} wss://*:{gateway_port}"
+
+
+def load_static(gateway: str = "ws: wss:") -> dict[str, Response]:
+    """Every file of ``parley/web/static`` as a ready response, by URL path, allowed to
+    connect to its own origin and ``gateway`` (a CSP source, :func:`gateway_source`)."""
+    security = (
+        ("content-security-policy", _CSP.format(gateway=gateway)),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-cache"),
+    )
     out: dict[str, Response] = {}
     root = resources.files("parley.web") / "static"
     for item in root.iterdir():
         kind = _TYPES.get("." + item.name.rsplit(".", 1)[-1])
         if kind is None or not item.is_file():
             continue
-        response = Response(200, item.read_bytes(), (("content-type", kind), *_SECURITY))
+        response = Response(200, item.read_bytes(), (("content-type", kind), *security))
         out[f"/static/{item.name}"] = response
         if item.name == "index.html":
             out["/"] = response
