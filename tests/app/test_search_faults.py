@@ -4,8 +4,8 @@ engine takes it, while the rest is indexed as usual; an engine that is down open
 ``search`` circuit breaker (``search.messages`` answers 503 with ``Retry-After`` at
 once) and the indexer waits, then catches up by itself.
 
-The faults are injected into the real SQLite engine of a running server: its ``apply``
-and ``search`` are wrapped to refuse, as an engine's bugs or outages would."""
+The faults come from :class:`parley.search.faults.FaultyIndex`, put around the real
+SQLite engine of a running server, under its breaker."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import time
 import httpx
 import pytest
 
-from parley.errors import StorageError, StorageUnavailable
 from parley.resilience.retries import Backoff
+from parley.search.faults import FaultyIndex
 from tests.app.test_metrics import scrape, value
 from tests.app.test_push_faults import FAULTY, dlq
 from tests.app.test_search import texts, wait_total
@@ -26,19 +26,14 @@ from tests.subscriber import wait_for
 @pytest.fixture
 def engine(tmp_path):
     with server_in_thread(tmp_path / "data", **FAULTY) as srv:
-        yield srv, srv.services.search_index.inner, tmp_path / "data"
+        guarded = srv.services.search_index
+        faulty = guarded.inner = FaultyIndex(guarded.inner)
+        yield srv, faulty, tmp_path / "data"
 
 
 def test_a_message_the_engine_refuses_is_a_dead_letter_replayed_once(engine):
-    srv, inner, data = engine
-    real = inner.apply
-
-    async def refusing(docs, removed):
-        if any("poison" in d.text for d in docs):
-            raise StorageError("the engine refuses this document")
-        await real(docs, removed)
-
-    inner.apply = refusing
+    srv, faulty, data = engine
+    faulty.refuse = frozenset({"poison"})
     web = srv.client(srv.user("indexed").token)
     room = web.conversations_create(name="poisoned")["channel"]["id"]
     for text in ("kiwi one", "kiwi poison", "kiwi two"):
@@ -58,7 +53,7 @@ def test_a_message_the_engine_refuses_is_a_dead_letter_replayed_once(engine):
     assert value(figures, "parley_index_total", outcome="retried") >= 1
     wait_for(lambda: value(scrape(srv.url), "parley_dead_letters", step="index") == 1, 10, "gauge")
 
-    inner.apply = real  # the engine takes it now
+    faulty.refuse = frozenset()  # the engine takes it now
     assert dlq(data, "replay", "index", "--all") == [{"replayed": 1}]
     assert dlq(data, "replay", "index", "--all") == [{"replayed": 0}]
     found = wait_total(web, "kiwi", 3)
@@ -67,16 +62,12 @@ def test_a_message_the_engine_refuses_is_a_dead_letter_replayed_once(engine):
 
 
 def test_an_engine_that_is_down_opens_its_breaker_and_the_index_catches_up(engine):
-    srv, inner, _data = engine
-    real_apply, real_search = inner.apply, inner.search
+    srv, faulty, _data = engine
     user = srv.user("searcher")
     web = srv.client(user.token)
     room = web.conversations_create(name="engine-down")["channel"]["id"]
 
-    async def down(*args, **kwargs):
-        raise StorageUnavailable("the engine is down")
-
-    inner.apply = inner.search = down
+    faulty.down = True
     for i in range(5):
         web.chat_postMessage(channel=room, text=f"mango {i}")  # sends do not need it
 
@@ -95,7 +86,7 @@ def test_an_engine_that_is_down_opens_its_breaker_and_the_index_catches_up(engin
     assert ready["breakers"]["search"] == "open" and ready["ok"]  # sends still served
     assert int(ask().headers["retry-after"]) >= 1
 
-    inner.apply, inner.search = real_apply, real_search
+    faulty.down = False
     time.sleep(FAULTY["breaker_open_seconds"])
     found = wait_total(web, "mango", 5, timeout=30)  # caught up, nothing skipped
     assert sorted(texts(found)) == [f"mango {i}" for i in range(5)]
