@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import re
-import secrets
 from contextvars import ContextVar
 
 import orjson
@@ -30,10 +30,12 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 
 def request_id(offered: str | None = None) -> str:
     """``offered`` (a client's ``X-Request-Id``) if it is 1-64 of ``A-Z a-z 0-9 . _ : -``,
-    else a new random id."""
+    else a new random id: 64 bits from the process's PRNG, not the system's (an id
+    follows a request, it guards nothing; the ``getrandom`` call each send paid showed
+    in py-spy at about 2% of the event loop)."""
     if offered and _SANE.match(offered):
         return offered
-    return secrets.token_hex(8)
+    return f"{random.getrandbits(64):016x}"
 
 
 class JsonFormatter(logging.Formatter):
