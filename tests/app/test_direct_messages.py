@@ -85,6 +85,16 @@ def check_dms(srv: RunningServer, tag: str) -> None:
     assert own["user"] == ids["carol"] and own["id"] != dm["id"]
     carol.chat_postMessage(channel=own["id"], text="remember the milk")
 
+    # chat.postMessage to a user id: the direct message with them, opened if need be
+    to_bob = alice.chat_postMessage(channel=ids["bob"], text="by your id")
+    assert to_bob["channel"] == dm["id"]  # the one they already share
+    latest = bob.conversations_history(channel=dm["id"], limit=1)["messages"]
+    assert latest[0]["text"] == "by your id"
+    fresh = carol.chat_postMessage(channel=ids["bob"], text="hello, stranger")
+    assert fresh["channel"].startswith("D") and fresh["channel"] != dm["id"]
+    assert bob.conversations_open(users=ids["carol"])["channel"]["id"] == fresh["channel"]
+    assert error_of(alice.chat_postMessage, channel="UNOBODY00", text="x") == ("channel_not_found")
+
     # a token without the im scopes
     narrow = srv.client(srv.user(f"dm-narrow-{tag}", scopes="chat:write,channels:read").token)
     assert error_of(narrow.conversations_open, users=ids["alice"]) == "missing_scope"

@@ -184,7 +184,10 @@ METHODS: tuple[MethodDoc, ...] = (
         "chat.postMessage",
         "Posts a message (or a thread reply); acknowledged once durably written.",
         args=(
-            _channel(),
+            _channel(
+                "Channel id (`C…`, `G…`, `D…`), or a user id (`U…`): the direct message "
+                "with that user, opened if need be."
+            ),
             _TEXT,
             *_RICH,
             _ts("thread_ts", "Reply in the thread of this message (`thread_not_found`)."),

@@ -1,5 +1,8 @@
 """``chat.postMessage``, ``chat.update``, ``chat.delete``.
 
+``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
+opened if need be, as Slack's does; the answer names the ``D…`` channel.
+
 Parley's extension: ``chat.update`` takes an optional ``edit_version`` (the message's
 ``edit_version`` the client last saw); a stale one answers ``edit_conflict`` with the
 current ``version``, and nothing is written. Without it, the last writer wins.
@@ -12,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from parley import content, wire
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
-from parley.errors import Code
-from parley.ids import format_ts
+from parley.api.methods.ims import Ims
+from parley.errors import ApiError, Code
+from parley.ids import Kind, decode_id, format_ts
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -23,6 +27,19 @@ _MAX_CLIENT_MSG_ID = 128
 
 def register(api: Api, svc: Services) -> None:
     sender, max_text = svc.sender, svc.settings.max_text
+    ims = Ims(svc.directory, svc.access, svc.bus)
+
+    async def target(ctx: Ctx, channel: str | None) -> str | None:
+        """``channel``, or for a user id (``U…``) the direct message with that user,
+        opened if need be (Slack's: a bot or person writes to someone by their id)."""
+        if channel and decode_id(Kind.USER, channel):
+            try:
+                return (await ims.open(ctx.user, channel))[0].id
+            except ApiError as exc:
+                if exc.code == Code.USER_NOT_FOUND:
+                    raise ApiError(Code.CHANNEL_NOT_FOUND) from None
+                raise
+        return channel
 
     def text_of(args: Args) -> str | None:
         # one past the limit, so msg_too_long is told apart from a plain bad argument
@@ -31,7 +48,7 @@ def register(api: Api, svc: Services) -> None:
     async def post_message(ctx: Ctx, args: Args) -> dict[str, Any]:
         result = await sender.post(
             ctx.user,
-            args.str("channel", max_len=32),
+            await target(ctx, args.str("channel", max_len=32)),
             text_of(args),
             thread_ts=args.ts("thread_ts", invalid=Code.THREAD_NOT_FOUND),
             reply_broadcast=args.bool("reply_broadcast"),

@@ -3,7 +3,6 @@ members, history, replies, archive, unarchive."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,8 @@ from parley import wire
 from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
+from parley.api.methods.ims import Ims
+from parley.api.methods.ims import announce_join as ims_announce
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, encode_id, wall_us
 from parley.pipeline import events, scopes
@@ -49,14 +50,6 @@ def types_filter(args: Args) -> tuple[bool, bool, bool]:
     if any(t not in known for t in raw):
         raise ApiError("invalid_types", data={"detail": f"types must be among {sorted(known)}"})
     return "public_channel" in raw, "private_channel" in raw, "im" in raw
-
-
-def im_id(team_id: str, a: str, b: str) -> str:
-    """The id of the direct message between users ``a`` and ``b`` (either order): the
-    same on every node, so opening it twice, or at once from both sides, finds one."""
-    low, high = sorted((a, b))
-    digest = hashlib.sha256(f"{team_id}:{low}:{high}".encode()).digest()
-    return encode_id(Kind.IM, int.from_bytes(digest[:8], "big") >> 1)
 
 
 def not_for_ims(channel: Channel) -> None:
@@ -151,11 +144,10 @@ def register(api: Api, svc: Services) -> None:
             )
         }
 
+    ims = Ims(directory, access, svc.bus)
+
     def announce_join(channel: Channel, user_id: str, at: int, before: int) -> None:
-        """Publishes a join; ``before`` is the channel's last ``seq`` read before the
-        join was committed: the joiner's gateway sends the joiner every message after it."""
-        for event in events.joined(channel, user_id, at, before):
-            svc.bus.publish(event)
+        ims_announce(svc.bus, channel, user_id, at, before)
 
     async def open_(ctx: Ctx, args: Args) -> dict[str, Any]:
         """The direct message with one other user (``users``), created on first use;
@@ -170,31 +162,11 @@ def register(api: Api, svc: Services) -> None:
         if len(others) > 1:
             detail = "group direct messages (several users) are not supported yet"
             raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "users", "detail": detail})
-        other = await directory.user(others[0]) if decode_id(Kind.USER, others[0]) else None
-        if other is None or other.team_id != ctx.user.team_id or other.deleted:
-            raise ApiError(Code.USER_NOT_FOUND, data={"user": others[0]})
-        ident = im_id(ctx.user.team_id, ctx.user.id, other.id)
-        channel = await directory.channel(ident)
-        fresh = channel is None
-        if channel is None:
-            now = wall_us()
-            made = Channel(ident, ctx.user.team_id, ident, True, ctx.user.id, now, is_im=True)
-            try:
-                channel = await directory.create_channel(made)
-            except ApiError:  # opened at the same moment from elsewhere
-                channel = await directory.channel(ident)
-                if channel is None:
-                    raise
-                fresh = False
-        added = await directory.add_members(channel.id, [other.id])
-        await access.forget(channel.id)
-        now = wall_us()
-        for uid in ([ctx.user.id] if fresh else []) + added:
-            announce_join(channel, uid, now, 0)
+        channel, opened = await ims.open(ctx.user, others[0])
         out: dict[str, Any] = {"channel": {"id": channel.id}}
         if args.bool("return_im"):
             out["channel"] = await info_of(channel, ctx.user.id)
-        if not fresh and not added:
+        if not opened:
             out["already_open"] = True
         return out
 
