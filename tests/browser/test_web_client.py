@@ -258,6 +258,29 @@ def test_sidebar_unread_mentions_private_typing_presence_and_older_history(brows
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_direct_message_from_the_people_list(browser, world, shots):
+    """alice clicks bob among the people: a direct message opens (titled @bob, no
+    Leave); what she writes reaches bob's sidebar as a DM with a badge (every DM is for
+    him), and he reads it there."""
+    srv, _general, _alice, bob_creds = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    alice.click(f"#people li[data-user={bob_creds.user_id}]")
+    alice.wait_for_selector("#channel-title:has-text('@bob')")
+    assert alice.is_hidden("#leave")
+    say(alice, "just between us")
+    alice.wait_for_selector("#messages .msg:not(.pending):has-text('just between us')")
+    dm = "#dms li:has-text('@alice')"
+    bob.wait_for_selector(f"{dm} .badge:has-text('1')")
+    assert bob.locator("#other-channels li").count() == 0  # not offered to anyone to join
+    bob.click(dm)
+    bob.wait_for_selector("#messages .msg:has-text('just between us')")
+    say(bob, "agreed")
+    alice.wait_for_selector("#messages .msg:has-text('agreed')", timeout=2000)
+    bob.screenshot(path=str(shots / "direct-message.png"))
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_two_windows_of_one_browser_are_two_people(browser, world):
     """The newcomer's way: alice and bob in two windows of the same browser (one cookie
     jar); each window stays who signed in there, and nothing is fetched from elsewhere."""

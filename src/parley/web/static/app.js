@@ -146,7 +146,7 @@ async function loadChannels() {
   const seen = new Set();
   do {
     const page = await api("conversations.list", {
-      types: "public_channel,private_channel",
+      types: "public_channel,private_channel,im",
       exclude_archived: true,
       limit: 200,
       cursor,
@@ -167,19 +167,27 @@ function userName(id) {
   return u ? u.name : id;
 }
 
+// How a conversation is named: #name, 🔒 name for a private channel, @person for a DM.
+function title(c) {
+  if (c.is_im) return `@${userName(c.user)}`;
+  return `${c.is_private ? "🔒" : "#"} ${c.name}`;
+}
+
 // -- sidebar ------------------------------------------------------------------------------
 
 function renderChannels() {
   const mine = $("channels");
   const others = $("other-channels");
+  const dms = $("dms");
   mine.replaceChildren();
   others.replaceChildren();
-  const sorted = [...state.channels.values()].sort((a, b) => a.name.localeCompare(b.name));
+  dms.replaceChildren();
+  const sorted = [...state.channels.values()].sort((a, b) => title(a).localeCompare(title(b)));
   for (const c of sorted) {
     const li = document.createElement("li");
     li.dataset.channel = c.id;
     const label = document.createElement("span");
-    label.textContent = `${c.is_private ? "🔒" : "#"} ${c.name}`;
+    label.textContent = title(c);
     li.append(label);
     if (c.id === state.active) li.classList.add("active");
     if (c.is_member) {
@@ -191,7 +199,7 @@ function renderChannels() {
         li.append(badge);
       }
       li.addEventListener("click", () => openChannel(c.id));
-      mine.append(li);
+      (c.is_im ? dms : mine).append(li);
     } else {
       li.title = "Join";
       li.addEventListener("click", async () => {
@@ -215,7 +223,21 @@ function renderPeople() {
     const name = document.createElement("span");
     name.textContent = u.name;
     li.append(dot, name);
+    li.dataset.user = u.id;
+    li.title = `Message ${u.name}`;
+    li.addEventListener("click", () => openDm(u.id));
     list.append(li);
+  }
+}
+
+// A direct message with a person (a note to self with oneself), opened on first use.
+async function openDm(userId) {
+  try {
+    const { channel } = await api("conversations.open", { users: userId });
+    if (!state.channels.has(channel.id)) await loadChannels();
+    await openChannel(channel.id);
+  } catch (err) {
+    notice(`Could not open the conversation: ${err.code || err.message}`);
   }
 }
 
@@ -275,8 +297,8 @@ async function openChannel(id) {
     c.unread = 0;
     c.mentions = 0;
   }
-  $("channel-title").textContent = c ? `${c.is_private ? "🔒" : "#"} ${c.name}` : "";
-  $("leave").hidden = !c;
+  $("channel-title").textContent = c ? title(c) : "";
+  $("leave").hidden = !c || c.is_im; // a direct message cannot be left
   renderChannels();
   if (!state.cursor.has(id)) await loadHistory(id);
   if (state.stale.has(id)) await reconcile(id).catch(() => {});
@@ -726,17 +748,26 @@ function onMessage(ev) {
     if (ev.seq) hold(ev.channel, ev.seq);
   } else {
     if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
-    const c = state.channels.get(ev.channel);
-    if (c && ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
-      c.unread += 1;
-      const text = ev.text || "";
-      if (mentionsMe(text)) c.mentions += 1;
-      renderChannels();
+    if (ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
+      if (state.channels.has(ev.channel)) {
+        count(ev);
+      } else {
+        loadChannels().then(() => count(ev)); // a direct message someone just opened
+      }
     }
     state.typing.get(ev.channel)?.delete(ev.user);
   }
   rerender(ev.channel, ev.thread_ts || (ev.message && ev.message.thread_ts));
   if (state.thread && ev.channel === state.thread.channel) renderThread();
+}
+
+// An unread message in a channel not open (every one in a direct message is for you).
+function count(ev) {
+  const c = state.channels.get(ev.channel);
+  if (!c || ev.channel === state.active) return;
+  c.unread += 1;
+  if (c.is_im || mentionsMe(ev.text || "")) c.mentions += 1;
+  renderChannels();
 }
 
 // <@U123>, or @name as a whole word (not @bobby for bob), or @channel / @everyone / @here.
