@@ -17,7 +17,6 @@ API v2 to page.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import ssl
@@ -30,6 +29,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from parley.resilience.retries import Backoff
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,5 @@ class AlertWatcher:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task])
         await self._pagerduty.close()

@@ -305,11 +305,11 @@ def test_the_worker_pushes_offline_members_by_the_fleet_s_presence(fleet, team, 
 def test_the_worker_killed_mid_batch_resumes_and_indexes_and_pushes_each_message_once(
     fleet, team, providers
 ):
-    """SIGKILL of the worker process while pushes are in flight (the provider answers
-    after 50 ms): its replacement resumes from the committed offsets. Every message is
-    pushed (none lost with the killed batch) and shows once on the device (a push sent
-    again carries the same per-message identity, which replaces the first), and is
-    found once by search."""
+    """SIGKILL of the worker process under load, pushes in flight (the provider answers
+    after 50 ms, messages keep coming at ~50/s through the kill and the restart): its
+    replacement resumes from the committed offsets. Every message is pushed (none lost
+    with the killed batch) and shows once on the device (a push sent again carries the
+    same per-message identity, which replaces the first), and is found once by search."""
     alice, _bots, channel = team
     carol = fleet.user("killed-worker-carol")
     web = fleet.client(alice.token, via="api1")
@@ -320,15 +320,22 @@ def test_the_worker_killed_mid_batch_resumes_and_indexes_and_pushes_each_message
     fcm = providers.fcm
     fcm.delay = 0.05
     count = 150
+    stamps: list[str] = []
+
+    def post() -> None:
+        for i in range(count):
+            text = f"<@{carol.user_id}> zebracrash {i}"
+            stamps.append(web.chat_postMessage(channel=channel, text=text)["ts"])
+            time.sleep(0.02)
+
+    poster = threading.Thread(target=post)
     try:
-        stamps = [
-            web.chat_postMessage(channel=channel, text=f"<@{carol.user_id}> zebracrash {i}")["ts"]
-            for i in range(count)
-        ]
+        poster.start()
         wait_for(lambda: len(pushes(fcm, token)) >= 20, 30, "pushes under way")
         fleet.kill("worker")
         sent_before = len(pushes(fcm, token))
         fleet.start("worker", "worker", 5)
+        poster.join(60)
 
         def tags() -> list[str]:
             return [p["android"]["notification"]["tag"] for p in pushes(fcm, token)]

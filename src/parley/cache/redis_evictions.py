@@ -34,6 +34,7 @@ from collections.abc import Callable
 import redis.asyncio as redis
 
 from parley.cache.redis_client import FAILURES
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,9 @@ class RedisEvictions:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # redis-py can turn a cancellation mid-command into a ConnectionError, which
+            # the listening loop catches: cancel_all cancels it again until it stops
+            await cancel_all([self._task])
             self._task = None
         await self._drop_subscription()
 

@@ -51,6 +51,7 @@ import redis.asyncio as redis
 from parley.cache.redis_client import FAILURES
 from parley.gateway.presence import Announce
 from parley.storage.models import User
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -319,12 +320,7 @@ class RedisPresence:
 
     async def close(self, timeout: float = 2.0) -> None:
         """Counts this node's connections out (announcing who is now away) and leaves."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await cancel_all(self._tasks)  # again and again: redis-py may swallow one
         self._touched |= set(self._open)
         self._open.clear()
         try:

@@ -53,7 +53,6 @@ Not cluster-safe as written (the keys of one channel are one key; nothing spans 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -64,6 +63,7 @@ import redis.asyncio as redis
 from parley.bus.interface import Event
 from parley.cache.redis_client import FAILURES
 from parley.errors import ParleyError
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,7 @@ class RedisRecentBuffer:
     async def close(self, timeout: float = 2.0) -> None:
         """Writes what is queued (for up to ``timeout`` seconds), then stops."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task])  # again and again: redis-py may swallow one
             self._task = None
         ops, self._ops = self._ops, []
         dirty, self._dirty = self._dirty, set()

@@ -8,6 +8,7 @@ import logging
 
 from parley.metrics import Row, gauge
 from parley.resilience.store import RetryStore
+from parley.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ class RetryCounts:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_all([self._task])
+            self._task = None
 
     async def refresh(self) -> None:
         self._counts = await self._store.retry_counts()
