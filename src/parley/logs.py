@@ -23,6 +23,9 @@ from contextvars import ContextVar
 import orjson
 
 REQUEST_ID: ContextVar[str] = ContextVar("parley_request_id", default="")
+#: The request ids' own generator (seeded once from the system; not the global one,
+#: which tests and libraries may seed or watch).
+_IDS = random.Random()
 _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 #: LogRecord attributes that are not a caller's ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -35,7 +38,7 @@ def request_id(offered: str | None = None) -> str:
     in py-spy at about 2% of the event loop)."""
     if offered and _SANE.match(offered):
         return offered
-    return f"{random.getrandbits(64):016x}"
+    return f"{_IDS.getrandbits(64):016x}"
 
 
 class JsonFormatter(logging.Formatter):
