@@ -69,7 +69,7 @@ from parley.resilience.retries import (
     postponed,
     refused,
 )
-from parley.resilience.store import RetryStore
+from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory, MessageStore
 from parley.tasks import cancel_all
 from parley.worker.ownership import Ownership, PartitionWorker
@@ -260,8 +260,7 @@ class Pusher(PartitionWorker):
         retry = first_failure(STEP, item, msgspec.json.encode(event), errors[0], now, self._backoff)
         for error in errors[1:]:
             retry, _ = after_failure(retry, error, now, self._backoff)
-        await self._retries.retry_later(retry)
-        await self._retries.bury(dead(retry, now))
+        await self._retries.bury(dead(retry, now))  # never a retry row: straight here
         self._count("dead_letters")
         log.warning("push: message %s given up after %d attempts: a dead letter", item, len(errors))
 
@@ -439,17 +438,13 @@ class Pusher(PartitionWorker):
         if result.reason == BREAKER_OPEN:  # not attempted: due again when it may be
             await self._retries.retry_later(postponed(retry, self._now_us(), result.after or 0))
             return
-        later, last = after_failure(
-            retry, result.reason, self._now_us(), self._backoff, result.after
+        later, died = await failed_again(
+            self._retries, retry, result.reason, self._now_us(), self._backoff, result.after
         )
-        if last:
-            self._count("dead_letters")
+        self._count("dead_letters" if died else "retried")
+        if died:
             why = (device.platform, later.attempts, result.reason)
             log.warning("push: %s gave up after %d attempts (%s): a dead letter", *why)
-            await self._retries.bury(dead(later, self._now_us()))
-        else:
-            self._count("retried")
-            await self._retries.retry_later(later)
 
     async def _redo_message(self, retry: Retry) -> None:
         event = msgspec.json.decode(retry.payload, type=Event)
@@ -458,14 +453,9 @@ class Pusher(PartitionWorker):
             if sends:
                 await asyncio.wait(sends)
         except Exception as exc:
-            later, last = after_failure(
-                retry, f"{type(exc).__name__}: {exc}", self._now_us(), self._backoff
-            )
-            if last:
-                self._count("dead_letters")
-                await self._retries.bury(dead(later, self._now_us()))
-            else:
-                await self._retries.retry_later(later)
+            error = f"{type(exc).__name__}: {exc}"
+            _, died = await failed_again(self._retries, retry, error, self._now_us(), self._backoff)
+            self._count("dead_letters" if died else "retried")
             return
         await self._retries.retry_done(STEP, retry.item)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from parley.resilience.retries import DeadLetter, Retry
+from parley.resilience.retries import Backoff, DeadLetter, Retry, after_failure, dead
 
 
 class RetryStore(Protocol):
@@ -48,3 +48,21 @@ class RetryStore(Protocol):
     async def purge(self, step: str, items: Sequence[str] | None) -> int:
         """Deletes dead letters (``items``, or all of ``step``); how many."""
         ...
+
+
+async def failed_again(
+    store: RetryStore,
+    retry: Retry,
+    error: str,
+    now_us: int,
+    backoff: Backoff,
+    at_least: float | None = None,
+) -> tuple[Retry, bool]:
+    """Records one more failed attempt at ``retry``: its next attempt, or, past the
+    step's limit, its dead letter. The record as it now is, and whether it died."""
+    later, last = after_failure(retry, error, now_us, backoff, at_least)
+    if last:
+        await store.bury(dead(later, now_us))
+    else:
+        await store.retry_later(later)
+    return later, last

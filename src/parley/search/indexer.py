@@ -55,8 +55,8 @@ from parley.bus.interface import EventBus
 from parley.errors import StorageUnavailable
 from parley.ids import wall_us
 from parley.metrics import Row, counter, gauge
-from parley.resilience.retries import Backoff, Retry, after_failure, dead, first_failure, postponed
-from parley.resilience.store import RetryStore
+from parley.resilience.retries import Backoff, Retry, first_failure, postponed
+from parley.resilience.store import RetryStore, failed_again
 from parley.search.interface import Doc, SearchIndex
 from parley.search.query import has_link
 from parley.storage.interface import MessageStore
@@ -291,18 +291,13 @@ class Indexer(PartitionWorker):
             await self._retries.retry_later(postponed(retry, wall_us(), wait))
             return
         except Exception as exc:
-            later, last = after_failure(retry, _error(exc), wall_us(), self._backoff)
-            if last:
-                self._count("dead_letters")
-                log.warning(
-                    "search: %s not indexed after %d attempts: a dead letter",
-                    retry.item,
-                    later.attempts,
-                )
-                await self._retries.bury(dead(later, wall_us()))
-            else:
-                self._count("retried")
-                await self._retries.retry_later(later)
+            later, died = await failed_again(
+                self._retries, retry, _error(exc), wall_us(), self._backoff
+            )
+            self._count("dead_letters" if died else "retried")
+            if died:
+                why = (retry.item, later.attempts)
+                log.warning("search: %s not indexed after %d attempts: a dead letter", *why)
             return
         await self._retries.retry_done(STEP, retry.item)
 
