@@ -60,6 +60,8 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Event).decode
 
 
+#: The publish backoff's jitter (its own generator, not the global one).
+_JITTER = random.Random()
 #: The name of the event log's circuit breaker.
 BREAKER = "event_log"
 
@@ -253,7 +255,7 @@ class JetStreamBus:
                 if attempts < MAX_ATTEMPTS:
                     log.warning("publishing to %s failed (%s); retrying", subject, exc)
                     self.retried += 1
-                    await asyncio.sleep(random.uniform(backoff / 2, backoff))  # full jitter
+                    await asyncio.sleep(_JITTER.uniform(backoff / 2, backoff))  # full jitter
                     backoff = min(backoff * 2, 2.0)
                     continue
                 # an event NATS keeps refusing must not stall its partition for good:

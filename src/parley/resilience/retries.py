@@ -21,6 +21,9 @@ import random
 
 import msgspec
 
+#: The jitter's own generator (not the global one, which tests and libraries may seed
+#: or watch); a caller may pass another, seeded, for repeatable waits.
+_JITTER = random.Random()
 #: Errors kept per item (the newest).
 MAX_ERRORS = 20
 
@@ -68,7 +71,7 @@ class Backoff(msgspec.Struct, frozen=True):
         wait between half and all of the exponential ceiling, never less than
         ``at_least`` (a provider's ``Retry-After``, an open breaker's time left)."""
         ceiling = min(self.ceiling, self.base * self.factor ** (attempt - 1))
-        wait = (rand or random).uniform(ceiling / 2, ceiling)
+        wait = (rand or _JITTER).uniform(ceiling / 2, ceiling)
         return max(wait, min(at_least, self.ceiling * 4)) if at_least is not None else wait
 
 
@@ -123,7 +126,7 @@ def refused(
     """The record of an item whose first attempt was not made (the dependency's circuit
     breaker refused it): no attempt counted, due in ``wait`` seconds (at least a jittered
     half second, so the items refused together do not come back together)."""
-    wait = max(wait, (rand or random).uniform(0.5, 1.0))
+    wait = max(wait, (rand or _JITTER).uniform(0.5, 1.0))
     return Retry(step, item, payload, 0, now_us + int(wait * 1e6), (_stamp(now_us, error),), now_us)
 
 
@@ -131,7 +134,7 @@ def postponed(r: Retry, now_us: int, wait: float, rand: random.Random | None = N
     """``r`` due again in ``wait`` seconds (at least a jittered half second) with no
     attempt counted: its attempt was not made (a circuit breaker refused it). A breaker
     open for long does not use up an item's attempts: only calls to the dependency do."""
-    wait = max(wait, (rand or random).uniform(0.5, 1.0))
+    wait = max(wait, (rand or _JITTER).uniform(0.5, 1.0))
     return msgspec.structs.replace(r, next_at=now_us + int(wait * 1e6))
 
 
