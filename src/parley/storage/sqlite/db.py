@@ -210,27 +210,36 @@ class Writer:
                 return
 
     def _commit(self, batch: list) -> list[tuple[bool, Any]]:
-        conn = self._conn
-        assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            results: list[tuple[bool, Any]] = []
-            for op, args, _fut, _after in batch:
-                try:
-                    results.append((True, op(conn, self._state, *args)))
-                except ApiError as exc:
-                    results.append((False, exc))
-            conn.execute("COMMIT")
-            return results
-        except Exception as exc:  # noqa: BLE001 - every failure must reach its caller
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            self._state.reset()
-            if len(batch) == 1:
-                if not isinstance(exc, (sqlite3.Error, StorageError, OSError)):
-                    log.exception("%s: operation failed", self._name)
-                return [(False, translate(exc))]
-            return [self._commit([item])[0] for item in batch]
+        assert self._conn is not None
+        return commit_group(self._conn, self._state, batch, self._name)
+
+
+def commit_group(
+    conn: sqlite3.Connection, state: Any, batch: list, name: str
+) -> list[tuple[bool, Any]]:
+    """Runs ``batch`` (``(op, args, fut, after)`` items) in one transaction and commits
+    once; each op's ``(ok, result or error)``. An :class:`ApiError` fails its op alone;
+    any other error rolls the batch back (``state.reset()``) and re-runs its ops one
+    transaction each, so one bad op never fails its neighbours."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        results: list[tuple[bool, Any]] = []
+        for op, args, _fut, _after in batch:
+            try:
+                results.append((True, op(conn, state, *args)))
+            except ApiError as exc:
+                results.append((False, exc))
+        conn.execute("COMMIT")
+        return results
+    except Exception as exc:  # noqa: BLE001 - every failure must reach its caller
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        state.reset()
+        if len(batch) == 1:
+            if not isinstance(exc, (sqlite3.Error, StorageError, OSError)):
+                log.exception("%s: operation failed", name)
+            return [(False, translate(exc))]
+        return [commit_group(conn, state, [item], name)[0] for item in batch]
 
 
 def _resolve(batch: list, results: list[tuple[bool, Any]]) -> None:

@@ -30,7 +30,8 @@ from parley.storage.models import (
 )
 from parley.storage.router import by_shard, shard_for
 from parley.storage.sqlite import migrations
-from parley.storage.sqlite.db import Readers, Writer
+from parley.storage.sqlite.db import Readers
+from parley.storage.sqlite.inline import LoopWriter, Syncer
 from parley.storage.sqlite.lock import DataDirLock
 
 _COLS = (
@@ -342,14 +343,17 @@ class SqliteMessageStore:
         root = Path(settings.data_dir)
         self.paths = [root / shard_filename(i) for i in range(shards)]
         self._n = shards
+        #: Syncs the shards' WAL files for their writers (one thread for all of them).
+        self._syncer = Syncer("parley-shard-sync")
         self._writers = [
-            Writer(
+            LoopWriter(
                 p,
                 migrations.SHARD,
                 state=ShardState(clock_us),
                 synchronous=settings.sqlite_synchronous,
                 max_batch=settings.commit_batch,
                 name=f"parley-shard-{i}",
+                syncer=self._syncer,
             )
             for i, p in enumerate(self.paths)
         ]
@@ -366,6 +370,7 @@ class SqliteMessageStore:
     async def close(self) -> None:
         for w in self._writers:
             await w.close()
+        await self._syncer.close()
         self._readers.close()
         self._lock.release()
 

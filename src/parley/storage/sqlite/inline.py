@@ -1,0 +1,259 @@
+"""Group commit on the event loop's own thread, made durable by a syncer thread.
+
+Why not a writer thread per file (:class:`~parley.storage.sqlite.db.Writer`): its ops
+are Python, and every SQL statement they run lets go of the GIL and takes it back. With
+a writer per shard beside the event loop, each of those hand-offs is a futex wake and a
+context switch; under ``parley bench`` a third of the server's CPU went to them, and
+the loop, the one thread everything waits on, was held up by each. Here the ops run on
+the loop itself, a loop turn's writes in one transaction, and the only other thread
+does nothing but ``fdatasync``, which needs no GIL.
+
+Durability is unchanged: with ``synchronous`` FULL (or EXTRA) the connection runs in
+NORMAL (a commit writes the WAL without syncing it) and a :class:`Syncer` syncs the WAL
+file before any op of the batch is settled. So no caller hears of success, and no
+after-commit hook publishes anything, before the commit is on disk. SQLite itself still
+syncs around checkpoints, as NORMAL does. A reader on another connection can see a
+committed write in the few hundred microseconds before its sync, as it already could
+before the writer thread resolved its futures; only a power loss in that window could
+take back what it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from parley.errors import StorageUnavailable
+from parley.storage.settle import settle
+from parley.storage.sqlite.db import Op, commit_group, connect, migrate
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+#: The ``synchronous`` modes that promise a commit is on disk when it returns.
+_SYNCED = ("FULL", "EXTRA")
+
+#: Seconds between two checkpoints of one file (the syncer's, while it is written).
+CHECKPOINT_EVERY = 1.0
+
+
+class Wal:
+    """One database file's write-ahead log, as the syncer sees it: a descriptor to sync
+    and, opened in the syncer's thread on first use, a connection that checkpoints."""
+
+    def __init__(self, path: Path, *, sync: bool) -> None:
+        self.path = path
+        #: Whether a commit must be synced before it counts (FULL, EXTRA).
+        self.sync = sync
+        # the WAL exists once the file's first transaction has committed, and stays the
+        # same file while the writer's connection is open
+        self.fd = os.open(f"{path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+        self.checkpointed = time.monotonic()
+        self._conn: sqlite3.Connection | None = None
+
+    def checkpoint(self) -> None:
+        """Copies what the WAL holds into the file, as far as readers allow (PASSIVE:
+        never waits for the writer or for a reader), so the WAL can start over."""
+        self.checkpointed = time.monotonic()
+        if self._conn is None:
+            self._conn = connect(self.path, synchronous="NORMAL")
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        os.close(self.fd)
+        if self._conn is not None:
+            self._conn.close()
+
+
+#: One committed batch waiting for the syncer: its file's WAL, the batch's
+#: ``(op, args, fut, after)`` items and their ``(ok, value)`` results.
+Pending = tuple[Wal, list, list[tuple[bool, Any]]]
+
+
+class Syncer:
+    """One thread that makes committed batches durable, then settles them on the loop;
+    it also checkpoints the files it syncs.
+
+    :meth:`hand_over` takes a batch whose transaction has committed (WAL written, not
+    synced). The thread takes everything handed over so far, ``fdatasync``\\ s each WAL
+    file among it that must be synced once, and settles the batches on the loop in the
+    order they came, so each file's after-commit hooks keep commit order. If a sync
+    fails, the batches it covered fail with :class:`StorageUnavailable` and their hooks
+    do not run. Then it checkpoints each of those files not checkpointed for
+    :data:`CHECKPOINT_EVERY` seconds: the writers' connections do not checkpoint by
+    themselves (a checkpoint copies pages and syncs twice, which the event loop must
+    not wait for).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        """Starts the thread (once; from the event loop)."""
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def hand_over(self, pending: Pending) -> None:
+        """From the loop: ``pending`` is committed; settle it once it is synced."""
+        self._queue.put(pending)
+
+    async def close(self) -> None:
+        """Syncs and settles everything handed over, then stops the thread."""
+        if self._thread is None:
+            return
+        thread, self._thread = self._thread, None
+        self._queue.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+
+    def _run(self) -> None:
+        seen: set[Wal] = set()  # closed when the syncer stops, after their writers
+        while True:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = _STOP in items
+            batches = [i for i in items if i is not _STOP]
+            wals = list(dict.fromkeys(wal for wal, _, _ in batches))
+            seen.update(wals)
+            failed: dict[Wal, OSError] = {}
+            for wal in wals:
+                if wal.sync:
+                    try:
+                        os.fdatasync(wal.fd)
+                    except OSError as exc:
+                        log.error("%s: syncing %s failed: %s", self._name, wal.path, exc)
+                        failed[wal] = exc
+            if batches:
+                assert self._loop is not None
+                try:
+                    self._loop.call_soon_threadsafe(_settle_all, batches, failed)
+                except RuntimeError:  # loop closed under us: nobody is waiting any more
+                    stop = True
+            if stop:
+                for wal in seen:
+                    wal.close()
+                return
+            now = time.monotonic()
+            for wal in wals:
+                if now - wal.checkpointed >= CHECKPOINT_EVERY:
+                    try:
+                        wal.checkpoint()
+                    except sqlite3.Error as exc:  # the next round tries again
+                        log.warning("%s: checkpointing %s failed: %s", self._name, wal.path, exc)
+
+
+def _settle_all(batches: list[Pending], failed: dict[Wal, OSError]) -> None:
+    for wal, batch, results in batches:
+        if wal in failed:
+            error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[wal]}")
+            results = [(False, error)] * len(batch)
+        for (_op, _args, fut, after), (ok, value) in zip(batch, results, strict=True):
+            settle(fut, after, ok, value)
+
+
+class LoopWriter:
+    """The single writer of one SQLite file, committing on the event loop in groups.
+
+    The same contract as :class:`~parley.storage.sqlite.db.Writer`: ``submit(op,
+    *args)`` queues ``op(conn, state, *args)``; everything submitted in one loop turn
+    (up to ``max_batch`` per transaction) runs in one transaction, committed once; a
+    caller's future resolves, after its ``after_commit`` hook ran in commit order, only
+    once the commit is durable (``synchronous`` FULL or EXTRA: after ``syncer`` synced
+    the WAL). Ops run on the loop's thread, so they must be quick and must not await.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        steps: Sequence[str],
+        *,
+        state: Any,
+        synchronous: str,
+        max_batch: int,
+        name: str,
+        syncer: Syncer,
+    ) -> None:
+        self._path = path
+        self._steps = steps
+        self._state = state
+        self._sync = synchronous.upper() in _SYNCED
+        self._synchronous = "NORMAL" if self._sync else synchronous
+        self._max_batch = max_batch
+        self._name = name
+        self._syncer = syncer
+        self._pending: list = []
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._wal: Wal | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        """Opens and migrates the file and starts the syncer (from the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._conn = connect(self._path, synchronous=self._synchronous)
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")  # the syncer's job
+        migrate(self._conn, self._steps)
+        self._syncer.start()
+
+    def submit(
+        self, op: Op, *args: Any, after_commit: Callable[[Any], None] | None = None
+    ) -> asyncio.Future:
+        """Queues ``op``; the future resolves with its result once committed (and synced).
+
+        Call from the event loop thread only.
+        """
+        if self._closed or self._loop is None:
+            raise StorageUnavailable(f"{self._name} is closed")
+        fut = self._loop.create_future()
+        self._pending.append((op, args, fut, after_commit))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        conn = self._conn
+        assert conn is not None
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            results = commit_group(conn, self._state, batch, self._name)
+            if self._wal is None:
+                self._wal = Wal(self._path, sync=self._sync)
+            self._syncer.hand_over((self._wal, batch, results))
+
+    async def close(self) -> None:
+        """Commits what is queued and waits until it is settled, then closes the file.
+        The syncer is its owner's to close, after every writer sharing it."""
+        if self._closed:
+            return
+        if self._conn is None:
+            self._closed = True
+            return
+        # settled in order: once this no-op is, everything submitted before it is
+        await self.submit(_nothing)
+        self._closed = True
+        self._conn.close()
+
+
+def _nothing(_conn: Any, _state: Any) -> None:
+    return None
