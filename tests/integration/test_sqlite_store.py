@@ -96,3 +96,45 @@ def test_a_data_dir_keeps_its_shard_count(tmp_path):
     asyncio.run(start(3))
     with pytest.raises(ConfigError, match="3 shards"):
         asyncio.run(start(5))
+
+
+def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_path):
+    """Shard writes on the event loop: every post is settled, hooks in commit order,
+    the WAL synced and checkpointed by the syncer, and all of it is in the file after
+    close; a failing op still fails alone."""
+    from parley.storage.sqlite.inline import LoopWriter, Syncer
+
+    def broken(conn, state, *_):
+        conn.execute("INSERT INTO messages (channel) VALUES ('CAAAA')")  # violates NOT NULL
+
+    hooked: list[int] = []
+
+    async def run():
+        syncer = Syncer("test-sync")
+        writer = LoopWriter(
+            tmp_path / "s.db",
+            migrations.SHARD,
+            state=ShardState(Clock()),
+            synchronous="FULL",
+            max_batch=7,
+            name="test-loop-writer",
+            syncer=syncer,
+        )
+        writer.start()
+        futs = [
+            writer.submit(op_post, post(i), after_commit=lambda r: hooked.append(r.message.seq))
+            for i in range(1, 31)
+        ]
+        futs.insert(10, writer.submit(broken))
+        outcomes = await asyncio.gather(*futs, return_exceptions=True)
+        await writer.close()
+        await syncer.close()
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    assert isinstance(outcomes.pop(10), StorageError)
+    assert [r.message.seq for r in outcomes] == list(range(1, 31))
+    assert hooked == list(range(1, 31))
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (30, 30)
+    conn.close()

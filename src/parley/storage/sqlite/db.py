@@ -203,7 +203,7 @@ class Writer:
             results = self._commit(batch)
             assert self._loop is not None
             try:
-                self._loop.call_soon_threadsafe(_resolve, batch, results)
+                self._loop.call_soon_threadsafe(settle_batch, batch, results)
             except RuntimeError:  # loop closed under us: nobody is waiting any more
                 return
             if stop:
@@ -242,7 +242,8 @@ def commit_group(
         return [commit_group(conn, state, [item], name)[0] for item in batch]
 
 
-def _resolve(batch: list, results: list[tuple[bool, Any]]) -> None:
+def settle_batch(batch: list, results: list[tuple[bool, Any]]) -> None:
+    """On the loop: settles each ``(op, args, fut, after)`` item with its result."""
     for (_op, _args, fut, after), (ok, value) in zip(batch, results, strict=True):
         settle(fut, after, ok, value)
 

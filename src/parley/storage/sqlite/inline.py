@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.errors import StorageUnavailable
-from parley.storage.settle import settle
-from parley.storage.sqlite.db import Op, commit_group, connect, migrate
+from parley.storage.sqlite.db import Op, commit_group, connect, migrate, settle_batch
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +52,8 @@ class Wal:
         self.path = path
         #: Whether a commit must be synced before it counts (FULL, EXTRA).
         self.sync = sync
-        # the WAL exists once the file's first transaction has committed, and stays the
-        # same file while the writer's connection is open
+        # a connection in WAL mode has made the WAL by the time it has migrated, and it
+        # stays the same file while that connection is open
         self.fd = os.open(f"{path}-wal", os.O_RDONLY | os.O_CLOEXEC)
         self.checkpointed = time.monotonic()
         self._conn: sqlite3.Connection | None = None
@@ -164,8 +163,7 @@ def _settle_all(batches: list[Pending], failed: dict[Wal, OSError]) -> None:
         if wal in failed:
             error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[wal]}")
             results = [(False, error)] * len(batch)
-        for (_op, _args, fut, after), (ok, value) in zip(batch, results, strict=True):
-            settle(fut, after, ok, value)
+        settle_batch(batch, results)
 
 
 class LoopWriter:
@@ -211,6 +209,7 @@ class LoopWriter:
         self._conn = connect(self._path, synchronous=self._synchronous)
         self._conn.execute("PRAGMA wal_autocheckpoint=0")  # the syncer's job
         migrate(self._conn, self._steps)
+        self._wal = Wal(self._path, sync=self._sync)
         self._syncer.start()
 
     def submit(
@@ -237,8 +236,7 @@ class LoopWriter:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             results = commit_group(conn, self._state, batch, self._name)
-            if self._wal is None:
-                self._wal = Wal(self._path, sync=self._sync)
+            assert self._wal is not None
             self._syncer.hand_over((self._wal, batch, results))
 
     async def close(self) -> None:

@@ -1,6 +1,6 @@
 """One data dir, one writer process: an exclusive lock on ``<data_dir>/shards.lock``.
 
-Each SQLite shard has one writer thread that numbers its channels' messages from a
+Each SQLite shard has one writer that numbers its channels' messages from a
 cached tail (``ShardState``); a second process writing the same files would number from
 its own cache and collide. So the process that opens the shards holds an ``flock`` on
 this file for as long as it has them open, and a second one fails at start-up with the

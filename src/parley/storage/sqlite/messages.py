@@ -1,6 +1,7 @@
-"""Messages and reactions on SQLite shards (``shard-<i>.db``), one writer thread each.
+"""Messages and reactions on SQLite shards (``shard-<i>.db``), one writer each
+(:class:`~parley.storage.sqlite.inline.LoopWriter`, on the event loop).
 
-The writer thread is the only place a channel's ``seq`` and ``ts`` are assigned, so
+A shard's writer is the only place a channel's ``seq`` and ``ts`` are assigned, so
 they are gap-free and increasing in commit order without any lock: ops run one at a
 time per shard, and a channel lives on exactly one shard.
 """
@@ -58,7 +59,7 @@ def _row(r: tuple, reactions: tuple[Reaction, ...] = ()) -> Message:
 
 
 class ShardState:
-    """Writer-thread cache of each channel's last ``(seq, ts)``; dropped on rollback."""
+    """The writer's cache of each channel's last ``(seq, ts)``; dropped on rollback."""
 
     def __init__(self, clock_us: Callable[[], int]) -> None:
         self.clock_us = clock_us
@@ -93,7 +94,7 @@ def _own(conn: sqlite3.Connection, channel: str, ts: int, user: str, not_yours: 
     return msg
 
 
-# -- write ops (writer thread) ------------------------------------------------------------
+# -- write ops (the shard's writer) -------------------------------------------------------
 
 
 def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> PostResult:
