@@ -19,12 +19,15 @@ Other events of a channel (edits, deletions, reactions, membership, typing) pass
 once unless the channel has a gap; then they wait behind the messages that had arrived
 before them, so an edit never overtakes its message.
 
-A channel a connection starts following is started at the store's last ``seq``, read
+A channel a connection starts following is started after the store's last ``seq``, read
 once its partition is being read (:meth:`Sequencer.expect`), so its next messages are
-ordered from the first. A channel seen on the log before that starts at the ``seq`` of
-its first message: a message older than that one (two nodes racing the very first
-messages this gateway sees of the channel) is released as it comes, late rather than
-lost.
+ordered from the first. That last message, or one before it, may still come on the log:
+its writer commits before it publishes, and the store read can fall between the two.
+It is released as it comes (the connections' replays carried it or not; their replay
+floors drop what they already sent), never taken for one already released. A channel
+seen on the log before that starts at the ``seq`` of its first message: a message older
+than that one (two nodes racing the very first messages this gateway sees of the
+channel) is released as it comes, late rather than lost.
 """
 
 from __future__ import annotations
@@ -136,11 +139,15 @@ class Sequencer:
         return channel in self._channels
 
     def expect(self, channel: str, last: int) -> None:
-        """Starts an unknown ``channel`` as if its message ``last`` (the store's last
-        ``seq``, read after the channel's partition began to be read) had been seen, so
-        its first messages on the log are put in order too."""
+        """Starts an unknown ``channel`` after its message ``last`` (the store's last
+        ``seq``, read after the channel's partition began to be read), so its next
+        messages on the log are put in order too. Messages up to ``last`` that come on
+        the log later (committed before the read, published after it) pass as they
+        come: none of them has been released here."""
         if channel not in self._channels:
-            self._remember(channel, _Channel(last))
+            state = _Channel(last)
+            state.first = last + 1
+            self._remember(channel, state)
 
     def forget(self, which: Callable[[str], bool]) -> None:
         """Drops the state of every channel ``which`` selects (their partition is no
