@@ -80,7 +80,7 @@ TEST_RATE_LIMIT = 10_000
 
 @contextlib.contextmanager
 def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
-    """A full Parley (Granian, store, bus) on its own event loop in a thread."""
+    """A full Parley (HTTP server, gateway, store, bus) on its own event loop in a thread."""
     overrides.setdefault("port", free_port("127.0.0.1"))
     overrides.setdefault("gateway_port", 0)
     settings = Settings.load({}, data_dir=data_dir, **overrides)

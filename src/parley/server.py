@@ -1,9 +1,10 @@
-"""``parley serve``: every part in one process, on the event loop, behind Granian."""
+"""``parley serve``: every part in one process, on one event loop, the HTTP server too."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import signal
@@ -12,11 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from granian.constants import Interfaces
-from granian.http import HTTP1Settings
-from granian.server.embed import Server
-
 from parley import app, web
+from parley.api.h1server import HttpServer, listen
 from parley.api.http import HttpApp
 from parley.config import Settings
 from parley.errors import ConfigError
@@ -63,33 +61,6 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def _accepting(host: str, port: int) -> bool:
-    """Whether something already accepts connections on ``host:port``."""
-    target = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
-    try:
-        socket.create_connection((target, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-async def _when_accepting(host: str, port: int, url: str, on_ready: Callable[[str], None]) -> None:
-    """Calls ``on_ready(url)`` once a TCP connection to ``host:port`` succeeds.
-
-    Granian's start-up hooks run before its worker listens (on Linux each worker binds
-    its own SO_REUSEPORT socket), so a hook is too early to tell anyone the URL works.
-    """
-    while True:
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            await asyncio.sleep(0.02)
-            continue
-        writer.close()
-        on_ready(url)
-        return
-
-
 async def serve(
     settings: Settings,
     *,
@@ -105,20 +76,26 @@ async def serve(
     writes queued. ``on_ready(url)`` is called once the server accepts connections;
     ``on_start(services)`` (for embedding and tests) once its parts have started.
     """
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            msg = f"{settings.host}:{settings.port} is in use by another server"
+            raise ConfigError(msg) from exc
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
     if settings.port == 0:
-        settings = settings.with_(port=free_port(settings.host))
-    elif _accepting(settings.host, settings.port):
-        # Granian binds with SO_REUSEPORT: without this check a second server on the
-        # port would start, and the kernel would split the connections between the two
-        raise ConfigError(f"{settings.host}:{settings.port} is in use by another server")
-    svc = await app.start(settings)
+        settings = settings.with_(port=sock.getsockname()[1])
+    try:
+        svc = await app.start(settings)
+    except BaseException:
+        sock.close()
+        raise
     if on_start is not None:
         on_start(svc)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"
     http = HttpApp(
         svc.api,
-        max_body=settings.max_body,
         fallback_host=f"{host}:{settings.port}",
         sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
         static=web.load_static(web.gateway_source(settings.gateway_url, svc.gateway_port)),
@@ -127,32 +104,23 @@ async def serve(
         readiness=svc.readiness,
         secure_cookies=settings.secure_cookies,
     )
-    server = Server(
+    # a request line and headers past max_header bytes get 431; a connection has
+    # header_timeout seconds to send them (slow-loris), from when it connected or got its
+    # last answer
+    server = HttpServer(
         http,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.RSGI,
-        log_enabled=False,
-        backlog=2048,
-        # a request line and headers past max_header bytes get 431; a client has
-        # header_timeout seconds to send them (slow-loris)
-        http1_settings=HTTP1Settings(
-            max_buffer_size=settings.max_header,
-            header_read_timeout=int(settings.header_timeout * 1000),
-        ),
+        max_header=settings.max_header,
+        max_body=settings.max_body,
+        header_timeout=settings.header_timeout,
     )
-    ready_task = None
-    if on_ready is not None:
-        ready_task = asyncio.create_task(
-            _when_accepting(settings.host, settings.port, url, on_ready)
-        )
     loop = asyncio.get_running_loop()
     draining: list[asyncio.Task] = []
+    stopped = asyncio.Event()
 
     async def drain() -> None:
         http.draining = True
         await svc.gateway.close(settings.drain_seconds)
-        server.stop()
+        stopped.set()
 
     def start_drain() -> None:
         if not draining:
@@ -171,10 +139,13 @@ async def serve(
 
         watcher = asyncio.create_task(_watch())
     try:
-        await server.serve()
+        await server.start(sock)
+        if on_ready is not None:
+            on_ready(url)
+        await stopped.wait()
     finally:
-        for task in (watcher, ready_task):
-            if task is not None:
-                task.cancel()
+        if watcher is not None:
+            watcher.cancel()
+        await server.close()
         await svc.close()
         log.info("parley stopped")

@@ -110,8 +110,8 @@ def test_a_second_server_on_a_served_data_dir_refuses_to_start(tmp_path):
 
 
 def test_a_second_server_on_a_port_in_use_refuses_to_start(tmp_path):
-    """Granian shares a port between processes (SO_REUSEPORT): a second server on a port
-    already serving must refuse rather than take half of its connections."""
+    """A second server on a port already serving must refuse (had it shared the port with
+    SO_REUSEPORT, it would take half of the first one's connections)."""
     from tests.helpers import server_process
 
     with server_process(tmp_path / "a") as (_first, url):

@@ -1,5 +1,6 @@
-"""The HTTP shell: an RSGI application (served by Granian) that moves bytes between the
-socket and :class:`~parley.api.dispatch.Api`. No method logic lives here.
+"""The HTTP application: routes a whole request (:class:`~parley.api.h1.Request`, from
+:mod:`parley.api.h1server`) to :class:`~parley.api.dispatch.Api` and the other routes,
+and returns the response. No method logic lives here.
 
 Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API's OpenAPI
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
@@ -7,9 +8,8 @@ client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client
 ``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
 serve, with the circuit breakers' states); everything
 else is a JSON 404. A gateway node (``--role gateway``) serves only the health routes.
-Granian was chosen by measurement: on the project's 2-core machines its embedded RSGI
-server answered a JSON echo at ~37K req/s, aiohttp's low-level server ~22K and aiohttp's
-web app ~18K (``docs/architecture.md``).
+A body over ``max_body`` comes as ``None`` (the server read and dropped it) and the API
+and auth routes answer it 413 ``request_too_large``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import orjson
 
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
+from parley.api.h1 import Request
 from parley.errors import ApiError, Code
 from parley.logs import REQUEST_ID, request_id
 from parley.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -40,14 +41,14 @@ _OPENAPI_405 = error_response(
 
 
 class HttpApp:
-    """RSGI entry point. ``fallback_host`` names this server when a request's ``Host``
+    """``async (Request) -> Response`` for :class:`~parley.api.h1server.HttpServer`.
+    ``fallback_host`` names this server when a request's ``Host``
     header is missing or malformed (it is echoed in ``auth.test``'s ``url``)."""
 
     def __init__(
         self,
         api: Api,
         *,
-        max_body: int,
         fallback_host: str,
         sessions: Sessions | None = None,
         static: dict[str, Response] | None = None,
@@ -66,7 +67,6 @@ class HttpApp:
         self._metrics = metrics
         #: A gateway node: only ``/healthz`` and ``/readyz`` (the Web API is elsewhere).
         self._health_only = health_only
-        self._max_body = max_body
         self._fallback_host = fallback_host
         self._sessions = sessions
         self._static = static or {}
@@ -74,35 +74,30 @@ class HttpApp:
         #: balancer sends no new work, while requests already here are still served.
         self.draining = False
 
-    async def __call__(self, scope: Any, proto: Any) -> None:
-        if scope.proto != "http":
-            proto.close(1008)  # WebSocket comes with the gateway
-            return
-        path = scope.path
-        if path == "/metrics" and self._metrics is not None and scope.method == "GET":
-            response = Response(200, self._metrics(), (("content-type", METRICS_TYPE),))
-        elif self._health_only and path not in ("/healthz", "/health", "/readyz"):
-            response = _NOT_FOUND
-        elif path == _OPENAPI_PATH:
-            response = _OPENAPI if scope.method in ("GET", "HEAD") else _OPENAPI_405
-        elif path.startswith("/api/"):
-            rid = request_id(scope.headers.get("x-request-id"))
+    async def __call__(self, req: Request) -> Response:
+        path = req.path
+        if path.startswith("/api/") and path != _OPENAPI_PATH and not self._health_only:
+            rid = request_id(req.headers.get("x-request-id"))
             REQUEST_ID.set(rid)  # this request's task: every record while serving it
-            response = await self._api_call(scope, proto, path[5:])
-            response = Response(
+            response = await self._api_call(req, path[5:])
+            return Response(
                 response.status, response.body, (*response.headers, ("x-request-id", rid))
             )
-        elif path in ("/healthz", "/health"):
-            response = _HEALTH  # alive: the process answers
-        elif path == "/readyz":
-            response = self._ready()
-        elif path.startswith("/auth/") and self._sessions is not None:
-            response = await self._auth_call(scope, proto, path[6:])
-        elif scope.method in ("GET", "HEAD") and path in self._static:
-            response = self._static[path]
-        else:
-            response = _NOT_FOUND
-        proto.response_bytes(response.status, list(response.headers), response.body)
+        if path == "/metrics" and self._metrics is not None and req.method == "GET":
+            return Response(200, self._metrics(), (("content-type", METRICS_TYPE),))
+        if self._health_only and path not in ("/healthz", "/health", "/readyz"):
+            return _NOT_FOUND
+        if path == _OPENAPI_PATH:
+            return _OPENAPI if req.method in ("GET", "HEAD") else _OPENAPI_405
+        if path in ("/healthz", "/health"):
+            return _HEALTH  # alive: the process answers
+        if path == "/readyz":
+            return self._ready()
+        if path.startswith("/auth/") and self._sessions is not None:
+            return await self._auth_call(req, path[6:])
+        if req.method in ("GET", "HEAD") and path in self._static:
+            return self._static[path]
+        return _NOT_FOUND
 
     def _ready(self) -> Response:
         """200 ``{"ok": true, "breakers": {...}}`` when this node can serve; 503 with
@@ -117,18 +112,17 @@ class HttpApp:
             body["error"] = reason
         return Response(200 if reason is None else 503, orjson.dumps(body))
 
-    async def _api_call(self, scope: Any, proto: Any, name: str) -> Response:
-        headers = scope.headers
-        body = await self._body(headers, proto)
+    async def _api_call(self, req: Request, name: str) -> Response:
+        headers, body = req.headers, req.body
         if body is None:
             return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
         host = headers.get("host")
         if not host or not _HOST_RE.match(host):
             host = self._fallback_host
         return await self._api.handle(
-            http_method=scope.method,
+            http_method=req.method,
             name=name,
-            query=scope.query_string,
+            query=req.query_string,
             content_type=headers.get("content-type") or "",
             body=body,
             authorization=headers.get("authorization"),
@@ -137,58 +131,23 @@ class HttpApp:
             session=session_token(headers.get("cookie"), headers.get(CLIENT_HEADER)),
         )
 
-    async def _auth_call(self, scope: Any, proto: Any, action: str) -> Response:
+    async def _auth_call(self, req: Request, action: str) -> Response:
         """``/auth/signin`` and ``/auth/signout`` (POST, with the web client's header)."""
         assert self._sessions is not None
         if action not in ("signin", "signout"):
             return _NOT_FOUND
-        if scope.method != "POST":
+        if req.method != "POST":
             return error_response(
                 ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "POST"})
             )
-        headers = scope.headers
+        headers, body = req.headers, req.body
         if CLIENT_HEADER not in headers:
             return error_response(ApiError(Code.INVALID_ARGUMENTS, status=403))
-        body = await self._body(headers, proto)
         if body is None:
             return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
-        secure = self._secure_cookies or scope.scheme == "https"
+        secure = self._secure_cookies  # TLS ends at a proxy in front of this server
         if action == "signin":
             return await self._sessions.sign_in(body, secure=secure)
         return await self._sessions.sign_out(
             headers.get("cookie"), headers.get(CLIENT_HEADER), secure=secure
         )
-
-    async def _body(self, headers: Any, proto: Any) -> bytes | None:
-        """The request body, or ``None`` if it is larger than ``max_body``.
-
-        An oversized body is still read (and dropped) up to ``16 * max_body`` bytes so the
-        client, still sending, gets the 413 instead of a broken pipe; past that the
-        answer goes out at once.
-        """
-        length = headers.get("content-length")
-        if length is not None:
-            # ASCII digits only and at most 19 of them: str.isdigit() accepts "²" and int()
-            # refuses 5,000 digits, so neither must reach int() (Granian checks it too)
-            if not (length.isascii() and length.isdigit() and len(length) <= 19):
-                return None
-            if int(length) > self._max_body:
-                if int(length) <= 16 * self._max_body:
-                    await self._discard(proto)
-                return None
-            return await proto()
-        chunks, size = [], 0
-        async for chunk in proto:
-            size += len(chunk)
-            if size > self._max_body:
-                await self._discard(proto)
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def _discard(self, proto: Any) -> None:
-        size = 0
-        async for chunk in proto:
-            size += len(chunk)
-            if size > 16 * self._max_body:
-                return
