@@ -6,8 +6,8 @@ loop, and a request that crosses into another thread and back pays for it. Grani
 server before this one) parses in Rust threads that take the GIL to call into the loop
 and again for each answer. Here the loop reads, parses (httptools: llhttp, the parser
 uvicorn uses), runs the app and writes, with no thread in between: a request through
-``Api.handle`` costs the server 21-23 µs of CPU against Granian's 34-36
-(``docs/architecture.md``).
+``Api.handle`` costs the server about a third less CPU than through Granian (21-34 µs
+against 34-49, ``docs/architecture.md``).
 
 A connection answers its requests one at a time, in the order they came (keep-alive and
 pipelining). The app is ``async (Request) -> Response``; an exception escaping it is
