@@ -147,5 +147,6 @@ async def serve(
         if watcher is not None:
             watcher.cancel()
         await server.close()
+        sock.close()  # the server's already (a no-op then), unless it never started
         await svc.close()
         log.info("parley stopped")

@@ -37,6 +37,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 import httptools
+import msgspec
 import orjson
 
 from parley.api.dispatch import JSON
@@ -47,41 +48,24 @@ _HEAD_SLACK = 64 << 10
 DISCARD_FACTOR = 16
 
 
-class Request:
+class Request(msgspec.Struct, frozen=True):
     """One request, whole. ``headers``: names lower-cased, values latin-1 decoded, repeats
     joined (``, ``; cookies ``; ``). ``body`` is ``None`` when it was over ``max_body``.
     ``keep_alive``: the connection may carry another request after this one's answer."""
 
-    __slots__ = ("method", "path", "query_string", "headers", "body", "keep_alive")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        query_string: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        keep_alive: bool,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query_string = query_string
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    body: bytes | None
+    keep_alive: bool
 
 
-class Refusal:
+class Refusal(msgspec.Struct, frozen=True):
     """A request the reader will not hand over (``status`` 400 or 431); answer and close."""
 
-    __slots__ = ("status", "error")
-
-    def __init__(self, status: int, error: str) -> None:
-        self.status = status
-        self.error = error
-
-    def __repr__(self) -> str:
-        return f"Refusal({self.status}, {self.error!r})"
+    status: int
+    error: str
 
 
 #: The client waits for ``100 Continue`` before sending its body.

@@ -97,7 +97,7 @@ class HttpServer:
         header_timeout: float,
         max_headers: int = 100,
     ) -> None:
-        self._app = app
+        self.app = app
         self._limits = {"max_header": max_header, "max_headers": max_headers, "max_body": max_body}
         self.header_timeout = header_timeout
         self.date = DateHeader()
@@ -126,10 +126,8 @@ class HttpServer:
         self._sweeper = loop.call_later(min(1.0, self.header_timeout / 4), self._sweep)
 
     def reader(self) -> RequestReader:
+        """A new connection's reader, with this server's bounds."""
         return RequestReader(**self._limits)
-
-    def app(self, request: Request) -> Awaitable[Response]:
-        return self._app(request)
 
     def opened(self, conn: _Connection) -> None:
         self._connections.add(conn)
@@ -230,14 +228,13 @@ class _Connection(asyncio.Protocol):
             if isinstance(item, Refusal):
                 self._finish(refusal_response(item, server.date.line()), close=True)
                 return
+            keep_alive = item.keep_alive
             try:
                 response = await server.app(item)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("HTTP %s %s failed", item.method, item.path)
-                response, item.keep_alive = _FATAL, False
-            close = not item.keep_alive or server.closing
+                response, keep_alive = _FATAL, False
+            close = not keep_alive or server.closing
             data = encode_response(
                 response.status,
                 response.headers,
