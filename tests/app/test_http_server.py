@@ -162,8 +162,13 @@ def test_an_app_failure_is_a_500_on_that_connection_only():
 
 @pytest.mark.parametrize(
     "sent",
-    [b"", b"GET / HTTP/1.1\r\nHost: x\r\n", b"GET /first HTTP/1.1\r\n\r\n"],
-    ids=["silent", "half-a-head", "idle-after-an-answer"],
+    [
+        b"",
+        b"GET / HTTP/1.1\r\nHost: x\r\n",
+        b"GET /first HTTP/1.1\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\nab",
+    ],
+    ids=["silent", "half-a-head", "idle-after-an-answer", "a-stalled-body"],
 )
 def test_a_connection_without_a_whole_head_in_time_is_closed(sent):
     async def scenario(server, app, port):
@@ -174,6 +179,20 @@ def test_a_connection_without_a_whole_head_in_time_is_closed(sent):
         assert await asyncio.wait_for(closed(reader), 5)
 
     run(scenario, header_timeout=0.3)
+
+
+def test_a_body_that_keeps_coming_is_not_cut_off():
+    async def scenario(server, app, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /slowly HTTP/1.1\r\nContent-Length: 6\r\n\r\n")
+        for byte in b"123456":  # 1.5 s in all, a byte every quarter of the timeout
+            await asyncio.sleep(0.25)
+            writer.write(bytes([byte]))
+        status, _, body = await read_response(reader)
+        assert status == 200 and orjson.loads(body)["body"] == "123456"
+        writer.close()
+
+    run(scenario, header_timeout=1.0)
 
 
 def test_no_timeout_runs_while_the_app_answers():
