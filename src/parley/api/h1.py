@@ -182,15 +182,16 @@ class RequestReader:
                 value = fields[name] + ("; " if name == "cookie" else ", ") + value
             fields[name] = value
         self._fields = fields
-        length = fields.get("content-length")
+        waits = fields.get("expect", "").lower() == "100-continue"
+        length = fields.get("content-length", "")
         # llhttp has checked it is digits (and that it does not conflict with chunking)
-        if length is not None and length.isdigit() and int(length) > self._max_body:
+        size = int(length) if length.isdigit() else 0
+        if size > self._max_body:
             self._too_large = True
-            waits = fields.get("expect", "").lower() == "100-continue"
-            if int(length) > DISCARD_FACTOR * self._max_body or waits:
+            if size > DISCARD_FACTOR * self._max_body or waits:
                 self._early()
                 return
-        if fields.get("expect", "").lower() == "100-continue":
+        if waits:
             self._out.append(CONTINUE)
 
     def _early(self) -> None:
