@@ -3,7 +3,10 @@ and how subscribers map onto users and channels."""
 
 from __future__ import annotations
 
-from parley.bench import report, stats
+import gc
+import multiprocessing as mp
+
+from parley.bench import clients, report, stats
 from parley.bench.world import _user_count
 
 
@@ -68,3 +71,23 @@ def test_subscribers_share_users_only_in_whole_channel_cycles():
     assert users <= 1000 and users % 3 == 0
     # connection k uses user k % users; both must land on the same channel
     assert all((k % users) % 3 == k % 3 for k in range(10_000))
+
+
+def _collector_state(out) -> None:
+    clients.without_pauses()
+    garbage = [[]]
+    garbage[0].append(garbage)  # a cycle, left for a collection that must not come
+    del garbage
+    out.put((gc.isenabled(), gc.get_freeze_count() > 0, gc.get_count()[0] > 0))
+
+
+def test_a_load_process_never_pauses_to_collect():
+    """The senders and subscribers freeze what they inherit and collect nothing while
+    they run: a collection's pause would read as server latency."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_collector_state, args=(out,))
+    child.start()
+    enabled, frozen, pending = out.get(timeout=30)
+    child.join(30)
+    assert (enabled, frozen, pending) == (False, True, True)
