@@ -56,15 +56,33 @@ def match_expression(query: Query) -> str | None:
     return expression
 
 
+#: One statement for a whole batch, its rows passed as one JSON array: ``executemany``
+#: lets go of the GIL and takes it back for every row, and each time it takes it back
+#: the event loop, busy with the send path, must hand it over (600 hand-offs for a
+#: tenth of a second's 300 messages at 3,000 msg/s).
+_DELETE = "DELETE FROM docs WHERE rowid IN (SELECT value FROM json_each(?))"
+_INSERT = (
+    "INSERT INTO docs (rowid, text, channel, ts, user, has_link) "
+    "SELECT d ->> 0, d ->> 1, d ->> 2, d ->> 3, d ->> 4, d ->> 5 "
+    "FROM (SELECT value AS d FROM json_each(?))"
+)
+
+
 def op_apply(
     conn: sqlite3.Connection, _state: _NoState, docs: list[Doc], removed: list[int]
 ) -> None:
-    ids = [(d.id,) for d in docs] + [(i,) for i in removed]
-    conn.executemany("DELETE FROM docs WHERE rowid = ?", ids)
-    conn.executemany(
-        "INSERT INTO docs (rowid, text, channel, ts, user, has_link) VALUES (?, ?, ?, ?, ?, ?)",
-        [(d.id, d.text, d.channel, d.ts, d.user, int(d.has_link)) for d in docs],
-    )
+    """Writes ``docs`` (replacing any document of the same id) and removes ``removed``,
+    in two statements whatever their number. A NUL in a text is indexed as a space (the
+    tokenizer separates words there anyway; SQLite's JSON would cut the text short)."""
+    ids = [d.id for d in docs] + list(removed)
+    if ids:
+        conn.execute(_DELETE, (orjson.dumps(ids).decode(),))
+    if docs:
+        rows = [
+            (d.id, d.text.replace("\0", " "), d.channel, d.ts, d.user, int(d.has_link))
+            for d in docs
+        ]
+        conn.execute(_INSERT, (orjson.dumps(rows).decode(),))
 
 
 def op_mark(conn: sqlite3.Connection, _state: _NoState, complete_to: int) -> None:
