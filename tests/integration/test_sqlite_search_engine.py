@@ -1,5 +1,5 @@
 """The embedded search engine's writes (FTS5 files, ``parley.storage.sqlite.search``):
-a batch goes in as one statement, and every document comes out as it went in, whatever
+a batch goes in as two statements, and every document comes out as it went in, whatever
 its text, its id or its size; writing one again replaces it, and removing takes it out."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class Preset:
     #: or a bounded queue of commands (WebSocket) in flight on it, so the senders can
     #: carry at most about ``senders`` / (durable send latency) messages/s whatever the
     #: server could: with 32, 4,012 msg/s of 5,000 asked got through on 2026-12-05, with
-    #: 128 all of them (same server, same hour). Real load comes from many users.
+    #: 128 all of them (same server, same half hour). Real load comes from many users.
     senders: int = 128
     max_users: int = 1000  # subscribers beyond this share users (several devices each)
     baseline_seconds: float = 2.0
