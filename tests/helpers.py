@@ -83,6 +83,10 @@ def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
     """A full Parley (HTTP server, gateway, store, bus) on its own event loop in a thread."""
     overrides.setdefault("port", free_port("127.0.0.1"))
     overrides.setdefault("gateway_port", 0)
+    # several shards, not the default one, so routing and the cross-shard reads (search,
+    # history, resume) are exercised end to end; the default runs in the CLI tests and
+    # the smoke bench
+    overrides.setdefault("shards", 4)
     settings = Settings.load({}, data_dir=data_dir, **overrides)
     ready = threading.Event()
     holder: dict = {}

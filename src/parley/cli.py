@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--gateway-port", type=int, help="WebSocket (RTM) gateway port (default 8081; 0 = any)"
     )
-    serve.add_argument("--shards", type=int, help="SQLite shards for a new data dir (default 4)")
+    serve.add_argument("--shards", type=int, help="SQLite shards for a new data dir (default 1)")
     serve.add_argument(
         "--role",
         choices=ROLES,

@@ -11,7 +11,7 @@ from parley.errors import ConfigError
 
 
 def test_defaults_environment_and_overrides():
-    assert Settings.load({}).shards == 4
+    assert Settings.load({}).shards == 1
     s = Settings.load(
         {"PARLEY_SHARDS": "8", "PARLEY_DATA_DIR": "/x", "PARLEY_RECENT_TTL": "5"},
         shards=None,
