@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 
-from parley.bench import clients, report, stats
+from parley.bench import clients, procs, report, stats
 from parley.bench.world import _user_count
 
 
@@ -91,3 +91,14 @@ def test_a_load_process_never_pauses_to_collect():
     enabled, frozen, pending = out.get(timeout=30)
     child.join(30)
     assert (enabled, frozen, pending) == (False, True, True)
+
+
+def test_machine_use_counts_every_cpu_but_idle_and_io_wait():
+    # user nice system idle iowait irq softirq steal, summed over 2 CPUs: 400 ticks
+    before = (100, 0, 50, 1000, 10, 0, 5, 0)
+    after = (250, 0, 120, 1100, 30, 0, 45, 20)
+    use = procs.machine_use(before, after, cpus=2)
+    assert use == {"busy_cores": 1.4, "steal_cores": 0.1, "cpus": 2}
+    assert procs.machine_use(after, after, cpus=2)["busy_cores"] == 0.0
+    now = procs.machine_ticks()  # this machine's own, as the bench reads it
+    assert len(now) == 8 and all(t >= 0 for t in now)

@@ -18,6 +18,33 @@ def own_cpu_seconds() -> float:
     return t.user + t.system
 
 
+def machine_ticks() -> tuple[int, ...]:
+    """The machine's CPU time so far, summed over its CPUs, in clock ticks: ``(user,
+    nice, system, idle, iowait, irq, softirq, steal)`` (``/proc/stat``)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return tuple(int(x) for x in fields[1:9])
+
+
+def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> dict[str, float]:
+    """What the whole machine did between two :func:`machine_ticks`, in cores of
+    ``cpus``: ``busy`` (everything but idle and I/O wait: the server, the bench's own
+    clients, anything else running) and ``steal`` (time the hypervisor gave to other
+    machines while this one had work). On a machine shared with the load's clients, a
+    ``busy`` near ``cpus`` means latency is queueing for a CPU, whatever the server's
+    own share."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta)
+    if total <= 0:
+        return {"busy_cores": 0.0, "steal_cores": 0.0, "cpus": cpus}
+    idle = delta[3] + delta[4]
+    return {
+        "busy_cores": round(cpus * (total - idle) / total, 2),
+        "steal_cores": round(cpus * delta[7] / total, 2),
+        "cpus": cpus,
+    }
+
+
 def _status_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key):

@@ -196,5 +196,13 @@ def table(result: dict[str, Any]) -> str:
                 f"{clients['sender_cpu_seconds']}, {clients['subscriber_cpu_seconds']}",
             )
         )
+    machine = result.get("machine_use")
+    if machine:
+        rows.append(
+            (
+                "machine cores busy (stolen) of N",
+                f"{machine['busy_cores']} ({machine['steal_cores']}) of {machine['cpus']}",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -141,6 +141,7 @@ def _run(
         )
         result["server"] = _server_figures(target, raw["cpu"], raw["elapsed"])
         result["clients"] = raw["clients"]
+        result["machine_use"] = raw["machine_use"]
         if raw["received"].get("catchup_us"):
             result["catchup_ms"] = stats.latency_summary(raw["received"]["catchup_us"])
             result["reconnects"] = len(raw["received"]["catchup_us"])
@@ -323,6 +324,7 @@ def _load(
     if not ready.wait(180):
         raise RuntimeError("subscribers did not connect")
     cpu0, t0 = (procs.cpu_seconds(target.pid) if target.pid else 0.0), time.monotonic()
+    ticks0 = procs.machine_ticks()
     start_ns = time.monotonic_ns() + int(1.0e9)  # senders connect first
     total = int(rate * seconds)
     send_out = mp.Queue()
@@ -383,6 +385,7 @@ def _load(
             "sender_cpu_seconds": round(sent["cpu"], 2),
             "subscriber_cpu_seconds": round(received["cpu"], 2),
         },
+        "machine_use": procs.machine_use(ticks0, procs.machine_ticks(), os.cpu_count() or 1),
     }
 
 
@@ -401,6 +404,7 @@ def _throughput(target: Target, world: World, preset: Preset, say, progress: boo
             {"rate": rate, "holds": holds, "messages_per_s": figures["messages_per_s"]}
             | {k: figures[k] for k in keep}
             | {"server_cpu_share": round(raw["cpu"] / raw["elapsed"], 3)}
+            | {"machine_busy_cores": raw["machine_use"]["busy_cores"]}
         )
         steps[-1]["_figures"] = figures
         return holds
