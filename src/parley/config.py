@@ -55,8 +55,8 @@ class Settings:
     #: One by default: one process writes every shard from its event loop, on one disk,
     #: so more files add no write parallelism, only a WAL ``fdatasync`` (a device flush)
     #: to every group commit that touches them: four shards cost 0.53 ms a round against
-    #: 0.13 for one here, and doubled the p99 of ``parley bench latency`` at 3,000
-    #: msg/s. Sharding pays across servers (``shard_urls``).
+    #: 0.13 for one here, and raised the p99 of ``parley bench latency`` at 3,000 msg/s
+    #: from 12-13 to 20 ms. Sharding pays across servers (``shard_urls``).
     shards: int = 1
     #: MariaDB/MySQL shard databases shared by a fleet, one URL each
     #: (``mysql://user:password@host:3306/parley_s0``), in a fixed order: set as
