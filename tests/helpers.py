@@ -84,8 +84,8 @@ def server_in_thread(data_dir: Path, **overrides) -> Iterator[RunningServer]:
     overrides.setdefault("port", free_port("127.0.0.1"))
     overrides.setdefault("gateway_port", 0)
     # several shards, not the default one, so routing and the cross-shard reads (search,
-    # history, resume) are exercised end to end; the default runs in the CLI tests and
-    # the smoke bench
+    # history, resume) are exercised end to end; the default runs in the child-process
+    # tests (CLI, crash, drain: ``server_process``) and the smoke bench
     overrides.setdefault("shards", 4)
     settings = Settings.load({}, data_dir=data_dir, **overrides)
     ready = threading.Event()
