@@ -181,3 +181,21 @@ def check_all(srv: RunningServer, tag: str) -> None:
 
 def test_search_on_the_embedded_engine(server):
     check_all(server, "emb")
+
+
+def test_the_index_follows_a_post_changed_at_once(server):
+    """A post's document comes from its event, an edit's and a delete's from the store:
+    changed before the indexer's next bulk write, or right after it, the index ends up
+    with what the store holds."""
+    web = server.client(server.user("quick-editor").token)
+    room = web.conversations_create(name="quick-edits")["channel"]["id"]
+    for round_ in range(5):
+        tag = f"qe{round_}x"
+        edited = web.chat_postMessage(channel=room, text=f"{tag} alpha")["ts"]
+        web.chat_update(channel=room, ts=edited, text=f"{tag} beta")
+        gone = web.chat_postMessage(channel=room, text=f"{tag} gamma")["ts"]
+        web.chat_delete(channel=room, ts=gone)
+        web.chat_postMessage(channel=room, text=f"{tag} delta")
+        assert sorted(texts(wait_total(web, tag, 2))) == [f"{tag} beta", f"{tag} delta"]
+        wait_total(web, f"{tag} alpha", 0)
+        wait_total(web, f"{tag} gamma", 0)

@@ -28,6 +28,9 @@ class Event(msgspec.Struct, frozen=True):
     user: str = ""
     #: The id of the request that made it (``parley.logs``), for the logs that follow it.
     rid: str = ""
+    #: The message's id (its Snowflake) on a ``message`` event, which shows the message
+    #: as stored: the search indexer's document key (0 on other events).
+    message_id: int = 0
 
 
 #: The copy of a ``member_joined_channel`` that goes to the joiner's gateway (see

@@ -26,7 +26,7 @@ def _event(
 def message_posted(m: Message, rid: str = "") -> Event:
     body = wire.message(m)
     body["event_ts"] = body["ts"]
-    return Event("message", m.channel, m.team, m.seq, m.ts, orjson.dumps(body), "", rid)
+    return Event("message", m.channel, m.team, m.seq, m.ts, orjson.dumps(body), "", rid, m.id)
 
 
 def as_stored(m: Message) -> Event:
