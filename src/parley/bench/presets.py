@@ -52,6 +52,9 @@ class Preset:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: The load the ``latency`` preset runs; ``search-lag`` and ``push`` run it with a probe.
+_LATENCY = Preset("latency", "load", channels=100, subscribers=1000, rate=5000, seconds=20)
+
 PRESETS = {
     "smoke": Preset(
         "smoke",
@@ -66,7 +69,7 @@ PRESETS = {
     "throughput": Preset(
         "throughput", "throughput", channels=100, subscribers=100, step_seconds=5.0
     ),
-    "latency": Preset("latency", "load", channels=100, subscribers=1000, rate=5000, seconds=20),
+    "latency": _LATENCY,
     "fanout": Preset(
         "fanout", "fanout", channels=1, subscribers=1000, rate=1000, seconds=0.5, senders=4
     ),
@@ -74,28 +77,11 @@ PRESETS = {
         "fanout10k", "fanout", channels=1, subscribers=10_000, rate=400, seconds=0.25, senders=4
     ),
     "connections": Preset("connections", "connections", channels=1, subscribers=50_000),
-    "search-lag": Preset(
-        "search-lag",
-        "load",
-        channels=100,
-        subscribers=1000,
-        rate=5000,
-        seconds=20,
-        search_probe=0.1,
-    ),
+    "search-lag": _LATENCY.with_overrides(name="search-lag", search_probe=0.1),
     "search": Preset(
         "search", "search", channels=100, subscribers=0, seconds=20, senders=8, corpus=1_000_000
     ),
-    "push": Preset(
-        "push",
-        "load",
-        channels=100,
-        subscribers=1000,
-        rate=5000,
-        seconds=20,
-        push_probe=0.1,
-        push_burst=1000,
-    ),
+    "push": _LATENCY.with_overrides(name="push", push_probe=0.1, push_burst=1000),
     "reconnect": Preset(
         "reconnect", "reconnect", channels=100, subscribers=1000, rate=1000, seconds=15, churn=0.05
     ),
