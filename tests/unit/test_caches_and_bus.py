@@ -160,6 +160,49 @@ def test_bus_read_waits_for_the_next_event():
     asyncio.run(scenario())
 
 
+def test_a_tail_is_handed_each_event_in_the_publishers_call_in_order():
+    """What is there first, then each publish before it returns; a publish made by the
+    sink itself waits for the sink to return; a failing sink is never the publisher's
+    failure; once stopped, nothing more."""
+    bus = InProcessBus(partitions=1, retention=5)
+    for seq in (1, 2):
+        bus.publish(event("C1", seq))
+    got: list[tuple[int, ...]] = []
+    depth = 0
+
+    def sink(batch):
+        nonlocal depth
+        depth += 1
+        assert depth == 1  # never re-entered
+        got.append(tuple(e.seq for e in batch.events))
+        if batch.events[-1].seq == 3:
+            bus.publish(event("C1", 4))  # handed over after this call returns
+        if batch.events[-1].seq == 5:
+            depth -= 1
+            raise RuntimeError("a broken reader")
+        depth -= 1
+
+    stop = bus.tail(0, 1, sink, reader="r")
+    assert got == [(2,)] and bus.lag()[("r", 0)] == 0
+    bus.publish(event("C1", 3))
+    assert got == [(2,), (3,), (4,)]
+    bus.publish(event("C1", 5))  # the sink raises: logged, the publish succeeds
+    bus.publish(event("C1", 6))
+    assert got[-2:] == [(5,), (6,)]
+    stop()
+    bus.publish(event("C1", 7))
+    assert got[-1] == (6,) and ("r", 0) not in bus.lag()
+
+
+def test_a_tail_behind_the_retention_is_told_it_was_truncated():
+    bus = InProcessBus(partitions=1, retention=3)
+    for seq in range(1, 8):
+        bus.publish(event("C1", seq))
+    batches = []
+    bus.tail(0, 0, batches.append)
+    assert batches[0].truncated and batches[0].events[-1].seq == 7
+
+
 def test_bus_commits_only_move_forward():
     bus = InProcessBus(partitions=2, retention=10)
     assert bus.committed("gw", 1) == 0

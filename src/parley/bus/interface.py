@@ -9,7 +9,8 @@ consumer that restarts resumes from its committed offset and may see events agai
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -119,4 +120,22 @@ class EventBus(Protocol):
 
     def commit(self, group: str, partition: int, offset: int) -> None:
         """Acknowledges every event of ``partition`` before ``offset`` for ``group``."""
+        ...
+
+
+@runtime_checkable
+class LocalTail(Protocol):
+    """A log in this process that can hand a reader its events as they are published,
+    in the publisher's own call, rather than waking a task to read them: one event-loop
+    turn less between a commit and its delivery (the in-process bus)."""
+
+    def tail(
+        self, partition: int, offset: int, sink: Callable[[Batch], None], reader: str = ""
+    ) -> Callable[[], None]:
+        """Calls ``sink`` with the events of ``partition`` from ``offset`` on: at once
+        with those already there, then from each :meth:`EventBus.publish` that appends
+        one, before that call returns. ``sink`` runs on the publisher's thread and must
+        not block; an exception it raises is logged, never the publisher's. A publish
+        made while ``sink`` runs is handed over when it returns, in order. Returns the
+        function that stops the tail."""
         ...

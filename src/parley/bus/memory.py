@@ -10,24 +10,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
 
 from parley.bus.interface import Batch, Event, routing_key
 from parley.bus.offsets import Offsets
 from parley.storage.router import partition_for
 
+log = logging.getLogger(__name__)
+
+
+class _Tail:
+    """One reader fed in the publisher's call (:meth:`InProcessBus.tail`)."""
+
+    __slots__ = ("offset", "sink", "reader", "feeding")
+
+    def __init__(self, offset: int, sink: Callable[[Batch], None], reader: str) -> None:
+        self.offset = offset
+        self.sink = sink
+        self.reader = reader
+        self.feeding = False  # in ``sink`` now: a publish meanwhile waits for its return
+
 
 class _Partition:
-    __slots__ = ("events", "base", "waiters", "retention")
+    __slots__ = ("events", "base", "waiters", "retention", "tails")
 
     def __init__(self, retention: int) -> None:
         self.retention = retention
         self.events: list[Event] = []  # trimmed to ``retention`` once it doubles: O(1) amortized
         self.base = 0  # offset of events[0]
         self.waiters: list[asyncio.Future] = []
+        self.tails: list[_Tail] = []
 
     @property
     def end(self) -> int:
         return self.base + len(self.events)
+
+    def batch(self, offset: int, limit: int) -> Batch:
+        """Up to ``limit`` events from ``offset`` (``truncated`` if it was dropped)."""
+        truncated = offset < self.base
+        start = max(offset, self.base) - self.base
+        stop = min(start + limit, len(self.events))
+        events = tuple(self.events[start:stop])
+        next_offset = self.base + stop if events else max(offset, self.base)
+        return Batch(events, next_offset, truncated)
 
 
 class InProcessBus:
@@ -68,6 +94,40 @@ class InProcessBus:
         for w in waiters:
             if not w.done():
                 w.set_result(None)
+        for tail in part.tails:
+            self._feed(part, tail)
+
+    def tail(
+        self, partition: int, offset: int, sink: Callable[[Batch], None], reader: str = ""
+    ) -> Callable[[], None]:
+        """:meth:`~parley.bus.interface.LocalTail.tail`."""
+        part = self._parts[partition]
+        tail = _Tail(offset, sink, reader)
+        part.tails.append(tail)
+        self._feed(part, tail)
+        self._lag[(reader, partition)] = 0  # fed as published: never behind
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                part.tails.remove(tail)
+            self._lag.pop((reader, partition), None)
+
+        return stop
+
+    def _feed(self, part: _Partition, tail: _Tail) -> None:
+        if tail.feeding:
+            return
+        tail.feeding = True
+        try:
+            while tail.offset < part.end:
+                batch = part.batch(tail.offset, len(part.events))
+                tail.offset = batch.next_offset
+                try:
+                    tail.sink(batch)
+                except Exception:  # a reader's failure is its own, never the publisher's
+                    log.exception("a tail of the in-process bus failed")
+        finally:
+            tail.feeding = False
 
     async def release(self, partition: int, reader: str = "") -> None:
         self._lag.pop((reader, partition), None)  # a reader holds nothing else here
@@ -84,13 +144,9 @@ class InProcessBus:
             part.waiters.append(waiter)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, timeout)
-        truncated = offset < part.base
-        start = max(offset, part.base) - part.base
-        stop = min(start + limit, len(part.events))
-        events = tuple(part.events[start:stop])
-        next_offset = part.base + stop if events else max(offset, part.base)
-        self._lag[(reader, partition)] = part.end - next_offset
-        return Batch(events, next_offset, truncated)
+        batch = part.batch(offset, limit)
+        self._lag[(reader, partition)] = part.end - batch.next_offset
+        return batch
 
     def lag(self) -> dict[tuple[str, int], int]:
         return dict(self._lag)

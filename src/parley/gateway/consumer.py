@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from parley.bus.interface import Event, EventBus
+from parley.bus.interface import Batch, Event, EventBus, LocalTail
 from parley.errors import ParleyError
 from parley.gateway.hub import Hub
 from parley.gateway.sequencer import Sequencer
@@ -209,6 +209,15 @@ class BusConsumer:
     async def _run(self, partition: int, started: asyncio.Future) -> None:
         offset = await self._read_end(partition)
         started.set_result(offset)
+        if isinstance(self._bus, LocalTail):  # handed each event as it is published
+            stop = self._bus.tail(
+                partition, offset, lambda batch: self._take(partition, batch), READER
+            )
+            try:
+                await asyncio.get_running_loop().create_future()  # until swept or closed
+            finally:
+                stop()
+            return
         while True:
             try:
                 batch = await self._bus.read(
@@ -218,17 +227,21 @@ class BusConsumer:
                 log.exception("partition %d: reading the bus failed; retrying", partition)
                 await asyncio.sleep(0.5)
                 continue
-            if batch.truncated:
-                log.warning("partition %d: consumer fell behind the bus retention", partition)
-            push = self.sequencer.push
-            for event in batch.events:
-                self._deliver(push(event))
+            self._take(partition, batch)
             offset = batch.next_offset
-            self._bus.commit(self._group, partition, offset)
             if batch.events:
                 # a read that finds events ready does not yield: let requests (and the
                 # gateway's flush of this batch) run between batches
                 await asyncio.sleep(0)
+
+    def _take(self, partition: int, batch: Batch) -> None:
+        """Delivers a batch read from ``partition`` in order and commits past it."""
+        if batch.truncated:
+            log.warning("partition %d: consumer fell behind the bus retention", partition)
+        push = self.sequencer.push
+        for event in batch.events:
+            self._deliver(push(event))
+        self._bus.commit(self._group, partition, batch.next_offset)
 
     async def _read_end(self, partition: int) -> int:
         while True:
