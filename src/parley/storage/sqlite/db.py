@@ -1,8 +1,9 @@
 """SQLite plumbing: connections, migrations, the group-commit writer and the reader pool.
 
-Threading contract: each :class:`Writer` owns one connection on one thread and is the
-only writer of its file; readers use their own connections on pool threads (WAL lets
-them read while the writer writes). The event loop never touches a connection.
+Threading contract: each file has one writer, which owns one connection: a
+:class:`Writer` on a thread of its own, or (the shards) a
+:class:`~parley.storage.sqlite.inline.LoopWriter` on the event loop; readers use their
+own connections on pool threads (WAL lets them read while the writer writes).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 Op = Callable[..., Any]
 
 _BUSY_MS = 5000
+
+# sqlite3 binds an int, float, str or bytearray parameter directly, but for any other
+# value, None and bytes among them, it first looks for an adapter: a registry miss, then
+# ``__adapt__`` and ``__conform__`` lookups that each build and drop a formatted
+# AttributeError. A post binds several NULLs; registering both types (with adapters in C
+# that return the value itself) makes that one dict hit: 8 NULLs bound in 4.9 µs instead
+# of 8.5 (8 ints: 2.9), about 3 µs less per message written.
+sqlite3.register_adapter(type(None), {}.get)
+sqlite3.register_adapter(bytes, bytes)
 
 
 def translate(exc: BaseException) -> StorageError:

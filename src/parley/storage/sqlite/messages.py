@@ -40,7 +40,12 @@ _COLS = (
     "version, edited_ts, edited_by, deleted, reply_count, reply_users, latest_reply, rich"
 )
 _COLS_M = ", ".join(f"m.{c.strip()}" for c in _COLS.split(","))
-_INSERT = f"INSERT INTO messages ({_COLS}) VALUES ({', '.join('?' * 19)})"
+#: A new message: what a post sets is bound, what every new message starts with is in
+#: the statement (version 0, not edited, not deleted, no replies), so fewer values bind.
+_INSERT = (
+    f"INSERT INTO messages ({_COLS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, 0, 0, '', NULL, ?)"
+)
 _BY_TS = f"SELECT {_COLS} FROM messages WHERE channel = ? AND ts = ?"
 #: What a channel's history shows: top-level messages and thread broadcasts, and a
 #: deleted thread parent while it has replies (as a tombstone, ``parley.wire``).
@@ -133,13 +138,6 @@ def op_post(conn: sqlite3.Connection, state: ShardState, req: PostRequest) -> Po
             thread_ts,
             msg.subtype,
             msg.client_msg_id,
-            0,
-            None,
-            None,
-            0,
-            0,
-            "",
-            None,
             req.rich,
         ),
     )
