@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 
 import pytest
 
@@ -96,6 +98,68 @@ def test_a_data_dir_keeps_its_shard_count(tmp_path):
     asyncio.run(start(3))
     with pytest.raises(ConfigError, match="3 shards"):
         asyncio.run(start(5))
+
+
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
+    """Commits in every loop turn, a reader reading beside them, checkpoints asked for
+    every 20 ms: the WAL is checkpointed whole and rewritten from its start, so it never
+    grows past a small part of what was written through it (a checkpoint beside the
+    writer never found it idle, and the WAL grew with every commit), and everything is
+    in the file."""
+    from parley.storage.sqlite.inline import LoopWriter, Syncer
+
+    path = tmp_path / "s.db"
+    commits = biggest = 0
+    stop = threading.Event()
+
+    def read() -> None:
+        conn = sqlite3.connect(path)
+        while not stop.is_set():
+            conn.execute("SELECT count(*) FROM messages").fetchone()
+            time.sleep(0.002)
+        conn.close()
+
+    async def run():
+        nonlocal commits, biggest
+        syncer = Syncer("test-sync")
+        writer = LoopWriter(
+            path,
+            migrations.SHARD,
+            state=ShardState(Clock()),
+            synchronous="NORMAL",
+            max_batch=100,
+            name="test-loop-writer",
+            syncer=syncer,
+            checkpoint_every=0.02,
+        )
+        writer.start()
+        reader = threading.Thread(target=read)
+        reader.start()
+        seq = 0
+        try:
+            began = time.monotonic()
+            while time.monotonic() - began < 1.5:
+                futs = []
+                for _ in range(5):
+                    seq += 1
+                    futs.append(writer.submit(op_post, post(seq)))
+                await asyncio.gather(*futs)
+                commits += 1
+                biggest = max(biggest, (tmp_path / "s.db-wal").stat().st_size)
+        finally:
+            stop.set()
+            reader.join()
+            await writer.close()
+            await syncer.close()
+        return seq
+
+    written = asyncio.run(run())
+    appended = commits * 4096  # a commit appends at least one page to the WAL
+    assert commits > 200
+    assert biggest < appended / 4
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (written,) * 2
+    conn.close()
 
 
 def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_path):
