@@ -94,7 +94,7 @@ class InProcessBus:
         for w in waiters:
             if not w.done():
                 w.set_result(None)
-        for tail in part.tails:
+        for tail in tuple(part.tails):  # a sink may stop a tail
             self._feed(part, tail)
 
     def tail(
