@@ -5,6 +5,7 @@ after-commit order, ...) is tested in ``test_store_contract.py``."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -100,13 +101,60 @@ def test_a_data_dir_keeps_its_shard_count(tmp_path):
         asyncio.run(start(5))
 
 
+def loop_writer(path, syncer, **settings):
+    """A started shard writer on ``path`` (``synchronous``, ``max_batch`` and the rest
+    from ``settings``)."""
+    from parley.storage.sqlite.inline import LoopWriter
+
+    writer = LoopWriter(
+        path,
+        migrations.SHARD,
+        state=ShardState(Clock()),
+        name="test-loop-writer",
+        syncer=syncer,
+        **settings,
+    )
+    writer.start()
+    return writer
+
+
+def test_a_background_writer_runs_at_its_nice_and_the_event_loop_at_its_own(tmp_path):
+    """The search index's writer thread yields the cores (its nice), the thread that
+    started it keeps its own."""
+    from parley.storage.sqlite.search import BACKGROUND_NICE, MIGRATIONS
+
+    def nice(_conn, _state) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def run():
+        writer = Writer(
+            tmp_path / "x.db",
+            MIGRATIONS,
+            state=None,
+            synchronous="NORMAL",
+            max_batch=1,
+            name="test-background",
+            nice=BACKGROUND_NICE,
+        )
+        writer.start()
+        try:
+            return await writer.submit(nice), nice(None, None)
+        finally:
+            await writer.close()
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    background, loop = asyncio.run(run())
+    assert background == max(own, BACKGROUND_NICE)
+    assert loop == own
+
+
 def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
     """Commits in every loop turn, a reader reading beside them, checkpoints asked for
     every 20 ms: the WAL is checkpointed whole and rewritten from its start, so it never
     grows past a small part of what was written through it (a checkpoint beside the
     writer never found it idle, and the WAL grew with every commit), and everything is
     in the file."""
-    from parley.storage.sqlite.inline import LoopWriter, Syncer
+    from parley.storage.sqlite.inline import Syncer
 
     path = tmp_path / "s.db"
     commits = biggest = 0
@@ -122,17 +170,9 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
     async def run():
         nonlocal commits, biggest
         syncer = Syncer("test-sync")
-        writer = LoopWriter(
-            path,
-            migrations.SHARD,
-            state=ShardState(Clock()),
-            synchronous="NORMAL",
-            max_batch=100,
-            name="test-loop-writer",
-            syncer=syncer,
-            checkpoint_every=0.02,
+        writer = loop_writer(
+            path, syncer, synchronous="NORMAL", max_batch=100, checkpoint_every=0.02
         )
-        writer.start()
         reader = threading.Thread(target=read)
         reader.start()
         seq = 0
@@ -166,7 +206,7 @@ def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_pa
     """Shard writes on the event loop: every post is settled, hooks in commit order,
     the WAL synced and checkpointed by the syncer, and all of it is in the file after
     close; a failing op still fails alone."""
-    from parley.storage.sqlite.inline import LoopWriter, Syncer
+    from parley.storage.sqlite.inline import Syncer
 
     def broken(conn, state, *_):
         conn.execute("INSERT INTO messages (channel) VALUES ('CAAAA')")  # violates NOT NULL
@@ -175,16 +215,7 @@ def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_pa
 
     async def run():
         syncer = Syncer("test-sync")
-        writer = LoopWriter(
-            tmp_path / "s.db",
-            migrations.SHARD,
-            state=ShardState(Clock()),
-            synchronous="FULL",
-            max_batch=7,
-            name="test-loop-writer",
-            syncer=syncer,
-        )
-        writer.start()
+        writer = loop_writer(tmp_path / "s.db", syncer, synchronous="FULL", max_batch=7)
         futs = [
             writer.submit(op_post, post(i), after_commit=lambda r: hooked.append(r.message.seq))
             for i in range(1, 31)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -148,6 +149,7 @@ class Writer:
         synchronous: str,
         max_batch: int,
         name: str,
+        nice: int = 0,
     ) -> None:
         self._path = path
         self._steps = steps
@@ -155,6 +157,7 @@ class Writer:
         self._synchronous = synchronous
         self._max_batch = max_batch
         self._name = name
+        self._nice = nice
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -195,6 +198,9 @@ class Writer:
         self._conn.close()
 
     def _run(self) -> None:
+        if self._nice:  # this thread alone: Linux schedules threads by their own nice
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
         while True:
             item = self._queue.get()
             if item is _STOP:

@@ -23,6 +23,11 @@ from parley.search.query import Query
 from parley.storage.router import by_shard
 from parley.storage.sqlite.db import Readers, Writer
 
+#: The index writers' nice value: their FTS5 work (and its segment merges, seconds
+#: apart) yields the cores to the event loop and to the clients; the index is allowed to
+#: lag, a delivery is not.
+BACKGROUND_NICE = 10
+
 MIGRATIONS = [
     # v1
     """
@@ -166,6 +171,7 @@ class SqliteSearch:
                 synchronous="NORMAL",
                 max_batch=64,
                 name=f"parley-search-{i}",
+                nice=BACKGROUND_NICE,
             )
             for i, path in enumerate(paths)
         ]
