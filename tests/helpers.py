@@ -167,7 +167,9 @@ class WsClient:
         self.transport = None
 
     @classmethod
-    async def open(cls, url: str) -> WsClient:
+    async def open(cls, url: str, **connect) -> WsClient:
+        """Connects to ``url``; ``connect`` goes to picows's ``ws_connect`` (for example
+        a ``socket_factory``)."""
         from picows import WSListener, WSMsgType, ws_connect
 
         client = cls()
@@ -177,7 +179,7 @@ class WsClient:
                 if frame.msg_type == WSMsgType.TEXT:
                     client.frames.put_nowait(json.loads(frame.get_payload_as_bytes()))
 
-        client.transport, _ = await ws_connect(Listener, url)
+        client.transport, _ = await ws_connect(Listener, url, **connect)
         return client
 
     def send(self, obj: dict) -> None:

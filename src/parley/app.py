@@ -216,6 +216,7 @@ async def start(settings: Settings) -> Services:
         max_frame_size=settings.ws_max_frame,
         max_connections_per_user=settings.ws_connections_per_user,
         valid_token=auth.valid_key,
+        write_thread=settings.ws_write_thread,
     )
     auth.on_revoked(gateway.revoked)
     svc = Services(

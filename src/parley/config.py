@@ -42,6 +42,11 @@ class Settings:
     #: Accept permessage-deflate when a client offers it (without context takeover, so
     #: each event is compressed once for all: ~7 µs per event, nothing per connection).
     ws_deflate: bool = True
+    #: Write WebSocket frames from a C thread of their own, without the GIL, so the
+    #: kernel's work for each delivery runs beside the event loop instead of on it
+    #: (``parley.gateway.outbound``); off, or where the extension is not built, the
+    #: event loop writes them.
+    ws_write_thread: bool = True
     #: Mark the web client's session cookies ``Secure`` whatever the request's scheme:
     #: set it when a TLS proxy serves Parley to browsers (Parley itself listens in plain
     #: HTTP, so it cannot tell). Requests that arrive over HTTPS get ``Secure`` anyway.

@@ -25,3 +25,7 @@ def text(payload: bytes, *, rsv1: bool = False) -> bytes:
     else:
         header = struct.pack("!BBQ", first, 127, size)
     return header + payload
+
+
+#: A ping without a payload (the heartbeat's, RFC 6455 §5.5.2).
+PING = bytes((0x89, 0))

@@ -13,6 +13,9 @@ Writes are batched: every frame for a connection (events, replies, replays, in t
 they were made) is appended to its outbox, and one write per connection goes out when the
 event loop next turns, so a consumer batch of 100 events to one client is one syscall, not
 100. An event's frame is built once for all its recipients (server frames are unmasked).
+The writes are made by the C writer thread of :mod:`.outbound` (the kernel's work for a
+send runs beside the loop, not on it); a connection with a write there holds everything
+else for its socket (the next outbox, a pong, a close) until it is back.
 
 Bounds (constructor parameters; the defaults in brackets):
 
@@ -42,8 +45,9 @@ Bounds (constructor parameters; the defaults in brackets):
   inflated or not negotiated with 1002; each with a reason. JSON that is malformed, of
   the wrong shape or of an unknown type gets an error reply (:mod:`.protocol`) and the
   connection stays open. Nothing one client sends affects another's connection.
-- **Heartbeat**: picows pings a connection idle for ``heartbeat`` seconds and drops it if
-  no pong comes back within ``heartbeat`` more.
+- **Heartbeat**: picows pings a connection idle for ``heartbeat`` seconds (the ping is
+  queued in the outbox like any frame) and drops it if no pong comes back within
+  ``heartbeat`` more.
 
 ``app.py`` passes them from the ``PARLEY_WS_*`` settings (``parley.config``).
 """
@@ -56,6 +60,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,7 +77,7 @@ from picows import (
 
 from parley.bus.interface import Event, EventBus
 from parley.errors import ApiError, ParleyError, StorageUnavailable, unavailable
-from parley.gateway import deflate, frames, protocol, resume
+from parley.gateway import deflate, frames, outbound, protocol, resume
 from parley.gateway.bounds import FrameGate, FrameRate, Verdict
 from parley.gateway.hub import Hub
 from parley.gateway.presence import Presence
@@ -135,6 +140,7 @@ class Gateway:
         max_frame_size: int = 1 << 20,
         clock: Callable[[], float] = time.monotonic,
         valid_token: Callable[[bytes], Awaitable[bool]] | None = None,
+        write_thread: bool = True,
     ) -> None:
         self.hub = hub
         #: Whether a token (by its key) still authenticates (``Authenticator.valid_key``):
@@ -164,6 +170,10 @@ class Gateway:
         self.max_connections_per_user = max_connections_per_user
         self.max_frame_size = max_frame_size
         self.clock = clock
+        #: Whether frames are written by the C writer thread (:mod:`.outbound`) when it
+        #: is built; off, or where it is not, the event loop writes them.
+        self.write_thread = write_thread
+        self._writes: outbound.ThreadedWrites | None = None
         self._per_user: dict[str, int] = {}  # open connections of each user
         #: Open connections by the key of the token that opened them (for revocation).
         self._by_token: dict[str, set[Connection]] = {}
@@ -176,6 +186,7 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> int:
         """Listens on ``host:port`` (0 = any free port); returns the port."""
+        self._writes = outbound.start(self.write_thread, asyncio.get_running_loop())
         self._server = await ws_create_server(
             self._route,
             host,
@@ -214,6 +225,14 @@ class Gateway:
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self._writes is not None:  # after the closes, which wait for its writes
+            self._writes.close()
+            self._writes = None
+
+    @property
+    def threaded_writes(self) -> bool:
+        """Whether the writer thread is writing this gateway's frames."""
+        return self._writes is not None
 
     def _route(self, request: WSUpgradeRequest):
         query = parse_qs(urlsplit(request.path.decode("latin-1")).query)
@@ -330,10 +349,14 @@ class Gateway:
         self._dirty.append(conn)
 
     def flush(self) -> None:
-        """Writes every connection's outbox, one write each."""
+        """Writes every connection's outbox, one write each, handed to the writer thread
+        when there is one."""
         dirty, self._dirty = self._dirty, []
+        writes = self._writes
         for conn in dirty:
-            conn.flush()
+            conn.flush(writes)
+        if writes is not None:
+            writes.kick()
 
 
 class Connection(WSListener):
@@ -359,6 +382,15 @@ class Connection(WSListener):
         #: The key of the token that opened it (``Grant.token``): revoking it closes it.
         self.token = ""
         self.transport: WSTransport | None = None
+        self._underlying = None  # the transport's TCP transport
+        #: The socket's descriptor, for the writer thread (-1: none to write to).
+        self.fd = -1
+        #: A write of this connection's is with the writer thread: nothing else goes to
+        #: the socket until it comes back (:meth:`written`), so frames stay in order.
+        self._writing = False
+        self._after: list[Callable[[], None]] | None = None  # what waits for that
+        #: Closing (its close frame sent, or waiting for the write with the thread).
+        self._closing = False
         self._resume: dict[str, int] = {}
         #: Counted in the presence registry (from its registration to its close).
         self._present = False
@@ -380,17 +412,19 @@ class Connection(WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        self._underlying = underlying = transport.underlying_transport
+        sock = underlying.get_extra_info("socket")
+        self.fd = sock.fileno() if sock is not None else -1
         self.gateway.attach(self)
         self._worker = asyncio.get_running_loop().create_task(self._open())
 
     def on_ws_frame(self, transport: WSTransport, frame) -> None:
         kind = frame.msg_type
-        if kind == WSMsgType.CLOSE:
-            if not transport.is_close_frame_sent:  # the client closes: answer in kind
-                transport.send_close(frame.get_close_code())
-            transport.disconnect()
+        if kind == WSMsgType.CLOSE:  # the client closes: answer in kind
+            self._closing = True
+            self._when_written(self._answer_close, frame.get_close_code())
             return
-        if transport.is_close_frame_sent:
+        if self._closing:
             return  # closing: frames already on their way are not read
         verdict = self._gate.check()
         if verdict == Verdict.CLOSE:
@@ -415,7 +449,7 @@ class Connection(WSListener):
             self._take(protocol.parse(data, max_text=self.gateway.max_text))
         elif kind == WSMsgType.PING:
             if not verdict:
-                transport.send_pong(frame.get_payload_as_bytes())
+                self._when_written(self._pong, frame.get_payload_as_bytes())
         elif kind == WSMsgType.BINARY:
             self._fail(WSCloseCode.UNSUPPORTED_DATA, _BINARY)
         elif kind == WSMsgType.CONTINUATION:  # a fragmented message was refused at its start
@@ -530,25 +564,85 @@ class Connection(WSListener):
             self.gateway.mark_dirty(self)
         self._out.append(frame)
 
-    def flush(self) -> None:
-        """Writes the outbox in one write, or drops a client that stopped reading."""
+    def flush(self, writes: outbound.ThreadedWrites | None = None) -> None:
+        """Writes the outbox in one write, or drops a client that stopped reading. The
+        write goes to ``writes``' thread when given and the socket has nothing buffered
+        before it, else through the transport. While a write is with the thread, the
+        outbox waits for it (:meth:`written`)."""
+        if self._writing:
+            return
         out, self._out = self._out, []
         transport = self.transport
         if not out or transport is None or transport.is_disconnected:
             return
         if transport.is_close_frame_sent:
             return
-        underlying = transport.underlying_transport
-        if underlying.get_write_buffer_size() > self.gateway.max_buffer:
+        underlying = self._underlying
+        buffered = underlying.get_write_buffer_size()
+        if buffered > self.gateway.max_buffer:
             log.info("disconnecting %s: not reading (slow consumer)", self.user_id)
             self._drop()
             return
-        underlying.write(out[0] if len(out) == 1 else b"".join(out))
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if writes is not None and not buffered and writes.write(self, data):
+            self._writing = True
+        else:
+            underlying.write(data)
+
+    def written(self, data: bytes, result: int) -> None:
+        """The writer thread wrote ``result`` bytes of ``data``: the rest (a full socket)
+        goes through the transport, which buffers it; then what waited runs, and the
+        outbox filled meanwhile is flushed. A failed socket (``result`` < 0) is
+        disconnected; the client reconnects and resumes."""
+        self._writing = False
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            if result < 0:
+                log.info("disconnecting %s: its socket failed (errno %d)", self.user_id, -result)
+                self._out = []
+                transport.disconnect(graceful=False)
+            elif result < len(data):
+                self._underlying.write(data[result:])
+        after, self._after = self._after, None
+        for action in after or ():
+            action()
+        if self._out and not self._writing:
+            self.gateway.mark_dirty(self)
+
+    def _when_written(self, action: Callable[..., None], *args) -> None:
+        """Runs ``action(*args)`` now, or once the write with the thread is back: what
+        writes to the socket itself (a pong, a close) must not pass a frame in flight."""
+        if self._writing:
+            if self._after is None:
+                self._after = []
+            self._after.append(partial(action, *args))
+        else:
+            action(*args)
+
+    def send_user_specific_ping(self, transport: WSTransport) -> None:
+        """picows's heartbeat ping, queued like any other frame (see :meth:`_when_written`)."""
+        self._emit(frames.PING)
+
+    def _pong(self, payload: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected and not self._closing:
+            transport.send_pong(payload)
+
+    def _answer_close(self, code: WSCloseCode) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_disconnected:
+            if not transport.is_close_frame_sent:
+                transport.send_close(code)
+            transport.disconnect()
 
     def _drop(self, reason: bytes = b"too slow; reconnect and resume") -> None:
         """Disconnects a client that cannot keep up (or that this gateway failed); it
         reconnects and resumes."""
         self._out = []
+        self._closing = True
+        self._when_written(self._hang_up_now, reason)
+
+    def _hang_up_now(self, reason: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
             transport.send_close(WSCloseCode.TRY_AGAIN_LATER, reason)
@@ -564,9 +658,15 @@ class Connection(WSListener):
         the client's own close ends it (frames till then are discarded unread), or
         :data:`CLOSE_WAIT` seconds."""
         self._commands.clear()
+        self._closing = True
+        self._when_written(self._close_for, code, reason)
+
+    def _close_for(self, code: WSCloseCode, reason: str) -> None:
         self.flush()
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
+            if transport.is_close_frame_sent:
+                return
             transport.send_close(code, reason.encode())
             asyncio.get_running_loop().call_later(CLOSE_WAIT, self._hang_up, transport)
 
@@ -580,6 +680,12 @@ class Connection(WSListener):
         self._fail(WSCloseCode.POLICY_VIOLATION, REVOKED)
 
     def close(self, graceful: bool = True) -> None:
+        """Closes with 1001 (going away), after what was said before it (and after the
+        write with the thread, if one is)."""
+        self._closing = True
+        self._when_written(self._close_now, graceful)
+
+    def _close_now(self, graceful: bool) -> None:
         self.flush()  # what was said before the close goes first
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.send_close(WSCloseCode.GOING_AWAY)
