@@ -30,8 +30,8 @@ def test_frames_go_out_whole_and_in_order_from_the_thread_or_the_loop(tmp_path, 
         async def scenario():
             clients = [
                 await WsClient.open(srv.client(token).rtm_connect()["url"])
-                for token in (poster.token, reader.token, reader.token)
-            ]
+                for token in (poster.token, reader.token, reader.token, reader.token)
+            ]  # four connections a message: enough for a turn's writes to go to the thread
             for client in clients:
                 await client.next(type="hello")
             loop = asyncio.get_running_loop()
@@ -83,9 +83,14 @@ def test_a_reader_whose_socket_fills_gets_every_frame_intact_and_in_order(tmp_pa
         count = 120  # ~1.9 MB, under the 4 MiB bound past which a reader is dropped
 
         async def scenario():
-            url = srv.client(reader.token).rtm_connect()["url"]
-            client = await WsClient.open(url, socket_factory=small_window)
-            await client.next(type="hello")
+            reader_web = srv.client(reader.token)
+            client = await WsClient.open(
+                reader_web.rtm_connect()["url"], socket_factory=small_window
+            )
+            # three more that read along, so a turn's writes go to the thread
+            others = [await WsClient.open(reader_web.rtm_connect()["url"]) for _ in range(3)]
+            for c in (client, *others):
+                await c.next(type="hello")
             srv.on_loop(small_send_buffers)
             client.transport.underlying_transport.pause_reading()
             loop = asyncio.get_running_loop()
@@ -99,6 +104,12 @@ def test_a_reader_whose_socket_fills_gets_every_frame_intact_and_in_order(tmp_pa
             ]
             assert got == [f"{i} {TEXT}" for i in range(count)]
             assert not client.transport.is_disconnected
-            client.close()
+            for other in others:
+                texts = [
+                    (await other.next(type="message", channel=ch))["text"] for _ in range(count)
+                ]
+                assert texts == got
+            for c in (client, *others):
+                c.close()
 
         asyncio.run(scenario())

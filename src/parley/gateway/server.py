@@ -350,9 +350,12 @@ class Gateway:
 
     def flush(self) -> None:
         """Writes every connection's outbox, one write each, handed to the writer thread
-        when there is one."""
+        when there is one and at least :data:`outbound.MIN_BATCH` connections have
+        frames (a connection with a write still there waits for it)."""
         dirty, self._dirty = self._dirty, []
         writes = self._writes
+        if writes is not None and len(dirty) < outbound.MIN_BATCH:
+            writes = None  # a few writes cost less than waking the thread for them
         for conn in dirty:
             conn.flush(writes)
         if writes is not None:
