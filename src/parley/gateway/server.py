@@ -598,19 +598,25 @@ class Connection(WSListener):
         outbox filled meanwhile is flushed. A failed socket (``result`` < 0) is
         disconnected; the client reconnects and resumes."""
         self._writing = False
-        transport = self.transport
-        if transport is not None and not transport.is_disconnected:
-            if result < 0:
-                log.info("disconnecting %s: its socket failed (errno %d)", self.user_id, -result)
-                self._out = []
-                transport.disconnect(graceful=False)
-            elif result < len(data):
-                self._underlying.write(data[result:])
-        after, self._after = self._after, None
-        for action in after or ():
-            action()
+        if result != len(data):
+            self._written_in_part(data, result)
+        if self._after is not None:
+            after, self._after = self._after, None
+            for action in after:
+                action()
         if self._out and not self._writing:
             self.gateway.mark_dirty(self)
+
+    def _written_in_part(self, data: bytes, result: int) -> None:
+        transport = self.transport
+        if transport is None or transport.is_disconnected:
+            return
+        if result < 0:
+            log.info("disconnecting %s: its socket failed (errno %d)", self.user_id, -result)
+            self._out = []
+            transport.disconnect(graceful=False)
+        else:
+            self._underlying.write(data[result:])
 
     def _when_written(self, action: Callable[..., None], *args) -> None:
         """Runs ``action(*args)`` now, or once the write with the thread is back: what
