@@ -427,7 +427,7 @@ class Connection(WSListener):
             self._closing = True
             self._when_written(self._answer_close, frame.get_close_code())
             return
-        if self._closing:
+        if self._closing or transport.is_close_frame_sent:
             return  # closing: frames already on their way are not read
         verdict = self._gate.check()
         if verdict == Verdict.CLOSE:
