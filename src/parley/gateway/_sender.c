@@ -29,6 +29,7 @@
  * never blocks on a slow reader and never raises SIGPIPE; what a full socket did not
  * take is the caller's to write (after everything, through its transport).
  */
+#define _GNU_SOURCE  /* pthread_setname_np */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -113,6 +114,7 @@ static Py_ssize_t send_one(Item *it) {
 
 static void *run(void *arg) {
     Sender *s = (Sender *)arg;
+    pthread_setname_np(pthread_self(), "parley-ws-write");  /* as top -H and /proc show it */
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (!s->todo_head && !s->stopping)
