@@ -4,6 +4,7 @@ and reused while a write is queued never receives it."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import select
@@ -12,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from parley.gateway._sender import Sender
+
+from parley.gateway.outbound import ThreadedWrites
 
 
 def results(sender: Sender, expected: int, timeout: float = 5.0) -> list[tuple]:
@@ -152,3 +155,47 @@ def test_what_cannot_be_pinned_is_refused_and_bad_arguments_raise():
         sender.close()
         a.close()
         b.close()
+
+
+def test_writes_past_the_in_flight_bound_are_left_to_the_caller():
+    """Each write out holds a duplicated descriptor: past ``max_in_flight`` the gateway
+    writes on the loop instead, so a broadcast cannot use up the process's files."""
+
+    class Conn:
+        def __init__(self, sock: socket.socket) -> None:
+            self.fd = sock.fileno()
+            self.results: list[tuple[bytes, int]] = []
+            self.back = asyncio.Event()
+
+        def written(self, data: bytes, result: int) -> None:
+            self.results.append((data, result))
+            self.back.set()
+
+    async def scenario(pairs) -> None:
+        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=2)
+        conns = [Conn(a) for a, _ in pairs]
+        try:
+            assert writes.write(conns[0], b"one") and writes.write(conns[1], b"two")
+            assert not writes.write(conns[2], b"three")  # the bound: the caller writes it
+            assert writes.in_flight == 2
+            writes.kick()
+            for conn in conns[:2]:
+                await asyncio.wait_for(conn.back.wait(), 5)
+            assert writes.in_flight == 0
+            assert writes.write(conns[2], b"three")  # room again
+            writes.kick()
+        finally:
+            writes.close()  # hands back what it wrote
+        assert [c.results for c in conns] == [[(b"one", 3)], [(b"two", 3)], [(b"three", 5)]]
+        assert writes.in_flight == 0
+
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        asyncio.run(scenario(pairs))
+        expected = (b"one", b"two", b"three")
+        for (_, b), data in zip(pairs, expected, strict=True):
+            assert read_all(b, len(data)) == data
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()

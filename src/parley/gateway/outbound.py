@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 #: handing them over costs a thread wake-up and an eventfd round trip (some 10-20 us of
 #: CPU in all, and the wake-up's latency), more than the few sends it would spare.
 MIN_BATCH = 4
+#: At most this share of the process's open-files limit is spent on the duplicated
+#: descriptors of writes in flight (and never more than :data:`MAX_IN_FLIGHT`): a
+#: broadcast to 10,000 connections must not take the descriptors that accepting
+#: connections and opening the store's files need.
+IN_FLIGHT_SHARE = 8
+MAX_IN_FLIGHT = 4096
 
 
 class Writable(Protocol):
@@ -46,15 +53,24 @@ class ThreadedWrites:
     :meth:`kick` at its end; the results come back through the loop's reader on the
     sender's eventfd."""
 
-    def __init__(self, sender, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, sender, loop: asyncio.AbstractEventLoop, max_in_flight: int) -> None:
         self._sender = sender
         self._loop = loop
+        #: Writes queued or with the thread (each holds a duplicated descriptor).
+        self.in_flight = 0
+        self.max_in_flight = max_in_flight
         loop.add_reader(sender.fileno(), self._collect)
 
     def write(self, conn: Writable, data: bytes) -> bool:
-        """Queues ``data`` for ``conn``'s socket; False (nothing queued) when its
-        descriptor cannot be duplicated (out of descriptors): the caller writes it."""
-        return conn.fd >= 0 and self._sender.add(conn.fd, data, conn)
+        """Queues ``data`` for ``conn``'s socket; False (nothing queued) when
+        ``max_in_flight`` writes are out or the descriptor cannot be duplicated (out of
+        descriptors): the caller writes it."""
+        if conn.fd < 0 or self.in_flight >= self.max_in_flight:
+            return False
+        if not self._sender.add(conn.fd, data, conn):
+            return False
+        self.in_flight += 1
+        return True
 
     def kick(self) -> None:
         """Hands what :meth:`write` queued this turn to the thread."""
@@ -67,7 +83,9 @@ class ThreadedWrites:
         self._collect()
 
     def _collect(self) -> None:
-        for conn, data, result in self._sender.collect():
+        done = self._sender.collect()
+        self.in_flight -= len(done)
+        for conn, data, result in done:
             try:
                 conn.written(data, result)
             except Exception:  # one connection's failure is not the others'
@@ -87,4 +105,6 @@ def start(enabled: bool, loop: asyncio.AbstractEventLoop) -> ThreadedWrites | No
             "WebSocket frames are written from the event loop"
         )
         return None
-    return ThreadedWrites(Sender(), loop)
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    share = MAX_IN_FLIGHT if files == resource.RLIM_INFINITY else files // IN_FLIGHT_SHARE
+    return ThreadedWrites(Sender(), loop, max(1, min(MAX_IN_FLIGHT, share)))
