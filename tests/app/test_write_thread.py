@@ -21,7 +21,7 @@ TEXT = "y" * 16_000
 def test_frames_go_out_whole_and_in_order_from_the_thread_or_the_loop(tmp_path, threaded):
     with server_in_thread(tmp_path, ws_write_thread=threaded) as srv:
         # CI builds the extension: a missing one fails here instead of hiding
-        assert srv.on_loop(lambda svc: svc.gateway.threaded_writes) is threaded
+        assert srv.on_loop(lambda svc: svc.gateway.writes is not None) is threaded
         poster, reader = srv.user("wt-poster"), srv.user("wt-reader")
         web = srv.client(poster.token)
         ch = web.conversations_create(name="write-thread")["channel"]["id"]
@@ -113,3 +113,37 @@ def test_a_reader_whose_socket_fills_gets_every_frame_intact_and_in_order(tmp_pa
                 c.close()
 
         asyncio.run(scenario())
+
+
+def test_connections_past_the_bound_on_writes_out_wait_their_turn_in_order(tmp_path):
+    """With room for two writes out at a time, a message to six connections sends two
+    with the thread and leaves four waiting for their results: every connection still
+    gets every frame, once, in order."""
+    with server_in_thread(tmp_path) as srv:
+
+        def bound(svc) -> None:
+            svc.gateway.writes.max_in_flight = 2
+
+        srv.on_loop(bound)
+        poster, reader = srv.user("bound-poster"), srv.user("bound-reader")
+        web = srv.client(poster.token)
+        ch = web.conversations_create(name="bounded-writes")["channel"]["id"]
+        web.conversations_invite(channel=ch, users=reader.user_id)
+
+        async def scenario():
+            reader_web = srv.client(reader.token)
+            clients = [await WsClient.open(reader_web.rtm_connect()["url"]) for _ in range(6)]
+            for client in clients:
+                await client.next(type="hello")
+            loop = asyncio.get_running_loop()
+            for i in range(40):
+                post = partial(web.chat_postMessage, channel=ch, text=f"b{i}")
+                await loop.run_in_executor(None, post)
+            for client in clients:
+                got = [(await client.next(type="message", channel=ch))["text"] for _ in range(40)]
+                assert got == [f"b{i}" for i in range(40)]
+            for client in clients:
+                client.close()
+
+        asyncio.run(scenario())
+        assert srv.on_loop(lambda svc: svc.gateway.writes.in_flight) == 0

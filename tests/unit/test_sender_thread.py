@@ -173,15 +173,18 @@ def test_writes_past_the_in_flight_bound_are_left_to_the_caller():
 
     async def scenario(pairs) -> None:
         writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=2)
+        rooms: list[int] = []
+        writes.on_room = lambda: rooms.append(writes.in_flight)
         conns = [Conn(a) for a, _ in pairs]
         try:
             assert writes.write(conns[0], b"one") and writes.write(conns[1], b"two")
             assert not writes.write(conns[2], b"three")  # the bound: the caller writes it
-            assert writes.in_flight == 2
+            assert writes.in_flight == 2 and writes.full
             writes.kick()
             for conn in conns[:2]:
                 await asyncio.wait_for(conn.back.wait(), 5)
-            assert writes.in_flight == 0
+            assert writes.in_flight == 0 and not writes.full
+            assert rooms and rooms[-1] == 0  # told once the results were in
             assert writes.write(conns[2], b"three")  # room again
             writes.kick()
         finally:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from collections.abc import Callable
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ MIN_BATCH = 4
 #: At most this share of the process's open-files limit is spent on the duplicated
 #: descriptors of writes in flight (and never more than :data:`MAX_IN_FLIGHT`): a
 #: broadcast to 10,000 connections must not take the descriptors that accepting
-#: connections and opening the store's files need.
+#: connections and opening the store's files need. The writes past it wait, their
+#: outboxes kept, until results come back (:attr:`ThreadedWrites.on_room`).
 IN_FLIGHT_SHARE = 8
 MAX_IN_FLIGHT = 4096
 
@@ -59,7 +61,14 @@ class ThreadedWrites:
         #: Writes queued or with the thread (each holds a duplicated descriptor).
         self.in_flight = 0
         self.max_in_flight = max_in_flight
+        #: Called after each collection of results: room for more writes.
+        self.on_room: Callable[[], None] | None = None
         loop.add_reader(sender.fileno(), self._collect)
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_in_flight`` writes are out: more wait for :attr:`on_room`."""
+        return self.in_flight >= self.max_in_flight
 
     def write(self, conn: Writable, data: bytes) -> bool:
         """Queues ``data`` for ``conn``'s socket; False (nothing queued) when
@@ -90,6 +99,8 @@ class ThreadedWrites:
                 conn.written(data, result)
             except Exception:  # one connection's failure is not the others'
                 log.exception("finishing a threaded write failed")
+        if self.on_room is not None:
+            self.on_room()
 
 
 def start(enabled: bool, loop: asyncio.AbstractEventLoop) -> ThreadedWrites | None:

@@ -187,6 +187,8 @@ class Gateway:
     async def start(self, host: str, port: int) -> int:
         """Listens on ``host:port`` (0 = any free port); returns the port."""
         self._writes = outbound.start(self.write_thread, asyncio.get_running_loop())
+        if self._writes is not None:
+            self._writes.on_room = self._room
         self._server = await ws_create_server(
             self._route,
             host,
@@ -225,14 +227,14 @@ class Gateway:
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
-        if self._writes is not None:  # after the closes, which wait for its writes
-            self._writes.close()
-            self._writes = None
+        writes, self._writes = self._writes, None
+        if writes is not None:  # after the closes, which wait for its writes
+            writes.close()  # what it hands back is finished on the loop (writes is None)
 
     @property
-    def threaded_writes(self) -> bool:
-        """Whether the writer thread is writing this gateway's frames."""
-        return self._writes is not None
+    def writes(self) -> outbound.ThreadedWrites | None:
+        """The writer thread writing this gateway's frames (None: the loop writes them)."""
+        return self._writes
 
     def _route(self, request: WSUpgradeRequest):
         query = parse_qs(urlsplit(request.path.decode("latin-1")).query)
@@ -351,15 +353,26 @@ class Gateway:
     def flush(self) -> None:
         """Writes every connection's outbox, one write each, handed to the writer thread
         when there is one and at least :data:`outbound.MIN_BATCH` connections have
-        frames (a connection with a write still there waits for it)."""
+        frames (a connection with a write still there waits for it; so do those past
+        the thread's bound on writes out, until some come back)."""
         dirty, self._dirty = self._dirty, []
         writes = self._writes
         if writes is not None and len(dirty) < outbound.MIN_BATCH:
             writes = None  # a few writes cost less than waking the thread for them
-        for conn in dirty:
+        for i, conn in enumerate(dirty):
+            if writes is not None and writes.full:
+                # the rest keep their outboxes until writes come back (_room); a
+                # mark_dirty meanwhile schedules nothing, the pending flush is _room's
+                self._dirty[:0] = dirty[i:]
+                break
             conn.flush(writes)
         if writes is not None:
             writes.kick()
+
+    def _room(self) -> None:
+        """Writes came back from the thread: the connections left waiting go now."""
+        if self._dirty:
+            self.flush()
 
 
 class Connection(WSListener):
