@@ -617,7 +617,7 @@ class Connection(WSListener):
             after, self._after = self._after, None
             for action in after:
                 action()
-        if self._out and not self._writing:
+        if self._out:  # what waited wrote on the loop, so nothing is with the thread
             self.gateway.mark_dirty(self)
 
     def _written_in_part(self, data: bytes, result: int) -> None:
