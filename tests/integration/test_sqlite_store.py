@@ -233,3 +233,41 @@ def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_pa
     conn = sqlite3.connect(tmp_path / "s.db")
     assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (30, 30)
     conn.close()
+
+
+def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp_path):
+    """Group commit: one post a loop turn for 200 turns, each file sync (``FULL``) taking
+    far longer than a turn; what comes while a commit is synced waits and goes in one
+    transaction, so there are fewer transactions than turns, and every post is settled
+    in order, hooks in commit order, and in the file."""
+    from parley.storage.sqlite.inline import Syncer
+
+    statements: list[str] = []
+    hooked: list[int] = []
+
+    def trace(conn, _state) -> None:
+        conn.set_trace_callback(statements.append)
+
+    async def run():
+        syncer = Syncer("test-sync")
+        writer = loop_writer(tmp_path / "s.db", syncer, synchronous="FULL", max_batch=1000)
+        await writer.submit(trace)
+        futs = []
+        for i in range(1, 201):
+            futs.append(
+                writer.submit(op_post, post(i), after_commit=lambda r: hooked.append(r.message.seq))
+            )
+            await asyncio.sleep(0)
+        results = await asyncio.gather(*futs)
+        await writer.close()
+        await syncer.close()
+        return results
+
+    results = asyncio.run(run())
+    assert [r.message.seq for r in results] == list(range(1, 201))
+    assert hooked == list(range(1, 201))
+    transactions = statements.count("BEGIN IMMEDIATE")
+    assert 1 <= transactions <= 100, transactions
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (200, 200)
+    conn.close()

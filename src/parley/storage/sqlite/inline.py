@@ -5,8 +5,9 @@ are Python, and every SQL statement they run lets go of the GIL and takes it bac
 a writer per shard beside the event loop, each of those hand-offs is a futex wake and a
 context switch; under ``parley bench`` a third of the server's CPU went to them, and
 the loop, the one thread everything waits on, was held up by each. Here the ops run on
-the loop itself, a loop turn's writes in one transaction, and the only other thread
-does nothing but ``fdatasync``, which needs no GIL.
+the loop itself, in one transaction what a loop turn queued or what came while the
+previous commit was synced, and the only other thread does nothing but ``fdatasync``,
+which needs no GIL.
 
 Durability is unchanged: with ``synchronous`` FULL (or EXTRA) the connection runs in
 NORMAL (a commit writes the WAL without syncing it) and a :class:`Syncer` syncs the WAL
@@ -82,9 +83,10 @@ class Wal:
             self._conn.close()
 
 
-#: One committed batch waiting for the syncer: its file's WAL, the batch's
-#: ``(op, args, fut, after)`` items and their ``(ok, value)`` results.
-Pending = tuple[Wal, list, list[tuple[bool, Any]]]
+#: What one writer committed at once, waiting for the syncer: its file's WAL; each
+#: transaction's ``(op, args, fut, after)`` items with their ``(ok, value)`` results; and
+#: the writer's callback, called on the loop once they are synced, before they settle.
+Pending = tuple[Wal, list[tuple[list, list[tuple[bool, Any]]]], Callable[[], None]]
 
 
 class _Checkpoint:
@@ -102,14 +104,15 @@ class Syncer:
     """One thread that makes committed batches durable, then settles them on the loop;
     it also checkpoints the files whose writers ask it to (:meth:`checkpoint`).
 
-    :meth:`hand_over` takes a batch whose transaction has committed (WAL written, not
-    synced). The thread takes everything handed over so far, ``fdatasync``\\ s each WAL
-    file among it that must be synced once, and settles the batches on the loop in the
-    order they came, so each file's after-commit hooks keep commit order. If a sync
-    fails, the batches it covered fail with :class:`StorageUnavailable` and their hooks
-    do not run. Then it runs the checkpoints asked for: the writers' connections do not
-    checkpoint by themselves (a checkpoint copies pages and syncs twice, which the event
-    loop must not wait for).
+    :meth:`hand_over` takes what a writer committed (WAL written, not synced). The thread
+    takes everything handed over so far, ``fdatasync``\\ s each WAL file among it that
+    must be synced once, and, on the loop, calls each writer's callback (which commits
+    what waited meanwhile, and hands it over: the thread syncs it while the loop
+    settles), then settles the batches in the order they came, so each file's
+    after-commit hooks keep commit order. If a sync fails, the batches it covered fail
+    with :class:`StorageUnavailable` and their hooks do not run. Then it runs the
+    checkpoints asked for: the writers' connections do not checkpoint by themselves (a
+    checkpoint copies pages and syncs twice, which the event loop must not wait for).
     """
 
     def __init__(self, name: str) -> None:
@@ -189,23 +192,33 @@ class Syncer:
             self._loop.call_soon_threadsafe(request.done)
 
 
-def _settle_all(batches: list[Pending], failed: dict[Wal, OSError]) -> None:
-    for wal, batch, results in batches:
-        if wal in failed:
-            error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[wal]}")
-            results = [(False, error)] * len(batch)
-        settle_batch(batch, results)
+def _settle_all(handed: list[Pending], failed: dict[Wal, OSError]) -> None:
+    for _wal, _groups, synced in handed:
+        synced()
+    for wal, groups, _synced in handed:
+        for batch, results in groups:
+            if wal in failed:
+                error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[wal]}")
+                results = [(False, error)] * len(batch)
+            settle_batch(batch, results)
 
 
 class LoopWriter:
     """The single writer of one SQLite file, committing on the event loop in groups.
 
     The same contract as :class:`~parley.storage.sqlite.db.Writer`: ``submit(op,
-    *args)`` queues ``op(conn, state, *args)``; everything submitted in one loop turn
-    (up to ``max_batch`` per transaction) runs in one transaction, committed once; a
-    caller's future resolves, after its ``after_commit`` hook ran in commit order, only
-    once the commit is durable (``synchronous`` FULL or EXTRA: after ``syncer`` synced
-    the WAL). Ops run on the loop's thread, so they must be quick and must not await.
+    *args)`` queues ``op(conn, state, *args)``; what is queued runs in one transaction
+    (up to ``max_batch`` ops each), committed once; a caller's future resolves, after
+    its ``after_commit`` hook ran in commit order, only once the commit is durable
+    (``synchronous`` FULL or EXTRA: after ``syncer`` synced the WAL). Ops run on the
+    loop's thread, so they must be quick and must not await.
+
+    Group commit: with nothing of this writer's at the syncer, what is submitted is
+    committed when the loop next turns; while a commit is being synced, what comes is
+    queued and committed at once when that sync is done, just before the synced ops
+    settle. Nobody hears of success before the sync anyway, so waiting costs an op no
+    time it would not have spent, and under load one transaction (one ``BEGIN``, one
+    ``COMMIT``, one hand-over) serves every op of a sync's cycle, not each loop turn.
 
     Every ``checkpoint_every`` seconds it has ``syncer`` checkpoint the file and commits
     nothing until that is done (what is submitted meanwhile waits, then goes in one
@@ -240,6 +253,8 @@ class LoopWriter:
         self._syncer = syncer
         self._pending: list = []
         self._scheduled = False
+        #: A commit of this writer's is with the syncer: :meth:`_synced` commits next.
+        self._syncing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
         self._wal: Wal | None = None
@@ -268,31 +283,39 @@ class LoopWriter:
             raise StorageUnavailable(f"{self._name} is closed")
         fut = self._loop.create_future()
         self._pending.append((op, args, fut, after_commit))
-        if not self._scheduled:
+        if not (self._scheduled or self._syncing or self._holding):
             self._scheduled = True
             self._loop.call_soon(self._flush)
         return fut
 
     def _flush(self) -> None:
         self._scheduled = False
-        if self._holding:
-            return  # :meth:`_resume` flushes
+        if self._holding or self._syncing:
+            return  # :meth:`_resume` or :meth:`_synced` commits
         conn, wal = self._conn, self._wal
         assert conn is not None and wal is not None
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            results = commit_group(conn, self._state, batch, self._name)
-            self._syncer.hand_over((wal, batch, results))
+        if self._pending:
+            groups = []
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                groups.append((batch, commit_group(conn, self._state, batch, self._name)))
+            self._syncing = True
+            self._syncer.hand_over((wal, groups, self._synced))
         if wal.due():
             self._holding = True
             self._syncer.checkpoint(wal, self._resume)
 
+    def _synced(self) -> None:
+        """On the loop, once the last commit is synced: commits what came meanwhile."""
+        self._syncing = False
+        if self._pending:
+            self._flush()
+
     def _resume(self) -> None:
         """On the loop, once the checkpoint is done: commits what waited for it."""
         self._holding = False
-        if self._pending and not self._scheduled:
-            self._scheduled = True
+        if self._pending:
             self._flush()
 
     async def close(self) -> None:
