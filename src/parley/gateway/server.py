@@ -379,6 +379,37 @@ class Connection(WSListener):
     """One client's WebSocket, opened with ``ticket`` (which names ``user_id``); the user,
     scopes and resume map are known once :meth:`_open` has redeemed it."""
 
+    # Slots, not an instance dict: attributes of a subclass of picows' extension type
+    # are otherwise looked up the slow, generic way (twice the time of a plain class's,
+    # on the path of every delivery), and each connection carries a dict of ~25 keys.
+    __slots__ = (
+        "gateway",
+        "deflate",
+        "_ticket",
+        "user",
+        "scopes",
+        "user_id",
+        "team_id",
+        "token",
+        "transport",
+        "_underlying",
+        "fd",
+        "_writing",
+        "_after",
+        "_closing",
+        "_resume",
+        "_present",
+        "_held",
+        "_floor",
+        "_catching",
+        "_catch_ups",
+        "_early_joins",
+        "_out",
+        "_commands",
+        "_worker",
+        "_gate",
+    )
+
     def __init__(
         self,
         gateway: Gateway,
