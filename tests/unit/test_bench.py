@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
+import os
+import time
 
 from parley.bench import clients, procs, report, stats
 from parley.bench.world import _user_count
@@ -102,3 +104,18 @@ def test_machine_use_counts_every_cpu_but_idle_and_io_wait():
     assert procs.machine_use(after, after, cpus=2)["busy_cores"] == 0.0
     now = procs.machine_ticks()  # this machine's own, as the bench reads it
     assert len(now) == 8 and all(t >= 0 for t in now)
+
+
+def test_a_threads_use_is_its_running_and_runnable_time_as_shares_of_the_run():
+    before, after = (1_000_000_000, 500_000_000), (8_600_000_000, 2_500_000_000)
+    assert procs.thread_use(before, after, 10.0) == {"running": 0.76, "waiting": 0.2}
+    assert procs.thread_use(None, after, 10.0) is None
+    assert procs.thread_use(before, after, 0.0) is None
+    began = procs.thread_sched(os.getpid())  # this process's main thread, as read
+    assert began is not None
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # run a little
+        pass
+    use = procs.thread_use(began, procs.thread_sched(os.getpid()), 1.0)
+    assert use is not None and use["running"] > 0.0 and use["waiting"] >= 0.0
+    assert procs.thread_sched(2**22 + 12345) is None  # no such process

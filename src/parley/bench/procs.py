@@ -45,6 +45,32 @@ def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> d
     }
 
 
+def thread_sched(pid: int) -> tuple[int, int] | None:
+    """Nanoseconds the main thread of ``pid`` (a Parley server's event loop) has spent so
+    far on a CPU and runnable but waiting for one (``/proc/<pid>/task/<pid>/schedstat``);
+    ``None`` where the kernel does not keep them."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+        return int(fields[0]), int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def thread_use(
+    before: tuple[int, int] | None, after: tuple[int, int] | None, seconds: float
+) -> dict[str, float] | None:
+    """What a thread did between two :func:`thread_sched`, as shares of ``seconds``:
+    ``running`` and ``waiting`` (runnable, for a CPU). Their sum near 1 means the thread
+    had no idle moment: everything that waits on it queues, and ``waiting`` is the part
+    of that spent queueing for a CPU (the load's clients share the machine)."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    return {
+        "running": round((after[0] - before[0]) / 1e9 / seconds, 3),
+        "waiting": round((after[1] - before[1]) / 1e9 / seconds, 3),
+    }
+
+
 def _status_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key):

@@ -196,6 +196,14 @@ def table(result: dict[str, Any]) -> str:
                 f"{clients['sender_cpu_seconds']}, {clients['subscriber_cpu_seconds']}",
             )
         )
+    loop = result.get("server_loop_thread")
+    if loop:
+        rows.append(
+            (
+                "server loop thread running, waiting",
+                f"{loop['running']}, {loop['waiting']} of the time (waiting: for a CPU)",
+            )
+        )
     machine = result.get("machine_use")
     if machine:
         rows.append(

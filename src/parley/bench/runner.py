@@ -142,6 +142,8 @@ def _run(
         result["server"] = _server_figures(target, raw["cpu"], raw["elapsed"])
         result["clients"] = raw["clients"]
         result["machine_use"] = raw["machine_use"]
+        if raw["loop_thread"] is not None:
+            result["server_loop_thread"] = raw["loop_thread"]
         if raw["received"].get("catchup_us"):
             result["catchup_ms"] = stats.latency_summary(raw["received"]["catchup_us"])
             result["reconnects"] = len(raw["received"]["catchup_us"])
@@ -325,6 +327,7 @@ def _load(
         raise RuntimeError("subscribers did not connect")
     cpu0, t0 = (procs.cpu_seconds(target.pid) if target.pid else 0.0), time.monotonic()
     ticks0 = procs.machine_ticks()
+    loop0 = procs.thread_sched(target.pid) if target.pid else None
     start_ns = time.monotonic_ns() + int(1.0e9)  # senders connect first
     total = int(rate * seconds)
     send_out = mp.Queue()
@@ -375,12 +378,15 @@ def _load(
         sub_proc.join(10)
     finally:
         bar.close()
+    elapsed = time.monotonic() - t0
+    loop1 = procs.thread_sched(target.pid) if target.pid else None
     return {
         "sent": sent,
         "received": received,
         "start_ns": start_ns,
         "cpu": (procs.cpu_seconds(target.pid) - cpu0) if target.pid else 0.0,
-        "elapsed": time.monotonic() - t0,
+        "elapsed": elapsed,
+        "loop_thread": procs.thread_use(loop0, loop1, elapsed),
         "clients": {
             "sender_cpu_seconds": round(sent["cpu"], 2),
             "subscriber_cpu_seconds": round(received["cpu"], 2),
@@ -405,6 +411,7 @@ def _throughput(target: Target, world: World, preset: Preset, say, progress: boo
             | {k: figures[k] for k in keep}
             | {"server_cpu_share": round(raw["cpu"] / raw["elapsed"], 3)}
             | {"machine_busy_cores": raw["machine_use"]["busy_cores"]}
+            | {"server_loop_thread": raw["loop_thread"]}
         )
         steps[-1]["_figures"] = figures
         return holds
