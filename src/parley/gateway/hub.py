@@ -164,17 +164,16 @@ class Hub:
             return len(joiners)
         if kind == "presence_change":
             watchers = self._watchers.get(event.user, ())
-            targets: Iterable[Subscriber] = tuple(w for w in watchers if w.team_id == event.team)
+            targets: tuple[Subscriber, ...] = tuple(w for w in watchers if w.team_id == event.team)
         elif kind == "channel_created":
             targets = tuple(self._by_team.get(event.team, ()))
         else:
             targets = tuple(self._by_channel.get(event.channel, ()))
-        sent = 0
+        if kind in _NOT_TO_THEIR_USER:
+            targets = tuple(sub for sub in targets if sub.user_id != event.user)
         for sub in targets:
-            if sub.user_id == event.user and kind in _NOT_TO_THEIR_USER:
-                continue
             sub.deliver(event)
-            sent += 1
+        sent = len(targets)
         if kind == "member_left_channel":
             for sub in tuple(self._by_user.get(event.user, ())):
                 self._discard(self._by_channel, event.channel, sub)

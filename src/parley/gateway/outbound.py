@@ -74,7 +74,7 @@ class ThreadedWrites:
         """Queues ``data`` for ``conn``'s socket; False (nothing queued) when
         ``max_in_flight`` writes are out or the descriptor cannot be duplicated (out of
         descriptors): the caller writes it."""
-        if conn.fd < 0 or self.full:
+        if conn.fd < 0 or self.in_flight >= self.max_in_flight:  # .full, on every write
             return False
         if not self._sender.add(conn.fd, data, conn):
             return False

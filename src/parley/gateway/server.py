@@ -357,17 +357,22 @@ class Gateway:
         the thread's bound on writes out, until some come back)."""
         dirty, self._dirty = self._dirty, []
         writes = self._writes
-        if writes is not None and len(dirty) < outbound.MIN_BATCH:
-            writes = None  # a few writes cost less than waking the thread for them
-        for i, conn in enumerate(dirty):
-            if writes is not None and writes.full:
-                # the rest keep their outboxes until writes come back (_room); a
-                # mark_dirty meanwhile schedules nothing, the pending flush is _room's
-                self._dirty[:0] = dirty[i:]
-                break
-            conn.flush(writes)
-        if writes is not None:
-            writes.kick()
+        if writes is None or len(dirty) < outbound.MIN_BATCH:
+            for conn in dirty:  # a few writes cost less than waking the thread for them
+                conn.flush(None)
+            return
+        if len(dirty) <= writes.max_in_flight - writes.in_flight:
+            for conn in dirty:  # room for all (each takes one write at most): no checks
+                conn.flush(writes)
+        else:
+            for i, conn in enumerate(dirty):
+                if writes.full:
+                    # the rest keep their outboxes until writes come back (_room); a
+                    # mark_dirty meanwhile schedules nothing, the pending flush is _room's
+                    self._dirty[:0] = dirty[i:]
+                    break
+                conn.flush(writes)
+        writes.kick()
 
     def _room(self) -> None:
         """Writes came back from the thread: the connections left waiting go now."""
@@ -533,8 +538,18 @@ class Connection(WSListener):
 
     def deliver(self, event: Event) -> None:
         held = self._held
-        if held is None and self._catching:
-            held = self._catching.get(event.channel)
+        if held is None:
+            if self._floor is None and not self._catching:  # the common case, inline
+                transport = self.transport
+                if transport is None or transport.is_disconnected:
+                    return
+                out = self._out
+                if not out:
+                    self.gateway.mark_dirty(self)
+                out.append(self.gateway.frame(event, self.deflate))
+                return
+            if self._catching:
+                held = self._catching.get(event.channel)
         if held is not None:
             if not held.add(event):
                 log.info("disconnecting %s: too many events during its replay", self.user_id)
