@@ -200,7 +200,7 @@ def table(result: dict[str, Any]) -> str:
     if loop:
         rows.append(
             (
-                "server loop thread running, waiting",
+                "server loop thread while sending: running, waiting",
                 f"{loop['running']}, {loop['waiting']} of the time (waiting: for a CPU)",
             )
         )

@@ -327,8 +327,15 @@ def _load(
         raise RuntimeError("subscribers did not connect")
     cpu0, t0 = (procs.cpu_seconds(target.pid) if target.pid else 0.0), time.monotonic()
     ticks0 = procs.machine_ticks()
-    loop0 = procs.thread_sched(target.pid) if target.pid else None
     start_ns = time.monotonic_ns() + int(1.0e9)  # senders connect first
+    # the loop thread is measured while messages are sent: from the first scheduled send
+    # to the last reply (a wait_for poll's 0.25 s late at most), not over the drain after
+    loop_window: list = []
+
+    def follow_loop() -> None:
+        if target.pid and not loop_window and time.monotonic_ns() >= start_ns:
+            loop_window.append((procs.thread_sched(target.pid), time.monotonic()))
+
     total = int(rate * seconds)
     send_out = mp.Queue()
     send_proc = mp.Process(
@@ -362,6 +369,7 @@ def _load(
     def wait_for(queue, limit: float):
         deadline = time.monotonic() + limit
         while True:
+            follow_loop()
             bar.n = delivered.value
             bar.set_postfix_str(f"acked {acked.value}/{total}", refresh=True)
             try:
@@ -372,6 +380,11 @@ def _load(
 
     try:
         sent = wait_for(send_out, seconds + 300)
+        loop_use = None
+        if loop_window:
+            loop0, began = loop_window[0]
+            loop1 = procs.thread_sched(target.pid) if target.pid else None
+            loop_use = procs.thread_use(loop0, loop1, time.monotonic() - began)
         send_proc.join()
         senders_done.set()
         received = wait_for(out, seconds + 300)
@@ -379,14 +392,13 @@ def _load(
     finally:
         bar.close()
     elapsed = time.monotonic() - t0
-    loop1 = procs.thread_sched(target.pid) if target.pid else None
     return {
         "sent": sent,
         "received": received,
         "start_ns": start_ns,
         "cpu": (procs.cpu_seconds(target.pid) - cpu0) if target.pid else 0.0,
         "elapsed": elapsed,
-        "loop_thread": procs.thread_use(loop0, loop1, elapsed),
+        "loop_thread": loop_use,
         "clients": {
             "sender_cpu_seconds": round(sent["cpu"], 2),
             "subscriber_cpu_seconds": round(received["cpu"], 2),
