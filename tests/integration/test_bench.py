@@ -104,3 +104,22 @@ def test_reconnect_under_a_push_outage_delivers_everything_and_says_what_it_took
     assert sum(fault["breakers_opened"].values()) >= 1
     assert fault["pushes_delivered"] == fault["pushes_expected"] > 0
     assert result["reconnects"] > 0
+
+
+def test_search_queries_a_store_of_the_corpus_it_wrote(tmp_path):
+    """``parley bench search`` writes its corpus, builds the index and queries it (it
+    once failed at its first query: a helper had moved to ``parley.bench.corpus``)."""
+    out = tmp_path / "search.json"
+    args = ["--corpus", "2000", "--seconds", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "parley", "bench", "search", *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "queries/s" in proc.stdout
+    figures = json.loads(out.read_text())["search"]
+    assert figures["messages"] == 2000
+    assert figures["queries"] > 0 and figures["queries_per_s"] > 0
+    assert figures["latency_ms"]["count"] == figures["queries"]

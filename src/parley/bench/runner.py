@@ -28,6 +28,7 @@ from tqdm import tqdm
 from parley import admin
 from parley.bench import clients, faults, procs, push, report, search, stats
 from parley.bench.baseline import serve_broadcast, serve_echo
+from parley.bench.corpus import queries
 from parley.bench.http import closed_loop
 from parley.bench.presets import PRESETS, Preset
 from parley.bench.world import Target, World, attach, call, own_server, populate
@@ -213,7 +214,7 @@ def _start_push_probe(
 
 
 def _search(preset: Preset, target: Target, corpus: dict, say) -> dict[str, Any]:
-    texts = search.queries(corpus["words"], 2000)
+    texts = queries(corpus["words"], 2000)
     say(f"querying {corpus['messages']:,} messages with {preset.senders} clients")
     search.query_load(target.url, corpus["token"], texts[:50], 2.0, preset.senders)  # warm
     cpu0 = procs.cpu_seconds(target.pid) if target.pid else 0.0
