@@ -539,7 +539,7 @@ class Connection(WSListener):
     def deliver(self, event: Event) -> None:
         held = self._held
         if held is None:
-            if self._floor is None and not self._catching:  # the common case, inline
+            if self._floor is None and not self._catching:  # the common case: _emit inlined
                 transport = self.transport
                 if transport is None or transport.is_disconnected:
                     return
