@@ -1,4 +1,5 @@
-"""`parley bench smoke` proves the instrument works and delivery is complete."""
+"""`parley bench smoke` proves the instrument works and delivery is complete; the other
+presets run end to end at a small scale, so none of them breaks unseen."""
 
 from __future__ import annotations
 
@@ -106,20 +107,45 @@ def test_reconnect_under_a_push_outage_delivers_everything_and_says_what_it_took
     assert result["reconnects"] > 0
 
 
-def test_search_queries_a_store_of_the_corpus_it_wrote(tmp_path):
-    """``parley bench search`` writes its corpus, builds the index and queries it (it
-    once failed at its first query: a helper had moved to ``parley.bench.corpus``)."""
-    out = tmp_path / "search.json"
-    args = ["--corpus", "2000", "--seconds", "1"]
+def _bench(tmp_path, preset: str, *args: str) -> dict:
+    """Runs ``parley bench preset *args`` and returns its ``--json``."""
+    out = tmp_path / f"{preset}.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "parley", "bench", "search", *args, "--json", str(out)],
+        [sys.executable, "-m", "parley", "bench", preset, *args, "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "queries/s" in proc.stdout
-    figures = json.loads(out.read_text())["search"]
+    return json.loads(out.read_text())
+
+
+def test_search_queries_a_store_of_the_corpus_it_wrote(tmp_path):
+    """``parley bench search`` writes its corpus, builds the index and queries it (it
+    once failed at its first query: a helper had moved to ``parley.bench.corpus``)."""
+    figures = _bench(tmp_path, "search", "--corpus", "2000", "--seconds", "1")["search"]
     assert figures["messages"] == 2000
     assert figures["queries"] > 0 and figures["queries_per_s"] > 0
     assert figures["latency_ms"]["count"] == figures["queries"]
+
+
+def test_fanout_reports_its_deliveries_against_the_same_run_broadcast(tmp_path):
+    result = _bench(tmp_path, "fanout", "--subscribers", "50", "--rate", "200", "--seconds", "0.5")
+    delivery = result["delivery"]
+    assert delivery["expected"] == result["acknowledged"] * 50 > 0
+    assert delivery["missing"] == delivery["duplicates"] == delivery["order_violations"] == 0
+    assert result["baseline"]["ws_broadcast_fps"] > 0
+    assert result["fanout_ratio_to_broadcast"] > 0
+
+
+def test_connections_holds_what_it_asks_and_measures_each(tmp_path):
+    held = _bench(tmp_path, "connections", "--subscribers", "300")["connections"]
+    assert held["asked"] == held["held"] == 300 and held["stopped_by"] is None
+    assert held["kib_per_connection"] > 0
+
+
+def test_search_lag_measures_index_lag_under_a_load(tmp_path):
+    args = ["--rate", "200", "--seconds", "2", "--subscribers", "20"]
+    result = _bench(tmp_path, "search-lag", *args)
+    assert result["delivery"]["missing"] == 0
+    assert result["index_lag_ms"]["count"] > 0
