@@ -9,17 +9,28 @@ import subprocess
 import sys
 
 
-def test_smoke_delivers_everything_in_order(tmp_path):
-    out = tmp_path / "smoke.json"
+def _run(tmp_path, preset: str, *args: str, env: dict | None = None) -> tuple[dict, str]:
+    """Runs ``parley bench preset *args``; its ``--json`` and what it printed."""
+    out = tmp_path / f"{preset}.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "parley", "bench", "smoke", "--json", str(out)],
+        [sys.executable, "-m", "parley", "bench", preset, *args, "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=240,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "send-to-delivery latency" in proc.stdout
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text()), proc.stdout
+
+
+def _bench(tmp_path, preset: str, *args: str) -> dict:
+    """Runs ``parley bench preset *args`` and returns its ``--json``."""
+    return _run(tmp_path, preset, *args)[0]
+
+
+def test_smoke_delivers_everything_in_order(tmp_path):
+    result, printed = _run(tmp_path, "smoke")
+    assert "send-to-delivery latency" in printed
     assert result["sent"] == result["acknowledged"] > 0 and result["failed"] == {}
     delivery = result["delivery"]
     assert delivery["expected"] == result["acknowledged"] * 5  # 20 subscribers, 4 channels
@@ -31,17 +42,9 @@ def test_smoke_delivers_everything_in_order(tmp_path):
 
 
 def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):
-    out = tmp_path / "push.json"
     args = ["--rate", "100", "--seconds", "2", "--subscribers", "20", "--burst", "20"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "parley", "bench", "push", *args, "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "push lag, apns" in proc.stdout and "push burst" in proc.stdout
-    result = json.loads(out.read_text())
+    result, printed = _run(tmp_path, "push", *args)
+    assert "push lag, apns" in printed and "push burst" in printed
     assert result["delivery"]["missing"] == 0
     for platform in ("apns", "fcm"):
         assert result["push_lag_ms"][platform]["count"] > 0
@@ -51,27 +54,8 @@ def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):
 
 
 def test_smoke_over_the_websocket_send_with_a_plot(tmp_path):
-    out, png = tmp_path / "smoke.json", tmp_path / "smoke.png"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parley",
-            "bench",
-            "smoke",
-            "--route",
-            "ws",
-            "--json",
-            str(out),
-            "--plot",
-            str(png),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(out.read_text())
+    png = tmp_path / "smoke.png"
+    result = _bench(tmp_path, "smoke", "--route", "ws", "--plot", str(png))
     assert result["route"] == "ws"
     assert result["sent"] == result["acknowledged"] > 0 and result["failed"] == {}
     delivery = result["delivery"]
@@ -85,18 +69,10 @@ def test_reconnect_under_a_push_outage_delivers_everything_and_says_what_it_took
     """``--fault push``: the providers answer 500 for a quarter of the run. Delivery
     stays above the seed's 99.95% (here: all of it), every probe push arrives, and the
     report says what it took. The breakers half-open after 2 s here (30 by default)."""
-    out = tmp_path / "fault.json"
     args = ["--rate", "200", "--seconds", "8", "--subscribers", "100", "--fault", "push"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "parley", "bench", "reconnect", *args, "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "PARLEY_BREAKER_OPEN_SECONDS": "2"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "it took: retries" in proc.stdout
-    result = json.loads(out.read_text())
+    env = {**os.environ, "PARLEY_BREAKER_OPEN_SECONDS": "2"}
+    result, printed = _run(tmp_path, "reconnect", *args, env=env)
+    assert "it took: retries" in printed
     delivery = result["delivery"]
     assert delivery["delivered"] / delivery["expected"] >= 0.9995
     assert delivery["missing"] == delivery["duplicates"] == delivery["order_violations"] == 0
@@ -105,19 +81,6 @@ def test_reconnect_under_a_push_outage_delivers_everything_and_says_what_it_took
     assert sum(fault["breakers_opened"].values()) >= 1
     assert fault["pushes_delivered"] == fault["pushes_expected"] > 0
     assert result["reconnects"] > 0
-
-
-def _bench(tmp_path, preset: str, *args: str) -> dict:
-    """Runs ``parley bench preset *args`` and returns its ``--json``."""
-    out = tmp_path / f"{preset}.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "parley", "bench", preset, *args, "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(out.read_text())
 
 
 def test_search_queries_a_store_of_the_corpus_it_wrote(tmp_path):
