@@ -271,3 +271,46 @@ def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp
     conn = sqlite3.connect(tmp_path / "s.db")
     assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (200, 200)
     conn.close()
+
+
+def test_a_commit_that_fails_at_the_syncer_fails_its_batch_whole(tmp_path):
+    """The syncer commits what the loop ran. When that ``COMMIT`` fails (here a deferred
+    foreign key, the one check SQLite leaves to the commit), the whole batch is rolled
+    back: every op of it fails with a storage error, no after-commit hook runs, nothing
+    of it is in the file, and the writer goes on numbering from what is."""
+    from parley.storage.sqlite.inline import Syncer
+
+    def poison(conn, _state) -> None:
+        conn.execute("COMMIT")  # foreign keys can only be turned on between transactions
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.execute(
+            "CREATE TEMP TABLE child "
+            "(p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        conn.execute("INSERT INTO temp.child VALUES (1)")
+
+    hooked: list[int] = []
+
+    async def run():
+        syncer = Syncer("test-sync")
+        writer = loop_writer(tmp_path / "s.db", syncer, synchronous="FULL", max_batch=100)
+        futs = [writer.submit(poison)] + [
+            writer.submit(op_post, post(i), after_commit=lambda r: hooked.append(r.message.seq))
+            for i in range(1, 6)
+        ]
+        outcomes = await asyncio.gather(*futs, return_exceptions=True)
+        after = await writer.submit(op_post, post(6))
+        await writer.close()
+        await syncer.close()
+        return outcomes, after
+
+    outcomes, after = asyncio.run(run())
+    assert all(isinstance(o, StorageError) for o in outcomes), outcomes
+    assert "FOREIGN KEY" in str(outcomes[1])
+    assert hooked == []
+    assert after.message.seq == 1
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (1, 1)
+    conn.close()

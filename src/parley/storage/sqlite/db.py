@@ -237,6 +237,24 @@ def commit_group(
     once; each op's ``(ok, result or error)``. An :class:`ApiError` fails its op alone;
     any other error rolls the batch back (``state.reset()``) and re-runs its ops one
     transaction each, so one bad op never fails its neighbours."""
+    results, open_ = run_group(conn, state, batch, name)
+    if not open_:
+        return results
+    try:
+        conn.execute("COMMIT")
+        return results
+    except Exception as exc:  # noqa: BLE001 - every failure must reach its caller
+        return _isolate(conn, state, batch, name, exc)
+
+
+def run_group(
+    conn: sqlite3.Connection, state: Any, batch: list, name: str
+) -> tuple[list[tuple[bool, Any]], bool]:
+    """:func:`commit_group` without its ``COMMIT``: each op's ``(ok, result or error)``,
+    and whether the batch's transaction is still open, for the caller to commit (or roll
+    back, then ``state.reset()``). Not open when an op's error rolled the batch back:
+    its ops were then re-run and committed one transaction each, as
+    :func:`commit_group` does."""
     try:
         conn.execute("BEGIN IMMEDIATE")
         results: list[tuple[bool, Any]] = []
@@ -245,17 +263,24 @@ def commit_group(
                 results.append((True, op(conn, state, *args)))
             except ApiError as exc:
                 results.append((False, exc))
-        conn.execute("COMMIT")
-        return results
+        return results, True
     except Exception as exc:  # noqa: BLE001 - every failure must reach its caller
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        state.reset()
-        if len(batch) == 1:
-            if not isinstance(exc, (sqlite3.Error, StorageError, OSError)):
-                log.exception("%s: operation failed", name)
-            return [(False, translate(exc))]
-        return [commit_group(conn, state, [item], name)[0] for item in batch]
+        return _isolate(conn, state, batch, name, exc), False
+
+
+def _isolate(
+    conn: sqlite3.Connection, state: Any, batch: list, name: str, exc: Exception
+) -> list[tuple[bool, Any]]:
+    """After ``exc`` in ``batch``'s transaction: rolls it back and re-runs each op in a
+    transaction of its own (a lone op fails with ``exc``)."""
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
+    state.reset()
+    if len(batch) == 1:
+        if not isinstance(exc, (sqlite3.Error, StorageError, OSError)):
+            log.exception("%s: operation failed", name, exc_info=exc)
+        return [(False, translate(exc))]
+    return [commit_group(conn, state, [item], name)[0] for item in batch]
 
 
 def settle_batch(batch: list, results: list[tuple[bool, Any]]) -> None:

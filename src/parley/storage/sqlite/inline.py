@@ -1,4 +1,5 @@
-"""Group commit on the event loop's own thread, made durable by a syncer thread.
+"""Group commit on the event loop's own thread, committed and made durable by a syncer
+thread.
 
 Why not a writer thread per file (:class:`~parley.storage.sqlite.db.Writer`): its ops
 are Python, and every SQL statement they run lets go of the GIL and takes it back. With
@@ -6,8 +7,10 @@ a writer per shard beside the event loop, each of those hand-offs is a futex wak
 context switch; under ``parley bench`` a third of the server's CPU went to them, and
 the loop, the one thread everything waits on, was held up by each. Here the ops run on
 the loop itself, in one transaction what a loop turn queued or what came while the
-previous commit was synced, and the only other thread does nothing but ``fdatasync``,
-which needs no GIL.
+previous commit was synced, and the only other thread runs two statements a batch:
+its ``COMMIT``, which writes the batch's pages to the WAL (a third of a post's SQLite
+time, and SQLite lets go of the GIL while it runs), and the WAL's ``fdatasync``, which
+needs no GIL. The loop does not touch the connection again until the batch is settled.
 
 Durability is unchanged: with ``synchronous`` FULL (or EXTRA) the connection runs in
 NORMAL (a commit writes the WAL without syncing it) and a :class:`Syncer` syncs the WAL
@@ -34,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from parley.errors import StorageUnavailable
-from parley.storage.sqlite.db import Op, commit_group, connect, migrate, settle_batch
+from parley.storage.sqlite.db import (
+    Op,
+    commit_group,
+    connect,
+    migrate,
+    run_group,
+    settle_batch,
+    translate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +94,47 @@ class Wal:
             self._conn.close()
 
 
-#: What one writer committed at once, waiting for the syncer: its file's WAL; each
-#: transaction's ``(op, args, fut, after)`` items with their ``(ok, value)`` results; and
-#: the writer's callback, called on the loop once they are synced, before they settle.
-Pending = tuple[Wal, list[tuple[list, list[tuple[bool, Any]]]], Callable[[], None]]
+class Pending:
+    """What one writer handed to the syncer at once.
+
+    ``groups``: each transaction's ``(op, args, fut, after)`` items with their ``(ok,
+    value)`` results, in order; every transaction but the last is committed. The last
+    is still open on ``conn`` when ``conn`` is given: the syncer commits it (or, if the
+    ``COMMIT`` fails, rolls it back and fails its ops that had succeeded). ``wal``: the
+    file's WAL, synced after. ``synced(committed)``: the writer's callback, called on
+    the loop before the groups settle; ``committed`` is False when the syncer's
+    ``COMMIT`` failed (the writer's state must then forget what the batch did).
+    """
+
+    __slots__ = ("wal", "groups", "conn", "synced", "committed")
+
+    def __init__(
+        self,
+        wal: Wal,
+        groups: list[tuple[list, list[tuple[bool, Any]]]],
+        conn: sqlite3.Connection | None,
+        synced: Callable[[bool], None],
+    ) -> None:
+        self.wal = wal
+        self.groups = groups
+        self.conn = conn
+        self.synced = synced
+        self.committed = True
+
+    def commit(self) -> None:
+        """In the syncer's thread: commits the open transaction, if there is one."""
+        if self.conn is None:
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - every failure must reach its callers
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            log.error("committing to %s failed: %s", self.wal.path, exc)
+            self.committed = False
+            error = translate(exc)
+            batch, results = self.groups[-1]
+            self.groups[-1] = (batch, [(False, error) if ok else (ok, v) for ok, v in results])
 
 
 class _Checkpoint:
@@ -104,13 +152,14 @@ class Syncer:
     """One thread that makes committed batches durable, then settles them on the loop;
     it also checkpoints the files whose writers ask it to (:meth:`checkpoint`).
 
-    :meth:`hand_over` takes what a writer committed (WAL written, not synced). The thread
-    takes everything handed over so far, ``fdatasync``\\ s each WAL file among it that
-    must be synced once, and, on the loop, calls each writer's callback (which commits
-    what waited meanwhile, and hands it over: the thread syncs it while the loop
-    settles), then settles the batches in the order they came, so each file's
-    after-commit hooks keep commit order. If a sync fails, the batches it covered fail
-    with :class:`StorageUnavailable` and their hooks do not run. Then it runs the
+    :meth:`hand_over` takes what a writer ran (its last transaction left open). The
+    thread takes everything handed over so far, commits each (writing the WAL),
+    ``fdatasync``\\ s each WAL file among it that must be synced once, and, on the
+    loop, calls each writer's callback (which runs what waited meanwhile and hands it
+    over: the thread commits and syncs it while the loop settles), then settles the
+    batches in the order they came, so each file's after-commit hooks keep commit
+    order. If a ``COMMIT`` or a sync fails, the ops it covered fail with a storage error
+    (:class:`StorageUnavailable` for a sync) and their hooks do not run. Then it runs the
     checkpoints asked for: the writers' connections do not checkpoint by themselves (a
     checkpoint copies pages and syncs twice, which the event loop must not wait for).
     """
@@ -130,7 +179,8 @@ class Syncer:
         self._thread.start()
 
     def hand_over(self, pending: Pending) -> None:
-        """From the loop: ``pending`` is committed; settle it once it is synced."""
+        """From the loop: commit ``pending`` and settle it once it is synced. Its writer
+        leaves its connection alone until its ``synced`` callback."""
         self._queue.put(pending)
 
     def checkpoint(self, wal: Wal, done: Callable[[], None]) -> None:
@@ -158,8 +208,10 @@ class Syncer:
                     break
             stop = _STOP in items
             checkpoints = [i for i in items if isinstance(i, _Checkpoint)]
-            batches = [i for i in items if i is not _STOP and not isinstance(i, _Checkpoint)]
-            wals = list(dict.fromkeys(wal for wal, _, _ in batches))
+            batches = [i for i in items if isinstance(i, Pending)]
+            for pending in batches:
+                pending.commit()
+            wals = list(dict.fromkeys(pending.wal for pending in batches))
             seen.update(wals)
             failed: dict[Wal, OSError] = {}
             for wal in wals:
@@ -193,18 +245,19 @@ class Syncer:
 
 
 def _settle_all(handed: list[Pending], failed: dict[Wal, OSError]) -> None:
-    for _wal, _groups, synced in handed:
-        synced()
-    for wal, groups, _synced in handed:
-        for batch, results in groups:
-            if wal in failed:
-                error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[wal]}")
+    for pending in handed:
+        pending.synced(pending.committed)
+    for pending in handed:
+        for batch, results in pending.groups:
+            if pending.wal in failed:
+                error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[pending.wal]}")
                 results = [(False, error)] * len(batch)
             settle_batch(batch, results)
 
 
 class LoopWriter:
-    """The single writer of one SQLite file, committing on the event loop in groups.
+    """The single writer of one SQLite file, running its ops on the event loop in
+    groups (each group's ``COMMIT`` is the syncer's).
 
     The same contract as :class:`~parley.storage.sqlite.db.Writer`: ``submit(op,
     *args)`` queues ``op(conn, state, *args)``; what is queued runs in one transaction
@@ -213,10 +266,10 @@ class LoopWriter:
     (``synchronous`` FULL or EXTRA: after ``syncer`` synced the WAL). Ops run on the
     loop's thread, so they must be quick and must not await.
 
-    Group commit: with nothing of this writer's at the syncer, what is submitted is
-    committed when the loop next turns; while a commit is being synced, what comes is
-    queued and committed at once when that sync is done, just before the synced ops
-    settle. Nobody hears of success before the sync anyway, so waiting costs an op no
+    Group commit: with nothing of this writer's at the syncer, what is submitted runs
+    when the loop next turns, in a transaction the syncer commits; while a batch is with
+    the syncer, what comes is queued and run at once when that batch is synced, just
+    before its ops settle. Nobody hears of success before the sync anyway, so waiting costs an op no
     time it would not have spent, and under load one transaction (one ``BEGIN``, one
     ``COMMIT``, one hand-over) serves every op of a sync's cycle, not each loop turn.
 
@@ -296,19 +349,27 @@ class LoopWriter:
         assert conn is not None and wal is not None
         if self._pending:
             groups = []
+            open_ = False
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                groups.append((batch, commit_group(conn, self._state, batch, self._name)))
+                if self._pending:  # not the last: committed here, before the next begins
+                    groups.append((batch, commit_group(conn, self._state, batch, self._name)))
+                else:
+                    results, open_ = run_group(conn, self._state, batch, self._name)
+                    groups.append((batch, results))
             self._syncing = True
-            self._syncer.hand_over((wal, groups, self._synced))
+            self._syncer.hand_over(Pending(wal, groups, conn if open_ else None, self._synced))
         if wal.due():
             self._holding = True
             self._syncer.checkpoint(wal, self._resume)
 
-    def _synced(self) -> None:
-        """On the loop, once the last commit is synced: commits what came meanwhile."""
+    def _synced(self, committed: bool) -> None:
+        """On the loop, once the last batch is committed and synced: commits what came
+        meanwhile. After a failed ``COMMIT`` the state forgets what the batch did."""
         self._syncing = False
+        if not committed:
+            self._state.reset()
         if self._pending:
             self._flush()
 
