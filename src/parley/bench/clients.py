@@ -27,6 +27,9 @@ from parley.bench.http import Pool, decode
 from parley.bench.procs import own_cpu_seconds
 
 CONNECT_CONCURRENCY = 100
+#: Seconds: the senders wait out the last this much before a send blocking, not on a
+#: timer of the event loop (whose timers tick in whole milliseconds).
+FINE_WAIT = 0.002
 
 
 def without_pauses() -> None:
@@ -101,11 +104,17 @@ def run_senders(spec: dict[str, Any], out, acked) -> None:
 
 
 class _WsSender(WSListener):
-    """One sender's RTM connection; replies are matched to sends by ``reply_to``."""
+    """One sender's RTM connection, driven by callbacks: a send records what it waits
+    for under its ``id``, and the reply that names it (``reply_to``) is recorded as it
+    is read, with its arrival time. No task, future or timer a message: on the machine
+    the server shares, what the load generator spends is taken from the server.
+    ``records`` gets ``(sched_ns, ack_ns, error_or_None, channel, seq)`` per send."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: list) -> None:
         self.transport = None
-        self.pending: dict[int, asyncio.Future] = {}
+        self.records = records
+        #: What was sent and not answered: ``id -> (sched_ns, channel)``.
+        self.pending: dict[int, tuple[int, str]] = {}
 
     def on_ws_connected(self, transport) -> None:
         self.transport = transport
@@ -116,64 +125,108 @@ class _WsSender(WSListener):
         data = frame.get_payload_as_bytes()
         if not data.startswith(b'{"ok"'):
             return  # an event, this sender's own echo among them
+        now = time.monotonic_ns()
         reply = orjson.loads(data)
-        waiter = self.pending.pop(reply.get("reply_to"), None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(reply)
+        sent = self.pending.pop(reply.get("reply_to"), None)
+        if sent is None:
+            return
+        sched, channel = sent
+        if reply.get("ok"):
+            self.records.append((sched, now, None, channel, reply.get("seq", 0)))
+        else:
+            self.records.append((sched, now, _error_code(reply), channel, 0))
 
     def on_ws_disconnected(self, transport) -> None:
-        for waiter in self.pending.values():
-            if not waiter.done():
-                waiter.set_exception(ConnectionError("connection lost"))
+        self.transport = None
+        now = time.monotonic_ns()
+        for sched, channel in self.pending.values():
+            self.records.append((sched, now, "ConnectionError", channel, 0))
         self.pending.clear()
 
-    async def post(self, i: int, channel: str, text: str) -> dict:
-        waiter = asyncio.get_running_loop().create_future()
-        self.pending[i] = waiter
+    def send(self, i: int, sched: int, channel: str, text: str) -> None:
+        """Sends message ``i`` (due at ``sched``); its reply is recorded when it comes."""
+        if self.transport is None:
+            self.records.append((sched, time.monotonic_ns(), "ConnectionError", channel, 0))
+            return
+        self.pending[i] = (sched, channel)
         frame = {"id": i, "type": "message", "channel": channel, "text": text}
         self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
-        return await waiter
+
+
+def _text(i: int, sched: int) -> str:
+    """Message ``i``'s text: its scheduled send time first, for the subscribers."""
+    return f"{sched} bench message {i}"
 
 
 async def _send(spec: dict[str, Any], acked) -> list:
-    tokens, targets, rate = spec["tokens"], spec["targets"], spec["rate"]
-    if spec["route"] == "ws":
-        conns = [_WsSender() for _ in tokens]
-        await _connect_all(conns, await _tickets(spec["api_url"], tokens))
-
-        async def post(i: int, who: int, channel: str, text: str) -> dict:
-            return await conns[who].post(i, channel, text)
-
-        def seq_of(reply: dict) -> int:
-            return reply.get("seq", 0)
-
-    else:
-        pool = Pool(spec["api_url"], len(tokens))
-        await pool.open()
-
-        async def post(i: int, who: int, channel: str, text: str) -> dict:
-            body = orjson.dumps({"channel": channel, "text": text})
-            status, raw = await pool.post("/api/chat.postMessage", body, tokens[who])
-            return decode(raw) if status < 500 or raw else {"error": str(status)}
-
-        def seq_of(reply: dict) -> int:
-            return reply.get("message", {}).get("seq", 0)
-
     records: list = []
+    stop = asyncio.Event()
+    reporter = asyncio.create_task(_publish(acked, lambda: len(records), stop))
+    if spec["route"] == "ws":
+        await _send_ws(spec, records)
+    else:
+        await _send_http(spec, records)
+    stop.set()
+    await reporter
+    return records
+
+
+async def _send_ws(spec: dict[str, Any], records: list) -> None:
+    """Open loop over RTM connections: each pass sends every message due by now, reads
+    what came in (one turn of the event loop), then waits for the next one due. uvloop's
+    timers tick in whole milliseconds (a sleep under half of one returns at once, and a
+    loop of them spins), so the last stretch of a wait, under :data:`FINE_WAIT`, is a
+    blocking ``time.sleep``: nothing is ever sent before it is due, and what arrives
+    meanwhile is read on the next pass, its arrival time a little late (acks only:
+    deliveries are timed by the subscribers). Waits for the last replies."""
+    tokens, targets, rate = spec["tokens"], spec["targets"], spec["rate"]
+    conns = [_WsSender(records) for _ in tokens]
+    await _connect_all(conns, await _tickets(spec["api_url"], tokens))
+    total, start, n = int(rate * spec["seconds"]), spec["start_ns"], len(targets)
+    i = 0
+    while i < total:
+        sched = start + int(i * 1e9 / rate)
+        while sched <= time.monotonic_ns():
+            who, channel = targets[i % n]
+            conns[who].send(i, sched, channel, _text(i, sched))
+            i += 1
+            if i == total:
+                break
+            sched = start + int(i * 1e9 / rate)
+        await asyncio.sleep(0)
+        wait = (sched - time.monotonic_ns()) / 1e9
+        if wait > FINE_WAIT:
+            await asyncio.sleep(wait - FINE_WAIT)
+        elif wait > 0:
+            time.sleep(wait)
+    while any(conn.pending for conn in conns):
+        await asyncio.sleep(0.01)
+    for conn in conns:
+        if conn.transport is not None:
+            with contextlib.suppress(Exception):
+                conn.transport.disconnect()
+
+
+async def _send_http(spec: dict[str, Any], records: list) -> None:
+    """Open loop over ``chat.postMessage``: a task per message, each waiting for a free
+    keep-alive connection of the pool (one request in flight on each)."""
+    tokens, targets, rate = spec["tokens"], spec["targets"], spec["rate"]
+    pool = Pool(spec["api_url"], len(tokens))
+    await pool.open()
     pending: set[asyncio.Task] = set()
 
     async def one(i: int, sched: int) -> None:
         who, channel = targets[i % len(targets)]
+        body = orjson.dumps({"channel": channel, "text": _text(i, sched)})
         try:
-            reply = await post(i, who, channel, f"{sched} bench message {i}")
+            status, raw = await pool.post("/api/chat.postMessage", body, tokens[who])
+            reply = decode(raw) if status < 500 or raw else {"error": str(status)}
             error = None if reply.get("ok") else _error_code(reply)
-            seq = seq_of(reply) if error is None else 0
+            seq = reply.get("message", {}).get("seq", 0) if error is None else 0
         except (TimeoutError, OSError, ConnectionError) as exc:
             error, seq = type(exc).__name__, 0
         records.append((sched, time.monotonic_ns(), error, channel, seq))
 
-    stop = asyncio.Event()
-    reporter = asyncio.create_task(_publish(acked, lambda: len(records), stop))
     total, start = int(rate * spec["seconds"]), spec["start_ns"]
     for i in range(total):
         sched = start + int(i * 1e9 / rate)
@@ -185,15 +238,7 @@ async def _send(spec: dict[str, Any], acked) -> list:
         task.add_done_callback(pending.discard)
     if pending:
         await asyncio.gather(*pending)
-    stop.set()
-    await reporter
-    if spec["route"] == "ws":
-        for conn in conns:
-            with contextlib.suppress(Exception):
-                conn.transport.disconnect()
-    else:
-        pool.close()
-    return records
+    pool.close()
 
 
 def _error_code(reply: dict) -> str:
