@@ -17,6 +17,7 @@ import contextlib
 import gc
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -171,24 +172,21 @@ async def _send(spec: dict[str, Any], acked) -> list:
     return records
 
 
-async def _send_ws(spec: dict[str, Any], records: list) -> None:
-    """Open loop over RTM connections: each pass sends every message due by now, reads
-    what came in (one turn of the event loop), then waits for the next one due. uvloop's
-    timers tick in whole milliseconds (a sleep under half of one returns at once, and a
-    loop of them spins), so the last stretch of a wait, under :data:`FINE_WAIT`, is a
-    blocking ``time.sleep``: nothing is ever sent before it is due, and what arrives
-    meanwhile is read on the next pass, its arrival time a little late (acks only:
-    deliveries are timed by the subscribers). Waits for the last replies."""
-    tokens, targets, rate = spec["tokens"], spec["targets"], spec["rate"]
-    conns = [_WsSender(records) for _ in tokens]
-    await _connect_all(conns, await _tickets(spec["api_url"], tokens))
-    total, start, n = int(rate * spec["seconds"]), spec["start_ns"], len(targets)
+async def _pace(total: int, start: int, rate: float, send: Callable[[int, int], None]) -> None:
+    """Open loop: calls ``send(i, sched_ns)`` for messages ``0 .. total - 1``, message
+    ``i`` due ``i / rate`` seconds after ``start``, never before it is due.
+
+    Each pass sends every message due by now, lets the event loop turn once (so what
+    came in is read), then waits for the next one. uvloop's timers tick in whole
+    milliseconds (a sleep under half of one returns at once, and a loop of them spins),
+    so the last stretch of a wait, under :data:`FINE_WAIT`, is a blocking ``time.sleep``;
+    what arrives meanwhile is read on the next pass, its arrival time a little late (acks
+    only: deliveries are timed by the subscribers, in processes of their own)."""
     i = 0
     while i < total:
         sched = start + int(i * 1e9 / rate)
         while sched <= time.monotonic_ns():
-            who, channel = targets[i % n]
-            conns[who].send(i, sched, channel, _text(i, sched))
+            send(i, sched)
             i += 1
             if i == total:
                 break
@@ -199,6 +197,20 @@ async def _send_ws(spec: dict[str, Any], records: list) -> None:
             await asyncio.sleep(wait - FINE_WAIT)
         elif wait > 0:
             time.sleep(wait)
+
+
+async def _send_ws(spec: dict[str, Any], records: list) -> None:
+    """Over RTM connections, on callbacks (:class:`_WsSender`); waits for the last
+    replies."""
+    tokens, targets = spec["tokens"], spec["targets"]
+    conns = [_WsSender(records) for _ in tokens]
+    await _connect_all(conns, await _tickets(spec["api_url"], tokens))
+
+    def send(i: int, sched: int) -> None:
+        who, channel = targets[i % len(targets)]
+        conns[who].send(i, sched, channel, _text(i, sched))
+
+    await _pace(int(spec["rate"] * spec["seconds"]), spec["start_ns"], spec["rate"], send)
     while any(conn.pending for conn in conns):
         await asyncio.sleep(0.01)
     for conn in conns:
@@ -208,9 +220,9 @@ async def _send_ws(spec: dict[str, Any], records: list) -> None:
 
 
 async def _send_http(spec: dict[str, Any], records: list) -> None:
-    """Open loop over ``chat.postMessage``: a task per message, each waiting for a free
-    keep-alive connection of the pool (one request in flight on each)."""
-    tokens, targets, rate = spec["tokens"], spec["targets"], spec["rate"]
+    """Over ``chat.postMessage``: a task per message, each waiting for a free keep-alive
+    connection of the pool (one request in flight on each); waits for the last."""
+    tokens, targets = spec["tokens"], spec["targets"]
     pool = Pool(spec["api_url"], len(tokens))
     await pool.open()
     pending: set[asyncio.Task] = set()
@@ -227,15 +239,12 @@ async def _send_http(spec: dict[str, Any], records: list) -> None:
             error, seq = type(exc).__name__, 0
         records.append((sched, time.monotonic_ns(), error, channel, seq))
 
-    total, start = int(rate * spec["seconds"]), spec["start_ns"]
-    for i in range(total):
-        sched = start + int(i * 1e9 / rate)
-        delay = (sched - time.monotonic_ns()) / 1e9
-        if delay > 0:
-            await asyncio.sleep(delay)
+    def send(i: int, sched: int) -> None:
         task = asyncio.create_task(one(i, sched))
         pending.add(task)
         task.add_done_callback(pending.discard)
+
+    await _pace(int(spec["rate"] * spec["seconds"]), spec["start_ns"], spec["rate"], send)
     if pending:
         await asyncio.gather(*pending)
     pool.close()
