@@ -157,48 +157,188 @@ def test_what_cannot_be_pinned_is_refused_and_bad_arguments_raise():
         b.close()
 
 
-def test_writes_past_the_in_flight_bound_are_left_to_the_caller():
-    """Each write out holds a duplicated descriptor: past ``max_in_flight`` the gateway
-    writes on the loop instead, so a broadcast cannot use up the process's files."""
+class Conn:
+    """A connection as the outboxes see it: told of the writes it must finish."""
 
-    class Conn:
-        def __init__(self, sock: socket.socket) -> None:
-            self.fd = sock.fileno()
-            self.results: list[tuple[bytes, int]] = []
-            self.back = asyncio.Event()
+    def __init__(self) -> None:
+        self.results: list[tuple[bytes, int]] = []
 
-        def written(self, data: bytes, result: int) -> None:
-            self.results.append((data, result))
-            self.back.set()
+    def written(self, data: bytes, result: int) -> None:
+        self.results.append((data, result))
+
+
+def pairs_of(n: int) -> list[tuple[socket.socket, socket.socket]]:
+    return [socket.socketpair() for _ in range(n)]
+
+
+def closing(pairs) -> None:
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def test_outboxes_write_their_frames_whole_in_order_one_write_a_flush():
+    """Frames appended to an outbox go out in one write a flush, in order; a write that
+    went out whole comes back to nobody (no ``written``), and frames appended while it
+    was out wait for it, then go with the next flush."""
+
+    async def scenario(pairs) -> list[Conn]:
+        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=64)
+        rooms: list[int] = []
+        writes.on_room = lambda: rooms.append(writes.dirty)
+        conns = [Conn() for _ in pairs]
+        boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]
+        try:
+            firsts = [box.append(b"%d.a;" % n) for n, box in enumerate(boxes)]
+            assert firsts == [True] + [False] * (len(boxes) - 1)  # one flush to schedule
+            for n, box in enumerate(boxes):
+                assert box.append(b"%d.b;" % n) is False
+            assert writes.dirty == len(boxes) and len(boxes[0]) == 2
+            assert writes.flush() == []  # all with the thread
+            assert all(box.writing for box in boxes) and writes.dirty == 0
+            for n, box in enumerate(boxes):
+                box.append(b"%d.c;" % n)  # while the write is out: waits for it
+            assert writes.dirty == 0
+            await until(lambda: writes.in_flight == 0)
+            assert rooms == [len(boxes)]  # back, and the waiting outboxes want a flush
+            assert writes.flush() == []
+            await until(lambda: writes.in_flight == 0)
+        finally:
+            writes.close()
+        return conns
+
+    pairs = pairs_of(5)
+    try:
+        conns = asyncio.run(scenario(pairs))
+        assert [c.results for c in conns] == [[]] * 5  # whole: nobody was told
+        for n, (_, b) in enumerate(pairs):
+            want = b"%d.a;%d.b;%d.c;" % (n, n, n)
+            assert read_all(b, len(want)) == want
+    finally:
+        closing(pairs)
+
+
+def test_a_few_outboxes_slow_ones_and_closed_ones_are_the_callers():
+    """Fewer than ``MIN_BATCH`` outboxes with frames are handed back for the caller to
+    write (waking the thread costs more); so is a ``slow`` one (its socket has a
+    backlog in the caller's transport); a closed one drops its frames and takes none."""
 
     async def scenario(pairs) -> None:
-        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=2)
-        rooms: list[int] = []
-        writes.on_room = lambda: rooms.append(writes.in_flight)
-        conns = [Conn(a) for a, _ in pairs]
+        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=64)
+        conns = [Conn() for _ in pairs]
+        boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]
         try:
-            assert writes.write(conns[0], b"one") and writes.write(conns[1], b"two")
-            assert not writes.write(conns[2], b"three")  # the bound: the caller writes it
-            assert writes.in_flight == 2 and writes.full
-            writes.kick()
-            for conn in conns[:2]:
-                await asyncio.wait_for(conn.back.wait(), 5)
-            assert writes.in_flight == 0 and not writes.full
-            assert rooms and rooms[-1] == 0  # told once the results were in
-            assert writes.write(conns[2], b"three")  # room again
-            writes.kick()
+            boxes[0].append(b"few")
+            assert writes.flush() == [conns[0]]
+            assert boxes[0].take() == [b"few"] and len(boxes[0]) == 0
+            boxes[1].slow = True
+            boxes[4].close()
+            assert boxes[4].append(b"gone") is False and len(boxes[4]) == 0
+            for box in boxes:
+                box.append(b"frame")
+            assert writes.flush() == [conns[1]]  # the others went to the thread
+            assert not boxes[1].writing and boxes[0].writing and not boxes[4].writing
+            await until(lambda: writes.in_flight == 0)
         finally:
-            writes.close()  # hands back what it wrote
-        assert [c.results for c in conns] == [[(b"one", 3)], [(b"two", 3)], [(b"three", 5)]]
-        assert writes.in_flight == 0
+            writes.close()
 
-    pairs = [socket.socketpair() for _ in range(3)]
+    pairs = pairs_of(5)
     try:
         asyncio.run(scenario(pairs))
-        expected = (b"one", b"two", b"three")
-        for (_, b), data in zip(pairs, expected, strict=True):
-            assert read_all(b, len(data)) == data
+        for n in (0, 2, 3):
+            assert read_all(pairs[n][1], 5) == b"frame"
+        for n in (1, 4):
+            pairs[n][1].setblocking(False)
+            with pytest.raises(BlockingIOError):
+                pairs[n][1].recv(100)
     finally:
-        for a, b in pairs:
-            a.close()
-            b.close()
+        closing(pairs)
+
+
+def test_a_write_comes_back_when_the_socket_took_part_or_the_outbox_asked():
+    """A full socket takes part of a write: its outbox hears how much (the rest is its
+    to write); an outbox that set ``notify`` hears of a whole write too, once."""
+
+    async def scenario(pairs) -> tuple[Conn, Conn, bytes]:
+        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=64)
+        full = pairs[0][0]
+        full.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        big = os.urandom(4 << 20)
+        conns = [Conn() for _ in pairs]
+        boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]
+        try:
+            boxes[0].append(big)
+            for box in boxes[1:]:
+                box.append(b"small")
+            boxes[1].notify = True
+            writes.flush()
+            await until(lambda: writes.in_flight == 0)
+            assert not boxes[1].notify  # once
+            boxes[1].append(b"again")
+            for box in boxes[2:]:
+                box.append(b"again")
+            boxes[0].slow = True
+            writes.flush()
+            await until(lambda: writes.in_flight == 0)
+        finally:
+            writes.close()
+        return conns[0], conns[1], big
+
+    pairs = pairs_of(4)
+    try:
+        full, asked, big = asyncio.run(scenario(pairs))
+        [(data, result)] = full.results
+        assert data == big and 0 < result < len(big)
+        assert asked.results == [(b"small", 5)]
+    finally:
+        closing(pairs)
+
+
+def test_outboxes_past_the_in_flight_bound_wait_for_room():
+    """Each write out holds a duplicated descriptor: past ``max_in_flight`` outboxes
+    wait, still queued for a flush, so a broadcast cannot use up the process's files;
+    once results come back the caller hears there is room, and everything goes out
+    once, in order."""
+
+    async def scenario(pairs) -> list[int]:
+        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=4)
+        rooms: list[tuple[int, int]] = []
+        conns = [Conn() for _ in pairs]
+        boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]
+        seen: list[int] = []
+
+        def room() -> None:
+            rooms.append((writes.in_flight, writes.dirty))
+            for conn in writes.flush():  # what the thread will not take, the caller writes
+                box = boxes[conns.index(conn)]
+                os.write(pairs[conns.index(conn)][0].fileno(), b"".join(box.take()))
+            seen.append(writes.in_flight)
+
+        writes.on_room = room
+        try:
+            for n, box in enumerate(boxes):
+                box.append(b"frame %d;" % n)
+            assert writes.flush() == []
+            assert writes.in_flight == 4 and writes.dirty == 5
+            await until(lambda: writes.in_flight == 0 and writes.dirty == 0)
+        finally:
+            writes.close()
+        assert rooms[0] == (0, 5)
+        return seen
+
+    pairs = pairs_of(9)
+    try:
+        seen = asyncio.run(scenario(pairs))
+        assert max(seen) <= 4
+        for n, (_, b) in enumerate(pairs):
+            want = b"frame %d;" % n
+            assert read_all(b, len(want)) == want
+    finally:
+        closing(pairs)

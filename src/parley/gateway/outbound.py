@@ -3,17 +3,21 @@
 A TCP ``send()`` costs several microseconds of kernel time (on loopback and in VMs the
 kernel also runs the receiver's side of the stack and wakes it), and uvloop makes it on
 the event loop's thread, holding the GIL: at ten deliveries a message it was a third of
-that thread's time. :class:`ThreadedWrites` hands each turn's outboxes to the C
-extension :mod:`parley.gateway._sender`, whose pthread writes them while the loop goes
-on with the next messages, and hands each connection back its result
-(``Connection.written``) when the loop next turns.
+that thread's time. The C extension :mod:`parley.gateway._sender` keeps each
+connection's outbox (:meth:`ThreadedWrites.outbox`); :meth:`ThreadedWrites.flush` hands
+a turn's outboxes to its pthread, which writes them while the loop goes on with the next
+messages. So a delivery costs the loop one C call (``Outbox.append``), and a write that
+went out whole comes back to no Python at all: a connection hears of one
+(``Connection.written``) only when the socket took part of it, failed, or the
+connection asked (``Outbox.notify``: something waits for the write).
 
 The contract with a connection: while one write of its is with the thread, nothing else
 is written to its socket (its outbox waits, and so do pongs and closes), so its frames
 stay in order; what a full socket did not take is written through its transport, after
-which the transport's own buffering takes over. The extension is optional:
-:func:`start` returns ``None`` where it is not built (or ``PARLEY_WS_WRITE_THREAD`` is
-off), and the gateway then writes from the loop.
+which the connection's outbox is ``slow`` (its frames go through the transport, behind
+what it buffers) until that backlog is gone. The extension is optional: :func:`start`
+returns ``None`` where it is not built (or ``PARLEY_WS_WRITE_THREAD`` is off), and the
+gateway then writes from the loop.
 """
 
 from __future__ import annotations
@@ -42,64 +46,71 @@ MAX_IN_FLIGHT = 4096
 class Writable(Protocol):
     """A connection, as the writer thread sees it."""
 
-    #: Its socket's file descriptor (the thread writes to a duplicate of it).
-    fd: int
-
     def written(self, data: bytes, result: int) -> None:
-        """The thread wrote ``result`` bytes of ``data`` (all of it, or less when the
-        socket was full); a negative ``result`` is ``-errno`` of a failed socket."""
+        """The thread wrote ``result`` bytes of ``data``: less than all of it (the socket
+        was full; a negative ``result`` is ``-errno`` of a failed socket), or all of it
+        when the outbox asked to hear (``notify``)."""
 
 
 class ThreadedWrites:
-    """Batches of writes for the C sender thread: :meth:`write` during a loop turn,
-    :meth:`kick` at its end; the results come back through the loop's reader on the
-    sender's eventfd."""
+    """The C sender thread and the outboxes it writes: :meth:`flush` at the end of a loop
+    turn; the results come back through the loop's reader on the sender's eventfd."""
 
     def __init__(self, sender, loop: asyncio.AbstractEventLoop, max_in_flight: int) -> None:
         self._sender = sender
         self._loop = loop
-        #: Writes queued or with the thread (each holds a duplicated descriptor).
-        self.in_flight = 0
-        self.max_in_flight = max_in_flight
-        #: Called after each collection of results: room for more writes.
+        sender.max_in_flight = max_in_flight
+        #: Called after each collection of results when outboxes wait for a flush.
         self.on_room: Callable[[], None] | None = None
         loop.add_reader(sender.fileno(), self._collect)
 
     @property
-    def full(self) -> bool:
-        """Whether ``max_in_flight`` writes are out: more wait for :attr:`on_room`."""
-        return self.in_flight >= self.max_in_flight
+    def max_in_flight(self) -> int:
+        """Writes out at most (each holds a duplicated descriptor); past it, outboxes
+        wait for results to come back."""
+        return self._sender.max_in_flight
 
-    def write(self, conn: Writable, data: bytes) -> bool:
-        """Queues ``data`` for ``conn``'s socket; False (nothing queued) when
-        ``max_in_flight`` writes are out or the descriptor cannot be duplicated (out of
-        descriptors): the caller writes it."""
-        if conn.fd < 0 or self.in_flight >= self.max_in_flight:  # .full, on every write
-            return False
-        if not self._sender.add(conn.fd, data, conn):
-            return False
-        self.in_flight += 1
-        return True
+    @max_in_flight.setter
+    def max_in_flight(self, value: int) -> None:
+        self._sender.max_in_flight = value
 
-    def kick(self) -> None:
-        """Hands what :meth:`write` queued this turn to the thread."""
-        self._sender.kick()
+    @property
+    def in_flight(self) -> int:
+        return self._sender.in_flight
+
+    @property
+    def dirty(self) -> int:
+        """Outboxes with frames waiting for a flush."""
+        return self._sender.dirty
+
+    def outbox(self, fd: int, conn: Writable):
+        """A new outbox for ``conn``'s socket ``fd`` (an ``_sender.Outbox``)."""
+        return self._sender.outbox(fd, conn)
+
+    def flush(self) -> list:
+        """Hands every outbox with frames to the thread, one write each, and returns the
+        connections whose frames the caller writes itself: all of them when fewer than
+        :data:`MIN_BATCH` have frames, and the ``slow`` ones. Outboxes with a write out,
+        or past ``max_in_flight``, wait (the collection that frees them calls
+        :attr:`on_room`)."""
+        loop_writes: list = []
+        self._sender.flush(MIN_BATCH, loop_writes)
+        return loop_writes
 
     def close(self) -> None:
-        """Writes what was kicked, stops the thread, and hands back the last results."""
+        """Writes what was handed over, stops the thread, and hands back the last
+        results."""
         self._sender.close()
         self._loop.remove_reader(self._sender.fileno())
         self._collect()
 
     def _collect(self) -> None:
-        done = self._sender.collect()
-        self.in_flight -= len(done)
-        for conn, data, result in done:
+        for conn, data, result in self._sender.collect():
             try:
                 conn.written(data, result)
             except Exception:  # one connection's failure is not the others'
                 log.exception("finishing a threaded write failed")
-        if self.on_room is not None:
+        if self.on_room is not None and self._sender.dirty:
             self.on_room()
 
 

@@ -13,9 +13,10 @@ Writes are batched: every frame for a connection (events, replies, replays, in t
 they were made) is appended to its outbox, and one write per connection goes out when the
 event loop next turns, so a consumer batch of 100 events to one client is one syscall, not
 100. An event's frame is built once for all its recipients (server frames are unmasked).
-The writes are made by the C writer thread of :mod:`.outbound` (the kernel's work for a
-send runs beside the loop, not on it); a connection with a write there holds everything
-else for its socket (the next outbox, a pong, a close) until it is back.
+The outboxes and the writes are the C writer thread's of :mod:`.outbound` (the kernel's
+work for a send runs beside the loop, not on it, and a delivery costs the loop one C
+call); a connection with a write there holds everything else for its socket (the next
+outbox, a pong, a close) until it is back.
 
 Bounds (constructor parameters; the defaults in brackets):
 
@@ -180,7 +181,9 @@ class Gateway:
         self._rechecks: set[asyncio.Task] = set()
         self._last_frame: tuple[Event | None, bytes] = (None, b"")
         self._last_compressed: tuple[Event | None, bytes] = (None, b"")
-        self._dirty: list[Connection] = []  # connections with frames to write
+        #: Connections without an outbox of the writer thread's, with frames to write.
+        self._dirty: list[Connection] = []
+        self._flush_soon = False  # a flush is scheduled
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
 
@@ -345,39 +348,35 @@ class Gateway:
         return self._last_frame[1]
 
     def mark_dirty(self, conn: Connection) -> None:
-        """``conn`` has frames to write; they go out when the event loop next turns."""
+        """``conn`` (which has no outbox of the writer thread's) has frames to write; they
+        go out when the event loop next turns."""
         if not self._dirty:
-            asyncio.get_running_loop().call_soon(self.flush)
+            self.schedule_flush()
         self._dirty.append(conn)
 
+    def schedule_flush(self) -> None:
+        """Frames wait: :meth:`flush` when the event loop next turns (once a turn)."""
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
     def flush(self) -> None:
-        """Writes every connection's outbox, one write each, handed to the writer thread
-        when there is one and at least :data:`outbound.MIN_BATCH` connections have
-        frames (a connection with a write still there waits for it; so do those past
-        the thread's bound on writes out, until some come back)."""
+        """Writes every connection's frames, one write each: the writer thread's outboxes
+        are handed to it (:meth:`.ThreadedWrites.flush`: those with a write still out wait
+        for it, and so do those past its bound on writes out, until some come back);
+        the loop writes the rest (a few, a socket with a backlog, no outbox)."""
+        self._flush_soon = False
         dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
         writes = self._writes
-        if writes is None or len(dirty) < outbound.MIN_BATCH:
-            for conn in dirty:  # a few writes cost less than waking the thread for them
-                conn.flush(None)
-            return
-        if len(dirty) <= writes.max_in_flight - writes.in_flight:
-            for conn in dirty:  # room for all (each takes one write at most): no checks
-                conn.flush(writes)
-        else:
-            for i, conn in enumerate(dirty):
-                if writes.full:
-                    # the rest keep their outboxes until writes come back (_room); a
-                    # mark_dirty meanwhile schedules nothing, the pending flush is _room's
-                    self._dirty[:0] = dirty[i:]
-                    break
-                conn.flush(writes)
-        writes.kick()
+        if writes is not None and writes.dirty:
+            for conn in writes.flush():  # a few cost less than waking the thread for them
+                conn.flush()
 
     def _room(self) -> None:
-        """Writes came back from the thread: the connections left waiting go now."""
-        if self._dirty:
-            self.flush()
+        """Writes came back from the thread and outboxes wait: they go now."""
+        self.flush()
 
 
 class Connection(WSListener):
@@ -399,7 +398,7 @@ class Connection(WSListener):
         "transport",
         "_underlying",
         "fd",
-        "_writing",
+        "_box",
         "_after",
         "_closing",
         "_resume",
@@ -437,9 +436,11 @@ class Connection(WSListener):
         self._underlying = None  # the transport's TCP transport
         #: The socket's descriptor, for the writer thread (-1: none to write to).
         self.fd = -1
-        #: A write of this connection's is with the writer thread: nothing else goes to
-        #: the socket until it comes back (:meth:`written`), so frames stay in order.
-        self._writing = False
+        #: Its outbox with the writer thread (``_sender.Outbox``), or None: the frames
+        #: wait in ``_out`` and the loop writes them. While a write of its is with the
+        #: thread (``writing``), nothing else goes to the socket until it comes back
+        #: (:meth:`written`), so frames stay in order.
+        self._box = None
         self._after: list[Callable[[], None]] | None = None  # what waits for that
         #: Closing (its close frame sent, or waiting for the write with the thread).
         self._closing = False
@@ -453,7 +454,8 @@ class Connection(WSListener):
         self._catch_ups: set[asyncio.Task] = set()
         #: Joins announced while the connection was opening, handled once it is open.
         self._early_joins: list[Event] = []
-        self._out: list[bytes] = []  # frames waiting for the next flush
+        #: Frames waiting for the next flush, when there is no ``_box``.
+        self._out: list[bytes] | None = []
         self._commands: deque[protocol.Command] = deque()
         #: The task opening the connection, then running commands; none while idle, so
         #: an idle connection holds no task, coroutine or queue.
@@ -467,6 +469,11 @@ class Connection(WSListener):
         self._underlying = underlying = transport.underlying_transport
         sock = underlying.get_extra_info("socket")
         self.fd = sock.fileno() if sock is not None else -1
+        writes = self.gateway.writes
+        if writes is not None and self.fd >= 0:
+            self._box = writes.outbox(self.fd, self)
+            self._out = None  # the outbox holds the frames
+            self._note_backlog()  # the upgrade's answer, should the socket not take it all
         self.gateway.attach(self)
         self._worker = asyncio.get_running_loop().create_task(self._open())
 
@@ -533,6 +540,8 @@ class Connection(WSListener):
             self._worker.cancel()
         for task in self._catch_ups:
             task.cancel()
+        if self._box is not None:
+            self._box.close()
 
     # -- the hub's side -------------------------------------------------------------------
 
@@ -542,6 +551,11 @@ class Connection(WSListener):
             if self._floor is None and not self._catching:  # the common case: _emit inlined
                 transport = self.transport
                 if transport is None or transport.is_disconnected:
+                    return
+                box = self._box
+                if box is not None:
+                    if box.append(self.gateway.frame(event, self.deflate)):
+                        self.gateway.schedule_flush()
                     return
                 out = self._out
                 if not out:
@@ -622,49 +636,57 @@ class Connection(WSListener):
         transport = self.transport
         if transport is None or transport.is_disconnected:
             return
+        box = self._box
+        if box is not None:
+            if box.append(frame):
+                self.gateway.schedule_flush()
+            return
         if not self._out:
             self.gateway.mark_dirty(self)
         self._out.append(frame)
 
-    def flush(self, writes: outbound.ThreadedWrites | None = None) -> None:
-        """Writes the outbox in one write, or drops a client that stopped reading. The
-        write goes to ``writes``' thread when given and the socket has nothing buffered
-        before it, else through the transport. While a write is with the thread, the
-        outbox waits for it (:meth:`written`)."""
-        if self._writing:
-            return
+    def _take_frames(self) -> list[bytes]:
+        """The frames waiting (taken: the caller writes them, or drops them)."""
+        if self._box is not None:
+            return self._box.take()
         out, self._out = self._out, []
+        return out
+
+    def flush(self) -> None:
+        """Writes the frames waiting through the transport, in one write (the loop's
+        part: a few connections had frames this turn, the socket has a backlog, or there
+        is no writer thread), or drops a client that stopped reading. While a write is
+        with the thread, they wait for it (:meth:`written`). An outbox whose write
+        left a backlog in the transport stays ``slow`` (written here) until it is gone."""
+        box = self._box
+        if box is not None and box.writing:
+            return
+        out = self._take_frames()
         transport = self.transport
         if not out or transport is None or transport.is_disconnected:
             return
         if transport.is_close_frame_sent:
             return
         underlying = self._underlying
-        buffered = underlying.get_write_buffer_size()
-        if buffered > self.gateway.max_buffer:
+        if underlying.get_write_buffer_size() > self.gateway.max_buffer:
             log.info("disconnecting %s: not reading (slow consumer)", self.user_id)
             self._drop()
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        if writes is not None and not buffered and writes.write(self, data):
-            self._writing = True
-        else:
-            underlying.write(data)
+        underlying.write(out[0] if len(out) == 1 else b"".join(out))
+        self._note_backlog()
 
     def written(self, data: bytes, result: int) -> None:
-        """The writer thread wrote ``result`` bytes of ``data``: the rest (a full socket)
-        goes through the transport, which buffers it; then what waited runs, and the
-        outbox filled meanwhile is flushed. A failed socket (``result`` < 0) is
-        disconnected; the client reconnects and resumes."""
-        self._writing = False
+        """The writer thread wrote ``result`` bytes of ``data`` and the outbox must hear
+        of it: the rest (a full socket) goes through the transport, which buffers it
+        (the outbox is ``slow`` behind it); then what waited for the write runs. A failed
+        socket (``result`` < 0) is disconnected; the client reconnects and resumes.
+        What the outbox queued meanwhile is flushed by the writer's own account."""
         if result != len(data):
             self._written_in_part(data, result)
         if self._after is not None:
             after, self._after = self._after, None
             for action in after:
                 action()
-        if self._out:  # what waited wrote on the loop, so nothing is with the thread
-            self.gateway.mark_dirty(self)
 
     def _written_in_part(self, data: bytes, result: int) -> None:
         transport = self.transport
@@ -672,18 +694,21 @@ class Connection(WSListener):
             return
         if result < 0:
             log.info("disconnecting %s: its socket failed (errno %d)", self.user_id, -result)
-            self._out = []
+            self._take_frames()
             transport.disconnect(graceful=False)
         else:
             self._underlying.write(data[result:])
+            self._note_backlog()
 
     def _when_written(self, action: Callable[..., None], *args) -> None:
         """Runs ``action(*args)`` now, or once the write with the thread is back: what
         writes to the socket itself (a pong, a close) must not pass a frame in flight."""
-        if self._writing:
+        box = self._box
+        if box is not None and box.writing:
             if self._after is None:
                 self._after = []
             self._after.append(partial(action, *args))
+            box.notify = True
         else:
             action(*args)
 
@@ -695,25 +720,40 @@ class Connection(WSListener):
         transport = self.transport
         if transport is not None and not transport.is_disconnected and not self._closing:
             transport.send_pong(payload)
+            self._note_backlog()
+
+    def _note_backlog(self) -> None:
+        """After a write through the transport: while the transport holds some of what
+        it was given, the outbox's frames go through it too, behind that (``slow``),
+        never beside it from the writer thread."""
+        if self._box is not None:
+            self._box.slow = self._underlying.get_write_buffer_size() > 0
+
+    def _send_close(self, code: WSCloseCode, reason: bytes | None = None) -> None:
+        """The close frame, through the transport; nothing is written after it."""
+        assert self.transport is not None
+        self.transport.send_close(code, reason)
+        if self._box is not None:
+            self._box.close()
 
     def _answer_close(self, code: WSCloseCode) -> None:
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
             if not transport.is_close_frame_sent:
-                transport.send_close(code)
+                self._send_close(code)
             transport.disconnect()
 
     def _drop(self, reason: bytes = b"too slow; reconnect and resume") -> None:
         """Disconnects a client that cannot keep up (or that this gateway failed); it
         reconnects and resumes."""
-        self._out = []
+        self._take_frames()
         self._closing = True
         self._when_written(self._hang_up_now, reason)
 
     def _hang_up_now(self, reason: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_disconnected:
-            transport.send_close(WSCloseCode.TRY_AGAIN_LATER, reason)
+            self._send_close(WSCloseCode.TRY_AGAIN_LATER, reason)
             transport.disconnect(graceful=False)
 
     def _fail(self, code: WSCloseCode, reason: str) -> None:
@@ -735,7 +775,7 @@ class Connection(WSListener):
         if transport is not None and not transport.is_disconnected:
             if transport.is_close_frame_sent:
                 return
-            transport.send_close(code, reason.encode())
+            self._send_close(code, reason.encode())
             asyncio.get_running_loop().call_later(CLOSE_WAIT, self._hang_up, transport)
 
     @staticmethod
@@ -756,7 +796,7 @@ class Connection(WSListener):
     def _close_now(self, graceful: bool) -> None:
         self.flush()  # what was said before the close goes first
         if self.transport is not None and not self.transport.is_disconnected:
-            self.transport.send_close(WSCloseCode.GOING_AWAY)
+            self._send_close(WSCloseCode.GOING_AWAY)
             self.transport.disconnect(graceful=graceful)
 
     # -- commands, in order ---------------------------------------------------------------
