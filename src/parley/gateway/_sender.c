@@ -271,17 +271,24 @@ static int queue_item(Sender *s, int pinned, PyObject *data, PyObject *token, Ou
     return 0;
 }
 
+/* A file descriptor argument, or -1 with an exception raised. */
+static int fd_arg(PyObject *arg) {
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred()) return -1;
+    if (fd < 0 || fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "not a file descriptor");
+        return -1;
+    }
+    return (int)fd;
+}
+
 static PyObject *Sender_add(Sender *s, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "add(fd, data, token) takes 3 arguments");
         return NULL;
     }
-    long fd = PyLong_AsLong(args[0]);
-    if (fd == -1 && PyErr_Occurred()) return NULL;
-    if (fd < 0 || fd > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "not a file descriptor");
-        return NULL;
-    }
+    int fd = fd_arg(args[0]);
+    if (fd < 0) return NULL;
     if (!PyBytes_CheckExact(args[1])) {
         PyErr_SetString(PyExc_TypeError, "data must be bytes");
         return NULL;
@@ -290,7 +297,7 @@ static PyObject *Sender_add(Sender *s, PyObject *const *args, Py_ssize_t nargs) 
         PyErr_SetString(PyExc_RuntimeError, "the sender is closed");
         return NULL;
     }
-    int pinned = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+    int pinned = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (pinned < 0) Py_RETURN_FALSE;
     if (queue_item(s, pinned, args[1], args[2], NULL) < 0) {
         close(pinned);
@@ -580,17 +587,13 @@ static PyObject *Sender_outbox(Sender *s, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "outbox(fd, token) takes 2 arguments");
         return NULL;
     }
-    long fd = PyLong_AsLong(args[0]);
-    if (fd == -1 && PyErr_Occurred()) return NULL;
-    if (fd < 0 || fd > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "not a file descriptor");
-        return NULL;
-    }
+    int fd = fd_arg(args[0]);
+    if (fd < 0) return NULL;
     Outbox *b = PyObject_GC_New(Outbox, &OutboxType);
     if (!b) return NULL;
     b->sender = (Sender *)Py_NewRef((PyObject *)s);
     b->token = Py_NewRef(args[1]);
-    b->fd = (int)fd;
+    b->fd = fd;
     b->dirty = b->writing = b->slow = b->notify = b->closed = 0;
     b->frames = NULL;
     b->n = b->cap = 0;
