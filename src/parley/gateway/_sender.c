@@ -48,10 +48,13 @@
  *   An outbox's write comes back from collect() only when it needs the caller: less
  *   than all of it went out, or notify was set; the others just end their writing.
  *
- * Each item's fd is dup()ed by add(): the copy keeps the socket open until the thread
- * has written, so a connection the loop closes meanwhile cannot have its fd number
- * reused by a new connection that would then receive another's frames. The thread
- * closes the copy after its write. Writes are MSG_DONTWAIT | MSG_NOSIGNAL: the thread
+ * Each item's fd is dup()ed by add() or flush(): the copy keeps the socket open until
+ * the thread has written, so a connection the loop closes meanwhile cannot have its fd
+ * number reused by a new connection that would then receive another's frames. The
+ * thread closes the copy after its write. An outbox pins its fd only at flush(), so
+ * its owner must close() it before the socket itself is closed (the gateway does, in
+ * on_ws_disconnected). add() is the single write under the outboxes, kept for the
+ * thread's own tests and for callers without a connection. Writes are MSG_DONTWAIT | MSG_NOSIGNAL: the thread
  * never blocks on a slow reader and never raises SIGPIPE; what a full socket did not
  * take is the caller's to write (after everything, through its transport).
  */

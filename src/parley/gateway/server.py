@@ -541,6 +541,9 @@ class Connection(WSListener):
         for task in self._catch_ups:
             task.cancel()
         if self._box is not None:
+            # before the socket closes: picows calls this from connection_lost, which
+            # aiofastnet runs before it closes the socket, so no flush can pin the
+            # descriptor's number once a new connection may have it
             self._box.close()
 
     # -- the hub's side -------------------------------------------------------------------
