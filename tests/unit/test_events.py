@@ -20,12 +20,6 @@ def _message(i: int) -> Message:
         user="U0123456789",
         bot_id=None,
         text=f"message {i}",
-        thread_ts=None,
-        subtype=None,
-        edited_ts=None,
-        deleted=False,
-        reply_count=0,
-        rich=None,
     )
 
 
