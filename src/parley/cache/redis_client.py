@@ -33,7 +33,8 @@ BREAKER = "redis"
 OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
-def _refused(name: str, wait: float) -> redis.ConnectionError:
+def refused(name: str, wait: float) -> redis.ConnectionError:
+    """What a call refused by the open ``redis`` breaker raises."""
     return redis.ConnectionError(f"{name}: circuit breaker open, retry in {wait:.0f} s")
 
 
@@ -51,7 +52,7 @@ class GuardedRedis(redis.Redis):
         if self.breakers is None:
             return await run(*args, **options)
         return await self.breakers.run(
-            BREAKER, lambda: run(*args, **options), failures=OUTAGES, refused=_refused
+            BREAKER, lambda: run(*args, **options), failures=OUTAGES, refused=refused
         )
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
@@ -73,7 +74,7 @@ class GuardedPipeline(Pipeline):
         if self.breakers is None:
             return await run(raise_on_error)
         return await self.breakers.run(
-            BREAKER, lambda: run(raise_on_error), failures=OUTAGES, refused=_refused
+            BREAKER, lambda: run(raise_on_error), failures=OUTAGES, refused=refused
         )
 
 
