@@ -25,6 +25,7 @@ from parley.cache.redis_presence import RedisPresence, node_id
 from parley.cache.redis_rates import RedisRateStore
 from parley.cache.redis_recent import RedisRecentBuffer
 from parley.cache.redis_tickets import RedisTicketBook
+from parley.cache.resp import RespLink
 from parley.config import Settings
 from parley.errors import ConfigError
 from parley.gateway.consumer import BusConsumer
@@ -425,10 +426,12 @@ async def _shared(
         local = LocalPresence(announce)
         return TicketBook(settings.ticket_ttl), recent, LocalEvictions(), local, None
     client = await redis_connect(settings.redis_url, breakers=breakers)
+    link = RespLink(settings.redis_url, breakers=breakers)  # the recent buffer's writes
     prefix = settings.redis_prefix
     tickets = RedisTicketBook(client, settings.ticket_ttl, prefix=prefix)
     redis_recent = RedisRecentBuffer(
         client,
+        link,
         per_channel=settings.recent_per_channel,
         ttl=settings.recent_ttl,
         last_seq=last_seq,
@@ -450,7 +453,7 @@ async def _shared(
         await client.aclose()
         raise
     redis_recent.start()
-    closers.extend([redis_recent.close, evictions.close, client.aclose])
+    closers.extend([redis_recent.close, link.close, evictions.close, client.aclose])
     return tickets, redis_recent, evictions, presence, client
 
 

@@ -89,3 +89,25 @@ def test_a_server_with_redis_limits_refuses_over_the_limit(tmp_path):
             except Exception as exc:  # slack_sdk raises on ok=false
                 answers.append(exc.response["error"])  # type: ignore[attr-defined]
         assert answers[:10] == [True] * 10 and "ratelimited" in answers[10:]
+
+
+def test_a_redis_that_lost_the_script_is_given_it_again():
+    """The checks go by ``EVALSHA``: after a ``SCRIPT FLUSH`` (or a restart of Redis)
+    the store loads the script again and still checks, rather than letting calls
+    through."""
+
+    async def go():
+        p = prefix()
+        store = RedisRateStore(URL, prefix=p)
+        await store.start()
+        try:
+            first = await takes(store, "u", 2, 0.5, 2)
+            redis.Redis.from_url(URL).script_flush()
+            after = await takes(store, "u", 1, 0.5, 2)
+        finally:
+            await store.close()
+        return first, after
+
+    first, after = asyncio.run(go())
+    assert first == [0.0, 0.0]
+    assert 1.5 < after[0] <= 2.0  # the empty bucket's wait: checked, not let through

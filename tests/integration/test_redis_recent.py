@@ -13,6 +13,7 @@ import redis.asyncio as aredis
 from parley.bus.interface import Event
 from parley.cache.redis_client import connect
 from parley.cache.redis_recent import RedisRecentBuffer
+from parley.cache.resp import RespLink
 from tests.redis_support import URL
 from tests.unit.test_caches_and_bus import RECENT_SCENARIOS, FakeClock, event
 
@@ -33,8 +34,8 @@ class Committed(RedisRecentBuffer):
     """A Redis buffer whose appends also count as commits in ``store`` (as on a node,
     where the after-commit callback appends what the store just committed)."""
 
-    def __init__(self, client, store: Store, **kw) -> None:
-        super().__init__(client, last_seq=store.last_seq, **kw)
+    def __init__(self, client, link: RespLink, store: Store, **kw) -> None:
+        super().__init__(client, link, last_seq=store.last_seq, **kw)
         self.store = store
 
     def append(self, event: Event) -> None:
@@ -47,11 +48,13 @@ def run(prefix: str, scenario) -> None:
 
     async def go() -> None:
         client = await connect(URL)
+        link = RespLink(URL)
         made: list[RedisRecentBuffer] = []
 
         async def make(per_channel: int, ttl: float, clock, store: Store | None = None):
             buf = Committed(
                 client,
+                link,
                 store or Store(),
                 per_channel=per_channel,
                 ttl=ttl,
@@ -67,6 +70,7 @@ def run(prefix: str, scenario) -> None:
         finally:
             for buf in made:
                 await buf.close()
+            await link.close()
             await client.aclose()
 
     asyncio.run(go())
@@ -171,7 +175,8 @@ def test_redis_down_reads_as_not_covered_and_writes_never_raise(prefix):
             "redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2
         )
         store = Store()
-        buf = Committed(dead, store, per_channel=10, ttl=60, prefix=prefix)
+        link = RespLink("redis://127.0.0.1:1/0", timeout=0.2)
+        buf = Committed(dead, link, store, per_channel=10, ttl=60, prefix=prefix)
         buf.start()
         try:
             for seq in range(1, 4):
@@ -181,6 +186,7 @@ def test_redis_down_reads_as_not_covered_and_writes_never_raise(prefix):
             assert await buf.since("C1", 0) is None
         finally:
             await buf.close(timeout=0.5)
+            await link.close()
             await dead.aclose()
 
     asyncio.run(go())

@@ -1,11 +1,13 @@
 """Token buckets in Redis: the rate limits shared by every node of a fleet.
 
 :class:`RedisRateStore` implements :class:`parley.pipeline.ratelimit.RateStore` with one
-Lua script call per check, so a check is atomic however many nodes share the bucket,
-and one round trip. The script is :func:`parley.pipeline.ratelimit.take` written in Lua
-(same refill, same cap, same wait), on the Redis server's own clock (``TIME``), so the
-nodes' clocks never disagree about a bucket. A bucket is a hash ``{tokens, at}`` that
-expires once it would be full again: an idle key costs nothing.
+Lua script call per check, so a check is atomic however many nodes share the bucket;
+the checks of one loop turn go in one pipeline (one round trip) on a
+:class:`~parley.cache.resp.RespLink`, the send path's lean connection. The script is
+:func:`parley.pipeline.ratelimit.take` written in Lua (same refill, same cap, same
+wait), on the Redis server's own clock (``TIME``), so the nodes' clocks never disagree
+about a bucket. A bucket is a hash ``{tokens, at}`` that expires once it would be full
+again: an idle key costs nothing.
 
 Chosen at start-up with ``PARLEY_REDIS_URL`` (for example ``redis://127.0.0.1:6379/0``);
 without it the limits live in the process (:class:`~parley.pipeline.ratelimit.MemoryRateStore`).
@@ -14,11 +16,14 @@ without it the limits live in the process (:class:`~parley.pipeline.ratelimit.Me
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 
-import redis.asyncio as redis
+from redis.exceptions import NoScriptError
 
-from parley.cache.redis_client import connect
+from parley.cache.redis_client import FAILURES
+from parley.cache.resp import RespLink
+from parley.errors import ConfigError
 from parley.resilience.board import Breakers
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return tostring(wait)
 """
+_TAKE_SHA = hashlib.sha1(_TAKE.encode()).hexdigest()
 
 
 class RedisRateStore:
@@ -50,31 +56,33 @@ class RedisRateStore:
         self, url: str, *, prefix: str = "parley:rate:", breakers: Breakers | None = None
     ) -> None:
         self._url = url
-        #: The node's circuit breakers: while Redis fails, checks let calls through at
-        #: once instead of each waiting out the timeout.
-        self._breakers = breakers
+        #: Through the node's circuit breakers: while Redis fails, checks let calls
+        #: through at once instead of each waiting out the timeout.
+        self._link = RespLink(url, breakers=breakers)
+        self._started = False
         self._prefix = prefix
-        self._client: redis.Redis | None = None
-        self._script = None
         #: Checks asked for during this loop turn, sent together in one pipeline.
         self._batch: list[tuple[str, float, float, asyncio.Future]] = []
 
     async def start(self) -> None:
-        """Connects and loads the script; a Redis that does not answer fails start-up."""
-        self._client = await connect(self._url, breakers=self._breakers)
-        self._script = self._client.register_script(_TAKE)
+        """Connects and loads the script; a Redis that does not answer (or refuses the
+        script) fails start-up with a :class:`ConfigError`."""
+        try:
+            await self._link.execute([("SCRIPT", "LOAD", _TAKE)])
+        except FAILURES as exc:
+            await self._link.close()
+            raise ConfigError(f"PARLEY_REDIS_URL={self._url}: {exc}") from exc
+        self._started = True
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._link.close()
 
     async def take(self, key: str, rate: float, burst: float) -> float:
         """As :meth:`RateStore.take`. If Redis fails, the call is let through and logged:
         a limit protects the service, it is not a guarantee to any user, so an outage of
         Redis does not stop every send (and with the ``redis`` circuit breaker open, it
         does not slow them either)."""
-        assert self._script is not None, "start() first"
+        assert self._started, "start() first"
         future = asyncio.get_running_loop().create_future()
         if not self._batch:
             asyncio.get_running_loop().call_soon(self._send)
@@ -88,16 +96,26 @@ class RedisRateStore:
         asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch: list[tuple[str, float, float, asyncio.Future]]) -> None:
-        assert self._client is not None and self._script is not None
         waits: list = [0.0] * len(batch)
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for key, rate, burst, _ in batch:
-                await self._script(keys=[key], args=[rate, burst], client=pipe)  # queued
-            waits = await pipe.execute()
-        except (redis.RedisError, OSError) as exc:
+            waits = await self._takes(batch)
+        except FAILURES as exc:
             log.warning("rate limits not checked (%d calls), Redis failed: %s", len(batch), exc)
         finally:  # every caller gets an answer, whatever happened
             for (_, _, _, future), wait in zip(batch, waits, strict=False):
                 if not future.done():
                     future.set_result(float(wait))
+
+    async def _takes(self, batch: list[tuple[str, float, float, asyncio.Future]]) -> list:
+        """The script's answers for ``batch``, by ``EVALSHA`` in one pipeline on the
+        store's :class:`RespLink`. (redis-py's ``Script`` on a pipeline asks ``SCRIPT
+        EXISTS`` first, every time: a second round trip per batch.) A Redis that no
+        longer has the script (restarted, or ``SCRIPT FLUSH``) answers ``NOSCRIPT``
+        without running any of it, so the script is loaded and the batch sent once
+        more."""
+        commands = [("EVALSHA", _TAKE_SHA, 1, key, rate, burst) for key, rate, burst, _ in batch]
+        try:
+            return await self._link.execute(commands)
+        except NoScriptError:
+            await self._link.execute([("SCRIPT", "LOAD", _TAKE)])
+            return await self._link.execute(commands)

@@ -12,7 +12,8 @@ write time, and does nothing when the message is no longer buffered.
 
 Writes never touch the network on the send path: :meth:`RedisRecentBuffer.append` and
 :meth:`~RedisRecentBuffer.replace` queue the operation and return; one background task
-writes everything queued in one pipeline (``transaction=False``) per batch, in queue
+writes everything queued in one pipeline (not a transaction, on the lean connection of
+:mod:`parley.cache.resp`) per batch, in queue
 order, and takes the next batch when that pipeline's answer is in. A batch that fails
 (Redis down, a timeout) is not retried: the channels it touched are deleted from Redis in
 the next batch that goes through, so a failed write leaves no stale or partial entries
@@ -62,6 +63,7 @@ import redis.asyncio as redis
 
 from parley.bus.interface import Event
 from parley.cache.redis_client import FAILURES
+from parley.cache.resp import RespLink
 from parley.errors import ParleyError
 from parley.tasks import cancel_all
 
@@ -84,11 +86,14 @@ return 1
 class RedisRecentBuffer:
     """Up to ``per_channel`` messages per channel for ``ttl`` seconds each (0: disabled).
     ``last_seq`` is the store's (:meth:`MessageStore.last_seq`), for the coverage proof;
-    ``clock`` is wall time in seconds (entries are dated by the node that wrote them)."""
+    ``clock`` is wall time in seconds (entries are dated by the node that wrote them).
+    Reads go through ``client``, writes through ``link`` (the per-message path's lean
+    connection, :mod:`parley.cache.resp`); both are the caller's to close."""
 
     def __init__(
         self,
         client: redis.Redis,
+        link: RespLink,
         *,
         per_channel: int,
         ttl: float,
@@ -98,6 +103,7 @@ class RedisRecentBuffer:
         max_pending: int = 100_000,
     ) -> None:
         self._client = client
+        self._link = link
         self._per_channel = per_channel
         self._ttl = ttl
         self._ttl_ms = max(1, int(ttl * 1000))
@@ -181,21 +187,19 @@ class RedisRecentBuffer:
     async def _write(self, dirty: set[str], ops: list[tuple[bool, Event, bytes]]) -> None:
         if not dirty and not ops:
             return
-        pipe = self._client.pipeline(transaction=False)
-        for channel in dirty:
-            pipe.delete(self._prefix + channel)
+        commands: list[tuple] = [("DEL", self._prefix + channel) for channel in dirty]
         touched: dict[str, None] = {}
         for append, event, data in ops:
             key = self._prefix + event.channel
             if append:
-                pipe.zadd(key, {data: event.seq})
+                commands.append(("ZADD", key, event.seq, data))
                 touched[key] = None
             else:
-                pipe.eval(_REPLACE, 1, key, event.seq, data)
+                commands.append(("EVAL", _REPLACE, 1, key, event.seq, data))
         for key in touched:
-            pipe.zremrangebyrank(key, 0, -self._per_channel - 1)
-            pipe.pexpire(key, self._ttl_ms)
-        await pipe.execute()
+            commands.append(("ZREMRANGEBYRANK", key, 0, -self._per_channel - 1))
+            commands.append(("PEXPIRE", key, self._ttl_ms))
+        await self._link.execute(commands)
 
     async def close(self, timeout: float = 2.0) -> None:
         """Writes what is queued (for up to ``timeout`` seconds), then stops."""
