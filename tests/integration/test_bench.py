@@ -3,10 +3,12 @@ presets run end to end at a small scale, so none of them breaks unseen."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 
 
 def _run(tmp_path, preset: str, *args: str, env: dict | None = None) -> tuple[dict, str]:
@@ -112,3 +114,34 @@ def test_search_lag_measures_index_lag_under_a_load(tmp_path):
     result = _bench(tmp_path, "search-lag", *args)
     assert result["delivery"]["missing"] == 0
     assert result["index_lag_ms"]["count"] > 0
+
+
+def test_url_runs_measure_a_parley_server_but_never_the_balancer_in_front_of_one(tmp_path):
+    """``--url`` measures the process listening on the URL's port only when it is a
+    Parley server: behind HAProxy (a fleet) the listener is the balancer, whose CPU and
+    memory are not the servers'."""
+    from parley.bench import procs
+    from parley.bench.world import attach, own_server
+
+    with own_server(tmp_path / "data") as target:
+        assert target.pid is not None and procs.is_parley_server(target.pid)
+        assert attach(target.url, tmp_path / "data").pid == target.pid
+
+    class Healthy(http.server.BaseHTTPRequestHandler):  # a balancer's health answer
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    balancer = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=balancer.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{balancer.server_address[1]}"
+        assert procs.pid_listening(balancer.server_address[1]) == os.getpid()
+        assert attach(url, tmp_path / "data").pid is None
+    finally:
+        balancer.shutdown()
+    assert not procs.is_parley_server(2**22 + 12345)  # no such process

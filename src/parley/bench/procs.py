@@ -101,6 +101,16 @@ def fd_limit(pid: int) -> int | None:
     return None
 
 
+def is_parley_server(pid: int) -> bool:
+    """Whether ``pid`` runs ``parley serve`` (``python -m parley serve`` or the ``parley``
+    script), as opposed to, say, the load balancer in front of a fleet."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"serve" in args and any(a == b"parley" or a.endswith(b"/parley") for a in args)
+
+
 def pid_listening(port: int) -> int | None:
     """The process with a TCP socket listening on ``port`` (any address), if visible."""
     inodes = set()

@@ -65,12 +65,15 @@ def own_server(data_dir: Path, extra: dict[str, str] | None = None) -> Iterator[
 def attach(url: str, data_dir: Path) -> Target:
     """A server someone else started on this machine, serving ``data_dir``, or a fleet
     whose shared store the ``PARLEY_*`` environment names (``PARLEY_SHARDS``): the bench
-    creates its users where the server reads them."""
+    creates its users where the server reads them. Its pid is that of the process
+    listening on the URL's port when that is a Parley server; behind a load balancer
+    there is no one server to measure, and server CPU and memory go unreported."""
     url = url.rstrip("/")
     wait_healthy(url, timeout=5)
-    return Target(
-        url, Settings.load(data_dir=data_dir), procs.pid_listening(urlsplit(url).port or 80)
-    )
+    pid = procs.pid_listening(urlsplit(url).port or 80)
+    if pid is not None and not procs.is_parley_server(pid):
+        pid = None
+    return Target(url, Settings.load(data_dir=data_dir), pid)
 
 
 def wait_healthy(url: str, timeout: float = 30) -> None:
