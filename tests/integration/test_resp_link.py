@@ -16,19 +16,9 @@ import redis.exceptions as rx
 
 from parley.cache.resp import RespLink
 from parley.errors import ConfigError
-from tests.redis_support import URL, OwnRedis, drop_prefix, fresh_prefix, require_redis
+from tests.redis_support import URL, OwnRedis
 
-
-@pytest.fixture(scope="module", autouse=True)
-def needs_redis():
-    require_redis()
-
-
-@pytest.fixture
-def prefix():
-    p = fresh_prefix()
-    yield p
-    drop_prefix(p)
+pytestmark = pytest.mark.usefixtures("needs_redis")  # and ``prefix``: tests/integration/conftest.py
 
 
 def run(coro_fn, *args):
