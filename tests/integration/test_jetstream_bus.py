@@ -225,3 +225,34 @@ def test_readers_of_one_partition_keep_a_cursor_each(stream):
     for reader, seqs in seen.items():
         assert seqs == list(range(1, len(seqs) + 1)), reader
     assert consumers == 3  # a consumer dropped lingers on the server: none was
+
+
+def test_a_reader_whose_consumer_vanished_goes_on_where_it_was(stream):
+    """The server loses a reader's consumer (deleted here; a restart of a server without
+    its state, or a leader change, does the same): the standing request ends with an
+    error, and the next read opens a new consumer after the last event read, so the
+    reader misses nothing and sees nothing twice."""
+
+    async def go():
+        bus = JetStreamBus(URL, 1, name=stream)
+        await bus.start()
+        try:
+            offset = await bus.end_offset(0)
+            for seq in range(1, 11):
+                bus.publish(event("C00000001", seq))
+            assert await bus.flushed()
+            first = await bus.read(0, offset, 4, timeout=1.0)
+            nc = await nats.connect(URL)  # from outside, as the server would lose it
+            js = nc.jetstream()
+            for info in await js.consumers_info(stream):
+                await js.delete_consumer(stream, info.name)
+            await nc.close()
+            for seq in range(11, 21):
+                bus.publish(event("C00000001", seq))
+            assert await bus.flushed()
+            rest, _ = await drain(bus, 0, first.next_offset)
+            return [e.seq for e in first.events] + [e.seq for e in rest]
+        finally:
+            await bus.close()
+
+    assert asyncio.run(go()) == list(range(1, 21))

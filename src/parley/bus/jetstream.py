@@ -19,8 +19,10 @@ read in order from any offset, and ``next_offset`` is one past the last event re
 - **Read** uses one ephemeral pull consumer per reader (named by ``reader``: the
   gateway's consumer, the indexer, the push worker and the republisher each have their
   own) and partition, filtered to the partition's subject and started at the requested
-  offset (re-created when a reader jumps, dropped by :meth:`JetStreamBus.release` when
-  it stops). ``truncated`` is set
+  offset (re-created when a reader jumps, or when its feed finds a gap or loses the
+  server; dropped by :meth:`JetStreamBus.release` when it stops), with a standing pull
+  request whose events queue in a :class:`~parley.bus.feed.Feed` until read (see
+  there). ``truncated`` is set
   when the offset is older than what the stream still retains (by age or size,
   ``max_age`` / ``max_bytes``).
 - **Commit** keeps each group's offsets in a JetStream key-value bucket, written by a
@@ -41,10 +43,10 @@ from collections import deque
 
 import msgspec
 import nats
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
+from parley.bus.feed import Feed
 from parley.bus.interface import Batch, Event, routing_key
 from parley.bus.offsets import Offsets
 from parley.errors import ConfigError
@@ -64,6 +66,8 @@ _decode = msgspec.msgpack.Decoder(Event).decode
 _JITTER = random.Random()
 #: The name of the event log's circuit breaker.
 BREAKER = "event_log"
+#: JetStream's API subject prefix (no domain).
+_JS_API = "$JS.API"
 
 
 class _LogDown(Exception):
@@ -119,8 +123,8 @@ class JetStreamBus:
         self._outbox: list[deque[Event]] = [deque() for _ in range(partitions)]
         self._wake: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task] = []
-        #: Per ``(reader, partition)``: its pull consumer and the offset it is at.
-        self._readers: dict[tuple[str, int], tuple[object, int]] = {}
+        #: Per ``(reader, partition)``: its feed (a consumer with a standing request).
+        self._readers: dict[tuple[str, int], Feed] = {}
         self._first: tuple[int, float] = (0, float("-inf"))  # (first_seq, when read)
         self._offsets = Offsets()
         self._dirty: set[tuple[str, int]] = set()
@@ -199,9 +203,8 @@ class JetStreamBus:
         with contextlib.suppress(Exception):
             await self._save_commits()
         await cancel_all(self._tasks)
-        for psub, _offset in self._readers.values():
-            with contextlib.suppress(Exception):
-                await psub.unsubscribe()
+        for feed in self._readers.values():
+            await self._drop(feed)
         self._readers.clear()
         if self._nc is not None:
             with contextlib.suppress(Exception):
@@ -293,41 +296,40 @@ class JetStreamBus:
         first = await self._first_seq()
         truncated = 0 < offset < first
         start = max(offset, first, 1)
-        psub = await self._reader(reader, partition, start)
-        # The first event alone (a fetch of many waits out its whole timeout for the
-        # rest once one came, which held a lone message up to a second), then what
-        # else is pending right now, as the first one's metadata counts it.
-        try:
-            msgs = await psub.fetch(batch=1, timeout=max(timeout, 0.001))
-        except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
-            self._lag[(reader, partition)] = 0
+        feed = await self._feed(reader, partition, start)
+        now = asyncio.get_running_loop().time()
+        if feed.needs_request(now):
+            await self._nc.publish(
+                f"{_JS_API}.CONSUMER.MSG.NEXT.{self._name}.{feed.consumer}",
+                feed.request(now),
+                reply=feed.inbox,
+            )
+        await feed.wait(max(timeout, 0.001))
+        data, pending = feed.take(limit)
+        self._lag[(reader, partition)] = pending
+        if not data:
             return Batch((), start, truncated)
-        pending = min(limit - 1, msgs[-1].metadata.num_pending or 0)
-        if pending > 0:
-            with contextlib.suppress(TimeoutError, NatsTimeout):
-                msgs += await psub.fetch(batch=pending, timeout=max(timeout, 0.001))
-        self._lag[(reader, partition)] = msgs[-1].metadata.num_pending or 0
-        events = tuple(_decode(m.data) for m in msgs)
-        next_offset = msgs[-1].metadata.sequence.stream + 1
-        self._readers[(reader, partition)] = (psub, next_offset)
-        return Batch(events, next_offset, truncated)
+        return Batch(tuple(_decode(d) for d in data), feed.next, truncated)
 
     async def release(self, partition: int, reader: str = "") -> None:
-        """Drops ``partition``'s pull consumer: a reader that starts again later gets a
-        fresh one at its offset, never events a cancelled fetch left in the old one."""
-        held = self._readers.pop((reader, partition), None)
+        """Drops ``partition``'s feed and its consumer: a reader that starts again later
+        gets a fresh one at its offset."""
+        feed = self._readers.pop((reader, partition), None)
         self._lag.pop((reader, partition), None)
-        if held is not None:
-            with contextlib.suppress(Exception):
-                await held[0].unsubscribe()
+        if feed is not None:
+            await self._drop(feed)
 
-    async def _reader(self, reader: str, partition: int, offset: int):
+    async def _feed(self, reader: str, partition: int, offset: int) -> Feed:
+        """``reader``'s feed of ``partition`` at ``offset``: the one it has, unless it
+        is elsewhere, or broken or silent with nothing left queued; else a new consumer
+        starting at ``offset`` with its inbox."""
         held = self._readers.get((reader, partition))
-        if held is not None and held[1] == offset:
-            return held[0]
+        now = asyncio.get_running_loop().time()
+        if held is not None and held.next == offset and not held.queued_nothing_trusted(now):
+            return held
         if held is not None:
-            with contextlib.suppress(Exception):
-                await held[0].unsubscribe()
+            del self._readers[(reader, partition)]
+            await self._drop(held)
         config = api.ConsumerConfig(
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=offset,
@@ -335,11 +337,22 @@ class JetStreamBus:
             filter_subject=self._subject(partition),
             inactive_threshold=60.0,
         )
-        psub = await self._js.pull_subscribe(
-            self._subject(partition), stream=self._name, config=config
-        )
-        self._readers[(reader, partition)] = (psub, offset)
-        return psub
+        info = await self._js.add_consumer(self._name, config)
+        feed = Feed(self._name, info.name, self._nc.new_inbox(), offset)
+        try:
+            feed.subscription = await self._nc.subscribe(feed.inbox, cb=feed.on_message)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._js.delete_consumer(self._name, info.name)
+            raise
+        self._readers[(reader, partition)] = feed
+        return feed
+
+    async def _drop(self, feed: Feed) -> None:
+        with contextlib.suppress(Exception):
+            await feed.subscription.unsubscribe()
+        with contextlib.suppress(Exception):  # else it goes after inactive_threshold
+            await self._js.delete_consumer(self._name, feed.consumer)
 
     # -- offsets ----------------------------------------------------------------------
 
