@@ -12,9 +12,9 @@ write time, and does nothing when the message is no longer buffered.
 
 Writes never touch the network on the send path: :meth:`RedisRecentBuffer.append` and
 :meth:`~RedisRecentBuffer.replace` queue the operation and return; one background task
-writes everything queued in one pipeline (not a transaction, on the lean connection of
-:mod:`parley.cache.resp`) per batch, in queue
-order, and takes the next batch when that pipeline's answer is in. A batch that fails
+writes everything queued in one pipeline per batch (not a transaction; on the lean
+connection of :mod:`parley.cache.resp`), in queue order, and takes the next batch when
+that pipeline's answer is in. A batch that fails
 (Redis down, a timeout) is not retried: the channels it touched are deleted from Redis in
 the next batch that goes through, so a failed write leaves no stale or partial entries
 behind, only a buffer that starts later. At most ``max_pending`` operations wait; past
