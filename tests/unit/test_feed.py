@@ -26,7 +26,7 @@ def status(code: str) -> Msg:
 
 def fed(*msgs: Msg, offset: int = 1) -> Feed:
     async def go():
-        feed = Feed("S", "C", "_INBOX.x", offset)
+        feed = Feed("C", "_INBOX.x", offset)
         feed.request(0.0)
         for m in msgs:
             await feed.on_message(m)
@@ -57,7 +57,7 @@ def test_heartbeats_and_timeouts_are_not_errors_anything_else_is():
 
 def test_a_request_is_renewed_when_half_spent_near_its_end_or_over():
     async def go():
-        feed = Feed("S", "C", "_INBOX.x", 1)
+        feed = Feed("C", "_INBOX.x", 1)
         asked = [feed.needs_request(0.0)]
         feed.request(0.0)
         asked.append(feed.needs_request(1.0))
@@ -79,7 +79,7 @@ def test_a_server_silent_for_three_heartbeats_is_not_trusted():
 
 def test_a_wait_ends_when_an_event_comes():
     async def go():
-        feed = Feed("S", "C", "_INBOX.x", 1)
+        feed = Feed("C", "_INBOX.x", 1)
         feed.request(0.0)
         loop = asyncio.get_running_loop()
         loop.call_later(0.01, lambda: loop.create_task(feed.on_message(event(1, 1))))

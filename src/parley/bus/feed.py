@@ -42,13 +42,12 @@ HEARTBEAT = 2.0
 
 
 class Feed:
-    """A standing pull request of ``consumer`` (in ``stream``) answered into ``inbox``.
+    """A standing pull request of ``consumer`` answered into ``inbox``.
 
     Built by the bus, which subscribes :meth:`on_message` to the inbox and sends
     :meth:`request`'s payload to the consumer's ``MSG.NEXT`` subject."""
 
-    def __init__(self, stream: str, consumer: str, inbox: str, offset: int) -> None:
-        self.stream = stream
+    def __init__(self, consumer: str, inbox: str, offset: int) -> None:
         self.consumer = consumer
         self.inbox = inbox
         #: The offset after the last event handed out.

@@ -338,7 +338,7 @@ class JetStreamBus:
             inactive_threshold=60.0,
         )
         info = await self._js.add_consumer(self._name, config)
-        feed = Feed(self._name, info.name, self._nc.new_inbox(), offset)
+        feed = Feed(info.name, self._nc.new_inbox(), offset)
         try:
             feed.subscription = await self._nc.subscribe(feed.inbox, cb=feed.on_message)
         except Exception:
