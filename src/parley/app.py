@@ -339,6 +339,12 @@ def _node_rows(hub: Hub, bus: EventBus) -> list[Row]:
             "the store by seq).",
             [((), bus.dropped)],
         ),
+        counter(
+            "parley_bus_reopened",
+            "Readers' cursors on the event log opened again after a gap, an error or "
+            "silence (each goes on after its last event read).",
+            [((), bus.reopened)],
+        ),
     ]
 
 

@@ -60,5 +60,6 @@ def test_metrics_move_with_the_messages(server):
         assert ("parley_retries_pending", (("step", step),)) in after
         assert ("parley_dead_letters", (("step", step),)) in after
     assert ("parley_publish_retries_total", ()) in after
+    assert after[("parley_bus_reopened_total", ())] == 0  # the in-process bus never reopens
     breakers = {dict(labels)["breaker"] for name, labels in after if name == "parley_breaker_state"}
     assert {"search", "shard:0", "shard:1", "shard:2", "shard:3"} <= breakers

@@ -251,8 +251,10 @@ def test_a_reader_whose_consumer_vanished_goes_on_where_it_was(stream):
                 bus.publish(event("C00000001", seq))
             assert await bus.flushed()
             rest, _ = await drain(bus, 0, first.next_offset)
-            return [e.seq for e in first.events] + [e.seq for e in rest]
+            return [e.seq for e in first.events] + [e.seq for e in rest], bus.reopened
         finally:
             await bus.close()
 
-    assert asyncio.run(go()) == list(range(1, 21))
+    seqs, reopened = asyncio.run(go())
+    assert seqs == list(range(1, 21))
+    assert reopened == 1  # counted (and logged), for parley_bus_reopened_total

@@ -45,14 +45,16 @@ def test_events_are_handed_out_in_order_and_next_follows_the_last():
 
 def test_a_gap_in_the_consumer_sequence_breaks_the_feed_after_what_came_before():
     feed = fed(event(3, 1), event(4, 2), event(9, 4))  # delivery 3 was lost
-    assert feed.broken
-    assert feed.take(10) == ([b"e3", b"e4"], 0)  # what came before the gap still counts
-    assert feed.next == 5 and feed.queued_nothing_trusted(0.0)
+    assert feed.broken == "delivery 4 came after 2: a gap"
+    assert feed.distrust(0.0) == ""  # not while what came before the gap is queued
+    assert feed.take(10) == ([b"e3", b"e4"], 0)  # it still counts
+    assert feed.next == 5 and feed.distrust(0.0) == feed.broken
 
 
 def test_heartbeats_and_timeouts_are_not_errors_anything_else_is():
-    assert not fed(status("100"), status("408")).broken
-    assert fed(status("409")).broken  # e.g. "Consumer Deleted"
+    assert fed(status("100"), status("408")).broken == ""
+    deleted = Msg(headers={"Status": "409", "Description": "Consumer Deleted"})
+    assert fed(deleted).broken == "status 409 Consumer Deleted"
 
 
 def test_a_request_is_renewed_when_half_spent_near_its_end_or_over():
@@ -73,8 +75,9 @@ def test_a_request_is_renewed_when_half_spent_near_its_end_or_over():
 
 def test_a_server_silent_for_three_heartbeats_is_not_trusted():
     feed = fed()
-    assert not feed.silent(3 * HEARTBEAT - 0.1)
-    assert feed.silent(3 * HEARTBEAT + 0.1) and feed.queued_nothing_trusted(3 * HEARTBEAT + 0.1)
+    assert not feed.silent(3 * HEARTBEAT - 0.1) and feed.distrust(3 * HEARTBEAT - 0.1) == ""
+    assert feed.silent(3 * HEARTBEAT + 0.1)
+    assert feed.distrust(3 * HEARTBEAT + 0.1) == "no word from the server for 6 s"
 
 
 def test_a_wait_ends_when_an_event_comes():

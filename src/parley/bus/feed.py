@@ -52,8 +52,9 @@ class Feed:
         self.inbox = inbox
         #: The offset after the last event handed out.
         self.next = offset
-        #: Set when the feed cannot be trusted any more (see the module's contract).
-        self.broken = False
+        #: Why the feed cannot be trusted any more ("" while it can; see the module's
+        #: contract).
+        self.broken = ""
         #: The nats-py subscription of the inbox (set by the bus).
         self.subscription: Any = None
         self._queue: deque[tuple[bytes, int, int]] = deque()  # (data, stream seq, pending)
@@ -78,8 +79,8 @@ class Feed:
             base = 2 if len(tokens) == 9 else 4
             sseq, dseq = int(tokens[base + 3]), int(tokens[base + 4])
             pending = int(tokens[base + 6])
-            if dseq != self._dseq + 1:
-                self.broken = True
+            if dseq != self._dseq + 1 and not self.broken:
+                self.broken = f"delivery {dseq} came after {self._dseq}: a gap"
             self._dseq = dseq
             if self._requests:
                 self._requests[0][0] -= 1
@@ -90,8 +91,8 @@ class Feed:
         elif status == "408":  # the oldest request ran out of time
             if self._requests:
                 self._requests.popleft()
-        elif status != "100":  # anything but a heartbeat: the feed is not to be trusted
-            self.broken = True
+        elif status != "100" and not self.broken:  # not a heartbeat: not to be trusted
+            self.broken = f"status {status} {headers.get('Description', '')}".strip()
         self._wake()
 
     def _wake(self) -> None:
@@ -125,10 +126,14 @@ class Feed:
             }
         )
 
-    def queued_nothing_trusted(self, now: float) -> bool:
-        """Nothing queued, and the feed broken or silent: to be replaced by a new one at
-        :attr:`next`."""
-        return not self._queue and (self.broken or self.silent(now))
+    def distrust(self, now: float) -> str:
+        """Why the feed is to be replaced by a new one at :attr:`next` ("" if it is not):
+        nothing is queued, and it is broken or silent."""
+        if self._queue:
+            return ""
+        if self.broken:
+            return self.broken
+        return f"no word from the server for {3 * HEARTBEAT:.0f} s" if self.silent(now) else ""
 
     def silent(self, now: float) -> bool:
         """No word from the server for three heartbeats while a request is open (lost,

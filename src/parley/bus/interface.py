@@ -68,6 +68,10 @@ class EventBus(Protocol):
     #: Publish attempts that failed and were tried again, since start (the fan-out
     #: hand-off's retries).
     retried: int
+    #: Readers' cursors opened again, since start, because the log could not be trusted
+    #: to go on from where they were (a gap in what it sent, an error, silence); each
+    #: goes on from the event after its last one read.
+    reopened: int
 
     def queued(self) -> int:
         """Events published here and not yet in the log (the publish queue's depth)."""

@@ -114,6 +114,7 @@ class JetStreamBus:
         self._max_pending = max_pending
         self.dropped = 0
         self.retried = 0
+        self.reopened = 0
         self._lag: dict[tuple[str, int], int] = {}
         self._commit_interval = commit_interval
         self._connect_wait = connect_wait
@@ -324,9 +325,18 @@ class JetStreamBus:
         is elsewhere, or broken or silent with nothing left queued; else a new consumer
         starting at ``offset`` with its inbox."""
         held = self._readers.get((reader, partition))
-        now = asyncio.get_running_loop().time()
-        if held is not None and held.next == offset and not held.queued_nothing_trusted(now):
-            return held
+        if held is not None and held.next == offset:
+            why = held.distrust(asyncio.get_running_loop().time())
+            if not why:
+                return held
+            self.reopened += 1
+            log.warning(
+                "reader %r of partition %d: opening its consumer again at %d (%s)",
+                reader,
+                partition,
+                offset,
+                why,
+            )
         if held is not None:
             del self._readers[(reader, partition)]
             await self._drop(held)

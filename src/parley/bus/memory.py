@@ -63,6 +63,7 @@ class InProcessBus:
         self.partitions = partitions
         self.dropped = 0  # publishing appends in place: nothing waits, nothing is lost
         self.retried = 0
+        self.reopened = 0  # nothing to open again: readers read the partitions in place
         self._lag: dict[tuple[str, int], int] = {}
         self._parts = [_Partition(retention) for _ in range(partitions)]
         self._offsets = Offsets()
