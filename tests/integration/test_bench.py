@@ -117,9 +117,9 @@ def test_search_lag_measures_index_lag_under_a_load(tmp_path):
 
 
 def test_url_runs_measure_a_parley_server_but_never_the_balancer_in_front_of_one(tmp_path):
-    """``--url`` measures the process listening on the URL's port only when it is a
-    Parley server: behind HAProxy (a fleet) the listener is the balancer, whose CPU and
-    memory are not the servers'."""
+    """``--url`` measures the process listening on the URL's port when it is a Parley
+    server. Behind HAProxy (a fleet) the listener is the balancer, whose CPU and memory
+    are not the servers': the bench sums this machine's Parley servers instead."""
     from parley.bench import procs
     from parley.bench.world import attach, own_server
 
@@ -141,7 +141,11 @@ def test_url_runs_measure_a_parley_server_but_never_the_balancer_in_front_of_one
     try:
         url = f"http://127.0.0.1:{balancer.server_address[1]}"
         assert procs.pid_listening(balancer.server_address[1]) == os.getpid()
-        assert attach(url, tmp_path / "data").pid is None
+        with own_server(tmp_path / "node") as node:  # a fleet's node behind it
+            fleet = attach(url, tmp_path / "data")
+            assert fleet.pid is None and node.pid in fleet.fleet
+            assert os.getpid() not in fleet.fleet
+            assert fleet.cpu_seconds() >= procs.cpu_seconds(node.pid) > 0
     finally:
         balancer.shutdown()
     assert not procs.is_parley_server(2**22 + 12345)  # no such process

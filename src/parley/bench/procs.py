@@ -13,6 +13,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds_or_0(pid: int) -> float:
+    """:func:`cpu_seconds`, or 0 for a process that is gone."""
+    try:
+        return cpu_seconds(pid)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def own_cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
@@ -109,6 +117,12 @@ def is_parley_server(pid: int) -> bool:
     except OSError:
         return False
     return b"serve" in args and any(a == b"parley" or a.endswith(b"/parley") for a in args)
+
+
+def parley_servers() -> tuple[int, ...]:
+    """Every process on this machine that runs ``parley serve``, by pid."""
+    pids = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+    return tuple(pid for pid in pids if is_parley_server(pid))
 
 
 def pid_listening(port: int) -> int | None:

@@ -182,9 +182,12 @@ def table(result: dict[str, Any]) -> str:
         )
     server = result.get("server") or {}
     if server:
+        label = "server CPU s (share), peak RSS MiB"
+        if "processes" in server:  # a fleet behind a balancer: its processes summed
+            label = f"{server['processes']} Parley servers: CPU s (cores), peak RSS MiB"
         rows.append(
             (
-                "server CPU s (share), peak RSS MiB",
+                label,
                 f"{server['cpu_seconds']} ({server['cpu_share']}), {server['peak_rss_mib']}",
             )
         )

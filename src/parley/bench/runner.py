@@ -217,7 +217,7 @@ def _search(preset: Preset, target: Target, corpus: dict, say) -> dict[str, Any]
     texts = queries(corpus["words"], 2000)
     say(f"querying {corpus['messages']:,} messages with {preset.senders} clients")
     search.query_load(target.url, corpus["token"], texts[:50], 2.0, preset.senders)  # warm
-    cpu0 = procs.cpu_seconds(target.pid) if target.pid else 0.0
+    cpu0 = target.cpu_seconds()
     started = time.monotonic()
     figures = search.query_load(target.url, corpus["token"], texts, preset.seconds, preset.senders)
     return {
@@ -230,20 +230,30 @@ def _search(preset: Preset, target: Target, corpus: dict, say) -> dict[str, Any]
         },
         "server": _server_figures(
             target,
-            procs.cpu_seconds(target.pid) - cpu0 if target.pid else 0.0,
+            target.cpu_seconds() - cpu0,
             time.monotonic() - started,
         ),
     }
 
 
 def _server_figures(target: Target, cpu: float, elapsed: float) -> dict[str, Any] | None:
-    if target.pid is None:
+    if not target.measured:
         return None
-    return {
+    figures = {
         "cpu_seconds": round(cpu, 2),
         "cpu_share": round(cpu / elapsed, 3) if elapsed else None,
-        "peak_rss_mib": round(procs.peak_rss_mib(target.pid), 1),
+        "peak_rss_mib": round(sum(_peak_rss(pid) for pid in target.measured), 1),
     }
+    if target.pid is None:  # a fleet: the figures are its processes' sums
+        figures["processes"] = len(target.fleet)
+    return figures
+
+
+def _peak_rss(pid: int) -> float:
+    try:
+        return procs.peak_rss_mib(pid)
+    except OSError:  # gone
+        return 0.0
 
 
 # -- baselines --------------------------------------------------------------------------
@@ -326,7 +336,7 @@ def _load(
     sub_proc.start()
     if not ready.wait(180):
         raise RuntimeError("subscribers did not connect")
-    cpu0, t0 = (procs.cpu_seconds(target.pid) if target.pid else 0.0), time.monotonic()
+    cpu0, t0 = target.cpu_seconds(), time.monotonic()
     ticks0 = procs.machine_ticks()
     start_ns = time.monotonic_ns() + int(1.0e9)  # senders connect first
     # the loop thread is measured while messages are sent: from the first scheduled send
@@ -397,7 +407,7 @@ def _load(
         "sent": sent,
         "received": received,
         "start_ns": start_ns,
-        "cpu": (procs.cpu_seconds(target.pid) - cpu0) if target.pid else 0.0,
+        "cpu": target.cpu_seconds() - cpu0,
         "elapsed": elapsed,
         "loop_thread": loop_use,
         "clients": {

@@ -29,11 +29,23 @@ from parley.server import free_port, serve_command
 @dataclass(frozen=True)
 class Target:
     """A running server: its Web API URL, the data dir its users live in, and its pid
-    (``None`` when it cannot be seen, in which case server CPU and memory go unreported)."""
+    (``None`` when it cannot be seen). ``fleet``: behind a load balancer, the Parley
+    servers running on this machine, whose CPU and memory are reported summed; otherwise
+    empty. With neither, server CPU and memory go unreported."""
 
     url: str
     settings: Settings
     pid: int | None
+    fleet: tuple[int, ...] = ()
+
+    @property
+    def measured(self) -> tuple[int, ...]:
+        """The processes whose CPU and memory are the server's."""
+        return (self.pid,) if self.pid is not None else self.fleet
+
+    def cpu_seconds(self) -> float:
+        """Their CPU seconds so far (a process that has exited counts no more)."""
+        return sum(procs.cpu_seconds_or_0(pid) for pid in self.measured)
 
 
 @contextlib.contextmanager
@@ -67,13 +79,14 @@ def attach(url: str, data_dir: Path) -> Target:
     whose shared store the ``PARLEY_*`` environment names (``PARLEY_SHARDS``): the bench
     creates its users where the server reads them. Its pid is that of the process
     listening on the URL's port when that is a Parley server; behind a load balancer
-    there is no one server to measure, and server CPU and memory go unreported."""
+    (another process listens) the servers measured are every Parley server running on
+    this machine, their CPU and memory summed."""
     url = url.rstrip("/")
     wait_healthy(url, timeout=5)
     pid = procs.pid_listening(urlsplit(url).port or 80)
-    if pid is not None and not procs.is_parley_server(pid):
-        pid = None
-    return Target(url, Settings.load(data_dir=data_dir), pid)
+    if pid is None or procs.is_parley_server(pid):
+        return Target(url, Settings.load(data_dir=data_dir), pid)
+    return Target(url, Settings.load(data_dir=data_dir), None, procs.parley_servers())
 
 
 def wait_healthy(url: str, timeout: float = 30) -> None:
