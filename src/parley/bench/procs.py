@@ -4,6 +4,7 @@ process listens on a port (for ``--url`` runs against a server the bench did not
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -13,10 +14,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds_or_0(pid: int) -> float:
-    """:func:`cpu_seconds`, or 0 for a process that is gone."""
+def or_0(read: Callable[[int], float], pid: int) -> float:
+    """``read(pid)`` (:func:`cpu_seconds`, :func:`peak_rss_mib`...), or 0 for a process
+    that is gone."""
     try:
-        return cpu_seconds(pid)
+        return read(pid)
     except (OSError, IndexError, ValueError):
         return 0.0
 

@@ -242,18 +242,11 @@ def _server_figures(target: Target, cpu: float, elapsed: float) -> dict[str, Any
     figures = {
         "cpu_seconds": round(cpu, 2),
         "cpu_share": round(cpu / elapsed, 3) if elapsed else None,
-        "peak_rss_mib": round(sum(_peak_rss(pid) for pid in target.measured), 1),
+        "peak_rss_mib": round(target.peak_rss_mib(), 1),
     }
     if target.pid is None:  # a fleet: the figures are its processes' sums
         figures["processes"] = len(target.fleet)
     return figures
-
-
-def _peak_rss(pid: int) -> float:
-    try:
-        return procs.peak_rss_mib(pid)
-    except OSError:  # gone
-        return 0.0
 
 
 # -- baselines --------------------------------------------------------------------------

@@ -45,7 +45,11 @@ class Target:
 
     def cpu_seconds(self) -> float:
         """Their CPU seconds so far (a process that has exited counts no more)."""
-        return sum(procs.cpu_seconds_or_0(pid) for pid in self.measured)
+        return sum(procs.or_0(procs.cpu_seconds, pid) for pid in self.measured)
+
+    def peak_rss_mib(self) -> float:
+        """The sum of their peak resident memory (a process gone counts no more)."""
+        return sum(procs.or_0(procs.peak_rss_mib, pid) for pid in self.measured)
 
 
 @contextlib.contextmanager

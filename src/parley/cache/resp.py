@@ -4,8 +4,9 @@ checks and the recent buffer's writes.
 Why not redis-py there: its asyncio pipeline costs the event loop about 200 µs a round
 trip (taking a connection from the pool, its retry wrapper, a timeout scope per answer,
 encoding every argument in Python), against about 50 µs for the same ``EVALSHA`` sent
-as below; with Redis a node made two such round trips per message, most of the extra
-CPU a message cost it over the embedded defaults. Everything else (tickets, presence,
+as below; with Redis a node made two such pipelines per message (three round trips with
+the ``SCRIPT EXISTS`` redis-py's script helper sends first), most of the extra CPU a
+message cost it over the embedded defaults. Everything else (tickets, presence,
 evictions, reads) keeps redis-py.
 
 :class:`RespLink` holds one connection. :meth:`~RespLink.execute` packs a batch of
