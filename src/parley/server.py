@@ -22,6 +22,11 @@ from parley.pipeline.ratelimit import MemoryRateStore
 
 log = logging.getLogger(__name__)
 
+#: A drain ends once the Web API has had no request (health checks aside) for this many
+#: seconds: under load requests come milliseconds apart until the load balancer's health
+#: checks take the node out, and a node with none to serve need not wait.
+QUIET = 0.5
+
 
 def serve_command(data_dir: Path, port: int, gateway_port: int = 0) -> list[str]:
     """The command line that runs ``parley serve`` on ``data_dir`` in a child process."""
@@ -70,9 +75,13 @@ async def serve(
 ) -> None:
     """Runs until SIGINT/SIGTERM (or ``stop`` is set), then drains and closes cleanly.
 
-    A drain: ``/readyz`` turns 503 (a load balancer stops sending work), WebSocket
-    clients get ``goodbye`` and up to ``drain_seconds`` to move to another gateway while
-    the Web API still serves, then the HTTP server stops and the store closes after the
+    A drain: ``/readyz`` turns 503 (a load balancer stops sending work) and every HTTP
+    answer from then on closes its connection (a balancer keeping connections open to
+    the node is never cut off mid-request); WebSocket clients get ``goodbye`` and up to
+    ``drain_seconds`` to move to another gateway while the Web API still serves; a node
+    serving the Web API then goes on serving until requests have stopped coming for
+    :data:`QUIET` seconds (its balancer's health checks have taken it out), within the
+    same ``drain_seconds``; then the HTTP server stops and the store closes after the
     writes queued. ``on_ready(url)`` is called once the server accepts connections;
     ``on_start(services)`` (for embedding and tests) once its parts have started.
     """
@@ -94,12 +103,13 @@ async def serve(
         on_start(svc)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"
+    serves_api = settings.role not in ("gateway", "worker")
     http = HttpApp(
         svc.api,
         fallback_host=f"{host}:{settings.port}",
         sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
         static=web.load_static(web.gateway_source(settings.gateway_url, svc.gateway_port)),
-        health_only=settings.role in ("gateway", "worker"),
+        health_only=not serves_api,
         metrics=svc.metrics.expose,
         readiness=svc.readiness,
         secure_cookies=settings.secure_cookies,
@@ -119,7 +129,12 @@ async def serve(
 
     async def drain() -> None:
         http.draining = True
+        server.wind_down()
+        deadline = loop.time() + settings.drain_seconds
         await svc.gateway.close(settings.drain_seconds)
+        if serves_api:
+            while http.quiet_for() < QUIET and loop.time() < deadline:
+                await asyncio.sleep(0.05)
         stopped.set()
 
     def start_drain() -> None:

@@ -242,3 +242,35 @@ def test_close_ends_idle_connections_and_lets_a_request_in_progress_finish():
         await closing
 
     run(scenario)
+
+
+def test_winding_down_answers_everything_and_closes_each_connection_after_its_answer():
+    """What a load balancer holding connections to a draining node sees: a connection it
+    kept idle, one in the middle of a request and a new one are all answered, each with
+    ``connection: close`` and then closed; nothing is refused or cut off."""
+
+    async def scenario(server, app, port):
+        app.gate = asyncio.Event()
+        kept_reader, kept = await asyncio.open_connection("127.0.0.1", port)
+        kept.write(b"GET /before HTTP/1.1\r\n\r\n")
+        status, headers, _ = await read_response(kept_reader)
+        assert status == 200 and "connection" not in headers  # kept alive
+        busy_reader, busy = await asyncio.open_connection("127.0.0.1", port)
+        busy.write(b"GET /gated HTTP/1.1\r\n\r\n")
+        await asyncio.sleep(0.1)
+
+        server.wind_down()
+        await asyncio.sleep(0.1)
+        kept.write(b"GET /after HTTP/1.1\r\n\r\n")  # the idle connection was not closed
+        new_reader, new = await asyncio.open_connection("127.0.0.1", port)  # still listening
+        new.write(b"GET /new HTTP/1.1\r\n\r\n")
+        app.gate.set()
+        for reader in (kept_reader, busy_reader, new_reader):
+            status, headers, _ = await read_response(reader)
+            assert status == 200 and headers["connection"] == "close"
+            assert await closed(reader)
+        assert sorted(app.finished) == ["/after", "/before", "/gated", "/new"]
+        for w in (kept, busy, new):
+            w.close()
+
+    run(scenario)

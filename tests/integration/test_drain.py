@@ -75,3 +75,29 @@ def test_readyz_turns_503_while_draining_and_the_api_still_serves(tmp_path):
 
         asyncio.run(scenario())
         assert proc.wait(15) == 0
+
+
+def test_a_drain_serves_the_web_api_until_its_requests_stop(tmp_path):
+    """A node with no WebSocket to wait for still serves the requests that keep coming
+    after SIGTERM (a load balancer sends them until its health checks take the node
+    out), each answered and its connection closed; once they stop, it exits."""
+    settings = Settings.load({}, data_dir=tmp_path)
+    bot = admin.create_user(settings, "steady", bot=True, rate_limit=TEST_RATE_LIMIT)
+    with server_process(tmp_path) as (proc, url):
+        web = WebClient(token=bot.token, base_url=f"{url}/api/")
+        ch = web.conversations_create(name="steady")["channel"]["id"]
+        web.chat_postMessage(channel=ch, text="before")
+        proc.send_signal(signal.SIGTERM)
+        sent = 0
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # 20 ms apart: never quiet for QUIET seconds
+            assert web.chat_postMessage(channel=ch, text=f"during {sent}")["ok"]
+            sent += 1
+            time.sleep(0.02)
+        assert proc.poll() is None  # still serving
+        assert proc.wait(15) == 0
+
+    with server_process(tmp_path) as (_proc, url):
+        web = WebClient(token=bot.token, base_url=f"{url}/api/")
+        texts = [m["text"] for m in web.conversations_history(channel=ch, limit=1000)["messages"]]
+        assert texts == [f"during {i}" for i in range(sent - 1, -1, -1)] + ["before"]

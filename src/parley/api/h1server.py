@@ -26,6 +26,11 @@ Back-pressure: a client that pipelines more than ``MAX_QUEUED`` requests is not 
 from until they are answered; one that does not read its answers is not answered further
 until its socket buffer drains.
 
+:meth:`HttpServer.wind_down` starts a drain behind a load balancer that keeps
+connections open to its servers: every answer from then on says ``connection: close``
+and closes its connection, while the listener and the idle connections stay open, so
+whatever the balancer still sends before its health checks take the node out (on a new
+connection or one it kept) is answered, never refused or cut off.
 :meth:`HttpServer.close` stops accepting, closes idle connections, lets those with a
 request in progress finish it (answered with ``connection: close``), and after ``grace``
 seconds aborts what is left.
@@ -108,6 +113,8 @@ class HttpServer:
         self._idle.set()
         #: Set by :meth:`close`: requests in progress are the last of their connections.
         self.closing = False
+        #: Set by :meth:`wind_down`: every answer is the last of its connection.
+        self.winding_down = False
 
     async def start(self, sock: socket.socket) -> None:
         """Accepts connections on ``sock`` from now on."""
@@ -137,6 +144,12 @@ class HttpServer:
         self._connections.discard(conn)
         if not self._connections:
             self._idle.set()
+
+    def wind_down(self) -> None:
+        """From now on every answer carries ``connection: close`` and its connection
+        closes after it; nothing is refused and no idle connection is closed (see the
+        module's docstring)."""
+        self.winding_down = True
 
     async def close(self, grace: float = 5.0) -> None:
         """Stops accepting; idle connections close now, busy ones after their answer;
@@ -234,7 +247,7 @@ class _Connection(asyncio.Protocol):
             except Exception:
                 log.exception("HTTP %s %s failed", item.method, item.path)
                 response, keep_alive = _FATAL, False
-            close = not keep_alive or server.closing
+            close = not keep_alive or server.closing or server.winding_down
             data = encode_response(
                 response.status,
                 response.headers,

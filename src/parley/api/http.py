@@ -15,6 +15,7 @@ and auth routes answer it 413 ``request_too_large``.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ _NOT_FOUND = Response(404, orjson.dumps({"ok": False, "error": "not_found"}))
 _HEALTH = Response(200, orjson.dumps({"ok": True}))
 _DRAINING = Response(503, orjson.dumps({"ok": False, "error": "draining"}))
 _OPENAPI_PATH = "/api/openapi.json"
+#: What load balancers and monitoring ask, not clients: not work, for :meth:`HttpApp.quiet_for`.
+_PROBES = frozenset(("/healthz", "/health", "/readyz", "/metrics"))
 # built and encoded once: the document is fixed for the life of the process
 _OPENAPI = Response(200, orjson.dumps(openapi.document()))
 _OPENAPI_405 = error_response(
@@ -56,6 +59,7 @@ class HttpApp:
         metrics: Callable[[], bytes] | None = None,
         readiness: Callable[[], tuple[str | None, dict[str, str]]] | None = None,
         secure_cookies: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         #: Session cookies are ``Secure`` always (behind a TLS proxy), not only over HTTPS.
         self._secure_cookies = secure_cookies
@@ -73,9 +77,21 @@ class HttpApp:
         #: Set when the node starts draining: ``/readyz`` then answers 503 so a load
         #: balancer sends no new work, while requests already here are still served.
         self.draining = False
+        self._clock = clock
+        #: When the last request other than a health check or a metrics scrape came
+        #: (``clock()``; ``-inf``: none yet), for :meth:`quiet_for`.
+        self._last_work = float("-inf")
+
+    def quiet_for(self) -> float:
+        """Seconds since the last request other than a health check or a metrics
+        scrape (``inf`` when none came): how a drain knows its load balancer has
+        stopped sending work."""
+        return self._clock() - self._last_work
 
     async def __call__(self, req: Request) -> Response:
         path = req.path
+        if path not in _PROBES:
+            self._last_work = self._clock()
         if path.startswith("/api/") and path != _OPENAPI_PATH and not self._health_only:
             rid = request_id(req.headers.get("x-request-id"))
             REQUEST_ID.set(rid)  # this request's task: every record while serving it
