@@ -83,7 +83,8 @@ class Fleet:
             "PARLEY_PARTITIONS": "4",
             "PARLEY_GATEWAY_URL": f"ws://127.0.0.1:{self.lb_port}/rtm",
             "PARLEY_HEARTBEAT": "5",
-            "PARLEY_DRAIN_SECONDS": "1",
+            # longer than HAProxy takes to see /readyz 503 (two checks a second apart)
+            "PARLEY_DRAIN_SECONDS": "5",
         }
 
     @property

@@ -7,8 +7,11 @@ there; elsewhere they are skipped with the reason.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -228,6 +231,52 @@ def test_an_api_node_killed_under_load_loses_nothing_it_committed(fleet, team):
     expected = list(range(start + 1, last_seq(web, channel) + 1))
     for sub in subs:
         assert sub.seqs == expected
+    fleet.start("api1", "api", 1)
+
+
+def test_an_api_node_drained_under_load_fails_no_request(fleet, team):
+    """A rolling restart: SIGTERM an API node while clients post through the load
+    balancer on keep-alive connections (and HAProxy keeps its own open to the nodes):
+    every request is answered ``ok``, none refused or cut off; the node exits once
+    HAProxy has taken it out, every post is stored once, and the node comes back."""
+    alice, _bots, channel = team
+    web = fleet.client(alice.token, via="api2")
+    start = last_seq(web, channel)
+    failures: list[str] = []
+    answered: list[int] = []
+
+    def post_steadily(name: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", fleet.lb_port, timeout=10)
+        headers = {
+            "Authorization": f"Bearer {alice.token}",
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        for i in range(200):
+            body = json.dumps({"channel": channel, "text": f"{name}-{i}"})
+            try:  # http.client opens a new connection after one the server closed
+                conn.request("POST", "/api/chat.postMessage", body, headers)
+                answer = json.loads(conn.getresponse().read())
+            except Exception as exc:  # noqa: BLE001 - what the test counts
+                failures.append(f"{name}-{i}: {exc!r}")
+                conn.close()
+                continue
+            if answer.get("ok"):
+                answered.append(1)
+            else:
+                failures.append(f"{name}-{i}: {answer}")
+            time.sleep(0.01)
+        conn.close()
+
+    posters = [threading.Thread(target=post_steadily, args=(f"roll{n}",)) for n in range(2)]
+    for t in posters:
+        t.start()
+    time.sleep(0.5)
+    fleet.kill("api1", signal.SIGTERM)  # returns once it has exited
+    for t in posters:
+        t.join(60)
+    assert failures == []
+    assert len(answered) == 400
+    assert last_seq(web, channel) == start + 400
     fleet.start("api1", "api", 1)
 
 
