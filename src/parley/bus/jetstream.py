@@ -27,7 +27,11 @@ read in order from any offset, and ``next_offset`` is one past the last event re
   ``max_age`` / ``max_bytes``).
 - **Commit** keeps each group's offsets in a JetStream key-value bucket, written by a
   background task at most every ``commit_interval`` seconds (last value wins), so a
-  restarted consumer resumes where its group left off.
+  restarted consumer resumes where its group left off. A second by default: each write
+  is a JetStream publish, and at a tenth of a second a fleet's readers (every gateway's
+  consumer, the indexer, the push worker and the republisher, each per partition) wrote
+  about a third as many as the events themselves; a reader that dies does at most a
+  second more of its idempotent work again.
 
 Retention: ``max_age`` seconds (default a day) and ``max_bytes`` (default 1 GiB).
 """
@@ -96,7 +100,7 @@ class JetStreamBus:
         max_bytes: int = 1 << 30,
         replicas: int = 1,
         max_pending: int = 100_000,
-        commit_interval: float = 0.1,
+        commit_interval: float = 1.0,
         connect_wait: float = 5.0,
         breakers: Breakers | None = None,
     ) -> None:
