@@ -41,6 +41,9 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     assert delivery["order_violations"] == 0
     assert result["delivery_latency_ms"]["count"] == delivery["delivered"]
     assert result["baseline"]["http_echo_rps"] > 0
+    names = [p["name"] for p in result["processes"]]  # where the busy cores went
+    assert "parley serve all" in names
+    assert "busiest processes (cores)" in printed
 
 
 def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):

@@ -95,6 +95,26 @@ def test_a_load_process_never_pauses_to_collect():
     assert (enabled, frozen, pending) == (False, True, True)
 
 
+def test_the_busiest_processes_are_those_that_used_the_most_cpu_meanwhile():
+    hz = os.sysconf("SC_CLK_TCK")
+    before = {1: ("nats-server", 5 * hz), 2: ("haproxy", 0), 3: ("parley serve api", hz)}
+    after = {
+        1: ("nats-server", 7 * hz),  # 2 s of CPU in 4 s: half a core
+        2: ("haproxy", hz // 10),  # under the floor
+        3: ("bash", 2 * hz),  # the pid is another process now: counted from nothing
+        4: ("parley bench", hz),  # started meanwhile
+    }
+    assert procs.busiest(before, after, 4.0, floor=0.05) == [
+        {"name": "nats-server", "pid": 1, "cores": 0.5},
+        {"name": "bash", "pid": 3, "cores": 0.5},
+        {"name": "parley bench", "pid": 4, "cores": 0.25},
+    ]
+    assert procs.busiest(before, after, 4.0, top=1)[0]["cores"] == 0.5
+    assert procs.busiest(before, after, 0.0) == []
+    here = procs.process_ticks()  # this machine's own, as the bench reads them
+    assert here[os.getpid()][1] >= 0 and procs.label(os.getpid(), "python") == "python"
+
+
 def test_machine_use_counts_every_cpu_but_idle_and_io_wait():
     # user nice system idle iowait irq softirq steal, summed over 2 CPUs: 400 ticks
     before = (100, 0, 50, 1000, 10, 0, 5, 0)

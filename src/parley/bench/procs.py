@@ -55,6 +55,69 @@ def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> d
     }
 
 
+#: One process as :func:`process_ticks` saw it: its label and CPU ticks so far.
+Seen = dict[int, tuple[str, int]]
+
+
+def process_ticks() -> Seen:
+    """Every visible process's label (:func:`label`) and user + system CPU so far, in
+    clock ticks, by pid: what :func:`busiest` compares."""
+    seen: Seen = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            seen[pid] = (
+                label(pid, stat[stat.index("(") + 1 : stat.rindex(")")]),
+                int(fields[11]) + int(fields[12]),
+            )
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+    return seen
+
+
+def label(pid: int, comm: str) -> str:
+    """What to call a process in a report: its command name, and for a Parley process
+    what it does (``parley serve api``, ``parley bench``)."""
+    try:
+        args = [
+            a.decode(errors="replace")
+            for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        ]
+    except OSError:
+        return comm
+    if not any(a == "parley" or a.endswith("/parley") for a in args):
+        return comm
+    if "serve" in args:
+        role = args[args.index("--role") + 1] if "--role" in args[:-1] else "all"
+        return f"parley serve {role}"
+    return "parley bench" if "bench" in args else "parley"
+
+
+def busiest(
+    before: Seen, after: Seen, seconds: float, *, top: int = 10, floor: float = 0.01
+) -> list[dict]:
+    """The processes that used the most CPU between two :func:`process_ticks`, in cores
+    (``{"name", "pid", "cores"}``, most first, at most ``top``, none under ``floor``):
+    where the machine's busy cores went. A process started in between counts from
+    nothing; one that ended is not seen (one ending, its command line gone, goes by its
+    command name)."""
+    if seconds <= 0:
+        return []
+    hz = os.sysconf("SC_CLK_TCK")
+    used = []
+    for pid, (name, ticks) in after.items():
+        start = before.get(pid)
+        cores = (ticks - (start[1] if start and start[0] == name else 0)) / hz / seconds
+        if cores >= floor:
+            used.append({"name": name, "pid": pid, "cores": round(cores, 3)})
+    used.sort(key=lambda p: -p["cores"])
+    return used[:top]
+
+
 def thread_sched(pid: int) -> tuple[int, int] | None:
     """Nanoseconds the main thread of ``pid`` (a Parley server's event loop) has spent so
     far on a CPU and runnable but waiting for one (``/proc/<pid>/task/<pid>/schedstat``);

@@ -215,5 +215,13 @@ def table(result: dict[str, Any]) -> str:
                 f"{machine['busy_cores']} ({machine['steal_cores']}) of {machine['cpus']}",
             )
         )
+    busiest = result.get("processes")
+    if busiest:
+        rows.append(
+            (
+                "busiest processes (cores)",
+                ", ".join(f"{p['name']} {p['cores']:.2f}" for p in busiest[:6]),
+            )
+        )
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -143,6 +143,7 @@ def _run(
         result["server"] = _server_figures(target, raw["cpu"], raw["elapsed"])
         result["clients"] = raw["clients"]
         result["machine_use"] = raw["machine_use"]
+        result["processes"] = raw["processes"]
         if raw["loop_thread"] is not None:
             result["server_loop_thread"] = raw["loop_thread"]
         if raw["received"].get("catchup_us"):
@@ -331,6 +332,7 @@ def _load(
         raise RuntimeError("subscribers did not connect")
     cpu0, t0 = target.cpu_seconds(), time.monotonic()
     ticks0 = procs.machine_ticks()
+    seen0, seen_at = procs.process_ticks(), time.monotonic()
     start_ns = time.monotonic_ns() + int(1.0e9)  # senders connect first
     # the loop thread is measured while messages are sent: from the first scheduled send
     # to the last reply (a wait_for poll's 0.25 s late at most), not over the drain after
@@ -384,6 +386,8 @@ def _load(
 
     try:
         sent = wait_for(send_out, seconds + 300)
+        # every process's CPU up to the last reply, while the clients still run
+        busiest = procs.busiest(seen0, procs.process_ticks(), time.monotonic() - seen_at)
         loop_use = None
         if loop_window:
             loop0, began = loop_window[0]
@@ -408,6 +412,7 @@ def _load(
             "subscriber_cpu_seconds": round(received["cpu"], 2),
         },
         "machine_use": procs.machine_use(ticks0, procs.machine_ticks(), os.cpu_count() or 1),
+        "processes": busiest,
     }
 
 
