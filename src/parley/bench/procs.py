@@ -83,10 +83,7 @@ def label(pid: int, comm: str) -> str:
     """What to call a process in a report: its command name, and for a Parley process
     what it does (``parley serve api``, ``parley bench``)."""
     try:
-        args = [
-            a.decode(errors="replace")
-            for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        ]
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return comm
     if not any(a == "parley" or a.endswith("/parley") for a in args):
@@ -177,11 +174,7 @@ def fd_limit(pid: int) -> int | None:
 def is_parley_server(pid: int) -> bool:
     """Whether ``pid`` runs ``parley serve`` (``python -m parley serve`` or the ``parley``
     script), as opposed to, say, the load balancer in front of a fleet."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"serve" in args and any(a == b"parley" or a.endswith(b"/parley") for a in args)
+    return label(pid, "").startswith("parley serve ")
 
 
 def parley_servers() -> tuple[int, ...]:
