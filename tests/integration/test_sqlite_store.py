@@ -101,6 +101,15 @@ def test_a_data_dir_keeps_its_shard_count(tmp_path):
         asyncio.run(start(5))
 
 
+@pytest.fixture(params=["native", "thread"])
+def syncer_kind(request):
+    """Each syncer: the C extension's thread (which must be built here) and the Python
+    thread used where it is not."""
+    from parley.storage.sqlite.syncer import NativeSyncer, ThreadSyncer
+
+    return {"native": NativeSyncer, "thread": ThreadSyncer}[request.param]
+
+
 def loop_writer(path, syncer, **settings):
     """A started shard writer on ``path`` (``synchronous``, ``max_batch`` and the rest
     from ``settings``)."""
@@ -148,14 +157,12 @@ def test_a_background_writer_runs_at_its_nice_and_the_event_loop_at_its_own(tmp_
     assert loop == own
 
 
-def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, syncer_kind):
     """Commits in every loop turn, a reader reading beside them, checkpoints asked for
     every 20 ms: the WAL is checkpointed whole and rewritten from its start, so it never
     grows past a small part of what was written through it (a checkpoint beside the
     writer never found it idle, and the WAL grew with every commit), and everything is
     in the file."""
-    from parley.storage.sqlite.inline import Syncer
-
     path = tmp_path / "s.db"
     commits = biggest = 0
     stop = threading.Event()
@@ -169,7 +176,7 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
 
     async def run():
         nonlocal commits, biggest
-        syncer = Syncer("test-sync")
+        syncer = syncer_kind("test-sync")
         writer = loop_writer(
             path, syncer, synchronous="NORMAL", max_batch=100, checkpoint_every=0.02
         )
@@ -202,11 +209,10 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
     conn.close()
 
 
-def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_path):
+def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_path, syncer_kind):
     """Shard writes on the event loop: every post is settled, hooks in commit order,
     the WAL synced and checkpointed by the syncer, and all of it is in the file after
     close; a failing op still fails alone."""
-    from parley.storage.sqlite.inline import Syncer
 
     def broken(conn, state, *_):
         conn.execute("INSERT INTO messages (channel) VALUES ('CAAAA')")  # violates NOT NULL
@@ -214,7 +220,7 @@ def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_pa
     hooked: list[int] = []
 
     async def run():
-        syncer = Syncer("test-sync")
+        syncer = syncer_kind("test-sync")
         writer = loop_writer(tmp_path / "s.db", syncer, synchronous="FULL", max_batch=7)
         futs = [
             writer.submit(op_post, post(i), after_commit=lambda r: hooked.append(r.message.seq))
@@ -235,13 +241,11 @@ def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_pa
     conn.close()
 
 
-def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp_path):
+def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp_path, syncer_kind):
     """Group commit: one post a loop turn for 200 turns, each file sync (``FULL``) taking
     far longer than a turn; what comes while a commit is synced waits and goes in one
     transaction, so there are fewer transactions than turns, and every post is settled
     in order, hooks in commit order, and in the file."""
-    from parley.storage.sqlite.inline import Syncer
-
     statements: list[str] = []
     hooked: list[int] = []
 
@@ -249,7 +253,7 @@ def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp
         conn.set_trace_callback(statements.append)
 
     async def run():
-        syncer = Syncer("test-sync")
+        syncer = syncer_kind("test-sync")
         writer = loop_writer(tmp_path / "s.db", syncer, synchronous="FULL", max_batch=1000)
         await writer.submit(trace)
         futs = []
@@ -273,12 +277,11 @@ def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp
     conn.close()
 
 
-def test_a_commit_that_fails_at_the_syncer_fails_its_batch_whole(tmp_path):
+def test_a_commit_that_fails_at_the_syncer_fails_its_batch_whole(tmp_path, syncer_kind):
     """The syncer commits what the loop ran. When that ``COMMIT`` fails (here a deferred
     foreign key, the one check SQLite leaves to the commit), the whole batch is rolled
     back: every op of it fails with a storage error, no after-commit hook runs, nothing
     of it is in the file, and the writer goes on numbering from what is."""
-    from parley.storage.sqlite.inline import Syncer
 
     def poison(conn, _state) -> None:
         conn.execute("COMMIT")  # foreign keys can only be turned on between transactions
@@ -294,7 +297,7 @@ def test_a_commit_that_fails_at_the_syncer_fails_its_batch_whole(tmp_path):
     hooked: list[int] = []
 
     async def run():
-        syncer = Syncer("test-sync")
+        syncer = syncer_kind("test-sync")
         writer = loop_writer(tmp_path / "s.db", syncer, synchronous="FULL", max_batch=100)
         futs = [writer.submit(poison)] + [
             writer.submit(op_post, post(i), after_commit=lambda r: hooked.append(r.message.seq))

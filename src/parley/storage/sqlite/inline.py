@@ -1,5 +1,5 @@
 """Group commit on the event loop's own thread, committed and made durable by a syncer
-thread.
+(:mod:`.syncer`).
 
 Why not a writer thread per file (:class:`~parley.storage.sqlite.db.Writer`): its ops
 are Python, and every SQL statement they run lets go of the GIL and takes it back. With
@@ -7,10 +7,10 @@ a writer per shard beside the event loop, each of those hand-offs is a futex wak
 context switch; under ``parley bench`` a third of the server's CPU went to them, and
 the loop, the one thread everything waits on, was held up by each. Here the ops run on
 the loop itself, in one transaction what a loop turn queued or what came while the
-previous commit was synced, and the only other thread runs two statements a batch:
-its ``COMMIT``, which writes the batch's pages to the WAL (a third of a post's SQLite
-time, and SQLite lets go of the GIL while it runs), and the WAL's ``fdatasync``, which
-needs no GIL. The loop does not touch the connection again until the batch is settled.
+previous commit was synced, and the syncer's thread runs two steps a batch: its
+``COMMIT``, which writes the batch's pages to the WAL (a third of a post's SQLite time),
+and the WAL's ``fdatasync``; where the C extension is built it does both without taking
+the GIL at all. The loop does not touch the connection again until the batch is settled.
 
 Durability is unchanged: with ``synchronous`` FULL (or EXTRA) the connection runs in
 NORMAL (a commit writes the WAL without syncing it) and a :class:`Syncer` syncs the WAL
@@ -25,234 +25,22 @@ take back what it saw.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import os
-import queue
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from parley.errors import StorageUnavailable
-from parley.storage.sqlite.db import (
-    Op,
-    commit_group,
-    connect,
-    migrate,
-    run_group,
-    settle_batch,
-    translate,
-)
+from parley.storage.sqlite.db import Op, commit_group, migrate, run_group
+from parley.storage.sqlite.syncer import CHECKPOINT_EVERY, Pending, Syncer, Wal, open_with_handle
 
-log = logging.getLogger(__name__)
-
-_STOP = object()
 #: The ``synchronous`` modes that promise a commit is on disk when it returns.
 _SYNCED = ("FULL", "EXTRA")
 
-#: Seconds between two checkpoints of one file (the syncer's, while it is written).
-CHECKPOINT_EVERY = 1.0
 #: The size a WAL file is cut back to when it starts over (bytes): well above what a
 #: second of writes fills at the send path's peak (40 MB at 3,000 msg/s), so the file is
 #: reused in place, not regrown, and only a burst's growth is given back.
 WAL_SIZE_LIMIT = 256 * 1024 * 1024
-
-
-class Wal:
-    """One database file's write-ahead log, as the syncer sees it: a descriptor to sync
-    and, opened in the syncer's thread on first use, a connection that checkpoints."""
-
-    def __init__(self, path: Path, *, sync: bool, every: float = CHECKPOINT_EVERY) -> None:
-        self.path = path
-        #: Whether a commit must be synced before it counts (FULL, EXTRA).
-        self.sync = sync
-        self.every = every
-        # a connection in WAL mode has made the WAL by the time it has migrated, and it
-        # stays the same file while that connection is open
-        self.fd = os.open(f"{path}-wal", os.O_RDONLY | os.O_CLOEXEC)
-        self.checkpointed = time.monotonic()
-        self._conn: sqlite3.Connection | None = None
-
-    def due(self) -> bool:
-        """Whether ``every`` seconds have passed since the last checkpoint."""
-        return time.monotonic() - self.checkpointed >= self.every
-
-    def checkpoint(self) -> None:
-        """Copies what the WAL holds into the file, as far as readers allow (PASSIVE:
-        never waits for the writer or for a reader), so the WAL can start over."""
-        self.checkpointed = time.monotonic()
-        if self._conn is None:
-            self._conn = connect(self.path, synchronous="NORMAL")
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def close(self) -> None:
-        os.close(self.fd)
-        if self._conn is not None:
-            self._conn.close()
-
-
-class Pending:
-    """What one writer handed to the syncer at once.
-
-    ``groups``: each transaction's ``(op, args, fut, after)`` items with their ``(ok,
-    value)`` results, in order; every transaction but the last is committed. The last
-    is still open on ``conn`` when ``conn`` is given: the syncer commits it (or, if the
-    ``COMMIT`` fails, rolls it back and fails its ops that had succeeded). ``wal``: the
-    file's WAL, synced after. ``synced(committed)``: the writer's callback, called on
-    the loop before the groups settle; ``committed`` is False when the syncer's
-    ``COMMIT`` failed (the writer's state must then forget what the batch did).
-    """
-
-    __slots__ = ("wal", "groups", "conn", "synced", "committed")
-
-    def __init__(
-        self,
-        wal: Wal,
-        groups: list[tuple[list, list[tuple[bool, Any]]]],
-        conn: sqlite3.Connection | None,
-        synced: Callable[[bool], None],
-    ) -> None:
-        self.wal = wal
-        self.groups = groups
-        self.conn = conn
-        self.synced = synced
-        self.committed = True
-
-    def commit(self) -> None:
-        """In the syncer's thread: commits the open transaction, if there is one."""
-        if self.conn is None:
-            return
-        try:
-            self.conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - every failure must reach its callers
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
-            log.error("committing to %s failed: %s", self.wal.path, exc)
-            self.committed = False
-            error = translate(exc)
-            batch, results = self.groups[-1]
-            self.groups[-1] = (batch, [(False, error) if ok else (ok, v) for ok, v in results])
-
-
-class _Checkpoint:
-    """A writer's request: checkpoint ``wal`` (its writer commits nothing meanwhile),
-    then call ``done`` on the loop."""
-
-    __slots__ = ("wal", "done")
-
-    def __init__(self, wal: Wal, done: Callable[[], None]) -> None:
-        self.wal = wal
-        self.done = done
-
-
-class Syncer:
-    """One thread that makes committed batches durable, then settles them on the loop;
-    it also checkpoints the files whose writers ask it to (:meth:`checkpoint`).
-
-    :meth:`hand_over` takes what a writer ran (its last transaction left open). The
-    thread takes everything handed over so far, commits each (writing the WAL),
-    ``fdatasync``\\ s each WAL file among it that must be synced once, and, on the
-    loop, calls each writer's callback (which runs what waited meanwhile and hands it
-    over: the thread commits and syncs it while the loop settles), then settles the
-    batches in the order they came, so each file's after-commit hooks keep commit
-    order. If a ``COMMIT`` or a sync fails, the ops it covered fail with a storage error
-    (:class:`StorageUnavailable` for a sync) and their hooks do not run. Then it runs the
-    checkpoints asked for: the writers' connections do not checkpoint by themselves (a
-    checkpoint copies pages and syncs twice, which the event loop must not wait for).
-    """
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def start(self) -> None:
-        """Starts the thread (once; from the event loop)."""
-        if self._thread is not None:
-            return
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-
-    def hand_over(self, pending: Pending) -> None:
-        """From the loop: commit ``pending`` and settle it once it is synced. Its writer
-        leaves its connection alone until its ``synced`` callback."""
-        self._queue.put(pending)
-
-    def checkpoint(self, wal: Wal, done: Callable[[], None]) -> None:
-        """From the loop: checkpoint ``wal`` once what was handed over before is synced
-        and settled, then call ``done`` on the loop (whatever the checkpoint's outcome).
-        The caller writes nothing to the file until then."""
-        self._queue.put(_Checkpoint(wal, done))
-
-    async def close(self) -> None:
-        """Syncs and settles everything handed over, then stops the thread."""
-        if self._thread is None:
-            return
-        thread, self._thread = self._thread, None
-        self._queue.put(_STOP)
-        await asyncio.get_running_loop().run_in_executor(None, thread.join)
-
-    def _run(self) -> None:
-        seen: set[Wal] = set()  # closed when the syncer stops, after their writers
-        while True:
-            items = [self._queue.get()]
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = _STOP in items
-            checkpoints = [i for i in items if isinstance(i, _Checkpoint)]
-            batches = [i for i in items if isinstance(i, Pending)]
-            for pending in batches:
-                pending.commit()
-            wals = list(dict.fromkeys(pending.wal for pending in batches))
-            seen.update(wals)
-            failed: dict[Wal, OSError] = {}
-            for wal in wals:
-                if wal.sync:
-                    try:
-                        os.fdatasync(wal.fd)
-                    except OSError as exc:
-                        log.error("%s: syncing %s failed: %s", self._name, wal.path, exc)
-                        failed[wal] = exc
-            if batches:
-                assert self._loop is not None
-                try:
-                    self._loop.call_soon_threadsafe(_settle_all, batches, failed)
-                except RuntimeError:  # loop closed under us: nobody is waiting any more
-                    stop = True
-            for request in checkpoints:
-                self._checkpoint(request)
-            if stop:
-                for wal in seen:
-                    wal.close()
-                return
-
-    def _checkpoint(self, request: _Checkpoint) -> None:
-        try:
-            request.wal.checkpoint()
-        except sqlite3.Error as exc:  # the writer asks again in a second
-            log.warning("%s: checkpointing %s failed: %s", self._name, request.wal.path, exc)
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # loop closed: nobody is waiting any more
-            self._loop.call_soon_threadsafe(request.done)
-
-
-def _settle_all(handed: list[Pending], failed: dict[Wal, OSError]) -> None:
-    for pending in handed:
-        pending.synced(pending.committed)
-    for pending in handed:
-        for batch, results in pending.groups:
-            if pending.wal in failed:
-                error = StorageUnavailable(f"sqlite: syncing the WAL failed: {failed[pending.wal]}")
-                results = [(False, error)] * len(batch)
-            settle_batch(batch, results)
 
 
 class LoopWriter:
@@ -318,7 +106,7 @@ class LoopWriter:
     def start(self) -> None:
         """Opens and migrates the file and starts the syncer (from the event loop)."""
         self._loop = asyncio.get_running_loop()
-        self._conn = connect(self._path, synchronous=self._synchronous)
+        self._conn, self._handle = open_with_handle(self._path, self._synchronous)
         self._conn.execute("PRAGMA wal_autocheckpoint=0")  # the syncer's job
         self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         migrate(self._conn, self._steps)
@@ -359,7 +147,8 @@ class LoopWriter:
                     results, open_ = run_group(conn, self._state, batch, self._name)
                     groups.append((batch, results))
             self._syncing = True
-            self._syncer.hand_over(Pending(wal, groups, conn if open_ else None, self._synced))
+            pending = Pending(wal, groups, conn if open_ else None, self._synced, self._handle)
+            self._syncer.hand_over(pending)
         if wal.due():
             self._holding = True
             self._syncer.checkpoint(wal, self._resume)

@@ -32,8 +32,9 @@ from parley.storage.models import (
 from parley.storage.router import by_shard, shard_for
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers
-from parley.storage.sqlite.inline import LoopWriter, Syncer
+from parley.storage.sqlite.inline import LoopWriter
 from parley.storage.sqlite.lock import DataDirLock
+from parley.storage.sqlite.syncer import make_syncer
 
 _COLS = (
     "id, channel, team, seq, ts, user, bot_id, text, thread_ts, subtype, client_msg_id, "
@@ -343,7 +344,7 @@ class SqliteMessageStore:
         self.paths = [root / shard_filename(i) for i in range(shards)]
         self._n = shards
         #: Syncs the shards' WAL files for their writers (one thread for all of them).
-        self._syncer = Syncer("parley-shard-sync")
+        self._syncer = make_syncer("parley-shard-sync")
         self._writers = [
             LoopWriter(
                 p,

@@ -1,0 +1,250 @@
+"""The C syncer (``parley.storage.sqlite._syncer``) on real SQLite files: the handles it
+finds, what its thread commits and syncs, what it reports when either fails, and the
+order it hands results back in; then how those results settle a writer's batch."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import select
+import sqlite3
+import threading
+
+import pytest
+
+from parley.errors import StorageError, StorageUnavailable
+from parley.storage.sqlite import _syncer
+from parley.storage.sqlite.db import connect
+from parley.storage.sqlite.syncer import (
+    NativeSyncer,
+    Pending,
+    Wal,
+    make_syncer,
+    open_with_handle,
+    settle_finished,
+    sqlite_error,
+)
+
+SQLITE_CONSTRAINT = 19
+
+
+def results(syncer, expected: int, timeout: float = 5.0) -> list[tuple]:
+    """Waits on the syncer's eventfd until ``expected`` results are collected."""
+    got: list[tuple] = []
+    while len(got) < expected:
+        ready, _, _ = select.select([syncer.fileno()], [], [], timeout)
+        assert ready, f"only {len(got)} of {expected} results came back"
+        got += syncer.collect()
+    return got
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A WAL-mode file with a table, its writer's connection and handle, its WAL's fd."""
+    path = tmp_path / "t.db"
+    conn, handle = open_with_handle(path, "NORMAL")
+    conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    fd = os.open(f"{path}-wal", os.O_RDONLY)
+    yield path, conn, handle, fd
+    os.close(fd)
+    conn.close()
+
+
+def count(path) -> int:
+    with sqlite3.connect(path) as other:
+        return other.execute("SELECT count(*) FROM t").fetchone()[0]
+
+
+def test_a_connection_opened_after_capture_is_found_with_its_file(tmp_path):
+    _syncer.capture()
+    conn = sqlite3.connect(tmp_path / "a.db")
+    handle = _syncer.captured()
+    assert handle != 0
+    assert os.path.samefile(_syncer.filename(handle), tmp_path / "a.db")
+    assert _syncer.captured() == 0  # taken once
+    conn.close()
+
+
+def test_only_the_next_connection_of_the_capturing_thread_is_found(tmp_path):
+    _syncer.capture()
+    opened = threading.Thread(target=lambda: sqlite3.connect(tmp_path / "other.db").close())
+    opened.start()
+    opened.join()
+    assert _syncer.captured() == 0  # another thread's open is not this one's
+    _syncer.capture()
+    first = sqlite3.connect(tmp_path / "first.db")
+    second = sqlite3.connect(tmp_path / "second.db")
+    assert os.path.samefile(_syncer.filename(_syncer.captured()), tmp_path / "first.db")
+    first.close()
+    second.close()
+
+
+def test_the_thread_commits_the_open_transaction_and_syncs_the_wal(db):
+    path, conn, handle, fd = db
+    syncer = _syncer.Syncer("test-sync")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(5)])
+        assert count(path) == 0  # not committed yet
+        syncer.commit(handle, fd, "batch")
+        assert results(syncer, 1) == [("batch", 0, None, 0)]
+        assert not conn.in_transaction
+        assert count(path) == 5
+    finally:
+        syncer.close()
+
+
+def test_a_failed_commit_is_rolled_back_and_reported_with_sqlites_code_and_text(db):
+    path, conn, handle, fd = db
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        "CREATE TABLE child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    syncer = _syncer.Syncer()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (1)")
+        conn.execute("INSERT INTO child VALUES (7)")  # checked at COMMIT only
+        syncer.commit(handle, fd, "batch")
+        ((token, rc, message, sync_errno),) = results(syncer, 1)
+        assert (token, rc & 0xFF, sync_errno) == ("batch", SQLITE_CONSTRAINT, 0)
+        assert "FOREIGN KEY" in message
+        assert not conn.in_transaction  # rolled back: the connection is usable
+        assert count(path) == 0
+        conn.execute("INSERT INTO t VALUES (2)")
+        assert count(path) == 1
+    finally:
+        syncer.close()
+
+
+def test_a_failed_sync_reports_its_errno_to_every_batch_it_covered(db):
+    _path, conn, handle, _fd = db
+    read_end, write_end = os.pipe()  # fdatasync() on a pipe fails with EINVAL
+    syncer = _syncer.Syncer()
+    try:
+        syncer.commit(0, read_end, "first")
+        syncer.commit(0, read_end, "second")
+        syncer.commit(0, -1, "not synced")
+        got = results(syncer, 3)
+        assert [g[0] for g in got] == ["first", "second", "not synced"]
+        assert [g[3] for g in got] == [errno.EINVAL, errno.EINVAL, 0]
+        assert all(g[1] == 0 for g in got)
+    finally:
+        syncer.close()
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_results_come_back_in_order_and_a_checkpoint_after_the_commits_before_it(db):
+    path, conn, handle, fd = db
+    reader, reader_handle = open_with_handle(path, "NORMAL")
+    syncer = _syncer.Syncer()
+    try:
+        got = []
+        for i in range(20):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+            syncer.commit(handle, fd, i)
+            got += results(syncer, 1)
+        syncer.checkpoint(reader_handle, "checkpoint")
+        got += results(syncer, 1)
+        assert [g[0] for g in got] == [*range(20), "checkpoint"]
+        assert all(g[1:] == (0, None, 0) for g in got)
+        assert count(path) == 20
+    finally:
+        syncer.close()
+        reader.close()
+
+
+def test_close_finishes_what_was_queued_and_refuses_more(db):
+    path, conn, handle, fd = db
+    syncer = _syncer.Syncer()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES (1)")
+    syncer.commit(handle, fd, "last")
+    syncer.close()
+    syncer.close()  # idempotent
+    assert syncer.collect() == [("last", 0, None, 0)]
+    assert count(path) == 1
+    with pytest.raises(RuntimeError, match="closed"):
+        syncer.commit(0, -1, "late")
+
+
+def test_bad_arguments_are_refused():
+    syncer = _syncer.Syncer()
+    try:
+        with pytest.raises(TypeError):
+            syncer.commit("handle", -1, None)
+        with pytest.raises(ValueError):
+            syncer.checkpoint(0, None)
+        with pytest.raises(TypeError):
+            _syncer.filename(None)
+    finally:
+        syncer.close()
+
+
+def test_sqlite_codes_become_the_exceptions_pythons_module_raises():
+    assert isinstance(sqlite_error(SQLITE_CONSTRAINT, "x"), sqlite3.IntegrityError)
+    assert isinstance(sqlite_error(787, "x"), sqlite3.IntegrityError)  # ..._FOREIGNKEY
+    assert isinstance(sqlite_error(5, "database is locked"), sqlite3.OperationalError)
+    assert isinstance(sqlite_error(10, "disk I/O error"), sqlite3.OperationalError)
+    assert type(sqlite_error(11, "malformed")) is sqlite3.DatabaseError
+    assert str(sqlite_error(1, None)) == "SQLite error 1"
+
+
+def test_the_native_syncer_is_the_one_chosen_here():
+    """CI builds the extension (SQLite's headers are installed): were it silently not
+    built, every shard would fall back to the Python thread."""
+    assert isinstance(make_syncer("test-sync"), NativeSyncer)
+
+
+def _pending(loop, wal: Wal, n: int, synced: list) -> tuple[Pending, list]:
+    """A batch of ``n`` ops that each succeeded, its transaction left open, with their
+    futures; ``synced`` gets what the writer's callback is told."""
+    futs = [loop.create_future() for _ in range(n)]
+    batch = [(None, (), fut, None) for fut in futs]
+    results = [(True, i) for i in range(n)]
+    return Pending(wal, [(batch, results)], None, synced.append), futs
+
+
+def test_settling_a_failed_commit_a_failed_sync_and_a_checkpoint_in_their_order(tmp_path):
+    async def run():
+        loop = asyncio.get_running_loop()
+        conns = [connect(tmp_path / name, synchronous="NORMAL") for name in ("s.db", "o.db")]
+        for conn in conns:
+            conn.execute("CREATE TABLE t (x)")  # the WAL exists once written
+        wal, other = Wal(tmp_path / "s.db", sync=True), Wal(tmp_path / "o.db", sync=True)
+        synced: list[bool] = []
+        order: list[str] = []
+        ok, ok_futs = _pending(loop, wal, 2, synced)
+        bad_commit, commit_futs = _pending(loop, wal, 2, synced)
+        bad_sync, sync_futs = _pending(loop, other, 1, synced)
+
+        class Done:
+            wal = other
+
+            def done(self):
+                order.append("checkpoint" if all(f.done() for f in sync_futs) else "early")
+
+        settle_finished(
+            [
+                (ok, 0, None, 0),
+                (bad_commit, 787, "FOREIGN KEY constraint failed", 0),
+                (bad_sync, 0, None, errno.EIO),
+                (Done(), 0, None, 0),
+            ],
+            "test",
+        )
+        for closing in (wal, other, *conns):
+            closing.close()
+        return synced, order, ok_futs, commit_futs, sync_futs
+
+    synced, order, ok_futs, commit_futs, sync_futs = asyncio.run(run())
+    assert synced == [True, False, True]  # the failed COMMIT tells its writer to forget
+    assert [f.result() for f in ok_futs] == [0, 1]
+    assert all(isinstance(f.exception(), StorageError) for f in commit_futs)
+    assert "FOREIGN KEY" in str(commit_futs[0].exception())
+    assert isinstance(sync_futs[0].exception(), StorageUnavailable)
+    assert order == ["checkpoint"]
