@@ -12,11 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.run-deps: pyproject.toml setup.py src/parley/gateway/_sender.c src/parley/storage/sqlite/_syncer.c | $(BIN)/python
+$(VENV)/.run-deps: pyproject.toml setup.py src/parley/gateway/_sender.c src/parley/storage/sqlite/_syncer.c src/parley/_worker.h | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.dev-deps: pyproject.toml setup.py src/parley/gateway/_sender.c src/parley/storage/sqlite/_syncer.c | $(BIN)/python
+$(VENV)/.dev-deps: pyproject.toml setup.py src/parley/gateway/_sender.c src/parley/storage/sqlite/_syncer.c src/parley/_worker.h | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.run-deps
 

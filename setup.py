@@ -14,6 +14,8 @@ setup(
         Extension(
             "parley.gateway._sender",
             ["src/parley/gateway/_sender.c"],
+            include_dirs=["src/parley"],
+            depends=["src/parley/_worker.h"],
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         ),
@@ -21,6 +23,8 @@ setup(
             "parley.storage.sqlite._syncer",
             ["src/parley/storage/sqlite/_syncer.c"],
             libraries=["sqlite3"],
+            include_dirs=["src/parley"],
+            depends=["src/parley/_worker.h"],
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         ),

@@ -70,9 +70,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "_worker.h"
 
 typedef struct Outbox Outbox;
 
@@ -94,13 +95,8 @@ typedef struct Batch {
 
 typedef struct {
     PyObject_HEAD
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int started;
-    int stopping;       /* under lock */
+    Worker w;           /* the thread, its lock and its eventfd */
     int closed;
-    int efd;
     Batch *adding;      /* the loop's, not yet kicked */
     Batch *todo_head, *todo_tail;  /* under lock: kicked, for the thread */
     Batch *done_head, *done_tail;  /* under lock: written, for collect() */
@@ -187,28 +183,26 @@ static Py_ssize_t send_one(Item *it) {
 static void *run(void *arg) {
     Sender *s = (Sender *)arg;
     pthread_setname_np(pthread_self(), "parley-ws-write");  /* as top -H and /proc show it */
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->w.lock);
     for (;;) {
-        while (!s->todo_head && !s->stopping)
-            pthread_cond_wait(&s->wake, &s->lock);
+        while (!s->todo_head && !s->w.stopping)
+            pthread_cond_wait(&s->w.wake, &s->w.lock);
         Batch *b = s->todo_head;
         if (!b) break;  /* stopping, and everything kicked is written */
         s->todo_head = b->next;
         if (!s->todo_head) s->todo_tail = NULL;
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->w.lock);
         for (Py_ssize_t i = 0; i < b->n; i++) {
             Item *it = &b->items[i];
             it->result = send_one(it);
             close(it->fd);
             it->fd = -1;
         }
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         batch_push(&s->done_head, &s->done_tail, b);
-        uint64_t one = 1;
-        ssize_t w;
-        do { w = write(s->efd, &one, sizeof one); } while (w < 0 && errno == EINTR);
+        worker_notify(&s->w);
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     return NULL;
 }
 
@@ -219,26 +213,11 @@ static PyObject *Sender_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     }
     Sender *s = (Sender *)type->tp_alloc(type, 0);
     if (!s) return NULL;
-    s->efd = -1;
     s->max_in_flight = 4096;
-    if (pthread_mutex_init(&s->lock, NULL) || pthread_cond_init(&s->wake, NULL)) {
-        Py_DECREF(s);
-        return PyErr_NoMemory();
-    }
-    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->efd < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (worker_start(&s->w, run, s) < 0) {
         Py_DECREF(s);
         return NULL;
     }
-    int err = pthread_create(&s->thread, NULL, run, s);
-    if (err) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        Py_DECREF(s);
-        return NULL;
-    }
-    s->started = 1;
     return (PyObject *)s;
 }
 
@@ -313,10 +292,10 @@ static void kick(Sender *s) {
     Batch *b = s->adding;
     if (b && b->n) {
         s->adding = NULL;
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         batch_push(&s->todo_head, &s->todo_tail, b);
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
+        pthread_cond_signal(&s->w.wake);
+        pthread_mutex_unlock(&s->w.lock);
     }
 }
 
@@ -327,23 +306,21 @@ static PyObject *Sender_kick(Sender *s, PyObject *unused) {
 
 static void done_put_back(Sender *s, Batch *b) {
     if (!b) return;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->w.lock);
     Batch *last = b;
     while (last->next) last = last->next;
     last->next = s->done_head;
     s->done_head = b;
     if (!s->done_tail) s->done_tail = last;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
 }
 
 static PyObject *Sender_collect(Sender *s, PyObject *unused) {
-    uint64_t count;
-    while (read(s->efd, &count, sizeof count) < 0 && errno == EINTR) {
-    }
-    pthread_mutex_lock(&s->lock);
+    worker_drain(&s->w);
+    pthread_mutex_lock(&s->w.lock);
     Batch *b = s->done_head;
     s->done_head = s->done_tail = NULL;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     PyObject *out = PyList_New(0);
     for (Batch *x = b; out && x; x = x->next) {
         for (Py_ssize_t i = 0; i < x->n; i++) {
@@ -390,28 +367,19 @@ static PyObject *Sender_collect(Sender *s, PyObject *unused) {
 }
 
 static PyObject *Sender_fileno(Sender *s, PyObject *unused) {
-    return PyLong_FromLong(s->efd);
+    return PyLong_FromLong(s->w.efd);
 }
 
 static void sender_stop(Sender *s) {
     if (s->closed) return;
     s->closed = 1;
-    if (!s->started) {  /* no thread to write them: what was added is dropped */
+    if (!s->w.started) {  /* no thread to write them: what was added is dropped */
         if (s->adding) batch_discard(s->adding);
         s->adding = NULL;
         return;
     }
     kick(s);  /* what was added and not kicked is written too */
-    {
-        pthread_mutex_lock(&s->lock);
-        s->stopping = 1;
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
-        Py_BEGIN_ALLOW_THREADS
-        pthread_join(s->thread, NULL);
-        Py_END_ALLOW_THREADS
-        s->started = 0;
-    }
+    worker_stop(&s->w);
 }
 
 static PyObject *Sender_close(Sender *s, PyObject *unused) {
@@ -435,9 +403,7 @@ static void Sender_dealloc(Sender *s) {
         free(b);
         b = next;
     }
-    if (s->efd >= 0) close(s->efd);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
+    worker_free(&s->w);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 

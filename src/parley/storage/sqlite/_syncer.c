@@ -45,12 +45,12 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "_worker.h"
 
 enum { COMMIT = 1, CHECKPOINT = 2 };
 
@@ -72,13 +72,10 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     char name[16]; /* the thread's, as top -H and /proc show it */
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int started, stopping, closed;
-    int efd;
-    Queue todo; /* under lock: queued, for the thread */
-    Queue done; /* under lock: finished, for collect() */
+    Worker w;
+    int closed;
+    Queue todo; /* under w.lock: queued, for the thread */
+    Queue done; /* under w.lock: finished, for collect() */
 } Syncer;
 
 static void push(Queue *q, Job *j) {
@@ -131,25 +128,23 @@ static void checkpoint_one(Job *j) {
     if (j->rc != SQLITE_OK) j->message = copy(sqlite3_errmsg(j->db));
 }
 
-/* Under lock: hands finished jobs to collect() and wakes the loop. */
+/* Under w.lock: hands finished jobs to collect() and wakes the loop. */
 static void finish(Syncer *s, Queue *finished) {
     if (!finished->head) return;
     append(&s->done, finished);
-    uint64_t one = 1;
-    ssize_t w;
-    do { w = write(s->efd, &one, sizeof one); } while (w < 0 && errno == EINTR);
+    worker_notify(&s->w);
 }
 
 static void *run(void *arg) {
     Syncer *s = (Syncer *)arg;
     pthread_setname_np(pthread_self(), s->name);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->w.lock);
     for (;;) {
-        while (!s->todo.head && !s->stopping) pthread_cond_wait(&s->wake, &s->lock);
+        while (!s->todo.head && !s->w.stopping) pthread_cond_wait(&s->w.wake, &s->w.lock);
         Job *taken = s->todo.head;
         if (!taken) break; /* stopping, and everything queued is done */
         s->todo.head = s->todo.tail = NULL;
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->w.lock);
 
         for (Job *j = taken; j; j = j->next)
             if (j->kind == COMMIT) commit_one(j);
@@ -159,14 +154,14 @@ static void *run(void *arg) {
             next = j->next;
             push(j->kind == COMMIT ? &commits : &checkpoints, j);
         }
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         finish(s, &commits);
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->w.lock);
         for (Job *j = checkpoints.head; j; j = j->next) checkpoint_one(j);
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         finish(s, &checkpoints);
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     return NULL;
 }
 
@@ -177,25 +172,10 @@ static PyObject *Syncer_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     Syncer *s = (Syncer *)type->tp_alloc(type, 0);
     if (!s) return NULL;
     snprintf(s->name, sizeof s->name, "%s", name);
-    s->efd = -1;
-    if (pthread_mutex_init(&s->lock, NULL) || pthread_cond_init(&s->wake, NULL)) {
-        Py_DECREF(s);
-        return PyErr_NoMemory();
-    }
-    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->efd < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+    if (worker_start(&s->w, run, s) < 0) {
         Py_DECREF(s);
         return NULL;
     }
-    int err = pthread_create(&s->thread, NULL, run, s);
-    if (err) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        Py_DECREF(s);
-        return NULL;
-    }
-    s->started = 1;
     return (PyObject *)s;
 }
 
@@ -219,10 +199,10 @@ static PyObject *queue_job(Syncer *s, int kind, sqlite3 *db, int fd, PyObject *t
     j->db = db;
     j->fd = fd;
     j->token = Py_NewRef(token);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->w.lock);
     push(&s->todo, j);
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    pthread_cond_signal(&s->w.wake);
+    pthread_mutex_unlock(&s->w.lock);
     Py_RETURN_NONE;
 }
 
@@ -253,12 +233,11 @@ static PyObject *Syncer_checkpoint(Syncer *s, PyObject *const *args, Py_ssize_t 
 }
 
 static PyObject *Syncer_collect(Syncer *s, PyObject *unused) {
-    uint64_t count;
-    while (read(s->efd, &count, sizeof count) > 0) {}
-    pthread_mutex_lock(&s->lock);
+    worker_drain(&s->w);
+    pthread_mutex_lock(&s->w.lock);
     Job *j = s->done.head;
     s->done.head = s->done.tail = NULL;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->w.lock);
     PyObject *out = PyList_New(0);
     while (j) {
         Job *next = j->next;
@@ -281,24 +260,12 @@ static PyObject *Syncer_collect(Syncer *s, PyObject *unused) {
 }
 
 static PyObject *Syncer_fileno(Syncer *s, PyObject *unused) {
-    return PyLong_FromLong(s->efd);
-}
-
-static void stop(Syncer *s) {
-    if (!s->started) return;
-    s->started = 0;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = 1;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    Py_BEGIN_ALLOW_THREADS
-    pthread_join(s->thread, NULL);
-    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(s->w.efd);
 }
 
 static PyObject *Syncer_close(Syncer *s, PyObject *unused) {
     s->closed = 1;
-    stop(s);
+    worker_stop(&s->w);
     Py_RETURN_NONE;
 }
 
@@ -315,12 +282,10 @@ static void drop(Queue *q) {
 
 static void Syncer_dealloc(Syncer *s) {
     s->closed = 1;
-    stop(s);
+    worker_stop(&s->w);
     drop(&s->todo);
     drop(&s->done);
-    if (s->efd >= 0) close(s->efd);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
+    worker_free(&s->w);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
@@ -400,6 +365,10 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__syncer(void) {
+    if (!sqlite3_threadsafe()) { /* a connection is used by two threads in turn */
+        PyErr_SetString(PyExc_ImportError, "this SQLite is built without thread safety");
+        return NULL;
+    }
     if (PyType_Ready(&SyncerType) < 0) return NULL;
     if (sqlite3_auto_extension((void (*)(void))on_open) != SQLITE_OK) {
         PyErr_SetString(PyExc_ImportError, "sqlite3_auto_extension failed");
