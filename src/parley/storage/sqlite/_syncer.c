@@ -2,7 +2,7 @@
  * parley.storage.sqlite._syncer: commits and syncs SQLite write batches on a thread that
  * never takes the GIL.
  *
- * The syncer of storage/sqlite/inline.py commits each batch the event loop ran and
+ * The syncer (storage/sqlite/syncer.py) commits each batch the event loop ran and
  * fdatasync()s its WAL. As a Python thread it took the GIL from the busy loop three
  * times a batch (woken, after its COMMIT, after its sync), each a wait for the loop to
  * let go and a wake-up of its own: at 5,000 msg/s a third of each group commit's cycle.
