@@ -304,8 +304,9 @@ def _shards(settings: Settings, args: argparse.Namespace) -> dict:
 def _serve(settings: Settings, *, demo: bool) -> int:
     import uvloop
 
-    from parley.server import serve, tune_gc
+    from parley.server import reserve_fd_table, serve, tune_gc
 
+    reserve_fd_table()  # before any thread starts
     logs.setup(settings.log_format, settings.log_level)
 
     def ready(url: str) -> None:
