@@ -305,8 +305,10 @@ def _serve(settings: Settings, *, demo: bool) -> int:
     import uvloop
 
     from parley.server import reserve_fd_table, serve, tune_gc
+    from parley.storage.sqlite.syncer import unshare_allocations
 
     reserve_fd_table()  # before any thread starts
+    unshare_allocations()  # before any connection opens
     logs.setup(settings.log_format, settings.log_level)
 
     def ready(url: str) -> None:

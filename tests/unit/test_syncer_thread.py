@@ -248,3 +248,57 @@ def test_settling_a_failed_commit_a_failed_sync_and_a_checkpoint_in_their_order(
     assert "FOREIGN KEY" in str(commit_futs[0].exception())
     assert isinstance(sync_futs[0].exception(), StorageUnavailable)
     assert order == ["checkpoint"]
+
+
+# -- SQLite's memory statistics ---------------------------------------------------------
+
+
+def run_fresh(code: str) -> list[str]:
+    """``code`` in a new interpreter (SQLite's global setup is per process, and this one
+    has connections open); its printed lines."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return out.stdout.split()
+
+
+def test_unsharing_allocations_turns_the_statistics_off_and_keeps_handles_working(tmp_path):
+    lines = run_fresh(
+        f"""
+import sqlite3
+from pathlib import Path
+from parley.storage.sqlite.syncer import native_available, open_with_handle, unshare_allocations
+from parley.storage.sqlite import _syncer
+print(unshare_allocations(), unshare_allocations())
+conn, handle = open_with_handle(Path({str(tmp_path / "a.db")!r}), "FULL")
+conn.execute("CREATE TABLE t (x)")
+conn.execute("BEGIN")
+conn.execute("INSERT INTO t VALUES (1)")
+syncer = _syncer.Syncer(name="t")
+syncer.commit(handle, -1, "done")
+import select
+select.select([syncer.fileno()], [], [], 5)
+print(syncer.collect()[0][1], conn.execute("SELECT count(*) FROM t").fetchone()[0])
+print(native_available(), unshare_allocations())
+syncer.close()
+"""
+    )
+    # off (and off again: nothing to do); the handle still captured, its COMMIT done by
+    # the thread; still off, even with a connection open now
+    assert lines == ["True", "True", "0", "1", "True", "True"]
+
+
+def test_allocations_stay_shared_while_a_connection_is_open():
+    lines = run_fresh(
+        """
+import sqlite3
+conn = sqlite3.connect(":memory:")
+from parley.storage.sqlite.syncer import native_available, unshare_allocations
+print(unshare_allocations(), conn.execute("SELECT 2").fetchone()[0], native_available())
+"""
+    )
+    # SQLite is not shut down under an open connection, which goes on working
+    assert lines == ["False", "2", "True"]

@@ -16,6 +16,10 @@
  *   filename(h) -> str  the file of handle h's main database ("" for :memory:)
  * The handle is valid while its Python connection is open; the caller keeps it open.
  *
+ * memstatus_off() -> bool   SQLite's memory statistics, and the global mutex every
+ *                           allocation takes for them, off for the process; only while no
+ *                           connection is open (False otherwise, or where it failed)
+ *
  * Syncer(name="parley-sync") starts the thread (named name, cut to 15 bytes); its calls are
  * all made with the GIL, from one thread, the event loop's:
  *   commit(h, fd, token)    COMMIT the transaction open on handle h (h == 0: nothing to
@@ -349,7 +353,46 @@ static PyObject *filename(PyObject *module, PyObject *arg) {
     return PyUnicode_DecodeFSDefault(name ? name : "");
 }
 
+/* -- memory statistics ------------------------------------------------------------------- */
+
+/* SQLite counts every allocation under one global mutex unless its memory statistics
+ * are off (SQLITE_DEFAULT_MEMSTATUS, on in most builds): the event loop, this thread and
+ * the search writer then take turns at that mutex for every malloc and free, and one of
+ * them preempted while holding it stops the others. The setting can only change while
+ * SQLite is not initialized, and Python's sqlite3 module initializes it on import, so
+ * this shuts SQLite down and starts it again, only while it holds no memory at all (no
+ * connection open anywhere in the process), and registers on_open again (a shutdown
+ * forgets the auto-extensions). The caller makes sure no other thread opens a
+ * connection meanwhile. */
+static PyObject *memstatus_off(PyObject *module, PyObject *unused) {
+    int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (rc == SQLITE_MISUSE) { /* initialized */
+        void *probe = sqlite3_malloc(8);
+        if (!probe) return PyErr_NoMemory();
+        sqlite3_int64 counted = sqlite3_memory_used();
+        sqlite3_free(probe);
+        if (counted == 0) Py_RETURN_TRUE; /* not counting: off already */
+        sqlite3_reset_auto_extension(); /* frees on_open's entry, the one allocation ours */
+        if (sqlite3_memory_used() == 0) { /* nothing open: SQLite may stop */
+            rc = sqlite3_shutdown();
+            if (rc == SQLITE_OK) rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+            if (sqlite3_initialize() != SQLITE_OK) {
+                PyErr_SetString(PyExc_RuntimeError, "SQLite did not start again");
+                return NULL;
+            }
+        }
+        if (sqlite3_auto_extension((void (*)(void))on_open) != SQLITE_OK) {
+            PyErr_SetString(PyExc_RuntimeError, "sqlite3_auto_extension failed");
+            return NULL;
+        }
+    }
+    return PyBool_FromLong(rc == SQLITE_OK);
+}
+
 static PyMethodDef module_methods[] = {
+    {"memstatus_off", memstatus_off, METH_NOARGS,
+     "memstatus_off() -> bool: SQLite's memory statistics (a global mutex) off, if no "
+     "connection is open"},
     {"capture", capture, METH_NOARGS, "record the next connection this thread opens"},
     {"captured", captured, METH_NOARGS, "its handle, or 0"},
     {"filename", filename, METH_O, "filename(handle) -> the main database's file"},

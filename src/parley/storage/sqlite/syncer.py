@@ -71,6 +71,17 @@ def open_with_handle(path: Path, synchronous: str) -> tuple[sqlite3.Connection, 
     return conn, 0
 
 
+def unshare_allocations() -> bool:
+    """Turns SQLite's memory statistics off for this process, so its allocations stop
+    taking one global mutex (the event loop, the syncer and the search writer took turns
+    at it for every ``malloc`` and ``free``, each a futex sleep when another held it);
+    whether they are off. Call before any connection opens and before any other thread
+    uses SQLite (``parley serve`` does, first thing): SQLite is shut down and started
+    again, which it refuses (False) while a connection is open, and False where the
+    extension is not built. Nothing in Parley reads the statistics."""
+    return _native is not None and _native.memstatus_off()
+
+
 def native_available() -> bool:
     """Whether :class:`NativeSyncer` can work here: the extension is built and sees the
     connections Python's ``sqlite3`` opens (it links the same SQLite library)."""
