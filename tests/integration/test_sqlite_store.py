@@ -157,12 +157,40 @@ def test_a_background_writer_runs_at_its_nice_and_the_event_loop_at_its_own(tmp_
     assert loop == own
 
 
-def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, syncer_kind):
+class Recording:
+    """A syncer that notes when checkpoints are asked of it and done, and passes
+    everything on to a real one (``inner``)."""
+
+    def __init__(self, inner, name: str, log: list) -> None:
+        self.inner, self.name, self.log = inner, name, log
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def hand_over(self, pending) -> None:
+        self.inner.hand_over(pending)
+
+    def checkpoint(self, wal, done) -> None:
+        self.log.append((self.name, "asked"))
+
+        def finished() -> None:
+            self.log.append((self.name, "done"))
+            done()
+
+        self.inner.checkpoint(wal, finished)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@pytest.mark.parametrize("copied", [False, True], ids=["held", "copied-first"])
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, syncer_kind, copied):
     """Commits in every loop turn, a reader reading beside them, checkpoints asked for
     every 20 ms: the WAL is checkpointed whole and rewritten from its start, so it never
     grows past a small part of what was written through it (a checkpoint beside the
     writer never found it idle, and the WAL grew with every commit), and everything is
-    in the file."""
+    in the file. With a copier, each checkpoint the writer is held for comes after the
+    copier's, which ran beside it."""
     path = tmp_path / "s.db"
     commits = biggest = 0
     stop = threading.Event()
@@ -176,9 +204,15 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, syncer_ki
 
     async def run():
         nonlocal commits, biggest
-        syncer = syncer_kind("test-sync")
+        syncer = Recording(syncer_kind("test-sync"), "syncer", log)
+        copier = Recording(syncer_kind("test-copy", closes_wals=False), "copier", log)
         writer = loop_writer(
-            path, syncer, synchronous="NORMAL", max_batch=100, checkpoint_every=0.02
+            path,
+            syncer,
+            copier=copier if copied else None,
+            synchronous="NORMAL",
+            max_batch=100,
+            checkpoint_every=0.02,
         )
         reader = threading.Thread(target=read)
         reader.start()
@@ -197,9 +231,11 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, syncer_ki
             stop.set()
             reader.join()
             await writer.close()
+            await copier.close()
             await syncer.close()
         return seq
 
+    log: list[tuple[str, str]] = []
     written = asyncio.run(run())
     appended = commits * 4096  # a commit appends at least one page to the WAL
     assert commits > 200
@@ -207,6 +243,13 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path, syncer_ki
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*), max(seq) FROM messages").fetchone() == (written,) * 2
     conn.close()
+    held = [i for i, entry in enumerate(log) if entry == ("syncer", "asked")]
+    assert len(held) > 10
+    if copied:  # each hold right after a copy: its done, then the held one asked
+        assert all(log[i - 1] == ("copier", "done") for i in held)
+        assert log.count(("copier", "asked")) >= len(held)
+    else:
+        assert ("copier", "asked") not in log
 
 
 def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_path, syncer_kind):

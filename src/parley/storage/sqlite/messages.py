@@ -345,6 +345,8 @@ class SqliteMessageStore:
         self._n = shards
         #: Syncs the shards' WAL files for their writers (one thread for all of them).
         self._syncer = make_syncer("parley-shard-sync")
+        #: Checkpoints them beside their writers, so a writer is held only for the rest.
+        self._copier = make_syncer("parley-shard-ckpt", closes_wals=False)
         self._writers = [
             LoopWriter(
                 p,
@@ -354,6 +356,7 @@ class SqliteMessageStore:
                 max_batch=settings.commit_batch,
                 name=f"parley-shard-{i}",
                 syncer=self._syncer,
+                copier=self._copier,
             )
             for i, p in enumerate(self.paths)
         ]
@@ -370,6 +373,7 @@ class SqliteMessageStore:
     async def close(self) -> None:
         for w in self._writers:
             await w.close()
+        await self._copier.close()  # first: the syncer closes the WALs both use
         await self._syncer.close()
         self._readers.close()
         self._lock.release()

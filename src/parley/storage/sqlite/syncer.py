@@ -203,8 +203,9 @@ class ThreadSyncer:
     checkpoint copies pages and syncs twice, which the event loop must not wait for).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, closes_wals: bool = True) -> None:
         self._name = name
+        self._closes_wals = closes_wals
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -269,8 +270,9 @@ class ThreadSyncer:
             for request in checkpoints:
                 self._checkpoint(request)
             if stop:
-                for wal in seen:
-                    wal.close()
+                if self._closes_wals:
+                    for wal in seen:
+                        wal.close()
                 return
 
     def _checkpoint(self, request: _Checkpoint) -> None:
@@ -315,7 +317,9 @@ class Syncer(Protocol):
         call ``done`` on the loop, whatever the checkpoint's outcome."""
 
     async def close(self) -> None:
-        """Settles everything handed over, then stops; closes the WALs it saw."""
+        """Settles everything handed over, then stops; closes the WALs it saw, unless
+        it was made with ``closes_wals=False`` (a copier, :class:`.inline.LoopWriter`,
+        whose WALs another syncer closes after it)."""
 
 
 class NativeSyncer:
@@ -325,11 +329,12 @@ class NativeSyncer:
     or checkpoints must have one). What the thread finished comes back through an
     eventfd on the loop, in the order handed over, a batch as soon as it is synced."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, closes_wals: bool = True) -> None:
         assert _native is not None, "the _syncer extension is not built"
         self._name = name
         self._thread = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closes_wals = closes_wals
         self._seen: set[Wal] = set()  # closed when the syncer stops, after their writers
 
     def start(self) -> None:
@@ -359,8 +364,9 @@ class NativeSyncer:
         await self._loop.run_in_executor(None, thread.close)  # finishes what was queued
         self._loop.remove_reader(thread.fileno())
         settle_finished(thread.collect(), self._name)
-        for wal in self._seen:
-            wal.close()
+        if self._closes_wals:
+            for wal in self._seen:
+                wal.close()
 
     def _collect(self) -> None:
         if self._thread is not None:
@@ -394,16 +400,16 @@ def settle_finished(finished: list[tuple], name: str) -> None:
         _settle_all(batches, failed)
 
 
-def make_syncer(name: str) -> Syncer:
+def make_syncer(name: str, *, closes_wals: bool = True) -> Syncer:
     """The native syncer where it can work (:func:`native_available`), else the Python
     thread (logged)."""
     if native_available():
-        return NativeSyncer(name)
+        return NativeSyncer(name, closes_wals=closes_wals)
     log.warning(
         "parley.storage.sqlite._syncer is not built (no C compiler or SQLite headers at "
         "install?): SQLite batches are committed and synced by a Python thread"
     )
-    return ThreadSyncer(name)
+    return ThreadSyncer(name, closes_wals=closes_wals)
 
 
 #: Python's ``sqlite3`` exception for each of SQLite's primary result codes (as its
