@@ -8,13 +8,15 @@ import asyncio
 import datetime as dt
 import sqlite3
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parley.config import Settings
 from parley.search.interface import Doc, Scope
 from parley.search.query import parse
-from parley.storage.sqlite.search import MIGRATIONS, SqliteSearch, _NoState, op_apply
+from parley.storage.sqlite.search import MIGRATIONS, SqliteSearch, apply_statements
+from parley.storage.sqlite.statements import op_statements
 
 ids = st.integers(min_value=1, max_value=2**63 - 1)
 docs = st.lists(
@@ -37,8 +39,8 @@ docs = st.lists(
 def test_a_batch_is_stored_as_written_replaced_and_removed(first, second, removed):
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.executescript(MIGRATIONS[0])
-    op_apply(conn, _NoState(), first, [])
-    op_apply(conn, _NoState(), second, removed)
+    op_statements(conn, None, apply_statements(first, []))
+    op_statements(conn, None, apply_statements(second, removed))
     expected = {d.id: d for d in first if d.id not in removed}
     expected.update({d.id: d for d in second})
     rows = conn.execute("SELECT rowid, text, channel, ts, user, has_link FROM docs").fetchall()
@@ -50,9 +52,13 @@ def test_a_batch_is_stored_as_written_replaced_and_removed(first, second, remove
     conn.close()
 
 
-def test_words_on_either_side_of_a_nul_are_found(tmp_path):
+@pytest.mark.parametrize("native", [True, False], ids=["c-thread", "python-thread"])
+def test_words_on_either_side_of_a_nul_are_found(tmp_path, native):
+    """Through either writer: the C extension's thread, and the Python thread used
+    where it is not built."""
+
     async def run():
-        engine = SqliteSearch(Settings.load({}, data_dir=tmp_path), 2)
+        engine = SqliteSearch(Settings.load({}, data_dir=tmp_path), 2, native=native)
         await engine.start()
         try:
             await engine.apply(

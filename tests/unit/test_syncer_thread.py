@@ -172,7 +172,8 @@ def test_close_finishes_what_was_queued_and_refuses_more(db):
         syncer.commit(0, -1, "late")
 
 
-def test_bad_arguments_are_refused():
+def test_bad_arguments_are_refused(db):
+    _path, _conn, handle, _fd = db
     syncer = _syncer.Syncer()
     try:
         with pytest.raises(TypeError):
@@ -181,8 +182,70 @@ def test_bad_arguments_are_refused():
             syncer.checkpoint(0, None)
         with pytest.raises(TypeError):
             _syncer.filename(None)
+        with pytest.raises(ValueError):
+            syncer.execute(0, [], None)
+        with pytest.raises(TypeError, match="a statement is"):
+            syncer.execute(handle, [("INSERT INTO t VALUES (1)",)], None)
+        with pytest.raises(TypeError, match="a str, an int or None"):
+            syncer.execute(handle, [("INSERT INTO t VALUES (?1)", 1.5)], None)
+        with pytest.raises(TypeError):
+            syncer.execute(handle, 5, None)
     finally:
         syncer.close()
+
+
+def test_statements_run_in_a_transaction_each_list_rolled_back_at_its_first_error(db):
+    """``execute``: str, int and no parameter bound to ?1, rows a statement returns
+    skipped; a list that fails (a constraint, bad SQL) leaves nothing of itself, with
+    SQLite's code and text, and the lists around it are committed."""
+    path, conn, handle, _fd = db
+    syncer = _syncer.Syncer(name="t-exec")
+    try:
+        syncer.execute(
+            handle,
+            [
+                ("INSERT INTO t VALUES (?1)", 1),
+                ("INSERT INTO t VALUES (CAST(?1 AS INTEGER))", "2"),
+                ("SELECT * FROM t", None),
+                ("INSERT INTO t VALUES (3)", None),
+            ],
+            "first",
+        )
+        syncer.execute(
+            handle, [("INSERT INTO t VALUES (4)", None), ("INSERT INTO t VALUES (?1)", 1)], "dup"
+        )
+        syncer.execute(handle, [("INSERT INTO t VALUES (5)", None), ("NOT SQL", None)], "bad")
+        syncer.execute(handle, [("INSERT INTO t VALUES (?1)", 6)], "last")
+        got = results(syncer, 4)
+    finally:
+        syncer.close()
+    assert got[0] == ("first", 0, None, 0)
+    assert got[1][:2] == ("dup", SQLITE_CONSTRAINT) and "UNIQUE" in got[1][2]
+    assert got[2][:2] == ("bad", 1) and "syntax error" in got[2][2]
+    assert got[3] == ("last", 0, None, 0)
+    assert sorted(r[0] for r in conn.execute("SELECT x FROM t")) == [1, 2, 3, 6]
+    assert count(path) == 4
+
+
+def test_the_thread_runs_at_the_nice_it_was_given(db):
+    """A background writer's thread yields the cores; the thread that started it keeps
+    its own nice."""
+    _path, _conn, handle, _fd = db
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    syncer = _syncer.Syncer(name="t-nice", nice=7)
+    try:
+        syncer.execute(handle, [], "started")  # once done, the thread is named and niced
+        assert results(syncer, 1) == [("started", 0, None, 0)]
+        named = []
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/comm") as comm:
+                if comm.read().strip() == "t-nice":
+                    named.append(int(tid))
+        assert len(named) == 1
+        assert os.getpriority(os.PRIO_PROCESS, named[0]) == max(own, 7)
+    finally:
+        syncer.close()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
 
 
 def test_sqlite_codes_become_the_exceptions_pythons_module_raises():

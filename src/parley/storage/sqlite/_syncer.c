@@ -20,11 +20,18 @@
  *                           allocation takes for them, off for the process; only while no
  *                           connection is open (False otherwise, or where it failed)
  *
- * Syncer(name="parley-sync") starts the thread (named name, cut to 15 bytes); its calls are
- * all made with the GIL, from one thread, the event loop's:
+ * Syncer(name="parley-sync", nice=0) starts the thread (named name, cut to 15 bytes; at
+ * that nice value, if not 0); its calls are all made with the GIL, from one thread, the
+ * event loop's:
  *   commit(h, fd, token)    COMMIT the transaction open on handle h (h == 0: nothing to
  *                           commit), then fdatasync(fd) (fd < 0: no sync); jobs queued
  *                           before the thread takes them share one sync per fd
+ *   execute(h, statements, token)
+ *                           one transaction on handle h (BEGIN IMMEDIATE ... COMMIT) of
+ *                           statements, a sequence of (sql, param): param (str, int or
+ *                           None: no parameter) is bound to the statement's ?1; rows a
+ *                           statement returns are skipped; the first error rolls the
+ *                           transaction back (its rc and message are the job's)
  *   checkpoint(h, token)    wal_checkpoint(PASSIVE) on handle h, after what came before
  *   collect() -> [(token, rc, message, errno)]
  *                           what the thread finished, in the order it was queued: rc is
@@ -52,16 +59,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "_worker.h"
 
-enum { COMMIT = 1, CHECKPOINT = 2 };
+enum { COMMIT = 1, CHECKPOINT = 2, EXECUTE = 3 };
+
+/* One statement of an EXECUTE job: its SQL and the value bound to its ?1. */
+typedef struct {
+    char *sql;
+    int type;           /* SQLITE_TEXT, SQLITE_INTEGER or SQLITE_NULL (nothing bound) */
+    char *text;         /* SQLITE_TEXT: malloc()ed, UTF-8 */
+    Py_ssize_t size;
+    sqlite3_int64 number;
+} Statement;
 
 typedef struct Job {
     struct Job *next;
     int kind;
     sqlite3 *db;
+    Statement *statements; /* EXECUTE: malloc()ed, count of them */
+    Py_ssize_t count;
     int fd;
     PyObject *token; /* a reference, released by collect() */
     int rc;
@@ -76,6 +96,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     char name[16]; /* the thread's, as top -H and /proc show it */
+    int nice;      /* the thread's, if not 0 */
     Worker w;
     int closed;
     Queue todo; /* under w.lock: queued, for the thread */
@@ -127,6 +148,45 @@ static void sync_all(Job *taken) {
     }
 }
 
+/* Without the GIL: the job's statements in one transaction; rolled back at the first
+ * error, which is the job's. */
+static void execute_one(Job *j) {
+    char *err = NULL;
+    j->rc = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, &err);
+    if (j->rc != SQLITE_OK) {
+        j->message = copy(err ? err : sqlite3_errmsg(j->db));
+        sqlite3_free(err);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < j->count && j->rc == SQLITE_OK; i++) {
+        Statement *st = &j->statements[i];
+        sqlite3_stmt *stmt = NULL;
+        j->rc = sqlite3_prepare_v2(j->db, st->sql, -1, &stmt, NULL);
+        if (j->rc == SQLITE_OK && stmt) {
+            if (st->type == SQLITE_TEXT)
+                j->rc = sqlite3_bind_text64(stmt, 1, st->text, (sqlite3_uint64)st->size,
+                                            SQLITE_STATIC, SQLITE_UTF8);
+            else if (st->type == SQLITE_INTEGER)
+                j->rc = sqlite3_bind_int64(stmt, 1, st->number);
+            if (j->rc == SQLITE_OK) {
+                int r;
+                while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {}
+                j->rc = r == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(j->db) & 0xff;
+            }
+        }
+        if (j->rc != SQLITE_OK) j->message = copy(sqlite3_errmsg(j->db));
+        sqlite3_finalize(stmt);
+    }
+    if (j->rc == SQLITE_OK) {
+        j->rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, &err);
+        if (j->rc != SQLITE_OK) {
+            j->message = copy(err ? err : sqlite3_errmsg(j->db));
+            sqlite3_free(err);
+        }
+    }
+    if (j->rc != SQLITE_OK) sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static void checkpoint_one(Job *j) {
     j->rc = sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (j->rc != SQLITE_OK) j->message = copy(sqlite3_errmsg(j->db));
@@ -142,6 +202,8 @@ static void finish(Syncer *s, Queue *finished) {
 static void *run(void *arg) {
     Syncer *s = (Syncer *)arg;
     pthread_setname_np(pthread_self(), s->name);
+    if (s->nice) /* this thread alone: Linux schedules threads by their own nice */
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->nice);
     pthread_mutex_lock(&s->w.lock);
     for (;;) {
         while (!s->todo.head && !s->w.stopping) pthread_cond_wait(&s->w.wake, &s->w.lock);
@@ -150,13 +212,15 @@ static void *run(void *arg) {
         s->todo.head = s->todo.tail = NULL;
         pthread_mutex_unlock(&s->w.lock);
 
-        for (Job *j = taken; j; j = j->next)
+        for (Job *j = taken; j; j = j->next) {
             if (j->kind == COMMIT) commit_one(j);
+            else if (j->kind == EXECUTE) execute_one(j);
+        }
         sync_all(taken);
         Queue commits = {NULL, NULL}, checkpoints = {NULL, NULL};
         for (Job *j = taken, *next; j; j = next) {
             next = j->next;
-            push(j->kind == COMMIT ? &commits : &checkpoints, j);
+            push(j->kind == CHECKPOINT ? &checkpoints : &commits, j);
         }
         pthread_mutex_lock(&s->w.lock);
         finish(s, &commits);
@@ -171,11 +235,14 @@ static void *run(void *arg) {
 
 static PyObject *Syncer_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     const char *name = "parley-sync";
-    static char *keywords[] = {"name", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|s:Syncer", keywords, &name)) return NULL;
+    int nice = 0;
+    static char *keywords[] = {"name", "nice", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|si:Syncer", keywords, &name, &nice))
+        return NULL;
     Syncer *s = (Syncer *)type->tp_alloc(type, 0);
     if (!s) return NULL;
     snprintf(s->name, sizeof s->name, "%s", name);
+    s->nice = nice;
     if (worker_start(&s->w, run, s) < 0) {
         Py_DECREF(s);
         return NULL;
@@ -192,22 +259,110 @@ static sqlite3 *handle_arg(PyObject *arg) {
     return (sqlite3 *)PyLong_AsVoidPtr(arg);
 }
 
-static PyObject *queue_job(Syncer *s, int kind, sqlite3 *db, int fd, PyObject *token) {
+/* With the GIL: a job's memory and its token's reference. */
+static void free_job(Job *j) {
+    for (Py_ssize_t i = 0; i < j->count; i++) {
+        free(j->statements[i].sql);
+        free(j->statements[i].text);
+    }
+    free(j->statements);
+    Py_DECREF(j->token);
+    free(j->message);
+    free(j);
+}
+
+/* A new job (NULL with an exception raised if the syncer is closed or memory is short). */
+static Job *new_job(Syncer *s, int kind, sqlite3 *db, int fd, PyObject *token) {
     if (s->closed) {
         PyErr_SetString(PyExc_RuntimeError, "the syncer is closed");
         return NULL;
     }
     Job *j = calloc(1, sizeof(Job));
-    if (!j) return PyErr_NoMemory();
+    if (!j) return (Job *)PyErr_NoMemory();
     j->kind = kind;
     j->db = db;
     j->fd = fd;
     j->token = Py_NewRef(token);
+    return j;
+}
+
+static PyObject *enqueue(Syncer *s, Job *j) {
     pthread_mutex_lock(&s->w.lock);
     push(&s->todo, j);
     pthread_cond_signal(&s->w.wake);
     pthread_mutex_unlock(&s->w.lock);
     Py_RETURN_NONE;
+}
+
+static PyObject *queue_job(Syncer *s, int kind, sqlite3 *db, int fd, PyObject *token) {
+    Job *j = new_job(s, kind, db, fd, token);
+    return j ? enqueue(s, j) : NULL;
+}
+
+/* With the GIL: statement i of j from item, a (sql, param) pair; -1 with an exception. */
+static int statement_arg(Job *j, Py_ssize_t i, PyObject *item) {
+    Statement *st = &j->statements[i];
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(item, 0))) {
+        PyErr_SetString(PyExc_TypeError, "a statement is a (sql, param) tuple");
+        return -1;
+    }
+    const char *sql = PyUnicode_AsUTF8(PyTuple_GET_ITEM(item, 0));
+    if (!sql || !(st->sql = strdup(sql))) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *param = PyTuple_GET_ITEM(item, 1);
+    if (param == Py_None) {
+        st->type = SQLITE_NULL;
+    } else if (PyLong_Check(param)) {
+        st->type = SQLITE_INTEGER;
+        st->number = PyLong_AsLongLong(param);
+        if (st->number == -1 && PyErr_Occurred()) return -1;
+    } else if (PyUnicode_Check(param)) {
+        st->type = SQLITE_TEXT;
+        const char *text = PyUnicode_AsUTF8AndSize(param, &st->size);
+        if (!text) return -1;
+        if (!(st->text = malloc((size_t)st->size + 1))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(st->text, text, (size_t)st->size + 1);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a statement's param is a str, an int or None");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Syncer_execute(Syncer *s, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "execute(handle, statements, token) takes 3 arguments");
+        return NULL;
+    }
+    sqlite3 *db = handle_arg(args[0]);
+    if (PyErr_Occurred()) return NULL;
+    if (!db) {
+        PyErr_SetString(PyExc_ValueError, "no handle");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[1], "statements is a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Job *j = new_job(s, EXECUTE, db, -1, args[2]);
+    if (j && count && !(j->statements = calloc((size_t)count, sizeof(Statement)))) {
+        free_job(j);
+        j = (Job *)PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; j && i < count; i++) {
+        j->count = i + 1; /* what free_job frees, this one too */
+        if (statement_arg(j, i, PySequence_Fast_GET_ITEM(seq, i)) < 0) {
+            free_job(j);
+            j = NULL;
+        }
+    }
+    Py_DECREF(seq);
+    return j ? enqueue(s, j) : NULL;
 }
 
 static PyObject *Syncer_commit(Syncer *s, PyObject *const *args, Py_ssize_t nargs) {
@@ -255,9 +410,7 @@ static PyObject *Syncer_collect(Syncer *s, PyObject *unused) {
             if (!item || PyList_Append(out, item) < 0) Py_CLEAR(out);
             Py_XDECREF(item);
         }
-        Py_DECREF(j->token);
-        free(j->message);
-        free(j);
+        free_job(j);
         j = next;
     }
     return out;
@@ -277,9 +430,7 @@ static PyObject *Syncer_close(Syncer *s, PyObject *unused) {
 static void drop(Queue *q) {
     for (Job *j = q->head, *next; j; j = next) {
         next = j->next;
-        Py_DECREF(j->token);
-        free(j->message);
-        free(j);
+        free_job(j);
     }
     q->head = q->tail = NULL;
 }
@@ -296,6 +447,8 @@ static void Syncer_dealloc(Syncer *s) {
 static PyMethodDef Syncer_methods[] = {
     {"commit", (PyCFunction)(void (*)(void))Syncer_commit, METH_FASTCALL,
      "commit(handle, fd, token): COMMIT on handle (0: none), then fdatasync(fd) (< 0: none)"},
+    {"execute", (PyCFunction)(void (*)(void))Syncer_execute, METH_FASTCALL,
+     "execute(handle, statements, token): (sql, param) pairs in one transaction on handle"},
     {"checkpoint", (PyCFunction)(void (*)(void))Syncer_checkpoint, METH_FASTCALL,
      "checkpoint(handle, token): wal_checkpoint(PASSIVE) on handle"},
     {"collect", (PyCFunction)Syncer_collect, METH_NOARGS,

@@ -1,7 +1,8 @@
 """The embedded search engine: SQLite FTS5, one ``search-<i>.db`` beside each shard file.
 
-A file of its own, with its own writer thread, so indexing never holds the lock a
-shard's message writes need (the send path). Documents are an FTS5 table (``unicode61``
+A file of its own, with its own writer thread (:mod:`.statements`: a C thread that never
+takes the GIL, where the extension is built), so indexing never holds the lock a shard's
+message writes need (the send path), nor the event loop. Documents are an FTS5 table (``unicode61``
 tokenizer, diacritics folded), keyed by the message id as rowid, with the channel, ts,
 sender and has-link flag stored unindexed for filtering; ranking is BM25. Written with
 ``synchronous=NORMAL``: an index is rebuilt from the store (``parley search reindex``),
@@ -21,7 +22,8 @@ from parley.config import Settings
 from parley.search.interface import COUNT_CAP, Doc, Hit, Hits, Scope, merge, shard_batches
 from parley.search.query import Query
 from parley.storage.router import by_shard
-from parley.storage.sqlite.db import Readers, Writer
+from parley.storage.sqlite.db import Readers
+from parley.storage.sqlite.statements import Statement, make_statement_writer
 
 #: The index writers' nice value: their FTS5 work (and its segment merges, seconds
 #: apart) yields the cores to the event loop and to the clients; the index is allowed to
@@ -42,11 +44,6 @@ MIGRATIONS = [
 
 def search_filename(index: int) -> str:
     return f"search-{index}.db"
-
-
-class _NoState:
-    def reset(self) -> None:
-        pass
 
 
 def match_expression(query: Query) -> str | None:
@@ -73,34 +70,29 @@ _INSERT = (
 )
 
 
-def op_apply(
-    conn: sqlite3.Connection, _state: _NoState, docs: list[Doc], removed: list[int]
-) -> None:
-    """Writes ``docs`` (replacing any document of the same id) and removes ``removed``,
-    in two statements whatever their number. A NUL in a text is indexed as a space (the
-    tokenizer separates words there anyway; SQLite's JSON would cut the text short)."""
+_MARK = (
+    "INSERT INTO state VALUES ('watermark', ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)"
+)
+_CLEAR: list[Statement] = [("DELETE FROM docs", None), ("DELETE FROM state", None)]
+
+
+def apply_statements(docs: Sequence[Doc], removed: Sequence[int]) -> list[Statement]:
+    """What writes ``docs`` (replacing any document of the same id) and removes
+    ``removed``: two statements whatever their number. A NUL in a text is indexed as a
+    space (the tokenizer separates words there anyway; SQLite's JSON would cut the text
+    short)."""
+    statements: list[Statement] = []
     ids = [d.id for d in docs] + list(removed)
     if ids:
-        conn.execute(_DELETE, (orjson.dumps(ids).decode(),))
+        statements.append((_DELETE, orjson.dumps(ids).decode()))
     if docs:
         rows = [
             (d.id, d.text.replace("\0", " "), d.channel, d.ts, d.user, int(d.has_link))
             for d in docs
         ]
-        conn.execute(_INSERT, (orjson.dumps(rows).decode(),))
-
-
-def op_mark(conn: sqlite3.Connection, _state: _NoState, complete_to: int) -> None:
-    conn.execute(
-        "INSERT INTO state VALUES ('watermark', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-        (complete_to,),
-    )
-
-
-def op_clear(conn: sqlite3.Connection, _state: _NoState) -> None:
-    conn.execute("DELETE FROM docs")
-    conn.execute("DELETE FROM state")
+        statements.append((_INSERT, orjson.dumps(rows).decode()))
+    return statements
 
 
 def _where(query: Query, scope: Scope) -> tuple[str, list]:
@@ -159,19 +151,20 @@ def q_watermark(conn: sqlite3.Connection) -> int:
 class SqliteSearch:
     """:class:`~parley.search.interface.SearchIndex` on FTS5 files, one per shard."""
 
-    def __init__(self, settings: Settings, shards: int) -> None:
+    def __init__(self, settings: Settings, shards: int, *, native: bool | None = None) -> None:
+        """``native``: the writers on the C extension's threads (None: where it is
+        built; False: the Python threads, as where it is not)."""
         root = Path(settings.data_dir)
         self._n = shards
         paths = [root / search_filename(i) for i in range(shards)]
         self._writers = [
-            Writer(
+            make_statement_writer(
                 path,
                 MIGRATIONS,
-                state=_NoState(),
                 synchronous="NORMAL",
-                max_batch=64,
                 name=f"parley-search-{i}",
                 nice=BACKGROUND_NICE,
+                native=native,
             )
             for i, path in enumerate(paths)
         ]
@@ -189,7 +182,7 @@ class SqliteSearch:
     async def apply(self, docs: Sequence[Doc], removed: Sequence[tuple[str, int]]) -> None:
         batches = shard_batches(docs, removed, self._n)
         await asyncio.gather(
-            *(self._writers[i].submit(op_apply, d, r) for i, (d, r) in batches.items())
+            *(self._writers[i].run(apply_statements(d, r)) for i, (d, r) in batches.items())
         )
 
     async def search(
@@ -210,7 +203,7 @@ class SqliteSearch:
         return await self._readers.run(0, q_watermark)  # kept in the first file
 
     async def mark(self, complete_to: int) -> None:
-        await self._writers[0].submit(op_mark, complete_to)
+        await self._writers[0].run([(_MARK, complete_to)])
 
     async def clear(self) -> None:
-        await asyncio.gather(*(w.submit(op_clear) for w in self._writers))
+        await asyncio.gather(*(w.run(_CLEAR) for w in self._writers))
