@@ -55,7 +55,8 @@ static int worker_start(Worker *w, void *(*run)(void *), void *arg) {
     return 0;
 }
 
-/* From the thread (under w->lock or not): tells the loop results are ready. */
+/* From the thread, best not under w->lock (the loop it wakes takes it at once): tells
+ * the loop results are ready. */
 static void worker_notify(Worker *w) {
     uint64_t one = 1;
     ssize_t n;

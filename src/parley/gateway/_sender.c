@@ -200,7 +200,12 @@ static void *run(void *arg) {
         }
         pthread_mutex_lock(&s->w.lock);
         batch_push(&s->done_head, &s->done_tail, b);
+        /* the loop is woken after the lock is let go: woken while it is held, its
+         * collect() would sleep on it, and this thread may just have been preempted by
+         * the very loop it woke */
+        pthread_mutex_unlock(&s->w.lock);
         worker_notify(&s->w);
+        pthread_mutex_lock(&s->w.lock);
     }
     pthread_mutex_unlock(&s->w.lock);
     return NULL;
@@ -294,8 +299,10 @@ static void kick(Sender *s) {
         s->adding = NULL;
         pthread_mutex_lock(&s->w.lock);
         batch_push(&s->todo_head, &s->todo_tail, b);
-        pthread_cond_signal(&s->w.wake);
         pthread_mutex_unlock(&s->w.lock);
+        /* after letting go: signalled under the lock, the thread wakes only to sleep on
+         * it again (the thread checks for work under the lock, so none is missed) */
+        pthread_cond_signal(&s->w.wake);
     }
 }
 

@@ -192,10 +192,14 @@ static void checkpoint_one(Job *j) {
     if (j->rc != SQLITE_OK) j->message = copy(sqlite3_errmsg(j->db));
 }
 
-/* Under w.lock: hands finished jobs to collect() and wakes the loop. */
+/* Hands finished jobs to collect(), then wakes the loop, after letting go of w.lock:
+ * woken while the lock is held, the loop's collect() would sleep on it, and the thread
+ * that holds it may just have been preempted by the very loop it woke. */
 static void finish(Syncer *s, Queue *finished) {
     if (!finished->head) return;
+    pthread_mutex_lock(&s->w.lock);
     append(&s->done, finished);
+    pthread_mutex_unlock(&s->w.lock);
     worker_notify(&s->w);
 }
 
@@ -222,12 +226,10 @@ static void *run(void *arg) {
             next = j->next;
             push(j->kind == CHECKPOINT ? &checkpoints : &commits, j);
         }
-        pthread_mutex_lock(&s->w.lock);
         finish(s, &commits);
-        pthread_mutex_unlock(&s->w.lock);
         for (Job *j = checkpoints.head; j; j = j->next) checkpoint_one(j);
-        pthread_mutex_lock(&s->w.lock);
         finish(s, &checkpoints);
+        pthread_mutex_lock(&s->w.lock);
     }
     pthread_mutex_unlock(&s->w.lock);
     return NULL;
@@ -289,8 +291,10 @@ static Job *new_job(Syncer *s, int kind, sqlite3 *db, int fd, PyObject *token) {
 static PyObject *enqueue(Syncer *s, Job *j) {
     pthread_mutex_lock(&s->w.lock);
     push(&s->todo, j);
-    pthread_cond_signal(&s->w.wake);
     pthread_mutex_unlock(&s->w.lock);
+    /* after letting go: signalled under the lock, the thread wakes only to sleep on it
+     * again (it checks for work under the lock, so none is missed) */
+    pthread_cond_signal(&s->w.wake);
     Py_RETURN_NONE;
 }
 
