@@ -261,6 +261,13 @@ static sqlite3 *handle_arg(PyObject *arg) {
     return (sqlite3 *)PyLong_AsVoidPtr(arg);
 }
 
+/* A handle argument that must not be 0: NULL with an exception raised otherwise. */
+static sqlite3 *required_handle(PyObject *arg) {
+    sqlite3 *db = handle_arg(arg);
+    if (!db && !PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no handle");
+    return db;
+}
+
 /* With the GIL: a job's memory and its token's reference. */
 static void free_job(Job *j) {
     for (Py_ssize_t i = 0; i < j->count; i++) {
@@ -344,12 +351,8 @@ static PyObject *Syncer_execute(Syncer *s, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_TypeError, "execute(handle, statements, token) takes 3 arguments");
         return NULL;
     }
-    sqlite3 *db = handle_arg(args[0]);
-    if (PyErr_Occurred()) return NULL;
-    if (!db) {
-        PyErr_SetString(PyExc_ValueError, "no handle");
-        return NULL;
-    }
+    sqlite3 *db = required_handle(args[0]);
+    if (!db) return NULL;
     PyObject *seq = PySequence_Fast(args[1], "statements is a sequence");
     if (!seq) return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
@@ -386,12 +389,8 @@ static PyObject *Syncer_checkpoint(Syncer *s, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_TypeError, "checkpoint(handle, token) takes 2 arguments");
         return NULL;
     }
-    sqlite3 *db = handle_arg(args[0]);
-    if (PyErr_Occurred()) return NULL;
-    if (!db) {
-        PyErr_SetString(PyExc_ValueError, "no handle");
-        return NULL;
-    }
+    sqlite3 *db = required_handle(args[0]);
+    if (!db) return NULL;
     return queue_job(s, CHECKPOINT, db, -1, args[1]);
 }
 
@@ -500,12 +499,8 @@ static PyObject *captured(PyObject *module, PyObject *unused) {
 }
 
 static PyObject *filename(PyObject *module, PyObject *arg) {
-    sqlite3 *db = handle_arg(arg);
-    if (PyErr_Occurred()) return NULL;
-    if (!db) {
-        PyErr_SetString(PyExc_ValueError, "no handle");
-        return NULL;
-    }
+    sqlite3 *db = required_handle(arg);
+    if (!db) return NULL;
     const char *name = sqlite3_db_filename(db, "main");
     return PyUnicode_DecodeFSDefault(name ? name : "");
 }
