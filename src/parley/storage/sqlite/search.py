@@ -2,11 +2,11 @@
 
 A file of its own, with its own writer thread (:mod:`.statements`: a C thread that never
 takes the GIL, where the extension is built), so indexing never holds the lock a shard's
-message writes need (the send path), nor the event loop. Documents are an FTS5 table (``unicode61``
-tokenizer, diacritics folded), keyed by the message id as rowid, with the channel, ts,
-sender and has-link flag stored unindexed for filtering; ranking is BM25. Written with
-``synchronous=NORMAL``: an index is rebuilt from the store (``parley search reindex``),
-so a power cut may cost its last writes, never a message.
+message writes need (the send path), nor the event loop. Documents are an FTS5 table
+(``unicode61`` tokenizer, diacritics folded), keyed by the message id as rowid, with the
+channel, ts, sender and has-link flag stored unindexed for filtering; ranking is BM25.
+Written with ``synchronous=NORMAL``: an index is rebuilt from the store (``parley search
+reindex``), so a power cut may cost its last writes, never a message.
 """
 
 from __future__ import annotations

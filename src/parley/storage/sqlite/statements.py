@@ -6,8 +6,8 @@ Why not the generic :class:`~parley.storage.sqlite.db.Writer`: its ops are Pytho
 Python thread takes the GIL back after every SQLite call it makes (twice a statement), each
 time from the busy event loop; one preempted while holding it (the search writer runs at
 nice 10) stops the loop until it runs again. Under ``parley bench latency`` the loop slept
-waiting for the GIL about 120 times a second, 3-9 ms at worst, nearly all of it for the
-search writer. :class:`NativeStatementWriter` hands the statements to a pthread of
+waiting for the GIL about 170 times a second, 15 times a run for over 3 ms, nearly all of
+it for the search writer. :class:`NativeStatementWriter` hands the statements to a pthread of
 :mod:`._syncer` that never takes the GIL, and hears back on an eventfd the loop watches;
 :class:`ThreadStatementWriter` (the Python thread) stays for installs without the
 extension. :func:`make_statement_writer` picks.
@@ -22,7 +22,12 @@ from typing import Any, Protocol
 
 from parley.errors import StorageUnavailable
 from parley.storage.sqlite.db import Writer, migrate, translate
-from parley.storage.sqlite.syncer import _native, native_available, open_with_handle, sqlite_error
+from parley.storage.sqlite.syncer import (
+    native_available,
+    native_thread,
+    open_with_handle,
+    sqlite_error,
+)
 
 #: A statement and the value bound to its ``?1`` (``None``: nothing bound).
 Statement = tuple[str, str | int | None]
@@ -92,8 +97,9 @@ class NativeStatementWriter:
     """:class:`StatementWriter` on a pthread of :mod:`._syncer` (its ``execute``), which
     never takes the GIL; at ``nice`` (this thread only)."""
 
-    def __init__(self, path: Path, steps: Sequence[str], *, synchronous: str, name: str, nice: int):
-        assert _native is not None, "the _syncer extension is not built"
+    def __init__(
+        self, path: Path, steps: Sequence[str], *, synchronous: str, name: str, nice: int
+    ) -> None:
         self._path = path
         self._steps = steps
         self._synchronous = synchronous
@@ -110,8 +116,12 @@ class NativeStatementWriter:
         if not self._handle:  # not seen opening: cannot happen where native_available()
             self._conn.close()
             raise StorageUnavailable(f"{self._name}: no handle for {self._path}")
-        migrate(self._conn, self._steps)
-        self._thread = _native.Syncer(self._name[:15], nice=self._nice)
+        try:
+            migrate(self._conn, self._steps)
+        except BaseException:
+            self._conn.close()
+            raise
+        self._thread = native_thread(self._name, nice=self._nice)
         self._loop.add_reader(self._thread.fileno(), self._collect)
 
     def run(self, statements: Sequence[Statement]) -> asyncio.Future:

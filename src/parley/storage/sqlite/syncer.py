@@ -82,6 +82,13 @@ def unshare_allocations() -> bool:
     return _native is not None and _native.memstatus_off()
 
 
+def native_thread(name: str, *, nice: int = 0) -> Any:
+    """A thread of the C extension (``_syncer.Syncer``, which must be built), named
+    ``name`` (cut to the 15 bytes Linux keeps), at ``nice`` (that thread alone)."""
+    assert _native is not None, "the _syncer extension is not built"
+    return _native.Syncer(name[:15], nice=nice)
+
+
 def native_available() -> bool:
     """Whether :class:`NativeSyncer` can work here: the extension is built and sees the
     connections Python's ``sqlite3`` opens (it links the same SQLite library)."""
@@ -279,7 +286,7 @@ class ThreadSyncer:
         try:
             request.wal.checkpoint()
         except sqlite3.Error as exc:  # the writer asks again in a second
-            log.warning("%s: checkpointing %s failed: %s", self._name, request.wal.path, exc)
+            _checkpoint_failed(self._name, request.wal, getattr(exc, "sqlite_errorcode", 0), exc)
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # loop closed: nobody is waiting any more
             self._loop.call_soon_threadsafe(request.done)
@@ -341,7 +348,7 @@ class NativeSyncer:
         if self._thread is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._thread = _native.Syncer(self._name[:15])
+        self._thread = native_thread(self._name)
         self._loop.add_reader(self._thread.fileno(), self._collect)
 
     def hand_over(self, pending: Pending) -> None:
@@ -373,6 +380,19 @@ class NativeSyncer:
             settle_finished(self._thread.collect(), self._name)
 
 
+#: SQLite's "busy": a checkpoint beside the writer (:class:`.inline.LoopWriter`'s copier)
+#: that met a commit rewriting the WAL's header, or another checkpoint.
+SQLITE_BUSY = 5
+
+
+def _checkpoint_failed(name: str, wal: Wal, rc: int, message: object) -> None:
+    """Logs a failed checkpoint: a busy one only at debug level (expected now and then
+    beside a writer, and the held checkpoint after it does the work), any other as a
+    warning."""
+    level = logging.DEBUG if rc & 0xFF == SQLITE_BUSY else logging.WARNING
+    log.log(level, "%s: checkpointing %s failed: %s", name, wal.path, message)
+
+
 def settle_finished(finished: list[tuple], name: str) -> None:
     """On the loop: settles what :class:`NativeSyncer`'s thread finished, ``(token, rc,
     message, errno)`` each in the order handed over: a :class:`Pending` whose ``COMMIT``
@@ -394,7 +414,7 @@ def settle_finished(finished: list[tuple], name: str) -> None:
             _settle_all(batches, failed)
             batches, failed = [], {}
         if rc:  # the writer asks again in a second
-            log.warning("%s: checkpointing %s failed: %s", name, token.wal.path, message)
+            _checkpoint_failed(name, token.wal, rc, message)
         token.done()
     if batches:
         _settle_all(batches, failed)
