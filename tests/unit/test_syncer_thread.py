@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import select
 import sqlite3
@@ -311,6 +312,25 @@ def test_settling_a_failed_commit_a_failed_sync_and_a_checkpoint_in_their_order(
     assert "FOREIGN KEY" in str(commit_futs[0].exception())
     assert isinstance(sync_futs[0].exception(), StorageUnavailable)
     assert order == ["checkpoint"]
+
+
+def test_a_busy_checkpoint_is_quiet_and_any_other_failure_warned_of(tmp_path, caplog):
+    """A checkpoint beside the writer that met a commit (busy) is expected now and then:
+    debug; any other failure is a warning. Either way its writer hears it is done."""
+
+    class Done:
+        wal = type("W", (), {"path": tmp_path / "s.db"})()
+        calls = 0
+
+        def done(self):
+            Done.calls += 1
+
+    caplog.set_level(logging.DEBUG, logger="parley.storage.sqlite.syncer")
+    settle_finished([(Done(), 5, "database is locked", 0)], "test-busy")
+    settle_finished([(Done(), 10, "disk I/O error", 0)], "test-io")
+    levels = {r.getMessage().split(":")[0]: r.levelno for r in caplog.records}
+    assert levels == {"test-busy": logging.DEBUG, "test-io": logging.WARNING}
+    assert Done.calls == 2
 
 
 # -- SQLite's memory statistics ---------------------------------------------------------
