@@ -126,6 +126,13 @@ def run_once(path: Path, steps: Sequence[str], op: Op, *args: Any) -> Any:
 _STOP = object()
 
 
+class NoState:
+    """A writer's ``state`` when its ops keep no cache: nothing to reset."""
+
+    def reset(self) -> None:
+        pass
+
+
 class Writer:
     """The single writer of one SQLite file, committing concurrent operations in groups.
 

@@ -23,7 +23,7 @@ from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.sqlite import migrations
-from parley.storage.sqlite.db import Readers, Writer, run_once
+from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
 
 FILENAME = "meta.db"
 
@@ -31,11 +31,6 @@ _USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created,
 _CHANNEL_COLS = (
     "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
 )
-
-
-class _NoState:
-    def reset(self) -> None:
-        pass
 
 
 def _user(row: tuple) -> User:
@@ -282,7 +277,7 @@ class SqliteDirectory:
         self._writer = Writer(
             self.path,
             migrations.DIRECTORY,
-            state=_NoState(),
+            state=NoState(),
             synchronous=settings.sqlite_synchronous,
             max_batch=64,
             name="parley-meta-writer",

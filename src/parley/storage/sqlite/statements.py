@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from parley.errors import StorageUnavailable
-from parley.storage.sqlite.db import Writer, migrate, translate
+from parley.storage.sqlite.db import NoState, Writer, migrate, translate
 from parley.storage.sqlite.syncer import (
     native_available,
     native_thread,
@@ -54,11 +54,6 @@ def op_statements(conn: Any, _state: Any, statements: Sequence[Statement]) -> No
         conn.execute(sql, () if param is None else (param,))
 
 
-class _NoState:
-    def reset(self) -> None:
-        pass
-
-
 class ThreadStatementWriter:
     """:class:`StatementWriter` on the generic Python writer thread (a transaction for
     up to ``max_batch`` lists, a failing one re-run alone)."""
@@ -76,7 +71,7 @@ class ThreadStatementWriter:
         self._writer = Writer(
             path,
             steps,
-            state=_NoState(),
+            state=NoState(),
             synchronous=synchronous,
             max_batch=max_batch,
             name=name,
