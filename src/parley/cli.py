@@ -304,15 +304,16 @@ def _shards(settings: Settings, args: argparse.Namespace) -> dict:
 def _serve(settings: Settings, *, demo: bool) -> int:
     import uvloop
 
-    from parley.server import reserve_fd_table, serve, tune_gc
+    from parley.server import raise_loop_priority, reserve_fd_table, serve, tune_gc
     from parley.storage.sqlite.syncer import unshare_allocations
 
     reserve_fd_table()  # before any thread starts
     unshare_allocations()  # before any connection opens
     logs.setup(settings.log_format, settings.log_level)
 
-    def ready(url: str) -> None:
+    def ready(url: str) -> None:  # on the event loop's thread, its helpers started
         tune_gc()
+        raise_loop_priority(settings.loop_priority)
         if demo:
             _print_demo(settings, url)
         else:

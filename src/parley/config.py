@@ -102,6 +102,11 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     #: Threads serving reads (history, lists); each holds one connection per shard.
     read_threads: int = 2
+    #: Nice steps the event loop's thread runs above the process's other threads, once
+    #: the server is up (:func:`parley.server.raise_loop_priority`); 0 leaves it alone.
+    #: Needs CAP_SYS_NICE or a nice limit (``RLIMIT_NICE``, systemd's ``LimitNICE=``);
+    #: without, the loop keeps the process's priority (logged once).
+    loop_priority: int = 5
     #: A person's messages per second, sustained (the seed: 1), and the burst allowed.
     message_rate: float = 1.0
     message_burst: float = 10.0
@@ -227,6 +232,7 @@ class Settings:
             "commit_batch": 1 <= self.commit_batch <= 100_000,
             "sqlite_synchronous": self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
             "read_threads": 1 <= self.read_threads <= 64,
+            "loop_priority": 0 <= self.loop_priority <= 39,
             "message_rate": 0 < self.message_rate <= 100_000,
             "message_burst": 1 <= self.message_burst <= 100_000,
             "bot_channel_rate": 0 < self.bot_channel_rate <= 100_000,
