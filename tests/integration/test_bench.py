@@ -152,3 +152,29 @@ def test_url_runs_measure_a_parley_server_but_never_the_balancer_in_front_of_one
     finally:
         balancer.shutdown()
     assert not procs.is_parley_server(2**22 + 12345)  # no such process
+
+
+def _script(name: str, *args: str) -> str:
+    """Runs ``docs/bench/<name>`` (the measures ``docs/benchmarks.md`` quotes); its output."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(root, "docs", "bench", name), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_the_floor_script_prints_the_cpu_of_a_bare_send():
+    with_store = _script("floor.py", "--messages", "2000", "--channels", "10")
+    without = _script("floor.py", "--messages", "2000", "--no-store")
+    assert "us of CPU a message (10 channels, commits of 14)" in with_store
+    assert float(with_store.split()[0]) > float(without.split()[0]) > 0
+
+
+def test_the_pipeline_script_posts_through_parley_and_prints_the_loops_cpu():
+    printed = _script("pipeline.py", "--channels", "4", "--posters", "8", "--per", "20")
+    assert printed.endswith("us of the event loop's CPU a message\n")
+    assert float(printed.split()[0]) > 0
