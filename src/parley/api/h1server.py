@@ -119,10 +119,13 @@ class HttpServer:
     async def start(self, sock: socket.socket) -> None:
         """Accepts connections on ``sock`` from now on."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Connection(self), sock=sock, backlog=BACKLOG
-        )
+        self._server = await loop.create_server(self.protocol, sock=sock, backlog=BACKLOG)
         self._sweep()
+
+    def protocol(self) -> asyncio.Protocol:
+        """A new connection's asyncio protocol (what :meth:`start` gives each connection
+        it accepts; ``docs/bench/pipeline.py`` drives one over a stand-in transport)."""
+        return _Connection(self)
 
     def _sweep(self) -> None:
         """Closes the connections past their deadline; runs again in a while."""
