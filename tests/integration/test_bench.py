@@ -174,7 +174,10 @@ def test_the_floor_script_prints_the_cpu_of_a_bare_send():
     assert float(with_store.split()[0]) > float(without.split()[0]) > 0
 
 
-def test_the_pipeline_script_posts_through_parley_and_prints_the_loops_cpu():
-    printed = _script("pipeline.py", "--channels", "4", "--posters", "8", "--per", "20")
-    assert printed.endswith("us of the event loop's CPU a message\n")
-    assert float(printed.split()[0]) > 0
+def test_the_pipeline_script_posts_at_each_entry_and_prints_the_loops_cpu():
+    for via in ("sender", "api", "http"):
+        printed = _script(
+            "pipeline.py", "--via", via, "--channels", "4", "--posters", "8", "--per", "20"
+        )
+        assert printed.endswith(f"us of the event loop's CPU a message (via {via})\n")
+        assert float(printed.split()[0]) > 0
