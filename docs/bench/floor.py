@@ -22,22 +22,8 @@ from pathlib import Path
 
 import orjson
 
-SCHEMA = """
-CREATE TABLE messages (
-    channel TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
-    id INTEGER NOT NULL, team TEXT NOT NULL, user TEXT NOT NULL, bot_id TEXT,
-    text TEXT NOT NULL, thread_ts INTEGER, subtype TEXT, client_msg_id TEXT,
-    version INTEGER NOT NULL DEFAULT 0, edited_ts INTEGER, edited_by TEXT,
-    deleted INTEGER NOT NULL DEFAULT 0, reply_count INTEGER NOT NULL DEFAULT 0,
-    reply_users TEXT NOT NULL DEFAULT '', latest_reply INTEGER, rich TEXT,
-    PRIMARY KEY (channel, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX messages_ts ON messages (channel, ts);
-CREATE UNIQUE INDEX messages_client_msg_id ON messages (channel, user, client_msg_id)
-    WHERE client_msg_id IS NOT NULL;
-CREATE INDEX messages_thread ON messages (channel, thread_ts, ts)
-    WHERE thread_ts IS NOT NULL;
-"""
+from parley.storage.sqlite.migrations import SHARD
+
 INSERT = (
     "INSERT INTO messages (id, channel, team, seq, ts, user, bot_id, text, thread_ts,"
     " subtype, client_msg_id, rich) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -59,7 +45,8 @@ def run(channels: int, batch: int, messages: int, store: bool) -> float:
         conn = sqlite3.connect(Path(tmp) / "shard.db", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")
-        conn.executescript(SCHEMA)
+        for step in SHARD:  # Parley's shard schema and indexes, as migrated
+            conn.executescript(step)
         began = time.process_time()
         if store:
             conn.execute("BEGIN")
