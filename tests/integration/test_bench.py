@@ -171,7 +171,9 @@ def test_the_floor_script_prints_the_cpu_of_a_bare_send():
     with_store = _script("floor.py", "--messages", "2000", "--channels", "10")
     without = _script("floor.py", "--messages", "2000", "--no-store")
     assert "us of CPU a message (10 channels, commits of 14)" in with_store
-    assert float(with_store.split()[0]) > float(without.split()[0]) > 0
+    assert "us of CPU a message (100 channels, without the store)" in without
+    # a figure each, not a comparison of them: speed is judged by the bench, not by tests
+    assert float(with_store.split()[0]) > 0 and float(without.split()[0]) > 0
 
 
 def test_the_pipeline_script_posts_at_each_entry_and_prints_the_loops_cpu():
