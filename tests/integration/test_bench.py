@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 
 def _run(tmp_path, preset: str, *args: str, env: dict | None = None) -> tuple[dict, str]:
@@ -156,9 +157,8 @@ def test_url_runs_measure_a_parley_server_but_never_the_balancer_in_front_of_one
 
 def _script(name: str, *args: str) -> str:
     """Runs ``docs/bench/<name>`` (the measures ``docs/benchmarks.md`` quotes); its output."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run(
-        [sys.executable, os.path.join(root, "docs", "bench", name), *args],
+        [sys.executable, str(Path(__file__).resolve().parents[2] / "docs" / "bench" / name), *args],
         capture_output=True,
         text=True,
         timeout=120,
