@@ -76,8 +76,9 @@ def raise_loop_priority(steps: int) -> int:
     server's own writer and syncer threads, which wake on its hand-overs. Five steps
     took that to 23-25%, and send-to-delivery p50 from 4.8-6.6 ms to 3.3-4.8 ms, lower
     in each of six pairs of runs; three and seven steps did no better, ten starved the
-    helpers the loop waits on and did worse. Threads the loop starts afterwards (the
-    read pool's, on first use) share its priority."""
+    helpers the loop waits on and did worse. On the same machine with CPU to spare, ten
+    pairs showed no clear difference either way. Threads the loop starts afterwards
+    (the read pool's, on first use) share its priority."""
     tid = threading.get_native_id()
     nice = os.getpriority(os.PRIO_PROCESS, tid)
     if steps <= 0:
