@@ -41,6 +41,11 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     assert delivery["duplicates"] == 0
     assert delivery["order_violations"] == 0
     assert result["delivery_latency_ms"]["count"] == delivery["delivered"]
+    split = result["delivery_split_ms"]  # every delivery, split where the store wrote it
+    assert split["to_store"]["count"] == split["after_store"]["count"] == delivery["delivered"]
+    assert "from the write to the read" in printed
+    for thread in result["server_threads"]:  # those busy for 1% of the run or more
+        assert thread["name"] and thread["running"] >= 0.01 and thread["waiting"] >= 0
     assert result["baseline"]["http_echo_rps"] > 0
     names = [p["name"] for p in result["processes"]]  # where the busy cores went
     assert "parley serve all" in names

@@ -6,7 +6,10 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import threading
 import time
+
+import orjson
 
 from parley.bench import clients, procs, report, stats
 from parley.bench.world import _user_count
@@ -54,17 +57,49 @@ def test_audit_run_and_the_throughput_verdict():
     ms = 1_000_000
     records = [(i * ms, i * ms + ms, None, "C1", i + 1) for i in range(3)]
     records.append((3 * ms, 4 * ms, "ratelimited", "C1", 0))
-    got = [("C1", s, (s - 1) * ms, (s - 1) * ms + 2 * ms) for s in (1, 2, 3)]
+    # each stored 0.5 ms after it was due, read 1.5 ms after that
+    got = [
+        ("C1", s, (s - 1) * ms, (s - 1) * ms + 2 * ms, (s - 1) * ms + ms // 2) for s in (1, 2, 3)
+    ]
     figures = _run(records, [got, got[:2]], ["C1", "C1"])
     assert figures["sent"] == 4 and figures["acknowledged"] == 3
     assert figures["failed"] == {"ratelimited": 1}
     assert figures["delivery"]["expected"] == 6 and figures["delivery"]["missing"] == 1
     assert figures["delivery_latency_ms"]["p50"] == 2.0
+    split = figures["delivery_split_ms"]
+    assert split["to_store"]["p50"] == 0.5 and split["to_store"]["count"] == 5
+    assert split["after_store"]["p50"] == 1.5 and split["after_store"]["count"] == 5
+    printed = report.table({"preset": {"name": "smoke"}, "route": "ws", **figures})
+    assert "until the store wrote it" in printed and "p50 1.50" in printed
+    unknown = _run(records[:3], [[(*row[:4], 0) for row in got]], ["C1"])  # no ts: no split
+    assert unknown["delivery_split_ms"]["to_store"] == {"count": 0}
+    assert unknown["delivery_latency_ms"]["count"] == 3
     assert not report.passes(figures, 100)  # a failure and a miss
 
     clean = _run(records[:3], [got], ["C1"])
     assert report.passes(clean, 100)
     assert not report.passes(clean, 1.5)  # p99 over the limit
+
+
+def test_a_message_ts_is_read_in_nanoseconds_since_the_epoch():
+    assert clients._ts_ns("1765052400.123456") == 1_765_052_400_123_456_000
+    assert clients._ts_ns("1765052400.5") == 1_765_052_400_500_000_000
+    assert clients._ts_ns("1765052400") == 1_765_052_400_000_000_000
+    assert clients._ts_ns("") == clients._ts_ns("abc.def") == clients._ts_ns("1.2.3") == 0
+
+
+def test_a_subscriber_decodes_when_each_message_was_due_stored_and_read():
+    now_wall, now_mono = time.time_ns(), time.monotonic_ns()
+    stored_wall_us = now_wall // 1000 - 3_000  # stored 3 ms ago, by the wall clock
+    ts = f"{stored_wall_us // 1_000_000}.{stored_wall_us % 1_000_000:06d}"
+    event = {"type": "message", "channel": "C1", "seq": 7, "ts": ts, "text": "123 bench"}
+    joined = {**event, "subtype": "channel_join", "seq": 8}
+    untimed = {"type": "message", "channel": "C1", "seq": 9, "text": "hi"}
+    raw = [(orjson.dumps(e), now_mono) for e in (event, joined, untimed)]
+    (first, last) = clients._decode(raw)
+    assert first[:4] == ("C1", 7, 123, now_mono)
+    assert abs((now_mono - first[4]) - 3_000_000) < 50_000_000  # the clocks read apart
+    assert last == ("C1", 9, now_mono, now_mono, 0)  # no schedule in the text, no ts
 
 
 def test_subscribers_share_users_only_in_whole_channel_cycles():
@@ -139,3 +174,22 @@ def test_a_threads_use_is_its_running_and_runnable_time_as_shares_of_the_run():
     use = procs.thread_use(began, procs.thread_sched(os.getpid()), 1.0)
     assert use is not None and use["running"] > 0.0 and use["waiting"] >= 0.0
     assert procs.thread_sched(2**22 + 12345) is None  # no such process
+
+
+def test_each_helper_threads_use_is_reported_by_name_busiest_first():
+    before = {11: ("writer", (0, 0)), 12: ("syncer", (0, 0)), 13: ("idle", (0, 0))}
+    after = {
+        11: ("writer", (4_000_000_000, 4_100_000_000)),
+        12: ("syncer", (1_400_000_000, 3_800_000_000)),
+        13: ("idle", (50_000_000, 0)),  # under the floor
+        14: ("new", (9_000_000_000, 0)),  # started meanwhile: left out
+    }
+    assert procs.threads_use(before, after, 10.0, floor=0.01) == [
+        {"name": "writer", "tid": 11, "running": 0.4, "waiting": 0.41},
+        {"name": "syncer", "tid": 12, "running": 0.14, "waiting": 0.38},
+    ]
+    worker = threading.Thread(target=time.sleep, args=(2,), name="helper", daemon=True)
+    worker.start()  # this process's own threads, as read
+    seen = procs.threads_sched(os.getpid())
+    assert os.getpid() not in seen and worker.native_id in seen
+    assert procs.threads_sched(2**22 + 12345) == {}

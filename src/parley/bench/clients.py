@@ -299,7 +299,7 @@ class _Subscriber(WSListener):
 
     def resume_point(self) -> dict[str, int]:
         """The last seq held per channel (this connection's own channel at least)."""
-        for channel, seq, _sched, _arrival in _decode(self.raw[self._scanned :]):
+        for channel, seq, *_times in _decode(self.raw[self._scanned :]):
             if seq > self._last.get(channel, 0):
                 self._last[channel] = seq
         self._scanned = len(self.raw)
@@ -308,12 +308,21 @@ class _Subscriber(WSListener):
             point.setdefault(self.channel, 0)
         return point
 
-    def parsed(self) -> list[tuple[str, int, int, int]]:
-        """``(channel, seq, sched_ns, arrival_ns)`` per new message, in arrival order."""
+    def parsed(self) -> list[tuple[str, int, int, int, int]]:
+        """``(channel, seq, sched_ns, arrival_ns, stored_ns)`` per new message, in arrival
+        order (:func:`_decode`)."""
         return _decode(self.raw)
 
 
-def _decode(raw: list[tuple[bytes, int]]) -> list[tuple[str, int, int, int]]:
+def _decode(raw: list[tuple[bytes, int]]) -> list[tuple[str, int, int, int, int]]:
+    """``(channel, seq, sched_ns, arrival_ns, stored_ns)`` per message event of ``raw``:
+    ``sched_ns`` from its text (the arrival where the text does not start with it),
+    ``stored_ns`` its ``ts``, which the server takes from its wall clock as the store
+    writes the message, on this process's monotonic clock (both clocks read once, here:
+    the same machine's, so the server's and the bench's agree to the microsecond; a
+    server elsewhere has a clock of its own, and its split means nothing), 0 without a
+    ``ts``."""
+    wall_offset = time.time_ns() - time.monotonic_ns()
     out = []
     for data, arrival in raw:
         event = orjson.loads(data)
@@ -321,8 +330,19 @@ def _decode(raw: list[tuple[bytes, int]]) -> list[tuple[str, int, int, int]]:
             continue
         text = event.get("text", "")
         sched = int(text.split(" ", 1)[0]) if text[:1].isdigit() else arrival
-        out.append((event["channel"], event["seq"], sched, arrival))
+        ts_ns = _ts_ns(event.get("ts", ""))
+        stored = ts_ns - wall_offset if ts_ns else 0
+        out.append((event["channel"], event["seq"], sched, arrival, stored))
     return out
+
+
+def _ts_ns(ts: str) -> int:
+    """A Slack ``ts`` (``"1765052400.123456"``) in nanoseconds since the epoch; 0 when
+    it is not one."""
+    seconds, _, micros = ts.partition(".")
+    if not seconds.isdigit() or not (micros.isdigit() or not micros):
+        return 0
+    return (int(seconds) * 1_000_000 + int(micros.ljust(6, "0")[:6])) * 1000
 
 
 def run_subscribers(spec: dict[str, Any], ready, senders_done, out, delivered) -> None:
@@ -333,7 +353,8 @@ def run_subscribers(spec: dict[str, Any], ready, senders_done, out, delivered) -
 
     Sets ``ready`` once every connection has its hello. Once ``senders_done`` is set and
     nothing arrived for ``quiet_seconds`` (or at ``until_ns``) puts ``{"received":
-    [[(channel, seq, sched_ns, arrival_ns), ...] per connection], "catchup_us": [...],
+    [[(channel, seq, sched_ns, arrival_ns, stored_ns), ...] per connection] (see
+    :func:`_decode`), "catchup_us": [...],
     "cpu": s}`` on ``out``. ``delivered`` (a shared int) follows the messages received."""
     without_pauses()
     received, catchups = uvloop.run(_subscribe(spec, ready, senders_done, delivered))

@@ -115,15 +115,57 @@ def busiest(
     return used[:top]
 
 
-def thread_sched(pid: int) -> tuple[int, int] | None:
-    """Nanoseconds the main thread of ``pid`` (a Parley server's event loop) has spent so
-    far on a CPU and runnable but waiting for one (``/proc/<pid>/task/<pid>/schedstat``);
-    ``None`` where the kernel does not keep them."""
+def thread_sched(pid: int, tid: int | None = None) -> tuple[int, int] | None:
+    """Nanoseconds thread ``tid`` of ``pid`` (by default its main thread: a Parley
+    server's event loop) has spent so far on a CPU and runnable but waiting for one
+    (``/proc/<pid>/task/<tid>/schedstat``); ``None`` where the kernel does not keep them
+    or the thread is gone."""
     try:
-        fields = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+        fields = Path(f"/proc/{pid}/task/{tid or pid}/schedstat").read_text().split()
         return int(fields[0]), int(fields[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+#: The threads of a process as :func:`threads_sched` saw them: name and
+#: :func:`thread_sched`'s figures, by thread id.
+Threads = dict[int, tuple[str, tuple[int, int]]]
+
+
+def threads_sched(pid: int) -> Threads:
+    """Every thread of ``pid`` but its main one, with its name (``comm``: Parley names
+    its helper threads, ``parley-ws-write``, ``parley-shard-sync``...) and
+    :func:`thread_sched`'s figures; empty where they cannot be read."""
+    seen: Threads = {}
+    try:
+        tids = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir() if t.name != str(pid)]
+    except OSError:
+        return seen
+    for tid in tids:
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+        except OSError:
+            continue  # gone meanwhile
+        sched = thread_sched(pid, tid)
+        if sched is not None:
+            seen[tid] = (name, sched)
+    return seen
+
+
+def threads_use(
+    before: Threads, after: Threads, seconds: float, *, floor: float = 0.01
+) -> list[dict]:
+    """:func:`thread_use` of each thread in both :func:`threads_sched` that ran at least
+    ``floor`` of ``seconds``, most running first: ``{"name", "tid", "running",
+    "waiting"}``. A thread started or ended in between is left out."""
+    used = []
+    for tid, (name, end) in after.items():
+        start = before.get(tid)
+        use = thread_use(start[1], end, seconds) if start and start[0] == name else None
+        if use is not None and use["running"] >= floor:
+            used.append({"name": name, "tid": tid, **use})
+    used.sort(key=lambda t: -t["running"])
+    return used
 
 
 def thread_use(

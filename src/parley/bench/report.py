@@ -13,7 +13,14 @@ def audit_run(sent: dict, received: dict, channel_of: list[str], start_ns: int) 
 
     ``sent["records"]``: ``(sched_ns, ack_ns, error, channel, seq)``;
     ``received["received"]``: per subscriber connection, ``(channel, seq, sched_ns,
-    arrival_ns)`` in arrival order; ``channel_of``: each connection's channel."""
+    arrival_ns, stored_ns)`` in arrival order (``stored_ns``: when the store wrote the
+    message, 0 when unknown); ``channel_of``: each connection's channel.
+
+    ``delivery_split_ms`` splits each delivery's latency where the store wrote its
+    message: ``to_store`` (the scheduled send to the write: the sender's own delay, the
+    request's way in, the checks, the wait for the shard's next batch) and
+    ``after_store`` (the write to the subscriber's read: the commit and its sync, the
+    event's way to the connections, their writes and the client's read)."""
     records = sent["records"]
     acked = [r for r in records if r[2] is None]
     failed: dict[str, int] = {}
@@ -25,16 +32,21 @@ def audit_run(sent: dict, received: dict, channel_of: list[str], start_ns: int) 
         by_channel.setdefault(r[3], []).append(r[4])
     totals = {"expected": 0, "delivered": 0, "missing": 0, "duplicates": 0, "order_violations": 0}
     samples: list[tuple[float, int]] = []
+    to_store: list[int] = []
+    after_store: list[int] = []
     first_arrival, last_arrival = None, start_ns
     for got, channel in zip(received["received"], channel_of, strict=True):
-        audit = stats.audit({channel: by_channel.get(channel, [])}, [(c, s) for c, s, _, _ in got])
+        audit = stats.audit({channel: by_channel.get(channel, [])}, [(r[0], r[1]) for r in got])
         for key in totals:
             totals[key] += audit[key]
         seen: set[int] = set()
-        for _c, seq, sched, arrival in got:
+        for _c, seq, sched, arrival, stored in got:
             if seq not in seen:
                 seen.add(seq)
                 samples.append(((sched - start_ns) / 1e9, (arrival - sched) // 1000))
+                if stored > 0:
+                    to_store.append((stored - sched) // 1000)
+                    after_store.append((arrival - stored) // 1000)
                 last_arrival = max(last_arrival, arrival)
                 first_arrival = arrival if first_arrival is None else min(first_arrival, arrival)
     last_ack = max((r[1] for r in acked), default=start_ns)
@@ -48,6 +60,10 @@ def audit_run(sent: dict, received: dict, channel_of: list[str], start_ns: int) 
         "delivery_rate": totals["delivered"] / totals["expected"] if totals["expected"] else 1.0,
         "ack_latency_ms": stats.latency_summary((r[1] - r[0]) // 1000 for r in acked),
         "delivery_latency_ms": stats.latency_summary(latencies),
+        "delivery_split_ms": {
+            "to_store": stats.latency_summary(to_store),
+            "after_store": stats.latency_summary(after_store),
+        },
         "messages_per_s": round(len(acked) / max(1e-9, (last_ack - start_ns) / 1e9), 1),
         "deliveries_per_s": round(totals["delivered"] / span, 1) if span > 0 else 0.0,
         "timeline": stats.timeline(samples, 0.25 if samples and samples[-1][0] < 20 else 1.0),
@@ -105,6 +121,7 @@ def table(result: dict[str, Any]) -> str:
         rows.append(("highest rate that holds", f"{result['max_sustained_rate']:g} msg/s"))
     if "delivery" in result:
         d = result["delivery"]
+        split = result.get("delivery_split_ms", {})
         rows += [
             (
                 "sent / acknowledged / failed",
@@ -121,6 +138,8 @@ def table(result: dict[str, Any]) -> str:
             ),
             ("ack latency", _pct(result["ack_latency_ms"])),
             ("send-to-delivery latency", _pct(result["delivery_latency_ms"])),
+            ("  of it, until the store wrote it", _pct(split.get("to_store", {}))),
+            ("  of it, from the write to the read", _pct(split.get("after_store", {}))),
             (
                 "messages/s, deliveries/s",
                 f"{result['messages_per_s']:g}, {result['deliveries_per_s']:g}",
@@ -205,6 +224,14 @@ def table(result: dict[str, Any]) -> str:
             (
                 "server loop thread while sending: running, waiting",
                 f"{loop['running']}, {loop['waiting']} of the time (waiting: for a CPU)",
+            )
+        )
+    others = result.get("server_threads")
+    if others:
+        rows.append(
+            (
+                "its other threads: running, waiting",
+                "; ".join(f"{t['name']} {t['running']}, {t['waiting']}" for t in others),
             )
         )
     machine = result.get("machine_use")

@@ -146,6 +146,7 @@ def _run(
         result["processes"] = raw["processes"]
         if raw["loop_thread"] is not None:
             result["server_loop_thread"] = raw["loop_thread"]
+            result["server_threads"] = raw["threads"]
         if raw["received"].get("catchup_us"):
             result["catchup_ms"] = stats.latency_summary(raw["received"]["catchup_us"])
             result["reconnects"] = len(raw["received"]["catchup_us"])
@@ -298,7 +299,7 @@ def _baseline_broadcast(connections: int, frames: int) -> float:
     finally:
         server.kill()
         server.join()
-    arrivals = [a for got in received for _c, _s, _sched, a in got]
+    arrivals = [arrival for got in received for _c, _s, _sched, arrival, _stored in got]
     if len(arrivals) < 2:
         return 0.0
     return len(arrivals) / ((max(arrivals) - min(arrivals)) / 1e9)
@@ -340,7 +341,10 @@ def _load(
 
     def follow_loop() -> None:
         if target.pid and not loop_window and time.monotonic_ns() >= start_ns:
-            loop_window.append((procs.thread_sched(target.pid), time.monotonic()))
+            pid = target.pid
+            loop_window.append(
+                (procs.thread_sched(pid), procs.threads_sched(pid), time.monotonic())
+            )
 
     total = int(rate * seconds)
     send_out = mp.Queue()
@@ -388,11 +392,13 @@ def _load(
         sent = wait_for(send_out, seconds + 300)
         # every process's CPU up to the last reply, while the clients still run
         busiest = procs.busiest(seen0, procs.process_ticks(), time.monotonic() - seen_at)
-        loop_use = None
-        if loop_window:
-            loop0, began = loop_window[0]
-            loop1 = procs.thread_sched(target.pid) if target.pid else None
-            loop_use = procs.thread_use(loop0, loop1, time.monotonic() - began)
+        loop_use, threads_use = None, []
+        if loop_window and target.pid:
+            loop0, threads0, began = loop_window[0]
+            loop1, threads1 = procs.thread_sched(target.pid), procs.threads_sched(target.pid)
+            spent = time.monotonic() - began
+            loop_use = procs.thread_use(loop0, loop1, spent)
+            threads_use = procs.threads_use(threads0, threads1, spent)
         send_proc.join()
         senders_done.set()
         received = wait_for(out, seconds + 300)
@@ -407,6 +413,7 @@ def _load(
         "cpu": target.cpu_seconds() - cpu0,
         "elapsed": elapsed,
         "loop_thread": loop_use,
+        "threads": threads_use,
         "clients": {
             "sender_cpu_seconds": round(sent["cpu"], 2),
             "subscriber_cpu_seconds": round(received["cpu"], 2),
@@ -432,7 +439,7 @@ def _throughput(target: Target, world: World, preset: Preset, say, progress: boo
             | {k: figures[k] for k in keep}
             | {"server_cpu_share": round(raw["cpu"] / raw["elapsed"], 3)}
             | {"machine_busy_cores": raw["machine_use"]["busy_cores"]}
-            | {"server_loop_thread": raw["loop_thread"]}
+            | {"server_loop_thread": raw["loop_thread"], "server_threads": raw["threads"]}
         )
         steps[-1]["_figures"] = figures
         return holds
