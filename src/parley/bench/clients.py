@@ -340,7 +340,7 @@ def _ts_ns(ts: str) -> int:
     """A Slack ``ts`` (``"1765052400.123456"``) in nanoseconds since the epoch; 0 when
     it is not one."""
     seconds, _, micros = ts.partition(".")
-    if not seconds.isdigit() or not (micros.isdigit() or not micros):
+    if not seconds.isdigit() or (micros and not micros.isdigit()):
         return 0
     return (int(seconds) * 1_000_000 + int(micros.ljust(6, "0")[:6])) * 1000
 

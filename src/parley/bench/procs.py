@@ -133,9 +133,9 @@ Threads = dict[int, tuple[str, tuple[int, int]]]
 
 
 def threads_sched(pid: int) -> Threads:
-    """Every thread of ``pid`` but its main one, with its name (``comm``: Parley names
-    its helper threads, ``parley-ws-write``, ``parley-shard-sync``...) and
-    :func:`thread_sched`'s figures; empty where they cannot be read."""
+    """Every thread of ``pid`` but its main one, with its name (``comm``, cut to 15
+    bytes: Parley names its helper threads, ``parley-ws-write``, ``parley-shard-sy``...)
+    and :func:`thread_sched`'s figures; empty where they cannot be read."""
     seen: Threads = {}
     try:
         tids = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir() if t.name != str(pid)]
