@@ -218,6 +218,7 @@ async def start(settings: Settings) -> Services:
         max_connections_per_user=settings.ws_connections_per_user,
         valid_token=auth.valid_key,
         write_thread=settings.ws_write_thread,
+        write_threads=settings.ws_write_threads,
     )
     auth.on_revoked(gateway.revoked)
     svc = Services(

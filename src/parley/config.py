@@ -47,6 +47,9 @@ class Settings:
     #: (``parley.gateway.outbound``); off, or where the extension is not built, the
     #: event loop writes them.
     ws_write_thread: bool = True
+    #: How many such threads, each writing its share of the connections; 0: one for
+    #: each CPU the process may run on, at most 4 (``parley.gateway.outbound``).
+    ws_write_threads: int = 0
     #: Mark the web client's session cookies ``Secure`` whatever the request's scheme:
     #: set it when a TLS proxy serves Parley to browsers (Parley itself listens in plain
     #: HTTP, so it cannot tell). Requests that arrive over HTTPS get ``Secure`` anyway.
@@ -232,6 +235,7 @@ class Settings:
             "commit_batch": 1 <= self.commit_batch <= 100_000,
             "sqlite_synchronous": self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
             "read_threads": 1 <= self.read_threads <= 64,
+            "ws_write_threads": 0 <= self.ws_write_threads <= 64,
             "loop_priority": 0 <= self.loop_priority <= 39,
             "message_rate": 0 < self.message_rate <= 100_000,
             "message_burst": 1 <= self.message_burst <= 100_000,

@@ -1,7 +1,7 @@
-"""WebSocket frames written by the C writer thread (the default) or by the event loop
-(``ws_write_thread=False``): the same frames, whole and in order, either way, and a
-reader whose socket fills while a write is with the thread still gets every frame
-intact after it."""
+"""WebSocket frames written by the C writer threads (the default; one or several) or by
+the event loop (``ws_write_thread=False``): the same frames, whole and in order, either
+way, and a reader whose socket fills while a write is with a thread still gets every
+frame intact after it."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ from tests.helpers import WsClient, server_in_thread
 TEXT = "y" * 16_000
 
 
-@pytest.mark.parametrize("threaded", [True, False], ids=["thread", "loop"])
-def test_frames_go_out_whole_and_in_order_from_the_thread_or_the_loop(tmp_path, threaded):
-    with server_in_thread(tmp_path, ws_write_thread=threaded) as srv:
+@pytest.mark.parametrize(
+    ("threaded", "threads"), [(True, 1), (True, 2), (False, 0)], ids=["thread", "threads", "loop"]
+)
+def test_frames_go_out_whole_and_in_order_from_the_threads_or_the_loop(tmp_path, threaded, threads):
+    with server_in_thread(tmp_path, ws_write_thread=threaded, ws_write_threads=threads) as srv:
         # CI builds the extension: a missing one fails here instead of hiding
-        assert srv.on_loop(lambda svc: svc.gateway.writes is not None) is threaded
+        writes = srv.on_loop(lambda svc: svc.gateway.writes)
+        assert (writes is not None) is threaded
+        assert writes is None or writes.threads == threads
         poster, reader = srv.user("wt-poster"), srv.user("wt-reader")
         web = srv.client(poster.token)
         ch = web.conversations_create(name="write-thread")["channel"]["id"]

@@ -27,6 +27,7 @@ def test_defaults_environment_and_overrides():
         {"PARLEY_SHARDS": "many"},
         {"PARLEY_SQLITE_SYNCHRONOUS": "OFF"},
         {"PARLEY_WORKER_ID": "1024"},
+        {"PARLEY_WS_WRITE_THREADS": "-1"},
     ],
 )
 def test_invalid_settings_are_refused(env):

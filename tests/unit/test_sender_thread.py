@@ -1,4 +1,4 @@
-"""The C writer thread (``parley.gateway._sender``) on real sockets: what it writes, in
+"""The C writer threads (``parley.gateway._sender``) on real sockets: what it writes, in
 what order, what it reports for a full or a broken socket, and that a descriptor closed
 and reused while a write is queued never receives it."""
 
@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from parley.gateway._sender import Sender
 
-from parley.gateway.outbound import ThreadedWrites
+from parley.gateway.outbound import MAX_THREADS, ThreadedWrites, thread_count
 
 
 def results(sender: Sender, expected: int, timeout: float = 5.0) -> list[tuple]:
@@ -190,7 +190,7 @@ def test_outboxes_write_their_frames_whole_in_order_one_write_a_flush():
     was out wait for it, then go with the next flush."""
 
     async def scenario(pairs) -> list[Conn]:
-        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=64)
+        writes = ThreadedWrites([Sender()], asyncio.get_running_loop(), max_in_flight=64)
         rooms: list[int] = []
         writes.on_room = lambda: rooms.append(writes.dirty)
         conns = [Conn() for _ in pairs]
@@ -225,13 +225,65 @@ def test_outboxes_write_their_frames_whole_in_order_one_write_a_flush():
         closing(pairs)
 
 
+def test_several_threads_each_write_their_share_of_the_connections_in_order():
+    """Outboxes are dealt to the threads in turn, and a connection's frames go out on its
+    own thread only, whole and in order; the handful a turn leaves to the caller
+    (``MIN_BATCH``) is counted over every thread, and the bound on writes out is
+    shared between them."""
+
+    async def scenario(pairs) -> None:
+        senders = [Sender(), Sender()]
+        writes = ThreadedWrites(senders, asyncio.get_running_loop(), max_in_flight=64)
+        assert writes.threads == 2 and writes.max_in_flight == 64
+        assert [s.max_in_flight for s in senders] == [32, 32]
+        conns = [Conn() for _ in pairs]
+        boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]
+        try:
+            for n in range(3):  # three in all, two on one thread and one on the other
+                boxes[n].append(b"%d.a;" % n)
+            mine = writes.flush()  # too few to wake a thread for, thread by thread
+            assert sorted(mine, key=conns.index) == conns[:3]
+            for n in range(3):
+                os.write(pairs[n][0].fileno(), b"".join(boxes[n].take()))
+            for n, box in enumerate(boxes):  # six: three on each thread
+                box.append(b"%d.b;" % n)
+            assert writes.flush() == []
+            assert [s.in_flight for s in senders] == [3, 3]
+            for n, box in enumerate(boxes):
+                box.append(b"%d.c;" % n)  # waits for its own thread's write
+            await until(lambda: writes.in_flight == 0)
+            assert writes.flush() == []
+            await until(lambda: writes.in_flight == 0)
+            writes.max_in_flight = 5
+            assert [s.max_in_flight for s in senders] == [2, 2]
+        finally:
+            writes.close()
+
+    pairs = pairs_of(6)
+    try:
+        asyncio.run(scenario(pairs))
+        for n, (_, b) in enumerate(pairs):
+            want = (b"%d.a;" % n if n < 3 else b"") + b"%d.b;%d.c;" % (n, n)
+            assert read_all(b, len(want)) == want
+            b.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                b.recv(100)  # nothing more, nothing twice
+    finally:
+        closing(pairs)
+
+
+def test_one_writer_thread_for_each_cpu_unless_the_setting_says_how_many():
+    assert thread_count(3) == 3
+    assert thread_count(0) == min(MAX_THREADS, len(os.sched_getaffinity(0)))
+
+
 def test_a_few_outboxes_slow_ones_and_closed_ones_are_the_callers():
     """Fewer than ``MIN_BATCH`` outboxes with frames are handed back for the caller to
     write (waking the thread costs more); so is a ``slow`` one (its socket has a
     backlog in the caller's transport); a closed one drops its frames and takes none."""
 
     async def scenario(pairs) -> None:
-        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=64)
+        writes = ThreadedWrites([Sender()], asyncio.get_running_loop(), max_in_flight=64)
         conns = [Conn() for _ in pairs]
         boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]
         try:
@@ -267,7 +319,7 @@ def test_a_write_comes_back_when_the_socket_took_part_or_the_outbox_asked():
     to write); an outbox that set ``notify`` hears of a whole write too, once."""
 
     async def scenario(pairs) -> tuple[Conn, Conn, bytes]:
-        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=64)
+        writes = ThreadedWrites([Sender()], asyncio.get_running_loop(), max_in_flight=64)
         full = pairs[0][0]
         full.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         big = os.urandom(4 << 20)
@@ -308,7 +360,7 @@ def test_outboxes_past_the_in_flight_bound_wait_for_room():
     once, in order."""
 
     async def scenario(pairs) -> list[int]:
-        writes = ThreadedWrites(Sender(), asyncio.get_running_loop(), max_in_flight=4)
+        writes = ThreadedWrites([Sender()], asyncio.get_running_loop(), max_in_flight=4)
         rooms: list[tuple[int, int]] = []
         conns = [Conn() for _ in pairs]
         boxes = [writes.outbox(a.fileno(), c) for (a, _), c in zip(pairs, conns, strict=True)]

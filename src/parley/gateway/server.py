@@ -142,6 +142,7 @@ class Gateway:
         clock: Callable[[], float] = time.monotonic,
         valid_token: Callable[[bytes], Awaitable[bool]] | None = None,
         write_thread: bool = True,
+        write_threads: int = 0,
     ) -> None:
         self.hub = hub
         #: Whether a token (by its key) still authenticates (``Authenticator.valid_key``):
@@ -171,9 +172,11 @@ class Gateway:
         self.max_connections_per_user = max_connections_per_user
         self.max_frame_size = max_frame_size
         self.clock = clock
-        #: Whether frames are written by the C writer thread (:mod:`.outbound`) when it
-        #: is built; off, or where it is not, the event loop writes them.
+        #: Whether frames are written by the C writer threads (:mod:`.outbound`) when
+        #: they are built; off, or where they are not, the event loop writes them.
         self.write_thread = write_thread
+        #: How many (:func:`.outbound.thread_count`: 0, one for each CPU, at most 4).
+        self.write_threads = write_threads
         self._writes: outbound.ThreadedWrites | None = None
         self._per_user: dict[str, int] = {}  # open connections of each user
         #: Open connections by the key of the token that opened them (for revocation).
@@ -189,7 +192,8 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> int:
         """Listens on ``host:port`` (0 = any free port); returns the port."""
-        self._writes = outbound.start(self.write_thread, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self._writes = outbound.start(self.write_thread, loop, self.write_threads)
         if self._writes is not None:
             self._writes.on_room = self._room
         self._server = await ws_create_server(
@@ -236,7 +240,7 @@ class Gateway:
 
     @property
     def writes(self) -> outbound.ThreadedWrites | None:
-        """The writer thread writing this gateway's frames (None: the loop writes them)."""
+        """The writer threads writing this gateway's frames (None: the loop writes them)."""
         return self._writes
 
     def _route(self, request: WSUpgradeRequest):
