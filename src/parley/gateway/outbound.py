@@ -16,9 +16,11 @@ most :data:`MAX_THREADS`), each with the outboxes of its share of the connection
 (dealt in turn as they open): what one sync of the store settles goes out as one run of
 sends, one after another on a thread, and a message to ten connections is ten of them.
 At 5,000 msg/s to 1,000 subscribers on two cores, two threads instead of one took the
-send-to-delivery p50 from 5.6-10.0 ms to 3.8-5.0 in six pairs of runs, and p99 lower in
-five (``docs/benchmarks.md``, "2026-12-06, 21:00 UTC"): the same kernel work, the same
-CPU, in half the time where a second core is free.
+send-to-delivery p50 from 4.3-10.0 ms to 3.6-6.4, lower in nine pairs of runs of ten
+(``docs/benchmarks.md``, "2026-12-06, 21:00 UTC"): the same kernel work, the same CPU,
+in half the time where a second core is free. What it costs: a broadcast to one channel
+whose 1,000 connections one process reads went 14-18% slower, the two threads waking
+that one reader from two cores (``ws_write_threads`` 1 gives such a node one thread).
 
 The contract with a connection: while one write of its is with a thread, nothing else
 is written to its socket (its outbox waits, and so do pongs and closes), and only its
