@@ -13,10 +13,10 @@ Writes are batched: every frame for a connection (events, replies, replays, in t
 they were made) is appended to its outbox, and one write per connection goes out when the
 event loop next turns, so a consumer batch of 100 events to one client is one syscall, not
 100. An event's frame is built once for all its recipients (server frames are unmasked).
-The outboxes and the writes are the C writer thread's of :mod:`.outbound` (the kernel's
+The outboxes and the writes are the C writer threads' of :mod:`.outbound` (the kernel's
 work for a send runs beside the loop, not on it, and a delivery costs the loop one C
-call); a connection with a write there holds everything else for its socket (the next
-outbox, a pong, a close) until it is back.
+call; each connection is written by one of them); a connection with a write there holds
+everything else for its socket (the next outbox, a pong, a close) until it is back.
 
 Bounds (constructor parameters; the defaults in brackets):
 
@@ -184,7 +184,7 @@ class Gateway:
         self._rechecks: set[asyncio.Task] = set()
         self._last_frame: tuple[Event | None, bytes] = (None, b"")
         self._last_compressed: tuple[Event | None, bytes] = (None, b"")
-        #: Connections without an outbox of the writer thread's, with frames to write.
+        #: Connections without an outbox of the writer threads', with frames to write.
         self._dirty: list[Connection] = []
         self._flush_soon = False  # a flush is scheduled
         self._server: asyncio.Server | None = None
@@ -352,7 +352,7 @@ class Gateway:
         return self._last_frame[1]
 
     def mark_dirty(self, conn: Connection) -> None:
-        """``conn`` (which has no outbox of the writer thread's) has frames to write; they
+        """``conn`` (which has no outbox of the writer threads') has frames to write; they
         go out when the event loop next turns."""
         if not self._dirty:
             self.schedule_flush()
@@ -365,9 +365,9 @@ class Gateway:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Writes every connection's frames, one write each: the writer thread's outboxes
-        are handed to it (:meth:`.ThreadedWrites.flush`: those with a write still out wait
-        for it, and so do those past its bound on writes out, until some come back);
+        """Writes every connection's frames, one write each: the writer threads' outboxes
+        are handed to them (:meth:`.ThreadedWrites.flush`: those with a write still out
+        wait for it, and so do those past their bound on writes out, until some come back);
         the loop writes the rest (a few, a socket with a backlog, no outbox)."""
         self._flush_soon = False
         dirty, self._dirty = self._dirty, []
