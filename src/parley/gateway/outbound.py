@@ -5,7 +5,7 @@ kernel also runs the receiver's side of the stack and wakes it), and uvloop make
 the event loop's thread, holding the GIL: at ten deliveries a message it was a third of
 that thread's time. The C extension :mod:`parley.gateway._sender` keeps each
 connection's outbox (:meth:`ThreadedWrites.outbox`); :meth:`ThreadedWrites.flush` hands
-a turn's outboxes to its pthread, which writes them while the loop goes on with the next
+a turn's outboxes to its pthreads, which write them while the loop goes on with the next
 messages. So a delivery costs the loop one C call (``Outbox.append``), and a write that
 went out whole comes back to no Python at all: a connection hears of one
 (``Connection.written``) only when the socket took part of it, failed, or the
