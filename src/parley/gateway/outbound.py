@@ -19,8 +19,9 @@ At 5,000 msg/s to 1,000 subscribers on two cores, two threads instead of one too
 send-to-delivery p50 from 4.3-10.0 ms to 3.6-6.4, lower in nine pairs of runs of ten
 (``docs/benchmarks.md``, "2026-12-06, 21:00 UTC"): the same kernel work, the same CPU,
 in half the time where a second core is free. What it costs: a broadcast to one channel
-whose 1,000 connections one process reads went 14-18% slower, the two threads waking
-that one reader from two cores (``ws_write_threads`` 1 gives such a node one thread).
+whose 1,000 connections one process reads went 14-18% slower, the same sends costing
+the kernel more CPU from two cores at once (``ws_write_threads`` 1 gives such a node
+one thread).
 
 The contract with a connection: while one write of its is with a thread, nothing else
 is written to its socket (its outbox waits, and so do pongs and closes), and only its
