@@ -50,6 +50,10 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     names = [p["name"] for p in result["processes"]]  # where the busy cores went
     assert "parley serve all" in names
     assert "busiest processes (cores)" in printed
+    noise = result["machine_noise"]  # what else ran, each quarter second of the sending
+    assert noise["windows"] and all(cores >= 0 for _, cores in noise["windows"])
+    assert noise["peak_cores"] >= noise["mean_cores"] >= 0
+    assert "other processes' CPU while sending" in printed
 
 
 def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):

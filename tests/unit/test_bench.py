@@ -11,7 +11,7 @@ import time
 
 import orjson
 
-from parley.bench import clients, procs, report, stats
+from parley.bench import clients, noise, procs, report, stats
 from parley.bench.world import _user_count
 
 
@@ -156,6 +156,7 @@ def test_machine_use_counts_every_cpu_but_idle_and_io_wait():
     after = (250, 0, 120, 1100, 30, 0, 45, 20)
     use = procs.machine_use(before, after, cpus=2)
     assert use == {"busy_cores": 1.4, "steal_cores": 0.1, "cpus": 2}
+    assert procs.busy_ticks(after) - procs.busy_ticks(before) == 280
     assert procs.machine_use(after, after, cpus=2)["busy_cores"] == 0.0
     now = procs.machine_ticks()  # this machine's own, as the bench reads it
     assert len(now) == 8 and all(t >= 0 for t in now)
@@ -193,3 +194,56 @@ def test_each_helper_threads_use_is_reported_by_name_busiest_first():
     seen = procs.threads_sched(os.getpid())
     assert os.getpid() not in seen and worker.native_id in seen
     assert procs.threads_sched(2**22 + 12345) == {}
+
+
+def test_other_processes_cpu_is_the_machines_busy_time_less_the_watched_threads():
+    # 2 CPUs at 100 ticks/s for 0.25 s: 30 busy ticks, of which the run's threads ran 0.2 s
+    assert noise.other_cores(30, 200_000_000, 0.25, 100) == 0.4
+    assert noise.other_cores(10, 200_000_000, 0.25, 100) == 0.0  # coarse ticks: never < 0
+    assert noise.other_cores(30, 0, 0.0, 100) == 0.0
+    ran = noise.RunTime()
+    assert ran.update({(1, 1): 100, (1, 2): 50}) == 150
+    assert ran.update({(1, 1): 300}) == 350  # thread 2 ended: it keeps what it ran
+
+
+def test_a_busy_window_names_the_processes_that_took_the_cpu():
+    hz = 100
+    watch = noise.Watch([10, 11], start_ns=0, read=noise.Readers(hz=hz))
+    before = {10: ("parley serve all", 0), 20: ("kworker/0:1-events", 5), 30: ("sh", 0)}
+    after = {
+        10: ("parley serve all", 40),  # watched: never named
+        20: ("kworker/0:1-mm_percpu_wq", 6),  # the same worker, renamed by its work
+        30: ("sh", 12),  # its child started and ended in the window: counted in it
+        40: ("beam.smp", 3),  # started in the window
+    }
+    quarter = 250_000_000
+    watch.take((0, 0, 0, before), (quarter, 30, 100_000_000, after))  # 0.8 cores: busy
+    watch.take((quarter, 30, 100_000_000, after), (2 * quarter, 40, 300_000_000, after))
+    figures = watch.figures()
+    assert figures["windows"] == [[0.0, 0.8], [0.25, 0.0]]
+    assert figures["peak_cores"] == 0.8 and figures["peak_t"] == 0.0
+    assert figures["mean_cores"] == 0.4
+    assert figures["busy"] == [
+        {
+            "t": 0.0,
+            "cores": 0.8,
+            "processes": [
+                {"name": "sh", "pid": 30, "cpu_s": 0.12},
+                {"name": "beam.smp", "pid": 40, "cpu_s": 0.03},
+                {"name": "kworker/0:1-mm_percpu_wq", "pid": 20, "cpu_s": 0.01},
+            ],
+        }
+    ]
+
+
+def test_the_watch_reads_this_machine_each_window_until_stopped():
+    watch = noise.Watch([os.getpid()], time.monotonic_ns(), window_s=0.05).start()
+    time.sleep(0.3)
+    figures = watch.stop()
+    assert figures["window_s"] == 0.05 and len(figures["windows"]) >= 1
+    assert all(t >= 0 and cores >= 0 for t, cores in figures["windows"])
+    ran = procs.threads_run_ns([os.getpid()])  # every thread of this process, as read
+    assert ran[(os.getpid(), os.getpid())] > 0
+    assert procs.threads_run_ns([2**22 + 12345]) == {}
+    seen = procs.process_ticks(children=True, labelled=False)
+    assert seen[os.getpid()][0] == procs.process_ticks()[os.getpid()][0]  # not a Parley one

@@ -21,6 +21,15 @@ def plot(result: dict[str, Any], path: str) -> None:
         t = [row["t"] for row in timeline]
         for key, style in (("p50", "-"), ("p99", "-"), ("p99.9", "--"), ("max", ":")):
             over_time.plot(t, [row[key] for row in timeline], style, label=key)
+        noise = result.get("machine_noise") or {}
+        for i, window in enumerate(noise.get("busy", [])):  # other processes took a core
+            over_time.axvspan(
+                window["t"],
+                window["t"] + noise["window_s"],
+                color="red",
+                alpha=0.15,
+                label="other processes busy" if i == 0 else None,
+            )
         over_time.set_yscale("log")
         over_time.set_xlabel("scheduled send time (s)")
         over_time.set_ylabel("send-to-delivery (ms)")

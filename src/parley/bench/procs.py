@@ -4,7 +4,7 @@ process listens on a port (for ``--url`` runs against a server the bench did not
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -36,6 +36,12 @@ def machine_ticks() -> tuple[int, ...]:
     return tuple(int(x) for x in fields[1:9])
 
 
+def busy_ticks(ticks: tuple[int, ...]) -> int:
+    """Of :func:`machine_ticks`, the time the CPUs were busy: everything but idle and
+    I/O wait."""
+    return sum(ticks) - ticks[3] - ticks[4]
+
+
 def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> dict[str, float]:
     """What the whole machine did between two :func:`machine_ticks`, in cores of
     ``cpus``: ``busy`` (everything but idle and I/O wait: the server, the bench's own
@@ -47,9 +53,8 @@ def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> d
     total = sum(delta)
     if total <= 0:
         return {"busy_cores": 0.0, "steal_cores": 0.0, "cpus": cpus}
-    idle = delta[3] + delta[4]
     return {
-        "busy_cores": round(cpus * (total - idle) / total, 2),
+        "busy_cores": round(cpus * busy_ticks(tuple(delta)) / total, 2),
         "steal_cores": round(cpus * delta[7] / total, 2),
         "cpus": cpus,
     }
@@ -59,23 +64,27 @@ def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> d
 Seen = dict[int, tuple[str, int]]
 
 
-def process_ticks() -> Seen:
+def process_ticks(*, children: bool = False, labelled: bool = True) -> Seen:
     """Every visible process's label (:func:`label`) and user + system CPU so far, in
-    clock ticks, by pid: what :func:`busiest` compares."""
+    clock ticks, by pid: what :func:`busiest` compares. With ``children``, each also
+    counts the CPU of its children that have ended and been waited for, so a process
+    that lived between two looks is counted in its parent. Without ``labelled``, each
+    goes by its command name alone, and a look costs half (about 1.2 ms here, against
+    2.9): cheap enough to take four times a second."""
+    last = 15 if children else 13
     seen: Seen = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
-        pid = int(entry.name)
         try:
-            stat = (entry / "stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            seen[pid] = (
-                label(pid, stat[stat.index("(") + 1 : stat.rindex(")")]),
-                int(fields[11]) + int(fields[12]),
-            )
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            end = stat.rindex(b")")
+            ticks = sum(int(x) for x in stat[end + 2 :].split()[11:last])
         except (OSError, IndexError, ValueError):  # gone meanwhile
             continue
+        pid, comm = int(name), stat[stat.index(b"(") + 1 : end].decode(errors="replace")
+        seen[pid] = (label(pid, comm) if labelled else comm, ticks)
     return seen
 
 
@@ -166,6 +175,22 @@ def threads_use(
             used.append({"name": name, "tid": tid, **use})
     used.sort(key=lambda t: -t["running"])
     return used
+
+
+def threads_run_ns(pids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """Nanoseconds each thread of ``pids`` has run so far, by ``(pid, tid)``; a process
+    or thread that cannot be read (gone) is left out."""
+    ran: dict[tuple[int, int], int] = {}
+    for pid in pids:
+        try:
+            tids = [t.name for t in Path(f"/proc/{pid}/task").iterdir()]
+        except OSError:
+            continue
+        for tid in tids:
+            sched = thread_sched(pid, int(tid))
+            if sched is not None:
+                ran[(pid, int(tid))] = sched[0]
+    return ran
 
 
 def thread_use(

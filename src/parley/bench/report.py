@@ -94,6 +94,24 @@ def _pct(s: dict) -> str:
     )
 
 
+def _noise(noise: dict[str, Any]) -> str:
+    """The other processes' CPU (:mod:`parley.bench.noise`) in a line: its mean and
+    peak, and the first busy windows, each with the processes that took the CPU."""
+    line = (
+        f"mean {noise['mean_cores']:.2f} cores, peak {noise['peak_cores']:.2f} "
+        f"at {noise['peak_t']:g} s; "
+    )
+    busy = noise["busy"]
+    if not busy:
+        return line + f"no {noise['window_s']:g} s at {noise['burst_cores']:g} cores or more"
+    shown = []
+    for window in busy[:3]:
+        who = ", ".join(f"{p['name']} {p['cpu_s']:.2f} s" for p in window["processes"])
+        shown.append(f"{window['t']:g} s {window['cores']:.2f}" + (f" ({who})" if who else ""))
+    more = f" and {len(busy) - 3} more" if len(busy) > 3 else ""
+    return line + f"busy ({noise['burst_cores']:g}+ cores): " + "; ".join(shown) + more
+
+
 def table(result: dict[str, Any]) -> str:
     """The human summary of a result."""
     rows: list[tuple[str, str]] = [("preset", f"{result['preset']['name']} ({result['route']})")]
@@ -250,5 +268,8 @@ def table(result: dict[str, Any]) -> str:
                 ", ".join(f"{p['name']} {p['cores']:.2f}" for p in busiest[:6]),
             )
         )
+    noise = result.get("machine_noise")
+    if noise:
+        rows.append(("other processes' CPU while sending", _noise(noise)))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -20,13 +20,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import uvloop
 from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, faults, procs, push, report, search, stats
+from parley.bench import clients, faults, noise, procs, push, report, search, stats
 from parley.bench.baseline import serve_broadcast, serve_echo
 from parley.bench.corpus import queries
 from parley.bench.http import closed_loop
@@ -144,6 +145,7 @@ def _run(
         result["clients"] = raw["clients"]
         result["machine_use"] = raw["machine_use"]
         result["processes"] = raw["processes"]
+        result["machine_noise"] = raw["noise"]
         if raw["loop_thread"] is not None:
             result["server_loop_thread"] = raw["loop_thread"]
             result["server_threads"] = raw["threads"]
@@ -366,6 +368,8 @@ def _load(
         daemon=True,
     )
     send_proc.start()
+    watched = (*target.measured, *_front(target), sub_proc.pid, send_proc.pid, os.getpid())
+    watch = noise.Watch([p for p in watched if p], start_ns).start()
     per_message = len(world.sub_tokens) / max(1, len(world.channels))
     bar = tqdm(
         total=int(total * per_message),
@@ -390,6 +394,7 @@ def _load(
 
     try:
         sent = wait_for(send_out, seconds + 300)
+        machine_noise = watch.stop()
         # every process's CPU up to the last reply, while the clients still run
         busiest = procs.busiest(seen0, procs.process_ticks(), time.monotonic() - seen_at)
         loop_use, threads_use = None, []
@@ -420,7 +425,17 @@ def _load(
         },
         "machine_use": procs.machine_use(ticks0, procs.machine_ticks(), os.cpu_count() or 1),
         "processes": busiest,
+        "noise": machine_noise,
     }
+
+
+def _front(target: Target) -> tuple[int, ...]:
+    """The load balancer in front of a fleet (the process listening on the URL's port),
+    which is part of the run, not noise; nothing for a single server."""
+    if not target.fleet:
+        return ()
+    pid = procs.pid_listening(urlsplit(target.url).port or 80)
+    return (pid,) if pid is not None else ()
 
 
 def _throughput(target: Target, world: World, preset: Preset, say, progress: bool) -> dict:
@@ -439,6 +454,7 @@ def _throughput(target: Target, world: World, preset: Preset, say, progress: boo
             | {k: figures[k] for k in keep}
             | {"server_cpu_share": round(raw["cpu"] / raw["elapsed"], 3)}
             | {"machine_busy_cores": raw["machine_use"]["busy_cores"]}
+            | {"other_processes_peak_cores": raw["noise"]["peak_cores"]}
             | {"server_loop_thread": raw["loop_thread"], "server_threads": raw["threads"]}
         )
         steps[-1]["_figures"] = figures
