@@ -54,6 +54,10 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     assert noise["windows"] and all(cores >= 0 for _, cores in noise["windows"])
     assert noise["peak_cores"] >= noise["mean_cores"] >= 0
     assert "other processes' CPU while sending" in printed
+    for who in ("subscribers", "senders"):  # how late the bench's own processes ran
+        late = result["client_lateness"][who]
+        assert late["count"] == len(late["late"]) and late["max_ms"] >= 0
+    assert "bench clients late to run" in printed
 
 
 def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):

@@ -3,6 +3,7 @@ and how subscribers map onto users and channels."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import multiprocessing as mp
 import os
@@ -11,7 +12,7 @@ import time
 
 import orjson
 
-from parley.bench import clients, noise, procs, report, stats
+from parley.bench import clients, lateness, noise, procs, report, stats
 from parley.bench.world import _user_count
 
 
@@ -247,3 +248,21 @@ def test_the_watch_reads_this_machine_each_window_until_stopped():
     assert procs.threads_run_ns([2**22 + 12345]) == {}
     seen = procs.process_ticks(children=True, labelled=False)
     assert seen[os.getpid()][0] == procs.process_ticks()[os.getpid()][0]  # not a Parley one
+
+
+def test_a_client_process_records_each_wake_up_that_came_late():
+    stop = asyncio.Event()
+    readings = [0, 5_000_000, 5_000_000, 30_000_000]  # on time, then 20 ms past due
+
+    def clock() -> int:
+        now = readings.pop(0)
+        if not readings:
+            stop.set()
+        return now
+
+    late: list[tuple[int, float]] = []
+    asyncio.run(lateness.watch(stop, late, clock=clock))
+    assert late == [(10_000_000, 20.0)]
+    figures = lateness.summary(late + [(2_010_000_000, 6.5)], start_ns=10_000_000)
+    assert figures == {"count": 2, "max_ms": 20.0, "late": [[0.0, 20.0], [2.0, 6.5]]}
+    assert lateness.summary([], 0) == {"count": 0, "max_ms": 0.0, "late": []}

@@ -24,6 +24,7 @@ import orjson
 import uvloop
 from picows import WSListener, WSMsgType, ws_connect
 
+from parley.bench import lateness
 from parley.bench.http import Pool, decode
 from parley.bench.procs import own_cpu_seconds
 
@@ -96,12 +97,13 @@ async def _publish(counter, read, stop: asyncio.Event) -> None:
 def run_senders(spec: dict[str, Any], out, acked) -> None:
     """Process target. ``spec``: api_url, route (``http`` | ``ws``), tokens (one per
     sender user), targets [[sender index, channel], ...] (message i goes to target
-    i mod len), rate (msgs/s), seconds, start_ns. Puts ``{"records": [...], "cpu": s}``
-    on ``out``; a record is ``(sched_ns, ack_ns, error_or_None, channel, seq)``.
+    i mod len), rate (msgs/s), seconds, start_ns. Puts ``{"records": [...], "late":
+    [...], "cpu": s}`` on ``out``; a record is ``(sched_ns, ack_ns, error_or_None,
+    channel, seq)``, ``late`` what :func:`lateness.watch` found while sending.
     ``acked`` (a shared int) follows the replies received."""
     without_pauses()
-    records = uvloop.run(_send(spec, acked))
-    out.put({"records": records, "cpu": own_cpu_seconds()})
+    records, late = uvloop.run(_send(spec, acked))
+    out.put({"records": records, "late": late, "cpu": own_cpu_seconds()})
 
 
 class _WsSender(WSListener):
@@ -159,17 +161,19 @@ def _text(i: int, sched: int) -> str:
     return f"{sched} bench message {i}"
 
 
-async def _send(spec: dict[str, Any], acked) -> list:
+async def _send(spec: dict[str, Any], acked) -> tuple[list, list]:
     records: list = []
+    late: list[tuple[int, float]] = []
     stop = asyncio.Event()
     reporter = asyncio.create_task(_publish(acked, lambda: len(records), stop))
+    watcher = asyncio.create_task(lateness.watch(stop, late))
     if spec["route"] == "ws":
         await _send_ws(spec, records)
     else:
         await _send_http(spec, records)
     stop.set()
-    await reporter
-    return records
+    await asyncio.gather(reporter, watcher)
+    return records, late
 
 
 async def _pace(total: int, start: int, rate: float, send: Callable[[int, int], None]) -> None:
@@ -354,14 +358,17 @@ def run_subscribers(spec: dict[str, Any], ready, senders_done, out, delivered) -
     Sets ``ready`` once every connection has its hello. Once ``senders_done`` is set and
     nothing arrived for ``quiet_seconds`` (or at ``until_ns``) puts ``{"received":
     [[(channel, seq, sched_ns, arrival_ns, stored_ns), ...] per connection] (see
-    :func:`_decode`), "catchup_us": [...],
-    "cpu": s}`` on ``out``. ``delivered`` (a shared int) follows the messages received."""
+    :func:`_decode`), "catchup_us": [...], "late": [...], "cpu": s}`` on ``out``
+    (``late``: what :func:`lateness.watch` found from ``ready`` on). ``delivered`` (a
+    shared int) follows the messages received."""
     without_pauses()
-    received, catchups = uvloop.run(_subscribe(spec, ready, senders_done, delivered))
-    out.put({"received": received, "catchup_us": catchups, "cpu": own_cpu_seconds()})
+    received, catchups, late = uvloop.run(_subscribe(spec, ready, senders_done, delivered))
+    out.put({"received": received, "catchup_us": catchups, "late": late, "cpu": own_cpu_seconds()})
 
 
-async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tuple[list, list]:
+async def _subscribe(
+    spec: dict[str, Any], ready, senders_done, delivered
+) -> tuple[list, list, list]:
     channels = spec.get("channels") or [None] * len(spec.get("urls") or spec["tokens"])
     urls = spec.get("urls") or await _tickets(spec["api_url"], spec["tokens"])
     subs = [_Subscriber(channel) for channel in channels]
@@ -370,6 +377,8 @@ async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tu
         await asyncio.sleep(0.01)
     stop = asyncio.Event()
     reporter = asyncio.create_task(_publish(delivered, lambda: sum(len(s.raw) for s in subs), stop))
+    late: list[tuple[int, float]] = []
+    watcher = asyncio.create_task(lateness.watch(stop, late))
     catchups: list[int] = []
     churner = None
     if spec.get("churn"):
@@ -386,14 +395,14 @@ async def _subscribe(spec: dict[str, Any], ready, senders_done, delivered) -> tu
             if now - last > quiet:
                 break
     stop.set()
-    await reporter
+    await asyncio.gather(reporter, watcher)
     if churner is not None and not churner.done():
         churner.cancel()
     for sub in subs:
         if sub.transport is not None:
             with contextlib.suppress(Exception):
                 sub.transport.disconnect()
-    return [sub.parsed() for sub in subs], catchups
+    return [sub.parsed() for sub in subs], catchups, late
 
 
 async def _churn(spec: dict[str, Any], subs: list, senders_done, catchups: list) -> None:

@@ -30,6 +30,18 @@ def plot(result: dict[str, Any], path: str) -> None:
                 alpha=0.15,
                 label="other processes busy" if i == 0 else None,
             )
+        late = result.get("client_lateness") or {}
+        for who, name, marker in (("subscribers", "subscriber", "v"), ("senders", "sender", "^")):
+            times = (late.get(who) or {}).get("late") or []
+            if times:  # the bench's own client process woke this late (ms), at that time
+                over_time.scatter(
+                    [t for t, _ in times],
+                    [ms for _, ms in times],
+                    marker=marker,
+                    s=14,
+                    color="black",
+                    label=f"{name} process late to run (ms)",
+                )
         over_time.set_yscale("log")
         over_time.set_xlabel("scheduled send time (s)")
         over_time.set_ylabel("send-to-delivery (ms)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from parley.bench import stats
+from parley.bench.lateness import LATE_MS
 
 
 def audit_run(sent: dict, received: dict, channel_of: list[str], start_ns: int) -> dict[str, Any]:
@@ -110,6 +111,20 @@ def _noise(noise: dict[str, Any]) -> str:
         shown.append(f"{window['t']:g} s {window['cores']:.2f}" + (f" ({who})" if who else ""))
     more = f" and {len(busy) - 3} more" if len(busy) > 3 else ""
     return line + f"busy ({noise['burst_cores']:g}+ cores): " + "; ".join(shown) + more
+
+
+def _late(late: dict[str, Any]) -> str:
+    """How late the bench's client processes ran (:mod:`parley.bench.lateness`), in a
+    line: each process's count and its longest, with when."""
+    parts = []
+    for who in ("subscribers", "senders"):
+        figures = late[who]
+        if not figures["count"]:
+            parts.append(f"{who} never")
+            continue
+        t = max(figures["late"], key=lambda e: e[1])[0]
+        parts.append(f"{who} {figures['count']} times, longest {figures['max_ms']:g} ms at {t:g} s")
+    return "; ".join(parts)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -271,5 +286,8 @@ def table(result: dict[str, Any]) -> str:
     noise = result.get("machine_noise")
     if noise:
         rows.append(("other processes' CPU while sending", _noise(noise)))
+    late = result.get("client_lateness")
+    if late:
+        rows.append((f"bench clients late to run ({LATE_MS:g}+ ms)", _late(late)))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -27,7 +27,7 @@ import uvloop
 from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, faults, noise, procs, push, report, search, stats
+from parley.bench import clients, faults, lateness, noise, procs, push, report, search, stats
 from parley.bench.baseline import serve_broadcast, serve_echo
 from parley.bench.corpus import queries
 from parley.bench.http import closed_loop
@@ -146,6 +146,7 @@ def _run(
         result["machine_use"] = raw["machine_use"]
         result["processes"] = raw["processes"]
         result["machine_noise"] = raw["noise"]
+        result["client_lateness"] = raw["lateness"]
         if raw["loop_thread"] is not None:
             result["server_loop_thread"] = raw["loop_thread"]
             result["server_threads"] = raw["threads"]
@@ -426,6 +427,10 @@ def _load(
         "machine_use": procs.machine_use(ticks0, procs.machine_ticks(), os.cpu_count() or 1),
         "processes": busiest,
         "noise": machine_noise,
+        "lateness": {
+            "subscribers": lateness.summary(received["late"], start_ns),
+            "senders": lateness.summary(sent["late"], start_ns),
+        },
     }
 
 
