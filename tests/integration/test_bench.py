@@ -56,7 +56,7 @@ def test_smoke_delivers_everything_in_order(tmp_path):
     assert "other processes' CPU while sending" in printed
     for who in ("subscribers", "senders"):  # how late the bench's own processes ran
         late = result["client_lateness"][who]
-        assert late["count"] == len(late["late"]) and late["max_ms"] >= 0
+        assert late["count"] == len(late["late"]) >= late["waiting"] and late["max_ms"] >= 0
     assert "bench clients late to run" in printed
 
 

@@ -253,6 +253,7 @@ def test_the_watch_reads_this_machine_each_window_until_stopped():
 def test_a_client_process_records_each_wake_up_that_came_late():
     stop = asyncio.Event()
     readings = [0, 5_000_000, 5_000_000, 30_000_000]  # on time, then 20 ms past due
+    cpu = [0, 1_000_000, 4_000_000]  # running 3 ms of the late one's 25: waiting
 
     def clock() -> int:
         now = readings.pop(0)
@@ -260,9 +261,15 @@ def test_a_client_process_records_each_wake_up_that_came_late():
             stop.set()
         return now
 
-    late: list[tuple[int, float]] = []
-    asyncio.run(lateness.watch(stop, late, clock=clock))
-    assert late == [(10_000_000, 20.0)]
-    figures = lateness.summary(late + [(2_010_000_000, 6.5)], start_ns=10_000_000)
-    assert figures == {"count": 2, "max_ms": 20.0, "late": [[0.0, 20.0], [2.0, 6.5]]}
-    assert lateness.summary([], 0) == {"count": 0, "max_ms": 0.0, "late": []}
+    late: list[tuple[int, float, float]] = []
+    asyncio.run(lateness.watch(stop, late, clock=clock, ran=lambda: cpu.pop(0)))
+    assert late == [(10_000_000, 20.0, 3.0)]
+    busy = (2_010_000_000, 6.5, 9.0)  # ran 9 ms of 11.5: busy, not waiting
+    figures = lateness.summary(late + [busy], start_ns=10_000_000)
+    assert figures == {
+        "count": 2,
+        "waiting": 1,
+        "max_ms": 20.0,
+        "late": [[0.0, 20.0, 3.0], [2.0, 6.5, 9.0]],
+    }
+    assert lateness.summary([], 0) == {"count": 0, "waiting": 0, "max_ms": 0.0, "late": []}

@@ -163,7 +163,7 @@ def _text(i: int, sched: int) -> str:
 
 async def _send(spec: dict[str, Any], acked) -> tuple[list, list]:
     records: list = []
-    late: list[tuple[int, float]] = []
+    late: list[tuple[int, float, float]] = []
     stop = asyncio.Event()
     reporter = asyncio.create_task(_publish(acked, lambda: len(records), stop))
     watcher = asyncio.create_task(lateness.watch(stop, late))
@@ -377,7 +377,7 @@ async def _subscribe(
         await asyncio.sleep(0.01)
     stop = asyncio.Event()
     reporter = asyncio.create_task(_publish(delivered, lambda: sum(len(s.raw) for s in subs), stop))
-    late: list[tuple[int, float]] = []
+    late: list[tuple[int, float, float]] = []
     watcher = asyncio.create_task(lateness.watch(stop, late))
     catchups: list[int] = []
     churner = None

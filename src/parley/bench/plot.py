@@ -35,8 +35,8 @@ def plot(result: dict[str, Any], path: str) -> None:
             times = (late.get(who) or {}).get("late") or []
             if times:  # the bench's own client process woke this late (ms), at that time
                 over_time.scatter(
-                    [t for t, _ in times],
-                    [ms for _, ms in times],
+                    [t for t, *_ in times],
+                    [ms for _, ms, *_ in times],
                     marker=marker,
                     s=14,
                     color="black",

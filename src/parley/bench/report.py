@@ -115,7 +115,8 @@ def _noise(noise: dict[str, Any]) -> str:
 
 def _late(late: dict[str, Any]) -> str:
     """How late the bench's client processes ran (:mod:`parley.bench.lateness`), in a
-    line: each process's count and its longest, with when."""
+    line: each process's count, how many of them it waited for a core, and its longest,
+    with when."""
     parts = []
     for who in ("subscribers", "senders"):
         figures = late[who]
@@ -123,7 +124,10 @@ def _late(late: dict[str, Any]) -> str:
             parts.append(f"{who} never")
             continue
         t = max(figures["late"], key=lambda e: e[1])[0]
-        parts.append(f"{who} {figures['count']} times, longest {figures['max_ms']:g} ms at {t:g} s")
+        parts.append(
+            f"{who} {figures['count']} times ({figures['waiting']} mostly waiting for a "
+            f"core), longest {figures['max_ms']:g} ms at {t:g} s"
+        )
     return "; ".join(parts)
 
 
