@@ -8,7 +8,8 @@ its own event loop while it runs: a task sleeps :data:`STEP_S` over and over, an
 wake-up :data:`LATE_MS` or more after it was due is recorded, with how long the thread
 ran meanwhile. A process that ran for most of it was busy (a burst of frames to read,
 which a server's stall also makes: the backlog arrives at once), one that did not was
-waiting for a core: the load generator's own delay. Beside the other processes' CPU
+waiting for a core, the load generator's own delay (or, for a sender, partly in its
+blocking last wait before a send, ``FINE_WAIT``, 2 ms at most). Beside the other processes' CPU
 (:mod:`parley.bench.noise`), it says whose a latency spike was.
 
 - :func:`watch`: the task, on a client process's loop;
