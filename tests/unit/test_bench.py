@@ -133,19 +133,30 @@ def test_a_load_process_never_pauses_to_collect():
 
 def test_the_busiest_processes_are_those_that_used_the_most_cpu_meanwhile():
     hz = os.sysconf("SC_CLK_TCK")
-    before = {1: ("nats-server", 5 * hz), 2: ("haproxy", 0), 3: ("parley serve api", hz)}
+    before = {
+        1: ("nats-server", 5 * hz, 100),
+        2: ("haproxy", 0, 100),
+        3: ("parley serve api", hz, 100),
+        5: ("kworker/0:1-events", 9 * hz, 1),
+    }
     after = {
-        1: ("nats-server", 7 * hz),  # 2 s of CPU in 4 s: half a core
-        2: ("haproxy", hz // 10),  # under the floor
-        3: ("bash", 2 * hz),  # the pid is another process now: counted from nothing
-        4: ("parley bench", hz),  # started meanwhile
+        1: ("nats-server", 7 * hz, 100),  # 2 s of CPU in 4 s: half a core
+        2: ("haproxy", hz // 10, 100),  # under the floor
+        3: ("bash", 2 * hz, 900),  # the pid is another process now: counted from nothing
+        4: ("parley bench", hz, 950),  # started meanwhile
+        5: ("kworker/0:1-mm_percpu_wq", 10 * hz, 1),  # the same worker, renamed by its work
     }
     assert procs.busiest(before, after, 4.0, floor=0.05) == [
         {"name": "nats-server", "pid": 1, "cores": 0.5},
         {"name": "bash", "pid": 3, "cores": 0.5},
         {"name": "parley bench", "pid": 4, "cores": 0.25},
+        {"name": "kworker/0:1-mm_percpu_wq", "pid": 5, "cores": 0.25},
     ]
     assert procs.busiest(before, after, 4.0, top=1)[0]["cores"] == 0.5
+    assert [p["pid"] for p in procs.busiest(before, after, 4.0, floor=0.05, leave_out={1, 3})] == [
+        4,
+        5,
+    ]
     assert procs.busiest(before, after, 0.0) == []
     here = procs.process_ticks()  # this machine's own, as the bench reads them
     assert here[os.getpid()][1] >= 0 and procs.label(os.getpid(), "python") == "python"
@@ -210,12 +221,16 @@ def test_other_processes_cpu_is_the_machines_busy_time_less_the_watched_threads(
 def test_a_busy_window_names_the_processes_that_took_the_cpu():
     hz = 100
     watch = noise.Watch([10, 11], start_ns=0, read=noise.Readers(hz=hz))
-    before = {10: ("parley serve all", 0), 20: ("kworker/0:1-events", 5), 30: ("sh", 0)}
+    before = {
+        10: ("parley serve all", 0, 5),
+        20: ("kworker/0:1-events", 5, 1),
+        30: ("sh", 0, 7),
+    }
     after = {
-        10: ("parley serve all", 40),  # watched: never named
-        20: ("kworker/0:1-mm_percpu_wq", 6),  # the same worker, renamed by its work
-        30: ("sh", 12),  # its child started and ended in the window: counted in it
-        40: ("beam.smp", 3),  # started in the window
+        10: ("parley serve all", 40, 5),  # watched: never named
+        20: ("kworker/0:1-mm_percpu_wq", 6, 1),  # the same worker, renamed by its work
+        30: ("sh", 12, 7),  # its child started and ended in the window: counted in it
+        40: ("beam.smp", 3, 9),  # started in the window
     }
     quarter = 250_000_000
     watch.take((0, 0, 0, before), (quarter, 30, 100_000_000, after))  # 0.8 cores: busy

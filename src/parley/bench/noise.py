@@ -169,16 +169,8 @@ class Watch:
     def busiest_others(self, before: procs.Seen, after: procs.Seen) -> list[dict[str, Any]]:
         """The :data:`NAMED` processes not watched that used the most CPU between two
         looks, in CPU seconds, each by its :func:`procs.label`."""
-        # by pid alone: a kernel worker's name changes with its work, and no pid is
-        # reused within a window
-        spent = [
-            (ticks - before.get(pid, (name, 0))[1], pid, name)
-            for pid, (name, ticks) in after.items()
-            if pid not in self._pids
-        ]
-        spent.sort(reverse=True)
+        used = procs.busiest(before, after, 1.0, top=NAMED, leave_out=self._pids)
         return [
-            {"name": procs.label(pid, name), "pid": pid, "cpu_s": round(t / self._read.hz, 2)}
-            for t, pid, name in spent[:NAMED]
-            if t > 0
+            {"name": procs.label(u["pid"], u["name"]), "pid": u["pid"], "cpu_s": u["cores"]}
+            for u in used
         ]

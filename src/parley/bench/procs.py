@@ -4,7 +4,7 @@ process listens on a port (for ``--url`` runs against a server the bench did not
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 
 
@@ -60,8 +60,9 @@ def machine_use(before: tuple[int, ...], after: tuple[int, ...], cpus: int) -> d
     }
 
 
-#: One process as :func:`process_ticks` saw it: its label and CPU ticks so far.
-Seen = dict[int, tuple[str, int]]
+#: One process as :func:`process_ticks` saw it: its label, CPU ticks so far, and when it
+#: started (clock ticks after boot: what tells a pid's process from a later one's).
+Seen = dict[int, tuple[str, int, int]]
 
 
 def process_ticks(*, children: bool = False, labelled: bool = True) -> Seen:
@@ -80,11 +81,12 @@ def process_ticks(*, children: bool = False, labelled: bool = True) -> Seen:
             with open(f"/proc/{name}/stat", "rb") as f:
                 stat = f.read()
             end = stat.rindex(b")")
-            ticks = sum(int(x) for x in stat[end + 2 :].split()[11:last])
+            fields = stat[end + 2 :].split()
+            ticks, started = sum(int(x) for x in fields[11:last]), int(fields[19])
         except (OSError, IndexError, ValueError):  # gone meanwhile
             continue
         pid, comm = int(name), stat[stat.index(b"(") + 1 : end].decode(errors="replace")
-        seen[pid] = (label(pid, comm) if labelled else comm, ticks)
+        seen[pid] = (label(pid, comm) if labelled else comm, ticks, started)
     return seen
 
 
@@ -104,20 +106,30 @@ def label(pid: int, comm: str) -> str:
 
 
 def busiest(
-    before: Seen, after: Seen, seconds: float, *, top: int = 10, floor: float = 0.01
+    before: Seen,
+    after: Seen,
+    seconds: float,
+    *,
+    top: int = 10,
+    floor: float = 0.01,
+    leave_out: Container[int] = (),
 ) -> list[dict]:
     """The processes that used the most CPU between two :func:`process_ticks`, in cores
-    (``{"name", "pid", "cores"}``, most first, at most ``top``, none under ``floor``):
-    where the machine's busy cores went. A process started in between counts from
+    (``{"name", "pid", "cores"}``, most first, at most ``top``, none under ``floor``, none
+    of the pids ``leave_out``): where the machine's busy cores went. A process started in
+    between (a pid new, or now another process's: a later start time) counts from
     nothing; one that ended is not seen (one ending, its command line gone, goes by its
-    command name)."""
+    command name). A process is told by its pid and start time, not its name, which a
+    kernel worker changes with its work."""
     if seconds <= 0:
         return []
     hz = os.sysconf("SC_CLK_TCK")
     used = []
-    for pid, (name, ticks) in after.items():
-        start = before.get(pid)
-        cores = (ticks - (start[1] if start and start[0] == name else 0)) / hz / seconds
+    for pid, (name, ticks, started) in after.items():
+        if pid in leave_out:
+            continue
+        was = before.get(pid)
+        cores = (ticks - (was[1] if was and was[2] == started else 0)) / hz / seconds
         if cores >= floor:
             used.append({"name": name, "pid": pid, "cores": round(cores, 3)})
     used.sort(key=lambda p: -p["cores"])
