@@ -5,9 +5,14 @@ is answered from :meth:`Tickets.holder` (403 for a ticket that cannot be redeeme
 and the ticket is redeemed once the socket is open (a ticket that does not redeem, as a
 forged or spent one in Redis, is closed with 1008 before ``hello``). The connection is
 then registered in the hub under the user's channels, counted in :mod:`.presence`,
-greeted with ``hello``, and receives every event of those channels. Client commands run
-one at a time per connection, in the order sent, through the same send path as
-``chat.postMessage``.
+greeted with ``hello``, and receives every event of those channels. Client commands are
+taken one at a time per connection, in the order sent; a send goes through the same
+path as ``chat.postMessage``, but only its checks hold the next command back: once they
+pass, its write begins and the next command is taken while it becomes durable
+(:meth:`.Sender.start_post`), so a client's sends keep their order and a connection
+carries more than one send per commit. A send is answered (``reply_to``) once its write
+is durable and every send before it on the connection has been answered: the answers
+come in the order the sends were made.
 
 Writes are batched: every frame for a connection (events, replies, replays, in the order
 they were made) is appended to its outbox, and one write per connection goes out when the
@@ -22,8 +27,8 @@ Bounds (constructor parameters; the defaults in brackets):
 
 - **Slow readers**: a client that stops reading is disconnected (1013) once
   ``max_buffer`` bytes wait in its socket buffer [4 MiB]; it reconnects and resumes,
-  nothing is lost. A connection queues at most ``max_pending`` commands [256]; more are
-  answered ``ratelimited``.
+  nothing is lost. A connection holds at most ``max_pending`` commands [256], queued or
+  sends not yet answered; more are answered ``ratelimited``.
 - **Frame rate** (:mod:`parley.gateway.bounds`): ``frame_rate`` frames a second per
   connection with bursts of ``frame_burst`` [50/s, 100], counting every frame the client
   sends but its close. A frame beyond that is answered ``ratelimited`` (with
@@ -63,6 +68,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from picows import (
@@ -383,6 +389,22 @@ class Gateway:
         self.flush()
 
 
+def _refusal(reply_to: Any, exc: Exception) -> bytes:
+    """The answer to a send that failed with ``exc``: its code (and ``retry_after``)
+    for a refusal or an unavailable shard; ``internal_error`` (logged) for anything
+    else, which is never fatal to the socket."""
+    if isinstance(exc, StorageUnavailable):  # a failing shard: try again later
+        exc = unavailable(exc)
+    if not isinstance(exc, ApiError):
+        log.error("gateway send failed", exc_info=exc)
+        return protocol.nack(reply_to, "internal_error")
+    data = dict(exc.data)
+    wait = retry_after(exc)
+    if wait is not None:
+        data["retry_after"] = wait
+    return protocol.nack(reply_to, exc.code, data or None)
+
+
 class Connection(WSListener):
     """One client's WebSocket, opened with ``ticket`` (which names ``user_id``); the user,
     scopes and resume map are known once :meth:`_open` has redeemed it."""
@@ -414,6 +436,8 @@ class Connection(WSListener):
         "_early_joins",
         "_out",
         "_commands",
+        "_writing",
+        "_answers",
         "_worker",
         "_gate",
     )
@@ -461,6 +485,11 @@ class Connection(WSListener):
         #: Frames waiting for the next flush, when there is no ``_box``.
         self._out: list[bytes] | None = []
         self._commands: deque[protocol.Command] = deque()
+        #: Sends whose checks passed and whose writes are not yet durable.
+        self._writing: set[asyncio.Task] = set()
+        #: A slot per send begun and not yet answered, in the order sent: its answer
+        #: once known, ``None`` until then (:meth:`_answer`).
+        self._answers: deque[list[bytes | None]] = deque()
         #: The task opening the connection, then running commands; none while idle, so
         #: an idle connection holds no task, coroutine or queue.
         self._worker: asyncio.Task | None = None
@@ -524,7 +553,7 @@ class Connection(WSListener):
             self.send(command.data)
         elif isinstance(command, protocol.Close):
             self._fail(WSCloseCode(command.code), command.reason)
-        elif len(self._commands) >= self.gateway.max_pending:
+        elif len(self._commands) + len(self._answers) >= self.gateway.max_pending:
             reply_to = getattr(command, "reply_to", None)
             self.send(protocol.ratelimited(reply_to, 1))
         else:
@@ -542,8 +571,9 @@ class Connection(WSListener):
             gw.presence.disconnected(self.user)
         if self._worker is not None:
             self._worker.cancel()
-        for task in self._catch_ups:
+        for task in (*self._catch_ups, *self._writing):
             task.cancel()
+        self._answers.clear()
         if self._box is not None:
             # before the socket closes: picows calls this from connection_lost, which
             # aiofastnet runs before it closes the socket, so no flush can pin the
@@ -884,44 +914,66 @@ class Connection(WSListener):
         return self.user_id in await self.gateway.access.members(channel)
 
     async def _drain(self) -> None:
-        """Runs queued commands one at a time, in order, until none is left."""
+        """Takes queued commands one at a time, in order, until none is left (a send
+        only until its write begins: :meth:`_start_send`)."""
         try:
             while self._commands:
                 command = self._commands.popleft()
+                if isinstance(command, protocol.Send):
+                    await self._start_send(command)
+                    continue
                 try:
                     await self._run(command)
-                except Exception:  # a failed command is answered, never fatal to the socket
+                except Exception:  # a failed command is logged, never fatal to the socket
                     log.exception("gateway command failed")
-                    if isinstance(command, protocol.Send):
-                        self.send(protocol.nack(command.reply_to, "internal_error"))
         finally:
             self._worker = None
 
+    async def _start_send(self, command: protocol.Send) -> None:
+        """Runs a send's checks (a failed one is answered, in its turn) and begins its
+        write, answered in its turn once durable (:meth:`_sent`). Never raises."""
+        REQUEST_ID.set(request_id())  # this drain task's own context: one per send
+        slot: list[bytes | None] = [None]
+        self._answers.append(slot)
+        try:
+            require_scope("chat.postMessage", self.scopes)
+            write = await self.gateway.sender.start_post(
+                self.user,
+                command.channel,
+                command.text,
+                thread_ts=command.thread_ts,
+                reply_broadcast=command.reply_broadcast,
+                client_msg_id=command.client_msg_id,
+            )
+        except Exception as exc:
+            self._answer(slot, _refusal(command.reply_to, exc))
+            return
+        self._writing.add(write)
+        write.add_done_callback(partial(self._sent, slot, command.reply_to))
+
+    def _sent(self, slot: list[bytes | None], reply_to: Any, write: asyncio.Task) -> None:
+        """A send's write is done: its answer, in its turn (none once the connection is
+        gone: the write was cancelled)."""
+        self._writing.discard(write)
+        if write.cancelled():
+            return
+        exc = write.exception()
+        if exc is None:
+            self._answer(slot, protocol.ack(reply_to, write.result().message))
+        else:
+            self._answer(slot, _refusal(reply_to, exc))
+
+    def _answer(self, slot: list[bytes | None], answer: bytes) -> None:
+        """``slot``'s answer is known: sends it, and every answer after it that was
+        waiting for it, in the order the sends were made."""
+        slot[0] = answer
+        answers = self._answers
+        while answers and answers[0][0] is not None:
+            self.send(answers.popleft()[0])
+
     async def _run(self, command: protocol.Command) -> None:
         gw = self.gateway
-        if isinstance(command, protocol.Send):
-            REQUEST_ID.set(request_id())  # this drain task's own context: one per send
-            try:
-                require_scope("chat.postMessage", self.scopes)
-                result = await gw.sender.post(
-                    self.user,
-                    command.channel,
-                    command.text,
-                    thread_ts=command.thread_ts,
-                    reply_broadcast=command.reply_broadcast,
-                    client_msg_id=command.client_msg_id,
-                )
-            except (ApiError, StorageUnavailable) as exc:
-                if isinstance(exc, StorageUnavailable):  # a failing shard: try again later
-                    exc = unavailable(exc)
-                data = dict(exc.data)
-                wait = retry_after(exc)
-                if wait is not None:
-                    data["retry_after"] = wait
-                self.send(protocol.nack(command.reply_to, exc.code, data or None))
-                return
-            self.send(protocol.ack(command.reply_to, result.message))
-        elif isinstance(command, protocol.PresenceSub):
+        if isinstance(command, protocol.PresenceSub):
             if command.subscribe:
                 gw.hub.watch_presence(self, command.ids)
             online = await gw.presence.online(self.team_id, command.ids)

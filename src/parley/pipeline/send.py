@@ -8,6 +8,7 @@ bus see a channel's messages in ``seq`` order and never see an uncommitted one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from time import perf_counter
 
@@ -77,7 +78,49 @@ class Sender:
         rich: str | None = None,
     ) -> PostResult:
         """``chat.postMessage`` and the WebSocket send: one path, one set of checks.
-        ``rich``: validated blocks and attachments (:mod:`parley.content`)."""
+        ``rich``: validated blocks and attachments (:mod:`parley.content`). Returns once
+        the message is durable and its event published."""
+        req, allowed = await self._checked(
+            user, channel_id, text, thread_ts, reply_broadcast, client_msg_id, rich
+        )
+        return await self._write(req, allowed)
+
+    async def start_post(
+        self,
+        user: User,
+        channel_id: str | None,
+        text: str | None,
+        *,
+        thread_ts: int | None = None,
+        reply_broadcast: bool = False,
+        client_msg_id: str | None = None,
+    ) -> asyncio.Task[PostResult]:
+        """:meth:`post` in two steps, for a client with several sends in flight: runs the
+        checks (raising what :meth:`post` raises for them), then begins the write and
+        returns it as a task, which resolves as :meth:`post` returns.
+
+        Writes begun in order are written in that order: the task starts on the loop's
+        next turn, after those created before it, and a store queues a post before its
+        first suspension (:meth:`.MessageStore.post`), so a channel's ``seq`` follows the
+        order of the ``start_post`` calls. A client that awaits each ``start_post`` before
+        the next keeps its sends in order while their writes overlap."""
+        req, allowed = await self._checked(
+            user, channel_id, text, thread_ts, reply_broadcast, client_msg_id, None
+        )
+        return asyncio.get_running_loop().create_task(self._write(req, allowed))
+
+    async def _checked(
+        self,
+        user: User,
+        channel_id: str | None,
+        text: str | None,
+        thread_ts: int | None,
+        reply_broadcast: bool,
+        client_msg_id: str | None,
+        rich: str | None,
+    ) -> tuple[PostRequest, float]:
+        """The checks of a post (access, text, rate limit) and the request they allow,
+        with the time they ended."""
         began = perf_counter()
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text, rich)
@@ -98,6 +141,9 @@ class Sender:
             client_msg_id=client_msg_id,
             rich=rich,
         )
+        return req, allowed
+
+    async def _write(self, req: PostRequest, allowed: float) -> PostResult:
         rid = REQUEST_ID.get()
         if rid:  # for the event it becomes (popped when committed)
             self._rids[req.id] = rid

@@ -147,7 +147,12 @@ class MessageStore(Protocol):
     async def post(self, req: PostRequest, after_commit: AfterCommit | None = None) -> PostResult:
         """Stores a message, assigning ``seq`` and ``ts``; ``thread_not_found`` when
         ``thread_ts`` names no message. A repeated ``client_msg_id`` (same user, same
-        channel) returns the original with ``duplicate=True`` and writes nothing."""
+        channel) returns the original with ``duplicate=True`` and writes nothing.
+
+        The write is queued before the coroutine first suspends, and queued writes are
+        written in order: so posts whose coroutines start in a given order get a
+        channel's ``seq`` in that order, whenever each returns (what lets one client
+        have several sends in flight, :meth:`.Sender.start_post`)."""
         ...
 
     async def update(
