@@ -1,5 +1,5 @@
-"""A WebSocket client's sends in flight together: written in the order sent, each
-answered once durable (:meth:`parley.pipeline.send.Sender.start_post`)."""
+"""A WebSocket client's sends in flight together: stored in the order sent, answered in
+that order once durable (:meth:`parley.pipeline.send.Sender.write_post`)."""
 
 from __future__ import annotations
 
@@ -17,26 +17,25 @@ def on_server_loop(server, coro_fn):
     return asyncio.run_coroutine_threadsafe(coro_fn(server.services), server.loop).result(30)
 
 
-def test_writes_begun_in_order_get_seq_in_that_order_and_overlap(server):
+def test_writes_get_seq_in_the_order_their_tasks_begin(server):
+    """``write_post`` queues its write before it first suspends: tasks made in an order
+    store their posts in that order, whatever order the posts were prepared in."""
     creds = server.user(f"starter-{next(_n)}")
     web = server.client(creds.token)
     ch = web.conversations_create(name=f"start-{next(_n)}")["channel"]["id"]
 
     async def scenario(svc):
         user = await svc.directory.user(creds.user_id)
-        writes = []
-        for i in range(30):
-            writes.append(await svc.sender.start_post(user, ch, f"m{i}"))
-            # begun, not yet durable: the next send's checks do not wait for it
-            assert not writes[-1].done()
-        return [w.message for w in await asyncio.gather(*writes)]
+        reqs = [await svc.sender.prepare_post(user, ch, f"m{i}") for i in range(30)]
+        begun = [asyncio.create_task(svc.sender.write_post(req)) for req in reversed(reqs)]
+        return [r.message for r in await asyncio.gather(*begun)]
 
     messages = on_server_loop(server, scenario)
-    assert [m.text for m in messages] == [f"m{i}" for i in range(30)]
+    assert [m.text for m in messages] == [f"m{i}" for i in reversed(range(30))]
     seqs = [m.seq for m in messages]
     assert seqs == list(range(seqs[0], seqs[0] + 30))
     history = web.conversations_history(channel=ch, limit=100)["messages"]
-    assert [m["text"] for m in reversed(history)] == [f"m{i}" for i in range(30)]
+    assert [m["text"] for m in history] == [f"m{i}" for i in range(30)]  # newest first
 
 
 def test_a_burst_of_sends_on_one_socket_keeps_each_channels_order(server):

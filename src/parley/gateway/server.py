@@ -9,7 +9,7 @@ greeted with ``hello``, and receives every event of those channels. Client comma
 taken one at a time per connection, in the order sent; a send goes through the same
 path as ``chat.postMessage``, but only its checks hold the next command back: once they
 pass, its write begins and the next command is taken while it becomes durable
-(:meth:`.Sender.start_post`), so a client's sends keep their order and a connection
+(:meth:`.Sender.write_post`), so a client's sends keep their order and a connection
 carries more than one send per commit. A send is answered (``reply_to``) once its write
 is durable and every send before it on the connection has been answered: the answers
 come in the order the sends were made.
@@ -98,7 +98,7 @@ from parley.pipeline.limits import retry_after
 from parley.pipeline.scopes import require as require_scope
 from parley.pipeline.send import Sender
 from parley.storage.interface import Directory
-from parley.storage.models import User
+from parley.storage.models import PostRequest, User
 
 log = logging.getLogger(__name__)
 _PICOWS_LOG = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
@@ -931,13 +931,15 @@ class Connection(WSListener):
 
     async def _start_send(self, command: protocol.Send) -> None:
         """Runs a send's checks (a failed one is answered, in its turn) and begins its
-        write, answered in its turn once durable (:meth:`_sent`). Never raises."""
+        write in a task of its own (:meth:`_write`), before the next command is taken:
+        tasks start in the order made, so the writes are stored in the order sent.
+        Never raises."""
         REQUEST_ID.set(request_id())  # this drain task's own context: one per send
         slot: list[bytes | None] = [None]
         self._answers.append(slot)
         try:
             require_scope("chat.postMessage", self.scopes)
-            write = await self.gateway.sender.start_post(
+            req = await self.gateway.sender.prepare_post(
                 self.user,
                 command.channel,
                 command.text,
@@ -948,20 +950,21 @@ class Connection(WSListener):
         except Exception as exc:
             self._answer(slot, _refusal(command.reply_to, exc))
             return
+        write = asyncio.get_running_loop().create_task(self._write(slot, command.reply_to, req))
         self._writing.add(write)
-        write.add_done_callback(partial(self._sent, slot, command.reply_to))
 
-    def _sent(self, slot: list[bytes | None], reply_to: Any, write: asyncio.Task) -> None:
-        """A send's write is done: its answer, in its turn (none once the connection is
-        gone: the write was cancelled)."""
-        self._writing.discard(write)
-        if write.cancelled():
-            return
-        exc = write.exception()
-        if exc is None:
-            self._answer(slot, protocol.ack(reply_to, write.result().message))
+    async def _write(self, slot: list[bytes | None], reply_to: Any, req: PostRequest) -> None:
+        """A send's write; answered, in its turn, once durable (no answer once the
+        connection is gone: the task is cancelled)."""
+        try:
+            result = await self.gateway.sender.write_post(req)
+        except Exception as exc:
+            answer = _refusal(reply_to, exc)
         else:
-            self._answer(slot, _refusal(reply_to, exc))
+            answer = protocol.ack(reply_to, result.message)
+        finally:
+            self._writing.discard(asyncio.current_task())
+        self._answer(slot, answer)
 
     def _answer(self, slot: list[bytes | None], answer: bytes) -> None:
         """``slot``'s answer is known: sends it, and every answer after it that was

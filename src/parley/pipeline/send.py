@@ -8,7 +8,6 @@ bus see a channel's messages in ``seq`` order and never see an uncommitted one.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from time import perf_counter
 
@@ -79,13 +78,20 @@ class Sender:
     ) -> PostResult:
         """``chat.postMessage`` and the WebSocket send: one path, one set of checks.
         ``rich``: validated blocks and attachments (:mod:`parley.content`). Returns once
-        the message is durable and its event published."""
-        req, allowed = await self._checked(
-            user, channel_id, text, thread_ts, reply_broadcast, client_msg_id, rich
+        the message is durable and its event published: :meth:`prepare_post`, then
+        :meth:`write_post`."""
+        req = await self.prepare_post(
+            user,
+            channel_id,
+            text,
+            thread_ts=thread_ts,
+            reply_broadcast=reply_broadcast,
+            client_msg_id=client_msg_id,
+            rich=rich,
         )
-        return await self._write(req, allowed)
+        return await self.write_post(req)
 
-    async def start_post(
+    async def prepare_post(
         self,
         user: User,
         channel_id: str | None,
@@ -94,42 +100,18 @@ class Sender:
         thread_ts: int | None = None,
         reply_broadcast: bool = False,
         client_msg_id: str | None = None,
-    ) -> asyncio.Task[PostResult]:
-        """:meth:`post` in two steps, for a client with several sends in flight: runs the
-        checks (raising what :meth:`post` raises for them), then begins the write and
-        returns it as a task, which resolves as :meth:`post` returns.
-
-        Writes begun in order are written in that order: the task starts on the loop's
-        next turn, after those created before it, and a store queues a post before its
-        first suspension (:meth:`.MessageStore.post`), so a channel's ``seq`` follows the
-        order of the ``start_post`` calls. A client that awaits each ``start_post`` before
-        the next keeps its sends in order while their writes overlap."""
-        req, allowed = await self._checked(
-            user, channel_id, text, thread_ts, reply_broadcast, client_msg_id, None
-        )
-        return asyncio.get_running_loop().create_task(self._write(req, allowed))
-
-    async def _checked(
-        self,
-        user: User,
-        channel_id: str | None,
-        text: str | None,
-        thread_ts: int | None,
-        reply_broadcast: bool,
-        client_msg_id: str | None,
-        rich: str | None,
-    ) -> tuple[PostRequest, float]:
-        """The checks of a post (access, text, rate limit) and the request they allow,
-        with the time they ended."""
+        rich: str | None = None,
+    ) -> PostRequest:
+        """A post's checks (access, text, rate limit; raising :class:`ApiError` for the
+        first that fails) and the request they allow, with its id. Nothing is written."""
         began = perf_counter()
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text, rich)
         checked = perf_counter()
         await self._limiter.check_message(user, channel)
-        allowed = perf_counter()
         self._t_access.observe(checked - began)
-        self._t_limits.observe(allowed - checked)
-        req = PostRequest(
+        self._t_limits.observe(perf_counter() - checked)
+        return PostRequest(
             id=self._ids.next(),
             channel=channel.id,
             team=channel.team_id,
@@ -141,9 +123,16 @@ class Sender:
             client_msg_id=client_msg_id,
             rich=rich,
         )
-        return req, allowed
 
-    async def _write(self, req: PostRequest, allowed: float) -> PostResult:
+    async def write_post(self, req: PostRequest) -> PostResult:
+        """Writes a prepared post; returns once it is durable and its event published.
+
+        The write is queued before the coroutine first suspends
+        (:meth:`.MessageStore.post`), so writes whose coroutines start in order get a
+        channel's ``seq`` in that order: a client may have several in flight (each in a
+        task of its own, created in the order its posts were prepared) and still have
+        them stored in the order it sent them."""
+        began = perf_counter()
         rid = REQUEST_ID.get()
         if rid:  # for the event it becomes (popped when committed)
             self._rids[req.id] = rid
@@ -151,7 +140,7 @@ class Sender:
             result = await self._store.post(req, after_commit=self._after_post)
         finally:
             self._rids.pop(req.id, None)
-        self._t_write.observe(perf_counter() - allowed)
+        self._t_write.observe(perf_counter() - began)
         return result
 
     def _after_post(self, result: PostResult) -> None:

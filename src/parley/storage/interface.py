@@ -152,7 +152,7 @@ class MessageStore(Protocol):
         The write is queued before the coroutine first suspends, and queued writes are
         written in order: so posts whose coroutines start in a given order get a
         channel's ``seq`` in that order, whenever each returns (what lets one client
-        have several sends in flight, :meth:`.Sender.start_post`)."""
+        have several sends in flight, :meth:`.Sender.write_post`)."""
         ...
 
     async def update(
