@@ -22,7 +22,14 @@ from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.limits import Limiter
 from parley.storage.interface import MessageStore
-from parley.storage.models import Message, PostRequest, PostResult, ReactionChange, User
+from parley.storage.models import (
+    Channel,
+    Message,
+    PostRequest,
+    PostResult,
+    ReactionChange,
+    User,
+)
 
 
 class Sender:
@@ -78,18 +85,24 @@ class Sender:
     ) -> PostResult:
         """``chat.postMessage`` and the WebSocket send: one path, one set of checks.
         ``rich``: validated blocks and attachments (:mod:`parley.content`). Returns once
-        the message is durable and its event published: :meth:`prepare_post`, then
-        :meth:`write_post`."""
-        req = await self.prepare_post(
-            user,
-            channel_id,
-            text,
-            thread_ts=thread_ts,
-            reply_broadcast=reply_broadcast,
-            client_msg_id=client_msg_id,
-            rich=rich,
-        )
-        return await self.write_post(req)
+        the message is durable and its event published. What :meth:`prepare_post` then
+        :meth:`write_post` do, in one coroutine (the common case costs a step less)."""
+        began = perf_counter()
+        channel = await self._access.writable(user, channel_id)
+        text = self._check_text(text, rich)
+        checked = perf_counter()
+        await self._limiter.check_message(user, channel)
+        allowed = perf_counter()
+        self._t_access.observe(checked - began)
+        self._t_limits.observe(allowed - checked)
+        req = self._request(user, channel, text, thread_ts, reply_broadcast, client_msg_id, rich)
+        self._track(req)
+        try:
+            result = await self._store.post(req, after_commit=self._after_post)
+        finally:
+            self._rids.pop(req.id, None)
+        self._t_write.observe(perf_counter() - allowed)
+        return result
 
     async def prepare_post(
         self,
@@ -102,8 +115,8 @@ class Sender:
         client_msg_id: str | None = None,
         rich: str | None = None,
     ) -> PostRequest:
-        """A post's checks (access, text, rate limit; raising :class:`ApiError` for the
-        first that fails) and the request they allow, with its id. Nothing is written."""
+        """:meth:`post`'s checks (raising :class:`ApiError` for the first that fails) and
+        the request they allow, with its id; nothing is written (:meth:`write_post`)."""
         began = perf_counter()
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text, rich)
@@ -111,6 +124,37 @@ class Sender:
         await self._limiter.check_message(user, channel)
         self._t_access.observe(checked - began)
         self._t_limits.observe(perf_counter() - checked)
+        return self._request(user, channel, text, thread_ts, reply_broadcast, client_msg_id, rich)
+
+    async def write_post(self, req: PostRequest) -> PostResult:
+        """Writes a post :meth:`prepare_post` allowed; returns once it is durable and its
+        event published, as :meth:`post` does.
+
+        The write is queued before the coroutine first suspends
+        (:meth:`.MessageStore.post`), so writes whose coroutines start in order get a
+        channel's ``seq`` in that order: a client may have several in flight (each in a
+        task of its own, made in the order its posts were prepared) and still have them
+        stored in the order it sent them."""
+        began = perf_counter()
+        self._track(req)
+        try:
+            result = await self._store.post(req, after_commit=self._after_post)
+        finally:
+            self._rids.pop(req.id, None)
+        self._t_write.observe(perf_counter() - began)
+        return result
+
+    def _request(
+        self,
+        user: User,
+        channel: Channel,
+        text: str,
+        thread_ts: int | None,
+        reply_broadcast: bool,
+        client_msg_id: str | None,
+        rich: str | None,
+    ) -> PostRequest:
+        """The request a post's passed checks allow, with a new id."""
         return PostRequest(
             id=self._ids.next(),
             channel=channel.id,
@@ -124,24 +168,12 @@ class Sender:
             rich=rich,
         )
 
-    async def write_post(self, req: PostRequest) -> PostResult:
-        """Writes a prepared post; returns once it is durable and its event published.
-
-        The write is queued before the coroutine first suspends
-        (:meth:`.MessageStore.post`), so writes whose coroutines start in order get a
-        channel's ``seq`` in that order: a client may have several in flight (each in a
-        task of its own, created in the order its posts were prepared) and still have
-        them stored in the order it sent them."""
-        began = perf_counter()
+    def _track(self, req: PostRequest) -> None:
+        """Keeps the request id of the post being written for the event it becomes
+        (popped by :meth:`_after_post` once committed, or when the write fails)."""
         rid = REQUEST_ID.get()
-        if rid:  # for the event it becomes (popped when committed)
+        if rid:
             self._rids[req.id] = rid
-        try:
-            result = await self._store.post(req, after_commit=self._after_post)
-        finally:
-            self._rids.pop(req.id, None)
-        self._t_write.observe(perf_counter() - began)
-        return result
 
     def _after_post(self, result: PostResult) -> None:
         if result.duplicate:
