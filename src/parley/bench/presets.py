@@ -24,11 +24,12 @@ class Preset:
     rate: float = 0.0  # messages/s, open loop
     seconds: float = 0.0
     route: str = "http"  # "http": chat.postMessage; "ws": the RTM send
-    #: Sender users; each holds one connection on either route and has one request (HTTP)
-    #: or a bounded queue of commands (WebSocket) in flight on it, so the senders can
-    #: carry at most about ``senders`` / (durable send latency) messages/s whatever the
-    #: server could: with 32, 4,012 msg/s of 5,000 asked got through on 2026-12-05, with
-    #: 128 all of them (same server, same half hour). Real load comes from many users.
+    #: Sender users; each holds one connection on either route. Over HTTP it has one
+    #: request in flight, so the senders carry at most about ``senders`` / (durable send
+    #: latency) messages/s whatever the server could: with 32, 4,012 msg/s of 5,000 asked
+    #: got through on 2026-12-05, with 128 all of them (same server, same half hour).
+    #: Over the WebSocket a connection has up to 256 sends in flight (since 2026-12-07;
+    #: before, one at a time, as over HTTP). Real load comes from many users.
     senders: int = 128
     max_users: int = 1000  # subscribers beyond this share users (several devices each)
     baseline_seconds: float = 2.0

@@ -914,32 +914,53 @@ class Connection(WSListener):
         return self.user_id in await self.gateway.access.members(channel)
 
     async def _drain(self) -> None:
-        """Takes queued commands one at a time, in order, until none is left (a send
-        only until its write begins: :meth:`_start_send`)."""
+        """Takes queued commands one at a time, in order, until none is left. A send
+        holds the next command back only for its checks (:meth:`_prepare`); its write
+        (:meth:`_write`) runs in a task of its own, or in this one when nothing else is
+        waiting or being written: this task then stops being the connection's worker, so
+        the next command starts another.
+
+        Writes are stored in the order begun (:meth:`.Sender.write_post`): a task made
+        here starts after those made before it, and this task writes in place only
+        when the connection has no other write under way."""
+        me = asyncio.current_task()
         try:
             while self._commands:
                 command = self._commands.popleft()
-                if isinstance(command, protocol.Send):
-                    await self._start_send(command)
+                if not isinstance(command, protocol.Send):
+                    try:
+                        await self._run(command)
+                    except Exception:  # a failed command is logged, never fatal to the socket
+                        log.exception("gateway command failed")
                     continue
-                try:
-                    await self._run(command)
-                except Exception:  # a failed command is logged, never fatal to the socket
-                    log.exception("gateway command failed")
+                slot: list[bytes | None] = [None]
+                self._answers.append(slot)
+                req = await self._prepare(command, slot)
+                if req is None:
+                    continue
+                if self._commands or self._writing:
+                    write = asyncio.get_running_loop().create_task(
+                        self._write(slot, command.reply_to, req)
+                    )
+                    self._writing.add(write)
+                    continue
+                self._worker = None  # the common case: one send at a time, one task
+                self._writing.add(me)
+                await self._write(slot, command.reply_to, req)
+                return
         finally:
-            self._worker = None
+            if self._worker is me:
+                self._worker = None
 
-    async def _start_send(self, command: protocol.Send) -> None:
-        """Runs a send's checks (a failed one is answered, in its turn) and begins its
-        write in a task of its own (:meth:`_write`), before the next command is taken:
-        tasks start in the order made, so the writes are stored in the order sent.
-        Never raises."""
+    async def _prepare(
+        self, command: protocol.Send, slot: list[bytes | None]
+    ) -> PostRequest | None:
+        """A send's checks: the request they allow, or None once a failed one is
+        answered (in its turn). Never raises."""
         REQUEST_ID.set(request_id())  # this drain task's own context: one per send
-        slot: list[bytes | None] = [None]
-        self._answers.append(slot)
         try:
             require_scope("chat.postMessage", self.scopes)
-            req = await self.gateway.sender.prepare_post(
+            return await self.gateway.sender.prepare_post(
                 self.user,
                 command.channel,
                 command.text,
@@ -949,13 +970,11 @@ class Connection(WSListener):
             )
         except Exception as exc:
             self._answer(slot, _refusal(command.reply_to, exc))
-            return
-        write = asyncio.get_running_loop().create_task(self._write(slot, command.reply_to, req))
-        self._writing.add(write)
+            return None
 
     async def _write(self, slot: list[bytes | None], reply_to: Any, req: PostRequest) -> None:
-        """A send's write; answered, in its turn, once durable (no answer once the
-        connection is gone: the task is cancelled)."""
+        """A send's write, by a task in :attr:`_writing`; answered, in its turn, once
+        durable (not once the connection is gone: the task is cancelled)."""
         try:
             result = await self.gateway.sender.write_post(req)
         except Exception as exc:
