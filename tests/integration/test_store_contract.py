@@ -122,6 +122,20 @@ def test_concurrent_posts_get_gap_free_seq_and_increasing_ts(backend):
     assert late.message.seq == len(c0) + 1 and late.message.ts > max(m.ts for m in c0)
 
 
+def test_posts_are_numbered_in_the_order_their_coroutines_start(backend):
+    """A post is queued before its coroutine first suspends: tasks started in an order
+    get ``seq`` in that order, whatever their ids (what lets one client have several
+    sends in flight and keep their order, ``Sender.write_post``)."""
+
+    async def body(store):
+        tasks = [asyncio.create_task(store.post(post(i))) for i in reversed(range(50))]
+        return [t.message for t in await asyncio.gather(*tasks)]
+
+    messages = run_store(backend, body)
+    assert [m.id for m in messages] == list(reversed(range(50)))
+    assert [m.seq for m in messages] == list(range(1, 51))
+
+
 def test_after_commit_runs_before_the_await_returns(backend):
     async def body(store):
         seen: list[int] = []
