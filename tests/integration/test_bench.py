@@ -196,3 +196,10 @@ def test_the_pipeline_script_posts_at_each_entry_and_prints_the_loops_cpu():
         )
         assert printed.endswith(f"us of the event loop's CPU a message (via {via})\n")
         assert float(printed.split()[0]) > 0
+
+
+def test_the_burst_script_times_one_connections_sends():
+    printed = _script("burst.py", "--sends", "20", "--rounds", "2").splitlines()
+    assert len(printed) == 2
+    for line in printed:
+        assert line.startswith("20 sends on one connection: ") and line.endswith(" msg/s")
