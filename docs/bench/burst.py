@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from picows import WSListener, WSMsgType, ws_connect
 
 from parley import admin
 from parley.config import Settings
+from parley.server import free_port
 
 
 class Answers(WSListener):
@@ -83,10 +83,8 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir, socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
+    port = free_port("127.0.0.1")
+    with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings.load(data_dir=data_dir)
         user = admin.create_user(settings, "burster", rate_limit=100_000)
         channel = admin.ensure_channel(settings, user.team_id, "burst", user.user_id, [])
