@@ -195,10 +195,15 @@ class Gateway:
         self._flush_soon = False  # a flush is scheduled
         self._server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
+        #: The event loop it serves on (set by :meth:`start`). Its connections make their
+        #: tasks on it directly: ``asyncio.get_running_loop()`` and ``current_task()``
+        #: ask the kernel for the process id on each call (CPython 3.11, a syscall), two
+        #: to three a message on the send path.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listens on ``host:port`` (0 = any free port); returns the port."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         self._writes = outbound.start(self.write_thread, loop, self.write_threads)
         if self._writes is not None:
             self._writes.on_room = self._room
@@ -368,7 +373,7 @@ class Gateway:
         """Frames wait: :meth:`flush` when the event loop next turns (once a turn)."""
         if not self._flush_soon:
             self._flush_soon = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Writes every connection's frames, one write each: the writer threads' outboxes
@@ -558,7 +563,7 @@ class Connection(WSListener):
         else:
             self._commands.append(command)
             if self._worker is None:
-                self._worker = asyncio.get_running_loop().create_task(self._drain())
+                self._worker = self.gateway.loop.create_task(self._drain())
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         gw = self.gateway
@@ -925,7 +930,7 @@ class Connection(WSListener):
         Writes are stored in the order begun (:meth:`.Sender.write_post`): a task made
         here starts after those made before it, and this task writes in place only
         when every earlier send of the connection has been answered."""
-        me = asyncio.current_task()
+        me = asyncio.current_task(self.gateway.loop)
         try:
             while self._commands:
                 command = self._commands.popleft()
@@ -941,7 +946,7 @@ class Connection(WSListener):
                 if req is None:
                     continue
                 if self._commands or self._answers[0] is not slot:
-                    slot[1] = asyncio.get_running_loop().create_task(
+                    slot[1] = self.gateway.loop.create_task(
                         self._write(slot, command.reply_to, req)
                     )
                     continue
