@@ -243,6 +243,7 @@ async def start(settings: Settings) -> Services:
     )
     metrics.gauges.add(lambda: _node_rows(hub, bus))
     metrics.gauges.add(breakers.metric_rows)
+    metrics.gauges.add(raw_store.metric_rows)
     svc.retry_counts = RetryCounts(directory)  # type: ignore[arg-type]
     svc.retry_counts.start()
     metrics.gauges.add(svc.retry_counts.metric_rows)

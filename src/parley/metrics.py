@@ -46,10 +46,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Row(NamedTuple):
-    """One metric read from a part: ``samples`` are ``(label values, value)``."""
+    """One metric read from a part: ``samples`` are ``(label values, value)``; a
+    histogram's value is ``(cumulative buckets, sum)`` (:func:`cumulative`)."""
 
     name: str
-    kind: str  # "gauge" or "counter"
+    kind: str  # "gauge", "counter" or "histogram"
     doc: str
     labels: Sequence[str]
     samples: Sequence[tuple[Sequence[str], float]]
@@ -61,6 +62,21 @@ def gauge(name: str, doc: str, samples: Sequence, labels: Sequence[str] = ()) ->
 
 def counter(name: str, doc: str, samples: Sequence, labels: Sequence[str] = ()) -> Row:
     return Row(name, "counter", doc, labels, samples)
+
+
+def histogram(name: str, doc: str, samples: Sequence, labels: Sequence[str] = ()) -> Row:
+    return Row(name, "histogram", doc, labels, samples)
+
+
+def cumulative(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+    """Prometheus's buckets, ``(le, observations <= le)``, from the counts of each bucket
+    (``counts[i]``: at most ``bounds[i]`` and more than the bound before; the last one
+    past every bound, ``+Inf``)."""
+    out, total = [], 0
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        total += count
+        out.append((floatToGoString(bound), total))
+    return out
 
 
 class Gauges(Collector):
@@ -80,7 +96,13 @@ class Gauges(Collector):
             except Exception:  # a part shutting down: its figures skip this scrape
                 continue
             for name, kind, doc, labels, samples in rows:
-                family: Any = (
+                if kind == "histogram":
+                    family: Any = HistogramMetricFamily(name, doc, labels=list(labels))
+                    for values, (buckets, total) in samples:
+                        family.add_metric(list(values), buckets, total)
+                    yield family
+                    continue
+                family = (
                     CounterMetricFamily(name, doc, labels=list(labels))
                     if kind == "counter"
                     else GaugeMetricFamily(name, doc, labels=list(labels))
@@ -119,11 +141,7 @@ class LoopHistogram:
 
     def buckets(self) -> list[tuple[str, float]]:
         """Cumulative, as Prometheus exposes them: ``(le, observations <= le)``."""
-        out, total = [], 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            total += count
-            out.append((floatToGoString(bound), total))
-        return out
+        return cumulative(self.bounds, self.counts)
 
 
 class Instruments(Collector):

@@ -50,6 +50,12 @@ def test_metrics_move_with_the_messages(server):
     assert value(after, "parley_deliveries_total") - value(before, "parley_deliveries_total") >= 5
     delivered = "parley_delivery_latency_seconds_count"
     assert value(after, delivered) - value(before, delivered) >= 5
+    synced = "parley_store_sync_seconds_count"  # one at a time: each post a commit synced
+    assert value(after, synced) - value(before, synced) >= 5
+    assert value(after, "parley_store_sync_seconds_sum") > value(
+        before, "parley_store_sync_seconds_sum"
+    )
+    assert value(after, "parley_store_sync_seconds_bucket", le="+Inf") == value(after, synced)
     assert value(during, "parley_connections") >= 1
     readers = {dict(labels)["reader"] for name, labels in after if name == "parley_consumer_lag"}
     assert {"gateway", "indexer"} <= readers

@@ -291,6 +291,35 @@ def test_the_loop_writer_settles_in_commit_order_once_synced_and_keeps_it(tmp_pa
     conn.close()
 
 
+def test_each_sync_of_a_wal_is_timed_and_counted_with_full_and_none_with_normal(
+    tmp_path, syncer_kind
+):
+    """What ``parley_store_sync_seconds`` reports (:meth:`Syncer.syncs`): every group
+    commit of a ``FULL`` shard synced and timed, by the buckets of ``SYNC_BOUNDS``; a
+    ``NORMAL`` shard's commits not synced, so nothing counted."""
+    from parley.storage.sqlite.syncer import SYNC_BOUNDS
+
+    async def run(synchronous: str) -> tuple:
+        syncer = syncer_kind("test-sync")
+        writer = loop_writer(
+            tmp_path / f"{synchronous}.db", syncer, synchronous=synchronous, max_batch=7
+        )
+        before = syncer.syncs()
+        for i in range(1, 6):
+            await writer.submit(op_post, post(i))  # one at a time: a commit each
+        after = syncer.syncs()
+        await writer.close()
+        await syncer.close()
+        return before, after
+
+    (counts0, seconds0), (counts, seconds) = asyncio.run(run("FULL"))
+    assert len(counts) == len(SYNC_BOUNDS) + 1
+    assert sum(counts) - sum(counts0) >= 5
+    assert seconds > seconds0
+    _, (counts, seconds) = asyncio.run(run("NORMAL"))
+    assert sum(counts) == 0 and seconds == 0
+
+
 def test_the_loop_writer_commits_what_comes_during_a_sync_in_one_transaction(tmp_path, syncer_kind):
     """Group commit: one post a loop turn for 200 turns, each file sync (``FULL``) taking
     far longer than a turn; what comes while a commit is synced waits and goes in one

@@ -159,6 +159,28 @@ def test_results_come_back_in_order_and_a_checkpoint_after_the_commits_before_it
         reader.close()
 
 
+def test_each_sync_is_timed_and_counted_in_the_bucket_of_its_time(db):
+    """``syncs()``: one count a ``fdatasync`` made, in the first bucket whose bound the
+    sync took no longer than; commits asked not to sync are not counted."""
+    _path, conn, handle, fd = db
+    syncer = _syncer.Syncer(bounds=(0.0, 60.0))  # nothing takes 0 s; everything < 60 s
+    try:
+        assert syncer.syncs() == ((0, 0, 0), 0.0)
+        for i in range(3):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+            syncer.commit(handle, fd, i)
+            results(syncer, 1)
+        syncer.commit(0, -1, "not synced")
+        results(syncer, 1)
+        counts, seconds = syncer.syncs()
+        assert counts == (0, 3, 0)
+        assert 0 < seconds < 180
+    finally:
+        syncer.close()
+    assert _syncer.Syncer().syncs() == ((0,), 0.0)  # no bounds: one bucket, +Inf
+
+
 def test_close_finishes_what_was_queued_and_refuses_more(db):
     path, conn, handle, fd = db
     syncer = _syncer.Syncer()
@@ -193,6 +215,14 @@ def test_bad_arguments_are_refused(db):
             syncer.execute(handle, 5, None)
     finally:
         syncer.close()
+    with pytest.raises(ValueError, match="ascend"):
+        _syncer.Syncer(bounds=(0.2, 0.1))
+    with pytest.raises(ValueError, match="at most 32"):
+        _syncer.Syncer(bounds=[i / 100 for i in range(1, 34)])
+    with pytest.raises(TypeError):
+        _syncer.Syncer(bounds=("soon",))
+    with pytest.raises(TypeError):
+        _syncer.Syncer(bounds=5)
 
 
 def test_statements_run_in_a_transaction_each_list_rolled_back_at_its_first_error(db):

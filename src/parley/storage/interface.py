@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from parley.metrics import Row
 from parley.notify.devices import Device
 from parley.notify.dnd import Dnd
 from parley.notify.payloads import Notice
@@ -143,6 +144,12 @@ class MessageStore(Protocol):
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
+
+    def metric_rows(self) -> list[Row]:
+        """For ``/metrics``, read when scraped: what the backend times of its own work
+        (SQLite: ``parley_store_sync_seconds``, its WALs' syncs); none where a database
+        server does the syncing."""
+        ...
 
     async def post(self, req: PostRequest, after_commit: AfterCommit | None = None) -> PostResult:
         """Stores a message, assigning ``seq`` and ``ts``; ``thread_not_found`` when

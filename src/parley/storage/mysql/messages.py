@@ -37,6 +37,7 @@ import msgspec
 from parley.config import Settings
 from parley.errors import ConfigError, StorageError
 from parley.ids import wall_us
+from parley.metrics import Row
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
     Message,
@@ -416,6 +417,9 @@ class MysqlMessageStore:
             await w.close()
         for r in self._reads:
             await r.close()
+
+    def metric_rows(self) -> list[Row]:
+        return []  # MariaDB syncs its own log; its server reports it
 
     async def _run(self, cur: Any, ops: list[p.Op]) -> list[tuple[bool, Any]]:
         loaded = await load(cur, ops)

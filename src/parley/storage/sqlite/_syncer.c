@@ -20,8 +20,8 @@
  *                           allocation takes for them, off for the process; only while no
  *                           connection is open (False otherwise, or where it failed)
  *
- * Syncer(name="parley-sync", nice=0) starts the thread (named name, cut to 15 bytes; at
- * that nice value, if not 0); its calls are all made with the GIL, from one thread, the
+ * Syncer(name="parley-sync", nice=0, bounds=()) starts the thread (named name, cut to 15
+ * bytes; at that nice value, if not 0; its syncs' times counted by bounds); its calls are all made with the GIL, from one thread, the
  * event loop's:
  *   commit(h, fd, token)    COMMIT the transaction open on handle h (h == 0: nothing to
  *                           commit), then fdatasync(fd) (fd < 0: no sync); jobs queued
@@ -40,6 +40,11 @@
  *                           back), message its text or None; errno the sync's (0: synced
  *                           or not asked)
  *   fileno() -> int         an eventfd, readable when collect() has something
+ *   syncs() -> (counts, seconds)
+ *                           the fdatasync()s made so far, timed: counts[i] of them took
+ *                           at most bounds[i] seconds and more than the bound before it
+ *                           (the last, past every bound), seconds their total; bounds
+ *                           (ascending seconds, at most MAX_BOUNDS) are Syncer's
  *   close()                 finish what was queued, stop the thread (idempotent)
  * A batch's results are handed back (and the eventfd written) as soon as it is synced,
  * before the checkpoints queued with it run.
@@ -61,11 +66,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "_worker.h"
 
 enum { COMMIT = 1, CHECKPOINT = 2, EXECUTE = 3 };
+enum { MAX_BOUNDS = 32 };
 
 /* One statement of an EXECUTE job: its SQL and the value bound to its ?1. */
 typedef struct {
@@ -101,6 +108,10 @@ typedef struct {
     int closed;
     Queue todo; /* under w.lock: queued, for the thread */
     Queue done; /* under w.lock: finished, for collect() */
+    int nbounds;
+    double bounds[MAX_BOUNDS];              /* seconds, ascending */
+    unsigned long long counts[MAX_BOUNDS + 1]; /* under w.lock: syncs per bucket */
+    double sync_seconds;                    /* under w.lock: their total */
 } Syncer;
 
 static void push(Queue *q, Job *j) {
@@ -132,8 +143,24 @@ static void commit_one(Job *j) {
     }
 }
 
-/* Without the GIL: one fdatasync per distinct fd of the commits in taken. */
-static void sync_all(Job *taken) {
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Without the GIL: counts one sync of took seconds. */
+static void count_sync(Syncer *s, double took) {
+    int i = 0;
+    while (i < s->nbounds && took > s->bounds[i]) i++;
+    pthread_mutex_lock(&s->w.lock);
+    s->counts[i]++;
+    s->sync_seconds += took;
+    pthread_mutex_unlock(&s->w.lock);
+}
+
+/* Without the GIL: one fdatasync per distinct fd of the commits in taken, each timed. */
+static void sync_all(Syncer *s, Job *taken) {
     for (Job *j = taken; j; j = j->next) {
         if (j->kind != COMMIT || j->fd < 0) continue;
         Job *first = taken;
@@ -143,8 +170,10 @@ static void sync_all(Job *taken) {
             continue;
         }
         int r;
+        double began = now_seconds();
         do { r = fdatasync(j->fd); } while (r < 0 && errno == EINTR);
         j->sync_errno = r < 0 ? errno : 0;
+        count_sync(s, now_seconds() - began);
     }
 }
 
@@ -220,7 +249,7 @@ static void *run(void *arg) {
             if (j->kind == COMMIT) commit_one(j);
             else if (j->kind == EXECUTE) execute_one(j);
         }
-        sync_all(taken);
+        sync_all(s, taken);
         Queue commits = {NULL, NULL}, checkpoints = {NULL, NULL};
         for (Job *j = taken, *next; j; j = next) {
             next = j->next;
@@ -238,13 +267,37 @@ static void *run(void *arg) {
 static PyObject *Syncer_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     const char *name = "parley-sync";
     int nice = 0;
-    static char *keywords[] = {"name", "nice", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|si:Syncer", keywords, &name, &nice))
+    PyObject *bounds = NULL;
+    static char *keywords[] = {"name", "nice", "bounds", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|siO:Syncer", keywords, &name, &nice, &bounds))
         return NULL;
+    double parsed[MAX_BOUNDS];
+    Py_ssize_t n = 0;
+    if (bounds) {
+        PyObject *seq = PySequence_Fast(bounds, "bounds must be a sequence of seconds");
+        if (!seq) return NULL;
+        n = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t i = 0; i < n && i < MAX_BOUNDS; i++) {
+            parsed[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));
+            if (parsed[i] == -1.0 && PyErr_Occurred()) break;
+            if (i && !(parsed[i] > parsed[i - 1])) {
+                PyErr_SetString(PyExc_ValueError, "bounds must ascend");
+                break;
+            }
+        }
+        Py_DECREF(seq);
+        if (PyErr_Occurred()) return NULL;
+        if (n > MAX_BOUNDS) {
+            PyErr_Format(PyExc_ValueError, "at most %d bounds", MAX_BOUNDS);
+            return NULL;
+        }
+    }
     Syncer *s = (Syncer *)type->tp_alloc(type, 0);
     if (!s) return NULL;
     snprintf(s->name, sizeof s->name, "%s", name);
     s->nice = nice;
+    s->nbounds = (int)n;
+    memcpy(s->bounds, parsed, sizeof(double) * (size_t)n);
     if (worker_start(&s->w, run, s) < 0) {
         Py_DECREF(s);
         return NULL;
@@ -419,6 +472,25 @@ static PyObject *Syncer_collect(Syncer *s, PyObject *unused) {
     return out;
 }
 
+static PyObject *Syncer_syncs(Syncer *s, PyObject *unused) {
+    unsigned long long counts[MAX_BOUNDS + 1];
+    pthread_mutex_lock(&s->w.lock);
+    memcpy(counts, s->counts, sizeof counts);
+    double seconds = s->sync_seconds;
+    pthread_mutex_unlock(&s->w.lock);
+    PyObject *out = PyTuple_New(s->nbounds + 1);
+    if (!out) return NULL;
+    for (int i = 0; i <= s->nbounds; i++) {
+        PyObject *count = PyLong_FromUnsignedLongLong(counts[i]);
+        if (!count) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, count);
+    }
+    return Py_BuildValue("(Nd)", out, seconds);
+}
+
 static PyObject *Syncer_fileno(Syncer *s, PyObject *unused) {
     return PyLong_FromLong(s->w.efd);
 }
@@ -457,6 +529,8 @@ static PyMethodDef Syncer_methods[] = {
     {"collect", (PyCFunction)Syncer_collect, METH_NOARGS,
      "collect() -> [(token, rc, message, errno)]: what the thread finished, in order"},
     {"fileno", (PyCFunction)Syncer_fileno, METH_NOARGS, "the eventfd collect() is ready on"},
+    {"syncs", (PyCFunction)Syncer_syncs, METH_NOARGS,
+     "syncs() -> (counts, seconds): the fdatasyncs so far, by bucket of bounds, and their total"},
     {"close", (PyCFunction)Syncer_close, METH_NOARGS, "finish what was queued, stop the thread"},
     {NULL, NULL, 0, NULL},
 };

@@ -19,6 +19,7 @@ from parley import content
 from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import next_channel_ts, wall_us
+from parley.metrics import Row, cumulative, histogram
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
     Message,
@@ -34,7 +35,7 @@ from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import Readers
 from parley.storage.sqlite.inline import LoopWriter
 from parley.storage.sqlite.lock import DataDirLock
-from parley.storage.sqlite.syncer import make_syncer
+from parley.storage.sqlite.syncer import SYNC_BOUNDS, make_syncer
 
 _COLS = (
     "id, channel, team, seq, ts, user, bot_id, text, thread_ts, subtype, client_msg_id, "
@@ -381,6 +382,15 @@ class SqliteMessageStore:
     @property
     def shards(self) -> int:
         return self._n
+
+    def metric_rows(self) -> list[Row]:
+        counts, seconds = self._syncer.syncs()
+        doc = (
+            "Time of each fdatasync of a SQLite shard's WAL: the disk's part of a send's "
+            "latency (a group commit is acknowledged once synced)."
+        )
+        sample = ((), (cumulative(SYNC_BOUNDS, counts), seconds))
+        return [histogram("parley_store_sync_seconds", doc, [sample])]
 
     def _write(self, channel: str, op, *args, after_commit: AfterCommit | None):
         return self._writers[shard_for(channel, self._n)].submit(

@@ -33,6 +33,7 @@ import queue
 import sqlite3
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,6 +52,12 @@ _STOP = object()
 
 #: Seconds between two checkpoints of one file (the syncer's, while it is written).
 CHECKPOINT_EVERY = 1.0
+#: Seconds: the buckets a syncer counts its WAL syncs by (:meth:`Syncer.syncs`), finer
+#: than the pipeline's below a millisecond, where most syncs of a quiet disk fall.
+SYNC_BOUNDS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+    5, 10,
+)  # fmt: skip
 
 
 def open_with_handle(path: Path, synchronous: str) -> tuple[sqlite3.Connection, int]:
@@ -84,9 +91,30 @@ def unshare_allocations() -> bool:
 
 def native_thread(name: str, *, nice: int = 0) -> Any:
     """A thread of the C extension (``_syncer.Syncer``, which must be built), named
-    ``name`` (cut to the 15 bytes Linux keeps), at ``nice`` (that thread alone)."""
+    ``name`` (cut to the 15 bytes Linux keeps), at ``nice`` (that thread alone), its
+    syncs counted by :data:`SYNC_BOUNDS`."""
     assert _native is not None, "the _syncer extension is not built"
-    return _native.Syncer(name[:15], nice=nice)
+    return _native.Syncer(name[:15], nice=nice, bounds=SYNC_BOUNDS)
+
+
+class SyncTimes:
+    """The syncs a Python thread made, timed and counted as the native thread counts
+    them (:meth:`Syncer.syncs`); :meth:`count` from that thread, :meth:`read` from any."""
+
+    def __init__(self, bounds: tuple[float, ...] = SYNC_BOUNDS) -> None:
+        self._bounds = bounds
+        self._counts = [0] * (len(bounds) + 1)
+        self._seconds = 0.0
+        self._lock = threading.Lock()
+
+    def count(self, took: float) -> None:
+        with self._lock:
+            self._counts[bisect_left(self._bounds, took)] += 1
+            self._seconds += took
+
+    def read(self) -> tuple[tuple[int, ...], float]:
+        with self._lock:
+            return tuple(self._counts), self._seconds
 
 
 def native_available() -> bool:
@@ -216,6 +244,7 @@ class ThreadSyncer:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._syncs = SyncTimes()
 
     def start(self) -> None:
         """Starts the thread (once; from the event loop)."""
@@ -235,6 +264,9 @@ class ThreadSyncer:
         and settled, then call ``done`` on the loop (whatever the checkpoint's outcome).
         The caller writes nothing to the file until then."""
         self._queue.put(_Checkpoint(wal, done))
+
+    def syncs(self) -> tuple[tuple[int, ...], float]:
+        return self._syncs.read()
 
     async def close(self) -> None:
         """Syncs and settles everything handed over, then stops the thread."""
@@ -263,11 +295,13 @@ class ThreadSyncer:
             failed: dict[Wal, OSError] = {}
             for wal in wals:
                 if wal.sync:
+                    began = time.monotonic()
                     try:
                         os.fdatasync(wal.fd)
                     except OSError as exc:
                         log.error("%s: syncing %s failed: %s", self._name, wal.path, exc)
                         failed[wal] = exc
+                    self._syncs.count(time.monotonic() - began)
             if batches:
                 assert self._loop is not None
                 try:
@@ -323,6 +357,11 @@ class Syncer(Protocol):
         """Checkpoint ``wal`` (PASSIVE) once what was handed over before is settled, then
         call ``done`` on the loop, whatever the checkpoint's outcome."""
 
+    def syncs(self) -> tuple[tuple[int, ...], float]:
+        """The WAL ``fdatasync``\\ s made so far, each timed: how many took at most each
+        bound of :data:`SYNC_BOUNDS` (and more than the one before; the last count is
+        past them all), and their total seconds. All zero before :meth:`start`."""
+
     async def close(self) -> None:
         """Settles everything handed over, then stops; closes the WALs it saw, unless
         it was made with ``closes_wals=False`` (a copier, :class:`.inline.LoopWriter`,
@@ -362,6 +401,11 @@ class NativeSyncer:
         self._seen.add(wal)
         wal.checkpointed = time.monotonic()
         self._thread.checkpoint(wal.handle, _Checkpoint(wal, done))
+
+    def syncs(self) -> tuple[tuple[int, ...], float]:
+        if self._thread is None:
+            return (0,) * (len(SYNC_BOUNDS) + 1), 0.0
+        return self._thread.syncs()
 
     async def close(self) -> None:
         if self._thread is None:
