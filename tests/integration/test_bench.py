@@ -58,6 +58,10 @@ def test_smoke_delivers_everything_in_order(tmp_path):
         late = result["client_lateness"][who]
         assert late["count"] == len(late["late"]) >= late["waiting"] and late["max_ms"] >= 0
     assert "bench clients late to run" in printed
+    synced = result["store_syncs"]  # the server's WAL syncs while the clients sent
+    assert synced["count"] > 0 and synced["mean_ms"] > 0
+    assert synced["p50_at_most_ms"] <= synced["p99_at_most_ms"] <= synced["max_at_most_ms"]
+    assert "store's WAL syncs while sending" in printed
 
 
 def test_push_measures_lag_and_a_burst_through_the_local_providers(tmp_path):

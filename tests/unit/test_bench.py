@@ -12,7 +12,7 @@ import time
 
 import orjson
 
-from parley.bench import clients, lateness, noise, procs, report, stats
+from parley.bench import clients, lateness, noise, procs, report, stats, syncs
 from parley.bench.world import _user_count
 
 
@@ -288,3 +288,22 @@ def test_a_client_process_records_each_wake_up_that_came_late():
         "late": [[0.0, 20.0, 3.0], [2.0, 6.5, 9.0]],
     }
     assert lateness.summary([], 0) == {"count": 0, "waiting": 0, "max_ms": 0.0, "late": []}
+
+
+def test_the_syncs_of_a_run_are_the_histograms_difference_bounded_by_its_buckets():
+    inf = float("inf")
+    before = ({0.001: 10, 0.025: 10, 0.05: 10, inf: 10}, 0.004)
+    # 1,000 more: 990 under 1 ms, 8 under 25 ms, 1 under 50 ms, 1 past every bound
+    after = ({0.001: 1000, 0.025: 1008, 0.05: 1009, inf: 1010}, 1.004)
+    s = syncs.summary(before, after)
+    assert s == {
+        "count": 1000,
+        "mean_ms": 1.0,
+        "p50_at_most_ms": 1.0,
+        "p99_at_most_ms": 1.0,
+        "p99.9_at_most_ms": 50.0,
+        "max_at_most_ms": inf,
+        "over_25_ms": 2,
+    }
+    assert syncs.summary(before, before) is None  # no sync meanwhile
+    assert syncs.summary(None, after) is None  # a server without the histogram

@@ -131,6 +131,15 @@ def _late(late: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _syncs(s: dict[str, Any]) -> str:
+    slow = next(k for k in s if k.startswith("over_"))
+    return (
+        f"{s['count']} syncs, mean {s['mean_ms']:g} ms; p50 <= {s['p50_at_most_ms']:g}, "
+        f"p99 <= {s['p99_at_most_ms']:g}, p99.9 <= {s['p99.9_at_most_ms']:g}, "
+        f"slowest <= {s['max_at_most_ms']:g} ms; {s[slow]} {slow.replace('_', ' ')}"
+    )
+
+
 def table(result: dict[str, Any]) -> str:
     """The human summary of a result."""
     rows: list[tuple[str, str]] = [("preset", f"{result['preset']['name']} ({result['route']})")]
@@ -271,6 +280,9 @@ def table(result: dict[str, Any]) -> str:
                 "; ".join(f"{t['name']} {t['running']}, {t['waiting']}" for t in others),
             )
         )
+    synced = result.get("store_syncs")
+    if synced:
+        rows.append(("store's WAL syncs while sending", _syncs(synced)))
     machine = result.get("machine_use")
     if machine:
         rows.append(

@@ -27,7 +27,18 @@ import uvloop
 from tqdm import tqdm
 
 from parley import admin
-from parley.bench import clients, faults, lateness, noise, procs, push, report, search, stats
+from parley.bench import (
+    clients,
+    faults,
+    lateness,
+    noise,
+    procs,
+    push,
+    report,
+    search,
+    stats,
+    syncs,
+)
 from parley.bench.baseline import serve_broadcast, serve_echo
 from parley.bench.corpus import queries
 from parley.bench.http import closed_loop
@@ -150,6 +161,8 @@ def _run(
         if raw["loop_thread"] is not None:
             result["server_loop_thread"] = raw["loop_thread"]
             result["server_threads"] = raw["threads"]
+        if raw["store_syncs"] is not None:
+            result["store_syncs"] = raw["store_syncs"]
         if raw["received"].get("catchup_us"):
             result["catchup_ms"] = stats.latency_summary(raw["received"]["catchup_us"])
             result["reconnects"] = len(raw["received"]["catchup_us"])
@@ -334,6 +347,7 @@ def _load(
     sub_proc.start()
     if not ready.wait(180):
         raise RuntimeError("subscribers did not connect")
+    syncs0 = syncs.read(target.url)
     cpu0, t0 = target.cpu_seconds(), time.monotonic()
     ticks0 = procs.machine_ticks()
     seen0, seen_at = procs.process_ticks(), time.monotonic()
@@ -396,6 +410,7 @@ def _load(
     try:
         sent = wait_for(send_out, seconds + 300)
         machine_noise = watch.stop()
+        store_syncs = syncs.summary(syncs0, syncs.read(target.url))
         # every process's CPU up to the last reply, while the clients still run
         busiest = procs.busiest(seen0, procs.process_ticks(), time.monotonic() - seen_at)
         loop_use, threads_use = None, []
@@ -420,6 +435,7 @@ def _load(
         "elapsed": elapsed,
         "loop_thread": loop_use,
         "threads": threads_use,
+        "store_syncs": store_syncs,
         "clients": {
             "sender_cpu_seconds": round(sent["cpu"], 2),
             "subscriber_cpu_seconds": round(received["cpu"], 2),
@@ -461,6 +477,7 @@ def _throughput(target: Target, world: World, preset: Preset, say, progress: boo
             | {"machine_busy_cores": raw["machine_use"]["busy_cores"]}
             | {"other_processes_peak_cores": raw["noise"]["peak_cores"]}
             | {"server_loop_thread": raw["loop_thread"], "server_threads": raw["threads"]}
+            | {"store_syncs": raw["store_syncs"]}
         )
         steps[-1]["_figures"] = figures
         return holds
