@@ -4,7 +4,7 @@ API v2 to page.
 
 - :func:`snapshot` reads the server's own metrics registry; :func:`evaluate` (pure)
   decides, from the snapshots of the last minutes, which conditions hold now: the same
-  five as the Prometheus rules, over the same windows.
+  six as the Prometheus rules, over the same windows.
 - :class:`AlertState` (pure) turns conditions into transitions: an alert fires once its
   condition held for its ``for`` duration (scaled by ``for_scale``) and resolves when it
   stops holding.
@@ -51,12 +51,14 @@ RULES: dict[str, tuple[str, str, float]] = {
         "warning",
         0,
     ),
+    "ParleyStoreSyncSlow": ("p99 of the store's disk syncs is over 100 ms", "warning", 600),
 }
 #: Window of each rule's rates, in seconds.
 WINDOWS = {
     "ParleyDeliveryLatencyHigh": 300,
     "ParleyDeliveryRateLow": 600,
     "ParleyDeadLettersGrowing": 900,
+    "ParleyStoreSyncSlow": 300,
 }
 
 
@@ -77,12 +79,12 @@ def _sum(snap: Snapshot, name: str, **match: str) -> float:
     )
 
 
-def _p99(now: Snapshot, then: Snapshot) -> float | None:
-    """The 0.99 quantile of delivery latency between two snapshots (bucket upper bound),
-    or ``None`` without deliveries."""
+def _p99(now: Snapshot, then: Snapshot, histogram: str) -> float | None:
+    """The 0.99 quantile of ``histogram`` (a name, ``_bucket`` left off) between two
+    snapshots (a bucket's upper bound), or ``None`` without observations."""
     buckets = []
     for (name, labels), v in now.items():
-        if name == "parley_delivery_latency_seconds_bucket":
+        if name == f"{histogram}_bucket":
             le = dict(labels)["le"]
             buckets.append(
                 (float("inf") if le == "+Inf" else float(le), v - then.get((name, labels), 0))
@@ -110,7 +112,10 @@ def evaluate(history: Sequence[tuple[float, Snapshot]]) -> dict[str, bool]:
     """Which conditions hold at the newest of ``history`` (``(time, snapshot)`` pairs,
     oldest first)."""
     now = history[-1][1]
-    latency = _p99(now, _at(history, WINDOWS["ParleyDeliveryLatencyHigh"]))
+    latency = _p99(
+        now, _at(history, WINDOWS["ParleyDeliveryLatencyHigh"]), "parley_delivery_latency_seconds"
+    )
+    syncs = _p99(now, _at(history, WINDOWS["ParleyStoreSyncSlow"]), "parley_store_sync_seconds")
     before = _at(history, WINDOWS["ParleyDeliveryRateLow"])
 
     def grew(name: str, **match: str) -> float:
@@ -136,6 +141,7 @@ def evaluate(history: Sequence[tuple[float, Snapshot]]) -> dict[str, bool]:
         "ParleyQueueDepthHigh": _sum(now, "parley_publish_queue") > 10_000,
         "ParleyCircuitBreakerOpen": any(v == 2 for v in states),
         "ParleyDeadLettersGrowing": dead > 0,
+        "ParleyStoreSyncSlow": syncs is not None and syncs > 0.1,
     }
 
 

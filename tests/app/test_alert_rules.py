@@ -47,7 +47,7 @@ def test_the_rules_are_valid_and_fire_on_each_condition(promtool):
         assert proc.returncode == 0, proc.stdout + proc.stderr
     alerts = re.findall(r"alert: (\w+)", (RULES / "parley-rules.yml").read_text())
     tested = (RULES / "parley-rules.test.yml").read_text()
-    assert len(alerts) == 5 and all(f"alertname: {a}" in tested for a in alerts)
+    assert len(alerts) == 6 and all(f"alertname: {a}" in tested for a in alerts)
 
 
 @pytest.fixture(scope="module")

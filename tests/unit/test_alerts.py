@@ -14,6 +14,16 @@ def latency(fast: int, slow: int) -> dict:
     }
 
 
+def syncs(fast: int, slow: int) -> dict:
+    """The store's syncs: ``fast`` under 5 ms, ``slow`` between 250 ms and 500 ms."""
+    return {
+        ("parley_store_sync_seconds_bucket", (("le", "0.005"),)): float(fast),
+        ("parley_store_sync_seconds_bucket", (("le", "0.25"),)): float(fast),
+        ("parley_store_sync_seconds_bucket", (("le", "0.5"),)): float(fast + slow),
+        ("parley_store_sync_seconds_bucket", (("le", "+Inf"),)): float(fast + slow),
+    }
+
+
 def held(now: dict, then: dict | None = None, seconds: float = 300) -> dict[str, bool]:
     history = [(0.0, then or {}), (seconds, now)]
     return evaluate(history)
@@ -42,6 +52,9 @@ def test_each_condition():
     open_ = {("parley_breaker_state", (("breaker", "push:fcm"),)): 2.0}
     half = {("parley_breaker_state", (("breaker", "push:fcm"),)): 1.0}
     assert held(open_)["ParleyCircuitBreakerOpen"] and not held(half)["ParleyCircuitBreakerOpen"]
+    assert held(syncs(980, 20), syncs(0, 0))["ParleyStoreSyncSlow"]
+    assert not held(syncs(995, 5), syncs(0, 0))["ParleyStoreSyncSlow"]
+    assert not held(syncs(980, 20), syncs(980, 20))["ParleyStoreSyncSlow"]  # none since
 
 
 def test_alerts_fire_after_their_for_duration_and_resolve_once():
