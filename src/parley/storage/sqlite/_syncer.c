@@ -21,8 +21,8 @@
  *                           connection is open (False otherwise, or where it failed)
  *
  * Syncer(name="parley-sync", nice=0, bounds=()) starts the thread (named name, cut to 15
- * bytes; at that nice value, if not 0; its syncs' times counted by bounds); its calls are all made with the GIL, from one thread, the
- * event loop's:
+ * bytes; at that nice value, if not 0; its syncs timed and counted by bounds, see
+ * syncs()); its calls are all made with the GIL, from one thread, the event loop's:
  *   commit(h, fd, token)    COMMIT the transaction open on handle h (h == 0: nothing to
  *                           commit), then fdatasync(fd) (fd < 0: no sync); jobs queued
  *                           before the thread takes them share one sync per fd

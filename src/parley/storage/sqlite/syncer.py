@@ -33,12 +33,12 @@ import queue
 import sqlite3
 import threading
 import time
-from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from parley.errors import StorageUnavailable
+from parley.metrics import LoopHistogram
 from parley.storage.sqlite.db import connect, settle_batch, translate
 
 try:
@@ -102,19 +102,16 @@ class SyncTimes:
     them (:meth:`Syncer.syncs`); :meth:`count` from that thread, :meth:`read` from any."""
 
     def __init__(self, bounds: tuple[float, ...] = SYNC_BOUNDS) -> None:
-        self._bounds = bounds
-        self._counts = [0] * (len(bounds) + 1)
-        self._seconds = 0.0
+        self._hist = LoopHistogram(bounds)  # one thread's; the lock is for the readers
         self._lock = threading.Lock()
 
     def count(self, took: float) -> None:
         with self._lock:
-            self._counts[bisect_left(self._bounds, took)] += 1
-            self._seconds += took
+            self._hist.observe(took)
 
     def read(self) -> tuple[tuple[int, ...], float]:
         with self._lock:
-            return tuple(self._counts), self._seconds
+            return tuple(self._hist.counts), self._hist.sum
 
 
 def native_available() -> bool:
