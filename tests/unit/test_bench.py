@@ -302,8 +302,18 @@ def test_the_syncs_of_a_run_are_the_histograms_difference_bounded_by_its_buckets
         "p50_at_most_ms": 1.0,
         "p99_at_most_ms": 1.0,
         "p99.9_at_most_ms": 50.0,
-        "max_at_most_ms": inf,
+        "max_at_most_ms": None,  # past the last bound
+        "last_bound_ms": 50.0,
         "over_25_ms": 2,
     }
     assert syncs.summary(before, before) is None  # no sync meanwhile
     assert syncs.summary(None, after) is None  # a server without the histogram
+    step = {"rate": 1000.0, "holds": False, "messages_per_s": 999.5, "failed": {}}
+    step |= {"delivery": {"missing": 0}, "delivery_latency_ms": {"p99": 362.0}}
+    result = {"preset": {"name": "throughput"}, "route": "ws", "max_sustained_rate": 750}
+    printed = report.table(result | {"steps": [step | {"store_syncs": s}]})
+    assert "fails: 999.5 msg/s, p99 362.00 ms, missing 0, failed 0, slowest sync > 50 ms" in printed
+    printed = report.table(result | {"steps": [step | {"store_syncs": None}]})  # MariaDB
+    assert "failed 0\n" in printed
+    rows = report.table(result | {"store_syncs": s})
+    assert "1000 syncs, mean 1 ms; p50 <= 1, p99 <= 1, p99.9 <= 50, slowest > 50 ms" in rows

@@ -47,8 +47,9 @@ def read(url: str, timeout: float = 10.0) -> Reading | None:
 
 def summary(before: Reading | None, after: Reading | None) -> dict[str, Any] | None:
     """The syncs made between two readings: their count, mean, the bucket bound under
-    which 50%, 99% and 99.9% of them and the slowest fell (ms), and how many took over
-    :data:`SLOW_MS`. None without both readings or without a sync between them."""
+    which 50%, 99% and 99.9% of them and the slowest fell (ms; None past the last bound,
+    ``last_bound_ms``), and how many took over :data:`SLOW_MS`. None without both
+    readings or without a sync between them."""
     if before is None or after is None:
         return None
     bounds = sorted(after[0])
@@ -57,11 +58,12 @@ def summary(before: Reading | None, after: Reading | None) -> dict[str, Any] | N
     if count <= 0:
         return None
 
-    def bound_of(share: float) -> float:
+    def bound_of(share: float) -> float | None:
         need = share * count
-        return next(_ms(b) for b, n in zip(bounds, made, strict=True) if n >= need)
+        bound = next(b for b, n in zip(bounds, made, strict=True) if n >= need)
+        return bound * 1000 if math.isfinite(bound) else None
 
-    under_slow = next((n for b, n in zip(bounds, made, strict=True) if _ms(b) >= SLOW_MS), count)
+    under_slow = next((n for b, n in zip(bounds, made, strict=True) if b * 1000 >= SLOW_MS), count)
     return {
         "count": int(count),
         "mean_ms": round((after[1] - before[1]) / count * 1000, 3),
@@ -69,9 +71,12 @@ def summary(before: Reading | None, after: Reading | None) -> dict[str, Any] | N
         "p99_at_most_ms": bound_of(0.99),
         "p99.9_at_most_ms": bound_of(0.999),
         "max_at_most_ms": bound_of(1.0),
+        "last_bound_ms": max(b for b in bounds if math.isfinite(b)) * 1000,
         f"over_{SLOW_MS:g}_ms": int(count - under_slow),
     }
 
 
-def _ms(bound: float) -> float:
-    return bound * 1000 if math.isfinite(bound) else math.inf
+def at_most(s: dict[str, Any], key: str) -> str:
+    """One of :func:`summary`'s bounds as text: ``<= 25``, or ``> 10000`` past the last."""
+    value = s[key]
+    return f"<= {value:g}" if value is not None else f"> {s['last_bound_ms']:g}"
