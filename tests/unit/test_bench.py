@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import http.server
 import multiprocessing as mp
 import os
 import threading
@@ -317,3 +318,38 @@ def test_the_syncs_of_a_run_are_the_histograms_difference_bounded_by_its_buckets
     assert "failed 0\n" in printed
     rows = report.table(result | {"store_syncs": s})
     assert "1000 syncs, mean 1 ms; p50 <= 1, p99 <= 1, p99.9 <= 50, slowest > 50 ms" in rows
+
+
+def test_the_syncs_are_read_from_a_servers_metrics_and_nothing_from_anything_else():
+    pages = {
+        "/a/metrics": (
+            b"# TYPE parley_store_sync_seconds histogram\n"
+            b'parley_store_sync_seconds_bucket{le="0.001"} 7.0\n'
+            b'parley_store_sync_seconds_bucket{le="+Inf"} 9.0\n'
+            b"parley_store_sync_seconds_count 9.0\nparley_store_sync_seconds_sum 0.02\n"
+        ),
+        "/b/metrics": b"<html>a balancer's page</html>\n{{{",
+        "/c/metrics": b"parley_connections 3.0\n",  # a server with MariaDB shards
+    }
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert syncs.read(f"{url}/a") == ({0.001: 7.0, float("inf"): 9.0}, 0.02)
+        assert syncs.read(f"{url}/b") is None
+        assert syncs.read(f"{url}/c") is None
+        assert syncs.read(f"{url}/none") is None  # 404
+    finally:
+        server.shutdown()
+        server.server_close()

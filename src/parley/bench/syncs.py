@@ -26,22 +26,20 @@ Reading = tuple[dict[float, float], float]
 
 def read(url: str, timeout: float = 10.0) -> Reading | None:
     """The server's sync histogram now, or None when it has none (MariaDB shards,
-    ``NORMAL`` sync, a server that cannot be scraped)."""
+    ``NORMAL`` sync, a server that cannot be scraped or answers no Prometheus text)."""
+    buckets: dict[float, float] = {}
+    total = 0.0
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=timeout) as r:
             text = r.read().decode()
-    except OSError:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:  # by the samples' names: with or without "# TYPE"
+                if s.name == f"{METRIC}_bucket":
+                    buckets[float(s.labels["le"])] = s.value
+                elif s.name == f"{METRIC}_sum":
+                    total = s.value
+    except (OSError, ValueError):  # not there, or not Prometheus's format
         return None
-    buckets: dict[float, float] = {}
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        if family.name != METRIC:
-            continue
-        for s in family.samples:
-            if s.name == f"{METRIC}_bucket":
-                buckets[float(s.labels["le"])] = s.value
-            elif s.name == f"{METRIC}_sum":
-                total = s.value
     return (buckets, total) if buckets else None
 
 
