@@ -152,7 +152,7 @@ def test_a_node_whose_every_shard_is_down_is_not_ready_until_it_may_probe(tmp_pa
             client = srv.client(user.token)
             # each shard gets enough channels that the posts after the outage close its
             # breaker (``breaker_close_after`` probes in a row; 12 channels at random left
-            # a shard fewer in about one run in fifty)
+            # a shard fewer in about one run in 25)
             channels: list[str] = []
             while min(sum(shard_for(ch, 2) == s for ch in channels) for s in (0, 1)) < 3:
                 assert len(channels) < 60, "channel ids fell on one shard"
