@@ -12,7 +12,8 @@ What the document states for every method, as :mod:`parley.api.dispatch` does it
   in); read methods also ``GET`` with query arguments.
 - The token comes as ``Authorization: Bearer <token>`` or as a ``token`` argument.
 - Every answer is JSON: ``{"ok": true, ...}`` or ``{"ok": false, "error": "<slack code>"}``.
-  Refusals are ``200`` with ``ok: false`` (as in Slack); ``413`` for a body over the limit,
+  Refusals are ``200`` with ``ok: false`` (as in Slack); ``400`` for a request that is not
+  valid HTTP/1.1, ``431`` for a head over the limit, ``413`` for a body over the limit,
   ``429`` with ``Retry-After`` when rate limited, ``503`` with ``Retry-After`` when the
   store cannot take work, ``500`` for a bug. A path that names no method answers ``404``
   ``unknown_method`` and a method called with the wrong verb ``405``
@@ -695,8 +696,18 @@ _SCHEMAS: dict[str, JsonSchema] = {
 _ERROR_JSON = {"application/json": {"schema": _ref("Error")}}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": _INT}}
 _ERRORS: dict[str, Any] = {
+    "400": {
+        "description": "Not a valid HTTP/1.1 request, a malformed header for example "
+        "(`invalid_request`); the connection is closed.",
+        "content": _ERROR_JSON,
+    },
     "413": {
         "description": "Body over the size limit (`request_too_large`).",
+        "content": _ERROR_JSON,
+    },
+    "431": {
+        "description": "The request's head is over the size limit "
+        "(`request_header_fields_too_large`); the connection is closed.",
         "content": _ERROR_JSON,
     },
     "429": {
