@@ -128,6 +128,8 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("conversations.unarchive", {}),
     ("chat.postMessage", {"text": "let me in"}),
     ("chat.postMessage", {"text": "a reply", "thread_ts": "@thread"}),
+    ("chat.postEphemeral", {"user": "@member", "text": "let me whisper"}),
+    ("chat.postEphemeral", {"user": "@self", "text": "to myself"}),
     ("chat.update", {"ts": "@ts", "text": "rewritten"}),
     ("chat.delete", {"ts": "@ts"}),
     ("reactions.add", {"timestamp": "@ts", "name": "thumbsup"}),
@@ -288,6 +290,7 @@ def test_websocket_outsiders_receive_nothing_of_it(server, world):
         )
         w.secrets |= {"qzsecretmark4", "qzsecretmark5", posted["ts"], reply["ts"]}
         m.chat_update(channel=w.private, ts=posted["ts"], text="live secret edited qzsecretmark6")
+        m.chat_postEphemeral(channel=w.private, user=w.member2.user_id, text="qzsecretmark7")
         m.reactions_add(channel=w.private, timestamp=posted["ts"], name="tada")
         m.reactions_remove(channel=w.private, timestamp=posted["ts"], name="tada")
         m.conversations_invite(channel=w.private, users=w.joiner.user_id)
@@ -295,7 +298,7 @@ def test_websocket_outsiders_receive_nothing_of_it(server, world):
         m.chat_delete(channel=w.private, ts=reply["ts"])
         hidden_name = f"quiet-{next(_n)}-zq"
         other = m.conversations_create(name=hidden_name, is_private=True)["channel"]["id"]
-        w.secrets |= {hidden_name, other, "qzsecretmark6"}
+        w.secrets |= {hidden_name, other, "qzsecretmark6", "qzsecretmark7"}
         m.conversations_archive(channel=other)
         typist.send({"type": "typing", "channel": w.private})  # published last
 
@@ -306,6 +309,8 @@ def test_websocket_outsiders_receive_nothing_of_it(server, world):
         kinds = {f.get("subtype") or f.get("type") for f in got if f.get("channel") == w.private}
         assert {"message", "message_changed", "message_deleted", "reaction_added"} <= kinds
         assert {"member_joined_channel", "member_left_channel"} <= kinds
+        whispers = [f for f in got if f.get("is_ephemeral")]
+        assert [f["text"] for f in whispers] == ["qzsecretmark7"], "the whisper missed its reader"
 
         # whatever reached the outsiders came before their pongs
         for i, (who, client) in enumerate(outsiders.items()):

@@ -203,6 +203,25 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("channel", "ts", "message"),
     ),
     MethodDoc(
+        "chat.postEphemeral",
+        "Shows a message to one member of a channel, on the connections they have open "
+        "now (a `message` event with `is_ephemeral`, no `seq`); it is not stored.",
+        args=(
+            _channel(),
+            Arg(
+                "user",
+                {"type": "string"},
+                "The member who sees it (`user_not_in_channel` for anyone else).",
+                required=True,
+            ),
+            _TEXT,
+            *_RICH,
+            _ts("thread_ts", "Show it in the thread of this message."),
+        ),
+        result={"message_ts": _STR},
+        always=("message_ts",),
+    ),
+    MethodDoc(
         "chat.update",
         "Edits a message; `edit_version` makes the edit conditional (`edit_conflict`).",
         args=(

@@ -38,6 +38,11 @@ class Event(msgspec.Struct, frozen=True):
 #: :func:`routing_key`); never sent to a client as such.
 JOIN_NOTICE = "member_joined_notice"
 
+#: An ephemeral message (``chat.postEphemeral``): routed by its channel like the channel's
+#: other events, handed only to the connections of the member it is for (the event's
+#: ``user``), and never stored.
+EPHEMERAL = "ephemeral_message"
+
 #: Events about a whole workspace rather than one channel: routed by the team id.
 TEAM_WIDE = frozenset({"presence_change", "channel_created", JOIN_NOTICE})
 

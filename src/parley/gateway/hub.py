@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Protocol
 
-from parley.bus.interface import JOIN_NOTICE, Event
+from parley.bus.interface import EPHEMERAL, JOIN_NOTICE, Event
 
 
 class Subscriber(Protocol):
@@ -154,7 +154,9 @@ class Hub:
         the channel's other members as ``member_joined_channel``; a leaver sees their
         own leave, then stops following; ``user_typing`` skips the typist;
         ``channel_created`` (public channels only) goes to the whole team;
-        ``presence_change`` goes to the connections of that team watching that user.
+        ``presence_change`` goes to the connections of that team watching that user;
+        an :data:`EPHEMERAL` message only to its user's connections that follow its
+        channel.
         """
         kind = event.type
         if kind == JOIN_NOTICE:
@@ -167,6 +169,10 @@ class Hub:
             targets: tuple[Subscriber, ...] = tuple(w for w in watchers if w.team_id == event.team)
         elif kind == "channel_created":
             targets = tuple(self._by_team.get(event.team, ()))
+        elif kind == EPHEMERAL:
+            channels_of = self._channels_of
+            mine = self._by_user.get(event.user, ())
+            targets = tuple(s for s in mine if event.channel in channels_of.get(s, ()))
         else:
             targets = tuple(self._by_channel.get(event.channel, ()))
         if kind in _NOT_TO_THEIR_USER:

@@ -12,9 +12,9 @@ import msgspec
 import orjson
 
 from parley import wire
-from parley.bus.interface import JOIN_NOTICE, Event
+from parley.bus.interface import EPHEMERAL, JOIN_NOTICE, Event
 from parley.ids import format_ts
-from parley.storage.models import Channel, Message, ReactionChange
+from parley.storage.models import Channel, Message, ReactionChange, User
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -124,6 +124,39 @@ def joined(channel: Channel, user_id: str, at: int, seq: int) -> tuple[Event, Ev
 def from_notice(notice: Event) -> Event:
     """The ``member_joined_channel`` a :data:`JOIN_NOTICE` copies."""
     return msgspec.structs.replace(notice, type="member_joined_channel")
+
+
+def ephemeral(
+    channel: Channel,
+    to_user: str,
+    sender: User,
+    text: str,
+    at: int,
+    *,
+    thread_ts: int | None = None,
+    rich: str | None = None,
+) -> Event:
+    """``chat.postEphemeral``'s message, shaped as Slack's clients receive it (a
+    ``message`` with ``is_ephemeral``): no ``seq``, since it has no place in the
+    channel's history, and addressed to ``to_user`` (the event's ``user``)."""
+    ts = format_ts(at)
+    body: dict[str, Any] = {
+        "type": "message",
+        "is_ephemeral": True,
+        "user": sender.id,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "team": channel.team_id,
+        "channel": channel.id,
+    }
+    if sender.bot_id:
+        body["bot_id"] = sender.bot_id
+    if thread_ts is not None:
+        body["thread_ts"] = format_ts(thread_ts)
+    if rich:
+        body.update(orjson.loads(rich))
+    return _event(EPHEMERAL, channel.id, channel.team_id, 0, at, body, to_user)
 
 
 def typing(channel: str, team: str, user_id: str, at: int) -> Event:

@@ -65,6 +65,7 @@ _WRITE = ("channels:write", "channels:manage", "groups:write")
 #: Method -> the scopes that allow it (any one). A method missing here needs none.
 METHODS: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
     "conversations.create": ("channels:manage", "channels:write", "groups:write"),

@@ -189,6 +189,32 @@ class Sender:
         self._metrics.accepted.inc()
         self._t_publish.observe(perf_counter() - began)
 
+    async def ephemeral(
+        self,
+        user: User,
+        channel_id: str | None,
+        to_user: str | None,
+        text: str | None,
+        *,
+        thread_ts: int | None = None,
+        rich: str | None = None,
+    ) -> int:
+        """``chat.postEphemeral``: a message only ``to_user`` sees, on the connections
+        they have open now; nothing is stored, so it is not in the history, a resume or
+        a push. The sender must be able to post in the channel (:meth:`post`'s checks
+        and rate limit) and ``to_user`` must be a member (``user_not_in_channel``,
+        also for an id that names nobody). Returns its ``ts``."""
+        channel = await self._access.writable(user, channel_id)
+        text = self._check_text(text, rich)
+        await self._limiter.check_message(user, channel)
+        if not to_user or to_user not in await self._access.members(channel.id):
+            raise ApiError(Code.USER_NOT_IN_CHANNEL)
+        at = self._clock_us()
+        self._bus.publish(
+            events.ephemeral(channel, to_user, user, text, at, thread_ts=thread_ts, rich=rich)
+        )
+        return at
+
     async def update(
         self,
         user: User,

@@ -1,7 +1,10 @@
-"""``chat.postMessage``, ``chat.update``, ``chat.delete``.
+"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``.
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
 opened if need be, as Slack's does; the answer names the ``D…`` channel.
+
+``chat.postEphemeral`` shows a message to one member of a channel, on the connections
+they have open at the time; it is not stored (:meth:`.Sender.ephemeral`).
 
 Parley's extension: ``chat.update`` takes an optional ``edit_version`` (the message's
 ``edit_version`` the client last saw); a stale one answers ``edit_conflict`` with the
@@ -58,6 +61,17 @@ def register(api: Api, svc: Services) -> None:
         m = result.message
         return {"channel": m.channel, "ts": format_ts(m.ts), "message": wire.message(m)}
 
+    async def post_ephemeral(ctx: Ctx, args: Args) -> dict[str, Any]:
+        ts = await sender.ephemeral(
+            ctx.user,
+            args.str("channel", max_len=32),
+            args.str("user", max_len=32),
+            text_of(args),
+            thread_ts=args.ts("thread_ts", invalid=Code.THREAD_NOT_FOUND),
+            rich=content.parse(args.raw("blocks"), args.raw("attachments")),
+        )
+        return {"message_ts": format_ts(ts)}
+
     async def update(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = args.str("channel", max_len=32)
         ts = args.ts(
@@ -93,5 +107,6 @@ def register(api: Api, svc: Services) -> None:
         return {"channel": m.channel, "ts": format_ts(m.ts)}
 
     api.add("chat.postMessage", post_message)
+    api.add("chat.postEphemeral", post_ephemeral)
     api.add("chat.update", update)
     api.add("chat.delete", delete)
