@@ -302,3 +302,23 @@ def test_two_windows_of_one_browser_are_two_people(browser, world):
     for page in (alice, bob):
         assert set(page.hosts) == {host}  # type: ignore[attr-defined]
     context.close()
+
+
+def test_an_ephemeral_message_shows_to_its_reader_only(browser, world):
+    """A bot's ``chat.postEphemeral`` to bob: bob's window shows it, marked and without
+    actions; alice's does not; a reload loses it (it was never stored)."""
+    srv, general, alice_creds, bob_creds = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    web = srv.client(alice_creds.token)
+    web.chat_postEphemeral(channel=general, user=bob_creds.user_id, text="just for bob")
+    web.chat_postMessage(channel=general, text="for both")
+    item = "#messages .msg.ephemeral:has-text('just for bob')"
+    bob.wait_for_selector(f"{item} .only-you")
+    assert bob.eval_on_selector_all(f"{item} .actions", "els => els.length") == 0
+    alice.wait_for_selector("#messages .msg:has-text('for both')")
+    assert not any("just for bob" in t for t in texts(alice))
+    bob.reload()
+    bob.wait_for_selector("#messages .msg:has-text('for both')")
+    assert not any("just for bob" in t for t in texts(bob))
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

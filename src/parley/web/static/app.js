@@ -407,6 +407,15 @@ function messageItem(m, { inThread = false } = {}) {
   }
   renderText(text, m.text || "");
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
+  if (m.is_ephemeral) {
+    // chat.postEphemeral: for this user only, not stored, gone on reload; nothing to act on
+    li.classList.add("ephemeral");
+    const only = document.createElement("span");
+    only.className = "only-you";
+    only.textContent = "Only visible to you";
+    text.append(only);
+    return li;
+  }
   if (m.edited) {
     const edited = document.createElement("span");
     edited.className = "edited";
