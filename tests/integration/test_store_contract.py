@@ -440,6 +440,64 @@ def test_directory(backend):
     assert got["unknown"] == (None, None)
 
 
+def test_directory_lists_a_users_conversations(backend):
+    """``channels`` with ``member_only`` and a ``viewer`` (``users.conversations``): the
+    channels a user is in, and for another viewer no private channel or direct message
+    the viewer is not in too."""
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            team = await d.create_team(Team("TLIST", "Listing", "listing", 1))
+            for i in range(1, 4):
+                u = User(f"UL{i:03d}", team.id, f"lister{i}", "", False, None, None, i)
+                await d.create_user(u, f"list{i}".encode())
+            chans = [
+                Channel("CLPUB1", team.id, "pub-in", False, "UL001", 1),
+                Channel("CLPUB2", team.id, "pub-out", False, "UL002", 2),
+                Channel("CLPRIV1", team.id, "priv-both", True, "UL001", 3),
+                Channel("CLPRIV2", team.id, "priv-alone", True, "UL001", 4),
+                Channel("DLIM1", team.id, "dm", True, "UL001", 5, is_im=True),
+            ]
+            for c in chans:
+                await d.create_channel(c)
+            await d.add_members("CLPUB1", ["UL001"])
+            await d.add_members("CLPUB2", ["UL002"])
+            await d.add_members("CLPRIV1", ["UL001", "UL002"])
+            await d.add_members("CLPRIV2", ["UL001"])
+            await d.add_members("DLIM1", ["UL001", "UL003"])
+
+            async def listed(user: str, viewer: str | None, **kinds) -> list[str]:
+                page = await d.channels(
+                    team.id,
+                    user,
+                    exclude_archived=False,
+                    after="",
+                    limit=10,
+                    member_only=True,
+                    viewer=viewer,
+                    **kinds,
+                )
+                return [c.id for c, _n, _m in page.rows]
+
+            every = {"public": True, "private": True, "ims": True}
+            return {
+                "own": await listed("UL001", "UL001", **every),
+                "own_public": await listed("UL001", None, public=True, private=False),
+                "seen_by_2": await listed("UL001", "UL002", **every),
+                "seen_by_3": await listed("UL001", "UL003", **every),
+            }
+        finally:
+            await d.close()
+
+    got = asyncio.run(go())
+    assert got["own"] == ["CLPRIV1", "CLPRIV2", "CLPUB1", "DLIM1"]
+    assert got["own_public"] == ["CLPUB1"]
+    assert got["seen_by_2"] == ["CLPRIV1", "CLPUB1"]  # not the private one alone, nor the DM
+    assert got["seen_by_3"] == ["CLPUB1", "DLIM1"]
+
+
 def test_retries_and_dead_letters(backend):
     """The retry table and the dead letters (``parley.resilience``): due items are
     claimed once (leased), done ones forgotten, buried ones listed with their history,

@@ -71,10 +71,14 @@ class Directory(Protocol):
         after: str,
         limit: int,
         ims: bool = False,
+        member_only: bool = False,
+        viewer: str | None = None,
     ) -> Page:
         """Public channels of the team, private ones ``user_id`` belongs to (not direct
         messages), and with ``ims`` the direct messages they are in, as rows
-        ``(Channel, num_members, is_member)``."""
+        ``(Channel, num_members, is_member)``, by id. ``member_only``: public channels
+        too only where ``user_id`` is a member. ``viewer`` (another user): private
+        channels and direct messages only where ``viewer`` is a member too."""
         ...
 
     async def create_channel(self, channel: Channel) -> Channel:

@@ -31,6 +31,7 @@ from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
+from parley.storage.listing import channel_kinds
 from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
@@ -459,6 +460,10 @@ async def q_channel_by_name(cur: Any, team_id: str, name: str) -> Channel | None
     return _channel(row) if row else None
 
 
+def _named(name: str) -> str:
+    return f"%({name})s"
+
+
 async def q_channels(
     cur: Any,
     team_id: str,
@@ -469,17 +474,19 @@ async def q_channels(
     exclude_archived: bool,
     after: str,
     limit: int,
+    member_only: bool = False,
+    viewer: str | None = None,
 ) -> Page:
-    """Rows are ``(Channel, num_members, is_member)``."""
-    kinds = []
-    mine = "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = %(user)s)"
-    if public:
-        kinds.append("c.is_private = 0")
-    if private:
-        kinds.append(f"(c.is_private = 1 AND c.is_im = 0 AND {mine})")
-    if ims:
-        kinds.append(f"(c.is_im = 1 AND {mine})")
-    if not kinds:
+    """Rows are ``(Channel, num_members, is_member)`` (see :func:`.channel_kinds`)."""
+    kinds = channel_kinds(
+        public=public,
+        private=private,
+        ims=ims,
+        member_only=member_only,
+        shared=viewer is not None and viewer != user_id,
+        param=_named,
+    )
+    if kinds is None:
         return Page((), False)
     archived = "AND c.is_archived = 0" if exclude_archived else ""
     await cur.execute(
@@ -487,8 +494,8 @@ async def q_channels(
         "(SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id), "
         "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = %(user)s) "
         "FROM channels c WHERE c.team_id = %(team)s AND c.id > %(after)s "
-        f"AND ({' OR '.join(kinds)}) {archived} ORDER BY c.id LIMIT %(limit)s",
-        {"team": team_id, "user": user_id, "after": after, "limit": limit + 1},
+        f"AND {kinds} {archived} ORDER BY c.id LIMIT %(limit)s",
+        {"team": team_id, "user": user_id, "viewer": viewer, "after": after, "limit": limit + 1},
     )
     rows = await cur.fetchall()
     return Page(
@@ -634,9 +641,21 @@ class MysqlDirectory:
         after: str,
         limit: int,
         ims: bool = False,
+        member_only: bool = False,
+        viewer: str | None = None,
     ) -> Page:
         return await self._read(
-            q_channels, team_id, user_id, public, private, ims, exclude_archived, after, limit
+            q_channels,
+            team_id,
+            user_id,
+            public,
+            private,
+            ims,
+            exclude_archived,
+            after,
+            limit,
+            member_only,
+            viewer,
         )
 
     async def create_channel(self, channel: Channel) -> Channel:

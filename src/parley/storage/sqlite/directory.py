@@ -21,6 +21,7 @@ from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
+from parley.storage.listing import channel_kinds
 from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
@@ -209,6 +210,10 @@ def q_channel(conn: sqlite3.Connection, channel_id: str) -> Channel | None:
     return _channel(row) if row else None
 
 
+def _named(name: str) -> str:
+    return f":{name}"
+
+
 def q_channels(
     conn: sqlite3.Connection,
     team_id: str,
@@ -219,17 +224,19 @@ def q_channels(
     exclude_archived: bool,
     after: str,
     limit: int,
+    member_only: bool = False,
+    viewer: str | None = None,
 ) -> Page:
-    """Rows are ``(Channel, num_members, is_member)``."""
-    kinds = []
-    mine = "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = :user)"
-    if public:
-        kinds.append("c.is_private = 0")
-    if private:
-        kinds.append(f"(c.is_private = 1 AND c.is_im = 0 AND {mine})")
-    if ims:
-        kinds.append(f"(c.is_im = 1 AND {mine})")
-    if not kinds:
+    """Rows are ``(Channel, num_members, is_member)`` (see :func:`.channel_kinds`)."""
+    kinds = channel_kinds(
+        public=public,
+        private=private,
+        ims=ims,
+        member_only=member_only,
+        shared=viewer is not None and viewer != user_id,
+        param=_named,
+    )
+    if kinds is None:
         return Page((), False)
     archived = "AND c.is_archived = 0" if exclude_archived else ""
     cols = ", ".join("c." + c.strip() for c in _CHANNEL_COLS.split(","))
@@ -237,8 +244,8 @@ def q_channels(
         f"SELECT {cols}, (SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id), "
         "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = :user) "
         f"FROM channels c WHERE c.team_id = :team AND c.id > :after "
-        f"AND ({' OR '.join(kinds)}) {archived} ORDER BY c.id LIMIT :limit",
-        {"team": team_id, "user": user_id, "after": after, "limit": limit + 1},
+        f"AND {kinds} {archived} ORDER BY c.id LIMIT :limit",
+        {"team": team_id, "user": user_id, "viewer": viewer, "after": after, "limit": limit + 1},
     ).fetchall()
     return Page(
         tuple((_channel(r[:10]), r[10], bool(r[11])) for r in rows[:limit]), len(rows) > limit
@@ -342,9 +349,21 @@ class SqliteDirectory:
         after: str,
         limit: int,
         ims: bool = False,
+        member_only: bool = False,
+        viewer: str | None = None,
     ) -> Page:
         return await self._read(
-            q_channels, team_id, user_id, public, private, ims, exclude_archived, after, limit
+            q_channels,
+            team_id,
+            user_id,
+            public,
+            private,
+            ims,
+            exclude_archived,
+            after,
+            limit,
+            member_only,
+            viewer,
         )
 
     async def create_channel(self, channel: Channel) -> Channel:
