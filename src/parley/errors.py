@@ -51,6 +51,7 @@ class Code(StrEnum):
     NAME_TAKEN = "name_taken"
     USER_NOT_FOUND = "user_not_found"
     USER_NOT_IN_CHANNEL = "user_not_in_channel"
+    TEAM_NOT_FOUND = "team_not_found"
     METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE = "method_not_supported_for_channel_type"
     USERS_NOT_FOUND = "users_not_found"
     ALREADY_IN_CHANNEL = "already_in_channel"

@@ -132,6 +132,7 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("chat.postEphemeral", {"user": "@self", "text": "to myself"}),
     ("chat.update", {"ts": "@ts", "text": "rewritten"}),
     ("chat.delete", {"ts": "@ts"}),
+    ("chat.getPermalink", {"message_ts": "@ts"}),
     ("reactions.add", {"timestamp": "@ts", "name": "thumbsup"}),
     ("reactions.remove", {"timestamp": "@ts", "name": "eyes"}),
     ("reactions.get", {"timestamp": "@ts"}),
@@ -183,6 +184,27 @@ def test_a_missing_channel_and_a_private_one_answer_the_same(server, world):
         hidden, _ = call(server, creds, method, {"channel": world.private, **resolved})
         absent, _ = call(server, creds, method, {"channel": missing, **resolved})
         assert hidden == absent, method
+
+
+@pytest.mark.parametrize("who", ["nonmember", "leaver", "other"])
+def test_a_members_conversations_do_not_show_it_to_outsiders(server, world, who):
+    creds = world.outsiders()[who]
+    data, body = call(
+        server,
+        creds,
+        "users.conversations",
+        {"user": world.member.user_id, "types": "public_channel,private_channel,im"},
+    )
+    if who == "other":  # another workspace's user is no user here
+        assert data == {"ok": False, "error": "user_not_found"}, body
+    assert_nothing_of(world, body, f"users.conversations as {who}")
+    shown, _ = call(
+        server,
+        world.member2,
+        "users.conversations",
+        {"user": world.member.user_id, "types": "private_channel"},
+    )
+    assert world.private in {c["id"] for c in shown["channels"]}  # not vacuous
 
 
 def test_members_still_see_it(server, world):

@@ -322,3 +322,23 @@ def test_an_ephemeral_message_shows_to_its_reader_only(browser, world):
     bob.wait_for_selector("#messages .msg:has-text('for both')")
     assert not any("just for bob" in t for t in texts(bob))
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_permalink_opens_its_channel_at_the_message(browser, world):
+    """``chat.getPermalink``'s link, opened in the browser (signing in first), shows the
+    message's channel with the message marked."""
+    srv, general, alice_creds, _bob = world
+    web = srv.client(alice_creds.token)
+    other = web.conversations_create(name="elsewhere")["channel"]["id"]
+    ts = web.chat_postMessage(channel=other, text="the linked one")["ts"]
+    web.chat_postMessage(channel=general, text="not this one")
+    link = web.chat_getPermalink(channel=other, message_ts=ts)["permalink"]
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    page = context.new_page()
+    page.goto(link)
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#messages .msg.linked:has-text('the linked one')")
+    assert "elsewhere" in page.inner_text("#channel-title")
+    context.close()

@@ -113,6 +113,8 @@ class HttpApp:
             return await self._auth_call(req, path[6:])
         if req.method in ("GET", "HEAD") and path in self._static:
             return self._static[path]
+        if req.method in ("GET", "HEAD") and path.startswith("/archives/") and "/" in self._static:
+            return self._static["/"]  # a permalink (chat.getPermalink): the app opens it
         return _NOT_FOUND
 
     def _ready(self) -> Response:

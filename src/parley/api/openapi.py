@@ -615,6 +615,47 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("user",),
     ),
     MethodDoc(
+        "team.info",
+        "The caller's workspace (`team`, if given, must name it: `team_not_found`).",
+        read=True,
+        args=(Arg("team", {"type": "string", "maxLength": 32}, "Team id (`T…`)."),),
+        result={"team": _ref("Team")},
+        always=("team",),
+    ),
+    MethodDoc(
+        "chat.getPermalink",
+        "A link to a message the caller can see (`<server>/archives/<channel>/p<ts "
+        "digits>`, which the web client opens); `message_not_found`.",
+        read=True,
+        args=(
+            _channel(),
+            _ts("message_ts", "The message (`message_not_found`).", required=True),
+        ),
+        result={"channel": _STR, "permalink": _STR},
+        always=("channel", "permalink"),
+    ),
+    MethodDoc(
+        "users.conversations",
+        "The conversations a user of the caller's team (default: the caller) is a member "
+        "of, a page at a time; for another user, private channels and direct messages only "
+        "where the caller is a member too (`user_not_found`).",
+        read=True,
+        args=(
+            Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),
+            Arg(
+                "types",
+                _STR,
+                "Comma-separated among `public_channel` (default), `private_channel`, "
+                "`im`, `mpim` (none yet) (`invalid_types`).",
+            ),
+            _bool("exclude_archived", "Leave archived channels out."),
+            _CURSOR,
+            _limit(100, 1000),
+        ),
+        result={"channels": _list_of("Channel"), **_PAGE},
+        always=("channels", "response_metadata"),
+    ),
+    MethodDoc(
         "users.getPresence",
         "Whether a user of the caller's team (default: the caller) has a WebSocket open on "
         "any gateway (`active`) or not (`away`); `user_not_found`.",

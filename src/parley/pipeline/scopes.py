@@ -41,6 +41,7 @@ ALL = frozenset(
         "reactions:write",
         "rtm:stream",
         "search:read",
+        "team:read",
         "users:read",
     }
 )
@@ -68,6 +69,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
+    "chat.getPermalink": _HISTORY,
     "conversations.create": ("channels:manage", "channels:write", "groups:write"),
     "conversations.list": _READ,
     "conversations.info": _READ,
@@ -99,8 +101,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "admin.dlq.info": ("admin:dlq",),
     "admin.dlq.replay": ("admin:dlq",),
     "admin.dlq.purge": ("admin:dlq",),
+    "team.info": ("team:read",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),
+    "users.conversations": _READ,
     "users.getPresence": ("users:read",),
 }
 

@@ -14,6 +14,7 @@ from parley.api.methods import (
     reactions,
     rtm,
     search,
+    team,
     users,
 )
 
@@ -23,5 +24,17 @@ if TYPE_CHECKING:
 
 
 def register_all(api: Api, svc: Services) -> None:
-    for family in (auth, users, conversations, chat, reactions, rtm, search, dnd, push, admin):
+    for family in (
+        auth,
+        team,
+        users,
+        conversations,
+        chat,
+        reactions,
+        rtm,
+        search,
+        dnd,
+        push,
+        admin,
+    ):
         family.register(api, svc)

@@ -1,4 +1,5 @@
-"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``.
+"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``,
+``chat.getPermalink``.
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
 opened if need be, as Slack's does; the answer names the ``D…`` channel.
@@ -21,6 +22,7 @@ from parley.api.dispatch import Api, Ctx
 from parley.api.methods.ims import Ims
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, format_ts
+from parley.pipeline import scopes
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -72,6 +74,25 @@ def register(api: Api, svc: Services) -> None:
         )
         return {"message_ts": format_ts(ts)}
 
+    async def get_permalink(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """A link to a message the caller can see: ``<server>/archives/<channel>/p<ts
+        without its dot>``, Slack's shape, which the web client opens."""
+        channel = await svc.access.visible(ctx.user, args.str("channel", max_len=32))
+        scopes.require_for_channel("history", scopes.kind_of(channel), ctx.scopes)
+        ts = args.ts(
+            "message_ts",
+            required=True,
+            missing=Code.MESSAGE_NOT_FOUND,
+            invalid=Code.MESSAGE_NOT_FOUND,
+        )
+        if await svc.store.message(channel.id, ts) is None:
+            raise ApiError(Code.MESSAGE_NOT_FOUND)
+        digits = format_ts(ts).replace(".", "")
+        return {
+            "channel": channel.id,
+            "permalink": f"{ctx.base_url}archives/{channel.id}/p{digits}",
+        }
+
     async def update(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = args.str("channel", max_len=32)
         ts = args.ts(
@@ -109,4 +130,5 @@ def register(api: Api, svc: Services) -> None:
     api.add("chat.postMessage", post_message)
     api.add("chat.postEphemeral", post_ephemeral)
     api.add("chat.update", update)
+    api.add("chat.getPermalink", get_permalink, read=True)
     api.add("chat.delete", delete)

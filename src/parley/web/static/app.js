@@ -126,9 +126,19 @@ async function enter(me) {
   $("team-name").textContent = me.team;
   $("me").textContent = `@${me.user}`;
   await Promise.all([loadUsers(), loadChannels()]);
-  const first = [...state.channels.values()].find((c) => c.is_member);
-  if (first) await openChannel(first.id);
+  const link = permalink();
+  const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
+  const first = wanted || [...state.channels.values()].find((c) => c.is_member)?.id;
+  if (wanted) state.linked = link.ts;
+  if (first) await openChannel(first);
+  if (wanted) document.querySelector("#messages .msg.linked")?.scrollIntoView({ block: "center" });
   connect();
+}
+
+// A message's link (chat.getPermalink): /archives/<channel>/p<its ts without the dot>.
+function permalink() {
+  const m = location.pathname.match(/^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/);
+  return m ? { channel: m[1], ts: `${m[2].slice(0, -6)}.${m[2].slice(-6)}` } : null;
 }
 
 async function loadUsers() {
@@ -389,6 +399,7 @@ function messageItem(m, { inThread = false } = {}) {
   li.className = "msg";
   li.dataset.ts = m.ts;
   li.dataset.seq = String(m.seq || "");
+  if (m.ts === state.linked && m.channel === state.active) li.classList.add("linked");
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = userName(m.user);
