@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from parley import admin
 from parley.app import Services
@@ -202,3 +204,10 @@ class WsClient:
 
     def close(self) -> None:
         self.transport.disconnect()
+
+
+def error_of(call: Callable[..., object], *args, **kwargs) -> str:
+    """The Slack error code ``call(*args, **kwargs)`` is refused with (it must be)."""
+    with pytest.raises(SlackApiError) as err:
+        call(*args, **kwargs)
+    return err.value.response["error"]

@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from slack_sdk.errors import SlackApiError
-
-from tests.helpers import RunningServer
-
-
-def error_of(call, *args, **kwargs) -> str:
-    with pytest.raises(SlackApiError) as err:
-        call(*args, **kwargs)
-    return err.value.response["error"]
+from tests.helpers import RunningServer, error_of
 
 
 def check_dnd(srv: RunningServer, tag: str) -> None:

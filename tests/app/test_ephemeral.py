@@ -7,17 +7,10 @@ import asyncio
 import itertools
 
 import pytest
-from slack_sdk.errors import SlackApiError
 
-from tests.helpers import WsClient
+from tests.helpers import WsClient, error_of
 
 _n = itertools.count()
-
-
-def _error(call) -> str:
-    with pytest.raises(SlackApiError) as err:
-        call()
-    return err.value.response["error"]
 
 
 @pytest.fixture()
@@ -61,23 +54,23 @@ def test_the_rules_of_a_post_and_of_its_reader(server, trio):
     author, reader, outsider, channel = trio
     web = server.client(author.token)
     post = web.chat_postEphemeral
-    assert _error(lambda: post(channel=channel, user=outsider.user_id, text="hi")) == (
+    assert error_of(lambda: post(channel=channel, user=outsider.user_id, text="hi")) == (
         "user_not_in_channel"
     )
-    assert _error(lambda: post(channel=channel, user="U0NOBODY", text="hi")) == (
+    assert error_of(lambda: post(channel=channel, user="U0NOBODY", text="hi")) == (
         "user_not_in_channel"
     )
-    assert _error(lambda: post(channel=channel, user=reader.user_id, text=" ")) == "no_text"
+    assert error_of(lambda: post(channel=channel, user=reader.user_id, text=" ")) == "no_text"
     too_long = "x" * 40_001
-    assert _error(lambda: post(channel=channel, user=reader.user_id, text=too_long)) == (
+    assert error_of(lambda: post(channel=channel, user=reader.user_id, text=too_long)) == (
         "msg_too_long"
     )
-    assert _error(lambda: post(channel="C0NOPE", user=reader.user_id, text="hi")) == (
+    assert error_of(lambda: post(channel="C0NOPE", user=reader.user_id, text="hi")) == (
         "channel_not_found"
     )
     # an outsider may not post in a channel they are not in, to anyone
     as_outsider = server.client(outsider.token)
-    assert _error(
+    assert error_of(
         lambda: as_outsider.chat_postEphemeral(channel=channel, user=reader.user_id, text="hi")
     ) in ("not_in_channel", "channel_not_found")
 
@@ -89,7 +82,7 @@ def test_a_private_channel_stays_hidden(server):
     private = web.conversations_create(name=f"ephp-{tag}", is_private=True)["channel"]["id"]
     web.conversations_invite(channel=private, users=reader.user_id)
     as_outsider = server.client(outsider.token)
-    assert _error(
+    assert error_of(
         lambda: as_outsider.chat_postEphemeral(channel=private, user=reader.user_id, text="x")
     ) == ("channel_not_found")
     assert web.chat_postEphemeral(channel=private, user=reader.user_id, text="x")["ok"]

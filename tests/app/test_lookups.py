@@ -7,15 +7,10 @@ import itertools
 import urllib.request
 
 import pytest
-from slack_sdk.errors import SlackApiError
+
+from tests.helpers import error_of
 
 _n = itertools.count()
-
-
-def _error(call) -> str:
-    with pytest.raises(SlackApiError) as err:
-        call()
-    return err.value.response["error"]
 
 
 @pytest.fixture()
@@ -57,8 +52,8 @@ def test_users_conversations_lists_a_users_channels_and_hides_what_the_caller_ca
         if not cursor:
             break
     assert got == [c["id"] for c in own["channels"]]
-    assert _error(lambda: b.users_conversations(user="U0NOBODY")) == "user_not_found"
-    assert _error(lambda: b.users_conversations(types="nope")) == "invalid_types"
+    assert error_of(lambda: b.users_conversations(user="U0NOBODY")) == "user_not_found"
+    assert error_of(lambda: b.users_conversations(types="nope")) == "invalid_types"
 
 
 def test_a_permalink_names_a_visible_message_and_the_server_opens_the_app_there(server, people):
@@ -74,11 +69,11 @@ def test_a_permalink_names_a_visible_message_and_the_server_opens_the_app_there(
     gone = a.chat_postMessage(channel=channel, text="soon gone")["ts"]
     a.chat_delete(channel=channel, ts=gone)
     link = b.chat_getPermalink
-    assert _error(lambda: link(channel=channel, message_ts=gone)) == "message_not_found"
-    assert _error(lambda: link(channel=channel, message_ts="123.456")) == "message_not_found"
+    assert error_of(lambda: link(channel=channel, message_ts=gone)) == "message_not_found"
+    assert error_of(lambda: link(channel=channel, message_ts="123.456")) == "message_not_found"
     private = a.conversations_create(name=f"lk-pp-{tag}", is_private=True)["channel"]["id"]
     hidden = a.chat_postMessage(channel=private, text="hidden")["ts"]
-    assert _error(lambda: link(channel=private, message_ts=hidden)) == "channel_not_found"
+    assert error_of(lambda: link(channel=private, message_ts=hidden)) == "channel_not_found"
 
 
 def test_team_info_is_the_callers_workspace(server, people):
@@ -87,4 +82,4 @@ def test_team_info_is_the_callers_workspace(server, people):
     team = a.team_info()["team"]
     assert team["id"] == ann.team_id and team["name"] == a.auth_test()["team"]
     assert a.team_info(team=ann.team_id)["team"]["id"] == ann.team_id
-    assert _error(lambda: a.team_info(team="T0OTHER")) == "team_not_found"
+    assert error_of(lambda: a.team_info(team="T0OTHER")) == "team_not_found"
