@@ -154,6 +154,20 @@ _RICH = (
 )
 
 
+#: A list of conversations: which kinds, archived or not, a page at a time.
+_CHANNEL_LISTING = (
+    Arg(
+        "types",
+        _STR,
+        "Comma-separated among `public_channel` (default), `private_channel`, `im` (direct "
+        "messages), `mpim` (none yet) (`invalid_types`).",
+    ),
+    _bool("exclude_archived", "Leave archived channels out."),
+    _CURSOR,
+    _limit(100, 1000),
+)
+
+
 # -- the methods --------------------------------------------------------------------------------
 
 METHODS: tuple[MethodDoc, ...] = (
@@ -264,17 +278,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "conversations.list",
         "The team's channels the caller can see, a page at a time.",
         read=True,
-        args=(
-            Arg(
-                "types",
-                _STR,
-                "Comma-separated among `public_channel` (default), `private_channel`, "
-                "`im` (the caller's direct messages), `mpim` (none yet) (`invalid_types`).",
-            ),
-            _bool("exclude_archived", "Leave archived channels out."),
-            _CURSOR,
-            _limit(100, 1000),
-        ),
+        args=_CHANNEL_LISTING,
         result={"channels": _list_of("Channel"), **_PAGE},
         always=("channels", "response_metadata"),
     ),
@@ -642,15 +646,7 @@ METHODS: tuple[MethodDoc, ...] = (
         read=True,
         args=(
             Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),
-            Arg(
-                "types",
-                _STR,
-                "Comma-separated among `public_channel` (default), `private_channel`, "
-                "`im`, `mpim` (none yet) (`invalid_types`).",
-            ),
-            _bool("exclude_archived", "Leave archived channels out."),
-            _CURSOR,
-            _limit(100, 1000),
+            *_CHANNEL_LISTING,
         ),
         result={"channels": _list_of("Channel"), **_PAGE},
         always=("channels", "response_metadata"),
