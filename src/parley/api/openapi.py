@@ -224,7 +224,7 @@ METHODS: tuple[MethodDoc, ...] = (
             _channel(),
             Arg(
                 "user",
-                {"type": "string"},
+                {"type": "string", "maxLength": 32},
                 "The member who sees it (`user_not_in_channel` for anyone else).",
                 required=True,
             ),
