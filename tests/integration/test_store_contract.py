@@ -479,7 +479,7 @@ def test_directory_lists_a_users_conversations(backend):
                     viewer=viewer,
                     **kinds,
                 )
-                return [c.id for c, _n, _m in page.rows]
+                return [(c.id, m) for c, _n, m in page.rows]
 
             every = {"public": True, "private": True, "ims": True}
             return {
@@ -492,10 +492,11 @@ def test_directory_lists_a_users_conversations(backend):
             await d.close()
 
     got = asyncio.run(go())
-    assert got["own"] == ["CLPRIV1", "CLPRIV2", "CLPUB1", "DLIM1"]
-    assert got["own_public"] == ["CLPUB1"]
-    assert got["seen_by_2"] == ["CLPRIV1", "CLPUB1"]  # not the private one alone, nor the DM
-    assert got["seen_by_3"] == ["CLPUB1", "DLIM1"]
+    assert got["own"] == [("CLPRIV1", True), ("CLPRIV2", True), ("CLPUB1", True), ("DLIM1", True)]
+    assert got["own_public"] == [("CLPUB1", True)]
+    # not the private one alone, nor the DM; is_member says the viewer's
+    assert got["seen_by_2"] == [("CLPRIV1", True), ("CLPUB1", False)]
+    assert got["seen_by_3"] == [("CLPUB1", False), ("DLIM1", True)]
 
 
 def test_retries_and_dead_letters(backend):

@@ -78,7 +78,8 @@ class Directory(Protocol):
         messages), and with ``ims`` the direct messages they are in, as rows
         ``(Channel, num_members, is_member)``, by id. ``member_only``: public channels
         too only where ``user_id`` is a member. ``viewer`` (another user): private
-        channels and direct messages only where ``viewer`` is a member too."""
+        channels and direct messages only where ``viewer`` is a member too, and
+        ``is_member`` says whether ``viewer`` is."""
         ...
 
     async def create_channel(self, channel: Channel) -> Channel:

@@ -57,10 +57,10 @@ def register(api: Api, svc: Services) -> None:
             viewer=ctx.user.id,
         )
         listed = []
-        for c, n, _ in page.rows:  # is_member, as everywhere, says the caller's
-            members = await svc.access.members(c.id) if c.is_im or user_id != ctx.user.id else ()
-            mine = user_id == ctx.user.id or ctx.user.id in members
-            other = wire.im_user(c, members, ctx.user.id)
+        for c, n, mine in page.rows:  # is_member, as everywhere, says the caller's
+            other = (
+                wire.im_user(c, await svc.access.members(c.id), ctx.user.id) if c.is_im else None
+            )
             listed.append(wire.channel(c, is_member=mine, num_members=n, im_user=other))
         last = page.rows[-1][0].id if page.rows else None
         return {"channels": listed, **paging.metadata("channels", last, page.has_more)}

@@ -477,7 +477,8 @@ async def q_channels(
     member_only: bool = False,
     viewer: str | None = None,
 ) -> Page:
-    """Rows are ``(Channel, num_members, is_member)`` (see :func:`.channel_kinds`)."""
+    """Rows are ``(Channel, num_members, is_member)``, ``is_member`` the viewer's (the
+    user's without one); which channels: :func:`.channel_kinds`."""
     kinds = channel_kinds(
         public=public,
         private=private,
@@ -492,10 +493,17 @@ async def q_channels(
     await cur.execute(
         f"SELECT {_prefixed(_CHANNEL_COLS, 'c')}, "
         "(SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id), "
-        "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = %(user)s) "
+        "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = %(shown)s) "
         "FROM channels c WHERE c.team_id = %(team)s AND c.id > %(after)s "
         f"AND {kinds} {archived} ORDER BY c.id LIMIT %(limit)s",
-        {"team": team_id, "user": user_id, "viewer": viewer, "after": after, "limit": limit + 1},
+        {
+            "team": team_id,
+            "user": user_id,
+            "viewer": viewer,
+            "shown": viewer or user_id,
+            "after": after,
+            "limit": limit + 1,
+        },
     )
     rows = await cur.fetchall()
     return Page(

@@ -227,7 +227,8 @@ def q_channels(
     member_only: bool = False,
     viewer: str | None = None,
 ) -> Page:
-    """Rows are ``(Channel, num_members, is_member)`` (see :func:`.channel_kinds`)."""
+    """Rows are ``(Channel, num_members, is_member)``, ``is_member`` the viewer's (the
+    user's without one); which channels: :func:`.channel_kinds`."""
     kinds = channel_kinds(
         public=public,
         private=private,
@@ -242,10 +243,17 @@ def q_channels(
     cols = ", ".join("c." + c.strip() for c in _CHANNEL_COLS.split(","))
     rows = conn.execute(
         f"SELECT {cols}, (SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id), "
-        "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = :user) "
+        "EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id AND m.user_id = :shown) "
         f"FROM channels c WHERE c.team_id = :team AND c.id > :after "
         f"AND {kinds} {archived} ORDER BY c.id LIMIT :limit",
-        {"team": team_id, "user": user_id, "viewer": viewer, "after": after, "limit": limit + 1},
+        {
+            "team": team_id,
+            "user": user_id,
+            "viewer": viewer,
+            "shown": viewer or user_id,
+            "after": after,
+            "limit": limit + 1,
+        },
     ).fetchall()
     return Page(
         tuple((_channel(r[:10]), r[10], bool(r[11])) for r in rows[:limit]), len(rows) > limit
