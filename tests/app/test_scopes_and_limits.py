@@ -49,6 +49,8 @@ ARGS_FOR_SCOPE = {
     ("conversations.list", "groups:read"): {"types": "private_channel"},
     ("conversations.list", "im:read"): {"types": "im"},
     ("conversations.create", "groups:write"): {"name": "scoped-private", "is_private": True},
+    ("users.conversations", "groups:read"): {"types": "private_channel"},
+    ("users.conversations", "im:read"): {"types": "im"},
 }
 
 
