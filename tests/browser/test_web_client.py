@@ -342,3 +342,20 @@ def test_a_permalink_opens_its_channel_at_the_message(browser, world):
     page.wait_for_selector("#messages .msg.linked:has-text('the linked one')")
     assert "elsewhere" in page.inner_text("#channel-title")
     context.close()
+
+
+def test_a_topic_and_a_rename_show_as_they_happen(browser, world):
+    """The server's notes of a channel's topic and new name show in the channel, as who
+    did what; the sidebar and the title take the new name."""
+    srv, general, alice_creds, _bob = world
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    web = srv.client(alice_creds.token)
+    web.conversations_setTopic(channel=general, topic="Launch week")
+    web.conversations_rename(channel=general, name="launch")
+    bob.wait_for_selector(
+        "#messages .msg.notice:has-text('alice set the channel topic: Launch week')"
+    )
+    bob.wait_for_selector("#messages .msg.notice:has-text('renamed the channel from')")
+    bob.wait_for_function("document.querySelector('#channel-title').innerText.includes('launch')")
+    assert bob.eval_on_selector_all("#messages .msg.notice .actions", "els => els.length") == 0
+    assert bob.errors == []  # type: ignore[attr-defined]

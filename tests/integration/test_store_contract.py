@@ -499,6 +499,45 @@ def test_directory_lists_a_users_conversations(backend):
     assert got["seen_by_3"] == [("CLPUB1", False), ("DLIM1", True)]
 
 
+def test_directory_updates_a_channels_name_topic_and_purpose(backend):
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            team = await d.create_team(Team("TUPD", "Updates", "updates", 1))
+            await d.create_user(User("UU001", team.id, "updater", "", False, None, None, 1), b"u")
+            await d.create_channel(Channel("CUPD1", team.id, "first", False, "UU001", 1))
+            await d.create_channel(Channel("CUPD2", team.id, "second", False, "UU001", 2))
+            topic = await d.update_channel("CUPD1", topic="the topic")
+            both = await d.update_channel("CUPD1", name="renamed", purpose="the purpose")
+            try:
+                await d.update_channel("CUPD2", name="renamed", topic="never written")
+                clash = None
+            except ApiError as exc:
+                clash = exc.code
+            return {
+                "topic": topic,
+                "both": both,
+                "clash": clash,
+                "second": await d.channel("CUPD2"),
+                "missing": await d.update_channel("CNONE", topic="x"),
+            }
+        finally:
+            await d.close()
+
+    got = asyncio.run(go())
+    assert (got["topic"].name, got["topic"].topic, got["topic"].purpose) == (
+        "first",
+        "the topic",
+        "",
+    )
+    both = got["both"]
+    assert (both.name, both.topic, both.purpose) == ("renamed", "the topic", "the purpose")
+    assert got["clash"] == "name_taken"
+    assert (got["second"].name, got["second"].topic) == ("second", "")  # nothing half-written
+    assert got["missing"] is None
+
+
 def test_retries_and_dead_letters(backend):
     """The retry table and the dead letters (``parley.resilience``): due items are
     claimed once (leased), done ones forgotten, buried ones listed with their history,

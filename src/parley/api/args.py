@@ -38,6 +38,11 @@ class Args:
         value = self._data.get(name)
         return value is not None and value != ""
 
+    def given(self, name: str) -> bool:
+        """Whether the call named ``name`` at all, even as ``""`` (which :meth:`has` and
+        :meth:`str` take for absent): an argument whose empty value means something."""
+        return self._data.get(name) is not None
+
     def str(
         self,
         name: str,

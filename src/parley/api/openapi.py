@@ -378,6 +378,49 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(_channel(),),
     ),
     MethodDoc(
+        "conversations.setTopic",
+        "Sets the topic of a channel the caller is in (at most 250 characters: "
+        "`too_long`; empty clears it); the channel is told in a `channel_topic` message.",
+        args=(_channel(), Arg("topic", _STR, "The new topic.", required=True)),
+        result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.setPurpose",
+        "Sets the purpose of a channel the caller is in (at most 250 characters: "
+        "`too_long`); the channel is told in a `channel_purpose` message.",
+        args=(_channel(), Arg("purpose", _STR, "The new purpose.", required=True)),
+        result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.rename",
+        "Renames a channel; only its creator may (`not_authorized`). The channel is told "
+        "in a `channel_name` message; `channel_rename` goes to the team (a private "
+        "channel's `group_rename` to its members).",
+        args=(
+            _channel(),
+            Arg(
+                "name",
+                _STR,
+                "The new name: lower-case letters, digits, `-` and `_`, at most 80 "
+                "(`invalid_name`, `name_taken`).",
+                required=True,
+            ),
+        ),
+        result={"channel": _ref("Channel")},
+        always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.kick",
+        "Removes a member from a channel the caller is in (`cant_kick_self`, "
+        "`not_in_channel`); they receive their `member_left_channel`.",
+        args=(
+            _channel(),
+            Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`).", required=True),
+        ),
+    ),
+    MethodDoc(
         "reactions.add",
         "Adds the caller's reaction to a message.",
         args=(

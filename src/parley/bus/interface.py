@@ -44,7 +44,7 @@ JOIN_NOTICE = "member_joined_notice"
 EPHEMERAL = "ephemeral_message"
 
 #: Events about a whole workspace rather than one channel: routed by the team id.
-TEAM_WIDE = frozenset({"presence_change", "channel_created", JOIN_NOTICE})
+TEAM_WIDE = frozenset({"presence_change", "channel_created", "channel_rename", JOIN_NOTICE})
 
 
 def routing_key(event: Event) -> str:

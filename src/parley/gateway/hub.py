@@ -30,6 +30,9 @@ class Subscriber(Protocol):
 #: their own join (which comes to them as a :data:`JOIN_NOTICE`).
 _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
+#: Events for every connection of the team: a public channel made or renamed.
+_TO_THE_TEAM = frozenset({"channel_created", "channel_rename"})
+
 
 class Hub:
     def __init__(self) -> None:
@@ -153,7 +156,8 @@ class Hub:
         their ``joined`` (which follows the channel and catches up from the store), and
         the channel's other members as ``member_joined_channel``; a leaver sees their
         own leave, then stops following; ``user_typing`` skips the typist;
-        ``channel_created`` (public channels only) goes to the whole team;
+        ``channel_created`` and ``channel_rename`` (public channels only) go to the
+        whole team (``group_rename``, a private one's, to its members);
         ``presence_change`` goes to the connections of that team watching that user;
         an :data:`EPHEMERAL` message only to its user's connections that follow its
         channel.
@@ -167,7 +171,7 @@ class Hub:
         if kind == "presence_change":
             watchers = self._watchers.get(event.user, ())
             targets: tuple[Subscriber, ...] = tuple(w for w in watchers if w.team_id == event.team)
-        elif kind == "channel_created":
+        elif kind in _TO_THE_TEAM:
             targets = tuple(self._by_team.get(event.team, ()))
         elif kind == EPHEMERAL:
             channels_of = self._channels_of

@@ -72,6 +72,7 @@ from parley.resilience.retries import (
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory, MessageStore
 from parley.tasks import cancel_all
+from parley.wire import CHANNEL_NOTICES
 from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,8 @@ class Pusher(PartitionWorker):
         if self._clock() - event.ts / 1e6 > self._stale:
             return []
         body = orjson.loads(event.payload)
+        if body.get("subtype") in CHANNEL_NOTICES:
+            return []  # a topic, purpose or name changed: in the channel, not pushed
         text, sender = body.get("text") or "", body.get("user") or ""
         everyone, named = policy.broadcast(text), policy.mentioned(text)
         wide = prefs.interested(text)  # users whose keywords it holds, or who want all

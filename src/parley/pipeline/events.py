@@ -126,6 +126,23 @@ def from_notice(notice: Event) -> Event:
     return msgspec.structs.replace(notice, type="member_joined_channel")
 
 
+def renamed(channel: Channel, at: int) -> Event:
+    """``channel_rename`` for a public channel (to the whole team), ``group_rename`` for a
+    private one (to its members), as Slack sends them."""
+    kind = "group_rename" if channel.is_private else "channel_rename"
+    ts = format_ts(at)
+    body = {
+        "type": kind,
+        "channel": {
+            "id": channel.id,
+            "name": channel.name,
+            "created": channel.created // 1_000_000,
+        },
+        "event_ts": ts,
+    }
+    return _event(kind, channel.id, channel.team_id, 0, at, body)
+
+
 def ephemeral(
     channel: Channel,
     to_user: str,

@@ -189,6 +189,28 @@ class Sender:
         self._metrics.accepted.inc()
         self._t_publish.observe(perf_counter() - began)
 
+    async def announce(self, user: User, channel: Channel, subtype: str, text: str) -> Message:
+        """Writes the message that tells a channel what ``user`` changed about it
+        (``subtype`` ``channel_topic``, ``channel_purpose``, ``channel_name``), through
+        the same durable write and after-commit publish as a post: it takes its ``seq``,
+        is in the history and reaches the members in order. The caller has checked that
+        ``user`` may make the change; the text is the server's, so it is not checked."""
+        req = PostRequest(
+            id=self._ids.next(),
+            channel=channel.id,
+            team=channel.team_id,
+            user=user.id,
+            bot_id=user.bot_id,
+            text=text,
+            subtype=subtype,
+        )
+        self._track(req)
+        try:
+            result = await self._store.post(req, after_commit=self._after_post)
+        finally:
+            self._rids.pop(req.id, None)
+        return result.message
+
     async def ephemeral(
         self,
         user: User,

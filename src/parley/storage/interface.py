@@ -87,6 +87,19 @@ class Directory(Protocol):
         ...
 
     async def set_archived(self, channel_id: str, archived: bool) -> None: ...
+    async def update_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        topic: str | None = None,
+        purpose: str | None = None,
+    ) -> Channel | None:
+        """Sets what is not ``None`` of ``channel_id``'s name, topic and purpose, in one
+        transaction; the channel as it is now (``None``: no such channel). A name another
+        channel of the team has raises ``name_taken``."""
+        ...
+
     async def members(self, channel_id: str) -> frozenset[str]: ...
     async def members_page(self, channel_id: str, after: str, limit: int) -> Page: ...
     async def dnd(self, user_ids: Sequence[str]) -> dict[str, Dnd]:

@@ -108,6 +108,9 @@ class PostRequest(msgspec.Struct, frozen=True):
     reply_broadcast: bool = False
     client_msg_id: str | None = None
     rich: str | None = None
+    #: A message the server writes for a change to the channel (``channel_topic``,
+    #: ``channel_purpose``, ``channel_name``); ``None`` for a person's or bot's post.
+    subtype: str | None = None
 
     def message(self, seq: int, ts: int, thread_ts: int | None) -> Message:
         """The message this request becomes at ``seq``/``ts``, in ``thread_ts``'s thread
@@ -122,7 +125,8 @@ class PostRequest(msgspec.Struct, frozen=True):
             bot_id=self.bot_id,
             text=self.text,
             thread_ts=thread_ts,
-            subtype="thread_broadcast" if thread_ts is not None and self.reply_broadcast else None,
+            subtype=self.subtype
+            or ("thread_broadcast" if thread_ts is not None and self.reply_broadcast else None),
             client_msg_id=self.client_msg_id,
             rich=self.rich,
         )

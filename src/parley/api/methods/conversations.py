@@ -1,5 +1,12 @@
 """``conversations.*``: create, open (direct messages), list, info, join, leave, invite,
-members, history, replies, archive, unarchive."""
+kick, members, history, replies, archive, unarchive, setTopic, setPurpose, rename.
+
+A change of topic, purpose or name is written to the directory, then told to the
+channel in a message the server writes (subtypes ``channel_topic``,
+``channel_purpose``, ``channel_name``, as Slack's): it takes the next ``seq``, so every
+member sees it in order, and it is in the history. A rename is also an event,
+``channel_rename`` to the whole team for a public channel, ``group_rename`` to the
+members of a private one."""
 
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
 _NAME_RE = re.compile(r"^[a-z0-9_\-]+$")
 _MAX_NAME = 80
 _FOREVER = 1 << 62
+#: The longest topic or purpose (Slack's: 250 characters).
+_MAX_ABOUT = 250
 
 
 def check_name(name: str | None) -> str:
@@ -291,6 +300,77 @@ def register(api: Api, svc: Services) -> None:
     async def unarchive(ctx: Ctx, args: Args) -> dict[str, Any]:
         return await set_archived(ctx, args, False)
 
+    async def member_of(ctx: Ctx, args: Args) -> Channel:
+        """The named channel (not a direct message, not archived) if the caller is a
+        member and the token may write to a channel of its kind."""
+        channel = await access.writable(ctx.user, args.str("channel", max_len=32))
+        scopes.require_for_channel("write", scopes.kind_of(channel), ctx.scopes)
+        not_for_ims(channel)
+        return channel
+
+    async def changed(ctx: Ctx, channel: Channel, subtype: str, text: str, **change) -> Channel:
+        """Writes ``change`` to the directory, forgets the cached channel everywhere and
+        tells the channel in a message of ``subtype``; the channel as it now is."""
+        now = await directory.update_channel(channel.id, **change)
+        if now is None:  # deleted meanwhile
+            raise ApiError(Code.CHANNEL_NOT_FOUND)
+        await access.forget(channel.id)
+        await svc.sender.announce(ctx.user, now, subtype, text)
+        return now
+
+    def about(args: Args, name: str) -> str:
+        """A topic or purpose: any text up to :data:`_MAX_ABOUT` characters (``""``
+        clears it)."""
+        if not args.given(name):
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": name, "detail": "required"})
+        value = args.str(name, default="", max_len=100_000) or ""
+        if len(value) > _MAX_ABOUT:
+            raise ApiError(Code.TOO_LONG)
+        return value
+
+    async def set_topic(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await member_of(ctx, args)
+        topic = about(args, "topic")
+        said = f"<@{ctx.user.id}> set the channel topic: {topic}"
+        now = await changed(ctx, channel, "channel_topic", said, topic=topic)
+        return {"channel": await info_of(now, ctx.user.id)}
+
+    async def set_purpose(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel = await member_of(ctx, args)
+        purpose = about(args, "purpose")
+        said = f"<@{ctx.user.id}> set the channel purpose: {purpose}"
+        now = await changed(ctx, channel, "channel_purpose", said, purpose=purpose)
+        return {"channel": await info_of(now, ctx.user.id)}
+
+    async def rename(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Only the channel's creator may rename it (Parley has no workspace admins);
+        a public channel's new name goes to the whole team, a private one's to its
+        members."""
+        channel = await member_of(ctx, args)
+        name = check_name(args.str("name", max_len=1000))
+        if channel.creator != ctx.user.id:
+            raise ApiError(Code.NOT_AUTHORIZED)
+        if name == channel.name:
+            return {"channel": await info_of(channel, ctx.user.id)}
+        said = f'<@{ctx.user.id}> renamed the channel from "{channel.name}" to "{name}"'
+        now = await changed(ctx, channel, "channel_name", said, name=name)
+        svc.bus.publish(events.renamed(now, wall_us()))
+        return {"channel": await info_of(now, ctx.user.id)}
+
+    async def kick(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Removes ``user`` from a channel the caller is in; they see their own leave,
+        as after ``conversations.leave``, and stop receiving the channel."""
+        channel = await member_of(ctx, args)
+        user_id = args.str("user", required=True, missing=Code.USER_NOT_FOUND, max_len=32)
+        if user_id == ctx.user.id:
+            raise ApiError(Code.CANT_KICK_SELF)
+        if user_id not in await access.members(channel.id):
+            raise ApiError(Code.NOT_IN_CHANNEL)
+        if await directory.remove_member(channel.id, user_id):
+            await access.forget(channel.id)
+            svc.bus.publish(events.membership("member_left_channel", channel, user_id, wall_us()))
+        return {}
+
     api.add("conversations.create", create)
     api.add("conversations.list", list_, read=True)
     api.add("conversations.info", info, read=True)
@@ -303,3 +383,7 @@ def register(api: Api, svc: Services) -> None:
     api.add("conversations.replies", replies, read=True)
     api.add("conversations.archive", archive)
     api.add("conversations.unarchive", unarchive)
+    api.add("conversations.setTopic", set_topic)
+    api.add("conversations.setPurpose", set_purpose)
+    api.add("conversations.rename", rename)
+    api.add("conversations.kick", kick)

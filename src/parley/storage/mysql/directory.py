@@ -181,6 +181,25 @@ async def op_set_archived(cur: Any, _state: object, channel_id: str, archived: b
     )
 
 
+async def op_update_channel(
+    cur: Any,
+    _state: object,
+    channel_id: str,
+    name: str | None,
+    topic: str | None,
+    purpose: str | None,
+) -> Channel | None:
+    try:
+        await cur.execute(
+            "UPDATE channels SET name = COALESCE(%s, name), topic = COALESCE(%s, topic), "
+            "purpose = COALESCE(%s, purpose) WHERE id = %s",
+            (name, topic, purpose, channel_id),
+        )
+    except IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    return await q_channel(cur, channel_id)
+
+
 async def op_add_members(
     cur: Any, _state: object, channel_id: str, user_ids: Sequence[str], now: int
 ) -> list[str]:
@@ -671,6 +690,16 @@ class MysqlDirectory:
 
     async def set_archived(self, channel_id: str, archived: bool) -> None:
         await self._write(op_set_archived, channel_id, archived)
+
+    async def update_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        topic: str | None = None,
+        purpose: str | None = None,
+    ) -> Channel | None:
+        return await self._write(op_update_channel, channel_id, name, topic, purpose)
 
     async def members(self, channel_id: str) -> frozenset[str]:
         return await self._read(q_members, channel_id)

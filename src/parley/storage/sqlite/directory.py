@@ -138,6 +138,25 @@ def op_set_archived(
     conn.execute("UPDATE channels SET is_archived = ? WHERE id = ?", (int(archived), channel_id))
 
 
+def op_update_channel(
+    conn: sqlite3.Connection,
+    _state: object,
+    channel_id: str,
+    name: str | None,
+    topic: str | None,
+    purpose: str | None,
+) -> Channel | None:
+    try:
+        conn.execute(
+            "UPDATE channels SET name = COALESCE(?, name), topic = COALESCE(?, topic), "
+            "purpose = COALESCE(?, purpose) WHERE id = ?",
+            (name, topic, purpose, channel_id),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ApiError(Code.NAME_TAKEN) from exc
+    return q_channel(conn, channel_id)
+
+
 def op_add_members(
     conn: sqlite3.Connection, _state: object, channel_id: str, user_ids: Sequence[str], now: int
 ) -> list[str]:
@@ -379,6 +398,16 @@ class SqliteDirectory:
 
     async def set_archived(self, channel_id: str, archived: bool) -> None:
         await self._writer.submit(op_set_archived, channel_id, archived)
+
+    async def update_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        topic: str | None = None,
+        purpose: str | None = None,
+    ) -> Channel | None:
+        return await self._writer.submit(op_update_channel, channel_id, name, topic, purpose)
 
     async def members(self, channel_id: str) -> frozenset[str]:
         return await self._read(q_members, channel_id)

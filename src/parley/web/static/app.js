@@ -169,6 +169,8 @@ async function loadChannels() {
     cursor = page.response_metadata?.next_cursor || "";
   } while (cursor);
   for (const id of [...state.channels.keys()]) if (!seen.has(id)) state.channels.delete(id);
+  const open = state.channels.get(state.active);
+  if (open) $("channel-title").textContent = title(open); // renamed, perhaps
   renderChannels();
 }
 
@@ -394,6 +396,9 @@ function renderText(el, text) {
   el.append(document.createTextNode(text.slice(last)));
 }
 
+// Messages the server writes when a channel's topic, purpose or name changes.
+const NOTICES = new Set(["channel_topic", "channel_purpose", "channel_name"]);
+
 function messageItem(m, { inThread = false } = {}) {
   const li = document.createElement("li");
   li.className = "msg";
@@ -418,6 +423,12 @@ function messageItem(m, { inThread = false } = {}) {
   }
   renderText(text, m.text || "");
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
+  if (NOTICES.has(m.subtype)) {
+    // the server's note of a topic, purpose or name changed: who did it, no actions
+    li.classList.add("notice");
+    text.textContent = `${userName(m.user)} ${m.text.replace(/^<@[A-Z0-9]+> /, "")}`;
+    return li;
+  }
   if (m.is_ephemeral) {
     // chat.postEphemeral: for this user only, not stored, gone on reload; nothing to act on
     li.classList.add("ephemeral");
@@ -755,6 +766,8 @@ function onEvent(ev) {
     case "member_joined_channel":
     case "member_left_channel":
     case "channel_created":
+    case "channel_rename":
+    case "group_rename":
       loadChannels();
       break;
   }
@@ -768,6 +781,7 @@ function onMessage(ev) {
     if (ev.seq) hold(ev.channel, ev.seq);
   } else {
     if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
+    if (NOTICES.has(ev.subtype)) loadChannels(); // a new name (or topic) to show
     if (ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
       if (state.channels.has(ev.channel)) {
         count(ev);
