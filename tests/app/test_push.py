@@ -208,3 +208,25 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
 def test_push_to_offline_members(push):
     srv, providers = push
     check_push(srv, providers, "emb")
+
+
+def test_a_channels_topic_name_and_purpose_notes_are_never_pushed(push):
+    """The server's notes of a changed topic, purpose or name go to the channel, not to
+    phones, even when they quote an ``@channel``: the message after them is pushed, they
+    are not."""
+    srv, providers = push
+    alice, bob = srv.user("notes-alice"), srv.user("notes-bob")
+    web, token = srv.client(alice.token), _apns(9) + b"notes".hex()
+    srv.client(bob.token).api_call(
+        "push.register", json={"platform": "apns", "device_token": token}
+    )
+    room = web.conversations_create(name="notes-room")["channel"]["id"]
+    web.conversations_invite(channel=room, users=bob.user_id)
+    web.conversations_setTopic(channel=room, topic="<!channel> all hands at noon")
+    web.conversations_setPurpose(channel=room, purpose=f"<@{bob.user_id}> plans")
+    web.conversations_rename(channel=room, name="notes-room-2")
+    web.chat_postMessage(channel=room, text="<!channel> the real one")
+    [only] = wait_pushes(providers.apns, token, 1)
+    time.sleep(0.5)  # anything pushed for the notes would have come before it
+    got = pushes(providers.apns, token)
+    assert len(got) == 1 and "the real one" in str(only), got
