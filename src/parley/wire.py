@@ -18,10 +18,6 @@ from parley.storage.models import Channel, Message, Team, User
 #: What a deleted message that keeps its thread says instead of its text (Slack's).
 TOMBSTONE_TEXT = "This message was deleted."
 
-#: The subtypes of the messages the server writes when a channel's topic, purpose or
-#: name changes (Slack's): in the history like any message, never a notification.
-CHANNEL_NOTICES = frozenset({"channel_topic", "channel_purpose", "channel_name"})
-
 
 def message(m: Message) -> dict[str, Any]:
     if m.deleted:

@@ -247,6 +247,25 @@ def test_edits_deletes_and_reactions(backend):
     assert [(m.seq, m.deleted, m.text) for m in since.rows] == [(1, False, "v1"), (2, True, "")]
 
 
+def test_a_channel_notice_keeps_its_subtype_and_is_nobodys_to_change(backend):
+    async def body(store):
+        note = (await store.post(post(1, subtype="channel_topic"))).message
+        errors = {}
+        for name, call in {
+            "update": store.update("CAAAA", note.ts, "UAAAA", "a lie", None),
+            "delete": store.delete("CAAAA", note.ts, "UAAAA"),
+        }.items():
+            try:
+                await call
+            except ApiError as exc:
+                errors[name] = exc.code
+        return note, await store.message("CAAAA", note.ts), errors
+
+    note, kept, errors = run_store(backend, body)
+    assert note.subtype == kept.subtype == "channel_topic" and kept.text == "m1"
+    assert errors == {"update": "cant_update_message", "delete": "cant_delete_message"}
+
+
 def test_rich_content_is_patched(backend):
     async def body(store):
         rich = '{"blocks":[{"type":"divider"}]}'

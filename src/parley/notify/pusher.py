@@ -71,8 +71,8 @@ from parley.resilience.retries import (
 )
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory, MessageStore
+from parley.storage.models import CHANNEL_NOTICES
 from parley.tasks import cancel_all
-from parley.wire import CHANNEL_NOTICES
 from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)

@@ -68,6 +68,12 @@ class Reaction(msgspec.Struct, frozen=True):
     users: tuple[str, ...]
 
 
+#: The subtypes of the messages the server writes when a channel's topic, purpose or
+#: name changes (Slack's): in the history like any message; never edited or deleted as
+#: a person's (``cant_update_message``, ``cant_delete_message``), never a notification.
+CHANNEL_NOTICES = frozenset({"channel_topic", "channel_purpose", "channel_name"})
+
+
 class Message(msgspec.Struct, frozen=True):
     """One message. ``seq`` is its gap-free position in the channel (1, 2, 3, ...);
     ``ts`` is unique in the channel and increases with ``seq``; ``version`` counts edits."""

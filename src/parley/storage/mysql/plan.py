@@ -22,7 +22,14 @@ import msgspec
 from parley import content
 from parley.errors import ApiError, Code
 from parley.ids import next_channel_ts
-from parley.storage.models import Message, PostRequest, PostResult, Reaction, ReactionChange
+from parley.storage.models import (
+    CHANNEL_NOTICES,
+    Message,
+    PostRequest,
+    PostResult,
+    Reaction,
+    ReactionChange,
+)
 
 #: ``(channel, ts)``: a message's address.
 Key = tuple[str, int]
@@ -179,7 +186,7 @@ class _Batch:
         m = self.live(channel, ts)
         if m is None:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
-        if m.user != user:
+        if m.user != user or m.subtype in CHANNEL_NOTICES:  # the server's, not theirs
             raise ApiError(not_yours)
         return m
 

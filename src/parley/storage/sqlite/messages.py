@@ -22,6 +22,7 @@ from parley.ids import next_channel_ts, wall_us
 from parley.metrics import Row, cumulative, histogram
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
+    CHANNEL_NOTICES,
     Message,
     Page,
     PostRequest,
@@ -92,11 +93,12 @@ def _get(conn: sqlite3.Connection, channel: str, ts: int) -> Message | None:
 
 
 def _own(conn: sqlite3.Connection, channel: str, ts: int, user: str, not_yours: Code) -> Message:
-    """The live message at ``ts`` if ``user`` wrote it; ``message_not_found`` or ``not_yours``."""
+    """The live message at ``ts`` if ``user`` wrote it (and not the server, for them:
+    :data:`.CHANNEL_NOTICES`); ``message_not_found`` or ``not_yours``."""
     msg = _get(conn, channel, ts)
     if msg is None:
         raise ApiError(Code.MESSAGE_NOT_FOUND)
-    if msg.user != user:
+    if msg.user != user or msg.subtype in CHANNEL_NOTICES:
         raise ApiError(not_yours)
     return msg
 
