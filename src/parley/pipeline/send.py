@@ -204,12 +204,7 @@ class Sender:
             text=text,
             subtype=subtype,
         )
-        self._track(req)
-        try:
-            result = await self._store.post(req, after_commit=self._after_post)
-        finally:
-            self._rids.pop(req.id, None)
-        return result.message
+        return (await self.write_post(req)).message
 
     async def ephemeral(
         self,

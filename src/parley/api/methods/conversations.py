@@ -310,7 +310,10 @@ def register(api: Api, svc: Services) -> None:
 
     async def changed(ctx: Ctx, channel: Channel, subtype: str, text: str, **change) -> Channel:
         """Writes ``change`` to the directory, forgets the cached channel everywhere and
-        tells the channel in a message of ``subtype``; the channel as it now is."""
+        tells the channel in a message of ``subtype``; the channel as it now is. The
+        directory goes first, so a refused change (``name_taken``) is never told; should
+        the store then fail, the change stands, untold, and the call answers the store's
+        error."""
         now = await directory.update_channel(channel.id, **change)
         if now is None:  # deleted meanwhile
             raise ApiError(Code.CHANNEL_NOT_FOUND)
