@@ -69,6 +69,7 @@ class Code(StrEnum):
     INVALID_LIMIT = "invalid_limit"
     INVALID_TS_LATEST = "invalid_ts_latest"
     INVALID_TS_OLDEST = "invalid_ts_oldest"
+    INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_ARGUMENTS = "invalid_arguments"
     INVALID_ARG_NAME = "invalid_arg_name"
     INVALID_JSON = "invalid_json"

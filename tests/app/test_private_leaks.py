@@ -126,6 +126,7 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("conversations.invite", {"users": "@member"}),
     ("conversations.archive", {}),
     ("conversations.unarchive", {}),
+    ("conversations.mark", {"ts": "@ts"}),
     ("conversations.setTopic", {"topic": "ours now"}),
     ("conversations.setPurpose", {"purpose": "ours now"}),
     ("conversations.rename", {"name": "taken-over"}),

@@ -359,3 +359,29 @@ def test_a_topic_and_a_rename_show_as_they_happen(browser, world):
     bob.wait_for_function("document.querySelector('#channel-title').innerText.includes('launch')")
     assert bob.eval_on_selector_all("#messages .msg.notice .actions", "els => els.length") == 0
     assert bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_unread_counts_survive_a_reload_and_reading_clears_them_everywhere(browser, world):
+    """The read marks live on the server: a reload shows what is still unread, and
+    reading a channel in one window clears its count in the same person's other one."""
+    srv, general, alice_creds, bob_creds = world
+    bob_api = srv.client(bob_creds.token)
+    random = srv.client(alice_creds.token).conversations_create(name="random")["channel"]["id"]
+    bob_api.conversations_join(channel=random)
+    context, first = sign_in(browser, srv.url, "alice")  # opens #general, reads it
+    bob_api.chat_postMessage(channel=random, text="one")
+    bob_api.chat_postMessage(channel=random, text="two")
+    unread_two = "#channels li.unread:has-text('random') .count:has-text('2')"
+    first.wait_for_selector(unread_two)
+    first.reload()
+    first.wait_for_selector(unread_two)  # from the server, not from this page's memory
+    _c2, second = sign_in(browser, srv.url, "alice", context)
+    second.wait_for_selector(unread_two)
+    second.click("#channels li:has-text('random')")
+    second.wait_for_selector("#messages .msg:has-text('two')")
+    first.wait_for_selector("#channels li:has-text('random') .count", state="detached")
+    first.reload()
+    first.wait_for_selector("#channels li:has-text('random')")
+    first.wait_for_timeout(500)
+    assert first.locator("#channels li:has-text('random') .count").count() == 0
+    assert first.errors == [] and second.errors == []  # type: ignore[attr-defined]

@@ -266,6 +266,25 @@ def test_a_channel_notice_keeps_its_subtype_and_is_nobodys_to_change(backend):
     assert errors == {"update": "cant_update_message", "delete": "cant_delete_message"}
 
 
+def test_unread_counts_what_the_history_shows_from_others(backend):
+    async def body(store):
+        first = (await store.post(post(1))).message
+        for i in range(2, 6):
+            await store.post(post(i, user="UBBBB"))
+        await store.post(post(6, user="UBBBB", thread_ts=first.ts))  # a reply: not counted
+        gone = (await store.post(post(7, user="UBBBB"))).message
+        await store.delete("CAAAA", gone.ts, "UBBBB")
+        return (
+            await store.unread("CAAAA", 0, "UAAAA", 100),
+            await store.unread("CAAAA", first.ts, "UAAAA", 100),
+            await store.unread("CAAAA", 0, "UAAAA", 2),
+            await store.unread("CAAAA", 0, "UBBBB", 100),
+            await store.unread("CNONE", 0, "UAAAA", 100),
+        )
+
+    assert run_store(backend, body) == (4, 4, 2, 1, 0)
+
+
 def test_rich_content_is_patched(backend):
     async def body(store):
         rich = '{"blocks":[{"type":"divider"}]}'
@@ -516,6 +535,32 @@ def test_directory_lists_a_users_conversations(backend):
     # not the private one alone, nor the DM; is_member says the viewer's
     assert got["seen_by_2"] == [("CLPRIV1", True), ("CLPUB1", False)]
     assert got["seen_by_3"] == [("CLPUB1", False), ("DLIM1", True)]
+
+
+def test_directory_keeps_read_marks_for_members(backend):
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            team = await d.create_team(Team("TMRK", "Marks", "marks", 1))
+            await d.create_user(User("UM001", team.id, "marker", "", False, None, None, 1), b"m")
+            await d.create_channel(Channel("CMRK", team.id, "marked", False, "UM001", 1))
+            fresh = await d.last_read("CMRK", "UM001")
+            set_ = await d.mark_read("CMRK", "UM001", 1_700_000_000_000_123)
+            same = await d.mark_read("CMRK", "UM001", 1_700_000_000_000_123)
+            outsider = await d.mark_read("CMRK", "UNOBODY", 5)
+            return (
+                fresh,
+                set_,
+                same,
+                outsider,
+                await d.last_read("CMRK", "UM001"),
+                (await d.last_read("CMRK", "UNOBODY")),
+            )
+        finally:
+            await d.close()
+
+    assert asyncio.run(go()) == (0, True, True, False, 1_700_000_000_000_123, None)
 
 
 def test_directory_updates_a_channels_name_topic_and_purpose(backend):

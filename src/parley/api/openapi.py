@@ -378,6 +378,16 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(_channel(),),
     ),
     MethodDoc(
+        "conversations.mark",
+        "Sets the caller's read mark in a channel they are in (`not_in_channel`) to "
+        "`ts`, earlier than before too; their connections get `channel_marked` "
+        "(`group_marked`, `im_marked`) with what is still unread.",
+        args=(
+            _channel(),
+            _ts("ts", "The newest message read (`invalid_timestamp`).", required=True),
+        ),
+    ),
+    MethodDoc(
         "conversations.setTopic",
         "Sets the topic of a channel the caller is in (at most 250 characters: "
         "`too_long`; empty clears it); the channel is told in a `channel_topic` message.",
@@ -774,6 +784,17 @@ _SCHEMAS: dict[str, JsonSchema] = {
             "created": _INT,
             "creator": _STR,
             "num_members": _INT,
+            "topic": {"type": "object", "properties": {"value": _STR}},
+            "purpose": {"type": "object", "properties": {"value": _STR}},
+            "last_read": {
+                "type": "string",
+                "description": "`conversations.info`, for a member: their read mark.",
+            },
+            "unread_count": {
+                "type": "integer",
+                "description": "`conversations.info`, for a member: messages the history "
+                "shows after the read mark, from others (at most 10,000).",
+            },
         },
         ("id", "name", "is_private", "is_archived", "is_member", "created"),
     ),

@@ -30,6 +30,10 @@ class Subscriber(Protocol):
 #: their own join (which comes to them as a :data:`JOIN_NOTICE`).
 _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
+#: Events for one user's connections that follow the channel (the event's ``user``): an
+#: ephemeral message, and their read marks.
+_TO_THEIR_USER = frozenset({EPHEMERAL, "channel_marked", "group_marked", "im_marked"})
+
 #: Events for every connection of the team: a public channel made or renamed.
 _TO_THE_TEAM = frozenset({"channel_created", "channel_rename"})
 
@@ -159,8 +163,8 @@ class Hub:
         ``channel_created`` and ``channel_rename`` (public channels only) go to the
         whole team (``group_rename``, a private one's, to its members);
         ``presence_change`` goes to the connections of that team watching that user;
-        an :data:`EPHEMERAL` message only to its user's connections that follow its
-        channel.
+        an :data:`EPHEMERAL` message and a read mark (``channel_marked``, ...) only to
+        their user's connections that follow the channel.
         """
         kind = event.type
         if kind == JOIN_NOTICE:
@@ -173,7 +177,7 @@ class Hub:
             targets: tuple[Subscriber, ...] = tuple(w for w in watchers if w.team_id == event.team)
         elif kind in _TO_THE_TEAM:
             targets = tuple(self._by_team.get(event.team, ()))
-        elif kind == EPHEMERAL:
+        elif kind in _TO_THEIR_USER:
             channels_of = self._channels_of
             mine = self._by_user.get(event.user, ())
             targets = tuple(s for s in mine if event.channel in channels_of.get(s, ()))

@@ -143,6 +143,26 @@ def renamed(channel: Channel, at: int) -> Event:
     return _event(kind, channel.id, channel.team_id, 0, at, body)
 
 
+#: The bus types of a read mark, by kind of channel (Slack's names).
+MARKED = {"public": "channel_marked", "private": "group_marked", "im": "im_marked"}
+
+
+def marked(channel: Channel, user_id: str, ts: int, unread: int, at: int) -> Event:
+    """``user_id`` read ``channel`` up to ``ts`` (``conversations.mark``): for that user's
+    own connections (the event's ``user``), so their other devices clear what was read,
+    with what is still unread after it."""
+    kind = MARKED["im" if channel.is_im else "private" if channel.is_private else "public"]
+    body = {
+        "type": kind,
+        "channel": channel.id,
+        "ts": format_ts(ts),
+        "unread_count": unread,
+        "unread_count_display": unread,
+        "event_ts": format_ts(at),
+    }
+    return _event(kind, channel.id, channel.team_id, 0, at, body, user_id)
+
+
 def ephemeral(
     channel: Channel,
     to_user: str,

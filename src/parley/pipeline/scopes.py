@@ -82,6 +82,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "conversations.invite": _WRITE,
     "conversations.archive": _WRITE,
     "conversations.unarchive": _WRITE,
+    "conversations.mark": (*_WRITE, "im:write"),
     "conversations.setTopic": _WRITE,
     "conversations.setPurpose": _WRITE,
     "conversations.rename": _WRITE,

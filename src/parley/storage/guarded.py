@@ -115,6 +115,11 @@ class GuardedStore:
     async def last_seq(self, channel: str) -> int:
         return await self._breakers.call(self._guard(channel), lambda: self.inner.last_seq(channel))
 
+    async def unread(self, channel: str, after_ts: int, not_by: str, cap: int) -> int:
+        return await self._breakers.call(
+            self._guard(channel), lambda: self.inner.unread(channel, after_ts, not_by, cap)
+        )
+
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         return await self._breakers.call(
             self._guard(channel), lambda: self.inner.since(channel, seq, limit)

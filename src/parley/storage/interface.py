@@ -87,6 +87,16 @@ class Directory(Protocol):
         ...
 
     async def set_archived(self, channel_id: str, archived: bool) -> None: ...
+    async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
+        """Sets ``user_id``'s read mark in ``channel_id`` to ``ts`` (earlier than before
+        too: "mark unread"); False, and nothing written, when they are not a member."""
+        ...
+
+    async def last_read(self, channel_id: str, user_id: str) -> int | None:
+        """``user_id``'s read mark in ``channel_id`` (0: nothing read yet); ``None`` when
+        they are not a member."""
+        ...
+
     async def update_channel(
         self,
         channel_id: str,
@@ -226,6 +236,11 @@ class MessageStore(Protocol):
         self, channel: str, thread_ts: int, *, after: int, before: int, limit: int
     ) -> Page:
         """The thread's replies with ``after < ts < before``, oldest first (no parent)."""
+        ...
+
+    async def unread(self, channel: str, after_ts: int, not_by: str, cap: int) -> int:
+        """How many messages the channel's history shows after ``after_ts``, live and not
+        written by ``not_by`` (one's own are read), counting at most ``cap``."""
         ...
 
     async def last_seq(self, channel: str) -> int:

@@ -20,7 +20,7 @@ from parley.api.dispatch import Api, Ctx
 from parley.api.methods.ims import Ims
 from parley.api.methods.ims import announce_join as ims_announce
 from parley.errors import ApiError, Code
-from parley.ids import Kind, decode_id, encode_id, wall_us
+from parley.ids import Kind, decode_id, encode_id, format_ts, wall_us
 from parley.pipeline import events, scopes
 from parley.storage.models import Channel, Message
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 _NAME_RE = re.compile(r"^[a-z0-9_\-]+$")
 _MAX_NAME = 80
 _FOREVER = 1 << 62
+#: The most unread messages counted for ``unread_count`` (a count is a range scan).
+UNREAD_CAP = 10_000
 #: The longest topic or purpose (Slack's: 250 characters).
 _MAX_ABOUT = 250
 
@@ -146,12 +148,32 @@ def register(api: Api, svc: Services) -> None:
         }
 
     async def info(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The channel; for a member also their read mark (``last_read``) and how many
+        messages the history shows after it from others (``unread_count``, at most
+        :data:`UNREAD_CAP`)."""
         channel = await visible(ctx, args, "read")
-        return {
-            "channel": await info_of(
-                channel, ctx.user.id, args.bool("include_num_members", default=True)
-            )
-        }
+        out = await info_of(channel, ctx.user.id, args.bool("include_num_members", default=True))
+        if out["is_member"]:
+            last_read = await directory.last_read(channel.id, ctx.user.id)
+            if last_read is not None:
+                unread = await store.unread(channel.id, last_read, ctx.user.id, UNREAD_CAP)
+                out["last_read"] = format_ts(last_read)
+                out["unread_count"] = out["unread_count_display"] = unread
+        return {"channel": out}
+
+    async def mark(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Sets the caller's read mark in a channel they are in to ``ts`` (any message's
+        ts, earlier than before too); their connections get ``channel_marked`` (or
+        ``group_marked``, ``im_marked``) with what is still unread."""
+        channel = await visible(ctx, args, "write")
+        ts = args.ts(
+            "ts", required=True, missing=Code.INVALID_TIMESTAMP, invalid=Code.INVALID_TIMESTAMP
+        )
+        if not await directory.mark_read(channel.id, ctx.user.id, ts):
+            raise ApiError(Code.NOT_IN_CHANNEL)
+        unread = await store.unread(channel.id, ts, ctx.user.id, UNREAD_CAP)
+        svc.bus.publish(events.marked(channel, ctx.user.id, ts, unread, wall_us()))
+        return {}
 
     ims = Ims(directory, access, svc.bus)
 
@@ -377,6 +399,7 @@ def register(api: Api, svc: Services) -> None:
     api.add("conversations.create", create)
     api.add("conversations.list", list_, read=True)
     api.add("conversations.info", info, read=True)
+    api.add("conversations.mark", mark)
     api.add("conversations.open", open_)
     api.add("conversations.join", join)
     api.add("conversations.leave", leave)

@@ -181,6 +181,29 @@ async def op_set_archived(cur: Any, _state: object, channel_id: str, archived: b
     )
 
 
+async def op_mark_read(cur: Any, _state: object, channel_id: str, user_id: str, ts: int) -> bool:
+    await cur.execute(
+        "SELECT 1 FROM members WHERE channel_id = %s AND user_id = %s",
+        (channel_id, user_id),
+    )
+    if await cur.fetchone() is None:
+        return False
+    await cur.execute(
+        "UPDATE members SET last_read = %s WHERE channel_id = %s AND user_id = %s",
+        (ts, channel_id, user_id),
+    )
+    return True
+
+
+async def q_last_read(cur: Any, channel_id: str, user_id: str) -> int | None:
+    await cur.execute(
+        "SELECT last_read FROM members WHERE channel_id = %s AND user_id = %s",
+        (channel_id, user_id),
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def op_update_channel(
     cur: Any,
     _state: object,
@@ -690,6 +713,12 @@ class MysqlDirectory:
 
     async def set_archived(self, channel_id: str, archived: bool) -> None:
         await self._write(op_set_archived, channel_id, archived)
+
+    async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
+        return await self._write(op_mark_read, channel_id, user_id, ts)
+
+    async def last_read(self, channel_id: str, user_id: str) -> int | None:
+        return await self._read(q_last_read, channel_id, user_id)
 
     async def update_channel(
         self,

@@ -91,6 +91,9 @@ _TOP_LEVEL = (
     "(deleted = 0 OR reply_count > 0) AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
 )
 
+#: What counts as unread: a live message the history shows (not a reply in a thread).
+_UNREAD = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+
 
 def marks(n: int) -> str:
     return ", ".join(["%s"] * n)
@@ -252,6 +255,16 @@ async def q_replies(
         (channel, thread_ts, after, before, limit + 1),
     )
     return await _page(cur, limit)
+
+
+async def q_unread(cur: Any, channel: str, after: int, not_by: str, cap: int) -> int:
+    await cur.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel = %s AND ts > %s "
+        f"AND {_UNREAD} AND user != %s LIMIT %s) AS unread",
+        (channel, after, not_by, cap),
+    )
+    row = await cur.fetchone()
+    return int(row[0])
 
 
 async def q_last_seq(cur: Any, channel: str) -> int:
@@ -491,6 +504,10 @@ class MysqlMessageStore:
 
     async def last_seq(self, channel: str) -> int:
         return await self._shard(channel).primary.run(q_last_seq, channel)
+
+    async def unread(self, channel: str, after_ts: int, not_by: str, cap: int) -> int:
+        count, _ = await self._shard(channel).preferred(q_unread, channel, after_ts, not_by, cap)
+        return count
 
     async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
         """From each primary's ``channel_tails`` (one row per channel: a scan, every few

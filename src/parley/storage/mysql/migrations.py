@@ -116,6 +116,8 @@ DIRECTORY: list[list[str]] = [
             died BIGINT NOT NULL, PRIMARY KEY (step, item)
         ) {options}""",
     ],
+    # v10: each member's read mark in the channel (conversations.mark): a message ts
+    ["ALTER TABLE members ADD COLUMN last_read BIGINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

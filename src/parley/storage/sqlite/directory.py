@@ -138,6 +138,24 @@ def op_set_archived(
     conn.execute("UPDATE channels SET is_archived = ? WHERE id = ?", (int(archived), channel_id))
 
 
+def op_mark_read(
+    conn: sqlite3.Connection, _state: object, channel_id: str, user_id: str, ts: int
+) -> bool:
+    cur = conn.execute(
+        "UPDATE members SET last_read = ? WHERE channel_id = ? AND user_id = ?",
+        (ts, channel_id, user_id),
+    )
+    return cur.rowcount > 0
+
+
+def q_last_read(conn: sqlite3.Connection, channel_id: str, user_id: str) -> int | None:
+    row = conn.execute(
+        "SELECT last_read FROM members WHERE channel_id = ? AND user_id = ?",
+        (channel_id, user_id),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
 def op_update_channel(
     conn: sqlite3.Connection,
     _state: object,
@@ -398,6 +416,12 @@ class SqliteDirectory:
 
     async def set_archived(self, channel_id: str, archived: bool) -> None:
         await self._writer.submit(op_set_archived, channel_id, archived)
+
+    async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
+        return await self._writer.submit(op_mark_read, channel_id, user_id, ts)
+
+    async def last_read(self, channel_id: str, user_id: str) -> int | None:
+        return await self._read(q_last_read, channel_id, user_id)
 
     async def update_channel(
         self,

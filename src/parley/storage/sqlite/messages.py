@@ -56,6 +56,9 @@ _TOP_LEVEL = (
     "(deleted = 0 OR reply_count > 0) AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
 )
 
+#: What counts as unread: a live message the history shows (not a reply in a thread).
+_UNREAD = "deleted = 0 AND (thread_ts IS NULL OR subtype = 'thread_broadcast')"
+
 
 def shard_filename(index: int) -> str:
     return f"shard-{index}.db"
@@ -292,6 +295,15 @@ def q_replies(
     return _page(conn, channel, rows, limit)
 
 
+def q_unread(conn: sqlite3.Connection, channel: str, after: int, not_by: str, cap: int) -> int:
+    row = conn.execute(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel = ? AND ts > ? "
+        f"AND {_UNREAD} AND user != ? LIMIT ?)",
+        (channel, after, not_by, cap),
+    ).fetchone()
+    return row[0]
+
+
 def q_last_seq(conn: sqlite3.Connection, channel: str) -> int:
     row = conn.execute("SELECT MAX(seq) FROM messages WHERE channel = ?", (channel,)).fetchone()
     return row[0] or 0
@@ -459,6 +471,9 @@ class SqliteMessageStore:
 
     async def last_seq(self, channel: str) -> int:
         return await self._read(channel, q_last_seq)
+
+    async def unread(self, channel: str, after_ts: int, not_by: str, cap: int) -> int:
+        return await self._read(channel, q_unread, after_ts, not_by, cap)
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         return await self._read(channel, q_since, seq, limit)

@@ -88,6 +88,10 @@ DIRECTORY = [
         died INTEGER NOT NULL, PRIMARY KEY (step, item)
     );
     """,
+    # v10: each member's read mark in the channel (conversations.mark): a message ts
+    """
+    ALTER TABLE members ADD COLUMN last_read INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

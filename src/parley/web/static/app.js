@@ -133,6 +133,45 @@ async function enter(me) {
   if (first) await openChannel(first);
   if (wanted) document.querySelector("#messages .msg.linked")?.scrollIntoView({ block: "center" });
   connect();
+  loadUnread();
+}
+
+// What each channel still has unread since this user last read it, anywhere: the
+// server's read marks (conversations.mark), asked once at sign-in.
+async function loadUnread() {
+  const others = [...state.channels.values()].filter((c) => c.is_member && c.id !== state.active);
+  await Promise.all(
+    others.map(async (c) => {
+      const info = await api("conversations.info", { channel: c.id }).catch(() => null);
+      const now = state.channels.get(c.id);
+      if (!info?.channel || !now || c.id === state.active) return;
+      now.unread = Math.max(now.unread, info.channel.unread_count || 0);
+    }),
+  );
+  renderChannels();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.active) markRead(state.active);
+});
+
+// The open channel is read up to its newest message: told to the server (a second
+// later, once per burst), which tells this user's other windows and devices.
+const marking = new Map(); // channel -> timer
+function markRead(channel) {
+  if (marking.has(channel) || document.hidden) return;
+  marking.set(
+    channel,
+    setTimeout(() => {
+      marking.delete(channel);
+      const newest = [...store(channel).values()]
+        .filter((m) => !m.is_ephemeral && topLevel(m))
+        .map((m) => m.ts)
+        .sort((a, b) => Number(a) - Number(b))
+        .pop();
+      if (newest) api("conversations.mark", { channel, ts: newest }).catch(() => {});
+    }, 1000),
+  );
 }
 
 // A message's link (chat.getPermalink): /archives/<channel>/p<its ts without the dot>.
@@ -314,6 +353,7 @@ async function openChannel(id) {
   renderChannels();
   if (!state.cursor.has(id)) await loadHistory(id);
   if (state.stale.has(id)) await reconcile(id).catch(() => {});
+  markRead(id);
   renderMessages({ bottom: true });
 }
 
@@ -770,6 +810,17 @@ function onEvent(ev) {
     case "group_rename":
       loadChannels();
       break;
+    case "channel_marked":
+    case "group_marked":
+    case "im_marked": {
+      const c = state.channels.get(ev.channel);
+      if (c && ev.channel !== state.active) {
+        c.unread = ev.unread_count || 0;
+        if (!c.unread) c.mentions = 0;
+        renderChannels();
+      }
+      break;
+    }
   }
 }
 
@@ -781,6 +832,7 @@ function onMessage(ev) {
     if (ev.seq) hold(ev.channel, ev.seq);
   } else {
     if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
+    if (ev.channel === state.active && !ev.is_ephemeral) markRead(ev.channel);
     if (NOTICES.has(ev.subtype)) loadChannels(); // a new name (or topic) to show
     if (ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
       if (state.channels.has(ev.channel)) {
