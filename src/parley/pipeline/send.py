@@ -153,6 +153,7 @@ class Sender:
         reply_broadcast: bool,
         client_msg_id: str | None,
         rich: str | None,
+        subtype: str | None = None,
     ) -> PostRequest:
         """The request a post's passed checks allow, with a new id."""
         return PostRequest(
@@ -166,6 +167,7 @@ class Sender:
             reply_broadcast=reply_broadcast,
             client_msg_id=client_msg_id,
             rich=rich,
+            subtype=subtype,
         )
 
     def _track(self, req: PostRequest) -> None:
@@ -195,15 +197,7 @@ class Sender:
         the same durable write and after-commit publish as a post: it takes its ``seq``,
         is in the history and reaches the members in order. The caller has checked that
         ``user`` may make the change; the text is the server's, so it is not checked."""
-        req = PostRequest(
-            id=self._ids.next(),
-            channel=channel.id,
-            team=channel.team_id,
-            user=user.id,
-            bot_id=user.bot_id,
-            text=text,
-            subtype=subtype,
-        )
+        req = self._request(user, channel, text, None, False, None, None, subtype)
         return (await self.write_post(req)).message
 
     async def ephemeral(

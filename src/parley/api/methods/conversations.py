@@ -353,19 +353,19 @@ def register(api: Api, svc: Services) -> None:
             raise ApiError(Code.TOO_LONG)
         return value
 
-    async def set_topic(ctx: Ctx, args: Args) -> dict[str, Any]:
+    async def set_about(ctx: Ctx, args: Args, field: str) -> dict[str, Any]:
+        """``setTopic`` (``field`` ``topic``) and ``setPurpose`` (``purpose``)."""
         channel = await member_of(ctx, args)
-        topic = about(args, "topic")
-        said = f"<@{ctx.user.id}> set the channel topic: {topic}"
-        now = await changed(ctx, channel, "channel_topic", said, topic=topic)
+        value = about(args, field)
+        said = f"<@{ctx.user.id}> set the channel {field}: {value}"
+        now = await changed(ctx, channel, f"channel_{field}", said, **{field: value})
         return {"channel": await info_of(now, ctx.user.id)}
 
+    async def set_topic(ctx: Ctx, args: Args) -> dict[str, Any]:
+        return await set_about(ctx, args, "topic")
+
     async def set_purpose(ctx: Ctx, args: Args) -> dict[str, Any]:
-        channel = await member_of(ctx, args)
-        purpose = about(args, "purpose")
-        said = f"<@{ctx.user.id}> set the channel purpose: {purpose}"
-        now = await changed(ctx, channel, "channel_purpose", said, purpose=purpose)
-        return {"channel": await info_of(now, ctx.user.id)}
+        return await set_about(ctx, args, "purpose")
 
     async def rename(ctx: Ctx, args: Args) -> dict[str, Any]:
         """Only the channel's creator may rename it (Parley has no workspace admins);
