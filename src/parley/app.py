@@ -34,7 +34,7 @@ from parley.gateway.presence import LocalPresence, Presence, announcer
 from parley.gateway.resume import Replayer
 from parley.gateway.server import Gateway
 from parley.gateway.tickets import TicketBook, Tickets
-from parley.ids import Snowflake
+from parley.ids import Snowflake, wall_us
 from parley.metrics import Metrics, Row, counter, gauge
 from parley.notify.apns import ApnsProvider
 from parley.notify.fcm import CredentialsError, FcmProvider, credentials
@@ -45,6 +45,7 @@ from parley.pipeline.access import ChannelAccess
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
+from parley.pipeline.schedule import Scheduler
 from parley.pipeline.send import Sender
 from parley.resilience.board import Breakers
 from parley.resilience.counts import RetryCounts
@@ -102,6 +103,9 @@ class Services:
     breakers: Breakers = field(default_factory=Breakers)
     #: Retries and dead letters waiting, per step (for ``/metrics``).
     retry_counts: RetryCounts | None = None
+    #: Scheduled messages (``chat.scheduleMessage``); it posts what is due on nodes that
+    #: run workers (``--role all`` and ``worker``; closed before the store).
+    scheduler: Scheduler | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -127,6 +131,8 @@ class Services:
             await self.indexer.close()
         if self.pusher is not None:
             await self.pusher.close()
+        if self.scheduler is not None:
+            await self.scheduler.close()
         if self.search_index is not None:
             await self.search_index.close()
         await self.store.close()
@@ -244,6 +250,13 @@ async def start(settings: Settings) -> Services:
     metrics.gauges.add(lambda: _node_rows(hub, bus))
     metrics.gauges.add(breakers.metric_rows)
     metrics.gauges.add(raw_store.metric_rows)
+    svc.scheduler = Scheduler(
+        directory,  # type: ignore[arg-type]
+        directory,
+        sender,
+        clock_us=wall_us,
+        interval=settings.schedule_interval,
+    )
     svc.retry_counts = RetryCounts(directory)  # type: ignore[arg-type]
     svc.retry_counts.start()
     metrics.gauges.add(svc.retry_counts.metric_rows)
@@ -265,6 +278,7 @@ async def start(settings: Settings) -> Services:
         svc.republisher = Republisher(bus, store, ownership=ownership(GROUP))
         svc.republisher.start()
     if settings.role in ("all", "worker"):
+        svc.scheduler.start()
         svc.indexer = Indexer(
             bus,
             store,

@@ -188,6 +188,9 @@ class Settings:
     #: and the first wait between two (doubling, at most 30 s, with jitter).
     push_attempts: int = 5
     push_retry_base: float = 0.5
+    #: How often a worker looks for scheduled messages that are due
+    #: (``chat.scheduleMessage``): one is posted at most this late.
+    schedule_interval: float = 1.0
     #: Circuit breakers, one per dependency instance (the seed's defaults): open when
     #: more than ``breaker_error_rate`` of the last ``breaker_window`` calls failed (once
     #: ``breaker_min_calls`` are known), let probes through after
@@ -267,6 +270,7 @@ class Settings:
             "push_prefs_ttl": 0 <= self.push_prefs_ttl <= 3600,
             "push_attempts": 1 <= self.push_attempts <= 100,
             "push_retry_base": 0.01 <= self.push_retry_base <= 3600,
+            "schedule_interval": 0.01 <= self.schedule_interval <= 60,
             "breaker": self.breaker_policy().valid(),
         }
         bad = [name for name, ok in checks.items() if not ok]

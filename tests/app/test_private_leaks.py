@@ -138,6 +138,7 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("chat.update", {"ts": "@ts", "text": "rewritten"}),
     ("chat.delete", {"ts": "@ts"}),
     ("chat.getPermalink", {"message_ts": "@ts"}),
+    ("chat.scheduleMessage", {"text": "later", "post_at": "4102444800"}),
     ("reactions.add", {"timestamp": "@ts", "name": "thumbsup"}),
     ("reactions.remove", {"timestamp": "@ts", "name": "eyes"}),
     ("reactions.get", {"timestamp": "@ts"}),

@@ -236,6 +236,58 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("message_ts",),
     ),
     MethodDoc(
+        "chat.scheduleMessage",
+        "Checks a post as `chat.postMessage` would, keeps it, and posts it at `post_at` "
+        "(within a second; at most 120 days ahead: `time_in_past`, `time_too_far`, "
+        "`invalid_time`), once.",
+        args=(
+            _channel("Channel id (`C…`, `G…`, `D…`), or a user id (`U…`)."),
+            Arg(
+                "post_at",
+                {"type": "integer"},
+                "When to post it, in Unix seconds.",
+                required=True,
+                text=_STR,
+            ),
+            _TEXT,
+            *_RICH,
+            _ts("thread_ts", "Post it in the thread of this message."),
+            _bool("reply_broadcast", "A thread reply that is also shown in the channel."),
+        ),
+        result={
+            "channel": _STR,
+            "scheduled_message_id": _STR,
+            "post_at": _INT,
+            "message": {"type": "object"},
+        },
+        always=("channel", "scheduled_message_id", "post_at"),
+    ),
+    MethodDoc(
+        "chat.scheduledMessages.list",
+        "The caller's scheduled messages not yet posted (of `channel`, when given).",
+        args=(
+            Arg("channel", {"type": "string", "maxLength": 32}, "Only this channel's."),
+            _CURSOR,
+            _limit(100, 1000),
+        ),
+        result={"scheduled_messages": {"type": "array", "items": {"type": "object"}}, **_PAGE},
+        always=("scheduled_messages", "response_metadata"),
+    ),
+    MethodDoc(
+        "chat.deleteScheduledMessage",
+        "Cancels one of the caller's scheduled messages before it is posted "
+        "(`invalid_scheduled_message_id`).",
+        args=(
+            _channel(),
+            Arg(
+                "scheduled_message_id",
+                {"type": "string", "maxLength": 64},
+                "What `chat.scheduleMessage` answered.",
+                required=True,
+            ),
+        ),
+    ),
+    MethodDoc(
         "chat.update",
         "Edits a message; `edit_version` makes the edit conditional (`edit_conflict`).",
         args=(

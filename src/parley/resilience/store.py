@@ -19,6 +19,11 @@ class RetryStore(Protocol):
         leased until ``lease_until`` (not due for anyone else meanwhile)."""
         ...
 
+    async def waiting(self, step: str, prefix: str, after: str, limit: int) -> list[Retry]:
+        """``step``'s records whose item starts with ``prefix``, by item, after ``after``
+        (whatever their due time: a step that keeps work for later lists it)."""
+        ...
+
     async def retry_done(self, step: str, item: str) -> None:
         """Forgets the item's retry (it succeeded, or no longer needs doing)."""
         ...

@@ -17,12 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from parley import content, wire
+from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.api.methods.ims import Ims
 from parley.errors import ApiError, Code
-from parley.ids import Kind, decode_id, format_ts
+from parley.ids import Kind, decode_id, format_ts, wall_us
 from parley.pipeline import scopes
+from parley.pipeline.schedule import Scheduled
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -93,6 +95,72 @@ def register(api: Api, svc: Services) -> None:
             "permalink": f"{ctx.base_url}archives/{channel.id}/p{digits}",
         }
 
+    async def schedule_message(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Checks the post now (the channel, the text, the rate limit, as
+        ``chat.postMessage`` would), keeps it until ``post_at`` (Unix seconds), then the
+        scheduler posts it (:mod:`parley.pipeline.schedule`)."""
+        post_at = args.ts("post_at", required=True, missing="invalid_time", invalid="invalid_time")
+        req = await sender.prepare_post(
+            ctx.user,
+            await target(ctx, args.str("channel", max_len=32)),
+            text_of(args),
+            thread_ts=args.ts("thread_ts", invalid=Code.THREAD_NOT_FOUND),
+            reply_broadcast=args.bool("reply_broadcast"),
+            rich=content.parse(args.raw("blocks"), args.raw("attachments")),
+        )
+        scheduled = Scheduled(
+            id=f"Q{req.id:X}",
+            user=ctx.user.id,
+            channel=req.channel,
+            text=req.text,
+            post_at=post_at,
+            created=wall_us(),
+            thread_ts=req.thread_ts,
+            reply_broadcast=req.reply_broadcast,
+            rich=req.rich,
+        )
+        await svc.scheduler.add(scheduled)
+        message = {"type": "delayed_message", "user": ctx.user.id, "text": req.text}
+        if ctx.user.bot_id:
+            message["bot_id"] = ctx.user.bot_id
+        return {
+            "channel": req.channel,
+            "scheduled_message_id": scheduled.id,
+            "post_at": post_at // 1_000_000,
+            "message": message,
+        }
+
+    async def scheduled_list(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The caller's scheduled messages not yet posted (of ``channel``, when given),
+        a page at a time, by id."""
+        channel = args.str("channel", max_len=32)
+        limit = paging.limit(args, default=100, maximum=1000)
+        after = paging.after_key(args, "scheduled") or ""
+        rows = await svc.scheduler.of(ctx.user.id, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        listed = [
+            {
+                "id": m.id,
+                "channel_id": m.channel,
+                "post_at": m.post_at // 1_000_000,
+                "date_created": m.created // 1_000_000,
+                "text": m.text,
+            }
+            for m in page
+            if channel is None or m.channel == channel
+        ]
+        last = page[-1].id if page else None
+        return {"scheduled_messages": listed, **paging.metadata("scheduled", last, more)}
+
+    async def delete_scheduled(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Cancels one of the caller's scheduled messages before it is posted
+        (``invalid_scheduled_message_id``: none such, someone else's, or posted)."""
+        channel = args.str("channel", max_len=32)
+        ident = args.str("scheduled_message_id", max_len=64)
+        if not ident or not await svc.scheduler.cancel(ctx.user.id, ident, channel):
+            raise ApiError("invalid_scheduled_message_id")
+        return {}
+
     async def update(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = args.str("channel", max_len=32)
         ts = args.ts(
@@ -132,3 +200,6 @@ def register(api: Api, svc: Services) -> None:
     api.add("chat.update", update)
     api.add("chat.getPermalink", get_permalink, read=True)
     api.add("chat.delete", delete)
+    api.add("chat.scheduleMessage", schedule_message)
+    api.add("chat.scheduledMessages.list", scheduled_list)
+    api.add("chat.deleteScheduledMessage", delete_scheduled)

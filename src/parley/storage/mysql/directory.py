@@ -359,6 +359,15 @@ async def op_claim_due(
     return [_retry(r) for r in rows]
 
 
+async def q_waiting(cur: Any, step: str, prefix: str, after: str, limit: int) -> list[Retry]:
+    await cur.execute(
+        "SELECT step, item, payload, attempts, next_at, errors, created FROM retries "
+        "WHERE step = %s AND item >= %s AND item < %s AND item > %s ORDER BY item LIMIT %s",
+        (step, prefix, prefix + "\U0010ffff", after, limit),
+    )
+    return [_retry(r) for r in await cur.fetchall()]
+
+
 async def op_retry_done(cur: Any, _state: object, step: str, item: str) -> None:
     await cur.execute("DELETE FROM retries WHERE step = %s AND item = %s", (step, item))
 
@@ -773,6 +782,9 @@ class MysqlDirectory:
 
     async def claim_due(self, step: str, now: int, limit: int, lease_until: int) -> list[Retry]:
         return await self._write(op_claim_due, step, now, limit, lease_until)
+
+    async def waiting(self, step: str, prefix: str, after: str, limit: int) -> list[Retry]:
+        return await self._read(q_waiting, step, prefix, after, limit)
 
     async def retry_done(self, step: str, item: str) -> None:
         await self._write(op_retry_done, step, item)

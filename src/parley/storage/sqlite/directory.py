@@ -469,6 +469,9 @@ class SqliteDirectory:
     async def claim_due(self, step: str, now: int, limit: int, lease_until: int) -> list[Retry]:
         return await self._writer.submit(op_claim_due, step, now, limit, lease_until)
 
+    async def waiting(self, step: str, prefix: str, after: str, limit: int) -> list[Retry]:
+        return await self._read(q_waiting, step, prefix, after, limit)
+
     async def retry_done(self, step: str, item: str) -> None:
         await self._writer.submit(op_retry_done, step, item)
 
@@ -517,6 +520,10 @@ def _letter(row: tuple) -> DeadLetter:
     return DeadLetter(row[0], row[1], row[2], row[3], tuple(orjson.loads(row[4])), row[5], row[6])
 
 
+#: Above every character an item can hold: ``prefix + _LAST_CHAR`` bounds a prefix's range.
+_LAST_CHAR = "\U0010ffff"
+
+
 def op_retry_later(conn: sqlite3.Connection, _state: object, r: Retry) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO retries VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -536,6 +543,17 @@ def op_claim_due(
         "UPDATE retries SET next_at = ? WHERE step = ? AND item = ?",
         [(lease, step, r[1]) for r in rows],
     )
+    return [_retry(r) for r in rows]
+
+
+def q_waiting(
+    conn: sqlite3.Connection, step: str, prefix: str, after: str, limit: int
+) -> list[Retry]:
+    rows = conn.execute(
+        "SELECT step, item, payload, attempts, next_at, errors, created FROM retries "
+        "WHERE step = ? AND item >= ? AND item < ? AND item > ? ORDER BY item LIMIT ?",
+        (step, prefix, prefix + _LAST_CHAR, after, limit),
+    ).fetchall()
     return [_retry(r) for r in rows]
 
 
