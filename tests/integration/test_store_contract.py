@@ -602,6 +602,26 @@ def test_directory_updates_a_channels_name_topic_and_purpose(backend):
     assert got["missing"] is None
 
 
+def test_waiting_retries_are_listed_by_item_prefix(backend):
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            for item in ("UA/Q1", "UA/Q2", "UA/Q3", "UAB/Q1", "UB/Q1"):
+                await d.retry_later(Retry("schedule", item, item.encode(), 0, 10**18, (), 1))
+            await d.retry_later(Retry("push", "UA/Q9", b"other step", 0, 1, (), 1))
+            return (
+                [r.item for r in await d.waiting("schedule", "UA/", "", 10)],
+                [r.item for r in await d.waiting("schedule", "UA/", "UA/Q1", 1)],
+                [r.item for r in await d.waiting("schedule", "UA/Q2", "", 10)],
+                await d.waiting("schedule", "UC/", "", 10),
+            )
+        finally:
+            await d.close()
+
+    assert asyncio.run(go()) == (["UA/Q1", "UA/Q2", "UA/Q3"], ["UA/Q2"], ["UA/Q2"], [])
+
+
 def test_retries_and_dead_letters(backend):
     """The retry table and the dead letters (``parley.resilience``): due items are
     claimed once (leased), done ones forgotten, buried ones listed with their history,
