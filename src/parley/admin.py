@@ -18,7 +18,7 @@ from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, encode_id, wall_us
 from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
-from parley.pipeline.auth import hash_token, new_token
+from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
 from parley.storage.models import Channel, Team, User
 from parley.storage.sqlite import directory as sqlite_directory
@@ -48,11 +48,15 @@ class Credentials:
     user_id: str
     token: str
     bot_id: str | None = None
+    #: An app-level token (``xapp-``, scope ``connections:write``) for Socket Mode.
+    app_token: str | None = None
 
     def as_dict(self) -> dict:
         out = {"team_id": self.team_id, "user_id": self.user_id, "token": self.token}
         if self.bot_id:
             out["bot_id"] = self.bot_id
+        if self.app_token:
+            out["app_token"] = self.app_token
         return out
 
 
@@ -97,18 +101,23 @@ def create_user(
     rate_limit: float | None = None,
     scopes: str | None = None,
     password: str | None = None,
+    app_token: bool = False,
 ) -> Credentials:
     """A new user and its first token. ``scopes``: the token's scopes, comma-separated as
     Slack writes them (``None``: the defaults for users or bots, see
     :mod:`parley.pipeline.scopes`). ``rate_limit``: the user's own messages/second (Slack's
     enterprise custom limits go to 100/s; Parley allows up to 100,000 for trusted
     integrations and load generators). ``password``: lets the user sign in to the web
-    client (stored as a slow hash, :mod:`parley.pipeline.passwords`)."""
+    client (stored as a slow hash, :mod:`parley.pipeline.passwords`). ``app_token``: a bot
+    also gets an app-level token (``xapp-``), which only opens Socket Mode connections
+    (``apps.connections.open``)."""
     d = _directory(settings)
     if not re.fullmatch(r"[a-z0-9][a-z0-9._\-]{0,79}", name):
         raise AdminError("a user name is 1-80 of a-z 0-9 . _ - and starts with a letter or digit")
     if rate_limit is not None and not 0 < rate_limit <= 100_000:
         raise AdminError("--rate-limit is messages/second, above 0")
+    if app_token and not bot:
+        raise AdminError("--app-token is for a bot (--bot): an app's connection is its bot's")
     chosen = _scopes(scopes)
     stored = _password(password)
     team = resolve_workspace(settings, team_id)
@@ -123,15 +132,19 @@ def create_user(
         created=wall_us(),
     )
     token = new_token(bot)
+    app = new_app_token() if app_token else None
     try:
         d.admin(settings, d.op_create_user, user, hash_token(token), chosen)
+        if app is not None:
+            level = scope_names.encode(scope_names.APP_LEVEL)
+            d.admin(settings, d.op_add_token, user.id, hash_token(app), wall_us(), level)
         if stored is not None:
             d.admin(settings, d.op_set_password, user.id, stored)
     except ApiError as exc:
         if exc.code == Code.NAME_TAKEN:
             raise AdminError(f"a user named {name!r} already exists in {team.id}") from exc
         raise AdminError(exc.code) from exc
-    return Credentials(team.id, user.id, token, user.bot_id)
+    return Credentials(team.id, user.id, token, user.bot_id, app)
 
 
 def _password(password: str | None) -> str | None:

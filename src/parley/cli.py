@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         "channels:write, search:read, dnd:write and push:write)",
     )
     u_create.add_argument(
+        "--app-token",
+        action="store_true",
+        help="with --bot: also an app-level token (xapp-) for Socket Mode "
+        "(apps.connections.open), printed as app_token",
+    )
+    u_create.add_argument(
         "--password",
         help="lets the user sign in to the web client at / (stored as a slow hash)",
     )
@@ -254,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rate_limit=args.rate_limit,
                 scopes=args.scopes,
                 password=args.password,
+                app_token=args.app_token,
             )
             _emit(creds.as_dict())
         elif args.command == "shards":

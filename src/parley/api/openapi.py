@@ -172,6 +172,13 @@ _CHANNEL_LISTING = (
 
 METHODS: tuple[MethodDoc, ...] = (
     MethodDoc(
+        "apps.connections.open",
+        "A Socket Mode connection's URL, for an app-level token (scope "
+        "`connections:write`): single-use, valid for 30 seconds.",
+        result={"url": _STR},
+        always=("url",),
+    ),
+    MethodDoc(
         "auth.test",
         "Who the token belongs to.",
         read=True,

@@ -48,10 +48,11 @@ class RedisTicketBook:
         resume: dict[str, int] | None = None,
         scopes: frozenset[str] = frozenset(),
         token: str = "",
+        socket: bool = False,
     ) -> str:
         """As :meth:`Tickets.issue`; a failing Redis is ``fatal_error`` (503, retry)."""
         ticket = f"{user.id}.{secrets.token_urlsafe(_RANDOM)}"
-        grant = _encode(Grant(user, resume or {}, scopes, token))
+        grant = _encode(Grant(user, resume or {}, scopes, token, socket))
         try:
             await self._client.set(self._prefix + ticket, grant, px=self._ttl_ms)
         except FAILURES as exc:

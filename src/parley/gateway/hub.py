@@ -130,6 +130,10 @@ class Hub:
         channels = self._channels_of.get(sub)
         return channels is not None and channel in channels
 
+    def connections_of(self, user_id: str) -> tuple[Subscriber, ...]:
+        """``user_id``'s connections here."""
+        return tuple(self._by_user.get(user_id, ()))
+
     def online(self, user_id: str) -> bool:
         return user_id in self._by_user
 

@@ -235,7 +235,7 @@ class Gateway:
         for task in self._rechecks:
             task.cancel()
         for conn in list(self.connections):
-            conn.send(protocol.GOODBYE)
+            conn.send(conn.GOODBYE)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self.connections and loop.time() < deadline:
@@ -281,7 +281,12 @@ class Gateway:
             if self.deflate
             else None
         )
-        conn = Connection(self, ticket, user_id, deflate=extension is not None)
+        kind = Connection
+        if query.get("socket") == ["1"]:  # apps.connections.open's URL (Socket Mode)
+            from parley.gateway.socket_mode import SocketModeConnection
+
+            kind = SocketModeConnection
+        conn = kind(self, ticket, user_id, deflate=extension is not None)
         if extension is None:
             return conn
         return WSUpgradeResponseWithListener(
@@ -446,6 +451,11 @@ class Connection(WSListener):
         "_gate",
     )
 
+    #: What the gateway says to it before a restart (RTM's ``goodbye``).
+    GOODBYE = protocol.GOODBYE
+    #: Whether its ticket must have come from ``apps.connections.open`` (Socket Mode).
+    SOCKET_MODE = False
+
     def __init__(
         self,
         gateway: Gateway,
@@ -542,7 +552,7 @@ class Connection(WSListener):
             if verdict:
                 self.send(protocol.ratelimited(protocol.reply_id(data), self._gate.wait))
                 return
-            self._take(protocol.parse(data, max_text=self.gateway.max_text))
+            self._text(data)
         elif kind == WSMsgType.PING:
             if not verdict:
                 self._when_written(self._pong, frame.get_payload_as_bytes())
@@ -550,6 +560,10 @@ class Connection(WSListener):
             self._fail(WSCloseCode.UNSUPPORTED_DATA, _BINARY)
         elif kind == WSMsgType.CONTINUATION:  # a fragmented message was refused at its start
             self._fail(WSCloseCode.PROTOCOL_ERROR, _CONTINUATION)
+
+    def _text(self, data: bytes) -> None:
+        """A text frame from the client: an RTM command."""
+        self._take(protocol.parse(data, max_text=self.gateway.max_text))
 
     def _take(self, command: protocol.Command) -> None:
         """Answers, queues or refuses one parsed client frame."""
@@ -850,7 +864,7 @@ class Connection(WSListener):
         Redis failing) closes the socket with 1008 before anything is sent."""
         gw = self.gateway
         grant = await gw.tickets.redeem(self._ticket)
-        if grant is None or grant.user.id != self.user_id:
+        if grant is None or grant.user.id != self.user_id or grant.socket != self.SOCKET_MODE:
             self._fail(WSCloseCode.POLICY_VIOLATION, _BAD_TICKET)
             return False
         if grant.token and gw.valid_token is not None:
@@ -892,6 +906,23 @@ class Connection(WSListener):
             return
         self._present = True
         await gw.presence.connected(user)  # online for every node before hello
+        replayed = await self._greet()
+        floor = Floor(replayed)
+        held, self._held = self._held, None
+        if self._resume:
+            self.send(resume.done_frame(replayed))
+        for event in held.release(floor) if held else ():
+            self._release(event)
+        self._floor = floor or None
+        early, self._early_joins = self._early_joins, []
+        for notice in early:
+            self.joined(notice)
+        await self._drain()
+
+    async def _greet(self) -> dict[str, int]:
+        """Says hello, then replays what a resuming client missed; the last ``seq``
+        replayed per channel."""
+        gw = self.gateway
         self.send(protocol.HELLO)
         replayed: dict[str, int] = {}
         for channel, seq in self._resume.items():
@@ -900,17 +931,11 @@ class Connection(WSListener):
             frames, replayed[channel] = await gw.replayer.frames(channel, seq)
             for frame in frames:
                 self.send(frame)
-        floor = Floor(replayed)
-        held, self._held = self._held, None
-        if self._resume:
-            self.send(resume.done_frame(replayed))
-        for event in held.release(floor) if held else ():
-            self._emit(self.gateway.frame(event, self.deflate))
-        self._floor = floor or None
-        early, self._early_joins = self._early_joins, []
-        for notice in early:
-            self.joined(notice)
-        await self._drain()
+        return replayed
+
+    def _release(self, event: Event) -> None:
+        """A live event held while the connection opened, sent once it is open."""
+        self._emit(self.gateway.frame(event, self.deflate))
 
     async def _member(self, channel: str) -> bool:
         """Whether this user is in ``channel`` now: followed here (the snapshot less the

@@ -34,6 +34,8 @@ class Grant(msgspec.Struct, frozen=True):
     scopes: frozenset[str] = frozenset()
     #: The token's key (its SHA-256 in hex), so revoking it closes the connection.
     token: str = ""
+    #: Issued by ``apps.connections.open``: the connection speaks Socket Mode.
+    socket: bool = False
 
 
 class Tickets(Protocol):
@@ -43,8 +45,10 @@ class Tickets(Protocol):
         resume: dict[str, int] | None = None,
         scopes: frozenset[str] = frozenset(),
         token: str = "",
+        socket: bool = False,
     ) -> str:
-        """A new ticket for ``user``, valid for the book's TTL, redeemable once. Raises
+        """A new ticket for ``user`` (``socket``: for a Socket Mode connection), valid
+        for the book's TTL, redeemable once. Raises
         :class:`~parley.errors.ApiError` (503) when it cannot be stored."""
         ...
 
@@ -80,6 +84,7 @@ class TicketBook:
         resume: dict[str, int] | None = None,
         scopes: frozenset[str] = frozenset(),
         token: str = "",
+        socket: bool = False,
     ) -> str:
         now = self._clock()
         if len(self._tickets) >= self._max:
@@ -87,7 +92,8 @@ class TicketBook:
             while len(self._tickets) >= self._max:
                 del self._tickets[next(iter(self._tickets))]
         ticket = secrets.token_urlsafe(24)
-        self._tickets[ticket] = (now + self._ttl, Grant(user, resume or {}, scopes, token))
+        grant = Grant(user, resume or {}, scopes, token, socket)
+        self._tickets[ticket] = (now + self._ttl, grant)
         return ticket
 
     def holder(self, ticket: str) -> str | None:

@@ -28,6 +28,11 @@ def new_token(is_bot: bool) -> str:
     return ("xoxb-" if is_bot else "xoxp-") + secrets.token_urlsafe(32)
 
 
+def new_app_token() -> str:
+    """A fresh ``xapp-`` token: an app-level token, for Socket Mode only."""
+    return "xapp-" + secrets.token_urlsafe(32)
+
+
 def hash_token(token: str) -> bytes:
     """What the directory stores instead of the token (SHA-256; tokens are high-entropy)."""
     return hashlib.sha256(token.encode()).digest()

@@ -28,6 +28,7 @@ ALL = frozenset(
         "channels:read",
         "channels:write",
         "chat:write",
+        "connections:write",
         "dnd:read",
         "dnd:write",
         "groups:history",
@@ -50,14 +51,18 @@ ALL = frozenset(
 #: the dead letters of the whole installation, ``admin.dlq.*``).
 ADMIN = frozenset({"admin:dlq"})
 
+#: An app-level token's scope (``apps.connections.open``: Socket Mode); never a default:
+#: ``parley user create --bot --app-token`` issues such a token beside the bot's.
+APP_LEVEL = frozenset({"connections:write"})
+
 #: A person's token: everything a chat client needs.
-DEFAULT_USER = ALL - ADMIN
+DEFAULT_USER = ALL - ADMIN - APP_LEVEL
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
 #: ``search:read`` (search is for people's tokens, as in Slack), ``dnd:write`` and
 #: ``push:write`` (Parley's: devices are people's).
-DEFAULT_BOT = ALL - ADMIN - {"channels:write", "search:read", "dnd:write", "push:write"}
+DEFAULT_BOT = ALL - ADMIN - APP_LEVEL - {"channels:write", "search:read", "dnd:write", "push:write"}
 
 _READ = ("channels:read", "groups:read", "im:read")
 _HISTORY = ("channels:history", "groups:history", "im:history")
@@ -94,6 +99,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "reactions.remove": ("reactions:write",),
     "reactions.get": ("reactions:read",),
     "rtm.connect": ("rtm:stream",),
+    "apps.connections.open": ("connections:write",),
     "search.messages": ("search:read",),
     "push.register": ("push:write",),
     "push.unregister": ("push:write",),

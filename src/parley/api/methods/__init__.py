@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from parley.api.methods import (
     admin,
+    apps,
     auth,
     chat,
     conversations,
@@ -36,5 +37,6 @@ def register_all(api: Api, svc: Services) -> None:
         dnd,
         push,
         admin,
+        apps,
     ):
         family.register(api, svc)

@@ -16,19 +16,25 @@ if TYPE_CHECKING:
     from parley.app import Services
 
 
+def gateway_url(svc: Services, ctx: Ctx, ticket: str) -> str:
+    """The gateway's WebSocket URL carrying ``ticket``: ``PARLEY_GATEWAY_URL``, or this
+    node's gateway port on the host the caller reached."""
+    host = urlsplit(ctx.base_url).hostname or svc.settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    base = svc.settings.gateway_url or f"ws://{host}:{svc.gateway_port}/"
+    return f"{base}{'&' if '?' in base else '?'}ticket={ticket}"
+
+
 def register(api: Api, svc: Services) -> None:
     async def connect(ctx: Ctx, args: Args) -> dict[str, Any]:
-        host = urlsplit(ctx.base_url).hostname or svc.settings.host
-        if ":" in host:
-            host = f"[{host}]"
         resume = parse_resume(args.raw("resume"))
         ticket = await svc.tickets.issue(
             ctx.user, resume, ctx.scopes, hash_token(ctx.token).hex() if ctx.token else ""
         )
         team = await svc.directory.team(ctx.user.team_id)
-        base = svc.settings.gateway_url or f"ws://{host}:{svc.gateway_port}/"
         return {
-            "url": f"{base}{'&' if '?' in base else '?'}ticket={ticket}",
+            "url": gateway_url(svc, ctx, ticket),
             "self": {"id": ctx.user.id, "name": ctx.user.name},
             "team": {
                 "id": ctx.user.team_id,

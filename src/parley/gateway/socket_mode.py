@@ -1,0 +1,238 @@
+"""Socket Mode: the connection Slack apps open with ``apps.connections.open`` (an
+app-level token, scope ``connections:write``), so that ``slack_sdk``'s
+``SocketModeClient`` and Bolt's ``SocketModeHandler`` work unmodified.
+
+The connection is its bot user's, opened like an RTM one (a single-use ticket, the
+user's channels followed, the same fan-out), but it speaks the Events API:
+
+- first ``{"type": "hello", "num_connections": n, "connection_info": {"app_id": A}, ...}``;
+- each event of :data:`EVENTS` from a channel the bot is in comes inside an envelope,
+  ``{"envelope_id": E, "type": "events_api", "retry_attempt": 0, "retry_reason": "",
+  "accepts_response_payload": false, "payload": {"type": "event_callback", "event":
+  <the event as RTM clients get it>, "event_id": "Ev…", "event_time": s, "team_id": T,
+  "api_app_id": A, "authorizations": [...]}}``;
+- the app acknowledges it by sending ``{"envelope_id": E}``; an envelope not acknowledged
+  within :data:`ACK_WAIT` seconds is sent again, ``retry_attempt`` 1, 2 and 3 with
+  ``retry_reason`` ``"timeout"``, then given up (logged). What is unacknowledged on a
+  connection that closes is sent on another of the same app on this node, if any;
+- before a restart the gateway says ``{"type": "disconnect", "reason":
+  "refresh_requested"}``, on which the SDK opens a new connection.
+
+Pure parts (:func:`envelope`, :func:`hello`) build frames; :class:`SocketModeConnection`
+is the gateway's :class:`~parley.gateway.server.Connection` with these frames instead of
+RTM's. Other events (typing, presence, read marks, ephemeral messages) are not sent to
+apps, as in Slack's Events API.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+import orjson
+
+from parley.bus.interface import Event
+from parley.gateway.bounds import FrameGate, FrameRate
+from parley.gateway.server import Connection
+from parley.pipeline import events
+from parley.storage.models import User
+
+log = logging.getLogger(__name__)
+
+#: The bus events an app receives (the Events API's, of the channels its bot is in).
+EVENTS = frozenset(
+    {
+        "message",
+        "message_changed",
+        "message_deleted",
+        "reaction_added",
+        "reaction_removed",
+        "member_joined_channel",
+        "member_left_channel",
+        "channel_created",
+        "channel_rename",
+        "group_rename",
+    }
+)
+#: How many frames an app may send: an acknowledgement per event it gets.
+ACK_RATE = FrameRate(rate=2000.0, burst=5000.0, flood=10.0)
+#: Seconds an envelope waits for its acknowledgement before it is sent again.
+ACK_WAIT = 3.0
+#: Times an unacknowledged envelope is sent again before it is given up.
+RETRIES = 3
+#: What the gateway says before it restarts (the SDK reconnects on it).
+DISCONNECT = orjson.dumps(
+    {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "parley"}}
+)
+
+
+def app_id(user: User) -> str:
+    """The app's id, as Slack's ``A…``: its bot's id after its first letter."""
+    return "A" + (user.bot_id or user.id)[1:]
+
+
+def hello(user: User, connections: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "hello",
+            "num_connections": connections,
+            "debug_info": {"host": "parley", "build_number": 1},
+            "connection_info": {"app_id": app_id(user)},
+        }
+    )
+
+
+def envelope(envelope_id: str, event_id: str, event: Event, user: User, attempt: int) -> bytes:
+    """``event`` in its Events API envelope for ``user``'s app (``attempt``: how many times
+    it was sent before), its RTM payload carried as it was encoded once."""
+    return orjson.dumps(
+        {
+            "envelope_id": envelope_id,
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": attempt,
+            "retry_reason": "timeout" if attempt else "",
+            "payload": {
+                "token": "",
+                "team_id": user.team_id,
+                "api_app_id": app_id(user),
+                "event": orjson.Fragment(event.payload),
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": event.ts // 1_000_000,
+                "authorizations": [
+                    {
+                        "enterprise_id": None,
+                        "team_id": user.team_id,
+                        "user_id": user.id,
+                        "is_bot": user.is_bot,
+                        "is_enterprise_install": False,
+                    }
+                ],
+                "is_ext_shared_channel": False,
+            },
+        }
+    )
+
+
+class _Waiting:
+    """An envelope sent and not yet acknowledged."""
+
+    __slots__ = ("event", "event_id", "attempts", "due")
+
+    def __init__(self, event: Event, event_id: str, due: float) -> None:
+        self.event = event
+        self.event_id = event_id
+        self.attempts = 0
+        self.due = due
+
+
+class SocketModeConnection(Connection):
+    """An app's Socket Mode connection (see the module)."""
+
+    __slots__ = ("_waiting", "_timer")
+
+    GOODBYE = DISCONNECT
+    SOCKET_MODE = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        #: Envelopes sent and not acknowledged, by envelope id, oldest first.
+        self._waiting: dict[str, _Waiting] = {}
+        self._timer = None
+
+    async def _redeem(self) -> bool:
+        """As an RTM connection's, and then a frame rate for acknowledgements: an app
+        acknowledges every event it gets, so it may send as many frames as it receives."""
+        if not await super()._redeem():
+            return False
+        self._gate = FrameGate(ACK_RATE, self.gateway.clock)
+        return True
+
+    async def _greet(self) -> dict[str, int]:
+        """Socket Mode's hello; nothing to replay (an app does not resume)."""
+        assert self.user is not None
+        self.send(hello(self.user, len(self._siblings()) + 1))
+        return {}
+
+    def deliver(self, event: Event) -> None:
+        if event.type not in EVENTS:
+            return
+        if self._held is not None:  # opening: sent once hello is (_release)
+            if not self._held.add(event):
+                log.info("disconnecting %s: too many events while it opened", self.user_id)
+                self._drop()
+            return
+        self._send_envelope(event, f"Ev{secrets.token_hex(8).upper()}")
+
+    def _release(self, event: Event) -> None:
+        self.deliver(event)
+
+    def joined(self, notice: Event) -> None:
+        """The bot joined a channel: its events from now on, and the join itself; no
+        catch-up, as apps get none."""
+        if self._held is not None:
+            self._early_joins.append(notice)
+            return
+        self.gateway.hub.follow(self, notice.channel)
+        self.deliver(events.from_notice(notice))
+
+    def _send_envelope(self, event: Event, event_id: str, attempts: int = 0) -> None:
+        assert self.user is not None
+        envelope_id = secrets.token_hex(16)
+        waiting = _Waiting(event, event_id, time.monotonic() + ACK_WAIT)
+        waiting.attempts = attempts
+        self._waiting[envelope_id] = waiting
+        self.send(envelope(envelope_id, event_id, event, self.user, attempts))
+        if self._timer is None:
+            self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
+
+    def _text(self, data: bytes) -> None:
+        """An acknowledgement (``{"envelope_id": E}``, perhaps with a ``payload``, which
+        Parley does not use); anything else is ignored, as Slack does."""
+        try:
+            frame = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(frame, dict) and isinstance(frame.get("envelope_id"), str):
+            self._waiting.pop(frame["envelope_id"], None)
+
+    def _resend_due(self) -> None:
+        """Sends again what waited :data:`ACK_WAIT` seconds unacknowledged (as a new
+        envelope with ``retry_attempt`` one more), or gives it up after :data:`RETRIES`."""
+        self._timer = None
+        if self.transport is None or self.transport.is_disconnected:
+            return
+        now = time.monotonic()
+        due = [(eid, w) for eid, w in self._waiting.items() if w.due <= now]
+        for envelope_id, waiting in due:
+            del self._waiting[envelope_id]
+            if waiting.attempts >= RETRIES:
+                log.warning("socket mode: %s never acknowledged, given up", waiting.event_id)
+                continue
+            self._send_envelope(waiting.event, waiting.event_id, waiting.attempts + 1)
+        if self._waiting and self._timer is None:
+            soonest = min(w.due for w in self._waiting.values())
+            self._timer = self.gateway.loop.call_later(max(0.0, soonest - now), self._resend_due)
+
+    def _siblings(self) -> list[SocketModeConnection]:
+        """The app's other open Socket Mode connections on this node."""
+        return [
+            c
+            for c in self.gateway.hub.connections_of(self.user_id)
+            if isinstance(c, SocketModeConnection) and c is not self and c.user is not None
+        ]
+
+    def on_ws_disconnected(self, transport) -> None:
+        super().on_ws_disconnected(transport)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        waiting, self._waiting = self._waiting, {}
+        others = self._siblings()
+        for w in waiting.values():
+            if others:  # the app's next connection gets it, as a retry
+                others[0]._send_envelope(w.event, w.event_id, w.attempts + 1)
+            else:
+                log.info("socket mode: %s unacknowledged as its connection closed", w.event_id)
