@@ -34,6 +34,9 @@ def test_a_ticket_issued_on_one_node_is_redeemed_once_on_another(prefix):
             assert (grant.user, grant.resume, grant.scopes) == (BOB, {"C1": 4}, {"chat:write"})
             assert await gateway.redeem(ticket) is None  # single use
             assert await api.redeem(ticket) is None  # on any node
+            assert grant.socket is False
+            app = await api.issue(ALICE, None, frozenset({"connections:write"}), socket=True)
+            assert (await gateway.redeem(app)).socket is True  # a Socket Mode connection's
         finally:
             for c in clients:
                 await c.aclose()
