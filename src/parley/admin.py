@@ -8,6 +8,7 @@ of a server process (worker ids 0-1022).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
-from parley.storage.models import Channel, Team, User
+from parley.storage.models import Channel, EventApp, Team, User
 from parley.storage.sqlite import directory as sqlite_directory
 
 ADMIN_WORKER = 1023
@@ -269,3 +270,45 @@ def purge(settings: Settings, step: str, items: list[str] | None) -> int:
     """``parley dlq purge``: deletes dead letters."""
     d = _directory(settings)
     return d.admin(settings, d.op_purge, step, items)
+
+
+def register_event_app(
+    settings: Settings, user_id: str, request_url: str, *, verify: bool = True
+) -> dict:
+    """Has the bot ``user_id``'s app get the Events API over HTTP at ``request_url``
+    (:mod:`parley.apps.events`): first, with ``verify``, the URL must answer Slack's
+    ``url_verification`` challenge (signed, as every event is). Keeps the app's signing
+    secret when it had one (a new URL does not break the running app), else makes one.
+    What it printed: the bot, the URL and the signing secret."""
+    import httpx
+
+    from parley.apps.events import new_secret, signature
+
+    d = _directory(settings)
+    user = d.admin_read(settings, d.q_user, user_id)
+    if user is None or user.deleted or not user.is_bot:
+        raise AdminError(f"{user_id} is not a bot: the Events API goes to a bot's app")
+    if not request_url.startswith(("http://", "https://")):
+        raise AdminError("the request URL must be http:// or https://")
+    known = [a for a in d.admin_read(settings, d.q_event_apps) if a.user_id == user_id]
+    secret = known[0].signing_secret if known else new_secret()
+    if verify:
+        challenge = secrets.token_urlsafe(24)
+        body = json.dumps({"token": "", "challenge": challenge, "type": "url_verification"})
+        stamp = str(int(wall_us() // 1_000_000))
+        headers = {
+            "content-type": "application/json",
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": signature(secret, stamp, body.encode()),
+        }
+        try:
+            answer = httpx.post(request_url, content=body, headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            raise AdminError(f"the request URL did not answer: {exc}") from exc
+        if answer.status_code != 200 or challenge not in answer.text:
+            raise AdminError(
+                f"the request URL did not return the challenge (HTTP {answer.status_code})"
+            )
+    app = EventApp(user.id, user.team_id, request_url, secret)
+    d.admin(settings, d.op_set_event_app, app, wall_us())
+    return {"user_id": user.id, "request_url": request_url, "signing_secret": secret}

@@ -13,6 +13,8 @@ import redis.asyncio as redis
 from parley.alerts import AlertWatcher, PagerDuty
 from parley.api import methods
 from parley.api.dispatch import Api
+from parley.apps.events import GROUP as EVENTS_GROUP
+from parley.apps.events import EventsWorker
 from parley.bus.interface import EventBus
 from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
@@ -95,6 +97,8 @@ class Services:
     indexer: Indexer | None = None
     #: The push worker (``--role all`` and ``worker``; closed before the bus).
     pusher: Pusher | None = None
+    #: The Events API's HTTP deliveries to apps (``--role all`` and ``worker``).
+    app_events: EventsWorker | None = None
     #: Prometheus metrics (``GET /metrics``).
     metrics: Metrics = field(default_factory=Metrics)
     #: The alert rules evaluated here, paging PagerDuty (with a routing key).
@@ -131,6 +135,8 @@ class Services:
             await self.indexer.close()
         if self.pusher is not None:
             await self.pusher.close()
+        if self.app_events is not None:
+            await self.app_events.close()
         if self.scheduler is not None:
             await self.scheduler.close()
         if self.search_index is not None:
@@ -279,6 +285,16 @@ async def start(settings: Settings) -> Services:
         svc.republisher.start()
     if settings.role in ("all", "worker"):
         svc.scheduler.start()
+        svc.app_events = EventsWorker(
+            bus,
+            directory,
+            access.members,
+            retries=directory,  # type: ignore[arg-type]
+            breakers=breakers,
+            ownership=ownership(EVENTS_GROUP),
+        )
+        svc.app_events.start()
+        metrics.gauges.add(svc.app_events.metric_rows)
         svc.indexer = Indexer(
             bus,
             store,

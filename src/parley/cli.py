@@ -121,6 +121,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     data_dir(u_create)
 
+    apps = sub.add_parser("app", help="Slack apps (README: Apps)")
+    apps_sub = apps.add_subparsers(dest="action", required=True)
+    a_events = apps_sub.add_parser(
+        "events",
+        help="have a bot's app get the Events API over HTTP at URL (signed; the URL must "
+        "answer Slack's url_verification challenge); prints its signing secret",
+    )
+    a_events.add_argument("user_id", help="the bot's user id (U...)")
+    a_events.add_argument("url", help="the app's request URL")
+    a_events.add_argument(
+        "--no-verify", action="store_true", help="skip the url_verification challenge"
+    )
+    data_dir(a_events)
+
     shards = sub.add_parser(
         "shards", help="the MySQL shard map (PARLEY_SHARDS=mysql://..., see docs/storage.md)"
     )
@@ -150,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     dlq = sub.add_parser("dlq", help="dead letters of the delivery steps (docs/operations.md)")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)
     d_list = dlq_sub.add_parser("list", help="the dead letters, a JSON line each")
-    d_list.add_argument("--step", help="only this step's (index, push)")
+    d_list.add_argument("--step", help="only this step's (index, push, events, schedule)")
     d_show = dlq_sub.add_parser("show", help="one dead letter with its errors and payload")
     d_show.add_argument("step")
     d_show.add_argument("item")
@@ -263,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 app_token=args.app_token,
             )
             _emit(creds.as_dict())
+        elif args.command == "app":
+            _emit(
+                admin.register_event_app(
+                    settings, args.user_id, args.url, verify=not args.no_verify
+                )
+            )
         elif args.command == "shards":
             _emit(_shards(settings, args))
         elif args.command == "search":

@@ -6,7 +6,7 @@ The connection is its bot user's, opened like an RTM one (a single-use ticket, t
 user's channels followed, the same fan-out), but it speaks the Events API:
 
 - first ``{"type": "hello", "num_connections": n, "connection_info": {"app_id": A}, ...}``;
-- each event of :data:`EVENTS` from a channel the bot is in comes inside an envelope,
+- each event of :data:`.APP_EVENTS` from a channel the bot is in comes inside an envelope,
   ``{"envelope_id": E, "type": "events_api", "retry_attempt": 0, "retry_reason": "",
   "accepts_response_payload": false, "payload": {"type": "event_callback", "event":
   <the event as RTM clients get it>, "event_id": "Ev…", "event_time": s, "team_id": T,
@@ -32,6 +32,7 @@ import time
 
 import orjson
 
+from parley.apps.callback import APP_EVENTS, app_id, event_callback
 from parley.bus.interface import Event
 from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.server import Connection
@@ -40,21 +41,6 @@ from parley.storage.models import User
 
 log = logging.getLogger(__name__)
 
-#: The bus events an app receives (the Events API's, of the channels its bot is in).
-EVENTS = frozenset(
-    {
-        "message",
-        "message_changed",
-        "message_deleted",
-        "reaction_added",
-        "reaction_removed",
-        "member_joined_channel",
-        "member_left_channel",
-        "channel_created",
-        "channel_rename",
-        "group_rename",
-    }
-)
 #: How many frames an app may send: an acknowledgement per event it gets.
 ACK_RATE = FrameRate(rate=2000.0, burst=5000.0, flood=10.0)
 #: Seconds an envelope waits for its acknowledgement before it is sent again.
@@ -65,11 +51,6 @@ RETRIES = 3
 DISCONNECT = orjson.dumps(
     {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "parley"}}
 )
-
-
-def app_id(user: User) -> str:
-    """The app's id, as Slack's ``A…``: its bot's id after its first letter."""
-    return "A" + (user.bot_id or user.id)[1:]
 
 
 def hello(user: User, connections: int) -> bytes:
@@ -84,8 +65,8 @@ def hello(user: User, connections: int) -> bytes:
 
 
 def envelope(envelope_id: str, event_id: str, event: Event, user: User, attempt: int) -> bytes:
-    """``event`` in its Events API envelope for ``user``'s app (``attempt``: how many times
-    it was sent before), its RTM payload carried as it was encoded once."""
+    """``event`` in its Socket Mode envelope for ``user``'s app (``attempt``: how many
+    times it was sent before)."""
     return orjson.dumps(
         {
             "envelope_id": envelope_id,
@@ -93,25 +74,7 @@ def envelope(envelope_id: str, event_id: str, event: Event, user: User, attempt:
             "accepts_response_payload": False,
             "retry_attempt": attempt,
             "retry_reason": "timeout" if attempt else "",
-            "payload": {
-                "token": "",
-                "team_id": user.team_id,
-                "api_app_id": app_id(user),
-                "event": orjson.Fragment(event.payload),
-                "type": "event_callback",
-                "event_id": event_id,
-                "event_time": event.ts // 1_000_000,
-                "authorizations": [
-                    {
-                        "enterprise_id": None,
-                        "team_id": user.team_id,
-                        "user_id": user.id,
-                        "is_bot": user.is_bot,
-                        "is_enterprise_install": False,
-                    }
-                ],
-                "is_ext_shared_channel": False,
-            },
+            "payload": event_callback(event, user, event_id),
         }
     )
 
@@ -157,7 +120,7 @@ class SocketModeConnection(Connection):
         return {}
 
     def deliver(self, event: Event) -> None:
-        if event.type not in EVENTS:
+        if event.type not in APP_EVENTS:
             return
         if self._held is not None:  # opening: sent once hello is (_release)
             if not self._held.add(event):

@@ -19,6 +19,7 @@ from parley.notify.prefs import Prefs
 from parley.storage.models import (
     Caller,
     Channel,
+    EventApp,
     Message,
     Page,
     PostRequest,
@@ -87,6 +88,11 @@ class Directory(Protocol):
         ...
 
     async def set_archived(self, channel_id: str, archived: bool) -> None: ...
+
+    async def event_apps(self) -> list[EventApp]:
+        """Every app that gets the Events API over HTTP (``parley app events``)."""
+        ...
+
     async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
         """Sets ``user_id``'s read mark in ``channel_id`` to ``ts`` (earlier than before
         too: "mark unread"); False, and nothing written, when they are not a member."""

@@ -18,6 +18,16 @@ class Team(msgspec.Struct, frozen=True):
     created: int
 
 
+class EventApp(msgspec.Struct, frozen=True):
+    """An app that gets the Events API over HTTP: its bot user, where its events are
+    POSTed, and the secret they are signed with (Slack's ``X-Slack-Signature``)."""
+
+    user_id: str
+    team_id: str
+    request_url: str
+    signing_secret: str
+
+
 class User(msgspec.Struct, frozen=True):
     id: str
     team_id: str

@@ -32,7 +32,15 @@ from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.listing import channel_kinds
-from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
+from parley.storage.models import (
+    Caller,
+    Channel,
+    EventApp,
+    Page,
+    Team,
+    User,
+    channel_from_row,
+)
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
 
@@ -143,6 +151,20 @@ async def op_add_token(
         "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (%s, %s, %s, %s)",
         (token_hash, user_id, now, scopes),
     )
+
+
+async def op_set_event_app(cur: Any, _state: object, app: EventApp, now: int) -> None:
+    await cur.execute(
+        "REPLACE INTO event_apps VALUES (%s, %s, %s, %s, %s)",
+        (app.user_id, app.team_id, app.request_url, app.signing_secret, now),
+    )
+
+
+async def q_event_apps(cur: Any) -> list[EventApp]:
+    await cur.execute(
+        "SELECT user_id, team_id, request_url, signing_secret FROM event_apps ORDER BY user_id"
+    )
+    return [EventApp(*r) for r in await cur.fetchall()]
 
 
 async def op_set_password(cur: Any, _state: object, user_id: str, stored: str) -> None:
@@ -722,6 +744,9 @@ class MysqlDirectory:
 
     async def set_archived(self, channel_id: str, archived: bool) -> None:
         await self._write(op_set_archived, channel_id, archived)
+
+    async def event_apps(self) -> list[EventApp]:
+        return await self._read(q_event_apps)
 
     async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
         return await self._write(op_mark_read, channel_id, user_id, ts)

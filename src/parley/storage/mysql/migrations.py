@@ -118,6 +118,14 @@ DIRECTORY: list[list[str]] = [
     ],
     # v10: each member's read mark in the channel (conversations.mark): a message ts
     ["ALTER TABLE members ADD COLUMN last_read BIGINT NOT NULL DEFAULT 0"],
+    # v11: apps that get the Events API over HTTP (parley.apps.events)
+    [
+        """CREATE TABLE IF NOT EXISTS event_apps (
+            user_id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            request_url TEXT NOT NULL, signing_secret VARCHAR(128) NOT NULL,
+            created BIGINT NOT NULL
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -22,7 +22,15 @@ from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.listing import channel_kinds
-from parley.storage.models import Caller, Channel, Page, Team, User, channel_from_row
+from parley.storage.models import (
+    Caller,
+    Channel,
+    EventApp,
+    Page,
+    Team,
+    User,
+    channel_from_row,
+)
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
 
@@ -417,6 +425,9 @@ class SqliteDirectory:
     async def set_archived(self, channel_id: str, archived: bool) -> None:
         await self._writer.submit(op_set_archived, channel_id, archived)
 
+    async def event_apps(self) -> list[EventApp]:
+        return await self._read(q_event_apps)
+
     async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
         return await self._writer.submit(op_mark_read, channel_id, user_id, ts)
 
@@ -739,6 +750,20 @@ def op_take_held(conn: sqlite3.Connection, _state: object, user_id: str) -> list
         "DELETE FROM push_held WHERE user_id = ? RETURNING notice", (user_id,)
     ).fetchall()
     return decode_notices(r[0] for r in rows)
+
+
+def op_set_event_app(conn: sqlite3.Connection, _state: object, app: EventApp, now: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO event_apps VALUES (?, ?, ?, ?, ?)",
+        (app.user_id, app.team_id, app.request_url, app.signing_secret, now),
+    )
+
+
+def q_event_apps(conn: sqlite3.Connection) -> list[EventApp]:
+    rows = conn.execute(
+        "SELECT user_id, team_id, request_url, signing_secret FROM event_apps ORDER BY user_id"
+    ).fetchall()
+    return [EventApp(*r) for r in rows]
 
 
 def op_set_password(conn: sqlite3.Connection, _state: object, user_id: str, stored: str) -> None:

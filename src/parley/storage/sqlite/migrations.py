@@ -92,6 +92,13 @@ DIRECTORY = [
     """
     ALTER TABLE members ADD COLUMN last_read INTEGER NOT NULL DEFAULT 0;
     """,
+    # v11: apps that get the Events API over HTTP (parley.apps.events)
+    """
+    CREATE TABLE event_apps (
+        user_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, request_url TEXT NOT NULL,
+        signing_secret TEXT NOT NULL, created INTEGER NOT NULL
+    );
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,57 @@
+"""The Events API's ``event_callback``: what an app receives for one event, over Socket
+Mode (:mod:`parley.gateway.socket_mode`) or HTTP (:mod:`parley.apps.events`). Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from parley.bus.interface import Event
+from parley.storage.models import User
+
+#: The bus events an app receives (the Events API's, of the channels its bot is in);
+#: typing, presence, read marks and ephemeral messages are not among them, as in Slack.
+APP_EVENTS = frozenset(
+    {
+        "message",
+        "message_changed",
+        "message_deleted",
+        "reaction_added",
+        "reaction_removed",
+        "member_joined_channel",
+        "member_left_channel",
+        "channel_created",
+        "channel_rename",
+        "group_rename",
+    }
+)
+
+
+def app_id(user: User) -> str:
+    """The app's id, as Slack's ``A…``: its bot's id after its first letter."""
+    return "A" + (user.bot_id or user.id)[1:]
+
+
+def event_callback(event: Event, user: User, event_id: str) -> dict[str, Any]:
+    """``event`` as ``user``'s app receives it, its RTM payload carried as it was encoded
+    once (``orjson.Fragment``: encode the result with orjson)."""
+    return {
+        "token": "",
+        "team_id": user.team_id,
+        "api_app_id": app_id(user),
+        "event": orjson.Fragment(event.payload),
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": event.ts // 1_000_000,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": user.team_id,
+                "user_id": user.id,
+                "is_bot": user.is_bot,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }

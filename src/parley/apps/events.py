@@ -1,0 +1,265 @@
+"""The Events API over HTTP: each app registered with a request URL (``parley app
+events``) gets the events of the channels its bot is in POSTed to it, signed as Slack
+signs them, so a Bolt app in HTTP mode (``App(signing_secret=...)``) works unmodified.
+
+A worker (consumer group :data:`GROUP`, on nodes that run workers) reads the event log.
+For each event of :data:`.APP_EVENTS` it finds the apps of the event's team whose bot is
+a member of the channel (every app of the team for ``channel_created``) and POSTs the
+``event_callback`` (:func:`.event_callback`), with ``X-Slack-Request-Timestamp`` and
+``X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>")``. A 2xx answer
+delivers it. Anything else, a timeout (:data:`TIMEOUT`) or a refused connection becomes
+a durable retry (step :data:`STEP`): sent again with backoff, ``X-Slack-Retry-Num`` and
+``X-Slack-Retry-Reason`` (``http_timeout``, ``http_error``, ``connection_failed``), up to
+the step's attempts, then a dead letter (``parley dlq``). Each app has a circuit breaker
+(``events:<bot user id>``): while an app is failing its events wait for it as retries
+instead of holding up the others. A partition's offset is committed once each of its
+events is delivered or durably waiting, so a worker that dies redoes at most that batch
+(an app may get an event twice: its ``event_id`` tells).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+import msgspec
+import orjson
+
+from parley.apps.callback import APP_EVENTS, event_callback
+from parley.bus.interface import Event, EventBus
+from parley.metrics import Row, counter
+from parley.resilience.board import Breakers
+from parley.resilience.retries import Backoff, first_failure, postponed, refused
+from parley.resilience.store import RetryStore, failed_again
+from parley.storage.interface import Directory
+from parley.storage.models import EventApp, User
+from parley.worker.ownership import Ownership, PartitionWorker
+
+log = logging.getLogger(__name__)
+
+#: The consumer group of the Events API's deliveries.
+GROUP = "events"
+#: The retry table's step of deliveries that failed.
+STEP = "events"
+#: Seconds an app has to answer (Slack's: 3).
+TIMEOUT = 3.0
+#: Seconds the list of registered apps is reused before it is read again.
+APPS_TTL = 5.0
+#: Why a delivery was not attempted: its app's circuit breaker is open.
+BREAKER_OPEN = "breaker_open"
+#: What became of deliveries, for ``/metrics``.
+OUTCOMES = ("delivered", "retried", "dead_letters", "breaker_open")
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's request signature: ``v0=`` and the hex HMAC-SHA256 of ``v0:ts:body``."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def new_secret() -> str:
+    """A signing secret, as long as Slack's (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+class Delivery(msgspec.Struct, frozen=True):
+    """One event for one app, as a retry keeps it."""
+
+    app: str  # the app's bot user id
+    event_id: str
+    body: bytes  # the encoded event_callback
+
+
+class EventsWorker(PartitionWorker):
+    name = "events"
+
+    def __init__(
+        self,
+        bus: EventBus,
+        directory: Directory,
+        members: Callable[[str], Awaitable[frozenset[str]]],
+        *,
+        retries: RetryStore,
+        breakers: Breakers,
+        backoff: Backoff | None = None,
+        ownership: Ownership | None = None,
+        clock: Callable[[], float] = time.time,
+        retry_every: float = 0.5,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(bus, GROUP, ownership)
+        self._directory = directory
+        self._members = members
+        self._retries = retries
+        self._board = breakers
+        self._backoff = backoff or Backoff(attempts=4)  # the first and Slack's 3 retries
+        self._clock = clock
+        self._retry_every = retry_every
+        self._client = client or httpx.AsyncClient(timeout=TIMEOUT)
+        self._apps: tuple[float, dict[str, EventApp], dict[str, User]] = (0.0, {}, {})
+        #: Deliveries by what became of them (:data:`OUTCOMES`).
+        self.counts: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._retry_loop(), name="events-retry"))
+        self._start_partitions()
+
+    async def close(self) -> None:
+        await super().close()
+        await self._client.aclose()
+
+    def metric_rows(self) -> list[Row]:
+        return [
+            counter(
+                "parley_app_events",
+                "Events API deliveries over HTTP and what became of them.",
+                [((k,), self.counts.get(k, 0)) for k in OUTCOMES],
+                ["outcome"],
+            )
+        ]
+
+    def _count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _follow(self, partition: int) -> None:
+        offset = await self._start_offset(partition)
+        while True:
+            try:
+                batch = await self._read(partition, offset, 500)
+                apps, users = await self._registered()
+                if apps:  # none registered (the common case): a batch costs a read
+                    for event in batch.events:
+                        if event.type in APP_EVENTS:
+                            await self._event(event, apps, users)
+            except Exception:  # the log or the directory failing: the same batch again
+                log.exception("events: partition %d failed", partition)
+                await asyncio.sleep(0.5)
+                continue
+            offset = batch.next_offset
+            self._bus.commit(GROUP, partition, offset)
+
+    async def _registered(self) -> tuple[dict[str, EventApp], dict[str, User]]:
+        """The registered apps and their bot users, by bot user id (read every
+        :data:`APPS_TTL` seconds)."""
+        read_at, apps, users = self._apps
+        if self._clock() - read_at > APPS_TTL:
+            apps = {a.user_id: a for a in await self._directory.event_apps()}
+            users = {}
+            for user_id in apps:
+                user = await self._directory.user(user_id)
+                if user is not None and not user.deleted:
+                    users[user_id] = user
+            self._apps = (self._clock(), apps, users)
+        return apps, users
+
+    async def _event(self, event: Event, apps: dict[str, EventApp], users: dict[str, User]) -> None:
+        """Delivers ``event`` to the apps it concerns (each a first attempt, or a durable
+        retry), all at once."""
+        team = [a for a in apps.values() if a.team_id == event.team and a.user_id in users]
+        if event.type != "channel_created":
+            members = await self._members(event.channel)
+            team = [a for a in team if a.user_id in members]
+        sends = [self._first(a, users[a.user_id], event) for a in team]
+        await asyncio.gather(*sends)
+
+    # -- delivering -------------------------------------------------------------------------
+
+    async def _first(self, app: EventApp, bot: User, event: Event) -> None:
+        event_id = f"Ev{secrets.token_hex(8).upper()}"
+        body = orjson.dumps(event_callback(event, bot, event_id))
+        delivery = Delivery(app.user_id, event_id, body)
+        failure, wait = await self._post(app, delivery, 0, "")
+        if failure is None:
+            return
+        now, item = self._now_us(), f"{app.user_id}/{event_id}"
+        payload = msgspec.json.encode(delivery)
+        if failure == BREAKER_OPEN:  # not attempted: due when the breaker lets one by
+            record = refused(STEP, item, payload, failure, now, wait)
+        else:
+            record = first_failure(STEP, item, payload, failure, now, self._backoff)
+        await self._retries.retry_later(record)
+        self._count("retried")
+
+    async def _post(
+        self, app: EventApp, d: Delivery, attempt: int, reason: str
+    ) -> tuple[str | None, float]:
+        """One POST of ``d`` to ``app``: ``(None, 0)`` once delivered, else why not (the
+        reason Slack names in ``X-Slack-Retry-Reason``: ``http_timeout``, ``http_error``,
+        ``connection_failed``; or :data:`BREAKER_OPEN`, not attempted, with the seconds
+        until the app's breaker lets a call by)."""
+        breaker = self._board.get(f"events:{app.user_id}")
+        if not breaker.allow(self._board.clock()):
+            self._count("breaker_open")
+            return BREAKER_OPEN, breaker.retry_after(self._board.clock())
+        stamp = str(int(self._clock()))
+        headers = {
+            "content-type": "application/json",
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": signature(app.signing_secret, stamp, d.body),
+        }
+        if attempt:
+            headers["x-slack-retry-num"] = str(attempt)
+            headers["x-slack-retry-reason"] = reason
+        try:
+            answer = await self._client.post(app.request_url, content=d.body, headers=headers)
+        except httpx.TimeoutException:
+            failure: str | None = "http_timeout"
+        except httpx.HTTPError:
+            failure = "connection_failed"
+        except asyncio.CancelledError:
+            breaker.cancel()
+            raise
+        else:
+            failure = None if 200 <= answer.status_code < 300 else "http_error"
+        breaker.record(failure is None, self._board.clock())
+        if failure is None:
+            self._count("delivered")
+        return failure, 0.0
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._retry_every)
+            try:
+                await self.retry_due()
+            except Exception:
+                log.exception("events: retrying failed")
+
+    async def retry_due(self) -> int:
+        """Sends again the deliveries whose retry is due (each claimed for a minute, so
+        no other worker sends it meanwhile); how many."""
+        now = self._now_us()
+        due = await self._retries.claim_due(STEP, now, 100, now + 60_000_000)
+        apps, _users = await self._registered()
+        for record in due:
+            d = msgspec.json.decode(record.payload, type=Delivery)
+            app = apps.get(d.app)
+            if app is None:  # the app no longer gets events: nothing to deliver to
+                await self._retries.retry_done(STEP, record.item)
+                continue
+            reason = record.errors[-1].split(" ", 1)[-1] if record.errors else "http_error"
+            failure, wait = await self._post(app, d, record.attempts, reason)
+            if failure is None:
+                await self._retries.retry_done(STEP, record.item)
+            elif failure == BREAKER_OPEN:
+                await self._retries.retry_later(postponed(record, self._now_us(), wait))
+            else:
+                later, died = await failed_again(
+                    self._retries, record, failure, self._now_us(), self._backoff
+                )
+                self._count("dead_letters" if died else "retried")
+                if died:
+                    log.warning(
+                        "events: %s given up after %d attempts", record.item, later.attempts
+                    )
+        return len(due)
+
+    def _now_us(self) -> int:
+        return int(self._clock() * 1e6)

@@ -1,0 +1,213 @@
+"""The Events API over HTTP: a Bolt app in HTTP mode, unmodified, answers through Parley;
+deliveries are signed as Slack signs them, retried with Slack's headers until the app
+takes them, and given up as dead letters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from slack_bolt import App
+from slack_bolt.app.app import SlackAppDevelopmentServer
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from parley import admin
+from parley.server import free_port
+from tests.helpers import server_in_thread
+
+_n = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with server_in_thread(tmp_path_factory.mktemp("data")) as srv:
+        yield srv
+
+
+def _wait(check, what: str, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.05)
+    return found
+
+
+class Receiver:
+    """An app's request URL: answers each event with the next status of ``statuses``
+    (then 200), keeps what came, and answers url_verification's challenge (with the
+    first status, when ``refuse_challenge``)."""
+
+    def __init__(self, statuses: list[int] | None = None, refuse_challenge: bool = False):
+        self.statuses = list(statuses or [])
+        self.refuse_challenge = refuse_challenge
+        self.got: list[tuple[dict, dict]] = []  # (headers, body)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["content-length"]))
+                body = json.loads(raw)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                headers["raw"] = raw.decode()
+                receiver.got.append((headers, body))
+                status = 200
+                challenge = body.get("type") == "url_verification"
+                if receiver.statuses and (not challenge or receiver.refuse_challenge):
+                    status = receiver.statuses.pop(0)
+                answer = json.dumps({"challenge": body.get("challenge", "")}).encode()
+                self.send_response(status)
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_port}/slack/events"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def events(self, bot: str) -> list[tuple[dict, dict]]:
+        """The events that came for ``bot``'s app (a port a closed app had may be this
+        one's now: its retries may come here too)."""
+        return [
+            (h, b)
+            for h, b in self.got
+            if b.get("type") == "event_callback" and b["authorizations"][0]["user_id"] == bot
+        ]
+
+    def close(self) -> None:
+        self.http.shutdown()
+
+
+@pytest.fixture()
+def bot_in_room(server):
+    tag = next(_n)
+    bot = server.user(f"evapp-{tag}", bot=True)
+    person = server.user(f"evapp-{tag}-person")
+    web = server.client(person.token)
+    channel = web.conversations_create(name=f"evapp-{tag}")["channel"]["id"]
+    web.conversations_invite(channel=channel, users=bot.user_id)
+    return bot, person, channel
+
+
+def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
+    bot, person, channel = bot_in_room
+    port = free_port("127.0.0.1")
+    url = f"http://127.0.0.1:{port}/slack/events"
+    # the app is made first (its secret), then its URL verified, as with Slack
+    secret = admin.register_event_app(server.settings, bot.user_id, url, verify=False)[
+        "signing_secret"
+    ]
+    app = App(
+        signing_secret=secret, client=WebClient(token=bot.token, base_url=f"{server.url}/api/")
+    )
+
+    @app.message("hello")
+    def hello(message, say):
+        say(f"hi <@{message['user']}> over HTTP")
+
+    dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
+    threading.Thread(target=dev.start, daemon=True).start()
+    try:
+        registered = _wait(
+            lambda: _try(lambda: admin.register_event_app(server.settings, bot.user_id, url)),
+            "the URL verified",
+        )
+        assert registered["signing_secret"] == secret  # kept: the running app still checks
+        web = server.client(person.token)
+
+        def texts():
+            return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
+
+        time.sleep(5.5)  # the worker reads the registered apps every 5 s
+        web.chat_postMessage(channel=channel, text="hello app")
+        _wait(lambda: f"hi <@{person.user_id}> over HTTP" in texts(), "Bolt's answer")
+    finally:
+        dev._server.shutdown()
+
+
+def _try(call):
+    try:
+        return call()
+    except admin.AdminError:
+        return None
+
+
+def test_deliveries_are_signed_and_retried_until_taken(server, bot_in_room):
+    bot, person, channel = bot_in_room
+    receiver = Receiver(statuses=[500, 503])
+    try:
+        secret = admin.register_event_app(server.settings, bot.user_id, receiver.url)[
+            "signing_secret"
+        ]
+        time.sleep(5.5)  # the worker reads the registered apps every 5 s
+        server.client(person.token).chat_postMessage(channel=channel, text="to the app")
+        _wait(lambda: len(receiver.events(bot.user_id)) >= 3, "three tries")
+        time.sleep(1)
+        got = receiver.events(bot.user_id)
+        assert len(got) == 3  # refused twice, then taken: no more
+        verifier = SignatureVerifier(secret)
+        for headers, _body in got:
+            assert verifier.is_valid(
+                headers["raw"], headers["x-slack-request-timestamp"], headers["x-slack-signature"]
+            )
+        first, second, third = got
+        assert "x-slack-retry-num" not in first[0]
+        assert (second[0]["x-slack-retry-num"], second[0]["x-slack-retry-reason"]) == (
+            "1",
+            "http_error",
+        )
+        assert third[0]["x-slack-retry-num"] == "2"
+        ids = {b["event_id"] for _h, b in got}
+        assert len(ids) == 1  # the same event each time
+        event = first[1]["event"]
+        assert (event["type"], event["text"], event["channel"]) == (
+            "message",
+            "to the app",
+            channel,
+        )
+        assert first[1]["authorizations"][0]["user_id"] == bot.user_id
+    finally:
+        receiver.close()
+
+
+def test_an_app_that_never_takes_an_event_gets_it_as_a_dead_letter(server, bot_in_room):
+    bot, person, channel = bot_in_room
+    receiver = Receiver(statuses=[500] * 20)
+    try:
+        admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
+        time.sleep(5.5)
+        server.client(person.token).chat_postMessage(channel=channel, text="never taken")
+        letters = _wait(
+            lambda: [
+                d
+                for d in admin.dead_letters(server.settings, "events")
+                if d["item"].startswith(bot.user_id)
+            ],
+            "a dead letter",
+            timeout=30,
+        )
+        assert len(letters) == 1 and "http_error" in letters[0]["last_error"]
+        assert len(receiver.events(bot.user_id)) == 4  # the first and Slack's three retries
+    finally:
+        receiver.close()
+
+
+def test_registration_checks_the_bot_and_the_challenge(server, bot_in_room):
+    bot, person, _channel = bot_in_room
+    receiver = Receiver(statuses=[403], refuse_challenge=True)
+    try:
+        with pytest.raises(admin.AdminError, match="challenge"):
+            admin.register_event_app(server.settings, bot.user_id, receiver.url)
+        with pytest.raises(admin.AdminError, match="not a bot"):
+            admin.register_event_app(server.settings, person.user_id, receiver.url)
+        with pytest.raises(admin.AdminError, match="http"):
+            admin.register_event_app(server.settings, bot.user_id, "ftp://example", verify=False)
+    finally:
+        receiver.close()
