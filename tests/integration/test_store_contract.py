@@ -622,6 +622,33 @@ def test_waiting_retries_are_listed_by_item_prefix(backend):
     assert asyncio.run(go()) == (["UA/Q1", "UA/Q2", "UA/Q3"], ["UA/Q2"], ["UA/Q2"], [])
 
 
+def test_event_apps_are_registered_once_each(backend):
+    from parley.storage.models import EventApp
+
+    d = backend.directory()
+    first = EventApp("UAPP1", "TAPP", "http://a.example/events", "s1")
+    moved = EventApp("UAPP1", "TAPP", "http://b.example/events", "s1")
+    other = EventApp("UAPP2", "TAPP", "http://c.example/events", "s2")
+    for app in (first, other, moved):  # as `parley app events` writes them
+        if isinstance(backend, SqliteBackend):
+            from parley.storage.sqlite import directory as ops
+
+            ops.admin(backend.settings, ops.op_set_event_app, app, 1)
+        else:
+            from parley.storage.mysql import directory as ops
+
+            ops.admin(backend._settings(1), ops.op_set_event_app, app, 1)
+
+    async def go():
+        await d.start()
+        try:
+            return await d.event_apps()
+        finally:
+            await d.close()
+
+    assert asyncio.run(go()) == [moved, other]
+
+
 def test_retries_and_dead_letters(backend):
     """The retry table and the dead letters (``parley.resilience``): due items are
     claimed once (leased), done ones forgotten, buried ones listed with their history,
