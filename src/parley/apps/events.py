@@ -11,10 +11,12 @@ delivers it. Anything else, a timeout (:data:`TIMEOUT`) or a refused connection 
 a durable retry (step :data:`STEP`): sent again with backoff, ``X-Slack-Retry-Num`` and
 ``X-Slack-Retry-Reason`` (``http_timeout``, ``http_error``, ``connection_failed``), up to
 the step's attempts, then a dead letter (``parley dlq``). Each app has a circuit breaker
-(``events:<bot user id>``): while an app is failing its events wait for it as retries
-instead of holding up the others. A partition's offset is committed once each of its
-events is delivered or durably waiting, so a worker that dies redoes at most that batch
-(an app may get an event twice: its ``event_id`` tells).
+(``events:<bot user id>``): while an app is failing its events wait for it as retries.
+A batch's events go out at once, so an app that does not answer costs the others at most
+its timeout per batch (and nothing once its breaker is open); as with Slack, an app may
+get a channel's events out of order and must not rely on it. A partition's offset is
+committed once each of its events is delivered or durably waiting, so a worker that dies
+redoes at most that batch (an app may get an event twice: its ``event_id`` tells).
 """
 
 from __future__ import annotations
@@ -136,9 +138,13 @@ class EventsWorker(PartitionWorker):
                 batch = await self._read(partition, offset, 500)
                 apps, users = await self._registered()
                 if apps:  # none registered (the common case): a batch costs a read
-                    for event in batch.events:
-                        if event.type in APP_EVENTS:
-                            await self._event(event, apps, users)
+                    await asyncio.gather(
+                        *(
+                            self._event(event, apps, users)
+                            for event in batch.events
+                            if event.type in APP_EVENTS
+                        )
+                    )
             except Exception:  # the log or the directory failing: the same batch again
                 log.exception("events: partition %d failed", partition)
                 await asyncio.sleep(0.5)
