@@ -41,6 +41,7 @@ from parley.resilience.retries import Backoff, first_failure, postponed, refused
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory
 from parley.storage.models import EventApp, User
+from parley.tasks import every
 from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ class EventsWorker(PartitionWorker):
         self.counts: dict[str, int] = {}
 
     def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._retry_loop(), name="events-retry"))
+        retrying = every(self._retry_every, self.retry_due, "events: retrying")
+        self._tasks.append(asyncio.create_task(retrying, name="events-retry"))
         self._start_partitions()
 
     async def close(self) -> None:
@@ -229,14 +231,6 @@ class EventsWorker(PartitionWorker):
         if failure is None:
             self._count("delivered")
         return failure, 0.0
-
-    async def _retry_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._retry_every)
-            try:
-                await self.retry_due()
-            except Exception:
-                log.exception("events: retrying failed")
 
     async def retry_due(self) -> int:
         """Sends again the deliveries whose retry is due (each claimed for a minute, so

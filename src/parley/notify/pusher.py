@@ -72,7 +72,7 @@ from parley.resilience.retries import (
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.models import CHANNEL_NOTICES
-from parley.tasks import cancel_all
+from parley.tasks import cancel_all, every
 from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)
@@ -181,11 +181,11 @@ class Pusher(PartitionWorker):
         self.counts: dict[str, int] = {}
 
     def start(self) -> None:
-        for every, work, name in (
+        for seconds, work, name in (
             (self._release_every, self.release_held, "release"),
             (self._retry_every, self.retry_due, "retry"),
         ):
-            loop = self._every(every, work, name)
+            loop = every(seconds, work, f"pusher: {name}")
             self._tasks.append(asyncio.create_task(loop, name=f"pusher-{name}"))
         self._start_partitions()
 
@@ -466,16 +466,6 @@ class Pusher(PartitionWorker):
         return int(self._clock() * 1e6)
 
     # -- Do Not Disturb ---------------------------------------------------------------------
-
-    @staticmethod
-    async def _every(seconds: float, work: Callable[[], Awaitable[int]], name: str) -> None:
-        """``work()`` every ``seconds`` until cancelled; a failure waits for the next."""
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await work()
-            except Exception:
-                log.exception("pusher: %s failed", name)
 
     async def release_held(self) -> int:
         """Sends a summary per channel to each user whose DND has ended; how many users."""

@@ -68,6 +68,7 @@ from parley.search.interface import Doc, SearchIndex
 from parley.search.query import has_link
 from parley.storage.interface import MessageStore
 from parley.storage.models import Message
+from parley.tasks import every
 from parley.worker.ownership import Ownership, PartitionWorker
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ class Indexer(PartitionWorker):
         self._started = wall_us()
         self._tasks.append(asyncio.create_task(self._recover(), name="indexer-recovery"))
         if self._retries is not None:
-            self._tasks.append(asyncio.create_task(self._retry_loop(), name="indexer-retries"))
+            retrying = every(self._retry_every, self.retry_due, "search: the retry loop")
+            self._tasks.append(asyncio.create_task(retrying, name="indexer-retries"))
         self._start_partitions()
 
     def _forget_partition(self, partition: int) -> None:
@@ -294,14 +296,6 @@ class Indexer(PartitionWorker):
                 )
                 await self._retries.retry_later(retry)
                 self._count("retried")
-
-    async def _retry_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._retry_every)
-            try:
-                await self.retry_due()
-            except Exception:
-                log.exception("search: the retry loop failed")
 
     async def retry_due(self) -> int:
         """Indexes again the refused messages whose retry is due; how many."""
