@@ -28,7 +28,7 @@ from parley.pipeline.send import Sender
 from parley.resilience.retries import Backoff, Retry
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory
-from parley.tasks import cancel_all
+from parley.tasks import cancel_all, every
 
 log = logging.getLogger(__name__)
 
@@ -120,21 +120,17 @@ class Scheduler:
     # -- the worker ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")
+        looking = every(self._interval, self._post_all_due, "scheduler: looking for due messages")
+        self._task = asyncio.get_running_loop().create_task(looking, name="scheduler")
 
     async def close(self) -> None:
         if self._task is not None:
             await cancel_all([self._task])
             self._task = None
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.post_due() == BATCH:
-                    pass  # more were due than one batch holds
-            except Exception:  # the directory failing: the next look tries again
-                log.exception("scheduler: looking for due messages failed")
-            await asyncio.sleep(self._interval)
+    async def _post_all_due(self) -> None:
+        while await self.post_due() == BATCH:
+            pass  # more were due than one batch holds
 
     async def post_due(self) -> int:
         """Posts the scheduled messages due now, each claimed first; how many were."""
