@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 
 import orjson
 
@@ -84,10 +83,10 @@ class _Waiting:
 
     __slots__ = ("event", "event_id", "attempts", "due")
 
-    def __init__(self, event: Event, event_id: str, due: float) -> None:
+    def __init__(self, event: Event, event_id: str, attempts: int, due: float) -> None:
         self.event = event
         self.event_id = event_id
-        self.attempts = 0
+        self.attempts = attempts
         self.due = due
 
 
@@ -144,9 +143,8 @@ class SocketModeConnection(Connection):
     def _send_envelope(self, event: Event, event_id: str, attempts: int = 0) -> None:
         assert self.user is not None
         envelope_id = secrets.token_hex(16)
-        waiting = _Waiting(event, event_id, time.monotonic() + ACK_WAIT)
-        waiting.attempts = attempts
-        self._waiting[envelope_id] = waiting
+        due = self.gateway.clock() + ACK_WAIT
+        self._waiting[envelope_id] = _Waiting(event, event_id, attempts, due)
         self.send(envelope(envelope_id, event_id, event, self.user, attempts))
         if self._timer is None:
             self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
@@ -167,7 +165,7 @@ class SocketModeConnection(Connection):
         self._timer = None
         if self.transport is None or self.transport.is_disconnected:
             return
-        now = time.monotonic()
+        now = self.gateway.clock()
         due = [(eid, w) for eid, w in self._waiting.items() if w.due <= now]
         for envelope_id, waiting in due:
             del self._waiting[envelope_id]
