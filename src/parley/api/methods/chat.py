@@ -1,11 +1,15 @@
 """``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``,
-``chat.getPermalink``.
+``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
+``chat.deleteScheduledMessage``.
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
 opened if need be, as Slack's does; the answer names the ``D…`` channel.
 
 ``chat.postEphemeral`` shows a message to one member of a channel, on the connections
 they have open at the time; it is not stored (:meth:`.Sender.ephemeral`).
+
+A scheduled message is checked when scheduled and posted at its time through the same
+send path, once (:mod:`parley.pipeline.schedule`).
 
 Parley's extension: ``chat.update`` takes an optional ``edit_version`` (the message's
 ``edit_version`` the client last saw); a stale one answers ``edit_conflict`` with the
