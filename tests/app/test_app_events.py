@@ -4,6 +4,7 @@ takes them, and given up as dead letters."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -125,11 +126,16 @@ def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
         def texts():
             return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
 
-        time.sleep(5.5)  # the worker reads the registered apps every 5 s
+        _reload(server)  # a node picks a new app up within 5 s; the test, at once
         web.chat_postMessage(channel=channel, text="hello app")
         _wait(lambda: f"hi <@{person.user_id}> over HTTP" in texts(), "Bolt's answer")
     finally:
         dev._server.shutdown()
+
+
+def _reload(server) -> None:
+    future = asyncio.run_coroutine_threadsafe(server.services.app_events.reload(), server.loop)
+    assert future.result(10)
 
 
 def _try(call):
@@ -146,7 +152,7 @@ def test_deliveries_are_signed_and_retried_until_taken(server, bot_in_room):
         secret = admin.register_event_app(server.settings, bot.user_id, receiver.url)[
             "signing_secret"
         ]
-        time.sleep(5.5)  # the worker reads the registered apps every 5 s
+        _reload(server)  # a node picks a new app up within 5 s; the test, at once
         server.client(person.token).chat_postMessage(channel=channel, text="to the app")
         _wait(lambda: len(receiver.events(bot.user_id)) >= 3, "three tries")
         time.sleep(1)
@@ -182,7 +188,7 @@ def test_an_app_that_never_takes_an_event_gets_it_as_a_dead_letter(server, bot_i
     receiver = Receiver(statuses=[500] * 20)
     try:
         admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
-        time.sleep(5.5)
+        _reload(server)  # a node picks a new app up within 5 s; the test, at once
         server.client(person.token).chat_postMessage(channel=channel, text="never taken")
         letters = _wait(
             lambda: [

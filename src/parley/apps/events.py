@@ -2,7 +2,10 @@
 events``) gets the events of the channels its bot is in POSTed to it, signed as Slack
 signs them, so a Bolt app in HTTP mode (``App(signing_secret=...)``) works unmodified.
 
-A worker (consumer group :data:`GROUP`, on nodes that run workers) reads the event log.
+A worker (consumer group :data:`GROUP`, on nodes that run workers) reads the event log
+from when the first app is registered (a node sees a registration within
+:data:`APPS_TTL` seconds; until then it reads nothing, so a server without apps pays
+nothing for them).
 For each event of :data:`.APP_EVENTS` it finds the apps of the event's team whose bot is
 a member of the channel (every app of the team for ``channel_created``) and POSTs the
 ``event_callback`` (:func:`.event_callback`), with ``X-Slack-Request-Timestamp`` and
@@ -108,11 +111,36 @@ class EventsWorker(PartitionWorker):
         self._apps: tuple[float, dict[str, EventApp], dict[str, User]] = (0.0, {}, {})
         #: Deliveries by what became of them (:data:`OUTCOMES`).
         self.counts: dict[str, int] = {}
+        self._started = False  # reading the log (since the first app was registered)
+        #: Where reading each partition starts, when known before its task does.
+        self._positions: dict[int, int] = {}
 
     def start(self) -> None:
+        """Retries at once; the event log is read from when the first app is registered
+        (until then the worker reads nothing: no log reads, no consumer on JetStream)."""
         retrying = every(self._retry_every, self.retry_due, "events: retrying")
         self._tasks.append(asyncio.create_task(retrying, name="events-retry"))
-        self._start_partitions()
+        self._tasks.append(asyncio.create_task(self._first_app(), name="events-first-app"))
+
+    async def _first_app(self) -> None:
+        while not await self.reload():
+            await asyncio.sleep(APPS_TTL)
+
+    async def reload(self) -> bool:
+        """Reads the registered apps now (``parley app events`` just ran), and starts
+        reading the log if it had not and there is one; whether there is one."""
+        try:
+            apps, _users = await self._registered(fresh=True)
+        except Exception:  # the directory failing: the next look
+            log.exception("events: reading the registered apps failed")
+            return False
+        if apps and not self._started:
+            self._started = True
+            if self._ownership is None:  # positioned now: all published from here is read
+                for partition in range(self._partitions):
+                    self._positions[partition] = await self._start_offset(partition)
+            self._start_partitions()
+        return bool(apps)
 
     async def close(self) -> None:
         await super().close()
@@ -134,12 +162,14 @@ class EventsWorker(PartitionWorker):
     # -- reading ----------------------------------------------------------------------------
 
     async def _follow(self, partition: int) -> None:
-        offset = await self._start_offset(partition)
+        offset = self._positions.pop(partition, None)
+        if offset is None:
+            offset = await self._start_offset(partition)
         while True:
             try:
                 batch = await self._read(partition, offset, 500)
                 apps, users = await self._registered()
-                if apps:  # none registered (the common case): a batch costs a read
+                if apps:  # all unregistered since: a batch costs a read
                     await asyncio.gather(
                         *(
                             self._event(event, apps, users)
@@ -154,11 +184,11 @@ class EventsWorker(PartitionWorker):
             offset = batch.next_offset
             self._bus.commit(GROUP, partition, offset)
 
-    async def _registered(self) -> tuple[dict[str, EventApp], dict[str, User]]:
+    async def _registered(self, fresh: bool = False) -> tuple[dict[str, EventApp], dict[str, User]]:
         """The registered apps and their bot users, by bot user id (read every
-        :data:`APPS_TTL` seconds)."""
+        :data:`APPS_TTL` seconds, or now when ``fresh``)."""
         read_at, apps, users = self._apps
-        if self._clock() - read_at > APPS_TTL:
+        if fresh or self._clock() - read_at > APPS_TTL:
             apps = {a.user_id: a for a in await self._directory.event_apps()}
             users = {}
             for user_id in apps:
