@@ -169,7 +169,7 @@ class EventsWorker(PartitionWorker):
             try:
                 batch = await self._read(partition, offset, 500)
                 apps, users = await self._registered()
-                if apps:  # all unregistered since: a batch costs a read
+                if apps:  # (the directory may answer none for a while: a read, nothing more)
                     await asyncio.gather(
                         *(
                             self._event(event, apps, users)
