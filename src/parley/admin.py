@@ -133,18 +133,15 @@ def create_user(
         created=wall_us(),
     )
     token = new_token(bot)
-    app = new_app_token() if app_token else None
     try:
         d.admin(settings, d.op_create_user, user, hash_token(token), chosen)
-        if app is not None:
-            level = scope_names.encode(scope_names.APP_LEVEL)
-            d.admin(settings, d.op_add_token, user.id, hash_token(app), wall_us(), level)
         if stored is not None:
             d.admin(settings, d.op_set_password, user.id, stored)
     except ApiError as exc:
         if exc.code == Code.NAME_TAKEN:
             raise AdminError(f"a user named {name!r} already exists in {team.id}") from exc
         raise AdminError(exc.code) from exc
+    app = issue_app_token(settings, team.id, name) if app_token else None
     return Credentials(team.id, user.id, token, user.bot_id, app)
 
 
@@ -189,6 +186,19 @@ def issue_token(
     return Credentials(team_id, user.id, token, user.bot_id)
 
 
+def issue_app_token(settings: Settings, team_id: str, name: str) -> str:
+    """A new app-level token (``xapp-``, scope ``connections:write``: it only opens Socket
+    Mode connections) for the bot ``name``'s app."""
+    d = _directory(settings)
+    user = d.admin_read(settings, d.q_user_by_name, team_id, name)
+    if user is None or not user.is_bot:
+        raise AdminError(f"no bot {name!r} in {team_id}: an app's connection is its bot's")
+    token = new_app_token()
+    level = scope_names.encode(scope_names.APP_LEVEL)
+    d.admin(settings, d.op_add_token, user.id, hash_token(token), wall_us(), level)
+    return token
+
+
 def ensure_channel(
     settings: Settings, team_id: str, name: str, creator: str, members: list[str]
 ) -> Channel:
@@ -214,6 +224,8 @@ class Demo:
     general: Channel
     #: alice's and bob's web sign-in password (new every call)
     password: str
+    #: alice-bot's app-level token, for a Slack app over Socket Mode (new every call)
+    app_token: str
 
 
 def demo(settings: Settings) -> Demo:
@@ -234,8 +246,16 @@ def demo(settings: Settings) -> Demo:
     password = secrets.token_urlsafe(9)
     for name in ("alice", "bob"):
         set_password(settings, team.id, name, password)
+    app_token = issue_app_token(settings, team.id, "alice-bot")
     return Demo(
-        team, creds["alice"], creds["bob"], creds["alice-bot"], creds["bob-bot"], general, password
+        team,
+        creds["alice"],
+        creds["bob"],
+        creds["alice-bot"],
+        creds["bob-bot"],
+        general,
+        password,
+        app_token,
     )
 
 

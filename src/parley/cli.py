@@ -241,6 +241,9 @@ base_url='{url}/api/'); print(c.chat_postMessage(channel='{demo.general.id}', te
 Chat in real time (RTM needs bot tokens), one command per terminal:
   {chat} {demo.alice_bot.token}
   {chat} {demo.bob_bot.token}
+
+A Slack app (Bolt) as alice-bot over Socket Mode (README, "Apps"): app token
+  {demo.app_token}
 """,
         flush=True,
     )

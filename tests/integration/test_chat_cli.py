@@ -59,6 +59,8 @@ def test_make_run_prints_a_demo_sign_in_that_works(tmp_path):
     import re
     import urllib.request
 
+    from slack_sdk import WebClient
+
     from parley.server import free_port
 
     port = free_port("127.0.0.1")
@@ -77,6 +79,13 @@ def test_make_run_prints_a_demo_sign_in_that_works(tmp_path):
             )
         assert found, "no sign-in line"
         url, password = found.group(1), found.group(2)
+        app_token = None
+        while app_token is None and time.monotonic() < deadline:
+            token = re.search(r"^\s+(xapp-\S+)$", proc.stdout.readline())
+            app_token = token.group(1) if token else None
+        assert app_token, "no app token"  # and it opens a Socket Mode connection:
+        opened = WebClient(base_url=f"{url}/api/").apps_connections_open(app_token=app_token)
+        assert "socket=1" in opened["url"]
         for name in ("alice", "bob"):
             req = urllib.request.Request(
                 f"{url}/auth/signin",
