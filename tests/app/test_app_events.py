@@ -20,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from parley import admin
 from parley.server import free_port
 from tests.helpers import server_in_thread
+from tests.subscriber import wait_for
 
 _n = itertools.count()
 
@@ -28,14 +29,6 @@ _n = itertools.count()
 def server(tmp_path_factory):
     with server_in_thread(tmp_path_factory.mktemp("data")) as srv:
         yield srv
-
-
-def _wait(check, what: str, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.05)
-    return found
 
 
 class Receiver:
@@ -116,10 +109,12 @@ def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
     dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
     threading.Thread(target=dev.start, daemon=True).start()
     try:
-        registered = _wait(
-            lambda: _try(lambda: admin.register_event_app(server.settings, bot.user_id, url)),
-            "the URL verified",
-        )
+
+        def verify() -> dict | None:  # the app's server may need a moment to listen
+            return _try(lambda: admin.register_event_app(server.settings, bot.user_id, url))
+
+        wait_for(lambda: verify() is not None, 15, "the URL verified")
+        registered = verify()  # again: a registration keeps the app's secret
         assert registered["signing_secret"] == secret  # kept: the running app still checks
         web = server.client(person.token)
 
@@ -128,7 +123,7 @@ def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
 
         _reload(server)  # a node picks a new app up within 5 s; the test, at once
         web.chat_postMessage(channel=channel, text="hello app")
-        _wait(lambda: f"hi <@{person.user_id}> over HTTP" in texts(), "Bolt's answer")
+        wait_for(lambda: f"hi <@{person.user_id}> over HTTP" in texts(), 15, "Bolt's answer")
     finally:
         dev._server.shutdown()
 
@@ -154,7 +149,7 @@ def test_deliveries_are_signed_and_retried_until_taken(server, bot_in_room):
         ]
         _reload(server)  # a node picks a new app up within 5 s; the test, at once
         server.client(person.token).chat_postMessage(channel=channel, text="to the app")
-        _wait(lambda: len(receiver.events(bot.user_id)) >= 3, "three tries")
+        wait_for(lambda: len(receiver.events(bot.user_id)) >= 3, 15, "three tries")
         time.sleep(1)
         got = receiver.events(bot.user_id)
         assert len(got) == 3  # refused twice, then taken: no more
@@ -190,15 +185,13 @@ def test_an_app_that_never_takes_an_event_gets_it_as_a_dead_letter(server, bot_i
         admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
         _reload(server)  # a node picks a new app up within 5 s; the test, at once
         server.client(person.token).chat_postMessage(channel=channel, text="never taken")
-        letters = _wait(
-            lambda: [
-                d
-                for d in admin.dead_letters(server.settings, "events")
-                if d["item"].startswith(bot.user_id)
-            ],
-            "a dead letter",
-            timeout=30,
-        )
+
+        def letters() -> list[dict]:
+            dead = admin.dead_letters(server.settings, "events")
+            return [d for d in dead if d["item"].startswith(bot.user_id)]
+
+        wait_for(lambda: bool(letters()), 30, "a dead letter")
+        letters = letters()
         assert len(letters) == 1 and "http_error" in letters[0]["last_error"]
         assert len(receiver.events(bot.user_id)) == 4  # the first and Slack's three retries
     finally:

@@ -14,6 +14,7 @@ import pytest
 from parley.pipeline.schedule import STEP, Scheduled, item_of
 from parley.resilience.retries import Retry
 from tests.helpers import WsClient, error_of, server_in_thread
+from tests.subscriber import wait_for
 
 _n = itertools.count()
 
@@ -67,10 +68,11 @@ def test_a_scheduled_message_is_posted_at_its_time_once(server, room):
     ]
     assert arrived >= post_at  # not before its time
     assert got["client_msg_id"] == made["scheduled_message_id"] and got["seq"] == 1
-    deadline = time.monotonic() + 10  # forgotten once posted (just after its delivery)
-    while web.chat_scheduledMessages_list()["scheduled_messages"]:
-        assert time.monotonic() < deadline, "still listed"
-        time.sleep(0.05)
+    wait_for(
+        lambda: not web.chat_scheduledMessages_list()["scheduled_messages"],
+        10,
+        "it to be forgotten once posted",
+    )
     assert [m["text"] for m in web.conversations_history(channel=channel)["messages"]] == ["at two"]
 
 
@@ -82,17 +84,15 @@ def test_a_second_attempt_finds_the_first_post(server, room):
     sid = web.chat_scheduleMessage(channel=channel, text="once", post_at=int(time.time()) + 3)[
         "scheduled_message_id"
     ]
-    deadline = time.monotonic() + 10
-    while not web.conversations_history(channel=channel)["messages"]:
-        assert time.monotonic() < deadline, "never posted"
-        time.sleep(0.05)
+    wait_for(lambda: web.conversations_history(channel=channel)["messages"], 10, "its post")
     kept = Scheduled(sid, author.user_id, channel, "once", 1, 1)  # due again, at once
     again = Retry(STEP, item_of(author.user_id, sid), msgspec.json.encode(kept), 0, 1, (), 1)
     _on_loop(server, server.services.directory.retry_later(again))
-    deadline = time.monotonic() + 10
-    while web.chat_scheduledMessages_list()["scheduled_messages"]:  # tried again, and done
-        assert time.monotonic() < deadline, "never tried again"
-        time.sleep(0.05)
+    wait_for(
+        lambda: not web.chat_scheduledMessages_list()["scheduled_messages"],
+        10,
+        "its second attempt",
+    )
     assert [m["text"] for m in web.conversations_history(channel=channel)["messages"]] == ["once"]
 
 
@@ -141,8 +141,5 @@ def test_a_message_the_channel_no_longer_takes_is_dropped(server, room):
     web = server.client(author.token)
     web.chat_scheduleMessage(channel=channel, text="too late", post_at=int(time.time()) + 3)
     web.conversations_archive(channel=channel)
-    deadline = time.monotonic() + 10
-    while web.chat_scheduledMessages_list()["scheduled_messages"]:
-        assert time.monotonic() < deadline, "never tried"
-        time.sleep(0.05)
+    wait_for(lambda: not web.chat_scheduledMessages_list()["scheduled_messages"], 10, "its attempt")
     assert web.conversations_history(channel=channel)["messages"] == []

@@ -17,16 +17,9 @@ from slack_sdk import WebClient
 
 from parley import admin
 from tests.helpers import WsClient, error_of
+from tests.subscriber import wait_for
 
 _n = itertools.count()
-
-
-def _wait(check, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.05)
-    return found
 
 
 @pytest.fixture()
@@ -57,15 +50,15 @@ def test_a_bolt_app_answers_messages_and_reactions(server, app_and_room):
     handler = SocketModeHandler(app, app_token=bot.app_token)
     handler.connect()
     try:
-        _wait(lambda: handler.client.is_connected(), "connected")
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
         ts = web.chat_postMessage(channel=channel, text="hello bolt")["ts"]
 
         def texts():
             return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
 
-        _wait(lambda: f"hi <@{person.user_id}>" in texts(), "Bolt's answer")
+        wait_for(lambda: f"hi <@{person.user_id}>" in texts(), 10, "Bolt's answer")
         web.reactions_add(channel=channel, timestamp=ts, name="tada")
-        _wait(lambda: "saw :tada:" in texts(), "Bolt's reaction answer")
+        wait_for(lambda: "saw :tada:" in texts(), 10, "Bolt's reaction answer")
         time.sleep(0.5)  # its own messages are not answered: no loop
         assert texts() == ["saw :tada:", f"hi <@{person.user_id}>", "hello bolt"]
     finally:
