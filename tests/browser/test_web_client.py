@@ -356,7 +356,7 @@ def test_a_topic_and_a_rename_show_as_they_happen(browser, world):
         "#messages .msg.notice:has-text('alice set the channel topic: Launch week')"
     )
     bob.wait_for_selector("#messages .msg.notice:has-text('renamed the channel from')")
-    bob.wait_for_function("document.querySelector('#channel-title').innerText.includes('launch')")
+    bob.wait_for_selector("#channel-title:has-text('launch')")
     assert bob.eval_on_selector_all("#messages .msg.notice .actions", "els => els.length") == 0
     assert bob.errors == []  # type: ignore[attr-defined]
 
