@@ -21,7 +21,7 @@ from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
-from parley.storage.models import Channel, EventApp, Team, User
+from parley.storage.models import AppCommand, Channel, EventApp, Team, User
 from parley.storage.sqlite import directory as sqlite_directory
 
 ADMIN_WORKER = 1023
@@ -310,8 +310,7 @@ def register_event_app(
         raise AdminError(f"{user_id} is not a bot: the Events API goes to a bot's app")
     if not request_url.startswith(("http://", "https://")):
         raise AdminError("the request URL must be http:// or https://")
-    known = [a for a in d.admin_read(settings, d.q_event_apps) if a.user_id == user_id]
-    secret = known[0].signing_secret if known else new_secret()
+    secret = d.admin_read(settings, d.q_app_secret, user_id) or new_secret()
     if verify:
         challenge = secrets.token_urlsafe(24)
         body = json.dumps({"token": "", "challenge": challenge, "type": "url_verification"})
@@ -332,3 +331,45 @@ def register_event_app(
     app = EventApp(user.id, user.team_id, request_url, secret)
     d.admin(settings, d.op_set_event_app, app, wall_us())
     return {"user_id": user.id, "request_url": request_url, "signing_secret": secret}
+
+
+#: A slash command's name: a slash, then letters, digits, ``-`` and ``_`` (Slack's).
+COMMAND_NAME = re.compile(r"^/[a-z0-9_\-]{1,31}$")
+
+
+def register_command(
+    settings: Settings,
+    user_id: str,
+    command: str,
+    request_url: str = "",
+    *,
+    description: str = "",
+    usage_hint: str = "",
+) -> dict:
+    """Gives the bot ``user_id``'s app the slash command ``command`` in its team
+    (:mod:`parley.apps.commands`): POSTed to ``request_url``, signed with the app's
+    signing secret (the one its Events API registration has, if any), or with no URL
+    sent over the app's Socket Mode connection. Registering a command the team has
+    already moves it to this app. What it printed: the command, the bot, the URL and the
+    signing secret."""
+    from parley.apps.events import new_secret
+
+    d = _directory(settings)
+    user = d.admin_read(settings, d.q_user, user_id)
+    if user is None or user.deleted or not user.is_bot:
+        raise AdminError(f"{user_id} is not a bot: a slash command is served by a bot's app")
+    command = command.lower()
+    if not COMMAND_NAME.match(command):
+        raise AdminError("a command is a slash and 1 to 31 letters, digits, - or _: /deploy")
+    if request_url and not request_url.startswith(("http://", "https://")):
+        raise AdminError("the request URL must be http:// or https://")
+    secret = d.admin_read(settings, d.q_app_secret, user_id) or new_secret()
+    cmd = AppCommand(user.team_id, command, user.id, request_url, secret, description, usage_hint)
+    d.admin(settings, d.op_set_command, cmd, wall_us())
+    return {
+        "command": command,
+        "user_id": user.id,
+        "request_url": request_url or None,
+        "socket_mode": not request_url,
+        "signing_secret": secret,
+    }

@@ -134,6 +134,19 @@ def _parser() -> argparse.ArgumentParser:
         "--no-verify", action="store_true", help="skip the url_verification challenge"
     )
     data_dir(a_events)
+    a_command = apps_sub.add_parser(
+        "command",
+        help="give a bot's app a slash command of its team: POSTed to --url (signed with "
+        "the app's signing secret), or without one sent over its Socket Mode connection",
+    )
+    a_command.add_argument("user_id", help="the bot's user id (U...)")
+    a_command.add_argument(
+        "command_name", metavar="command", help="the command, with its slash: /deploy"
+    )
+    a_command.add_argument("--url", default="", help="the app's request URL for it")
+    a_command.add_argument("--description", default="", help="what it does, for the list")
+    a_command.add_argument("--usage-hint", default="", help="its arguments, e.g. [env]")
+    data_dir(a_command)
 
     shards = sub.add_parser(
         "shards", help="the MySQL shard map (PARLEY_SHARDS=mysql://..., see docs/storage.md)"
@@ -280,10 +293,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 app_token=args.app_token,
             )
             _emit(creds.as_dict())
-        elif args.command == "app":
+        elif args.command == "app" and args.action == "events":
             _emit(
                 admin.register_event_app(
                     settings, args.user_id, args.url, verify=not args.no_verify
+                )
+            )
+        elif args.command == "app":
+            _emit(
+                admin.register_command(
+                    settings,
+                    args.user_id,
+                    args.command_name,
+                    args.url,
+                    description=args.description,
+                    usage_hint=args.usage_hint,
                 )
             )
         elif args.command == "shards":

@@ -54,3 +54,17 @@ def test_users_created_while_the_server_runs_can_post(tmp_path):
         client = WebClient(token=creds["token"], base_url=f"{url}/api/")
         ch = client.conversations_create(name="late-room")["channel"]["id"]
         assert client.chat_postMessage(channel=ch, text="made it")["ok"]
+
+
+def test_app_command_registers_a_slash_command(tmp_path):
+    data = ("--data-dir", str(tmp_path))
+    _code, bot = parley("user", "create", "deployer", "--bot", *data)
+    code, cmd = parley("app", "command", bot["user_id"], "/Deploy", "--description", "ship", *data)
+    assert code == 0 and (cmd["command"], cmd["socket_mode"]) == ("/deploy", True)
+    code, moved = parley(
+        "app", "command", bot["user_id"], "/deploy", "--url", "http://127.0.0.1:9/c", *data
+    )
+    assert code == 0 and moved["request_url"] == "http://127.0.0.1:9/c"
+    assert moved["signing_secret"] == cmd["signing_secret"]
+    code, error = parley("app", "command", bot["user_id"], "deploy", *data)
+    assert code != 0 and "slash" in error["error"]

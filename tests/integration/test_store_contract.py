@@ -700,3 +700,48 @@ def test_retries_and_dead_letters(backend):
         ("item-2", 1, ("t0 503",)),  # its lease ran out
     ]
     assert purged == 1 and [x.item for x in left] == ["item-3"] and purged_all == 1
+
+
+def test_commands_and_their_response_urls(backend):
+    """A team's commands, a command registered again moved to its new app; a response
+    URL answers its uses until it expires, then never."""
+    from parley.storage.models import AppCommand, CommandResponse
+
+    deploy = AppCommand("TCMD", "/deploy", "UBOT1", "", "s1", "ship it", "[env]")
+    moved = AppCommand("TCMD", "/deploy", "UBOT2", "http://a.example/c", "s2", "", "")
+    other = AppCommand("TCMD", "/ask", "UBOT1", "", "s1", "", "")
+    elsewhere = AppCommand("TOTHER", "/ask", "UBOT9", "", "s9", "", "")
+    if isinstance(backend, SqliteBackend):
+        from parley.storage.sqlite import directory as ops
+
+        settings = backend.settings
+    else:
+        from parley.storage.mysql import directory as ops
+
+        settings = backend._settings(1)
+    for cmd in (deploy, other, elsewhere, moved):  # as `parley app command` writes them
+        ops.admin(settings, ops.op_set_command, cmd, 1)
+    assert ops.admin_read(settings, ops.q_app_secret, "UBOT1") == "s1"
+    assert ops.admin_read(settings, ops.q_app_secret, "UNOBODY") is None
+    granted = CommandResponse("TCMD", "C1", "U1", "UBOT2", expires=1_000)
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            listed = await d.commands("TCMD")
+            await d.add_command_response("h1", granted, now=10)
+            uses = [await d.use_command_response("h1", 500, 3) for _ in range(4)]
+            await d.add_command_response("h2", granted, now=10)
+            late = await d.use_command_response("h2", 1_000, 3)
+            unknown = await d.use_command_response("nope", 10, 3)
+            await d.add_command_response("h3", granted, now=2_000)  # forgets h1, h2
+            gone = await d.use_command_response("h1", 10, 9)
+            return listed, uses, late, unknown, gone
+        finally:
+            await d.close()
+
+    listed, uses, late, unknown, gone = asyncio.run(go())
+    assert listed == [other, moved]
+    assert uses == [granted, granted, granted, None]
+    assert (late, unknown, gone) == (None, None, None)

@@ -17,8 +17,10 @@ from parley.notify.dnd import Dnd
 from parley.notify.payloads import Notice
 from parley.notify.prefs import Prefs
 from parley.storage.models import (
+    AppCommand,
     Caller,
     Channel,
+    CommandResponse,
     EventApp,
     Message,
     Page,
@@ -91,6 +93,24 @@ class Directory(Protocol):
 
     async def event_apps(self) -> list[EventApp]:
         """Every app that gets the Events API over HTTP (``parley app events``)."""
+        ...
+
+    async def commands(self, team_id: str) -> list[AppCommand]:
+        """The team's slash commands (``parley app command``), by name."""
+        ...
+
+    async def add_command_response(
+        self, token_hash: str, response: CommandResponse, now: int
+    ) -> None:
+        """Keeps a slash command's response URL (by its token's hash); forgets those
+        that expired by ``now``."""
+        ...
+
+    async def use_command_response(
+        self, token_hash: str, now: int, most: int
+    ) -> CommandResponse | None:
+        """The response URL of ``token_hash``, counting this use; ``None`` when there is
+        none, it expired by ``now``, or it was used ``most`` times already."""
         ...
 
     async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:

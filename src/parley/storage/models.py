@@ -28,6 +28,31 @@ class EventApp(msgspec.Struct, frozen=True):
     signing_secret: str
 
 
+class AppCommand(msgspec.Struct, frozen=True):
+    """A slash command of a team, served by a bot's app (``parley app command``): over
+    HTTP at ``request_url``, signed with ``signing_secret``, or, with no URL, over the
+    app's Socket Mode connection."""
+
+    team_id: str
+    command: str  # "/deploy": the slash and the lower-case name
+    user_id: str  # the app's bot
+    request_url: str  # "": Socket Mode
+    signing_secret: str
+    description: str
+    usage_hint: str
+
+
+class CommandResponse(msgspec.Struct, frozen=True):
+    """What a slash command's ``response_url`` may do: answer ``user_id`` in
+    ``channel_id`` as the bot ``app_user_id``, until ``expires`` (µs), a few times."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    app_user_id: str
+    expires: int
+
+
 class User(msgspec.Struct, frozen=True):
     id: str
     team_id: str

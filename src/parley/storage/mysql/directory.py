@@ -31,10 +31,13 @@ from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
+from parley.storage.app_rows import COMMAND_COLUMNS, app_secret_query, command_row
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
+    AppCommand,
     Caller,
     Channel,
+    CommandResponse,
     EventApp,
     Page,
     Team,
@@ -165,6 +168,55 @@ async def q_event_apps(cur: Any) -> list[EventApp]:
         "SELECT user_id, team_id, request_url, signing_secret FROM event_apps ORDER BY user_id"
     )
     return [EventApp(*r) for r in await cur.fetchall()]
+
+
+async def op_set_command(cur: Any, _state: object, cmd: AppCommand, now: int) -> None:
+    await cur.execute(
+        "REPLACE INTO app_commands VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (*command_row(cmd), now),
+    )
+
+
+async def q_commands(cur: Any, team_id: str) -> list[AppCommand]:
+    await cur.execute(
+        f"SELECT {COMMAND_COLUMNS} FROM app_commands WHERE team_id = %s ORDER BY command",
+        (team_id,),
+    )
+    return [AppCommand(*r) for r in await cur.fetchall()]
+
+
+async def q_app_secret(cur: Any, user_id: str) -> str | None:
+    await cur.execute(app_secret_query("%s"), (user_id, user_id))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def op_add_command_response(
+    cur: Any, _state: object, token_hash: str, r: CommandResponse, now: int
+) -> None:
+    await cur.execute("DELETE FROM command_responses WHERE expires < %s", (now,))
+    await cur.execute(
+        "INSERT INTO command_responses VALUES (%s, %s, %s, %s, %s, %s, 0)",
+        (token_hash, r.team_id, r.channel_id, r.user_id, r.app_user_id, r.expires),
+    )
+
+
+async def op_use_command_response(
+    cur: Any, _state: object, token_hash: str, now: int, most: int
+) -> CommandResponse | None:
+    await cur.execute(
+        "UPDATE command_responses SET uses = uses + 1 "
+        "WHERE token_hash = %s AND expires > %s AND uses < %s",
+        (token_hash, now, most),
+    )
+    if cur.rowcount != 1:
+        return None
+    await cur.execute(
+        "SELECT team_id, channel_id, user_id, app_user_id, expires FROM command_responses "
+        "WHERE token_hash = %s",
+        (token_hash,),
+    )
+    return CommandResponse(*(await cur.fetchone()))
 
 
 async def op_set_password(cur: Any, _state: object, user_id: str, stored: str) -> None:
@@ -747,6 +799,19 @@ class MysqlDirectory:
 
     async def event_apps(self) -> list[EventApp]:
         return await self._read(q_event_apps)
+
+    async def commands(self, team_id: str) -> list[AppCommand]:
+        return await self._read(q_commands, team_id)
+
+    async def add_command_response(
+        self, token_hash: str, response: CommandResponse, now: int
+    ) -> None:
+        await self._write(op_add_command_response, token_hash, response, now)
+
+    async def use_command_response(
+        self, token_hash: str, now: int, most: int
+    ) -> CommandResponse | None:
+        return await self._write(op_use_command_response, token_hash, now, most)
 
     async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
         return await self._write(op_mark_read, channel_id, user_id, ts)

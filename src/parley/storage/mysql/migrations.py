@@ -126,6 +126,22 @@ DIRECTORY: list[list[str]] = [
             created BIGINT NOT NULL
         ) {options}"""
     ],
+    # v12: slash commands (parley.apps.commands) and their response URLs
+    [
+        """CREATE TABLE IF NOT EXISTS app_commands (
+            team_id VARCHAR(64) NOT NULL, command VARCHAR(64) NOT NULL,
+            user_id VARCHAR(64) NOT NULL, request_url TEXT NOT NULL,
+            signing_secret VARCHAR(128) NOT NULL, description TEXT NOT NULL,
+            usage_hint TEXT NOT NULL, created BIGINT NOT NULL,
+            PRIMARY KEY (team_id, command)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS command_responses (
+            token_hash VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            channel_id VARCHAR(64) NOT NULL, user_id VARCHAR(64) NOT NULL,
+            app_user_id VARCHAR(64) NOT NULL, expires BIGINT NOT NULL,
+            uses INT NOT NULL DEFAULT 0, INDEX (expires)
+        ) {options}""",
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -21,10 +21,13 @@ from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
+from parley.storage.app_rows import COMMAND_COLUMNS, app_secret_query, command_row
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
+    AppCommand,
     Caller,
     Channel,
+    CommandResponse,
     EventApp,
     Page,
     Team,
@@ -428,6 +431,19 @@ class SqliteDirectory:
     async def event_apps(self) -> list[EventApp]:
         return await self._read(q_event_apps)
 
+    async def commands(self, team_id: str) -> list[AppCommand]:
+        return await self._read(q_commands, team_id)
+
+    async def add_command_response(
+        self, token_hash: str, response: CommandResponse, now: int
+    ) -> None:
+        await self._writer.submit(op_add_command_response, token_hash, response, now)
+
+    async def use_command_response(
+        self, token_hash: str, now: int, most: int
+    ) -> CommandResponse | None:
+        return await self._writer.submit(op_use_command_response, token_hash, now, most)
+
     async def mark_read(self, channel_id: str, user_id: str, ts: int) -> bool:
         return await self._writer.submit(op_mark_read, channel_id, user_id, ts)
 
@@ -764,6 +780,54 @@ def q_event_apps(conn: sqlite3.Connection) -> list[EventApp]:
         "SELECT user_id, team_id, request_url, signing_secret FROM event_apps ORDER BY user_id"
     ).fetchall()
     return [EventApp(*r) for r in rows]
+
+
+def op_set_command(conn: sqlite3.Connection, _state: object, cmd: AppCommand, now: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO app_commands VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (*command_row(cmd), now),
+    )
+
+
+def q_commands(conn: sqlite3.Connection, team_id: str) -> list[AppCommand]:
+    rows = conn.execute(
+        f"SELECT {COMMAND_COLUMNS} FROM app_commands WHERE team_id = ? ORDER BY command",
+        (team_id,),
+    ).fetchall()
+    return [AppCommand(*r) for r in rows]
+
+
+def q_app_secret(conn: sqlite3.Connection, user_id: str) -> str | None:
+    row = conn.execute(app_secret_query("?"), (user_id, user_id)).fetchone()
+    return row[0] if row else None
+
+
+def op_add_command_response(
+    conn: sqlite3.Connection, _state: object, token_hash: str, r: CommandResponse, now: int
+) -> None:
+    conn.execute("DELETE FROM command_responses WHERE expires < ?", (now,))
+    conn.execute(
+        "INSERT INTO command_responses VALUES (?, ?, ?, ?, ?, ?, 0)",
+        (token_hash, r.team_id, r.channel_id, r.user_id, r.app_user_id, r.expires),
+    )
+
+
+def op_use_command_response(
+    conn: sqlite3.Connection, _state: object, token_hash: str, now: int, most: int
+) -> CommandResponse | None:
+    used = conn.execute(
+        "UPDATE command_responses SET uses = uses + 1 "
+        "WHERE token_hash = ? AND expires > ? AND uses < ?",
+        (token_hash, now, most),
+    )
+    if used.rowcount != 1:
+        return None
+    row = conn.execute(
+        "SELECT team_id, channel_id, user_id, app_user_id, expires FROM command_responses "
+        "WHERE token_hash = ?",
+        (token_hash,),
+    ).fetchone()
+    return CommandResponse(*row)
 
 
 def op_set_password(conn: sqlite3.Connection, _state: object, user_id: str, stored: str) -> None:
