@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -211,3 +212,32 @@ def error_of(call: Callable[..., object], *args, **kwargs) -> str:
     with pytest.raises(SlackApiError) as err:
         call(*args, **kwargs)
     return err.value.response["error"]
+
+
+class HttpReceiver:
+    """An app's URL on a thread: answers each POST with ``status`` and ``body`` and keeps
+    what came, ``(headers, raw body)``."""
+
+    def __init__(self, status: int = 200, body: bytes = b"", content_type: str = "text/plain"):
+        self.got: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["content-length"]))
+                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, raw))
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_port}/slack/commands"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.http.shutdown()

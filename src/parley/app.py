@@ -13,6 +13,7 @@ import redis.asyncio as redis
 from parley.alerts import AlertWatcher, PagerDuty
 from parley.api import methods
 from parley.api.dispatch import Api
+from parley.apps.commands import Commands
 from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
 from parley.bus.interface import EventBus
@@ -110,6 +111,8 @@ class Services:
     #: Scheduled messages (``chat.scheduleMessage``); it posts what is due on nodes that
     #: run workers (``--role all`` and ``worker``; closed before the store).
     scheduler: Scheduler | None = None
+    #: Slash commands (``chat.command``, their ``response_url``, Socket Mode's replies).
+    commands: Commands | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -141,6 +144,8 @@ class Services:
             await self.scheduler.close()
         if self.search_index is not None:
             await self.search_index.close()
+        if self.commands is not None:
+            await self.commands.close()
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
@@ -200,6 +205,14 @@ async def start(settings: Settings) -> Services:
         metrics=metrics,
     )
     api = Api(auth, limits, metrics)
+    commands = Commands(
+        directory=directory,
+        access=access,
+        sender=sender,
+        bus=bus,
+        presence=presence,
+        limiter=limits,
+    )
     hub = Hub()
     consumer = BusConsumer(
         bus,
@@ -231,6 +244,7 @@ async def start(settings: Settings) -> Services:
         valid_token=auth.valid_key,
         write_thread=settings.ws_write_thread,
         write_threads=settings.ws_write_threads,
+        command_reply=commands.acknowledged,
     )
     auth.on_revoked(gateway.revoked)
     svc = Services(
@@ -252,6 +266,7 @@ async def start(settings: Settings) -> Services:
         presence=presence,
         metrics=metrics,
         breakers=breakers,
+        commands=commands,
     )
     metrics.gauges.add(lambda: _node_rows(hub, bus))
     metrics.gauges.add(breakers.metric_rows)

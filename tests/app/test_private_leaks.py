@@ -139,6 +139,7 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("chat.delete", {"ts": "@ts"}),
     ("chat.getPermalink", {"message_ts": "@ts"}),
     ("chat.scheduleMessage", {"text": "later", "post_at": "4102444800"}),
+    ("chat.command", {"command": "/nosuch", "text": "run it here"}),
     ("reactions.add", {"timestamp": "@ts", "name": "thumbsup"}),
     ("reactions.remove", {"timestamp": "@ts", "name": "eyes"}),
     ("reactions.get", {"timestamp": "@ts"}),

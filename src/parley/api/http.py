@@ -5,8 +5,9 @@ and returns the response. No method logic lives here.
 Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API's OpenAPI
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
-``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
-serve, with the circuit breakers' states); everything
+``/commands/<token>`` (POST: a slash command's ``response_url``,
+:mod:`parley.apps.commands`), ``/healthz`` (alive; ``/health`` too) and ``/readyz``
+(503 while draining or unable to serve, with the circuit breakers' states); everything
 else is a JSON 404. A gateway node (``--role gateway``) serves only the health routes.
 A body over ``max_body`` comes as ``None`` (the server read and dropped it) and the API
 and auth routes answer it 413 ``request_too_large``.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.api.h1 import Request
+from parley.apps.commands import RESPONSE_PATH
 from parley.errors import ApiError, Code
 from parley.logs import REQUEST_ID, request_id
 from parley.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -32,6 +34,7 @@ from parley.web import CLIENT_HEADER, Sessions, session_token
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _NOT_FOUND = Response(404, orjson.dumps({"ok": False, "error": "not_found"}))
 _HEALTH = Response(200, orjson.dumps({"ok": True}))
+_OK = _HEALTH
 _DRAINING = Response(503, orjson.dumps({"ok": False, "error": "draining"}))
 _OPENAPI_PATH = "/api/openapi.json"
 #: What load balancers and monitoring ask, not clients: not work, for :meth:`HttpApp.quiet_for`.
@@ -60,7 +63,11 @@ class HttpApp:
         readiness: Callable[[], tuple[str | None, dict[str, str]]] | None = None,
         secure_cookies: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        commands: Callable[[str, bytes, str], Awaitable[None]] | None = None,
     ) -> None:
+        #: Takes a POST to a slash command's ``response_url``: ``Commands.respond(token,
+        #: body, content type)``, raising :class:`ApiError` for what it refuses.
+        self._commands = commands
         #: Session cookies are ``Secure`` always (behind a TLS proxy), not only over HTTPS.
         self._secure_cookies = secure_cookies
         self._api = api
@@ -109,6 +116,8 @@ class HttpApp:
             return _HEALTH  # alive: the process answers
         if path == "/readyz":
             return self._ready()
+        if path.startswith(RESPONSE_PATH) and self._commands is not None:
+            return await self._command_response(req, path[len(RESPONSE_PATH) :])
         if path.startswith("/auth/") and self._sessions is not None:
             return await self._auth_call(req, path[6:])
         if req.method in ("GET", "HEAD") and path in self._static:
@@ -148,6 +157,22 @@ class HttpApp:
             # a session cookie counts only with the web client's header naming its user
             session=session_token(headers.get("cookie"), headers.get(CLIENT_HEADER)),
         )
+
+    async def _command_response(self, req: Request, token: str) -> Response:
+        """A POST to a slash command's ``response_url``: ``{"ok": true}`` once the reply
+        is delivered, else a Slack-style error (404 ``expired_url``)."""
+        assert self._commands is not None
+        if req.method != "POST":
+            return error_response(
+                ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "POST"})
+            )
+        if req.body is None:
+            return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
+        try:
+            await self._commands(token, req.body, req.headers.get("content-type") or "")
+        except ApiError as exc:
+            return error_response(exc)
+        return _OK
 
     async def _auth_call(self, req: Request, action: str) -> Response:
         """``/auth/signin`` and ``/auth/signout`` (POST, with the web client's header)."""

@@ -243,6 +243,22 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("message_ts",),
     ),
     MethodDoc(
+        "chat.command",
+        "Runs a slash command of the workspace (`parley app command`) in a channel the "
+        "caller may post in; the command's app gets it and answers (`invalid_command`, "
+        "`dispatch_failed`, `operation_timeout`; a bot token: `not_allowed_token_type`).",
+        args=(
+            _channel(),
+            Arg(
+                "command",
+                {"type": "string", "maxLength": 64},
+                "The command, with its slash: `/deploy`.",
+                required=True,
+            ),
+            Arg("text", {"type": "string"}, "What follows the command."),
+        ),
+    ),
+    MethodDoc(
         "chat.scheduleMessage",
         "Checks a post as `chat.postMessage` would, keeps it, and posts it at `post_at` "
         "(within a second; at most 120 days ahead: `time_in_past`, `time_too_far`, "

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Protocol
 
-from parley.bus.interface import EPHEMERAL, JOIN_NOTICE, Event
+from parley.bus.interface import EPHEMERAL, JOIN_NOTICE, SLASH_COMMAND, Event
 
 
 class Subscriber(Protocol):
@@ -32,7 +32,9 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
 #: Events for one user's connections that follow the channel (the event's ``user``): an
 #: ephemeral message, and their read marks.
-_TO_THEIR_USER = frozenset({EPHEMERAL, "channel_marked", "group_marked", "im_marked"})
+_TO_THEIR_USER = frozenset(
+    {EPHEMERAL, "channel_marked", "group_marked", "im_marked", SLASH_COMMAND}
+)
 
 #: Events for every connection of the team: a public channel made or renamed.
 _TO_THE_TEAM = frozenset({"channel_created", "channel_rename"})
@@ -168,7 +170,8 @@ class Hub:
         whole team (``group_rename``, a private one's, to its members);
         ``presence_change`` goes to the connections of that team watching that user;
         an :data:`EPHEMERAL` message and a read mark (``channel_marked``, ...) only to
-        their user's connections that follow the channel.
+        their user's connections that follow the channel; a :data:`SLASH_COMMAND` to one
+        Socket Mode connection of its app's bot, in the channel or not.
         """
         kind = event.type
         if kind == JOIN_NOTICE:
@@ -184,7 +187,11 @@ class Hub:
         elif kind in _TO_THEIR_USER:
             channels_of = self._channels_of
             mine = self._by_user.get(event.user, ())
-            targets = tuple(s for s in mine if event.channel in channels_of.get(s, ()))
+            if kind == SLASH_COMMAND:  # one of the app's Socket Mode connections
+                apps = [s for s in mine if getattr(s, "SOCKET_MODE", False)]
+                targets = tuple(apps[:1])
+            else:
+                targets = tuple(s for s in mine if event.channel in channels_of.get(s, ()))
         else:
             targets = tuple(self._by_channel.get(event.channel, ()))
         if kind in _NOT_TO_THEIR_USER:

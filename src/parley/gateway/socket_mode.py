@@ -15,6 +15,10 @@ user's channels followed, the same fan-out), but it speaks the Events API:
   within :data:`ACK_WAIT` seconds is sent again, ``retry_attempt`` 1, 2 and 3 with
   ``retry_reason`` ``"timeout"``, then given up (logged). What is unacknowledged on a
   connection that closes is sent on another of the same app on this node, if any;
+- a slash command of the app (:mod:`parley.apps.commands`) comes in a
+  ``slash_commands`` envelope whose ``payload`` is the command's fields and which
+  ``accepts_response_payload``: an acknowledgement's ``payload`` is the app's reply. It is
+  not sent again (a person is waiting for it, as in Slack);
 - before a restart the gateway says ``{"type": "disconnect", "reason":
   "refresh_requested"}``, on which the SDK opens a new connection.
 
@@ -32,7 +36,7 @@ import secrets
 import orjson
 
 from parley.apps.callback import APP_EVENTS, app_id, event_callback
-from parley.bus.interface import Event
+from parley.bus.interface import SLASH_COMMAND, Event
 from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.server import Connection
 from parley.pipeline import events
@@ -46,6 +50,8 @@ ACK_RATE = FrameRate(rate=2000.0, burst=5000.0, flood=10.0)
 ACK_WAIT = 3.0
 #: Times an unacknowledged envelope is sent again before it is given up.
 RETRIES = 3
+#: Slash commands a connection keeps for their acknowledgement's reply.
+MAX_COMMANDS = 100
 #: What the gateway says before it restarts (the SDK reconnects on it).
 DISCONNECT = orjson.dumps(
     {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "parley"}}
@@ -59,6 +65,18 @@ def hello(user: User, connections: int) -> bytes:
             "num_connections": connections,
             "debug_info": {"host": "parley", "build_number": 1},
             "connection_info": {"app_id": app_id(user)},
+        }
+    )
+
+
+def command_envelope(envelope_id: str, command: Event) -> bytes:
+    """A slash command (its event's payload: the command's fields) in its envelope."""
+    return orjson.dumps(
+        {
+            "envelope_id": envelope_id,
+            "type": "slash_commands",
+            "accepts_response_payload": True,
+            "payload": orjson.Fragment(command.payload),
         }
     )
 
@@ -93,7 +111,7 @@ class _Waiting:
 class SocketModeConnection(Connection):
     """An app's Socket Mode connection (see the module)."""
 
-    __slots__ = ("_waiting", "_timer")
+    __slots__ = ("_waiting", "_timer", "_commands")
 
     GOODBYE = DISCONNECT
     SOCKET_MODE = True
@@ -103,6 +121,8 @@ class SocketModeConnection(Connection):
         #: Envelopes sent and not acknowledged, by envelope id, oldest first.
         self._waiting: dict[str, _Waiting] = {}
         self._timer = None
+        #: Slash commands sent and not acknowledged, by envelope id, oldest first.
+        self._commands: dict[str, Event] = {}
 
     async def _redeem(self) -> bool:
         """As an RTM connection's, and then a frame rate for acknowledgements: an app
@@ -119,6 +139,9 @@ class SocketModeConnection(Connection):
         return {}
 
     def deliver(self, event: Event) -> None:
+        if event.type == SLASH_COMMAND:
+            self._send_command(event)
+            return
         if event.type not in APP_EVENTS:
             return
         if self._held is not None:  # opening: sent once hello is (_release)
@@ -149,15 +172,32 @@ class SocketModeConnection(Connection):
         if self._timer is None:
             self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
 
+    def _send_command(self, command: Event) -> None:
+        """Sends a slash command now (while the connection opens, it is not sent: the
+        person sees no answer, as when the app is slow)."""
+        if self._held is not None or self.transport is None:
+            return
+        envelope_id = secrets.token_hex(16)
+        self._commands[envelope_id] = command
+        if len(self._commands) > MAX_COMMANDS:  # never acknowledged: forget the oldest
+            del self._commands[next(iter(self._commands))]
+        self.send(command_envelope(envelope_id, command))
+
     def _text(self, data: bytes) -> None:
-        """An acknowledgement (``{"envelope_id": E}``, perhaps with a ``payload``, which
-        Parley does not use); anything else is ignored, as Slack does."""
+        """An acknowledgement (``{"envelope_id": E}``, for a slash command perhaps with a
+        ``payload``: the app's reply); anything else is ignored, as Slack does."""
         try:
             frame = orjson.loads(data)
         except orjson.JSONDecodeError:
             return
-        if isinstance(frame, dict) and isinstance(frame.get("envelope_id"), str):
-            self._waiting.pop(frame["envelope_id"], None)
+        if not isinstance(frame, dict) or not isinstance(frame.get("envelope_id"), str):
+            return
+        envelope_id = frame["envelope_id"]
+        self._waiting.pop(envelope_id, None)
+        command = self._commands.pop(envelope_id, None)
+        reply = frame.get("payload")
+        if command is not None and isinstance(reply, dict) and reply:
+            self.gateway.command_acknowledged(command, reply)
 
     def _resend_due(self) -> None:
         """Sends again what waited :data:`ACK_WAIT` seconds unacknowledged (as a new

@@ -72,6 +72,7 @@ _WRITE = ("channels:write", "channels:manage", "groups:write")
 METHODS: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
+    "chat.command": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
     "chat.getPermalink": _HISTORY,

@@ -226,6 +226,31 @@ class Sender:
         )
         return at
 
+    async def command_reply(
+        self,
+        bot: User,
+        user: User,
+        channel_id: str,
+        text: str | None,
+        *,
+        rich: str | None = None,
+        in_channel: bool = False,
+    ) -> int:
+        """A slash command's reply from ``bot``'s app to ``user``, who ran it in
+        ``channel_id``: ephemeral (only ``user`` sees it, as :meth:`ephemeral`) or
+        ``in_channel`` (a post by ``bot``, durable as any, where ``bot`` need not be a
+        member). Checked against the channel as ``user`` may post in it now, and the
+        bot's rate limit. Returns its ``ts``."""
+        channel = await self._access.writable(user, channel_id)
+        text = self._check_text(text, rich)
+        await self._limiter.check_message(bot, channel)
+        if in_channel:
+            req = self._request(bot, channel, text, None, False, None, rich)
+            return (await self.write_post(req)).message.ts
+        at = self._clock_us()
+        self._bus.publish(events.ephemeral(channel, user.id, bot, text, at, rich=rich))
+        return at
+
     async def update(
         self,
         user: User,

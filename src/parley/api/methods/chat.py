@@ -1,6 +1,6 @@
 """``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``,
 ``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
-``chat.deleteScheduledMessage``.
+``chat.deleteScheduledMessage``, ``chat.command`` (a slash command: :mod:`parley.apps.commands`).
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
 opened if need be, as Slack's does; the answer names the ``D…`` channel.
@@ -199,7 +199,21 @@ def register(api: Api, svc: Services) -> None:
         m = await sender.delete(ctx.user, channel, ts)
         return {"channel": m.channel, "ts": format_ts(m.ts)}
 
+    async def command(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Runs a slash command in a channel (Slack's clients' method): its app gets it
+        and answers (:mod:`parley.apps.commands`)."""
+        assert svc.commands is not None
+        await svc.commands.run(
+            ctx.user,
+            args.str("channel", max_len=32),
+            args.str("command", max_len=64),
+            args.str("text", max_len=max_text) or "",
+            ctx.base_url,
+        )
+        return {}
+
     api.add("chat.postMessage", post_message)
+    api.add("chat.command", command)
     api.add("chat.postEphemeral", post_ephemeral)
     api.add("chat.update", update)
     api.add("chat.getPermalink", get_permalink, read=True)
