@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from parley import admin
-from tests.helpers import TEST_RATE_LIMIT, server_in_thread
+from tests.helpers import TEST_RATE_LIMIT, HttpReceiver, server_in_thread
 
 PASSWORD = "correct horse battery"
 
@@ -385,3 +385,28 @@ def test_unread_counts_survive_a_reload_and_reading_clears_them_everywhere(brows
     first.wait_for_timeout(500)
     assert first.locator("#channels li:has-text('random') .count").count() == 0
     assert first.errors == [] and second.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_slash_command_runs_and_its_app_answers_only_to_who_ran_it(browser, world):
+    """``/deploy staging`` in the composer runs the command (it is not posted); the app's
+    answer shows to bob only; a command the workspace lacks says so."""
+    srv, _general, _alice_creds, _bob = world
+    app = HttpReceiver(body=b'{"text": "deploying to staging"}', content_type="application/json")
+    try:
+        bot = srv.user("deploybot", bot=True)
+        admin.register_command(srv.settings, bot.user_id, "/deploy", app.url)
+        _ca, alice = sign_in(browser, srv.url, "alice")
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        say(bob, "/deploy staging")
+        bob.wait_for_selector("#messages .msg.ephemeral:has-text('deploying to staging')")
+        ((_headers, raw),) = app.got
+        assert b"text=staging" in raw
+        say(bob, "/nosuch thing")
+        bob.wait_for_selector("#notice:has-text('/nosuch is not a command here.')")
+        say(alice, "after the commands")
+        bob.wait_for_selector("#messages .msg:has-text('after the commands')")
+        assert not any("/deploy" in t or "/nosuch" in t for t in texts(bob))  # not posted
+        assert not any("deploying" in t for t in texts(alice))
+        assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        app.close()

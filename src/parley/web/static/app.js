@@ -618,7 +618,9 @@ function composer(form, target) {
     const { channel, thread_ts } = target();
     if (!text.trim() || !channel) return;
     box.value = "";
-    send(channel, text, thread_ts);
+    const command = /^(\/[^\s/]+)\s*([\s\S]*)$/.exec(text);
+    if (command && !thread_ts) runCommand(channel, command[1], command[2]);
+    else send(channel, text, thread_ts);
   });
   box.addEventListener("input", () => {
     const { channel } = target();
@@ -634,6 +636,20 @@ composer($("thread-composer"), () => ({
   channel: state.thread?.channel,
   thread_ts: state.thread?.ts,
 }));
+
+// A slash command (`/deploy staging`): its app answers, most often "only visible to you".
+async function runCommand(channel, command, text) {
+  try {
+    await api("chat.command", { channel, command, text });
+  } catch (err) {
+    const code = err.code || err.message;
+    notice(
+      code === "invalid_command"
+        ? `${command} is not a command here.`
+        : `${command} failed: ${code}`,
+    );
+  }
+}
 
 function send(channel, text, thread_ts) {
   const id = crypto.randomUUID();
