@@ -302,15 +302,12 @@ def register_event_app(
     What it printed: the bot, the URL and the signing secret."""
     import httpx
 
-    from parley.apps.events import new_secret, signature
+    from parley.apps.events import signature
 
     d = _directory(settings)
-    user = d.admin_read(settings, d.q_user, user_id)
-    if user is None or user.deleted or not user.is_bot:
-        raise AdminError(f"{user_id} is not a bot: the Events API goes to a bot's app")
-    if not request_url.startswith(("http://", "https://")):
-        raise AdminError("the request URL must be http:// or https://")
-    secret = d.admin_read(settings, d.q_app_secret, user_id) or new_secret()
+    user = _app_bot(settings, user_id, "the Events API goes to a bot's app")
+    _check_url(request_url)
+    secret = _app_secret(settings, user_id)
     if verify:
         challenge = secrets.token_urlsafe(24)
         body = json.dumps({"token": "", "challenge": challenge, "type": "url_verification"})
@@ -352,18 +349,14 @@ def register_command(
     sent over the app's Socket Mode connection. Registering a command the team has
     already moves it to this app. What it printed: the command, the bot, the URL and the
     signing secret."""
-    from parley.apps.events import new_secret
-
     d = _directory(settings)
-    user = d.admin_read(settings, d.q_user, user_id)
-    if user is None or user.deleted or not user.is_bot:
-        raise AdminError(f"{user_id} is not a bot: a slash command is served by a bot's app")
+    user = _app_bot(settings, user_id, "a slash command is served by a bot's app")
     command = command.lower()
     if not COMMAND_NAME.match(command):
         raise AdminError("a command is a slash and 1 to 31 letters, digits, - or _: /deploy")
-    if request_url and not request_url.startswith(("http://", "https://")):
-        raise AdminError("the request URL must be http:// or https://")
-    secret = d.admin_read(settings, d.q_app_secret, user_id) or new_secret()
+    if request_url:
+        _check_url(request_url)
+    secret = _app_secret(settings, user_id)
     cmd = AppCommand(user.team_id, command, user.id, request_url, secret, description, usage_hint)
     d.admin(settings, d.op_set_command, cmd, wall_us())
     return {
@@ -373,3 +366,39 @@ def register_command(
         "socket_mode": not request_url,
         "signing_secret": secret,
     }
+
+
+def register_interactivity(settings: Settings, user_id: str, request_url: str) -> dict:
+    """Has the bot ``user_id``'s app get its interactions (a button of its message
+    pressed: ``block_actions``) POSTed to ``request_url``, signed with the app's signing
+    secret, instead of over its Socket Mode connection (:mod:`parley.apps.commands`).
+    What it printed: the bot, the URL and the signing secret."""
+    d = _directory(settings)
+    user = _app_bot(settings, user_id, "interactions go to a bot's app")
+    _check_url(request_url)
+    secret = _app_secret(settings, user_id)
+    app = EventApp(user.id, user.team_id, request_url, secret)
+    d.admin(settings, d.op_set_interactivity, app, wall_us())
+    return {"user_id": user.id, "request_url": request_url, "signing_secret": secret}
+
+
+def _app_bot(settings: Settings, user_id: str, why: str) -> User:
+    """The bot ``user_id`` (an app is a bot), else :class:`AdminError` saying ``why``."""
+    d = _directory(settings)
+    user = d.admin_read(settings, d.q_user, user_id)
+    if user is None or user.deleted or not user.is_bot:
+        raise AdminError(f"{user_id} is not a bot: {why}")
+    return user
+
+
+def _check_url(request_url: str) -> None:
+    if not request_url.startswith(("http://", "https://")):
+        raise AdminError("the request URL must be http:// or https://")
+
+
+def _app_secret(settings: Settings, user_id: str) -> str:
+    """The app's one signing secret: the one it has, else a new one."""
+    from parley.apps.events import new_secret
+
+    d = _directory(settings)
+    return d.admin_read(settings, d.q_app_secret, user_id) or new_secret()

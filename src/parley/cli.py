@@ -147,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     a_command.add_argument("--description", default="", help="what it does, for the list")
     a_command.add_argument("--usage-hint", default="", help="its arguments, e.g. [env]")
     data_dir(a_command)
+    a_inter = apps_sub.add_parser(
+        "interactivity",
+        help="have a bot's app get its interactions (buttons pressed) POSTed to URL, "
+        "signed, instead of over its Socket Mode connection",
+    )
+    a_inter.add_argument("user_id", help="the bot's user id (U...)")
+    a_inter.add_argument("url", help="the app's interactivity request URL")
+    data_dir(a_inter)
 
     shards = sub.add_parser(
         "shards", help="the MySQL shard map (PARLEY_SHARDS=mysql://..., see docs/storage.md)"
@@ -299,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     settings, args.user_id, args.url, verify=not args.no_verify
                 )
             )
+        elif args.command == "app" and args.action == "interactivity":
+            _emit(admin.register_interactivity(settings, args.user_id, args.url))
         elif args.command == "app":
             _emit(
                 admin.register_command(

@@ -704,7 +704,7 @@ def test_retries_and_dead_letters(backend):
 
 def test_commands_and_their_response_urls(backend):
     """A team's commands, a command registered again moved to its new app; a response
-    URL answers its uses until it expires, then never."""
+    URL answers its uses (with the message it may change) until it expires, then never."""
     from parley.storage.models import AppCommand, CommandResponse
 
     deploy = AppCommand("TCMD", "/deploy", "UBOT1", "", "s1", "ship it", "[env]")
@@ -723,7 +723,7 @@ def test_commands_and_their_response_urls(backend):
         ops.admin(settings, ops.op_set_command, cmd, 1)
     assert ops.admin_read(settings, ops.q_app_secret, "UBOT1") == "s1"
     assert ops.admin_read(settings, ops.q_app_secret, "UNOBODY") is None
-    granted = CommandResponse("TCMD", "C1", "U1", "UBOT2", expires=1_000)
+    granted = CommandResponse("TCMD", "C1", "U1", "UBOT2", expires=1_000, message_ts=77)
 
     async def go():
         d = backend.directory()

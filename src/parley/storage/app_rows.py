@@ -21,10 +21,25 @@ def command_row(cmd: AppCommand) -> tuple[str, ...]:
     )
 
 
+#: The tables that keep an app's signing secret, each by its bot's ``user_id``.
+SECRET_TABLES = ("event_apps", "app_interactivity", "app_commands")
+
+
 def app_secret_query(placeholder: str) -> str:
-    """The signing secret an app already has (from its Events API registration or one
-    of its commands), for a query with the bot's id twice."""
+    """The signing secret an app already has (from its Events API or interactivity
+    registration, or one of its commands), for a query with the bot's id once for each
+    of :data:`SECRET_TABLES`."""
     return (
-        f"SELECT signing_secret FROM event_apps WHERE user_id = {placeholder} UNION ALL "
-        f"SELECT signing_secret FROM app_commands WHERE user_id = {placeholder} LIMIT 1"
+        " UNION ALL ".join(
+            f"SELECT signing_secret FROM {t} WHERE user_id = {placeholder}" for t in SECRET_TABLES
+        )
+        + " LIMIT 1"
+    )
+
+
+def endpoint_query(table: str, placeholder: str) -> str:
+    """An app's endpoint (:class:`EventApp`'s columns) in ``table``, by its bot's id."""
+    return (
+        f"SELECT user_id, team_id, request_url, signing_secret FROM {table} "
+        f"WHERE user_id = {placeholder}"
     )

@@ -99,6 +99,11 @@ class Directory(Protocol):
         """The team's slash commands (``parley app command``), by name."""
         ...
 
+    async def interactivity(self, user_id: str) -> EventApp | None:
+        """Where the app of the bot ``user_id`` gets its interactions over HTTP
+        (``parley app interactivity``); ``None``: over Socket Mode."""
+        ...
+
     async def add_command_response(
         self, token_hash: str, response: CommandResponse, now: int
     ) -> None:

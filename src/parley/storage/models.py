@@ -19,8 +19,9 @@ class Team(msgspec.Struct, frozen=True):
 
 
 class EventApp(msgspec.Struct, frozen=True):
-    """An app that gets the Events API over HTTP: its bot user, where its events are
-    POSTed, and the secret they are signed with (Slack's ``X-Slack-Signature``)."""
+    """An app's HTTP endpoint: its bot user, where its events (``event_apps``) or its
+    interactions (``app_interactivity``) are POSTed, and the secret they are signed with
+    (Slack's ``X-Slack-Signature``)."""
 
     user_id: str
     team_id: str
@@ -43,14 +44,17 @@ class AppCommand(msgspec.Struct, frozen=True):
 
 
 class CommandResponse(msgspec.Struct, frozen=True):
-    """What a slash command's ``response_url`` may do: answer ``user_id`` in
-    ``channel_id`` as the bot ``app_user_id``, until ``expires`` (µs), a few times."""
+    """What a slash command's or an interaction's ``response_url`` may do: answer
+    ``user_id`` in ``channel_id`` as the bot ``app_user_id``, until ``expires`` (µs), a
+    few times; for an interaction, also replace or delete the message of ``message_ts``
+    (the bot's, whose button was pressed; 0 for a command)."""
 
     team_id: str
     channel_id: str
     user_id: str
     app_user_id: str
     expires: int
+    message_ts: int = 0
 
 
 class User(msgspec.Struct, frozen=True):

@@ -31,7 +31,13 @@ from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
-from parley.storage.app_rows import COMMAND_COLUMNS, app_secret_query, command_row
+from parley.storage.app_rows import (
+    COMMAND_COLUMNS,
+    SECRET_TABLES,
+    app_secret_query,
+    command_row,
+    endpoint_query,
+)
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
     AppCommand,
@@ -186,9 +192,22 @@ async def q_commands(cur: Any, team_id: str) -> list[AppCommand]:
 
 
 async def q_app_secret(cur: Any, user_id: str) -> str | None:
-    await cur.execute(app_secret_query("%s"), (user_id, user_id))
+    await cur.execute(app_secret_query("%s"), (user_id,) * len(SECRET_TABLES))
     row = await cur.fetchone()
     return row[0] if row else None
+
+
+async def op_set_interactivity(cur: Any, _state: object, app: EventApp, now: int) -> None:
+    await cur.execute(
+        "REPLACE INTO app_interactivity VALUES (%s, %s, %s, %s, %s)",
+        (app.user_id, app.team_id, app.request_url, app.signing_secret, now),
+    )
+
+
+async def q_interactivity(cur: Any, user_id: str) -> EventApp | None:
+    await cur.execute(endpoint_query("app_interactivity", "%s"), (user_id,))
+    row = await cur.fetchone()
+    return EventApp(*row) if row else None
 
 
 async def op_add_command_response(
@@ -196,8 +215,8 @@ async def op_add_command_response(
 ) -> None:
     await cur.execute("DELETE FROM command_responses WHERE expires < %s", (now,))
     await cur.execute(
-        "INSERT INTO command_responses VALUES (%s, %s, %s, %s, %s, %s, 0)",
-        (token_hash, r.team_id, r.channel_id, r.user_id, r.app_user_id, r.expires),
+        "INSERT INTO command_responses VALUES (%s, %s, %s, %s, %s, %s, %s, 0)",
+        (token_hash, r.team_id, r.channel_id, r.user_id, r.app_user_id, r.expires, r.message_ts),
     )
 
 
@@ -212,7 +231,8 @@ async def op_use_command_response(
     if cur.rowcount != 1:
         return None
     await cur.execute(
-        "SELECT team_id, channel_id, user_id, app_user_id, expires FROM command_responses "
+        "SELECT team_id, channel_id, user_id, app_user_id, expires, message_ts "
+        "FROM command_responses "
         "WHERE token_hash = %s",
         (token_hash,),
     )
@@ -802,6 +822,9 @@ class MysqlDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def interactivity(self, user_id: str) -> EventApp | None:
+        return await self._read(q_interactivity, user_id)
 
     async def add_command_response(
         self, token_hash: str, response: CommandResponse, now: int

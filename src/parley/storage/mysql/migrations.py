@@ -126,7 +126,7 @@ DIRECTORY: list[list[str]] = [
             created BIGINT NOT NULL
         ) {options}"""
     ],
-    # v12: slash commands (parley.apps.commands) and their response URLs
+    # v12: slash commands and interactivity (parley.apps.commands), their response URLs
     [
         """CREATE TABLE IF NOT EXISTS app_commands (
             team_id VARCHAR(64) NOT NULL, command VARCHAR(64) NOT NULL,
@@ -139,7 +139,12 @@ DIRECTORY: list[list[str]] = [
             token_hash VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
             channel_id VARCHAR(64) NOT NULL, user_id VARCHAR(64) NOT NULL,
             app_user_id VARCHAR(64) NOT NULL, expires BIGINT NOT NULL,
-            uses INT NOT NULL DEFAULT 0, INDEX (expires)
+            message_ts BIGINT NOT NULL, uses INT NOT NULL DEFAULT 0, INDEX (expires)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS app_interactivity (
+            user_id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            request_url TEXT NOT NULL, signing_secret VARCHAR(128) NOT NULL,
+            created BIGINT NOT NULL
         ) {options}""",
     ],
 ]

@@ -21,7 +21,13 @@ from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
-from parley.storage.app_rows import COMMAND_COLUMNS, app_secret_query, command_row
+from parley.storage.app_rows import (
+    COMMAND_COLUMNS,
+    SECRET_TABLES,
+    app_secret_query,
+    command_row,
+    endpoint_query,
+)
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
     AppCommand,
@@ -434,6 +440,9 @@ class SqliteDirectory:
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
 
+    async def interactivity(self, user_id: str) -> EventApp | None:
+        return await self._read(q_interactivity, user_id)
+
     async def add_command_response(
         self, token_hash: str, response: CommandResponse, now: int
     ) -> None:
@@ -798,8 +807,20 @@ def q_commands(conn: sqlite3.Connection, team_id: str) -> list[AppCommand]:
 
 
 def q_app_secret(conn: sqlite3.Connection, user_id: str) -> str | None:
-    row = conn.execute(app_secret_query("?"), (user_id, user_id)).fetchone()
+    row = conn.execute(app_secret_query("?"), (user_id,) * len(SECRET_TABLES)).fetchone()
     return row[0] if row else None
+
+
+def op_set_interactivity(conn: sqlite3.Connection, _state: object, app: EventApp, now: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO app_interactivity VALUES (?, ?, ?, ?, ?)",
+        (app.user_id, app.team_id, app.request_url, app.signing_secret, now),
+    )
+
+
+def q_interactivity(conn: sqlite3.Connection, user_id: str) -> EventApp | None:
+    row = conn.execute(endpoint_query("app_interactivity", "?"), (user_id,)).fetchone()
+    return EventApp(*row) if row else None
 
 
 def op_add_command_response(
@@ -807,8 +828,8 @@ def op_add_command_response(
 ) -> None:
     conn.execute("DELETE FROM command_responses WHERE expires < ?", (now,))
     conn.execute(
-        "INSERT INTO command_responses VALUES (?, ?, ?, ?, ?, ?, 0)",
-        (token_hash, r.team_id, r.channel_id, r.user_id, r.app_user_id, r.expires),
+        "INSERT INTO command_responses VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+        (token_hash, r.team_id, r.channel_id, r.user_id, r.app_user_id, r.expires, r.message_ts),
     )
 
 
@@ -823,7 +844,8 @@ def op_use_command_response(
     if used.rowcount != 1:
         return None
     row = conn.execute(
-        "SELECT team_id, channel_id, user_id, app_user_id, expires FROM command_responses "
+        "SELECT team_id, channel_id, user_id, app_user_id, expires, message_ts "
+        "FROM command_responses "
         "WHERE token_hash = ?",
         (token_hash,),
     ).fetchone()

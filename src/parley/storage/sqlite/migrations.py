@@ -99,7 +99,7 @@ DIRECTORY = [
         signing_secret TEXT NOT NULL, created INTEGER NOT NULL
     );
     """,
-    # v12: slash commands (parley.apps.commands) and their response URLs
+    # v12: slash commands and interactivity (parley.apps.commands), their response URLs
     """
     CREATE TABLE app_commands (
         team_id TEXT NOT NULL, command TEXT NOT NULL, user_id TEXT NOT NULL,
@@ -110,9 +110,13 @@ DIRECTORY = [
     CREATE TABLE command_responses (
         token_hash TEXT PRIMARY KEY, team_id TEXT NOT NULL, channel_id TEXT NOT NULL,
         user_id TEXT NOT NULL, app_user_id TEXT NOT NULL, expires INTEGER NOT NULL,
-        uses INTEGER NOT NULL DEFAULT 0
+        message_ts INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX command_responses_expires ON command_responses (expires);
+    CREATE TABLE app_interactivity (
+        user_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, request_url TEXT NOT NULL,
+        signing_secret TEXT NOT NULL, created INTEGER NOT NULL
+    );
     """,
 ]
 
