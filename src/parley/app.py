@@ -13,9 +13,12 @@ import redis.asyncio as redis
 from parley.alerts import AlertWatcher, PagerDuty
 from parley.api import methods
 from parley.api.dispatch import Api
+from parley.apps.actions import Actions
 from parley.apps.commands import Commands
 from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
+from parley.apps.link import AppLink
+from parley.apps.replies import Replies
 from parley.bus.interface import EventBus
 from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
@@ -111,8 +114,11 @@ class Services:
     #: Scheduled messages (``chat.scheduleMessage``); it posts what is due on nodes that
     #: run workers (``--role all`` and ``worker``; closed before the store).
     scheduler: Scheduler | None = None
-    #: Slash commands (``chat.command``, their ``response_url``, Socket Mode's replies).
+    #: Slash commands (``chat.command``), buttons pressed (``chat.action``), and the
+    #: apps' replies to both (``response_url``, Socket Mode acknowledgements).
     commands: Commands | None = None
+    actions: Actions | None = None
+    replies: Replies | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -144,8 +150,6 @@ class Services:
             await self.scheduler.close()
         if self.search_index is not None:
             await self.search_index.close()
-        if self.commands is not None:
-            await self.commands.close()
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
@@ -205,13 +209,18 @@ async def start(settings: Settings) -> Services:
         metrics=metrics,
     )
     api = Api(auth, limits, metrics)
+    replies = Replies(directory, sender)
+    app_link = AppLink(bus, presence)
     commands = Commands(
+        directory=directory, access=access, limiter=limits, replies=replies, link=app_link
+    )
+    actions = Actions(
         directory=directory,
+        store=store,
         access=access,
-        sender=sender,
-        bus=bus,
-        presence=presence,
         limiter=limits,
+        replies=replies,
+        link=app_link,
     )
     hub = Hub()
     consumer = BusConsumer(
@@ -244,7 +253,7 @@ async def start(settings: Settings) -> Services:
         valid_token=auth.valid_key,
         write_thread=settings.ws_write_thread,
         write_threads=settings.ws_write_threads,
-        command_reply=commands.acknowledged,
+        request_reply=replies.acknowledged,
     )
     auth.on_revoked(gateway.revoked)
     svc = Services(
@@ -267,7 +276,10 @@ async def start(settings: Settings) -> Services:
         metrics=metrics,
         breakers=breakers,
         commands=commands,
+        actions=actions,
+        replies=replies,
     )
+    closers.append(app_link.close)
     metrics.gauges.add(lambda: _node_rows(hub, bus))
     metrics.gauges.add(breakers.metric_rows)
     metrics.gauges.add(raw_store.metric_rows)

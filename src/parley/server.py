@@ -186,7 +186,7 @@ async def serve(
         metrics=svc.metrics.expose,
         readiness=svc.readiness,
         secure_cookies=settings.secure_cookies,
-        commands=svc.commands.respond if svc.commands is not None else None,
+        replies=svc.replies.respond if svc.replies is not None else None,
     )
     # a request line and headers past max_header bytes get 431; a connection has
     # header_timeout seconds to send them (slow-loris), from when it connected or got its

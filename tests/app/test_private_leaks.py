@@ -140,6 +140,7 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("chat.getPermalink", {"message_ts": "@ts"}),
     ("chat.scheduleMessage", {"text": "later", "post_at": "4102444800"}),
     ("chat.command", {"command": "/nosuch", "text": "run it here"}),
+    ("chat.action", {"ts": "@ts", "action_id": "approve"}),
     ("reactions.add", {"timestamp": "@ts", "name": "thumbsup"}),
     ("reactions.remove", {"timestamp": "@ts", "name": "eyes"}),
     ("reactions.get", {"timestamp": "@ts"}),

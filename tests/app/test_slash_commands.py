@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
-from parley.apps.commands import RESPONSE_USES
+from parley.apps.replies import RESPONSE_USES
 from parley.server import free_port
 from tests.helpers import HttpReceiver, WsClient, error_of
 from tests.subscriber import wait_for

@@ -5,12 +5,12 @@ and returns the response. No method logic lives here.
 Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API's OpenAPI
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
-``/commands/<token>`` (POST: a slash command's ``response_url``,
-:mod:`parley.apps.commands`), ``/healthz`` (alive; ``/health`` too) and ``/readyz``
-(503 while draining or unable to serve, with the circuit breakers' states); everything
-else is a JSON 404. A gateway node (``--role gateway``) serves only the health routes.
-A body over ``max_body`` comes as ``None`` (the server read and dropped it) and the API
-and auth routes answer it 413 ``request_too_large``.
+``/commands/<token>`` (POST: a ``response_url``, :mod:`parley.apps.replies`),
+``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
+serve, with the circuit breakers' states); everything else is a JSON 404. A gateway
+node (``--role gateway``) serves only the health routes. A body over ``max_body`` comes
+as ``None`` (the server read and dropped it) and the API and auth routes answer it 413
+``request_too_large``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.api.h1 import Request
-from parley.apps.commands import RESPONSE_PATH
+from parley.apps.replies import RESPONSE_PATH
 from parley.errors import ApiError, Code
 from parley.logs import REQUEST_ID, request_id
 from parley.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -63,11 +63,11 @@ class HttpApp:
         readiness: Callable[[], tuple[str | None, dict[str, str]]] | None = None,
         secure_cookies: bool = False,
         clock: Callable[[], float] = time.monotonic,
-        commands: Callable[[str, bytes, str], Awaitable[None]] | None = None,
+        replies: Callable[[str, bytes, str], Awaitable[None]] | None = None,
     ) -> None:
-        #: Takes a POST to a slash command's ``response_url``: ``Commands.respond(token,
-        #: body, content type)``, raising :class:`ApiError` for what it refuses.
-        self._commands = commands
+        #: Takes a POST to a ``response_url``: ``Replies.respond(token, body, content
+        #: type)``, raising :class:`ApiError` for what it refuses.
+        self._replies = replies
         #: Session cookies are ``Secure`` always (behind a TLS proxy), not only over HTTPS.
         self._secure_cookies = secure_cookies
         self._api = api
@@ -116,8 +116,8 @@ class HttpApp:
             return _HEALTH  # alive: the process answers
         if path == "/readyz":
             return self._ready()
-        if path.startswith(RESPONSE_PATH) and self._commands is not None:
-            return await self._command_response(req, path[len(RESPONSE_PATH) :])
+        if path.startswith(RESPONSE_PATH) and self._replies is not None:
+            return await self._response_url(req, path[len(RESPONSE_PATH) :])
         if path.startswith("/auth/") and self._sessions is not None:
             return await self._auth_call(req, path[6:])
         if req.method in ("GET", "HEAD") and path in self._static:
@@ -158,10 +158,10 @@ class HttpApp:
             session=session_token(headers.get("cookie"), headers.get(CLIENT_HEADER)),
         )
 
-    async def _command_response(self, req: Request, token: str) -> Response:
-        """A POST to a slash command's ``response_url``: ``{"ok": true}`` once the reply
-        is delivered, else a Slack-style error (404 ``expired_url``)."""
-        assert self._commands is not None
+    async def _response_url(self, req: Request, token: str) -> Response:
+        """A POST to a ``response_url``: ``{"ok": true}`` once the reply is delivered,
+        else a Slack-style error (404 ``expired_url``)."""
+        assert self._replies is not None
         if req.method != "POST":
             return error_response(
                 ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "POST"})
@@ -169,7 +169,7 @@ class HttpApp:
         if req.body is None:
             return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
         try:
-            await self._commands(token, req.body, req.headers.get("content-type") or "")
+            await self._replies(token, req.body, req.headers.get("content-type") or "")
         except ApiError as exc:
             return error_response(exc)
         return _OK

@@ -259,6 +259,24 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
     ),
     MethodDoc(
+        "chat.action",
+        "Parley's: presses a button of an app's message (Block Kit `button`) in a channel "
+        "the caller may post in; the app whose bot posted it gets `block_actions` "
+        "(`message_not_found`, `action_not_found`, `dispatch_failed`, `operation_timeout`;"
+        " a bot token: `not_allowed_token_type`).",
+        args=(
+            _channel(),
+            _ts("ts", "The message.", required=True),
+            Arg(
+                "action_id",
+                {"type": "string", "maxLength": 255},
+                "The button's `action_id`.",
+                required=True,
+            ),
+            Arg("block_id", {"type": "string", "maxLength": 255}, "Its block's `block_id`."),
+        ),
+    ),
+    MethodDoc(
         "chat.scheduleMessage",
         "Checks a post as `chat.postMessage` would, keeps it, and posts it at `post_at` "
         "(within a second; at most 120 days ahead: `time_in_past`, `time_too_far`, "

@@ -43,14 +43,15 @@ JOIN_NOTICE = "member_joined_notice"
 #: ``user``), and never stored.
 EPHEMERAL = "ephemeral_message"
 
-#: A slash command for an app over Socket Mode (:mod:`parley.apps.commands`): routed by
-#: its team (the bot need not follow the channel it was run in), handed to one Socket
-#: Mode connection of the app's bot (the event's ``user``) on each node, never stored.
-SLASH_COMMAND = "slash_command"
+#: A request for an app over Socket Mode (:mod:`parley.apps.commands`: a slash command,
+#: a button pressed), its payload the envelope but for its id: routed by its team (the
+#: bot need not follow the channel it came from), handed to one Socket Mode connection
+#: of the app's bot (the event's ``user``) on each node, never stored.
+APP_REQUEST = "app_request"
 
 #: Events about a whole workspace rather than one channel: routed by the team id.
 TEAM_WIDE = frozenset(
-    {"presence_change", "channel_created", "channel_rename", JOIN_NOTICE, SLASH_COMMAND}
+    {"presence_change", "channel_created", "channel_rename", JOIN_NOTICE, APP_REQUEST}
 )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Protocol
 
-from parley.bus.interface import EPHEMERAL, JOIN_NOTICE, SLASH_COMMAND, Event
+from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
 
 
 class Subscriber(Protocol):
@@ -32,9 +32,7 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
 #: Events for one user's connections that follow the channel (the event's ``user``): an
 #: ephemeral message, and their read marks.
-_TO_THEIR_USER = frozenset(
-    {EPHEMERAL, "channel_marked", "group_marked", "im_marked", SLASH_COMMAND}
-)
+_TO_THEIR_USER = frozenset({EPHEMERAL, "channel_marked", "group_marked", "im_marked", APP_REQUEST})
 
 #: Events for every connection of the team: a public channel made or renamed.
 _TO_THE_TEAM = frozenset({"channel_created", "channel_rename"})
@@ -170,7 +168,7 @@ class Hub:
         whole team (``group_rename``, a private one's, to its members);
         ``presence_change`` goes to the connections of that team watching that user;
         an :data:`EPHEMERAL` message and a read mark (``channel_marked``, ...) only to
-        their user's connections that follow the channel; a :data:`SLASH_COMMAND` to one
+        their user's connections that follow the channel; an :data:`APP_REQUEST` to one
         Socket Mode connection of its app's bot, in the channel or not.
         """
         kind = event.type
@@ -187,7 +185,7 @@ class Hub:
         elif kind in _TO_THEIR_USER:
             channels_of = self._channels_of
             mine = self._by_user.get(event.user, ())
-            if kind == SLASH_COMMAND:  # one of the app's Socket Mode connections
+            if kind == APP_REQUEST:  # one of the app's Socket Mode connections
                 apps = [s for s in mine if getattr(s, "SOCKET_MODE", False)]
                 targets = tuple(apps[:1])
             else:

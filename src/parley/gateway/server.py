@@ -149,12 +149,12 @@ class Gateway:
         valid_token: Callable[[bytes], Awaitable[bool]] | None = None,
         write_thread: bool = True,
         write_threads: int = 0,
-        command_reply: Callable[[bytes, dict], Awaitable[None]] | None = None,
+        request_reply: Callable[[bytes, dict], Awaitable[None]] | None = None,
     ) -> None:
         self.hub = hub
-        #: Takes a Socket Mode app's reply to a slash command (the command event's
-        #: payload, the acknowledgement's ``payload``): ``Commands.acknowledged``.
-        self._command_reply = command_reply
+        #: Takes a Socket Mode app's reply to a request (the request event's payload,
+        #: the acknowledgement's ``payload``): ``Commands.acknowledged``.
+        self._request_reply = request_reply
         #: Whether a token (by its key) still authenticates (``Authenticator.valid_key``):
         #: asked when a ticket is redeemed, and of every open connection's token when
         #: revocations may have been missed.
@@ -332,12 +332,12 @@ class Gateway:
             if not conns:
                 del self._by_token[conn.token]
 
-    def command_acknowledged(self, command: Event, reply: dict) -> None:
-        """A Socket Mode app acknowledged ``command`` with ``reply``: delivered in a task
+    def request_acknowledged(self, request: Event, reply: dict) -> None:
+        """A Socket Mode app acknowledged ``request`` with ``reply``: delivered in a task
         of its own (the connection goes on reading)."""
-        if self._command_reply is None:
+        if self._request_reply is None:
             return
-        task = asyncio.get_running_loop().create_task(self._command_reply(command.payload, reply))
+        task = asyncio.get_running_loop().create_task(self._request_reply(request.payload, reply))
         self._rechecks.add(task)
         task.add_done_callback(self._rechecks.discard)
 

@@ -15,10 +15,10 @@ user's channels followed, the same fan-out), but it speaks the Events API:
   within :data:`ACK_WAIT` seconds is sent again, ``retry_attempt`` 1, 2 and 3 with
   ``retry_reason`` ``"timeout"``, then given up (logged). What is unacknowledged on a
   connection that closes is sent on another of the same app on this node, if any;
-- a slash command of the app (:mod:`parley.apps.commands`) comes in a
-  ``slash_commands`` envelope whose ``payload`` is the command's fields and which
-  ``accepts_response_payload``: an acknowledgement's ``payload`` is the app's reply. It is
-  not sent again (a person is waiting for it, as in Slack);
+- a slash command of the app or a button of its messages pressed
+  (:mod:`parley.apps.commands`) comes in a ``slash_commands`` or ``interactive``
+  envelope; a command's ``accepts_response_payload``: an acknowledgement's ``payload``
+  is the app's reply. Neither is sent again (a person is waiting, as in Slack);
 - before a restart the gateway says ``{"type": "disconnect", "reason":
   "refresh_requested"}``, on which the SDK opens a new connection.
 
@@ -36,7 +36,7 @@ import secrets
 import orjson
 
 from parley.apps.callback import APP_EVENTS, app_id, event_callback
-from parley.bus.interface import SLASH_COMMAND, Event
+from parley.bus.interface import APP_REQUEST, Event
 from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.server import Connection
 from parley.pipeline import events
@@ -50,8 +50,8 @@ ACK_RATE = FrameRate(rate=2000.0, burst=5000.0, flood=10.0)
 ACK_WAIT = 3.0
 #: Times an unacknowledged envelope is sent again before it is given up.
 RETRIES = 3
-#: Slash commands a connection keeps for their acknowledgement's reply.
-MAX_COMMANDS = 100
+#: Requests a connection keeps for their acknowledgement's reply.
+MAX_REQUESTS = 100
 #: What the gateway says before it restarts (the SDK reconnects on it).
 DISCONNECT = orjson.dumps(
     {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "parley"}}
@@ -69,16 +69,10 @@ def hello(user: User, connections: int) -> bytes:
     )
 
 
-def command_envelope(envelope_id: str, command: Event) -> bytes:
-    """A slash command (its event's payload: the command's fields) in its envelope."""
-    return orjson.dumps(
-        {
-            "envelope_id": envelope_id,
-            "type": "slash_commands",
-            "accepts_response_payload": True,
-            "payload": orjson.Fragment(command.payload),
-        }
-    )
+def request_envelope(envelope_id: str, request: Event) -> bytes:
+    """An :data:`.APP_REQUEST` in its envelope: the event's payload (the envelope as
+    encoded once) with ``envelope_id`` put first."""
+    return b'{"envelope_id":"' + envelope_id.encode() + b'",' + request.payload[1:]
 
 
 def envelope(envelope_id: str, event_id: str, event: Event, user: User, attempt: int) -> bytes:
@@ -111,7 +105,7 @@ class _Waiting:
 class SocketModeConnection(Connection):
     """An app's Socket Mode connection (see the module)."""
 
-    __slots__ = ("_waiting", "_timer", "_commands")
+    __slots__ = ("_waiting", "_timer", "_requests")
 
     GOODBYE = DISCONNECT
     SOCKET_MODE = True
@@ -121,8 +115,9 @@ class SocketModeConnection(Connection):
         #: Envelopes sent and not acknowledged, by envelope id, oldest first.
         self._waiting: dict[str, _Waiting] = {}
         self._timer = None
-        #: Slash commands sent and not acknowledged, by envelope id, oldest first.
-        self._commands: dict[str, Event] = {}
+        #: Requests (:data:`.APP_REQUEST`) sent and not acknowledged, by envelope id,
+        #: oldest first.
+        self._requests: dict[str, Event] = {}
 
     async def _redeem(self) -> bool:
         """As an RTM connection's, and then a frame rate for acknowledgements: an app
@@ -139,8 +134,8 @@ class SocketModeConnection(Connection):
         return {}
 
     def deliver(self, event: Event) -> None:
-        if event.type == SLASH_COMMAND:
-            self._send_command(event)
+        if event.type == APP_REQUEST:
+            self._send_request(event)
             return
         if event.type not in APP_EVENTS:
             return
@@ -172,16 +167,16 @@ class SocketModeConnection(Connection):
         if self._timer is None:
             self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
 
-    def _send_command(self, command: Event) -> None:
-        """Sends a slash command now (while the connection opens, it is not sent: the
-        person sees no answer, as when the app is slow)."""
+    def _send_request(self, request: Event) -> None:
+        """Sends a slash command or an interaction now (while the connection opens, it is
+        not sent: the person sees no answer, as when the app is slow)."""
         if self._held is not None or self.transport is None:
             return
         envelope_id = secrets.token_hex(16)
-        self._commands[envelope_id] = command
-        if len(self._commands) > MAX_COMMANDS:  # never acknowledged: forget the oldest
-            del self._commands[next(iter(self._commands))]
-        self.send(command_envelope(envelope_id, command))
+        self._requests[envelope_id] = request
+        if len(self._requests) > MAX_REQUESTS:  # never acknowledged: forget the oldest
+            del self._requests[next(iter(self._requests))]
+        self.send(request_envelope(envelope_id, request))
 
     def _text(self, data: bytes) -> None:
         """An acknowledgement (``{"envelope_id": E}``, for a slash command perhaps with a
@@ -194,10 +189,10 @@ class SocketModeConnection(Connection):
             return
         envelope_id = frame["envelope_id"]
         self._waiting.pop(envelope_id, None)
-        command = self._commands.pop(envelope_id, None)
+        request = self._requests.pop(envelope_id, None)
         reply = frame.get("payload")
-        if command is not None and isinstance(reply, dict) and reply:
-            self.gateway.command_acknowledged(command, reply)
+        if request is not None and isinstance(reply, dict) and reply:
+            self.gateway.request_acknowledged(request, reply)
 
     def _resend_due(self) -> None:
         """Sends again what waited :data:`ACK_WAIT` seconds unacknowledged (as a new

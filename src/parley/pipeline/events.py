@@ -12,7 +12,7 @@ import msgspec
 import orjson
 
 from parley import wire
-from parley.bus.interface import EPHEMERAL, JOIN_NOTICE, SLASH_COMMAND, Event
+from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
 from parley.ids import format_ts
 from parley.storage.models import Channel, Message, ReactionChange, User
 
@@ -196,10 +196,15 @@ def ephemeral(
     return _event(EPHEMERAL, channel.id, channel.team_id, 0, at, body, to_user)
 
 
-def slash_command(channel: Channel, bot_id: str, at: int, fields: dict[str, str]) -> Event:
-    """A slash command for the Socket Mode connection of the app of ``bot_id``: its
-    payload is the command's fields (:func:`parley.apps.commands.payload`)."""
-    return _event(SLASH_COMMAND, channel.id, channel.team_id, 0, at, fields, bot_id)
+def app_request(
+    channel: Channel, bot_id: str, at: int, kind: str, payload: dict[str, Any], answers: bool
+) -> Event:
+    """A request for the Socket Mode connection of the app of ``bot_id`` (``kind``:
+    ``slash_commands``, ``interactive``): its payload is the envelope but for its
+    ``envelope_id``, which each connection puts first; ``answers``: whether the
+    acknowledgement may carry a reply (``accepts_response_payload``)."""
+    body = {"type": kind, "accepts_response_payload": answers, "payload": payload}
+    return _event(APP_REQUEST, channel.id, channel.team_id, 0, at, body, bot_id)
 
 
 def typing(channel: str, team: str, user_id: str, at: int) -> Event:

@@ -73,6 +73,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.command": ("chat:write",),
+    "chat.action": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
     "chat.getPermalink": _HISTORY,

@@ -1,6 +1,8 @@
 """``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``,
 ``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
-``chat.deleteScheduledMessage``, ``chat.command`` (a slash command: :mod:`parley.apps.commands`).
+``chat.deleteScheduledMessage``, ``chat.command`` (a slash command:
+:mod:`parley.apps.commands`), Parley's ``chat.action`` (a button pressed:
+:mod:`parley.apps.actions`).
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
 opened if need be, as Slack's does; the answer names the ``D…`` channel.
@@ -212,8 +214,25 @@ def register(api: Api, svc: Services) -> None:
         )
         return {}
 
+    async def action(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Parley's: presses a button of an app's message; the app gets it
+        (:mod:`parley.apps.actions`)."""
+        assert svc.actions is not None
+        await svc.actions.press(
+            ctx.user,
+            args.str("channel", max_len=32),
+            args.ts(
+                "ts", required=True, missing=Code.MESSAGE_NOT_FOUND, invalid=Code.MESSAGE_NOT_FOUND
+            ),
+            args.str("action_id", max_len=255),
+            args.str("block_id", max_len=255),
+            ctx.base_url,
+        )
+        return {}
+
     api.add("chat.postMessage", post_message)
     api.add("chat.command", command)
+    api.add("chat.action", action)
     api.add("chat.postEphemeral", post_ephemeral)
     api.add("chat.update", update)
     api.add("chat.getPermalink", get_permalink, read=True)
