@@ -410,3 +410,54 @@ def test_a_slash_command_runs_and_its_app_answers_only_to_who_ran_it(browser, wo
         assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
     finally:
         app.close()
+
+
+def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world):
+    """A bot's message with blocks shows its texts (as text) and buttons; bob presses one,
+    the app (Bolt over Socket Mode) replaces the message, and both windows show it."""
+    from slack_bolt import App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk import WebClient
+
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("releasebot", bot=True, app_token=True)
+    srv.client(alice_creds.token).conversations_invite(channel=general, users=bot.user_id)
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+
+    @app.action("approve")
+    def approve(ack, body, respond):
+        ack()
+        respond(replace_original=True, text=f"Approved by {body['user']['name']}")
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        blocks = [
+            {"type": "header", "text": {"type": "plain_text", "text": "Release 42"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "<img src=x onerror=alert(1)>"}},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "approve",
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                    }
+                ],
+            },
+        ]
+        srv.client(bot.token).chat_postMessage(channel=general, text="Release 42?", blocks=blocks)
+        _ca, alice = sign_in(browser, srv.url, "alice")
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        button = "#messages .msg .block-button.primary:has-text('Approve')"
+        bob.wait_for_selector(button)
+        bob.wait_for_selector("#messages .msg .block-header:has-text('Release 42')")
+        assert bob.eval_on_selector_all("#messages img", "e => e.length") == 0  # text, not HTML
+        bob.click(button)
+        for page in (alice, bob):
+            page.wait_for_selector("#messages .msg:has-text('Approved by bob')")
+            assert page.eval_on_selector_all("#messages .block-button", "e => e.length") == 0
+        assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        handler.close()

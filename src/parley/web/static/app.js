@@ -436,6 +436,63 @@ function renderText(el, text) {
   el.append(document.createTextNode(text.slice(last)));
 }
 
+// Block Kit, the parts a chat client shows: texts as text (never as markup), and buttons
+// that press chat.action (the app whose bot posted the message gets it). Other blocks and
+// elements are left out; when none could be shown, the message's text is.
+function renderBlocks(m) {
+  const box = document.createElement("div");
+  box.className = "blocks";
+  const textOf = (t) => (t && typeof t.text === "string" ? t.text : "");
+  const part = (cls, text) => {
+    const div = document.createElement("div");
+    div.className = cls;
+    renderText(div, text);
+    return div;
+  };
+  const button = (el, blockId) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "block-button";
+    if (el.style === "primary" || el.style === "danger") b.classList.add(el.style);
+    b.textContent = textOf(el.text) || el.action_id;
+    b.dataset.actionId = el.action_id;
+    // an ephemeral message is not stored: there is nothing to press it against
+    if (m.is_ephemeral) b.disabled = true;
+    else b.addEventListener("click", () => press(m, el.action_id, blockId));
+    return b;
+  };
+  for (const block of m.blocks) {
+    if (block.type === "header") box.append(part("block-header", textOf(block.text)));
+    else if (block.type === "divider") box.append(document.createElement("hr"));
+    else if (block.type === "section") {
+      if (block.text) box.append(part("block-section", textOf(block.text)));
+      for (const field of block.fields || []) box.append(part("block-field", textOf(field)));
+      if (block.accessory?.type === "button") box.append(button(block.accessory, block.block_id));
+    } else if (block.type === "context") {
+      const texts = (block.elements || []).map(textOf).filter(Boolean);
+      if (texts.length) box.append(part("block-context", texts.join("  ")));
+    } else if (block.type === "actions") {
+      const row = document.createElement("div");
+      row.className = "block-actions";
+      for (const el of block.elements || []) {
+        if (el.type === "button") row.append(button(el, block.block_id));
+      }
+      box.append(row);
+    }
+  }
+  return box.childNodes.length ? box : null;
+}
+
+async function press(m, action_id, block_id) {
+  const args = { channel: m.channel, ts: m.ts, action_id };
+  if (block_id) args.block_id = block_id;
+  try {
+    await api("chat.action", args);
+  } catch (err) {
+    notice(`The app did not take it: ${err.code || err.message}`);
+  }
+}
+
 // Messages the server writes when a channel's topic, purpose or name changes.
 const NOTICES = new Set(["channel_topic", "channel_purpose", "channel_name"]);
 
@@ -461,7 +518,9 @@ function messageItem(m, { inThread = false } = {}) {
     if (!inThread && m.reply_count) li.append(repliesButton(m));
     return li;
   }
-  renderText(text, m.text || "");
+  const blocks = m.blocks?.length ? renderBlocks(m) : null;
+  if (blocks) text.append(blocks);
+  else renderText(text, m.text || "");
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
   if (NOTICES.has(m.subtype)) {
     // the server's note of a topic, purpose or name changed: who did it, no actions
