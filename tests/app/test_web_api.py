@@ -75,6 +75,15 @@ def test_token_argument_works_without_header(server, alice):
     assert client.api_call("auth.test", params={"token": alice.token})["user_id"] == alice.user_id
 
 
+def test_api_test_needs_no_token_and_echoes_its_arguments(server, alice):
+    anyone = server.client("")
+    assert anyone.api_test(foo="bar").data == {"ok": True, "args": {"foo": "bar"}}
+    assert anyone.api_call("api.test", http_verb="GET", params={"x": "1"})["args"] == {"x": "1"}
+    assert error(anyone.api_test, error="my_error", foo="bar") == "my_error"
+    with_token = server.client(alice.token).api_test(token=alice.token, y="2")
+    assert with_token["args"] == {"y": "2"}  # the token is not echoed
+
+
 # -- users ----------------------------------------------------------------------------------
 
 

@@ -34,6 +34,10 @@ class Args:
     def raw(self, name: str) -> Any:
         return self._data.get(name)
 
+    def all(self) -> dict[str, Any]:
+        """Every argument, as given."""
+        return dict(self._data)
+
     def has(self, name: str) -> bool:
         value = self._data.get(name)
         return value is not None and value != ""

@@ -46,13 +46,17 @@ class Ctx(msgspec.Struct, frozen=True):
 
 
 Handler = Callable[[Ctx, Args], Awaitable[dict[str, Any]]]
+#: A method anyone may call, with no token (``api.test``): its arguments only.
+PublicHandler = Callable[[Args], Awaitable[dict[str, Any]]]
 
 
 class Method(msgspec.Struct, frozen=True):
     name: str
-    handler: Handler
+    handler: Handler | None
     #: Read methods may also be called with GET and query arguments.
     read: bool
+    #: Set for a method called without a token (then ``handler`` is ``None``).
+    public: PublicHandler | None = None
 
 
 def error_response(exc: ApiError) -> Response:
@@ -75,6 +79,10 @@ class Api:
 
     def add(self, name: str, handler: Handler, *, read: bool = False) -> None:
         self._methods[name] = Method(name, handler, read)
+
+    def add_public(self, name: str, handler: PublicHandler) -> None:
+        """A method called without a token (a ``token`` given is ignored); GET too."""
+        self._methods[name] = Method(name, None, True, handler)
 
     async def handle(
         self,
@@ -102,6 +110,9 @@ class Api:
             else:
                 allow = "GET, POST" if method.read else "POST"
                 raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": allow})
+            if method.public is not None:
+                args.pop("token", None)
+                return _answer(await method.public(Args(args)))
             token = bearer_token(authorization) or _str_or_none(args.pop("token", None)) or session
             began = perf_counter()
             caller = await self._auth.authorize(token)
@@ -110,10 +121,11 @@ class Api:
             if self._limiter.calls_limited(name):
                 await self._limiter.check_call(caller.user, name)
             ctx = Ctx(caller.user, base_url, caller.scopes, token)
+            assert method.handler is not None
             result = await method.handler(ctx, Args(args))
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("api call", extra={"method": name, "user": caller.user.id})
-            return Response(200, orjson.dumps({"ok": True, **result}))
+            return _answer(result)
         except ApiError as exc:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("api call refused", extra={"method": name, "error": exc.code})
@@ -128,6 +140,10 @@ class Api:
         except Exception:
             log.exception("%s: internal error", name)
             return error_response(ApiError(Code.INTERNAL_ERROR, status=500))
+
+
+def _answer(result: dict[str, Any]) -> Response:
+    return Response(200, orjson.dumps({"ok": True, **result}))
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -54,6 +54,8 @@ class MethodDoc:
     args: tuple[Arg, ...] = ()
     result: dict[str, JsonSchema] = field(default_factory=dict)
     always: tuple[str, ...] = ()
+    #: Called without a token (``api.test``).
+    public: bool = False
 
 
 # -- argument and result building blocks -----------------------------------------------------
@@ -177,6 +179,16 @@ METHODS: tuple[MethodDoc, ...] = (
         "`connections:write`): single-use, valid for 30 seconds.",
         result={"url": _STR},
         always=("url",),
+    ),
+    MethodDoc(
+        "api.test",
+        "Checks calling code, with no token: the arguments come back in `args`; with "
+        "`error`, the call fails with that error (and `args`).",
+        read=True,
+        public=True,
+        args=(Arg("error", {"type": "string", "maxLength": 100}, "An error to answer."),),
+        result={"args": {"type": "object", "additionalProperties": {"type": "string"}}},
+        always=("args",),
     ),
     MethodDoc(
         "auth.test",
@@ -1001,6 +1013,9 @@ def _operations(method: MethodDoc) -> dict[str, Any]:
             "parameters": _query(method),
             "responses": _responses(method),
         }
+    if method.public:  # no token needed
+        for op in ops.values():
+            op["security"] = []
     return ops
 
 

@@ -1,4 +1,4 @@
-"""``auth.test`` and ``auth.revoke``."""
+"""``auth.test``, ``auth.revoke`` and ``api.test``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
+from parley.errors import ApiError
 from parley.pipeline import scopes
 
 if TYPE_CHECKING:
@@ -38,5 +39,15 @@ def register(api: Api, svc: Services) -> None:
         await svc.auth.revoke(ctx.token)
         return {"revoked": True}
 
+    async def api_test(args: Args) -> dict[str, Any]:
+        """Slack's check of calling code, with no token: the arguments back; with
+        ``error``, an error of that name (and the arguments)."""
+        echoed = {k: v for k, v in args.all().items() if isinstance(v, str)}
+        error = args.str("error", max_len=100)
+        if error:
+            raise ApiError(error, data={"args": echoed})
+        return {"args": echoed}
+
+    api.add_public("api.test", api_test)
     api.add("auth.test", auth_test, read=True)
     api.add("auth.revoke", auth_revoke, read=True)
