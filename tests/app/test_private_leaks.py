@@ -144,6 +144,9 @@ CHANNEL_METHODS: list[tuple[str, dict]] = [
     ("reactions.add", {"timestamp": "@ts", "name": "thumbsup"}),
     ("reactions.remove", {"timestamp": "@ts", "name": "eyes"}),
     ("reactions.get", {"timestamp": "@ts"}),
+    ("pins.add", {"timestamp": "@ts"}),
+    ("pins.remove", {"timestamp": "@ts"}),
+    ("pins.list", {}),
 ]
 
 

@@ -745,3 +745,30 @@ def test_commands_and_their_response_urls(backend):
     assert listed == [other, moved]
     assert uses == [granted, granted, granted, None]
     assert (late, unknown, gone) == (None, None, None)
+
+
+def test_pins_are_kept_once_each_up_to_a_limit(backend):
+    from parley.storage.models import Pin
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            refusals = [
+                await d.add_pin(Pin("CPIN", 10, "U1", 100), 2),
+                await d.add_pin(Pin("CPIN", 10, "U2", 200), 2),
+                await d.add_pin(Pin("CPIN", 20, "U2", 300), 2),
+                await d.add_pin(Pin("CPIN", 30, "U2", 400), 2),
+                await d.add_pin(Pin("COTHER", 30, "U2", 400), 2),
+            ]
+            listed = await d.pins("CPIN")
+            removed = [await d.remove_pin("CPIN", 10), await d.remove_pin("CPIN", 10)]
+            return refusals, listed, removed, await d.pins("CPIN")
+        finally:
+            await d.close()
+
+    refusals, listed, removed, after = asyncio.run(go())
+    assert refusals == [None, "already_pinned", None, "too_many_pins", None]
+    assert listed == [Pin("CPIN", 20, "U2", 300), Pin("CPIN", 10, "U1", 100)]
+    assert removed == [True, False]
+    assert after == [Pin("CPIN", 20, "U2", 300)]

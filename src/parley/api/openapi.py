@@ -536,6 +536,25 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
     ),
     MethodDoc(
+        "pins.add",
+        "Pins a message of a channel the caller is in (`already_pinned`, `too_many_pins` "
+        "past 100); the channel gets `pin_added`.",
+        args=(_channel(), _ts("timestamp", "The message.", required=True)),
+    ),
+    MethodDoc(
+        "pins.remove",
+        "Unpins a message (`no_pin`); the channel gets `pin_removed`.",
+        args=(_channel(), _ts("timestamp", "The message.", required=True)),
+    ),
+    MethodDoc(
+        "pins.list",
+        "The channel's pinned messages as they are now, the newest pin first.",
+        read=True,
+        args=(_channel(),),
+        result={"items": {"type": "array", "items": {"type": "object"}}},
+        always=("items",),
+    ),
+    MethodDoc(
         "reactions.add",
         "Adds the caller's reaction to a message.",
         args=(

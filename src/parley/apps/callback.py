@@ -19,6 +19,8 @@ APP_EVENTS = frozenset(
         "message_deleted",
         "reaction_added",
         "reaction_removed",
+        "pin_added",
+        "pin_removed",
         "member_joined_channel",
         "member_left_channel",
         "channel_created",

@@ -97,6 +97,31 @@ def reaction(change: ReactionChange) -> Event:
     return _event(kind, m.channel, m.team, m.seq, m.ts, body)
 
 
+def pin(m: Message, user_id: str, at: int, added: bool, pinned: int) -> Event:
+    """``pin_added`` or ``pin_removed``: ``user_id`` pinned or unpinned ``m``, which
+    leaves ``pinned`` pins in the channel (ordered after ``m``, as a reaction is)."""
+    kind = "pin_added" if added else "pin_removed"
+    ts = format_ts(at)
+    body: dict[str, Any] = {
+        "type": kind,
+        "user": user_id,
+        "channel_id": m.channel,
+        "item": {
+            "type": "message",
+            "channel": m.channel,
+            "created": at // 1_000_000,
+            "created_by": user_id,
+            "message": wire.message(m),
+        },
+        "item_user": m.user,
+        "pin_count": pinned,
+        "event_ts": ts,
+    }
+    if not added:
+        body["has_pins"] = pinned > 0
+    return _event(kind, m.channel, m.team, m.seq, m.ts, body)
+
+
 def membership(kind: str, channel: Channel, user_id: str, at: int, seq: int = 0) -> Event:
     """``member_joined_channel`` or ``member_left_channel``; ``seq`` is the channel's
     last message ``seq`` read before a join was committed (0 for a leave)."""

@@ -1,4 +1,5 @@
-"""SQL both directory backends share for apps' slash commands (``app_commands``)."""
+"""SQL both directory backends share for apps (``app_commands``, their endpoints and
+secrets) and pins."""
 
 from __future__ import annotations
 
@@ -43,3 +44,10 @@ def endpoint_query(table: str, placeholder: str) -> str:
         f"SELECT user_id, team_id, request_url, signing_secret FROM {table} "
         f"WHERE user_id = {placeholder}"
     )
+
+
+#: A channel's pins, the newest first (``{p}``: the backend's placeholder).
+PINS_QUERY = (
+    "SELECT channel_id, ts, user_id, created FROM pins WHERE channel_id = {p} "
+    "ORDER BY created DESC, ts DESC"
+)

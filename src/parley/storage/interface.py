@@ -24,6 +24,7 @@ from parley.storage.models import (
     EventApp,
     Message,
     Page,
+    Pin,
     PostRequest,
     PostResult,
     ReactionChange,
@@ -97,6 +98,19 @@ class Directory(Protocol):
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         """The team's slash commands (``parley app command``), by name."""
+        ...
+
+    async def add_pin(self, pin: Pin, most: int) -> str | None:
+        """Pins a message; why not (``already_pinned``; ``too_many_pins`` when the channel
+        has ``most``), else ``None``."""
+        ...
+
+    async def remove_pin(self, channel_id: str, ts: int) -> bool:
+        """Unpins a message; False when it was not pinned."""
+        ...
+
+    async def pins(self, channel_id: str) -> list[Pin]:
+        """The channel's pins, the newest first."""
         ...
 
     async def interactivity(self, user_id: str) -> EventApp | None:

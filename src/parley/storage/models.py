@@ -57,6 +57,15 @@ class CommandResponse(msgspec.Struct, frozen=True):
     message_ts: int = 0
 
 
+class Pin(msgspec.Struct, frozen=True):
+    """A message pinned in its channel: by whom, when (µs)."""
+
+    channel_id: str
+    ts: int
+    user_id: str
+    created: int
+
+
 class User(msgspec.Struct, frozen=True):
     id: str
     team_id: str

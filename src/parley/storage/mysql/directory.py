@@ -33,6 +33,7 @@ from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.app_rows import (
     COMMAND_COLUMNS,
+    PINS_QUERY,
     SECRET_TABLES,
     app_secret_query,
     command_row,
@@ -46,6 +47,7 @@ from parley.storage.models import (
     CommandResponse,
     EventApp,
     Page,
+    Pin,
     Team,
     User,
     channel_from_row,
@@ -208,6 +210,30 @@ async def q_interactivity(cur: Any, user_id: str) -> EventApp | None:
     await cur.execute(endpoint_query("app_interactivity", "%s"), (user_id,))
     row = await cur.fetchone()
     return EventApp(*row) if row else None
+
+
+async def op_add_pin(cur: Any, _state: object, pin: Pin, most: int) -> str | None:
+    await cur.execute(
+        "SELECT COUNT(*) FROM pins WHERE channel_id = %s FOR UPDATE", (pin.channel_id,)
+    )
+    (count,) = await cur.fetchone()
+    if count >= most:
+        return "too_many_pins"
+    await cur.execute(
+        "INSERT IGNORE INTO pins VALUES (%s, %s, %s, %s)",
+        (pin.channel_id, pin.ts, pin.user_id, pin.created),
+    )
+    return None if cur.rowcount == 1 else "already_pinned"
+
+
+async def op_remove_pin(cur: Any, _state: object, channel_id: str, ts: int) -> bool:
+    await cur.execute("DELETE FROM pins WHERE channel_id = %s AND ts = %s", (channel_id, ts))
+    return cur.rowcount == 1
+
+
+async def q_pins(cur: Any, channel_id: str) -> list[Pin]:
+    await cur.execute(PINS_QUERY.format(p="%s"), (channel_id,))
+    return [Pin(*r) for r in await cur.fetchall()]
 
 
 async def op_add_command_response(
@@ -822,6 +848,15 @@ class MysqlDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def add_pin(self, pin: Pin, most: int) -> str | None:
+        return await self._write(op_add_pin, pin, most)
+
+    async def remove_pin(self, channel_id: str, ts: int) -> bool:
+        return await self._write(op_remove_pin, channel_id, ts)
+
+    async def pins(self, channel_id: str) -> list[Pin]:
+        return await self._read(q_pins, channel_id)
 
     async def interactivity(self, user_id: str) -> EventApp | None:
         return await self._read(q_interactivity, user_id)

@@ -147,6 +147,14 @@ DIRECTORY: list[list[str]] = [
             created BIGINT NOT NULL
         ) {options}""",
     ],
+    # v13: pinned messages (pins.*): a message by its channel and ts, who pinned it, when
+    [
+        """CREATE TABLE IF NOT EXISTS pins (
+            channel_id VARCHAR(64) NOT NULL, ts BIGINT NOT NULL,
+            user_id VARCHAR(64) NOT NULL, created BIGINT NOT NULL,
+            PRIMARY KEY (channel_id, ts)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

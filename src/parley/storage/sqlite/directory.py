@@ -23,6 +23,7 @@ from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.app_rows import (
     COMMAND_COLUMNS,
+    PINS_QUERY,
     SECRET_TABLES,
     app_secret_query,
     command_row,
@@ -36,6 +37,7 @@ from parley.storage.models import (
     CommandResponse,
     EventApp,
     Page,
+    Pin,
     Team,
     User,
     channel_from_row,
@@ -440,6 +442,15 @@ class SqliteDirectory:
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
 
+    async def add_pin(self, pin: Pin, most: int) -> str | None:
+        return await self._writer.submit(op_add_pin, pin, most)
+
+    async def remove_pin(self, channel_id: str, ts: int) -> bool:
+        return await self._writer.submit(op_remove_pin, channel_id, ts)
+
+    async def pins(self, channel_id: str) -> list[Pin]:
+        return await self._read(q_pins, channel_id)
+
     async def interactivity(self, user_id: str) -> EventApp | None:
         return await self._read(q_interactivity, user_id)
 
@@ -821,6 +832,29 @@ def op_set_interactivity(conn: sqlite3.Connection, _state: object, app: EventApp
 def q_interactivity(conn: sqlite3.Connection, user_id: str) -> EventApp | None:
     row = conn.execute(endpoint_query("app_interactivity", "?"), (user_id,)).fetchone()
     return EventApp(*row) if row else None
+
+
+def op_add_pin(conn: sqlite3.Connection, _state: object, pin: Pin, most: int) -> str | None:
+    (count,) = conn.execute(
+        "SELECT COUNT(*) FROM pins WHERE channel_id = ?", (pin.channel_id,)
+    ).fetchone()
+    if count >= most:
+        return "too_many_pins"
+    added = conn.execute(
+        "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
+        (pin.channel_id, pin.ts, pin.user_id, pin.created),
+    )
+    return None if added.rowcount == 1 else "already_pinned"
+
+
+def op_remove_pin(conn: sqlite3.Connection, _state: object, channel_id: str, ts: int) -> bool:
+    gone = conn.execute("DELETE FROM pins WHERE channel_id = ? AND ts = ?", (channel_id, ts))
+    return gone.rowcount == 1
+
+
+def q_pins(conn: sqlite3.Connection, channel_id: str) -> list[Pin]:
+    rows = conn.execute(PINS_QUERY.format(p="?"), (channel_id,)).fetchall()
+    return [Pin(*r) for r in rows]
 
 
 def op_add_command_response(

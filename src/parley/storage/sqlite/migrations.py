@@ -118,6 +118,13 @@ DIRECTORY = [
         signing_secret TEXT NOT NULL, created INTEGER NOT NULL
     );
     """,
+    # v13: pinned messages (pins.*): a message by its channel and ts, who pinned it, when
+    """
+    CREATE TABLE pins (
+        channel_id TEXT NOT NULL, ts INTEGER NOT NULL, user_id TEXT NOT NULL,
+        created INTEGER NOT NULL, PRIMARY KEY (channel_id, ts)
+    );
+    """,
 ]
 
 SHARD = [
