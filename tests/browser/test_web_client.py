@@ -461,3 +461,23 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world):
         assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
     finally:
         handler.close()
+
+
+def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
+    """alice pins a message from its actions; bob's window marks it at once, and after a
+    reload; unpinning clears it."""
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "pin this plan")
+    item = "#messages .msg:not(.pending):has-text('pin this plan')"
+    alice.wait_for_selector(item)
+    alice.hover(item)
+    alice.click(f"{item} .actions button:has-text('Pin')")
+    bob.wait_for_selector(f"{item}.pinned .pinned-mark")
+    bob.reload()
+    bob.wait_for_selector(f"{item}.pinned .pinned-mark")
+    alice.hover(item)
+    alice.click(f"{item} .actions button:has-text('Unpin')")
+    bob.wait_for_selector(f"{item}:not(.pinned)")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ const state = {
   connectedBefore: false,
   thread: null, // {channel, ts}
   editing: null, // {ts, draft}: the message being edited survives re-renders
+  pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   ws: null,
   wsId: 0,
   backoff: 500,
@@ -351,10 +352,26 @@ async function openChannel(id) {
   $("channel-title").textContent = c ? title(c) : "";
   $("leave").hidden = !c || c.is_im; // a direct message cannot be left
   renderChannels();
+  const stale = state.stale.has(id); // changed while disconnected: pins too, perhaps
   if (!state.cursor.has(id)) await loadHistory(id);
-  if (state.stale.has(id)) await reconcile(id).catch(() => {});
+  if (stale) await reconcile(id).catch(() => {});
+  if (!state.pins.has(id) || stale) await loadPins(id).catch(() => {});
   markRead(id);
   renderMessages({ bottom: true });
+}
+
+async function loadPins(channel) {
+  const { items } = await api("pins.list", { channel });
+  state.pins.set(channel, new Set(items.map((i) => i.message.ts)));
+}
+
+function onPin(ev) {
+  const pins = state.pins.get(ev.channel_id);
+  if (!pins) return; // read with the channel, when it is opened
+  if (ev.type === "pin_added") pins.add(ev.item.message.ts);
+  else pins.delete(ev.item.message.ts);
+  const m = store(ev.channel_id).get(ev.item.message.ts);
+  rerender(ev.channel_id, m?.thread_ts);
 }
 
 async function loadHistory(channel, cursor = "") {
@@ -543,6 +560,14 @@ function messageItem(m, { inThread = false } = {}) {
     edited.textContent = "(edited)";
     text.append(edited);
   }
+  const pinned = state.pins.get(m.channel)?.has(m.ts);
+  if (pinned) {
+    li.classList.add("pinned");
+    const mark = document.createElement("span");
+    mark.className = "pinned-mark";
+    mark.textContent = "Pinned";
+    who.after(mark);
+  }
   if (m.reactions?.length) {
     const bar = document.createElement("div");
     bar.className = "reactions";
@@ -569,6 +594,11 @@ function messageItem(m, { inThread = false } = {}) {
     actions.append(b);
   };
   add("+1", "React", () => react(m, "thumbsup"));
+  add(pinned ? "Unpin" : "Pin", pinned ? "Unpin from the channel" : "Pin to the channel", () =>
+    api(pinned ? "pins.remove" : "pins.add", { channel: m.channel, timestamp: m.ts }).catch(
+      (err) => notice(`Could not ${pinned ? "unpin" : "pin"}: ${err.code || err.message}`),
+    ),
+  );
   if (!inThread) add("Reply", "Reply in thread", () => openThread(m.channel, m.ts));
   if (m.user === state.me.id) {
     add("Edit", "Edit", () => {
@@ -873,6 +903,10 @@ function onEvent(ev) {
       break;
     case "user_typing":
       onTyping(ev);
+      break;
+    case "pin_added":
+    case "pin_removed":
+      onPin(ev);
       break;
     case "presence_change":
       state.presence.set(ev.user, ev.presence);
