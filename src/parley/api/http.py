@@ -15,6 +15,7 @@ as ``None`` (the server read and dropped it) and the API and auth routes answer 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -26,11 +27,12 @@ from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.api.h1 import Request
 from parley.apps.replies import RESPONSE_PATH
-from parley.errors import ApiError, Code
+from parley.errors import ApiError, Code, StorageUnavailable, unavailable
 from parley.logs import REQUEST_ID, request_id
 from parley.metrics import CONTENT_TYPE as METRICS_TYPE
 from parley.web import CLIENT_HEADER, Sessions, session_token
 
+log = logging.getLogger(__name__)
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _NOT_FOUND = Response(404, orjson.dumps({"ok": False, "error": "not_found"}))
 _HEALTH = Response(200, orjson.dumps({"ok": True}))
@@ -172,6 +174,11 @@ class HttpApp:
             await self._replies(token, req.body, req.headers.get("content-type") or "")
         except ApiError as exc:
             return error_response(exc)
+        except StorageUnavailable as exc:  # as the Web API answers it: 503, Retry-After
+            return error_response(unavailable(exc))
+        except Exception:
+            log.exception("a response URL's reply failed")
+            return error_response(ApiError(Code.INTERNAL_ERROR, status=500))
         return _OK
 
     async def _auth_call(self, req: Request, action: str) -> Response:

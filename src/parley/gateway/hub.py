@@ -30,8 +30,9 @@ class Subscriber(Protocol):
 #: their own join (which comes to them as a :data:`JOIN_NOTICE`).
 _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
-#: Events for one user's connections that follow the channel (the event's ``user``): an
-#: ephemeral message, and their read marks.
+#: Events for one user's connections (the event's ``user``): an ephemeral message and
+#: their read marks, to those that follow the channel; an app's request, to one of its
+#: bot's Socket Mode connections.
 _TO_THEIR_USER = frozenset({EPHEMERAL, "channel_marked", "group_marked", "im_marked", APP_REQUEST})
 
 #: Events for every connection of the team: a public channel made or renamed.

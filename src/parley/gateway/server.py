@@ -153,7 +153,7 @@ class Gateway:
     ) -> None:
         self.hub = hub
         #: Takes a Socket Mode app's reply to a request (the request event's payload,
-        #: the acknowledgement's ``payload``): ``Commands.acknowledged``.
+        #: the acknowledgement's ``payload``): ``Replies.acknowledged``.
         self._request_reply = request_reply
         #: Whether a token (by its key) still authenticates (``Authenticator.valid_key``):
         #: asked when a ticket is redeemed, and of every open connection's token when

@@ -16,9 +16,10 @@ user's channels followed, the same fan-out), but it speaks the Events API:
   ``retry_reason`` ``"timeout"``, then given up (logged). What is unacknowledged on a
   connection that closes is sent on another of the same app on this node, if any;
 - a slash command of the app or a button of its messages pressed
-  (:mod:`parley.apps.commands`) comes in a ``slash_commands`` or ``interactive``
-  envelope; a command's ``accepts_response_payload``: an acknowledgement's ``payload``
-  is the app's reply. Neither is sent again (a person is waiting, as in Slack);
+  (:mod:`parley.apps.commands`, :mod:`parley.apps.actions`) comes in a
+  ``slash_commands`` or ``interactive`` envelope; a command's
+  ``accepts_response_payload``: an acknowledgement's ``payload`` is the app's reply.
+  Neither is sent again (a person is waiting, as in Slack);
 - before a restart the gateway says ``{"type": "disconnect", "reason":
   "refresh_requested"}``, on which the SDK opens a new connection.
 
