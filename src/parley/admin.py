@@ -93,6 +93,10 @@ def resolve_workspace(settings: Settings, team_id: str | None) -> Team:
     return teams[0]
 
 
+#: What passes for an email address: something, ``@``, a domain with a dot.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 def create_user(
     settings: Settings,
     name: str,
@@ -103,6 +107,7 @@ def create_user(
     scopes: str | None = None,
     password: str | None = None,
     app_token: bool = False,
+    email: str | None = None,
 ) -> Credentials:
     """A new user and its first token. ``scopes``: the token's scopes, comma-separated as
     Slack writes them (``None``: the defaults for users or bots, see
@@ -111,7 +116,8 @@ def create_user(
     integrations and load generators). ``password``: lets the user sign in to the web
     client (stored as a slow hash, :mod:`parley.pipeline.passwords`). ``app_token``: a bot
     also gets an app-level token (``xapp-``), which only opens Socket Mode connections
-    (``apps.connections.open``)."""
+    (``apps.connections.open``). ``email``: the user's address (lower-cased; one user a
+    workspace), which ``users.lookupByEmail`` finds."""
     d = _directory(settings)
     if not re.fullmatch(r"[a-z0-9][a-z0-9._\-]{0,79}", name):
         raise AdminError("a user name is 1-80 of a-z 0-9 . _ - and starts with a letter or digit")
@@ -122,6 +128,11 @@ def create_user(
     chosen = _scopes(scopes)
     stored = _password(password)
     team = resolve_workspace(settings, team_id)
+    address = (email or "").strip().lower()
+    if address and (len(address) > 254 or not EMAIL.match(address)):
+        raise AdminError(f"{email!r} is not an email address")
+    if address and d.admin_read(settings, d.q_user_by_email, team.id, address) is not None:
+        raise AdminError(f"a user of {team.id} already has the address {address}")
     user = User(
         id=encode_id(Kind.USER, _ids.next()),
         team_id=team.id,
@@ -131,6 +142,7 @@ def create_user(
         bot_id=encode_id(Kind.BOT, _ids.next()) if bot else None,
         rate_limit=rate_limit,
         created=wall_us(),
+        email=address,
     )
     token = new_token(bot)
     try:

@@ -119,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         "--password",
         help="lets the user sign in to the web client at / (stored as a slow hash)",
     )
+    u_create.add_argument(
+        "--email", help="the user's address (users.lookupByEmail; one user a workspace)"
+    )
     data_dir(u_create)
 
     apps = sub.add_parser("app", help="Slack apps (README: Apps)")
@@ -299,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scopes=args.scopes,
                 password=args.password,
                 app_token=args.app_token,
+                email=args.email,
             )
             _emit(creds.as_dict())
         elif args.command == "app" and args.action == "events":

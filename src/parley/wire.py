@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from parley.ids import format_ts
+from parley.pipeline import profiles
 from parley.storage.models import Channel, Message, Team, User
 
 #: What a deleted message that keeps its thread says instead of its text (Slack's).
@@ -136,16 +137,31 @@ def channel(
     return out
 
 
-def user(u: User) -> dict[str, Any]:
-    profile: dict[str, Any] = {
+def user(u: User, *, now_s: int | None = None, email: bool = False) -> dict[str, Any]:
+    """``u`` as Slack's user object. ``now_s``: a status expired by then reads as none;
+    ``email``: the caller may see email addresses (scope ``users:read.email``)."""
+    return {**_user_fields(u), "profile": profile(u, now_s=now_s, email=email)}
+
+
+def profile(u: User, *, now_s: int | None = None, email: bool = False) -> dict[str, Any]:
+    """``u``'s profile as Slack shows it, with what the user set of it
+    (:mod:`parley.pipeline.profiles`)."""
+    out: dict[str, Any] = {
         "real_name": u.real_name or u.name,
-        "display_name": u.name,
+        "display_name": u.name,  # until the user sets one
         "real_name_normalized": u.real_name or u.name,
-        "display_name_normalized": u.name,
         "team": u.team_id,
+        **profiles.view(profiles.stored(u.profile), now_s),
     }
+    out["display_name_normalized"] = out["display_name"]
+    if email and u.email:
+        out["email"] = u.email
     if u.bot_id:
-        profile["bot_id"] = u.bot_id
+        out["bot_id"] = u.bot_id
+    return out
+
+
+def _user_fields(u: User) -> dict[str, Any]:
     return {
         "id": u.id,
         "team_id": u.team_id,
@@ -157,7 +173,6 @@ def user(u: User) -> dict[str, Any]:
         "is_admin": False,
         "is_owner": False,
         "updated": u.created // 1_000_000,
-        "profile": profile,
     }
 
 

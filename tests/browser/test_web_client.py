@@ -481,3 +481,16 @@ def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
     alice.click(f"{item} .actions button:has-text('Unpin')")
     bob.wait_for_selector(f"{item}:not(.pinned)")
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_status_shows_in_the_people_list_as_it_is_set(browser, world):
+    srv, _general, alice_creds, _bob = world
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    srv.client(alice_creds.token).users_profile_set(
+        profile={"status_emoji": ":palm_tree:", "status_text": "<b>away</b> till Monday"}
+    )
+    bob.wait_for_selector(
+        "#people li:has-text('alice') .status:has-text(':palm_tree: <b>away</b> till Monday')"
+    )
+    assert bob.eval_on_selector_all("#people b", "e => e.length") == 0  # text, not HTML
+    assert bob.errors == []  # type: ignore[attr-defined]

@@ -772,3 +772,33 @@ def test_pins_are_kept_once_each_up_to_a_limit(backend):
     assert listed == [Pin("CPIN", 20, "U2", 300), Pin("CPIN", 10, "U1", 100)]
     assert removed == [True, False]
     assert after == [Pin("CPIN", 20, "U2", 300)]
+
+
+def test_a_users_email_and_profile(backend):
+    """A user's email, found within their team only, and the profile they set, kept and
+    read back with the rest of the user (by id, by token, in the list)."""
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            await d.create_team(Team("TMAIL", "Mail", "mail", 1))
+            pat = User("UMAIL1", "TMAIL", "pat", "Pat", False, None, None, 1, email="p@x.io")
+            await d.create_user(pat, b"mailhash")
+            set_ = await d.set_profile("UMAIL1", "Pat Doe", '{"title":"SRE"}')
+            return (
+                await d.user_by_email("TMAIL", "p@x.io"),
+                await d.user_by_email("TOTHER", "p@x.io"),
+                await d.user_by_email("TMAIL", ""),
+                set_,
+                (await d.caller_by_token(b"mailhash")).user,
+                await d.set_profile("UNOBODY", "x", ""),
+            )
+        finally:
+            await d.close()
+
+    found, elsewhere, empty, after, by_token, nobody = asyncio.run(go())
+    assert found is not None and found.id == "UMAIL1" and found.email == "p@x.io"
+    assert (elsewhere, empty, nobody) == (None, None, None)
+    assert (after.real_name, after.profile, after.email) == ("Pat Doe", '{"title":"SRE"}', "p@x.io")
+    assert by_token == after

@@ -837,6 +837,38 @@ METHODS: tuple[MethodDoc, ...] = (
         result={"presence": {"type": "string", "enum": ["active", "away"]}},
         always=("presence",),
     ),
+    MethodDoc(
+        "users.lookupByEmail",
+        "The caller's teammate with this email address (`users_not_found`); scope "
+        "`users:read.email`.",
+        read=True,
+        args=(Arg("email", {"type": "string", "maxLength": 254}, "The address.", required=True),),
+        result={"user": _ref("User")},
+        always=("user",),
+    ),
+    MethodDoc(
+        "users.profile.get",
+        "A user's profile (default: the caller's): names, title, phone, status; the email "
+        "with `users:read.email`.",
+        read=True,
+        args=(Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),),
+        result={"profile": {"type": "object"}},
+        always=("profile",),
+    ),
+    MethodDoc(
+        "users.profile.set",
+        "Sets fields of the caller's own profile (`real_name`, `display_name`, `title`, "
+        "`phone`, `status_text`, `status_emoji`, `status_expiration`; `invalid_profile`); "
+        "the team gets `user_change`.",
+        args=(
+            Arg("profile", {"type": "string"}, "A JSON object of the fields to set."),
+            Arg("name", {"type": "string", "maxLength": 64}, "One field to set..."),
+            Arg("value", {"type": "string"}, "...to this value."),
+            Arg("user", {"type": "string", "maxLength": 32}, "Only the caller (`not_authorized`)."),
+        ),
+        result={"profile": {"type": "object"}},
+        always=("profile",),
+    ),
 )
 
 

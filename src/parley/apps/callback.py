@@ -26,8 +26,12 @@ APP_EVENTS = frozenset(
         "channel_created",
         "channel_rename",
         "group_rename",
+        "user_change",
     }
 )
+
+#: Events of :data:`APP_EVENTS` every app of the team gets, its bot in the channel or not.
+TEAM_EVENTS = frozenset({"channel_created", "channel_rename", "user_change"})
 
 
 def app_id(user: User) -> str:

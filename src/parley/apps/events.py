@@ -7,7 +7,7 @@ from when the first app is registered (a node sees a registration within
 :data:`APPS_TTL` seconds; until then it reads nothing, so a server without apps pays
 nothing for them).
 For each event of :data:`.APP_EVENTS` it finds the apps of the event's team whose bot is
-a member of the channel (every app of the team for ``channel_created``) and POSTs the
+a member of the channel (every app of the team for :data:`.TEAM_EVENTS`) and POSTs the
 ``event_callback`` (:func:`.event_callback`), with ``X-Slack-Request-Timestamp`` and
 ``X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>")``. A 2xx answer
 delivers it. Anything else, a timeout (:data:`TIMEOUT`) or a refused connection becomes
@@ -36,7 +36,7 @@ import httpx
 import msgspec
 import orjson
 
-from parley.apps.callback import APP_EVENTS, event_callback
+from parley.apps.callback import APP_EVENTS, TEAM_EVENTS, event_callback
 from parley.bus.interface import Event, EventBus
 from parley.metrics import Row, counter
 from parley.resilience.board import Breakers
@@ -202,7 +202,7 @@ class EventsWorker(PartitionWorker):
         """Delivers ``event`` to the apps it concerns (each a first attempt, or a durable
         retry), all at once."""
         team = [a for a in apps.values() if a.team_id == event.team and a.user_id in users]
-        if event.type != "channel_created":
+        if event.type not in TEAM_EVENTS:
             members = await self._members(event.channel)
             team = [a for a in team if a.user_id in members]
         sends = [self._first(a, users[a.user_id], event) for a in team]

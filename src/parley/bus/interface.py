@@ -51,7 +51,14 @@ APP_REQUEST = "app_request"
 
 #: Events about a whole workspace rather than one channel: routed by the team id.
 TEAM_WIDE = frozenset(
-    {"presence_change", "channel_created", "channel_rename", JOIN_NOTICE, APP_REQUEST}
+    {
+        "presence_change",
+        "channel_created",
+        "channel_rename",
+        "user_change",
+        JOIN_NOTICE,
+        APP_REQUEST,
+    }
 )
 
 

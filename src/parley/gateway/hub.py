@@ -35,8 +35,9 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 #: bot's Socket Mode connections.
 _TO_THEIR_USER = frozenset({EPHEMERAL, "channel_marked", "group_marked", "im_marked", APP_REQUEST})
 
-#: Events for every connection of the team: a public channel made or renamed.
-_TO_THE_TEAM = frozenset({"channel_created", "channel_rename"})
+#: Events for every connection of the team: a public channel made or renamed, a
+#: user's profile changed.
+_TO_THE_TEAM = frozenset({"channel_created", "channel_rename", "user_change"})
 
 
 class Hub:

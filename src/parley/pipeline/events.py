@@ -238,6 +238,13 @@ def typing(channel: str, team: str, user_id: str, at: int) -> Event:
     return _event("user_typing", channel, team, 0, at, body, user_id)
 
 
+def user_change(user: User, at: int) -> Event:
+    """``user_change``: a user's profile changed; for the whole team, the user as
+    ``users.info`` shows them (without their email)."""
+    body = {"type": "user_change", "user": wire.user(user), "event_ts": format_ts(at)}
+    return _event("user_change", "", user.team_id, 0, at, body, user.id)
+
+
 def channel_created(channel: Channel, at: int) -> Event:
     ts = format_ts(at)
     body = {

@@ -46,6 +46,9 @@ ALL = frozenset(
         "search:read",
         "team:read",
         "users:read",
+        "users:read.email",
+        "users.profile:read",
+        "users.profile:write",
     }
 )
 
@@ -63,8 +66,14 @@ DEFAULT_USER = ALL - ADMIN - APP_LEVEL
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
 #: ``search:read`` (search is for people's tokens, as in Slack), ``dnd:write`` and
-#: ``push:write`` (Parley's: devices are people's).
-DEFAULT_BOT = ALL - ADMIN - APP_LEVEL - {"channels:write", "search:read", "dnd:write", "push:write"}
+#: ``push:write`` (Parley's: devices are people's) and ``users.profile:write`` (a
+#: profile is a person's to set, as in Slack).
+DEFAULT_BOT = (
+    ALL
+    - ADMIN
+    - APP_LEVEL
+    - {"channels:write", "search:read", "dnd:write", "push:write", "users.profile:write"}
+)
 
 _READ = ("channels:read", "groups:read", "im:read")
 _HISTORY = ("channels:history", "groups:history", "im:history")
@@ -127,6 +136,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "users.info": ("users:read",),
     "users.conversations": _READ,
     "users.getPresence": ("users:read",),
+    "users.lookupByEmail": ("users:read.email",),
+    "users.profile.get": ("users.profile:read",),
+    "users.profile.set": ("users.profile:write",),
 }
 
 #: For the channel families: the scope a public channel, a private one or a direct

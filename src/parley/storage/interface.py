@@ -100,6 +100,15 @@ class Directory(Protocol):
         """The team's slash commands (``parley app command``), by name."""
         ...
 
+    async def user_by_email(self, team_id: str, email: str) -> User | None:
+        """The team's user with ``email`` (compared as given: callers lower-case it)."""
+        ...
+
+    async def set_profile(self, user_id: str, real_name: str, profile: str) -> User | None:
+        """Sets a user's real name and profile (:attr:`User.profile`); the user as they
+        are now, or ``None`` for none such."""
+        ...
+
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         """Pins a message; why not (``already_pinned``; ``too_many_pins`` when the channel
         has ``most``), else ``None``."""

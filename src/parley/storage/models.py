@@ -77,6 +77,34 @@ class User(msgspec.Struct, frozen=True):
     rate_limit: float | None
     created: int
     deleted: bool = False
+    #: Set by the operator (``parley user create --email``); ``""``: none.
+    email: str = ""
+    #: What the user set of their profile (``users.profile.set``: display name, title,
+    #: phone, status), as a JSON object; ``""``: nothing.
+    profile: str = ""
+
+
+#: The directory's ``users`` columns, in :class:`User`'s order (:func:`user_from_row`).
+USER_COLUMNS = (
+    "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted, email, profile"
+)
+
+
+def user_from_row(row: Sequence) -> User:
+    """A user from a row of :data:`USER_COLUMNS`."""
+    return User(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        bool(row[4]),
+        row[5],
+        row[6],
+        row[7],
+        bool(row[8]),
+        row[9] or "",
+        row[10] or "",
+    )
 
 
 class Caller(msgspec.Struct, frozen=True):

@@ -1,8 +1,16 @@
-"""``users.list``, ``users.info``, ``users.getPresence``, ``users.conversations``."""
+"""``users.list``, ``users.info``, ``users.getPresence``, ``users.conversations``,
+``users.lookupByEmail``, ``users.profile.get``, ``users.profile.set``.
+
+Email addresses show only to tokens with ``users:read.email``, as in Slack. A user sets
+their own profile (:mod:`parley.pipeline.profiles`); the team hears of it
+(``user_change``).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from parley import wire
 from parley.api import paging
@@ -10,21 +18,36 @@ from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.api.methods.conversations import types_filter
 from parley.errors import ApiError, Code
-from parley.ids import Kind, decode_id
-from parley.pipeline import scopes
+from parley.ids import Kind, decode_id, wall_us
+from parley.pipeline import events, profiles, scopes
+from parley.storage.models import User
 
 if TYPE_CHECKING:
     from parley.app import Services
 
 
 def register(api: Api, svc: Services) -> None:
+    def shown(ctx: Ctx, u: User) -> dict[str, Any]:
+        """``u`` as the caller may see them (their email with ``users:read.email``)."""
+        email = "users:read.email" in ctx.scopes
+        return wire.user(u, now_s=wall_us() // 1_000_000, email=email)
+
+    async def team_user(ctx: Ctx, user_id: str | None) -> User:
+        """The caller's teammate ``user_id``, else ``user_not_found``."""
+        user = None
+        if user_id and decode_id(Kind.USER, user_id) is not None:
+            user = await svc.directory.user(user_id)
+        if user is None or user.team_id != ctx.user.team_id:
+            raise ApiError(Code.USER_NOT_FOUND)
+        return user
+
     async def users_list(ctx: Ctx, args: Args) -> dict[str, Any]:
         limit = paging.limit(args, default=200, maximum=1000)
         after = paging.after_key(args, "users") or ""
         page = await svc.directory.users(ctx.user.team_id, after, limit)
         last = page.rows[-1].id if page.rows else None
         return {
-            "members": [wire.user(u) for u in page.rows],
+            "members": [shown(ctx, u) for u in page.rows],
             "cache_ts": 0,
             **paging.metadata("users", last, page.has_more),
         }
@@ -40,9 +63,7 @@ def register(api: Api, svc: Services) -> None:
                 scopes.require_for_channel("read", kind, ctx.scopes)
         user_id = args.str("user", max_len=32) or ctx.user.id
         if user_id != ctx.user.id:
-            user = await svc.directory.user(user_id) if decode_id(Kind.USER, user_id) else None
-            if user is None or user.team_id != ctx.user.team_id:
-                raise ApiError(Code.USER_NOT_FOUND)
+            await team_user(ctx, user_id)
         limit = paging.limit(args, default=100, maximum=1000)
         page = await svc.directory.channels(
             ctx.user.team_id,
@@ -67,23 +88,52 @@ def register(api: Api, svc: Services) -> None:
 
     async def users_info(ctx: Ctx, args: Args) -> dict[str, Any]:
         user_id = args.str("user", required=True, missing=Code.USER_NOT_FOUND, max_len=32)
-        user = None
-        if decode_id(Kind.USER, user_id) is not None:
-            user = await svc.directory.user(user_id)
-        if user is None or user.team_id != ctx.user.team_id:
+        return {"user": shown(ctx, await team_user(ctx, user_id))}
+
+    async def lookup_by_email(ctx: Ctx, args: Args) -> dict[str, Any]:
+        email = args.str("email", required=True, missing="users_not_found", max_len=254)
+        user = await svc.directory.user_by_email(ctx.user.team_id, email.strip().lower())
+        if user is None:
+            raise ApiError("users_not_found")
+        return {"user": shown(ctx, user)}
+
+    async def profile_get(ctx: Ctx, args: Args) -> dict[str, Any]:
+        user = await team_user(ctx, args.str("user", max_len=32) or ctx.user.id)
+        return {"profile": shown(ctx, user)["profile"]}
+
+    async def profile_set(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The caller's own profile (another ``user``'s: ``not_authorized``; in Slack
+        only admins may): ``profile``, a JSON object of fields, or ``name`` and ``value``
+        for one (:mod:`parley.pipeline.profiles`). The team gets ``user_change``."""
+        target = args.str("user", max_len=32)
+        if target and target != ctx.user.id:
+            raise ApiError(Code.NOT_AUTHORIZED)
+        raw, name = args.raw("profile"), args.str("name", max_len=64)
+        if isinstance(raw, str) and raw:
+            try:
+                raw = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise ApiError(profiles.INVALID_PROFILE) from None
+        if isinstance(raw, dict) and raw:
+            changes = raw
+        elif name:
+            changes = {name: args.raw("value") or ""}
+        else:
+            raise ApiError(profiles.INVALID_PROFILE)
+        current = await team_user(ctx, ctx.user.id)  # as stored now, not as cached
+        real_name, profile = profiles.edit(current.real_name, current.profile, changes)
+        user = await svc.directory.set_profile(ctx.user.id, real_name, profile)
+        if user is None:
             raise ApiError(Code.USER_NOT_FOUND)
-        return {"user": wire.user(user)}
+        svc.bus.publish(events.user_change(user, wall_us()))
+        return {"profile": shown(ctx, user)["profile"]}
 
     async def get_presence(ctx: Ctx, args: Args) -> dict[str, Any]:
         """Presence anywhere in the fleet (:mod:`parley.gateway.presence`), not only on
         the node that answers."""
         user_id = args.str("user", max_len=32) or ctx.user.id
         if user_id != ctx.user.id:
-            user = None
-            if decode_id(Kind.USER, user_id) is not None:
-                user = await svc.directory.user(user_id)
-            if user is None or user.team_id != ctx.user.team_id:
-                raise ApiError(Code.USER_NOT_FOUND)
+            await team_user(ctx, user_id)
         online = await svc.presence.online(ctx.user.team_id, [user_id])
         return {"presence": "active" if user_id in online else "away"}
 
@@ -91,3 +141,6 @@ def register(api: Api, svc: Services) -> None:
     api.add("users.conversations", conversations, read=True)
     api.add("users.info", users_info, read=True)
     api.add("users.getPresence", get_presence, read=True)
+    api.add("users.lookupByEmail", lookup_by_email, read=True)
+    api.add("users.profile.get", profile_get, read=True)
+    api.add("users.profile.set", profile_set)

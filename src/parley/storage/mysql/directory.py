@@ -41,6 +41,7 @@ from parley.storage.app_rows import (
 )
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
+    USER_COLUMNS,
     AppCommand,
     Caller,
     Channel,
@@ -51,18 +52,15 @@ from parley.storage.models import (
     Team,
     User,
     channel_from_row,
+    user_from_row,
 )
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
 
-_USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted"
+_USER_COLS = USER_COLUMNS
 _CHANNEL_COLS = (
     "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
 )
-
-
-def _user(row: Sequence) -> User:
-    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], bool(row[8]))
 
 
 def _channel(row: Sequence) -> Channel:
@@ -126,7 +124,7 @@ async def op_create_user(
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
     try:
         await cur.execute(
-            f"INSERT INTO users ({_USER_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO users ({_USER_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 user.id,
                 user.team_id,
@@ -137,6 +135,8 @@ async def op_create_user(
                 user.rate_limit,
                 user.created,
                 0,
+                user.email,
+                user.profile,
             ),
         )
     except IntegrityError as exc:
@@ -210,6 +210,27 @@ async def q_interactivity(cur: Any, user_id: str) -> EventApp | None:
     await cur.execute(endpoint_query("app_interactivity", "%s"), (user_id,))
     row = await cur.fetchone()
     return EventApp(*row) if row else None
+
+
+async def q_user_by_email(cur: Any, team_id: str, email: str) -> User | None:
+    if not email:
+        return None
+    await cur.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE team_id = %s AND email = %s AND deleted = 0",
+        (team_id, email),
+    )
+    row = await cur.fetchone()
+    return user_from_row(row) if row else None
+
+
+async def op_set_profile(
+    cur: Any, _state: object, user_id: str, real_name: str, profile: str
+) -> User | None:
+    await cur.execute(
+        "UPDATE users SET real_name = %s, profile = %s WHERE id = %s",
+        (real_name, profile, user_id),
+    )
+    return await q_user(cur, user_id)
 
 
 async def op_add_pin(cur: Any, _state: object, pin: Pin, most: int) -> str | None:
@@ -580,13 +601,13 @@ async def q_caller_by_token(cur: Any, token_hash: bytes) -> Caller | None:
     if row is None:
         return None
     scopes = None if row[-2] is None else frozenset(s for s in row[-2].split(",") if s)
-    return Caller(_user(row[:-2]), scopes, bool(row[-1]))
+    return Caller(user_from_row(row[:-2]), scopes, bool(row[-1]))
 
 
 async def q_user(cur: Any, user_id: str) -> User | None:
     await cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s", (user_id,))
     row = await cur.fetchone()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 async def q_users(cur: Any, team_id: str, after: str, limit: int) -> Page:
@@ -595,7 +616,7 @@ async def q_users(cur: Any, team_id: str, after: str, limit: int) -> Page:
         (team_id, after, limit + 1),
     )
     rows = await cur.fetchall()
-    return Page(tuple(_user(r) for r in rows[:limit]), len(rows) > limit)
+    return Page(tuple(user_from_row(r) for r in rows[:limit]), len(rows) > limit)
 
 
 async def q_user_by_name(cur: Any, team_id: str, name: str) -> User | None:
@@ -603,7 +624,7 @@ async def q_user_by_name(cur: Any, team_id: str, name: str) -> User | None:
         f"SELECT {_USER_COLS} FROM users WHERE team_id = %s AND name = %s", (team_id, name)
     )
     row = await cur.fetchone()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 async def q_logins(cur: Any, name: str) -> list[tuple[User, Team, str | None]]:
@@ -614,7 +635,7 @@ async def q_logins(cur: Any, name: str) -> list[tuple[User, Team, str | None]]:
         (name,),
     )
     n = len(_USER_COLS.split(","))
-    return [(_user(r[:n]), Team(*r[n : n + 4]), r[-1]) for r in await cur.fetchall()]
+    return [(user_from_row(r[:n]), Team(*r[n : n + 4]), r[-1]) for r in await cur.fetchall()]
 
 
 async def q_channel(cur: Any, channel_id: str) -> Channel | None:
@@ -848,6 +869,12 @@ class MysqlDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def user_by_email(self, team_id: str, email: str) -> User | None:
+        return await self._read(q_user_by_email, team_id, email)
+
+    async def set_profile(self, user_id: str, real_name: str, profile: str) -> User | None:
+        return await self._write(op_set_profile, user_id, real_name, profile)
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         return await self._write(op_add_pin, pin, most)

@@ -31,6 +31,7 @@ from parley.storage.app_rows import (
 )
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
+    USER_COLUMNS,
     AppCommand,
     Caller,
     Channel,
@@ -41,20 +42,17 @@ from parley.storage.models import (
     Team,
     User,
     channel_from_row,
+    user_from_row,
 )
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
 
 FILENAME = "meta.db"
 
-_USER_COLS = "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted"
+_USER_COLS = USER_COLUMNS
 _CHANNEL_COLS = (
     "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
 )
-
-
-def _user(row: tuple) -> User:
-    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], bool(row[8]))
 
 
 def _channel(row: tuple) -> Channel:
@@ -95,7 +93,7 @@ def op_create_user(
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
     try:
         conn.execute(
-            f"INSERT INTO users ({_USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO users ({_USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 user.id,
                 user.team_id,
@@ -106,6 +104,8 @@ def op_create_user(
                 user.rate_limit,
                 user.created,
                 0,
+                user.email,
+                user.profile,
             ),
         )
     except sqlite3.IntegrityError as exc:
@@ -243,12 +243,12 @@ def q_caller_by_token(conn: sqlite3.Connection, token_hash: bytes) -> Caller | N
     if row is None:
         return None
     scopes = None if row[-2] is None else frozenset(s for s in row[-2].split(",") if s)
-    return Caller(_user(row[:-2]), scopes, bool(row[-1]))
+    return Caller(user_from_row(row[:-2]), scopes, bool(row[-1]))
 
 
 def q_user(conn: sqlite3.Connection, user_id: str) -> User | None:
     row = conn.execute(f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 def q_users(conn: sqlite3.Connection, team_id: str, after: str, limit: int) -> Page:
@@ -256,7 +256,7 @@ def q_users(conn: sqlite3.Connection, team_id: str, after: str, limit: int) -> P
         f"SELECT {_USER_COLS} FROM users WHERE team_id = ? AND id > ? ORDER BY id LIMIT ?",
         (team_id, after, limit + 1),
     ).fetchall()
-    return Page(tuple(_user(r) for r in rows[:limit]), len(rows) > limit)
+    return Page(tuple(user_from_row(r) for r in rows[:limit]), len(rows) > limit)
 
 
 def q_channel(conn: sqlite3.Connection, channel_id: str) -> Channel | None:
@@ -441,6 +441,12 @@ class SqliteDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def user_by_email(self, team_id: str, email: str) -> User | None:
+        return await self._read(q_user_by_email, team_id, email)
+
+    async def set_profile(self, user_id: str, real_name: str, profile: str) -> User | None:
+        return await self._writer.submit(op_set_profile, user_id, real_name, profile)
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         return await self._writer.submit(op_add_pin, pin, most)
@@ -834,6 +840,25 @@ def q_interactivity(conn: sqlite3.Connection, user_id: str) -> EventApp | None:
     return EventApp(*row) if row else None
 
 
+def q_user_by_email(conn: sqlite3.Connection, team_id: str, email: str) -> User | None:
+    if not email:
+        return None
+    row = conn.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE team_id = ? AND email = ? AND deleted = 0",
+        (team_id, email),
+    ).fetchone()
+    return user_from_row(row) if row else None
+
+
+def op_set_profile(
+    conn: sqlite3.Connection, _state: object, user_id: str, real_name: str, profile: str
+) -> User | None:
+    conn.execute(
+        "UPDATE users SET real_name = ?, profile = ? WHERE id = ?", (real_name, profile, user_id)
+    )
+    return q_user(conn, user_id)
+
+
 def op_add_pin(conn: sqlite3.Connection, _state: object, pin: Pin, most: int) -> str | None:
     (count,) = conn.execute(
         "SELECT COUNT(*) FROM pins WHERE channel_id = ?", (pin.channel_id,)
@@ -899,7 +924,7 @@ def q_logins(conn: sqlite3.Connection, name: str) -> list[tuple[User, Team, str 
         (name,),
     ).fetchall()
     n = len(_USER_COLS.split(","))
-    return [(_user(r[:n]), Team(*r[n : n + 4]), r[-1]) for r in rows]
+    return [(user_from_row(r[:n]), Team(*r[n : n + 4]), r[-1]) for r in rows]
 
 
 def op_add_token(
@@ -920,7 +945,7 @@ def q_user_by_name(conn: sqlite3.Connection, team_id: str, name: str) -> User | 
     row = conn.execute(
         f"SELECT {_USER_COLS} FROM users WHERE team_id = ? AND name = ?", (team_id, name)
     ).fetchone()
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 def q_channel_by_name(conn: sqlite3.Connection, team_id: str, name: str) -> Channel | None:

@@ -125,6 +125,12 @@ DIRECTORY = [
         created INTEGER NOT NULL, PRIMARY KEY (channel_id, ts)
     );
     """,
+    # v14: a user's email (set by the operator) and the profile they set (JSON)
+    """
+    ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '';
+    CREATE INDEX users_email ON users (team_id, email);
+    """,
 ]
 
 SHARD = [

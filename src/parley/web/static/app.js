@@ -216,7 +216,7 @@ async function loadChannels() {
 
 function userName(id) {
   const u = state.users.get(id);
-  return u ? u.name : id;
+  return u ? u.profile?.display_name || u.name : id;
 }
 
 // How a conversation is named: #name, 🔒 name for a private channel, @person for a DM.
@@ -273,8 +273,15 @@ function renderPeople() {
     const dot = document.createElement("span");
     dot.className = "dot" + (state.presence.get(u.id) === "active" ? " active" : "");
     const name = document.createElement("span");
-    name.textContent = u.name;
+    name.textContent = userName(u.id);
     li.append(dot, name);
+    const status = [u.profile?.status_emoji, u.profile?.status_text].filter(Boolean).join(" ");
+    if (status) {
+      const note = document.createElement("span");
+      note.className = "status";
+      note.textContent = status;
+      li.append(note);
+    }
     li.dataset.user = u.id;
     li.title = `Message ${u.name}`;
     li.addEventListener("click", () => openDm(u.id));
@@ -907,6 +914,12 @@ function onEvent(ev) {
     case "pin_added":
     case "pin_removed":
       onPin(ev);
+      break;
+    case "user_change":
+      // a profile changed: names and statuses shown anew
+      state.users.set(ev.user.id, ev.user);
+      renderPeople();
+      renderMessages();
       break;
     case "presence_change":
       state.presence.set(ev.user, ev.presence);
