@@ -403,6 +403,10 @@ def test_a_slash_command_runs_and_its_app_answers_only_to_who_ran_it(browser, wo
         assert b"text=staging" in raw
         say(bob, "/nosuch thing")
         bob.wait_for_selector("#notice:has-text('/nosuch is not a command here.')")
+        assert bob.input_value("#composer textarea") == "/nosuch thing"  # given back
+        bob.fill("#composer textarea", "")
+        say(bob, "/usr/bin is a path")  # not a command: a message
+        bob.wait_for_selector("#messages .msg:not(.pending):has-text('/usr/bin is a path')")
         say(alice, "after the commands")
         bob.wait_for_selector("#messages .msg:has-text('after the commands')")
         assert not any("/deploy" in t or "/nosuch" in t for t in texts(bob))  # not posted

@@ -714,8 +714,9 @@ function composer(form, target) {
     const { channel, thread_ts } = target();
     if (!text.trim() || !channel) return;
     box.value = "";
-    const command = /^(\/[^\s/]+)\s*([\s\S]*)$/.exec(text);
-    if (command && !thread_ts) runCommand(channel, command[1], command[2]);
+    // "/name" or "/name args" is a command, as in Slack ("/usr/bin" is not: a message)
+    const command = /^(\/[^\s/]+)(?:\s+([\s\S]*))?$/.exec(text);
+    if (command && !thread_ts) runCommand(channel, command[1], command[2] || "", box, text);
     else send(channel, text, thread_ts);
   });
   box.addEventListener("input", () => {
@@ -734,16 +735,19 @@ composer($("thread-composer"), () => ({
 }));
 
 // A slash command (`/deploy staging`): its app answers, most often "only visible to you".
-async function runCommand(channel, command, text) {
+// One the workspace does not have gives the typed text back, to edit or send with a space
+// before the slash.
+async function runCommand(channel, command, text, box, typed) {
   try {
     await api("chat.command", { channel, command, text });
   } catch (err) {
     const code = err.code || err.message;
-    notice(
-      code === "invalid_command"
-        ? `${command} is not a command here.`
-        : `${command} failed: ${code}`,
-    );
+    if (code !== "invalid_command") {
+      notice(`${command} failed: ${code}`);
+      return;
+    }
+    notice(`${command} is not a command here. To send it as a message, start with a space.`);
+    if (!box.value) box.value = typed;
   }
 }
 
