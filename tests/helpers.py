@@ -214,6 +214,16 @@ def error_of(call: Callable[..., object], *args, **kwargs) -> str:
     return err.value.response["error"]
 
 
+def succeeds(call: Callable[[], object]) -> bool:
+    """Whether ``call()`` returns rather than raises (for :func:`wait_for` on a server
+    that may not listen yet)."""
+    try:
+        call()
+    except Exception:
+        return False
+    return True
+
+
 class HttpReceiver:
     """An app's URL on a thread: answers each POST with ``status`` and ``body`` and keeps
     what came, ``(headers, raw body)``."""

@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import HttpReceiver, error_of
+from tests.helpers import HttpReceiver, error_of, succeeds
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -131,7 +131,8 @@ def test_a_bolt_app_over_http_deletes_its_message_and_requests_are_signed(server
     threading.Thread(target=dev.start, daemon=True).start()
     web = server.client(person.token)
     try:
-        wait_for(lambda: _ok(lambda: press(web, channel, ts, "reject")), 15, "the app listening")
+        pressed = lambda: succeeds(lambda: press(web, channel, ts, "reject"))  # noqa: E731
+        wait_for(pressed, 15, "the app listening")
         wait_for(lambda: the_message(web, channel) is None, 10, "the message deleted")
     finally:
         dev._server.shutdown()
@@ -149,14 +150,6 @@ def test_a_bolt_app_over_http_deletes_its_message_and_requests_are_signed(server
         assert body["actions"][0]["action_id"] == "approve"
     finally:
         receiver.close()
-
-
-def _ok(call) -> bool:
-    try:
-        call()
-        return True
-    except Exception:
-        return False
 
 
 def test_what_may_not_be_pressed(server, asked):

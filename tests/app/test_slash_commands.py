@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from parley import admin
 from parley.apps.replies import RESPONSE_USES
 from parley.server import free_port
-from tests.helpers import HttpReceiver, WsClient, error_of
+from tests.helpers import HttpReceiver, WsClient, error_of, succeeds
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -112,7 +112,7 @@ def test_a_bolt_app_over_http_answers_and_its_requests_are_signed(server, room):
     threading.Thread(target=dev.start, daemon=True).start()
     web = server.client(person.token)
     try:
-        wait_for(lambda: _ok(lambda: run(web, channel, name, "ping")), 15, "the app listening")
+        wait_for(lambda: succeeds(lambda: run(web, channel, name, "ping")), 15, "the app listening")
         wait_for(lambda: history(web, channel), 10, "the answer")
         assert history(web, channel) == [(bot.user_id, "over http: ping")]
     finally:
@@ -136,14 +136,6 @@ def test_a_bolt_app_over_http_answers_and_its_requests_are_signed(server, room):
         assert history(web, channel) == [(bot.user_id, "over http: ping")]  # ephemeral
     finally:
         receiver.close()
-
-
-def _ok(call) -> bool:
-    try:
-        call()
-        return True
-    except Exception:
-        return False
 
 
 def test_what_may_not_run_a_command(server, room):
@@ -172,17 +164,22 @@ def test_what_may_not_run_a_command(server, room):
     assert error_of(lambda: run(web, channel, name)) == "dispatch_failed"
 
 
-def test_a_response_url_answers_a_few_times_and_never_past_the_channel(server, room):
-    bot, person, channel, name = room
-    receiver = HttpReceiver()  # answers nothing: the app replies by its response_url
-    web = server.client(person.token)
+def response_url_of(server, bot, web, channel: str, name: str) -> str:
+    """Runs ``name`` for an app that answers nothing; the command's ``response_url``."""
+    receiver = HttpReceiver()
     try:
         admin.register_command(server.settings, bot.user_id, name, receiver.url)
         run(web, channel, name, "go")
         ((_headers, raw),) = receiver.got
     finally:
         receiver.close()
-    response_url = dict(urllib.parse.parse_qsl(raw.decode()))["response_url"]
+    return dict(urllib.parse.parse_qsl(raw.decode()))["response_url"]
+
+
+def test_a_response_url_answers_a_few_times_and_never_past_the_channel(server, room):
+    bot, person, channel, name = room
+    web = server.client(person.token)
+    response_url = response_url_of(server, bot, web, channel, name)
     assert httpx.get(response_url).status_code == 405
     answers = [
         httpx.post(response_url, json={"text": f"n{i}", "response_type": "in_channel"})
@@ -194,14 +191,7 @@ def test_a_response_url_answers_a_few_times_and_never_past_the_channel(server, r
     assert history(web, channel) == expected
     assert httpx.post(f"{server.url}/commands/nothing", json={"text": "x"}).status_code == 404
 
-    receiver = HttpReceiver()
-    try:
-        admin.register_command(server.settings, bot.user_id, name, receiver.url)
-        run(web, channel, name, "again")
-        ((_headers, raw),) = receiver.got
-    finally:
-        receiver.close()
-    response_url = dict(urllib.parse.parse_qsl(raw.decode()))["response_url"]
+    response_url = response_url_of(server, bot, web, channel, name)
     assert httpx.post(response_url, json={}).json()["error"] == "no_text"
     assert httpx.post(response_url, content=b"{not json").json()["error"] == "invalid_json"
     web.conversations_leave(channel=channel)  # the person left: no answer goes there now
