@@ -445,3 +445,17 @@ def test_a_reply_does_not_strip_the_parents_reactions_from_its_event(server, a, 
     assert changed["reactions"] == [
         {"name": "eyes", "users": [a.auth_test()["user_id"]], "count": 1}
     ]
+
+
+def test_me_message_and_bots_info(server, alice):
+    web = server.client(alice.token)
+    channel = web.conversations_create(name=f"me-{next(_names)}")["channel"]["id"]
+    ts = web.chat_meMessage(channel=channel, text="waves")["ts"]
+    (m,) = web.conversations_history(channel=channel)["messages"]
+    assert (m["ts"], m["subtype"], m["text"]) == (ts, "me_message", "waves")
+    assert m["user"] == alice.user_id
+    assert error(web.chat_meMessage, channel=channel, text="") == "no_text"
+    bot = server.user(f"infobot{next(_names)}", bot=True)
+    info = web.bots_info(bot=bot.bot_id)["bot"]
+    assert (info["id"], info["user_id"], info["deleted"]) == (bot.bot_id, bot.user_id, False)
+    assert error(web.bots_info, bot="B0NOBODY") == "bot_not_found"

@@ -498,3 +498,12 @@ def test_a_status_shows_in_the_people_list_as_it_is_set(browser, world):
     )
     assert bob.eval_on_selector_all("#people b", "e => e.length") == 0  # text, not HTML
     assert bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_me_says_what_one_does(browser, world):
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "/me waves hello")
+    bob.wait_for_selector("#messages .msg.me:has-text('waves hello')")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -271,6 +271,14 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
     ),
     MethodDoc(
+        "chat.meMessage",
+        "Posts a message about the caller in the third person (`/me waves`), subtype "
+        "`me_message`, with `chat.postMessage`'s checks.",
+        args=(_channel(), _TEXT),
+        result={"channel": _STR, "ts": _STR},
+        always=("channel", "ts"),
+    ),
+    MethodDoc(
         "chat.action",
         "Parley's: presses a button of an app's message (Block Kit `button`) in a channel "
         "the caller may post in; the app whose bot posted it gets `block_actions` "
@@ -836,6 +844,14 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),),
         result={"presence": {"type": "string", "enum": ["active", "away"]}},
         always=("presence",),
+    ),
+    MethodDoc(
+        "bots.info",
+        "A bot of the caller's workspace by its `B…` id (`bot_not_found`).",
+        read=True,
+        args=(Arg("bot", {"type": "string", "maxLength": 32}, "The bot id (`B…`)."),),
+        result={"bot": {"type": "object"}},
+        always=("bot",),
     ),
     MethodDoc(
         "users.lookupByEmail",

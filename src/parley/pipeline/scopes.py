@@ -84,6 +84,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.command": ("chat:write",),
+    "chat.meMessage": ("chat:write",),
     "chat.action": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
@@ -137,6 +138,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "users.conversations": _READ,
     "users.getPresence": ("users:read",),
     "users.lookupByEmail": ("users:read.email",),
+    "bots.info": ("users:read",),
     "users.profile.get": ("users.profile:read",),
     "users.profile.set": ("users.profile:write",),
 }

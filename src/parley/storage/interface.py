@@ -100,6 +100,10 @@ class Directory(Protocol):
         """The team's slash commands (``parley app command``), by name."""
         ...
 
+    async def bot_user(self, bot_id: str) -> User | None:
+        """The user of the bot ``bot_id`` (``B…``), deleted or not."""
+        ...
+
     async def user_by_email(self, team_id: str, email: str) -> User | None:
         """The team's user with ``email`` (compared as given: callers lower-case it)."""
         ...

@@ -1,5 +1,5 @@
-"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``, ``chat.delete``,
-``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
+"""``chat.postMessage``, ``chat.postEphemeral``, ``chat.meMessage``, ``chat.update``,
+``chat.delete``, ``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
 ``chat.deleteScheduledMessage``, ``chat.command`` (a slash command:
 :mod:`parley.apps.commands`), Parley's ``chat.action`` (a button pressed:
 :mod:`parley.apps.actions`).
@@ -21,6 +21,8 @@ current ``version``, and nothing is written. Without it, the last writer wins.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from parley import content, wire
 from parley.api import paging
@@ -81,6 +83,15 @@ def register(api: Api, svc: Services) -> None:
             rich=content.parse(args.raw("blocks"), args.raw("attachments")),
         )
         return {"message_ts": format_ts(ts)}
+
+    async def me_message(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """A message about the caller in the third person (``/me waves``: subtype
+        ``me_message``), through the same checks and durable write as a post."""
+        req = await sender.prepare_post(
+            ctx.user, await target(ctx, args.str("channel", max_len=32)), text_of(args)
+        )
+        m = (await sender.write_post(msgspec.structs.replace(req, subtype="me_message"))).message
+        return {"channel": m.channel, "ts": format_ts(m.ts)}
 
     async def get_permalink(ctx: Ctx, args: Args) -> dict[str, Any]:
         """A link to a message the caller can see: ``<server>/archives/<channel>/p<ts
@@ -234,6 +245,7 @@ def register(api: Api, svc: Services) -> None:
     api.add("chat.command", command)
     api.add("chat.action", action)
     api.add("chat.postEphemeral", post_ephemeral)
+    api.add("chat.meMessage", me_message)
     api.add("chat.update", update)
     api.add("chat.getPermalink", get_permalink, read=True)
     api.add("chat.delete", delete)

@@ -1,5 +1,5 @@
 """``users.list``, ``users.info``, ``users.getPresence``, ``users.conversations``,
-``users.lookupByEmail``, ``users.profile.get``, ``users.profile.set``.
+``users.lookupByEmail``, ``users.profile.get``, ``users.profile.set``, ``bots.info``.
 
 Email addresses show only to tokens with ``users:read.email``, as in Slack. A user sets
 their own profile (:mod:`parley.pipeline.profiles`); the team hears of it
@@ -17,6 +17,7 @@ from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.api.methods.conversations import types_filter
+from parley.apps.callback import app_id
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, wall_us
 from parley.pipeline import events, profiles, scopes
@@ -90,6 +91,24 @@ def register(api: Api, svc: Services) -> None:
         user_id = args.str("user", required=True, missing=Code.USER_NOT_FOUND, max_len=32)
         return {"user": shown(ctx, await team_user(ctx, user_id))}
 
+    async def bots_info(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """A bot of the caller's team (``bot``: its ``B…`` id; ``bot_not_found``)."""
+        bot_id = args.str("bot", max_len=32)
+        user = await svc.directory.bot_user(bot_id) if bot_id else None
+        if user is None or user.team_id != ctx.user.team_id:
+            raise ApiError("bot_not_found")
+        return {
+            "bot": {
+                "id": user.bot_id,
+                "deleted": user.deleted,
+                "name": user.name,
+                "updated": user.created // 1_000_000,
+                "app_id": app_id(user),
+                "user_id": user.id,
+                "icons": {},
+            }
+        }
+
     async def lookup_by_email(ctx: Ctx, args: Args) -> dict[str, Any]:
         email = args.str("email", required=True, missing="users_not_found", max_len=254)
         user = await svc.directory.user_by_email(ctx.user.team_id, email.strip().lower())
@@ -142,5 +161,6 @@ def register(api: Api, svc: Services) -> None:
     api.add("users.info", users_info, read=True)
     api.add("users.getPresence", get_presence, read=True)
     api.add("users.lookupByEmail", lookup_by_email, read=True)
+    api.add("bots.info", bots_info, read=True)
     api.add("users.profile.get", profile_get, read=True)
     api.add("users.profile.set", profile_set)

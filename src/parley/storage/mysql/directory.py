@@ -212,6 +212,12 @@ async def q_interactivity(cur: Any, user_id: str) -> EventApp | None:
     return EventApp(*row) if row else None
 
 
+async def q_bot_user(cur: Any, bot_id: str) -> User | None:
+    await cur.execute(f"SELECT {_USER_COLS} FROM users WHERE bot_id = %s", (bot_id,))
+    row = await cur.fetchone()
+    return user_from_row(row) if row else None
+
+
 async def q_user_by_email(cur: Any, team_id: str, email: str) -> User | None:
     if not email:
         return None
@@ -869,6 +875,9 @@ class MysqlDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def bot_user(self, bot_id: str) -> User | None:
+        return await self._read(q_bot_user, bot_id)
 
     async def user_by_email(self, team_id: str, email: str) -> User | None:
         return await self._read(q_user_by_email, team_id, email)

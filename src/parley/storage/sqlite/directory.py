@@ -442,6 +442,9 @@ class SqliteDirectory:
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
 
+    async def bot_user(self, bot_id: str) -> User | None:
+        return await self._read(q_bot_user, bot_id)
+
     async def user_by_email(self, team_id: str, email: str) -> User | None:
         return await self._read(q_user_by_email, team_id, email)
 
@@ -838,6 +841,11 @@ def op_set_interactivity(conn: sqlite3.Connection, _state: object, app: EventApp
 def q_interactivity(conn: sqlite3.Connection, user_id: str) -> EventApp | None:
     row = conn.execute(endpoint_query("app_interactivity", "?"), (user_id,)).fetchone()
     return EventApp(*row) if row else None
+
+
+def q_bot_user(conn: sqlite3.Connection, bot_id: str) -> User | None:
+    row = conn.execute(f"SELECT {_USER_COLS} FROM users WHERE bot_id = ?", (bot_id,)).fetchone()
+    return user_from_row(row) if row else None
 
 
 def q_user_by_email(conn: sqlite3.Connection, team_id: str, email: str) -> User | None:

@@ -125,11 +125,12 @@ DIRECTORY = [
         created INTEGER NOT NULL, PRIMARY KEY (channel_id, ts)
     );
     """,
-    # v14: a user's email (set by the operator) and the profile they set (JSON)
+    # v14: a user's email (set by the operator) and the profile they set (JSON); bots by id
     """
     ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
     ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '';
     CREATE INDEX users_email ON users (team_id, email);
+    CREATE INDEX users_bot ON users (bot_id);
     """,
 ]
 

@@ -542,6 +542,7 @@ function messageItem(m, { inThread = false } = {}) {
     if (!inThread && m.reply_count) li.append(repliesButton(m));
     return li;
   }
+  if (m.subtype === "me_message") li.classList.add("me");
   const blocks = m.blocks?.length ? renderBlocks(m) : null;
   if (blocks) text.append(blocks);
   else renderText(text, m.text || "");
@@ -716,7 +717,8 @@ function composer(form, target) {
     box.value = "";
     // "/name" or "/name args" is a command, as in Slack ("/usr/bin" is not: a message)
     const command = /^(\/[^\s/]+)(?:\s+([\s\S]*))?$/.exec(text);
-    if (command && !thread_ts) runCommand(channel, command[1], command[2] || "", box, text);
+    if (command?.[1] === "/me" && command[2] && !thread_ts) meMessage(channel, command[2]);
+    else if (command && !thread_ts) runCommand(channel, command[1], command[2] || "", box, text);
     else send(channel, text, thread_ts);
   });
   box.addEventListener("input", () => {
@@ -748,6 +750,15 @@ async function runCommand(channel, command, text, box, typed) {
     }
     notice(`${command} is not a command here. To send it as a message, start with a space.`);
     if (!box.value) box.value = typed;
+  }
+}
+
+// "/me waves": a message about oneself, shown as "alice waves".
+async function meMessage(channel, text) {
+  try {
+    await api("chat.meMessage", { channel, text });
+  } catch (err) {
+    notice(`Not sent: ${err.code || err.message}`);
   }
 }
 
