@@ -185,6 +185,28 @@ def test_deliveries_are_signed_and_retried_until_taken(server, bot_in_room):
         receiver.close()
 
 
+def test_an_app_over_http_hears_its_bot_mentioned(server, bot_in_room):
+    bot, person, channel = bot_in_room
+    receiver = Receiver()
+    try:
+        admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
+        _reload(server)  # a node picks a new app up within 5 s; the test, at once
+        web = server.client(person.token)
+        web.chat_postMessage(channel=channel, text="nothing for the bot")
+        ts = web.chat_postMessage(channel=channel, text=f"<@{bot.user_id}> status?")["ts"]
+
+        def mentions() -> list[dict]:
+            got = [b["event"] for _h, b in receiver.events(bot.user_id)]
+            return [e for e in got if e["type"] == "app_mention"]
+
+        wait_for(lambda: bool(mentions()), 15, "the app_mention")
+        time.sleep(0.5)
+        (event,) = mentions()
+        assert (event["ts"], event["user"], event["channel"]) == (ts, person.user_id, channel)
+    finally:
+        receiver.close()
+
+
 def test_an_app_that_never_takes_an_event_gets_it_as_a_dead_letter(server, bot_in_room):
     bot, person, channel = bot_in_room
     receiver = Receiver(statuses=[500] * 20)

@@ -150,3 +150,45 @@ def test_tokens_and_tickets_keep_to_their_kind(server, app_and_room, tmp_path):
     assert asyncio.run(close_code(socket_url.replace("&socket=1", ""))) == 1008
     with pytest.raises(admin.AdminError):
         admin.create_user(server.settings, f"person-{next(_n)}", app_token=True)
+
+
+def test_a_bolt_app_hears_its_bot_mentioned(server, app_and_room):
+    """``app_mention`` for a new message that mentions the bot, beside the ``message``;
+    none for an edit, a message that does not mention it, or the bot's own."""
+    bot, person, channel = app_and_room
+    web = server.client(person.token)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    heard: list[dict] = []
+
+    @app.event("app_mention")
+    def mentioned(event, say):
+        heard.append(event)
+        say(f"at your service <@{event['user']}>, and mine: <@{bot.user_id}>")
+
+    @app.event("message")
+    def any_message():
+        pass
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        web.chat_postMessage(channel=channel, text="no mention here")
+        ts = web.chat_postMessage(channel=channel, text=f"hey <@{bot.user_id}> ping")["ts"]
+        web.chat_update(channel=channel, ts=ts, text=f"hey <@{bot.user_id}> ping again")
+
+        def texts():
+            return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
+
+        wait_for(lambda: any(t.startswith("at your service") for t in texts()), 10, "the answer")
+        time.sleep(1)  # an edit, or the bot's own mention of itself, would come by now
+        (event,) = heard
+        assert (event["type"], event["user"], event["channel"], event["ts"]) == (
+            "app_mention",
+            person.user_id,
+            channel,
+            ts,
+        )
+        assert event["text"] == f"hey <@{bot.user_id}> ping"
+    finally:
+        handler.close()

@@ -1,5 +1,6 @@
 """The Events API's ``event_callback``: what an app receives for one event, over Socket
-Mode (:mod:`parley.gateway.socket_mode`) or HTTP (:mod:`parley.apps.events`). Pure."""
+Mode (:mod:`parley.gateway.socket_mode`) or HTTP (:mod:`parley.apps.events`), and the
+``app_mention`` an app also gets for a message that mentions its bot. Pure."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import orjson
 
 from parley.bus.interface import Event
+from parley.notify.policy import mentioned
 from parley.storage.models import User
 
 #: The bus events an app receives (the Events API's, of the channels its bot is in);
@@ -32,6 +34,28 @@ APP_EVENTS = frozenset(
 
 #: Events of :data:`APP_EVENTS` every app of the team gets, its bot in the channel or not.
 TEAM_EVENTS = frozenset({"channel_created", "channel_rename", "user_change"})
+
+
+#: The fields of a message an ``app_mention`` carries (Slack's).
+_MENTION_FIELDS = ("user", "text", "ts", "channel", "event_ts", "thread_ts", "blocks", "team")
+
+
+def app_mention(event: Event, bot_id: str) -> Event | None:
+    """The ``app_mention`` of the app whose bot is ``bot_id`` in ``event``: a new message
+    (not an edit, a deletion or the server's note) that mentions ``<@bot_id>``, by someone
+    else; ``None`` for any other. The bytes are searched first, so an event that does not
+    mention the bot costs no decoding."""
+    if event.type != "message" or b"<@" + bot_id.encode() not in event.payload:
+        return None
+    message = orjson.loads(event.payload)
+    if message.get("subtype") not in (None, "thread_broadcast"):
+        return None
+    if message.get("user") == bot_id or bot_id not in mentioned(message.get("text", "")):
+        return None
+    body = {"type": "app_mention"}
+    body.update((k, message[k]) for k in _MENTION_FIELDS if k in message)
+    payload = orjson.dumps(body)
+    return Event("app_mention", event.channel, event.team, event.seq, event.ts, payload)
 
 
 def app_id(user: User) -> str:

@@ -36,7 +36,7 @@ import httpx
 import msgspec
 import orjson
 
-from parley.apps.callback import APP_EVENTS, TEAM_EVENTS, event_callback
+from parley.apps.callback import APP_EVENTS, TEAM_EVENTS, app_mention, event_callback
 from parley.bus.interface import Event, EventBus
 from parley.metrics import Row, counter
 from parley.resilience.board import Breakers
@@ -206,6 +206,10 @@ class EventsWorker(PartitionWorker):
             members = await self._members(event.channel)
             team = [a for a in team if a.user_id in members]
         sends = [self._first(a, users[a.user_id], event) for a in team]
+        for a in team:  # and to an app whose bot the message mentions, app_mention
+            mention = app_mention(event, a.user_id)
+            if mention is not None:
+                sends.append(self._first(a, users[a.user_id], mention))
         await asyncio.gather(*sends)
 
     # -- delivering -------------------------------------------------------------------------

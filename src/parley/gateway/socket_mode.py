@@ -36,7 +36,7 @@ import secrets
 
 import orjson
 
-from parley.apps.callback import APP_EVENTS, app_id, event_callback
+from parley.apps.callback import APP_EVENTS, app_id, app_mention, event_callback
 from parley.bus.interface import APP_REQUEST, Event
 from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.server import Connection
@@ -146,6 +146,9 @@ class SocketModeConnection(Connection):
                 self._drop()
             return
         self._send_envelope(event, f"Ev{secrets.token_hex(8).upper()}")
+        mention = app_mention(event, self.user_id)
+        if mention is not None:
+            self._send_envelope(mention, f"Ev{secrets.token_hex(8).upper()}")
 
     def _release(self, event: Event) -> None:
         self.deliver(event)
