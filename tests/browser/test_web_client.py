@@ -507,3 +507,39 @@ def test_me_says_what_one_does(browser, world):
     say(alice, "/me waves hello")
     bob.wait_for_selector("#messages .msg.me:has-text('waves hello')")
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_slack_markup_shows_as_names_links_and_styles_and_at_names_are_sent_as_mentions(
+    browser, world
+):
+    srv, general, alice_creds, bob_creds = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    text = (
+        f"hi <@{bob_creds.user_id}> in <#{general}|general> <!here>: *bold* _it_ ~gone~ "
+        "`a_b` <https://example.com/x|the site> snake_case_name"
+    )
+    srv.client(alice_creds.token).chat_postMessage(channel=general, text=text)
+    item = "#messages .msg:has-text('snake_case_name')"
+    bob.wait_for_selector(item)
+
+    def found(selector: str) -> list[str]:
+        return bob.eval_on_selector_all(f"{item} {selector}", "els => els.map(e => e.innerText)")
+
+    assert found(".mention") == ["@bob", "#general", "@here"]
+    assert found(".mention.me") == ["@bob", "@here"]
+    assert (found("strong"), found("em"), found("del"), found("code")) == (
+        ["bold"],
+        ["it"],
+        ["gone"],
+        ["a_b"],
+    )
+    assert found("a[href='https://example.com/x']") == ["the site"]
+    assert bob.eval_on_selector(f"{item} .text", "e => e.innerText").endswith("snake_case_name")
+    say(alice, "@bob look, and bob@example.com stays")
+    bob.wait_for_selector("#messages .msg:has-text('look') .mention.me:has-text('@bob')")
+    (last,) = srv.client(bob_creds.token).conversations_history(channel=general, limit=1)[
+        "messages"
+    ]
+    assert last["text"] == f"<@{bob_creds.user_id}> look, and bob@example.com stays"
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -437,27 +437,79 @@ function cmp(a, b) {
   return a.length === b.length ? (a < b ? -1 : a > b ? 1 : 0) : a.length - b.length;
 }
 
-// The text, with http(s) links as <a> elements; nothing is ever parsed as markup.
+// Slack's markup in a text, drawn as DOM nodes (nothing is ever parsed as HTML): <@U…> as
+// @name, <#C…|name> as #name, <!here> as @here, <url|label> and bare http(s) URLs as
+// links, and *bold*, _italic_, ~strike~ and `code` where they stand as words
+// (snake_case_names stay as they are).
+const MARKUP = new RegExp(
+  [
+    /<([@#!])([^|>\s]+)(?:\|([^>]*))?>/.source, // 1-3: a mention
+    /<(https?:\/\/[^|>\s]+)(?:\|([^>]*))?>/.source, // 4-5: a link with a label
+    /`([^`\n]+)`/.source, // 6: code
+    /(?<![\w*])\*([^*\n]+)\*(?![\w*])/.source, // 7: bold
+    /(?<![\w_])_([^_\n]+)_(?![\w_])/.source, // 8: italic
+    /(?<![\w~])~([^~\n]+)~(?![\w~])/.source, // 9: strike
+    /(https?:\/\/[^\s<>"]+)/.source, // 10: a bare link
+  ].join("|"),
+  "g",
+);
+
 function renderText(el, text) {
-  const pattern = /https?:\/\/[^\s<>"]+/g;
   let last = 0;
-  for (const match of text.matchAll(pattern)) {
+  for (const match of text.matchAll(MARKUP)) {
     el.append(document.createTextNode(text.slice(last, match.index)));
-    const a = document.createElement("a");
-    try {
-      const url = new URL(match[0]);
-      if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("scheme");
-      a.href = url.href;
-      a.rel = "noopener noreferrer nofollow";
-      a.target = "_blank";
-    } catch {
-      // not a URL after all: shown as text
-    }
-    a.textContent = match[0];
-    el.append(a);
+    el.append(markupNode(match));
     last = match.index + match[0].length;
   }
   el.append(document.createTextNode(text.slice(last)));
+}
+
+function markupNode(match) {
+  const [whole, sigil, ref, label, url, urlLabel, code, bold, italic, strike, bare] = match;
+  const node = (tag, text, cls) => {
+    const el = document.createElement(tag);
+    el.textContent = text;
+    if (cls) el.className = cls;
+    return el;
+  };
+  if (sigil === "@") {
+    return node("span", `@${userName(ref)}`, ref === state.me.id ? "mention me" : "mention");
+  }
+  if (sigil === "#") return node("span", `#${label || state.channels.get(ref)?.name || ref}`, "mention");
+  if (sigil === "!") return node("span", `@${label || ref}`, "mention me");
+  if (url || bare) return link(url || bare, urlLabel || url || bare);
+  if (code !== undefined) return node("code", code);
+  if (bold !== undefined) return node("strong", bold);
+  if (italic !== undefined) return node("em", italic);
+  if (strike !== undefined) return node("del", strike);
+  return document.createTextNode(whole);
+}
+
+function link(href, text) {
+  const a = document.createElement("a");
+  try {
+    const url = new URL(href);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("scheme");
+    a.href = url.href;
+    a.rel = "noopener noreferrer nofollow";
+    a.target = "_blank";
+  } catch {
+    // not a URL after all: shown as text
+  }
+  a.textContent = text;
+  return a;
+}
+
+// What is typed, with @name (a person of the workspace) and @here / @channel /
+// @everyone written as Slack's mentions, so that they notify (and reach apps) as such.
+function toMarkup(text) {
+  return text.replace(/(^|[^\w@<])@([a-z0-9][a-z0-9._-]*)/gi, (whole, before, name) => {
+    if (["here", "channel", "everyone"].includes(name.toLowerCase())) {
+      return `${before}<!${name.toLowerCase()}>`;
+    }
+    const user = [...state.users.values()].find((u) => u.name === name && !u.deleted);
+    return user ? `${before}<@${user.id}>` : whole;
+  });
 }
 
 // Block Kit, the parts a chat client shows: texts as text (never as markup), and buttons
@@ -683,7 +735,8 @@ function editor(m) {
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
       try {
-        const edited = await api("chat.update", { channel: m.channel, ts: m.ts, text: box.value });
+        const text = toMarkup(box.value);
+        const edited = await api("chat.update", { channel: m.channel, ts: m.ts, text });
         keep(edited.message);
       } catch (err) {
         notice(`Could not edit: ${err.code || err.message}`);
@@ -774,7 +827,7 @@ async function deliver(id) {
   if (!p) return;
   p.failed = false;
   rerender(p.channel, p.thread_ts);
-  const args = { channel: p.channel, text: p.text, client_msg_id: id };
+  const args = { channel: p.channel, text: toMarkup(p.text), client_msg_id: id };
   if (p.thread_ts) args.thread_ts = p.thread_ts;
   try {
     const sent = await api("chat.postMessage", args);
