@@ -416,7 +416,7 @@ def test_a_slash_command_runs_and_its_app_answers_only_to_who_ran_it(browser, wo
         app.close()
 
 
-def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world):
+def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, shots):
     """A bot's message with blocks shows its texts (as text) and buttons; bob presses one,
     the app (Bolt over Socket Mode) replaces the message, and both windows show it."""
     from slack_bolt import App
@@ -438,7 +438,11 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world):
     try:
         blocks = [
             {"type": "header", "text": {"type": "plain_text", "text": "Release 42"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": "<img src=x onerror=alert(1)>"}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "3 fixes, 1 feature. <b>Ship</b> it?"},
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "built by ci-7"}]},
             {
                 "type": "actions",
                 "elements": [
@@ -451,13 +455,15 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world):
                 ],
             },
         ]
-        srv.client(bot.token).chat_postMessage(channel=general, text="Release 42?", blocks=blocks)
         _ca, alice = sign_in(browser, srv.url, "alice")
         _cb, bob = sign_in(browser, srv.url, "bob")
+        say(alice, "@bob can you *approve* release 42? `make ship` is ready")
+        srv.client(bot.token).chat_postMessage(channel=general, text="Release 42?", blocks=blocks)
         button = "#messages .msg .block-button.primary:has-text('Approve')"
         bob.wait_for_selector(button)
+        bob.screenshot(path=str(shots / "app-buttons.png"))
         bob.wait_for_selector("#messages .msg .block-header:has-text('Release 42')")
-        assert bob.eval_on_selector_all("#messages img", "e => e.length") == 0  # text, not HTML
+        assert bob.eval_on_selector_all("#messages .blocks b", "e => e.length") == 0  # text
         bob.click(button)
         for page in (alice, bob):
             page.wait_for_selector("#messages .msg:has-text('Approved by bob')")
