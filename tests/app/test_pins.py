@@ -72,3 +72,20 @@ def test_the_rules_of_a_pin(server, room):
     reader_web = server.client(reader.token)
     reader_web.pins_remove(channel=channel, timestamp=ts)  # any member may
     assert error_of(lambda: web.pins_remove(channel=channel, timestamp=ts)) == "no_pin"
+
+
+def test_a_channel_holds_100_pins_and_a_deleted_messages_pin_makes_room(server):
+    tag = next(_n)
+    web = server.client(server.user(f"pinmany{tag}", rate_limit=10_000).token)
+    channel = web.conversations_create(name=f"pins-many-{tag}")["channel"]["id"]
+    stamps = [web.chat_postMessage(channel=channel, text=f"m{i}")["ts"] for i in range(101)]
+    for ts in stamps[:100]:
+        web.pins_add(channel=channel, timestamp=ts)
+    assert error_of(lambda: web.pins_add(channel=channel, timestamp=stamps[100])) == (
+        "too_many_pins"
+    )
+    web.chat_delete(channel=channel, ts=stamps[0])
+    assert len(web.pins_list(channel=channel)["items"]) == 99  # the deleted one is not shown
+    web.pins_add(channel=channel, timestamp=stamps[100])  # its pin made room
+    items = web.pins_list(channel=channel)["items"]
+    assert len(items) == 100 and items[0]["message"]["text"] == "m100"

@@ -4,8 +4,9 @@ A member pins or unpins a message of the channel (``message_not_found`` for none
 deleted one; ``already_pinned``; ``no_pin``; at most :data:`MOST` pins a channel:
 ``too_many_pins``). The channel is told (``pin_added``, ``pin_removed``, with
 ``pin_count``). ``pins.list`` gives the channel's pinned messages as they are now, the
-newest pin first (a pinned message deleted since is left out). Pins are kept in the
-directory (they are few, and are read when a channel is opened, not on the send path).
+newest pin first. A pinned message deleted since is left out and not counted; its pin
+is forgotten when the channel reaches the limit. Pins are kept in the directory (they
+are few, and are read when a channel is opened, not on the send path).
 """
 
 from __future__ import annotations
@@ -44,14 +45,30 @@ def register(api: Api, svc: Services) -> None:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
         return channel, m
 
+    async def live(channel_id: str) -> tuple[list[tuple[Pin, Message]], list[Pin]]:
+        """The channel's pins with their messages, newest first, and the pins whose
+        message was deleted since."""
+        pins = await directory.pins(channel_id)
+        found = await store.messages_at([(p.channel_id, p.ts) for p in pins])
+        by_ts = {m.ts: m for m in found if not m.deleted}
+        kept = [(p, by_ts[p.ts]) for p in pins if p.ts in by_ts]
+        return kept, [p for p in pins if p.ts not in by_ts]
+
     async def tell(user: User, m: Message, at: int, added: bool, channel: Channel) -> None:
-        count = len(await directory.pins(channel.id))
-        bus.publish(events.pin(m, user.id, at, added, count))
+        kept, _gone = await live(channel.id)
+        bus.publish(events.pin(m, user.id, at, added, len(kept)))
 
     async def add(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel, m = await pinned_message(ctx, args)
         at = wall_us()
-        refused = await directory.add_pin(Pin(channel.id, m.ts, ctx.user.id, at), MOST)
+        pin = Pin(channel.id, m.ts, ctx.user.id, at)
+        refused = await directory.add_pin(pin, MOST)
+        if refused == "too_many_pins":  # the pins of deleted messages make room
+            _kept, gone = await live(channel.id)
+            for old in gone:
+                await directory.remove_pin(channel.id, old.ts)
+            if gone:
+                refused = await directory.add_pin(pin, MOST)
         if refused:
             raise ApiError(refused)
         await tell(ctx.user, m, at, True, channel)
@@ -67,19 +84,16 @@ def register(api: Api, svc: Services) -> None:
 
     async def list_pins(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await access.visible(ctx.user, args.str("channel", max_len=32))
-        pins = await directory.pins(channel.id)
-        found = await store.messages_at([(p.channel_id, p.ts) for p in pins])
-        by_ts = {m.ts: m for m in found if not m.deleted}
+        kept, _gone = await live(channel.id)
         items = [
             {
                 "type": "message",
                 "channel": channel.id,
                 "created": p.created // 1_000_000,
                 "created_by": p.user_id,
-                "message": wire.message(by_ts[p.ts]),
+                "message": wire.message(m),
             }
-            for p in pins
-            if p.ts in by_ts
+            for p, m in kept
         ]
         return {"items": items}
 
