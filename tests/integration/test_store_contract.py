@@ -6,6 +6,7 @@ deletions, reactions, reads, and the directory."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import pytest
@@ -785,20 +786,35 @@ def test_a_users_email_and_profile(backend):
             await d.create_team(Team("TMAIL", "Mail", "mail", 1))
             pat = User("UMAIL1", "TMAIL", "pat", "Pat", False, None, None, 1, email="p@x.io")
             await d.create_user(pat, b"mailhash")
-            set_ = await d.set_profile("UMAIL1", "Pat Doe", '{"title":"SRE"}')
+            set_ = await d.edit_profile("UMAIL1", {"real_name": "Pat Doe", "title": "SRE"})
+            by_token = (await d.caller_by_token(b"mailhash")).user
+            await asyncio.gather(  # at once: both edits count
+                d.edit_profile("UMAIL1", {"phone": "1"}),
+                d.edit_profile("UMAIL1", {"status_text": "here"}),
+            )
+            both = await d.user("UMAIL1")
+            try:
+                await d.edit_profile("UMAIL1", {"is_admin": True})
+                refused = None
+            except ApiError as exc:
+                refused = exc.code
             return (
                 await d.user_by_email("TMAIL", "p@x.io"),
                 await d.user_by_email("TOTHER", "p@x.io"),
                 await d.user_by_email("TMAIL", ""),
                 set_,
-                (await d.caller_by_token(b"mailhash")).user,
-                await d.set_profile("UNOBODY", "x", ""),
+                by_token,
+                await d.edit_profile("UNOBODY", {"title": "x"}),
+                both,
+                refused,
             )
         finally:
             await d.close()
 
-    found, elsewhere, empty, after, by_token, nobody = asyncio.run(go())
+    found, elsewhere, empty, after, by_token, nobody, both, refused = asyncio.run(go())
     assert found is not None and found.id == "UMAIL1" and found.email == "p@x.io"
     assert (elsewhere, empty, nobody) == (None, None, None)
     assert (after.real_name, after.profile, after.email) == ("Pat Doe", '{"title":"SRE"}', "p@x.io")
     assert by_token == after
+    assert json.loads(both.profile) == {"title": "SRE", "phone": "1", "status_text": "here"}
+    assert refused == "invalid_profile"

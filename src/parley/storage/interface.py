@@ -108,9 +108,10 @@ class Directory(Protocol):
         """The team's user with ``email`` (compared as given: callers lower-case it)."""
         ...
 
-    async def set_profile(self, user_id: str, real_name: str, profile: str) -> User | None:
-        """Sets a user's real name and profile (:attr:`User.profile`); the user as they
-        are now, or ``None`` for none such."""
+    async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
+        """Applies ``changes`` to a user's profile (:func:`parley.pipeline.profiles.edit`,
+        whose ``invalid_profile`` it raises) in one transaction, so edits made at once
+        both count; the user as they are now, or ``None`` for none such."""
         ...
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:

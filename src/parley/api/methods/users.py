@@ -139,9 +139,7 @@ def register(api: Api, svc: Services) -> None:
             changes = {name: args.raw("value") or ""}
         else:
             raise ApiError(profiles.INVALID_PROFILE)
-        current = await team_user(ctx, ctx.user.id)  # as stored now, not as cached
-        real_name, profile = profiles.edit(current.real_name, current.profile, changes)
-        user = await svc.directory.set_profile(ctx.user.id, real_name, profile)
+        user = await svc.directory.edit_profile(ctx.user.id, changes)
         if user is None:
             raise ApiError(Code.USER_NOT_FOUND)
         svc.bus.publish(events.user_change(user, wall_us()))

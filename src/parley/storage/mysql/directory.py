@@ -30,6 +30,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
+from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.app_rows import (
     COMMAND_COLUMNS,
@@ -229,9 +230,15 @@ async def q_user_by_email(cur: Any, team_id: str, email: str) -> User | None:
     return user_from_row(row) if row else None
 
 
-async def op_set_profile(
-    cur: Any, _state: object, user_id: str, real_name: str, profile: str
+async def op_edit_profile(
+    cur: Any, _state: object, user_id: str, changes: dict[str, Any]
 ) -> User | None:
+    await cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    user = user_from_row(row)
+    real_name, profile = profiles.edit(user.real_name, user.profile, changes)
     await cur.execute(
         "UPDATE users SET real_name = %s, profile = %s WHERE id = %s",
         (real_name, profile, user_id),
@@ -882,8 +889,8 @@ class MysqlDirectory:
     async def user_by_email(self, team_id: str, email: str) -> User | None:
         return await self._read(q_user_by_email, team_id, email)
 
-    async def set_profile(self, user_id: str, real_name: str, profile: str) -> User | None:
-        return await self._write(op_set_profile, user_id, real_name, profile)
+    async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
+        return await self._write(op_edit_profile, user_id, changes)
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         return await self._write(op_add_pin, pin, most)

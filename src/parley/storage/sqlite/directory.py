@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -20,6 +21,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd, Schedule
 from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
+from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.app_rows import (
     COMMAND_COLUMNS,
@@ -448,8 +450,8 @@ class SqliteDirectory:
     async def user_by_email(self, team_id: str, email: str) -> User | None:
         return await self._read(q_user_by_email, team_id, email)
 
-    async def set_profile(self, user_id: str, real_name: str, profile: str) -> User | None:
-        return await self._writer.submit(op_set_profile, user_id, real_name, profile)
+    async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
+        return await self._writer.submit(op_edit_profile, user_id, changes)
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         return await self._writer.submit(op_add_pin, pin, most)
@@ -858,9 +860,13 @@ def q_user_by_email(conn: sqlite3.Connection, team_id: str, email: str) -> User 
     return user_from_row(row) if row else None
 
 
-def op_set_profile(
-    conn: sqlite3.Connection, _state: object, user_id: str, real_name: str, profile: str
+def op_edit_profile(
+    conn: sqlite3.Connection, _state: object, user_id: str, changes: dict[str, Any]
 ) -> User | None:
+    user = q_user(conn, user_id)  # the single writer: nothing changes it meanwhile
+    if user is None:
+        return None
+    real_name, profile = profiles.edit(user.real_name, user.profile, changes)
     conn.execute(
         "UPDATE users SET real_name = ?, profile = ? WHERE id = ?", (real_name, profile, user_id)
     )
