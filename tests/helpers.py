@@ -214,6 +214,20 @@ def error_of(call: Callable[..., object], *args, **kwargs) -> str:
     return err.value.response["error"]
 
 
+@contextlib.contextmanager
+def bolt_over_http(app, port: int) -> Iterator[None]:
+    """Bolt's own HTTP server for ``app`` (``/slack/events`` on ``port``) on a thread, for
+    the block; it may take a moment to listen (wait with :func:`succeeds`)."""
+    from slack_bolt.app.app import SlackAppDevelopmentServer
+
+    dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
+    threading.Thread(target=dev.start, daemon=True).start()
+    try:
+        yield
+    finally:
+        dev._server.shutdown()
+
+
 def succeeds(call: Callable[[], object]) -> bool:
     """Whether ``call()`` returns rather than raises (for :func:`wait_for` on a server
     that may not listen yet)."""

@@ -14,13 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from slack_bolt import App
-from slack_bolt.app.app import SlackAppDevelopmentServer
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import server_in_thread
+from tests.helpers import bolt_over_http, server_in_thread
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -107,9 +106,7 @@ def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
     def hello(message, say):
         say(f"hi <@{message['user']}> over HTTP")
 
-    dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
-    threading.Thread(target=dev.start, daemon=True).start()
-    try:
+    with bolt_over_http(app, port):
 
         def verify() -> dict | None:  # the app's server may need a moment to listen
             return _try(lambda: admin.register_event_app(server.settings, bot.user_id, url))
@@ -125,8 +122,6 @@ def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
         _reload(server)  # a node picks a new app up within 5 s; the test, at once
         web.chat_postMessage(channel=channel, text="hello app")
         wait_for(lambda: f"hi <@{person.user_id}> over HTTP" in texts(), 15, "Bolt's answer")
-    finally:
-        dev._server.shutdown()
 
 
 def _event_of(letter: dict) -> dict:

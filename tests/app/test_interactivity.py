@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import urllib.parse
 
 import pytest
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.app.app import SlackAppDevelopmentServer
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import HttpReceiver, error_of, succeeds
+from tests.helpers import HttpReceiver, bolt_over_http, error_of, succeeds
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -127,15 +125,11 @@ def test_a_bolt_app_over_http_deletes_its_message_and_requests_are_signed(server
         ack()
         respond(delete_original=True)
 
-    dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
-    threading.Thread(target=dev.start, daemon=True).start()
     web = server.client(person.token)
-    try:
+    with bolt_over_http(app, port):
         pressed = lambda: succeeds(lambda: press(web, channel, ts, "reject"))  # noqa: E731
         wait_for(pressed, 15, "the app listening")
         wait_for(lambda: the_message(web, channel) is None, 10, "the message deleted")
-    finally:
-        dev._server.shutdown()
 
     again = server.client(bot.token).chat_postMessage(channel=channel, text="?", blocks=BLOCKS)
     receiver = HttpReceiver()

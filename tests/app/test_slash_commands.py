@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import urllib.parse
 
 import httpx
 import pytest
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.app.app import SlackAppDevelopmentServer
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
 from parley.apps.replies import RESPONSE_USES
 from parley.server import free_port
-from tests.helpers import HttpReceiver, WsClient, error_of, succeeds
+from tests.helpers import HttpReceiver, WsClient, bolt_over_http, error_of, succeeds
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -108,15 +106,11 @@ def test_a_bolt_app_over_http_answers_and_its_requests_are_signed(server, room):
         ack()
         respond(response_type="in_channel", text=f"over http: {command['text']}")
 
-    dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
-    threading.Thread(target=dev.start, daemon=True).start()
     web = server.client(person.token)
-    try:
+    with bolt_over_http(app, port):
         wait_for(lambda: succeeds(lambda: run(web, channel, name, "ping")), 15, "the app listening")
         wait_for(lambda: history(web, channel), 10, "the answer")
         assert history(web, channel) == [(bot.user_id, "over http: ping")]
-    finally:
-        dev._server.shutdown()
 
     receiver = HttpReceiver(body=b'{"text": "taken", "response_type": "ephemeral"}')
     try:
