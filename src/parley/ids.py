@@ -85,6 +85,8 @@ class Kind(StrEnum):
     BOT = "B"
     CHANNEL = "C"
     IM = "D"
+    #: A group direct message (Slack's ``mpim``), as Slack's own ids of them begin.
+    MPIM = "G"
 
 
 def encode_id(kind: Kind, value: int) -> str:

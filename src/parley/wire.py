@@ -115,10 +115,10 @@ def channel(
         "id": c.id,
         "name": c.name,
         "name_normalized": c.name,
-        "is_channel": True,
-        "is_group": False,
+        "is_channel": not c.is_mpim,
+        "is_group": c.is_mpim,  # Slack's group direct messages began as groups
         "is_im": False,
-        "is_mpim": False,
+        "is_mpim": c.is_mpim,
         "is_private": c.is_private,
         "is_archived": c.is_archived,
         "is_general": False,

@@ -1,6 +1,7 @@
 """Direct messages through ``slack_sdk``: ``conversations.open``, the IM's shape, who can
-see it, live delivery over the WebSocket, and what cannot be done to one. The same checks
-run on MariaDB's directory in ``tests/integration/test_mysql_search.py``."""
+see it, live delivery over the WebSocket, and what cannot be done to one; the same for
+group direct messages (``mpim``). The same checks run on MariaDB's directory in
+``tests/integration/test_mysql_search.py``."""
 
 from __future__ import annotations
 
@@ -77,8 +78,6 @@ def check_dms(srv: RunningServer, tag: str) -> None:
     # bad arguments
     assert error_of(alice.api_call, "conversations.open") == "users_list_not_supplied"
     assert error_of(alice.conversations_open, users="UNOBODY00") == "user_not_found"
-    pair = f"{ids['bob']},{ids['carol']}"
-    assert error_of(alice.conversations_open, users=pair) == "invalid_arguments"
 
     # a note to self
     own = carol.conversations_open(users=ids["carol"], return_im=True)["channel"]
@@ -100,5 +99,103 @@ def check_dms(srv: RunningServer, tag: str) -> None:
     assert error_of(narrow.conversations_open, users=ids["alice"]) == "missing_scope"
 
 
+def check_group_dms(srv: RunningServer, tag: str) -> None:
+    names = ("ann", "ben", "cy", "dee")
+    people = {n: srv.user(f"g-{n}-{tag}") for n in names}
+    web = {n: srv.client(u.token) for n, u in people.items()}
+    ids = {n: u.user_id for n, u in people.items()}
+    ann, ben, cy, dee = (web[n] for n in names)
+    trio = [ids["ben"], ids["cy"]]
+
+    with connect(cy.rtm_connect()["url"]) as cy_ws:  # online before the group exists
+        assert '"hello"' in cy_ws.recv(timeout=10)
+        opened = ann.conversations_open(users=trio, return_im=True)
+        group = opened["channel"]
+        assert group["id"].startswith("G") and "already_open" not in opened
+        assert (group["is_mpim"], group["is_private"], group["is_im"]) == (True, True, False)
+        assert group["name"] == f"mpdm-g-ann-{tag}--g-ben-{tag}--g-cy-{tag}-1"
+        # the same three, in any order and from any of them, find the same one
+        again = cy.conversations_open(users=[ids["ben"], ids["ann"], ids["cy"], ids["ben"]])
+        assert again["channel"]["id"] == group["id"] and again["already_open"] is True
+        assert ben.conversations_open(channel=group["id"])["channel"]["is_mpim"] is True
+        members = ben.conversations_members(channel=group["id"])["members"]
+        assert sorted(members) == sorted([ids["ann"], *trio])
+        posted = ann.chat_postMessage(channel=group["id"], text="picnic, you two?")
+        live = _next_message(cy_ws, group["id"])
+        assert live["text"] == "picnic, you two?" and live["ts"] == posted["ts"]
+    ben.chat_postMessage(channel=group["id"], text="sure")
+    history = cy.conversations_history(channel=group["id"])["messages"]
+    assert [m["text"] for m in history] == ["sure", "picnic, you two?"]
+    found = wait_total(cy, "picnic", 1)["matches"]
+    assert [(m["channel"]["id"], m["channel"]["is_mpim"]) for m in found] == [(group["id"], True)]
+    assert dee.search_messages(query="picnic")["messages"]["total"] == 0
+
+    # another set of people is another group; a pair is a direct message
+    four = ann.conversations_open(users=[*trio, ids["dee"]])["channel"]["id"]
+    assert four.startswith("G") and four != group["id"]
+    assert ann.conversations_open(users=ids["ben"])["channel"]["id"].startswith("D")
+
+    # nobody outside sees it, and it looks like nothing at all to them
+    for call, kwargs in (
+        (dee.conversations_info, {}),
+        (dee.conversations_history, {}),
+        (dee.conversations_members, {}),
+        (dee.chat_postMessage, {"text": "let me in"}),
+        (dee.conversations_open, {}),
+    ):
+        assert error_of(call, channel=group["id"], **kwargs) == "channel_not_found"
+
+    # listed as the members' mpims only, with their kinds apart
+    listed = ben.conversations_list(types="mpim")["channels"]
+    assert sorted((c["id"], c["is_mpim"]) for c in listed) == sorted(
+        [(group["id"], True), (four, True)]
+    )
+    assert [c["id"] for c in dee.conversations_list(types="mpim")["channels"]] == [four]
+    for kinds in ("im", "public_channel,private_channel"):
+        assert group["id"] not in str(ben.conversations_list(types=kinds))
+    of_cy = ann.users_conversations(user=ids["cy"], types="mpim")["channels"]
+    assert sorted(c["id"] for c in of_cy) == sorted([group["id"], four])
+    shared = dee.users_conversations(user=ids["cy"], types="mpim")["channels"]
+    assert [c["id"] for c in shared] == [four]  # not the one dee is not in
+
+    # its members are fixed; its topic may change
+    unsupported = "method_not_supported_for_channel_type"
+    for call, kwargs in (
+        (ben.conversations_leave, {}),
+        (ann.conversations_join, {}),
+        (ann.conversations_invite, {"users": ids["dee"]}),
+        (ann.conversations_kick, {"user": ids["ben"]}),
+        (ann.conversations_archive, {}),
+        (ann.conversations_rename, {"name": "lunch-club"}),
+    ):
+        assert error_of(call, channel=group["id"], **kwargs) == unsupported
+    assert error_of(dee.conversations_join, channel=group["id"]) == "channel_not_found"
+    topic = ben.conversations_setTopic(channel=group["id"], topic="lunch")["channel"]
+    assert topic["topic"]["value"] == "lunch" and topic["is_mpim"] is True
+
+    # a read mark is the reader's own (mpim_marked), and what is unread is counted
+    with connect(cy.rtm_connect()["url"]) as cy_ws, connect(ann.rtm_connect()["url"]) as ann_ws:
+        assert '"hello"' in cy_ws.recv(timeout=10) and '"hello"' in ann_ws.recv(timeout=10)
+        cy.conversations_mark(channel=group["id"], ts=posted["ts"])
+        frame = json.loads(cy_ws.recv(timeout=5))
+        assert (frame["type"], frame["unread_count"]) == ("mpim_marked", 2)  # sure, topic
+        ben.chat_postMessage(channel=group["id"], text="noon?")
+        assert _next_message(ann_ws, group["id"])["text"] == "noon?"  # not cy's mark first
+
+    # bad arguments
+    many = [srv.user(f"g-many{i}-{tag}").user_id for i in range(9)]
+    assert error_of(ann.conversations_open, users=",".join(many)) == "too_many_users"
+    assert len(ann.conversations_open(users=many[:8])["channel"]["id"]) > 1  # 9 in all
+    missing = f"{ids['ben']},UNOBODY00"
+    assert error_of(ann.conversations_open, users=missing) == "user_not_found"
+    narrow = srv.client(srv.user(f"g-narrow-{tag}", scopes="chat:write,im:write").token)
+    assert error_of(narrow.conversations_open, users=trio) == "missing_scope"
+    assert error_of(ben.conversations_list, types="mpim,nonsense") == "invalid_types"
+
+
 def test_direct_messages(server):
     check_dms(server, "emb")
+
+
+def test_group_direct_messages(server):
+    check_group_dms(server, "emb")

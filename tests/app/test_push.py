@@ -102,6 +102,16 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     assert direct["notification"] == {"title": f"pushed-alice-{tag}", "body": "just between us"}
     assert direct["data"]["channel"] == dm
 
+    # so does a group one, titled with its members' names
+    group = alice.conversations_open(users=[ids["bob"], ids["eve"]])["channel"]["id"]
+    count = len(pushes(fcm, bob_fcm))
+    alice.chat_postMessage(channel=group, text="all three of us")
+    [grouped] = wait_pushes(fcm, bob_fcm, count + 1)[count:]
+    names = ", ".join(f"pushed-{n}-{tag}" for n in ("alice", "bob", "eve"))
+    body = f"pushed-alice-{tag}: all three of us"
+    assert grouped["notification"] == {"title": names, "body": body}
+    assert grouped["data"]["channel"] == group
+
     # Do Not Disturb: held, then one summary per channel when it ends
     dave, dave_token = web["dave"], devices["dave"][0][1]
     other = alice.conversations_create(name=f"push-other-{tag}")["channel"]["id"]

@@ -48,9 +48,12 @@ ARGS = {
 ARGS_FOR_SCOPE = {
     ("conversations.list", "groups:read"): {"types": "private_channel"},
     ("conversations.list", "im:read"): {"types": "im"},
+    ("conversations.list", "mpim:read"): {"types": "mpim"},
+    ("conversations.open", "mpim:write"): {"users": "UXXXXXXXX,UYYYYYYYY"},
     ("conversations.create", "groups:write"): {"name": "scoped-private", "is_private": True},
     ("users.conversations", "groups:read"): {"types": "private_channel"},
     ("users.conversations", "im:read"): {"types": "im"},
+    ("users.conversations", "mpim:read"): {"types": "mpim"},
 }
 
 

@@ -281,6 +281,38 @@ def test_a_direct_message_from_the_people_list(browser, world, shots):
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_group_direct_message_from_named_people(browser, world, shots):
+    """alice names bob and carol: a group direct message opens, titled with their names,
+    no Leave; it reaches both as a direct conversation with a badge, and both answer."""
+    srv, _general, _alice, _bob = world
+    srv.user("carol", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    _cc, carol = sign_in(browser, srv.url, "carol")
+    alice.wait_for_selector("#people li:has-text('carol')")
+    alice.fill("#group-form input[name=people]", "@nobody")
+    alice.press("#group-form input[name=people]", "Enter")
+    alice.wait_for_selector("#notice:has-text('Nobody is called nobody')")
+    alice.fill("#group-form input[name=people]", "@bob @carol")
+    alice.press("#group-form input[name=people]", "Enter")
+    alice.wait_for_selector("#channel-title:has-text('bob, carol')")
+    assert alice.is_hidden("#leave")
+    say(alice, "the three of us")
+    alice.wait_for_selector("#messages .msg:not(.pending):has-text('the three of us')")
+    for page, title in ((bob, "alice, carol"), (carol, "alice, bob")):
+        group = f"#dms li:has-text('{title}')"
+        page.wait_for_selector(f"{group} .badge:has-text('1')")
+        page.click(group)
+        page.wait_for_selector("#messages .msg:has-text('the three of us')")
+    say(bob, "bob here")
+    say(carol, "carol too")
+    for page in (alice, bob, carol):
+        page.wait_for_selector("#messages .msg:has-text('carol too')")
+        page.wait_for_selector("#messages .msg:has-text('bob here')")
+    carol.screenshot(path=str(shots / "group-message.png"))
+    assert [p.errors for p in (alice, bob, carol)] == [[], [], []]  # type: ignore[attr-defined]
+
+
 def test_two_windows_of_one_browser_are_two_people(browser, world):
     """The newcomer's way: alice and bob in two windows of the same browser (one cookie
     jar); each window stays who signed in there, and nothing is fetched from elsewhere."""

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from parley.api.methods.ims import mpim_id, mpim_name
 from parley.ids import (
     EPOCH_MS,
     MAX_SEQUENCE,
@@ -104,3 +105,12 @@ def test_next_channel_ts_is_strictly_after_the_last():
     assert next_channel_ts(100, 50) == 100
     assert next_channel_ts(100, 100) == 101
     assert next_channel_ts(90, 100) == 101  # clock stepped back
+
+
+def test_a_group_direct_message_is_named_and_found_by_its_members():
+    ident = mpim_id("T1", ["U3", "U1", "U2"])
+    assert ident.startswith("G") and ident == mpim_id("T1", ["U2", "U3", "U1", "U1"])
+    assert ident not in (mpim_id("T2", ["U1", "U2", "U3"]), mpim_id("T1", ["U1", "U2"]))
+    assert mpim_name(["ann", "ben", "cy"], 1) == "mpdm-ann--ben--cy-1"
+    long = mpim_name(["x" * 80] * 9, 12)
+    assert len(long) == 240 and long.endswith("x-12")

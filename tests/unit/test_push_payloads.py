@@ -67,3 +67,14 @@ def test_a_direct_message_is_titled_with_its_sender():
     assert orjson.loads(body)["aps"]["alert"] == {"title": "alice", "body": "hi"}
     two = summary([direct, msgspec.structs.replace(direct, ts="1795600001.000100")])
     assert orjson.loads(fcm(two[0], "t"))["message"]["notification"]["title"] == "alice"
+
+
+def test_a_group_direct_message_is_titled_with_its_members():
+    n = Notice("G0GROUP", "mpdm-ann--ben-2--cy-1", "1.000001", "U0ANN", "ann", "hi", "channel")
+    grouped = msgspec.structs.replace(n, direct=True)
+    assert orjson.loads(fcm(grouped, "t"))["message"]["notification"] == {
+        "title": "ann, ben-2, cy",
+        "body": "ann: hi",
+    }
+    one = msgspec.structs.replace(grouped, channel="D0PAIR", channel_name="")
+    assert orjson.loads(fcm(one, "t"))["message"]["notification"] == {"title": "ann", "body": "hi"}

@@ -162,7 +162,7 @@ _CHANNEL_LISTING = (
         "types",
         _STR,
         "Comma-separated among `public_channel` (default), `private_channel`, `im` (direct "
-        "messages), `mpim` (none yet) (`invalid_types`).",
+        "messages), `mpim` (group direct messages) (`invalid_types`).",
     ),
     _bool("exclude_archived", "Leave archived channels out."),
     _CURSOR,
@@ -406,12 +406,23 @@ METHODS: tuple[MethodDoc, ...] = (
     MethodDoc(
         "conversations.open",
         "Opens the direct message (`D…`) with one other user of the team (`users`; the "
-        "caller alone: a note to self), created on first use, the same id from either "
-        "side; or, with `channel`, a direct message the caller is in. Group direct "
-        "messages (several users) are not supported yet (`invalid_arguments`).",
+        "caller alone: a note to self), or the group direct message (`G…`, an `mpim`) "
+        "with 2 to 8 others (`too_many_users`; scope `mpim:write`), created on first use "
+        "with every one of them a member, the same id from any of them; or, with "
+        "`channel`, a direct or group message the caller is in. A group's members are "
+        "fixed: joining, leaving, inviting, kicking, renaming and archiving answer "
+        "`method_not_supported_for_channel_type`; its topic and purpose may be set.",
         args=(
-            Arg("users", {"type": "string", "maxLength": 1000}, "A user id (`U…`)."),
-            Arg("channel", {"type": "string", "maxLength": 32}, "A direct message's id."),
+            Arg(
+                "users",
+                {"type": "string", "maxLength": 1000},
+                "User ids (`U…`), comma-separated; the caller and repeats are left out.",
+            ),
+            Arg(
+                "channel",
+                {"type": "string", "maxLength": 32},
+                "A direct or group message's id.",
+            ),
             _bool("return_im", "Answer with the whole conversation object."),
         ),
         result={"channel": {"type": "object"}, "already_open": _BOOL},

@@ -12,6 +12,7 @@ from itertools import chain
 from typing import Protocol
 
 from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
+from parley.pipeline.events import MARKED
 
 
 class Subscriber(Protocol):
@@ -33,7 +34,7 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 #: Events for one user's connections (the event's ``user``): an ephemeral message and
 #: their read marks, to those that follow the channel; an app's request, to one of its
 #: bot's Socket Mode connections.
-_TO_THEIR_USER = frozenset({EPHEMERAL, "channel_marked", "group_marked", "im_marked", APP_REQUEST})
+_TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST})
 
 #: Events for every connection of the team: a public channel made or renamed, a
 #: user's profile changed.

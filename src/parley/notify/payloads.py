@@ -36,18 +36,29 @@ class Notice(msgspec.Struct, frozen=True):
     reason: str
     #: How many messages it stands for (a summary after DND: more than one).
     count: int = 1
-    #: A direct message: titled with the sender, not the channel.
+    #: A direct message: titled with the sender, not the channel; a group one (whose
+    #: ``channel_name`` is set) with its members' names.
     direct: bool = False
 
 
+def group_title(name: str) -> str:
+    """A group direct message's name, ``mpdm-ann--ben--cy-1``, as people read it:
+    ``ann, ben, cy``."""
+    names = name.removeprefix("mpdm-").rpartition("-")[0]
+    return ", ".join(names.split("--"))
+
+
 def _title(n: Notice) -> str:
-    return n.sender_name if n.direct else f"#{n.channel_name}"
+    if not n.direct:
+        return f"#{n.channel_name}"
+    return group_title(n.channel_name) if n.channel_name else n.sender_name
 
 
 def _body(n: Notice) -> str:
     if n.count > 1:
         return f"{n.count} new messages, the last from {n.sender_name}: {n.preview}"
-    return n.preview if n.direct else f"{n.sender_name}: {n.preview}"
+    one_to_one = n.direct and not n.channel_name
+    return n.preview if one_to_one else f"{n.sender_name}: {n.preview}"
 
 
 def _data(n: Notice) -> dict[str, str]:

@@ -75,6 +75,10 @@ from parley.storage.models import CHANNEL_NOTICES
 from parley.tasks import cancel_all, every
 from parley.worker.ownership import Ownership, PartitionWorker
 
+#: The id prefixes of direct and group direct messages: every message in them is pushed
+#: to the members offline, as a mention is.
+_DIRECT = (Kind.IM.value, Kind.MPIM.value)
+
 log = logging.getLogger(__name__)
 
 GROUP = "push"
@@ -278,7 +282,7 @@ class Pusher(PartitionWorker):
         """Pushes (or holds) one new message for the offline members it concerns; the
         sends it started."""
         prefs = await self._prefs.current()
-        direct = event.channel.startswith(Kind.IM)
+        direct = event.channel.startswith(_DIRECT)
         marked = b"<@" in event.payload or b"<!" in event.payload
         if not (direct or marked or prefs.anyone_wide):
             return []  # the common case, decided without decoding the event
@@ -301,7 +305,9 @@ class Pusher(PartitionWorker):
         targets = policy.recipients(text, sender, offline, prefs.of(offline), event.channel, direct)
         if not targets:
             return []
-        channel_name = "" if direct else await self._name(event.channel, channel=True)
+        group = event.channel.startswith(Kind.MPIM)  # titled by its members' names
+        named_by = not direct or group
+        channel_name = await self._name(event.channel, channel=True) if named_by else ""
         sender_name = await self._name(sender, channel=False) if sender else "someone"
         notices = {
             user: Notice(

@@ -18,10 +18,12 @@ TOPIC = "channel"
 
 
 def _well_formed(channel_id: str) -> bool:
-    """Whether ``channel_id`` can be a channel's or a direct message's id."""
-    return decode_id(Kind.CHANNEL, channel_id) is not None or (
-        decode_id(Kind.IM, channel_id) is not None
-    )
+    """Whether ``channel_id`` can be a channel's, a direct message's or a group one's id."""
+    return any(decode_id(kind, channel_id) is not None for kind in _KINDS)
+
+
+#: The kinds of id a channel may have.
+_KINDS = (Kind.CHANNEL, Kind.IM, Kind.MPIM)
 
 
 class ChannelAccess:

@@ -14,6 +14,7 @@ import orjson
 from parley import wire
 from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
 from parley.ids import format_ts
+from parley.pipeline import scopes
 from parley.storage.models import Channel, Message, ReactionChange, User
 
 
@@ -131,7 +132,7 @@ def membership(kind: str, channel: Channel, user_id: str, at: int, seq: int = 0)
         "user": user_id,
         "channel": channel.id,
         "team": channel.team_id,
-        "channel_type": "D" if channel.is_im else "G" if channel.is_private else "C",
+        "channel_type": "D" if channel.is_im else "G" if channel.is_private else "C",  # as Slack
         "event_ts": ts,
         "ts": ts,
     }
@@ -169,14 +170,19 @@ def renamed(channel: Channel, at: int) -> Event:
 
 
 #: The bus types of a read mark, by kind of channel (Slack's names).
-MARKED = {"public": "channel_marked", "private": "group_marked", "im": "im_marked"}
+MARKED = {
+    "public": "channel_marked",
+    "private": "group_marked",
+    "im": "im_marked",
+    "mpim": "mpim_marked",
+}
 
 
 def marked(channel: Channel, user_id: str, ts: int, unread: int, at: int) -> Event:
     """``user_id`` read ``channel`` up to ``ts`` (``conversations.mark``): for that user's
     own connections (the event's ``user``), so their other devices clear what was read,
     with what is still unread after it."""
-    kind = MARKED["im" if channel.is_im else "private" if channel.is_private else "public"]
+    kind = MARKED[scopes.kind_of(channel)]
     body = {
         "type": kind,
         "channel": channel.id,

@@ -37,6 +37,9 @@ ALL = frozenset(
         "im:history",
         "im:read",
         "im:write",
+        "mpim:history",
+        "mpim:read",
+        "mpim:write",
         "pins:read",
         "pins:write",
         "push:write",
@@ -75,9 +78,9 @@ DEFAULT_BOT = (
     - {"channels:write", "search:read", "dnd:write", "push:write", "users.profile:write"}
 )
 
-_READ = ("channels:read", "groups:read", "im:read")
-_HISTORY = ("channels:history", "groups:history", "im:history")
-_WRITE = ("channels:write", "channels:manage", "groups:write")
+_READ = ("channels:read", "groups:read", "im:read", "mpim:read")
+_HISTORY = ("channels:history", "groups:history", "im:history", "mpim:history")
+_WRITE = ("channels:write", "channels:manage", "groups:write", "mpim:write")
 
 #: Method -> the scopes that allow it (any one). A method missing here needs none.
 METHODS: dict[str, tuple[str, ...]] = {
@@ -99,7 +102,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "conversations.history": _HISTORY,
     "conversations.replies": _HISTORY,
     "conversations.join": ("channels:join", "channels:write"),
-    "conversations.open": ("im:write",),
+    "conversations.open": ("im:write", "mpim:write"),
     "conversations.leave": _WRITE,
     "conversations.invite": _WRITE,
     "conversations.archive": _WRITE,
@@ -143,21 +146,25 @@ METHODS: dict[str, tuple[str, ...]] = {
     "users.profile.set": ("users.profile:write",),
 }
 
-#: For the channel families: the scope a public channel, a private one or a direct
-#: message needs.
+#: For the channel families: the scope a public channel, a private one, a direct
+#: message or a group one needs.
 _BY_KIND = {
-    "read": ("channels:read", "groups:read", "im:read"),
-    "history": ("channels:history", "groups:history", "im:history"),
-    "write": ("channels:write", "groups:write", "im:write"),
+    "read": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "history": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "write": ("channels:write", "groups:write", "im:write", "mpim:write"),
 }
 
 #: The kinds of channel, as :func:`require_for_channel` takes them.
-PUBLIC, PRIVATE, IM = "public", "private", "im"
+PUBLIC, PRIVATE, IM, MPIM = "public", "private", "im", "mpim"
 
 
 def kind_of(channel: Channel) -> str:
-    """``channel``'s kind: :data:`IM`, :data:`PRIVATE` or :data:`PUBLIC`."""
-    return IM if channel.is_im else PRIVATE if channel.is_private else PUBLIC
+    """``channel``'s kind: :data:`IM`, :data:`MPIM`, :data:`PRIVATE` or :data:`PUBLIC`."""
+    if channel.is_im:
+        return IM
+    if channel.is_mpim:
+        return MPIM
+    return PRIVATE if channel.is_private else PUBLIC
 
 
 def parse(text: str) -> frozenset[str]:
@@ -203,9 +210,11 @@ def require_for_channel(
     Call it only once the caller may see the channel, so a non-member of a private
     channel still gets ``channel_not_found``, never a hint that it exists.
     """
-    public, private, im = _BY_KIND[family]
+    public, private, im, mpim = _BY_KIND[family]
     if kind == IM:
         ok: tuple[str, ...] = (im,)
+    elif kind == MPIM:
+        ok = (mpim,)
     elif kind == PRIVATE:
         ok = (private,)
     elif family == "write" and manage:

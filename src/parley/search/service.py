@@ -42,7 +42,7 @@ class Searcher:
         self._today = today
 
     async def readable(self, user: User) -> dict[str, Channel]:
-        """The channels and direct messages ``user`` may read now, by id."""
+        """The channels, direct messages and group ones ``user`` may read now, by id."""
         out: dict[str, Channel] = {}
         after = ""
         while True:
@@ -55,6 +55,7 @@ class Searcher:
                 after=after,
                 limit=1000,
                 ims=True,
+                mpims=True,
             )
             for channel, _members, is_member in page.rows:
                 if is_member or not channel.is_private:
@@ -146,7 +147,7 @@ def match(
             "is_channel": not channel.is_private,
             "is_group": channel.is_private and not channel.is_im,
             "is_im": channel.is_im,
-            "is_mpim": False,
+            "is_mpim": channel.is_mpim,
             "is_shared": False,
             "is_ext_shared": False,
             "is_org_shared": False,

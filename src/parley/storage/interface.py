@@ -75,15 +75,16 @@ class Directory(Protocol):
         after: str,
         limit: int,
         ims: bool = False,
+        mpims: bool = False,
         member_only: bool = False,
         viewer: str | None = None,
     ) -> Page:
         """Public channels of the team, private ones ``user_id`` belongs to (not direct
-        messages), and with ``ims`` the direct messages they are in, as rows
-        ``(Channel, num_members, is_member)``, by id. ``member_only``: public channels
-        too only where ``user_id`` is a member. ``viewer`` (another user): private
-        channels and direct messages only where ``viewer`` is a member too, and
-        ``is_member`` says whether ``viewer`` is."""
+        messages), with ``ims`` the direct messages and with ``mpims`` the group ones
+        they are in, as rows ``(Channel, num_members, is_member)``, by id.
+        ``member_only``: public channels too only where ``user_id`` is a member.
+        ``viewer`` (another user): private channels and direct messages only where
+        ``viewer`` is a member too, and ``is_member`` says whether ``viewer`` is."""
         ...
 
     async def create_channel(self, channel: Channel) -> Channel:

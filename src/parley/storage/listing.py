@@ -14,6 +14,7 @@ def channel_kinds(
     public: bool,
     private: bool,
     ims: bool,
+    mpims: bool = False,
     member_only: bool,
     shared: bool,
     param: Callable[[str], str],
@@ -21,9 +22,9 @@ def channel_kinds(
     """The condition on ``channels c`` for the kinds asked, or ``None`` for none.
 
     - public channels: all of the team's, or with ``member_only`` those ``user`` is in;
-    - private channels and direct messages: those ``user`` is in, and with ``shared``
-      those ``viewer`` is in too (another's list shows nothing private the viewer could
-      not see);
+    - private channels, direct messages and group ones (``mpims``): those ``user`` is
+      in, and with ``shared`` those ``viewer`` is in too (another's list shows nothing
+      private the viewer could not see);
     - parameters named ``user`` and ``viewer``, written by ``param``.
     """
 
@@ -37,7 +38,9 @@ def channel_kinds(
     if public:
         kinds.append(f"(c.is_private = 0 AND {mine})" if member_only else "c.is_private = 0")
     if private:
-        kinds.append(f"(c.is_private = 1 AND c.is_im = 0 AND {hidden})")
+        kinds.append(f"(c.is_private = 1 AND c.is_im = 0 AND c.is_mpim = 0 AND {hidden})")
     if ims:
         kinds.append(f"(c.is_im = 1 AND {hidden})")
+    if mpims:
+        kinds.append(f"(c.is_mpim = 1 AND {hidden})")
     return f"({' OR '.join(kinds)})" if kinds else None

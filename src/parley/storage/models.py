@@ -129,14 +129,25 @@ class Channel(msgspec.Struct, frozen=True):
     purpose: str = ""
     #: A direct message between two users (``D…``; private, its members fixed).
     is_im: bool = False
+    #: A group direct message among 3-9 users (``G…``, Slack's ``mpim``; private, its
+    #: members fixed).
+    is_mpim: bool = False
+
+
+#: The directory's ``channels`` columns, in :class:`Channel`'s order
+#: (:func:`channel_from_row`), and how many there are.
+CHANNEL_COLUMNS = (
+    "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im, is_mpim"
+)
+CHANNEL_WIDTH = 11
 
 
 def channel_from_row(row: Sequence) -> Channel:
     """A channel from a row of the directory's ``channels`` columns, in the order both
     backends select them (id, team_id, name, is_private, creator, created, is_archived,
-    topic, purpose, is_im)."""
-    flags = (3, 6, 9)
-    return Channel(*(bool(v) if i in flags else v for i, v in enumerate(row[:10])))
+    topic, purpose, is_im, is_mpim): :data:`CHANNEL_COLUMNS`."""
+    flags = (3, 6, 9, 10)
+    return Channel(*(bool(v) if i in flags else v for i, v in enumerate(row[:CHANNEL_WIDTH])))
 
 
 class Reaction(msgspec.Struct, frozen=True):

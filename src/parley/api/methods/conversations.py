@@ -1,5 +1,6 @@
-"""``conversations.*``: create, open (direct messages), list, info, join, leave, invite,
-kick, members, history, replies, archive, unarchive, setTopic, setPurpose, rename.
+"""``conversations.*``: create, open (direct messages, group ones), list, info, join,
+leave, invite, kick, members, history, replies, archive, unarchive, setTopic,
+setPurpose, rename.
 
 A change of topic, purpose or name is written to the directory, then told to the
 channel in a message the server writes (subtypes ``channel_topic``,
@@ -11,13 +12,13 @@ members of a private one."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from parley import wire
 from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
-from parley.api.methods.ims import Ims
+from parley.api.methods.ims import MAX_GROUP_OTHERS, Ims
 from parley.api.methods.ims import announce_join as ims_announce
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, encode_id, format_ts, wall_us
@@ -51,21 +52,43 @@ def check_name(name: str | None) -> str:
     return name
 
 
-def types_filter(args: Args) -> tuple[bool, bool, bool]:
-    """``types`` -> (public, private, im); group DMs (``mpim``) do not exist in Parley yet
-    (asking for them lists none)."""
+class Types(NamedTuple):
+    """Which kinds of conversation a listing asked for (``types``), as the directory's
+    ``channels`` takes them (``**types._asdict()``)."""
+
+    public: bool
+    private: bool
+    ims: bool
+    mpims: bool
+
+    def require(self, provided: frozenset[str]) -> None:
+        """``missing_scope`` unless ``provided`` may read every kind asked for."""
+        kinds = (scopes.PUBLIC, scopes.PRIVATE, scopes.IM, scopes.MPIM)
+        for wanted, kind in zip(self, kinds, strict=True):
+            if wanted:
+                scopes.require_for_channel("read", kind, provided)
+
+
+#: ``types``' names, in :class:`Types`' order.
+_TYPES = ("public_channel", "private_channel", "im", "mpim")
+
+
+def types_filter(args: Args) -> Types:
+    """``types`` (public channels when left out); ``invalid_types`` for a name not in
+    :data:`_TYPES`."""
     raw = args.list("types")
     if not raw:
-        return True, False, False
-    known = {"public_channel", "private_channel", "im", "mpim"}
-    if any(t not in known for t in raw):
-        raise ApiError("invalid_types", data={"detail": f"types must be among {sorted(known)}"})
-    return "public_channel" in raw, "private_channel" in raw, "im" in raw
+        return Types(True, False, False, False)
+    if any(t not in _TYPES for t in raw):
+        raise ApiError("invalid_types", data={"detail": f"types must be among {list(_TYPES)}"})
+    return Types(*(t in raw for t in _TYPES))
 
 
-def not_for_ims(channel: Channel) -> None:
-    """Joining, leaving, inviting to and archiving a direct message are refused."""
-    if channel.is_im:
+def not_for_ims(channel: Channel, *, group_ok: bool = False) -> None:
+    """Joining, leaving, inviting to, removing from, renaming and archiving a direct
+    message or a group one are refused (their members are fixed); ``group_ok``: a group
+    one is allowed (its topic and purpose)."""
+    if channel.is_im or (channel.is_mpim and not group_ok):
         raise ApiError(Code.METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE)
 
 
@@ -121,21 +144,17 @@ def register(api: Api, svc: Services) -> None:
         return {"channel": await info_of(channel, ctx.user.id)}
 
     async def list_(ctx: Ctx, args: Args) -> dict[str, Any]:
-        public, private, ims = types_filter(args)
-        for wanted, kind in ((public, scopes.PUBLIC), (private, scopes.PRIVATE), (ims, scopes.IM)):
-            if wanted:
-                scopes.require_for_channel("read", kind, ctx.scopes)
+        types = types_filter(args)
+        types.require(ctx.scopes)
         limit = paging.limit(args, default=100, maximum=1000)
         after = paging.after_key(args, "channels") or ""
         page = await directory.channels(
             ctx.user.team_id,
             ctx.user.id,
-            public=public,
-            private=private,
             exclude_archived=args.bool("exclude_archived"),
             after=after,
             limit=limit,
-            ims=ims,
+            **types._asdict(),
         )
         last = page.rows[-1][0].id if page.rows else None
         listed = []
@@ -181,19 +200,25 @@ def register(api: Api, svc: Services) -> None:
         ims_announce(svc.bus, channel, user_id, at, before)
 
     async def open_(ctx: Ctx, args: Args) -> dict[str, Any]:
-        """The direct message with one other user (``users``), created on first use;
-        or, with ``channel``, a direct message the caller is in."""
+        """The direct message with one other user (``users``), or the group one with 2 to
+        :data:`MAX_GROUP_OTHERS` (the caller left out, repeats ignored; more:
+        ``too_many_users``), created on first use; or, with ``channel``, a direct or
+        group message the caller is in."""
         if args.has("channel") and not args.has("users"):
             channel = await visible(ctx, args, "read")
-            if not channel.is_im:
+            if not (channel.is_im or channel.is_mpim):
                 raise ApiError(Code.METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE)
             return {"channel": await info_of(channel, ctx.user.id), "already_open": True}
-        users = args.list("users", required=True, missing="users_list_not_supplied", max_items=8)
+        users = args.list("users", required=True, missing="users_list_not_supplied", max_items=100)
         others = [u for u in dict.fromkeys(users) if u != ctx.user.id] or [ctx.user.id]
+        if len(others) > MAX_GROUP_OTHERS:
+            raise ApiError("too_many_users", data={"detail": f"at most {MAX_GROUP_OTHERS}"})
         if len(others) > 1:
-            detail = "group direct messages (several users) are not supported yet"
-            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "users", "detail": detail})
-        channel, opened = await ims.open(ctx.user, others[0])
+            scopes.require_for_channel("write", scopes.MPIM, ctx.scopes)
+            channel, opened = await ims.open_group(ctx.user, others)
+        else:
+            scopes.require_for_channel("write", scopes.IM, ctx.scopes)
+            channel, opened = await ims.open(ctx.user, others[0])
         out: dict[str, Any] = {"channel": {"id": channel.id}}
         if args.bool("return_im"):
             out["channel"] = await info_of(channel, ctx.user.id)
@@ -322,12 +347,13 @@ def register(api: Api, svc: Services) -> None:
     async def unarchive(ctx: Ctx, args: Args) -> dict[str, Any]:
         return await set_archived(ctx, args, False)
 
-    async def member_of(ctx: Ctx, args: Args) -> Channel:
-        """The named channel (not a direct message, not archived) if the caller is a
-        member and the token may write to a channel of its kind."""
+    async def member_of(ctx: Ctx, args: Args, *, group_ok: bool = False) -> Channel:
+        """The named channel (not a direct message, nor a group one unless ``group_ok``;
+        not archived) if the caller is a member and the token may write to a channel of
+        its kind."""
         channel = await access.writable(ctx.user, args.str("channel", max_len=32))
         scopes.require_for_channel("write", scopes.kind_of(channel), ctx.scopes)
-        not_for_ims(channel)
+        not_for_ims(channel, group_ok=group_ok)
         return channel
 
     async def changed(ctx: Ctx, channel: Channel, subtype: str, text: str, **change) -> Channel:
@@ -354,8 +380,9 @@ def register(api: Api, svc: Services) -> None:
         return value
 
     async def set_about(ctx: Ctx, args: Args, field: str) -> dict[str, Any]:
-        """``setTopic`` (``field`` ``topic``) and ``setPurpose`` (``purpose``)."""
-        channel = await member_of(ctx, args)
+        """``setTopic`` (``field`` ``topic``) and ``setPurpose`` (``purpose``), also of a
+        group direct message."""
+        channel = await member_of(ctx, args, group_ok=True)
         value = about(args, field)
         said = f"<@{ctx.user.id}> set the channel {field}: {value}"
         now = await changed(ctx, channel, f"channel_{field}", said, **{field: value})

@@ -20,7 +20,7 @@ from parley.api.methods.conversations import types_filter
 from parley.apps.callback import app_id
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, wall_us
-from parley.pipeline import events, profiles, scopes
+from parley.pipeline import events, profiles
 from parley.storage.models import User
 
 if TYPE_CHECKING:
@@ -58,10 +58,8 @@ def register(api: Api, svc: Services) -> None:
         ``types`` asked (``public_channel`` by default), by id. For another user, private
         channels and direct messages only where the caller is a member too: nothing the
         caller could not see."""
-        public, private, ims = types_filter(args)
-        for wanted, kind in ((public, scopes.PUBLIC), (private, scopes.PRIVATE), (ims, scopes.IM)):
-            if wanted:
-                scopes.require_for_channel("read", kind, ctx.scopes)
+        types = types_filter(args)
+        types.require(ctx.scopes)
         user_id = args.str("user", max_len=32) or ctx.user.id
         if user_id != ctx.user.id:
             await team_user(ctx, user_id)
@@ -69,14 +67,12 @@ def register(api: Api, svc: Services) -> None:
         page = await svc.directory.channels(
             ctx.user.team_id,
             user_id,
-            public=public,
-            private=private,
-            ims=ims,
             exclude_archived=args.bool("exclude_archived"),
             after=paging.after_key(args, "channels") or "",
             limit=limit,
             member_only=True,
             viewer=ctx.user.id,
+            **types._asdict(),
         )
         listed = []
         for c, n, mine in page.rows:  # is_member, as everywhere, says the caller's

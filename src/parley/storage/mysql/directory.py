@@ -42,6 +42,8 @@ from parley.storage.app_rows import (
 )
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
+    CHANNEL_COLUMNS,
+    CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
     Caller,
@@ -59,9 +61,7 @@ from parley.storage.mysql import db, migrations
 from parley.storage.mysql.urls import DbUrl, topology
 
 _USER_COLS = USER_COLUMNS
-_CHANNEL_COLS = (
-    "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
-)
+_CHANNEL_COLS = CHANNEL_COLUMNS
 
 
 def _channel(row: Sequence) -> Channel:
@@ -306,7 +306,7 @@ async def op_set_password(cur: Any, _state: object, user_id: str, stored: str) -
 async def op_create_channel(cur: Any, _state: object, ch: Channel) -> Channel:
     try:
         await cur.execute(
-            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES ({', '.join(['%s'] * 10)})",
+            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES ({', '.join(['%s'] * CHANNEL_WIDTH)})",
             (
                 ch.id,
                 ch.team_id,
@@ -318,6 +318,7 @@ async def op_create_channel(cur: Any, _state: object, ch: Channel) -> Channel:
                 ch.topic,
                 ch.purpose,
                 int(ch.is_im),
+                int(ch.is_mpim),
             ),
         )
     except IntegrityError as exc:
@@ -676,6 +677,7 @@ async def q_channels(
     public: bool,
     private: bool,
     ims: bool,
+    mpims: bool,
     exclude_archived: bool,
     after: str,
     limit: int,
@@ -688,6 +690,7 @@ async def q_channels(
         public=public,
         private=private,
         ims=ims,
+        mpims=mpims,
         member_only=member_only,
         shared=viewer is not None and viewer != user_id,
         param=_named,
@@ -712,7 +715,9 @@ async def q_channels(
     )
     rows = await cur.fetchall()
     return Page(
-        tuple((_channel(r[:10]), int(r[10]), bool(r[11])) for r in rows[:limit]),
+        tuple(
+            (_channel(r), int(r[CHANNEL_WIDTH]), bool(r[CHANNEL_WIDTH + 1])) for r in rows[:limit]
+        ),
         len(rows) > limit,
     )
 
@@ -854,6 +859,7 @@ class MysqlDirectory:
         after: str,
         limit: int,
         ims: bool = False,
+        mpims: bool = False,
         member_only: bool = False,
         viewer: str | None = None,
     ) -> Page:
@@ -864,6 +870,7 @@ class MysqlDirectory:
             public,
             private,
             ims,
+            mpims,
             exclude_archived,
             after,
             limit,

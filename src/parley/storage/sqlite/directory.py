@@ -33,6 +33,8 @@ from parley.storage.app_rows import (
 )
 from parley.storage.listing import channel_kinds
 from parley.storage.models import (
+    CHANNEL_COLUMNS,
+    CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
     Caller,
@@ -52,9 +54,7 @@ from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
 FILENAME = "meta.db"
 
 _USER_COLS = USER_COLUMNS
-_CHANNEL_COLS = (
-    "id, team_id, name, is_private, creator, created, is_archived, topic, purpose, is_im"
-)
+_CHANNEL_COLS = CHANNEL_COLUMNS
 
 
 def _channel(row: tuple) -> Channel:
@@ -130,7 +130,7 @@ def op_revoke_token(conn: sqlite3.Connection, _state: object, token_hash: bytes)
 def op_create_channel(conn: sqlite3.Connection, _state: object, ch: Channel) -> Channel:
     try:
         conn.execute(
-            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO channels ({_CHANNEL_COLS}) VALUES ({', '.join(['?'] * CHANNEL_WIDTH)})",
             (
                 ch.id,
                 ch.team_id,
@@ -142,6 +142,7 @@ def op_create_channel(conn: sqlite3.Connection, _state: object, ch: Channel) -> 
                 ch.topic,
                 ch.purpose,
                 int(ch.is_im),
+                int(ch.is_mpim),
             ),
         )
     except sqlite3.IntegrityError as exc:
@@ -279,6 +280,7 @@ def q_channels(
     public: bool,
     private: bool,
     ims: bool,
+    mpims: bool,
     exclude_archived: bool,
     after: str,
     limit: int,
@@ -291,6 +293,7 @@ def q_channels(
         public=public,
         private=private,
         ims=ims,
+        mpims=mpims,
         member_only=member_only,
         shared=viewer is not None and viewer != user_id,
         param=_named,
@@ -314,7 +317,8 @@ def q_channels(
         },
     ).fetchall()
     return Page(
-        tuple((_channel(r[:10]), r[10], bool(r[11])) for r in rows[:limit]), len(rows) > limit
+        tuple((_channel(r), r[CHANNEL_WIDTH], bool(r[CHANNEL_WIDTH + 1])) for r in rows[:limit]),
+        len(rows) > limit,
     )
 
 
@@ -415,6 +419,7 @@ class SqliteDirectory:
         after: str,
         limit: int,
         ims: bool = False,
+        mpims: bool = False,
         member_only: bool = False,
         viewer: str | None = None,
     ) -> Page:
@@ -425,6 +430,7 @@ class SqliteDirectory:
             public,
             private,
             ims,
+            mpims,
             exclude_archived,
             after,
             limit,

@@ -132,6 +132,10 @@ DIRECTORY = [
     CREATE INDEX users_email ON users (team_id, email);
     CREATE INDEX users_bot ON users (bot_id);
     """,
+    # v15: group direct messages (channels G…, among 3-9 users)
+    """
+    ALTER TABLE channels ADD COLUMN is_mpim INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

@@ -196,7 +196,7 @@ async function loadChannels() {
   const seen = new Set();
   do {
     const page = await api("conversations.list", {
-      types: "public_channel,private_channel,im",
+      types: "public_channel,private_channel,im,mpim",
       exclude_archived: true,
       limit: 200,
       cursor,
@@ -219,10 +219,23 @@ function userName(id) {
   return u ? u.profile?.display_name || u.name : id;
 }
 
-// How a conversation is named: #name, 🔒 name for a private channel, @person for a DM.
+// How a conversation is named: #name, 🔒 name for a private channel, @person for a DM,
+// the others' names for a group DM (its name, mpdm-ann--ben--cy-1, holds the members').
 function title(c) {
   if (c.is_im) return `@${userName(c.user)}`;
+  if (c.is_mpim) return groupNames(c.name).join(", ");
   return `${c.is_private ? "🔒" : "#"} ${c.name}`;
+}
+
+function groupNames(name) {
+  const names = name.replace(/^mpdm-/, "").replace(/-\d+$/, "").split("--");
+  const byName = new Map([...state.users.values()].map((u) => [u.name, u.id]));
+  return names.filter((n) => n !== state.me.name).map((n) => userName(byName.get(n) || n));
+}
+
+// A direct conversation: with one person, or a group of them.
+function direct(c) {
+  return c.is_im || c.is_mpim;
 }
 
 // -- sidebar ------------------------------------------------------------------------------
@@ -251,7 +264,7 @@ function renderChannels() {
         li.append(badge);
       }
       li.addEventListener("click", () => openChannel(c.id));
-      (c.is_im ? dms : mine).append(li);
+      (direct(c) ? dms : mine).append(li);
     } else {
       li.title = "Join";
       li.addEventListener("click", async () => {
@@ -299,6 +312,28 @@ async function openDm(userId) {
     notice(`Could not open the conversation: ${err.code || err.message}`);
   }
 }
+
+// A group direct message with the people named (@ann @ben, or ann, ben), opened on first
+// use; one person is a direct message.
+$("group-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const byName = new Map([...state.users.values()].map((u) => [u.name, u.id]));
+  const names = String(new FormData(e.target).get("people")).split(/[\s,@]+/).filter(Boolean);
+  const unknown = names.filter((n) => !byName.has(n));
+  if (!names.length || unknown.length) {
+    notice(names.length ? `Nobody is called ${unknown.join(", ")}` : "Name someone");
+    return;
+  }
+  try {
+    const users = names.map((n) => byName.get(n)).join(",");
+    const { channel } = await api("conversations.open", { users });
+    e.target.reset();
+    if (!state.channels.has(channel.id)) await loadChannels();
+    await openChannel(channel.id);
+  } catch (err) {
+    notice(`Could not open the conversation: ${err.code || err.message}`);
+  }
+});
 
 $("create-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -357,7 +392,7 @@ async function openChannel(id) {
     c.mentions = 0;
   }
   $("channel-title").textContent = c ? title(c) : "";
-  $("leave").hidden = !c || c.is_im; // a direct message cannot be left
+  $("leave").hidden = !c || direct(c); // a direct message, or a group one, cannot be left
   renderChannels();
   const stale = state.stale.has(id); // changed while disconnected: pins too, perhaps
   if (!state.cursor.has(id)) await loadHistory(id);
@@ -1002,7 +1037,8 @@ function onEvent(ev) {
       break;
     case "channel_marked":
     case "group_marked":
-    case "im_marked": {
+    case "im_marked":
+    case "mpim_marked": {
       const c = state.channels.get(ev.channel);
       if (c && ev.channel !== state.active) {
         c.unread = ev.unread_count || 0;
@@ -1042,7 +1078,7 @@ function count(ev) {
   const c = state.channels.get(ev.channel);
   if (!c || ev.channel === state.active) return;
   c.unread += 1;
-  if (c.is_im || mentionsMe(ev.text || "")) c.mentions += 1;
+  if (direct(c) || mentionsMe(ev.text || "")) c.mentions += 1;
   renderChannels();
 }
 
