@@ -202,6 +202,42 @@ def test_an_app_over_http_hears_its_bot_mentioned(server, bot_in_room):
         receiver.close()
 
 
+def test_message_events_over_http_say_what_kind_of_channel_they_come_from(server, bot_in_room):
+    bot, person, channel = bot_in_room
+    receiver = Receiver()
+    try:
+        admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
+        _reload(server)
+        web = server.client(person.token)
+        private = web.conversations_create(name=f"evkinds-{next(_n)}", is_private=True)
+        private = private["channel"]["id"]
+        web.conversations_invite(channel=private, users=bot.user_id)
+        dm = web.conversations_open(users=bot.user_id)["channel"]["id"]
+        for where in (channel, private, dm):
+            ts = web.chat_postMessage(channel=where, text="which kind?")["ts"]
+        web.chat_update(channel=dm, ts=ts, text="which kind, again?")
+
+        def kinds() -> list[tuple[str, str, str]]:
+            got = [b["event"] for _h, b in receiver.events(bot.user_id)]
+            return [
+                (e["channel"], e.get("subtype", ""), e["channel_type"])
+                for e in got
+                if e["type"] == "message"
+            ]
+
+        wait_for(lambda: len(kinds()) >= 4, 15, "the messages")
+        assert sorted(kinds()) == sorted(
+            [
+                (channel, "", "channel"),
+                (private, "", "group"),
+                (dm, "", "im"),
+                (dm, "message_changed", "im"),
+            ]
+        )
+    finally:
+        receiver.close()
+
+
 def test_an_app_that_never_takes_an_event_gets_it_as_a_dead_letter(server, bot_in_room):
     bot, person, channel = bot_in_room
     receiver = Receiver(statuses=[500] * 20)

@@ -192,3 +192,44 @@ def test_a_bolt_app_hears_its_bot_mentioned(server, app_and_room):
         assert event["text"] == f"hey <@{bot.user_id}> ping"
     finally:
         handler.close()
+
+
+def test_message_events_say_what_kind_of_channel_they_come_from(server, app_and_room):
+    """``channel_type`` on every message event: ``channel``, ``group`` (private, the bot
+    invited after it connected), ``im`` and ``mpim``; a Bolt DM bot answers by it. The
+    direct and group messages are opened and written to at once, before the bot's
+    gateway reads their channels: the bot still gets what was written after its join."""
+    bot, person, channel = app_and_room
+    web = server.client(person.token)
+    other = server.user(f"app-kinds-{next(_n)}")
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    heard: list[dict] = []
+
+    @app.event("message")
+    def any_message(event, say):
+        heard.append(event)
+        if event.get("channel_type") == "im" and event.get("user") != bot.user_id:
+            say("only in private")
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        private = web.conversations_create(name=f"kinds-{next(_n)}", is_private=True)
+        private = private["channel"]["id"]
+        web.conversations_invite(channel=private, users=bot.user_id)
+        dm = web.conversations_open(users=bot.user_id)["channel"]["id"]
+        group = web.conversations_open(users=[bot.user_id, other.user_id])["channel"]["id"]
+        for where in (channel, private, dm, group):
+            web.chat_postMessage(channel=where, text="which kind?")
+        wait_for(lambda: len({e["channel"] for e in heard}) >= 4, 10, "four messages")
+        kinds = {e["channel"]: e["channel_type"] for e in heard if e["text"] == "which kind?"}
+        assert kinds == {channel: "channel", private: "group", dm: "im", group: "mpim"}
+
+        def dm_texts():
+            return [m["text"] for m in web.conversations_history(channel=dm)["messages"]]
+
+        wait_for(lambda: "only in private" in dm_texts(), 10, "the DM bot's answer")
+        assert "only in private" not in str(web.conversations_history(channel=channel))
+    finally:
+        handler.close()

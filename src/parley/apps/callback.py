@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 
 from parley.bus.interface import Event
+from parley.ids import Kind
 from parley.notify.policy import mentioned
-from parley.storage.models import User
+from parley.storage.models import Channel, User
 
 #: The bus events an app receives (the Events API's, of the channels its bot is in);
 #: typing, presence, read marks and ephemeral messages are not among them, as in Slack.
@@ -34,6 +35,42 @@ APP_EVENTS = frozenset(
 
 #: Events of :data:`APP_EVENTS` every app of the team gets, its bot in the channel or not.
 TEAM_EVENTS = frozenset({"channel_created", "channel_rename", "user_change"})
+
+
+#: The bus types of the message events: an app's carry their channel's kind,
+#: ``channel_type`` (:func:`channel_type`), as Slack's ``message.channels``,
+#: ``message.groups``, ``message.im`` and ``message.mpim`` do.
+MESSAGE_EVENTS = frozenset({"message", "message_changed", "message_deleted"})
+
+
+def channel_type(channel: Channel) -> str:
+    """Slack's ``channel_type`` of ``channel``: ``channel`` (public), ``group`` (private),
+    ``im`` or ``mpim``."""
+    if channel.is_im:
+        return "im"
+    if channel.is_mpim:
+        return "mpim"
+    return "group" if channel.is_private else "channel"
+
+
+def type_by_id(channel_id: str) -> str | None:
+    """The ``channel_type`` a channel's id alone tells (a direct or group direct
+    message's); ``None`` for a ``C…`` channel, public or private."""
+    if channel_id.startswith(Kind.IM):
+        return "im"
+    if channel_id.startswith(Kind.MPIM):
+        return "mpim"
+    return None
+
+
+def type_of_join(notice: Event) -> str | None:
+    """The ``channel_type`` of the channel a ``member_joined_channel`` (or its notice) is
+    about, from the kind it carries (``C``, ``G`` or ``D``)."""
+    by_id = type_by_id(notice.channel)
+    if by_id is not None:
+        return by_id
+    kind = orjson.loads(notice.payload).get("channel_type")
+    return {"C": "channel", "G": "group"}.get(kind)
 
 
 #: The fields of a message an ``app_mention`` carries (Slack's).
@@ -63,14 +100,20 @@ def app_id(user: User) -> str:
     return "A" + (user.bot_id or user.id)[1:]
 
 
-def event_callback(event: Event, user: User, event_id: str) -> dict[str, Any]:
+def event_callback(
+    event: Event, user: User, event_id: str, kind: str | None = None
+) -> dict[str, Any]:
     """``event`` as ``user``'s app receives it, its RTM payload carried as it was encoded
-    once (``orjson.Fragment``: encode the result with orjson)."""
+    once (``orjson.Fragment``: encode the result with orjson); a message event with
+    ``channel_type`` ``kind`` added, when known."""
+    payload = event.payload
+    if kind and event.type in MESSAGE_EVENTS:
+        payload = b'%s,"channel_type":"%s"}' % (payload[:-1], kind.encode())
     return {
         "token": "",
         "team_id": user.team_id,
         "api_app_id": app_id(user),
-        "event": orjson.Fragment(event.payload),
+        "event": orjson.Fragment(payload),
         "type": "event_callback",
         "event_id": event_id,
         "event_time": event.ts // 1_000_000,

@@ -36,8 +36,17 @@ import httpx
 import msgspec
 import orjson
 
-from parley.apps.callback import APP_EVENTS, TEAM_EVENTS, app_mention, event_callback
+from parley.apps.callback import (
+    APP_EVENTS,
+    MESSAGE_EVENTS,
+    TEAM_EVENTS,
+    app_mention,
+    channel_type,
+    event_callback,
+    type_by_id,
+)
 from parley.bus.interface import Event, EventBus
+from parley.errors import ParleyError
 from parley.metrics import Row, counter
 from parley.resilience.board import Breakers
 from parley.resilience.retries import Backoff, first_failure, postponed, refused
@@ -57,6 +66,8 @@ STEP = "events"
 TIMEOUT = 3.0
 #: Seconds the list of registered apps is reused before it is read again.
 APPS_TTL = 5.0
+#: Channels whose kind the worker remembers before it forgets them all.
+MAX_TYPES = 100_000
 #: Why a delivery was not attempted: its app's circuit breaker is open.
 BREAKER_OPEN = "breaker_open"
 #: What became of deliveries, for ``/metrics``.
@@ -109,6 +120,9 @@ class EventsWorker(PartitionWorker):
         self._retry_every = retry_every
         self._client = client or httpx.AsyncClient(timeout=TIMEOUT)
         self._apps: tuple[float, dict[str, EventApp], dict[str, User]] = (0.0, {}, {})
+        #: The ``channel_type`` of ``C…`` channels apps got messages of, at most
+        #: :data:`MAX_TYPES`.
+        self._types: dict[str, str] = {}
         #: Deliveries by what became of them (:data:`OUTCOMES`).
         self.counts: dict[str, int] = {}
         self._started = False  # reading the log (since the first app was registered)
@@ -214,9 +228,26 @@ class EventsWorker(PartitionWorker):
 
     # -- delivering -------------------------------------------------------------------------
 
+    async def _channel_type(self, event: Event) -> str | None:
+        """The ``channel_type`` of ``event``'s channel, remembered (a channel's kind never
+        changes); ``None`` when it cannot be read now (the event goes without it)."""
+        kind = type_by_id(event.channel) or self._types.get(event.channel)
+        if kind is None:
+            try:
+                channel = await self._directory.channel(event.channel)
+            except ParleyError:
+                return None
+            if channel is None:
+                return None
+            if len(self._types) >= MAX_TYPES:
+                self._types.clear()
+            kind = self._types[event.channel] = channel_type(channel)
+        return kind
+
     async def _first(self, app: EventApp, bot: User, event: Event) -> None:
         event_id = f"Ev{secrets.token_hex(8).upper()}"
-        body = orjson.dumps(event_callback(event, bot, event_id))
+        kind = await self._channel_type(event) if event.type in MESSAGE_EVENTS else None
+        body = orjson.dumps(event_callback(event, bot, event_id, kind))
         delivery = Delivery(app.user_id, event_id, body)
         failure, wait = await self._post(app, delivery, 0, "")
         if failure is None:

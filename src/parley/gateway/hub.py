@@ -128,6 +128,10 @@ class Hub:
         routing keys whose partitions this gateway must read."""
         return chain(self._by_channel, self._by_team)
 
+    def followed(self, sub: Subscriber) -> frozenset[str]:
+        """The channels ``sub`` follows now."""
+        return frozenset(self._channels_of.get(sub, ()))
+
     def follows(self, sub: Subscriber, channel: str) -> bool:
         """Whether ``sub`` receives ``channel``'s events now."""
         channels = self._channels_of.get(sub)

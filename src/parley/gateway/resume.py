@@ -159,32 +159,34 @@ class Replayer:
 
     async def frames(self, channel: str, seq: int) -> tuple[list[bytes], int]:
         """The frames that bring a client holding ``seq`` in ``channel`` up to date, and
-        the last ``seq`` they carry. Called after the connection is registered in the
-        hub: the buffer answers only when it covers every message published before the
-        call (:meth:`RecentMessages.since`), so nothing delivered before the
-        registration is missing."""
+        the last ``seq`` they carry: :meth:`events`' payloads, after a ``resume_gap``
+        frame when older messages were left out."""
+        found, last, skipped = await self.events(channel, seq)
+        frames = [e.payload for e in found]
+        if skipped:
+            frames.insert(0, gap_frame(channel, skipped, seq + 1, found[0].ts))
+        return frames, last
+
+    async def events(self, channel: str, seq: int) -> tuple[list[Event], int, int]:
+        """The message events after ``seq`` in ``channel`` (at most :data:`MAX_REPLAY`,
+        the newest), the last ``seq`` they carry, and how many older ones were left out.
+        Called after the connection is registered in the hub: the buffer answers only
+        when it covers every message published before the call
+        (:meth:`RecentMessages.since`), so nothing delivered before the registration is
+        missing."""
         buffered = await self._recent.since(channel, seq)
         if buffered is not None and len(buffered) <= MAX_REPLAY:
-            return [e.payload for e in buffered], buffered[-1].seq if buffered else seq
+            return list(buffered), buffered[-1].seq if buffered else seq, 0
         last = await self._store.last_seq(channel)
         if last <= seq:
-            return [], seq
+            return [], seq, 0
         start = max(seq, last - MAX_REPLAY)
-        frames: list[bytes] = []
-        after, first_ts = start, None
+        found: list[Event] = []
+        after = start
         while True:
             page = await self._store.since(channel, after, MAX_REPLAY)
-            for m in page.rows:
-                first_ts = m.ts if first_ts is None else first_ts
-                event = (
-                    events.message_deleted(m, m.edited_ts or m.ts)
-                    if m.deleted
-                    else events.message_posted(m)
-                )
-                frames.append(event.payload)
-                after = m.seq
+            found.extend(events.as_stored(m) for m in page.rows)
+            after = page.rows[-1].seq if page.rows else after
             if not page.has_more or not page.rows:
                 break
-        if start > seq and first_ts is not None:
-            frames.insert(0, gap_frame(channel, start - seq, seq + 1, first_ts))
-        return frames, after
+        return found, after, start - seq if found else 0

@@ -10,7 +10,8 @@ user's channels followed, the same fan-out), but it speaks the Events API:
   ``{"envelope_id": E, "type": "events_api", "retry_attempt": 0, "retry_reason": "",
   "accepts_response_payload": false, "payload": {"type": "event_callback", "event":
   <the event as RTM clients get it>, "event_id": "Ev…", "event_time": s, "team_id": T,
-  "api_app_id": A, "authorizations": [...]}}``;
+  "api_app_id": A, "authorizations": [...]}}``, a message event with its channel's
+  ``channel_type`` (``channel``, ``group``, ``im``, ``mpim``) added, as Slack's;
 - the app acknowledges it by sending ``{"envelope_id": E}``; an envelope not acknowledged
   within :data:`ACK_WAIT` seconds is sent again, ``retry_attempt`` 1, 2 and 3 with
   ``retry_reason`` ``"timeout"``, then given up (logged). What is unacknowledged on a
@@ -36,9 +37,19 @@ import secrets
 
 import orjson
 
-from parley.apps.callback import APP_EVENTS, app_id, app_mention, event_callback
+from parley.apps.callback import (
+    APP_EVENTS,
+    app_id,
+    app_mention,
+    channel_type,
+    event_callback,
+    type_by_id,
+    type_of_join,
+)
 from parley.bus.interface import APP_REQUEST, Event
+from parley.errors import ParleyError
 from parley.gateway.bounds import FrameGate, FrameRate
+from parley.gateway.resume import Floor
 from parley.gateway.server import Connection
 from parley.pipeline import events
 from parley.storage.models import User
@@ -76,9 +87,11 @@ def request_envelope(envelope_id: str, request: Event) -> bytes:
     return b'{"envelope_id":"' + envelope_id.encode() + b'",' + request.payload[1:]
 
 
-def envelope(envelope_id: str, event_id: str, event: Event, user: User, attempt: int) -> bytes:
+def envelope(
+    envelope_id: str, event_id: str, event: Event, user: User, attempt: int, kind: str | None
+) -> bytes:
     """``event`` in its Socket Mode envelope for ``user``'s app (``attempt``: how many
-    times it was sent before)."""
+    times it was sent before; ``kind``: its channel's ``channel_type``, when known)."""
     return orjson.dumps(
         {
             "envelope_id": envelope_id,
@@ -86,7 +99,7 @@ def envelope(envelope_id: str, event_id: str, event: Event, user: User, attempt:
             "accepts_response_payload": False,
             "retry_attempt": attempt,
             "retry_reason": "timeout" if attempt else "",
-            "payload": event_callback(event, user, event_id),
+            "payload": event_callback(event, user, event_id, kind),
         }
     )
 
@@ -106,7 +119,7 @@ class _Waiting:
 class SocketModeConnection(Connection):
     """An app's Socket Mode connection (see the module)."""
 
-    __slots__ = ("_waiting", "_timer", "_requests")
+    __slots__ = ("_waiting", "_timer", "_requests", "_types")
 
     GOODBYE = DISCONNECT
     SOCKET_MODE = True
@@ -119,6 +132,9 @@ class SocketModeConnection(Connection):
         #: Requests (:data:`.APP_REQUEST`) sent and not acknowledged, by envelope id,
         #: oldest first.
         self._requests: dict[str, Event] = {}
+        #: The ``channel_type`` of the ``C…`` channels the bot is in (a channel's kind
+        #: never changes): read as it opens, then told by each join.
+        self._types: dict[str, str] = {}
 
     async def _redeem(self) -> bool:
         """As an RTM connection's, and then a frame rate for acknowledgements: an app
@@ -129,8 +145,16 @@ class SocketModeConnection(Connection):
         return True
 
     async def _greet(self) -> dict[str, int]:
-        """Socket Mode's hello; nothing to replay (an app does not resume)."""
+        """Reads the kind of each channel the bot is in, then says Socket Mode's hello;
+        nothing to replay (an app does not resume)."""
         assert self.user is not None
+        for channel in self.gateway.hub.followed(self):
+            if type_by_id(channel) is None and channel not in self._types:
+                try:
+                    found = await self.gateway.access.visible(self.user, channel)
+                except ParleyError:  # left meanwhile, or unreadable now: sent without
+                    continue
+                self._types[channel] = channel_type(found)
         self.send(hello(self.user, len(self._siblings()) + 1))
         return {}
 
@@ -140,11 +164,22 @@ class SocketModeConnection(Connection):
             return
         if event.type not in APP_EVENTS:
             return
-        if self._held is not None:  # opening: sent once hello is (_release)
-            if not self._held.add(event):
-                log.info("disconnecting %s: too many events while it opened", self.user_id)
+        held = self._held or (self._catching and self._catching.get(event.channel))
+        if held:  # opening (sent once hello is: _release), or catching up on the channel
+            if not held.add(event):
+                log.info("disconnecting %s: too many events while it waited", self.user_id)
                 self._drop()
             return
+        floor = self._floor
+        if floor is not None:
+            if not floor.admits(event):
+                return  # a catch-up carried it
+            if not floor:
+                self._floor = None
+        self._send_event(event)
+
+    def _send_event(self, event: Event) -> None:
+        """``event`` in an envelope, and its ``app_mention`` if it mentions the bot."""
         self._send_envelope(event, f"Ev{secrets.token_hex(8).upper()}")
         mention = app_mention(event, self.user_id)
         if mention is not None:
@@ -154,20 +189,54 @@ class SocketModeConnection(Connection):
         self.deliver(event)
 
     def joined(self, notice: Event) -> None:
-        """The bot joined a channel: its events from now on, and the join itself; no
-        catch-up, as apps get none."""
-        if self._held is not None:
-            self._early_joins.append(notice)
+        """The bot joined a channel: as an RTM connection, the join and then the messages
+        after it that came before this gateway read the channel (a person opening a
+        direct message with the bot and writing at once), then the channel's events
+        live (:meth:`_catch_up`); never older history, as apps get none."""
+        if self._held is None:
+            kind = type_of_join(notice)
+            if kind is not None:
+                self._types[notice.channel] = kind
+        super().joined(notice)
+
+    async def _catch_up(self, notice: Event) -> None:
+        gw, channel = self.gateway, notice.channel
+        try:
+            await gw.listen((channel,))
+            member = await self._member(channel)
+            if member:
+                found, last, skipped = await gw.replayer.events(channel, notice.seq)
+        except Exception:  # reconnecting, the app misses what an app misses
+            log.exception("catching app %s up on %s failed", self.user_id, channel)
+            self._drop(b"catching up failed; reconnect")
             return
-        self.gateway.hub.follow(self, notice.channel)
-        self.deliver(events.from_notice(notice))
+        held = self._catching.pop(channel)
+        if not member:  # left again before this gateway read the leave: follow nothing
+            gw.hub.unfollow(self, channel)
+            return
+        if skipped:
+            log.warning(
+                "app %s joined %s: %d older messages not sent", self.user_id, channel, skipped
+            )
+        self._send_event(events.from_notice(notice))
+        for event in found:
+            self._send_event(event)
+        floor = Floor({channel: last})
+        for event in held.release(floor):
+            self._send_event(event)
+        if floor:
+            if self._floor is None:
+                self._floor = floor
+            else:
+                self._floor.merge(floor)
 
     def _send_envelope(self, event: Event, event_id: str, attempts: int = 0) -> None:
         assert self.user is not None
         envelope_id = secrets.token_hex(16)
         due = self.gateway.clock() + ACK_WAIT
         self._waiting[envelope_id] = _Waiting(event, event_id, attempts, due)
-        self.send(envelope(envelope_id, event_id, event, self.user, attempts))
+        kind = type_by_id(event.channel) or self._types.get(event.channel)
+        self.send(envelope(envelope_id, event_id, event, self.user, attempts, kind))
         if self._timer is None:
             self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
 
