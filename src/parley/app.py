@@ -34,6 +34,7 @@ from parley.cache.redis_tickets import RedisTicketBook
 from parley.cache.resp import RespLink
 from parley.config import Settings
 from parley.errors import ConfigError
+from parley.files.service import Files
 from parley.gateway.consumer import BusConsumer
 from parley.gateway.hub import Hub
 from parley.gateway.presence import LocalPresence, Presence, announcer
@@ -119,6 +120,8 @@ class Services:
     commands: Commands | None = None
     actions: Actions | None = None
     replies: Replies | None = None
+    #: Files: uploads, shares and downloads (``files.*``, :mod:`parley.files`).
+    files: Files | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -278,6 +281,7 @@ async def start(settings: Settings) -> Services:
         commands=commands,
         actions=actions,
         replies=replies,
+        files=Files(directory, access, sender, ids, max_file=settings.max_file),
     )
     closers.append(app_link.close)
     metrics.gauges.add(lambda: _node_rows(hub, bus))

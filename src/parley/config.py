@@ -94,6 +94,9 @@ class Settings:
     max_text: int = 40_000
     #: Largest request body accepted, in bytes.
     max_body: int = 1 << 20
+    #: Largest file accepted (``files.getUploadURLExternal``), in bytes; its upload is
+    #: the one body allowed past ``max_body``.
+    max_file: int = 50 << 20
     #: Largest request line plus headers, in bytes (answered 431 past it).
     max_header: int = 64 << 10
     #: Seconds a client has to send a request's headers once it started.
@@ -233,6 +236,7 @@ class Settings:
             "worker_id": 0 <= self.worker_id <= 1023,
             "max_text": 1 <= self.max_text <= 1_000_000,
             "max_body": 1024 <= self.max_body <= 64 << 20,
+            "max_file": 1 <= self.max_file <= 1 << 30,
             "max_header": 8192 <= self.max_header <= 1 << 20,
             "header_timeout": 1 <= self.header_timeout <= 600,
             "commit_batch": 1 <= self.commit_batch <= 100_000,

@@ -29,6 +29,7 @@ class Code(StrEnum):
     ACCOUNT_INACTIVE = "account_inactive"
     CHANNEL_NOT_FOUND = "channel_not_found"
     NOT_IN_CHANNEL = "not_in_channel"
+    FILE_NOT_FOUND = "file_not_found"
     IS_ARCHIVED = "is_archived"
     ALREADY_ARCHIVED = "already_archived"
     NOT_ARCHIVED = "not_archived"

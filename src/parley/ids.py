@@ -87,6 +87,7 @@ class Kind(StrEnum):
     IM = "D"
     #: A group direct message (Slack's ``mpim``), as Slack's own ids of them begin.
     MPIM = "G"
+    FILE = "F"
 
 
 def encode_id(kind: Kind, value: int) -> str:

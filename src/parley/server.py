@@ -22,6 +22,7 @@ from parley.api.h1server import HttpServer, listen
 from parley.api.http import HttpApp
 from parley.config import Settings
 from parley.errors import ConfigError
+from parley.files.routes import UPLOAD_PREFIX, FileRoutes
 from parley.pipeline.ratelimit import MemoryRateStore
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ async def serve(
         readiness=svc.readiness,
         secure_cookies=settings.secure_cookies,
         replies=svc.replies.respond if svc.replies is not None else None,
+        files=FileRoutes(svc.files, svc.auth) if svc.files is not None else None,
     )
     # a request line and headers past max_header bytes get 431; a connection has
     # header_timeout seconds to send them (slow-loris), from when it connected or got its
@@ -196,6 +198,7 @@ async def serve(
         max_header=settings.max_header,
         max_body=settings.max_body,
         header_timeout=settings.header_timeout,
+        upload=(UPLOAD_PREFIX, settings.max_file),
     )
     loop = asyncio.get_running_loop()
     draining: list[asyncio.Task] = []

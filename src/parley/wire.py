@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
 from parley.ids import format_ts
 from parley.pipeline import profiles
-from parley.storage.models import Channel, Message, Team, User
+from parley.storage.models import Channel, Message, StoredFile, Team, User
 
 #: What a deleted message that keeps its thread says instead of its text (Slack's).
 TOMBSTONE_TEXT = "This message was deleted."
@@ -178,3 +179,43 @@ def _user_fields(u: User) -> dict[str, Any]:
 
 def team(t: Team) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "domain": t.domain}
+
+
+def file(f: StoredFile, base_url: str, shared_in: Iterable[Channel] = ()) -> dict[str, Any]:
+    """``f`` as Slack's file object, its URLs on ``base_url`` (the server as the caller
+    reached it): ``url_private`` needs the caller's token (or session), as Slack's.
+    ``shared_in``: the channels of ``f.channels`` the caller may see, listed by kind
+    (``channels`` public, ``groups`` private and group direct messages, ``ims``)."""
+    url = f"{base_url}files/{f.id}/{quote(f.name, safe='')}"
+    kinds: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
+    for c in shared_in:
+        kinds["ims" if c.is_im else "groups" if c.is_private else "channels"].append(c.id)
+    extension = f.name.rsplit(".", 1)[-1].lower() if "." in f.name else ""
+    return {
+        "id": f.id,
+        "created": f.created // 1_000_000,
+        "timestamp": f.created // 1_000_000,
+        "name": f.name,
+        "title": f.title,
+        "mimetype": f.mimetype,
+        "filetype": extension or "binary",
+        "pretty_type": extension.upper() or "Binary",
+        "user": f.user_id,
+        "user_team": f.team_id,
+        "editable": False,
+        "size": f.size,
+        "mode": "hosted",
+        "is_external": False,
+        "external_type": "",
+        "is_public": bool(kinds["channels"]),
+        "public_url_shared": False,
+        "display_as_bot": False,
+        "username": "",
+        "url_private": url,
+        "url_private_download": f"{url}?download=1",
+        "permalink": url,
+        "comments_count": 0,
+        "is_starred": False,
+        "has_rich_preview": False,
+        **kinds,
+    }

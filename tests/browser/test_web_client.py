@@ -3,9 +3,12 @@ hostile message text, and a send that fails and is retried."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from parley import admin
+from tests.app.test_files import png
 from tests.helpers import TEST_RATE_LIMIT, HttpReceiver, server_in_thread
 
 PASSWORD = "correct horse battery"
@@ -311,6 +314,35 @@ def test_a_group_direct_message_from_named_people(browser, world, shots):
         page.wait_for_selector("#messages .msg:has-text('bob here')")
     carol.screenshot(path=str(shots / "group-message.png"))
     assert [p.errors for p in (alice, bob, carol)] == [[], [], []]  # type: ignore[attr-defined]
+
+
+def test_a_file_attached_shows_to_the_channel_and_an_image_inline(browser, world, shots):
+    """alice attaches an image and a text file with a comment: bob sees one message with
+    the comment, the image drawn (fetched with his session) and a link that downloads
+    the text file."""
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    alice.fill("#composer textarea", "the chart, and its numbers")
+    alice.set_input_files(
+        "#attach",
+        [
+            {"name": "chart.png", "mimeType": "image/png", "buffer": png(160, 80, (43, 172, 118))},
+            {"name": "numbers.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n"},
+        ],
+    )
+    bob.wait_for_selector("#messages .msg:has-text('chart.png') .file img[src^='blob:']")
+    bob.wait_for_selector("#messages .msg .file-link:has-text('numbers.csv')")
+    assert bob.locator("#messages .msg:has-text('the chart, and its numbers')").count() == 1
+    assert bob.locator("#messages .msg .file").count() == 2  # one message, both files
+    width = bob.eval_on_selector("#messages .file img", "img => img.naturalWidth")
+    assert width == 160  # the PNG itself, drawn
+    with bob.expect_download() as got:
+        bob.click("#messages .file-link:has-text('numbers.csv')")
+    assert got.value.suggested_filename == "numbers.csv"
+    assert Path(got.value.path()).read_bytes() == b"a,b\n1,2\n"
+    bob.screenshot(path=str(shots / "files.png"))
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
 
 
 def test_two_windows_of_one_browser_are_two_people(browser, world):

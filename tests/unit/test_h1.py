@@ -87,6 +87,18 @@ def test_a_body_over_max_body_is_dropped_and_the_connection_goes_on():
     assert small.body == b"ok"
 
 
+def test_an_upload_path_takes_a_body_up_to_its_own_bound():
+    r = reader(upload=("/files/upload/", 4 * MAX_BODY))
+    file = b"f" * (3 * MAX_BODY)
+    [up, other, over] = r.feed(
+        post(file, b"/files/upload/F1/secret")
+        + post(file)  # the same body elsewhere: over max_body
+        + post(file + file, b"/files/upload/F2/secret")
+    )
+    assert up.body == file and other.body is None and over.body is None
+    assert [up.keep_alive, other.keep_alive, over.keep_alive] == [True, True, True]
+
+
 def test_a_chunked_body_over_max_body_is_dropped_too():
     r = reader()
     head = b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -17,8 +17,10 @@ Bounds (constructor parameters):
   ``max_headers`` fields, else 431. Bytes that do not yet make a whole header count
   too (past ``max_header`` + 64 KiB of an unfinished head, 431), so a client cannot make
   the parser buffer an endless header.
-- **Body**: at most ``max_body`` bytes. A bigger body (by ``Content-Length`` or as
-  chunks arrive) is read and dropped, up to 16 times ``max_body``, so the client, still
+- **Body**: at most ``max_body`` bytes (``upload``: ``(path prefix, bytes)``, a larger
+  bound for the requests whose path begins so: files' uploads). A bigger body (by
+  ``Content-Length`` or as chunks arrive) is read and dropped, up to 16 times
+  ``max_body``, so the client, still
   sending, gets an answer instead of a broken pipe; its request comes with
   ``body=None`` (the app answers 413) and the connection stays open. A body announced
   or sent past 16 times, or a too-large one whose client waits for ``100 Continue``, is
@@ -77,10 +79,18 @@ class RequestReader:
     """Turns a connection's bytes into :class:`Request`, :data:`CONTINUE` and
     :class:`Refusal` (see the module docstring for the bounds)."""
 
-    def __init__(self, *, max_header: int, max_headers: int, max_body: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_header: int,
+        max_headers: int,
+        max_body: int,
+        upload: tuple[str, int] | None = None,
+    ) -> None:
         self._max_header = max_header
         self._max_headers = max_headers
-        self._max_body = max_body
+        self._max_body = self._default_body = max_body
+        self._upload = (upload[0].encode(), upload[1]) if upload else None
         self._parser = httptools.HttpRequestParser(self)
         self._out: list[object] = []
         #: Nothing more is read: a refusal, an upgrade, or a request handed over early.
@@ -171,6 +181,9 @@ class RequestReader:
             return
         self._in_head = False
         self._boundary = True
+        upload = self._upload
+        big = upload is not None and self._url.startswith(upload[0])
+        self._max_body = upload[1] if big and upload is not None else self._default_body
         parser = self._parser
         self._method = parser.get_method().decode("ascii")
         self._keep_alive = parser.should_keep_alive() and not parser.should_upgrade()

@@ -101,9 +101,15 @@ class HttpServer:
         max_body: int,
         header_timeout: float,
         max_headers: int = 100,
+        upload: tuple[str, int] | None = None,
     ) -> None:
         self.app = app
-        self._limits = {"max_header": max_header, "max_headers": max_headers, "max_body": max_body}
+        self._limits = {
+            "max_header": max_header,
+            "max_headers": max_headers,
+            "max_body": max_body,
+            "upload": upload,
+        }
         self.header_timeout = header_timeout
         self.date = DateHeader()
         self._connections: set[_Connection] = set()

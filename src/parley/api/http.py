@@ -6,6 +6,7 @@ Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
 ``/commands/<token>`` (POST: a ``response_url``, :mod:`parley.apps.replies`),
+``/files/...`` (uploads and downloads, :mod:`parley.files.routes`),
 ``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
 serve, with the circuit breakers' states); everything else is a JSON 404. A gateway
 node (``--role gateway``) serves only the health routes. A body over ``max_body`` comes
@@ -28,6 +29,7 @@ from parley.api.dispatch import Api, Response, error_response
 from parley.api.h1 import Request
 from parley.apps.replies import RESPONSE_PATH
 from parley.errors import ApiError, Code, StorageUnavailable, unavailable
+from parley.files.routes import PREFIX as FILES_PREFIX
 from parley.logs import REQUEST_ID, request_id
 from parley.metrics import CONTENT_TYPE as METRICS_TYPE
 from parley.web import CLIENT_HEADER, Sessions, session_token
@@ -66,7 +68,10 @@ class HttpApp:
         secure_cookies: bool = False,
         clock: Callable[[], float] = time.monotonic,
         replies: Callable[[str, bytes, str], Awaitable[None]] | None = None,
+        files: Callable[[Request], Awaitable[Response]] | None = None,
     ) -> None:
+        #: The routes under ``/files/`` (:mod:`parley.files.routes`).
+        self._files = files
         #: Takes a POST to a ``response_url``: ``Replies.respond(token, body, content
         #: type)``, raising :class:`ApiError` for what it refuses.
         self._replies = replies
@@ -118,6 +123,8 @@ class HttpApp:
             return _HEALTH  # alive: the process answers
         if path == "/readyz":
             return self._ready()
+        if path.startswith(FILES_PREFIX) and self._files is not None:
+            return await self._files(req)
         if path.startswith(RESPONSE_PATH) and self._replies is not None:
             return await self._response_url(req, path[len(RESPONSE_PATH) :])
         if path.startswith("/auth/") and self._sessions is not None:

@@ -555,6 +555,77 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
     ),
     MethodDoc(
+        "files.getUploadURLExternal",
+        "Announces a file (`slack_sdk`'s `files_upload_v2`, first step): its id (`F…`) and "
+        "a single-use URL to POST its bytes to, exactly `length` of them, no token needed "
+        "(the URL is the secret; it answers `OK - <length>`, 400 `invalid_length`, 404 "
+        "`file_not_found` once used). Then `files.completeUploadExternal`.",
+        read=True,
+        args=(
+            Arg("filename", {"type": "string", "maxLength": 255}, "The name.", required=True),
+            Arg(
+                "length",
+                {"type": "integer", "minimum": 1},
+                "Bytes, at most `PARLEY_MAX_FILE` (50 MiB).",
+                required=True,
+            ),
+        ),
+        result={"upload_url": _STR, "file_id": _STR},
+        always=("upload_url", "file_id"),
+    ),
+    MethodDoc(
+        "files.completeUploadExternal",
+        "Completes 1-10 of the caller's uploaded files (`file_not_found`, "
+        "`file_not_uploaded`) and, with `channel_id`, shares them in a channel the caller "
+        "may post in: one message of theirs (`initial_comment`, perhaps in a thread) "
+        "carrying `files` and `upload: true`, through the send path's checks and rate "
+        "limit. Unshared, a file is its uploader's alone.",
+        args=(
+            Arg(
+                "files",
+                {"type": "array", "items": {"type": "object"}},
+                'The files: `[{"id": "F…", "title": "…"}]`.',
+                required=True,
+                text={"type": "string"},
+            ),
+            Arg("channel_id", {"type": "string", "maxLength": 32}, "Where to share them."),
+            Arg("channels", {"type": "string", "maxLength": 3300}, "The same, as Slack's list."),
+            Arg("initial_comment", {"type": "string", "maxLength": 40000}, "The text."),
+            _ts("thread_ts", "A thread to share them in."),
+        ),
+        result={"files": {"type": "array", "items": {"type": "object"}}},
+        always=("files",),
+    ),
+    MethodDoc(
+        "files.info",
+        "A file the caller may read: theirs, or shared in a channel they may see (else "
+        "`file_not_found`); `url_private` downloads it with the caller's token.",
+        read=True,
+        args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
+        result={"file": {"type": "object"}, "comments": {"type": "array"}, **_PAGE},
+        always=("file",),
+    ),
+    MethodDoc(
+        "files.list",
+        "The files the caller may read, newest first; only `user`'s, only those shared in "
+        "`channel`.",
+        read=True,
+        args=(
+            Arg("user", {"type": "string", "maxLength": 32}, "Their uploader."),
+            Arg("channel", {"type": "string", "maxLength": 32}, "Shared there."),
+            _CURSOR,
+            _limit(100, 1000),
+        ),
+        result={"files": {"type": "array", "items": {"type": "object"}}, **_PAGE},
+        always=("files",),
+    ),
+    MethodDoc(
+        "files.delete",
+        "Deletes a file of the caller's (`cant_delete_file` for another's): its content "
+        "and its link go; messages keep its name.",
+        args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
+    ),
+    MethodDoc(
         "pins.add",
         "Pins a message of a channel the caller is in (`already_pinned`, `too_many_pins` "
         "past 100); the channel gets `pin_added`.",

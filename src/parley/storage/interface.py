@@ -28,6 +28,7 @@ from parley.storage.models import (
     PostRequest,
     PostResult,
     ReactionChange,
+    StoredFile,
     Team,
     User,
 )
@@ -126,6 +127,49 @@ class Directory(Protocol):
 
     async def pins(self, channel_id: str) -> list[Pin]:
         """The channel's pins, the newest first."""
+        ...
+
+    async def create_file(self, f: StoredFile) -> None:
+        """Records a file announced for upload (its content not received yet)."""
+        ...
+
+    async def put_file(self, file_id: str, upload_hash: str, data: bytes) -> bool:
+        """Keeps ``data`` as the content of the file whose upload secret hashes to
+        ``upload_hash``, once and whole; ``False`` when none waits for it."""
+        ...
+
+    async def complete_file(
+        self, file_id: str, user_id: str, title: str, channels: tuple[str, ...]
+    ) -> bool:
+        """Titles ``user_id``'s uploaded file and shares it in ``channels``, once;
+        ``False`` when it is not theirs, not uploaded, or completed already."""
+        ...
+
+    async def delete_file(self, file_id: str) -> bool:
+        """Forgets the file, its content and its shares; ``False`` when it was not there."""
+        ...
+
+    async def file(self, file_id: str) -> StoredFile | None:
+        """The file with the channels it is shared in."""
+        ...
+
+    async def file_content(self, file_id: str) -> bytes:
+        """The file's content (``b""`` before its upload)."""
+        ...
+
+    async def files(
+        self,
+        team_id: str,
+        viewer: str,
+        before: tuple[int, str],
+        limit: int,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+    ) -> list[StoredFile]:
+        """The team's completed files ``viewer`` may see (:func:`.listing_query`), older
+        than ``before`` (``(created, id)``), newest first; only ``user_id``'s, only those
+        shared in ``channel_id``."""
         ...
 
     async def interactivity(self, user_id: str) -> EventApp | None:

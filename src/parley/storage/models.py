@@ -150,6 +150,27 @@ def channel_from_row(row: Sequence) -> Channel:
     return Channel(*(bool(v) if i in flags else v for i, v in enumerate(row[:CHANNEL_WIDTH])))
 
 
+class StoredFile(msgspec.Struct, frozen=True):
+    """A file a user uploads (``parley.files``): announced with its name and length, its
+    content received once at its upload URL (whose secret is kept as ``upload_hash``,
+    ``""`` once used), then completed (titled, and shared into ``channels``)."""
+
+    id: str
+    team_id: str
+    user_id: str
+    name: str
+    title: str
+    mimetype: str
+    #: The length announced; once ``uploaded``, the content's.
+    size: int
+    created: int
+    upload_hash: str
+    uploaded: bool = False
+    completed: bool = False
+    #: The channels it is shared in (read with the file, not a column).
+    channels: tuple[str, ...] = ()
+
+
 class Reaction(msgspec.Struct, frozen=True):
     name: str
     users: tuple[str, ...]

@@ -46,7 +46,7 @@ _TYPES = {
     ".png": "image/png",
 }
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self' {gateway}; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )

@@ -52,12 +52,14 @@ from parley.storage.models import (
     EventApp,
     Page,
     Pin,
+    StoredFile,
     Team,
     User,
     channel_from_row,
     user_from_row,
 )
 from parley.storage.mysql import db, migrations
+from parley.storage.mysql import files as file_ops
 from parley.storage.mysql.urls import DbUrl, topology
 
 _USER_COLS = USER_COLUMNS
@@ -907,6 +909,40 @@ class MysqlDirectory:
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
+
+    async def create_file(self, f: StoredFile) -> None:
+        await self._write(file_ops.op_create_file, f)
+
+    async def put_file(self, file_id: str, upload_hash: str, data: bytes) -> bool:
+        return await self._write(file_ops.op_put_file, file_id, upload_hash, data)
+
+    async def complete_file(
+        self, file_id: str, user_id: str, title: str, channels: tuple[str, ...]
+    ) -> bool:
+        return await self._write(file_ops.op_complete_file, file_id, user_id, title, channels)
+
+    async def delete_file(self, file_id: str) -> bool:
+        return await self._write(file_ops.op_delete_file, file_id)
+
+    async def file(self, file_id: str) -> StoredFile | None:
+        return await self._read(file_ops.q_file, file_id)
+
+    async def file_content(self, file_id: str) -> bytes:
+        return await self._read(file_ops.q_file_content, file_id)
+
+    async def files(
+        self,
+        team_id: str,
+        viewer: str,
+        before: tuple[int, str],
+        limit: int,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+    ) -> list[StoredFile]:
+        return await self._read(
+            file_ops.q_files, team_id, viewer, before, limit, user_id, channel_id
+        )
 
     async def interactivity(self, user_id: str) -> EventApp | None:
         return await self._read(q_interactivity, user_id)

@@ -164,6 +164,24 @@ DIRECTORY: list[list[str]] = [
     ],
     # v15: group direct messages (channels G…, among 3-9 users)
     ["ALTER TABLE channels ADD COLUMN is_mpim TINYINT NOT NULL DEFAULT 0"],
+    # v16: files (parley.files): what was uploaded, its content in chunks, where shared
+    [
+        """CREATE TABLE IF NOT EXISTS files (
+            id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            user_id VARCHAR(64) NOT NULL, name VARCHAR(255) NOT NULL, title TEXT NOT NULL,
+            mimetype VARCHAR(255) NOT NULL, size BIGINT NOT NULL, created BIGINT NOT NULL,
+            upload_hash VARCHAR(64) NOT NULL, uploaded TINYINT NOT NULL DEFAULT 0,
+            completed TINYINT NOT NULL DEFAULT 0, INDEX files_team (team_id, created)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS file_chunks (
+            file_id VARCHAR(64) NOT NULL, n INT NOT NULL, data MEDIUMBLOB NOT NULL,
+            PRIMARY KEY (file_id, n)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS file_shares (
+            file_id VARCHAR(64) NOT NULL, channel_id VARCHAR(64) NOT NULL,
+            PRIMARY KEY (file_id, channel_id), INDEX file_shares_channel (channel_id)
+        ) {options}""",
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -136,6 +136,24 @@ DIRECTORY = [
     """
     ALTER TABLE channels ADD COLUMN is_mpim INTEGER NOT NULL DEFAULT 0;
     """,
+    # v16: files (parley.files): what was uploaded, its content in chunks, where shared
+    """
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY, team_id TEXT NOT NULL, user_id TEXT NOT NULL,
+        name TEXT NOT NULL, title TEXT NOT NULL, mimetype TEXT NOT NULL,
+        size INTEGER NOT NULL, created INTEGER NOT NULL, upload_hash TEXT NOT NULL,
+        uploaded INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX files_team ON files (team_id, created);
+    CREATE TABLE file_chunks (
+        file_id TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (file_id, n)
+    );
+    CREATE TABLE file_shares (
+        file_id TEXT NOT NULL, channel_id TEXT NOT NULL, PRIMARY KEY (file_id, channel_id)
+    );
+    CREATE INDEX file_shares_channel ON file_shares (channel_id);
+    """,
 ]
 
 SHARD = [

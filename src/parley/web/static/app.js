@@ -607,6 +607,112 @@ async function press(m, action_id, block_id) {
 // Messages the server writes when a channel's topic, purpose or name changes.
 const NOTICES = new Set(["channel_topic", "channel_purpose", "channel_name"]);
 
+// -- files --------------------------------------------------------------------------------
+
+// A file's content as a blob URL, fetched once with this tab's session (an <img> or a
+// plain link could not send the header that names it).
+const fileUrls = new Map(); // file id -> Promise<blob URL>
+
+function fileBlob(f) {
+  if (!fileUrls.has(f.id)) {
+    const path = new URL(f.url_private, location.href).pathname;
+    const load = fetch(path, { headers: headers(), credentials: "same-origin" }).then((r) => {
+      if (!r.ok) throw new Error(r.status === 404 ? "deleted" : `HTTP ${r.status}`);
+      return r.blob().then((b) => URL.createObjectURL(b));
+    });
+    load.catch(() => fileUrls.delete(f.id)); // tried again next time
+    fileUrls.set(f.id, load);
+  }
+  return fileUrls.get(f.id);
+}
+
+const SHOWN_INLINE = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+function renderFiles(files) {
+  const box = document.createElement("div");
+  box.className = "files";
+  for (const f of files) {
+    const item = document.createElement("div");
+    item.className = "file";
+    item.dataset.file = f.id;
+    if (SHOWN_INLINE.has(f.mimetype)) {
+      const img = document.createElement("img");
+      img.alt = f.title || f.name;
+      fileBlob(f).then((url) => (img.src = url)).catch(() => img.replaceWith(missing(f)));
+      item.append(img);
+    }
+    const link = document.createElement("button");
+    link.type = "button";
+    link.className = "file-link";
+    link.textContent = `${f.title || f.name} (${sizeOf(f.size)})`;
+    link.title = `Download ${f.name}`;
+    link.addEventListener("click", () =>
+      fileBlob(f)
+        .then((url) => {
+          const a = document.createElement("a");
+          a.href = url;
+          a.download = f.name;
+          a.click();
+        })
+        .catch((err) => notice(`Could not download ${f.name}: ${err.message}`)),
+    );
+    item.append(link);
+    box.append(item);
+  }
+  return box;
+}
+
+function missing(f) {
+  const gone = document.createElement("span");
+  gone.className = "file-gone";
+  gone.textContent = `${f.name} is no longer available`;
+  return gone;
+}
+
+function sizeOf(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1 << 20) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+}
+
+// Uploads files as slack_sdk's files_upload_v2 does (each announced, then its bytes
+// sent), then shares them all into the open channel in one message, with what the
+// composer holds as its comment.
+async function upload(files) {
+  const channel = state.active;
+  if (!channel || !files.length) return;
+  const box = $("composer").querySelector("textarea");
+  const comment = box.value;
+  try {
+    const done = [];
+    for (const file of files) {
+      const { upload_url, file_id } = await api("files.getUploadURLExternal", {
+        filename: file.name,
+        length: file.size,
+      });
+      const sent = await fetch(new URL(upload_url, location.href).pathname, {
+        method: "POST",
+        body: file,
+      });
+      if (!sent.ok) throw new ApiError((await sent.json()).error || `HTTP ${sent.status}`);
+      done.push({ id: file_id, title: file.name });
+    }
+    await api("files.completeUploadExternal", {
+      files: done,
+      channel_id: channel,
+      initial_comment: comment,
+    });
+    if (box.value === comment) box.value = "";
+  } catch (err) {
+    notice(`Could not upload: ${err.code || err.message}`);
+  }
+}
+
+$("attach").addEventListener("change", (e) => {
+  upload([...e.target.files]);
+  e.target.value = "";
+});
+
 function messageItem(m, { inThread = false } = {}) {
   const li = document.createElement("li");
   li.className = "msg";
@@ -633,6 +739,7 @@ function messageItem(m, { inThread = false } = {}) {
   const blocks = m.blocks?.length ? renderBlocks(m) : null;
   if (blocks) text.append(blocks);
   else renderText(text, m.text || "");
+  if (m.files?.length) text.append(renderFiles(m.files));
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
   if (NOTICES.has(m.subtype)) {
     // the server's note of a topic, purpose or name changed: who did it, no actions

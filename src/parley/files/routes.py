@@ -1,0 +1,105 @@
+"""The HTTP routes of files outside ``/api/`` (:class:`~parley.api.http.HttpApp` hands
+them every request under :data:`PREFIX`):
+
+- ``POST /files/upload/<file id>/<secret>``: a file's bytes, the whole body, at the URL
+  ``files.getUploadURLExternal`` gave (no token: the URL is the secret, as Slack's);
+  ``200 OK - <length>``, as Slack's upload host answers.
+- ``GET /files/<file id>/<name>`` (``url_private``; ``?download=1``:
+  ``url_private_download``): the content, for a token (``Authorization: Bearer``) with
+  ``files:read`` or the web client's session, that may read the file
+  (:meth:`.Files.readable`). Images of kinds browsers show safely are served inline,
+  everything else as an attachment, and nothing is ever run on this origin (``nosniff``,
+  a sandboxing CSP).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs, quote
+
+from parley.api.dispatch import Response, error_response
+from parley.api.h1 import Request
+from parley.api.request import bearer_token
+from parley.errors import ApiError, Code, StorageUnavailable, unavailable
+from parley.files.service import Files
+from parley.pipeline import scopes
+from parley.pipeline.auth import Authenticator
+from parley.web import CLIENT_HEADER, session_token
+
+log = logging.getLogger(__name__)
+
+#: The paths these routes answer.
+PREFIX = "/files/"
+#: Where uploads go: the one path whose body may be as large as a file.
+UPLOAD_PREFIX = "/files/upload/"
+#: Media types shown inline (images a browser renders without running anything).
+INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+#: What every download carries: nothing in it runs on this origin.
+_SAFE = (
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "default-src 'none'; sandbox"),
+    ("cache-control", "private, max-age=3600"),
+)
+
+
+class FileRoutes:
+    """``async (Request) -> Response`` for the paths under :data:`PREFIX`."""
+
+    def __init__(self, files: Files, auth: Authenticator) -> None:
+        self._files = files
+        self._auth = auth
+
+    async def __call__(self, req: Request) -> Response:
+        try:
+            if req.path.startswith(UPLOAD_PREFIX):
+                return await self._upload(req)
+            return await self._download(req)
+        except ApiError as exc:
+            return error_response(exc)
+        except StorageUnavailable as exc:
+            return error_response(unavailable(exc))
+        except Exception:
+            log.exception("a file route failed")
+            return error_response(ApiError(Code.INTERNAL_ERROR, status=500))
+
+    async def _upload(self, req: Request) -> Response:
+        if req.method != "POST":
+            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "POST"})
+        parts = req.path[len(UPLOAD_PREFIX) :].split("/")
+        if len(parts) != 2:
+            raise ApiError(Code.FILE_NOT_FOUND, status=404)
+        if req.body is None:
+            raise ApiError(Code.REQUEST_TOO_LARGE, status=413)
+        await self._files.upload(parts[0], parts[1], req.body)
+        body = f"OK - {len(req.body)}".encode()
+        return Response(200, body, (("content-type", "text/plain; charset=utf-8"),))
+
+    async def _download(self, req: Request) -> Response:
+        if req.method not in ("GET", "HEAD"):
+            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        parts = req.path[len(PREFIX) :].split("/")
+        if len(parts) != 2:
+            raise ApiError(Code.FILE_NOT_FOUND, status=404)
+        headers = req.headers
+        token = bearer_token(headers.get("authorization")) or session_token(
+            headers.get("cookie"), headers.get(CLIENT_HEADER)
+        )
+        try:
+            caller = await self._auth.authorize(token)
+        except ApiError as exc:
+            raise ApiError(exc.code, status=401) from exc
+        try:
+            scopes.require("files.info", caller.scopes)
+        except ApiError as exc:
+            raise ApiError(exc.code, status=403, data=exc.data) from exc
+        try:
+            found, data = await self._files.content(caller.user, parts[0])
+        except ApiError as exc:
+            raise ApiError(exc.code, status=404) from exc
+        download = "download" in parse_qs(req.query_string)
+        inline = found.mimetype in INLINE and not download
+        disposition = "inline" if inline else "attachment"
+        named = f"{disposition}; filename*=UTF-8''{quote(found.name, safe='')}"
+        kind = found.mimetype if inline else "application/octet-stream"
+        out = (("content-type", kind), ("content-disposition", named), *_SAFE)
+        return Response(200, data, out)

@@ -1,0 +1,232 @@
+"""The rules of files: who may upload what, where it is shared, who may read it.
+
+- **Announce** (``files.getUploadURLExternal``): a name (1-255 characters) and a length
+  (1 to ``max_file`` bytes); the file gets an id (``F…``) and a single-use upload URL,
+  whose secret only its hash is kept of.
+- **Upload**: the bytes POSTed to that URL, exactly the length announced, once.
+- **Complete** (``files.completeUploadExternal``): the uploader titles 1-10 of their
+  uploaded files and shares them, optionally, into a channel they may post in: one
+  message of theirs there (``initial_comment`` its text, perhaps in a thread) carries
+  the files, through the same checks, rate limit and durable send path as any post.
+  A file is completed once.
+- **Read** (``files.info``, ``files.list``, the download): a file is readable by its
+  uploader and by whoever may see a channel it is shared in; to anyone else it does not
+  exist (``file_not_found``), whatever the private-channel boundary hides.
+- **Delete** (``files.delete``): by its uploader; the content goes, messages keep the
+  file's name and a link that now answers ``file_not_found``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+import orjson
+
+from parley import wire
+from parley.errors import ApiError, Code
+from parley.ids import Kind, Snowflake, decode_id, encode_id, wall_us
+from parley.pipeline.access import ChannelAccess
+from parley.pipeline.send import Sender
+from parley.storage.interface import Directory
+from parley.storage.models import Channel, StoredFile, User
+
+#: The longest file name kept.
+MAX_NAME = 255
+#: Files one ``files.completeUploadExternal`` completes at most (Slack's).
+MAX_COMPLETE = 10
+#: The longest title kept.
+MAX_TITLE = 1000
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def mimetype_of(name: str) -> str:
+    """The media type a file's name suggests (``application/octet-stream`` when none)."""
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+class Files:
+    """Files (see the module). ``max_file``: the largest length announced."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        access: ChannelAccess,
+        sender: Sender,
+        ids: Snowflake,
+        *,
+        max_file: int,
+        clock_us: Callable[[], int] = wall_us,
+    ) -> None:
+        self._directory = directory
+        self._access = access
+        self._sender = sender
+        self._ids = ids
+        self.max_file = max_file
+        self._clock_us = clock_us
+
+    async def announce(self, user: User, name: str | None, length: int | None) -> tuple[str, str]:
+        """A new file's id and the secret of its upload URL."""
+        if not name or len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
+            detail = f"filename: 1 to {MAX_NAME} characters, no control characters"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "filename", "detail": detail})
+        if length is None or not 1 <= length <= self.max_file:
+            detail = f"length: 1 to {self.max_file} bytes"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "length", "detail": detail})
+        file_id = encode_id(Kind.FILE, self._ids.next())
+        secret = secrets.token_urlsafe(24)
+        await self._directory.create_file(
+            StoredFile(
+                id=file_id,
+                team_id=user.team_id,
+                user_id=user.id,
+                name=name,
+                title=name,
+                mimetype=mimetype_of(name),
+                size=length,
+                created=self._clock_us(),
+                upload_hash=secret_hash(secret),
+            )
+        )
+        return file_id, secret
+
+    async def upload(self, file_id: str, secret: str, data: bytes) -> None:
+        """Keeps ``data`` as the content of the file whose upload URL this is: 404
+        ``file_not_found`` for a URL that names no waiting file (or was used), 400
+        ``invalid_length`` when ``data`` is not the length announced."""
+        found = await self._directory.file(file_id) if decode_id(Kind.FILE, file_id) else None
+        if found is None or found.uploaded or found.upload_hash != secret_hash(secret):
+            raise ApiError(Code.FILE_NOT_FOUND, status=404)
+        if len(data) != found.size:
+            detail = f"{found.size} bytes were announced, {len(data)} came"
+            raise ApiError("invalid_length", status=400, data={"detail": detail})
+        if not await self._directory.put_file(file_id, found.upload_hash, data):
+            raise ApiError(Code.FILE_NOT_FOUND, status=404)  # taken meanwhile
+
+    async def complete(
+        self,
+        user: User,
+        items: Sequence[tuple[str, str | None]],
+        base_url: str,
+        *,
+        channel_id: str | None = None,
+        comment: str | None = None,
+        thread_ts: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Completes ``items`` (``(file id, title or None)``) and, with ``channel_id``,
+        shares them there in one message (see the module); the files as Slack shows
+        them. Every check comes before anything is written."""
+        if not 1 <= len(items) <= MAX_COMPLETE or len({i for i, _ in items}) != len(items):
+            detail = f"files: 1 to {MAX_COMPLETE} distinct files"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "files", "detail": detail})
+        done: list[StoredFile] = []
+        for file_id, title in items:
+            found = await self._directory.file(file_id) if decode_id(Kind.FILE, file_id) else None
+            if found is None or found.user_id != user.id or found.completed:
+                raise ApiError(Code.FILE_NOT_FOUND, data={"file": file_id})
+            if not found.uploaded:
+                raise ApiError("file_not_uploaded", data={"file": file_id})
+            title = (title or found.title)[:MAX_TITLE]
+            done.append(msgspec.structs.replace(found, title=title, completed=True))
+        channel: Channel | None = None
+        request = None
+        if channel_id is not None:
+            channel = await self._access.writable(user, channel_id)
+            done = [msgspec.structs.replace(f, channels=(channel.id,)) for f in done]
+            shown = [wire.file(f, base_url, (channel,)) for f in done]
+            rich = orjson.dumps({"files": shown, "upload": True}).decode()
+            request = await self._sender.prepare_post(
+                user, channel.id, comment or "", thread_ts=thread_ts, rich=rich
+            )
+        shares = (channel.id,) if channel is not None else ()
+        for f in done:
+            if not await self._directory.complete_file(f.id, user.id, f.title, shares):
+                raise ApiError(Code.FILE_NOT_FOUND, data={"file": f.id})  # completed meanwhile
+        if request is not None:
+            await self._sender.write_post(request)
+        return [wire.file(f, base_url, (channel,) if channel else ()) for f in done]
+
+    async def readable(self, user: User, file_id: str | None) -> StoredFile:
+        """The completed file if ``user`` may read it (see the module), else
+        ``file_not_found``."""
+        found = (
+            await self._directory.file(file_id)
+            if file_id and decode_id(Kind.FILE, file_id)
+            else None
+        )
+        if found is None or found.team_id != user.team_id:
+            raise ApiError(Code.FILE_NOT_FOUND)
+        if found.user_id == user.id and found.uploaded:
+            return found
+        if found.completed and await self.visible_channels(user, found):
+            return found
+        raise ApiError(Code.FILE_NOT_FOUND)
+
+    async def visible_channels(self, user: User, f: StoredFile) -> list[Channel]:
+        """The channels ``f`` is shared in that ``user`` may see."""
+        out = []
+        for channel_id in f.channels:
+            try:
+                out.append(await self._access.visible(user, channel_id))
+            except ApiError:
+                continue
+        return out
+
+    async def shown(self, user: User, f: StoredFile, base_url: str) -> dict[str, Any]:
+        """``f`` as ``user`` sees it: with only the channels they may see."""
+        return wire.file(f, base_url, await self.visible_channels(user, f))
+
+    async def listing(
+        self,
+        user: User,
+        before: tuple[int, str],
+        limit: int,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+    ) -> list[StoredFile]:
+        """The files ``user`` may read, newest first, older than ``before``; only
+        ``user_id``'s, only those shared in ``channel_id`` (which ``user`` must be able
+        to see: ``channel_not_found``)."""
+        if channel_id is not None:
+            channel_id = (await self._access.visible(user, channel_id)).id
+        return await self._directory.files(
+            user.team_id, user.id, before, limit, user_id=user_id, channel_id=channel_id
+        )
+
+    async def delete(self, user: User, file_id: str | None) -> None:
+        """Deletes a file of ``user``'s (``file_not_found`` for anything else,
+        ``cant_delete_file`` for another's they can read)."""
+        found = await self.readable(user, file_id)
+        if found.user_id != user.id:
+            raise ApiError("cant_delete_file")
+        if not await self._directory.delete_file(found.id):
+            raise ApiError(Code.FILE_NOT_FOUND)
+
+    async def content(self, user: User, file_id: str) -> tuple[StoredFile, bytes]:
+        """A file ``user`` may read, with its content."""
+        found = await self.readable(user, file_id)
+        return found, await self._directory.file_content(found.id)
+
+
+def parse_items(raw: Any) -> list[tuple[str, str | None]]:
+    """``files.completeUploadExternal``'s ``files``: a JSON array of ``{"id": "F…",
+    "title": "…"}`` (or its text, as form bodies send it)."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raw = None
+    if not isinstance(raw, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("id"), str) for i in raw
+    ):
+        detail = 'files: a JSON array of {"id": "F…", "title": "…"}'
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "files", "detail": detail})
+    return [(i["id"], i["title"] if isinstance(i.get("title"), str) else None) for i in raw]

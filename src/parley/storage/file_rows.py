@@ -1,0 +1,92 @@
+"""SQL both directory backends share for files (``files``, ``file_chunks``,
+``file_shares``: :mod:`parley.files`). Pure: builds text and rows, runs nothing. The
+backends differ only in how they name parameters (SQLite ``:viewer``, MariaDB
+``%(viewer)s``), so the caller passes its own ``param``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from parley.storage.models import StoredFile
+
+#: The columns of a :class:`StoredFile`, in its fields' order (``channels`` aside).
+FILE_COLUMNS = (
+    "id, team_id, user_id, name, title, mimetype, size, created, upload_hash, uploaded, completed"
+)
+
+#: The bytes of a file kept in one ``file_chunks`` row.
+CHUNK = 256 << 10
+
+
+def file_row(f: StoredFile) -> tuple:
+    """``f``'s values for :data:`FILE_COLUMNS`."""
+    return (
+        f.id,
+        f.team_id,
+        f.user_id,
+        f.name,
+        f.title,
+        f.mimetype,
+        f.size,
+        f.created,
+        f.upload_hash,
+        int(f.uploaded),
+        int(f.completed),
+    )
+
+
+def file_from_row(row: Sequence, channels: Iterable[str] = ()) -> StoredFile:
+    """A file from a row of :data:`FILE_COLUMNS`, shared in ``channels``."""
+    return StoredFile(*row[:9], bool(row[9]), bool(row[10]), tuple(sorted(channels)))
+
+
+def chunks(data: bytes) -> list[tuple[int, bytes]]:
+    """``data`` as ``(n, chunk)`` rows of at most :data:`CHUNK` bytes (none when empty)."""
+    return [(n, data[i : i + CHUNK]) for n, i in enumerate(range(0, len(data), CHUNK))]
+
+
+def listing_query(param: Callable[[str], str], *, by_user: bool, in_channel: bool) -> str:
+    """The completed files of a team that a viewer may see, newest first: their own, and
+    those shared in a public channel or in a private one (or a direct message) the viewer
+    is in. Parameters ``team``, ``viewer``, ``before`` and ``before_id`` (the page's
+    start: older than ``(before, before_id)``), ``limit``, and with ``by_user`` only
+    ``user``'s, with ``in_channel`` only those shared in ``channel``."""
+    p = param
+    readable = (
+        f"(f.user_id = {p('viewer')} OR EXISTS (SELECT 1 FROM file_shares s "
+        "JOIN channels c ON c.id = s.channel_id WHERE s.file_id = f.id AND "
+        "(c.is_private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id "
+        f"AND m.user_id = {p('viewer')}))))"
+    )
+    where = [
+        f"f.team_id = {p('team')}",
+        "f.completed = 1",
+        readable,
+        f"(f.created < {p('before')} OR (f.created = {p('before')} AND f.id < {p('before_id')}))",
+    ]
+    if by_user:
+        where.append(f"f.user_id = {p('user')}")
+    if in_channel:
+        where.append(
+            "EXISTS (SELECT 1 FROM file_shares s2 WHERE s2.file_id = f.id "
+            f"AND s2.channel_id = {p('channel')})"
+        )
+    cols = ", ".join("f." + c.strip() for c in FILE_COLUMNS.split(","))
+    return (
+        f"SELECT {cols} FROM files f WHERE {' AND '.join(where)} "
+        f"ORDER BY f.created DESC, f.id DESC LIMIT {p('limit')}"
+    )
+
+
+def shares_query(placeholder: str, count: int) -> str:
+    """The channels ``count`` files are shared in, as ``(file_id, channel_id)`` rows."""
+    marks = ", ".join([placeholder] * count)
+    return f"SELECT file_id, channel_id FROM file_shares WHERE file_id IN ({marks})"
+
+
+def with_shares(rows: Sequence[Sequence], shares: Iterable[Sequence]) -> list[StoredFile]:
+    """Files from their rows, each with the channels ``shares`` names for it."""
+    by_file: dict[str, list[str]] = {}
+    for file_id, channel_id in shares:
+        by_file.setdefault(file_id, []).append(channel_id)
+    return [file_from_row(r, by_file.get(r[0], ())) for r in rows]

@@ -1,0 +1,114 @@
+"""The directory's file ops on MySQL (:mod:`parley.storage.file_rows` has the SQL both
+backends share; :mod:`parley.storage.sqlite.files` is the same on SQLite). Write ops
+``async op(cursor, state, ...)`` run each in one transaction; read ops
+``async q(cursor, ...)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.storage.file_rows import (
+    FILE_COLUMNS,
+    chunks,
+    file_from_row,
+    file_row,
+    listing_query,
+    shares_query,
+    with_shares,
+)
+from parley.storage.models import StoredFile
+
+_MARKS = ", ".join(["%s"] * len(FILE_COLUMNS.split(",")))
+
+
+async def op_create_file(cur: Any, _state: object, f: StoredFile) -> None:
+    await cur.execute(f"INSERT INTO files ({FILE_COLUMNS}) VALUES ({_MARKS})", file_row(f))
+
+
+async def op_put_file(
+    cur: Any, _state: object, file_id: str, upload_hash: str, data: bytes
+) -> bool:
+    """As :func:`parley.storage.sqlite.files.op_put_file`."""
+    await cur.execute(
+        "UPDATE files SET uploaded = 1, upload_hash = '', size = %s "
+        "WHERE id = %s AND upload_hash = %s AND uploaded = 0 AND upload_hash != ''",
+        (len(data), file_id, upload_hash),
+    )
+    if cur.rowcount != 1:
+        return False
+    for n, chunk in chunks(data):  # one row a statement: a chunk is up to 256 KiB
+        await cur.execute(
+            "INSERT INTO file_chunks (file_id, n, data) VALUES (%s, %s, %s)", (file_id, n, chunk)
+        )
+    return True
+
+
+async def op_complete_file(
+    cur: Any, _state: object, file_id: str, user_id: str, title: str, channels: tuple[str, ...]
+) -> bool:
+    """As :func:`parley.storage.sqlite.files.op_complete_file`."""
+    await cur.execute(
+        "UPDATE files SET completed = 1, title = %s "
+        "WHERE id = %s AND user_id = %s AND uploaded = 1 AND completed = 0",
+        (title, file_id, user_id),
+    )
+    if cur.rowcount != 1:
+        return False
+    for channel in channels:
+        await cur.execute(
+            "INSERT IGNORE INTO file_shares (file_id, channel_id) VALUES (%s, %s)",
+            (file_id, channel),
+        )
+    return True
+
+
+async def op_delete_file(cur: Any, _state: object, file_id: str) -> bool:
+    for table in ("file_chunks", "file_shares"):
+        await cur.execute(f"DELETE FROM {table} WHERE file_id = %s", (file_id,))
+    await cur.execute("DELETE FROM files WHERE id = %s", (file_id,))
+    return cur.rowcount == 1
+
+
+async def q_file(cur: Any, file_id: str) -> StoredFile | None:
+    await cur.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE id = %s", (file_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    await cur.execute("SELECT channel_id FROM file_shares WHERE file_id = %s", (file_id,))
+    return file_from_row(row, (s[0] for s in await cur.fetchall()))
+
+
+async def q_file_content(cur: Any, file_id: str) -> bytes:
+    await cur.execute("SELECT data FROM file_chunks WHERE file_id = %s ORDER BY n", (file_id,))
+    return b"".join(r[0] for r in await cur.fetchall())
+
+
+async def q_files(
+    cur: Any,
+    team_id: str,
+    viewer: str,
+    before: tuple[int, str],
+    limit: int,
+    user_id: str | None,
+    channel_id: str | None,
+) -> list[StoredFile]:
+    sql = listing_query(
+        lambda name: f"%({name})s", by_user=user_id is not None, in_channel=channel_id is not None
+    )
+    await cur.execute(
+        sql,
+        {
+            "team": team_id,
+            "viewer": viewer,
+            "before": before[0],
+            "before_id": before[1],
+            "limit": limit,
+            "user": user_id,
+            "channel": channel_id,
+        },
+    )
+    rows = await cur.fetchall()
+    if not rows:
+        return []
+    await cur.execute(shares_query("%s", len(rows)), [r[0] for r in rows])
+    return with_shares(rows, await cur.fetchall())

@@ -1,0 +1,120 @@
+"""The directory's file ops on SQLite (``meta.db``; :mod:`parley.storage.file_rows` has
+the SQL both backends share). Write ops ``op(conn, state, ...)`` run on the directory's
+writer, each in one transaction; read ops ``q(conn, ...)`` on its readers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from parley.storage.file_rows import (
+    FILE_COLUMNS,
+    chunks,
+    file_from_row,
+    file_row,
+    listing_query,
+    shares_query,
+    with_shares,
+)
+from parley.storage.models import StoredFile
+
+_MARKS = ", ".join(["?"] * len(FILE_COLUMNS.split(",")))
+
+
+def op_create_file(conn: sqlite3.Connection, _state: object, f: StoredFile) -> None:
+    conn.execute(f"INSERT INTO files ({FILE_COLUMNS}) VALUES ({_MARKS})", file_row(f))
+
+
+def op_put_file(
+    conn: sqlite3.Connection, _state: object, file_id: str, upload_hash: str, data: bytes
+) -> bool:
+    """Keeps ``data`` as the content of the file whose upload secret hashes to
+    ``upload_hash``, once: ``False`` when no such file waits for its content."""
+    taken = conn.execute(
+        "UPDATE files SET uploaded = 1, upload_hash = '', size = ? "
+        "WHERE id = ? AND upload_hash = ? AND uploaded = 0 AND upload_hash != ''",
+        (len(data), file_id, upload_hash),
+    )
+    if taken.rowcount != 1:
+        return False
+    conn.executemany(
+        "INSERT INTO file_chunks (file_id, n, data) VALUES (?, ?, ?)",
+        [(file_id, n, chunk) for n, chunk in chunks(data)],
+    )
+    return True
+
+
+def op_complete_file(
+    conn: sqlite3.Connection,
+    _state: object,
+    file_id: str,
+    user_id: str,
+    title: str,
+    channels: tuple[str, ...],
+) -> bool:
+    """Titles ``user_id``'s uploaded file and shares it in ``channels``, once: ``False``
+    when it is not theirs, not uploaded, or completed already."""
+    done = conn.execute(
+        "UPDATE files SET completed = 1, title = ? "
+        "WHERE id = ? AND user_id = ? AND uploaded = 1 AND completed = 0",
+        (title, file_id, user_id),
+    )
+    if done.rowcount != 1:
+        return False
+    conn.executemany(
+        "INSERT OR IGNORE INTO file_shares (file_id, channel_id) VALUES (?, ?)",
+        [(file_id, c) for c in channels],
+    )
+    return True
+
+
+def op_delete_file(conn: sqlite3.Connection, _state: object, file_id: str) -> bool:
+    for table in ("file_chunks", "file_shares"):
+        conn.execute(f"DELETE FROM {table} WHERE file_id = ?", (file_id,))
+    return conn.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount == 1
+
+
+def q_file(conn: sqlite3.Connection, file_id: str) -> StoredFile | None:
+    row = conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)).fetchone()
+    if row is None:
+        return None
+    shares = conn.execute(
+        "SELECT channel_id FROM file_shares WHERE file_id = ?", (file_id,)
+    ).fetchall()
+    return file_from_row(row, (s[0] for s in shares))
+
+
+def q_file_content(conn: sqlite3.Connection, file_id: str) -> bytes:
+    rows = conn.execute(
+        "SELECT data FROM file_chunks WHERE file_id = ? ORDER BY n", (file_id,)
+    ).fetchall()
+    return b"".join(r[0] for r in rows)
+
+
+def q_files(
+    conn: sqlite3.Connection,
+    team_id: str,
+    viewer: str,
+    before: tuple[int, str],
+    limit: int,
+    user_id: str | None,
+    channel_id: str | None,
+) -> list[StoredFile]:
+    sql = listing_query(
+        lambda name: f":{name}", by_user=user_id is not None, in_channel=channel_id is not None
+    )
+    rows = conn.execute(
+        sql,
+        {
+            "team": team_id,
+            "viewer": viewer,
+            "before": before[0],
+            "before_id": before[1],
+            "limit": limit,
+            "user": user_id,
+            "channel": channel_id,
+        },
+    ).fetchall()
+    if not rows:
+        return []
+    shares = conn.execute(shares_query("?", len(rows)), [r[0] for r in rows]).fetchall()
+    return with_shares(rows, shares)

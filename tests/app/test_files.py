@@ -1,0 +1,155 @@
+"""Files through ``slack_sdk``'s ``files_upload_v2`` (``files.getUploadURLExternal``,
+the upload URL, ``files.completeUploadExternal``), their message, downloads with a
+token, who may read them (the private-channel boundary), listing and deleting. The same
+checks run on MariaDB's directory in ``tests/integration/test_mysql_search.py``."""
+
+from __future__ import annotations
+
+import os
+import struct
+import urllib.error
+import urllib.request
+import zlib
+
+from tests.helpers import RunningServer, error_of
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A PNG of one colour, ``width`` by ``height``."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG = png(1, 1, (255, 255, 255))
+
+
+def fetch(url: str, token: str | None = None, method: str = "GET", data: bytes | None = None):
+    """``(status, headers, body)`` of a plain HTTP request."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def check_files(srv: RunningServer, tag: str) -> None:
+    people = {n: srv.user(f"files-{n}-{tag}") for n in ("ann", "ben", "cy")}
+    web = {n: srv.client(u.token) for n, u in people.items()}
+    ids = {n: u.user_id for n, u in people.items()}
+    ann, ben, cy = web["ann"], web["ben"], web["cy"]
+    room = ann.conversations_create(name=f"files-room-{tag}")["channel"]["id"]
+    ann.conversations_invite(channel=room, users=ids["ben"])
+    hidden = ann.conversations_create(name=f"files-hidden-{tag}", is_private=True)
+    hidden = hidden["channel"]["id"]
+
+    # slack_sdk's upload, shared into a channel with a comment
+    report = os.urandom(700_000)  # more than one chunk
+    up = ann.files_upload_v2(
+        channel=room, file=report, filename="report.bin", title="Q3", initial_comment="the report"
+    )
+    f = up["file"]
+    assert f["id"].startswith("F") and (f["name"], f["title"], f["size"]) == (
+        "report.bin",
+        "Q3",
+        len(report),
+    )
+    assert f["channels"] == [room] and f["user"] == ids["ann"]
+    [message] = ben.conversations_history(channel=room, limit=1)["messages"]
+    assert message["text"] == "the report" and [x["id"] for x in message["files"]] == [f["id"]]
+    assert message["upload"] is True
+    status, headers, body = fetch(f["url_private"], people["ben"].token)
+    assert (status, body) == (200, report)
+    assert headers["content-disposition"].startswith("attachment")
+    assert headers["x-content-type-options"] == "nosniff"
+
+    # an image is shown inline; as a download, it is an attachment
+    pic = ann.files_upload_v2(channel=room, content=PNG, filename="dot.png")["file"]
+    assert pic["mimetype"] == "image/png" and pic["title"] == "dot.png"
+    status, headers, body = fetch(pic["url_private"], people["ben"].token)
+    assert (status, headers["content-type"], body) == (200, "image/png", PNG)
+    status, headers, _ = fetch(pic["url_private_download"], people["ben"].token)
+    assert headers["content-disposition"].startswith("attachment")
+
+    # in a private channel: its members only; to anyone else it does not exist
+    secret = ann.files_upload_v2(channel=hidden, content=b"top secret", filename="s.txt")
+    secret = secret["file"]
+    assert ann.files_info(file=secret["id"])["file"]["groups"] == [hidden]
+    assert error_of(ben.files_info, file=secret["id"]) == "file_not_found"
+    assert fetch(secret["url_private"], people["ben"].token)[0] == 404
+    assert fetch(secret["url_private"])[0] == 401  # no token at all
+    assert secret["id"] not in str(ben.files_list())
+    assert secret["id"] in str(ann.files_list())
+    assert error_of(ben.files_list, channel=hidden) == "channel_not_found"
+    assert error_of(ben.files_delete, file=secret["id"]) == "file_not_found"
+
+    # not shared anywhere: its uploader's alone
+    mine = ann.files_upload_v2(content=b"draft", filename="draft.txt")["file"]
+    assert mine["channels"] == [] and ann.files_info(file=mine["id"])["file"]["id"] == mine["id"]
+    assert error_of(ben.files_info, file=mine["id"]) == "file_not_found"
+
+    # listing: newest first, by channel, by user, a page at a time
+    in_room = ben.files_list(channel=room)["files"]
+    assert [x["id"] for x in in_room] == [pic["id"], f["id"]]
+    first = ann.files_list(limit=2)
+    assert [x["id"] for x in first["files"]] == [mine["id"], secret["id"]]
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = ann.files_list(limit=2, cursor=cursor)["files"]
+    assert [x["id"] for x in rest] == [pic["id"], f["id"]]
+    # cy is in none of ann's channels: he sees what she shared in the public one
+    assert [x["id"] for x in cy.files_list(user=ids["ann"])["files"]] == [pic["id"], f["id"]]
+
+    # the upload URL: once, the length announced, the right secret
+    ticket = cy.files_getUploadURLExternal(filename="n.txt", length=5)
+    url = ticket["upload_url"]
+    assert fetch(url, method="POST", data=b"12345678")[0] == 400  # not the length announced
+    assert fetch(url + "x", method="POST", data=b"12345")[0] == 404  # not its secret
+    assert fetch(url, method="POST", data=b"12345")[:1] == (200,)
+    assert fetch(url, method="POST", data=b"12345")[0] == 404  # used
+    done = [{"id": ticket["file_id"], "title": "five"}]
+    assert error_of(cy.files_completeUploadExternal, files=done, channel_id=room) == (
+        "not_in_channel"
+    )
+    assert error_of(ben.files_completeUploadExternal, files=done) == "file_not_found"  # not his
+    cy.files_completeUploadExternal(files=done)
+    assert error_of(cy.files_completeUploadExternal, files=done) == "file_not_found"  # once
+    waiting = cy.files_getUploadURLExternal(filename="w.txt", length=3)["file_id"]
+    assert error_of(cy.files_completeUploadExternal, files=[{"id": waiting}]) == (
+        "file_not_uploaded"
+    )
+
+    # bad arguments
+    assert error_of(cy.files_getUploadURLExternal, filename="x", length=0) == "invalid_arguments"
+    big = srv.settings.max_file + 1
+    assert error_of(cy.files_getUploadURLExternal, filename="x", length=big) == (
+        "invalid_arguments"
+    )
+    not_json = {"files": "not json"}
+    assert error_of(cy.api_call, "files.completeUploadExternal", data=not_json) == (
+        "invalid_arguments"
+    )
+    assert error_of(cy.files_info, file="FNOTHING0") == "file_not_found"
+
+    # deleting: the uploader's; the link goes, the message keeps the name
+    assert error_of(ben.files_delete, file=f["id"]) == "cant_delete_file"
+    ann.files_delete(file=f["id"])
+    assert error_of(ben.files_info, file=f["id"]) == "file_not_found"
+    assert fetch(f["url_private"], people["ben"].token)[0] == 404
+    kept = ben.conversations_history(channel=room)["messages"][-1]
+    assert kept["files"][0]["name"] == "report.bin"
+
+
+def test_files(server):
+    check_files(server, "emb")
