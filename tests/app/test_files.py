@@ -5,12 +5,16 @@ checks run on MariaDB's directory in ``tests/integration/test_mysql_search.py``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import struct
 import urllib.error
 import urllib.request
 import zlib
 
+import msgspec
+
+from parley.files.service import MAX_WAITING
 from tests.helpers import RunningServer, error_of
 
 
@@ -153,3 +157,36 @@ def check_files(srv: RunningServer, tag: str) -> None:
 
 def test_files(server):
     check_files(server, "emb")
+
+
+def test_files_never_completed_are_forgotten_and_bounded(server):
+    check_waiting_files(server, "emb")
+
+
+def check_waiting_files(server: RunningServer, tag: str) -> None:
+    """A user's files announced and not completed: forgotten (with their content) once
+    stale, at the next announcement; at most so many at once (``too_many_uploads``)."""
+    user = server.user(f"files-stale-{tag}")
+    web = server.client(user.token)
+    waiting = web.files_getUploadURLExternal(filename="w.txt", length=2)
+    assert fetch(waiting["upload_url"], method="POST", data=b"hi")[0] == 200
+    directory = server.services.directory
+
+    def run(coro):
+        return asyncio.run_coroutine_threadsafe(coro, server.loop).result(10)
+
+    stale = run(directory.file(waiting["file_id"]))
+    fresh = msgspec.structs.replace(stale, id=f"F0{tag}0", upload_hash="x", uploaded=False)
+    # the moment of staleness after it: the waiting one goes, content and all
+    assert run(directory.create_file(fresh, stale.created + 1, 100)) is True
+    assert run(directory.file(waiting["file_id"])) is None
+    assert run(directory.file_content(waiting["file_id"])) == b""
+    # one still waits: a bound of one refuses another
+    other = msgspec.structs.replace(fresh, id=f"F1{tag}1")
+    assert run(directory.create_file(other, 0, 1)) is False
+    assert run(directory.file(other.id)) is None
+    for _ in range(MAX_WAITING - 1):
+        web.files_getUploadURLExternal(filename="n.txt", length=1)
+    assert error_of(web.files_getUploadURLExternal, filename="n.txt", length=1) == (
+        "too_many_uploads"
+    )

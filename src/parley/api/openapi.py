@@ -559,7 +559,9 @@ METHODS: tuple[MethodDoc, ...] = (
         "Announces a file (`slack_sdk`'s `files_upload_v2`, first step): its id (`F…`) and "
         "a single-use URL to POST its bytes to, exactly `length` of them, no token needed "
         "(the URL is the secret; it answers `OK - <length>`, 400 `invalid_length`, 404 "
-        "`file_not_found` once used). Then `files.completeUploadExternal`.",
+        "`file_not_found` once used). Then `files.completeUploadExternal`. At most 100 "
+        "files announced and not completed a user (`too_many_uploads`); one not completed "
+        "within a day is forgotten.",
         read=True,
         args=(
             Arg("filename", {"type": "string", "maxLength": 255}, "The name.", required=True),

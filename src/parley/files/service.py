@@ -2,7 +2,9 @@
 
 - **Announce** (``files.getUploadURLExternal``): a name (1-255 characters) and a length
   (1 to ``max_file`` bytes); the file gets an id (``F…``) and a single-use upload URL,
-  whose secret only its hash is kept of.
+  whose secret only its hash is kept of. A user has at most :data:`MAX_WAITING` files
+  announced and not completed (``too_many_uploads``); one not completed within a day
+  is forgotten, content and all, when they next announce one.
 - **Upload**: the bytes POSTed to that URL, exactly the length announced, once.
 - **Complete** (``files.completeUploadExternal``): the uploader titles 1-10 of their
   uploaded files and shares them, optionally, into a channel they may post in: one
@@ -41,6 +43,11 @@ MAX_NAME = 255
 MAX_COMPLETE = 10
 #: The longest title kept.
 MAX_TITLE = 1000
+#: Microseconds an announced file waits to be uploaded and completed before it is
+#: forgotten (at its uploader's next announcement).
+STALE_US = 24 * 3600 * 1_000_000
+#: Files a user may have announced and not completed at once.
+MAX_WAITING = 100
 
 
 def secret_hash(secret: str) -> str:
@@ -82,7 +89,8 @@ class Files:
             raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "length", "detail": detail})
         file_id = encode_id(Kind.FILE, self._ids.next())
         secret = secrets.token_urlsafe(24)
-        await self._directory.create_file(
+        now = self._clock_us()
+        made = await self._directory.create_file(
             StoredFile(
                 id=file_id,
                 team_id=user.team_id,
@@ -91,10 +99,15 @@ class Files:
                 title=name,
                 mimetype=mimetype_of(name),
                 size=length,
-                created=self._clock_us(),
+                created=now,
                 upload_hash=secret_hash(secret),
-            )
+            ),
+            now - STALE_US,
+            MAX_WAITING,
         )
+        if not made:
+            detail = f"{MAX_WAITING} files wait to be uploaded and completed"
+            raise ApiError("too_many_uploads", data={"detail": detail})
         return file_id, secret
 
     async def upload(self, file_id: str, secret: str, data: bytes) -> None:

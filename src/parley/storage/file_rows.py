@@ -40,6 +40,13 @@ def file_from_row(row: Sequence, channels: Iterable[str] = ()) -> StoredFile:
     return StoredFile(*row[:9], bool(row[9]), bool(row[10]), tuple(sorted(channels)))
 
 
+#: A user's files not completed since before a moment, to forget (``{p}``: the backend's
+#: placeholder; parameters: the user, the moment).
+STALE_QUERY = "SELECT id FROM files WHERE user_id = {p} AND completed = 0 AND created < {p}"
+#: How many files a user has not completed (parameter: the user).
+WAITING_QUERY = "SELECT COUNT(*) FROM files WHERE user_id = {p} AND completed = 0"
+
+
 def chunks(data: bytes) -> list[tuple[int, bytes]]:
     """``data`` as ``(n, chunk)`` rows of at most :data:`CHUNK` bytes (none when empty)."""
     return [(n, data[i : i + CHUNK]) for n, i in enumerate(range(0, len(data), CHUNK))]

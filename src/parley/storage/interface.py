@@ -129,8 +129,10 @@ class Directory(Protocol):
         """The channel's pins, the newest first."""
         ...
 
-    async def create_file(self, f: StoredFile) -> None:
-        """Records a file announced for upload (its content not received yet)."""
+    async def create_file(self, f: StoredFile, stale_before: int, most: int) -> bool:
+        """Records a file announced for upload (its content not received yet), after
+        forgetting its uploader's files not completed since before ``stale_before``;
+        ``False`` (nothing recorded) when ``most`` of theirs still wait."""
         ...
 
     async def put_file(self, file_id: str, upload_hash: str, data: bytes) -> bool:

@@ -910,8 +910,8 @@ class MysqlDirectory:
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
 
-    async def create_file(self, f: StoredFile) -> None:
-        await self._write(file_ops.op_create_file, f)
+    async def create_file(self, f: StoredFile, stale_before: int, most: int) -> bool:
+        return await self._write(file_ops.op_create_file, f, stale_before, most)
 
     async def put_file(self, file_id: str, upload_hash: str, data: bytes) -> bool:
         return await self._write(file_ops.op_put_file, file_id, upload_hash, data)

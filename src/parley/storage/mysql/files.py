@@ -9,6 +9,8 @@ from typing import Any
 
 from parley.storage.file_rows import (
     FILE_COLUMNS,
+    STALE_QUERY,
+    WAITING_QUERY,
     chunks,
     file_from_row,
     file_row,
@@ -21,8 +23,19 @@ from parley.storage.models import StoredFile
 _MARKS = ", ".join(["%s"] * len(FILE_COLUMNS.split(",")))
 
 
-async def op_create_file(cur: Any, _state: object, f: StoredFile) -> None:
+async def op_create_file(
+    cur: Any, _state: object, f: StoredFile, stale_before: int, most: int
+) -> bool:
+    """As :func:`parley.storage.sqlite.files.op_create_file`."""
+    await cur.execute(STALE_QUERY.format(p="%s"), (f.user_id, stale_before))
+    for (file_id,) in await cur.fetchall():
+        await op_delete_file(cur, _state, file_id)
+    await cur.execute(WAITING_QUERY.format(p="%s") + " FOR UPDATE", (f.user_id,))
+    (waiting,) = await cur.fetchone()
+    if waiting >= most:
+        return False
     await cur.execute(f"INSERT INTO files ({FILE_COLUMNS}) VALUES ({_MARKS})", file_row(f))
+    return True
 
 
 async def op_put_file(

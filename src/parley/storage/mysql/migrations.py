@@ -171,7 +171,8 @@ DIRECTORY: list[list[str]] = [
             user_id VARCHAR(64) NOT NULL, name VARCHAR(255) NOT NULL, title TEXT NOT NULL,
             mimetype VARCHAR(255) NOT NULL, size BIGINT NOT NULL, created BIGINT NOT NULL,
             upload_hash VARCHAR(64) NOT NULL, uploaded TINYINT NOT NULL DEFAULT 0,
-            completed TINYINT NOT NULL DEFAULT 0, INDEX files_team (team_id, created)
+            completed TINYINT NOT NULL DEFAULT 0, INDEX files_team (team_id, created),
+            INDEX files_user (user_id, completed)
         ) {options}""",
         """CREATE TABLE IF NOT EXISTS file_chunks (
             file_id VARCHAR(64) NOT NULL, n INT NOT NULL, data MEDIUMBLOB NOT NULL,

@@ -8,6 +8,8 @@ import sqlite3
 
 from parley.storage.file_rows import (
     FILE_COLUMNS,
+    STALE_QUERY,
+    WAITING_QUERY,
     chunks,
     file_from_row,
     file_row,
@@ -20,8 +22,19 @@ from parley.storage.models import StoredFile
 _MARKS = ", ".join(["?"] * len(FILE_COLUMNS.split(",")))
 
 
-def op_create_file(conn: sqlite3.Connection, _state: object, f: StoredFile) -> None:
+def op_create_file(
+    conn: sqlite3.Connection, _state: object, f: StoredFile, stale_before: int, most: int
+) -> bool:
+    """Records ``f`` after forgetting its uploader's files not completed since before
+    ``stale_before``; ``False`` (nothing recorded) when ``most`` still wait."""
+    stale = conn.execute(STALE_QUERY.format(p="?"), (f.user_id, stale_before)).fetchall()
+    for (file_id,) in stale:
+        op_delete_file(conn, _state, file_id)
+    (waiting,) = conn.execute(WAITING_QUERY.format(p="?"), (f.user_id,)).fetchone()
+    if waiting >= most:
+        return False
     conn.execute(f"INSERT INTO files ({FILE_COLUMNS}) VALUES ({_MARKS})", file_row(f))
+    return True
 
 
 def op_put_file(

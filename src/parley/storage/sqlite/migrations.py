@@ -145,6 +145,7 @@ DIRECTORY = [
         uploaded INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX files_team ON files (team_id, created);
+    CREATE INDEX files_user ON files (user_id, completed);
     CREATE TABLE file_chunks (
         file_id TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,
         PRIMARY KEY (file_id, n)
