@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             ready.set()
             print(f"* connected as {me['user']}", flush=True)
         elif kind == "message" and event.get("channel") == args.channel and "text" in event:
-            if event.get("subtype") is None:
+            if event.get("subtype") in (None, "file_share"):
                 print(f"[{event['seq']}] {name(event['user'])}: {event['text']}", flush=True)
         elif kind == "goodbye":
             print("* server said goodbye; reconnecting", flush=True)

@@ -73,7 +73,7 @@ def check_files(srv: RunningServer, tag: str) -> None:
     assert f["channels"] == [room] and f["user"] == ids["ann"]
     [message] = ben.conversations_history(channel=room, limit=1)["messages"]
     assert message["text"] == "the report" and [x["id"] for x in message["files"]] == [f["id"]]
-    assert message["upload"] is True
+    assert message["upload"] is True and message["subtype"] == "file_share"
     status, headers, body = fetch(f["url_private"], people["ben"].token)
     assert (status, body) == (200, report)
     assert headers["content-disposition"].startswith("attachment")

@@ -16,6 +16,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from parley import admin
+from tests.app.test_files import fetch
 from tests.helpers import WsClient, error_of
 from tests.subscriber import wait_for
 
@@ -231,5 +232,34 @@ def test_message_events_say_what_kind_of_channel_they_come_from(server, app_and_
 
         wait_for(lambda: "only in private" in dm_texts(), 10, "the DM bot's answer")
         assert "only in private" not in str(web.conversations_history(channel=channel))
+    finally:
+        handler.close()
+
+
+def test_a_bolt_app_hears_a_file_shared_and_downloads_it(server, app_and_room):
+    """A file shared with a comment reaches Bolt's ``app.message`` (subtype
+    ``file_share``); the bot reads it at ``url_private`` with its own token."""
+    bot, person, channel = app_and_room
+    web = server.client(person.token)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+
+    @app.message("have a look")
+    def seen(message, say):
+        [shared] = message["files"]
+        status, _headers, body = fetch(shared["url_private"], bot.token)
+        say(f"read {shared['name']}: {status}, {body.decode()}")
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        web.files_upload_v2(
+            channel=channel, content=b"hello file", filename="hi.txt", initial_comment="have a look"
+        )
+
+        def texts():
+            return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
+
+        wait_for(lambda: "read hi.txt: 200, hello file" in texts(), 10, "the bot's answer")
     finally:
         handler.close()

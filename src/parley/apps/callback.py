@@ -79,13 +79,13 @@ _MENTION_FIELDS = ("user", "text", "ts", "channel", "event_ts", "thread_ts", "bl
 
 def app_mention(event: Event, bot_id: str) -> Event | None:
     """The ``app_mention`` of the app whose bot is ``bot_id`` in ``event``: a new message
-    (not an edit, a deletion or the server's note) that mentions ``<@bot_id>``, by someone
-    else; ``None`` for any other. The bytes are searched first, so an event that does not
-    mention the bot costs no decoding."""
+    (a file's share too; not an edit, a deletion or the server's note) that mentions
+    ``<@bot_id>``, by someone else; ``None`` for any other. The bytes are searched first,
+    so an event that does not mention the bot costs no decoding."""
     if event.type != "message" or b"<@" + bot_id.encode() not in event.payload:
         return None
     message = orjson.loads(event.payload)
-    if message.get("subtype") not in (None, "thread_broadcast"):
+    if message.get("subtype") not in (None, "thread_broadcast", "file_share"):
         return None
     if message.get("user") == bot_id or bot_id not in mentioned(message.get("text", "")):
         return None

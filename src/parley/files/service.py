@@ -9,7 +9,8 @@
 - **Complete** (``files.completeUploadExternal``): the uploader titles 1-10 of their
   uploaded files and shares them, optionally, into a channel they may post in: one
   message of theirs there (``initial_comment`` its text, perhaps in a thread) carries
-  the files, through the same checks, rate limit and durable send path as any post.
+  the files (subtype ``file_share``, as Slack's), through the same checks, rate limit
+  and durable send path as any post.
   A file is completed once.
 - **Read** (``files.info``, ``files.list``, the download): a file is readable by its
   uploader and by whoever may see a channel it is shared in; to anyone else it does not
@@ -41,6 +42,8 @@ from parley.storage.models import Channel, StoredFile, User
 MAX_NAME = 255
 #: Files one ``files.completeUploadExternal`` completes at most (Slack's).
 MAX_COMPLETE = 10
+#: The subtype of a message that shares files (Slack's; Bolt's ``app.message`` hears it).
+FILE_SHARE = "file_share"
 #: The longest title kept.
 MAX_TITLE = 1000
 #: Microseconds an announced file waits to be uploaded and completed before it is
@@ -158,6 +161,7 @@ class Files:
             request = await self._sender.prepare_post(
                 user, channel.id, comment or "", thread_ts=thread_ts, rich=rich
             )
+            request = msgspec.structs.replace(request, subtype=FILE_SHARE)
         shares = (channel.id,) if channel is not None else ()
         for f in done:
             if not await self._directory.complete_file(f.id, user.id, f.title, shares):
