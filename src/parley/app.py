@@ -24,6 +24,7 @@ from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
 from parley.cache.evictions import Evictions, LocalEvictions
 from parley.cache.recent import RecentBuffer, RecentMessages
+from parley.cache.redis_claims import RedisClaims
 from parley.cache.redis_client import connect as redis_connect
 from parley.cache.redis_evictions import RedisEvictions
 from parley.cache.redis_leases import RedisLeases
@@ -257,6 +258,13 @@ async def start(settings: Settings) -> Services:
         write_thread=settings.ws_write_thread,
         write_threads=settings.ws_write_threads,
         request_reply=replies.acknowledged,
+        claim_request=(
+            RedisClaims(
+                redis_client, node=node_id(settings.worker_id), prefix=settings.redis_prefix
+            ).claim
+            if redis_client is not None
+            else None
+        ),
     )
     auth.on_revoked(gateway.revoked)
     svc = Services(

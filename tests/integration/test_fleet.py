@@ -17,10 +17,13 @@ import threading
 import time
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from parley import admin
 from parley.notify.fakes import running
 from tests.fleet import Fleet, get
+from tests.helpers import TEST_RATE_LIMIT
 from tests.push_support import pushes, wait_pushes
 from tests.subscriber import Subscriber, last_seq, run_subscribers, wait_for
 
@@ -317,6 +320,53 @@ def test_a_gateway_killed_under_load_loses_and_doubles_nothing(fleet, team):
     back = Subscriber(fleet.client(bots[0].token), channel, start + total, pinned(fleet, "gw1"))
     run_subscribers([back], lambda: None)
     assert back.connects == 1
+
+
+def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fleet, team):
+    """A Socket Mode app with a connection on each gateway: every gateway reads the
+    request, one claims it (Redis), so the app runs each command once."""
+    alice, _bots, channel = team
+    bot = admin.create_user(
+        fleet.settings(), "fleet-app", bot=True, app_token=True, rate_limit=TEST_RATE_LIMIT
+    )
+    admin.register_command(fleet.settings(), bot.user_id, "/fleetcmd")
+    opener = fleet.client(bot.token)
+    got: list[tuple[str, str]] = []
+    sockets = []
+    for gw in ("gw1", "gw2"):
+        ws = connect(
+            pinned(fleet, gw)(opener.apps_connections_open(app_token=bot.app_token)["url"])
+        )
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        sockets.append((gw, ws))
+
+    def serve(name: str, ws) -> None:
+        while True:
+            try:
+                frame = json.loads(ws.recv(timeout=3))
+            except (TimeoutError, ConnectionClosed):
+                return
+            if frame.get("type") == "slash_commands":
+                got.append((name, frame["payload"]["text"]))
+                reply = {"text": f"ran on {name}"}
+                ws.send(json.dumps({"envelope_id": frame["envelope_id"], "payload": reply}))
+
+    threads = [threading.Thread(target=serve, args=pair) for pair in sockets]
+    for t in threads:
+        t.start()
+    try:
+        web = fleet.client(alice.token)
+        for i in range(6):
+            args = {"channel": channel, "command": "/fleetcmd", "text": str(i)}
+            assert web.api_call("chat.command", json=args)["ok"]
+        wait_for(lambda: len(got) >= 6, 15, "six commands")
+        time.sleep(1)  # a second gateway's copy would have come by now
+        assert sorted(text for _gw, text in got) == [str(i) for i in range(6)]
+    finally:
+        for t in threads:
+            t.join(10)
+        for _gw, ws in sockets:
+            ws.close()
 
 
 def test_the_worker_pushes_offline_members_by_the_fleet_s_presence(fleet, team, providers):

@@ -150,8 +150,13 @@ class Gateway:
         write_thread: bool = True,
         write_threads: int = 0,
         request_reply: Callable[[bytes, dict], Awaitable[None]] | None = None,
+        claim_request: Callable[[Event], Awaitable[bool]] | None = None,
     ) -> None:
         self.hub = hub
+        #: Whether this gateway sends an app request its hub gave a Socket Mode
+        #: connection (``RedisClaims.claim``: one gateway of a fleet does); ``None``:
+        #: always (a gateway alone).
+        self.claim_request = claim_request
         #: Takes a Socket Mode app's reply to a request (the request event's payload,
         #: the acknowledgement's ``payload``): ``Replies.acknowledged``.
         self._request_reply = request_reply

@@ -32,8 +32,10 @@ apps, as in Slack's Events API.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -160,7 +162,13 @@ class SocketModeConnection(Connection):
 
     def deliver(self, event: Event) -> None:
         if event.type == APP_REQUEST:
-            self._send_request(event)
+            claim = self.gateway.claim_request
+            if claim is None:
+                self._send_request(event)
+            else:  # another gateway of the fleet may hold a connection of the app too
+                task = asyncio.get_running_loop().create_task(self._claimed(claim, event))
+                self._catch_ups.add(task)
+                task.add_done_callback(self._catch_ups.discard)
             return
         if event.type not in APP_EVENTS:
             return
@@ -239,6 +247,11 @@ class SocketModeConnection(Connection):
         self.send(envelope(envelope_id, event_id, event, self.user, attempts, kind))
         if self._timer is None:
             self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
+
+    async def _claimed(self, claim: Callable[[Event], Awaitable[bool]], request: Event) -> None:
+        """Sends ``request`` if this gateway's claim on it lands first."""
+        if await claim(request):
+            self._send_request(request)
 
     def _send_request(self, request: Event) -> None:
         """Sends a slash command or an interaction now (while the connection opens, it is

@@ -1,0 +1,46 @@
+"""Which gateway of a fleet sends an app its request (a slash command, a button pressed).
+
+An :data:`~parley.bus.interface.APP_REQUEST` reaches every gateway; each one holding a
+Socket Mode connection of the app would send it, and the app would run the command once
+per gateway. The gateways claim it first, ``SET <prefix>claim:<digest> <node> NX PX``
+under the digest of the request's payload (which is unique: its ``trigger_id`` and
+response URL are random): the one whose claim lands sends it, the others drop it.
+
+When Redis cannot answer, the request is sent anyway: a person is waiting, and an app
+that hears a command twice is better than one that never hears it (logged). A gateway
+alone (no Redis) needs no claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import redis.asyncio as redis
+
+from parley.bus.interface import Event
+from parley.cache.redis_client import FAILURES
+
+log = logging.getLogger(__name__)
+
+#: Milliseconds a claim is kept: far longer than a request is waited for.
+CLAIM_MS = 60_000
+
+
+class RedisClaims:
+    """Claims of app requests by the gateway ``node`` (see the module)."""
+
+    def __init__(self, client: redis.Redis, *, node: str, prefix: str = "parley:") -> None:
+        self._client = client
+        self._node = node
+        self._prefix = prefix + "claim:"
+
+    async def claim(self, request: Event) -> bool:
+        """Whether this node sends ``request``: its claim landed first, or Redis failed."""
+        digest = hashlib.sha256(request.payload).hexdigest()[:32]
+        try:
+            taken = await self._client.set(self._prefix + digest, self._node, nx=True, px=CLAIM_MS)
+        except FAILURES as exc:
+            log.warning("claiming an app request failed, sending it: %s", exc)
+            return True
+        return bool(taken)
