@@ -19,6 +19,8 @@ from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
 from parley.apps.link import AppLink
 from parley.apps.replies import Replies
+from parley.apps.triggers import Triggers
+from parley.apps.views import Views, route_acknowledgements
 from parley.bus.interface import EventBus
 from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
@@ -123,6 +125,8 @@ class Services:
     replies: Replies | None = None
     #: Files: uploads, shares and downloads (``files.*``, :mod:`parley.files`).
     files: Files | None = None
+    #: Apps' modals (``views.*``, :mod:`parley.apps.views`).
+    views: Views | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -215,8 +219,14 @@ async def start(settings: Settings) -> Services:
     api = Api(auth, limits, metrics)
     replies = Replies(directory, sender)
     app_link = AppLink(bus, presence)
+    triggers = Triggers(directory)
     commands = Commands(
-        directory=directory, access=access, limiter=limits, replies=replies, link=app_link
+        directory=directory,
+        access=access,
+        limiter=limits,
+        replies=replies,
+        link=app_link,
+        triggers=triggers,
     )
     actions = Actions(
         directory=directory,
@@ -225,6 +235,10 @@ async def start(settings: Settings) -> Services:
         limiter=limits,
         replies=replies,
         link=app_link,
+        triggers=triggers,
+    )
+    views = Views(
+        directory=directory, bus=bus, link=app_link, triggers=triggers, ids=ids, now_us=wall_us
     )
     hub = Hub()
     consumer = BusConsumer(
@@ -257,7 +271,7 @@ async def start(settings: Settings) -> Services:
         valid_token=auth.valid_key,
         write_thread=settings.ws_write_thread,
         write_threads=settings.ws_write_threads,
-        request_reply=replies.acknowledged,
+        request_reply=route_acknowledgements(replies.acknowledged, views),
         claim_request=(
             RedisClaims(
                 redis_client, node=node_id(settings.worker_id), prefix=settings.redis_prefix
@@ -290,6 +304,7 @@ async def start(settings: Settings) -> Services:
         actions=actions,
         replies=replies,
         files=Files(directory, access, sender, ids, max_file=settings.max_file),
+        views=views,
     )
     closers.append(app_link.close)
     metrics.gauges.add(lambda: _node_rows(hub, bus))

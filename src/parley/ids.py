@@ -88,6 +88,7 @@ class Kind(StrEnum):
     #: A group direct message (Slack's ``mpim``), as Slack's own ids of them begin.
     MPIM = "G"
     FILE = "F"
+    VIEW = "V"
 
 
 def encode_id(kind: Kind, value: int) -> str:

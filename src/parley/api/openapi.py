@@ -628,6 +628,63 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
     ),
     MethodDoc(
+        "views.open",
+        "Opens a modal for the person whose slash command or button press gave the app "
+        "`trigger_id` (good for 10 s: `expired_trigger_id`; another app's or a forged one: "
+        "`invalid_trigger_id`); a bot's token (`not_allowed_token_type`). The view: `type` "
+        "`modal`, `title` (and `submit`, `close`) `plain_text` of at most 24 characters, 1 "
+        "to 100 blocks, inputs `plain_text_input` or `static_select` (`submit` then "
+        "required), `private_metadata` up to 3,000 characters (`invalid_arguments`). The "
+        "person's connections get `view_opened`; a submission reaches the app as "
+        "`view_submission` (Socket Mode or its interactivity URL).",
+        args=(
+            Arg("trigger_id", _STR, "From the command or the button press.", required=True),
+            Arg("view", {"type": "object"}, "The modal.", required=True, text=_STR),
+        ),
+        result={"view": {"type": "object"}},
+        always=("view",),
+    ),
+    MethodDoc(
+        "views.update",
+        "Replaces an open modal of the app's (`view_id`, or the `external_id` it gave; "
+        "`not_found`), checked as `views.open`'s; with `hash`, only if unchanged since "
+        "(`hash_conflict`). The person's connections get `view_updated`.",
+        args=(
+            Arg("view_id", {"type": "string", "maxLength": 32}, "The view."),
+            Arg("external_id", {"type": "string", "maxLength": 255}, "Or the app's id for it."),
+            Arg("hash", {"type": "string", "maxLength": 64}, "The view's `hash` last seen."),
+            Arg("view", {"type": "object"}, "The modal.", required=True, text=_STR),
+        ),
+        result={"view": {"type": "object"}},
+        always=("view",),
+    ),
+    MethodDoc(
+        "views.push",
+        "A stack of modals is not supported (`not_supported`): use `views.update`.",
+        args=(
+            Arg("trigger_id", _STR, "From the command or the button press."),
+            Arg("view", {"type": "object"}, "The modal.", text=_STR),
+        ),
+    ),
+    MethodDoc(
+        "views.submit",
+        "Parley's: the person submits a modal shown to them (`view_not_found` once closed), "
+        "with `values` `{block_id: {action_id: value}}` (a text input's text, a menu "
+        "option's `value`). Values that do not fit the view answer `errors` by block and "
+        "are not sent; else the app gets `view_submission`, and its answer comes as "
+        "`view_errors`, `view_updated` or `view_closed`.",
+        args=(
+            Arg("view_id", {"type": "string", "maxLength": 32}, "The view.", required=True),
+            Arg("values", {"type": "object"}, "The inputs' values.", text=_STR),
+        ),
+        result={"errors": {"type": "object"}},
+    ),
+    MethodDoc(
+        "views.close",
+        "Parley's: the person closes a modal; it takes no submission after (the app is not told).",
+        args=(Arg("view_id", {"type": "string", "maxLength": 32}, "The view.", required=True),),
+    ),
+    MethodDoc(
         "pins.add",
         "Pins a message of a channel the caller is in (`already_pinned`, `too_many_pins` "
         "past 100); the channel gets `pin_added`.",

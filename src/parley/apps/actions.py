@@ -26,9 +26,10 @@ import orjson
 
 from parley import content, wire
 from parley.apps.callback import app_id
-from parley.apps.commands import person_in, trigger_id
+from parley.apps.commands import person_in
 from parley.apps.link import AppLink
 from parley.apps.replies import Replies
+from parley.apps.triggers import Triggers
 from parley.errors import ApiError, Code
 from parley.ids import format_ts
 from parley.pipeline.access import ChannelAccess
@@ -74,6 +75,7 @@ def block_actions(
     block_id: str,
     button: dict[str, Any],
     response_url: str,
+    trigger_id: str,
     at: int,
 ) -> dict[str, Any]:
     """Slack's ``block_actions`` payload for ``user`` pressing ``button``."""
@@ -98,7 +100,7 @@ def block_actions(
             "channel_id": channel.id,
             "is_ephemeral": False,
         },
-        "trigger_id": trigger_id(),
+        "trigger_id": trigger_id,
         "team": {"id": channel.team_id, "domain": team_domain},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -122,6 +124,7 @@ class Actions:
         limiter: Limiter,
         replies: Replies,
         link: AppLink,
+        triggers: Triggers,
     ) -> None:
         self._directory = directory
         self._store = store
@@ -129,6 +132,7 @@ class Actions:
         self._limiter = limiter
         self._replies = replies
         self._link = link
+        self._triggers = triggers
 
     async def press(
         self,
@@ -163,6 +167,7 @@ class Actions:
             block_id=block,
             button=button,
             response_url=response_url,
+            trigger_id=await self._triggers.issue(user.id, channel.id, bot.id),
             at=self._replies.now_us(),
         )
         endpoint = await self._directory.interactivity(bot.id)

@@ -19,11 +19,11 @@ command (``parley app command``) gets it, as Slack's apps do, and answers.
 from __future__ import annotations
 
 import logging
-import secrets
 
 from parley.apps.callback import app_id
 from parley.apps.link import AppLink
 from parley.apps.replies import Replies, parse_reply
+from parley.apps.triggers import Triggers
 from parley.errors import ApiError
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.limits import Limiter
@@ -36,11 +36,6 @@ INVALID_COMMAND = "invalid_command"
 NOT_ALLOWED_TOKEN_TYPE = "not_allowed_token_type"
 
 
-def trigger_id() -> str:
-    """A ``trigger_id``, shaped as Slack's (Parley has no modals to open with it)."""
-    return f"{secrets.randbelow(10**12)}.{secrets.token_hex(8)}"
-
-
 def payload(
     cmd: AppCommand,
     bot: User,
@@ -49,6 +44,7 @@ def payload(
     team_domain: str,
     text: str,
     response_url: str,
+    trigger_id: str,
 ) -> dict[str, str]:
     """The command as Slack sends it to an app (the form's fields; over Socket Mode the
     same as a JSON object)."""
@@ -65,7 +61,7 @@ def payload(
         "api_app_id": app_id(bot),
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id(),
+        "trigger_id": trigger_id,
     }
 
 
@@ -92,12 +88,14 @@ class Commands:
         limiter: Limiter,
         replies: Replies,
         link: AppLink,
+        triggers: Triggers,
     ) -> None:
         self._directory = directory
         self._access = access
         self._limiter = limiter
         self._replies = replies
         self._link = link
+        self._triggers = triggers
 
     async def run(
         self, user: User, channel_id: str | None, command: str | None, text: str, base_url: str
@@ -114,7 +112,8 @@ class Commands:
         team = await self._directory.team(user.team_id)
         response_url, granted = await self._replies.grant(user, channel, bot, base_url)
         domain = team.domain if team else ""
-        fields = payload(cmd, bot, user, channel, domain, text, response_url)
+        trigger = await self._triggers.issue(user.id, channel.id, bot.id)
+        fields = payload(cmd, bot, user, channel, domain, text, response_url, trigger)
         if not cmd.request_url:
             await self._link.socket(channel, bot.id, "slash_commands", fields, answers=True)
             return

@@ -12,7 +12,7 @@ from itertools import chain
 from typing import Protocol
 
 from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
-from parley.pipeline.events import MARKED
+from parley.pipeline.events import MARKED, VIEW_EVENTS
 
 
 class Subscriber(Protocol):
@@ -31,10 +31,10 @@ class Subscriber(Protocol):
 #: their own join (which comes to them as a :data:`JOIN_NOTICE`).
 _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
-#: Events for one user's connections (the event's ``user``): an ephemeral message and
-#: their read marks, to those that follow the channel; an app's request, to one of its
-#: bot's Socket Mode connections.
-_TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST})
+#: Events for one user's connections (the event's ``user``): an ephemeral message,
+#: their read marks and an app's modal, to those that follow the channel; an app's
+#: request, to one of its bot's Socket Mode connections.
+_TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST, *VIEW_EVENTS})
 
 #: Events for every connection of the team: a public channel made or renamed, a
 #: user's profile changed.

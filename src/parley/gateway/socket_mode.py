@@ -277,8 +277,8 @@ class SocketModeConnection(Connection):
         self._waiting.pop(envelope_id, None)
         request = self._requests.pop(envelope_id, None)
         reply = frame.get("payload")
-        if request is not None and isinstance(reply, dict) and reply:
-            self.gateway.request_acknowledged(request, reply)
+        if request is not None:  # a modal's submission is answered even with nothing
+            self.gateway.request_acknowledged(request, reply if isinstance(reply, dict) else {})
 
     def _resend_due(self) -> None:
         """Sends again what waited :data:`ACK_WAIT` seconds unacknowledged (as a new

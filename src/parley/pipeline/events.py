@@ -194,6 +194,23 @@ def marked(channel: Channel, user_id: str, ts: int, unread: int, at: int) -> Eve
     return _event(kind, channel.id, channel.team_id, 0, at, body, user_id)
 
 
+#: Parley's RTM events of an app's modal (``parley.apps.views``), for the person it is
+#: shown to: opened, updated, errors on a submission, closed.
+VIEW_OPENED, VIEW_UPDATED, VIEW_ERRORS, VIEW_CLOSED = (
+    "view_opened",
+    "view_updated",
+    "view_errors",
+    "view_closed",
+)
+VIEW_EVENTS = frozenset({VIEW_OPENED, VIEW_UPDATED, VIEW_ERRORS, VIEW_CLOSED})
+
+
+def for_user(kind: str, channel_id: str, team_id: str, user_id: str, body: dict) -> Event:
+    """An event for ``user_id``'s connections that follow ``channel_id`` (``kind`` one of
+    the hub's events for their user alone, :data:`VIEW_EVENTS`)."""
+    return _event(kind, channel_id, team_id, 0, 0, {"type": kind, **body}, user_id)
+
+
 def ephemeral(
     channel: Channel,
     to_user: str,

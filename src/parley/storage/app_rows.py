@@ -1,9 +1,11 @@
 """SQL both directory backends share for apps (``app_commands``, their endpoints and
-secrets) and pins."""
+secrets, their modals' ``views``) and pins."""
 
 from __future__ import annotations
 
-from parley.storage.models import AppCommand
+from collections.abc import Sequence
+
+from parley.storage.models import AppCommand, AppView
 
 #: The columns of an :class:`AppCommand`, in its fields' order.
 COMMAND_COLUMNS = "team_id, command, user_id, request_url, signing_secret, description, usage_hint"
@@ -44,6 +46,29 @@ def endpoint_query(table: str, placeholder: str) -> str:
         f"SELECT user_id, team_id, request_url, signing_secret FROM {table} "
         f"WHERE user_id = {placeholder}"
     )
+
+
+#: The columns of an :class:`AppView`, in its fields' order.
+VIEW_COLUMNS = "id, team_id, user_id, app_user_id, channel_id, body, hash, external_id, closed"
+
+
+def view_row(v: AppView) -> tuple:
+    """``v``'s values for :data:`VIEW_COLUMNS`."""
+    return (
+        v.id,
+        v.team_id,
+        v.user_id,
+        v.app_user_id,
+        v.channel_id,
+        v.body,
+        v.hash,
+        v.external_id,
+        int(v.closed),
+    )
+
+
+def view_from_row(row: Sequence) -> AppView:
+    return AppView(*row[:8], bool(row[8]))
 
 
 #: A channel's pins, the newest first (``{p}``: the backend's placeholder).

@@ -18,6 +18,7 @@ from parley.notify.payloads import Notice
 from parley.notify.prefs import Prefs
 from parley.storage.models import (
     AppCommand,
+    AppView,
     Caller,
     Channel,
     CommandResponse,
@@ -127,6 +128,22 @@ class Directory(Protocol):
 
     async def pins(self, channel_id: str) -> list[Pin]:
         """The channel's pins, the newest first."""
+        ...
+
+    async def put_view(self, v: AppView, now: int, stale_before: int) -> None:
+        """Writes an app's modal (new, or as it now is), forgetting those not written
+        since before ``stale_before``."""
+        ...
+
+    async def view(self, view_id: str) -> AppView | None: ...
+
+    async def view_by_external(self, team_id: str, external_id: str) -> AppView | None:
+        """The newest modal of the team the app named ``external_id``."""
+        ...
+
+    async def meta_default(self, key: str, value: str) -> str:
+        """The installation's ``key`` (a secret shared by every node), set to ``value``
+        first if it had none."""
         ...
 
     async def create_file(self, f: StoredFile, stale_before: int, most: int) -> bool:

@@ -150,6 +150,22 @@ def channel_from_row(row: Sequence) -> Channel:
     return Channel(*(bool(v) if i in flags else v for i, v in enumerate(row[:CHANNEL_WIDTH])))
 
 
+class AppView(msgspec.Struct, frozen=True):
+    """A modal an app opened for a person (``parley.apps.views``): shown to ``user_id``,
+    owned by the app of the bot ``app_user_id``, opened from ``channel_id`` (where its
+    events go), ``body`` the view as the app gave it (validated JSON)."""
+
+    id: str
+    team_id: str
+    user_id: str
+    app_user_id: str
+    channel_id: str
+    body: str
+    hash: str
+    external_id: str
+    closed: bool = False
+
+
 class StoredFile(msgspec.Struct, frozen=True):
     """A file a user uploads (``parley.files``): announced with its name and length, its
     content received once at its upload URL (whose secret is kept as ``upload_hash``,

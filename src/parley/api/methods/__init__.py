@@ -19,6 +19,7 @@ from parley.api.methods import (
     search,
     team,
     users,
+    views,
 )
 
 if TYPE_CHECKING:
@@ -42,5 +43,6 @@ def register_all(api: Api, svc: Services) -> None:
         push,
         admin,
         apps,
+        views,
     ):
         family.register(api, svc)

@@ -46,6 +46,7 @@ from parley.storage.models import (
     CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
+    AppView,
     Caller,
     Channel,
     CommandResponse,
@@ -60,6 +61,7 @@ from parley.storage.models import (
 )
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql import files as file_ops
+from parley.storage.mysql import views as view_ops
 from parley.storage.mysql.urls import DbUrl, topology
 
 _USER_COLS = USER_COLUMNS
@@ -909,6 +911,18 @@ class MysqlDirectory:
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
+
+    async def put_view(self, v: AppView, now: int, stale_before: int) -> None:
+        await self._write(view_ops.op_put_view, v, now, stale_before)
+
+    async def view(self, view_id: str) -> AppView | None:
+        return await self._read(view_ops.q_view, view_id)
+
+    async def view_by_external(self, team_id: str, external_id: str) -> AppView | None:
+        return await self._read(view_ops.q_view_by_external, team_id, external_id)
+
+    async def meta_default(self, key: str, value: str) -> str:
+        return await self._write(view_ops.op_meta_default, key, value)
 
     async def create_file(self, f: StoredFile, stale_before: int, most: int) -> bool:
         return await self._write(file_ops.op_create_file, f, stale_before, most)

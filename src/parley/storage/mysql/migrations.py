@@ -183,6 +183,17 @@ DIRECTORY: list[list[str]] = [
             PRIMARY KEY (file_id, channel_id), INDEX file_shares_channel (channel_id)
         ) {options}""",
     ],
+    # v17: apps' modals (parley.apps.views)
+    [
+        """CREATE TABLE IF NOT EXISTS views (
+            id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            user_id VARCHAR(64) NOT NULL, app_user_id VARCHAR(64) NOT NULL,
+            channel_id VARCHAR(64) NOT NULL, body MEDIUMTEXT NOT NULL,
+            hash VARCHAR(64) NOT NULL, external_id VARCHAR(255) NOT NULL,
+            closed TINYINT NOT NULL DEFAULT 0, updated BIGINT NOT NULL,
+            INDEX views_external (team_id, external_id), INDEX views_updated (updated)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -37,6 +37,7 @@ from parley.storage.models import (
     CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
+    AppView,
     Caller,
     Channel,
     CommandResponse,
@@ -51,6 +52,7 @@ from parley.storage.models import (
 )
 from parley.storage.sqlite import files as file_ops
 from parley.storage.sqlite import migrations
+from parley.storage.sqlite import views as view_ops
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
 
 FILENAME = "meta.db"
@@ -469,6 +471,18 @@ class SqliteDirectory:
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
+
+    async def put_view(self, v: AppView, now: int, stale_before: int) -> None:
+        await self._writer.submit(view_ops.op_put_view, v, now, stale_before)
+
+    async def view(self, view_id: str) -> AppView | None:
+        return await self._read(view_ops.q_view, view_id)
+
+    async def view_by_external(self, team_id: str, external_id: str) -> AppView | None:
+        return await self._read(view_ops.q_view_by_external, team_id, external_id)
+
+    async def meta_default(self, key: str, value: str) -> str:
+        return await self._writer.submit(view_ops.op_meta_default, key, value)
 
     async def create_file(self, f: StoredFile, stale_before: int, most: int) -> bool:
         return await self._writer.submit(file_ops.op_create_file, f, stale_before, most)

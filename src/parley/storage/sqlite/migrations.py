@@ -155,6 +155,17 @@ DIRECTORY = [
     );
     CREATE INDEX file_shares_channel ON file_shares (channel_id);
     """,
+    # v17: apps' modals (parley.apps.views)
+    """
+    CREATE TABLE views (
+        id TEXT PRIMARY KEY, team_id TEXT NOT NULL, user_id TEXT NOT NULL,
+        app_user_id TEXT NOT NULL, channel_id TEXT NOT NULL, body TEXT NOT NULL,
+        hash TEXT NOT NULL, external_id TEXT NOT NULL, closed INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL
+    );
+    CREATE INDEX views_external ON views (team_id, external_id);
+    CREATE INDEX views_updated ON views (updated);
+    """,
 ]
 
 SHARD = [

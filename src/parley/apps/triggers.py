@@ -1,0 +1,68 @@
+"""``trigger_id``: what a slash command or a button pressed gives an app so it may open a
+modal for that person (``views.open``), for :data:`TRIGGER_TTL` seconds.
+
+A trigger is signed, not stored: ``<expires ms>.<person>.<channel>.<app's bot>.<mac>``,
+the MAC an HMAC-SHA256 under the installation's key (``meta.trigger_key``, made once
+and shared by every node through the directory). So any API node checks one, and an
+app can neither forge one nor use another app's. Slack's are good for 3 seconds and
+once; Parley's for longer (a loaded machine's app should not miss its modal) and not
+only once (nothing is stored to remember a use).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+
+from parley.errors import ApiError
+from parley.storage.interface import Directory
+
+#: Seconds a trigger opens a modal (Slack's: 3).
+TRIGGER_TTL = 10.0
+#: The ``meta`` key of the installation's trigger key.
+KEY = "trigger_key"
+INVALID = "invalid_trigger_id"
+EXPIRED = "expired_trigger_id"
+
+
+class Triggers:
+    """Issues and checks triggers (see the module)."""
+
+    def __init__(self, directory: Directory, clock: Callable[[], float] = time.time) -> None:
+        self._directory = directory
+        self._clock = clock
+        self._key: bytes | None = None
+
+    async def _secret(self) -> bytes:
+        if self._key is None:
+            stored = await self._directory.meta_default(KEY, secrets.token_hex(32))
+            self._key = bytes.fromhex(stored)
+        return self._key
+
+    def _mac(self, key: bytes, body: str) -> str:
+        return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def issue(self, user_id: str, channel_id: str, app_user_id: str) -> str:
+        """A trigger for the app of ``app_user_id`` to open a modal for ``user_id``, who
+        acted in ``channel_id``."""
+        expires = int((self._clock() + TRIGGER_TTL) * 1000)
+        body = f"{expires}.{user_id}.{channel_id}.{app_user_id}"
+        return f"{body}.{self._mac(await self._secret(), body)}"
+
+    async def check(self, trigger_id: str | None, app_user_id: str) -> tuple[str, str]:
+        """The person and channel of a trigger issued to ``app_user_id``'s app:
+        ``invalid_trigger_id`` for anything else, ``expired_trigger_id`` once late."""
+        parts = (trigger_id or "").split(".")
+        if len(parts) != 5 or not parts[0].isdigit():
+            raise ApiError(INVALID)
+        body, mac = ".".join(parts[:4]), parts[4]
+        if not hmac.compare_digest(mac, self._mac(await self._secret(), body)):
+            raise ApiError(INVALID)
+        if parts[3] != app_user_id:
+            raise ApiError(INVALID)
+        if int(parts[0]) < self._clock() * 1000:
+            raise ApiError(EXPIRED)
+        return parts[1], parts[2]

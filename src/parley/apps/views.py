@@ -1,0 +1,381 @@
+"""Modals: an app opens one for a person (``views.open`` with a command's or a button's
+``trigger_id``, :mod:`parley.apps.triggers`), the person fills it in and submits it, and
+the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` expects.
+
+- **Open** (``views.open``, the app's bot token): a ``modal`` view (:func:`parse_view`)
+  gets an id (``V…``), is kept in the directory, and goes to the person's connections
+  (Parley's RTM event ``view_opened``, without its ``private_metadata``, which is the
+  app's). ``views.update`` (by ``view_id`` or ``external_id``, with ``hash`` checked when
+  given: ``hash_conflict``) replaces it, as ``view_updated``. ``views.push`` (a stack of
+  views) is not supported.
+- **Submit** (Parley's ``views.submit``, the person's token): the values of the view's
+  ``input`` blocks (``plain_text_input``, ``static_select``), checked against the view
+  as stored: an unknown block or action, an option the menu does not have, a required
+  input left empty (answered ``{"errors": ...}`` at once, as Slack's client does). The
+  app gets ``view_submission`` (``view.state.values``, ``callback_id``,
+  ``private_metadata``), over Socket Mode (an ``interactive`` envelope whose
+  acknowledgement's ``payload`` is the answer) or POSTed to its interactivity URL (the
+  answer is the body). The answer's ``response_action``: none or ``clear`` closes the
+  view (``view_closed``), ``errors`` shows them by block (``view_errors``), ``update`` or
+  ``push`` shows the view it gives (``view_updated``).
+- **Close** (Parley's ``views.close``): the person closes it; a closed view takes no
+  submission (``view_not_found``). The app is not told (no ``view_closed`` payload).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+import orjson
+
+from parley.apps.callback import app_id
+from parley.apps.link import AppLink
+from parley.apps.triggers import Triggers
+from parley.bus.interface import EventBus
+from parley.errors import ApiError, Code
+from parley.ids import Kind, Snowflake, encode_id
+from parley.pipeline import events
+from parley.storage.interface import Directory
+from parley.storage.models import AppView, Channel, User
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 24
+MAX_BLOCKS = 100
+MAX_METADATA = 3000
+MAX_VALUE = 3000
+#: Seconds a view is kept after it was last written.
+VIEW_TTL = 24 * 3600
+#: The input elements a modal may hold.
+ELEMENTS = frozenset({"plain_text_input", "static_select"})
+VIEW_NOT_FOUND = "view_not_found"
+OPENED, UPDATED = events.VIEW_OPENED, events.VIEW_UPDATED
+ERRORS, CLOSED = events.VIEW_ERRORS, events.VIEW_CLOSED
+
+
+def _bad(detail: str) -> ApiError:
+    return ApiError(Code.INVALID_ARGUMENTS, data={"arg": "view", "detail": detail})
+
+
+def _plain(value: Any, name: str, longest: int, required: bool) -> dict | None:
+    if value is None and not required:
+        return None
+    if (
+        not isinstance(value, dict)
+        or value.get("type") != "plain_text"
+        or not isinstance(value.get("text"), str)
+        or not 0 < len(value["text"]) <= longest
+    ):
+        raise _bad(f"{name}: plain_text of 1 to {longest} characters")
+    return value
+
+
+def parse_view(raw: Any) -> dict[str, Any]:
+    """A modal as an app gives it (an object, or its JSON text), checked: ``type``
+    ``modal``, ``title`` (and ``submit``, ``close``) ``plain_text`` of at most
+    :data:`MAX_TITLE` characters, ``submit`` when it has inputs, at most
+    :data:`MAX_BLOCKS` blocks, each input's ``element`` one of :data:`ELEMENTS` with an
+    ``action_id`` (given ids are kept; missing ones are made, as Slack makes them),
+    ``private_metadata`` of at most :data:`MAX_METADATA` characters."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _bad("not JSON") from None
+    if not isinstance(raw, dict) or raw.get("type") != "modal":
+        raise _bad("a view of type modal")
+    view = dict(raw)
+    _plain(view.get("title"), "title", MAX_TITLE, True)
+    _plain(view.get("submit"), "submit", MAX_TITLE, False)
+    _plain(view.get("close"), "close", MAX_TITLE, False)
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= MAX_BLOCKS:
+        raise _bad(f"blocks: 1 to {MAX_BLOCKS}")
+    checked = []
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise _bad(f"blocks[{i}]: an object with a type")
+        block = dict(block)
+        if block["type"] == "input":
+            element = block.get("element")
+            if not isinstance(element, dict) or element.get("type") not in ELEMENTS:
+                raise _bad(f"blocks[{i}].element: one of {sorted(ELEMENTS)}")
+            _plain(block.get("label"), f"blocks[{i}].label", 2000, True)
+            block.setdefault("block_id", f"b{i}")
+            block["element"] = {"action_id": f"a{i}", **element}
+            if element["type"] == "static_select" and not _options(block["element"]):
+                raise _bad(f"blocks[{i}].element: options")
+        checked.append(block)
+    view["blocks"] = checked
+    if any(b["type"] == "input" for b in checked) and "submit" not in view:
+        raise _bad("submit: required when the view has inputs")
+    metadata = view.get("private_metadata", "")
+    if not isinstance(metadata, str) or len(metadata) > MAX_METADATA:
+        raise _bad(f"private_metadata: a string of at most {MAX_METADATA} characters")
+    for name in ("callback_id", "external_id"):
+        if not isinstance(view.get(name, ""), str) or len(view.get(name, "")) > 255:
+            raise _bad(f"{name}: a string of at most 255 characters")
+    return view
+
+
+def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    options = element.get("options")
+    return [o for o in options if isinstance(o, dict)] if isinstance(options, list) else []
+
+
+def submitted(view: dict[str, Any], raw: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``state.values`` of a submission (``{block_id: {action_id: value}}``, as the
+    person's client sends them: a string for a text input, an option's ``value`` for a
+    menu) checked against ``view``'s inputs, and the errors by block (a required input
+    left empty, an option the menu does not have)."""
+    given = raw if isinstance(raw, dict) else {}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        block_id, element = block["block_id"], block["element"]
+        action_id, kind = element["action_id"], element["type"]
+        entry = given.get(block_id, {})
+        value = entry.get(action_id) if isinstance(entry, dict) else None
+        value = value if isinstance(value, str) and value != "" else None
+        if kind == "plain_text_input":
+            if value is not None and len(value) > MAX_VALUE:
+                errors[block_id] = f"at most {MAX_VALUE} characters"
+                continue
+            state: dict[str, Any] = {"type": kind, "value": value}
+        else:
+            chosen = next((o for o in _options(element) if o.get("value") == value), None)
+            if value is not None and chosen is None:
+                errors[block_id] = "not one of the options"
+                continue
+            state = {"type": kind, "selected_option": chosen}
+        if value is None and not block.get("optional", False):
+            errors[block_id] = "required"
+            continue
+        values[block_id] = {action_id: state}
+    return values, errors
+
+
+def shown(v: AppView) -> dict[str, Any]:
+    """``v`` as the person's client gets it: without the app's ``private_metadata``."""
+    body = orjson.loads(v.body)
+    body.pop("private_metadata", None)
+    return {**body, "id": v.id, "hash": v.hash}
+
+
+def view_object(v: AppView, bot: User, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``v`` as Slack shows it to the app (``views.open``'s answer, ``view_submission``)."""
+    body = orjson.loads(v.body)
+    return {
+        "id": v.id,
+        "team_id": v.team_id,
+        "type": "modal",
+        "title": body["title"],
+        "submit": body.get("submit"),
+        "close": body.get("close"),
+        "blocks": body["blocks"],
+        "private_metadata": body.get("private_metadata", ""),
+        "callback_id": body.get("callback_id", ""),
+        "external_id": v.external_id,
+        "state": {"values": values or {}},
+        "hash": v.hash,
+        "clear_on_close": bool(body.get("clear_on_close", False)),
+        "notify_on_close": bool(body.get("notify_on_close", False)),
+        "root_view_id": v.id,
+        "previous_view_id": None,
+        "app_id": app_id(bot),
+        "app_installed_team_id": v.team_id,
+        "bot_id": bot.bot_id or "",
+    }
+
+
+def _hash() -> str:
+    return f"{int(time.time())}.{secrets.token_hex(6)}"
+
+
+class Views:
+    """Modals (see the module)."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        bus: EventBus,
+        link: AppLink,
+        triggers: Triggers,
+        ids: Snowflake,
+        now_us: Callable[[], int],
+    ) -> None:
+        self._directory = directory
+        self._bus = bus
+        self._link = link
+        self._triggers = triggers
+        self._ids = ids
+        self._now_us = now_us
+
+    async def open(self, bot: User, trigger_id: str | None, raw: Any) -> dict[str, Any]:
+        """``views.open``: the view as the app sees it."""
+        user_id, channel_id = await self._triggers.check(trigger_id, bot.id)
+        body = parse_view(raw)
+        v = AppView(
+            id=encode_id(Kind.VIEW, self._ids.next()),
+            team_id=bot.team_id,
+            user_id=user_id,
+            app_user_id=bot.id,
+            channel_id=channel_id,
+            body=orjson.dumps(body).decode(),
+            hash=_hash(),
+            external_id=body.get("external_id", ""),
+        )
+        await self._put(v)
+        self._tell(v, OPENED, {"view": shown(v)})
+        return view_object(v, bot)
+
+    async def update(
+        self,
+        bot: User,
+        view_id: str | None,
+        external_id: str | None,
+        raw: Any,
+        expected_hash: str | None,
+    ) -> dict[str, Any]:
+        """``views.update``: the view as the app now sees it."""
+        v = await self._of_app(bot, view_id, external_id)
+        if expected_hash and expected_hash != v.hash:
+            raise ApiError("hash_conflict")
+        v = await self._replace(v, parse_view(raw))
+        return view_object(v, bot)
+
+    async def submit(self, user: User, view_id: str | None, raw: Any) -> dict[str, Any]:
+        """``views.submit`` (Parley's): ``{"errors": ...}`` when the values do not fit
+        the view (nothing is sent), else ``{}`` once the app has the submission."""
+        v = await self._shown_to(user, view_id)
+        body = orjson.loads(v.body)
+        values, errors = submitted(body, raw)
+        if errors:
+            return {"errors": errors}
+        bot = await self._directory.user(v.app_user_id)
+        if bot is None or bot.deleted:
+            raise ApiError(VIEW_NOT_FOUND)
+        fields = {
+            "type": "view_submission",
+            "team": {"id": v.team_id, "domain": ""},
+            "user": {
+                "id": user.id,
+                "username": user.name,
+                "name": user.name,
+                "team_id": user.team_id,
+            },
+            "api_app_id": app_id(bot),
+            "token": "",
+            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id),
+            "view": view_object(v, bot, values),
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        endpoint = await self._directory.interactivity(bot.id)
+        if endpoint is None:
+            channel = Channel(v.channel_id, v.team_id, "", True, bot.id, 0)
+            await self._link.socket(channel, bot.id, "interactive", fields, answers=True)
+            return {}
+        form = {"payload": orjson.dumps(fields).decode()}
+        answer = await self._link.post(endpoint.request_url, endpoint.signing_secret, form)
+        try:
+            obj = orjson.loads(answer.content) if answer.content.strip() else {}
+        except orjson.JSONDecodeError:
+            obj = {}
+        await self.answered(v.id, obj if isinstance(obj, dict) else {})
+        return {}
+
+    async def close(self, user: User, view_id: str | None) -> None:
+        """``views.close`` (Parley's): the person closed it."""
+        v = await self._shown_to(user, view_id)
+        await self._put(msgspec.structs.replace(v, closed=True))
+
+    async def answered(self, view_id: str, obj: dict[str, Any]) -> None:
+        """The app's answer to a submission of ``view_id`` (see the module); what it
+        gets wrong is logged, and the view stays open."""
+        v = await self._directory.view(view_id)
+        if v is None or v.closed:
+            return
+        action = obj.get("response_action")
+        if action in (None, "clear"):
+            await self._put(msgspec.structs.replace(v, closed=True))
+            self._tell(v, CLOSED, {"view_id": v.id})
+        elif action == "errors" and isinstance(obj.get("errors"), dict):
+            errors = {str(k): str(e) for k, e in obj["errors"].items()}
+            self._tell(v, ERRORS, {"view_id": v.id, "errors": errors})
+        elif action in ("update", "push"):
+            try:
+                await self._replace(v, parse_view(obj.get("view")))
+            except ApiError as exc:
+                log.info("apps: a submission's answer had a bad view: %s", exc.data)
+        else:
+            log.info("apps: a submission's answer said %r", action)
+
+    async def acknowledged(self, request: bytes, obj: dict[str, Any]) -> None:
+        """A Socket Mode acknowledgement of a ``view_submission`` request."""
+        view_id = orjson.loads(request).get("payload", {}).get("view", {}).get("id", "")
+        try:
+            await self.answered(view_id, obj)
+        except Exception:  # the directory failing: the app cannot be told
+            log.exception("apps: a submission's answer failed")
+
+    async def _replace(self, v: AppView, body: dict[str, Any]) -> AppView:
+        v = msgspec.structs.replace(
+            v,
+            body=orjson.dumps(body).decode(),
+            hash=_hash(),
+            external_id=body.get("external_id", v.external_id),
+        )
+        await self._put(v)
+        self._tell(v, UPDATED, {"view": shown(v)})
+        return v
+
+    async def _put(self, v: AppView) -> None:
+        now = self._now_us()
+        await self._directory.put_view(v, now, now - VIEW_TTL * 1_000_000)
+
+    async def _of_app(self, bot: User, view_id: str | None, external_id: str | None) -> AppView:
+        if view_id:
+            v = await self._directory.view(view_id)
+        elif external_id:
+            v = await self._directory.view_by_external(bot.team_id, external_id)
+        else:
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": "view_id or external_id"})
+        if v is None or v.app_user_id != bot.id or v.closed:
+            raise ApiError("not_found")
+        return v
+
+    async def _shown_to(self, user: User, view_id: str | None) -> AppView:
+        v = await self._directory.view(view_id) if view_id else None
+        if v is None or v.user_id != user.id or v.closed:
+            raise ApiError(VIEW_NOT_FOUND)
+        return v
+
+    def _tell(self, v: AppView, kind: str, body: dict[str, Any]) -> None:
+        """An RTM event about ``v`` for the person it is shown to."""
+        self._bus.publish(events.for_user(kind, v.channel_id, v.team_id, v.user_id, body))
+
+
+def route_acknowledgements(
+    replies: Callable[[bytes, dict], Awaitable[None]], views: Views
+) -> Callable[[bytes, dict], Awaitable[None]]:
+    """The gateway's ``request_reply``: a Socket Mode acknowledgement of a
+    ``view_submission`` goes to :meth:`Views.acknowledged` (even with no payload: it
+    closes the view), any other with a payload to ``replies``."""
+
+    async def acknowledged(request: bytes, obj: dict) -> None:
+        if orjson.loads(request).get("payload", {}).get("type") == "view_submission":
+            await views.acknowledged(request, obj)
+        elif obj:
+            await replies(request, obj)
+
+    return acknowledged

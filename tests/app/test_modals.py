@@ -1,0 +1,194 @@
+"""Modals: a Bolt app, unmodified, opens one with a slash command's ``trigger_id``
+(``views.open``); the person's connection gets it (``view_opened``, without the app's
+``private_metadata``), submits it (Parley's ``views.submit``) and the app's
+``@app.view`` hears ``view_submission``: its errors come back to the person, its update
+replaces the view, its plain acknowledgement closes it. Over Socket Mode and HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import pytest
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from websockets.sync.client import connect
+
+from parley import admin
+from parley.server import free_port
+from tests.helpers import bolt_over_http, error_of
+from tests.subscriber import wait_for
+
+_n = itertools.count()
+
+TICKET_VIEW = {
+    "type": "modal",
+    "callback_id": "ticket",
+    "private_metadata": "app's own",
+    "title": {"type": "plain_text", "text": "New ticket"},
+    "submit": {"type": "plain_text", "text": "File it"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "title",
+            "label": {"type": "plain_text", "text": "Title"},
+            "element": {"type": "plain_text_input", "action_id": "t"},
+        },
+        {
+            "type": "input",
+            "block_id": "urgency",
+            "label": {"type": "plain_text", "text": "Urgency"},
+            "element": {
+                "type": "static_select",
+                "action_id": "u",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Low"}, "value": "low"},
+                    {"text": {"type": "plain_text", "text": "High"}, "value": "high"},
+                ],
+            },
+        },
+    ],
+}
+
+
+@pytest.fixture()
+def room(server):
+    tag = next(_n)
+    bot = server.user(f"modal{tag}", bot=True, app_token=True)
+    person = server.user(f"modal{tag}-person")
+    channel = server.client(person.token).conversations_create(name=f"modal{tag}")["channel"]
+    return bot, person, channel["id"], f"/ticket{tag}"
+
+
+def ticket_app(bot, server, name: str, **app_args) -> tuple[App, list[dict]]:
+    """The app: ``name`` opens the ticket modal; a submission titled ``bad`` gets an
+    error, ``more`` an updated view, anything else is filed in the channel."""
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"), **app_args)
+    heard: list[dict] = []
+
+    @app.command(name)
+    def open_ticket(ack, body, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=TICKET_VIEW)
+
+    @app.view("ticket")
+    def filed(ack, body, view, client):
+        heard.append(view)
+        values = view["state"]["values"]
+        title = values["title"]["t"]["value"]
+        if title == "bad":
+            ack(response_action="errors", errors={"title": "not that title"})
+            return
+        if title == "more":
+            more = {**TICKET_VIEW, "title": {"type": "plain_text", "text": "Tell me more"}}
+            ack(response_action="update", view=more)
+            return
+        ack()
+        urgency = values["urgency"]["u"]["selected_option"]["value"]
+        client.chat_postMessage(channel=body["user"]["id"], text=f"filed {title} ({urgency})")
+
+    return app, heard
+
+
+def frame_of(ws, kind: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if frame.get("type") == kind:
+            return frame
+
+
+def run(web: WebClient, channel: str, command: str) -> None:
+    web.api_call("chat.command", json={"channel": channel, "command": command, "text": ""})
+
+
+def submit(web: WebClient, view_id: str, title: str, urgency: str = "low") -> dict:
+    values = {"title": {"t": title}, "urgency": {"u": urgency}}
+    return web.api_call("views.submit", json={"view_id": view_id, "values": values}).data
+
+
+def check_a_modal(server, bot, person, channel, name) -> None:
+    """The person's side of the ticket app's modal."""
+    web = server.client(person.token)
+    with connect(web.rtm_connect()["url"]) as ws:
+        assert '"hello"' in ws.recv(timeout=10)
+        run(web, channel, name)
+        opened = frame_of(ws, "view_opened")["view"]
+        assert opened["title"]["text"] == "New ticket" and opened["id"].startswith("V")
+        assert "private_metadata" not in opened  # the app's, not the person's
+        view_id = opened["id"]
+        # checked here, before the app hears of it
+        out = submit(web, view_id, "", "nonsense")
+        assert out["errors"] == {"title": "required", "urgency": "not one of the options"}
+        # the app's errors come back to the person, the view stays open
+        assert submit(web, view_id, "bad") == {"ok": True}
+        assert frame_of(ws, "view_errors")["errors"] == {"title": "not that title"}
+        # the app's update replaces it
+        submit(web, view_id, "more")
+        assert frame_of(ws, "view_updated")["view"]["title"]["text"] == "Tell me more"
+        # a plain acknowledgement closes it; a closed view takes nothing more
+        submit(web, view_id, "printer on fire", "high")
+        assert frame_of(ws, "view_closed")["view_id"] == view_id
+        again = {"view_id": view_id, "values": {}}
+        assert error_of(web.api_call, "views.submit", json=again) == "view_not_found"
+    dm = web.conversations_open(users=bot.user_id)["channel"]["id"]
+    wait_for(
+        lambda: any(
+            m["text"] == "filed printer on fire (high)"
+            for m in web.conversations_history(channel=dm)["messages"]
+        ),
+        10,
+        "the app's message",
+    )
+
+
+def test_a_bolt_app_opens_a_modal_and_hears_it_submitted_over_socket_mode(server, room):
+    bot, person, channel, name = room
+    admin.register_command(server.settings, bot.user_id, name)
+    app, heard = ticket_app(bot, server, name)
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        check_a_modal(server, bot, person, channel, name)
+    finally:
+        handler.close()
+    assert [v["private_metadata"] for v in heard] == ["app's own"] * 3  # kept for the app
+    assert heard[0]["state"]["values"]["urgency"]["u"]["selected_option"]["value"] == "low"
+
+
+def test_a_bolt_app_over_http_opens_a_modal_and_hears_it_submitted(server, room):
+    bot, person, channel, name = room
+    port = free_port("127.0.0.1")
+    url = f"http://127.0.0.1:{port}/slack/events"
+    admin.register_command(server.settings, bot.user_id, name, url)
+    secret = admin.register_interactivity(server.settings, bot.user_id, url)["signing_secret"]
+    app, heard = ticket_app(bot, server, name, signing_secret=secret)
+    with bolt_over_http(app, port):
+        check_a_modal(server, bot, person, channel, name)
+    assert len(heard) == 3
+
+
+def test_triggers_and_views_are_checked(server, room):
+    bot, person, _channel, _name = room
+    app_web = server.client(bot.token)
+    web = server.client(person.token)
+    assert error_of(app_web.views_open, trigger_id="1.2.3", view=TICKET_VIEW) == (
+        "invalid_trigger_id"
+    )
+    other = server.user(f"modal-other-{next(_n)}", bot=True)
+    forged = f"{int(time.time() * 1000) + 9000}.{person.user_id}.C1.{bot.user_id}.00"
+    assert error_of(app_web.views_open, trigger_id=forged, view=TICKET_VIEW) == (
+        "invalid_trigger_id"
+    )
+    assert error_of(server.client(other.token).views_open, trigger_id="x", view={}) == (
+        "invalid_trigger_id"
+    )
+    assert error_of(web.views_open, trigger_id="x", view=TICKET_VIEW) == "not_allowed_token_type"
+    assert error_of(web.api_call, "views.submit", json={"view_id": "VNOTHING"}) == (
+        "view_not_found"
+    )
+    assert error_of(app_web.views_update, view_id="VNOTHING", view=TICKET_VIEW) == "not_found"
+    assert error_of(app_web.views_push, trigger_id="x", view=TICKET_VIEW) == "not_supported"
