@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
 
 from parley import admin
 from tests.app.test_files import png
+from tests.app.test_modals import TICKET_VIEW
 from tests.helpers import TEST_RATE_LIMIT, HttpReceiver, server_in_thread
 
 PASSWORD = "correct horse battery"
@@ -478,6 +482,59 @@ def test_a_slash_command_runs_and_its_app_answers_only_to_who_ran_it(browser, wo
         assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
     finally:
         app.close()
+
+
+def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser, world, shots):
+    """bob runs ``/ticket``: the Bolt app's modal opens; submitted empty, the page says
+    what is required; the app's own error shows under its input; filled in, it closes
+    and the app files the ticket in the channel."""
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("ticketbot", bot=True, app_token=True)
+    srv.client(alice_creds.token).conversations_invite(channel=general, users=bot.user_id)
+    admin.register_command(srv.settings, bot.user_id, "/ticket")
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+
+    @app.command("/ticket")
+    def open_ticket(ack, body, client):
+        ack()
+        view = {**TICKET_VIEW, "private_metadata": body["channel_id"]}
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view("ticket")
+    def filed(ack, view, client):
+        values = view["state"]["values"]
+        title = values["title"]["t"]["value"]
+        if title == "bad":
+            ack(response_action="errors", errors={"title": "not that title"})
+            return
+        ack()
+        urgency = values["urgency"]["u"]["selected_option"]["value"]
+        client.chat_postMessage(
+            channel=view["private_metadata"], text=f"filed: {title} ({urgency})"
+        )
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        say(bob, "/ticket")
+        bob.wait_for_selector("#modal[open] h2:has-text('New ticket')")
+        bob.click("#modal button[type=submit]")
+        bob.wait_for_selector(
+            "#modal .modal-input[data-block=title] .modal-error:has-text('required')"
+        )
+        bob.fill("#modal .modal-input[data-block=title] input", "bad")
+        bob.select_option("#modal .modal-input[data-block=urgency] select", "high")
+        bob.click("#modal button[type=submit]")
+        bob.wait_for_selector("#modal .modal-error:has-text('not that title')")
+        bob.screenshot(path=str(shots / "modal.png"))
+        bob.fill("#modal .modal-input[data-block=title] input", "printer on fire")
+        bob.click("#modal button[type=submit]")
+        bob.wait_for_selector("#modal", state="hidden")
+        bob.wait_for_selector("#messages .msg:has-text('filed: printer on fire (high)')")
+        assert bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        handler.close()
 
 
 def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, shots):

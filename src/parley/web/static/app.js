@@ -33,6 +33,7 @@ const state = {
   thread: null, // {channel, ts}
   editing: null, // {ts, draft}: the message being edited survives re-renders
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
+  view: null, // the app's modal shown (views.open), until it closes
   ws: null,
   wsId: 0,
   backoff: 500,
@@ -607,6 +608,108 @@ async function press(m, action_id, block_id) {
 // Messages the server writes when a channel's topic, purpose or name changes.
 const NOTICES = new Set(["channel_topic", "channel_purpose", "channel_name"]);
 
+// -- modals -------------------------------------------------------------------------------
+
+// An app's modal (views.open): shown over the page, its inputs submitted with
+// views.submit (Parley's); the app's answer comes back as view_errors, view_updated or
+// view_closed. Closing it (its close button, Escape) tells the server (views.close).
+function showView(view) {
+  state.view = view;
+  const form = $("modal-form");
+  form.replaceChildren();
+  const heading = document.createElement("h2");
+  heading.textContent = view.title?.text || "";
+  const body = document.createElement("div");
+  body.className = "modal-body";
+  for (const block of view.blocks || []) {
+    if (block.type === "input") body.append(inputBlock(block));
+    else {
+      const shown = renderBlocks({ blocks: [block], is_ephemeral: true }); // nothing to press
+      if (shown) body.append(shown);
+    }
+  }
+  const bar = document.createElement("div");
+  bar.className = "modal-actions";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.textContent = view.close?.text || "Cancel";
+  cancel.addEventListener("click", () => $("modal").close());
+  bar.append(cancel);
+  if (view.submit) {
+    const submit = document.createElement("button");
+    submit.type = "submit";
+    submit.className = "primary";
+    submit.textContent = view.submit.text;
+    bar.append(submit);
+  }
+  form.append(heading, body, bar);
+  if (!$("modal").open) $("modal").showModal();
+}
+
+function inputBlock(block) {
+  const wrap = document.createElement("label");
+  wrap.className = "modal-input";
+  wrap.dataset.block = block.block_id;
+  const label = document.createElement("span");
+  label.className = "modal-label";
+  label.textContent = (block.label?.text || "") + (block.optional ? " (optional)" : "");
+  const el = block.element;
+  let field;
+  if (el.type === "static_select") {
+    field = document.createElement("select");
+    const none = document.createElement("option");
+    none.value = "";
+    none.textContent = el.placeholder?.text || "Choose…";
+    field.append(none);
+    for (const o of el.options || []) {
+      const option = document.createElement("option");
+      option.value = o.value;
+      option.textContent = o.text?.text || o.value;
+      field.append(option);
+    }
+    if (el.initial_option) field.value = el.initial_option.value;
+  } else {
+    field = document.createElement(el.multiline ? "textarea" : "input");
+    if (el.initial_value) field.value = el.initial_value;
+    if (el.placeholder?.text) field.placeholder = el.placeholder.text;
+  }
+  field.dataset.action = el.action_id;
+  const error = document.createElement("span");
+  error.className = "modal-error";
+  wrap.append(label, field, error);
+  return wrap;
+}
+
+function viewErrors(errors) {
+  for (const wrap of $("modal-form").querySelectorAll(".modal-input")) {
+    wrap.querySelector(".modal-error").textContent = errors[wrap.dataset.block] || "";
+  }
+}
+
+$("modal-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const view = state.view;
+  if (!view) return;
+  const values = {};
+  for (const wrap of $("modal-form").querySelectorAll(".modal-input")) {
+    const field = wrap.querySelector("[data-action]");
+    values[wrap.dataset.block] = { [field.dataset.action]: field.value };
+  }
+  viewErrors({});
+  try {
+    const answer = await api("views.submit", { view_id: view.id, values });
+    if (answer.errors) viewErrors(answer.errors);
+  } catch (err) {
+    notice(`The app did not take it: ${err.code || err.message}`);
+  }
+});
+
+$("modal").addEventListener("close", () => {
+  const view = state.view;
+  state.view = null;
+  if (view && !view.closedByApp) api("views.close", { view_id: view.id }).catch(() => {});
+});
+
 // -- files --------------------------------------------------------------------------------
 
 // A file's content as a blob URL, fetched once with this tab's session (an <img> or a
@@ -1141,6 +1244,19 @@ function onEvent(ev) {
     case "channel_rename":
     case "group_rename":
       loadChannels();
+      break;
+    case "view_opened":
+    case "view_updated":
+      showView(ev.view);
+      break;
+    case "view_errors":
+      if (state.view?.id === ev.view_id) viewErrors(ev.errors || {});
+      break;
+    case "view_closed":
+      if (state.view?.id === ev.view_id) {
+        state.view.closedByApp = true;
+        $("modal").close();
+      }
       break;
     case "channel_marked":
     case "group_marked":
