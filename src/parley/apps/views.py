@@ -281,7 +281,7 @@ class Views:
             "enterprise": None,
         }
         endpoint = await self._directory.interactivity(bot.id)
-        if endpoint is None:
+        if endpoint is None:  # the request is routed by the team, named by the channel
             channel = Channel(v.channel_id, v.team_id, "", True, bot.id, 0)
             await self._link.socket(channel, bot.id, "interactive", fields, answers=True)
             return {}

@@ -85,6 +85,26 @@ def listing_query(param: Callable[[str], str], *, by_user: bool, in_channel: boo
     )
 
 
+def listing_params(
+    team_id: str,
+    viewer: str,
+    before: tuple[int, str],
+    limit: int,
+    user_id: str | None,
+    channel_id: str | None,
+) -> dict[str, object]:
+    """The parameters of :func:`listing_query`."""
+    return {
+        "team": team_id,
+        "viewer": viewer,
+        "before": before[0],
+        "before_id": before[1],
+        "limit": limit,
+        "user": user_id,
+        "channel": channel_id,
+    }
+
+
 def shares_query(placeholder: str, count: int) -> str:
     """The channels ``count`` files are shared in, as ``(file_id, channel_id)`` rows."""
     marks = ", ".join([placeholder] * count)

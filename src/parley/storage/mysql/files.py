@@ -14,6 +14,7 @@ from parley.storage.file_rows import (
     chunks,
     file_from_row,
     file_row,
+    listing_params,
     listing_query,
     shares_query,
     with_shares,
@@ -110,15 +111,7 @@ async def q_files(
     )
     await cur.execute(
         sql,
-        {
-            "team": team_id,
-            "viewer": viewer,
-            "before": before[0],
-            "before_id": before[1],
-            "limit": limit,
-            "user": user_id,
-            "channel": channel_id,
-        },
+        listing_params(team_id, viewer, before, limit, user_id, channel_id),
     )
     rows = await cur.fetchall()
     if not rows:
