@@ -192,3 +192,42 @@ def test_triggers_and_views_are_checked(server, room):
     )
     assert error_of(app_web.views_update, view_id="VNOTHING", view=TICKET_VIEW) == "not_found"
     assert error_of(app_web.views_push, trigger_id="x", view=TICKET_VIEW) == "not_supported"
+
+
+def test_an_app_that_asked_hears_its_modal_closed(server, room):
+    """``notify_on_close``: the person's ``views.close`` reaches Bolt's
+    ``@app.view_closed``; a view that did not ask tells the app nothing."""
+    bot, person, channel, name = room
+    admin.register_command(server.settings, bot.user_id, name)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    closed: list[dict] = []
+
+    @app.command(name)
+    def open_it(ack, body, client):
+        ack()
+        asked = body["text"] == "tell me"
+        view = {**TICKET_VIEW, "notify_on_close": asked, "callback_id": "ticket"}
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view_closed("ticket")
+    def on_close(ack, view):
+        ack()
+        closed.append(view)
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    web = server.client(person.token)
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        with connect(web.rtm_connect()["url"]) as ws:
+            assert '"hello"' in ws.recv(timeout=10)
+            for text in ("", "tell me"):
+                args = {"channel": channel, "command": name, "text": text}
+                web.api_call("chat.command", json=args)
+                view_id = frame_of(ws, "view_opened")["view"]["id"]
+                web.api_call("views.close", json={"view_id": view_id})
+        wait_for(lambda: bool(closed), 10, "view_closed")
+        time.sleep(0.5)  # the first, which did not ask, would have come by now
+        assert [(v["id"], v["private_metadata"]) for v in closed] == [(view_id, "app's own")]
+    finally:
+        handler.close()

@@ -19,7 +19,8 @@ the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` e
   view (``view_closed``), ``errors`` shows them by block (``view_errors``), ``update`` or
   ``push`` shows the view it gives (``view_updated``).
 - **Close** (Parley's ``views.close``): the person closes it; a closed view takes no
-  submission (``view_not_found``). The app is not told (no ``view_closed`` payload).
+  submission (``view_not_found``). An app whose view asked (``notify_on_close``) gets
+  Slack's ``view_closed`` payload (Bolt's ``@app.view_closed``).
 """
 
 from __future__ import annotations
@@ -264,8 +265,40 @@ class Views:
         if bot is None or bot.deleted:
             raise ApiError(VIEW_NOT_FOUND)
         fields = {
-            "type": "view_submission",
-            "team": {"id": v.team_id, "domain": ""},
+            **self._payload("view_submission", user, bot),
+            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id),
+            "view": view_object(v, bot, values),
+            "response_urls": [],
+        }
+        answer = await self._send(v, bot, fields, answers=True)
+        if answer is not None:
+            await self.answered(v.id, answer)
+        return {}
+
+    async def close(self, user: User, view_id: str | None) -> None:
+        """``views.close`` (Parley's): the person closed it; an app that asked
+        (``notify_on_close``) gets ``view_closed`` (not again if that fails: logged)."""
+        v = await self._shown_to(user, view_id)
+        await self._put(msgspec.structs.replace(v, closed=True))
+        body = orjson.loads(v.body)
+        bot = await self._directory.user(v.app_user_id)
+        if not body.get("notify_on_close") or bot is None or bot.deleted:
+            return
+        fields = {
+            **self._payload("view_closed", user, bot),
+            "view": view_object(v, bot),
+            "is_cleared": False,
+        }
+        try:
+            await self._send(v, bot, fields, answers=False)
+        except ApiError as exc:
+            log.info("apps: view_closed did not reach the app: %s", exc.code)
+
+    def _payload(self, kind: str, user: User, bot: User) -> dict[str, Any]:
+        """What every modal payload of ``user``'s to ``bot``'s app says."""
+        return {
+            "type": kind,
+            "team": {"id": user.team_id, "domain": ""},
             "user": {
                 "id": user.id,
                 "username": user.name,
@@ -274,30 +307,28 @@ class Views:
             },
             "api_app_id": app_id(bot),
             "token": "",
-            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id),
-            "view": view_object(v, bot, values),
-            "response_urls": [],
             "is_enterprise_install": False,
             "enterprise": None,
         }
+
+    async def _send(
+        self, v: AppView, bot: User, fields: dict[str, Any], *, answers: bool
+    ) -> dict[str, Any] | None:
+        """``fields`` to the app: over Socket Mode (``None``: the answer comes as the
+        acknowledgement, :meth:`acknowledged`), or POSTed to its interactivity URL (the
+        answer's JSON object, ``{}`` for none)."""
         endpoint = await self._directory.interactivity(bot.id)
         if endpoint is None:  # the request is routed by the team, named by the channel
             channel = Channel(v.channel_id, v.team_id, "", True, bot.id, 0)
-            await self._link.socket(channel, bot.id, "interactive", fields, answers=True)
-            return {}
+            await self._link.socket(channel, bot.id, "interactive", fields, answers=answers)
+            return None
         form = {"payload": orjson.dumps(fields).decode()}
         answer = await self._link.post(endpoint.request_url, endpoint.signing_secret, form)
         try:
             obj = orjson.loads(answer.content) if answer.content.strip() else {}
         except orjson.JSONDecodeError:
             obj = {}
-        await self.answered(v.id, obj if isinstance(obj, dict) else {})
-        return {}
-
-    async def close(self, user: User, view_id: str | None) -> None:
-        """``views.close`` (Parley's): the person closed it."""
-        v = await self._shown_to(user, view_id)
-        await self._put(msgspec.structs.replace(v, closed=True))
+        return obj if isinstance(obj, dict) else {}
 
     async def answered(self, view_id: str, obj: dict[str, Any]) -> None:
         """The app's answer to a submission of ``view_id`` (see the module); what it
