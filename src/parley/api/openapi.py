@@ -681,7 +681,8 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "views.close",
-        "Parley's: the person closes a modal; it takes no submission after (the app is not told).",
+        "Parley's: the person closes a modal; it takes no submission after; the app gets "
+        "`view_closed` if the view asked (`notify_on_close`).",
         args=(Arg("view_id", {"type": "string", "maxLength": 32}, "The view.", required=True),),
     ),
     MethodDoc(
