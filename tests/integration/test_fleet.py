@@ -22,6 +22,7 @@ from websockets.sync.client import connect
 
 from parley import admin
 from parley.notify.fakes import running
+from tests.app.test_files import fetch
 from tests.fleet import Fleet, get
 from tests.helpers import TEST_RATE_LIMIT
 from tests.push_support import pushes, wait_pushes
@@ -367,6 +368,28 @@ def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fle
             t.join(10)
         for _gw, ws in sockets:
             ws.close()
+
+
+def test_a_file_uploaded_through_one_api_node_is_served_by_the_other(fleet, team):
+    """The upload URL one node gave takes the bytes on the other; either node serves the
+    content (kept in the directory's MariaDB), and each has the message that shares it."""
+    alice, bots, channel = team
+    content = os.urandom(600_000)  # three chunks
+    ticket = fleet.client(alice.token, via="api1").files_getUploadURLExternal(
+        filename="fleet.bin", length=len(content)
+    )
+    path = "/" + ticket["upload_url"].split("/", 3)[3]
+    assert fetch(fleet.nodes["api2"].url + path, method="POST", data=content)[0] == 200
+    done = fleet.client(alice.token, via="api2").files_completeUploadExternal(
+        files=[{"id": ticket["file_id"], "title": "fleet"}], channel_id=channel
+    )["files"][0]
+    file_path = "/" + done["url_private"].split("/", 3)[3]
+    for node in ("api1", "api2"):
+        status, _headers, body = fetch(fleet.nodes[node].url + file_path, bots[0].token)
+        assert (status, body == content) == (200, True), node
+    for via in ("api1", "api2"):
+        latest = fleet.client(bots[1].token, via=via).conversations_history(channel=channel)
+        assert latest["messages"][0]["files"][0]["id"] == done["id"]
 
 
 def test_the_worker_pushes_offline_members_by_the_fleet_s_presence(fleet, team, providers):
