@@ -89,6 +89,7 @@ class Kind(StrEnum):
     MPIM = "G"
     FILE = "F"
     VIEW = "V"
+    SUBTEAM = "S"
 
 
 def encode_id(kind: Kind, value: int) -> str:

@@ -15,7 +15,7 @@ import orjson
 
 from parley.ids import format_ts
 from parley.pipeline import profiles
-from parley.storage.models import Channel, Message, StoredFile, Team, User
+from parley.storage.models import Channel, Message, StoredFile, Team, User, UserGroup
 
 #: What a deleted message that keeps its thread says instead of its text (Slack's).
 TOMBSTONE_TEXT = "This message was deleted."
@@ -219,3 +219,29 @@ def file(f: StoredFile, base_url: str, shared_in: Iterable[Channel] = ()) -> dic
         "has_rich_preview": False,
         **kinds,
     }
+
+
+def usergroup(g: UserGroup, *, include_users: bool = False) -> dict[str, Any]:
+    """``g`` as Slack's user group object (``users`` with ``include_users``)."""
+    out: dict[str, Any] = {
+        "id": g.id,
+        "team_id": g.team_id,
+        "is_usergroup": True,
+        "is_subteam": True,
+        "name": g.name,
+        "description": g.description,
+        "handle": g.handle,
+        "is_external": False,
+        "date_create": g.created // 1_000_000,
+        "date_update": g.updated // 1_000_000,
+        "date_delete": g.updated // 1_000_000 if g.disabled else 0,
+        "auto_type": None,
+        "created_by": g.created_by,
+        "updated_by": g.created_by,
+        "deleted_by": None,
+        "prefs": {"channels": [], "groups": []},
+        "user_count": len(g.users),
+    }
+    if include_users:
+        out["users"] = list(g.users)
+    return out

@@ -102,6 +102,17 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     assert direct["notification"] == {"title": f"pushed-alice-{tag}", "body": "just between us"}
     assert direct["data"]["channel"] == dm
 
+    # a user group mentioned: its offline members, as if each were named
+    oncall = alice.usergroups_create(name=f"push-oncall-{tag}")["usergroup"]
+    alice.usergroups_users_update(usergroup=oncall["id"], users=[ids["bob"], ids["alice"]])
+    count = len(pushes(fcm, bob_fcm))
+    mention = f"<!subteam^{oncall['id']}|@{oncall['handle']}>"
+    alice.chat_postMessage(channel=room, text=f"{mention} the build is red")
+    [paged] = wait_pushes(fcm, bob_fcm, count + 1)[count:]
+    assert (
+        paged["notification"]["body"] == f"pushed-alice-{tag}: @{oncall['handle']} the build is red"
+    )
+
     # so does a group one, titled with its members' names
     group = alice.conversations_open(users=[ids["bob"], ids["eve"]])["channel"]["id"]
     count = len(pushes(fcm, bob_fcm))

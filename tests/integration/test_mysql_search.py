@@ -15,6 +15,7 @@ from tests.app.test_files import check_files, check_waiting_files
 from tests.app.test_push import PUSH_SETTINGS, check_push
 from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
+from tests.app.test_usergroups import check_usergroups
 from tests.helpers import server_in_thread
 
 
@@ -43,6 +44,7 @@ def test_search_on_mariadb(tmp_path):
         check_group_dms(srv, "maria")  # and group ones
         check_files(srv, "maria")  # and files, their content in chunks
         check_waiting_files(srv, "maria")  # and those never completed
+        check_usergroups(srv, "maria")  # and user groups
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

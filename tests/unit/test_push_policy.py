@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.notify.policy import mentioned, preview, recipients
+from parley.notify.policy import mentioned, preview, recipients, subteams
 from parley.notify.prefs import Prefs, Snapshot, keywords, muted
 
 OFFLINE = frozenset({"U1", "U2", "U3"})
@@ -20,6 +20,16 @@ def test_mentions_and_broadcasts():
     assert recipients("<@U4> is online", "U9", OFFLINE) == {}  # not offline
     assert recipients("<!channel> me too <@U1>", "U1", OFFLINE).keys() == {"U2", "U3"}
     assert recipients("plain words", "U9", OFFLINE) == {}
+
+
+def test_a_user_group_mentioned_mentions_its_members():
+    text = "paging <!subteam^S1|@oncall> and <!subteam^S2>"
+    assert subteams(text) == {"S1", "S2"}
+    grouped = frozenset({"U1", "U3", "U9"})  # the groups' members, the sender among them
+    assert recipients(text, "U9", OFFLINE, grouped=grouped) == {"U1": "mention", "U3": "mention"}
+    quiet = {"U1": Prefs(level="nothing")}
+    assert recipients(text, "U9", OFFLINE, quiet, grouped=grouped) == {"U3": "mention"}
+    assert preview(text) == "paging @oncall and @group"
 
 
 def test_preferences_decide_who_is_pushed():

@@ -628,6 +628,87 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
     ),
     MethodDoc(
+        "usergroups.create",
+        "Makes a user group: a `name` and a `handle` (default: from the name; lower-case "
+        "letters, digits, `.`, `_`, `-`, at most 21: `invalid_handle`), each unique in the "
+        "workspace (`name_already_exists`, `handle_already_exists`). A message mentioning "
+        "it (`<!subteam^S…>`) mentions each member. The team gets `subteam_created`.",
+        args=(
+            Arg("name", {"type": "string", "maxLength": 255}, "Its name.", required=True),
+            Arg("handle", {"type": "string", "maxLength": 64}, "How it is mentioned."),
+            Arg("description", {"type": "string", "maxLength": 1000}, "What it is for."),
+        ),
+        result={"usergroup": {"type": "object"}},
+        always=("usergroup",),
+    ),
+    MethodDoc(
+        "usergroups.list",
+        "The workspace's user groups (disabled ones with `include_disabled`; members with "
+        "`include_users`).",
+        read=True,
+        args=(
+            _bool("include_disabled", "Disabled groups too."),
+            _bool("include_users", "Each group's members."),
+            _bool("include_count", "Each group's `user_count` (always given)."),
+        ),
+        result={"usergroups": {"type": "array", "items": {"type": "object"}}},
+        always=("usergroups",),
+    ),
+    MethodDoc(
+        "usergroups.update",
+        "Renames a group or changes its description (`no_such_subteam`; the refusals of "
+        "`usergroups.create`). The team gets `subteam_updated`.",
+        args=(
+            Arg("usergroup", {"type": "string", "maxLength": 32}, "The group.", required=True),
+            Arg("name", {"type": "string", "maxLength": 255}, "A new name."),
+            Arg("handle", {"type": "string", "maxLength": 64}, "A new handle."),
+            Arg("description", {"type": "string", "maxLength": 1000}, "A new description."),
+        ),
+        result={"usergroup": {"type": "object"}},
+        always=("usergroup",),
+    ),
+    MethodDoc(
+        "usergroups.disable",
+        "Disables a group: kept, listed only with `include_disabled`, mentioning nobody.",
+        args=(Arg("usergroup", {"type": "string", "maxLength": 32}, "The group.", required=True),),
+        result={"usergroup": {"type": "object"}},
+        always=("usergroup",),
+    ),
+    MethodDoc(
+        "usergroups.enable",
+        "Enables a disabled group again.",
+        args=(Arg("usergroup", {"type": "string", "maxLength": 32}, "The group.", required=True),),
+        result={"usergroup": {"type": "object"}},
+        always=("usergroup",),
+    ),
+    MethodDoc(
+        "usergroups.users.list",
+        "A group's members (a disabled group's only with `include_disabled`).",
+        read=True,
+        args=(
+            Arg("usergroup", {"type": "string", "maxLength": 32}, "The group.", required=True),
+            _bool("include_disabled", "Also when the group is disabled."),
+        ),
+        result={"users": {"type": "array", "items": _STR}},
+        always=("users",),
+    ),
+    MethodDoc(
+        "usergroups.users.update",
+        "Sets a group's members: live users of the workspace (`invalid_users`), up to "
+        "1,000. The team gets `subteam_updated`.",
+        args=(
+            Arg("usergroup", {"type": "string", "maxLength": 32}, "The group.", required=True),
+            Arg(
+                "users",
+                {"type": "string", "maxLength": 20000},
+                "User ids, comma-separated.",
+                required=True,
+            ),
+        ),
+        result={"usergroup": {"type": "object"}},
+        always=("usergroup",),
+    ),
+    MethodDoc(
         "views.open",
         "Opens a modal for the person whose slash command or button press gave the app "
         "`trigger_id` (good for 10 s: `expired_trigger_id`; another app's or a forged one: "

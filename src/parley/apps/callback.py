@@ -30,11 +30,15 @@ APP_EVENTS = frozenset(
         "channel_rename",
         "group_rename",
         "user_change",
+        "subteam_created",
+        "subteam_updated",
     }
 )
 
 #: Events of :data:`APP_EVENTS` every app of the team gets, its bot in the channel or not.
-TEAM_EVENTS = frozenset({"channel_created", "channel_rename", "user_change"})
+TEAM_EVENTS = frozenset(
+    {"channel_created", "channel_rename", "user_change", "subteam_created", "subteam_updated"}
+)
 
 
 #: The bus types of the message events: an app's carry their channel's kind,

@@ -56,6 +56,8 @@ TEAM_WIDE = frozenset(
         "channel_created",
         "channel_rename",
         "user_change",
+        "subteam_created",
+        "subteam_updated",
         JOIN_NOTICE,
         APP_REQUEST,
     }

@@ -37,8 +37,10 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 _TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST, *VIEW_EVENTS})
 
 #: Events for every connection of the team: a public channel made or renamed, a
-#: user's profile changed.
-_TO_THE_TEAM = frozenset({"channel_created", "channel_rename", "user_change"})
+#: user's profile changed, a user group made or changed.
+_TO_THE_TEAM = frozenset(
+    {"channel_created", "channel_rename", "user_change", "subteam_created", "subteam_updated"}
+)
 
 
 class Hub:

@@ -3,8 +3,9 @@
 A member of the channel who is offline (no live connection on any gateway) is pushed a
 new message when it concerns them, by their preferences (:mod:`parley.notify.prefs`):
 
-- it mentions them (``<@U…>``): reason ``mention``, whatever else (even in a muted
-  channel); only the level ``nothing`` silences it;
+- it mentions them (``<@U…>``), or a user group they are in (``<!subteam^S…>``):
+  reason ``mention``, whatever else (even in a muted channel); only the level
+  ``nothing`` silences it;
 - it is a direct message to them: reason ``dm``, unless they muted it or their level is
   ``nothing``;
 - in a channel they did not mute: it mentions the whole channel (``<!channel>``,
@@ -25,6 +26,7 @@ from parley.notify.prefs import DEFAULT, Prefs, matcher
 from parley.search.query import fold
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 _BROADCAST = re.compile(r"<!(channel|everyone)(?:\|[^>]*)?>")
 _MARKUP = re.compile(r"<([@#!])([^|>]*)(?:\|([^>]*))?>|<(https?://[^|>]*)(?:\|([^>]*))?>")
 
@@ -35,6 +37,11 @@ PREVIEW = 120
 def mentioned(text: str) -> frozenset[str]:
     """The user ids ``text`` mentions."""
     return frozenset(_USER_MENTION.findall(text))
+
+
+def subteams(text: str) -> frozenset[str]:
+    """The user groups ``text`` mentions (``<!subteam^S…>``)."""
+    return frozenset(_SUBTEAM.findall(text))
 
 
 def broadcast(text: str) -> bool:
@@ -49,12 +56,14 @@ def recipients(
     prefs: Mapping[str, Prefs] | None = None,
     channel: str = "",
     direct: bool = False,
+    grouped: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """The offline members to push, each with why (``mention``, ``dm``, ``channel``,
     ``keyword`` or ``message``), by their ``prefs`` (absent: the defaults); ``direct``:
-    ``channel`` is a direct message."""
+    ``channel`` is a direct message; ``grouped``: the members of the user groups it
+    mentions (:func:`subteams`), mentioned as if by name."""
     prefs = prefs or {}
-    named, everyone = mentioned(text), broadcast(text)
+    named, everyone = mentioned(text) | grouped, broadcast(text)
     folded: str | None = None
     out: dict[str, str] = {}
     for user in offline_members:
@@ -85,7 +94,11 @@ def _plain(m: re.Match) -> str:
         return m.group(5) or m.group(4)
     sigil, target, label = m.group(1), m.group(2), m.group(3)
     if label:
-        return f"{sigil}{label}" if sigil in "@#" else f"@{label}"
+        if sigil in "@#":
+            return f"{sigil}{label}"
+        return label if label.startswith("@") else f"@{label}"
+    if sigil == "!" and target.startswith("subteam^"):
+        return "@group"  # its handle is not in the text
     return f"@{target}" if sigil in "@!" else f"#{target}"
 
 

@@ -292,7 +292,8 @@ class Pusher(PartitionWorker):
         if body.get("subtype") in CHANNEL_NOTICES:
             return []  # a topic, purpose or name changed: in the channel, not pushed
         text, sender = body.get("text") or "", body.get("user") or ""
-        everyone, named = policy.broadcast(text), policy.mentioned(text)
+        grouped = await self._grouped(policy.subteams(text), event.team)
+        everyone, named = policy.broadcast(text), policy.mentioned(text) | grouped
         wide = prefs.interested(text)  # users whose keywords it holds, or who want all
         if not (direct or everyone or named or wide):
             return []  # mentions nobody: no read at all
@@ -302,7 +303,9 @@ class Pusher(PartitionWorker):
             return []
         online = await self._presence.online(event.team, concerned)
         offline = concerned - online
-        targets = policy.recipients(text, sender, offline, prefs.of(offline), event.channel, direct)
+        targets = policy.recipients(
+            text, sender, offline, prefs.of(offline), event.channel, direct, grouped
+        )
         if not targets:
             return []
         group = event.channel.startswith(Kind.MPIM)  # titled by its members' names
@@ -332,6 +335,15 @@ class Pusher(PartitionWorker):
             await self._directory.hold_pushes([(u, notices[u]) for u in sorted(resting)])
             self._count("held", len(resting))
         return await self._send_all({u: [n] for u, n in notices.items() if u not in resting})
+
+    async def _grouped(self, group_ids: frozenset[str], team_id: str) -> frozenset[str]:
+        """The members of the enabled user groups of ``team_id`` among ``group_ids``."""
+        members: set[str] = set()
+        for group_id in group_ids:
+            group = await self._directory.group(group_id)
+            if group is not None and group.team_id == team_id and not group.disabled:
+                members.update(group.users)
+        return frozenset(members)
 
     async def _name(self, ident: str, *, channel: bool) -> str:
         cached = self._names.get(ident)

@@ -15,7 +15,7 @@ from parley import wire
 from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
 from parley.ids import format_ts
 from parley.pipeline import scopes
-from parley.storage.models import Channel, Message, ReactionChange, User
+from parley.storage.models import Channel, Message, ReactionChange, User, UserGroup
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -266,6 +266,17 @@ def user_change(user: User, at: int) -> Event:
     ``users.info`` shows them (without their email)."""
     body = {"type": "user_change", "user": wire.user(user), "event_ts": format_ts(at)}
     return _event("user_change", "", user.team_id, 0, at, body, user.id)
+
+
+def usergroup_changed(kind: str, group: UserGroup, at: int) -> Event:
+    """``subteam_created`` or ``subteam_updated`` (its members too): for the whole team,
+    the group with its members."""
+    body = {
+        "type": kind,
+        "subteam": wire.usergroup(group, include_users=True),
+        "event_ts": format_ts(at),
+    }
+    return _event(kind, "", group.team_id, 0, at, body)
 
 
 def channel_created(channel: Channel, at: int) -> Event:

@@ -32,6 +32,7 @@ from parley.storage.models import (
     StoredFile,
     Team,
     User,
+    UserGroup,
 )
 
 #: Called on the event loop after the write committed, in commit order, before the
@@ -129,6 +130,29 @@ class Directory(Protocol):
     async def pins(self, channel_id: str) -> list[Pin]:
         """The channel's pins, the newest first."""
         ...
+
+    async def create_group(self, g: UserGroup) -> None:
+        """Creates a user group with its members; ``name_already_exists`` or
+        ``handle_already_exists`` when the team has one so named."""
+        ...
+
+    async def update_group(
+        self, group_id: str, name: str, handle: str, description: str, updated: int
+    ) -> None:
+        """Renames a group (the same refusals as :meth:`create_group`)."""
+        ...
+
+    async def set_group_disabled(self, group_id: str, disabled: bool, updated: int) -> None: ...
+
+    async def set_group_members(self, group_id: str, users: Sequence[str], updated: int) -> None:
+        """Replaces a group's members."""
+        ...
+
+    async def groups(self, team_id: str, include_disabled: bool = False) -> list[UserGroup]:
+        """The team's groups (enabled ones only, unless asked), by id, with members."""
+        ...
+
+    async def group(self, group_id: str) -> UserGroup | None: ...
 
     async def put_view(self, v: AppView, now: int, stale_before: int) -> None:
         """Writes an app's modal (new, or as it now is), forgetting those not written

@@ -166,6 +166,22 @@ class AppView(msgspec.Struct, frozen=True):
     closed: bool = False
 
 
+class UserGroup(msgspec.Struct, frozen=True):
+    """A user group (``usergroups.*``): a handle (``@oncall``) that mentions its members."""
+
+    id: str
+    team_id: str
+    name: str
+    handle: str
+    description: str
+    created_by: str
+    created: int
+    updated: int
+    disabled: bool = False
+    #: Its members (read with the group, not a column).
+    users: tuple[str, ...] = ()
+
+
 class StoredFile(msgspec.Struct, frozen=True):
     """A file a user uploads (``parley.files``): announced with its name and length, its
     content received once at its upload URL (whose secret is kept as ``upload_hash``,

@@ -18,6 +18,7 @@ from parley.api.methods import (
     rtm,
     search,
     team,
+    usergroups,
     users,
     views,
 )
@@ -44,5 +45,6 @@ def register_all(api: Api, svc: Services) -> None:
         admin,
         apps,
         views,
+        usergroups,
     ):
         family.register(api, svc)

@@ -56,11 +56,13 @@ from parley.storage.models import (
     StoredFile,
     Team,
     User,
+    UserGroup,
     channel_from_row,
     user_from_row,
 )
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql import files as file_ops
+from parley.storage.mysql import groups as group_ops
 from parley.storage.mysql import views as view_ops
 from parley.storage.mysql.urls import DbUrl, topology
 
@@ -911,6 +913,26 @@ class MysqlDirectory:
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
+
+    async def create_group(self, g: UserGroup) -> None:
+        await self._write(group_ops.op_create_group, g)
+
+    async def update_group(
+        self, group_id: str, name: str, handle: str, description: str, updated: int
+    ) -> None:
+        await self._write(group_ops.op_update_group, group_id, name, handle, description, updated)
+
+    async def set_group_disabled(self, group_id: str, disabled: bool, updated: int) -> None:
+        await self._write(group_ops.op_set_group_disabled, group_id, disabled, updated)
+
+    async def set_group_members(self, group_id: str, users: Sequence[str], updated: int) -> None:
+        await self._write(group_ops.op_set_group_members, group_id, users, updated)
+
+    async def groups(self, team_id: str, include_disabled: bool = False) -> list[UserGroup]:
+        return await self._read(group_ops.q_groups, team_id, include_disabled)
+
+    async def group(self, group_id: str) -> UserGroup | None:
+        return await self._read(group_ops.q_group, group_id)
 
     async def put_view(self, v: AppView, now: int, stale_before: int) -> None:
         await self._write(view_ops.op_put_view, v, now, stale_before)

@@ -194,6 +194,20 @@ DIRECTORY: list[list[str]] = [
             INDEX views_external (team_id, external_id), INDEX views_updated (updated)
         ) {options}"""
     ],
+    # v18: user groups (usergroups.*) and their members
+    [
+        """CREATE TABLE IF NOT EXISTS usergroups (
+            id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            name VARCHAR(255) NOT NULL, handle VARCHAR(64) NOT NULL, description TEXT NOT NULL,
+            created_by VARCHAR(64) NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL,
+            disabled TINYINT NOT NULL DEFAULT 0, UNIQUE KEY usergroups_name (team_id, name),
+            UNIQUE KEY usergroups_handle (team_id, handle)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS usergroup_members (
+            usergroup_id VARCHAR(64) NOT NULL, user_id VARCHAR(64) NOT NULL,
+            PRIMARY KEY (usergroup_id, user_id)
+        ) {options}""",
+    ],
 ]
 
 SHARD: list[list[str]] = [

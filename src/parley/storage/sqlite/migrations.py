@@ -166,6 +166,19 @@ DIRECTORY = [
     CREATE INDEX views_external ON views (team_id, external_id);
     CREATE INDEX views_updated ON views (updated);
     """,
+    # v18: user groups (usergroups.*) and their members
+    """
+    CREATE TABLE usergroups (
+        id TEXT PRIMARY KEY, team_id TEXT NOT NULL, name TEXT NOT NULL,
+        handle TEXT NOT NULL, description TEXT NOT NULL, created_by TEXT NOT NULL,
+        created INTEGER NOT NULL, updated INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (team_id, name), UNIQUE (team_id, handle)
+    );
+    CREATE TABLE usergroup_members (
+        usergroup_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (usergroup_id, user_id)
+    );
+    """,
 ]
 
 SHARD = [
