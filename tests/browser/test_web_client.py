@@ -484,6 +484,24 @@ def test_a_slash_command_runs_and_its_app_answers_only_to_who_ran_it(browser, wo
         app.close()
 
 
+def test_a_user_group_mention_is_sent_as_one_and_shows_to_its_members(browser, world):
+    """alice types ``@oncall``: it is sent as the group's mention, and bob, a member,
+    sees it marked as his; a group made while the page is open is known at once."""
+    srv, general, alice_creds, bob_creds = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    web = srv.client(alice_creds.token)
+    group = web.usergroups_create(name="On call", handle="oncall")["usergroup"]
+    web.usergroups_users_update(usergroup=group["id"], users=bob_creds.user_id)
+    say(alice, "@oncall the build is red")
+    bob.wait_for_selector("#messages .msg .mention.me:has-text('@oncall')")
+    alice.wait_for_selector("#messages .msg:not(.pending) .mention:has-text('@oncall')")
+    assert alice.locator("#messages .mention.me:has-text('@oncall')").count() == 0  # not hers
+    [sent] = web.conversations_history(channel=general, limit=1)["messages"]
+    assert sent["text"] == f"<!subteam^{group['id']}|@oncall> the build is red"
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser, world, shots):
     """bob runs ``/ticket``: the Bolt app's modal opens; submitted empty, the page says
     what is required; the app's own error shows under its input; filled in, it closes

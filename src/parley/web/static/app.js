@@ -33,6 +33,7 @@ const state = {
   thread: null, // {channel, ts}
   editing: null, // {ts, draft}: the message being edited survives re-renders
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
+  groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   view: null, // the app's modal shown (views.open), until it closes
   ws: null,
   wsId: 0,
@@ -127,7 +128,7 @@ async function enter(me) {
   $("app").hidden = false;
   $("team-name").textContent = me.team;
   $("me").textContent = `@${me.user}`;
-  await Promise.all([loadUsers(), loadChannels()]);
+  await Promise.all([loadUsers(), loadChannels(), loadGroups()]);
   const link = permalink();
   const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
   const first = wanted || [...state.channels.values()].find((c) => c.is_member)?.id;
@@ -180,6 +181,21 @@ function markRead(channel) {
 function permalink() {
   const m = location.pathname.match(/^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/);
   return m ? { channel: m[1], ts: `${m[2].slice(0, -6)}.${m[2].slice(-6)}` } : null;
+}
+
+// The workspace's user groups, with their members: how <!subteam^S…> is shown and
+// whether it mentions me; what @handle is sent as.
+async function loadGroups() {
+  try {
+    const { usergroups } = await api("usergroups.list", { include_users: true });
+    state.groups = new Map(usergroups.map((g) => [g.id, g]));
+  } catch {
+    state.groups = new Map(); // a token without usergroups:read: none shown
+  }
+}
+
+function inGroup(id) {
+  return Boolean(state.groups.get(id)?.users?.includes(state.me.id));
 }
 
 async function loadUsers() {
@@ -512,6 +528,12 @@ function markupNode(match) {
     return node("span", `@${userName(ref)}`, ref === state.me.id ? "mention me" : "mention");
   }
   if (sigil === "#") return node("span", `#${label || state.channels.get(ref)?.name || ref}`, "mention");
+  if (sigil === "!" && ref.startsWith("subteam^")) {
+    const id = ref.slice("subteam^".length);
+    const handle = state.groups.get(id)?.handle;
+    const shown = handle ? `@${handle}` : label || "@group";
+    return node("span", shown.startsWith("@") ? shown : `@${shown}`, inGroup(id) ? "mention me" : "mention");
+  }
   if (sigil === "!") return node("span", `@${label || ref}`, "mention me");
   if (url || bare) return link(url || bare, urlLabel || url || bare);
   if (code !== undefined) return node("code", code);
@@ -536,15 +558,18 @@ function link(href, text) {
   return a;
 }
 
-// What is typed, with @name (a person of the workspace) and @here / @channel /
-// @everyone written as Slack's mentions, so that they notify (and reach apps) as such.
+// What is typed, with @name (a person of the workspace), @handle (a user group) and
+// @here / @channel / @everyone written as Slack's mentions, so that they notify (and
+// reach apps) as such.
 function toMarkup(text) {
   return text.replace(/(^|[^\w@<])@([a-z0-9][a-z0-9._-]*)/gi, (whole, before, name) => {
     if (["here", "channel", "everyone"].includes(name.toLowerCase())) {
       return `${before}<!${name.toLowerCase()}>`;
     }
     const user = [...state.users.values()].find((u) => u.name === name && !u.deleted);
-    return user ? `${before}<@${user.id}>` : whole;
+    if (user) return `${before}<@${user.id}>`;
+    const group = [...state.groups.values()].find((g) => g.handle === name.toLowerCase());
+    return group ? `${before}<!subteam^${group.id}|@${group.handle}>` : whole;
   });
 }
 
@@ -1245,6 +1270,13 @@ function onEvent(ev) {
     case "group_rename":
       loadChannels();
       break;
+    case "subteam_created":
+    case "subteam_updated":
+      // a disabled group mentions nobody: forgotten until it is enabled again
+      if (ev.subteam.date_delete) state.groups.delete(ev.subteam.id);
+      else state.groups.set(ev.subteam.id, ev.subteam);
+      renderMessages();
+      break;
     case "view_opened":
     case "view_updated":
       showView(ev.view);
@@ -1305,9 +1337,11 @@ function count(ev) {
   renderChannels();
 }
 
-// <@U123>, or @name as a whole word (not @bobby for bob), or @channel / @everyone / @here.
+// <@U123>, or @name as a whole word (not @bobby for bob), or @channel / @everyone / @here,
+// or a user group I am in.
 function mentionsMe(text) {
   if (text.includes(`<@${state.me.id}>`) || /<!(channel|everyone|here)>/.test(text)) return true;
+  for (const m of text.matchAll(/<!subteam\^([A-Z0-9]+)/g)) if (inGroup(m[1])) return true;
   const name = state.me.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return new RegExp(`(^|[^\\w@])@${name}(?![\\w.-])`, "i").test(text);
 }
