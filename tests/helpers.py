@@ -265,3 +265,13 @@ class HttpReceiver:
 
     def close(self) -> None:
         self.http.shutdown()
+
+
+def frame_of(ws, kind: str, timeout: float = 10.0) -> dict:
+    """The next frame of ``type`` ``kind`` on a ``websockets`` sync connection (earlier
+    ones are skipped); ``TimeoutError`` when none comes within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if frame.get("type") == kind:
+            return frame

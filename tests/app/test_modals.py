@@ -7,7 +7,6 @@ replaces the view, its plain acknowledgement closes it. Over Socket Mode and HTT
 from __future__ import annotations
 
 import itertools
-import json
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from websockets.sync.client import connect
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import bolt_over_http, error_of
+from tests.helpers import bolt_over_http, error_of, frame_of
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -90,14 +89,6 @@ def ticket_app(bot, server, name: str, **app_args) -> tuple[App, list[dict]]:
         client.chat_postMessage(channel=body["user"]["id"], text=f"filed {title} ({urgency})")
 
     return app, heard
-
-
-def frame_of(ws, kind: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if frame.get("type") == kind:
-            return frame
 
 
 def run(web: WebClient, channel: str, command: str) -> None:

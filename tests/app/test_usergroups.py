@@ -5,20 +5,9 @@ mention's push is in ``tests/app/test_push.py``."""
 
 from __future__ import annotations
 
-import json
-import time
-
 from websockets.sync.client import connect
 
-from tests.helpers import RunningServer, error_of
-
-
-def frame_of(ws, kind: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if frame.get("type") == kind:
-            return frame
+from tests.helpers import RunningServer, error_of, frame_of
 
 
 def check_usergroups(srv: RunningServer, tag: str) -> None:
