@@ -222,3 +222,73 @@ def test_an_app_that_asked_hears_its_modal_closed(server, room):
         assert [(v["id"], v["private_metadata"]) for v in closed] == [(view_id, "app's own")]
     finally:
         handler.close()
+
+
+def test_a_button_in_a_modal_reaches_the_app_which_updates_the_view(server, room):
+    """A modal's button: the app's ``@app.action`` gets ``block_actions`` with the view
+    and the inputs so far, and answers with ``views.update``; a forged button is
+    refused."""
+    bot, person, channel, name = room
+    admin.register_command(server.settings, bot.user_id, name)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    pressed: list[dict] = []
+    with_button = {
+        **TICKET_VIEW,
+        "blocks": [
+            *TICKET_VIEW["blocks"],
+            {
+                "type": "actions",
+                "block_id": "more",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "add",
+                        "value": "details",
+                        "text": {"type": "plain_text", "text": "Add details"},
+                    }
+                ],
+            },
+        ],
+    }
+
+    @app.command(name)
+    def open_it(ack, body, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=with_button)
+
+    @app.action("add")
+    def add(ack, body, client):
+        ack()
+        pressed.append(body)
+        title = body["view"]["state"]["values"]["title"]["t"]["value"]
+        details = {
+            "type": "input",
+            "block_id": "details",
+            "label": {"type": "plain_text", "text": f"Details of {title}"},
+            "element": {"type": "plain_text_input", "action_id": "d", "multiline": True},
+        }
+        view = {**TICKET_VIEW, "blocks": [*TICKET_VIEW["blocks"], details]}
+        client.views_update(view_id=body["view"]["id"], hash=body["view"]["hash"], view=view)
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    web = server.client(person.token)
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        with connect(web.rtm_connect()["url"]) as ws:
+            assert '"hello"' in ws.recv(timeout=10)
+            run(web, channel, name)
+            view_id = frame_of(ws, "view_opened")["view"]["id"]
+            forged = {"view_id": view_id, "action_id": "delete_everything"}
+            assert error_of(web.api_call, "views.action", json=forged) == "action_not_found"
+            values = {"title": {"t": "printer"}}
+            press = {"view_id": view_id, "action_id": "add", "values": values}
+            web.api_call("views.action", json=press)
+            updated = frame_of(ws, "view_updated")["view"]
+        labels = [b["label"]["text"] for b in updated["blocks"] if b["type"] == "input"]
+        assert labels == ["Title", "Urgency", "Details of printer"]
+        [body] = pressed
+        assert body["container"] == {"type": "view", "view_id": view_id}
+        assert body["actions"][0]["value"] == "details"  # the stored view's, not the client's
+    finally:
+        handler.close()

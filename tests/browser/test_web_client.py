@@ -504,19 +504,49 @@ def test_a_user_group_mention_is_sent_as_one_and_shows_to_its_members(browser, w
 
 def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser, world, shots):
     """bob runs ``/ticket``: the Bolt app's modal opens; submitted empty, the page says
-    what is required; the app's own error shows under its input; filled in, it closes
-    and the app files the ticket in the channel."""
+    what is required; the app's own error shows under its input; its button makes the
+    app add an input (what bob typed stays); filled in, it closes and the app files the
+    ticket in the channel."""
     srv, general, alice_creds, _bob = world
     bot = srv.user("ticketbot", bot=True, app_token=True)
     srv.client(alice_creds.token).conversations_invite(channel=general, users=bot.user_id)
     admin.register_command(srv.settings, bot.user_id, "/ticket")
     app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
 
+    button = {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "add",
+                "text": {"type": "plain_text", "text": "Add details"},
+            }
+        ],
+    }
+    details = {
+        "type": "input",
+        "block_id": "details",
+        "label": {"type": "plain_text", "text": "Details"},
+        "element": {"type": "plain_text_input", "action_id": "d", "multiline": True},
+    }
+
     @app.command("/ticket")
     def open_ticket(ack, body, client):
         ack()
-        view = {**TICKET_VIEW, "private_metadata": body["channel_id"]}
+        view = {
+            **TICKET_VIEW,
+            "private_metadata": body["channel_id"],
+            "blocks": [*TICKET_VIEW["blocks"], button],
+        }
         client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action("add")
+    def add_details(ack, body, client):
+        ack()
+        view = body["view"]
+        blocks = [b for b in view["blocks"] if b["type"] == "input"] + [details]
+        keep = {k: view[k] for k in ("callback_id", "private_metadata", "title", "submit")}
+        client.views_update(view_id=view["id"], view={"type": "modal", **keep, "blocks": blocks})
 
     @app.view("ticket")
     def filed(ack, view, client):
@@ -527,9 +557,9 @@ def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser,
             return
         ack()
         urgency = values["urgency"]["u"]["selected_option"]["value"]
-        client.chat_postMessage(
-            channel=view["private_metadata"], text=f"filed: {title} ({urgency})"
-        )
+        more = values.get("details", {}).get("d", {}).get("value")
+        text = f"filed: {title} ({urgency}; {more})"
+        client.chat_postMessage(channel=view["private_metadata"], text=text)
 
     handler = SocketModeHandler(app, app_token=bot.app_token)
     handler.connect()
@@ -547,9 +577,14 @@ def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser,
         bob.wait_for_selector("#modal .modal-error:has-text('not that title')")
         bob.screenshot(path=str(shots / "modal.png"))
         bob.fill("#modal .modal-input[data-block=title] input", "printer on fire")
+        bob.click("#modal .block-button:has-text('Add details')")  # the app adds an input
+        bob.wait_for_selector("#modal .modal-input[data-block=details] textarea")
+        typed = bob.input_value("#modal .modal-input[data-block=title] input")
+        assert typed == "printer on fire"  # kept through the update
+        bob.fill("#modal .modal-input[data-block=details] textarea", "smoke")
         bob.click("#modal button[type=submit]")
         bob.wait_for_selector("#modal", state="hidden")
-        bob.wait_for_selector("#messages .msg:has-text('filed: printer on fire (high)')")
+        bob.wait_for_selector("#messages .msg:has-text('filed: printer on fire (high; smoke)')")
         assert bob.errors == []  # type: ignore[attr-defined]
     finally:
         handler.close()

@@ -761,6 +761,18 @@ METHODS: tuple[MethodDoc, ...] = (
         result={"errors": {"type": "object"}},
     ),
     MethodDoc(
+        "views.action",
+        "Parley's: the person presses a button of a modal shown to them "
+        "(`action_not_found`), with its inputs' `values` so far (as `views.submit` takes "
+        "them); the app gets `block_actions` with the view and may `views.update` it.",
+        args=(
+            Arg("view_id", {"type": "string", "maxLength": 32}, "The view.", required=True),
+            Arg("action_id", {"type": "string", "maxLength": 255}, "The button.", required=True),
+            Arg("block_id", {"type": "string", "maxLength": 255}, "Its block."),
+            Arg("values", {"type": "object"}, "The inputs' values so far.", text=_STR),
+        ),
+    ),
+    MethodDoc(
         "views.close",
         "Parley's: the person closes a modal; it takes no submission after; the app gets "
         "`view_closed` if the view asked (`notify_on_close`).",

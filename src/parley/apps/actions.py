@@ -65,6 +65,22 @@ def find_button(
     return None
 
 
+def button_action(button: dict[str, Any], block_id: str, at: int) -> dict[str, Any]:
+    """A pressed button as ``block_actions`` names it in ``actions`` (what the stored
+    message or view says of it, never the client)."""
+    action: dict[str, Any] = {
+        "type": "button",
+        "action_id": button["action_id"],
+        "block_id": block_id,
+        "text": button.get("text"),
+        "action_ts": format_ts(at),
+    }
+    for key in ("value", "style", "url"):
+        if key in button:
+            action[key] = button[key]
+    return action
+
+
 def block_actions(
     *,
     bot: User,
@@ -79,16 +95,7 @@ def block_actions(
     at: int,
 ) -> dict[str, Any]:
     """Slack's ``block_actions`` payload for ``user`` pressing ``button``."""
-    action: dict[str, Any] = {
-        "type": "button",
-        "action_id": button["action_id"],
-        "block_id": block_id,
-        "text": button.get("text"),
-        "action_ts": format_ts(at),
-    }
-    for key in ("value", "style", "url"):
-        if key in button:
-            action[key] = button[key]
+    action = button_action(button, block_id, at)
     return {
         "type": "block_actions",
         "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id},

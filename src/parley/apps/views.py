@@ -18,6 +18,10 @@ the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` e
   answer is the body). The answer's ``response_action``: none or ``clear`` closes the
   view (``view_closed``), ``errors`` shows them by block (``view_errors``), ``update`` or
   ``push`` shows the view it gives (``view_updated``).
+- **Press** (Parley's ``views.action``): a button of the modal (in an ``actions`` block
+  or a ``section``'s accessory); the app gets ``block_actions`` with the view and its
+  inputs' values so far (Bolt's ``@app.action``), and may change the view
+  (``views.update``).
 - **Close** (Parley's ``views.close``): the person closes it; a closed view takes no
   submission (``view_not_found``). An app whose view asked (``notify_on_close``) gets
   Slack's ``view_closed`` payload (Bolt's ``@app.view_closed``).
@@ -34,6 +38,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from parley.apps.actions import ACTION_NOT_FOUND, button_action, find_button
 from parley.apps.callback import app_id
 from parley.apps.link import AppLink
 from parley.apps.triggers import Triggers
@@ -274,6 +279,33 @@ class Views:
         if answer is not None:
             await self.answered(v.id, answer)
         return {}
+
+    async def press(
+        self,
+        user: User,
+        view_id: str | None,
+        action_id: str | None,
+        block_id: str | None,
+        raw: Any,
+    ) -> None:
+        """``views.action`` (Parley's): ``user`` presses the button ``action_id`` of a
+        modal shown to them (``action_not_found``), its inputs as filled in so far
+        (``raw``, as :meth:`submit` takes them; what does not fit is left out). The app
+        gets ``block_actions`` with the view, and may answer with ``views.update``."""
+        v = await self._shown_to(user, view_id)
+        found = find_button(v.body, action_id or "", block_id)
+        bot = await self._directory.user(v.app_user_id)
+        if found is None or bot is None or bot.deleted:
+            raise ApiError(ACTION_NOT_FOUND)
+        values, _errors = submitted(orjson.loads(v.body), raw)
+        fields = {
+            **self._payload("block_actions", user, bot),
+            "container": {"type": "view", "view_id": v.id},
+            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id),
+            "view": view_object(v, bot, values),
+            "actions": [button_action(found[1], found[0], self._now_us())],
+        }
+        await self._send(v, bot, fields, answers=False)
 
     async def close(self, user: User, view_id: str | None) -> None:
         """``views.close`` (Parley's): the person closed it; an app that asked

@@ -1,6 +1,7 @@
 """``views.open``, ``views.update`` (an app's modals, as Slack's) and Parley's
-``views.submit`` and ``views.close`` (the person's side, which Slack's own clients do
-privately). The rules are :mod:`parley.apps.views`'s; this module reads the arguments."""
+``views.submit``, ``views.action`` and ``views.close`` (the person's side, which Slack's
+own clients do privately). The rules are :mod:`parley.apps.views`'s; this module reads
+the arguments."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ def register(api: Api, svc: Services) -> None:
     async def submit(ctx: Ctx, args: Args) -> dict[str, Any]:
         return await views.submit(ctx.user, args.str("view_id", max_len=32), args.raw("values"))
 
+    async def action(ctx: Ctx, args: Args) -> dict[str, Any]:
+        await views.press(
+            ctx.user,
+            args.str("view_id", max_len=32),
+            args.str("action_id", max_len=255),
+            args.str("block_id", max_len=255),
+            args.raw("values"),
+        )
+        return {}
+
     async def close(ctx: Ctx, args: Args) -> dict[str, Any]:
         await views.close(ctx.user, args.str("view_id", max_len=32))
         return {}
@@ -54,4 +65,5 @@ def register(api: Api, svc: Services) -> None:
     api.add("views.update", update)
     api.add("views.push", push)
     api.add("views.submit", submit)
+    api.add("views.action", action)
     api.add("views.close", close)

@@ -594,7 +594,8 @@ function renderBlocks(m) {
     b.textContent = textOf(el.text) || el.action_id;
     b.dataset.actionId = el.action_id;
     // an ephemeral message is not stored: there is nothing to press it against
-    if (m.is_ephemeral) b.disabled = true;
+    if (m.onPress) b.addEventListener("click", () => m.onPress(el.action_id, blockId));
+    else if (m.is_ephemeral) b.disabled = true;
     else b.addEventListener("click", () => press(m, el.action_id, blockId));
     return b;
   };
@@ -639,6 +640,8 @@ const NOTICES = new Set(["channel_topic", "channel_purpose", "channel_name"]);
 // views.submit (Parley's); the app's answer comes back as view_errors, view_updated or
 // view_closed. Closing it (its close button, Escape) tells the server (views.close).
 function showView(view) {
+  // an update of the view shown keeps what was typed into the inputs it still has
+  const kept = state.view?.id === view.id && $("modal").open ? viewValues() : {};
   state.view = view;
   const form = $("modal-form");
   form.replaceChildren();
@@ -647,9 +650,10 @@ function showView(view) {
   const body = document.createElement("div");
   body.className = "modal-body";
   for (const block of view.blocks || []) {
-    if (block.type === "input") body.append(inputBlock(block));
+    if (block.type === "input") body.append(inputBlock(block, kept[block.block_id]));
     else {
-      const shown = renderBlocks({ blocks: [block], is_ephemeral: true }); // nothing to press
+      const onPress = (action_id, block_id) => pressInView(view, action_id, block_id);
+      const shown = renderBlocks({ blocks: [block], onPress });
       if (shown) body.append(shown);
     }
   }
@@ -671,7 +675,7 @@ function showView(view) {
   if (!$("modal").open) $("modal").showModal();
 }
 
-function inputBlock(block) {
+function inputBlock(block, kept = {}) {
   const wrap = document.createElement("label");
   wrap.className = "modal-input";
   wrap.dataset.block = block.block_id;
@@ -699,10 +703,32 @@ function inputBlock(block) {
     if (el.placeholder?.text) field.placeholder = el.placeholder.text;
   }
   field.dataset.action = el.action_id;
+  if (kept[el.action_id]) field.value = kept[el.action_id];
   const error = document.createElement("span");
   error.className = "modal-error";
   wrap.append(label, field, error);
   return wrap;
+}
+
+// The modal's inputs as filled in: {block_id: {action_id: value}}.
+function viewValues() {
+  const values = {};
+  for (const wrap of $("modal-form").querySelectorAll(".modal-input")) {
+    const field = wrap.querySelector("[data-action]");
+    values[wrap.dataset.block] = { [field.dataset.action]: field.value };
+  }
+  return values;
+}
+
+// A button of the modal: the app gets it with the inputs so far (views.action).
+async function pressInView(view, action_id, block_id) {
+  const args = { view_id: view.id, action_id, values: viewValues() };
+  if (block_id) args.block_id = block_id;
+  try {
+    await api("views.action", args);
+  } catch (err) {
+    notice(`The app did not take it: ${err.code || err.message}`);
+  }
 }
 
 function viewErrors(errors) {
@@ -715,14 +741,9 @@ $("modal-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const view = state.view;
   if (!view) return;
-  const values = {};
-  for (const wrap of $("modal-form").querySelectorAll(".modal-input")) {
-    const field = wrap.querySelector("[data-action]");
-    values[wrap.dataset.block] = { [field.dataset.action]: field.value };
-  }
   viewErrors({});
   try {
-    const answer = await api("views.submit", { view_id: view.id, values });
+    const answer = await api("views.submit", { view_id: view.id, values: viewValues() });
     if (answer.errors) viewErrors(answer.errors);
   } catch (err) {
     notice(`The app did not take it: ${err.code || err.message}`);
