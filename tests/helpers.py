@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -275,3 +276,15 @@ def frame_of(ws, kind: str, timeout: float = 10.0) -> dict:
         frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
         if frame.get("type") == kind:
             return frame
+
+
+def fetch(url: str, token: str | None = None, method: str = "GET", data: bytes | None = None):
+    """``(status, headers, body)`` of a plain HTTP request (an error status too), with
+    ``token`` as a bearer token."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()

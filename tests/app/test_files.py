@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
-import urllib.error
-import urllib.request
 import zlib
 
 import msgspec
 
 from parley.files.service import MAX_WAITING
-from tests.helpers import RunningServer, error_of
+from tests.helpers import RunningServer, error_of, fetch
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -36,17 +34,6 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 
 PNG = png(1, 1, (255, 255, 255))
-
-
-def fetch(url: str, token: str | None = None, method: str = "GET", data: bytes | None = None):
-    """``(status, headers, body)`` of a plain HTTP request."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read()
 
 
 def check_files(srv: RunningServer, tag: str) -> None:

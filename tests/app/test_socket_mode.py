@@ -16,8 +16,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from parley import admin
-from tests.app.test_files import fetch
-from tests.helpers import WsClient, error_of
+from tests.helpers import WsClient, error_of, fetch
 from tests.subscriber import wait_for
 
 _n = itertools.count()

@@ -22,9 +22,8 @@ from websockets.sync.client import connect
 
 from parley import admin
 from parley.notify.fakes import running
-from tests.app.test_files import fetch
 from tests.fleet import Fleet, get
-from tests.helpers import TEST_RATE_LIMIT
+from tests.helpers import TEST_RATE_LIMIT, fetch
 from tests.push_support import pushes, wait_pushes
 from tests.subscriber import Subscriber, last_seq, run_subscribers, wait_for
 
