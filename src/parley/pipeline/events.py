@@ -132,7 +132,7 @@ def membership(kind: str, channel: Channel, user_id: str, at: int, seq: int = 0)
         "user": user_id,
         "channel": channel.id,
         "team": channel.team_id,
-        "channel_type": "D" if channel.is_im else "G" if channel.is_private else "C",  # as Slack
+        "channel_type": "D" if channel.is_im else "G" if channel.is_private else "C",
         "event_ts": ts,
         "ts": ts,
     }
