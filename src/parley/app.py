@@ -14,7 +14,7 @@ from parley.alerts import AlertWatcher, PagerDuty
 from parley.api import methods
 from parley.api.dispatch import Api
 from parley.apps.actions import Actions
-from parley.apps.commands import Commands
+from parley.apps.commands import AppReach, Commands
 from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
 from parley.apps.link import AppLink
@@ -220,23 +220,9 @@ async def start(settings: Settings) -> Services:
     replies = Replies(directory, sender)
     app_link = AppLink(bus, presence)
     triggers = Triggers(directory)
-    commands = Commands(
-        directory=directory,
-        access=access,
-        limiter=limits,
-        replies=replies,
-        link=app_link,
-        triggers=triggers,
-    )
-    actions = Actions(
-        directory=directory,
-        store=store,
-        access=access,
-        limiter=limits,
-        replies=replies,
-        link=app_link,
-        triggers=triggers,
-    )
+    reach = AppReach(directory, access, limits, replies, app_link, triggers)
+    commands = Commands(reach)
+    actions = Actions(reach, store)
     views = Views(
         directory=directory, bus=bus, link=app_link, triggers=triggers, ids=ids, now_us=wall_us
     )

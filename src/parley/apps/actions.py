@@ -26,15 +26,10 @@ import orjson
 
 from parley import content, wire
 from parley.apps.callback import app_id
-from parley.apps.commands import person_in
-from parley.apps.link import AppLink
-from parley.apps.replies import Replies
-from parley.apps.triggers import Triggers
+from parley.apps.commands import AppReach, person_in
 from parley.errors import ApiError, Code
 from parley.ids import format_ts
-from parley.pipeline.access import ChannelAccess
-from parley.pipeline.limits import Limiter
-from parley.storage.interface import Directory, MessageStore
+from parley.storage.interface import MessageStore
 from parley.storage.models import Channel, Message, User
 
 ACTION_NOT_FOUND = "action_not_found"
@@ -122,24 +117,9 @@ def block_actions(
 class Actions:
     """Presses buttons (see the module)."""
 
-    def __init__(
-        self,
-        *,
-        directory: Directory,
-        store: MessageStore,
-        access: ChannelAccess,
-        limiter: Limiter,
-        replies: Replies,
-        link: AppLink,
-        triggers: Triggers,
-    ) -> None:
-        self._directory = directory
+    def __init__(self, reach: AppReach, store: MessageStore) -> None:
+        self._reach = reach
         self._store = store
-        self._access = access
-        self._limiter = limiter
-        self._replies = replies
-        self._link = link
-        self._triggers = triggers
 
     async def press(
         self,
@@ -152,17 +132,17 @@ class Actions:
     ) -> None:
         """``chat.action``: ``user`` presses the button ``action_id`` of the message
         ``ts``; returns once its app has it."""
-        channel = await person_in(self._access, self._limiter, user, channel_id)
+        channel = await person_in(self._reach.access, self._reach.limiter, user, channel_id)
         message = await self._store.message(channel.id, ts)
         if message is None or message.deleted:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
         found = find_button(message.rich, action_id or "", block_id)
-        bot = await self._directory.user(message.user) if found is not None else None
+        bot = await self._reach.directory.user(message.user) if found is not None else None
         if found is None or bot is None or not bot.is_bot or bot.deleted:
             raise ApiError(ACTION_NOT_FOUND)
         block, button = found
-        team = await self._directory.team(user.team_id)
-        response_url, _granted = await self._replies.grant(
+        team = await self._reach.directory.team(user.team_id)
+        response_url, _granted = await self._reach.replies.grant(
             user, channel, bot, base_url, message_ts=message.ts
         )
         fields = block_actions(
@@ -174,12 +154,12 @@ class Actions:
             block_id=block,
             button=button,
             response_url=response_url,
-            trigger_id=await self._triggers.issue(user.id, channel.id, bot.id),
-            at=self._replies.now_us(),
+            trigger_id=await self._reach.triggers.issue(user.id, channel.id, bot.id),
+            at=self._reach.replies.now_us(),
         )
-        endpoint = await self._directory.interactivity(bot.id)
+        endpoint = await self._reach.directory.interactivity(bot.id)
         if endpoint is None:
-            await self._link.socket(channel, bot.id, "interactive", fields, answers=False)
+            await self._reach.link.socket(channel, bot.id, "interactive", fields, answers=False)
             return
         form = {"payload": orjson.dumps(fields).decode()}
-        await self._link.post(endpoint.request_url, endpoint.signing_secret, form)
+        await self._reach.link.post(endpoint.request_url, endpoint.signing_secret, form)

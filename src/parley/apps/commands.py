@@ -19,6 +19,7 @@ command (``parley app command``) gets it, as Slack's apps do, and answers.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from parley.apps.callback import app_id
 from parley.apps.link import AppLink
@@ -77,51 +78,51 @@ async def person_in(
     return channel
 
 
+@dataclass(frozen=True, slots=True)
+class AppReach:
+    """What a person's request to an app (a slash command, a button pressed) goes
+    through: the directory, the channel's checks and rate limit (:func:`person_in`),
+    response URLs, the way to the app, and trigger ids."""
+
+    directory: Directory
+    access: ChannelAccess
+    limiter: Limiter
+    replies: Replies
+    link: AppLink
+    triggers: Triggers
+
+
 class Commands:
     """Runs slash commands (see the module)."""
 
-    def __init__(
-        self,
-        *,
-        directory: Directory,
-        access: ChannelAccess,
-        limiter: Limiter,
-        replies: Replies,
-        link: AppLink,
-        triggers: Triggers,
-    ) -> None:
-        self._directory = directory
-        self._access = access
-        self._limiter = limiter
-        self._replies = replies
-        self._link = link
-        self._triggers = triggers
+    def __init__(self, reach: AppReach) -> None:
+        self._reach = reach
 
     async def run(
         self, user: User, channel_id: str | None, command: str | None, text: str, base_url: str
     ) -> None:
         """``chat.command``: ``user`` runs ``command`` with ``text`` in ``channel_id``.
         Returns once the app has it (and, over HTTP, its answer is delivered)."""
-        channel = await person_in(self._access, self._limiter, user, channel_id)
+        channel = await person_in(self._reach.access, self._reach.limiter, user, channel_id)
         name = (command or "").strip().lower()
-        known = {c.command: c for c in await self._directory.commands(user.team_id)}
+        known = {c.command: c for c in await self._reach.directory.commands(user.team_id)}
         cmd = known.get(name)
-        bot = await self._directory.user(cmd.user_id) if cmd is not None else None
+        bot = await self._reach.directory.user(cmd.user_id) if cmd is not None else None
         if cmd is None or bot is None or bot.deleted:
             raise ApiError(INVALID_COMMAND)
-        team = await self._directory.team(user.team_id)
-        response_url, granted = await self._replies.grant(user, channel, bot, base_url)
+        team = await self._reach.directory.team(user.team_id)
+        response_url, granted = await self._reach.replies.grant(user, channel, bot, base_url)
         domain = team.domain if team else ""
-        trigger = await self._triggers.issue(user.id, channel.id, bot.id)
+        trigger = await self._reach.triggers.issue(user.id, channel.id, bot.id)
         fields = payload(cmd, bot, user, channel, domain, text, response_url, trigger)
         if not cmd.request_url:
-            await self._link.socket(channel, bot.id, "slash_commands", fields, answers=True)
+            await self._reach.link.socket(channel, bot.id, "slash_commands", fields, answers=True)
             return
-        answer = await self._link.post(cmd.request_url, cmd.signing_secret, fields)
+        answer = await self._reach.link.post(cmd.request_url, cmd.signing_secret, fields)
         try:
             reply = parse_reply(answer.content, answer.headers.get("content-type", ""))
         except ApiError:  # the app's answer was not a message: nothing to show
             log.info("commands: %s answered what is not a message", cmd.command)
             return
         if reply is not None:
-            await self._replies.deliver(granted, reply)
+            await self._reach.replies.deliver(granted, reply)
