@@ -71,6 +71,12 @@ class RunningServer:
     def client(self, token: str) -> WebClient:
         return WebClient(token=token, base_url=f"{self.url}/api/")
 
+    def reload_apps(self) -> None:
+        """Has the Events API's worker read the registered apps now (a node picks a new
+        app up within 5 s; a test, at once)."""
+        future = asyncio.run_coroutine_threadsafe(self.services.app_events.reload(), self.loop)
+        assert future.result(10)
+
     def user(self, name: str, **kw) -> admin.Credentials:
         """A user for tests that are not about rate limits: its own message limit is high
         enough for bursts of test traffic (``rate_limit=None`` gets the defaults)."""

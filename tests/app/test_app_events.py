@@ -4,7 +4,6 @@ takes them, and given up as dead letters."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
@@ -119,7 +118,7 @@ def test_a_bolt_app_in_http_mode_answers_through_parley(server, bot_in_room):
         def texts():
             return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
 
-        _reload(server)  # a node picks a new app up within 5 s; the test, at once
+        server.reload_apps()
         web.chat_postMessage(channel=channel, text="hello app")
         wait_for(lambda: f"hi <@{person.user_id}> over HTTP" in texts(), 15, "Bolt's answer")
 
@@ -128,11 +127,6 @@ def _event_of(letter: dict) -> dict:
     """The event a dead letter of the Events API would have delivered."""
     delivery = json.loads(letter["payload"])  # its body is bytes: base64 in JSON
     return json.loads(base64.b64decode(delivery["body"]))["event"]
-
-
-def _reload(server) -> None:
-    future = asyncio.run_coroutine_threadsafe(server.services.app_events.reload(), server.loop)
-    assert future.result(10)
 
 
 def _try(call):
@@ -149,7 +143,7 @@ def test_deliveries_are_signed_and_retried_until_taken(server, bot_in_room):
         secret = admin.register_event_app(server.settings, bot.user_id, receiver.url)[
             "signing_secret"
         ]
-        _reload(server)  # a node picks a new app up within 5 s; the test, at once
+        server.reload_apps()
         server.client(person.token).chat_postMessage(channel=channel, text="to the app")
         wait_for(lambda: len(receiver.events(bot.user_id)) >= 3, 15, "three tries")
         time.sleep(1)
@@ -185,7 +179,7 @@ def test_an_app_over_http_hears_its_bot_mentioned(server, bot_in_room):
     receiver = Receiver()
     try:
         admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
-        _reload(server)  # a node picks a new app up within 5 s; the test, at once
+        server.reload_apps()
         web = server.client(person.token)
         web.chat_postMessage(channel=channel, text="nothing for the bot")
         ts = web.chat_postMessage(channel=channel, text=f"<@{bot.user_id}> status?")["ts"]
@@ -207,7 +201,7 @@ def test_message_events_over_http_say_what_kind_of_channel_they_come_from(server
     receiver = Receiver()
     try:
         admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
-        _reload(server)
+        server.reload_apps()
         web = server.client(person.token)
         private = web.conversations_create(name=f"evkinds-{next(_n)}", is_private=True)
         private = private["channel"]["id"]
@@ -243,7 +237,7 @@ def test_an_app_that_never_takes_an_event_gets_it_as_a_dead_letter(server, bot_i
     receiver = Receiver(statuses=[500] * 20)
     try:
         admin.register_event_app(server.settings, bot.user_id, receiver.url, verify=False)
-        _reload(server)  # a node picks a new app up within 5 s; the test, at once
+        server.reload_apps()
         server.client(person.token).chat_postMessage(channel=channel, text="never taken")
 
         def letters() -> list[dict]:

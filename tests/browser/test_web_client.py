@@ -647,6 +647,68 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, s
         handler.close()
 
 
+def test_an_apps_home_tab_shows_in_its_direct_message_and_its_button_reaches_the_app(
+    browser, world, shots
+):
+    """bob opens the direct message with a bot and its Home: the Bolt app hears
+    ``app_home_opened`` and publishes his tab, which shows in place of the messages; its
+    button reaches the app, which publishes it again; Messages goes back."""
+    srv, _general, alice_creds, bob_creds = world
+    bot = srv.user("homebot", bot=True, app_token=True)
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+    presses: list[str] = []
+
+    def tab(text: str) -> dict:
+        button = {
+            "type": "button",
+            "action_id": "count",
+            "text": {"type": "plain_text", "text": "Count me"},
+        }
+        return {
+            "type": "home",
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "Your desk"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                {"type": "actions", "elements": [button]},
+            ],
+        }
+
+    @app.event("app_home_opened")
+    def opened(event, client):
+        client.views_publish(user_id=event["user"], view=tab("Welcome <b>back</b>"))
+
+    @app.action("count")
+    def count(ack, body, client):
+        ack()
+        presses.append(body["user"]["id"])
+        client.views_publish(user_id=body["user"]["id"], view=tab(f"Counted {len(presses)}"))
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        bob.click(f"#people li[data-user={bot.user_id}]")
+        bob.wait_for_selector("#channel-title:has-text('@homebot')")
+        bob.click("#home-tab")
+        bob.wait_for_selector("#home .block-header:has-text('Your desk')")
+        bob.wait_for_selector("#home:has-text('Welcome <b>back</b>')")  # as text
+        assert bob.is_hidden("#messages") and bob.is_hidden("#composer")
+        bob.screenshot(path=str(shots / "app-home.png"))
+        bob.click("#home .block-button:has-text('Count me')")
+        bob.wait_for_selector("#home:has-text('Counted 1')")
+        assert presses == [bob_creds.user_id]
+        bob.click("#home-tab:has-text('Messages')")
+        bob.wait_for_selector("#composer textarea")
+        assert bob.is_hidden("#home")
+        # a person's direct message has no Home
+        bob.click(f"#people li[data-user={alice_creds.user_id}]")
+        bob.wait_for_selector("#channel-title:has-text('@alice')")
+        assert bob.is_hidden("#home-tab")
+        assert bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        handler.close()
+
+
 def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
     """alice pins a message from its actions; bob's window marks it at once, and after a
     reload; unpinning clears it."""

@@ -822,7 +822,8 @@ def test_a_users_email_and_profile(backend):
 
 def test_apps_views_and_the_installations_secrets(backend):
     """A modal kept and replaced, found by id or by the app's external id; those not
-    written for a while forgotten; a secret set once, whoever asks first."""
+    written for a while forgotten, but not a home tab; a secret set once, whoever asks
+    first."""
     from parley.storage.models import AppView
 
     async def go():
@@ -832,6 +833,8 @@ def test_apps_views_and_the_installations_secrets(backend):
             v = AppView("V1", "T1", "U1", "UBOT", "C1", '{"type": "modal"}', "h1", "ext-1")
             await d.put_view(v, 100, 0)
             await d.put_view(AppView("V2", "T1", "U2", "UBOT", "C1", "{}", "h2", ""), 100, 0)
+            home = AppView("VH", "T1", "U2", "UBOT", "D1", "{}", "h5", "", home=True)
+            await d.put_view(home, 100, 0)
             changed = AppView("V1", "T1", "U1", "UBOT", "C1", '{"type": "x"}', "h3", "ext-1", True)
             await d.put_view(changed, 200, 0)
             found = [await d.view("V1"), await d.view_by_external("T1", "ext-1")]
@@ -839,11 +842,12 @@ def test_apps_views_and_the_installations_secrets(backend):
             await d.put_view(AppView("V3", "T1", "U3", "UBOT", "C1", "{}", "h4", ""), 300, 150)
             gone = await d.view("V2")  # written at 100, before 150
             secrets = [await d.meta_default("k", "first"), await d.meta_default("k", "second")]
-            return found, missing, gone, await d.view("V1"), secrets
+            return found, missing, gone, await d.view("V1"), secrets, await d.view("VH")
         finally:
             await d.close()
 
-    found, missing, gone, kept, secrets = asyncio.run(go())
+    found, missing, gone, kept, secrets, home = asyncio.run(go())
+    assert home is not None and home.home and home.channel_id == "D1"
     assert found[0] == found[1] and found[0].body == '{"type": "x"}' and found[0].closed
     assert missing == [None, None] and gone is None and kept is not None
     assert secrets == ["first", "first"]

@@ -740,6 +740,33 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("view",),
     ),
     MethodDoc(
+        "views.publish",
+        "Publishes the app's home tab for a person (`user_not_found` for anyone but a live "
+        "person of the workspace), replacing the one before (with `hash`, only if "
+        "unchanged since: `hash_conflict`); a bot's token (`not_allowed_token_type`). The "
+        "view: `type` `home`, 1 to 100 blocks, no inputs, `private_metadata` up to 3,000 "
+        "characters (`invalid_arguments`). The person's connections that follow their "
+        "direct message with the bot get `view_updated`; `views.update` changes it too.",
+        args=(
+            Arg("user_id", {"type": "string", "maxLength": 32}, "The person.", required=True),
+            Arg("hash", {"type": "string", "maxLength": 64}, "The view's `hash` last seen."),
+            Arg("view", {"type": "object"}, "The home tab.", required=True, text=_STR),
+        ),
+        result={"view": {"type": "object"}},
+        always=("view",),
+    ),
+    MethodDoc(
+        "views.home",
+        "Parley's: the person opens the home tab of an app (`app`, its bot user's id: "
+        "`user_not_found`), from their direct message with the bot (opened if need be). "
+        "The app gets `app_home_opened`; the answer is the view it published (`null` "
+        "while none) and the direct message. A button in it is pressed with "
+        "`views.action`.",
+        args=(Arg("app", {"type": "string", "maxLength": 32}, "The app's bot.", required=True),),
+        result={"view": {"type": ["object", "null"]}, "channel": _STR},
+        always=("view", "channel"),
+    ),
+    MethodDoc(
         "views.push",
         "A stack of modals is not supported (`not_supported`): use `views.update`.",
         args=(
@@ -762,7 +789,7 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "views.action",
-        "Parley's: the person presses a button of a modal shown to them "
+        "Parley's: the person presses a button of a modal or home tab shown to them "
         "(`action_not_found`), with its inputs' `values` so far (as `views.submit` takes "
         "them); the app gets `block_actions` with the view and may `views.update` it.",
         args=(

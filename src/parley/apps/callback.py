@@ -32,6 +32,7 @@ APP_EVENTS = frozenset(
         "user_change",
         "subteam_created",
         "subteam_updated",
+        "app_home_opened",
     }
 )
 

@@ -25,10 +25,20 @@ the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` e
 - **Close** (Parley's ``views.close``): the person closes it; a closed view takes no
   submission (``view_not_found``). An app whose view asked (``notify_on_close``) gets
   Slack's ``view_closed`` payload (Bolt's ``@app.view_closed``).
+- **Home tab** (``views.publish``, the app's bot token): the app keeps one ``home`` view
+  for each person (its id derived from the app and the person, :func:`home_id`; kept
+  until replaced, not forgotten after a day as modals are). The person opens it
+  (Parley's ``views.home``): they get the view, the app gets Slack's
+  ``app_home_opened`` (``tab`` ``home``, the ``view`` when there is one, ``channel`` the
+  person's direct message with the bot), and a button in it reaches the app as a
+  modal's does (``block_actions``, with a ``trigger_id`` for ``views.open``). The
+  person's connections that follow that direct message get ``view_updated`` when the
+  app publishes or updates it. It has no inputs and is never submitted or closed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
@@ -38,6 +48,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from parley.api.methods.ims import im_id
 from parley.apps.actions import ACTION_NOT_FOUND, button_action, find_button
 from parley.apps.callback import app_id
 from parley.apps.link import AppLink
@@ -81,22 +92,24 @@ def _plain(value: Any, name: str, longest: int, required: bool) -> dict | None:
     return value
 
 
-def parse_view(raw: Any) -> dict[str, Any]:
-    """A modal as an app gives it (an object, or its JSON text), checked: ``type``
-    ``modal``, ``title`` (and ``submit``, ``close``) ``plain_text`` of at most
-    :data:`MAX_TITLE` characters, ``submit`` when it has inputs, at most
-    :data:`MAX_BLOCKS` blocks, each input's ``element`` one of :data:`ELEMENTS` with an
-    ``action_id`` (given ids are kept; missing ones are made, as Slack makes them),
+def parse_view(raw: Any, kind: str = "modal") -> dict[str, Any]:
+    """A view of type ``kind`` (``modal``, or ``home`` for a home tab) as an app gives
+    it (an object, or its JSON text), checked: a modal's ``title`` (and ``submit``,
+    ``close``) ``plain_text`` of at most :data:`MAX_TITLE` characters, ``submit`` when
+    it has inputs; at most :data:`MAX_BLOCKS` blocks, each input's ``element`` one of
+    :data:`ELEMENTS` with an ``action_id`` (given ids are kept; missing ones are made,
+    as Slack makes them), and none in a home tab, which nobody submits;
     ``private_metadata`` of at most :data:`MAX_METADATA` characters."""
     if isinstance(raw, (str, bytes)):
         try:
             raw = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise _bad("not JSON") from None
-    if not isinstance(raw, dict) or raw.get("type") != "modal":
-        raise _bad("a view of type modal")
+    if not isinstance(raw, dict) or raw.get("type") != kind:
+        raise _bad(f"a view of type {kind}")
     view = dict(raw)
-    _plain(view.get("title"), "title", MAX_TITLE, True)
+    modal = kind == "modal"
+    _plain(view.get("title"), "title", MAX_TITLE, modal)
     _plain(view.get("submit"), "submit", MAX_TITLE, False)
     _plain(view.get("close"), "close", MAX_TITLE, False)
     blocks = view.get("blocks")
@@ -108,6 +121,8 @@ def parse_view(raw: Any) -> dict[str, Any]:
             raise _bad(f"blocks[{i}]: an object with a type")
         block = dict(block)
         if block["type"] == "input":
+            if not modal:
+                raise _bad(f"blocks[{i}]: inputs are for modals")
             element = block.get("element")
             if not isinstance(element, dict) or element.get("type") not in ELEMENTS:
                 raise _bad(f"blocks[{i}].element: one of {sorted(ELEMENTS)}")
@@ -168,6 +183,13 @@ def submitted(view: dict[str, Any], raw: Any) -> tuple[dict[str, Any], dict[str,
     return values, errors
 
 
+def home_id(team_id: str, app_user_id: str, user_id: str) -> str:
+    """The id of the home tab of ``app_user_id``'s app for ``user_id``: the same on
+    every node, so publishing it again replaces it."""
+    digest = hashlib.sha256(f"home:{team_id}:{app_user_id}:{user_id}".encode()).digest()
+    return encode_id(Kind.VIEW, int.from_bytes(digest[:8], "big") >> 1)
+
+
 def shown(v: AppView) -> dict[str, Any]:
     """``v`` as the person's client gets it: without the app's ``private_metadata``."""
     body = orjson.loads(v.body)
@@ -181,8 +203,8 @@ def view_object(v: AppView, bot: User, values: dict[str, Any] | None = None) -> 
     return {
         "id": v.id,
         "team_id": v.team_id,
-        "type": "modal",
-        "title": body["title"],
+        "type": "home" if v.home else "modal",
+        "title": body.get("title"),
         "submit": body.get("submit"),
         "close": body.get("close"),
         "blocks": body["blocks"],
@@ -255,13 +277,57 @@ class Views:
         v = await self._of_app(bot, view_id, external_id)
         if expected_hash and expected_hash != v.hash:
             raise ApiError("hash_conflict")
-        v = await self._replace(v, parse_view(raw))
+        v = await self._replace(v, parse_view(raw, "home" if v.home else "modal"))
         return view_object(v, bot)
+
+    async def publish(
+        self, bot: User, user_id: str | None, raw: Any, expected_hash: str | None
+    ) -> dict[str, Any]:
+        """``views.publish``: the app's home tab for ``user_id`` (a live person of the
+        bot's workspace: ``user_not_found``), new or replaced (with ``expected_hash``,
+        only if unchanged since: ``hash_conflict``); the view as the app now sees it."""
+        user = await self._directory.user(user_id) if user_id else None
+        if user is None or user.team_id != bot.team_id or user.deleted or user.is_bot:
+            raise ApiError(Code.USER_NOT_FOUND)
+        body = parse_view(raw, "home")
+        ident = home_id(bot.team_id, bot.id, user.id)
+        old = await self._directory.view(ident)
+        if expected_hash and old is not None and expected_hash != old.hash:
+            raise ApiError("hash_conflict")
+        if old is not None:
+            return view_object(await self._replace(old, body), bot)
+        v = AppView(
+            id=ident,
+            team_id=bot.team_id,
+            user_id=user.id,
+            app_user_id=bot.id,
+            channel_id=im_id(bot.team_id, user.id, bot.id),
+            body=orjson.dumps(body).decode(),
+            hash=_hash(),
+            external_id=body.get("external_id", ""),
+            home=True,
+        )
+        await self._put(v)
+        self._tell(v, UPDATED, {"view": shown(v)})
+        return view_object(v, bot)
+
+    async def home(self, user: User, bot: User, channel_id: str) -> dict[str, Any] | None:
+        """Parley's ``views.home``: ``user`` opens the home tab of ``bot``'s app, from
+        their direct message with it, ``channel_id`` (opened by the caller). The app
+        gets ``app_home_opened``; the view as the person sees it, ``None`` while the app
+        has published none."""
+        v = await self._directory.view(home_id(bot.team_id, bot.id, user.id))
+        app_view = view_object(v, bot) if v is not None else None
+        at = self._now_us()
+        self._bus.publish(
+            events.app_home_opened(channel_id, bot.team_id, user.id, bot.id, at, app_view)
+        )
+        return shown(v) if v is not None else None
 
     async def submit(self, user: User, view_id: str | None, raw: Any) -> dict[str, Any]:
         """``views.submit`` (Parley's): ``{"errors": ...}`` when the values do not fit
         the view (nothing is sent), else ``{}`` once the app has the submission."""
-        v = await self._shown_to(user, view_id)
+        v = await self._shown_to(user, view_id, modal=True)
         body = orjson.loads(v.body)
         values, errors = submitted(body, raw)
         if errors:
@@ -310,7 +376,7 @@ class Views:
     async def close(self, user: User, view_id: str | None) -> None:
         """``views.close`` (Parley's): the person closed it; an app that asked
         (``notify_on_close``) gets ``view_closed`` (not again if that fails: logged)."""
-        v = await self._shown_to(user, view_id)
+        v = await self._shown_to(user, view_id, modal=True)
         await self._put(msgspec.structs.replace(v, closed=True))
         body = orjson.loads(v.body)
         bot = await self._directory.user(v.app_user_id)
@@ -366,7 +432,7 @@ class Views:
         """The app's answer to a submission of ``view_id`` (see the module); what it
         gets wrong is logged, and the view stays open."""
         v = await self._directory.view(view_id)
-        if v is None or v.closed:
+        if v is None or v.closed or v.home:
             return
         action = obj.get("response_action")
         if action in (None, "clear"):
@@ -417,14 +483,18 @@ class Views:
             raise ApiError("not_found")
         return v
 
-    async def _shown_to(self, user: User, view_id: str | None) -> AppView:
+    async def _shown_to(self, user: User, view_id: str | None, modal: bool = False) -> AppView:
+        """The open view ``view_id`` shown to ``user`` (a modal, when ``modal``: a home
+        tab is neither submitted nor closed), else ``view_not_found``."""
         v = await self._directory.view(view_id) if view_id else None
-        if v is None or v.user_id != user.id or v.closed:
+        if v is None or v.user_id != user.id or v.closed or (modal and v.home):
             raise ApiError(VIEW_NOT_FOUND)
         return v
 
     def _tell(self, v: AppView, kind: str, body: dict[str, Any]) -> None:
-        """An RTM event about ``v`` for the person it is shown to."""
+        """An RTM event about ``v`` for the person it is shown to, with its ``channel``
+        (where it was opened from; a home tab's, the direct message with the bot)."""
+        body = {**body, "channel": v.channel_id}
         self._bus.publish(events.for_user(kind, v.channel_id, v.team_id, v.user_id, body))
 
 

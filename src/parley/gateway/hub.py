@@ -12,7 +12,7 @@ from itertools import chain
 from typing import Protocol
 
 from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
-from parley.pipeline.events import MARKED, VIEW_EVENTS
+from parley.pipeline.events import APP_HOME_OPENED, MARKED, VIEW_EVENTS
 
 
 class Subscriber(Protocol):
@@ -33,8 +33,11 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
 #: Events for one user's connections (the event's ``user``): an ephemeral message,
 #: their read marks and an app's modal, to those that follow the channel; an app's
-#: request, to one of its bot's Socket Mode connections.
-_TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST, *VIEW_EVENTS})
+#: request and its home tab opened, to one of its bot's Socket Mode connections.
+_TO_THEIR_USER = frozenset(
+    {EPHEMERAL, *MARKED.values(), APP_REQUEST, APP_HOME_OPENED, *VIEW_EVENTS}
+)
+_TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, APP_HOME_OPENED})
 
 #: Events for every connection of the team: a public channel made or renamed, a
 #: user's profile changed, a user group made or changed.
@@ -177,8 +180,9 @@ class Hub:
         whole team (``group_rename``, a private one's, to its members);
         ``presence_change`` goes to the connections of that team watching that user;
         an :data:`EPHEMERAL` message and a read mark (``channel_marked``, ...) only to
-        their user's connections that follow the channel; an :data:`APP_REQUEST` to one
-        Socket Mode connection of its app's bot, in the channel or not.
+        their user's connections that follow the channel; an :data:`APP_REQUEST` and an
+        ``app_home_opened`` to one Socket Mode connection of its app's bot, in the
+        channel or not (a direct message with the bot may be new to its gateway).
         """
         kind = event.type
         if kind == JOIN_NOTICE:
@@ -194,7 +198,7 @@ class Hub:
         elif kind in _TO_THEIR_USER:
             channels_of = self._channels_of
             mine = self._by_user.get(event.user, ())
-            if kind == APP_REQUEST:  # one of the app's Socket Mode connections
+            if kind in _TO_ONE_APP_CONNECTION:  # one of the app's Socket Mode connections
                 apps = [s for s in mine if getattr(s, "SOCKET_MODE", False)]
                 targets = tuple(apps[:1])
             else:

@@ -255,6 +255,28 @@ def app_request(
     return _event(APP_REQUEST, channel.id, channel.team_id, 0, at, body, bot_id)
 
 
+#: Slack's event for an app whose home tab a person opened (:func:`app_home_opened`).
+APP_HOME_OPENED = "app_home_opened"
+
+
+def app_home_opened(
+    channel_id: str, team_id: str, user_id: str, bot_id: str, at: int, view: dict | None
+) -> Event:
+    """``user_id`` opened the home tab of ``bot_id``'s app (``channel_id``: their direct
+    message with the bot), for the app alone (the event's ``user`` is the bot; the
+    payload's, the person, as Slack's); ``view``: the home view as the app sees it."""
+    body: dict[str, Any] = {
+        "type": APP_HOME_OPENED,
+        "user": user_id,
+        "channel": channel_id,
+        "tab": "home",
+        "event_ts": format_ts(at),
+    }
+    if view is not None:
+        body["view"] = view
+    return _event(APP_HOME_OPENED, channel_id, team_id, 0, at, body, bot_id)
+
+
 def typing(channel: str, team: str, user_id: str, at: int) -> Event:
     """``user_typing``, for the channel's other members."""
     body = {"type": "user_typing", "channel": channel, "user": user_id}

@@ -49,7 +49,9 @@ def endpoint_query(table: str, placeholder: str) -> str:
 
 
 #: The columns of an :class:`AppView`, in its fields' order.
-VIEW_COLUMNS = "id, team_id, user_id, app_user_id, channel_id, body, hash, external_id, closed"
+VIEW_COLUMNS = (
+    "id, team_id, user_id, app_user_id, channel_id, body, hash, external_id, closed, home"
+)
 
 
 def view_row(v: AppView) -> tuple:
@@ -64,11 +66,12 @@ def view_row(v: AppView) -> tuple:
         v.hash,
         v.external_id,
         int(v.closed),
+        int(v.home),
     )
 
 
 def view_from_row(row: Sequence) -> AppView:
-    return AppView(*row[:8], bool(row[8]))
+    return AppView(*row[:8], bool(row[8]), bool(row[9]))
 
 
 #: A channel's pins, the newest first (``{p}``: the backend's placeholder).

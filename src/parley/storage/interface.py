@@ -155,8 +155,8 @@ class Directory(Protocol):
     async def group(self, group_id: str) -> UserGroup | None: ...
 
     async def put_view(self, v: AppView, now: int, stale_before: int) -> None:
-        """Writes an app's modal (new, or as it now is), forgetting those not written
-        since before ``stale_before``."""
+        """Writes an app's modal or home tab (new, or as it now is), forgetting modals
+        not written since before ``stale_before``."""
         ...
 
     async def view(self, view_id: str) -> AppView | None: ...

@@ -151,9 +151,12 @@ def channel_from_row(row: Sequence) -> Channel:
 
 
 class AppView(msgspec.Struct, frozen=True):
-    """A modal an app opened for a person (``parley.apps.views``): shown to ``user_id``,
-    owned by the app of the bot ``app_user_id``, opened from ``channel_id`` (where its
-    events go), ``body`` the view as the app gave it (validated JSON)."""
+    """A modal an app opened for a person, or the app's home tab for them (``home``;
+    ``parley.apps.views``): shown to ``user_id``, owned by the app of the bot
+    ``app_user_id``, opened from ``channel_id`` (where its events go; a home tab's is
+    the person's direct message with the bot), ``body`` the view as the app gave it
+    (validated JSON). A modal is forgotten a day after it was last written; a home tab
+    is kept."""
 
     id: str
     team_id: str
@@ -164,6 +167,7 @@ class AppView(msgspec.Struct, frozen=True):
     hash: str
     external_id: str
     closed: bool = False
+    home: bool = False
 
 
 class UserGroup(msgspec.Struct, frozen=True):

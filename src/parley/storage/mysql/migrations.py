@@ -208,6 +208,8 @@ DIRECTORY: list[list[str]] = [
             PRIMARY KEY (usergroup_id, user_id)
         ) {options}""",
     ],
+    # v19: apps' home tabs (views.publish): one view an app keeps for each person
+    ["ALTER TABLE views ADD COLUMN IF NOT EXISTS home TINYINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

@@ -12,7 +12,7 @@ _MARKS = ", ".join(["%s"] * (len(VIEW_COLUMNS.split(",")) + 1))
 
 
 async def op_put_view(cur: Any, _state: object, v: AppView, now: int, stale_before: int) -> None:
-    await cur.execute("DELETE FROM views WHERE updated < %s", (stale_before,))
+    await cur.execute("DELETE FROM views WHERE updated < %s AND home = 0", (stale_before,))
     await cur.execute(
         f"REPLACE INTO views ({VIEW_COLUMNS}, updated) VALUES ({_MARKS})", (*view_row(v), now)
     )

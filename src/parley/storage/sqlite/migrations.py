@@ -179,6 +179,10 @@ DIRECTORY = [
         usergroup_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (usergroup_id, user_id)
     );
     """,
+    # v19: apps' home tabs (views.publish): one view an app keeps for each person
+    """
+    ALTER TABLE views ADD COLUMN home INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

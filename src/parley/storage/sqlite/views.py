@@ -14,9 +14,9 @@ _MARKS = ", ".join(["?"] * (len(VIEW_COLUMNS.split(",")) + 1))
 def op_put_view(
     conn: sqlite3.Connection, _state: object, v: AppView, now: int, stale_before: int
 ) -> None:
-    """Writes ``v`` (new, or as it now is), forgetting views not written since before
-    ``stale_before``."""
-    conn.execute("DELETE FROM views WHERE updated < ?", (stale_before,))
+    """Writes ``v`` (new, or as it now is), forgetting modals not written since before
+    ``stale_before`` (home tabs are kept)."""
+    conn.execute("DELETE FROM views WHERE updated < ? AND home = 0", (stale_before,))
     conn.execute(
         f"INSERT OR REPLACE INTO views ({VIEW_COLUMNS}, updated) VALUES ({_MARKS})",
         (*view_row(v), now),

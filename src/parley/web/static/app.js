@@ -35,6 +35,7 @@ const state = {
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   view: null, // the app's modal shown (views.open), until it closes
+  home: null, // {app, channel, view, loaded}: an app's home tab shown instead of the messages
   ws: null,
   wsId: 0,
   backoff: 500,
@@ -410,6 +411,8 @@ async function openChannel(id) {
   }
   $("channel-title").textContent = c ? title(c) : "";
   $("leave").hidden = !c || direct(c); // a direct message, or a group one, cannot be left
+  showHome(null);
+  $("home-tab").hidden = !(c?.is_im && state.users.get(c.user)?.is_bot); // an app's
   renderChannels();
   const stale = state.stale.has(id); // changed while disconnected: pins too, perhaps
   if (!state.cursor.has(id)) await loadHistory(id);
@@ -720,9 +723,10 @@ function viewValues() {
   return values;
 }
 
-// A button of the modal: the app gets it with the inputs so far (views.action).
-async function pressInView(view, action_id, block_id) {
-  const args = { view_id: view.id, action_id, values: viewValues() };
+// A button of the modal (with its inputs so far), or of a home tab: the app gets it
+// (views.action).
+async function pressInView(view, action_id, block_id, values = viewValues()) {
+  const args = { view_id: view.id, action_id, values };
   if (block_id) args.block_id = block_id;
   try {
     await api("views.action", args);
@@ -754,6 +758,50 @@ $("modal").addEventListener("close", () => {
   const view = state.view;
   state.view = null;
   if (view && !view.closedByApp) api("views.close", { view_id: view.id }).catch(() => {});
+});
+
+// -- an app's home tab ---------------------------------------------------------------------
+
+// In a direct message with an app's bot, Home shows the tab the app published for this
+// person (views.home, which tells the app: it may publish it then), in place of the
+// messages; Messages goes back. The app's view_updated replaces it while shown, also
+// when it comes before views.home's answer (an app that publishes as it hears of it).
+function showHome(home) {
+  state.home = home;
+  $("home").hidden = !home;
+  $("messages").hidden = $("composer").hidden = $("typing").hidden = !!home;
+  $("home-tab").textContent = home ? "Messages" : "Home";
+  if (home) renderHome();
+}
+
+function renderHome() {
+  const { view, loaded } = state.home;
+  const pane = $("home");
+  if (!view) {
+    pane.textContent = loaded ? "This app has nothing here yet." : "Opening…";
+    return;
+  }
+  const onPress = (action_id, block_id) => pressInView(view, action_id, block_id, {});
+  pane.replaceChildren(renderBlocks({ blocks: view.blocks || [], onPress }) || "");
+}
+
+$("home-tab").addEventListener("click", async () => {
+  const c = state.channels.get(state.active);
+  if (state.home || !c) {
+    showHome(null);
+    return;
+  }
+  const home = { app: c.user, channel: c.id, view: null, loaded: false };
+  showHome(home);
+  try {
+    const { view } = await api("views.home", { app: c.user });
+    home.view = home.view || view; // a view_updated that came first is newer
+    home.loaded = true;
+    if (state.home === home) renderHome();
+  } catch (err) {
+    if (state.home === home) showHome(null);
+    notice(`Could not open the app's home: ${err.code || err.message}`);
+  }
 });
 
 // -- files --------------------------------------------------------------------------------
@@ -1300,7 +1348,11 @@ function onEvent(ev) {
       break;
     case "view_opened":
     case "view_updated":
-      showView(ev.view);
+      if (ev.view.type !== "home") showView(ev.view);
+      else if (state.home?.channel === ev.channel) {
+        state.home.view = ev.view;
+        renderHome();
+      }
       break;
     case "view_errors":
       if (state.view?.id === ev.view_id) viewErrors(ev.errors || {});
