@@ -13,6 +13,7 @@ import pytest
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from websockets.sync.client import connect
 
 from parley import admin
@@ -170,7 +171,7 @@ def test_triggers_and_views_are_checked(server, room):
         "invalid_trigger_id"
     )
     other = server.user(f"modal-other-{next(_n)}", bot=True)
-    forged = f"{int(time.time() * 1000) + 9000}.{person.user_id}.C1.{bot.user_id}.00"
+    forged = f"{int(time.time() * 1000) + 9000}.{person.user_id}.C1.{bot.user_id}..00"
     assert error_of(app_web.views_open, trigger_id=forged, view=TICKET_VIEW) == (
         "invalid_trigger_id"
     )
@@ -182,7 +183,7 @@ def test_triggers_and_views_are_checked(server, room):
         "view_not_found"
     )
     assert error_of(app_web.views_update, view_id="VNOTHING", view=TICKET_VIEW) == "not_found"
-    assert error_of(app_web.views_push, trigger_id="x", view=TICKET_VIEW) == "not_supported"
+    assert error_of(app_web.views_push, trigger_id="x", view=TICKET_VIEW) == "invalid_trigger_id"
 
 
 def test_an_app_that_asked_hears_its_modal_closed(server, room):
@@ -290,5 +291,108 @@ def test_a_button_in_a_modal_reaches_the_app_which_updates_the_view(server, room
         [body] = pressed
         assert body["container"] == {"type": "view", "view_id": view_id}
         assert body["actions"][0]["value"] == "details"  # the stored view's, not the client's
+    finally:
+        handler.close()
+
+
+def test_a_bolt_app_pushes_modals_onto_a_stack_and_each_closes_back_to_the_one_under_it(
+    server, room
+):
+    """A button in a modal gives a trigger for ``views.push``: the pushed modal names the
+    one under it; its plain acknowledgement closes it alone, ``push`` puts another on
+    top, at most three deep, and ``clear`` closes the whole stack, the first first. A
+    command's trigger pushes nothing."""
+    bot, person, channel, name = room
+    admin.register_command(server.settings, bot.user_id, name)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    refused: list[str] = []
+    button = {
+        "type": "actions",
+        "block_id": "more",
+        "elements": [
+            {"type": "button", "action_id": "deeper", "text": {"type": "plain_text", "text": "+"}}
+        ],
+    }
+    step = {
+        "type": "modal",
+        "callback_id": "step",
+        "title": {"type": "plain_text", "text": "Step"},
+        "submit": {"type": "plain_text", "text": "Next"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "say",
+                "label": {"type": "plain_text", "text": "Say"},
+                "element": {"type": "plain_text_input", "action_id": "s"},
+            },
+            button,
+        ],
+    }
+
+    @app.command(name)
+    def open_it(ack, body, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=step)
+        try:  # a command's trigger is from no modal
+            client.views_push(trigger_id=body["trigger_id"], view=step)
+        except SlackApiError as exc:
+            refused.append(exc.response["error"])
+
+    @app.action("deeper")
+    def deeper(ack, body, client):
+        ack()
+        try:
+            client.views_push(trigger_id=body["trigger_id"], view=step)
+        except SlackApiError as exc:
+            refused.append(exc.response["error"])
+
+    @app.view("step")
+    def next_step(ack, view):
+        said = view["state"]["values"]["say"]["s"]["value"]
+        if said == "push":
+            ack(response_action="push", view=step)
+        elif said == "clear":
+            ack(response_action="clear")
+        else:
+            ack()
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    web = server.client(person.token)
+
+    def say(view_id: str, text: str) -> None:
+        values = {"say": {"s": text}}
+        assert web.api_call("views.submit", json={"view_id": view_id, "values": values})["ok"]
+
+    def press(view_id: str) -> None:
+        web.api_call("views.action", json={"view_id": view_id, "action_id": "deeper"})
+
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        with connect(web.rtm_connect()["url"]) as ws:
+            assert '"hello"' in ws.recv(timeout=10)
+            run(web, channel, name)
+            first = frame_of(ws, "view_opened")["view"]
+            assert first["previous_view_id"] is None
+            press(first["id"])
+            second = frame_of(ws, "view_opened")["view"]
+            assert second["previous_view_id"] == first["id"]
+            say(second["id"], "done")  # closes the second alone
+            assert frame_of(ws, "view_closed")["view_id"] == second["id"]
+            say(first["id"], "push")  # the first is still open: its answer pushes
+            third = frame_of(ws, "view_opened")["view"]
+            assert third["previous_view_id"] == first["id"]
+            press(third["id"])
+            fourth = frame_of(ws, "view_opened")["view"]
+            assert fourth["previous_view_id"] == third["id"]
+            press(fourth["id"])  # a fourth deep is refused
+            wait_for(lambda: len(refused) == 2, 10, "the refused push")
+            say(fourth["id"], "clear")
+            closed = [frame_of(ws, "view_closed")["view_id"] for _ in range(3)]
+            assert closed == [first["id"], third["id"], fourth["id"]]
+        assert refused == ["invalid_trigger_id", "push_limit_reached"]
+        for view in (first, second, third, fourth):
+            again = {"view_id": view["id"], "values": {}}
+            assert error_of(web.api_call, "views.submit", json=again) == "view_not_found"
     finally:
         handler.close()

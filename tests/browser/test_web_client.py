@@ -590,6 +590,88 @@ def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser,
         handler.close()
 
 
+def test_a_pushed_modal_covers_the_one_under_it_until_it_closes(browser, world):
+    """The app pushes a modal from a button of the one shown: it covers it; Cancel goes
+    back to the first with what was typed still there; the first's submission closes
+    it, and a submission the app answers with ``clear`` closes both."""
+    srv, _general, _alice, _bob = world
+    bot = srv.user("stackbot", bot=True, app_token=True)
+    admin.register_command(srv.settings, bot.user_id, "/stack")
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+    heard: list[str] = []
+
+    def modal(title: str, callback_id: str) -> dict:
+        button = {
+            "type": "button",
+            "action_id": "more",
+            "text": {"type": "plain_text", "text": "More"},
+        }
+        return {
+            "type": "modal",
+            "callback_id": callback_id,
+            "title": {"type": "plain_text", "text": title},
+            "submit": {"type": "plain_text", "text": "Save"},
+            "blocks": [
+                {
+                    "type": "input",
+                    "block_id": "note",
+                    "label": {"type": "plain_text", "text": "Note"},
+                    "element": {"type": "plain_text_input", "action_id": "n"},
+                },
+                {"type": "actions", "elements": [button]},
+            ],
+        }
+
+    @app.command("/stack")
+    def open_it(ack, body, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=modal("First", "first"))
+
+    @app.action("more")
+    def more(ack, body, client):
+        ack()
+        client.views_push(trigger_id=body["trigger_id"], view=modal("Second", "second"))
+
+    @app.view("first")
+    def first(ack, view):
+        heard.append(view["state"]["values"]["note"]["n"]["value"])
+        ack()
+
+    @app.view("second")
+    def second(ack, view):
+        heard.append(view["state"]["values"]["note"]["n"]["value"])
+        ack(response_action="clear")
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    note = "#modal .modal-input[data-block=note] input"
+    try:
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        say(bob, "/stack")
+        bob.wait_for_selector("#modal[open] h2:has-text('First')")
+        bob.fill(note, "kept")
+        bob.click("#modal .block-button:has-text('More')")
+        bob.wait_for_selector("#modal[open] h2:has-text('Second')")
+        assert bob.input_value(note) == ""
+        bob.click("#modal .modal-actions button:has-text('Cancel')")
+        bob.wait_for_selector("#modal[open] h2:has-text('First')")
+        assert bob.input_value(note) == "kept"
+        bob.click("#modal button[type=submit]")
+        bob.wait_for_selector("#modal", state="hidden")
+        # again, and the pushed one's answer clears both
+        say(bob, "/stack")
+        bob.wait_for_selector("#modal[open] h2:has-text('First')")
+        bob.click("#modal .block-button:has-text('More')")
+        bob.wait_for_selector("#modal[open] h2:has-text('Second')")
+        bob.fill(note, "all done")
+        bob.click("#modal button[type=submit]")
+        bob.wait_for_selector("#modal", state="hidden")
+        assert heard == ["kept", "all done"]
+        assert bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        handler.close()
+
+
 def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, shots):
     """A bot's message with blocks shows its texts (as text) and buttons; bob presses one,
     the app (Bolt over Socket Mode) replaces the message, and both windows show it."""

@@ -768,11 +768,17 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "views.push",
-        "A stack of modals is not supported (`not_supported`): use `views.update`.",
+        "Puts a modal on top of the open modal a button press or submission inside it gave "
+        "the app `trigger_id` from (`invalid_trigger_id` for any other), at most 3 deep "
+        "(`push_limit_reached`); checked as `views.open`'s. The person's connections get "
+        "`view_opened` with its `previous_view_id`; closing or submitting it goes back to "
+        "the one under it.",
         args=(
-            Arg("trigger_id", _STR, "From the command or the button press."),
-            Arg("view", {"type": "object"}, "The modal.", text=_STR),
+            Arg("trigger_id", _STR, "From an interaction inside the modal.", required=True),
+            Arg("view", {"type": "object"}, "The modal.", required=True, text=_STR),
         ),
+        result={"view": {"type": "object"}},
+        always=("view",),
     ),
     MethodDoc(
         "views.submit",

@@ -1,7 +1,10 @@
 """``trigger_id``: what a slash command or a button pressed gives an app so it may open a
-modal for that person (``views.open``), for :data:`TRIGGER_TTL` seconds.
+modal for that person (``views.open``), for :data:`TRIGGER_TTL` seconds; one given for
+an interaction inside a modal also names that modal, so the app may push another onto
+it (``views.push``).
 
-A trigger is signed, not stored: ``<expires ms>.<person>.<channel>.<app's bot>.<mac>``,
+A trigger is signed, not stored:
+``<expires ms>.<person>.<channel>.<app's bot>.<modal or nothing>.<mac>``,
 the MAC an HMAC-SHA256 under the installation's key (``meta.trigger_key``, made once
 and shared by every node through the directory). So any API node checks one, and an
 app can neither forge one nor use another app's. Slack's are good for 3 seconds and
@@ -45,24 +48,27 @@ class Triggers:
     def _mac(self, key: bytes, body: str) -> str:
         return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:32]
 
-    async def issue(self, user_id: str, channel_id: str, app_user_id: str) -> str:
+    async def issue(
+        self, user_id: str, channel_id: str, app_user_id: str, view_id: str = ""
+    ) -> str:
         """A trigger for the app of ``app_user_id`` to open a modal for ``user_id``, who
-        acted in ``channel_id``."""
+        acted in ``channel_id`` (inside the modal ``view_id``, if any)."""
         expires = int((self._clock() + TRIGGER_TTL) * 1000)
-        body = f"{expires}.{user_id}.{channel_id}.{app_user_id}"
+        body = f"{expires}.{user_id}.{channel_id}.{app_user_id}.{view_id}"
         return f"{body}.{self._mac(await self._secret(), body)}"
 
-    async def check(self, trigger_id: str | None, app_user_id: str) -> tuple[str, str]:
-        """The person and channel of a trigger issued to ``app_user_id``'s app:
-        ``invalid_trigger_id`` for anything else, ``expired_trigger_id`` once late."""
+    async def check(self, trigger_id: str | None, app_user_id: str) -> tuple[str, str, str]:
+        """The person, channel and modal (``""`` for none) of a trigger issued to
+        ``app_user_id``'s app: ``invalid_trigger_id`` for anything else,
+        ``expired_trigger_id`` once late."""
         parts = (trigger_id or "").split(".")
-        if len(parts) != 5 or not parts[0].isdigit():
+        if len(parts) != 6 or not parts[0].isdigit():
             raise ApiError(INVALID)
-        body, mac = ".".join(parts[:4]), parts[4]
+        body, mac = ".".join(parts[:5]), parts[5]
         if not hmac.compare_digest(mac, self._mac(await self._secret(), body)):
             raise ApiError(INVALID)
         if parts[3] != app_user_id:
             raise ApiError(INVALID)
         if int(parts[0]) < self._clock() * 1000:
             raise ApiError(EXPIRED)
-        return parts[1], parts[2]
+        return parts[1], parts[2], parts[4]

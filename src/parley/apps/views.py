@@ -6,8 +6,11 @@ the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` e
   gets an id (``V…``), is kept in the directory, and goes to the person's connections
   (Parley's RTM event ``view_opened``, without its ``private_metadata``, which is the
   app's). ``views.update`` (by ``view_id`` or ``external_id``, with ``hash`` checked when
-  given: ``hash_conflict``) replaces it, as ``view_updated``. ``views.push`` (a stack of
-  views) is not supported.
+  given: ``hash_conflict``) replaces it, as ``view_updated``.
+- **Stack** (``views.push``, with a trigger from an interaction inside an open modal):
+  a modal on top of that one (its ``previous_view_id``; ``view_opened``), at most
+  :data:`MAX_STACK` deep. Submitting or closing the top one goes back to the one under
+  it, which is still open.
 - **Submit** (Parley's ``views.submit``, the person's token): the values of the view's
   ``input`` blocks (``plain_text_input``, ``static_select``), checked against the view
   as stored: an unknown block or action, an option the menu does not have, a required
@@ -15,9 +18,10 @@ the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` e
   app gets ``view_submission`` (``view.state.values``, ``callback_id``,
   ``private_metadata``), over Socket Mode (an ``interactive`` envelope whose
   acknowledgement's ``payload`` is the answer) or POSTed to its interactivity URL (the
-  answer is the body). The answer's ``response_action``: none or ``clear`` closes the
-  view (``view_closed``), ``errors`` shows them by block (``view_errors``), ``update`` or
-  ``push`` shows the view it gives (``view_updated``).
+  answer is the body). The answer's ``response_action``: none closes the view
+  (``view_closed``), ``clear`` closes its whole stack, the first first; ``errors``
+  shows them by block (``view_errors``); ``update`` replaces the view with the one it
+  gives (``view_updated``), ``push`` puts that one on top (``view_opened``).
 - **Press** (Parley's ``views.action``): a button of the modal (in an ``actions`` block
   or a ``section``'s accessory); the app gets ``block_actions`` with the view and its
   inputs' values so far (Bolt's ``@app.action``), and may change the view
@@ -68,9 +72,12 @@ MAX_METADATA = 3000
 MAX_VALUE = 3000
 #: Seconds a view is kept after it was last written.
 VIEW_TTL = 24 * 3600
+#: The most modals a stack holds (Slack's): one opened and two pushed onto it.
+MAX_STACK = 3
 #: The input elements a modal may hold.
 ELEMENTS = frozenset({"plain_text_input", "static_select"})
 VIEW_NOT_FOUND = "view_not_found"
+INVALID_TRIGGER, PUSH_LIMIT = "invalid_trigger_id", "push_limit_reached"
 OPENED, UPDATED = events.VIEW_OPENED, events.VIEW_UPDATED
 ERRORS, CLOSED = events.VIEW_ERRORS, events.VIEW_CLOSED
 
@@ -194,7 +201,7 @@ def shown(v: AppView) -> dict[str, Any]:
     """``v`` as the person's client gets it: without the app's ``private_metadata``."""
     body = orjson.loads(v.body)
     body.pop("private_metadata", None)
-    return {**body, "id": v.id, "hash": v.hash}
+    return {**body, "id": v.id, "hash": v.hash, "previous_view_id": v.previous_id or None}
 
 
 def view_object(v: AppView, bot: User, values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -215,8 +222,8 @@ def view_object(v: AppView, bot: User, values: dict[str, Any] | None = None) -> 
         "hash": v.hash,
         "clear_on_close": bool(body.get("clear_on_close", False)),
         "notify_on_close": bool(body.get("notify_on_close", False)),
-        "root_view_id": v.id,
-        "previous_view_id": None,
+        "root_view_id": v.root_id or v.id,
+        "previous_view_id": v.previous_id or None,
         "app_id": app_id(bot),
         "app_installed_team_id": v.team_id,
         "bot_id": bot.bot_id or "",
@@ -249,21 +256,62 @@ class Views:
 
     async def open(self, bot: User, trigger_id: str | None, raw: Any) -> dict[str, Any]:
         """``views.open``: the view as the app sees it."""
-        user_id, channel_id = await self._triggers.check(trigger_id, bot.id)
+        user_id, channel_id, _in_view = await self._triggers.check(trigger_id, bot.id)
+        v = await self._show(bot.team_id, bot.id, user_id, channel_id, parse_view(raw))
+        return view_object(v, bot)
+
+    async def push(self, bot: User, trigger_id: str | None, raw: Any) -> dict[str, Any]:
+        """``views.push``: a modal on top of the one whose interaction gave the trigger
+        (``invalid_trigger_id`` for a trigger from outside an open modal of the app's),
+        at most :data:`MAX_STACK` deep (``push_limit_reached``); the view as the app
+        sees it. Closing or submitting it goes back to the one under it."""
+        user_id, channel_id, under_id = await self._triggers.check(trigger_id, bot.id)
+        under = await self._directory.view(under_id) if under_id else None
+        if under is None or under.closed or under.home or under.app_user_id != bot.id:
+            raise ApiError(INVALID_TRIGGER, data={"detail": "not from an open modal"})
         body = parse_view(raw)
+        if len(await self._stack(under)) >= MAX_STACK:
+            raise ApiError(PUSH_LIMIT)
+        v = await self._show(bot.team_id, bot.id, user_id, channel_id, body, under)
+        return view_object(v, bot)
+
+    async def _show(
+        self,
+        team_id: str,
+        app_user_id: str,
+        user_id: str,
+        channel_id: str,
+        body: dict,
+        under: AppView | None = None,
+    ) -> AppView:
+        """A new modal of ``app_user_id``'s app for ``user_id`` (who acted in
+        ``channel_id``), pushed onto ``under`` if given, stored and shown
+        (``view_opened``)."""
         v = AppView(
             id=encode_id(Kind.VIEW, self._ids.next()),
-            team_id=bot.team_id,
+            team_id=team_id,
             user_id=user_id,
-            app_user_id=bot.id,
+            app_user_id=app_user_id,
             channel_id=channel_id,
             body=orjson.dumps(body).decode(),
             hash=_hash(),
             external_id=body.get("external_id", ""),
+            previous_id=under.id if under else "",
+            root_id=(under.root_id or under.id) if under else "",
         )
         await self._put(v)
         self._tell(v, OPENED, {"view": shown(v)})
-        return view_object(v, bot)
+        return v
+
+    async def _stack(self, top: AppView) -> list[AppView]:
+        """``top`` and the open modals under it, the first of the stack first."""
+        stack = [top]
+        while stack[0].previous_id and len(stack) <= MAX_STACK:
+            under = await self._directory.view(stack[0].previous_id)
+            if under is None or under.closed:
+                break
+            stack.insert(0, under)
+        return stack
 
     async def update(
         self,
@@ -337,7 +385,7 @@ class Views:
             raise ApiError(VIEW_NOT_FOUND)
         fields = {
             **self._payload("view_submission", user, bot),
-            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id),
+            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id, v.id),
             "view": view_object(v, bot, values),
             "response_urls": [],
         }
@@ -367,7 +415,9 @@ class Views:
         fields = {
             **self._payload("block_actions", user, bot),
             "container": {"type": "view", "view_id": v.id},
-            "trigger_id": await self._triggers.issue(user.id, v.channel_id, bot.id),
+            "trigger_id": await self._triggers.issue(
+                user.id, v.channel_id, bot.id, "" if v.home else v.id
+            ),
             "view": view_object(v, bot, values),
             "actions": [button_action(found[1], found[0], self._now_us())],
         }
@@ -435,15 +485,23 @@ class Views:
         if v is None or v.closed or v.home:
             return
         action = obj.get("response_action")
-        if action in (None, "clear"):
-            await self._put(msgspec.structs.replace(v, closed=True))
-            self._tell(v, CLOSED, {"view_id": v.id})
+        if action is None:  # back to the modal under it, if any
+            await self._close(v)
+        elif action == "clear":  # the whole stack, the first first
+            for each in await self._stack(v):
+                await self._close(each)
         elif action == "errors" and isinstance(obj.get("errors"), dict):
             errors = {str(k): str(e) for k, e in obj["errors"].items()}
             self._tell(v, ERRORS, {"view_id": v.id, "errors": errors})
         elif action in ("update", "push"):
             try:
-                await self._replace(v, parse_view(obj.get("view")))
+                body = parse_view(obj.get("view"))
+                if action == "update":
+                    await self._replace(v, body)
+                elif len(await self._stack(v)) >= MAX_STACK:
+                    log.info("apps: a submission's answer pushed past %d modals", MAX_STACK)
+                else:
+                    await self._show(v.team_id, v.app_user_id, v.user_id, v.channel_id, body, v)
             except ApiError as exc:
                 log.info("apps: a submission's answer had a bad view: %s", exc.data)
         else:
@@ -456,6 +514,11 @@ class Views:
             await self.answered(view_id, obj)
         except Exception:  # the directory failing: the app cannot be told
             log.exception("apps: a submission's answer failed")
+
+    async def _close(self, v: AppView) -> None:
+        """Closes ``v`` for the app (``view_closed``): it takes nothing more."""
+        await self._put(msgspec.structs.replace(v, closed=True))
+        self._tell(v, CLOSED, {"view_id": v.id})
 
     async def _replace(self, v: AppView, body: dict[str, Any]) -> AppView:
         v = msgspec.structs.replace(

@@ -50,7 +50,8 @@ def endpoint_query(table: str, placeholder: str) -> str:
 
 #: The columns of an :class:`AppView`, in its fields' order.
 VIEW_COLUMNS = (
-    "id, team_id, user_id, app_user_id, channel_id, body, hash, external_id, closed, home"
+    "id, team_id, user_id, app_user_id, channel_id, body, hash, external_id, closed, home, "
+    "previous_id, root_id"
 )
 
 
@@ -67,11 +68,13 @@ def view_row(v: AppView) -> tuple:
         v.external_id,
         int(v.closed),
         int(v.home),
+        v.previous_id,
+        v.root_id,
     )
 
 
 def view_from_row(row: Sequence) -> AppView:
-    return AppView(*row[:8], bool(row[8]), bool(row[9]))
+    return AppView(*row[:8], bool(row[8]), bool(row[9]), row[10], row[11])
 
 
 #: A channel's pins, the newest first (``{p}``: the backend's placeholder).

@@ -155,8 +155,9 @@ class AppView(msgspec.Struct, frozen=True):
     ``parley.apps.views``): shown to ``user_id``, owned by the app of the bot
     ``app_user_id``, opened from ``channel_id`` (where its events go; a home tab's is
     the person's direct message with the bot), ``body`` the view as the app gave it
-    (validated JSON). A modal is forgotten a day after it was last written; a home tab
-    is kept."""
+    (validated JSON). A modal pushed onto another (``views.push``) names it,
+    ``previous_id``, and the first of their stack, ``root_id`` (both ``""`` for the
+    first). A modal is forgotten a day after it was last written; a home tab is kept."""
 
     id: str
     team_id: str
@@ -168,6 +169,8 @@ class AppView(msgspec.Struct, frozen=True):
     external_id: str
     closed: bool = False
     home: bool = False
+    previous_id: str = ""
+    root_id: str = ""
 
 
 class UserGroup(msgspec.Struct, frozen=True):

@@ -64,7 +64,9 @@ def register(api: Api, svc: Services) -> None:
         return {"view": await views.home(ctx.user, bot, channel.id), "channel": channel.id}
 
     async def push(ctx: Ctx, args: Args) -> dict[str, Any]:
-        raise ApiError("not_supported", data={"detail": "a stack of views: use views.update"})
+        app_bot(ctx)
+        trigger = args.str("trigger_id", required=True, missing="invalid_trigger_id")
+        return {"view": await views.push(ctx.user, trigger, args.raw("view"))}
 
     async def submit(ctx: Ctx, args: Args) -> dict[str, Any]:
         return await views.submit(ctx.user, args.str("view_id", max_len=32), args.raw("values"))

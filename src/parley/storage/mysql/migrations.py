@@ -208,8 +208,13 @@ DIRECTORY: list[list[str]] = [
             PRIMARY KEY (usergroup_id, user_id)
         ) {options}""",
     ],
-    # v19: apps' home tabs (views.publish): one view an app keeps for each person
-    ["ALTER TABLE views ADD COLUMN IF NOT EXISTS home TINYINT NOT NULL DEFAULT 0"],
+    # v19: apps' home tabs (views.publish), kept for each person; stacks of modals
+    # (views.push): the view each was pushed onto, and the first of its stack
+    [
+        "ALTER TABLE views ADD COLUMN IF NOT EXISTS home TINYINT NOT NULL DEFAULT 0",
+        "ALTER TABLE views ADD COLUMN IF NOT EXISTS previous_id VARCHAR(64) NOT NULL DEFAULT ''",
+        "ALTER TABLE views ADD COLUMN IF NOT EXISTS root_id VARCHAR(64) NOT NULL DEFAULT ''",
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -179,9 +179,12 @@ DIRECTORY = [
         usergroup_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (usergroup_id, user_id)
     );
     """,
-    # v19: apps' home tabs (views.publish): one view an app keeps for each person
+    # v19: apps' home tabs (views.publish), kept for each person; stacks of modals
+    # (views.push): the view each was pushed onto, and the first of its stack
     """
     ALTER TABLE views ADD COLUMN home INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE views ADD COLUMN previous_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE views ADD COLUMN root_id TEXT NOT NULL DEFAULT '';
     """,
 ]
 

@@ -35,6 +35,7 @@ const state = {
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   view: null, // the app's modal shown (views.open), until it closes
+  below: [], // {view, kept}: the modals under it (views.push), the first first
   home: null, // {app, channel, view, loaded}: an app's home tab shown instead of the messages
   ws: null,
   wsId: 0,
@@ -642,9 +643,25 @@ const NOTICES = new Set(["channel_topic", "channel_purpose", "channel_name"]);
 // An app's modal (views.open): shown over the page, its inputs submitted with
 // views.submit (Parley's); the app's answer comes back as view_errors, view_updated or
 // view_closed. Closing it (its close button, Escape) tells the server (views.close).
-function showView(view) {
-  // an update of the view shown keeps what was typed into the inputs it still has
-  const kept = state.view?.id === view.id && $("modal").open ? viewValues() : {};
+// A modal pushed onto the one shown (views.push: its previous_view_id) hides it until
+// the pushed one closes; what was typed into it is kept meanwhile.
+function showView(view, kept) {
+  const top = state.view;
+  if (top && view.previous_view_id === top.id && $("modal").open) {
+    state.below.push({ view: top, kept: viewValues() });
+    kept = {};
+  } else if (top?.id === view.id) {
+    // an update of the view shown keeps what was typed into the inputs it still has
+    kept = kept ?? ($("modal").open ? viewValues() : {});
+  } else {
+    const under = state.below.find((e) => e.view.id === view.id);
+    if (under) {
+      under.view = view; // updated while under another: shown when that one closes
+      return;
+    }
+    if (!view.previous_view_id) state.below = []; // a new modal: a stack of its own
+    kept = kept ?? {};
+  }
   state.view = view;
   const form = $("modal-form");
   form.replaceChildren();
@@ -665,7 +682,7 @@ function showView(view) {
   const cancel = document.createElement("button");
   cancel.type = "button";
   cancel.textContent = view.close?.text || "Cancel";
-  cancel.addEventListener("click", () => $("modal").close());
+  cancel.addEventListener("click", () => back(false));
   bar.append(cancel);
   if (view.submit) {
     const submit = document.createElement("button");
@@ -754,10 +771,19 @@ $("modal-form").addEventListener("submit", async (e) => {
   }
 });
 
-$("modal").addEventListener("close", () => {
+// The modal shown is gone (closed by the person, told the server, or by the app): the
+// one under it shows again, with what was typed into it, else the dialog closes.
+function back(byApp) {
   const view = state.view;
   state.view = null;
-  if (view && !view.closedByApp) api("views.close", { view_id: view.id }).catch(() => {});
+  if (view && !byApp) api("views.close", { view_id: view.id }).catch(() => {});
+  const under = state.below.pop();
+  if (under) showView(under.view, under.kept);
+  else if ($("modal").open) $("modal").close();
+}
+
+$("modal").addEventListener("close", () => {
+  if (state.view) back(false); // Escape
 });
 
 // -- an app's home tab ---------------------------------------------------------------------
@@ -1357,12 +1383,12 @@ function onEvent(ev) {
     case "view_errors":
       if (state.view?.id === ev.view_id) viewErrors(ev.errors || {});
       break;
-    case "view_closed":
-      if (state.view?.id === ev.view_id) {
-        state.view.closedByApp = true;
-        $("modal").close();
-      }
+    case "view_closed": {
+      const under = state.below.findIndex((e) => e.view.id === ev.view_id);
+      if (under >= 0) state.below.splice(under, 1);
+      else if (state.view?.id === ev.view_id) back(true);
       break;
+    }
     case "channel_marked":
     case "group_marked":
     case "im_marked":
