@@ -21,7 +21,7 @@ from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
-from parley.storage.models import AppCommand, Channel, EventApp, Team, User
+from parley.storage.models import AppCommand, AppShortcut, Channel, EventApp, Team, User
 from parley.storage.sqlite import directory as sqlite_directory
 
 ADMIN_WORKER = 1023
@@ -378,6 +378,35 @@ def register_command(
         "socket_mode": not request_url,
         "signing_secret": secret,
     }
+
+
+def register_shortcut(
+    settings: Settings,
+    user_id: str,
+    callback_id: str,
+    name: str,
+    *,
+    kind: str = "global",
+    description: str = "",
+) -> dict:
+    """Gives the bot ``user_id``'s app a shortcut (:mod:`parley.apps.shortcuts`):
+    ``global`` (run from anywhere) or ``message`` (run on a message), listed as ``name``;
+    its app gets ``callback_id`` (Bolt's ``@app.shortcut(callback_id)``) over Socket Mode
+    or at its interactivity URL. Registering the app's ``callback_id`` again replaces
+    it. What it printed: the shortcut and the bot."""
+    d = _directory(settings)
+    user = _app_bot(settings, user_id, "a shortcut is served by a bot's app")
+    from parley.apps.shortcuts import KINDS
+
+    if kind not in KINDS:
+        raise AdminError(f"a shortcut is one of {', '.join(KINDS)}")
+    if not 0 < len(callback_id) <= 255 or not 0 < len(name.strip()) <= 80:
+        raise AdminError("a callback id is 1 to 255 characters, a name 1 to 80")
+    if len(description) > 1000:
+        raise AdminError("a description is at most 1,000 characters")
+    shortcut = AppShortcut(user.team_id, user.id, callback_id, kind, name.strip(), description)
+    d.admin(settings, d.op_set_shortcut, shortcut, wall_us())
+    return {"callback_id": callback_id, "kind": kind, "name": shortcut.name, "user_id": user.id}
 
 
 def register_interactivity(settings: Settings, user_id: str, request_url: str) -> dict:

@@ -19,6 +19,7 @@ from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
 from parley.apps.link import AppLink
 from parley.apps.replies import Replies
+from parley.apps.shortcuts import Shortcuts
 from parley.apps.triggers import Triggers
 from parley.apps.views import Views, route_acknowledgements
 from parley.bus.interface import EventBus
@@ -123,6 +124,8 @@ class Services:
     commands: Commands | None = None
     actions: Actions | None = None
     replies: Replies | None = None
+    #: Apps' shortcuts (``chat.shortcut``, :mod:`parley.apps.shortcuts`).
+    shortcuts: Shortcuts | None = None
     #: Files: uploads, shares and downloads (``files.*``, :mod:`parley.files`).
     files: Files | None = None
     #: Apps' modals (``views.*``, :mod:`parley.apps.views`).
@@ -289,6 +292,7 @@ async def start(settings: Settings) -> Services:
         commands=commands,
         actions=actions,
         replies=replies,
+        shortcuts=Shortcuts(reach, store),
         files=Files(directory, access, sender, ids, max_file=settings.max_file),
         views=views,
     )

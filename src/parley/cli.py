@@ -150,6 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     a_command.add_argument("--description", default="", help="what it does, for the list")
     a_command.add_argument("--usage-hint", default="", help="its arguments, e.g. [env]")
     data_dir(a_command)
+    a_short = apps_sub.add_parser(
+        "shortcut",
+        help="give a bot's app a shortcut people run from the client's list: global, or "
+        "on a message; its app gets the callback id (Bolt's @app.shortcut)",
+    )
+    a_short.add_argument("user_id", help="the bot's user id (U...)")
+    a_short.add_argument("callback_id", help="what the app gets: new_ticket")
+    a_short.add_argument("name", help="what the list shows: New ticket")
+    a_short.add_argument("--message", action="store_true", help="run on a message")
+    a_short.add_argument("--description", default="", help="what it does, for the list")
+    data_dir(a_short)
     a_inter = apps_sub.add_parser(
         "interactivity",
         help="have a bot's app get its interactions (buttons pressed) POSTed to URL, "
@@ -309,6 +320,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(
                 admin.register_event_app(
                     settings, args.user_id, args.url, verify=not args.no_verify
+                )
+            )
+        elif args.command == "app" and args.action == "shortcut":
+            _emit(
+                admin.register_shortcut(
+                    settings,
+                    args.user_id,
+                    args.callback_id,
+                    args.name,
+                    kind="message" if args.message else "global",
+                    description=args.description,
                 )
             )
         elif args.command == "app" and args.action == "interactivity":

@@ -68,3 +68,17 @@ def test_app_command_registers_a_slash_command(tmp_path):
     assert moved["signing_secret"] == cmd["signing_secret"]
     code, error = parley("app", "command", bot["user_id"], "deploy", *data)
     assert code != 0 and "slash" in error["error"]
+
+
+def test_app_shortcut_registers_a_global_or_message_shortcut(tmp_path):
+    data = ("--data-dir", str(tmp_path))
+    _code, bot = parley("user", "create", "shortcutter", "--bot", *data)
+    code, made = parley("app", "shortcut", bot["user_id"], "new_ticket", "New ticket", *data)
+    assert code == 0 and (made["kind"], made["name"]) == ("global", "New ticket")
+    code, made = parley("app", "shortcut", bot["user_id"], "file_it", "File it", "--message", *data)
+    assert code == 0 and made["kind"] == "message"
+    code, error = parley("app", "shortcut", bot["user_id"], "x", " ", *data)
+    assert code != 0 and "name" in error["error"]
+    _code, person = parley("user", "create", "someone", *data)
+    code, error = parley("app", "shortcut", person["user_id"], "x", "X", *data)
+    assert code != 0

@@ -672,6 +672,50 @@ def test_a_pushed_modal_covers_the_one_under_it_until_it_closes(browser, world):
         handler.close()
 
 
+def test_an_apps_shortcuts_run_from_the_composer_and_from_a_message(browser, world, shots):
+    """The app's global shortcut, from the composer's menu, opens its modal; its message
+    shortcut, from a message's More, has the app reply in the channel about that
+    message."""
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("shortbot", bot=True, app_token=True)
+    admin.register_shortcut(srv.settings, bot.user_id, "new_ticket", "New ticket")
+    admin.register_shortcut(srv.settings, bot.user_id, "quote", "Quote it", kind="message")
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+
+    @app.shortcut("new_ticket")
+    def new_ticket(ack, shortcut, client):
+        ack()
+        client.views_open(trigger_id=shortcut["trigger_id"], view=TICKET_VIEW)
+
+    @app.shortcut("quote")
+    def quote(ack, shortcut, respond):
+        ack()
+        respond(response_type="in_channel", text=f"quoted: {shortcut['message']['text']}")
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        srv.client(alice_creds.token).chat_postMessage(channel=general, text="worth keeping")
+        bob.wait_for_selector("#messages .msg:has-text('worth keeping')")
+        bob.click("#shortcuts")
+        bob.click("#shortcut-menu button:has-text('New ticket')")
+        bob.wait_for_selector("#modal[open] h2:has-text('New ticket')")
+        bob.click("#modal .modal-actions button:has-text('Cancel')")
+        bob.wait_for_selector("#modal", state="hidden")
+        message = "#messages .msg:has-text('worth keeping')"
+        bob.hover(message)
+        bob.click(f"{message} .actions button:has-text('More')")
+        bob.wait_for_selector("#shortcut-menu button:has-text('Quote it')")
+        bob.screenshot(path=str(shots / "app-shortcuts.png"))
+        bob.click("#shortcut-menu button:has-text('Quote it')")
+        bob.wait_for_selector("#messages .msg:has-text('quoted: worth keeping')")
+        assert bob.is_hidden("#shortcut-menu")
+        assert bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        handler.close()
+
+
 def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, shots):
     """A bot's message with blocks shows its texts (as text) and buttons; bob presses one,
     the app (Bolt over Socket Mode) replaces the message, and both windows show it."""

@@ -623,6 +623,18 @@ def test_waiting_retries_are_listed_by_item_prefix(backend):
     assert asyncio.run(go()) == (["UA/Q1", "UA/Q2", "UA/Q3"], ["UA/Q2"], ["UA/Q2"], [])
 
 
+def _admin_ops(backend):
+    """The backend's directory module (what ``parley`` admin commands run) and its
+    settings."""
+    if isinstance(backend, SqliteBackend):
+        from parley.storage.sqlite import directory as ops
+
+        return ops, backend.settings
+    from parley.storage.mysql import directory as ops
+
+    return ops, backend._settings(1)
+
+
 def test_event_apps_are_registered_once_each(backend):
     from parley.storage.models import EventApp
 
@@ -630,15 +642,9 @@ def test_event_apps_are_registered_once_each(backend):
     first = EventApp("UAPP1", "TAPP", "http://a.example/events", "s1")
     moved = EventApp("UAPP1", "TAPP", "http://b.example/events", "s1")
     other = EventApp("UAPP2", "TAPP", "http://c.example/events", "s2")
+    ops, settings = _admin_ops(backend)
     for app in (first, other, moved):  # as `parley app events` writes them
-        if isinstance(backend, SqliteBackend):
-            from parley.storage.sqlite import directory as ops
-
-            ops.admin(backend.settings, ops.op_set_event_app, app, 1)
-        else:
-            from parley.storage.mysql import directory as ops
-
-            ops.admin(backend._settings(1), ops.op_set_event_app, app, 1)
+        ops.admin(settings, ops.op_set_event_app, app, 1)
 
     async def go():
         await d.start()
@@ -712,14 +718,7 @@ def test_commands_and_their_response_urls(backend):
     moved = AppCommand("TCMD", "/deploy", "UBOT2", "http://a.example/c", "s2", "", "")
     other = AppCommand("TCMD", "/ask", "UBOT1", "", "s1", "", "")
     elsewhere = AppCommand("TOTHER", "/ask", "UBOT9", "", "s9", "", "")
-    if isinstance(backend, SqliteBackend):
-        from parley.storage.sqlite import directory as ops
-
-        settings = backend.settings
-    else:
-        from parley.storage.mysql import directory as ops
-
-        settings = backend._settings(1)
+    ops, settings = _admin_ops(backend)
     for cmd in (deploy, other, elsewhere, moved):  # as `parley app command` writes them
         ops.admin(settings, ops.op_set_command, cmd, 1)
     assert ops.admin_read(settings, ops.q_app_secret, "UBOT1") == "s1"
@@ -746,6 +745,28 @@ def test_commands_and_their_response_urls(backend):
     assert listed == [other, moved]
     assert uses == [granted, granted, granted, None]
     assert (late, unknown, gone) == (None, None, None)
+
+
+def test_apps_shortcuts_are_listed_by_team_and_replaced_by_callback_id(backend):
+    from parley.storage.models import AppShortcut
+
+    first = AppShortcut("TSC", "UBOT1", "new", "global", "New ticket", "")
+    again = AppShortcut("TSC", "UBOT1", "new", "message", "File it", "files it")
+    other = AppShortcut("TSC", "UBOT2", "new", "global", "Another", "")
+    elsewhere = AppShortcut("TOTHER", "UBOT9", "x", "global", "X", "")
+    ops, settings = _admin_ops(backend)
+    for s in (first, other, elsewhere, again):  # as `parley app shortcut` writes them
+        ops.admin(settings, ops.op_set_shortcut, s, 1)
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            return await d.shortcuts("TSC"), await d.shortcuts("TNONE")
+        finally:
+            await d.close()
+
+    assert asyncio.run(go()) == ([again, other], [])
 
 
 def test_pins_are_kept_once_each_up_to_a_limit(backend):

@@ -297,6 +297,34 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
     ),
     MethodDoc(
+        "chat.shortcut",
+        "Parley's: runs an app's shortcut (`shortcuts.list`) in a channel the caller may "
+        "post in: a global one, or with `ts` a message one on that message "
+        "(`shortcut_not_found`, `message_not_found`, `dispatch_failed`, "
+        "`operation_timeout`; a bot token: `not_allowed_token_type`). The app gets "
+        "`shortcut` or `message_action`, with a `trigger_id` for `views.open`.",
+        args=(
+            Arg("app", {"type": "string", "maxLength": 32}, "The app's bot.", required=True),
+            Arg(
+                "callback_id",
+                {"type": "string", "maxLength": 255},
+                "The shortcut's `callback_id`.",
+                required=True,
+            ),
+            _channel("Where the caller is (`C…`); a message shortcut's message's channel."),
+            _ts("ts", "The message, for a message shortcut."),
+        ),
+    ),
+    MethodDoc(
+        "shortcuts.list",
+        "Parley's: the shortcuts the workspace's apps offer (`parley app shortcut`), by "
+        "app and name: each its `app` (the bot's id), `callback_id`, `type` (`global` or "
+        "`message`), `name` and `description`.",
+        read=True,
+        result={"shortcuts": {"type": "array", "items": {"type": "object"}}},
+        always=("shortcuts",),
+    ),
+    MethodDoc(
         "chat.scheduleMessage",
         "Checks a post as `chat.postMessage` would, keeps it, and posts it at `post_at` "
         "(within a second; at most 120 days ahead: `time_in_past`, `time_too_far`, "

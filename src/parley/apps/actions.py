@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from parley import content, wire
 from parley.apps.callback import app_id
 from parley.apps.commands import AppReach, person_in
+from parley.apps.link import interact
 from parley.errors import ApiError, Code
 from parley.ids import format_ts
 from parley.storage.interface import MessageStore
@@ -157,9 +156,5 @@ class Actions:
             trigger_id=await self._reach.triggers.issue(user.id, channel.id, bot.id),
             at=self._reach.replies.now_us(),
         )
-        endpoint = await self._reach.directory.interactivity(bot.id)
-        if endpoint is None:
-            await self._reach.link.socket(channel, bot.id, "interactive", fields, answers=False)
-            return
-        form = {"payload": orjson.dumps(fields).decode()}
-        await self._reach.link.post(endpoint.request_url, endpoint.signing_secret, form)
+        reach = self._reach
+        await interact(reach.link, reach.directory, channel, bot.id, fields, answers=False)

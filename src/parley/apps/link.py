@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import orjson
 
 from parley.apps.events import signature
 from parley.bus.interface import EventBus
 from parley.errors import ApiError
 from parley.gateway.presence import Presence
 from parley.pipeline import events
+from parley.storage.interface import Directory
 from parley.storage.models import Channel
 
 #: Seconds an app has to answer over HTTP (Slack's: 3).
@@ -72,3 +74,25 @@ class AppLink:
             raise ApiError(DISPATCH_FAILED)
         at = int(self._clock() * 1e6)
         self._bus.publish(events.app_request(channel, bot_id, at, kind, payload, answers))
+
+
+async def interact(
+    link: AppLink,
+    directory: Directory,
+    channel: Channel,
+    bot_id: str,
+    fields: dict[str, Any],
+    *,
+    answers: bool,
+) -> httpx.Response | None:
+    """An ``interactive`` payload (a button pressed, a modal submitted, a shortcut run) to
+    the app of ``bot_id``: POSTed, as the form field ``payload``, to its interactivity URL
+    (``parley app interactivity``; the app's answer), else over its Socket Mode
+    connection, routed by ``channel`` (``None``: with ``answers``, the acknowledgement
+    carries any answer)."""
+    endpoint = await directory.interactivity(bot_id)
+    if endpoint is None:
+        await link.socket(channel, bot_id, "interactive", fields, answers=answers)
+        return None
+    form = {"payload": orjson.dumps(fields).decode()}
+    return await link.post(endpoint.request_url, endpoint.signing_secret, form)

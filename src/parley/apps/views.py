@@ -55,7 +55,7 @@ import orjson
 from parley.api.methods.ims import im_id
 from parley.apps.actions import ACTION_NOT_FOUND, button_action, find_button
 from parley.apps.callback import app_id
-from parley.apps.link import AppLink
+from parley.apps.link import AppLink, interact
 from parley.apps.triggers import Triggers
 from parley.bus.interface import EventBus
 from parley.errors import ApiError, Code
@@ -465,13 +465,13 @@ class Views:
         """``fields`` to the app: over Socket Mode (``None``: the answer comes as the
         acknowledgement, :meth:`acknowledged`), or POSTed to its interactivity URL (the
         answer's JSON object, ``{}`` for none)."""
-        endpoint = await self._directory.interactivity(bot.id)
-        if endpoint is None:  # the request is routed by the team, named by the channel
-            channel = Channel(v.channel_id, v.team_id, "", True, bot.id, 0)
-            await self._link.socket(channel, bot.id, "interactive", fields, answers=answers)
+        # the request is routed by the team, named by the channel
+        channel = Channel(v.channel_id, v.team_id, "", True, bot.id, 0)
+        answer = await interact(
+            self._link, self._directory, channel, bot.id, fields, answers=answers
+        )
+        if answer is None:
             return None
-        form = {"payload": orjson.dumps(fields).decode()}
-        answer = await self._link.post(endpoint.request_url, endpoint.signing_secret, form)
         try:
             obj = orjson.loads(answer.content) if answer.content.strip() else {}
         except orjson.JSONDecodeError:

@@ -93,6 +93,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.command": ("chat:write",),
     "chat.meMessage": ("chat:write",),
     "chat.action": ("chat:write",),
+    "chat.shortcut": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
     "chat.getPermalink": _HISTORY,

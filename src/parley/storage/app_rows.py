@@ -1,14 +1,30 @@
 """SQL both directory backends share for apps (``app_commands``, their endpoints and
-secrets, their modals' ``views``) and pins."""
+secrets, their modals' ``views``, their ``app_shortcuts``) and pins."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from parley.storage.models import AppCommand, AppView
+from parley.storage.models import AppCommand, AppShortcut, AppView
 
 #: The columns of an :class:`AppCommand`, in its fields' order.
 COMMAND_COLUMNS = "team_id, command, user_id, request_url, signing_secret, description, usage_hint"
+
+
+#: The columns of an :class:`AppShortcut`, in its fields' order.
+SHORTCUT_COLUMNS = "team_id, user_id, callback_id, kind, name, description"
+#: The team's shortcuts, by app and name (``{p}``: the backend's placeholder).
+SHORTCUTS_QUERY = (
+    f"SELECT {SHORTCUT_COLUMNS} FROM app_shortcuts WHERE team_id = {{p}} "
+    "ORDER BY user_id, name, callback_id"
+)
+#: Writes one (new, or as it now is).
+SHORTCUT_PUT = "REPLACE INTO app_shortcuts (" + SHORTCUT_COLUMNS + ", created) VALUES ({marks})"
+
+
+def shortcut_row(s: AppShortcut) -> tuple[str, ...]:
+    """``s``'s values for :data:`SHORTCUT_COLUMNS`."""
+    return (s.team_id, s.user_id, s.callback_id, s.kind, s.name, s.description)
 
 
 def command_row(cmd: AppCommand) -> tuple[str, ...]:

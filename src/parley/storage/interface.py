@@ -18,6 +18,7 @@ from parley.notify.payloads import Notice
 from parley.notify.prefs import Prefs
 from parley.storage.models import (
     AppCommand,
+    AppShortcut,
     AppView,
     Caller,
     Channel,
@@ -102,6 +103,10 @@ class Directory(Protocol):
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         """The team's slash commands (``parley app command``), by name."""
+        ...
+
+    async def shortcuts(self, team_id: str) -> list[AppShortcut]:
+        """The team's apps' shortcuts (``parley app shortcut``), by app and name."""
         ...
 
     async def bot_user(self, bot_id: str) -> User | None:

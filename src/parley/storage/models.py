@@ -43,6 +43,19 @@ class AppCommand(msgspec.Struct, frozen=True):
     usage_hint: str
 
 
+class AppShortcut(msgspec.Struct, frozen=True):
+    """A shortcut of a bot's app (``parley app shortcut``): ``global`` (run from
+    anywhere) or ``message`` (run on a message), named ``name`` in the client's list;
+    its app gets ``callback_id`` (``parley.apps.shortcuts``)."""
+
+    team_id: str
+    user_id: str  # the app's bot
+    callback_id: str
+    kind: str  # "global" | "message"
+    name: str
+    description: str
+
+
 class CommandResponse(msgspec.Struct, frozen=True):
     """What a slash command's or an interaction's ``response_url`` may do: answer
     ``user_id`` in ``channel_id`` as the bot ``app_user_id``, until ``expires`` (µs), a

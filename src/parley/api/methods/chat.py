@@ -2,7 +2,8 @@
 ``chat.delete``, ``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
 ``chat.deleteScheduledMessage``, ``chat.command`` (a slash command:
 :mod:`parley.apps.commands`), Parley's ``chat.action`` (a button pressed:
-:mod:`parley.apps.actions`).
+:mod:`parley.apps.actions`), ``chat.shortcut`` and ``shortcuts.list`` (apps' shortcuts:
+:mod:`parley.apps.shortcuts`).
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
 opened if need be, as Slack's does; the answer names the ``D…`` channel.
@@ -241,9 +242,31 @@ def register(api: Api, svc: Services) -> None:
         )
         return {}
 
+    async def shortcut(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Parley's: runs an app's shortcut, global or on the message ``ts``; the app gets
+        it (:mod:`parley.apps.shortcuts`)."""
+        assert svc.shortcuts is not None
+        ts = args.ts("ts", invalid=Code.MESSAGE_NOT_FOUND)
+        await svc.shortcuts.run(
+            ctx.user,
+            args.str("app", required=True, max_len=32),
+            args.str("callback_id", required=True, max_len=255),
+            args.str("channel", max_len=32),
+            ts,
+            ctx.base_url,
+        )
+        return {}
+
+    async def shortcuts(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Parley's: the team's apps' shortcuts, for the client's menus."""
+        assert svc.shortcuts is not None
+        return {"shortcuts": await svc.shortcuts.list(ctx.user)}
+
     api.add("chat.postMessage", post_message)
     api.add("chat.command", command)
     api.add("chat.action", action)
+    api.add("chat.shortcut", shortcut)
+    api.add("shortcuts.list", shortcuts, read=True)
     api.add("chat.postEphemeral", post_ephemeral)
     api.add("chat.meMessage", me_message)
     api.add("chat.update", update)

@@ -46,6 +46,7 @@ from parley.storage.models import (
     CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
+    AppShortcut,
     AppView,
     Caller,
     Channel,
@@ -65,6 +66,7 @@ from parley.storage.mysql import files as file_ops
 from parley.storage.mysql import groups as group_ops
 from parley.storage.mysql import views as view_ops
 from parley.storage.mysql.urls import DbUrl, topology
+from parley.storage.mysql.views import op_set_shortcut  # noqa: F401 - the admin's
 
 _USER_COLS = USER_COLUMNS
 _CHANNEL_COLS = CHANNEL_COLUMNS
@@ -895,6 +897,9 @@ class MysqlDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def shortcuts(self, team_id: str) -> list[AppShortcut]:
+        return await self._read(view_ops.q_shortcuts, team_id)
 
     async def bot_user(self, bot_id: str) -> User | None:
         return await self._read(q_bot_user, bot_id)

@@ -215,6 +215,15 @@ DIRECTORY: list[list[str]] = [
         "ALTER TABLE views ADD COLUMN IF NOT EXISTS previous_id VARCHAR(64) NOT NULL DEFAULT ''",
         "ALTER TABLE views ADD COLUMN IF NOT EXISTS root_id VARCHAR(64) NOT NULL DEFAULT ''",
     ],
+    # v20: apps' shortcuts (parley.apps.shortcuts)
+    [
+        """CREATE TABLE IF NOT EXISTS app_shortcuts (
+            user_id VARCHAR(64) NOT NULL, callback_id VARCHAR(255) NOT NULL,
+            team_id VARCHAR(64) NOT NULL, kind VARCHAR(16) NOT NULL,
+            name VARCHAR(255) NOT NULL, description TEXT NOT NULL, created BIGINT NOT NULL,
+            PRIMARY KEY (user_id, callback_id), INDEX app_shortcuts_team (team_id)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

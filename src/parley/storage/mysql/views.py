@@ -1,14 +1,34 @@
-"""The directory's ops for apps' modals and the installation's secrets on MySQL (as
-:mod:`parley.storage.sqlite.views` on SQLite)."""
+"""The directory's ops for apps' modals and shortcuts and the installation's secrets on
+MySQL (as :mod:`parley.storage.sqlite.views` on SQLite)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from parley.storage.app_rows import VIEW_COLUMNS, view_from_row, view_row
-from parley.storage.models import AppView
+from parley.storage.app_rows import (
+    SHORTCUT_COLUMNS,
+    SHORTCUT_PUT,
+    SHORTCUTS_QUERY,
+    VIEW_COLUMNS,
+    shortcut_row,
+    view_from_row,
+    view_row,
+)
+from parley.storage.models import AppShortcut, AppView
 
 _MARKS = ", ".join(["%s"] * (len(VIEW_COLUMNS.split(",")) + 1))
+_PUT_SHORTCUT = SHORTCUT_PUT.format(
+    marks=", ".join(["%s"] * (len(SHORTCUT_COLUMNS.split(",")) + 1))
+)
+
+
+async def op_set_shortcut(cur: Any, _state: object, s: AppShortcut, now: int) -> None:
+    await cur.execute(_PUT_SHORTCUT, (*shortcut_row(s), now))
+
+
+async def q_shortcuts(cur: Any, team_id: str) -> list[AppShortcut]:
+    await cur.execute(SHORTCUTS_QUERY.format(p="%s"), (team_id,))
+    return [AppShortcut(*r) for r in await cur.fetchall()]
 
 
 async def op_put_view(cur: Any, _state: object, v: AppView, now: int, stale_before: int) -> None:

@@ -37,6 +37,7 @@ from parley.storage.models import (
     CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
+    AppShortcut,
     AppView,
     Caller,
     Channel,
@@ -56,6 +57,7 @@ from parley.storage.sqlite import groups as group_ops
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite import views as view_ops
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
+from parley.storage.sqlite.views import op_set_shortcut  # noqa: F401 - the admin's
 
 FILENAME = "meta.db"
 
@@ -455,6 +457,9 @@ class SqliteDirectory:
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
+
+    async def shortcuts(self, team_id: str) -> list[AppShortcut]:
+        return await self._read(view_ops.q_shortcuts, team_id)
 
     async def bot_user(self, bot_id: str) -> User | None:
         return await self._read(q_bot_user, bot_id)

@@ -186,6 +186,15 @@ DIRECTORY = [
     ALTER TABLE views ADD COLUMN previous_id TEXT NOT NULL DEFAULT '';
     ALTER TABLE views ADD COLUMN root_id TEXT NOT NULL DEFAULT '';
     """,
+    # v20: apps' shortcuts (parley.apps.shortcuts)
+    """
+    CREATE TABLE app_shortcuts (
+        user_id TEXT NOT NULL, callback_id TEXT NOT NULL, team_id TEXT NOT NULL,
+        kind TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
+        created INTEGER NOT NULL, PRIMARY KEY (user_id, callback_id)
+    );
+    CREATE INDEX app_shortcuts_team ON app_shortcuts (team_id);
+    """,
 ]
 
 SHARD = [

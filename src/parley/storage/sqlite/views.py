@@ -1,14 +1,32 @@
-"""The directory's ops for apps' modals and the installation's secrets on SQLite
-(``meta.db``; :mod:`parley.storage.app_rows` has the SQL both backends share)."""
+"""The directory's ops for apps' modals and shortcuts and the installation's secrets on
+SQLite (``meta.db``; :mod:`parley.storage.app_rows` has the SQL both backends share)."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from parley.storage.app_rows import VIEW_COLUMNS, view_from_row, view_row
-from parley.storage.models import AppView
+from parley.storage.app_rows import (
+    SHORTCUT_COLUMNS,
+    SHORTCUT_PUT,
+    SHORTCUTS_QUERY,
+    VIEW_COLUMNS,
+    shortcut_row,
+    view_from_row,
+    view_row,
+)
+from parley.storage.models import AppShortcut, AppView
 
 _MARKS = ", ".join(["?"] * (len(VIEW_COLUMNS.split(",")) + 1))
+_PUT_SHORTCUT = SHORTCUT_PUT.format(marks=", ".join(["?"] * (len(SHORTCUT_COLUMNS.split(",")) + 1)))
+
+
+def op_set_shortcut(conn: sqlite3.Connection, _state: object, s: AppShortcut, now: int) -> None:
+    conn.execute(_PUT_SHORTCUT, (*shortcut_row(s), now))
+
+
+def q_shortcuts(conn: sqlite3.Connection, team_id: str) -> list[AppShortcut]:
+    rows = conn.execute(SHORTCUTS_QUERY.format(p="?"), (team_id,)).fetchall()
+    return [AppShortcut(*r) for r in rows]
 
 
 def op_put_view(

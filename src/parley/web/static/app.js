@@ -34,6 +34,7 @@ const state = {
   editing: null, // {ts, draft}: the message being edited survives re-renders
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
+  shortcuts: [], // the apps' shortcuts (shortcuts.list): global ones, and on a message
   view: null, // the app's modal shown (views.open), until it closes
   below: [], // {view, kept}: the modals under it (views.push), the first first
   home: null, // {app, channel, view, loaded}: an app's home tab shown instead of the messages
@@ -130,7 +131,7 @@ async function enter(me) {
   $("app").hidden = false;
   $("team-name").textContent = me.team;
   $("me").textContent = `@${me.user}`;
-  await Promise.all([loadUsers(), loadChannels(), loadGroups()]);
+  await Promise.all([loadUsers(), loadChannels(), loadGroups(), loadShortcuts()]);
   const link = permalink();
   const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
   const first = wanted || [...state.channels.values()].find((c) => c.is_member)?.id;
@@ -195,6 +196,64 @@ async function loadGroups() {
     state.groups = new Map(); // a token without usergroups:read: none shown
   }
 }
+
+// The apps' shortcuts: global ones from the composer's ⚡, message ones from a message's
+// More (chat.shortcut; the app may answer with a modal or a reply in the channel).
+async function loadShortcuts() {
+  try {
+    state.shortcuts = (await api("shortcuts.list")).shortcuts;
+  } catch {
+    state.shortcuts = [];
+  }
+  $("shortcuts").hidden = !shortcutsOf("global").length;
+}
+
+function shortcutsOf(type) {
+  return state.shortcuts.filter((s) => s.type === type);
+}
+
+// The menu of the shortcuts of a type by anchor, run on the message m if given.
+function shortcutMenu(anchor, type, m) {
+  const menu = $("shortcut-menu");
+  menu.replaceChildren();
+  for (const s of shortcutsOf(type)) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.setAttribute("role", "menuitem");
+    b.textContent = s.name;
+    b.title = s.description || `${userName(s.app)}: ${s.name}`;
+    b.addEventListener("click", () => {
+      menu.hidden = true;
+      runShortcut(s, m);
+    });
+    menu.append(b);
+  }
+  const box = anchor.getBoundingClientRect();
+  menu.style.left = `${Math.max(8, box.right - 220)}px`;
+  menu.style.top = `${box.bottom + 4}px`;
+  menu.hidden = false;
+  if (box.bottom + 4 + menu.offsetHeight > window.innerHeight) {
+    menu.style.top = `${Math.max(8, box.top - 4 - menu.offsetHeight)}px`;
+  }
+}
+
+async function runShortcut(s, m) {
+  const args = { app: s.app, callback_id: s.callback_id, channel: m ? m.channel : state.active };
+  if (m) args.ts = m.ts;
+  try {
+    await api("chat.shortcut", args);
+  } catch (err) {
+    notice(`The app did not take it: ${err.code || err.message}`);
+  }
+}
+
+$("shortcuts").addEventListener("click", (e) => {
+  e.stopPropagation();
+  shortcutMenu(e.currentTarget, "global");
+});
+document.addEventListener("click", (e) => {
+  if (!$("shortcut-menu").contains(e.target)) $("shortcut-menu").hidden = true;
+});
 
 function inGroup(id) {
   return Boolean(state.groups.get(id)?.users?.includes(state.me.id));
@@ -1025,6 +1084,12 @@ function messageItem(m, { inThread = false } = {}) {
     ),
   );
   if (!inThread) add("Reply", "Reply in thread", () => openThread(m.channel, m.ts));
+  if (shortcutsOf("message").length) {
+    add("More", "The apps' shortcuts", (e) => {
+      e.stopPropagation();
+      shortcutMenu(e.currentTarget, "message", m);
+    });
+  }
   if (m.user === state.me.id) {
     add("Edit", "Edit", () => {
       state.editing = { ts: m.ts, draft: m.text };
