@@ -324,7 +324,8 @@ def test_a_gateway_killed_under_load_loses_and_doubles_nothing(fleet, team):
 
 def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fleet, team):
     """A Socket Mode app with a connection on each gateway: every gateway reads the
-    request, one claims it (Redis), so the app runs each command once."""
+    request, one claims it (Redis), so the app runs each command once, and hears each
+    opening of its home tab once."""
     alice, _bots, channel = team
     bot = admin.create_user(
         fleet.settings(), "fleet-app", bot=True, app_token=True, rate_limit=TEST_RATE_LIMIT
@@ -332,6 +333,7 @@ def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fle
     admin.register_command(fleet.settings(), bot.user_id, "/fleetcmd")
     opener = fleet.client(bot.token)
     got: list[tuple[str, str]] = []
+    homes: list[str] = []
     sockets = []
     for gw in ("gw1", "gw2"):
         ws = connect(
@@ -350,6 +352,11 @@ def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fle
                 got.append((name, frame["payload"]["text"]))
                 reply = {"text": f"ran on {name}"}
                 ws.send(json.dumps({"envelope_id": frame["envelope_id"], "payload": reply}))
+            elif frame.get("type") == "events_api":
+                event = frame["payload"]["event"]
+                if event["type"] == "app_home_opened":
+                    homes.append(event["event_ts"])
+                ws.send(json.dumps({"envelope_id": frame["envelope_id"]}))
 
     threads = [threading.Thread(target=serve, args=pair) for pair in sockets]
     for t in threads:
@@ -359,9 +366,12 @@ def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fle
         for i in range(6):
             args = {"channel": channel, "command": "/fleetcmd", "text": str(i)}
             assert web.api_call("chat.command", json=args)["ok"]
-        wait_for(lambda: len(got) >= 6, 15, "six commands")
+        for _ in range(3):
+            assert web.api_call("views.home", json={"app": bot.user_id})["ok"]
+        wait_for(lambda: len(got) >= 6 and len(homes) >= 3, 15, "six commands, three homes")
         time.sleep(1)  # a second gateway's copy would have come by now
         assert sorted(text for _gw, text in got) == [str(i) for i in range(6)]
+        assert len(homes) == len(set(homes)) == 3
     finally:
         for t in threads:
             t.join(10)

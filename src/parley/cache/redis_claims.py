@@ -1,10 +1,13 @@
-"""Which gateway of a fleet sends an app its request (a slash command, a button pressed).
+"""Which gateway of a fleet sends an app its request (a slash command, a button pressed)
+or tells it a person opened its home tab.
 
-An :data:`~parley.bus.interface.APP_REQUEST` reaches every gateway; each one holding a
-Socket Mode connection of the app would send it, and the app would run the command once
-per gateway. The gateways claim it first, ``SET <prefix>claim:<digest> <node> NX PX``
-under the digest of the request's payload (which is unique: its ``trigger_id`` and
-response URL are random): the one whose claim lands sends it, the others drop it.
+An :data:`~parley.bus.interface.APP_REQUEST` (and an ``app_home_opened``) reaches every
+gateway; each one holding a Socket Mode connection of the app would send it, and the app
+would run the command once per gateway. The gateways claim it first,
+``SET <prefix>claim:<digest> <node> NX PX`` under the digest of the event's payload
+(which is unique: a request's ``trigger_id`` and response URL are random, a home
+opened has its person and its microsecond): the one whose claim lands sends it, the
+others drop it.
 
 When Redis cannot answer, the request is sent anyway: a person is waiting, and an app
 that hears a command twice is better than one that never hears it (logged). A gateway

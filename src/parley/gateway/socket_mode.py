@@ -54,6 +54,7 @@ from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.resume import Floor
 from parley.gateway.server import Connection
 from parley.pipeline import events
+from parley.pipeline.events import APP_HOME_OPENED
 from parley.storage.models import User
 
 log = logging.getLogger(__name__)
@@ -161,15 +162,22 @@ class SocketModeConnection(Connection):
         return {}
 
     def deliver(self, event: Event) -> None:
-        if event.type == APP_REQUEST:
+        if event.type in (APP_REQUEST, APP_HOME_OPENED):  # for one connection of the app
+            send = self._send_request if event.type == APP_REQUEST else self._take
             claim = self.gateway.claim_request
             if claim is None:
-                self._send_request(event)
+                send(event)
             else:  # another gateway of the fleet may hold a connection of the app too
-                task = asyncio.get_running_loop().create_task(self._claimed(claim, event))
+                claimed = self._claimed(claim, event, send)
+                task = asyncio.get_running_loop().create_task(claimed)
                 self._catch_ups.add(task)
                 task.add_done_callback(self._catch_ups.discard)
             return
+        self._take(event)
+
+    def _take(self, event: Event) -> None:
+        """An event for the app: sent, or held while the connection opens or catches up
+        on its channel."""
         if event.type not in APP_EVENTS:
             return
         held = self._held or (self._catching and self._catching.get(event.channel))
@@ -194,7 +202,7 @@ class SocketModeConnection(Connection):
             self._send_envelope(mention, f"Ev{secrets.token_hex(8).upper()}")
 
     def _release(self, event: Event) -> None:
-        self.deliver(event)
+        self._take(event)
 
     def joined(self, notice: Event) -> None:
         """The bot joined a channel: as an RTM connection, the join and then the messages
@@ -248,10 +256,16 @@ class SocketModeConnection(Connection):
         if self._timer is None:
             self._timer = self.gateway.loop.call_later(ACK_WAIT, self._resend_due)
 
-    async def _claimed(self, claim: Callable[[Event], Awaitable[bool]], request: Event) -> None:
-        """Sends ``request`` if this gateway's claim on it lands first."""
+    async def _claimed(
+        self,
+        claim: Callable[[Event], Awaitable[bool]],
+        request: Event,
+        send: Callable[[Event], None],
+    ) -> None:
+        """Sends ``request`` (an app request, or its home opened) if this gateway's claim
+        on it lands first."""
         if await claim(request):
-            self._send_request(request)
+            send(request)
 
     def _send_request(self, request: Event) -> None:
         """Sends a slash command or an interaction now (while the connection opens, it is

@@ -29,7 +29,8 @@ from parley.errors import ApiError, Code
 from parley.pipeline.ratelimit import RateStore
 from parley.storage.models import Channel, User
 
-#: Slack's tier 1-3 methods among Parley's.
+#: Slack's tier 1-3 methods among Parley's, and Parley's ``views.home`` (each call
+#: reaches an app as ``app_home_opened``).
 LIMITED_METHODS = frozenset(
     {
         "chat.update",
@@ -50,6 +51,7 @@ LIMITED_METHODS = frozenset(
         "reactions.remove",
         "rtm.connect",
         "users.list",
+        "views.home",
     }
 )
 
