@@ -180,3 +180,80 @@ def test_registering_interactivity(server, asked):
     first = admin.register_interactivity(server.settings, bot.user_id, "http://127.0.0.1:9/i")
     command = admin.register_command(server.settings, bot.user_id, f"/{bot.user_id.lower()}")
     assert command["signing_secret"] == first["signing_secret"]  # one secret an app
+
+
+MENUS = [
+    {
+        "type": "section",
+        "block_id": "who",
+        "text": {"type": "mrkdwn", "text": "Who ships it?"},
+        "accessory": {
+            "type": "static_select",
+            "action_id": "shipper",
+            "placeholder": {"type": "plain_text", "text": "Pick someone"},
+            "options": [
+                {"text": {"type": "plain_text", "text": "Ann"}, "value": "ann"},
+                {"text": {"type": "plain_text", "text": "Ben"}, "value": "ben"},
+            ],
+        },
+    },
+    {
+        "type": "actions",
+        "block_id": "more",
+        "elements": [
+            {
+                "type": "overflow",
+                "action_id": "more_actions",
+                "options": [{"text": {"type": "plain_text", "text": "Snooze"}, "value": "snooze"}],
+            }
+        ],
+    },
+]
+
+
+def test_a_menus_option_picked_reaches_the_app_as_the_message_has_it(server, asked):
+    """A ``static_select`` and an ``overflow`` of an app's message: the option picked
+    reaches ``@app.action`` whole, as the stored message has it; one the menu does not
+    have, or none, is refused and the app hears nothing."""
+    bot, person, channel, _ts = asked
+    ts = server.client(bot.token).chat_postMessage(
+        channel=channel, text="Who ships it?", blocks=MENUS
+    )["ts"]
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    got: list[dict] = []
+
+    @app.action("shipper")
+    def shipper(ack, action):
+        ack()
+        got.append(action)
+
+    @app.action("more_actions")
+    def more(ack, action):
+        ack()
+        got.append(action)
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    web = server.client(person.token)
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        for value in ("nobody", None):
+            extra = {"value": value} if value else {}
+            assert (
+                error_of(
+                    web.api_call,
+                    "chat.action",
+                    json={"channel": channel, "ts": ts, "action_id": "shipper", **extra},
+                )
+                == "invalid_arguments"
+            )
+        assert press(web, channel, ts, "shipper", value="ben")["ok"]
+        assert press(web, channel, ts, "more_actions", value="snooze", block_id="more")["ok"]
+        wait_for(lambda: len(got) == 2, 10, "both actions")
+    finally:
+        handler.close()
+    picked, overflow = got
+    assert (picked["type"], picked["block_id"]) == ("static_select", "who")
+    assert picked["selected_option"] == MENUS[0]["accessory"]["options"][1]
+    assert picked["placeholder"]["text"] == "Pick someone"
+    assert (overflow["type"], overflow["selected_option"]["value"]) == ("overflow", "snooze")

@@ -396,3 +396,61 @@ def test_a_bolt_app_pushes_modals_onto_a_stack_and_each_closes_back_to_the_one_u
             assert error_of(web.api_call, "views.submit", json=again) == "view_not_found"
     finally:
         handler.close()
+
+
+def test_a_menu_in_a_modal_reaches_the_app_before_the_modal_is_submitted(server, room):
+    """An ``actions`` block's ``static_select`` in a modal: the option picked reaches
+    ``@app.action`` with the view (Parley's ``views.action`` with ``value``), and the app
+    changes the modal by it; an option the menu does not have is refused."""
+    bot, person, channel, name = room
+    admin.register_command(server.settings, bot.user_id, name)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    menu = {
+        "type": "actions",
+        "block_id": "kind",
+        "elements": [
+            {
+                "type": "static_select",
+                "action_id": "pick_kind",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Bug"}, "value": "bug"},
+                    {"text": {"type": "plain_text", "text": "Idea"}, "value": "idea"},
+                ],
+            }
+        ],
+    }
+    picked: list[dict] = []
+
+    @app.command(name)
+    def open_it(ack, body, client):
+        ack()
+        view = {**TICKET_VIEW, "blocks": [menu, *TICKET_VIEW["blocks"]]}
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action("pick_kind")
+    def pick(ack, body, action, client):
+        ack()
+        picked.append(action)
+        kind = action["selected_option"]["text"]["text"]
+        title = {"type": "plain_text", "text": f"New {kind.lower()}"}
+        view = {**TICKET_VIEW, "title": title, "blocks": [menu, *TICKET_VIEW["blocks"]]}
+        client.views_update(view_id=body["view"]["id"], view=view)
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    web = server.client(person.token)
+    try:
+        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+        with connect(web.rtm_connect()["url"]) as ws:
+            assert '"hello"' in ws.recv(timeout=10)
+            run(web, channel, name)
+            view_id = frame_of(ws, "view_opened")["view"]["id"]
+            bad = {"view_id": view_id, "action_id": "pick_kind", "value": "rant"}
+            assert error_of(web.api_call, "views.action", json=bad) == "invalid_arguments"
+            good = {**bad, "value": "idea"}
+            web.api_call("views.action", json=good)
+            assert frame_of(ws, "view_updated")["view"]["title"]["text"] == "New idea"
+        [action] = picked
+        assert action["type"] == "static_select" and action["selected_option"]["value"] == "idea"
+    finally:
+        handler.close()

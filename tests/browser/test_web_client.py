@@ -835,6 +835,36 @@ def test_an_apps_home_tab_shows_in_its_direct_message_and_its_button_reaches_the
         handler.close()
 
 
+def test_an_apps_menu_shows_and_the_option_picked_reaches_the_app(browser, world):
+    """A bot's message with a ``static_select``: bob picks an option, the app (Bolt over
+    Socket Mode) hears it and replaces the message."""
+    from tests.app.test_interactivity import MENUS
+
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("menubot", bot=True, app_token=True)
+    srv.client(alice_creds.token).conversations_invite(channel=general, users=bot.user_id)
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+
+    @app.action("shipper")
+    def shipper(ack, action, respond):
+        ack()
+        respond(replace_original=True, text=f"{action['selected_option']['text']['text']} ships it")
+
+    handler = SocketModeHandler(app, app_token=bot.app_token)
+    handler.connect()
+    try:
+        _cb, bob = sign_in(browser, srv.url, "bob")
+        srv.client(bot.token).chat_postMessage(channel=general, text="Who ships?", blocks=MENUS)
+        menu = "#messages .msg .block-select[data-action-id=shipper]"
+        bob.wait_for_selector(menu)
+        assert bob.eval_on_selector(menu, "s => s.options[0].textContent") == "Pick someone"
+        bob.select_option(menu, "ben")
+        bob.wait_for_selector("#messages .msg:has-text('Ben ships it')")
+        assert bob.errors == []  # type: ignore[attr-defined]
+    finally:
+        handler.close()
+
+
 def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
     """alice pins a message from its actions; bob's window marks it at once, and after a
     reload; unpinning clears it."""

@@ -280,20 +280,23 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "chat.action",
-        "Parley's: presses a button of an app's message (Block Kit `button`) in a channel "
-        "the caller may post in; the app whose bot posted it gets `block_actions` "
-        "(`message_not_found`, `action_not_found`, `dispatch_failed`, `operation_timeout`;"
-        " a bot token: `not_allowed_token_type`).",
+        "Parley's: presses a button of an app's message, or picks an option of one of its "
+        "menus (Block Kit `button`, `static_select`, `overflow`), in a channel the caller "
+        "may post in; the app whose bot posted it gets `block_actions` "
+        "(`message_not_found`, `action_not_found`, an option the menu does not have: "
+        "`invalid_arguments`, `dispatch_failed`, `operation_timeout`; a bot token: "
+        "`not_allowed_token_type`).",
         args=(
             _channel(),
             _ts("ts", "The message.", required=True),
             Arg(
                 "action_id",
                 {"type": "string", "maxLength": 255},
-                "The button's `action_id`.",
+                "The element's `action_id`.",
                 required=True,
             ),
             Arg("block_id", {"type": "string", "maxLength": 255}, "Its block's `block_id`."),
+            Arg("value", {"type": "string", "maxLength": 2000}, "A menu's option picked."),
         ),
     ),
     MethodDoc(
@@ -823,13 +826,15 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "views.action",
-        "Parley's: the person presses a button of a modal or home tab shown to them "
-        "(`action_not_found`), with its inputs' `values` so far (as `views.submit` takes "
-        "them); the app gets `block_actions` with the view and may `views.update` it.",
+        "Parley's: the person presses a button of a modal or home tab shown to them, or "
+        "picks an option of one of its menus (`action_not_found`, `invalid_arguments`), "
+        "with its inputs' `values` so far (as `views.submit` takes them); the app gets "
+        "`block_actions` with the view and may `views.update` it.",
         args=(
             Arg("view_id", {"type": "string", "maxLength": 32}, "The view.", required=True),
-            Arg("action_id", {"type": "string", "maxLength": 255}, "The button.", required=True),
+            Arg("action_id", {"type": "string", "maxLength": 255}, "The element.", required=True),
             Arg("block_id", {"type": "string", "maxLength": 255}, "Its block."),
+            Arg("value", {"type": "string", "maxLength": 2000}, "A menu's option picked."),
             Arg("values", {"type": "object"}, "The inputs' values so far.", text=_STR),
         ),
     ),

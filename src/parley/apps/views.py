@@ -22,8 +22,9 @@ the app gets Slack's ``view_submission`` payload, as Bolt's ``@app.view(...)`` e
   (``view_closed``), ``clear`` closes its whole stack, the first first; ``errors``
   shows them by block (``view_errors``); ``update`` replaces the view with the one it
   gives (``view_updated``), ``push`` puts that one on top (``view_opened``).
-- **Press** (Parley's ``views.action``): a button of the modal (in an ``actions`` block
-  or a ``section``'s accessory); the app gets ``block_actions`` with the view and its
+- **Press** (Parley's ``views.action``): a button of the modal, or an option of one of
+  its menus (in an ``actions`` block or a ``section``'s accessory; as a message's,
+  :mod:`parley.apps.actions`); the app gets ``block_actions`` with the view and its
   inputs' values so far (Bolt's ``@app.action``), and may change the view
   (``views.update``).
 - **Close** (Parley's ``views.close``): the person closes it; a closed view takes no
@@ -53,7 +54,7 @@ import msgspec
 import orjson
 
 from parley.api.methods.ims import im_id
-from parley.apps.actions import ACTION_NOT_FOUND, button_action, find_button
+from parley.apps.actions import ACTION_NOT_FOUND, element_action, find_element
 from parley.apps.callback import app_id
 from parley.apps.link import AppLink, interact
 from parley.apps.triggers import Triggers
@@ -400,17 +401,21 @@ class Views:
         view_id: str | None,
         action_id: str | None,
         block_id: str | None,
+        value: str | None,
         raw: Any,
     ) -> None:
         """``views.action`` (Parley's): ``user`` presses the button ``action_id`` of a
-        modal shown to them (``action_not_found``), its inputs as filled in so far
-        (``raw``, as :meth:`submit` takes them; what does not fit is left out). The app
-        gets ``block_actions`` with the view, and may answer with ``views.update``."""
+        modal or home tab shown to them, or picks the option ``value`` of its menu
+        (``action_not_found``; as :func:`.element_action` checks it), its inputs as
+        filled in so far (``raw``, as :meth:`submit` takes them; what does not fit is
+        left out). The app gets ``block_actions`` with the view, and may answer with
+        ``views.update``."""
         v = await self._shown_to(user, view_id)
-        found = find_button(v.body, action_id or "", block_id)
+        found = find_element(v.body, action_id or "", block_id)
         bot = await self._directory.user(v.app_user_id)
         if found is None or bot is None or bot.deleted:
             raise ApiError(ACTION_NOT_FOUND)
+        action = element_action(found[1], found[0], self._now_us(), value)
         values, _errors = submitted(orjson.loads(v.body), raw)
         fields = {
             **self._payload("block_actions", user, bot),
@@ -419,7 +424,7 @@ class Views:
                 user.id, v.channel_id, bot.id, "" if v.home else v.id
             ),
             "view": view_object(v, bot, values),
-            "actions": [button_action(found[1], found[0], self._now_us())],
+            "actions": [action],
         }
         await self._send(v, bot, fields, answers=False)
 

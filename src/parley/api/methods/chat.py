@@ -227,8 +227,8 @@ def register(api: Api, svc: Services) -> None:
         return {}
 
     async def action(ctx: Ctx, args: Args) -> dict[str, Any]:
-        """Parley's: presses a button of an app's message; the app gets it
-        (:mod:`parley.apps.actions`)."""
+        """Parley's: presses a button of an app's message, or picks an option of its
+        menu; the app gets it (:mod:`parley.apps.actions`)."""
         assert svc.actions is not None
         await svc.actions.press(
             ctx.user,
@@ -238,6 +238,7 @@ def register(api: Api, svc: Services) -> None:
             ),
             args.str("action_id", max_len=255),
             args.str("block_id", max_len=255),
+            args.str("value", max_len=2000),
             ctx.base_url,
         )
         return {}

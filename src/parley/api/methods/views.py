@@ -77,6 +77,7 @@ def register(api: Api, svc: Services) -> None:
             args.str("view_id", max_len=32),
             args.str("action_id", max_len=255),
             args.str("block_id", max_len=255),
+            args.str("value", max_len=2000),
             args.raw("values"),
         )
         return {}

@@ -636,9 +636,10 @@ function toMarkup(text) {
   });
 }
 
-// Block Kit, the parts a chat client shows: texts as text (never as markup), and buttons
-// that press chat.action (the app whose bot posted the message gets it). Other blocks and
-// elements are left out; when none could be shown, the message's text is.
+// Block Kit, the parts a chat client shows: texts as text (never as markup), buttons and
+// menus (static_select, overflow) that act through chat.action (the app whose bot posted
+// the message gets it). Other blocks and elements are left out; when none could be
+// shown, the message's text is.
 function renderBlocks(m) {
   const box = document.createElement("div");
   box.className = "blocks";
@@ -662,13 +663,45 @@ function renderBlocks(m) {
     else b.addEventListener("click", () => press(m, el.action_id, blockId));
     return b;
   };
+  const menu = (el, blockId) => {
+    const s = document.createElement("select");
+    s.className = "block-select";
+    s.dataset.actionId = el.action_id;
+    const none = document.createElement("option");
+    none.value = "";
+    none.disabled = none.selected = true;
+    none.textContent = el.type === "overflow" ? "⋯" : textOf(el.placeholder) || "Choose…";
+    s.append(none);
+    for (const o of el.options || []) {
+      const option = document.createElement("option");
+      option.value = o.value;
+      option.textContent = textOf(o.text) || o.value;
+      s.append(option);
+    }
+    if (el.initial_option && el.type !== "overflow") s.value = el.initial_option.value;
+    s.disabled = !m.onPress && m.is_ephemeral;
+    s.addEventListener("change", () => {
+      const value = s.value;
+      if (el.type === "overflow") s.value = ""; // a menu of actions: none stays chosen
+      if (m.onPress) m.onPress(el.action_id, blockId, value);
+      else press(m, el.action_id, blockId, value);
+    });
+    return s;
+  };
+  const element = (el, blockId) =>
+    el?.type === "button"
+      ? button(el, blockId)
+      : el?.type === "static_select" || el?.type === "overflow"
+        ? menu(el, blockId)
+        : null;
   for (const block of m.blocks) {
     if (block.type === "header") box.append(part("block-header", textOf(block.text)));
     else if (block.type === "divider") box.append(document.createElement("hr"));
     else if (block.type === "section") {
       if (block.text) box.append(part("block-section", textOf(block.text)));
       for (const field of block.fields || []) box.append(part("block-field", textOf(field)));
-      if (block.accessory?.type === "button") box.append(button(block.accessory, block.block_id));
+      const accessory = element(block.accessory, block.block_id);
+      if (accessory) box.append(accessory);
     } else if (block.type === "context") {
       const texts = (block.elements || []).map(textOf).filter(Boolean);
       if (texts.length) box.append(part("block-context", texts.join("  ")));
@@ -676,7 +709,8 @@ function renderBlocks(m) {
       const row = document.createElement("div");
       row.className = "block-actions";
       for (const el of block.elements || []) {
-        if (el.type === "button") row.append(button(el, block.block_id));
+        const shown = element(el, block.block_id);
+        if (shown) row.append(shown);
       }
       box.append(row);
     }
@@ -684,9 +718,10 @@ function renderBlocks(m) {
   return box.childNodes.length ? box : null;
 }
 
-async function press(m, action_id, block_id) {
+async function press(m, action_id, block_id, value) {
   const args = { channel: m.channel, ts: m.ts, action_id };
   if (block_id) args.block_id = block_id;
+  if (value !== undefined) args.value = value;
   try {
     await api("chat.action", args);
   } catch (err) {
@@ -731,7 +766,8 @@ function showView(view, kept) {
   for (const block of view.blocks || []) {
     if (block.type === "input") body.append(inputBlock(block, kept[block.block_id]));
     else {
-      const onPress = (action_id, block_id) => pressInView(view, action_id, block_id);
+      const onPress = (action_id, block_id, value) =>
+        pressInView(view, action_id, block_id, value);
       const shown = renderBlocks({ blocks: [block], onPress });
       if (shown) body.append(shown);
     }
@@ -799,11 +835,12 @@ function viewValues() {
   return values;
 }
 
-// A button of the modal (with its inputs so far), or of a home tab: the app gets it
-// (views.action).
-async function pressInView(view, action_id, block_id, values = viewValues()) {
+// A button or a menu's option of the modal (with its inputs so far), or of a home tab:
+// the app gets it (views.action).
+async function pressInView(view, action_id, block_id, value, values = viewValues()) {
   const args = { view_id: view.id, action_id, values };
   if (block_id) args.block_id = block_id;
+  if (value !== undefined) args.value = value;
   try {
     await api("views.action", args);
   } catch (err) {
@@ -866,7 +903,8 @@ function renderHome() {
     pane.textContent = loaded ? "This app has nothing here yet." : "Opening…";
     return;
   }
-  const onPress = (action_id, block_id) => pressInView(view, action_id, block_id, {});
+  const onPress = (action_id, block_id, value) =>
+    pressInView(view, action_id, block_id, value, {});
   pane.replaceChildren(renderBlocks({ blocks: view.blocks || [], onPress }) || "");
 }
 
