@@ -865,6 +865,28 @@ def test_an_apps_menu_shows_and_the_option_picked_reaches_the_app(browser, world
         handler.close()
 
 
+def test_setting_oneself_away_shows_to_others_and_lasts_until_set_active(browser, world):
+    """bob sets himself away: alice's people list shows him away though he is connected;
+    after a reload he is still away, and Set active shows him active again."""
+    srv, _general, _alice, bob_creds = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    bob_dot = f"#people li[data-user={bob_creds.user_id}] .dot"
+    alice.wait_for_selector(f"{bob_dot}.active")
+    bob.click("#away-toggle:has-text('Set away')")
+    alice.wait_for_selector(f"{bob_dot}:not(.active)")
+    bob.wait_for_selector(f"{bob_dot}:not(.active)")
+    bob.reload()
+    bob.wait_for_selector("body[data-connection=open]")
+    bob.wait_for_selector("#away-toggle:has-text('Set active')")
+    bob.wait_for_selector(f"{bob_dot}:not(.active)")
+    assert alice.is_visible(f"{bob_dot}:not(.active)")
+    bob.click("#away-toggle")
+    alice.wait_for_selector(f"{bob_dot}.active")
+    bob.wait_for_selector("#away-toggle:has-text('Set away')")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
     """alice pins a message from its actions; bob's window marks it at once, and after a
     reload; unpinning clears it."""

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from parley.cache.redis_client import connect
@@ -88,6 +89,27 @@ def test_online_anywhere_and_one_announcement_per_change(prefix):
             assert await a.online("T1", [ALICE.id]) == set()
         finally:
             await close(client, [a, b])
+
+    asyncio.run(go())
+
+
+def test_someone_set_away_is_online_but_never_announced_active(prefix):
+    """A user who set themselves away: their connection counts (push and apps go by it),
+    but opening it announces nothing; closing it announces ``away``, as for anyone."""
+    away_bob = msgspec.structs.replace(BOB, away=True)
+
+    async def go():
+        heard = Heard()
+        client, (a,) = await fleet(prefix, heard, 1)
+        try:
+            await a.connected(away_bob)
+            assert await a.online("T1", [BOB.id]) == {BOB.id}
+            a.disconnected(away_bob)
+            await heard.until(("T1", BOB.id, "away"))
+            await a.connected(BOB)  # set auto since: active again
+            await heard.until(("T1", BOB.id, "away"), ("T1", BOB.id, "active"))
+        finally:
+            await close(client, [a])
 
     asyncio.run(go())
 

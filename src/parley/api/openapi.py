@@ -1140,11 +1140,31 @@ METHODS: tuple[MethodDoc, ...] = (
     MethodDoc(
         "users.getPresence",
         "Whether a user of the caller's team (default: the caller) has a WebSocket open on "
-        "any gateway (`active`) or not (`away`); `user_not_found`.",
+        "any gateway and has not set themselves away (`active`) or not (`away`); "
+        "`user_not_found`. For the caller also `online` (connected) and `manual_away`.",
         read=True,
         args=(Arg("user", {"type": "string", "maxLength": 32}, "User id (`U…`)."),),
-        result={"presence": {"type": "string", "enum": ["active", "away"]}},
+        result={
+            "presence": {"type": "string", "enum": ["active", "away"]},
+            "online": {"type": "boolean"},
+            "auto_away": {"type": "boolean"},
+            "manual_away": {"type": "boolean"},
+        },
         always=("presence",),
+    ),
+    MethodDoc(
+        "users.setPresence",
+        "`away`: the caller shows away, connected or not, until `auto`: shown by their "
+        "connections again (`invalid_presence` for anything else). Those watching them get "
+        "`presence_change` at once when they are connected.",
+        args=(
+            Arg(
+                "presence",
+                {"type": "string", "enum": ["auto", "away"]},
+                "`auto` or `away`.",
+                required=True,
+            ),
+        ),
     ),
     MethodDoc(
         "bots.info",

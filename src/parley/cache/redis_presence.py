@@ -162,6 +162,8 @@ class RedisPresence:
         self._users = prefix + "presence:u:"
         self._node_set = prefix + "presence:n:"
         self._open: dict[tuple[str, str], int] = {}
+        #: Those of this node's users who set themselves away: not announced active.
+        self._away: set[tuple[str, str]] = set()
         self._touched: set[tuple[str, str]] = set()
         #: Resolved when the batch that will carry the marks made so far is written.
         self._written: asyncio.Future | None = None
@@ -190,6 +192,10 @@ class RedisPresence:
     async def connected(self, user: User) -> None:
         key = (user.team_id, user.id)
         self._open[key] = self._open.get(key, 0) + 1
+        if user.away:
+            self._away.add(key)
+        else:
+            self._away.discard(key)
         written = self._mark(key)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(written), self._settle)
@@ -201,6 +207,8 @@ class RedisPresence:
             self._open[key] = count
         elif self._open.pop(key, None) is None:
             return
+        else:
+            self._away.discard(key)
         self._mark(key)
 
     def _mark(self, key: tuple[str, str]) -> asyncio.Future:
@@ -284,7 +292,7 @@ class RedisPresence:
                     self._written.add_done_callback(lambda _: _resolve(written))
             raise
         for (team, user), (before, after) in zip(order, answers, strict=True):
-            if not before and after:
+            if not before and after and (team, user) not in self._away:
                 self._announce(team, user, "active")
             elif before and not after:
                 self._announce(team, user, "away")

@@ -1,11 +1,14 @@
 """Presence: who is connected, anywhere, and the ``presence_change`` events that follow.
 
 A user is ``active`` while at least one WebSocket of theirs is open on any gateway, and
-``away`` otherwise; presence never crosses a workspace. The gateway tells
+``away`` otherwise, or while they have set themselves away (``users.setPresence``: the
+directory's ``away``, :func:`shown`); presence never crosses a workspace. The gateway tells
 :class:`Presence` when a registered connection opens and closes; the registry calls
 ``announce(team, user, state)`` when a user's first connection opens (``active``) or
 the last one closes (``away``), and answers "which of these users are online?" for
-``presence_sub``/``presence_query``, ``users.getPresence`` and (later) push.
+``presence_sub``/``presence_query``, ``users.getPresence``, push and apps. A user who
+set themselves away is not announced ``active`` when a connection opens; whether they
+are connected is still what push and apps go by.
 
 :class:`LocalPresence` counts this process's connections (the embedded default: one
 process holds every connection). :class:`parley.cache.redis_presence.RedisPresence`
@@ -36,10 +39,17 @@ def announcer(bus: EventBus) -> Announce:
     return announce
 
 
+def shown(online: set[str], away: set[str], user_id: str) -> str:
+    """``user_id``'s presence as people see it: ``active`` when connected (in ``online``)
+    and not set away (in ``away``)."""
+    return "active" if user_id in online and user_id not in away else "away"
+
+
 class Presence(Protocol):
     async def connected(self, user: User) -> None:
-        """A connection of ``user`` opened here (registered in the hub); returns once it
-        counts for every node (a registry that fails delays this by a bounded time)."""
+        """A connection of ``user`` (as the directory has them now: ``away``) opened here
+        (registered in the hub); returns once it counts for every node (a registry that
+        fails delays this by a bounded time)."""
         ...
 
     def disconnected(self, user: User) -> None:
@@ -62,7 +72,7 @@ class LocalPresence:
         key = (user.team_id, user.id)
         count = self._open.get(key, 0) + 1
         self._open[key] = count
-        if count == 1:
+        if count == 1 and not user.away:
             self._announce(user.team_id, user.id, "active")
 
     def disconnected(self, user: User) -> None:

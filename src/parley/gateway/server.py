@@ -87,7 +87,7 @@ from parley.errors import ApiError, ParleyError, StorageUnavailable, unavailable
 from parley.gateway import deflate, frames, outbound, protocol, resume
 from parley.gateway.bounds import FrameGate, FrameRate, Verdict
 from parley.gateway.hub import Hub
-from parley.gateway.presence import Presence
+from parley.gateway.presence import Presence, shown
 from parley.gateway.resume import Floor, Held, Replayer
 from parley.gateway.tickets import Tickets
 from parley.ids import wall_us
@@ -923,7 +923,8 @@ class Connection(WSListener):
             self.close()
             return
         self._present = True
-        await gw.presence.connected(user)  # online for every node before hello
+        # online for every node before hello; not shown active if set away since the ticket
+        await gw.presence.connected(await self._as_now(user))
         replayed = await self._greet()
         floor = Floor(replayed)
         held, self._held = self._held, None
@@ -936,6 +937,14 @@ class Connection(WSListener):
         for notice in early:
             self.joined(notice)
         await self._drain()
+
+    async def _as_now(self, user: User) -> User:
+        """``user`` as the directory has them now (whether they set themselves away), or
+        as the ticket had them if it cannot say."""
+        try:
+            return await self.gateway.directory.user(user.id) or user
+        except ParleyError:
+            return user
 
     async def _greet(self) -> dict[str, int]:
         """Says hello, then replays what a resuming client missed; the last ``seq``
@@ -1046,9 +1055,14 @@ class Connection(WSListener):
             if command.subscribe:
                 gw.hub.watch_presence(self, command.ids)
             online = await gw.presence.online(self.team_id, command.ids)
+            away: set[str] = set()
+            if online:
+                try:
+                    away = await gw.directory.away_users(self.team_id)
+                except ParleyError:  # the directory failing: shown by their connections
+                    log.warning("presence: who set themselves away cannot be read now")
             for user_id in command.ids:
-                state = "active" if user_id in online else "away"
-                self.send(events.presence_frame(user_id, state))
+                self.send(events.presence_frame(user_id, shown(online, away, user_id)))
         elif isinstance(command, protocol.Typing):
             with contextlib.suppress(ApiError):  # typing where one may not: silently nothing
                 channel = await gw.access.writable(self.user, command.channel)

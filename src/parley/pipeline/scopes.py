@@ -54,6 +54,7 @@ ALL = frozenset(
         "usergroups:write",
         "users:read",
         "users:read.email",
+        "users:write",
         "users.profile:read",
         "users.profile:write",
     }
@@ -150,6 +151,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "users.info": ("users:read",),
     "users.conversations": _READ,
     "users.getPresence": ("users:read",),
+    "users.setPresence": ("users:write",),
     "users.lookupByEmail": ("users:read.email",),
     "usergroups.create": ("usergroups:write",),
     "usergroups.update": ("usergroups:write",),

@@ -123,6 +123,14 @@ class Directory(Protocol):
         both count; the user as they are now, or ``None`` for none such."""
         ...
 
+    async def set_away(self, user_id: str, away: bool) -> None:
+        """Whether the user set themselves away (``users.setPresence``)."""
+        ...
+
+    async def away_users(self, team_id: str) -> set[str]:
+        """The team's live users who set themselves away."""
+        ...
+
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         """Pins a message; why not (``already_pinned``; ``too_many_pins`` when the channel
         has ``most``), else ``None``."""

@@ -95,11 +95,14 @@ class User(msgspec.Struct, frozen=True):
     #: What the user set of their profile (``users.profile.set``: display name, title,
     #: phone, status), as a JSON object; ``""``: nothing.
     profile: str = ""
+    #: Set themselves away (``users.setPresence``): shown away while connected.
+    away: bool = False
 
 
 #: The directory's ``users`` columns, in :class:`User`'s order (:func:`user_from_row`).
 USER_COLUMNS = (
-    "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted, email, profile"
+    "id, team_id, name, real_name, is_bot, bot_id, rate_limit, created, deleted, email, "
+    "profile, away"
 )
 
 
@@ -117,6 +120,7 @@ def user_from_row(row: Sequence) -> User:
         bool(row[8]),
         row[9] or "",
         row[10] or "",
+        bool(row[11]),
     )
 
 

@@ -1,9 +1,11 @@
-"""``users.list``, ``users.info``, ``users.getPresence``, ``users.conversations``,
-``users.lookupByEmail``, ``users.profile.get``, ``users.profile.set``, ``bots.info``.
+"""``users.list``, ``users.info``, ``users.getPresence``, ``users.setPresence``,
+``users.conversations``, ``users.lookupByEmail``, ``users.profile.get``,
+``users.profile.set``, ``bots.info``.
 
 Email addresses show only to tokens with ``users:read.email``, as in Slack. A user sets
 their own profile (:mod:`parley.pipeline.profiles`); the team hears of it
-(``user_change``).
+(``user_change``). A user who sets themselves away shows away while connected
+(:mod:`parley.gateway.presence`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from parley.api.dispatch import Api, Ctx
 from parley.api.methods.conversations import types_filter
 from parley.apps.callback import app_id
 from parley.errors import ApiError, Code
+from parley.gateway import presence
 from parley.ids import Kind, decode_id, wall_us
 from parley.pipeline import events, profiles
 from parley.storage.models import User
 
 if TYPE_CHECKING:
     from parley.app import Services
+
+INVALID_PRESENCE = "invalid_presence"
 
 
 def register(api: Api, svc: Services) -> None:
@@ -143,17 +148,34 @@ def register(api: Api, svc: Services) -> None:
 
     async def get_presence(ctx: Ctx, args: Args) -> dict[str, Any]:
         """Presence anywhere in the fleet (:mod:`parley.gateway.presence`), not only on
-        the node that answers."""
-        user_id = args.str("user", max_len=32) or ctx.user.id
-        if user_id != ctx.user.id:
-            await team_user(ctx, user_id)
-        online = await svc.presence.online(ctx.user.team_id, [user_id])
-        return {"presence": "active" if user_id in online else "away"}
+        the node that answers, as people see it; for the caller also whether they are
+        connected (``online``) and set themselves away (``manual_away``), as Slack's."""
+        user = await team_user(ctx, args.str("user", max_len=32) or ctx.user.id)
+        online = await svc.presence.online(ctx.user.team_id, [user.id])
+        away = {user.id} if user.away else set()
+        answer: dict[str, Any] = {"presence": presence.shown(online, away, user.id)}
+        if user.id == ctx.user.id:
+            answer.update(online=user.id in online, auto_away=False, manual_away=user.away)
+        return answer
+
+    async def set_presence(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """``auto`` (shown by their connections) or ``away`` (shown away until set
+        ``auto``): those watching see the change at once if the caller is connected."""
+        wanted = args.str("presence", required=True, missing=INVALID_PRESENCE, max_len=8)
+        if wanted not in ("auto", "away"):
+            raise ApiError(INVALID_PRESENCE)
+        user = ctx.user
+        await svc.directory.set_away(user.id, wanted == "away")
+        if user.id in await svc.presence.online(user.team_id, [user.id]):
+            state = "away" if wanted == "away" else "active"
+            svc.bus.publish(events.presence(user.team_id, user.id, state, wall_us()))
+        return {}
 
     api.add("users.list", users_list, read=True)
     api.add("users.conversations", conversations, read=True)
     api.add("users.info", users_info, read=True)
     api.add("users.getPresence", get_presence, read=True)
+    api.add("users.setPresence", set_presence)
     api.add("users.lookupByEmail", lookup_by_email, read=True)
     api.add("bots.info", bots_info, read=True)
     api.add("users.profile.get", profile_get, read=True)

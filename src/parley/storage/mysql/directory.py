@@ -133,7 +133,8 @@ async def op_create_user(
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
     try:
         await cur.execute(
-            f"INSERT INTO users ({_USER_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO users ({_USER_COLS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)",
             (
                 user.id,
                 user.team_id,
@@ -236,6 +237,17 @@ async def q_user_by_email(cur: Any, team_id: str, email: str) -> User | None:
     )
     row = await cur.fetchone()
     return user_from_row(row) if row else None
+
+
+async def op_set_away(cur: Any, _state: object, user_id: str, away: bool) -> None:
+    await cur.execute("UPDATE users SET away = %s WHERE id = %s", (int(away), user_id))
+
+
+async def q_away_users(cur: Any, team_id: str) -> set[str]:
+    await cur.execute(
+        "SELECT id FROM users WHERE team_id = %s AND away = 1 AND deleted = 0", (team_id,)
+    )
+    return {r[0] for r in await cur.fetchall()}
 
 
 async def op_edit_profile(
@@ -909,6 +921,12 @@ class MysqlDirectory:
 
     async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
         return await self._write(op_edit_profile, user_id, changes)
+
+    async def set_away(self, user_id: str, away: bool) -> None:
+        await self._write(op_set_away, user_id, away)
+
+    async def away_users(self, team_id: str) -> set[str]:
+        return await self._read(q_away_users, team_id)
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         return await self._write(op_add_pin, pin, most)

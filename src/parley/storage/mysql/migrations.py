@@ -224,6 +224,8 @@ DIRECTORY: list[list[str]] = [
             PRIMARY KEY (user_id, callback_id), INDEX app_shortcuts_team (team_id)
         ) {options}"""
     ],
+    # v21: people who set themselves away (users.setPresence)
+    ["ALTER TABLE users ADD COLUMN IF NOT EXISTS away TINYINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

@@ -103,7 +103,7 @@ def op_create_user(
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
     try:
         conn.execute(
-            f"INSERT INTO users ({_USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO users ({_USER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
             (
                 user.id,
                 user.team_id,
@@ -469,6 +469,12 @@ class SqliteDirectory:
 
     async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
         return await self._writer.submit(op_edit_profile, user_id, changes)
+
+    async def set_away(self, user_id: str, away: bool) -> None:
+        await self._writer.submit(op_set_away, user_id, away)
+
+    async def away_users(self, team_id: str) -> set[str]:
+        return await self._read(q_away_users, team_id)
 
     async def add_pin(self, pin: Pin, most: int) -> str | None:
         return await self._writer.submit(op_add_pin, pin, most)
@@ -945,6 +951,17 @@ def q_user_by_email(conn: sqlite3.Connection, team_id: str, email: str) -> User 
         (team_id, email),
     ).fetchone()
     return user_from_row(row) if row else None
+
+
+def op_set_away(conn: sqlite3.Connection, _state: object, user_id: str, away: bool) -> None:
+    conn.execute("UPDATE users SET away = ? WHERE id = ?", (int(away), user_id))
+
+
+def q_away_users(conn: sqlite3.Connection, team_id: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT id FROM users WHERE team_id = ? AND away = 1 AND deleted = 0", (team_id,)
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def op_edit_profile(

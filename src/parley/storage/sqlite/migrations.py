@@ -195,6 +195,10 @@ DIRECTORY = [
     );
     CREATE INDEX app_shortcuts_team ON app_shortcuts (team_id);
     """,
+    # v21: people who set themselves away (users.setPresence)
+    """
+    ALTER TABLE users ADD COLUMN away INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

@@ -35,6 +35,7 @@ const state = {
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   shortcuts: [], // the apps' shortcuts (shortcuts.list): global ones, and on a message
+  away: false, // set away by hand (users.setPresence)
   view: null, // the app's modal shown (views.open), until it closes
   below: [], // {view, kept}: the modals under it (views.push), the first first
   home: null, // {app, channel, view, loaded}: an app's home tab shown instead of the messages
@@ -118,6 +119,33 @@ $("signin-form").addEventListener("submit", async (e) => {
   await enter(await api("auth.test"));
 });
 
+// Away, set by hand (users.setPresence): shown away to everyone until set active again,
+// connected or not; the server keeps it across sign-ins.
+async function loadAway() {
+  try {
+    const { manual_away } = await api("users.getPresence", { user: state.me.id });
+    showAway(manual_away);
+  } catch {
+    showAway(false);
+  }
+}
+
+function showAway(away) {
+  state.away = away;
+  $("away-toggle").textContent = away ? "Set active" : "Set away";
+  $("away-toggle").setAttribute("aria-pressed", String(away));
+}
+
+$("away-toggle").addEventListener("click", async () => {
+  const away = !state.away;
+  try {
+    await api("users.setPresence", { presence: away ? "away" : "auto" });
+    showAway(away);
+  } catch (err) {
+    notice(`Could not change it: ${err.code || err.message}`);
+  }
+});
+
 $("signout").addEventListener("click", async () => {
   await post("/auth/signout", {}).catch(() => {});
   sessionStorage.removeItem("parleyUser");
@@ -131,7 +159,7 @@ async function enter(me) {
   $("app").hidden = false;
   $("team-name").textContent = me.team;
   $("me").textContent = `@${me.user}`;
-  await Promise.all([loadUsers(), loadChannels(), loadGroups(), loadShortcuts()]);
+  await Promise.all([loadUsers(), loadChannels(), loadGroups(), loadShortcuts(), loadAway()]);
   const link = permalink();
   const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
   const first = wanted || [...state.channels.values()].find((c) => c.is_member)?.id;
