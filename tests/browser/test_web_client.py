@@ -14,6 +14,7 @@ from parley import admin
 from tests.app.test_files import png
 from tests.app.test_modals import TICKET_VIEW
 from tests.helpers import TEST_RATE_LIMIT, HttpReceiver, server_in_thread
+from tests.subscriber import wait_for
 
 PASSWORD = "correct horse battery"
 
@@ -885,6 +886,37 @@ def test_setting_oneself_away_shows_to_others_and_lasts_until_set_active(browser
     alice.wait_for_selector(f"{bob_dot}.active")
     bob.wait_for_selector("#away-toggle:has-text('Set away')")
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_search_finds_what_one_may_read_and_opens_it_where_it_was_said(browser, world, shots):
+    """bob searches: a match older than the history first shown opens in its channel,
+    marked, older pages loaded to reach it; a reply opens its thread; a private
+    channel's message he is not in is not found."""
+    srv, general, alice_creds, bob_creds = world
+    alice_web = srv.client(alice_creds.token)
+    first = alice_web.chat_postMessage(channel=general, text="the needle in the haystack")["ts"]
+    for i in range(60):  # more than the first page of history
+        alice_web.chat_postMessage(channel=general, text=f"hay {i}")
+    alice_web.chat_postMessage(channel=general, text="another needle", thread_ts=first)
+    secret = alice_web.conversations_create(name="secret", is_private=True)["channel"]["id"]
+    alice_web.chat_postMessage(channel=secret, text="a secret needle")
+    bob_web = srv.client(bob_creds.token)
+    wait_for(
+        lambda: bob_web.search_messages(query="needle")["messages"]["total"] == 2,
+        15,
+        "both needles indexed",
+    )
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    bob.fill("#search-form input", "needle")
+    bob.press("#search-form input", "Enter")
+    bob.wait_for_selector("#search-title:has-text('2 found')")
+    assert "secret" not in bob.inner_text("#search-results")
+    bob.screenshot(path=str(shots / "search.png"))
+    bob.click("#search-results .result:has-text('the needle in the haystack')")
+    bob.wait_for_selector("#messages .msg.linked:has-text('the needle in the haystack')")
+    bob.click("#search-results .result:has-text('another needle')")
+    bob.wait_for_selector("#thread-messages .msg.linked:has-text('another needle')")
+    assert bob.errors == []  # type: ignore[attr-defined]
 
 
 def test_a_pin_shows_in_every_window_of_the_channel(browser, world):

@@ -1357,6 +1357,71 @@ async function openThread(channel, ts) {
   renderThread();
 }
 
+// -- search ---------------------------------------------------------------------------------
+
+// search.messages over what this person may read, the newest first; a result opens its
+// channel at the message (older history loaded until it is there), or its thread.
+$("search-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const query = String(new FormData(e.target).get("q") || "").trim();
+  if (!query) return;
+  try {
+    const { messages } = await api("search.messages", { query, count: 50, sort: "timestamp" });
+    showResults(query, messages);
+  } catch (err) {
+    notice(`Could not search: ${err.code || err.message}`);
+  }
+});
+
+function showResults(query, found) {
+  $("search").hidden = false;
+  $("search-title").textContent = `${found.total} found for “${query}”`;
+  const list = $("search-results");
+  list.replaceChildren();
+  for (const r of found.matches) {
+    const li = document.createElement("li");
+    li.className = "result";
+    li.tabIndex = 0;
+    const c = state.channels.get(r.channel.id);
+    const where = document.createElement("div");
+    where.className = "where";
+    const at = new Date(Number(r.ts.split(".")[0]) * 1000).toLocaleString();
+    where.textContent = `${c ? title(c) : `# ${r.channel.name}`} · ${userName(r.user)} · ${at}`;
+    const text = document.createElement("div");
+    text.className = "text";
+    renderText(text, r.text);
+    li.append(where, text);
+    const go = () => jumpTo(r.channel.id, r.ts, r.thread_ts);
+    li.addEventListener("click", go);
+    li.addEventListener("keydown", (e) => e.key === "Enter" && go());
+    list.append(li);
+  }
+}
+
+async function jumpTo(channel, ts, thread_ts) {
+  try {
+    if (!state.channels.has(channel)) await loadChannels();
+    state.linked = ts;
+    await openChannel(channel);
+    if (thread_ts && thread_ts !== ts) {
+      await openThread(channel, thread_ts);
+      document.querySelector("#thread-messages .msg.linked")?.scrollIntoView({ block: "center" });
+      return;
+    }
+    for (let pages = 0; pages < 20 && !store(channel).has(ts) && state.cursor.get(channel); pages++) {
+      await loadHistory(channel, state.cursor.get(channel));
+    }
+    renderMessages();
+    document.querySelector("#messages .msg.linked")?.scrollIntoView({ block: "center" });
+  } catch (err) {
+    notice(`Could not open it: ${err.code || err.message}`);
+  }
+}
+
+$("search-close").addEventListener("click", () => {
+  $("search").hidden = true;
+});
+
 $("thread-close").addEventListener("click", () => {
   state.thread = null;
   $("thread").hidden = true;
