@@ -952,6 +952,39 @@ def test_a_status_shows_in_the_people_list_as_it_is_set(browser, world):
     assert bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_status_a_topic_and_an_invitation_set_from_the_page(browser, world):
+    """bob sets his status by clicking his name, and alice sees it; alice sets
+    #general's topic, shown to both; she makes a channel and invites bob by name, and
+    it shows in his sidebar."""
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    bob.click("#me")
+    bob.fill("#ask input", "on call")
+    bob.click("#ask button[value=ok]")
+    alice.wait_for_selector("#people li:has-text('bob') .status:has-text('on call')")
+    bob.wait_for_selector("#me:has-text('on call')")
+    alice.click("#set-topic")
+    alice.fill("#ask input", "release day")
+    alice.click("#ask button[value=ok]")
+    for page in (alice, bob):
+        page.wait_for_selector("#channel-topic:has-text('release day')")
+    bob.click("#set-topic")  # cancelled: nothing changes
+    bob.click("#ask button[value=cancel]")
+    alice.fill("#create-form input[name=name]", "ops")
+    alice.click("#create-form button[type=submit]")
+    alice.wait_for_selector("#channel-title:has-text('ops')")
+    alice.click("#invite")
+    alice.fill("#ask input", "@bob @nobody")
+    alice.click("#ask button[value=ok]")
+    alice.wait_for_selector("#notice:has-text('Nobody is called nobody')")
+    alice.click("#invite")
+    alice.fill("#ask input", "@bob")
+    alice.click("#ask button[value=ok]")
+    bob.wait_for_selector("#channels li:has-text('ops')")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_me_says_what_one_does(browser, world):
     srv, _general, _alice, _bob = world
     _ca, alice = sign_in(browser, srv.url, "alice")

@@ -158,8 +158,9 @@ async function enter(me) {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("team-name").textContent = me.team;
-  $("me").textContent = `@${me.user}`;
+  showMe();
   await Promise.all([loadUsers(), loadChannels(), loadGroups(), loadShortcuts(), loadAway()]);
+  showMe(); // with the status one set
   const link = permalink();
   const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
   const first = wanted || [...state.channels.values()].find((c) => c.is_member)?.id;
@@ -317,6 +318,7 @@ async function loadChannels() {
   for (const id of [...state.channels.keys()]) if (!seen.has(id)) state.channels.delete(id);
   const open = state.channels.get(state.active);
   if (open) $("channel-title").textContent = title(open); // renamed, perhaps
+  if (open) showTopic(open);
   renderChannels();
 }
 
@@ -419,19 +421,26 @@ async function openDm(userId) {
   }
 }
 
-// A group direct message with the people named (@ann @ben, or ann, ben), opened on first
-// use; one person is a direct message.
-$("group-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
+// The ids of the people named in text (@ann @ben, or ann, ben), comma-separated; null
+// (after saying why) when it names nobody, or someone nobody is called.
+function namedPeople(text) {
   const byName = new Map([...state.users.values()].map((u) => [u.name, u.id]));
-  const names = String(new FormData(e.target).get("people")).split(/[\s,@]+/).filter(Boolean);
+  const names = String(text).split(/[\s,@]+/).filter(Boolean);
   const unknown = names.filter((n) => !byName.has(n));
   if (!names.length || unknown.length) {
     notice(names.length ? `Nobody is called ${unknown.join(", ")}` : "Name someone");
-    return;
+    return null;
   }
+  return names.map((n) => byName.get(n)).join(",");
+}
+
+// A group direct message with the people named, opened on first use; one person is a
+// direct message.
+$("group-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const users = namedPeople(new FormData(e.target).get("people"));
+  if (!users) return;
   try {
-    const users = names.map((n) => byName.get(n)).join(",");
     const { channel } = await api("conversations.open", { users });
     e.target.reset();
     if (!state.channels.has(channel.id)) await loadChannels();
@@ -499,6 +508,9 @@ async function openChannel(id) {
   }
   $("channel-title").textContent = c ? title(c) : "";
   $("leave").hidden = !c || direct(c); // a direct message, or a group one, cannot be left
+  $("set-topic").hidden = !c || c.is_im;
+  $("invite").hidden = !c || direct(c); // a direct conversation's people are fixed
+  showTopic(c);
   showHome(null);
   $("home-tab").hidden = !(c?.is_im && state.users.get(c.user)?.is_bot); // an app's
   renderChannels();
@@ -1357,6 +1369,74 @@ async function openThread(channel, ts) {
   renderThread();
 }
 
+// -- asking for one line ------------------------------------------------------------------
+
+// A small dialog asking for one line of text: what was typed, or null when cancelled.
+function ask(label, initial = "") {
+  const dialog = $("ask");
+  $("ask-label").textContent = label;
+  const input = $("ask-form").elements.value;
+  input.value = initial;
+  dialog.returnValue = "";
+  dialog.showModal();
+  input.select();
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => resolve(dialog.returnValue === "ok" ? input.value.trim() : null),
+      { once: true },
+    );
+  });
+}
+
+// -- the channel's topic, its people, and one's status --------------------------------------
+
+function showTopic(c) {
+  $("channel-topic").textContent = c?.topic?.value || "";
+}
+
+$("set-topic").addEventListener("click", async () => {
+  const c = state.channels.get(state.active);
+  const topic = c && (await ask("Topic", c.topic?.value || ""));
+  if (topic === null || !c) return;
+  try {
+    await api("conversations.setTopic", { channel: c.id, topic });
+  } catch (err) {
+    notice(`Could not set the topic: ${err.code || err.message}`);
+  }
+});
+
+// People named as @ann @ben (or ann, ben) join the channel open now.
+$("invite").addEventListener("click", async () => {
+  const channel = state.active;
+  const typed = await ask("Invite (@ann @ben)");
+  const users = typed && channel && namedPeople(typed);
+  if (!users) return;
+  try {
+    await api("conversations.invite", { channel, users });
+  } catch (err) {
+    notice(`Could not invite: ${err.code || err.message}`);
+  }
+});
+
+// One's name in the sidebar, with the status one set; clicking it sets the status
+// (users.profile.set: everyone's people list shows it, by user_change).
+function showMe() {
+  const status = state.users.get(state.me.id)?.profile?.status_text;
+  $("me").textContent = `@${state.me.name}` + (status ? ` · ${status}` : "");
+}
+
+$("me").addEventListener("click", async () => {
+  const now = state.users.get(state.me.id)?.profile?.status_text || "";
+  const status = await ask("Your status", now);
+  if (status === null) return;
+  try {
+    await api("users.profile.set", { profile: { status_text: status, status_emoji: "" } });
+  } catch (err) {
+    notice(`Could not set your status: ${err.code || err.message}`);
+  }
+});
+
 // -- search ---------------------------------------------------------------------------------
 
 // search.messages over what this person may read, the newest first; a result opens its
@@ -1549,6 +1629,7 @@ function onEvent(ev) {
       state.users.set(ev.user.id, ev.user);
       renderPeople();
       renderMessages();
+      if (ev.user.id === state.me.id) showMe();
       break;
     case "presence_change":
       state.presence.set(ev.user, ev.presence);
