@@ -368,7 +368,8 @@ def test_an_app_connected_through_both_gateways_gets_each_slash_command_once(fle
             assert web.api_call("chat.command", json=args)["ok"]
         for _ in range(3):
             assert web.api_call("views.home", json={"app": bot.user_id})["ok"]
-        wait_for(lambda: len(got) >= 6 and len(homes) >= 3, 15, "six commands, three homes")
+        wait_for(lambda: len(got) >= 6, 15, "six commands")
+        wait_for(lambda: len(homes) >= 3, 15, "three homes opened")
         time.sleep(1)  # a second gateway's copy would have come by now
         assert sorted(text for _gw, text in got) == [str(i) for i in range(6)]
         assert len(homes) == len(set(homes)) == 3

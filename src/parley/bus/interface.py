@@ -49,6 +49,12 @@ EPHEMERAL = "ephemeral_message"
 #: of the app's bot (the event's ``user``) on each node, never stored.
 APP_REQUEST = "app_request"
 
+#: A person opened an app's home tab (Slack's ``app_home_opened``): named by their direct
+#: message with the bot, but routed by its team as an app request is (the bot's gateway
+#: may not read that direct message yet), for one Socket Mode connection of the app's bot
+#: (the event's ``user``) or its Events API URL.
+APP_HOME_OPENED = "app_home_opened"
+
 #: Events about a whole workspace rather than one channel: routed by the team id.
 TEAM_WIDE = frozenset(
     {
@@ -60,6 +66,7 @@ TEAM_WIDE = frozenset(
         "subteam_updated",
         JOIN_NOTICE,
         APP_REQUEST,
+        APP_HOME_OPENED,
     }
 )
 

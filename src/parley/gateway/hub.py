@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Protocol
 
-from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
-from parley.pipeline.events import APP_HOME_OPENED, MARKED, VIEW_EVENTS
+from parley.bus.interface import APP_HOME_OPENED, APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
+from parley.pipeline.events import MARKED, VIEW_EVENTS
 
 
 class Subscriber(Protocol):

@@ -48,13 +48,12 @@ from parley.apps.callback import (
     type_by_id,
     type_of_join,
 )
-from parley.bus.interface import APP_REQUEST, Event
+from parley.bus.interface import APP_HOME_OPENED, APP_REQUEST, Event
 from parley.errors import ParleyError
 from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.resume import Floor
 from parley.gateway.server import Connection
 from parley.pipeline import events
-from parley.pipeline.events import APP_HOME_OPENED
 from parley.storage.models import User
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import msgspec
 import orjson
 
 from parley import wire
-from parley.bus.interface import APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
+from parley.bus.interface import APP_HOME_OPENED, APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
 from parley.ids import format_ts
 from parley.pipeline import scopes
 from parley.storage.models import Channel, Message, ReactionChange, User, UserGroup
@@ -253,10 +253,6 @@ def app_request(
     acknowledgement may carry a reply (``accepts_response_payload``)."""
     body = {"type": kind, "accepts_response_payload": answers, "payload": payload}
     return _event(APP_REQUEST, channel.id, channel.team_id, 0, at, body, bot_id)
-
-
-#: Slack's event for an app whose home tab a person opened (:func:`app_home_opened`).
-APP_HOME_OPENED = "app_home_opened"
 
 
 def app_home_opened(
