@@ -224,7 +224,58 @@ async function loadGroups() {
   } catch {
     state.groups = new Map(); // a token without usergroups:read: none shown
   }
+  renderGroups();
 }
+
+// The sidebar's groups: @handle and how many are in it; clicking one sets who is
+// (usergroups.users.update). New group makes one (usergroups.create), its handle made
+// from its name, then asks who is in it. The team sees both at once (subteam_*).
+function renderGroups() {
+  const list = $("groups");
+  list.replaceChildren();
+  for (const g of state.groups.values()) {
+    const li = document.createElement("li");
+    li.dataset.group = g.id;
+    li.title = `${g.name}: set who is in it`;
+    const handle = document.createElement("span");
+    handle.textContent = `@${g.handle}`;
+    const count = document.createElement("span");
+    count.className = "status";
+    count.textContent = String(g.users?.length || 0);
+    li.append(handle, count);
+    li.addEventListener("click", () => editGroup(g.id));
+    list.append(li);
+  }
+}
+
+async function editGroup(id) {
+  const g = state.groups.get(id);
+  if (!g) return;
+  const now = (g.users || []).map((u) => `@${state.users.get(u)?.name || u}`).join(" ");
+  const typed = await ask(`Who is in @${g.handle}`, now);
+  const users = typed && namedPeople(typed);
+  if (!users) return;
+  try {
+    await api("usergroups.users.update", { usergroup: id, users });
+  } catch (err) {
+    notice(`Could not change the group: ${err.code || err.message}`);
+  }
+}
+
+$("usergroup-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const name = String(new FormData(e.target).get("name") || "").trim();
+  if (!name) return;
+  try {
+    const { usergroup } = await api("usergroups.create", { name });
+    e.target.reset();
+    state.groups.set(usergroup.id, usergroup);
+    renderGroups();
+    await editGroup(usergroup.id);
+  } catch (err) {
+    notice(`Could not make the group: ${err.code || err.message}`);
+  }
+});
 
 // The apps' shortcuts: global ones from the composer's ⚡, message ones from a message's
 // More (chat.shortcut; the app may answer with a modal or a reply in the channel).
@@ -1647,6 +1698,7 @@ function onEvent(ev) {
       // a disabled group mentions nobody: forgotten until it is enabled again
       if (ev.subteam.date_delete) state.groups.delete(ev.subteam.id);
       else state.groups.set(ev.subteam.id, ev.subteam);
+      renderGroups();
       renderMessages();
       break;
     case "view_opened":
