@@ -235,6 +235,24 @@ def bolt_over_http(app, port: int) -> Iterator[None]:
         dev._server.shutdown()
 
 
+@contextlib.contextmanager
+def bolt_over_socket_mode(app, app_token: str) -> Iterator:
+    """``app`` over Socket Mode (Bolt's own handler) for the block, connected before the
+    block starts (within 10 s); yields the handler."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token=app_token)
+    handler.connect()
+    try:
+        deadline = time.monotonic() + 10
+        while not handler.client.is_connected():
+            assert time.monotonic() < deadline, "the app's Socket Mode connection did not open"
+            time.sleep(0.02)
+        yield handler
+    finally:
+        handler.close()
+
+
 def succeeds(call: Callable[[], object]) -> bool:
     """Whether ``call()`` returns rather than raises (for :func:`wait_for` on a server
     that may not listen yet)."""

@@ -9,14 +9,12 @@ import itertools
 
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from websockets.sync.client import connect
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import bolt_over_http, error_of, frame_of
-from tests.subscriber import wait_for
+from tests.helpers import bolt_over_http, bolt_over_socket_mode, error_of, frame_of
 
 _n = itertools.count()
 
@@ -115,13 +113,8 @@ def check_a_home(server, bot, person, opened: list[dict], pressed: list[dict]) -
 def test_a_bolt_app_publishes_its_home_tab_over_socket_mode(server, pair):
     bot, person = pair
     app, opened, pressed = home_app(bot, server)
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         check_a_home(server, bot, person, opened, pressed)
-    finally:
-        handler.close()
 
 
 def test_a_bolt_app_over_http_publishes_its_home_tab(server, pair):

@@ -11,13 +11,12 @@ import urllib.parse
 
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import HttpReceiver, bolt_over_http, error_of, succeeds
+from tests.helpers import HttpReceiver, bolt_over_http, bolt_over_socket_mode, error_of, succeeds
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -82,11 +81,8 @@ def test_a_bolt_app_over_socket_mode_replaces_its_message(server, asked):
         got.append(body)
         respond(replace_original=True, text=f"Approved by <@{body['user']['id']}>")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         assert press(web, channel, ts, "approve", value="forged")["ok"]
         done = f"Approved by <@{person.user_id}>"
         wait_for(lambda: the_message(web, channel)["text"] == done, 10, "the message replaced")
@@ -107,8 +103,6 @@ def test_a_bolt_app_over_socket_mode_replaces_its_message(server, asked):
             "is_ephemeral": False,
         }
         assert body["message"]["blocks"][1]["block_id"] == "decide"
-    finally:
-        handler.close()
 
 
 def test_a_bolt_app_over_http_deletes_its_message_and_requests_are_signed(server, asked):
@@ -232,11 +226,8 @@ def test_a_menus_option_picked_reaches_the_app_as_the_message_has_it(server, ask
         ack()
         got.append(action)
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         for value in ("nobody", None):
             extra = {"value": value} if value else {}
             assert (
@@ -250,8 +241,6 @@ def test_a_menus_option_picked_reaches_the_app_as_the_message_has_it(server, ask
         assert press(web, channel, ts, "shipper", value="ben")["ok"]
         assert press(web, channel, ts, "more_actions", value="snooze", block_id="more")["ok"]
         wait_for(lambda: len(got) == 2, 10, "both actions")
-    finally:
-        handler.close()
     picked, overflow = got
     assert (picked["type"], picked["block_id"]) == ("static_select", "who")
     assert picked["selected_option"] == MENUS[0]["accessory"]["options"][1]

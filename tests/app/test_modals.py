@@ -11,14 +11,13 @@ import time
 
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from websockets.sync.client import connect
 
 from parley import admin
 from parley.server import free_port
-from tests.helpers import bolt_over_http, error_of, frame_of
+from tests.helpers import bolt_over_http, bolt_over_socket_mode, error_of, frame_of
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -140,13 +139,8 @@ def test_a_bolt_app_opens_a_modal_and_hears_it_submitted_over_socket_mode(server
     bot, person, channel, name = room
     admin.register_command(server.settings, bot.user_id, name)
     app, heard = ticket_app(bot, server, name)
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         check_a_modal(server, bot, person, channel, name)
-    finally:
-        handler.close()
     assert [v["private_metadata"] for v in heard] == ["app's own"] * 3  # kept for the app
     assert heard[0]["state"]["values"]["urgency"]["u"]["selected_option"]["value"] == "low"
 
@@ -206,11 +200,8 @@ def test_an_app_that_asked_hears_its_modal_closed(server, room):
         ack()
         closed.append(view)
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         with connect(web.rtm_connect()["url"]) as ws:
             assert '"hello"' in ws.recv(timeout=10)
             for text in ("", "tell me"):
@@ -221,8 +212,6 @@ def test_an_app_that_asked_hears_its_modal_closed(server, room):
         wait_for(lambda: bool(closed), 10, "view_closed")
         time.sleep(0.5)  # the first, which did not ask, would have come by now
         assert [(v["id"], v["private_metadata"]) for v in closed] == [(view_id, "app's own")]
-    finally:
-        handler.close()
 
 
 def test_a_button_in_a_modal_reaches_the_app_which_updates_the_view(server, room):
@@ -271,11 +260,8 @@ def test_a_button_in_a_modal_reaches_the_app_which_updates_the_view(server, room
         view = {**TICKET_VIEW, "blocks": [*TICKET_VIEW["blocks"], details]}
         client.views_update(view_id=body["view"]["id"], hash=body["view"]["hash"], view=view)
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         with connect(web.rtm_connect()["url"]) as ws:
             assert '"hello"' in ws.recv(timeout=10)
             run(web, channel, name)
@@ -291,8 +277,6 @@ def test_a_button_in_a_modal_reaches_the_app_which_updates_the_view(server, room
         [body] = pressed
         assert body["container"] == {"type": "view", "view_id": view_id}
         assert body["actions"][0]["value"] == "details"  # the stored view's, not the client's
-    finally:
-        handler.close()
 
 
 def test_a_bolt_app_pushes_modals_onto_a_stack_and_each_closes_back_to_the_one_under_it(
@@ -356,8 +340,6 @@ def test_a_bolt_app_pushes_modals_onto_a_stack_and_each_closes_back_to_the_one_u
         else:
             ack()
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
 
     def say(view_id: str, text: str) -> None:
@@ -367,8 +349,7 @@ def test_a_bolt_app_pushes_modals_onto_a_stack_and_each_closes_back_to_the_one_u
     def press(view_id: str) -> None:
         web.api_call("views.action", json={"view_id": view_id, "action_id": "deeper"})
 
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         with connect(web.rtm_connect()["url"]) as ws:
             assert '"hello"' in ws.recv(timeout=10)
             run(web, channel, name)
@@ -394,8 +375,6 @@ def test_a_bolt_app_pushes_modals_onto_a_stack_and_each_closes_back_to_the_one_u
         for view in (first, second, third, fourth):
             again = {"view_id": view["id"], "values": {}}
             assert error_of(web.api_call, "views.submit", json=again) == "view_not_found"
-    finally:
-        handler.close()
 
 
 def test_a_menu_in_a_modal_reaches_the_app_before_the_modal_is_submitted(server, room):
@@ -436,11 +415,8 @@ def test_a_menu_in_a_modal_reaches_the_app_before_the_modal_is_submitted(server,
         view = {**TICKET_VIEW, "title": title, "blocks": [menu, *TICKET_VIEW["blocks"]]}
         client.views_update(view_id=body["view"]["id"], view=view)
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         with connect(web.rtm_connect()["url"]) as ws:
             assert '"hello"' in ws.recv(timeout=10)
             run(web, channel, name)
@@ -452,5 +428,3 @@ def test_a_menu_in_a_modal_reaches_the_app_before_the_modal_is_submitted(server,
             assert frame_of(ws, "view_updated")["view"]["title"]["text"] == "New idea"
         [action] = picked
         assert action["type"] == "static_select" and action["selected_option"]["value"] == "idea"
-    finally:
-        handler.close()

@@ -9,14 +9,13 @@ import itertools
 
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from websockets.sync.client import connect
 
 from parley import admin
 from parley.server import free_port
 from tests.app.test_modals import TICKET_VIEW
-from tests.helpers import bolt_over_http, error_of, frame_of
+from tests.helpers import bolt_over_http, bolt_over_socket_mode, error_of, frame_of
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -95,13 +94,8 @@ def check_shortcuts(server, bot, person, channel, heard: list[dict]) -> None:
 def test_a_bolt_app_hears_its_shortcuts_over_socket_mode(server, room):
     bot, person, channel = room
     app, heard = shortcut_app(bot, server)
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         check_shortcuts(server, bot, person, channel, heard)
-    finally:
-        handler.close()
 
 
 def test_a_bolt_app_over_http_hears_its_shortcuts(server, room):

@@ -12,14 +12,20 @@ import urllib.parse
 import httpx
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from parley import admin
 from parley.apps.replies import RESPONSE_USES
 from parley.server import free_port
-from tests.helpers import HttpReceiver, WsClient, bolt_over_http, error_of, succeeds
+from tests.helpers import (
+    HttpReceiver,
+    WsClient,
+    bolt_over_http,
+    bolt_over_socket_mode,
+    error_of,
+    succeeds,
+)
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -56,11 +62,8 @@ def test_a_bolt_app_over_socket_mode_answers_to_the_person_and_to_the_channel(se
         ack(f"only you: {command['text']}")
         respond(response_type="in_channel", text=f"everyone: {command['text']}")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     web = server.client(person.token)
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         # nobody follows the channel on a connection: the command reaches the app anyway
         assert run(web, channel, name, "first")["ok"]
         wait_for(lambda: history(web, channel), 10, "the first in-channel answer")
@@ -88,8 +91,6 @@ def test_a_bolt_app_over_socket_mode_answers_to_the_person_and_to_the_channel(se
         )
         assert command["user_id"] == person.user_id and command["team_id"]
         assert command["response_url"].startswith(f"{server.url}/commands/")
-    finally:
-        handler.close()
 
 
 def test_a_bolt_app_over_http_answers_and_its_requests_are_signed(server, room):

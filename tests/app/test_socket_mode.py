@@ -12,11 +12,10 @@ import time
 import pytest
 from picows import WSListener, WSMsgType, ws_connect
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from parley import admin
-from tests.helpers import WsClient, error_of, fetch
+from tests.helpers import WsClient, bolt_over_socket_mode, error_of, fetch
 from tests.subscriber import wait_for
 
 _n = itertools.count()
@@ -47,10 +46,7 @@ def test_a_bolt_app_answers_messages_and_reactions(server, app_and_room):
     def reacted(event, client):
         client.chat_postMessage(channel=event["item"]["channel"], text=f"saw :{event['reaction']}:")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         ts = web.chat_postMessage(channel=channel, text="hello bolt")["ts"]
 
         def texts():
@@ -61,8 +57,6 @@ def test_a_bolt_app_answers_messages_and_reactions(server, app_and_room):
         wait_for(lambda: "saw :tada:" in texts(), 10, "Bolt's reaction answer")
         time.sleep(0.5)  # its own messages are not answered: no loop
         assert texts() == ["saw :tada:", f"hi <@{person.user_id}>", "hello bolt"]
-    finally:
-        handler.close()
 
 
 def test_envelopes_are_sent_again_until_acknowledged(server, app_and_room):
@@ -169,10 +163,7 @@ def test_a_bolt_app_hears_its_bot_mentioned(server, app_and_room):
     def any_message():
         pass
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         web.chat_postMessage(channel=channel, text="no mention here")
         ts = web.chat_postMessage(channel=channel, text=f"hey <@{bot.user_id}> ping")["ts"]
         web.chat_update(channel=channel, ts=ts, text=f"hey <@{bot.user_id}> ping again")
@@ -190,8 +181,6 @@ def test_a_bolt_app_hears_its_bot_mentioned(server, app_and_room):
             ts,
         )
         assert event["text"] == f"hey <@{bot.user_id}> ping"
-    finally:
-        handler.close()
 
 
 def test_message_events_say_what_kind_of_channel_they_come_from(server, app_and_room):
@@ -211,10 +200,7 @@ def test_message_events_say_what_kind_of_channel_they_come_from(server, app_and_
         if event.get("channel_type") == "im" and event.get("user") != bot.user_id:
             say("only in private")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         private = web.conversations_create(name=f"kinds-{next(_n)}", is_private=True)
         private = private["channel"]["id"]
         web.conversations_invite(channel=private, users=bot.user_id)
@@ -231,8 +217,6 @@ def test_message_events_say_what_kind_of_channel_they_come_from(server, app_and_
 
         wait_for(lambda: "only in private" in dm_texts(), 10, "the DM bot's answer")
         assert "only in private" not in str(web.conversations_history(channel=channel))
-    finally:
-        handler.close()
 
 
 def test_a_bolt_app_hears_a_file_shared_and_downloads_it(server, app_and_room):
@@ -248,10 +232,7 @@ def test_a_bolt_app_hears_a_file_shared_and_downloads_it(server, app_and_room):
         status, _headers, body = fetch(shared["url_private"], bot.token)
         say(f"read {shared['name']}: {status}, {body.decode()}")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
-        wait_for(lambda: handler.client.is_connected(), 10, "connected")
+    with bolt_over_socket_mode(app, bot.app_token):
         web.files_upload_v2(
             channel=channel, content=b"hello file", filename="hi.txt", initial_comment="have a look"
         )
@@ -260,5 +241,3 @@ def test_a_bolt_app_hears_a_file_shared_and_downloads_it(server, app_and_room):
             return [m["text"] for m in web.conversations_history(channel=channel)["messages"]]
 
         wait_for(lambda: "read hi.txt: 200, hello file" in texts(), 10, "the bot's answer")
-    finally:
-        handler.close()

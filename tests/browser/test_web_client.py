@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from parley import admin
 from tests.app.test_files import png
 from tests.app.test_modals import TICKET_VIEW
-from tests.helpers import TEST_RATE_LIMIT, HttpReceiver, server_in_thread
+from tests.helpers import TEST_RATE_LIMIT, HttpReceiver, bolt_over_socket_mode, server_in_thread
 from tests.subscriber import wait_for
 
 PASSWORD = "correct horse battery"
@@ -503,6 +502,28 @@ def test_a_user_group_mention_is_sent_as_one_and_shows_to_its_members(browser, w
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_user_group_made_and_filled_in_the_page_shows_to_everyone(browser, world):
+    """alice makes "Release crew" and puts bob in it: both sidebars list @release-crew
+    with one member, and alice's mention of it is bob's."""
+    srv, _general, _alice, bob_creds = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    alice.fill("#usergroup-form input[name=name]", "Release crew")
+    alice.click("#usergroup-form button[type=submit]")
+    alice.fill("#ask input", "@bob")
+    alice.click("#ask button[value=ok]")
+    for page in (alice, bob):
+        page.wait_for_selector("#groups li:has-text('@release-crew') .status:has-text('1')")
+    group = srv.client(bob_creds.token).usergroups_list(include_users=True)["usergroups"][0]
+    assert group["users"] == [bob_creds.user_id]
+    say(alice, "@release-crew ship it")
+    bob.wait_for_selector("#messages .msg .mention.me:has-text('@release-crew')")
+    alice.click("#groups li:has-text('@release-crew')")  # shows who is in it
+    assert alice.input_value("#ask input") == "@bob"
+    alice.click("#ask button[value=cancel]")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser, world, shots):
     """bob runs ``/ticket``: the Bolt app's modal opens; submitted empty, the page says
     what is required; the app's own error shows under its input; its button makes the
@@ -562,9 +583,7 @@ def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser,
         text = f"filed: {title} ({urgency}; {more})"
         client.chat_postMessage(channel=view["private_metadata"], text=text)
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
+    with bolt_over_socket_mode(app, bot.app_token):
         _cb, bob = sign_in(browser, srv.url, "bob")
         say(bob, "/ticket")
         bob.wait_for_selector("#modal[open] h2:has-text('New ticket')")
@@ -587,8 +606,6 @@ def test_an_apps_modal_opens_takes_its_errors_and_closes_once_submitted(browser,
         bob.wait_for_selector("#modal", state="hidden")
         bob.wait_for_selector("#messages .msg:has-text('filed: printer on fire (high; smoke)')")
         assert bob.errors == []  # type: ignore[attr-defined]
-    finally:
-        handler.close()
 
 
 def test_a_pushed_modal_covers_the_one_under_it_until_it_closes(browser, world):
@@ -643,10 +660,8 @@ def test_a_pushed_modal_covers_the_one_under_it_until_it_closes(browser, world):
         heard.append(view["state"]["values"]["note"]["n"]["value"])
         ack(response_action="clear")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
     note = "#modal .modal-input[data-block=note] input"
-    try:
+    with bolt_over_socket_mode(app, bot.app_token):
         _cb, bob = sign_in(browser, srv.url, "bob")
         say(bob, "/stack")
         bob.wait_for_selector("#modal[open] h2:has-text('First')")
@@ -669,8 +684,6 @@ def test_a_pushed_modal_covers_the_one_under_it_until_it_closes(browser, world):
         bob.wait_for_selector("#modal", state="hidden")
         assert heard == ["kept", "all done"]
         assert bob.errors == []  # type: ignore[attr-defined]
-    finally:
-        handler.close()
 
 
 def test_an_apps_shortcuts_run_from_the_composer_and_from_a_message(browser, world, shots):
@@ -693,9 +706,7 @@ def test_an_apps_shortcuts_run_from_the_composer_and_from_a_message(browser, wor
         ack()
         respond(response_type="in_channel", text=f"quoted: {shortcut['message']['text']}")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
+    with bolt_over_socket_mode(app, bot.app_token):
         _cb, bob = sign_in(browser, srv.url, "bob")
         srv.client(alice_creds.token).chat_postMessage(channel=general, text="worth keeping")
         bob.wait_for_selector("#messages .msg:has-text('worth keeping')")
@@ -713,15 +724,12 @@ def test_an_apps_shortcuts_run_from_the_composer_and_from_a_message(browser, wor
         bob.wait_for_selector("#messages .msg:has-text('quoted: worth keeping')")
         assert bob.is_hidden("#shortcut-menu")
         assert bob.errors == []  # type: ignore[attr-defined]
-    finally:
-        handler.close()
 
 
 def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, shots):
     """A bot's message with blocks shows its texts (as text) and buttons; bob presses one,
     the app (Bolt over Socket Mode) replaces the message, and both windows show it."""
     from slack_bolt import App
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk import WebClient
 
     srv, general, alice_creds, _bob = world
@@ -734,9 +742,7 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, s
         ack()
         respond(replace_original=True, text=f"Approved by {body['user']['name']}")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
+    with bolt_over_socket_mode(app, bot.app_token):
         blocks = [
             {"type": "header", "text": {"type": "plain_text", "text": "Release 42"}},
             {
@@ -770,8 +776,6 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, s
             page.wait_for_selector("#messages .msg:has-text('Approved by bob')")
             assert page.eval_on_selector_all("#messages .block-button", "e => e.length") == 0
         assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
-    finally:
-        handler.close()
 
 
 def test_an_apps_home_tab_shows_in_its_direct_message_and_its_button_reaches_the_app(
@@ -810,9 +814,7 @@ def test_an_apps_home_tab_shows_in_its_direct_message_and_its_button_reaches_the
         presses.append(body["user"]["id"])
         client.views_publish(user_id=body["user"]["id"], view=tab(f"Counted {len(presses)}"))
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
+    with bolt_over_socket_mode(app, bot.app_token):
         _cb, bob = sign_in(browser, srv.url, "bob")
         bob.click(f"#people li[data-user={bot.user_id}]")
         bob.wait_for_selector("#channel-title:has-text('@homebot')")
@@ -832,8 +834,6 @@ def test_an_apps_home_tab_shows_in_its_direct_message_and_its_button_reaches_the
         bob.wait_for_selector("#channel-title:has-text('@alice')")
         assert bob.is_hidden("#home-tab")
         assert bob.errors == []  # type: ignore[attr-defined]
-    finally:
-        handler.close()
 
 
 def test_an_apps_menu_shows_and_the_option_picked_reaches_the_app(browser, world):
@@ -851,9 +851,7 @@ def test_an_apps_menu_shows_and_the_option_picked_reaches_the_app(browser, world
         ack()
         respond(replace_original=True, text=f"{action['selected_option']['text']['text']} ships it")
 
-    handler = SocketModeHandler(app, app_token=bot.app_token)
-    handler.connect()
-    try:
+    with bolt_over_socket_mode(app, bot.app_token):
         _cb, bob = sign_in(browser, srv.url, "bob")
         srv.client(bot.token).chat_postMessage(channel=general, text="Who ships?", blocks=MENUS)
         menu = "#messages .msg .block-select[data-action-id=shipper]"
@@ -862,8 +860,6 @@ def test_an_apps_menu_shows_and_the_option_picked_reaches_the_app(browser, world
         bob.select_option(menu, "ben")
         bob.wait_for_selector("#messages .msg:has-text('Ben ships it')")
         assert bob.errors == []  # type: ignore[attr-defined]
-    finally:
-        handler.close()
 
 
 def test_setting_oneself_away_shows_to_others_and_lasts_until_set_active(browser, world):
