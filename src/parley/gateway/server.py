@@ -922,9 +922,9 @@ class Connection(WSListener):
             log.exception("cannot open a connection for %s", self.user_id)
             self.close()
             return
-        self._present = True
-        # online for every node before hello; not shown active if set away since the ticket
-        await gw.presence.connected(await self._as_now(user))
+        now = await self._as_now(user)  # not shown active if set away since the ticket
+        self._present = True  # counted from here on, with nothing awaited in between
+        await gw.presence.connected(now)  # online for every node before hello
         replayed = await self._greet()
         floor = Floor(replayed)
         held, self._held = self._held, None
