@@ -77,7 +77,10 @@ def test_two_people_chat_live(browser, world, shots):
     item = "#messages .msg:has-text('hello bob')"
     bob.hover(item)
     bob.click(f"{item} .actions button[title=React]")
-    alice.wait_for_selector(f"{item} .reactions button[data-reaction=thumbsup]")
+    alice.wait_for_selector(f"{item} .reactions button[data-reaction=thumbsup]:has-text('👍 1')")
+    bob.click(f"{item} .actions button[title='More reactions']")
+    bob.click("#popup-menu button:has-text(':tada:')")
+    alice.wait_for_selector(f"{item} .reactions button[data-reaction=tada]:has-text('🎉 1')")
     alice.hover(item)
     alice.click(f"{item} .actions button[title=Edit]")
     alice.fill("#messages textarea.edit", "hello bob, edited")
@@ -711,18 +714,18 @@ def test_an_apps_shortcuts_run_from_the_composer_and_from_a_message(browser, wor
         srv.client(alice_creds.token).chat_postMessage(channel=general, text="worth keeping")
         bob.wait_for_selector("#messages .msg:has-text('worth keeping')")
         bob.click("#shortcuts")
-        bob.click("#shortcut-menu button:has-text('New ticket')")
+        bob.click("#popup-menu button:has-text('New ticket')")
         bob.wait_for_selector("#modal[open] h2:has-text('New ticket')")
         bob.click("#modal .modal-actions button:has-text('Cancel')")
         bob.wait_for_selector("#modal", state="hidden")
         message = "#messages .msg:has-text('worth keeping')"
         bob.hover(message)
         bob.click(f"{message} .actions button:has-text('More')")
-        bob.wait_for_selector("#shortcut-menu button:has-text('Quote it')")
+        bob.wait_for_selector("#popup-menu button:has-text('Quote it')")
         bob.screenshot(path=str(shots / "app-shortcuts.png"))
-        bob.click("#shortcut-menu button:has-text('Quote it')")
+        bob.click("#popup-menu button:has-text('Quote it')")
         bob.wait_for_selector("#messages .msg:has-text('quoted: worth keeping')")
-        assert bob.is_hidden("#shortcut-menu")
+        assert bob.is_hidden("#popup-menu")
         assert bob.errors == []  # type: ignore[attr-defined]
 
 

@@ -294,17 +294,28 @@ function shortcutsOf(type) {
 
 // The menu of the shortcuts of a type by anchor, run on the message m if given.
 function shortcutMenu(anchor, type, m) {
-  const menu = $("shortcut-menu");
+  const items = shortcutsOf(type).map((s) => ({
+    label: s.name,
+    title: s.description || `${userName(s.app)}: ${s.name}`,
+    run: () => runShortcut(s, m),
+  }));
+  popupMenu(anchor, items);
+}
+
+// A menu of items ({label, title, run}) by anchor; one chosen, or a click elsewhere,
+// closes it.
+function popupMenu(anchor, items) {
+  const menu = $("popup-menu");
   menu.replaceChildren();
-  for (const s of shortcutsOf(type)) {
+  for (const item of items) {
     const b = document.createElement("button");
     b.type = "button";
     b.setAttribute("role", "menuitem");
-    b.textContent = s.name;
-    b.title = s.description || `${userName(s.app)}: ${s.name}`;
+    b.textContent = item.label;
+    b.title = item.title;
     b.addEventListener("click", () => {
       menu.hidden = true;
-      runShortcut(s, m);
+      item.run();
     });
     menu.append(b);
   }
@@ -332,7 +343,7 @@ $("shortcuts").addEventListener("click", (e) => {
   shortcutMenu(e.currentTarget, "global");
 });
 document.addEventListener("click", (e) => {
-  if (!$("shortcut-menu").contains(e.target)) $("shortcut-menu").hidden = true;
+  if (!$("popup-menu").contains(e.target)) $("popup-menu").hidden = true;
 });
 
 function inGroup(id) {
@@ -1187,7 +1198,8 @@ function messageItem(m, { inThread = false } = {}) {
     for (const r of m.reactions) {
       const b = document.createElement("button");
       b.type = "button";
-      b.textContent = `:${r.name}: ${r.count}`;
+      b.textContent = `${emoji(r.name)} ${r.count}`;
+      b.title = `:${r.name}:`;
       b.dataset.reaction = r.name;
       if (r.users.includes(state.me.id)) b.classList.add("mine");
       b.addEventListener("click", () => react(m, r.name));
@@ -1207,6 +1219,15 @@ function messageItem(m, { inThread = false } = {}) {
     actions.append(b);
   };
   add("+1", "React", () => react(m, "thumbsup"));
+  add("☺", "More reactions", (e) => {
+    e.stopPropagation();
+    const items = [...EMOJI].map(([name, glyph]) => ({
+      label: `${glyph} :${name}:`,
+      title: `React with :${name}:`,
+      run: () => react(m, name),
+    }));
+    popupMenu(e.currentTarget, items);
+  });
   add(pinned ? "Unpin" : "Pin", pinned ? "Unpin from the channel" : "Pin to the channel", () =>
     api(pinned ? "pins.remove" : "pins.add", { channel: m.channel, timestamp: m.ts }).catch(
       (err) => notice(`Could not ${pinned ? "unpin" : "pin"}: ${err.code || err.message}`),
@@ -1305,6 +1326,22 @@ function editor(m) {
     }
   });
   return box;
+}
+
+// The reactions offered on a message, and how a reaction's name shows (others as :name:).
+const EMOJI = new Map([
+  ["thumbsup", "👍"],
+  ["heart", "❤️"],
+  ["joy", "😂"],
+  ["tada", "🎉"],
+  ["eyes", "👀"],
+  ["white_check_mark", "✅"],
+  ["pray", "🙏"],
+  ["fire", "🔥"],
+]);
+
+function emoji(name) {
+  return EMOJI.get(name) || `:${name}:`;
 }
 
 async function react(m, name) {
