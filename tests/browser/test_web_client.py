@@ -918,6 +918,26 @@ def test_search_finds_what_one_may_read_and_opens_it_where_it_was_said(browser, 
     assert bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_notifications_paused_and_resumed_from_the_page(browser, world):
+    """bob pauses his notifications for an hour: the server has him snoozed (no pushes),
+    the page says until when, also after a reload; Resume now ends it."""
+    srv, _general, _alice, bob_creds = world
+    web = srv.client(bob_creds.token)
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    bob.click("#snooze:has-text('Pause notifications')")
+    bob.click("#popup-menu button:has-text('For 1 hour')")
+    bob.wait_for_selector("#snooze:has-text('Paused until')")
+    info = web.dnd_info()
+    assert info["snooze_enabled"] and 3500 <= info["snooze_remaining"] <= 3600
+    bob.reload()
+    bob.wait_for_selector("#snooze:has-text('Paused until')")
+    bob.click("#snooze")
+    bob.click("#popup-menu button:has-text('Resume now')")
+    bob.wait_for_selector("#snooze:has-text('Pause notifications')")
+    assert web.dnd_info()["snooze_enabled"] is False
+    assert bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
     """alice pins a message from its actions; bob's window marks it at once, and after a
     reload; unpinning clears it."""

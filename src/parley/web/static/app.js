@@ -36,6 +36,7 @@ const state = {
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   shortcuts: [], // the apps' shortcuts (shortcuts.list): global ones, and on a message
   away: false, // set away by hand (users.setPresence)
+  snoozeUntil: 0, // notifications paused until (Unix seconds; dnd.setSnooze), 0: not
   view: null, // the app's modal shown (views.open), until it closes
   below: [], // {view, kept}: the modals under it (views.push), the first first
   home: null, // {app, channel, view, loaded}: an app's home tab shown instead of the messages
@@ -146,6 +147,53 @@ $("away-toggle").addEventListener("click", async () => {
   }
 });
 
+// Notifications paused (dnd.setSnooze): no pushes to one's devices until then, or until
+// resumed (dnd.endSnooze).
+async function loadSnooze() {
+  try {
+    showSnooze(await api("dnd.info"));
+  } catch {
+    showSnooze({ snooze_enabled: false });
+  }
+}
+
+function showSnooze(info) {
+  state.snoozeUntil = info.snooze_enabled ? info.snooze_endtime : 0;
+  const until = new Date(state.snoozeUntil * 1000);
+  $("snooze").textContent = state.snoozeUntil
+    ? `Paused until ${until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`
+    : "Pause notifications";
+}
+
+const SNOOZES = [
+  ["30 minutes", 30],
+  ["1 hour", 60],
+  ["2 hours", 120],
+  ["8 hours", 480],
+  ["24 hours", 1440],
+];
+
+$("snooze").addEventListener("click", async (e) => {
+  e.stopPropagation();
+  const change = async (method, args) => {
+    try {
+      showSnooze(await api(method, args));
+    } catch (err) {
+      notice(`Could not change it: ${err.code || err.message}`);
+    }
+  };
+  const items = SNOOZES.map(([label, minutes]) => ({
+    label: `For ${label}`,
+    title: `No notifications for ${label}`,
+    run: () => change("dnd.setSnooze", { num_minutes: minutes }),
+  }));
+  if (state.snoozeUntil > Date.now() / 1000) {
+    const resume = () => change("dnd.endSnooze", {});
+    items.unshift({ label: "Resume now", title: "Notifications again", run: resume });
+  }
+  popupMenu(e.currentTarget, items);
+});
+
 $("signout").addEventListener("click", async () => {
   await post("/auth/signout", {}).catch(() => {});
   sessionStorage.removeItem("parleyUser");
@@ -159,7 +207,14 @@ async function enter(me) {
   $("app").hidden = false;
   $("team-name").textContent = me.team;
   showMe();
-  await Promise.all([loadUsers(), loadChannels(), loadGroups(), loadShortcuts(), loadAway()]);
+  await Promise.all([
+    loadUsers(),
+    loadChannels(),
+    loadGroups(),
+    loadShortcuts(),
+    loadAway(),
+    loadSnooze(),
+  ]);
   showMe(); // with the status one set
   const link = permalink();
   const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
