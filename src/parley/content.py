@@ -11,10 +11,15 @@ or interpret them. Bounds, with Slack's error codes:
 - ``attachments``: a JSON array of at most :data:`MAX_ATTACHMENTS` objects
   (``too_many_attachments``; ``invalid_attachments`` for anything else), at most
   :data:`MAX_BYTES` encoded.
+
+A bot's post may also carry the name and icon it shows (Slack's ``chat:write.customize``:
+``username``, ``icons``; :func:`customize`), kept in the same object; they are not
+content (:func:`has_content`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -24,6 +29,10 @@ from parley.errors import ApiError, Code
 MAX_BLOCKS = 50
 MAX_ATTACHMENTS = 100
 MAX_BYTES = 64 << 10
+#: The longest name a bot's post may show (Slack's ``username``), and icon URL.
+MAX_USERNAME = 80
+MAX_ICON_URL = 500
+_EMOJI = re.compile(r":[a-z0-9_+'-]{1,98}:")
 
 
 def _array(value: Any, bad_format: Code) -> list | None:
@@ -64,7 +73,8 @@ def patch(blocks: Any, attachments: Any) -> str | None:
 
 
 def merge(stored: str | None, change: str | None) -> str | None:
-    """``stored`` content with ``change`` applied (see :func:`patch`)."""
+    """``stored`` content with ``change`` applied (see :func:`patch`; a bot's name and icon
+    stay)."""
     if change is None:
         return stored
     out = {**fields(stored), **orjson.loads(change)}
@@ -95,9 +105,40 @@ def _validated(blocks: Any, attachments: Any) -> dict[str, list]:
     return out
 
 
+def customize(
+    rich: str | None, username: str | None, icon_emoji: str | None, icon_url: str | None
+) -> str | None:
+    """``rich`` with the name and icon a bot's post shows instead of its own
+    (``username``: 1 to :data:`MAX_USERNAME` characters; ``icon_emoji`` ``:name:``, else
+    ``icon_url`` an http(s) URL), stored as Slack shows them (``username``, ``icons``);
+    ``invalid_arguments`` for one that is not so. Unchanged when none is given."""
+    out: dict[str, Any] = {}
+    if username is not None and username.strip():
+        if len(username.strip()) > MAX_USERNAME:
+            raise _bad_custom("username", f"at most {MAX_USERNAME} characters")
+        out["username"] = username.strip()
+    if icon_emoji:
+        if not _EMOJI.fullmatch(icon_emoji):
+            raise _bad_custom("icon_emoji", "an emoji's name between colons, :rocket:")
+        out["icons"] = {"emoji": icon_emoji}
+    elif icon_url:
+        if len(icon_url) > MAX_ICON_URL or not icon_url.startswith(("https://", "http://")):
+            raise _bad_custom("icon_url", f"an http(s) URL of at most {MAX_ICON_URL} characters")
+        out["icons"] = {"image_48": icon_url}
+    if not out:
+        return rich
+    return orjson.dumps({**fields(rich), **out}).decode()
+
+
+def _bad_custom(arg: str, detail: str) -> ApiError:
+    return ApiError(Code.INVALID_ARGUMENTS, data={"arg": arg, "detail": detail})
+
+
 def has_content(rich: str | None) -> bool:
-    """Whether ``rich`` (stored form or patch) holds at least one block or attachment."""
-    return any(fields(rich).values())
+    """Whether ``rich`` (stored form or patch) holds at least one block or attachment (a
+    bot's name and icon are not content)."""
+    got = fields(rich)
+    return bool(got.get("blocks") or got.get("attachments"))
 
 
 def fields(rich: str | None) -> dict[str, Any]:

@@ -251,3 +251,19 @@ def test_a_channels_topic_name_and_purpose_notes_are_never_pushed(push):
     time.sleep(0.5)  # anything pushed for the notes would have come before it
     got = pushes(providers.apns, token)
     assert len(got) == 1 and "the real one" in str(only), got
+
+
+def test_a_bots_post_is_pushed_under_the_name_it_shows(push):
+    """A bot's post with ``username`` (``chat:write.customize``) reaches an offline
+    person's phone titled with that name, as Slack shows it."""
+    srv, providers = push
+    bot, bob = srv.user("named-bot", bot=True), srv.user("named-bob")
+    token = _apns(10) + b"named".hex()
+    srv.client(bob.token).api_call(
+        "push.register", json={"platform": "apns", "device_token": token}
+    )
+    srv.client(bot.token).chat_postMessage(
+        channel=bob.user_id, text="build 7 is green", username="CI"
+    )
+    [only] = wait_pushes(providers.apns, token, 1)
+    assert only["aps"]["alert"]["title"] == "CI", only

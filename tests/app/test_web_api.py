@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from slack_sdk.errors import SlackApiError
 
+from tests.helpers import error_of
+
 _names = itertools.count()
 
 
@@ -459,3 +461,30 @@ def test_me_message_and_bots_info(server, alice):
     info = web.bots_info(bot=bot.bot_id)["bot"]
     assert (info["id"], info["user_id"], info["deleted"]) == (bot.bot_id, bot.user_id, False)
     assert error(web.bots_info, bot="B0NOBODY") == "bot_not_found"
+
+
+def test_a_bots_post_may_show_another_name_and_icon(server, a, alice):
+    """``username`` and ``icon_emoji``/``icon_url`` (Slack's ``chat:write.customize``): a
+    bot's post keeps them (history, the answer, a push's sender); a person's token, or a
+    bot's without the scope, has them ignored; a bad one is refused, nothing written."""
+    bot = server.user("customizer", bot=True)
+    plain_bot = server.user("plainbot", bot=True, scopes="chat:write,channels:read")
+    ch = channel(a, members=[bot.user_id, plain_bot.user_id])
+    web = server.client(bot.token)
+    posted = web.chat_postMessage(
+        channel=ch, text="deployed", username="Deploy Bot", icon_emoji=":rocket:"
+    )["message"]
+    assert (posted["username"], posted["icons"]) == ("Deploy Bot", {"emoji": ":rocket:"})
+    assert posted["bot_id"] == bot.bot_id
+    web.chat_postMessage(channel=ch, text="by url", icon_url="https://example.com/ci.png")
+    server.client(plain_bot.token).chat_postMessage(channel=ch, text="plain", username="Boss")
+    a.chat_postMessage(channel=ch, text="mine", username="Deploy Bot")
+    history = {m["text"]: m for m in a.conversations_history(channel=ch)["messages"]}
+    assert history["deployed"]["username"] == "Deploy Bot"
+    assert history["by url"]["icons"] == {"image_48": "https://example.com/ci.png"}
+    assert "username" not in history["plain"] and "username" not in history["mine"]
+    for bad in ({"icon_emoji": "rocket"}, {"icon_url": "file:///etc/passwd"}):
+        assert error_of(web.chat_postMessage, channel=ch, text="x", **bad) == "invalid_arguments"
+    assert error_of(web.chat_postMessage, channel=ch, username="only a name") == "no_text"
+    texts = [m["text"] for m in a.conversations_history(channel=ch)["messages"]]
+    assert "x" not in texts and "" not in texts

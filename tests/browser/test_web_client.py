@@ -768,9 +768,17 @@ def test_an_apps_buttons_show_and_pressing_one_reaches_the_app(browser, world, s
         _ca, alice = sign_in(browser, srv.url, "alice")
         _cb, bob = sign_in(browser, srv.url, "bob")
         say(alice, "@bob can you *approve* release 42? `make ship` is ready")
-        srv.client(bot.token).chat_postMessage(channel=general, text="Release 42?", blocks=blocks)
+        srv.client(bot.token).chat_postMessage(
+            channel=general,
+            text="Release 42?",
+            blocks=blocks,
+            username="Release train",
+            icon_emoji=":tada:",
+        )
         button = "#messages .msg .block-button.primary:has-text('Approve')"
         bob.wait_for_selector(button)
+        # the name and icon the bot's post shows, always marked as an app's
+        bob.wait_for_selector("#messages .msg .who:has-text('🎉 Release train') .app-tag")
         bob.screenshot(path=str(shots / "app-buttons.png"))
         bob.wait_for_selector("#messages .msg .block-header:has-text('Release 42')")
         assert bob.eval_on_selector_all("#messages .blocks b", "e => e.length") == 0  # text

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from parley import content
-from parley.errors import ApiError
+from parley.errors import ApiError, Code
 
 
 def code(blocks=None, attachments=None) -> str:
@@ -52,3 +52,29 @@ def test_bounds_and_slacks_error_codes():
     for _ in range(300):  # parses, but no JSON encoder takes it back
         deep = {"type": "x", "d": [deep]}
     assert code(blocks=[deep]) == "invalid_blocks"
+
+
+def test_a_bots_name_and_icon_are_kept_beside_the_content_and_are_not_content():
+    stored = content.customize(content.parse([SECTION], None), " Deploy Bot ", ":rocket:", None)
+    assert orjson.loads(stored) == {
+        "blocks": [SECTION],
+        "username": "Deploy Bot",
+        "icons": {"emoji": ":rocket:"},
+    }
+    by_url = content.customize(None, None, None, "https://example.com/i.png")
+    assert orjson.loads(by_url) == {"icons": {"image_48": "https://example.com/i.png"}}
+    assert not content.has_content(by_url) and content.has_content(stored)
+    assert content.customize("x", None, "", "") == "x"  # nothing given: unchanged
+    # a later edit of the blocks keeps the name
+    edited = content.merge(stored, content.patch([], None))
+    assert orjson.loads(edited) == {"username": "Deploy Bot", "icons": {"emoji": ":rocket:"}}
+    for bad in (
+        {"username": "x" * 81},
+        {"icon_emoji": "rocket"},
+        {"icon_emoji": ":<b>:"},
+        {"icon_url": "javascript:alert(1)"},
+    ):
+        args = {"username": None, "icon_emoji": None, "icon_url": None, **bad}
+        with pytest.raises(ApiError) as err:
+            content.customize(None, **args)
+        assert err.value.code == Code.INVALID_ARGUMENTS

@@ -231,6 +231,22 @@ METHODS: tuple[MethodDoc, ...] = (
                 {"type": "string", "maxLength": 128},
                 "Idempotency key: a retry with the same id returns the original message.",
             ),
+            Arg(
+                "username",
+                {"type": "string", "maxLength": 81},
+                "A bot's token with `chat:write.customize`: the name the post shows (at most "
+                "80 characters); ignored for others.",
+            ),
+            Arg(
+                "icon_emoji",
+                {"type": "string", "maxLength": 100},
+                "The same: its icon, an emoji's name between colons (`:rocket:`).",
+            ),
+            Arg(
+                "icon_url",
+                {"type": "string", "maxLength": 501},
+                "The same: its icon, an http(s) image URL (when no `icon_emoji`).",
+            ),
         ),
         result={"channel": _STR, "ts": _STR, "message": _ref("Message")},
         always=("channel", "ts", "message"),
@@ -1256,6 +1272,8 @@ _SCHEMAS: dict[str, JsonSchema] = {
             "reply_count": _INT,
             "blocks": {"type": "array", "items": {"type": "object"}},
             "attachments": {"type": "array", "items": {"type": "object"}},
+            "username": {"type": "string", "description": "The name a bot's post shows."},
+            "icons": {"type": "object", "description": "The icon a bot's post shows."},
             "reactions": {
                 "type": "array",
                 "items": _object(

@@ -311,7 +311,8 @@ class Pusher(PartitionWorker):
         group = event.channel.startswith(Kind.MPIM)  # titled by its members' names
         named_by = not direct or group
         channel_name = await self._name(event.channel, channel=True) if named_by else ""
-        sender_name = await self._name(sender, channel=False) if sender else "someone"
+        shown_as = body.get("username") if body.get("bot_id") else None  # a bot's own name
+        sender_name = shown_as or (await self._name(sender, channel=False) if sender else "someone")
         notices = {
             user: Notice(
                 channel=event.channel,

@@ -28,6 +28,7 @@ ALL = frozenset(
         "channels:read",
         "channels:write",
         "chat:write",
+        "chat:write.customize",
         "connections:write",
         "dnd:read",
         "dnd:write",

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from parley.app import Services
 
 _MAX_CLIENT_MSG_ID = 128
+#: The scope that lets a bot's post show another name and icon (``username``, ...).
+CUSTOMIZE = "chat:write.customize"
 
 
 def register(api: Api, svc: Services) -> None:
@@ -61,6 +63,20 @@ def register(api: Api, svc: Services) -> None:
         # one past the limit, so msg_too_long is told apart from a plain bad argument
         return args.str("text", max_len=max_text + 1)
 
+    def rich_of(ctx: Ctx, args: Args) -> str | None:
+        """A post's blocks and attachments, and for a bot's token with
+        ``chat:write.customize`` the name and icon it shows (ignored for others, as
+        Slack ignores them)."""
+        rich = content.parse(args.raw("blocks"), args.raw("attachments"))
+        if not ctx.user.is_bot or CUSTOMIZE not in ctx.scopes:
+            return rich
+        return content.customize(
+            rich,
+            args.str("username", max_len=content.MAX_USERNAME + 1),
+            args.str("icon_emoji", max_len=100),
+            args.str("icon_url", max_len=content.MAX_ICON_URL + 1),
+        )
+
     async def post_message(ctx: Ctx, args: Args) -> dict[str, Any]:
         result = await sender.post(
             ctx.user,
@@ -69,7 +85,7 @@ def register(api: Api, svc: Services) -> None:
             thread_ts=args.ts("thread_ts", invalid=Code.THREAD_NOT_FOUND),
             reply_broadcast=args.bool("reply_broadcast"),
             client_msg_id=args.str("client_msg_id", max_len=_MAX_CLIENT_MSG_ID),
-            rich=content.parse(args.raw("blocks"), args.raw("attachments")),
+            rich=rich_of(ctx, args),
         )
         m = result.message
         return {"channel": m.channel, "ts": format_ts(m.ts), "message": wire.message(m)}

@@ -1198,7 +1198,16 @@ function messageItem(m, { inThread = false } = {}) {
   if (m.ts === state.linked && m.channel === state.active) li.classList.add("linked");
   const who = document.createElement("span");
   who.className = "who";
-  who.textContent = userName(m.user);
+  // a bot's post may show another name and icon (chat:write.customize): always tagged APP
+  const glyph = m.icons?.emoji && EMOJI.get(m.icons.emoji.slice(1, -1));
+  const icon = glyph ? `${glyph} ` : "";
+  who.textContent = icon + (m.bot_id && m.username ? m.username : userName(m.user));
+  if (m.bot_id || state.users.get(m.user)?.is_bot) {
+    const tag = document.createElement("span");
+    tag.className = "app-tag";
+    tag.textContent = "APP";
+    who.append(tag);
+  }
   const when = document.createElement("span");
   when.className = "when";
   when.textContent = new Date(Number(m.ts.split(".")[0]) * 1000).toLocaleTimeString();
