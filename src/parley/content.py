@@ -134,11 +134,14 @@ def _bad_custom(arg: str, detail: str) -> ApiError:
     return ApiError(Code.INVALID_ARGUMENTS, data={"arg": arg, "detail": detail})
 
 
+#: What a bot's post may carry beside its content (:func:`customize`).
+_NOT_CONTENT = frozenset({"username", "icons"})
+
+
 def has_content(rich: str | None) -> bool:
-    """Whether ``rich`` (stored form or patch) holds at least one block or attachment (a
-    bot's name and icon are not content)."""
-    got = fields(rich)
-    return bool(got.get("blocks") or got.get("attachments"))
+    """Whether ``rich`` (stored form or patch) holds any content: blocks, attachments, a
+    share's files (a bot's name and icon are not content)."""
+    return any(value for key, value in fields(rich).items() if key not in _NOT_CONTENT)
 
 
 def fields(rich: str | None) -> dict[str, Any]:

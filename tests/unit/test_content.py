@@ -64,6 +64,7 @@ def test_a_bots_name_and_icon_are_kept_beside_the_content_and_are_not_content():
     by_url = content.customize(None, None, None, "https://example.com/i.png")
     assert orjson.loads(by_url) == {"icons": {"image_48": "https://example.com/i.png"}}
     assert not content.has_content(by_url) and content.has_content(stored)
+    assert content.has_content('{"files": [{"id": "F1"}], "username": "x"}')  # a share
     assert content.customize("x", None, "", "") == "x"  # nothing given: unchanged
     # a later edit of the blocks keeps the name
     edited = content.merge(stored, content.patch([], None))
