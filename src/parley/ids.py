@@ -94,6 +94,11 @@ class Kind(StrEnum):
 
 def encode_id(kind: Kind, value: int) -> str:
     """``encode_id(Kind.CHANNEL, n)`` -> ``"C"`` + Crockford base32 of ``n`` (upper case)."""
+    return kind.value + base32(value)
+
+
+def base32(value: int) -> str:
+    """``value`` (non-negative) in Crockford base32, upper case: the digits of an id."""
     if value < 0:
         raise ValueError("ids are non-negative")
     digits = []
@@ -102,7 +107,7 @@ def encode_id(kind: Kind, value: int) -> str:
         digits.append(_CROCKFORD[rem])
         if not value:
             break
-    return kind.value + "".join(reversed(digits))
+    return "".join(reversed(digits))
 
 
 def decode_id(kind: Kind, text: str) -> int | None:

@@ -15,7 +15,7 @@ import orjson
 
 from parley.ids import format_ts
 from parley.pipeline import profiles
-from parley.storage.models import Channel, Message, StoredFile, Team, User, UserGroup
+from parley.storage.models import Bookmark, Channel, Message, StoredFile, Team, User, UserGroup
 
 #: What a deleted message that keeps its thread says instead of its text (Slack's).
 TOMBSTONE_TEXT = "This message was deleted."
@@ -218,6 +218,27 @@ def file(f: StoredFile, base_url: str, shared_in: Iterable[Channel] = ()) -> dic
         "is_starred": False,
         "has_rich_preview": False,
         **kinds,
+    }
+
+
+def bookmark(b: Bookmark, team_id: str) -> dict[str, Any]:
+    """A channel's bookmark, as Slack's ``bookmarks.*`` show it."""
+    return {
+        "id": b.id,
+        "channel_id": b.channel_id,
+        "title": b.title,
+        "link": b.link,
+        "emoji": b.emoji or None,
+        "icon_url": None,
+        "type": "link",
+        "entity_id": None,
+        "date_created": b.created // 1_000_000,
+        "date_updated": b.updated // 1_000_000,
+        "rank": "",
+        "last_updated_by_user_id": b.updated_by,
+        "last_updated_by_team_id": team_id,
+        "shortcut_id": None,
+        "app_id": None,
     }
 
 

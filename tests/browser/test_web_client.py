@@ -946,6 +946,29 @@ def test_notifications_paused_and_resumed_from_the_page(browser, world):
     assert bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_bookmark_added_shows_above_the_channel_for_everyone(browser, world):
+    """alice bookmarks a link in #general: bob sees it above the messages, a link that
+    opens elsewhere; alice removes it and it goes from both pages."""
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    alice.click("#bookmark-add")
+    alice.fill("#ask input", "https://wiki.example/runbook")
+    alice.click("#ask button[value=ok]")
+    alice.wait_for_selector("#ask[open] #ask-label:has-text('Title')")
+    assert alice.input_value("#ask input") == "wiki.example"  # a title offered
+    alice.fill("#ask input", "Runbook")
+    alice.click("#ask button[value=ok]")
+    link = "#bookmarks a.bookmark:has-text('Runbook')"
+    bob.wait_for_selector(link)
+    assert bob.get_attribute(link, "href") == "https://wiki.example/runbook"
+    assert bob.get_attribute(link, "rel") == "noopener noreferrer"
+    alice.wait_for_selector(link)
+    alice.click("#bookmarks .bookmark-remove[title='Remove Runbook']")
+    bob.wait_for_selector(link, state="detached")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_pin_shows_in_every_window_of_the_channel(browser, world):
     """alice pins a message from its actions; bob's window marks it at once, and after a
     reload; unpinning clears it."""

@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable
 
+import msgspec
 import pytest
 
 from parley.config import Settings
@@ -767,6 +768,42 @@ def test_apps_shortcuts_are_listed_by_team_and_replaced_by_callback_id(backend):
             await d.close()
 
     assert asyncio.run(go()) == ([again, other], [])
+
+
+def test_bookmarks_are_kept_per_channel_oldest_first_up_to_a_limit(backend):
+    from parley.storage.models import Bookmark
+
+    def mark(i: str, channel: str, created: int) -> Bookmark:
+        return Bookmark(
+            f"Bk{i}", channel, f"t{i}", f"https://{i}.example", "", "U1", "U1", created, created
+        )
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            added = [
+                await d.add_bookmark(mark("2", "CBM", 20), 2),
+                await d.add_bookmark(mark("1", "CBM", 10), 2),
+                await d.add_bookmark(mark("3", "CBM", 30), 2),  # the channel has 2
+                await d.add_bookmark(mark("9", "COTHER", 5), 2),
+            ]
+            changed = msgspec.structs.replace(mark("2", "CBM", 20), title="new", updated=40)
+            await d.put_bookmark(changed)
+            listed = await d.bookmarks("CBM")
+            removed = [
+                await d.remove_bookmark("COTHER", "Bk1"),  # not that channel's
+                await d.remove_bookmark("CBM", "Bk1"),
+                await d.remove_bookmark("CBM", "Bk1"),
+            ]
+            return added, listed, removed, await d.bookmarks("CBM"), changed
+        finally:
+            await d.close()
+
+    added, listed, removed, after, changed = asyncio.run(go())
+    assert added == [True, True, False, True]
+    assert [b.id for b in listed] == ["Bk1", "Bk2"] and listed[1] == changed
+    assert removed == [False, True, False] and after == [changed]
 
 
 def test_pins_are_kept_once_each_up_to_a_limit(backend):

@@ -872,6 +872,54 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(_channel(), _ts("timestamp", "The message.", required=True)),
     ),
     MethodDoc(
+        "bookmarks.add",
+        "Adds a link to the top of a channel the caller may post in (`invalid_link` for "
+        "anything but an http(s) URL of at most 2,000 characters; a title of 1 to 255; "
+        "`type` `link`, else `invalid_bookmark_type`; at most 100 a channel: "
+        "`too_many_bookmarks`). The channel's connections get `bookmark_added`.",
+        args=(
+            Arg("channel_id", {"type": "string", "maxLength": 32}, "The channel.", required=True),
+            Arg("title", {"type": "string", "maxLength": 256}, "What it shows.", required=True),
+            Arg("link", {"type": "string", "maxLength": 4000}, "The URL.", required=True),
+            Arg("type", {"type": "string", "maxLength": 16}, "`link`, the only kind."),
+            Arg("emoji", {"type": "string", "maxLength": 100}, "An emoji's name, `:link:`."),
+        ),
+        result={"bookmark": {"type": "object"}},
+        always=("bookmark",),
+    ),
+    MethodDoc(
+        "bookmarks.edit",
+        "Changes a bookmark's title, link or emoji, checked as `bookmarks.add`'s "
+        "(`not_found`); the channel's connections get `bookmark_changed`.",
+        args=(
+            Arg("channel_id", {"type": "string", "maxLength": 32}, "The channel.", required=True),
+            Arg("bookmark_id", {"type": "string", "maxLength": 32}, "The bookmark.", required=True),
+            Arg("title", {"type": "string", "maxLength": 256}, "A new title."),
+            Arg("link", {"type": "string", "maxLength": 4000}, "A new URL."),
+            Arg("emoji", {"type": "string", "maxLength": 100}, "A new emoji."),
+        ),
+        result={"bookmark": {"type": "object"}},
+        always=("bookmark",),
+    ),
+    MethodDoc(
+        "bookmarks.remove",
+        "Removes a bookmark (`not_found`); the channel's connections get `bookmark_removed`.",
+        args=(
+            Arg("channel_id", {"type": "string", "maxLength": 32}, "The channel.", required=True),
+            Arg("bookmark_id", {"type": "string", "maxLength": 32}, "The bookmark.", required=True),
+        ),
+    ),
+    MethodDoc(
+        "bookmarks.list",
+        "A channel's bookmarks, the oldest first, for whoever may see it.",
+        read=True,
+        args=(
+            Arg("channel_id", {"type": "string", "maxLength": 32}, "The channel.", required=True),
+        ),
+        result={"bookmarks": {"type": "array", "items": {"type": "object"}}},
+        always=("bookmarks",),
+    ),
+    MethodDoc(
         "pins.list",
         "The channel's pinned messages as they are now, the newest pin first.",
         read=True,

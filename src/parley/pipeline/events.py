@@ -273,6 +273,21 @@ def app_home_opened(
     return _event(APP_HOME_OPENED, channel_id, team_id, 0, at, body, bot_id)
 
 
+#: Parley's events of a channel's bookmarks (``bookmarks.*``), for its connections.
+BOOKMARK_ADDED, BOOKMARK_CHANGED, BOOKMARK_REMOVED = (
+    "bookmark_added",
+    "bookmark_changed",
+    "bookmark_removed",
+)
+
+
+def bookmark(kind: str, channel: Channel, shown: dict[str, Any], at: int) -> Event:
+    """A bookmark of ``channel`` added, changed or removed (``kind``), ``shown`` as
+    ``bookmarks.list`` shows it; for the channel's connections, not stored."""
+    body = {"type": kind, "channel_id": channel.id, "bookmark": shown, "event_ts": format_ts(at)}
+    return _event(kind, channel.id, channel.team_id, 0, at, body)
+
+
 def typing(channel: str, team: str, user_id: str, at: int) -> Event:
     """``user_typing``, for the channel's other members."""
     body = {"type": "user_typing", "channel": channel, "user": user_id}

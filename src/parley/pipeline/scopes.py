@@ -22,6 +22,8 @@ from parley.storage.models import Channel
 ALL = frozenset(
     {
         "admin:dlq",
+        "bookmarks:read",
+        "bookmarks:write",
         "channels:history",
         "channels:join",
         "channels:manage",
@@ -96,6 +98,10 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.meMessage": ("chat:write",),
     "chat.action": ("chat:write",),
     "chat.shortcut": ("chat:write",),
+    "bookmarks.add": ("bookmarks:write",),
+    "bookmarks.edit": ("bookmarks:write",),
+    "bookmarks.remove": ("bookmarks:write",),
+    "bookmarks.list": ("bookmarks:read",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),
     "chat.getPermalink": _HISTORY,

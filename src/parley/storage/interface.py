@@ -20,6 +20,7 @@ from parley.storage.models import (
     AppCommand,
     AppShortcut,
     AppView,
+    Bookmark,
     Caller,
     Channel,
     CommandResponse,
@@ -142,6 +143,22 @@ class Directory(Protocol):
 
     async def pins(self, channel_id: str) -> list[Pin]:
         """The channel's pins, the newest first."""
+        ...
+
+    async def add_bookmark(self, b: Bookmark, most: int) -> bool:
+        """Adds a bookmark unless its channel has ``most``; whether it did."""
+        ...
+
+    async def put_bookmark(self, b: Bookmark) -> None:
+        """Writes a bookmark as it now is."""
+        ...
+
+    async def remove_bookmark(self, channel_id: str, bookmark_id: str) -> bool:
+        """Removes one of the channel's bookmarks; whether there was one."""
+        ...
+
+    async def bookmarks(self, channel_id: str) -> list[Bookmark]:
+        """The channel's bookmarks, the oldest first."""
         ...
 
     async def create_group(self, g: UserGroup) -> None:

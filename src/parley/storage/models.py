@@ -56,6 +56,21 @@ class AppShortcut(msgspec.Struct, frozen=True):
     description: str
 
 
+class Bookmark(msgspec.Struct, frozen=True):
+    """A link kept at the top of a channel (``bookmarks.*``), ``emoji`` ``""`` for none;
+    times in microseconds."""
+
+    id: str
+    channel_id: str
+    title: str
+    link: str
+    emoji: str
+    created_by: str
+    updated_by: str
+    created: int
+    updated: int
+
+
 class CommandResponse(msgspec.Struct, frozen=True):
     """What a slash command's or an interaction's ``response_url`` may do: answer
     ``user_id`` in ``channel_id`` as the bot ``app_user_id``, until ``expires`` (µs), a

@@ -48,6 +48,7 @@ from parley.storage.models import (
     AppCommand,
     AppShortcut,
     AppView,
+    Bookmark,
     Caller,
     Channel,
     CommandResponse,
@@ -61,6 +62,7 @@ from parley.storage.models import (
     channel_from_row,
     user_from_row,
 )
+from parley.storage.mysql import bookmarks as bookmark_ops
 from parley.storage.mysql import db, migrations
 from parley.storage.mysql import files as file_ops
 from parley.storage.mysql import groups as group_ops
@@ -936,6 +938,18 @@ class MysqlDirectory:
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
+
+    async def add_bookmark(self, b: Bookmark, most: int) -> bool:
+        return await self._write(bookmark_ops.op_add_bookmark, b, most)
+
+    async def put_bookmark(self, b: Bookmark) -> None:
+        await self._write(bookmark_ops.op_put_bookmark, b)
+
+    async def remove_bookmark(self, channel_id: str, bookmark_id: str) -> bool:
+        return await self._write(bookmark_ops.op_remove_bookmark, channel_id, bookmark_id)
+
+    async def bookmarks(self, channel_id: str) -> list[Bookmark]:
+        return await self._read(bookmark_ops.q_bookmarks, channel_id)
 
     async def create_group(self, g: UserGroup) -> None:
         await self._write(group_ops.op_create_group, g)

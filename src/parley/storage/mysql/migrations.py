@@ -226,6 +226,16 @@ DIRECTORY: list[list[str]] = [
     ],
     # v21: people who set themselves away (users.setPresence)
     ["ALTER TABLE users ADD COLUMN IF NOT EXISTS away TINYINT NOT NULL DEFAULT 0"],
+    # v22: channels' bookmarks (bookmarks.*)
+    [
+        """CREATE TABLE IF NOT EXISTS bookmarks (
+            id VARCHAR(64) PRIMARY KEY, channel_id VARCHAR(64) NOT NULL,
+            title VARCHAR(255) NOT NULL, link TEXT NOT NULL, emoji VARCHAR(100) NOT NULL,
+            created_by VARCHAR(64) NOT NULL, updated_by VARCHAR(64) NOT NULL,
+            created BIGINT NOT NULL, updated BIGINT NOT NULL,
+            INDEX bookmarks_channel (channel_id, created)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -39,6 +39,7 @@ from parley.storage.models import (
     AppCommand,
     AppShortcut,
     AppView,
+    Bookmark,
     Caller,
     Channel,
     CommandResponse,
@@ -52,6 +53,7 @@ from parley.storage.models import (
     channel_from_row,
     user_from_row,
 )
+from parley.storage.sqlite import bookmarks as bookmark_ops
 from parley.storage.sqlite import files as file_ops
 from parley.storage.sqlite import groups as group_ops
 from parley.storage.sqlite import migrations
@@ -484,6 +486,18 @@ class SqliteDirectory:
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)
+
+    async def add_bookmark(self, b: Bookmark, most: int) -> bool:
+        return await self._writer.submit(bookmark_ops.op_add_bookmark, b, most)
+
+    async def put_bookmark(self, b: Bookmark) -> None:
+        await self._writer.submit(bookmark_ops.op_put_bookmark, b)
+
+    async def remove_bookmark(self, channel_id: str, bookmark_id: str) -> bool:
+        return await self._writer.submit(bookmark_ops.op_remove_bookmark, channel_id, bookmark_id)
+
+    async def bookmarks(self, channel_id: str) -> list[Bookmark]:
+        return await self._read(bookmark_ops.q_bookmarks, channel_id)
 
     async def create_group(self, g: UserGroup) -> None:
         await self._writer.submit(group_ops.op_create_group, g)

@@ -199,6 +199,15 @@ DIRECTORY = [
     """
     ALTER TABLE users ADD COLUMN away INTEGER NOT NULL DEFAULT 0;
     """,
+    # v22: channels' bookmarks (bookmarks.*)
+    """
+    CREATE TABLE bookmarks (
+        id TEXT PRIMARY KEY, channel_id TEXT NOT NULL, title TEXT NOT NULL,
+        link TEXT NOT NULL, emoji TEXT NOT NULL, created_by TEXT NOT NULL,
+        updated_by TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL
+    );
+    CREATE INDEX bookmarks_channel ON bookmarks (channel_id, created);
+    """,
 ]
 
 SHARD = [

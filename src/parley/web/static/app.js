@@ -33,6 +33,7 @@ const state = {
   thread: null, // {channel, ts}
   editing: null, // {ts, draft}: the message being edited survives re-renders
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
+  bookmarks: new Map(), // channel -> its bookmarks, the oldest first (bookmarks.list, events)
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   shortcuts: [], // the apps' shortcuts (shortcuts.list): global ones, and on a message
   away: false, // set away by hand (users.setPresence)
@@ -635,6 +636,8 @@ async function openChannel(id) {
   if (!state.cursor.has(id)) await loadHistory(id);
   if (stale) await reconcile(id).catch(() => {});
   if (!state.pins.has(id) || stale) await loadPins(id).catch(() => {});
+  if (!state.bookmarks.has(id) || stale) await loadBookmarks(id).catch(() => {});
+  renderBookmarks();
   markRead(id);
   renderMessages({ bottom: true });
 }
@@ -1049,6 +1052,7 @@ function showHome(home) {
   state.home = home;
   $("home").hidden = !home;
   $("messages").hidden = $("composer").hidden = $("typing").hidden = !!home;
+  $("bookmarks").hidden = !!home || !state.active;
   $("home-tab").textContent = home ? "Messages" : "Home";
   if (home) renderHome();
 }
@@ -1589,6 +1593,70 @@ $("me").addEventListener("click", async () => {
   }
 });
 
+// -- bookmarks ------------------------------------------------------------------------------
+
+// A channel's bookmarks: links above its messages, opened in a new tab; + Bookmark adds
+// one (bookmarks.add), × removes one; every member's page follows (bookmark_* events).
+async function loadBookmarks(channel) {
+  const { bookmarks } = await api("bookmarks.list", { channel_id: channel });
+  state.bookmarks.set(channel, bookmarks);
+}
+
+function renderBookmarks() {
+  const bar = $("bookmarks");
+  bar.replaceChildren();
+  const channel = state.active;
+  bar.hidden = !channel || $("messages").hidden;
+  for (const b of state.bookmarks.get(channel) || []) {
+    if (!/^https?:\/\//.test(b.link)) continue; // the server's rule, kept here too
+    const a = document.createElement("a");
+    a.className = "bookmark";
+    a.href = b.link;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = b.title;
+    a.title = b.link;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "bookmark-remove";
+    remove.textContent = "×";
+    remove.title = `Remove ${b.title}`;
+    remove.addEventListener("click", () =>
+      api("bookmarks.remove", { channel_id: channel, bookmark_id: b.id }).catch((err) =>
+        notice(`Could not remove it: ${err.code || err.message}`),
+      ),
+    );
+    const item = document.createElement("span");
+    item.className = "bookmark-item";
+    item.append(a, remove);
+    bar.append(item);
+  }
+  const add = document.createElement("button");
+  add.type = "button";
+  add.id = "bookmark-add";
+  add.textContent = "+ Bookmark";
+  add.addEventListener("click", async () => {
+    const link = await ask("Link (https://…)");
+    if (!link) return;
+    const title = await ask("Title", link.replace(/^https?:\/\//, "").split("/")[0]);
+    if (!title) return;
+    try {
+      await api("bookmarks.add", { channel_id: channel, title, link });
+    } catch (err) {
+      notice(`Could not add it: ${err.code || err.message}`);
+    }
+  });
+  bar.append(add);
+}
+
+function onBookmark(ev) {
+  const list = (state.bookmarks.get(ev.channel_id) || []).filter((b) => b.id !== ev.bookmark.id);
+  if (ev.type !== "bookmark_removed") list.push(ev.bookmark);
+  list.sort((a, b) => a.date_created - b.date_created || (a.id < b.id ? -1 : 1));
+  state.bookmarks.set(ev.channel_id, list);
+  if (ev.channel_id === state.active) renderBookmarks();
+}
+
 // -- search ---------------------------------------------------------------------------------
 
 // search.messages over what this person may read, the newest first; a result opens its
@@ -1801,6 +1869,11 @@ function onEvent(ev) {
       else state.groups.set(ev.subteam.id, ev.subteam);
       renderGroups();
       renderMessages();
+      break;
+    case "bookmark_added":
+    case "bookmark_changed":
+    case "bookmark_removed":
+      onBookmark(ev);
       break;
     case "view_opened":
     case "view_updated":
