@@ -88,6 +88,9 @@ class Shortcuts:
         bot = await reach.directory.user(found.user_id) if found is not None else None
         if found is None or bot is None or bot.deleted:
             raise ApiError(SHORTCUT_NOT_FOUND)
+        message = await self._store.message(channel.id, ts) if ts is not None else None
+        if ts is not None and (message is None or message.deleted):
+            raise ApiError(Code.MESSAGE_NOT_FOUND)
         team = await reach.directory.team(user.team_id)
         fields: dict[str, Any] = {
             "type": "shortcut",
@@ -101,10 +104,7 @@ class Shortcuts:
             "callback_id": found.callback_id,
             "trigger_id": await reach.triggers.issue(user.id, channel.id, bot.id),
         }
-        if ts is not None:
-            message = await self._store.message(channel.id, ts)
-            if message is None or message.deleted:
-                raise ApiError(Code.MESSAGE_NOT_FOUND)
+        if message is not None:  # a message shortcut: where, what, and a way to answer
             response_url, _granted = await reach.replies.grant(user, channel, bot, base_url)
             fields.update(
                 type="message_action",
