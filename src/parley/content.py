@@ -35,6 +35,12 @@ MAX_ICON_URL = 500
 _EMOJI = re.compile(r":[a-z0-9_+'-]{1,98}:")
 
 
+def is_emoji_name(text: str) -> bool:
+    """Whether ``text`` names an emoji as Slack writes one, between colons
+    (``:rocket:``): a bot's icon, a status, a bookmark's emoji."""
+    return _EMOJI.fullmatch(text) is not None
+
+
 def _array(value: Any, bad_format: Code) -> list | None:
     if value is None or value == "":
         return None
@@ -118,7 +124,7 @@ def customize(
             raise _bad_custom("username", f"at most {MAX_USERNAME} characters")
         out["username"] = username.strip()
     if icon_emoji:
-        if not _EMOJI.fullmatch(icon_emoji):
+        if not is_emoji_name(icon_emoji):
             raise _bad_custom("icon_emoji", "an emoji's name between colons, :rocket:")
         out["icons"] = {"emoji": icon_emoji}
     elif icon_url:

@@ -10,11 +10,11 @@ never). A status past its expiration reads as no status. Unknown fields are refu
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
+from parley.content import is_emoji_name
 from parley.errors import ApiError
 
 INVALID_PROFILE = "invalid_profile"
@@ -30,7 +30,6 @@ TEXT_FIELDS = {
 }
 #: The status fields, which expire together.
 STATUS = ("status_text", "status_emoji", "status_expiration")
-_EMOJI = re.compile(r"^(:[a-z0-9_+'\-]{1,98}:)?$")
 
 
 def stored(profile: str) -> dict[str, Any]:
@@ -51,7 +50,7 @@ def edit(real_name: str, profile: str, changes: dict[str, Any]) -> tuple[str, st
         elif name in TEXT_FIELDS:
             if not isinstance(value, str) or len(value) > TEXT_FIELDS[name]:
                 raise _bad(name)
-            if name == "status_emoji" and not _EMOJI.match(value):
+            if name == "status_emoji" and value and not is_emoji_name(value):
                 raise _bad(name)
         else:
             raise _bad(name)

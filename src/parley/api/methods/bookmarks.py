@@ -13,12 +13,12 @@ channel is opened, never on the send path.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from parley import wire
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
+from parley.content import is_emoji_name
 from parley.errors import ApiError, Code
 from parley.ids import base32, wall_us
 from parley.pipeline import events
@@ -32,7 +32,6 @@ MOST = 100
 MAX_TITLE = 255
 MAX_LINK = 2000
 INVALID_LINK = "invalid_link"
-_EMOJI = re.compile(r":[a-z0-9_+'-]{1,98}:")
 
 
 def _link(text: str | None) -> str:
@@ -52,7 +51,7 @@ def _title(text: str | None) -> str:
 
 
 def _emoji(text: str | None) -> str:
-    if text and not _EMOJI.fullmatch(text):
+    if text and not is_emoji_name(text):
         raise ApiError(
             Code.INVALID_ARGUMENTS, data={"arg": "emoji", "detail": "an emoji's name, :link:"}
         )
