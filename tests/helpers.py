@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from picows import WSListener, WSMsgType, ws_connect
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -180,8 +181,6 @@ class WsClient:
     async def open(cls, url: str, **connect) -> WsClient:
         """Connects to ``url``; ``connect`` goes to picows's ``ws_connect`` (for example
         a ``socket_factory``)."""
-        from picows import WSListener, WSMsgType, ws_connect
-
         client = cls()
 
         class Listener(WSListener):
@@ -193,8 +192,6 @@ class WsClient:
         return client
 
     def send(self, obj: dict) -> None:
-        from picows import WSMsgType
-
         self.transport.send(WSMsgType.TEXT, json.dumps(obj).encode())
 
     async def next(self, timeout: float = 10.0, **match) -> dict:
@@ -212,6 +209,55 @@ class WsClient:
 
     def close(self) -> None:
         self.transport.disconnect()
+
+
+class RawClient(WSListener):
+    """Sends whatever a test wants; records text frames, pongs and the server's close."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue = asyncio.Queue()
+        self.pongs: asyncio.Queue = asyncio.Queue()
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.transport = None
+
+    @classmethod
+    async def open(cls, url: str) -> RawClient:
+        transport, client = await ws_connect(cls, url)
+        client.transport = transport
+        await client.next(type="hello")
+        return client
+
+    def on_ws_frame(self, transport, frame) -> None:
+        if frame.msg_type == WSMsgType.TEXT:
+            self.frames.put_nowait(json.loads(frame.get_payload_as_bytes()))
+        elif frame.msg_type == WSMsgType.PONG:
+            self.pongs.put_nowait(frame.get_payload_as_bytes())
+        elif frame.msg_type == WSMsgType.CLOSE:
+            if not self.closed.done():
+                self.closed.set_result((frame.get_close_code(), frame.get_close_message()))
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport) -> None:
+        if not self.closed.done():
+            self.closed.set_result((None, None))
+
+    def send_json(self, obj: dict) -> None:
+        self.transport.send(WSMsgType.TEXT, json.dumps(obj).encode())
+
+    async def next(self, timeout: float = 10.0, **match) -> dict:
+        return await next_frame(self.frames, timeout, match)
+
+    async def close_info(self, timeout: float = 10.0) -> tuple[int, str]:
+        """The server's close code and reason (``None``s if it dropped without one)."""
+        code, reason = await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+        return (int(code) if code is not None else None), (
+            reason.decode() if isinstance(reason, bytes) else reason
+        )
+
+    def close(self) -> None:
+        if not self.transport.is_disconnected:
+            self.transport.disconnect()
 
 
 def error_of(call: Callable[..., object], *args, **kwargs) -> str:
@@ -302,11 +348,18 @@ def frame_of(ws, kind: str, timeout: float = 10.0) -> dict:
             return frame
 
 
-def fetch(url: str, token: str | None = None, method: str = "GET", data: bytes | None = None):
+def fetch(
+    url: str,
+    token: str | None = None,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+):
     """``(status, headers, body)`` of a plain HTTP request (an error status too), with
-    ``token`` as a bearer token."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    ``token`` as a bearer token and ``headers`` besides."""
+    sent = {"Authorization": f"Bearer {token}"} if token else {}
+    sent.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.headers, resp.read()

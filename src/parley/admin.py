@@ -19,6 +19,7 @@ from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, encode_id, wall_us
 from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
+from parley.pipeline.accounts import ACTIVE, SESSIONS, notice
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
 from parley.storage.models import AppCommand, AppShortcut, Channel, EventApp, Team, User
@@ -173,6 +174,53 @@ def set_password(settings: Settings, team_id: str, name: str, password: str) -> 
     if user is None:
         raise AdminError(f"no user {name!r} in {team_id}")
     d.admin(settings, d.op_set_password, user.id, _password(password))
+
+
+def find_user(settings: Settings, team_id: str | None, who: str) -> User:
+    """The user ``who`` names: their id (``U…``), or their name in the workspace
+    ``team_id`` (which may be left out when there is one)."""
+    d = _directory(settings)
+    if re.fullmatch(r"U[A-Z0-9]+", who):
+        user = d.admin_read(settings, d.q_user, who)
+        if user is not None and (team_id is None or user.team_id == team_id):
+            return user
+        raise AdminError(f"no user {who}")
+    team = resolve_workspace(settings, team_id)
+    user = d.admin_read(settings, d.q_user_by_name, team.id, who)
+    if user is None:
+        raise AdminError(f"no user {who!r} in {team.id}")
+    return user
+
+
+def set_active(settings: Settings, team_id: str | None, who: str, active: bool) -> User:
+    """``parley user deactivate`` / ``reactivate``: as ``admin.users.remove`` and
+    ``admin.users.assign`` (:mod:`parley.pipeline.accounts`); a running server's workers
+    apply it within ``PARLEY_SCHEDULE_INTERVAL`` seconds. The user as they now are."""
+    d = _directory(settings)
+    user = find_user(settings, team_id, who)
+    d.admin(settings, d.op_set_deleted, user.id, not active, notice(user.id, ACTIVE, wall_us()))
+    return d.admin_read(settings, d.q_user, user.id)
+
+
+def change_password(settings: Settings, team_id: str | None, who: str, password: str) -> int:
+    """``parley user password``: a new web sign-in password, and every web session the
+    user had ended (as ``admin.users.session.reset``); how many were live."""
+    d = _directory(settings)
+    user = find_user(settings, team_id, who)
+    d.admin(settings, d.op_set_password, user.id, _password(password))
+    return d.admin(settings, d.op_end_sessions, user.id, notice(user.id, SESSIONS, wall_us()))
+
+
+def list_users(settings: Settings, team_id: str | None) -> list[User]:
+    """``parley user list``: the workspace's users, bots and deactivated ones included."""
+    d = _directory(settings)
+    team = resolve_workspace(settings, team_id)
+    found: list[User] = []
+    while True:
+        page = d.admin_read(settings, d.q_users, team.id, found[-1].id if found else "", 1000)
+        found.extend(page.rows)
+        if not page.has_more:
+            return found
 
 
 def _scopes(text: str | None) -> str | None:

@@ -53,6 +53,7 @@ from parley.notify.providers import Provider
 from parley.notify.pusher import GROUP as PUSH_GROUP
 from parley.notify.pusher import Pusher
 from parley.pipeline.access import ChannelAccess
+from parley.pipeline.accounts import Accounts
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
@@ -119,6 +120,9 @@ class Services:
     #: Scheduled messages (``chat.scheduleMessage``); it posts what is due on nodes that
     #: run workers (``--role all`` and ``worker``; closed before the store).
     scheduler: Scheduler | None = None
+    #: People's accounts deactivated, reactivated, signed out (``admin.users.*``,
+    #: ``parley user``); workers apply the changes the command line made.
+    accounts: Accounts | None = None
     #: Slash commands (``chat.command``), buttons pressed (``chat.action``), and the
     #: apps' replies to both (``response_url``, Socket Mode acknowledgements).
     commands: Commands | None = None
@@ -159,6 +163,8 @@ class Services:
             await self.app_events.close()
         if self.scheduler is not None:
             await self.scheduler.close()
+        if self.accounts is not None:
+            await self.accounts.close()
         if self.search_index is not None:
             await self.search_index.close()
         await self.store.close()
@@ -307,6 +313,14 @@ async def start(settings: Settings) -> Services:
         clock_us=wall_us,
         interval=settings.schedule_interval,
     )
+    svc.accounts = Accounts(
+        directory,
+        directory,  # type: ignore[arg-type]
+        auth,
+        bus,
+        clock_us=wall_us,
+        interval=settings.schedule_interval,
+    )
     svc.retry_counts = RetryCounts(directory)  # type: ignore[arg-type]
     svc.retry_counts.start()
     metrics.gauges.add(svc.retry_counts.metric_rows)
@@ -329,6 +343,7 @@ async def start(settings: Settings) -> Services:
         svc.republisher.start()
     if settings.role in ("all", "worker"):
         svc.scheduler.start()
+        svc.accounts.start()
         svc.app_events = EventsWorker(
             bus,
             directory,

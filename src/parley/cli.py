@@ -1,4 +1,5 @@
-"""The ``parley`` command: ``serve``, ``workspace create``, ``user create``, ``shards``.
+"""The ``parley`` command: ``serve``, ``workspace create``, ``user create`` (and
+``deactivate``, ``reactivate``, ``password``, ``list``), ``shards``.
 
 Admin commands print exactly one JSON object on stdout; errors go to stderr as
 ``{"error": ...}`` with exit status 1.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 import time
@@ -123,6 +125,20 @@ def _parser() -> argparse.ArgumentParser:
         "--email", help="the user's address (users.lookupByEmail; one user a workspace)"
     )
     data_dir(u_create)
+    for action, what in (
+        ("deactivate", "deactivate a user: signed out everywhere, their tokens refused"),
+        ("reactivate", "make a deactivated user active again"),
+        ("password", "set a user's web sign-in password and sign them out of the web client"),
+    ):
+        cmd = user_sub.add_parser(action, help=what)
+        cmd.add_argument("user", help="the user's name, or their id (U…)")
+        cmd.add_argument("--team", help="workspace id (optional when there is one)")
+        if action == "password":
+            cmd.add_argument("--password", help="the new password (asked for when not given)")
+        data_dir(cmd)
+    u_list = user_sub.add_parser("list", help="the workspace's users, deactivated ones too")
+    u_list.add_argument("--team", help="workspace id (optional when there is one)")
+    data_dir(u_list)
 
     apps = sub.add_parser("app", help="Slack apps (README: Apps)")
     apps_sub = apps.add_subparsers(dest="action", required=True)
@@ -284,6 +300,28 @@ A Slack app (Bolt) as alice-bot over Socket Mode (README, "Apps"): app token
     )
 
 
+def _user_action(settings: Settings, args: argparse.Namespace) -> None:
+    """``parley user deactivate | reactivate | password | list``."""
+    if args.action == "list":
+        users = admin.list_users(settings, args.team)
+        _emit(
+            {
+                "users": [
+                    {"id": u.id, "name": u.name, "is_bot": u.is_bot, "deleted": u.deleted}
+                    for u in users
+                ]
+            }
+        )
+        return
+    if args.action == "password":
+        password = args.password or getpass.getpass(f"new password for {args.user}: ")
+        ended = admin.change_password(settings, args.team, args.user, password)
+        _emit({"user": args.user, "sessions_ended": ended})
+        return
+    user = admin.set_active(settings, args.team, args.user, args.action == "reactivate")
+    _emit({"user_id": user.id, "name": user.name, "deleted": user.deleted})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -303,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return bench(args)
         if args.command == "workspace":
             _emit({"team_id": admin.create_workspace(settings, args.name).id})
+        elif args.command == "user" and args.action != "create":
+            _user_action(settings, args)
         elif args.command == "user":
             creds = admin.create_user(
                 settings,

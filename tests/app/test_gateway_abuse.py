@@ -13,60 +13,11 @@ import json
 import time
 
 import pytest
-from picows import WSInvalidStatusError, WSListener, WSMsgType, ws_connect
+from picows import WSInvalidStatusError, WSMsgType, ws_connect
 
-from tests.helpers import next_frame
+from tests.helpers import RawClient
 
 _n = itertools.count()
-
-
-class RawClient(WSListener):
-    """Sends whatever a test wants; records text frames, pongs and the server's close."""
-
-    def __init__(self) -> None:
-        self.frames: asyncio.Queue = asyncio.Queue()
-        self.pongs: asyncio.Queue = asyncio.Queue()
-        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.transport = None
-
-    @classmethod
-    async def open(cls, url: str) -> RawClient:
-        transport, client = await ws_connect(cls, url)
-        client.transport = transport
-        await client.next(type="hello")
-        return client
-
-    def on_ws_frame(self, transport, frame) -> None:
-        if frame.msg_type == WSMsgType.TEXT:
-            self.frames.put_nowait(json.loads(frame.get_payload_as_bytes()))
-        elif frame.msg_type == WSMsgType.PONG:
-            self.pongs.put_nowait(frame.get_payload_as_bytes())
-        elif frame.msg_type == WSMsgType.CLOSE:
-            if not self.closed.done():
-                self.closed.set_result((frame.get_close_code(), frame.get_close_message()))
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-
-    def on_ws_disconnected(self, transport) -> None:
-        if not self.closed.done():
-            self.closed.set_result((None, None))
-
-    def send_json(self, obj: dict) -> None:
-        self.transport.send(WSMsgType.TEXT, json.dumps(obj).encode())
-
-    async def next(self, timeout: float = 10.0, **match) -> dict:
-        return await next_frame(self.frames, timeout, match)
-
-    async def close_info(self, timeout: float = 10.0) -> tuple[int, str]:
-        """The server's close code and reason (``None``s if it dropped without one)."""
-        code, reason = await asyncio.wait_for(asyncio.shield(self.closed), timeout)
-        return (int(code) if code is not None else None), (
-            reason.decode() if isinstance(reason, bytes) else reason
-        )
-
-    def close(self) -> None:
-        if not self.transport.is_disconnected:
-            self.transport.disconnect()
 
 
 class Bystander:

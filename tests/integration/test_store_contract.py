@@ -909,3 +909,55 @@ def test_apps_views_and_the_installations_secrets(backend):
     assert found[0] == found[1] and found[0].body == '{"type": "x"}' and found[0].closed
     assert missing == [None, None] and gone is None and kept is not None
     assert secrets == ["first", "first"]
+
+
+def test_deactivating_a_user_ends_their_sessions_and_phones_and_records_a_notice(backend):
+    from parley.notify.devices import Device
+    from parley.pipeline.accounts import ACTIVE, SESSIONS, STEP, notice
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            team = await d.create_team(Team("TACC", "Acme", "acme", 1))
+            user = User("UACC1", team.id, "leaver", "Leaver", False, None, None, 1)
+            other = User("UACC2", team.id, "stayer", "Stayer", False, None, None, 1)
+            await d.create_user(user, b"api")
+            await d.create_user(other, b"other-api")
+            await d.add_token(user.id, b"web1", None, session=True)
+            await d.add_token(user.id, b"web2", None, session=True)
+            await d.add_token(other.id, b"other-web", None, session=True)
+            await d.add_device(Device("apns", "phone", user.id, 1), 10)
+            await d.add_device(Device("apns", "other-phone", other.id, 1), 10)
+            keys = (
+                sorted(await d.token_keys(user.id)),
+                sorted(await d.token_keys(user.id, sessions=True)),
+            )
+            await d.set_deleted(user.id, True, notice(user.id, ACTIVE, 5))
+            gone = await d.user(user.id)
+            callers = [await d.caller_by_token(k) for k in (b"api", b"web1", b"other-web")]
+            devices = await d.devices([user.id, other.id])
+            await d.set_deleted(user.id, False, notice(user.id, ACTIVE, 6))
+            back = await d.user(user.id)
+            ended = await d.end_sessions(other.id, notice(other.id, SESSIONS, 7))
+            ended_again = await d.end_sessions(other.id, notice(other.id, SESSIONS, 8))
+            waiting = await d.waiting(STEP, "", "", 10)
+            return keys, gone, callers, devices, back, ended, ended_again, waiting
+        finally:
+            await d.close()
+
+    keys, gone, callers, devices, back, ended, ended_again, waiting = asyncio.run(go())
+    assert keys == ([b"api", b"web1", b"web2"], [b"web1", b"web2"])
+    assert gone.deleted and not back.deleted
+    api, web, other_web = callers
+    # the API token is kept (refused while deactivated: the user is), the sessions are not
+    assert not api.revoked and api.user.deleted and web.revoked and not other_web.revoked
+    assert [x.token for x in devices] == ["other-phone"]
+    assert (ended, ended_again) == (1, 0)
+    assert [r.item for r in waiting] == [
+        "UACC1/active/5",
+        "UACC1/active/6",
+        "UACC2/sessions/7",
+        "UACC2/sessions/8",
+    ]
+    assert all(r.next_at == int(r.item.rsplit("/", 1)[1]) for r in waiting)

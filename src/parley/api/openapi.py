@@ -67,6 +67,17 @@ _STEP = {"type": "string", "enum": ["index", "push"]}
 _TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
 
 
+#: The user an ``admin.users.*`` method acts on, and (where Slack asks) their workspace.
+_USER_ID = Arg("user_id", {"type": "string", "maxLength": 64}, "User id (`U…`).", required=True)
+_ADMIN_USER = (
+    Arg(
+        "team_id",
+        {"type": "string", "maxLength": 64},
+        "The caller's workspace (`team_not_found` for another).",
+        required=True,
+    ),
+    _USER_ID,
+)
 #: Which dead letters ``admin.dlq.replay`` and ``admin.dlq.purge`` act on.
 _DLQ_CHOICE = (
     Arg("step", _STEP, "Their step.", required=True),
@@ -1151,6 +1162,33 @@ METHODS: tuple[MethodDoc, ...] = (
         args=_DLQ_CHOICE,
         result={"purged": _INT},
         always=("purged",),
+    ),
+    MethodDoc(
+        "admin.users.remove",
+        "Slack's operator method (scope `admin.users:write`): deactivates a user of the "
+        "caller's workspace. Their tokens answer `account_inactive`, their web sessions are "
+        "ended, their WebSockets closed and their phones' registrations dropped, on every "
+        "node before the answer; the team hears `user_change` with `deleted: true`. Their "
+        "channels and messages stay.",
+        args=_ADMIN_USER,
+    ),
+    MethodDoc(
+        "admin.users.assign",
+        "Slack's operator method (scope `admin.users:write`): makes a deactivated user of "
+        "the caller's workspace active again (their API tokens work again; they sign in "
+        "anew); the team hears `user_change` with `deleted: false`.",
+        args=_ADMIN_USER,
+    ),
+    MethodDoc(
+        "admin.users.session.reset",
+        "Slack's operator method (scope `admin.users:write`): signs a user of the caller's "
+        "workspace out of the web client everywhere (their sessions revoked, the WebSockets "
+        "those opened closed); their API tokens stay.",
+        args=(
+            _USER_ID,
+            Arg("mobile_only", _BOOL, "Accepted; Parley's phones hold no session."),
+            Arg("web_only", _BOOL, "Accepted; every session Parley has is the web client's."),
+        ),
     ),
     MethodDoc(
         "users.list",

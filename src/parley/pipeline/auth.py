@@ -127,10 +127,19 @@ class Authenticator:
         (in that order: a read racing the revocation cannot cache the token again)."""
         key = hash_token(token)
         revoked = await self._directory.revoke_token(key)
-        self._evict(key)
-        self._tell(key.hex())
-        await self._evictions.announce(TOPIC, key.hex())
+        await self.forget([key])
         return revoked
+
+    async def forget(self, keys: list[bytes]) -> None:
+        """Forgets the tokens whose keys are ``keys`` here and on every node, once the
+        directory holds what they now are (revoked, or their user deactivated or active
+        again): a cached copy is dropped, and the WebSockets they opened are closed
+        (:meth:`on_revoked`)."""
+        for key in keys:
+            self._evict(key)
+            self._tell(key.hex())
+        for key in keys:
+            await self._evictions.announce(TOPIC, key.hex())
 
     def _evict(self, key: bytes) -> None:
         self._generation += 1

@@ -22,6 +22,7 @@ from parley.storage.models import Channel
 ALL = frozenset(
     {
         "admin:dlq",
+        "admin.users:write",
         "bookmarks:read",
         "bookmarks:write",
         "channels:history",
@@ -64,8 +65,10 @@ ALL = frozenset(
 )
 
 #: Operators' scopes: never a default, granted only with ``--scopes`` (``admin:dlq``:
-#: the dead letters of the whole installation, ``admin.dlq.*``).
-ADMIN = frozenset({"admin:dlq"})
+#: the dead letters of the whole installation, ``admin.dlq.*``; ``admin.users:write``,
+#: Slack's: deactivating and reactivating the workspace's people, ending their
+#: sessions, ``admin.users.*``).
+ADMIN = frozenset({"admin:dlq", "admin.users:write"})
 
 #: An app-level token's scope (``apps.connections.open``: Socket Mode); never a default:
 #: ``parley user create --bot --app-token`` issues such a token beside the bot's.
@@ -153,6 +156,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "admin.dlq.info": ("admin:dlq",),
     "admin.dlq.replay": ("admin:dlq",),
     "admin.dlq.purge": ("admin:dlq",),
+    "admin.users.remove": ("admin.users:write",),
+    "admin.users.assign": ("admin.users:write",),
+    "admin.users.session.reset": ("admin.users:write",),
     "team.info": ("team:read",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),

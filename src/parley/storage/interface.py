@@ -16,6 +16,7 @@ from parley.notify.devices import Device
 from parley.notify.dnd import Dnd
 from parley.notify.payloads import Notice
 from parley.notify.prefs import Prefs
+from parley.resilience.retries import Retry
 from parley.storage.models import (
     AppCommand,
     AppShortcut,
@@ -60,8 +61,28 @@ class Directory(Protocol):
         """Every live user called ``name``, with its workspace and password hash."""
         ...
 
-    async def add_token(self, user_id: str, token_hash: bytes, scopes: str | None) -> None:
-        """A new token for ``user_id`` (``scopes`` ``None``: the defaults of its kind)."""
+    async def add_token(
+        self, user_id: str, token_hash: bytes, scopes: str | None, *, session: bool = False
+    ) -> None:
+        """A new token for ``user_id`` (``scopes`` ``None``: the defaults of its kind);
+        ``session``: made by signing in to the web client."""
+        ...
+
+    async def set_deleted(self, user_id: str, deleted: bool, notice: Retry) -> None:
+        """Deactivates the user (``deleted``: their web sessions revoked, their phones'
+        registrations dropped; their other tokens kept but refused while deactivated) or
+        makes them active again, and records ``notice`` (a retry record,
+        :mod:`parley.pipeline.accounts`), all in one transaction."""
+        ...
+
+    async def end_sessions(self, user_id: str, notice: Retry) -> int:
+        """Revokes the user's web sessions and records ``notice``, in one transaction; how
+        many sessions were live."""
+        ...
+
+    async def token_keys(self, user_id: str, *, sessions: bool = False) -> list[bytes]:
+        """The keys (SHA-256) of the user's tokens, revoked or not (``sessions``: of their
+        web sessions only)."""
         ...
 
     async def user(self, user_id: str) -> User | None: ...

@@ -151,7 +151,7 @@ class Sessions:
         if user is None or team is None or not ok or stored is None:
             return _json(401, {"ok": False, "error": "invalid_credentials"})
         token = new_token(False)
-        await self._directory.add_token(user.id, hash_token(token), None)
+        await self._directory.add_token(user.id, hash_token(token), None, session=True)
         return _json(
             200,
             {

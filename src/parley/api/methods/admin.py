@@ -1,7 +1,12 @@
-"""Parley's operator methods: the dead letters of the installation (``admin.dlq.list``,
+"""Operator methods. Parley's: the dead letters of the installation (``admin.dlq.list``,
 ``admin.dlq.info``, ``admin.dlq.replay``, ``admin.dlq.purge``), what ``parley dlq`` does
-from the command line. They need the ``admin:dlq`` scope, which no token has by default:
-an operator grants it with ``parley user create --scopes admin:dlq,...``."""
+from the command line, with the ``admin:dlq`` scope. Slack's, for the people of the
+caller's own workspace, with ``admin.users:write`` (what ``parley user deactivate``,
+``reactivate`` and ``password`` do from the command line): ``admin.users.remove``
+deactivates a user, ``admin.users.assign`` makes them active again,
+``admin.users.session.reset`` signs them out of the web client
+(:mod:`parley.pipeline.accounts`). No token has these scopes by default: an operator
+grants them with ``parley user create --scopes admin:dlq,admin.users:write,...``."""
 
 from __future__ import annotations
 
@@ -71,6 +76,40 @@ def register(api: Api, svc: Services) -> None:
         assert step is not None
         return {"purged": await retries.purge(step, _items(args))}
 
+    async def member(ctx: Ctx, args: Args, *, team: bool) -> str:
+        """The ``user_id`` argument's user, one of the caller's workspace (``team``: which
+        ``team_id`` must name too, as Slack's methods ask)."""
+        if team:
+            team_id = args.str("team_id", required=True, max_len=64)
+            if team_id != ctx.user.team_id:
+                raise ApiError(Code.TEAM_NOT_FOUND)
+        user_id = args.str("user_id", required=True, max_len=64)
+        assert user_id is not None
+        user = await svc.directory.user(user_id)
+        if user is None or user.team_id != ctx.user.team_id:
+            raise ApiError(Code.USER_NOT_FOUND)
+        return user_id
+
+    async def users_remove(ctx: Ctx, args: Args) -> dict[str, Any]:
+        assert svc.accounts is not None
+        await svc.accounts.set_active(await member(ctx, args, team=True), False)
+        return {}
+
+    async def users_assign(ctx: Ctx, args: Args) -> dict[str, Any]:
+        assert svc.accounts is not None
+        await svc.accounts.set_active(await member(ctx, args, team=True), True)
+        return {}
+
+    async def users_session_reset(ctx: Ctx, args: Args) -> dict[str, Any]:
+        assert svc.accounts is not None
+        args.bool("mobile_only")  # Parley's phones hold no session: they get pushes only
+        args.bool("web_only")
+        await svc.accounts.end_sessions(await member(ctx, args, team=False))
+        return {}
+
+    api.add("admin.users.remove", users_remove)
+    api.add("admin.users.assign", users_assign)
+    api.add("admin.users.session.reset", users_session_reset)
     api.add("admin.dlq.list", dlq_list, read=True)
     api.add("admin.dlq.info", dlq_info, read=True)
     api.add("admin.dlq.replay", dlq_replay)

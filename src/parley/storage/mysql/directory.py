@@ -32,6 +32,7 @@ from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
+from parley.storage import account_rows as accounts
 from parley.storage.app_rows import (
     COMMAND_COLUMNS,
     PINS_QUERY,
@@ -168,11 +169,17 @@ async def op_revoke_token(cur: Any, _state: object, token_hash: bytes) -> bool:
 
 
 async def op_add_token(
-    cur: Any, _state: object, user_id: str, token_hash: bytes, now: int, scopes: str | None = None
+    cur: Any,
+    _state: object,
+    user_id: str,
+    token_hash: bytes,
+    now: int,
+    scopes: str | None = None,
+    session: bool = False,
 ) -> None:
     await cur.execute(
-        "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (%s, %s, %s, %s)",
-        (token_hash, user_id, now, scopes),
+        "INSERT INTO tokens (hash, user_id, created, scopes, session) VALUES (%s, %s, %s, %s, %s)",
+        (token_hash, user_id, now, scopes, int(session)),
     )
 
 
@@ -323,6 +330,30 @@ async def op_use_command_response(
 
 async def op_set_password(cur: Any, _state: object, user_id: str, stored: str) -> None:
     await cur.execute("UPDATE users SET password = %s WHERE id = %s", (stored, user_id))
+
+
+async def op_set_deleted(
+    cur: Any, _state: object, user_id: str, deleted: bool, notice: Retry
+) -> None:
+    """As :func:`parley.storage.sqlite.directory.op_set_deleted`."""
+    await cur.execute(accounts.SET_DELETED.format(p="%s"), (int(deleted), user_id))
+    if deleted:
+        await cur.execute(accounts.END_SESSIONS.format(p="%s"), (user_id,))
+        await cur.execute(accounts.FORGET_DEVICES.format(p="%s"), (user_id,))
+    await op_retry_later(cur, _state, notice)
+
+
+async def op_end_sessions(cur: Any, _state: object, user_id: str, notice: Retry) -> int:
+    await cur.execute(accounts.END_SESSIONS.format(p="%s"), (user_id,))
+    ended = cur.rowcount
+    await op_retry_later(cur, _state, notice)
+    return ended
+
+
+async def q_token_keys(cur: Any, user_id: str, sessions: bool) -> list[bytes]:
+    sql = accounts.SESSION_KEYS if sessions else accounts.TOKEN_KEYS
+    await cur.execute(sql.format(p="%s"), (user_id,))
+    return [bytes(r[0]) for r in await cur.fetchall()]
 
 
 async def op_create_channel(cur: Any, _state: object, ch: Channel) -> Channel:
@@ -858,8 +889,19 @@ class MysqlDirectory:
     async def logins(self, name: str) -> list[tuple[User, Team, str | None]]:
         return await self._read(q_logins, name)
 
-    async def add_token(self, user_id: str, token_hash: bytes, scopes: str | None) -> None:
-        await self._write(op_add_token, user_id, token_hash, wall_us(), scopes)
+    async def add_token(
+        self, user_id: str, token_hash: bytes, scopes: str | None, *, session: bool = False
+    ) -> None:
+        await self._write(op_add_token, user_id, token_hash, wall_us(), scopes, session)
+
+    async def set_deleted(self, user_id: str, deleted: bool, notice: Retry) -> None:
+        await self._write(op_set_deleted, user_id, deleted, notice)
+
+    async def end_sessions(self, user_id: str, notice: Retry) -> int:
+        return await self._write(op_end_sessions, user_id, notice)
+
+    async def token_keys(self, user_id: str, *, sessions: bool = False) -> list[bytes]:
+        return await self._read(q_token_keys, user_id, sessions)
 
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)

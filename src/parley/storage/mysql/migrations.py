@@ -236,6 +236,8 @@ DIRECTORY: list[list[str]] = [
             INDEX bookmarks_channel (channel_id, created)
         ) {options}"""
     ],
+    # v23: which tokens are web sessions (signing in)
+    ["ALTER TABLE tokens ADD COLUMN IF NOT EXISTS session TINYINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

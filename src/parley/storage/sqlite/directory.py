@@ -23,6 +23,7 @@ from parley.notify.payloads import Notice, decode_notices, encode_notice
 from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
+from parley.storage import account_rows as accounts
 from parley.storage.app_rows import (
     COMMAND_COLUMNS,
     PINS_QUERY,
@@ -406,8 +407,19 @@ class SqliteDirectory:
     async def logins(self, name: str) -> list[tuple[User, Team, str | None]]:
         return await self._read(q_logins, name)
 
-    async def add_token(self, user_id: str, token_hash: bytes, scopes: str | None) -> None:
-        await self._writer.submit(op_add_token, user_id, token_hash, wall_us(), scopes)
+    async def add_token(
+        self, user_id: str, token_hash: bytes, scopes: str | None, *, session: bool = False
+    ) -> None:
+        await self._writer.submit(op_add_token, user_id, token_hash, wall_us(), scopes, session)
+
+    async def set_deleted(self, user_id: str, deleted: bool, notice: Retry) -> None:
+        await self._writer.submit(op_set_deleted, user_id, deleted, notice)
+
+    async def end_sessions(self, user_id: str, notice: Retry) -> int:
+        return await self._writer.submit(op_end_sessions, user_id, notice)
+
+    async def token_keys(self, user_id: str, *, sessions: bool = False) -> list[bytes]:
+        return await self._read(q_token_keys, user_id, sessions)
 
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)
@@ -1047,6 +1059,30 @@ def op_set_password(conn: sqlite3.Connection, _state: object, user_id: str, stor
     conn.execute("UPDATE users SET password = ? WHERE id = ?", (stored, user_id))
 
 
+def op_set_deleted(
+    conn: sqlite3.Connection, _state: object, user_id: str, deleted: bool, notice: Retry
+) -> None:
+    """Deactivates the user (their web sessions revoked, their phones forgotten) or makes
+    them active again, and records ``notice`` for the nodes, in one transaction."""
+    conn.execute(accounts.SET_DELETED.format(p="?"), (int(deleted), user_id))
+    if deleted:
+        conn.execute(accounts.END_SESSIONS.format(p="?"), (user_id,))
+        conn.execute(accounts.FORGET_DEVICES.format(p="?"), (user_id,))
+    op_retry_later(conn, _state, notice)
+
+
+def op_end_sessions(conn: sqlite3.Connection, _state: object, user_id: str, notice: Retry) -> int:
+    """Revokes the user's web sessions and records ``notice``; how many were live."""
+    ended = conn.execute(accounts.END_SESSIONS.format(p="?"), (user_id,)).rowcount
+    op_retry_later(conn, _state, notice)
+    return ended
+
+
+def q_token_keys(conn: sqlite3.Connection, user_id: str, sessions: bool) -> list[bytes]:
+    sql = accounts.SESSION_KEYS if sessions else accounts.TOKEN_KEYS
+    return [r[0] for r in conn.execute(sql.format(p="?"), (user_id,)).fetchall()]
+
+
 def q_logins(conn: sqlite3.Connection, name: str) -> list[tuple[User, Team, str | None]]:
     """Every live user called ``name`` (one per workspace), its workspace and password."""
     cols = ", ".join("u." + c.strip() for c in _USER_COLS.split(","))
@@ -1066,10 +1102,11 @@ def op_add_token(
     token_hash: bytes,
     now: int,
     scopes: str | None = None,
+    session: bool = False,
 ) -> None:
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (?, ?, ?, ?)",
-        (token_hash, user_id, now, scopes),
+        "INSERT INTO tokens (hash, user_id, created, scopes, session) VALUES (?, ?, ?, ?, ?)",
+        (token_hash, user_id, now, scopes, int(session)),
     )
 
 

@@ -208,6 +208,11 @@ DIRECTORY = [
     );
     CREATE INDEX bookmarks_channel ON bookmarks (channel_id, created);
     """,
+    # v23: which tokens are web sessions (signing in), so deactivating a user or
+    # admin.users.session.reset ends those and leaves their API tokens be
+    """
+    ALTER TABLE tokens ADD COLUMN session INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

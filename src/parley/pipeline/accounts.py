@@ -1,0 +1,130 @@
+"""People's accounts: deactivating a user, making them active again, and ending their web
+sessions, whether asked of a node (``admin.users.*``) or written to the directory by
+``parley user`` in another process.
+
+Each change is one directory transaction that also records a *notice*, a record of the
+durable retry table (:mod:`parley.resilience`), step :data:`STEP`, item
+``<user id>/<kind>/<time>`` (one for each change, so a change made while an earlier one's
+notice is being applied never has its own forgotten), due at once. Applying a notice
+makes the change take effect on every node: the user's tokens are dropped from every
+token cache (so the next request reads them again: ``account_inactive`` while
+deactivated; ``token_revoked`` for a session ended), the WebSockets they opened are
+closed, and, for ``active``, the team hears
+``user_change`` with the user as they now are (``deleted`` true or false). The node that
+made the change applies its notice before it answers; a worker's loop
+(:meth:`Accounts.start`, on nodes that run workers) claims and applies the rest, so a
+change made by the command line takes effect within :attr:`Accounts.interval` seconds.
+A notice is applied at least once: applying it twice only says the same again.
+
+A deactivated user keeps their channels, messages and API tokens (refused until they
+are active again); their web sessions are ended and their phones' registrations
+dropped, so they sign in again and register their phones again once reactivated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from parley.bus.interface import EventBus
+from parley.pipeline import events
+from parley.pipeline.auth import Authenticator
+from parley.resilience.retries import Retry
+from parley.resilience.store import RetryStore
+from parley.storage.interface import Directory
+from parley.tasks import cancel_all, every
+
+log = logging.getLogger(__name__)
+
+#: The retry table's step that holds notices.
+STEP = "account"
+#: A notice's kinds: the user deactivated or active again; their web sessions ended.
+ACTIVE, SESSIONS = "active", "sessions"
+#: Notices claimed per look, and how long a claim holds one.
+BATCH = 100
+LEASE_US = 30 * 1_000_000
+
+
+def notice(user_id: str, kind: str, now: int) -> Retry:
+    """The notice of a change of ``kind`` to ``user_id``'s account, due at ``now``."""
+    return Retry(STEP, f"{user_id}/{kind}/{now}", b"", 0, now, (), now)
+
+
+class Accounts:
+    """Changes accounts (any node with the Web API) and applies the notices of changes
+    (:meth:`start`, on worker nodes). ``clock_us`` gives the wall clock in Unix
+    microseconds."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        retries: RetryStore,
+        auth: Authenticator,
+        bus: EventBus,
+        *,
+        clock_us: Callable[[], int],
+        interval: float = 1.0,
+    ) -> None:
+        self._directory = directory
+        self._retries = retries
+        self._auth = auth
+        self._bus = bus
+        self._clock_us = clock_us
+        self.interval = interval
+        self._task: asyncio.Task | None = None
+
+    async def set_active(self, user_id: str, active: bool) -> None:
+        """Deactivates ``user_id`` (``active`` false) or makes them active again; in
+        effect on every node when it returns. The caller has checked that the user
+        exists and that it may change them."""
+        now = self._clock_us()
+        await self._directory.set_deleted(user_id, not active, notice(user_id, ACTIVE, now))
+        await self.apply_due()
+
+    async def end_sessions(self, user_id: str) -> int:
+        """Signs ``user_id`` out of the web client everywhere (their sessions revoked,
+        the WebSockets those opened closed); how many sessions were live."""
+        now = self._clock_us()
+        ended = await self._directory.end_sessions(user_id, notice(user_id, SESSIONS, now))
+        await self.apply_due()
+        return ended
+
+    # -- applying notices -----------------------------------------------------------------
+
+    def start(self) -> None:
+        looking = every(self.interval, self._apply_all_due, "accounts: applying changes")
+        self._task = asyncio.get_running_loop().create_task(looking, name="accounts")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel_all([self._task])
+            self._task = None
+
+    async def _apply_all_due(self) -> None:
+        while await self.apply_due() == BATCH:
+            pass  # more were due than one batch holds
+
+    async def apply_due(self) -> int:
+        """Applies the notices due now, each claimed first; how many there were. One
+        that fails stays claimed until its lease ends, then is due again."""
+        now = self._clock_us()
+        due = await self._retries.claim_due(STEP, now, BATCH, now + LEASE_US)
+        for record in due:
+            try:
+                user_id, kind, _ = record.item.split("/", 2)
+                await self._apply(user_id, kind)
+            except Exception:
+                log.exception("applying notice %s failed; it is tried again", record.item)
+                continue
+            await self._retries.retry_done(STEP, record.item)
+        return len(due)
+
+    async def _apply(self, user_id: str, kind: str) -> None:
+        keys = await self._directory.token_keys(user_id, sessions=kind == SESSIONS)
+        await self._auth.forget(keys)
+        if kind != ACTIVE:
+            return
+        user = await self._directory.user(user_id)
+        if user is not None:
+            self._bus.publish(events.user_change(user, self._clock_us()))
