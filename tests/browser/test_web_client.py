@@ -1002,6 +1002,33 @@ def test_a_status_shows_in_the_people_list_as_it_is_set(browser, world):
     assert bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_deactivated_person_is_signed_out_and_leaves_the_people_list(browser, world):
+    """An operator deactivates bob (``admin.users.remove``): bob's page goes back to
+    signing in, and his password no longer signs him in; alice's people list drops him.
+    Reactivated, he signs in again and is listed again."""
+    srv, _general, alice_creds, bob_creds = world
+    operator = srv.user("operator", scopes="admin.users:write")
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    cb, bob = sign_in(browser, srv.url, "bob")
+    alice.wait_for_selector(f"#people li[data-user={bob_creds.user_id}]")
+    srv.client(operator.token).admin_users_remove(
+        team_id=alice_creds.team_id, user_id=bob_creds.user_id
+    )
+    bob.wait_for_selector("#signin:not([hidden])")
+    alice.wait_for_selector(f"#people li[data-user={bob_creds.user_id}]", state="detached")
+    bob.fill("input[name=username]", "bob")
+    bob.fill("input[name=password]", PASSWORD)
+    bob.click("button[type=submit]")
+    bob.wait_for_selector("#signin-error:has-text('Wrong username or password.')")
+    srv.client(operator.token).admin_users_assign(
+        team_id=alice_creds.team_id, user_id=bob_creds.user_id
+    )
+    alice.wait_for_selector(f"#people li[data-user={bob_creds.user_id}]")
+    cb.close()
+    sign_in(browser, srv.url, "bob")
+    assert alice.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_status_a_topic_and_an_invitation_set_from_the_page(browser, world):
     """bob sets his status by clicking his name, and alice sees it; alice sets
     #general's topic, shown to both; she makes a channel and invites bob by name, and

@@ -1779,7 +1779,7 @@ async function openSocket() {
   try {
     ({ url } = await api("rtm.connect", { resume }));
   } catch (err) {
-    if (err.code === "not_authed" || err.code === "invalid_auth" || err.code === "token_revoked") {
+    if (["not_authed", "invalid_auth", "token_revoked", "account_inactive"].includes(err.code)) {
       return showSignin();
     }
     return reconnectLater();
