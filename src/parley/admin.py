@@ -8,10 +8,14 @@ of a server process (worker ids 0-1022).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import re
 import secrets
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from parley.config import Settings
@@ -23,6 +27,7 @@ from parley.pipeline.accounts import ACTIVE, SESSIONS, notice
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
 from parley.storage.models import AppCommand, AppShortcut, Channel, EventApp, Team, User
+from parley.storage.sqlite import backup as sqlite_backup
 from parley.storage.sqlite import directory as sqlite_directory
 
 ADMIN_WORKER = 1023
@@ -221,6 +226,67 @@ def list_users(settings: Settings, team_id: str | None) -> list[User]:
         found.extend(page.rows)
         if not page.has_more:
             return found
+
+
+def backup(settings: Settings, where: str, *, restore: bool) -> dict:
+    """``parley backup DEST`` (``restore``: ``parley restore SRC``) of the embedded data
+    dir (:mod:`parley.storage.sqlite.backup`): what was copied."""
+    if settings.shard_urls:
+        raise AdminError(
+            "the data is in MariaDB (PARLEY_SHARDS): back each database up with "
+            "mariadb-dump --single-transaction or mariabackup"
+        )
+    data_dir, other = Path(settings.data_dir), Path(where)
+    try:
+        if restore:
+            manifest = sqlite_backup.restore(other, data_dir)
+        else:
+            manifest = sqlite_backup.backup(data_dir, other)
+    except (sqlite_backup.BackupError, OSError, sqlite3.Error) as exc:
+        raise AdminError(str(exc)) from exc
+    return {
+        "restored" if restore else "backup": str(other.resolve()),
+        "data_dir": str(data_dir.resolve()),
+        "created": manifest["created"],
+        "files": [f["name"] for f in manifest["files"]],
+        "bytes": sum(f["bytes"] for f in manifest["files"]),
+    }
+
+
+def import_slack(settings: Settings, path: str, team_id: str | None) -> dict:
+    """``parley import slack EXPORT.zip``: Slack's export written into the workspace
+    (:mod:`parley.importer`), then the search index rebuilt; what was done. The server
+    must be stopped: on embedded defaults the store holds the data dir's lock meanwhile."""
+    from parley.importer import export as slack_export
+
+    try:
+        export = slack_export.read(path)
+    except slack_export.ExportError as exc:
+        raise AdminError(str(exc)) from exc
+    team = resolve_workspace(settings, team_id)
+    # the store takes the data dir's lock: ConfigError, naming the server, when one runs
+    report = asyncio.run(_load(settings, export, team))
+    return {"team_id": team.id, **dataclasses.asdict(report)}
+
+
+async def _load(settings: Settings, export, team: Team):
+    from parley.app import open_search, open_storage
+    from parley.importer.load import ImportClock, Loader
+    from parley.search.indexer import rebuild
+
+    clock = ImportClock(wall_us)
+    directory, store = await open_storage(settings, clock_us=clock)
+    try:
+        report = await Loader(directory, store, team, clock, _ids, wall_us).load(export)
+        index = await open_search(settings, store)
+        try:
+            await rebuild(store, index)
+        finally:
+            await index.close()
+        return report
+    finally:
+        await store.close()
+        await directory.close()
 
 
 def _scopes(text: str | None) -> str | None:

@@ -478,13 +478,16 @@ async def open_search(settings: Settings, store: MessageStore) -> SearchIndex:
     return index
 
 
-async def open_storage(settings: Settings) -> tuple[Directory, MessageStore]:
+async def open_storage(
+    settings: Settings, *, clock_us: Callable[[], int] = wall_us
+) -> tuple[Directory, MessageStore]:
     """The MySQL shards of ``PARLEY_SHARDS`` when it names any, else the SQLite data dir;
-    created and migrated as needed, their shard count checked against the recorded one."""
+    created and migrated as needed, their shard count checked against the recorded one.
+    ``clock_us``: the store's clock (an import sets it to each message's time)."""
     if settings.shard_urls:
         from parley.storage.mysql.open import open_storage as open_mysql
 
-        return await open_mysql(settings)
+        return await open_mysql(settings, clock_us=clock_us)
     directory = SqliteDirectory(settings)
     await directory.start()
     shards = await directory.shard_count(settings.shards)
@@ -494,7 +497,7 @@ async def open_storage(settings: Settings) -> tuple[Directory, MessageStore]:
             f"{settings.data_dir} was created with {shards} shards; it cannot be opened with "
             f"{settings.shards} (changing the shard count would strand messages)"
         )
-    store = SqliteMessageStore(settings, shards)
+    store = SqliteMessageStore(settings, shards, clock_us=clock_us)
     try:
         await store.start()
     except BaseException:

@@ -212,6 +212,22 @@ def _parser() -> argparse.ArgumentParser:
         cmd = alerts_sub.add_parser(action, help=f"{what} an alert's PagerDuty incident")
         cmd.add_argument("alert", help="the alert's name (ParleyCircuitBreakerOpen...)")
         cmd.add_argument("--node", help="the node it fired on: <role>-<worker id>")
+    imp = sub.add_parser("import", help="bring a workspace's history from elsewhere")
+    imp_sub = imp.add_subparsers(dest="action", required=True)
+    i_slack = imp_sub.add_parser(
+        "slack", help="Slack's workspace export (a ZIP), with the server stopped"
+    )
+    i_slack.add_argument("export", help="the ZIP Slack's Import/Export Data gives")
+    i_slack.add_argument("--team", help="workspace id (optional when there is one)")
+    data_dir(i_slack)
+    b_up = sub.add_parser(
+        "backup", help="copy the data dir's databases into a new directory, while it serves"
+    )
+    b_up.add_argument("dest", help="a new (or empty) directory")
+    data_dir(b_up)
+    b_in = sub.add_parser("restore", help="check a backup and copy it into an empty data dir")
+    b_in.add_argument("src", help="a directory `parley backup` made")
+    data_dir(b_in)
     dlq = sub.add_parser("dlq", help="dead letters of the delivery steps (docs/operations.md)")
     dlq_sub = dlq.add_subparsers(dest="action", required=True)
     d_list = dlq_sub.add_parser("list", help="the dead letters, a JSON line each")
@@ -392,6 +408,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(asyncio.run(_reindex(settings)))
         elif args.command == "dlq":
             _dlq(settings, args)
+        elif args.command == "import":
+            _emit(admin.import_slack(settings, args.export, args.team))
+        elif args.command in ("backup", "restore"):
+            _emit(
+                admin.backup(settings, args.dest, restore=False)
+                if args.command == "backup"
+                else admin.backup(settings, args.src, restore=True)
+            )
         elif args.command == "alerts":
             _emit({"sent": asyncio.run(_page(settings, args))})
         return 0

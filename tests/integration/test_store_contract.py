@@ -961,3 +961,25 @@ def test_deactivating_a_user_ends_their_sessions_and_phones_and_records_a_notice
         "UACC2/sessions/8",
     ]
     assert all(r.next_at == int(r.item.rsplit("/", 1)[1]) for r in waiting)
+
+
+def test_users_and_channels_are_found_by_name_in_their_workspace(backend):
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            for team in ("TN1", "TN2"):
+                await d.create_team(Team(team, team, team.lower(), 1))
+            await d.create_user(User("UN1", "TN1", "sam", "Sam", False, None, None, 1), b"n1")
+            await d.create_channel(Channel("CN1", "TN1", "plans", False, "UN1", 1))
+            return [
+                await d.user_by_name("TN1", "sam"),
+                await d.user_by_name("TN2", "sam"),
+                await d.channel_by_name("TN1", "plans"),
+                await d.channel_by_name("TN2", "plans"),
+            ]
+        finally:
+            await d.close()
+
+    sam, elsewhere, plans, other = asyncio.run(go())
+    assert sam.id == "UN1" and plans.id == "CN1" and elsewhere is None and other is None

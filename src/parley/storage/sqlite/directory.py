@@ -421,6 +421,12 @@ class SqliteDirectory:
     async def token_keys(self, user_id: str, *, sessions: bool = False) -> list[bytes]:
         return await self._read(q_token_keys, user_id, sessions)
 
+    async def user_by_name(self, team_id: str, name: str) -> User | None:
+        return await self._read(q_user_by_name, team_id, name)
+
+    async def channel_by_name(self, team_id: str, name: str) -> Channel | None:
+        return await self._read(q_channel_by_name, team_id, name)
+
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)
 

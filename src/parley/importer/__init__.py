@@ -1,0 +1,2 @@
+"""Bringing a workspace from elsewhere into Parley: Slack's export (:mod:`.export`,
+read; :mod:`.load`, written)."""
