@@ -255,9 +255,9 @@ def backup(settings: Settings, where: str, *, restore: bool) -> dict:
 
 def import_slack(settings: Settings, path: str, team_id: str | None) -> dict:
     """``parley import slack EXPORT.zip``: Slack's export written into the workspace
-    (:mod:`parley.importer`), then the search index rebuilt; what was done. The server
+    (:mod:`parley.slackexport`), then the search index rebuilt; what was done. The server
     must be stopped: on embedded defaults the store holds the data dir's lock meanwhile."""
-    from parley.importer import export as slack_export
+    from parley.slackexport import read as slack_export
 
     try:
         export = slack_export.read(path)
@@ -269,10 +269,31 @@ def import_slack(settings: Settings, path: str, team_id: str | None) -> dict:
     return {"team_id": team.id, **dataclasses.asdict(report)}
 
 
+def export_slack(settings: Settings, path: str, team_id: str | None) -> dict:
+    """``parley export slack OUT.zip``: the workspace as Slack's workspace export
+    (:mod:`parley.slackexport.write`); what was written. The server must be stopped (or
+    ``settings`` name a backup's copy): the store holds the data dir's lock."""
+    team = resolve_workspace(settings, team_id)
+    written = asyncio.run(_write(settings, team, Path(path)))
+    return {"team_id": team.id, "export": str(Path(path).resolve()), **dataclasses.asdict(written)}
+
+
+async def _write(settings: Settings, team: Team, path: Path):
+    from parley.app import open_storage
+    from parley.slackexport.write import write
+
+    directory, store = await open_storage(settings)
+    try:
+        return await write(directory, store, team, path)
+    finally:
+        await store.close()
+        await directory.close()
+
+
 async def _load(settings: Settings, export, team: Team):
     from parley.app import open_search, open_storage
-    from parley.importer.load import ImportClock, Loader
     from parley.search.indexer import rebuild
+    from parley.slackexport.load import ImportClock, Loader
 
     clock = ImportClock(wall_us)
     directory, store = await open_storage(settings, clock_us=clock)

@@ -220,6 +220,15 @@ def _parser() -> argparse.ArgumentParser:
     i_slack.add_argument("export", help="the ZIP Slack's Import/Export Data gives")
     i_slack.add_argument("--team", help="workspace id (optional when there is one)")
     data_dir(i_slack)
+    exp = sub.add_parser("export", help="write a workspace's history for elsewhere")
+    exp_sub = exp.add_subparsers(dest="action", required=True)
+    e_slack = exp_sub.add_parser(
+        "slack",
+        help="as Slack's workspace export (a ZIP), with the server stopped or from a backup",
+    )
+    e_slack.add_argument("out", help="the ZIP to write")
+    e_slack.add_argument("--team", help="workspace id (optional when there is one)")
+    data_dir(e_slack)
     b_up = sub.add_parser(
         "backup", help="copy the data dir's databases into a new directory, while it serves"
     )
@@ -408,6 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(asyncio.run(_reindex(settings)))
         elif args.command == "dlq":
             _dlq(settings, args)
+        elif args.command == "export":
+            _emit(admin.export_slack(settings, args.out, args.team))
         elif args.command == "import":
             _emit(admin.import_slack(settings, args.export, args.team))
         elif args.command in ("backup", "restore"):

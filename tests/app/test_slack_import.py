@@ -15,8 +15,8 @@ import pytest
 
 from parley import admin
 from parley.config import Settings
-from parley.importer import export as slack_export
-from parley.importer.load import channel_name, rewrite, user_name
+from parley.slackexport import read as slack_export
+from parley.slackexport.load import channel_name, rewrite, user_name
 from tests.helpers import error_of, server_in_thread
 
 DAY1, DAY2 = "1609459200", "1609545600"  # 2021-01-01 and 02, UTC
@@ -181,6 +181,61 @@ def texts(client, channel: str) -> list[tuple[str, str]]:
     return [(m["ts"], m["text"]) for m in reversed(history)]
 
 
+def assert_imported(a, b, ann_id: str, ben_id: str) -> dict[str, str]:
+    """What the export of :func:`export_zip` must be once imported, seen by ann (``a``)
+    and ben (``b``); the conversations by name."""
+    by_name = {
+        c["name"]: c["id"]
+        for c in a.conversations_list(types="public_channel,private_channel,mpim")["channels"]
+    }
+    general = by_name["general"]
+    info = a.conversations_info(channel=general)["channel"]
+    assert info["topic"]["value"] == "Company-wide"
+    shown = texts(a, general)
+    assert shown == [
+        (f"{DAY1}.000100", f"hello <@{ben_id}>"),
+        (f"{DAY1}.000300", "bye all"),
+        (f"{DAY1}.000400", "deployed v2"),
+        (f"{DAY1}.000500", "zap"),
+        (f"{DAY1}.000600", "(files: plan.pdf)"),
+        (f"{DAY2}.000001", f"see <#{by_name['old-stuff']}|old-stuff>"),
+        (f"{DAY2}.000002", "also here"),
+        (f"{DAY2}.000003", "waves"),
+    ]
+    top = a.conversations_replies(channel=general, ts=f"{DAY1}.000100")["messages"]
+    assert [m["text"] for m in top] == [f"hello <@{ben_id}>", "hi ann", "also here"]
+    history = {m["text"]: m for m in a.conversations_history(channel=general)["messages"]}
+    gone_id = history["bye all"]["user"]
+    (tada,) = top[0]["reactions"]
+    assert (tada["name"], tada["count"], set(tada["users"])) == (
+        "tada",
+        2,
+        {ben_id, gone_id},
+    )
+    assert history["waves"]["subtype"] == "me_message"
+    bot = a.users_info(user=history["deployed v2"]["user"])["user"]
+    assert bot["name"] == "deploybot" and bot["is_bot"] and history["deployed v2"]["bot_id"]
+    zapier = a.users_info(user=history["zap"]["user"])["user"]
+    assert zapier["name"] == "zapier" and zapier["deleted"] is True
+    gone = a.users_info(user=history["bye all"]["user"])["user"]
+    assert gone["deleted"] is True
+    assert a.conversations_info(channel=by_name["old-stuff"])["channel"]["is_archived"]
+    # the private boundary: ben is not in #secret
+    secret = by_name["secret"]
+    assert texts(a, secret) == [(f"{DAY1}.000001", "private words")]
+    assert error_of(b.conversations_history, channel=secret) == "channel_not_found"
+    assert "secret" not in {
+        c["name"] for c in b.conversations_list(types="public_channel,private_channel")["channels"]
+    }
+    assert a.search_messages(query="private")["messages"]["total"] == 1
+    assert b.search_messages(query="private")["messages"]["total"] == 0
+    # the direct message is the one conversations.open finds
+    dm = b.conversations_open(users=ann_id)["channel"]["id"]
+    assert texts(b, dm) == [(f"{DAY1}.000001", "psst")]
+    assert texts(a, by_name["mpdm-ann--ben-b--gone-1"]) == [(f"{DAY1}.000001", "group hi")]
+    return by_name
+
+
 def test_a_slack_export_is_imported_and_served(tmp_path):
     data = tmp_path / "data"
     settings = Settings.load({}, data_dir=data)
@@ -196,56 +251,8 @@ def test_a_slack_export_is_imported_and_served(tmp_path):
     ben = admin.issue_token(settings, ann.team_id, "ben.b")
     with server_in_thread(data, shards=1) as srv:
         a, b = srv.client(ann.token), srv.client(ben.token)
-        by_name = {
-            c["name"]: c["id"]
-            for c in a.conversations_list(types="public_channel,private_channel,mpim")["channels"]
-        }
+        by_name = assert_imported(a, b, ann.user_id, ben.user_id)
         general = by_name["general"]
-        info = a.conversations_info(channel=general)["channel"]
-        assert info["topic"]["value"] == "Company-wide"
-        shown = texts(a, general)
-        assert shown == [
-            (f"{DAY1}.000100", f"hello <@{ben.user_id}>"),
-            (f"{DAY1}.000300", "bye all"),
-            (f"{DAY1}.000400", "deployed v2"),
-            (f"{DAY1}.000500", "zap"),
-            (f"{DAY1}.000600", "(files: plan.pdf)"),
-            (f"{DAY2}.000001", f"see <#{by_name['old-stuff']}|old-stuff>"),
-            (f"{DAY2}.000002", "also here"),
-            (f"{DAY2}.000003", "waves"),
-        ]
-        top = a.conversations_replies(channel=general, ts=f"{DAY1}.000100")["messages"]
-        assert [m["text"] for m in top] == [f"hello <@{ben.user_id}>", "hi ann", "also here"]
-        history = {m["text"]: m for m in a.conversations_history(channel=general)["messages"]}
-        gone_id = history["bye all"]["user"]
-        (tada,) = top[0]["reactions"]
-        assert (tada["name"], tada["count"], set(tada["users"])) == (
-            "tada",
-            2,
-            {ben.user_id, gone_id},
-        )
-        assert history["waves"]["subtype"] == "me_message"
-        bot = a.users_info(user=history["deployed v2"]["user"])["user"]
-        assert bot["name"] == "deploybot" and bot["is_bot"] and history["deployed v2"]["bot_id"]
-        zapier = a.users_info(user=history["zap"]["user"])["user"]
-        assert zapier["name"] == "zapier" and zapier["deleted"] is True
-        gone = a.users_info(user=history["bye all"]["user"])["user"]
-        assert gone["deleted"] is True
-        assert a.conversations_info(channel=by_name["old-stuff"])["channel"]["is_archived"]
-        # the private boundary: ben is not in #secret
-        secret = by_name["secret"]
-        assert texts(a, secret) == [(f"{DAY1}.000001", "private words")]
-        assert error_of(b.conversations_history, channel=secret) == "channel_not_found"
-        assert "secret" not in {
-            c["name"]
-            for c in b.conversations_list(types="public_channel,private_channel")["channels"]
-        }
-        assert a.search_messages(query="private")["messages"]["total"] == 1
-        assert b.search_messages(query="private")["messages"]["total"] == 0
-        # the direct message is the one conversations.open finds
-        dm = b.conversations_open(users=ann.user_id)["channel"]["id"]
-        assert texts(b, dm) == [(f"{DAY1}.000001", "psst")]
-        assert texts(a, by_name["mpdm-ann--ben-b--gone-1"]) == [(f"{DAY1}.000001", "group hi")]
         # and the channel goes on from its history
         now_ts = a.chat_postMessage(channel=general, text="back on Parley")["ts"]
         assert texts(a, general)[-1] == (now_ts, "back on Parley") and float(now_ts) > float(DAY2)
@@ -292,3 +299,31 @@ def test_an_export_read_keeps_ts_order_and_drops_the_channels_own_messages(tmp_p
     ts = [m.ts for m in export.messages["C01GEN"]]
     assert ts == sorted(ts) and len(ts) == 9 and export.skipped == {"channel_join": 1}
     assert {c.kind for c in export.channels} == {"channel", "private", "im", "mpim"}
+
+
+def test_a_workspace_exported_as_slack_exports_imports_as_it_was(tmp_path):
+    """Imported, exported (``parley export slack``), imported into another data dir:
+    the same conversations, messages, ``ts``, threads, reactions and people."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    code, _ = parley(
+        "import", "slack", str(export_zip(tmp_path / "x.zip")), "--data-dir", str(first)
+    )
+    assert code == 0
+    code, wrote = parley("export", "slack", str(tmp_path / "out.zip"), "--data-dir", str(first))
+    assert code == 0 and (wrote["users"], wrote["channels"], wrote["messages"]) == (5, 5, 13)
+    read_back = slack_export.read(str(tmp_path / "out.zip"))
+    assert sorted(c.kind for c in read_back.channels) == [
+        "channel",
+        "channel",
+        "im",
+        "mpim",
+        "private",
+    ]
+    code, report = parley("import", "slack", str(tmp_path / "out.zip"), "--data-dir", str(second))
+    assert code == 0 and report["messages"] == 13 and report["reactions"] == 2, report
+    assert report["skipped"] == {}
+    settings = Settings.load({}, data_dir=second)
+    team = admin.resolve_workspace(settings, None).id
+    ann, ben = (admin.issue_token(settings, team, n) for n in ("ann", "ben.b"))
+    with server_in_thread(second, shards=1) as srv:
+        assert_imported(srv.client(ann.token), srv.client(ben.token), ann.user_id, ben.user_id)

@@ -963,7 +963,7 @@ def test_deactivating_a_user_ends_their_sessions_and_phones_and_records_a_notice
     assert all(r.next_at == int(r.item.rsplit("/", 1)[1]) for r in waiting)
 
 
-def test_users_and_channels_are_found_by_name_in_their_workspace(backend):
+def test_users_and_channels_are_found_by_name_and_listed_in_their_workspace(backend):
     async def go():
         d = backend.directory()
         await d.start()
@@ -972,14 +972,24 @@ def test_users_and_channels_are_found_by_name_in_their_workspace(backend):
                 await d.create_team(Team(team, team, team.lower(), 1))
             await d.create_user(User("UN1", "TN1", "sam", "Sam", False, None, None, 1), b"n1")
             await d.create_channel(Channel("CN1", "TN1", "plans", False, "UN1", 1))
+            await d.create_channel(Channel("CN0", "TN1", "hush", True, "UN1", 1))
+            await d.create_channel(Channel("DN2", "TN1", "DN2", True, "UN1", 1, is_im=True))
+            await d.create_channel(Channel("CN9", "TN2", "plans", False, "UN1", 1))
+            first = await d.all_channels("TN1", "", 2)
+            rest = await d.all_channels("TN1", first.rows[-1].id, 2)
             return [
                 await d.user_by_name("TN1", "sam"),
                 await d.user_by_name("TN2", "sam"),
                 await d.channel_by_name("TN1", "plans"),
-                await d.channel_by_name("TN2", "plans"),
+                await d.channel_by_name("TN2", "nope"),
+                first,
+                rest,
             ]
         finally:
             await d.close()
 
-    sam, elsewhere, plans, other = asyncio.run(go())
+    sam, elsewhere, plans, other, first, rest = asyncio.run(go())
     assert sam.id == "UN1" and plans.id == "CN1" and elsewhere is None and other is None
+    # every conversation of the workspace, private ones and direct messages too, by id
+    assert [c.id for c in first.rows] == ["CN0", "CN1"] and first.has_more
+    assert [c.id for c in rest.rows] == ["DN2"] and not rest.has_more

@@ -711,6 +711,15 @@ async def q_channel(cur: Any, channel_id: str) -> Channel | None:
     return _channel(row) if row else None
 
 
+async def q_all_channels(cur: Any, team_id: str, after: str, limit: int) -> Page:
+    await cur.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE team_id = %s AND id > %s ORDER BY id LIMIT %s",
+        (team_id, after, limit + 1),
+    )
+    rows = await cur.fetchall()
+    return Page(tuple(_channel(r) for r in rows[:limit]), len(rows) > limit)
+
+
 async def q_channel_by_name(cur: Any, team_id: str, name: str) -> Channel | None:
     await cur.execute(
         f"SELECT {_CHANNEL_COLS} FROM channels WHERE team_id = %s AND name = %s", (team_id, name)
@@ -908,6 +917,9 @@ class MysqlDirectory:
 
     async def channel_by_name(self, team_id: str, name: str) -> Channel | None:
         return await self._read(q_channel_by_name, team_id, name)
+
+    async def all_channels(self, team_id: str, after: str, limit: int) -> Page:
+        return await self._read(q_all_channels, team_id, after, limit)
 
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)

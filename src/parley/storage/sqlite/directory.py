@@ -427,6 +427,9 @@ class SqliteDirectory:
     async def channel_by_name(self, team_id: str, name: str) -> Channel | None:
         return await self._read(q_channel_by_name, team_id, name)
 
+    async def all_channels(self, team_id: str, after: str, limit: int) -> Page:
+        return await self._read(q_all_channels, team_id, after, limit)
+
     async def user(self, user_id: str) -> User | None:
         return await self._read(q_user, user_id)
 
@@ -1121,6 +1124,14 @@ def q_user_by_name(conn: sqlite3.Connection, team_id: str, name: str) -> User | 
         f"SELECT {_USER_COLS} FROM users WHERE team_id = ? AND name = ?", (team_id, name)
     ).fetchone()
     return user_from_row(row) if row else None
+
+
+def q_all_channels(conn: sqlite3.Connection, team_id: str, after: str, limit: int) -> Page:
+    rows = conn.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE team_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (team_id, after, limit + 1),
+    ).fetchall()
+    return Page(tuple(_channel(r) for r in rows[:limit]), len(rows) > limit)
 
 
 def q_channel_by_name(conn: sqlite3.Connection, team_id: str, name: str) -> Channel | None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from parley.api.methods.ims import im_id, mpim_id
 from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, encode_id, format_ts
-from parley.importer.export import Export, SlackChannel, SlackMessage, SlackUser
 from parley.pipeline.accounts import ACTIVE, notice
+from parley.slackexport.read import Export, SlackChannel, SlackMessage, SlackUser
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.models import Channel, PostRequest, Team, User
 

@@ -1,2 +1,0 @@
-"""Bringing a workspace from elsewhere into Parley: Slack's export (:mod:`.export`,
-read; :mod:`.load`, written)."""
