@@ -37,6 +37,8 @@ from parley.cache.redis_recent import RedisRecentBuffer
 from parley.cache.redis_tickets import RedisTicketBook
 from parley.cache.resp import RespLink
 from parley.config import Settings
+from parley.custom_emoji import CustomEmojis
+from parley.custom_emoji import fetch as fetch_image
 from parley.errors import ConfigError
 from parley.files.service import Files
 from parley.gateway.consumer import BusConsumer
@@ -72,6 +74,7 @@ from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
 from parley.storage.sqlite.search import SqliteSearch
+from parley.web import emoji_names
 from parley.worker.ownership import Ownership
 from parley.worker.republish import GROUP, Republisher
 
@@ -134,6 +137,8 @@ class Services:
     files: Files | None = None
     #: Apps' modals (``views.*``, :mod:`parley.apps.views`).
     views: Views | None = None
+    #: The workspaces' own emoji (``emoji.list``, ``admin.emoji.*``).
+    custom_emoji: CustomEmojis | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -300,6 +305,9 @@ async def start(settings: Settings) -> Services:
         replies=replies,
         shortcuts=Shortcuts(reach, store),
         files=Files(directory, access, sender, ids, max_file=settings.max_file),
+        custom_emoji=CustomEmojis(
+            directory, bus, frozenset(emoji_names.standard()), fetch_image, wall_us
+        ),
         views=views,
     )
     closers.append(app_link.close)

@@ -188,7 +188,9 @@ async def serve(
         readiness=svc.readiness,
         secure_cookies=settings.secure_cookies,
         replies=svc.replies.respond if svc.replies is not None else None,
-        files=FileRoutes(svc.files, svc.auth) if svc.files is not None else None,
+        files=FileRoutes(svc.files, svc.auth, svc.directory.emoji_image)
+        if svc.files is not None
+        else None,
     )
     # a request line and headers past max_header bytes get 431; a connection has
     # header_timeout seconds to send them (slow-loris), from when it connected or got its

@@ -3,6 +3,7 @@ hostile message text, and a send that fails and is retried."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -1026,6 +1027,29 @@ def test_a_deactivated_person_is_signed_out_and_leaves_the_people_list(browser, 
     alice.wait_for_selector(f"#people li[data-user={bob_creds.user_id}]")
     cb.close()
     sign_in(browser, srv.url, "bob")
+    assert alice.errors == []  # type: ignore[attr-defined]
+
+
+def test_emoji_by_name_show_as_emoji_and_the_workspaces_own_as_images(browser, world):
+    """``:tada:`` in a message is drawn 🎉; a custom emoji added while the page is open
+    (``emoji_changed``) is drawn as its image, in the text and on a reaction; a name
+    that is neither stays as typed."""
+    srv, general, alice_creds, _bob = world
+    operator = srv.user("emoji-operator", scopes="admin.teams:write")
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    image = base64.b64encode(png(8, 8, (200, 0, 90))).decode()
+    srv.client(operator.token).api_call(
+        "admin.emoji.add", json={"name": "partyparrot", "image": image}
+    )
+    say(alice, "party :tada: :partyparrot: :not-an-emoji: 10:30:45")
+    item = "#messages .msg:has-text('party')"
+    alice.wait_for_selector(f"{item} .text img.emoji[alt=':partyparrot:']")
+    assert alice.inner_text(f"{item} .text") == "party 🎉  :not-an-emoji: 10:30:45"
+    ts = alice.get_attribute(item, "data-ts")
+    srv.client(alice_creds.token).reactions_add(channel=general, timestamp=ts, name="partyparrot")
+    alice.wait_for_selector(f"{item} .reactions button[data-reaction=partyparrot] img.emoji")
+    width = alice.eval_on_selector(f"{item} .text img.emoji", "img => img.naturalWidth")
+    assert width == 8  # the image loaded, from this server
     assert alice.errors == []  # type: ignore[attr-defined]
 
 

@@ -67,6 +67,8 @@ _STEP = {"type": "string", "enum": ["index", "push"]}
 _TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
 
 
+#: An emoji's name (``admin.emoji.*``), with or without its colons.
+_EMOJI_NAME = Arg("name", {"type": "string", "maxLength": 102}, "The emoji's name.", required=True)
 #: The user an ``admin.users.*`` method acts on, and (where Slack asks) their workspace.
 _USER_ID = Arg("user_id", {"type": "string", "maxLength": 64}, "User id (`U…`).", required=True)
 _ADMIN_USER = (
@@ -929,6 +931,59 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
         result={"bookmarks": {"type": "array", "items": {"type": "object"}}},
         always=("bookmarks",),
+    ),
+    MethodDoc(
+        "emoji.list",
+        "The workspace's own emoji: each name to its image's URL (served to anyone) or "
+        "`alias:<name>`. The standard emoji are the client's (the web client's "
+        "`/static/emoji.json`).",
+        read=True,
+        result={
+            "emoji": {"type": "object", "additionalProperties": {"type": "string"}},
+            "cache_ts": _STR,
+        },
+        always=("emoji", "cache_ts"),
+    ),
+    MethodDoc(
+        "admin.emoji.list",
+        "Slack's operator method (scope `admin.teams:write`): the workspace's own emoji, "
+        "each name to `{url}`.",
+        read=True,
+        result={"emoji": {"type": "object"}},
+        always=("emoji",),
+    ),
+    MethodDoc(
+        "admin.emoji.add",
+        "Slack's operator method (scope `admin.teams:write`): a new emoji, a PNG, GIF, JPEG "
+        "or WebP image of at most 256 KiB (`error_too_big`, `error_bad_format`) fetched "
+        "from `url` (`error_bad_upload`) or given as `image` (Parley's); a name of "
+        "lower-case letters, digits, `_`, `-`, `+` and `'` (`invalid_name`) that neither a "
+        "standard emoji nor the workspace has (`error_name_taken`). The team hears "
+        "`emoji_changed`.",
+        args=(
+            _EMOJI_NAME,
+            Arg("url", {"type": "string", "maxLength": 2000}, "Where the image is (Slack's)."),
+            Arg(
+                "image",
+                {"type": "string", "maxLength": 350_000},
+                "The image's bytes, base64 (Parley's; instead of `url`).",
+            ),
+        ),
+    ),
+    MethodDoc(
+        "admin.emoji.addAlias",
+        "Slack's operator method (scope `admin.teams:write`): `name` as another name of "
+        "`alias_for`, the workspace's emoji or a standard one (`emoji_not_found`).",
+        args=(
+            _EMOJI_NAME,
+            Arg("alias_for", {"type": "string", "maxLength": 102}, "The emoji.", required=True),
+        ),
+    ),
+    MethodDoc(
+        "admin.emoji.remove",
+        "Slack's operator method (scope `admin.teams:write`): removes the emoji and its "
+        "aliases (`emoji_not_found`); the team hears `emoji_changed`.",
+        args=(_EMOJI_NAME,),
     ),
     MethodDoc(
         "pins.list",

@@ -32,13 +32,21 @@ APP_EVENTS = frozenset(
         "user_change",
         "subteam_created",
         "subteam_updated",
+        "emoji_changed",
         "app_home_opened",
     }
 )
 
 #: Events of :data:`APP_EVENTS` every app of the team gets, its bot in the channel or not.
 TEAM_EVENTS = frozenset(
-    {"channel_created", "channel_rename", "user_change", "subteam_created", "subteam_updated"}
+    {
+        "channel_created",
+        "channel_rename",
+        "user_change",
+        "subteam_created",
+        "subteam_updated",
+        "emoji_changed",
+    }
 )
 
 

@@ -64,6 +64,7 @@ TEAM_WIDE = frozenset(
         "user_change",
         "subteam_created",
         "subteam_updated",
+        "emoji_changed",
         JOIN_NOTICE,
         APP_REQUEST,
         APP_HOME_OPENED,

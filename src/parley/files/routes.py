@@ -10,16 +10,20 @@ them every request under :data:`PREFIX`):
   (:meth:`.Files.readable`). Images of kinds browsers show safely are served inline,
   everything else as an attachment, and nothing is ever run on this origin (``nosniff``,
   a sandboxing CSP).
+- ``GET /files/emoji/<team id>/<name>``: a workspace's own emoji's image, to anyone
+  (:mod:`parley.custom_emoji`), cached for five minutes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, quote
 
 from parley.api.dispatch import Response, error_response
 from parley.api.h1 import Request
 from parley.api.request import bearer_token
+from parley.custom_emoji import PREFIX as EMOJI_PREFIX
 from parley.errors import ApiError, Code, StorageUnavailable, unavailable
 from parley.files.service import Files
 from parley.pipeline import scopes
@@ -42,17 +46,28 @@ _SAFE = (
 )
 
 
+#: What an emoji's image carries: the same, and public for a few minutes.
+_EMOJI_SAFE = (*_SAFE[:2], ("cache-control", "public, max-age=300"))
+#: ``(team id, name) -> (mimetype, image)`` or ``None``: a workspace's emoji's image.
+EmojiImage = Callable[[str, str], Awaitable["tuple[str, bytes] | None"]]
+
+
 class FileRoutes:
     """``async (Request) -> Response`` for the paths under :data:`PREFIX`."""
 
-    def __init__(self, files: Files, auth: Authenticator) -> None:
+    def __init__(
+        self, files: Files, auth: Authenticator, emoji_image: EmojiImage | None = None
+    ) -> None:
         self._files = files
         self._auth = auth
+        self._emoji_image = emoji_image
 
     async def __call__(self, req: Request) -> Response:
         try:
             if req.path.startswith(UPLOAD_PREFIX):
                 return await self._upload(req)
+            if req.path.startswith(EMOJI_PREFIX) and self._emoji_image is not None:
+                return await self._emoji(req)
             return await self._download(req)
         except ApiError as exc:
             return error_response(exc)
@@ -73,6 +88,18 @@ class FileRoutes:
         await self._files.upload(parts[0], parts[1], req.body)
         body = f"OK - {len(req.body)}".encode()
         return Response(200, body, (("content-type", "text/plain; charset=utf-8"),))
+
+    async def _emoji(self, req: Request) -> Response:
+        """A workspace's emoji's image, to anyone (:mod:`parley.custom_emoji`)."""
+        if req.method not in ("GET", "HEAD"):
+            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        parts = req.path[len(EMOJI_PREFIX) :].split("/")
+        assert self._emoji_image is not None
+        found = await self._emoji_image(*parts) if len(parts) == 2 else None
+        if found is None:
+            raise ApiError("emoji_not_found", status=404)
+        kind, data = found
+        return Response(200, data, (("content-type", kind), *_EMOJI_SAFE))
 
     async def _download(self, req: Request) -> Response:
         if req.method not in ("GET", "HEAD"):

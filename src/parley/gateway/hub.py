@@ -40,9 +40,16 @@ _TO_THEIR_USER = frozenset(
 _TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, APP_HOME_OPENED})
 
 #: Events for every connection of the team: a public channel made or renamed, a
-#: user's profile changed, a user group made or changed.
+#: user's profile changed, a user group made or changed, an emoji added or removed.
 _TO_THE_TEAM = frozenset(
-    {"channel_created", "channel_rename", "user_change", "subteam_created", "subteam_updated"}
+    {
+        "channel_created",
+        "channel_rename",
+        "user_change",
+        "subteam_created",
+        "subteam_updated",
+        "emoji_changed",
+    }
 )
 
 

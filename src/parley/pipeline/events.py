@@ -301,6 +301,25 @@ def user_change(user: User, at: int) -> Event:
     return _event("user_change", "", user.team_id, 0, at, body, user.id)
 
 
+def emoji_added(team_id: str, name: str, value: str, at: int) -> Event:
+    """``emoji_changed`` (``add``): the workspace has a new emoji, ``value`` its image's
+    URL or ``alias:<name>``; for the whole team."""
+    body = {
+        "type": "emoji_changed",
+        "subtype": "add",
+        "name": name,
+        "value": value,
+        "event_ts": format_ts(at),
+    }
+    return _event("emoji_changed", "", team_id, 0, at, body)
+
+
+def emoji_removed(team_id: str, names: list[str], at: int) -> Event:
+    """``emoji_changed`` (``remove``): these emoji (one and its aliases) are gone."""
+    body = {"type": "emoji_changed", "subtype": "remove", "names": names, "event_ts": format_ts(at)}
+    return _event("emoji_changed", "", team_id, 0, at, body)
+
+
 def usergroup_changed(kind: str, group: UserGroup, at: int) -> Event:
     """``subteam_created`` or ``subteam_updated`` (its members too): for the whole team,
     the group with its members."""

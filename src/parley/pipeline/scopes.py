@@ -22,6 +22,7 @@ from parley.storage.models import Channel
 ALL = frozenset(
     {
         "admin:dlq",
+        "admin.teams:write",
         "admin.users:write",
         "bookmarks:read",
         "bookmarks:write",
@@ -34,6 +35,7 @@ ALL = frozenset(
         "chat:write.customize",
         "connections:write",
         "dnd:read",
+        "emoji:read",
         "dnd:write",
         "files:read",
         "files:write",
@@ -67,8 +69,9 @@ ALL = frozenset(
 #: Operators' scopes: never a default, granted only with ``--scopes`` (``admin:dlq``:
 #: the dead letters of the whole installation, ``admin.dlq.*``; ``admin.users:write``,
 #: Slack's: deactivating and reactivating the workspace's people, ending their
-#: sessions, ``admin.users.*``).
-ADMIN = frozenset({"admin:dlq", "admin.users:write"})
+#: sessions, ``admin.users.*``; ``admin.teams:write``, Slack's: the workspace's own
+#: emoji, ``admin.emoji.*``).
+ADMIN = frozenset({"admin:dlq", "admin.users:write", "admin.teams:write"})
 
 #: An app-level token's scope (``apps.connections.open``: Socket Mode); never a default:
 #: ``parley user create --bot --app-token`` issues such a token beside the bot's.
@@ -157,6 +160,11 @@ METHODS: dict[str, tuple[str, ...]] = {
     "admin.dlq.replay": ("admin:dlq",),
     "admin.dlq.purge": ("admin:dlq",),
     "admin.users.remove": ("admin.users:write",),
+    "admin.emoji.add": ("admin.teams:write",),
+    "admin.emoji.addAlias": ("admin.teams:write",),
+    "admin.emoji.remove": ("admin.teams:write",),
+    "admin.emoji.list": ("admin.teams:write",),
+    "emoji.list": ("emoji:read",),
     "admin.users.assign": ("admin.users:write",),
     "admin.users.session.reset": ("admin.users:write",),
     "team.info": ("team:read",),

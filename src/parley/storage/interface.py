@@ -25,6 +25,7 @@ from parley.storage.models import (
     Caller,
     Channel,
     CommandResponse,
+    CustomEmoji,
     EventApp,
     Message,
     Page,
@@ -200,6 +201,23 @@ class Directory(Protocol):
 
     async def bookmarks(self, channel_id: str) -> list[Bookmark]:
         """The channel's bookmarks, the oldest first."""
+        ...
+
+    async def add_emoji(self, e: CustomEmoji, data: bytes) -> None:
+        """Adds a workspace's own emoji (``data``: its image; empty for an alias);
+        ``error_name_taken`` when the workspace has the name."""
+        ...
+
+    async def remove_emoji(self, team_id: str, name: str) -> list[str]:
+        """Removes the emoji and every alias of it; the names removed (none: no such)."""
+        ...
+
+    async def emoji(self, team_id: str) -> list[CustomEmoji]:
+        """The workspace's own emoji, by name."""
+        ...
+
+    async def emoji_image(self, team_id: str, name: str) -> tuple[str, bytes] | None:
+        """``(mimetype, image)`` of the emoji (an alias: its target's), or ``None``."""
         ...
 
     async def create_group(self, g: UserGroup) -> None:

@@ -280,6 +280,18 @@ class Message(msgspec.Struct, frozen=True):
     rich: str | None = None
 
 
+class CustomEmoji(msgspec.Struct, frozen=True):
+    """One of a workspace's own emoji: an image (``mimetype``), or another name's alias
+    (``alias_for``, then no image)."""
+
+    team_id: str
+    name: str
+    alias_for: str
+    mimetype: str
+    created_by: str
+    created: int
+
+
 class PostRequest(msgspec.Struct, frozen=True):
     """What the send path asks the store to write; the store assigns id, seq and ts."""
 

@@ -11,7 +11,8 @@ says which of the browser's sessions it uses (it keeps the id in ``sessionStorag
 so two windows of one browser can be signed in as two people. ``POST /auth/signout``
 revokes the named session's token and clears its cookie.
 
-Static files (``/`` and ``/static/...``) are read from this package once, at start-up,
+Static files (``/`` and ``/static/...``, and ``/static/emoji.json``: the standard emoji
+by name, :mod:`.emoji_names`) are read from this package once, at start-up,
 and served with a Content-Security-Policy that allows only this server's own scripts and
 styles, so no asset is ever fetched from another host and injected markup cannot run.
 """
@@ -33,6 +34,7 @@ from parley.pipeline.auth import Authenticator, hash_token, new_token
 from parley.pipeline.limits import ratelimited
 from parley.pipeline.ratelimit import RateStore
 from parley.storage.interface import Directory
+from parley.web import emoji_names
 
 COOKIE_PREFIX = "ps_"
 CLIENT_HEADER = "x-parley-client"
@@ -72,6 +74,8 @@ def load_static(gateway: str = "ws: wss:") -> dict[str, Response]:
         ("cache-control", "no-cache"),
     )
     out: dict[str, Response] = {}
+    names = orjson.dumps(emoji_names.standard())
+    out["/static/emoji.json"] = Response(200, names, (("content-type", JSON), *security))
     root = resources.files("parley.web") / "static"
     for item in root.iterdir():
         kind = _TYPES.get("." + item.name.rsplit(".", 1)[-1])

@@ -12,6 +12,7 @@ from parley.api.methods import (
     chat,
     conversations,
     dnd,
+    emoji,
     files,
     pins,
     push,
@@ -48,5 +49,6 @@ def register_all(api: Api, svc: Services) -> None:
         apps,
         views,
         usergroups,
+        emoji,
     ):
         family.register(api, svc)

@@ -53,6 +53,7 @@ from parley.storage.models import (
     Caller,
     Channel,
     CommandResponse,
+    CustomEmoji,
     EventApp,
     Page,
     Pin,
@@ -65,6 +66,7 @@ from parley.storage.models import (
 )
 from parley.storage.mysql import bookmarks as bookmark_ops
 from parley.storage.mysql import db, migrations
+from parley.storage.mysql import emoji as emoji_ops
 from parley.storage.mysql import files as file_ops
 from parley.storage.mysql import groups as group_ops
 from parley.storage.mysql import views as view_ops
@@ -1007,6 +1009,18 @@ class MysqlDirectory:
 
     async def remove_bookmark(self, channel_id: str, bookmark_id: str) -> bool:
         return await self._write(bookmark_ops.op_remove_bookmark, channel_id, bookmark_id)
+
+    async def add_emoji(self, e: CustomEmoji, data: bytes) -> None:
+        await self._write(emoji_ops.op_add_emoji, e, data)
+
+    async def remove_emoji(self, team_id: str, name: str) -> list[str]:
+        return await self._write(emoji_ops.op_remove_emoji, team_id, name)
+
+    async def emoji(self, team_id: str) -> list[CustomEmoji]:
+        return await self._read(emoji_ops.q_emoji, team_id)
+
+    async def emoji_image(self, team_id: str, name: str) -> tuple[str, bytes] | None:
+        return await self._read(emoji_ops.q_emoji_image, team_id, name)
 
     async def bookmarks(self, channel_id: str) -> list[Bookmark]:
         return await self._read(bookmark_ops.q_bookmarks, channel_id)

@@ -238,6 +238,15 @@ DIRECTORY: list[list[str]] = [
     ],
     # v23: which tokens are web sessions (signing in)
     ["ALTER TABLE tokens ADD COLUMN IF NOT EXISTS session TINYINT NOT NULL DEFAULT 0"],
+    # v24: a workspace's own emoji
+    [
+        """CREATE TABLE IF NOT EXISTS emoji (
+            team_id VARCHAR(64) NOT NULL, name VARCHAR(100) NOT NULL,
+            alias_for VARCHAR(100) NOT NULL, mimetype VARCHAR(64) NOT NULL,
+            created_by VARCHAR(64) NOT NULL, created BIGINT NOT NULL, data MEDIUMBLOB NOT NULL,
+            PRIMARY KEY (team_id, name)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -44,6 +44,7 @@ from parley.storage.models import (
     Caller,
     Channel,
     CommandResponse,
+    CustomEmoji,
     EventApp,
     Page,
     Pin,
@@ -55,6 +56,7 @@ from parley.storage.models import (
     user_from_row,
 )
 from parley.storage.sqlite import bookmarks as bookmark_ops
+from parley.storage.sqlite import emoji as emoji_ops
 from parley.storage.sqlite import files as file_ops
 from parley.storage.sqlite import groups as group_ops
 from parley.storage.sqlite import migrations
@@ -516,6 +518,18 @@ class SqliteDirectory:
 
     async def remove_bookmark(self, channel_id: str, bookmark_id: str) -> bool:
         return await self._writer.submit(bookmark_ops.op_remove_bookmark, channel_id, bookmark_id)
+
+    async def add_emoji(self, e: CustomEmoji, data: bytes) -> None:
+        await self._writer.submit(emoji_ops.op_add_emoji, e, data)
+
+    async def remove_emoji(self, team_id: str, name: str) -> list[str]:
+        return await self._writer.submit(emoji_ops.op_remove_emoji, team_id, name)
+
+    async def emoji(self, team_id: str) -> list[CustomEmoji]:
+        return await self._read(emoji_ops.q_emoji, team_id)
+
+    async def emoji_image(self, team_id: str, name: str) -> tuple[str, bytes] | None:
+        return await self._read(emoji_ops.q_emoji_image, team_id, name)
 
     async def bookmarks(self, channel_id: str) -> list[Bookmark]:
         return await self._read(bookmark_ops.q_bookmarks, channel_id)

@@ -213,6 +213,14 @@ DIRECTORY = [
     """
     ALTER TABLE tokens ADD COLUMN session INTEGER NOT NULL DEFAULT 0;
     """,
+    # v24: a workspace's own emoji (emoji.list, admin.emoji.*): an image or an alias
+    """
+    CREATE TABLE emoji (
+        team_id TEXT NOT NULL, name TEXT NOT NULL, alias_for TEXT NOT NULL,
+        mimetype TEXT NOT NULL, created_by TEXT NOT NULL, created INTEGER NOT NULL,
+        data BLOB NOT NULL, PRIMARY KEY (team_id, name)
+    );
+    """,
 ]
 
 SHARD = [

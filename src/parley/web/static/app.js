@@ -41,6 +41,8 @@ const state = {
   view: null, // the app's modal shown (views.open), until it closes
   below: [], // {view, kept}: the modals under it (views.push), the first first
   home: null, // {app, channel, view, loaded}: an app's home tab shown instead of the messages
+  emoji: new Map(), // name -> the standard emoji (/static/emoji.json)
+  customEmoji: new Map(), // name -> the workspace's own: an image's URL, or "alias:name"
   ws: null,
   wsId: 0,
   backoff: 500,
@@ -215,6 +217,7 @@ async function enter(me) {
     loadShortcuts(),
     loadAway(),
     loadSnooze(),
+    loadEmoji(),
   ]);
   showMe(); // with the status one set
   const link = permalink();
@@ -714,8 +717,8 @@ function cmp(a, b) {
 
 // Slack's markup in a text, drawn as DOM nodes (nothing is ever parsed as HTML): <@U…> as
 // @name, <#C…|name> as #name, <!here> as @here, <url|label> and bare http(s) URLs as
-// links, and *bold*, _italic_, ~strike~ and `code` where they stand as words
-// (snake_case_names stay as they are).
+// links, *bold*, _italic_, ~strike~ and `code` where they stand as words
+// (snake_case_names stay as they are), and :name: as its emoji (a custom one's image).
 const MARKUP = new RegExp(
   [
     /<([@#!])([^|>\s]+)(?:\|([^>]*))?>/.source, // 1-3: a mention
@@ -725,6 +728,7 @@ const MARKUP = new RegExp(
     /(?<![\w_])_([^_\n]+)_(?![\w_])/.source, // 8: italic
     /(?<![\w~])~([^~\n]+)~(?![\w~])/.source, // 9: strike
     /(https?:\/\/[^\s<>"]+)/.source, // 10: a bare link
+    /:([a-z0-9_+'-]+):/.source, // 11: an emoji by name
   ].join("|"),
   "g",
 );
@@ -740,7 +744,8 @@ function renderText(el, text) {
 }
 
 function markupNode(match) {
-  const [whole, sigil, ref, label, url, urlLabel, code, bold, italic, strike, bare] = match;
+  const [whole, sigil, ref, label, url, urlLabel, code, bold, italic, strike, bare, short] =
+    match;
   const node = (tag, text, cls) => {
     const el = document.createElement(tag);
     el.textContent = text;
@@ -763,6 +768,7 @@ function markupNode(match) {
   if (bold !== undefined) return node("strong", bold);
   if (italic !== undefined) return node("em", italic);
   if (strike !== undefined) return node("del", strike);
+  if (short !== undefined) return emojiNode(short) || document.createTextNode(whole);
   return document.createTextNode(whole);
 }
 
@@ -1266,7 +1272,7 @@ function messageItem(m, { inThread = false } = {}) {
     for (const r of m.reactions) {
       const b = document.createElement("button");
       b.type = "button";
-      b.textContent = `${emoji(r.name)} ${r.count}`;
+      b.append(emojiNode(r.name) || `:${r.name}:`, ` ${r.count}`);
       b.title = `:${r.name}:`;
       b.dataset.reaction = r.name;
       if (r.users.includes(state.me.id)) b.classList.add("mine");
@@ -1294,6 +1300,18 @@ function messageItem(m, { inThread = false } = {}) {
       title: `React with :${name}:`,
       run: () => react(m, name),
     }));
+    for (const name of state.customEmoji.keys()) {
+      items.push({ label: `:${name}:`, title: `React with :${name}:`, run: () => react(m, name) });
+    }
+    items.push({
+      label: "Other…",
+      title: "React with any emoji, by its name",
+      run: async () => {
+        const name = (await ask("Emoji name (e.g. rocket)"))?.replace(/^:|:$/g, "").toLowerCase();
+        if (name && emojiOf(name)) await react(m, name);
+        else if (name) alert(`No emoji called :${name}:`);
+      },
+    });
     popupMenu(e.currentTarget, items);
   });
   add(pinned ? "Unpin" : "Pin", pinned ? "Unpin from the channel" : "Pin to the channel", () =>
@@ -1408,8 +1426,44 @@ const EMOJI = new Map([
   ["fire", "🔥"],
 ]);
 
+// Emoji by name: the standard ones and the workspace's own (emoji.list), kept current
+// by emoji_changed.
+async function loadEmoji() {
+  const [standard, custom] = await Promise.all([
+    fetch("/static/emoji.json", { credentials: "same-origin" })
+      .then((r) => r.json())
+      .catch(() => ({})),
+    api("emoji.list").catch(() => ({ emoji: {} })),
+  ]);
+  state.emoji = new Map(Object.entries(standard));
+  state.customEmoji = new Map(Object.entries(custom.emoji || {}));
+}
+
+// What a name stands for: {url} for a custom emoji's image, {glyph} for a standard one
+// (an alias followed, a few steps at most), or null.
+function emojiOf(name, depth = 0) {
+  const custom = state.customEmoji.get(name);
+  if (custom?.startsWith("alias:")) return depth < 3 ? emojiOf(custom.slice(6), depth + 1) : null;
+  if (custom) return { url: custom };
+  const glyph = EMOJI.get(name) || state.emoji.get(name);
+  return glyph ? { glyph } : null;
+}
+
 function emoji(name) {
-  return EMOJI.get(name) || `:${name}:`;
+  return emojiOf(name)?.glyph || `:${name}:`;
+}
+
+// An emoji as a node: a custom one's image, a standard one's character; null for a name
+// that is neither.
+function emojiNode(name) {
+  const found = emojiOf(name);
+  if (!found) return null;
+  if (found.glyph) return document.createTextNode(found.glyph);
+  const img = document.createElement("img");
+  img.className = "emoji";
+  img.src = found.url;
+  img.alt = img.title = `:${name}:`;
+  return img;
 }
 
 async function react(m, name) {
@@ -1843,6 +1897,14 @@ function onEvent(ev) {
     case "pin_added":
     case "pin_removed":
       onPin(ev);
+      break;
+    case "emoji_changed":
+      // the workspace's own emoji: added (or an alias), or removed
+      if (ev.subtype === "add") state.customEmoji.set(ev.name, ev.value);
+      for (const name of ev.subtype === "remove" ? ev.names || [] : []) {
+        state.customEmoji.delete(name);
+      }
+      renderMessages();
       break;
     case "user_change":
       // a profile changed: names and statuses shown anew
