@@ -993,3 +993,39 @@ def test_users_and_channels_are_found_by_name_and_listed_in_their_workspace(back
     # every conversation of the workspace, private ones and direct messages too, by id
     assert [c.id for c in first.rows] == ["CN0", "CN1"] and first.has_more
     assert [c.id for c in rest.rows] == ["DN2"] and not rest.has_more
+
+
+def test_a_workspaces_emoji_are_added_aliased_served_and_removed_with_their_aliases(backend):
+    from parley.storage.models import CustomEmoji
+
+    def emoji(name: str, alias_for: str = "", team: str = "TE1") -> CustomEmoji:
+        return CustomEmoji(team, name, alias_for, "" if alias_for else "image/png", "U1", 1)
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            await d.add_emoji(emoji("cat"), b"\x89PNG cat")
+            await d.add_emoji(emoji("kitty", "cat"), b"")
+            await d.add_emoji(emoji("yay", "tada"), b"")  # a standard one's alias
+            await d.add_emoji(emoji("cat", team="TE2"), b"\x89PNG other")
+            try:
+                await d.add_emoji(emoji("cat"), b"again")
+                taken = None
+            except ApiError as exc:
+                taken = exc.code
+            listed = [e.name for e in await d.emoji("TE1")]
+            images = [await d.emoji_image("TE1", n) for n in ("cat", "kitty", "yay", "nope")]
+            gone = await d.remove_emoji("TE1", "cat")
+            after = [e.name for e in await d.emoji("TE1")], await d.emoji("TE2")
+            return taken, listed, images, gone, after, await d.remove_emoji("TE1", "cat")
+        finally:
+            await d.close()
+
+    taken, listed, images, gone, after, again = asyncio.run(go())
+    assert taken == "error_name_taken" and listed == ["cat", "kitty", "yay"]
+    assert images == [("image/png", b"\x89PNG cat")] * 2 + [None, None]
+    assert (
+        gone == ["cat", "kitty"] and after[0] == ["yay"] and [e.name for e in after[1]] == ["cat"]
+    )
+    assert again == []
