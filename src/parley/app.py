@@ -13,6 +13,7 @@ import redis.asyncio as redis
 from parley.alerts import AlertWatcher, PagerDuty
 from parley.api import methods
 from parley.api.dispatch import Api
+from parley.api.methods.ims import Ims
 from parley.apps.actions import Actions
 from parley.apps.commands import AppReach, Commands
 from parley.apps.events import GROUP as EVENTS_GROUP
@@ -59,6 +60,7 @@ from parley.pipeline.accounts import Accounts
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limits
 from parley.pipeline.ratelimit import MemoryRateStore, RateStore
+from parley.pipeline.reminders import Reminders
 from parley.pipeline.schedule import Scheduler
 from parley.pipeline.send import Sender
 from parley.resilience.board import Breakers
@@ -137,6 +139,8 @@ class Services:
     files: Files | None = None
     #: Apps' modals (``views.*``, :mod:`parley.apps.views`).
     views: Views | None = None
+    #: People's reminders (``reminders.*``); delivered by nodes that run workers.
+    reminders: Reminders | None = None
     #: The workspaces' own emoji (``emoji.list``, ``admin.emoji.*``).
     custom_emoji: CustomEmojis | None = None
 
@@ -170,6 +174,8 @@ class Services:
             await self.scheduler.close()
         if self.accounts is not None:
             await self.accounts.close()
+        if self.reminders is not None:
+            await self.reminders.close()
         if self.search_index is not None:
             await self.search_index.close()
         await self.store.close()
@@ -329,6 +335,15 @@ async def start(settings: Settings) -> Services:
         clock_us=wall_us,
         interval=settings.schedule_interval,
     )
+    svc.reminders = Reminders(
+        directory,  # type: ignore[arg-type]
+        directory,
+        sender,
+        Ims(directory, access, bus),
+        ids,
+        clock_us=wall_us,
+        interval=settings.schedule_interval,
+    )
     svc.retry_counts = RetryCounts(directory)  # type: ignore[arg-type]
     svc.retry_counts.start()
     metrics.gauges.add(svc.retry_counts.metric_rows)
@@ -352,6 +367,7 @@ async def start(settings: Settings) -> Services:
     if settings.role in ("all", "worker"):
         svc.scheduler.start()
         svc.accounts.start()
+        svc.reminders.start()
         svc.app_events = EventsWorker(
             bus,
             directory,

@@ -192,8 +192,9 @@ class Settings:
     push_attempts: int = 5
     push_retry_base: float = 0.5
     #: How often a worker looks for scheduled messages that are due
-    #: (``chat.scheduleMessage``): one is posted at most this late; and for changes to
-    #: people's accounts made by ``parley user`` (:mod:`parley.pipeline.accounts`).
+    #: (``chat.scheduleMessage``): one is posted at most this late; and for reminders
+    #: due (:mod:`parley.pipeline.reminders`) and changes to people's accounts made by
+    #: ``parley user`` (:mod:`parley.pipeline.accounts`).
     schedule_interval: float = 1.0
     #: Circuit breakers, one per dependency instance (the seed's defaults): open when
     #: more than ``breaker_error_rate`` of the last ``breaker_window`` calls failed (once

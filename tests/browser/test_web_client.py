@@ -1053,6 +1053,22 @@ def test_emoji_by_name_show_as_emoji_and_the_workspaces_own_as_images(browser, w
     assert alice.errors == []  # type: ignore[attr-defined]
 
 
+def test_remind_me_sets_a_reminder_that_slackbot_says_in_a_direct_message(browser, world):
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    say(alice, "/remind me to hydrate in 2 seconds")
+    alice.wait_for_selector("#notice:has-text('I will remind you “hydrate”')")
+    assert alice.input_value("#composer textarea") == ""  # nothing posted
+    dm = "#dms li:has-text('@slackbot')"
+    alice.wait_for_selector(f"{dm} .badge:has-text('1')", timeout=15000)
+    alice.click(dm)
+    alice.wait_for_selector("#messages .msg:has-text('Reminder: hydrate.') .app-tag")
+    say(alice, "/remind me about nothing")
+    alice.wait_for_selector("#notice:has-text('Try /remind me to stretch in 10 minutes')")
+    assert alice.input_value("#composer textarea") == "/remind me about nothing"
+    assert alice.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_status_a_topic_and_an_invitation_set_from_the_page(browser, world):
     """bob sets his status by clicking his name, and alice sees it; alice sets
     #general's topic, shown to both; she makes a channel and invites bob by name, and

@@ -67,6 +67,8 @@ _STEP = {"type": "string", "enum": ["index", "push"]}
 _TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
 
 
+#: A reminder of the caller's (``reminders.*``).
+_REMINDER = Arg("reminder", {"type": "string", "maxLength": 64}, "Its id (`Rm…`).", required=True)
 #: An emoji's name (``admin.emoji.*``), with or without its colons.
 _EMOJI_NAME = Arg("name", {"type": "string", "maxLength": 102}, "The emoji's name.", required=True)
 #: The user an ``admin.users.*`` method acts on, and (where Slack asks) their workspace.
@@ -985,6 +987,45 @@ METHODS: tuple[MethodDoc, ...] = (
         "aliases (`emoji_not_found`); the team hears `emoji_changed`.",
         args=(_EMOJI_NAME,),
     ),
+    MethodDoc(
+        "reminders.add",
+        "A reminder for the caller (`user`, if given, must be them: `cannot_add_others`): "
+        "Slackbot says `text` in their direct message with it at `time`: a Unix time, "
+        "seconds up to a day, or words (`in 10 minutes`, `at 3pm`, `tomorrow`, `on friday "
+        "at 10am`, `every weekday at 9:30am`; `cannot_parse`), read in Parley's "
+        "`tz_offset` (minutes east of UTC). Without `time`, `text` ends with it (Parley's: "
+        "what `/remind me to stretch in 10 minutes` sends). `recurrence`: Slack's object.",
+        args=(
+            Arg("text", {"type": "string", "maxLength": 4000}, "What to say.", required=True),
+            Arg("time", {"type": "string", "maxLength": 200}, "When."),
+            Arg("recurrence", {"type": "object"}, "`frequency` and, weekly, `weekdays`."),
+            Arg("tz_offset", {"type": "integer", "minimum": -840, "maximum": 840}, "Minutes."),
+            Arg("user", {"type": "string", "maxLength": 32}, "The caller, if given."),
+        ),
+        result={"reminder": {"type": "object"}},
+        always=("reminder",),
+    ),
+    MethodDoc(
+        "reminders.list",
+        "The caller's reminders (one-time ones stay until completed or deleted).",
+        read=True,
+        result={"reminders": {"type": "array", "items": {"type": "object"}}},
+        always=("reminders",),
+    ),
+    MethodDoc(
+        "reminders.info",
+        "One of the caller's reminders (`not_found`).",
+        read=True,
+        args=(_REMINDER,),
+        result={"reminder": {"type": "object"}},
+        always=("reminder",),
+    ),
+    MethodDoc(
+        "reminders.complete",
+        "Marks a one-time reminder done (`cannot_complete_recurring`, `already_complete`).",
+        args=(_REMINDER,),
+    ),
+    MethodDoc("reminders.delete", "Deletes one of the caller's reminders.", args=(_REMINDER,)),
     MethodDoc(
         "pins.list",
         "The channel's pinned messages as they are now, the newest pin first.",

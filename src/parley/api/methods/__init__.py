@@ -17,6 +17,7 @@ from parley.api.methods import (
     pins,
     push,
     reactions,
+    reminders,
     rtm,
     search,
     team,
@@ -50,5 +51,6 @@ def register_all(api: Api, svc: Services) -> None:
         views,
         usergroups,
         emoji,
+        reminders,
     ):
         family.register(api, svc)

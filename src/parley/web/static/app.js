@@ -1209,7 +1209,7 @@ function messageItem(m, { inThread = false } = {}) {
   const who = document.createElement("span");
   who.className = "who";
   // a bot's post may show another name and icon (chat:write.customize): always tagged APP
-  const glyph = m.icons?.emoji && EMOJI.get(m.icons.emoji.slice(1, -1));
+  const glyph = m.icons?.emoji && emojiOf(m.icons.emoji.slice(1, -1))?.glyph;
   const icon = glyph ? `${glyph} ` : "";
   who.textContent = icon + (m.bot_id && m.username ? m.username : userName(m.user));
   if (m.bot_id || state.users.get(m.user)?.is_bot) {
@@ -1489,6 +1489,7 @@ function composer(form, target) {
     // "/name" or "/name args" is a command, as in Slack ("/usr/bin" is not: a message)
     const command = /^(\/[^\s/]+)(?:\s+([\s\S]*))?$/.exec(text);
     if (command?.[1] === "/me" && command[2] && !thread_ts) meMessage(channel, command[2]);
+    else if (command?.[1] === "/remind") remind(command[2] || "", box, text);
     else if (command && !thread_ts) runCommand(channel, command[1], command[2] || "", box, text);
     else send(channel, text, thread_ts);
   });
@@ -1520,6 +1521,26 @@ async function runCommand(channel, command, text, box, typed) {
       return;
     }
     notice(`${command} is not a command here. To send it as a message, start with a space.`);
+    if (!box.value) box.value = typed;
+  }
+}
+
+// "/remind me to stretch in 10 minutes": Slackbot says it in its direct message then
+// (reminders.add reads the time from the end of the text, at this browser's UTC offset).
+async function remind(text, box, typed) {
+  const what = text.replace(/^me\s+/i, "").trim();
+  try {
+    const { reminder } = await api("reminders.add", {
+      text: what,
+      tz_offset: -new Date().getTimezoneOffset(),
+    });
+    const every = { daily: "day", weekly: "week", monthly: "month", yearly: "year" };
+    const at = reminder.recurring
+      ? `every ${reminder.recurrence.weekdays?.join(", ") || every[reminder.recurrence.frequency]}`
+      : new Date(reminder.time * 1000).toLocaleString();
+    notice(`I will remind you “${reminder.text}” — ${at}.`);
+  } catch (err) {
+    notice(`Try /remind me to stretch in 10 minutes (${err.code || err.message}).`);
     if (!box.value) box.value = typed;
   }
 }
