@@ -445,7 +445,25 @@ async function loadChannels() {
 
 function userName(id) {
   const u = state.users.get(id);
+  if (!u && id) learnUser(id);
   return u ? u.profile?.display_name || u.name : id;
+}
+
+// Someone this page has not heard of (made since it loaded: an app's bot, the
+// workspace's Slackbot): asked for once, then everything that names them drawn again.
+const asked = new Set();
+async function learnUser(id) {
+  if (asked.has(id) || !/^U[A-Z0-9]+$/.test(id)) return;
+  asked.add(id);
+  try {
+    const { user } = await api("users.info", { user: id });
+    state.users.set(user.id, user);
+    renderChannels();
+    renderPeople();
+    renderMessages();
+  } catch {
+    // not a user of this workspace: shown by id
+  }
 }
 
 // How a conversation is named: #name, 🔒 name for a private channel, @person for a DM,
