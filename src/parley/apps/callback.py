@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from parley.bus.interface import Event
+from parley.bus.interface import TEAM_CHANGES, Event
 from parley.ids import Kind
 from parley.notify.policy import mentioned
 from parley.storage.models import Channel, User
@@ -38,16 +38,7 @@ APP_EVENTS = frozenset(
 )
 
 #: Events of :data:`APP_EVENTS` every app of the team gets, its bot in the channel or not.
-TEAM_EVENTS = frozenset(
-    {
-        "channel_created",
-        "channel_rename",
-        "user_change",
-        "subteam_created",
-        "subteam_updated",
-        "emoji_changed",
-    }
-)
+TEAM_EVENTS = TEAM_CHANGES
 
 
 #: The bus types of the message events: an app's carry their channel's kind,

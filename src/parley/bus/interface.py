@@ -55,21 +55,22 @@ APP_REQUEST = "app_request"
 #: (the event's ``user``) or its Events API URL.
 APP_HOME_OPENED = "app_home_opened"
 
-#: Events about a whole workspace rather than one channel: routed by the team id.
-TEAM_WIDE = frozenset(
+#: Changes to the workspace every connection of the team hears, and every app of it:
+#: a public channel made or renamed, a profile changed, a user group made or changed, an
+#: emoji added or removed.
+TEAM_CHANGES = frozenset(
     {
-        "presence_change",
         "channel_created",
         "channel_rename",
         "user_change",
         "subteam_created",
         "subteam_updated",
         "emoji_changed",
-        JOIN_NOTICE,
-        APP_REQUEST,
-        APP_HOME_OPENED,
     }
 )
+
+#: Events about a whole workspace rather than one channel: routed by the team id.
+TEAM_WIDE = TEAM_CHANGES | {"presence_change", JOIN_NOTICE, APP_REQUEST, APP_HOME_OPENED}
 
 
 def routing_key(event: Event) -> str:

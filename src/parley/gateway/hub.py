@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Protocol
 
-from parley.bus.interface import APP_HOME_OPENED, APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
+from parley.bus.interface import (
+    APP_HOME_OPENED,
+    APP_REQUEST,
+    EPHEMERAL,
+    JOIN_NOTICE,
+    TEAM_CHANGES,
+    Event,
+)
 from parley.pipeline.events import MARKED, VIEW_EVENTS
 
 
@@ -39,18 +46,8 @@ _TO_THEIR_USER = frozenset(
 )
 _TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, APP_HOME_OPENED})
 
-#: Events for every connection of the team: a public channel made or renamed, a
-#: user's profile changed, a user group made or changed, an emoji added or removed.
-_TO_THE_TEAM = frozenset(
-    {
-        "channel_created",
-        "channel_rename",
-        "user_change",
-        "subteam_created",
-        "subteam_updated",
-        "emoji_changed",
-    }
-)
+#: Events for every connection of the team.
+_TO_THE_TEAM = TEAM_CHANGES
 
 
 class Hub:

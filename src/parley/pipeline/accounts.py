@@ -13,7 +13,7 @@ closed, and, for ``active``, the team hears
 ``user_change`` with the user as they now are (``deleted`` true or false). The node that
 made the change applies its notice before it answers; a worker's loop
 (:meth:`Accounts.start`, on nodes that run workers) claims and applies the rest, so a
-change made by the command line takes effect within :attr:`Accounts.interval` seconds.
+change made by the command line takes effect within ``interval`` seconds.
 A notice is applied at least once: applying it twice only says the same again.
 
 A deactivated user keeps their channels, messages and API tokens (refused until they
@@ -23,17 +23,16 @@ dropped, so they sign in again and register their phones again once reactivated.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
 from parley.bus.interface import EventBus
 from parley.pipeline import events
 from parley.pipeline.auth import Authenticator
+from parley.resilience.due import DueWork
 from parley.resilience.retries import Retry
 from parley.resilience.store import RetryStore
 from parley.storage.interface import Directory
-from parley.tasks import cancel_all, every
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,7 @@ log = logging.getLogger(__name__)
 STEP = "account"
 #: A notice's kinds: the user deactivated or active again; their web sessions ended.
 ACTIVE, SESSIONS = "active", "sessions"
-#: Notices claimed per look, and how long a claim holds one.
-BATCH = 100
+#: How long a claim holds a notice.
 LEASE_US = 30 * 1_000_000
 
 
@@ -71,8 +69,15 @@ class Accounts:
         self._auth = auth
         self._bus = bus
         self._clock_us = clock_us
-        self.interval = interval
-        self._task: asyncio.Task | None = None
+        self._work = DueWork(
+            retries,
+            STEP,
+            self._apply_notice,
+            clock_us=clock_us,
+            interval=interval,
+            lease_us=LEASE_US,
+            what="accounts",
+        )
 
     async def set_active(self, user_id: str, active: bool) -> None:
         """Deactivates ``user_id`` (``active`` false) or makes them active again; in
@@ -93,32 +98,25 @@ class Accounts:
     # -- applying notices -----------------------------------------------------------------
 
     def start(self) -> None:
-        looking = every(self.interval, self._apply_all_due, "accounts: applying changes")
-        self._task = asyncio.get_running_loop().create_task(looking, name="accounts")
+        self._work.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            await cancel_all([self._task])
-            self._task = None
-
-    async def _apply_all_due(self) -> None:
-        while await self.apply_due() == BATCH:
-            pass  # more were due than one batch holds
+        await self._work.close()
 
     async def apply_due(self) -> int:
-        """Applies the notices due now, each claimed first; how many there were. One
-        that fails stays claimed until its lease ends, then is due again."""
-        now = self._clock_us()
-        due = await self._retries.claim_due(STEP, now, BATCH, now + LEASE_US)
-        for record in due:
-            try:
-                user_id, kind, _ = record.item.split("/", 2)
-                await self._apply(user_id, kind)
-            except Exception:
-                log.exception("applying notice %s failed; it is tried again", record.item)
-                continue
-            await self._retries.retry_done(STEP, record.item)
-        return len(due)
+        """Applies the notices due now, each claimed first; how many there were."""
+        return await self._work.run_due()
+
+    async def _apply_notice(self, record: Retry) -> None:
+        """One notice; one that fails stays claimed until its lease ends, then is due
+        again."""
+        try:
+            user_id, kind, _ = record.item.split("/", 2)
+            await self._apply(user_id, kind)
+        except Exception:
+            log.exception("applying notice %s failed; it is tried again", record.item)
+            return
+        await self._retries.retry_done(STEP, record.item)
 
     async def _apply(self, user_id: str, kind: str) -> None:
         keys = await self._directory.token_keys(user_id, sessions=kind == SESSIONS)

@@ -19,7 +19,6 @@ offset (Parley's ``tz_offset`` argument, minutes east; UTC without it).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -32,19 +31,18 @@ from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, base32, encode_id
 from parley.pipeline import when as when_
 from parley.pipeline.send import Sender
+from parley.resilience.due import DueWork
 from parley.resilience.retries import Backoff, Retry
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory
 from parley.storage.models import User
-from parley.tasks import cancel_all, every
 
 log = logging.getLogger(__name__)
 
 STEP = "reminder"
 #: Where a reminder that is not due again waits: past any time it could be due.
 NEVER = 1 << 62
-#: Due reminders claimed per look, and how long a claim holds one.
-BATCH = 100
+#: How long a claim holds a due reminder.
 LEASE_US = 60 * 1_000_000
 #: How many reminders a person may keep.
 MOST = 1000
@@ -115,9 +113,16 @@ class Reminders:
         self._ims = ims
         self._ids = ids
         self._clock_us = clock_us
-        self._interval = interval
         self._backoff = backoff or Backoff()
-        self._task: asyncio.Task | None = None
+        self._work = DueWork(
+            retries,
+            STEP,
+            self._deliver,
+            clock_us=clock_us,
+            interval=interval,
+            lease_us=LEASE_US,
+            what="reminders",
+        )
 
     def _now(self) -> int:
         return self._clock_us() // 1_000_000
@@ -192,25 +197,10 @@ class Reminders:
     # -- the worker ----------------------------------------------------------------------
 
     def start(self) -> None:
-        looking = every(self._interval, self._deliver_all_due, "reminders: looking for due ones")
-        self._task = asyncio.get_running_loop().create_task(looking, name="reminders")
+        self._work.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            await cancel_all([self._task])
-            self._task = None
-
-    async def _deliver_all_due(self) -> None:
-        while await self.deliver_due() == BATCH:
-            pass
-
-    async def deliver_due(self) -> int:
-        """Delivers the reminders due now, each claimed first; how many were."""
-        now = self._clock_us()
-        due = await self._retries.claim_due(STEP, now, BATCH, now + LEASE_US)
-        for record in due:
-            await self._deliver(record)
-        return len(due)
+        await self._work.close()
 
     async def _deliver(self, record: Retry) -> None:
         r = msgspec.json.decode(record.payload, type=Reminder)

@@ -17,7 +17,6 @@ Posting at ``post_at`` happens within :attr:`Settings.schedule_interval` of it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -25,10 +24,10 @@ import msgspec
 
 from parley.errors import ApiError, Code
 from parley.pipeline.send import Sender
+from parley.resilience.due import DueWork
 from parley.resilience.retries import Backoff, Retry
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory
-from parley.tasks import cancel_all, every
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +35,7 @@ log = logging.getLogger(__name__)
 STEP = "schedule"
 #: How far ahead a message may be scheduled (Slack's: 120 days).
 MAX_AHEAD_US = 120 * 86_400 * 1_000_000
-#: Due messages claimed per look, and how long a claim holds one.
-BATCH = 100
+#: How long a claim holds a due message.
 LEASE_US = 60 * 1_000_000
 
 
@@ -80,9 +78,16 @@ class Scheduler:
         self._directory = directory
         self._sender = sender
         self._clock_us = clock_us
-        self._interval = interval
         self._backoff = backoff or Backoff()
-        self._task: asyncio.Task | None = None
+        self._work = DueWork(
+            retries,
+            STEP,
+            self._post_one,
+            clock_us=clock_us,
+            interval=interval,
+            lease_us=LEASE_US,
+            what="scheduler",
+        )
 
     async def add(self, scheduled: Scheduled) -> None:
         """Keeps ``scheduled`` until its time; ``time_in_past`` or ``time_too_far``
@@ -120,25 +125,14 @@ class Scheduler:
     # -- the worker ----------------------------------------------------------------------
 
     def start(self) -> None:
-        looking = every(self._interval, self._post_all_due, "scheduler: looking for due messages")
-        self._task = asyncio.get_running_loop().create_task(looking, name="scheduler")
+        self._work.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            await cancel_all([self._task])
-            self._task = None
-
-    async def _post_all_due(self) -> None:
-        while await self.post_due() == BATCH:
-            pass  # more were due than one batch holds
+        await self._work.close()
 
     async def post_due(self) -> int:
         """Posts the scheduled messages due now, each claimed first; how many were."""
-        now = self._clock_us()
-        due = await self._retries.claim_due(STEP, now, BATCH, now + LEASE_US)
-        for record in due:
-            await self._post_one(record)
-        return len(due)
+        return await self._work.run_due()
 
     async def _post_one(self, record: Retry) -> None:
         scheduled = msgspec.json.decode(record.payload, type=Scheduled)
