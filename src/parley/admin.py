@@ -228,9 +228,19 @@ def list_users(settings: Settings, team_id: str | None) -> list[User]:
             return found
 
 
-def backup(settings: Settings, where: str, *, restore: bool) -> dict:
-    """``parley backup DEST`` (``restore``: ``parley restore SRC``) of the embedded data
-    dir (:mod:`parley.storage.sqlite.backup`): what was copied."""
+def backup(settings: Settings, dest: str) -> dict:
+    """``parley backup DEST``: the embedded data dir copied into ``dest`` while it serves
+    (:mod:`parley.storage.sqlite.backup`); what was copied."""
+    return _copied(settings, "backup", dest, lambda d, o: sqlite_backup.backup(d, o))
+
+
+def restore(settings: Settings, src: str) -> dict:
+    """``parley restore SRC``: the backup at ``src``, checked, copied into the (empty,
+    unserved) data dir; what was copied."""
+    return _copied(settings, "restored", src, lambda d, o: sqlite_backup.restore(o, d))
+
+
+def _copied(settings: Settings, key: str, where: str, copy) -> dict:
     if settings.shard_urls:
         raise AdminError(
             "the data is in MariaDB (PARLEY_SHARDS): back each database up with "
@@ -238,14 +248,11 @@ def backup(settings: Settings, where: str, *, restore: bool) -> dict:
         )
     data_dir, other = Path(settings.data_dir), Path(where)
     try:
-        if restore:
-            manifest = sqlite_backup.restore(other, data_dir)
-        else:
-            manifest = sqlite_backup.backup(data_dir, other)
+        manifest = copy(data_dir, other)
     except (sqlite_backup.BackupError, OSError, sqlite3.Error) as exc:
         raise AdminError(str(exc)) from exc
     return {
-        "restored" if restore else "backup": str(other.resolve()),
+        key: str(other.resolve()),
         "data_dir": str(data_dir.resolve()),
         "created": manifest["created"],
         "files": [f["name"] for f in manifest["files"]],
@@ -296,7 +303,10 @@ async def _load(settings: Settings, export, team: Team):
     from parley.slackexport.load import ImportClock, Loader
 
     clock = ImportClock(wall_us)
-    directory, store = await open_storage(settings, clock_us=clock)
+    # each post commits without waiting for the disk (WAL, NORMAL): a crash loses at
+    # most the last few, and importing again writes what is missing, nothing twice
+    quick = dataclasses.replace(settings, sqlite_synchronous="NORMAL")
+    directory, store = await open_storage(quick, clock_us=clock)
     try:
         report = await Loader(directory, store, team, clock, _ids, wall_us).load(export)
         index = await open_search(settings, store)

@@ -1,5 +1,6 @@
 """The ``parley`` command: ``serve``, ``workspace create``, ``user create`` (and
-``deactivate``, ``reactivate``, ``password``, ``list``), ``shards``.
+``deactivate``, ``reactivate``, ``password``, ``list``), ``shards``, ``backup``,
+``restore``, ``import slack``, ``export slack``.
 
 Admin commands print exactly one JSON object on stdout; errors go to stderr as
 ``{"error": ...}`` with exit status 1.
@@ -421,12 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(admin.export_slack(settings, args.out, args.team))
         elif args.command == "import":
             _emit(admin.import_slack(settings, args.export, args.team))
-        elif args.command in ("backup", "restore"):
-            _emit(
-                admin.backup(settings, args.dest, restore=False)
-                if args.command == "backup"
-                else admin.backup(settings, args.src, restore=True)
-            )
+        elif args.command == "backup":
+            _emit(admin.backup(settings, args.dest))
+        elif args.command == "restore":
+            _emit(admin.restore(settings, args.src))
         elif args.command == "alerts":
             _emit({"sent": asyncio.run(_page(settings, args))})
         return 0

@@ -149,4 +149,4 @@ def test_restoring_into_a_data_dir_a_server_has_open_is_refused(tmp_path):
 def test_a_mariadb_installation_is_pointed_to_mariadbs_own_tools(tmp_path):
     settings = Settings.load({}, data_dir=tmp_path, shard_urls=("mysql://root@127.0.0.1/x",))
     with pytest.raises(admin.AdminError, match="mariadb-dump"):
-        admin.backup(settings, str(Path(tmp_path) / "bk"), restore=False)
+        admin.backup(settings, str(Path(tmp_path) / "bk"))

@@ -119,6 +119,7 @@ class Loader:
         self.report = Report()
         #: Slack ids -> Parley's: users (and bots by ``B…``), conversations.
         self._users: dict[str, User] = {}
+        self._user_ids: dict[str, str] = {}
         self._channels: dict[str, str] = {}
         #: Slack's ``ts`` of each message written -> the ``ts`` Parley gave it (the
         #: same, but where a channel already held later ones), for replies and reactions.
@@ -170,9 +171,10 @@ class Loader:
             self.report.users += 1
         else:
             self.report.users_existing += 1
-        self._users[su.id] = found
-        if su.bot_id:
-            self._users[su.bot_id] = found
+        for key in (su.id, su.bot_id):
+            if key:
+                self._users[key] = found
+                self._user_ids[key] = found.id
         return found
 
     async def _email_taken(self, email: str) -> bool:
@@ -248,7 +250,7 @@ class Loader:
 
     async def _message(self, channel: Channel, m: SlackMessage) -> None:
         author = await self._author(m)
-        text = rewrite(m.text, {k: u.id for k, u in self._users.items()}, self._channels)
+        text = rewrite(m.text, self._user_ids, self._channels)
         if m.files:
             named = ", ".join(m.files)
             text = f"{text}\n(files: {named})" if text else f"(files: {named})"

@@ -1479,7 +1479,10 @@ function emojiNode(name) {
   if (found.glyph) return document.createTextNode(found.glyph);
   const img = document.createElement("img");
   img.className = "emoji";
-  img.src = found.url;
+  // this server's image by its path: an emoji_changed names it as whoever added it
+  // reached the server (another host name, behind a proxy)
+  const url = new URL(found.url, location.href);
+  img.src = url.pathname.startsWith("/files/emoji/") ? url.pathname : found.url;
   img.alt = img.title = `:${name}:`;
   return img;
 }
