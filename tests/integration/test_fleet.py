@@ -7,6 +7,7 @@ there; elsewhere they are skipped with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -23,7 +24,7 @@ from websockets.sync.client import connect
 from parley import admin
 from parley.notify.fakes import running
 from tests.fleet import Fleet, get
-from tests.helpers import TEST_RATE_LIMIT, fetch
+from tests.helpers import TEST_RATE_LIMIT, error_of, fetch, succeeds
 from tests.push_support import pushes, wait_pushes
 from tests.subscriber import Subscriber, last_seq, run_subscribers, wait_for
 
@@ -490,3 +491,41 @@ def test_the_worker_killed_mid_batch_resumes_and_indexes_and_pushes_each_message
 
     wait_for(lambda: len(found()) >= count, 30, "every message indexed")
     assert sorted(found()) == sorted(stamps)  # each once
+
+
+def test_a_person_deactivated_through_one_node_is_refused_and_closed_on_every_node(fleet):
+    """``admin.users.remove`` on api1: the person's token, cached on api2, answers
+    ``account_inactive`` there at once, their WebSockets on both gateways are closed, and
+    a watcher on a gateway hears ``user_change``. Made active again from the command
+    line (another process), the worker applies it: the token works on api2 again."""
+    settings = fleet.settings()
+    operator = admin.create_user(settings, "fleet-operator", scopes="admin.users:write")
+    watcher, leaver = fleet.user("fleet-watcher"), fleet.user("fleet-leaver")
+    on_api2 = fleet.client(leaver.token, via="api2")
+    assert on_api2.auth_test()["user_id"] == leaver.user_id  # cached on api2 now
+
+    def rtm(token: str, gateway: str):
+        url = fleet.client(token, via="api1").rtm_connect()["url"]
+        ws = opened.enter_context(connect(pinned(fleet, gateway)(url), open_timeout=10))
+        assert '"hello"' in ws.recv(timeout=10)
+        return ws
+
+    with contextlib.ExitStack() as opened:
+        watching = rtm(watcher.token, "gw2")
+        leaving = [rtm(leaver.token, gw) for gw in ("gw1", "gw2")]
+        fleet.client(operator.token, via="api1").admin_users_remove(
+            team_id=leaver.team_id, user_id=leaver.user_id
+        )
+        for ws in leaving:
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd.code == 1008
+        while True:
+            event = json.loads(watching.recv(timeout=10))
+            if event.get("type") == "user_change" and event["user"]["id"] == leaver.user_id:
+                break
+        assert event["user"]["deleted"] is True
+        assert error_of(on_api2.auth_test) == "account_inactive"
+        admin.set_active(settings, None, "fleet-leaver", True)  # as the command line does
+        wait_for(lambda: succeeds(on_api2.auth_test), 15, "the worker to apply it")

@@ -11,7 +11,8 @@ token cache (so the next request reads them again: ``account_inactive`` while
 deactivated; ``token_revoked`` for a session ended), the WebSockets they opened are
 closed, and, for ``active``, the team hears
 ``user_change`` with the user as they now are (``deleted`` true or false). The node that
-made the change applies its notice before it answers; a worker's loop
+made the change applies its notice before it answers (unless a worker of the fleet
+claimed it in between, and applies it then); a worker's loop
 (:meth:`Accounts.start`, on nodes that run workers) claims and applies the rest, so a
 change made by the command line takes effect within ``interval`` seconds.
 A notice is applied at least once: applying it twice only says the same again.
@@ -81,8 +82,9 @@ class Accounts:
 
     async def set_active(self, user_id: str, active: bool) -> None:
         """Deactivates ``user_id`` (``active`` false) or makes them active again; in
-        effect on every node when it returns. The caller has checked that the user
-        exists and that it may change them."""
+        effect on every node when it returns (or being applied by the worker that
+        claimed its notice first). The caller has checked that the user exists and that
+        it may change them."""
         now = self._clock_us()
         await self._directory.set_deleted(user_id, not active, notice(user_id, ACTIVE, now))
         await self.apply_due()
