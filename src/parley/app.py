@@ -76,6 +76,8 @@ from parley.storage.interface import Directory, MessageStore
 from parley.storage.sqlite.directory import SqliteDirectory
 from parley.storage.sqlite.messages import SqliteMessageStore
 from parley.storage.sqlite.search import SqliteSearch
+from parley.unfurl.fetch import Fetcher
+from parley.unfurl.service import Unfurler
 from parley.web import emoji_names
 from parley.worker.ownership import Ownership
 from parley.worker.republish import GROUP, Republisher
@@ -143,6 +145,8 @@ class Services:
     reminders: Reminders | None = None
     #: The workspaces' own emoji (``emoji.list``, ``admin.emoji.*``).
     custom_emoji: CustomEmojis | None = None
+    #: Link previews of posts and edits made through this node (``PARLEY_UNFURL``).
+    unfurler: Unfurler | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -178,6 +182,8 @@ class Services:
             await self.reminders.close()
         if self.search_index is not None:
             await self.search_index.close()
+        if self.unfurler is not None:
+            await self.unfurler.close()
         await self.store.close()
         await self.bus.close()
         await self.directory.close()
@@ -237,6 +243,12 @@ async def start(settings: Settings) -> Services:
         metrics=metrics,
     )
     api = Api(auth, limits, metrics)
+    if settings.unfurl and settings.role != "worker":
+        fetcher = Fetcher(allow_private=settings.unfurl_private)
+        unfurler = Unfurler(fetcher, sender.set_previews, close=fetcher.close)
+        sender.on_stored(unfurler.submit)
+    else:
+        unfurler = None
     replies = Replies(directory, sender)
     app_link = AppLink(bus, presence)
     triggers = Triggers(directory)
@@ -315,6 +327,7 @@ async def start(settings: Settings) -> Services:
             directory, bus, frozenset(emoji_names.standard()), fetch_image, wall_us
         ),
         views=views,
+        unfurler=unfurler,
     )
     closers.append(app_link.close)
     metrics.gauges.add(lambda: _node_rows(hub, bus))

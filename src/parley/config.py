@@ -196,6 +196,13 @@ class Settings:
     #: due (:mod:`parley.pipeline.reminders`) and changes to people's accounts made by
     #: ``parley user`` (:mod:`parley.pipeline.accounts`).
     schedule_interval: float = 1.0
+    #: Link previews: the server fetches the pages and images that posts link to and
+    #: attaches what they show (:mod:`parley.unfurl`). Off: no fetches, no previews.
+    unfurl: bool = True
+    #: Let previews be fetched from loopback and private addresses (a workspace whose
+    #: links are to its own intranet). Off, a link whose host resolves to one is not
+    #: fetched, so nobody can make the server reach inside its network.
+    unfurl_private: bool = False
     #: Circuit breakers, one per dependency instance (the seed's defaults): open when
     #: more than ``breaker_error_rate`` of the last ``breaker_window`` calls failed (once
     #: ``breaker_min_calls`` are known), let probes through after

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from parley.config import Settings
-from parley.errors import ApiError
+from parley.errors import ApiError, Code
 from parley.ids import wall_us
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage.models import Channel, PostRequest, Team, User
@@ -300,6 +300,34 @@ def test_rich_content_is_patched(backend):
     m, kept, patched = run_store(backend, body)
     assert m.rich == kept.rich == '{"blocks":[{"type":"divider"}]}'
     assert '"attachments"' in patched.rich and '"blocks"' in patched.rich
+
+
+def test_a_change_the_server_makes_counts_as_a_version_not_an_edit(backend):
+    """``edited=False`` (link previews): the content and ``version`` change, ``edited``
+    stays as the author left it, and the version is still checked."""
+    previews = '{"attachments":[{"from_url":"https://x.test/","title":"X"}]}'
+
+    async def body(store):
+        m = (await store.post(post(1))).message
+        shown = await store.update(
+            "CAAAA", m.ts, "UAAAA", m.text, 0, rich_patch=previews, edited=False
+        )
+        edited = await store.update("CAAAA", m.ts, "UAAAA", "m1 !", 1)
+        again = await store.update(
+            "CAAAA", m.ts, "UAAAA", edited.text, 2, rich_patch=previews, edited=False
+        )
+        try:
+            await store.update("CAAAA", m.ts, "UAAAA", m.text, 1, edited=False)
+        except ApiError as exc:
+            stale = exc.code
+        return shown, edited, again, stale, await store.message("CAAAA", m.ts)
+
+    shown, edited, again, stale, stored = run_store(backend, body)
+    assert (shown.version, shown.edited_ts, shown.edited_by) == (1, None, None)
+    assert '"title":"X"' in shown.rich
+    assert again.version == 3 and again.edited_ts == edited.edited_ts is not None
+    assert again.edited_by == "UAAAA" and stale == Code.EDIT_CONFLICT
+    assert stored == again
 
 
 def test_threads(backend):

@@ -241,6 +241,12 @@ METHODS: tuple[MethodDoc, ...] = (
             *_RICH,
             _ts("thread_ts", "Reply in the thread of this message (`thread_not_found`)."),
             _bool("reply_broadcast", "A thread reply that is also shown in the channel."),
+            _bool(
+                "unfurl_links",
+                "Preview the pages it links to (the server fetches them); a person's posts "
+                "do unless false, an app's only if true.",
+            ),
+            _bool("unfurl_media", "Preview the images it links to (unless false)."),
             Arg(
                 "client_msg_id",
                 {"type": "string", "maxLength": 128},

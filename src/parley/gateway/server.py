@@ -99,6 +99,7 @@ from parley.pipeline.scopes import require as require_scope
 from parley.pipeline.send import Sender
 from parley.storage.interface import Directory
 from parley.storage.models import PostRequest, User
+from parley.unfurl import links
 
 log = logging.getLogger(__name__)
 _PICOWS_LOG = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
@@ -1032,7 +1033,9 @@ class Connection(WSListener):
         """A send's write, by the task in its slot; answered, in its turn, once durable
         (not once the connection is gone: the task is cancelled)."""
         try:
-            result = await self.gateway.sender.write_post(req)
+            result = await self.gateway.sender.write_post(
+                req, links.APP if self.user.is_bot else links.PERSON
+            )
         except Exception as exc:
             self._answer(slot, _refusal(reply_to, exc))
         else:

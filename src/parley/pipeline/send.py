@@ -30,6 +30,11 @@ from parley.storage.models import (
     ReactionChange,
     User,
 )
+from parley.unfurl.links import Want
+
+#: ``(message as stored, what its poster wants previewed) -> None``, called once a post
+#: or an edit that asks for link previews is stored (:meth:`Sender.on_stored`).
+Stored = Callable[[Message, Want], None]
 
 
 class Sender:
@@ -55,11 +60,18 @@ class Sender:
         self._max_text = max_text
         self._clock_us = clock_us
         self._metrics = metrics or Metrics()
+        self._stored: Stored | None = None
         #: Request ids of the posts being written, by message id (``parley.logs``).
         self._rids: dict[int, str] = {}
         stage = self._metrics.stage
         self._t_access, self._t_limits = stage["access"], stage["rate_limit"]
         self._t_write, self._t_publish = stage["write"], stage["publish"]
+
+    def on_stored(self, stored: Stored) -> None:
+        """Has ``stored`` called with each post or edit stored whose caller passed
+        ``unfurl`` (the link previewer, :class:`parley.unfurl.service.Unfurler`), after
+        its event is published and before the caller is answered."""
+        self._stored = stored
 
     def _check_text(self, text: str | None, rich: str | None = None) -> str:
         """The text to store: required unless the message has blocks or attachments (then
@@ -82,11 +94,13 @@ class Sender:
         reply_broadcast: bool = False,
         client_msg_id: str | None = None,
         rich: str | None = None,
+        unfurl: Want | None = None,
     ) -> PostResult:
         """``chat.postMessage`` and the WebSocket send: one path, one set of checks.
-        ``rich``: validated blocks and attachments (:mod:`parley.content`). Returns once
-        the message is durable and its event published. What :meth:`prepare_post` then
-        :meth:`write_post` do, in one coroutine (the common case costs a step less)."""
+        ``rich``: validated blocks and attachments (:mod:`parley.content`); ``unfurl``:
+        the links to preview (:meth:`on_stored`). Returns once the message is durable
+        and its event published. What :meth:`prepare_post` then :meth:`write_post` do,
+        in one coroutine (the common case costs a step less)."""
         began = perf_counter()
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text, rich)
@@ -102,6 +116,8 @@ class Sender:
         finally:
             self._rids.pop(req.id, None)
         self._t_write.observe(perf_counter() - allowed)
+        if unfurl is not None and self._stored is not None and not result.duplicate:
+            self._stored(result.message, unfurl)
         return result
 
     async def prepare_post(
@@ -126,7 +142,7 @@ class Sender:
         self._t_limits.observe(perf_counter() - checked)
         return self._request(user, channel, text, thread_ts, reply_broadcast, client_msg_id, rich)
 
-    async def write_post(self, req: PostRequest) -> PostResult:
+    async def write_post(self, req: PostRequest, unfurl: Want | None = None) -> PostResult:
         """Writes a post :meth:`prepare_post` allowed; returns once it is durable and its
         event published, as :meth:`post` does.
 
@@ -142,6 +158,8 @@ class Sender:
         finally:
             self._rids.pop(req.id, None)
         self._t_write.observe(perf_counter() - began)
+        if unfurl is not None and self._stored is not None and not result.duplicate:
+            self._stored(result.message, unfurl)
         return result
 
     def _request(
@@ -260,11 +278,13 @@ class Sender:
         expected_version: int | None,
         *,
         rich_patch: str | None = None,
+        unfurl: Want | None = None,
     ) -> Message:
-        """``chat.update``; ``rich_patch`` replaces the blocks or attachments it names."""
+        """``chat.update``; ``rich_patch`` replaces the blocks or attachments it names;
+        ``unfurl``: the links to preview once changed (:meth:`on_stored`)."""
         channel = await self._access.writable(user, channel_id)
         text = self._check_text(text, rich_patch)
-        return await self._store.update(
+        m = await self._store.update(
             channel.id,
             ts,
             user.id,
@@ -272,6 +292,25 @@ class Sender:
             expected_version,
             after_commit=self._after_update,
             rich_patch=rich_patch,
+        )
+        if unfurl is not None and self._stored is not None:
+            self._stored(m, unfurl)
+        return m
+
+    async def set_previews(self, m: Message, rich_patch: str) -> Message:
+        """Writes the server's link previews onto ``m`` (``rich_patch`` replaces its
+        attachments) if it is still at ``m.version``: its author's text stays and it is
+        not marked edited; its members hear ``message_changed`` as for an edit.
+        ``edit_conflict``, ``message_not_found`` when it changed or went since."""
+        return await self._store.update(
+            m.channel,
+            m.ts,
+            m.user,
+            m.text,
+            m.version,
+            after_commit=self._after_update,
+            rich_patch=rich_patch,
+            edited=False,
         )
 
     def _after_update(self, message: Message) -> None:

@@ -64,11 +64,19 @@ class GuardedStore:
         after_commit: AfterCommit | None = None,
         *,
         rich_patch: str | None = None,
+        edited: bool = True,
     ) -> Message:
         return await self._breakers.call(
             self._guard(channel),
             lambda: self.inner.update(
-                channel, ts, user, text, expected_version, after_commit, rich_patch=rich_patch
+                channel,
+                ts,
+                user,
+                text,
+                expected_version,
+                after_commit,
+                rich_patch=rich_patch,
+                edited=edited,
             ),
         )
 

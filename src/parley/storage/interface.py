@@ -436,11 +436,14 @@ class MessageStore(Protocol):
         after_commit: AfterCommit | None = None,
         *,
         rich_patch: str | None = None,
+        edited: bool = True,
     ) -> Message:
         """Last writer wins in commit order. ``message_not_found``, ``cant_update_message``,
         ``edit_conflict`` when ``expected_version`` is given and is not the current one.
         ``rich_patch`` (``parley.content.patch``) replaces the blocks or
-        attachments it names; without it they stay."""
+        attachments it names; without it they stay. ``edited=False``: a change the
+        server makes (link previews), which leaves the message's ``edited`` as it was
+        (its ``version`` still counts it)."""
         ...
 
     async def delete(

@@ -34,11 +34,19 @@ from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, format_ts, wall_us
 from parley.pipeline import scopes
 from parley.pipeline.schedule import Scheduled
+from parley.unfurl import links
 
 if TYPE_CHECKING:
     from parley.app import Services
 
 _MAX_CLIENT_MSG_ID = 128
+
+
+def opt_bool(args: Args, name: str) -> bool | None:
+    """A boolean argument, ``None`` when not given."""
+    return args.bool(name) if args.has(name) else None
+
+
 #: The scope that lets a bot's post show another name and icon (``username``, ...).
 CUSTOMIZE = "chat:write.customize"
 
@@ -86,6 +94,9 @@ def register(api: Api, svc: Services) -> None:
             reply_broadcast=args.bool("reply_broadcast"),
             client_msg_id=args.str("client_msg_id", max_len=_MAX_CLIENT_MSG_ID),
             rich=rich_of(ctx, args),
+            unfurl=links.wanted(
+                ctx.user.is_bot, opt_bool(args, "unfurl_links"), opt_bool(args, "unfurl_media")
+            ),
         )
         m = result.message
         return {"channel": m.channel, "ts": format_ts(m.ts), "message": wire.message(m)}
@@ -213,6 +224,7 @@ def register(api: Api, svc: Services) -> None:
             text_of(args),
             version,
             rich_patch=content.patch(blocks, attachments),
+            unfurl=links.wanted(ctx.user.is_bot, None, None),
         )
         return {
             "channel": m.channel,

@@ -457,8 +457,9 @@ class MysqlMessageStore:
         after_commit: AfterCommit | None = None,
         *,
         rich_patch: str | None = None,
+        edited: bool = True,
     ) -> Message:
-        op = p.Update(channel, ts, user, text, expected_version, rich_patch)
+        op = p.Update(channel, ts, user, text, expected_version, rich_patch, edited)
         return await self._write(channel, op, after_commit)
 
     async def delete(

@@ -48,6 +48,8 @@ class Update(msgspec.Struct, frozen=True):
     text: str
     expected_version: int | None
     rich_patch: str | None = None
+    #: False: a change the server makes (link previews); ``edited`` stays as it was
+    edited: bool = True
 
 
 class Delete(msgspec.Struct, frozen=True):
@@ -236,8 +238,8 @@ class _Batch:
             m,
             text=op.text,
             version=m.version + 1,
-            edited_ts=self.clock_us(),
-            edited_by=op.user,
+            edited_ts=self.clock_us() if op.edited else m.edited_ts,
+            edited_by=op.user if op.edited else m.edited_by,
             rich=rich,
         )
         self.put(m)

@@ -173,15 +173,16 @@ def op_update(
     text: str,
     expected_version: int | None,
     rich_patch: str | None = None,
+    edited: bool = True,
 ) -> Message:
     msg = _own(conn, channel, ts, user, Code.CANT_UPDATE_MESSAGE)
     if expected_version is not None and expected_version != msg.version:
         raise ApiError(Code.EDIT_CONFLICT, data={"version": msg.version})
-    now = state.clock_us()
+    when, who = (state.clock_us(), user) if edited else (msg.edited_ts, msg.edited_by)
     conn.execute(
         "UPDATE messages SET text = ?, version = version + 1, edited_ts = ?, "
         "edited_by = ?, rich = ? WHERE channel = ? AND ts = ?",
-        (text, now, user, content.merge(msg.rich, rich_patch), channel, ts),
+        (text, when, who, content.merge(msg.rich, rich_patch), channel, ts),
     )
     return _with_reactions(conn, _get(conn, channel, ts))
 
@@ -424,6 +425,7 @@ class SqliteMessageStore:
         after_commit: AfterCommit | None = None,
         *,
         rich_patch: str | None = None,
+        edited: bool = True,
     ) -> Message:
         return await self._write(
             channel,
@@ -434,6 +436,7 @@ class SqliteMessageStore:
             text,
             expected_version,
             rich_patch,
+            edited,
             after_commit=after_commit,
         )
 

@@ -1,0 +1,184 @@
+"""Link previews end to end: a real server fetches pages and images from a real HTTP
+server this test runs, and the previews reach a real WebSocket client and the history
+(through the official ``slack_sdk``), without the message being marked edited.
+
+The page server is on 127.0.0.1, which a server on default settings refuses to fetch
+from (``PARLEY_UNFURL_PRIVATE``): the last test shows it does."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.app.test_files import png
+from tests.helpers import WsClient, server_in_thread
+from tests.subscriber import wait_for
+
+CAT = png(8, 8, (200, 120, 40))
+ARTICLE = b"""<html><head><title>fallback</title>
+<meta property="og:title" content="How we ship">
+<meta property="og:description" content="A post about shipping.">
+<meta property="og:site_name" content="Parley Blog">
+<meta property="og:image" content="/card.png">
+</head><body>...</body></html>"""
+_n = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def web():
+    """An HTTP server: ``/article`` (a page with Open Graph tags), ``/cat.png``,
+    ``/moved`` (a redirect to ``/article``), ``/notes.txt``; ``web.hits`` counts requests
+    by path."""
+    hits: Counter[str] = Counter()
+    lock = threading.Lock()
+    served = {
+        "/article": ("text/html; charset=utf-8", ARTICLE),
+        "/cat.png": ("image/png", CAT),
+        "/notes.txt": ("text/plain", b"just text"),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                hits[self.path] += 1
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("location", "/article")
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            kind, body = served.get(self.path, ("text/plain", b""))
+            self.send_response(200 if self.path in served else 404)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    http.base = f"http://127.0.0.1:{http.server_port}"
+    http.hits = hits
+    yield http
+    http.shutdown()
+
+
+@pytest.fixture(scope="module")
+def unfurling(tmp_path_factory):
+    """A server that may fetch from this machine's own addresses."""
+    with server_in_thread(tmp_path_factory.mktemp("data"), unfurl_private=True) as srv:
+        yield srv
+
+
+def settled(server) -> None:
+    """Waits until the server has no previews under way."""
+    wait_for(lambda: server.on_loop(lambda s: s.unfurler.pending) == 0, 10, "previews")
+
+
+def room(server, bot: bool = False):
+    n = next(_n)
+    poster = server.user(f"unfurl-{n}", bot=bot)
+    web = server.client(poster.token)
+    if bot:
+        owner = server.client(server.user(f"unfurl-owner-{n}").token)
+        channel = owner.conversations_create(name=f"unfurl-{n}")["channel"]["id"]
+        owner.conversations_invite(channel=channel, users=poster.user_id)
+    else:
+        channel = web.conversations_create(name=f"unfurl-{n}")["channel"]["id"]
+    return web, channel
+
+
+def history(web, channel: str, ts: str) -> dict:
+    (m,) = web.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)[
+        "messages"
+    ]
+    return m
+
+
+def test_a_persons_link_gets_a_preview_on_every_screen_without_being_edited(unfurling, web):
+    person, channel = room(unfurling)
+    link = f"{web.base}/article"
+
+    async def scenario() -> tuple[dict, dict]:
+        rtm = await WsClient.open(person.rtm_connect()["url"])
+        await rtm.next(type="hello")
+        rtm.send({"id": 1, "type": "message", "channel": channel, "text": f"read <{link}>!"})
+        ack = await rtm.next(reply_to=1)
+        changed = await rtm.next(type="message", subtype="message_changed")
+        rtm.close()
+        return ack, changed
+
+    ack, changed = asyncio.run(scenario())
+    assert changed["channel"] == channel and changed["message"]["ts"] == ack["ts"]
+    shown = changed["message"]
+    (preview,) = shown["attachments"]
+    assert preview == {
+        "id": 1,
+        "from_url": link,
+        "original_url": link,
+        "fallback": "Parley Blog: How we ship",
+        "title": "How we ship",
+        "title_link": link,
+        "text": "A post about shipping.",
+        "service_name": "Parley Blog",
+        "image_url": f"{web.base}/card.png",
+    }
+    assert shown["text"] == f"read <{link}>!" and "edited" not in shown
+    assert shown["edit_version"] == 1
+    stored = history(person, channel, ack["ts"])
+    assert stored["attachments"] == [preview] and stored["edit_version"] == 1
+    assert "edited" not in stored
+
+
+def test_an_apps_post_previews_images_unless_it_asks_for_pages_too(unfurling, web):
+    bot, channel = room(unfurling, bot=True)
+    text = f"{web.base}/article and {web.base}/cat.png and {web.base}/notes.txt"
+    media = bot.chat_postMessage(channel=channel, text=text)["ts"]
+    both = bot.chat_postMessage(channel=channel, text=text, unfurl_links=True)["ts"]
+    none = bot.chat_postMessage(channel=channel, text=text, unfurl_media=False)["ts"]
+    settled(unfurling)
+    shown = {ts: history(bot, channel, ts).get("attachments", []) for ts in (media, both, none)}
+    assert [a["from_url"] for a in shown[media]] == [f"{web.base}/cat.png"]
+    assert shown[media][0]["image_url"] == f"{web.base}/cat.png"
+    assert shown[media][0]["image_bytes"] == len(CAT)
+    assert [a["from_url"] for a in shown[both]] == [f"{web.base}/article", f"{web.base}/cat.png"]
+    assert shown[none] == []
+
+
+def test_an_edit_changes_the_previews_and_keeps_the_authors_own_attachments(unfurling, web):
+    person, channel = room(unfurling)
+    mine = [{"text": "my own", "color": "good"}]
+    ts = person.chat_postMessage(
+        channel=channel, text=f"first {web.base}/cat.png", attachments=mine
+    )["ts"]
+    wait_for(lambda: len(history(person, channel, ts).get("attachments", [])) == 2, 10, "preview")
+    moved = f"{web.base}/moved"
+    person.chat_update(channel=channel, ts=ts, text=f"now {moved}")
+    wait_for(
+        lambda: history(person, channel, ts)["attachments"][1].get("from_url") == moved,
+        10,
+        "the new preview",
+    )
+    m = history(person, channel, ts)
+    assert m["attachments"][0] == mine[0]
+    assert m["attachments"][1]["title"] == "How we ship"  # the page it was moved to
+    assert m["attachments"][1]["title_link"] == moved  # the link as written
+    assert m["edited"]["user"] == m["user"]  # the author's edit is one
+    person.chat_update(channel=channel, ts=ts, text="no links now")
+    wait_for(lambda: history(person, channel, ts)["attachments"] == mine, 10, "previews removed")
+
+
+def test_a_server_on_default_settings_does_not_fetch_from_its_own_network(server, web):
+    person, channel = room(server)
+    before = sum(web.hits.values())
+    ts = person.chat_postMessage(channel=channel, text=f"{web.base}/article")["ts"]
+    settled(server)
+    assert sum(web.hits.values()) == before
+    assert "attachments" not in history(person, channel, ts)
