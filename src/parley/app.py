@@ -145,8 +145,10 @@ class Services:
     reminders: Reminders | None = None
     #: The workspaces' own emoji (``emoji.list``, ``admin.emoji.*``).
     custom_emoji: CustomEmojis | None = None
-    #: Link previews of posts and edits made through this node (``PARLEY_UNFURL``).
+    #: Link previews of posts and edits made through this node (``PARLEY_UNFURL``), and
+    #: the guarded client that fetches them and, for the web client, other sites' images.
     unfurler: Unfurler | None = None
+    link_fetcher: Fetcher | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -244,11 +246,11 @@ async def start(settings: Settings) -> Services:
     )
     api = Api(auth, limits, metrics)
     if settings.unfurl and settings.role != "worker":
-        fetcher = Fetcher(allow_private=settings.unfurl_private)
+        fetcher: Fetcher | None = Fetcher(allow_private=settings.unfurl_private)
         unfurler = Unfurler(fetcher, sender.set_previews, close=fetcher.close)
         sender.on_stored(unfurler.submit)
     else:
-        unfurler = None
+        fetcher = unfurler = None
     replies = Replies(directory, sender)
     app_link = AppLink(bus, presence)
     triggers = Triggers(directory)
@@ -328,6 +330,7 @@ async def start(settings: Settings) -> Services:
         ),
         views=views,
         unfurler=unfurler,
+        link_fetcher=fetcher,
     )
     closers.append(app_link.close)
     metrics.gauges.add(lambda: _node_rows(hub, bus))

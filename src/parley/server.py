@@ -188,7 +188,12 @@ async def serve(
         readiness=svc.readiness,
         secure_cookies=settings.secure_cookies,
         replies=svc.replies.respond if svc.replies is not None else None,
-        files=FileRoutes(svc.files, svc.auth, svc.directory.emoji_image)
+        files=FileRoutes(
+            svc.files,
+            svc.auth,
+            svc.directory.emoji_image,
+            svc.link_fetcher.image if svc.link_fetcher is not None else None,
+        )
         if svc.files is not None
         else None,
     )

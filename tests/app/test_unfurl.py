@@ -12,11 +12,12 @@ import itertools
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import pytest
 
 from tests.app.test_files import png
-from tests.helpers import WsClient, server_in_thread
+from tests.helpers import WsClient, fetch, server_in_thread
 from tests.subscriber import wait_for
 
 CAT = png(8, 8, (200, 120, 40))
@@ -182,3 +183,23 @@ def test_a_server_on_default_settings_does_not_fetch_from_its_own_network(server
     settled(server)
     assert sum(web.hits.values()) == before
     assert "attachments" not in history(person, channel, ts)
+
+
+def test_the_web_client_gets_other_sites_images_through_the_server(unfurling, server, web):
+    """``/files/proxy``: an image for a signed-in caller, checked by its bytes; not a
+    page, not for nobody, and not from the server's own network on default settings."""
+    token = unfurling.user(f"unfurl-proxy-{next(_n)}").token
+
+    def proxied(srv, path: str, token: str | None) -> tuple[int, dict, bytes]:
+        return fetch(f"{srv.url}/files/proxy?url={quote(web.base + path, safe='')}", token)
+
+    status, headers, body = proxied(unfurling, "/cat.png", token)
+    assert (status, headers["content-type"], body) == (200, "image/png", CAT)
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert proxied(unfurling, "/moved", token)[0] == 404  # a page, not an image
+    assert proxied(unfurling, "/cat.png", None)[0] == 401
+    assert fetch(f"{unfurling.url}/files/proxy?url=file:///etc/passwd", token)[0] == 404
+    hits = web.hits["/cat.png"]
+    assert proxied(server, "/cat.png", server.user(f"unfurl-p-{next(_n)}").token)[0] == 404
+    assert web.hits["/cat.png"] == hits

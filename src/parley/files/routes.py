@@ -12,6 +12,10 @@ them every request under :data:`PREFIX`):
   a sandboxing CSP).
 - ``GET /files/emoji/<team id>/<name>``: a workspace's own emoji's image, to anyone
   (:mod:`parley.custom_emoji`), cached for five minutes.
+- ``GET /files/proxy?url=<url>``: another site's image (a link preview's, an app's
+  attachment's), fetched by the server for a signed-in caller
+  (:meth:`parley.unfurl.fetch.Fetcher.image`: public addresses only, checked by its bytes),
+  so that the web client shows it without the reader's browser contacting that site.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from parley.errors import ApiError, Code, StorageUnavailable, unavailable
 from parley.files.service import Files
 from parley.pipeline import scopes
 from parley.pipeline.auth import Authenticator
+from parley.storage.models import Caller
 from parley.web import CLIENT_HEADER, session_token
 
 log = logging.getLogger(__name__)
@@ -50,17 +55,28 @@ _SAFE = (
 _EMOJI_SAFE = (*_SAFE[:2], ("cache-control", "public, max-age=300"))
 #: ``(team id, name) -> (mimetype, image)`` or ``None``: a workspace's emoji's image.
 EmojiImage = Callable[[str, str], Awaitable["tuple[str, bytes] | None"]]
+#: ``url -> (mimetype, image)`` or ``None``: another site's image.
+ProxyImage = Callable[[str], Awaitable["tuple[str, bytes] | None"]]
+#: Where other sites' images are served from.
+PROXY_PATH = "/files/proxy"
+#: What such an image carries: nothing in it runs, kept by the browser for a day.
+_PROXY_SAFE = (*_SAFE[:2], ("cache-control", "private, max-age=86400"))
 
 
 class FileRoutes:
     """``async (Request) -> Response`` for the paths under :data:`PREFIX`."""
 
     def __init__(
-        self, files: Files, auth: Authenticator, emoji_image: EmojiImage | None = None
+        self,
+        files: Files,
+        auth: Authenticator,
+        emoji_image: EmojiImage | None = None,
+        proxy_image: ProxyImage | None = None,
     ) -> None:
         self._files = files
         self._auth = auth
         self._emoji_image = emoji_image
+        self._proxy_image = proxy_image
 
     async def __call__(self, req: Request) -> Response:
         try:
@@ -68,6 +84,8 @@ class FileRoutes:
                 return await self._upload(req)
             if req.path.startswith(EMOJI_PREFIX) and self._emoji_image is not None:
                 return await self._emoji(req)
+            if req.path == PROXY_PATH:
+                return await self._proxy(req)
             return await self._download(req)
         except ApiError as exc:
             return error_response(exc)
@@ -101,20 +119,37 @@ class FileRoutes:
         kind, data = found
         return Response(200, data, (("content-type", kind), *_EMOJI_SAFE))
 
+    async def _caller(self, req: Request) -> Caller:
+        """Who asks, by their token or this tab's session (401 for nobody)."""
+        headers = req.headers
+        token = bearer_token(headers.get("authorization")) or session_token(
+            headers.get("cookie"), headers.get(CLIENT_HEADER)
+        )
+        try:
+            return await self._auth.authorize(token)
+        except ApiError as exc:
+            raise ApiError(exc.code, status=401) from exc
+
+    async def _proxy(self, req: Request) -> Response:
+        if req.method not in ("GET", "HEAD"):
+            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        await self._caller(req)
+        url = (parse_qs(req.query_string).get("url") or [""])[0]
+        if self._proxy_image is None or not url.startswith(("https://", "http://")):
+            raise ApiError("image_not_found", status=404)
+        found = await self._proxy_image(url)
+        if found is None:
+            raise ApiError("image_not_found", status=404)
+        kind, data = found
+        return Response(200, data, (("content-type", kind), *_PROXY_SAFE))
+
     async def _download(self, req: Request) -> Response:
         if req.method not in ("GET", "HEAD"):
             raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
         parts = req.path[len(PREFIX) :].split("/")
         if len(parts) != 2:
             raise ApiError(Code.FILE_NOT_FOUND, status=404)
-        headers = req.headers
-        token = bearer_token(headers.get("authorization")) or session_token(
-            headers.get("cookie"), headers.get(CLIENT_HEADER)
-        )
-        try:
-            caller = await self._auth.authorize(token)
-        except ApiError as exc:
-            raise ApiError(exc.code, status=401) from exc
+        caller = await self._caller(req)
         try:
             scopes.require("files.info", caller.scopes)
         except ApiError as exc:

@@ -6,7 +6,9 @@ it is made: the host's addresses are looked up once, only a public one
 to a public one first and a private one later, cannot reach inside), and every
 redirect is checked the same way. Time and size are bounded: :data:`TIMEOUT` seconds
 for all of it, :data:`MAX_REDIRECTS` redirects, a page read no further than
-:data:`MAX_PAGE` bytes and an image's body not read at all.
+:data:`MAX_PAGE` bytes, an image's body not read for a preview, and read up to
+:data:`MAX_IMAGE` bytes for the web client, which shows other sites' images through the
+server (:meth:`Fetcher.image`) so that a reader's browser never contacts them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urljoin
 
 import httpcore
 
+from parley.custom_emoji import image_type
 from parley.unfurl.links import public
 from parley.unfurl.meta import IMAGES, PAGES, Page
 
@@ -25,6 +28,8 @@ TIMEOUT = 5.0
 MAX_REDIRECTS = 3
 #: How much of a page is read: its head is nearly always within it.
 MAX_PAGE = 512 * 1024
+#: The largest image the web client's proxy passes on (:meth:`Fetcher.image`).
+MAX_IMAGE = 5 * 1024 * 1024
 #: How a preview's fetch introduces itself (as Slack's "Slackbot-LinkExpanding" does).
 USER_AGENT = "Parley-LinkExpanding/1.0 (link previews; +https://github.com/parley)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -88,15 +93,29 @@ class Fetcher:
         )
 
     async def __call__(self, url: str) -> Page | None:
+        return await self._get(url, 0)
+
+    async def image(self, url: str) -> tuple[str, bytes] | None:
+        """The image at ``url`` and its media type, checked by its bytes (PNG, GIF,
+        JPEG, WebP), at most :data:`MAX_IMAGE` bytes; ``None`` for anything else."""
+        page = await self._get(url, MAX_IMAGE)
+        if page is None or not page.body or len(page.body) > MAX_IMAGE:
+            return None
+        kind = image_type(page.body)
+        return (kind, page.body) if kind is not None else None
+
+    async def _get(self, url: str, image_bytes: int) -> Page | None:
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._follow(url)
+                return await self._follow(url, image_bytes)
         except (TimeoutError, httpcore.TimeoutException, httpcore.NetworkError):
             return None
         except (httpcore.ProtocolError, httpcore.UnsupportedProtocol, ValueError):
             return None
 
-    async def _follow(self, url: str) -> Page | None:
+    async def _follow(self, url: str, image_bytes: int) -> Page | None:
+        """The page or image at ``url``: a page's first :data:`MAX_PAGE` bytes, an
+        image's first ``image_bytes`` + 1 (none at all for 0)."""
         for _ in range(MAX_REDIRECTS + 1):
             headers = [
                 (b"user-agent", USER_AGENT.encode()),
@@ -121,15 +140,18 @@ class Fetcher:
                 length = found.get("content-length", "")
                 size = int(length) if length.isdigit() else None
                 if media_type in IMAGES:
-                    return Page(url, media_type, None, size, b"")
-                if media_type not in PAGES:
+                    limit = image_bytes + 1 if image_bytes else 0
+                elif media_type in PAGES and not image_bytes:
+                    limit = MAX_PAGE
+                else:
                     return None
                 body = bytearray()
-                async for chunk in resp.aiter_stream():
-                    body += chunk
-                    if len(body) >= MAX_PAGE:
-                        break
-                return Page(url, media_type, charset, size, bytes(body[:MAX_PAGE]))
+                if limit:
+                    async for chunk in resp.aiter_stream():
+                        body += chunk
+                        if len(body) >= limit:
+                            break
+                return Page(url, media_type, charset, size, bytes(body[:limit]))
         return None
 
     async def close(self) -> None:
