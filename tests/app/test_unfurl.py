@@ -31,15 +31,17 @@ _n = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def web():
-    """An HTTP server: ``/article`` (a page with Open Graph tags), ``/cat.png``,
-    ``/moved`` (a redirect to ``/article``), ``/notes.txt``; ``web.hits`` counts requests
+def pages():
+    """An HTTP server: ``/article`` (a page with Open Graph tags, its image
+    ``/card.png``), ``/cat.png``,
+    ``/moved`` (a redirect to ``/article``), ``/notes.txt``; ``pages.hits`` counts requests
     by path."""
     hits: Counter[str] = Counter()
     lock = threading.Lock()
     served = {
         "/article": ("text/html; charset=utf-8", ARTICLE),
         "/cat.png": ("image/png", CAT),
+        "/card.png": ("image/png", CAT),
         "/notes.txt": ("text/plain", b"just text"),
     }
 
@@ -103,9 +105,9 @@ def history(web, channel: str, ts: str) -> dict:
     return m
 
 
-def test_a_persons_link_gets_a_preview_on_every_screen_without_being_edited(unfurling, web):
+def test_a_persons_link_gets_a_preview_on_every_screen_without_being_edited(unfurling, pages):
     person, channel = room(unfurling)
-    link = f"{web.base}/article"
+    link = f"{pages.base}/article"
 
     async def scenario() -> tuple[dict, dict]:
         rtm = await WsClient.open(person.rtm_connect()["url"])
@@ -129,7 +131,7 @@ def test_a_persons_link_gets_a_preview_on_every_screen_without_being_edited(unfu
         "title_link": link,
         "text": "A post about shipping.",
         "service_name": "Parley Blog",
-        "image_url": f"{web.base}/card.png",
+        "image_url": f"{pages.base}/card.png",
     }
     assert shown["text"] == f"read <{link}>!" and "edited" not in shown
     assert shown["edit_version"] == 1
@@ -138,29 +140,32 @@ def test_a_persons_link_gets_a_preview_on_every_screen_without_being_edited(unfu
     assert "edited" not in stored
 
 
-def test_an_apps_post_previews_images_unless_it_asks_for_pages_too(unfurling, web):
+def test_an_apps_post_previews_images_unless_it_asks_for_pages_too(unfurling, pages):
     bot, channel = room(unfurling, bot=True)
-    text = f"{web.base}/article and {web.base}/cat.png and {web.base}/notes.txt"
+    text = f"{pages.base}/article and {pages.base}/cat.png and {pages.base}/notes.txt"
     media = bot.chat_postMessage(channel=channel, text=text)["ts"]
     both = bot.chat_postMessage(channel=channel, text=text, unfurl_links=True)["ts"]
     none = bot.chat_postMessage(channel=channel, text=text, unfurl_media=False)["ts"]
     settled(unfurling)
     shown = {ts: history(bot, channel, ts).get("attachments", []) for ts in (media, both, none)}
-    assert [a["from_url"] for a in shown[media]] == [f"{web.base}/cat.png"]
-    assert shown[media][0]["image_url"] == f"{web.base}/cat.png"
+    assert [a["from_url"] for a in shown[media]] == [f"{pages.base}/cat.png"]
+    assert shown[media][0]["image_url"] == f"{pages.base}/cat.png"
     assert shown[media][0]["image_bytes"] == len(CAT)
-    assert [a["from_url"] for a in shown[both]] == [f"{web.base}/article", f"{web.base}/cat.png"]
+    assert [a["from_url"] for a in shown[both]] == [
+        f"{pages.base}/article",
+        f"{pages.base}/cat.png",
+    ]
     assert shown[none] == []
 
 
-def test_an_edit_changes_the_previews_and_keeps_the_authors_own_attachments(unfurling, web):
+def test_an_edit_changes_the_previews_and_keeps_the_authors_own_attachments(unfurling, pages):
     person, channel = room(unfurling)
     mine = [{"text": "my own", "color": "good"}]
     ts = person.chat_postMessage(
-        channel=channel, text=f"first {web.base}/cat.png", attachments=mine
+        channel=channel, text=f"first {pages.base}/cat.png", attachments=mine
     )["ts"]
     wait_for(lambda: len(history(person, channel, ts).get("attachments", [])) == 2, 10, "preview")
-    moved = f"{web.base}/moved"
+    moved = f"{pages.base}/moved"
     person.chat_update(channel=channel, ts=ts, text=f"now {moved}")
     wait_for(
         lambda: history(person, channel, ts)["attachments"][1].get("from_url") == moved,
@@ -176,22 +181,22 @@ def test_an_edit_changes_the_previews_and_keeps_the_authors_own_attachments(unfu
     wait_for(lambda: history(person, channel, ts)["attachments"] == mine, 10, "previews removed")
 
 
-def test_a_server_on_default_settings_does_not_fetch_from_its_own_network(server, web):
+def test_a_server_on_default_settings_does_not_fetch_from_its_own_network(server, pages):
     person, channel = room(server)
-    before = sum(web.hits.values())
-    ts = person.chat_postMessage(channel=channel, text=f"{web.base}/article")["ts"]
+    before = sum(pages.hits.values())
+    ts = person.chat_postMessage(channel=channel, text=f"{pages.base}/article")["ts"]
     settled(server)
-    assert sum(web.hits.values()) == before
+    assert sum(pages.hits.values()) == before
     assert "attachments" not in history(person, channel, ts)
 
 
-def test_the_web_client_gets_other_sites_images_through_the_server(unfurling, server, web):
+def test_the_web_client_gets_other_sites_images_through_the_server(unfurling, server, pages):
     """``/files/proxy``: an image for a signed-in caller, checked by its bytes; not a
     page, not for nobody, and not from the server's own network on default settings."""
     token = unfurling.user(f"unfurl-proxy-{next(_n)}").token
 
     def proxied(srv, path: str, token: str | None) -> tuple[int, dict, bytes]:
-        return fetch(f"{srv.url}/files/proxy?url={quote(web.base + path, safe='')}", token)
+        return fetch(f"{srv.url}/files/proxy?url={quote(pages.base + path, safe='')}", token)
 
     status, headers, body = proxied(unfurling, "/cat.png", token)
     assert (status, headers["content-type"], body) == (200, "image/png", CAT)
@@ -200,6 +205,6 @@ def test_the_web_client_gets_other_sites_images_through_the_server(unfurling, se
     assert proxied(unfurling, "/moved", token)[0] == 404  # a page, not an image
     assert proxied(unfurling, "/cat.png", None)[0] == 401
     assert fetch(f"{unfurling.url}/files/proxy?url=file:///etc/passwd", token)[0] == 404
-    hits = web.hits["/cat.png"]
+    hits = pages.hits["/cat.png"]
     assert proxied(server, "/cat.png", server.user(f"unfurl-p-{next(_n)}").token)[0] == 404
-    assert web.hits["/cat.png"] == hits
+    assert pages.hits["/cat.png"] == hits

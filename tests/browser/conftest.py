@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.app.test_unfurl import pages  # noqa: F401 (a web server to link to, a fixture)
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",

@@ -1145,3 +1145,31 @@ def test_slack_markup_shows_as_names_links_and_styles_and_at_names_are_sent_as_m
     ]
     assert last["text"] == f"<@{bob_creds.user_id}> look, and bob@example.com stays"
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_link_shows_its_preview_with_the_image_through_the_server(browser, tmp_path, pages):
+    """alice posts a link; both pages show the site, title, description and image, the
+    image fetched through Parley (the page server is never asked by a browser), and the
+    message is not marked edited."""
+    with server_in_thread(tmp_path / "data", unfurl_private=True) as srv:
+        alice = srv.user("alice", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        bob = srv.user("bob", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        admin.ensure_channel(
+            srv.settings, alice.team_id, "general", alice.user_id, [alice.user_id, bob.user_id]
+        )
+        _ca, page_a = sign_in(browser, srv.url, "alice")
+        _cb, page_b = sign_in(browser, srv.url, "bob")
+        say(page_a, f"we wrote it up: {pages.base}/article")
+        card = "#messages .msg .attachment.preview"
+        for page in (page_a, page_b):
+            page.wait_for_selector(f"{card} .attachment-by:has-text('Parley Blog')")
+            page.wait_for_selector(f"{card} .attachment-title a:has-text('How we ship')")
+            page.wait_for_selector(f"{card} .attachment-text:has-text('A post about shipping.')")
+            page.wait_for_function(
+                f"document.querySelector({card!r} + ' img.attachment-image')?.naturalWidth === 8"
+            )
+            href = page.get_attribute(f"{card} .attachment-title a", "href")
+            assert href == f"{pages.base}/article"
+            assert page.query_selector("#messages .msg .edited") is None
+            assert pages.base.split("/")[2] not in page.hosts  # type: ignore[attr-defined]
+            assert page.errors == []  # type: ignore[attr-defined]

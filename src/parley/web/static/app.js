@@ -633,7 +633,9 @@ function keep(m, { fresh = false } = {}) {
   const channel = m.channel;
   if (fresh && m.seq && state.seen.get(channel)?.has(m.seq)) return false;
   if (m.seq) hold(channel, m.seq);
-  store(channel).set(m.ts, m);
+  const had = store(channel).get(m.ts);
+  // a newer version may be here first (link previews written before a post's answer)
+  if (!had || (had.edit_version || 0) <= (m.edit_version || 0)) store(channel).set(m.ts, m);
   if (m.client_msg_id) state.pending.delete(m.client_msg_id);
   return true;
 }
@@ -1133,6 +1135,118 @@ function fileBlob(f) {
 
 const SHOWN_INLINE = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 
+// -- attachments and link previews ----------------------------------------------------
+
+// Another site's image, through this server (/files/proxy: the reader's browser never
+// contacts that site), fetched once per URL with this tab's session; this server's own
+// (a custom emoji as an app's icon) as it is.
+const proxied = new Map(); // url -> Promise<blob URL>
+
+function remoteImage(src, alt, cls) {
+  const img = document.createElement("img");
+  img.alt = alt || "";
+  img.className = cls;
+  let url;
+  try {
+    url = new URL(src, location.href);
+  } catch {
+    return null;
+  }
+  if (url.origin === location.origin) {
+    img.src = url.pathname + url.search;
+    return img;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  if (!proxied.has(url.href)) {
+    const load = fetch(`/files/proxy?url=${encodeURIComponent(url.href)}`, {
+      headers: headers(),
+      credentials: "same-origin",
+    }).then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.blob().then((b) => URL.createObjectURL(b));
+    });
+    load.catch(() => proxied.delete(url.href));
+    proxied.set(url.href, load);
+  }
+  proxied.get(url.href).then((blob) => (img.src = blob)).catch(() => img.remove());
+  return img;
+}
+
+const ATTACHMENT_COLORS = { good: "#2eb886", warning: "#daa038", danger: "#a30200" };
+
+// Slack's attachments: an app's (colour, pretext, author, title, text, fields, image,
+// footer) and the server's link previews (``from_url``: the site, the page's title and
+// description, its image). Texts as text, with the messages' markup; links open apart.
+function renderAttachments(items) {
+  const box = document.createElement("div");
+  box.className = "attachments";
+  const str = (v) => (typeof v === "string" ? v : "");
+  for (const a of items) {
+    if (!a || typeof a !== "object") continue;
+    if (str(a.pretext)) {
+      const pre = document.createElement("div");
+      pre.className = "attachment-pretext";
+      renderText(pre, a.pretext);
+      box.append(pre);
+    }
+    const card = document.createElement("div");
+    card.className = a.from_url ? "attachment preview" : "attachment";
+    if (a.from_url) card.dataset.url = str(a.from_url);
+    const color = ATTACHMENT_COLORS[a.color] || str(a.color);
+    if (/^#?[0-9a-f]{6}$/i.test(color)) card.style.borderLeftColor = color.startsWith("#") ? color : `#${color}`;
+    const by = str(a.service_name) || str(a.author_name);
+    if (by) {
+      const row = document.createElement("div");
+      row.className = "attachment-by";
+      const icon = str(a.service_icon) || str(a.author_icon);
+      const img = icon && remoteImage(icon, "", "attachment-icon");
+      if (img) row.append(img);
+      row.append(str(a.author_link) ? link(a.author_link, by) : by);
+      card.append(row);
+    }
+    if (str(a.title)) {
+      const title = document.createElement("div");
+      title.className = "attachment-title";
+      title.append(str(a.title_link) ? link(a.title_link, a.title) : a.title);
+      card.append(title);
+    }
+    if (str(a.text)) {
+      const body = document.createElement("div");
+      body.className = "attachment-text";
+      renderText(body, a.text);
+      card.append(body);
+    }
+    if (Array.isArray(a.fields) && a.fields.length) {
+      const fields = document.createElement("div");
+      fields.className = "attachment-fields";
+      for (const f of a.fields) {
+        if (!f || typeof f !== "object") continue;
+        const field = document.createElement("div");
+        field.className = f.short ? "attachment-field short" : "attachment-field";
+        const name = document.createElement("div");
+        name.className = "attachment-field-title";
+        name.textContent = str(f.title);
+        const value = document.createElement("div");
+        renderText(value, str(f.value));
+        field.append(name, value);
+        fields.append(field);
+      }
+      card.append(fields);
+    }
+    const image = str(a.image_url) || str(a.thumb_url);
+    const img = image && remoteImage(image, str(a.title) || str(a.fallback), a.image_url ? "attachment-image" : "attachment-thumb");
+    if (img) card.append(img);
+    if (str(a.footer)) {
+      const footer = document.createElement("div");
+      footer.className = "attachment-footer";
+      renderText(footer, a.footer);
+      card.append(footer);
+    }
+    if (card.childElementCount) box.append(card);
+  }
+  return box;
+}
+
 function renderFiles(files) {
   const box = document.createElement("div");
   box.className = "files";
@@ -1254,6 +1368,7 @@ function messageItem(m, { inThread = false } = {}) {
   if (blocks) text.append(blocks);
   else renderText(text, m.text || "");
   if (m.files?.length) text.append(renderFiles(m.files));
+  if (m.attachments?.length) text.append(renderAttachments(m.attachments));
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
   if (NOTICES.has(m.subtype)) {
     // the server's note of a topic, purpose or name changed: who did it, no actions
