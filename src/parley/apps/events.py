@@ -49,7 +49,7 @@ from parley.bus.interface import Event, EventBus
 from parley.errors import ParleyError
 from parley.metrics import Row, counter
 from parley.resilience.board import Breakers
-from parley.resilience.retries import Backoff, first_failure, postponed, refused
+from parley.resilience.retries import Backoff, Retry, first_failure, postponed, refused
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory
 from parley.storage.models import EventApp, User
@@ -299,32 +299,39 @@ class EventsWorker(PartitionWorker):
 
     async def retry_due(self) -> int:
         """Sends again the deliveries whose retry is due (each claimed for a minute, so
-        no other worker sends it meanwhile); how many."""
+        no other worker sends it meanwhile), all at once: an app that takes its
+        :data:`TIMEOUT` to fail does not hold up the others' retries. How many; the
+        first error of the store's, once every one has been tried."""
         now = self._now_us()
         due = await self._retries.claim_due(STEP, now, 100, now + 60_000_000)
         apps, _users = await self._registered()
-        for record in due:
-            d = msgspec.json.decode(record.payload, type=Delivery)
-            app = apps.get(d.app)
-            if app is None:  # the app no longer gets events: nothing to deliver to
-                await self._retries.retry_done(STEP, record.item)
-                continue
-            reason = record.errors[-1].split(" ", 1)[-1] if record.errors else "http_error"
-            failure, wait = await self._post(app, d, record.attempts, reason)
-            if failure is None:
-                await self._retries.retry_done(STEP, record.item)
-            elif failure == BREAKER_OPEN:
-                await self._retries.retry_later(postponed(record, self._now_us(), wait))
-            else:
-                later, died = await failed_again(
-                    self._retries, record, failure, self._now_us(), self._backoff
-                )
-                self._count("dead_letters" if died else "retried")
-                if died:
-                    log.warning(
-                        "events: %s given up after %d attempts", record.item, later.attempts
-                    )
+        outcomes = await asyncio.gather(
+            *(self._retry(record, apps) for record in due), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(due)
+
+    async def _retry(self, record: Retry, apps: dict[str, EventApp]) -> None:
+        d = msgspec.json.decode(record.payload, type=Delivery)
+        app = apps.get(d.app)
+        if app is None:  # the app no longer gets events: nothing to deliver to
+            await self._retries.retry_done(STEP, record.item)
+            return
+        reason = record.errors[-1].split(" ", 1)[-1] if record.errors else "http_error"
+        failure, wait = await self._post(app, d, record.attempts, reason)
+        if failure is None:
+            await self._retries.retry_done(STEP, record.item)
+        elif failure == BREAKER_OPEN:
+            await self._retries.retry_later(postponed(record, self._now_us(), wait))
+        else:
+            later, died = await failed_again(
+                self._retries, record, failure, self._now_us(), self._backoff
+            )
+            self._count("dead_letters" if died else "retried")
+            if died:
+                log.warning("events: %s given up after %d attempts", record.item, later.attempts)
 
     def _now_us(self) -> int:
         return int(self._clock() * 1e6)
