@@ -245,7 +245,7 @@ async def start(settings: Settings) -> Services:
         metrics=metrics,
     )
     api = Api(auth, limits, metrics)
-    if settings.unfurl and settings.role != "worker":
+    if settings.unfurl:
         fetcher: Fetcher | None = Fetcher(allow_private=settings.unfurl_private)
         unfurler = Unfurler(fetcher, sender.set_previews, close=fetcher.close)
         sender.on_stored(unfurler.submit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
@@ -179,6 +180,23 @@ def test_an_edit_changes_the_previews_and_keeps_the_authors_own_attachments(unfu
     assert m["edited"]["user"] == m["user"]  # the author's edit is one
     person.chat_update(channel=channel, ts=ts, text="no links now")
     wait_for(lambda: history(person, channel, ts)["attachments"] == mine, 10, "previews removed")
+    # an edit that gives the attachments keeps them as given, its links not previewed
+    person.chat_update(channel=channel, ts=ts, text=f"again {pages.base}/cat.png", attachments=[])
+    settled(unfurling)
+    assert "attachments" not in history(person, channel, ts)
+
+
+def test_a_scheduled_message_is_previewed_when_it_is_posted(unfurling, pages):
+    person, channel = room(unfurling)
+    link = f"{pages.base}/cat.png"
+    person.chat_scheduleMessage(channel=channel, text=link, post_at=int(time.time()) + 1)
+
+    def posted() -> list[dict]:
+        found = person.conversations_history(channel=channel)["messages"]
+        return [m for m in found if m.get("attachments")]
+
+    wait_for(lambda: bool(posted()), 15, "the scheduled post's preview")
+    assert posted()[0]["attachments"][0]["image_url"] == link
 
 
 def test_a_server_on_default_settings_does_not_fetch_from_its_own_network(server, pages):

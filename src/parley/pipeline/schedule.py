@@ -28,6 +28,7 @@ from parley.resilience.due import DueWork
 from parley.resilience.retries import Backoff, Retry
 from parley.resilience.store import RetryStore, failed_again
 from parley.storage.interface import Directory
+from parley.unfurl import links
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ class Scheduler:
                 reply_broadcast=scheduled.reply_broadcast,
                 client_msg_id=scheduled.id,
                 rich=scheduled.rich,
+                unfurl=links.wanted(user.is_bot, None, None),
             )
         except ApiError as exc:
             if exc.code == Code.RATELIMITED:

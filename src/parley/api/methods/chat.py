@@ -224,7 +224,8 @@ def register(api: Api, svc: Services) -> None:
             text_of(args),
             version,
             rich_patch=content.patch(blocks, attachments),
-            unfurl=links.wanted(ctx.user.is_bot, None, None),
+            # an edit that gives the attachments has them as given: no previews added
+            unfurl=None if attachments is not None else links.wanted(ctx.user.is_bot, None, None),
         )
         return {
             "channel": m.channel,
