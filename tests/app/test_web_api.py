@@ -370,6 +370,39 @@ def test_reactions(a, b, alice, bob):
     ]
 
 
+def test_reactions_list_shows_what_someone_reacted_to_where_the_caller_may_look(server):
+    """Newest reaction first, each message once, in pages; not a deleted message; of
+    another person's, only in conversations the caller can see."""
+    carol, dave = server.user("rl-carol"), server.user("rl-dave")
+    c, d = server.client(carol.token), server.client(dave.token)
+    public = channel(c, members=[dave.user_id])
+    private = channel(c, private=True)
+    ts = {
+        name: c.chat_postMessage(channel=where, text=name)["ts"]
+        for name, where in [("m1", public), ("m2", private), ("m3", public), ("m4", public)]
+    }
+    where = {"m1": public, "m2": private, "m3": public, "m4": public}
+    for name, emoji in [("m1", "a"), ("m2", "b"), ("m3", "c"), ("m4", "e"), ("m1", "d")]:
+        c.reactions_add(channel=where[name], timestamp=ts[name], name=emoji)
+    d.reactions_add(channel=public, timestamp=ts["m4"], name="zzz")  # someone else's
+    c.chat_delete(channel=public, ts=ts["m4"])
+
+    def listed(client, **args) -> list[str]:
+        return [
+            item["message"]["text"]
+            for page in client.reactions_list(limit=2, **args)
+            for item in page["items"]
+        ]
+
+    assert listed(c) == ["m1", "m3", "m2"]
+    first = c.reactions_list()["items"][0]
+    assert first["type"] == "message" and first["channel"] == public
+    assert [r["name"] for r in first["message"]["reactions"]] == ["a", "d"]
+    assert listed(d, user=carol.user_id) == ["m1", "m3"]  # not the private one
+    assert error(d.reactions_list, user="UNOBODY") == "user_not_found"
+    assert error(c.reactions_list, cursor="bm9wZQ") == "invalid_cursor"
+
+
 def test_blocks_and_attachments_are_stored_returned_and_delivered(server, a, bob):
     """slack_sdk sends blocks as JSON; they come back on every read, in the RTM event,
     after an edit that leaves them out, and go away with empty arrays or a delete."""

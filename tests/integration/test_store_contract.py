@@ -302,6 +302,31 @@ def test_rich_content_is_patched(backend):
     assert '"attachments"' in patched.rich and '"blocks"' in patched.rich
 
 
+def test_the_messages_someone_reacted_to_newest_first_in_pages(backend):
+    """``reacted``: each message once, at the person's newest reaction, across shards,
+    paged by the last one listed; not others' reactions, not one taken back."""
+    clock = Clock()
+
+    async def body(store):
+        ms = [(await store.post(post(i, channel=f"C{i % 3}AAA"))).message for i in range(1, 7)]
+        for m, name in [(ms[0], "a"), (ms[3], "a"), (ms[1], "a"), (ms[0], "b"), (ms[4], "a")]:
+            clock.now += 1_000
+            await store.react(m.channel, m.ts, "UAAAA", name, True)
+        clock.now += 1_000
+        await store.react(ms[5].channel, ms[5].ts, "UBBBB", "a", True)  # someone else's
+        await store.react(ms[4].channel, ms[4].ts, "UAAAA", "a", False)  # taken back
+        first = await store.reacted("UAAAA", None, 2)
+        second = await store.reacted("UAAAA", first[-1], 2)
+        rest = await store.reacted("UAAAA", second[-1], 2)
+        return ms, first, second, rest
+
+    ms, first, second, rest = run_store(backend, body, shards=3, clock_us=clock)
+    listed = [(c, ts) for _added, c, ts in first + second + rest]
+    assert listed == [(m.channel, m.ts) for m in (ms[0], ms[1], ms[3])]
+    assert len(first) == 2 and len(second) == 1 and rest == []
+    assert first[0][0] > first[1][0] > second[0][0]
+
+
 def test_a_change_the_server_makes_counts_as_a_version_not_an_edit(backend):
     """``edited=False`` (link previews): the content and ``version`` change, ``edited``
     stays as the author left it, and the version is still checked."""

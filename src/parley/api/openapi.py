@@ -1072,6 +1072,19 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("type", "channel", "message"),
     ),
     MethodDoc(
+        "reactions.list",
+        "The messages `user` (the caller) reacted to, newest reaction first, with their "
+        "reactions; only in conversations the caller may see.",
+        read=True,
+        args=(
+            Arg("user", {"type": "string", "maxLength": 32}, "Whose reactions."),
+            _CURSOR,
+            _limit(100, 200),
+        ),
+        result={"items": {"type": "array", "items": {"type": "object"}}, **_PAGE},
+        always=("items",),
+    ),
+    MethodDoc(
         "rtm.connect",
         "A WebSocket URL with a single-use ticket; `resume` replays what was missed.",
         read=True,

@@ -144,6 +144,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "reactions.add": ("reactions:write",),
     "reactions.remove": ("reactions:write",),
     "reactions.get": ("reactions:read",),
+    "reactions.list": ("reactions:read",),
     "rtm.connect": ("rtm:stream",),
     "apps.connections.open": ("connections:write",),
     "search.messages": ("search:read",),

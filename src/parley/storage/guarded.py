@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from parley.resilience.board import Breakers
 from parley.storage.interface import AfterCommit, MessageStore
 from parley.storage.models import Message, Page, PostRequest, PostResult, ReactionChange
+from parley.storage.reacted import Mark
 from parley.storage.router import shard_for
 
 
@@ -141,3 +142,6 @@ class GuardedStore:
 
     async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
         return await self.inner.recent_tails(after_ts)
+
+    async def reacted(self, user: str, before: Mark | None, limit: int) -> list[Mark]:
+        return await self.inner.reacted(user, before, limit)

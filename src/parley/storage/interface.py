@@ -38,6 +38,7 @@ from parley.storage.models import (
     User,
     UserGroup,
 )
+from parley.storage.reacted import Mark
 
 #: Called on the event loop after the write committed, in commit order, before the
 #: caller's await returns: the place for side effects (buffer, bus).
@@ -494,6 +495,13 @@ class MessageStore(Protocol):
         """The messages at these ``(channel, ts)`` keys as they are now, deleted ones
         included (``deleted`` set); keys with no message are left out. For the search
         indexer and the check of search hits."""
+        ...
+
+    async def reacted(self, user: str, before: Mark | None, limit: int) -> list[Mark]:
+        """The messages ``user`` reacted to, each once at its newest reaction of theirs,
+        newest first, after ``before`` (the last of the page before; ``None``: from the
+        newest), at most ``limit`` (:mod:`parley.storage.reacted`). Their channels are
+        not checked: the caller shows only those its caller may see."""
         ...
 
     async def changed_since(self, after_ts: int) -> list[tuple[str, int]]:

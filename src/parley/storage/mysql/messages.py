@@ -38,6 +38,7 @@ from parley.config import Settings
 from parley.errors import ConfigError, StorageError
 from parley.ids import wall_us
 from parley.metrics import Row
+from parley.storage import reacted
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
     Message,
@@ -290,6 +291,14 @@ async def q_messages_at(cur: Any, keys: list[tuple[str, int]]) -> list[Message]:
     return out
 
 
+_REACTED = reacted.query("%s")
+
+
+async def q_reacted(cur: Any, user: str, before: reacted.Mark | None, limit: int) -> list:
+    await cur.execute(_REACTED, reacted.params(user, before, limit))
+    return [(int(r[0]), r[1], int(r[2])) for r in await cur.fetchall()]
+
+
 async def q_changed_since(cur: Any, after_ts: int) -> list[tuple[str, int]]:
     await cur.execute(
         "SELECT channel, ts FROM messages WHERE ts > %s OR edited_ts > %s", (after_ts, after_ts)
@@ -531,6 +540,12 @@ class MysqlMessageStore:
         for reads in self._reads:
             out += await reads.primary.run(q_changed_since, after_ts)
         return out
+
+    async def reacted(self, user: str, before: reacted.Mark | None, limit: int) -> list:
+        pages = await asyncio.gather(
+            *(reads.primary.run(q_reacted, user, before, limit) for reads in self._reads)
+        )
+        return reacted.merged(pages, limit)
 
     async def since(self, channel: str, seq: int, limit: int) -> Page:
         reads = self._shard(channel)

@@ -292,6 +292,8 @@ SHARD: list[list[str]] = [
             name VARCHAR(32) PRIMARY KEY, value BIGINT NOT NULL
         ) {options}""",
     ],
+    # v4: what someone reacted to, newest first (reactions.list)
+    ["CREATE INDEX reactions_user ON reactions (user, added)"],
 ]
 
 #: Bookkeeping in every database, outside the versions: which steps each component

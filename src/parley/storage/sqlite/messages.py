@@ -20,6 +20,7 @@ from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import next_channel_ts, wall_us
 from parley.metrics import Row, cumulative, histogram
+from parley.storage import reacted
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
     CHANNEL_NOTICES,
@@ -324,6 +325,16 @@ def q_messages_at(conn: sqlite3.Connection, keys: list[tuple[str, int]]) -> list
     return out
 
 
+_REACTED = reacted.query("?")
+
+
+def q_reacted(
+    conn: sqlite3.Connection, user: str, before: reacted.Mark | None, limit: int
+) -> list[reacted.Mark]:
+    rows = conn.execute(_REACTED, reacted.params(user, before, limit)).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 def q_changed_since(conn: sqlite3.Connection, after_ts: int) -> list[tuple[str, int]]:
     rows = conn.execute(
         "SELECT channel, ts FROM messages WHERE ts > ? OR edited_ts > ?", (after_ts, after_ts)
@@ -493,6 +504,12 @@ class SqliteMessageStore:
         for i in range(self._n):
             out += await self._readers.run(i, q_changed_since, after_ts)
         return out
+
+    async def reacted(self, user: str, before: reacted.Mark | None, limit: int) -> list:
+        pages = await asyncio.gather(
+            *(self._readers.run(i, q_reacted, user, before, limit) for i in range(self._n))
+        )
+        return reacted.merged(pages, limit)
 
     async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
         """A scan of each shard's recent messages (no index on ``ts`` alone: the

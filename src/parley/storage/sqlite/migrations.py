@@ -250,4 +250,8 @@ SHARD = [
     """
     ALTER TABLE messages ADD COLUMN rich TEXT;
     """,
+    # v3: what someone reacted to, newest first (reactions.list)
+    """
+    CREATE INDEX reactions_user ON reactions (user, added);
+    """,
 ]
