@@ -222,7 +222,8 @@ def test_the_web_client_gets_other_sites_images_through_the_server(unfurling, se
     assert headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert proxied(unfurling, "/moved", token)[0] == 404  # a page, not an image
     assert proxied(unfurling, "/cat.png", None)[0] == 401
-    assert fetch(f"{unfurling.url}/files/proxy?url=file:///etc/passwd", token)[0] == 404
+    for bad in ("file:///etc/passwd", "http://no-such-host.invalid/a.png", "http://[::1"):
+        assert fetch(f"{unfurling.url}/files/proxy?url={quote(bad)}", token)[0] == 404, bad
     hits = pages.hits["/cat.png"]
     assert proxied(server, "/cat.png", server.user(f"unfurl-p-{next(_n)}").token)[0] == 404
     assert pages.hits["/cat.png"] == hits

@@ -31,7 +31,7 @@ MAX_PAGE = 512 * 1024
 #: The largest image the web client's proxy passes on (:meth:`Fetcher.image`).
 MAX_IMAGE = 5 * 1024 * 1024
 #: How a preview's fetch introduces itself (as Slack's "Slackbot-LinkExpanding" does).
-USER_AGENT = "Parley-LinkExpanding/1.0 (link previews; +https://github.com/parley)"
+USER_AGENT = "Parley-LinkExpanding/1.0 (link previews)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -60,13 +60,17 @@ class _Guarded(httpcore.AsyncNetworkBackend):
             )
         except OSError as exc:
             raise httpcore.ConnectError(f"{host}: {exc}") from exc
-        for *_, sockaddr in infos:
-            address = str(sockaddr[0])
-            if self._allow_private or public(address):
+        allowed = [str(a[0]) for *_, a in infos if self._allow_private or public(str(a[0]))]
+        if not allowed:
+            raise NotPublic(f"{host} has no public address")
+        for address in allowed:  # each in turn (an IPv6 one first may have no route)
+            try:
                 return await self._inner.connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
-        raise NotPublic(f"{host} has no public address")
+            except httpcore.ConnectError as exc:
+                failed = exc
+        raise failed
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise NotPublic("no Unix sockets")
@@ -110,7 +114,7 @@ class Fetcher:
                 return await self._follow(url, image_bytes)
         except (TimeoutError, httpcore.TimeoutException, httpcore.NetworkError):
             return None
-        except (httpcore.ProtocolError, httpcore.UnsupportedProtocol, ValueError):
+        except (httpcore.ProtocolError, httpcore.UnsupportedProtocol, ValueError, OSError):
             return None
 
     async def _follow(self, url: str, image_bytes: int) -> Page | None:
