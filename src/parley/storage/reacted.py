@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from itertools import islice
 
 #: ``(added, channel, ts)``: a listed message and when the person's newest reaction to
 #: it was added (Unix microseconds); pages go from newest to oldest by this.
@@ -37,5 +38,4 @@ def params(user: str, before: Mark | None, limit: int) -> tuple:
 
 def merged(pages: Iterable[list[Mark]], limit: int) -> list[Mark]:
     """The newest ``limit`` of the shards' pages (each newest first)."""
-    out = heapq.merge(*pages, reverse=True)
-    return [m for _, m in zip(range(limit), out, strict=False)]
+    return list(islice(heapq.merge(*pages, reverse=True), limit))
