@@ -710,6 +710,32 @@ def test_event_apps_are_registered_once_each(backend):
     assert asyncio.run(go()) == [moved, other]
 
 
+def test_an_apps_unfurl_domains_are_replaced_as_a_whole(backend):
+    from parley.storage.models import AppDomain
+
+    d = backend.directory()
+    ops, settings = _admin_ops(backend)
+    # as `parley app unfurl` writes them: each time the app's whole list
+    ops.admin(settings, ops.op_set_unfurl_domains, "UUF1", "TUF", ["a.example", "b.example"], 1)
+    ops.admin(settings, ops.op_set_unfurl_domains, "UUF2", "TUF", ["c.example"], 1)
+    ops.admin(settings, ops.op_set_unfurl_domains, "UUF1", "TUF", ["b.example", "d.example"], 2)
+    ops.admin(settings, ops.op_set_unfurl_domains, "UUF3", "TUF", ["e.example"], 2)
+    ops.admin(settings, ops.op_set_unfurl_domains, "UUF3", "TUF", [], 3)  # none: no more
+
+    async def go():
+        await d.start()
+        try:
+            return await d.unfurl_domains()
+        finally:
+            await d.close()
+
+    assert asyncio.run(go()) == [
+        AppDomain("UUF1", "TUF", "b.example"),
+        AppDomain("UUF1", "TUF", "d.example"),
+        AppDomain("UUF2", "TUF", "c.example"),
+    ]
+
+
 def test_retries_and_dead_letters(backend):
     """The retry table and the dead letters (``parley.resilience``): due items are
     claimed once (leased), done ones forgotten, buried ones listed with their history,

@@ -1,5 +1,6 @@
 """SQL both directory backends share for apps (``app_commands``, their endpoints and
-secrets, their modals' ``views``, their ``app_shortcuts``) and pins."""
+secrets, their modals' ``views``, their ``app_shortcuts``, their unfurl domains) and
+pins."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ def command_row(cmd: AppCommand) -> tuple[str, ...]:
         cmd.description,
         cmd.usage_hint,
     )
+
+
+#: Every app's unfurl domains (:class:`AppDomain`'s columns), by app.
+UNFURL_DOMAINS_QUERY = (
+    "SELECT user_id, team_id, domain FROM app_unfurl_domains ORDER BY user_id, domain"
+)
+#: Forgets an app's unfurl domains (``{p}``: the backend's placeholder), before its new
+#: ones are written.
+UNFURL_DOMAINS_CLEAR = "DELETE FROM app_unfurl_domains WHERE user_id = {p}"
+#: Writes one of an app's unfurl domains (``{p}``: the backend's placeholder).
+UNFURL_DOMAIN_PUT = (
+    "INSERT INTO app_unfurl_domains (user_id, team_id, domain, created) VALUES ({p}, {p}, {p}, {p})"
+)
 
 
 #: The tables that keep an app's signing secret, each by its bot's ``user_id``.

@@ -19,6 +19,7 @@ from parley.notify.prefs import Prefs
 from parley.resilience.retries import Retry
 from parley.storage.models import (
     AppCommand,
+    AppDomain,
     AppShortcut,
     AppView,
     Bookmark,
@@ -143,6 +144,10 @@ class Directory(Protocol):
 
     async def event_apps(self) -> list[EventApp]:
         """Every app that gets the Events API over HTTP (``parley app events``)."""
+        ...
+
+    async def unfurl_domains(self) -> list[AppDomain]:
+        """Every app's unfurl domains (``parley app unfurl``), by app and domain."""
         ...
 
     async def commands(self, team_id: str) -> list[AppCommand]:

@@ -43,6 +43,15 @@ class AppCommand(msgspec.Struct, frozen=True):
     usage_hint: str
 
 
+class AppDomain(msgspec.Struct, frozen=True):
+    """A domain whose links a bot's app unfurls itself (``parley app unfurl``): its
+    links in the team's messages reach the app as ``link_shared``."""
+
+    user_id: str
+    team_id: str
+    domain: str
+
+
 class AppShortcut(msgspec.Struct, frozen=True):
     """A shortcut of a bot's app (``parley app shortcut``): ``global`` (run from
     anywhere) or ``message`` (run on a message), named ``name`` in the client's list;

@@ -37,6 +37,9 @@ from parley.storage.app_rows import (
     COMMAND_COLUMNS,
     PINS_QUERY,
     SECRET_TABLES,
+    UNFURL_DOMAIN_PUT,
+    UNFURL_DOMAINS_CLEAR,
+    UNFURL_DOMAINS_QUERY,
     app_secret_query,
     command_row,
     endpoint_query,
@@ -47,6 +50,7 @@ from parley.storage.models import (
     CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
+    AppDomain,
     AppShortcut,
     AppView,
     Bookmark,
@@ -190,6 +194,21 @@ async def op_set_event_app(cur: Any, _state: object, app: EventApp, now: int) ->
         "REPLACE INTO event_apps VALUES (%s, %s, %s, %s, %s)",
         (app.user_id, app.team_id, app.request_url, app.signing_secret, now),
     )
+
+
+async def op_set_unfurl_domains(
+    cur: Any, _state: object, user_id: str, team_id: str, domains: Sequence[str], now: int
+) -> None:
+    await cur.execute(UNFURL_DOMAINS_CLEAR.format(p="%s"), (user_id,))
+    if domains:
+        await cur.executemany(
+            UNFURL_DOMAIN_PUT.format(p="%s"), [(user_id, team_id, d, now) for d in domains]
+        )
+
+
+async def q_unfurl_domains(cur: Any) -> list[AppDomain]:
+    await cur.execute(UNFURL_DOMAINS_QUERY)
+    return [AppDomain(*r) for r in await cur.fetchall()]
 
 
 async def q_event_apps(cur: Any) -> list[EventApp]:
@@ -970,6 +989,9 @@ class MysqlDirectory:
 
     async def event_apps(self) -> list[EventApp]:
         return await self._read(q_event_apps)
+
+    async def unfurl_domains(self) -> list[AppDomain]:
+        return await self._read(q_unfurl_domains)
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)

@@ -247,6 +247,14 @@ DIRECTORY: list[list[str]] = [
             PRIMARY KEY (team_id, name)
         ) {options}"""
     ],
+    # v25: the domains whose links apps unfurl themselves (parley.apps.unfurls)
+    [
+        """CREATE TABLE IF NOT EXISTS app_unfurl_domains (
+            user_id VARCHAR(64) NOT NULL, team_id VARCHAR(64) NOT NULL,
+            domain VARCHAR(253) NOT NULL, created BIGINT NOT NULL,
+            PRIMARY KEY (user_id, domain)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

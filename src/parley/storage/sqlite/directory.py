@@ -28,6 +28,9 @@ from parley.storage.app_rows import (
     COMMAND_COLUMNS,
     PINS_QUERY,
     SECRET_TABLES,
+    UNFURL_DOMAIN_PUT,
+    UNFURL_DOMAINS_CLEAR,
+    UNFURL_DOMAINS_QUERY,
     app_secret_query,
     command_row,
     endpoint_query,
@@ -38,6 +41,7 @@ from parley.storage.models import (
     CHANNEL_WIDTH,
     USER_COLUMNS,
     AppCommand,
+    AppDomain,
     AppShortcut,
     AppView,
     Bookmark,
@@ -479,6 +483,9 @@ class SqliteDirectory:
 
     async def event_apps(self) -> list[EventApp]:
         return await self._read(q_event_apps)
+
+    async def unfurl_domains(self) -> list[AppDomain]:
+        return await self._read(q_unfurl_domains)
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
@@ -946,6 +953,22 @@ def op_set_event_app(conn: sqlite3.Connection, _state: object, app: EventApp, no
         "INSERT OR REPLACE INTO event_apps VALUES (?, ?, ?, ?, ?)",
         (app.user_id, app.team_id, app.request_url, app.signing_secret, now),
     )
+
+
+def op_set_unfurl_domains(
+    conn: sqlite3.Connection,
+    _state: object,
+    user_id: str,
+    team_id: str,
+    domains: Sequence[str],
+    now: int,
+) -> None:
+    conn.execute(UNFURL_DOMAINS_CLEAR.format(p="?"), (user_id,))
+    conn.executemany(UNFURL_DOMAIN_PUT.format(p="?"), [(user_id, team_id, d, now) for d in domains])
+
+
+def q_unfurl_domains(conn: sqlite3.Connection) -> list[AppDomain]:
+    return [AppDomain(*r) for r in conn.execute(UNFURL_DOMAINS_QUERY)]
 
 
 def q_event_apps(conn: sqlite3.Connection) -> list[EventApp]:

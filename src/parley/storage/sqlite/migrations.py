@@ -221,6 +221,13 @@ DIRECTORY = [
         data BLOB NOT NULL, PRIMARY KEY (team_id, name)
     );
     """,
+    # v25: the domains whose links apps unfurl themselves (parley.apps.unfurls)
+    """
+    CREATE TABLE app_unfurl_domains (
+        user_id TEXT NOT NULL, team_id TEXT NOT NULL, domain TEXT NOT NULL,
+        created INTEGER NOT NULL, PRIMARY KEY (user_id, domain)
+    );
+    """,
 ]
 
 SHARD = [
