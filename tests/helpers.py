@@ -78,6 +78,11 @@ class RunningServer:
         future = asyncio.run_coroutine_threadsafe(self.services.app_events.reload(), self.loop)
         assert future.result(10)
 
+    def reload_unfurls(self) -> None:
+        """Has the server read the apps' unfurl domains now (``parley app unfurl``; a
+        node picks them up within 5 s; a test, at once)."""
+        self.on_loop(lambda s: s.app_links.forget())
+
     def user(self, name: str, **kw) -> admin.Credentials:
         """A user for tests that are not about rate limits: its own message limit is high
         enough for bursts of test traffic (``rate_limit=None`` gets the defaults)."""

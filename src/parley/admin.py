@@ -568,6 +568,26 @@ def register_interactivity(settings: Settings, user_id: str, request_url: str) -
     return {"user_id": user.id, "request_url": request_url, "signing_secret": secret}
 
 
+def set_unfurl_domains(settings: Settings, user_id: str, domains: list[str]) -> dict:
+    """Has the bot ``user_id``'s app unfurl the links on ``domains`` (and their
+    subdomains; :mod:`parley.apps.unfurls`): it gets ``link_shared`` for them and
+    answers with ``chat.unfurl``; they replace the ones it had (none: it unfurls no
+    more). Running servers see them within seconds. What it printed: the bot and its
+    domains."""
+    from parley.apps.unfurls import MAX_DOMAINS, domain
+
+    d = _directory(settings)
+    user = _app_bot(settings, user_id, "links are unfurled by a bot's app")
+    try:
+        names = sorted({domain(text) for text in domains})
+    except ValueError as exc:
+        raise AdminError(f"{exc}: give host names, such as example.com") from None
+    if len(names) > MAX_DOMAINS:
+        raise AdminError(f"an app unfurls at most {MAX_DOMAINS} domains")
+    d.admin(settings, d.op_set_unfurl_domains, user.id, user.team_id, names, wall_us())
+    return {"user_id": user.id, "domains": names}
+
+
 def _app_bot(settings: Settings, user_id: str, why: str) -> User:
     """The bot ``user_id`` (an app is a bot), else :class:`AdminError` saying ``why``."""
     d = _directory(settings)

@@ -19,6 +19,7 @@ from parley.apps.commands import AppReach, Commands
 from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
 from parley.apps.link import AppLink
+from parley.apps.link_sharing import AppLinks
 from parley.apps.replies import Replies
 from parley.apps.shortcuts import Shortcuts
 from parley.apps.triggers import Triggers
@@ -145,10 +146,13 @@ class Services:
     reminders: Reminders | None = None
     #: The workspaces' own emoji (``emoji.list``, ``admin.emoji.*``).
     custom_emoji: CustomEmojis | None = None
-    #: Link previews of posts and edits made through this node (``PARLEY_UNFURL``), and
-    #: the guarded client that fetches them and, for the web client, other sites' images.
+    #: Link previews of posts and edits made through this node (``PARLEY_UNFURL``) and
+    #: apps' unfurls, and the guarded client that fetches previews and, for the web
+    #: client, other sites' images (``None`` with ``PARLEY_UNFURL=0``).
     unfurler: Unfurler | None = None
     link_fetcher: Fetcher | None = None
+    #: Apps' unfurls of the links on their domains (``chat.unfurl``).
+    app_links: AppLinks | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -245,12 +249,16 @@ async def start(settings: Settings) -> Services:
         metrics=metrics,
     )
     api = Api(auth, limits, metrics)
-    if settings.unfurl:
-        fetcher: Fetcher | None = Fetcher(allow_private=settings.unfurl_private)
-        unfurler = Unfurler(fetcher, sender.set_previews, close=fetcher.close)
-        sender.on_stored(unfurler.submit)
-    else:
-        fetcher = unfurler = None
+    app_links = AppLinks(directory, store, access.members, bus.publish, sender.rewrite)
+    # apps unfurl the links on their domains whether or not the server fetches previews
+    fetcher = Fetcher(allow_private=settings.unfurl_private) if settings.unfurl else None
+    unfurler = Unfurler(
+        fetcher,
+        sender.rewrite,
+        close=fetcher.close if fetcher else None,
+        share=app_links.share,
+    )
+    sender.on_stored(unfurler.submit)
     replies = Replies(directory, sender)
     app_link = AppLink(bus, presence)
     triggers = Triggers(directory)
@@ -330,6 +338,7 @@ async def start(settings: Settings) -> Services:
         ),
         views=views,
         unfurler=unfurler,
+        app_links=app_links,
         link_fetcher=fetcher,
     )
     closers.append(app_link.close)

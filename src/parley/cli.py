@@ -178,6 +178,14 @@ def _parser() -> argparse.ArgumentParser:
     a_short.add_argument("--message", action="store_true", help="run on a message")
     a_short.add_argument("--description", default="", help="what it does, for the list")
     data_dir(a_short)
+    a_unfurl = apps_sub.add_parser(
+        "unfurl",
+        help="have a bot's app unfurl the links on DOMAINs (and their subdomains): it gets "
+        "link_shared for them and answers with chat.unfurl; none: it unfurls no more",
+    )
+    a_unfurl.add_argument("user_id", help="the bot's user id (U...)")
+    a_unfurl.add_argument("domains", nargs="*", metavar="DOMAIN", help="example.com")
+    data_dir(a_unfurl)
     a_inter = apps_sub.add_parser(
         "interactivity",
         help="have a bot's app get its interactions (buttons pressed) POSTed to URL, "
@@ -399,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     description=args.description,
                 )
             )
+        elif args.command == "app" and args.action == "unfurl":
+            _emit(admin.set_unfurl_domains(settings, args.user_id, args.domains))
         elif args.command == "app" and args.action == "interactivity":
             _emit(admin.register_interactivity(settings, args.user_id, args.url))
         elif args.command == "app":

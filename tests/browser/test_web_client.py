@@ -1173,3 +1173,46 @@ def test_a_link_shows_its_preview_with_the_image_through_the_server(browser, tmp
             assert page.query_selector("#messages .msg .edited") is None
             assert pages.base.split("/")[2] not in page.hosts  # type: ignore[attr-defined]
             assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_apps_unfurl_shows_its_blocks_under_the_message(browser, tmp_path, pages):
+    """alice posts a link on an app's domain; the app unfurls it (``chat.unfurl``) with
+    blocks; both pages show them on the message, its button inert, and the server
+    fetched nothing of the link."""
+    with server_in_thread(tmp_path / "data", unfurl_private=True) as srv:
+        alice = srv.user("alice", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        bob = srv.user("bob", password=PASSWORD, rate_limit=TEST_RATE_LIMIT)
+        bot = srv.user("tickets", bot=True)
+        admin.set_unfurl_domains(srv.settings, bot.user_id, ["localhost"])
+        srv.reload_unfurls()
+        general = admin.ensure_channel(
+            srv.settings, alice.team_id, "general", alice.user_id, [alice.user_id, bob.user_id]
+        ).id
+        _ca, page_a = sign_in(browser, srv.url, "alice")
+        _cb, page_b = sign_in(browser, srv.url, "bob")
+        link = f"http://localhost:{pages.server_port}/ticket-42"
+        say(page_a, f"about {link}")
+        web = srv.client(alice.token)
+        wait_for(lambda: web.conversations_history(channel=general)["messages"], 10, "the post")
+        ts = web.conversations_history(channel=general)["messages"][0]["ts"]
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": "Ticket 42: *open*"}}
+        button = {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "close",
+                    "text": {"type": "plain_text", "text": "Close"},
+                }
+            ],
+        }
+        srv.client(bot.token).chat_unfurl(
+            channel=general, ts=ts, unfurls={link: {"blocks": [section, button]}}
+        )
+        card = f"#messages .msg .attachment.preview[data-url='{link}']"
+        for page in (page_a, page_b):
+            page.wait_for_selector(f"{card} .blocks:has-text('Ticket 42: open')")
+            assert page.is_disabled(f"{card} button.block-button")
+            assert page.query_selector("#messages .msg .edited") is None
+            assert page.errors == []  # type: ignore[attr-defined]
+        assert pages.hits["/ticket-42"] == 0

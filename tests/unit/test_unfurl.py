@@ -178,9 +178,11 @@ class World:
         await asyncio.sleep(0)
         return self.pages.get(url)
 
-    async def write(self, m: Message, change: str) -> None:
+    async def write(self, m: Message, change_of) -> None:
         if self.refuse is not None:
             raise self.refuse
+        change = change_of(m)
+        assert change is not None  # the unfurler writes only what changes
         self.written.append((m, orjson.loads(change)))
 
 
@@ -230,7 +232,7 @@ def test_an_edit_that_removes_the_links_removes_the_previews_and_a_refused_write
         u = Unfurler(world.fetch, world.write)
         u.submit(message("links gone", version=2, rich=shown), PERSON)
         await settle(u)
-        world.refuse = ApiError(Code.EDIT_CONFLICT)  # edited again meanwhile: no matter
+        world.refuse = ApiError(Code.MESSAGE_NOT_FOUND)  # deleted meanwhile: no matter
         u.submit(message("https://p.test/", version=3), PERSON)
         await settle(u)
         await u.close()

@@ -434,6 +434,36 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("channel", "ts", "text", "message"),
     ),
     MethodDoc(
+        "chat.unfurl",
+        "An app's unfurls of the links on its domains (`parley app unfurl`) in a message: "
+        "each link's attachment goes on it, marked `is_app_unfurl` (`cannot_find_service`, "
+        "`cannot_unfurl_url`, `cannot_unfurl_message`, `cannot_find_message`).",
+        args=(
+            _channel("The message's channel, with `ts` (or give `unfurl_id` and `source`)."),
+            _ts("ts", "The message's `ts` (`link_shared`'s `message_ts`)."),
+            Arg(
+                "unfurl_id",
+                {"type": "string", "maxLength": 300},
+                "What `link_shared` gave, with `source` (`invalid_unfurl_id`).",
+            ),
+            Arg(
+                "source",
+                {"type": "string", "enum": ["conversations_history", "composer"]},
+                "`link_shared`'s `source`.",
+            ),
+            Arg(
+                "unfurls",
+                {"type": "string"},
+                "A JSON object of each link to an attachment (its fields, or `blocks`); `{}` "
+                "takes the app's unfurl of that link off.",
+            ),
+            _bool("user_auth_required", "Ask the author to connect the app."),
+            Arg("user_auth_message", _STR, "What the author alone is shown, asking that."),
+            Arg("user_auth_url", _STR, "Where they connect it."),
+            Arg("user_auth_blocks", _STR, "Blocks of that message (JSON array)."),
+        ),
+    ),
+    MethodDoc(
         "chat.delete",
         "Deletes a message (it keeps its `seq`).",
         args=(_channel(), _ts("ts", "The message to delete.", required=True)),

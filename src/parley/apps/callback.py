@@ -34,6 +34,7 @@ APP_EVENTS = frozenset(
         "subteam_updated",
         "emoji_changed",
         "app_home_opened",
+        "link_shared",
     }
 )
 

@@ -45,7 +45,7 @@ from parley.apps.callback import (
     event_callback,
     type_by_id,
 )
-from parley.bus.interface import Event, EventBus
+from parley.bus.interface import TO_ONE_APP, Event, EventBus
 from parley.errors import ParleyError
 from parley.metrics import Row, counter
 from parley.resilience.board import Breakers
@@ -216,7 +216,9 @@ class EventsWorker(PartitionWorker):
         """Delivers ``event`` to the apps it concerns (each a first attempt, or a durable
         retry), all at once."""
         team = [a for a in apps.values() if a.team_id == event.team and a.user_id in users]
-        if event.type not in TEAM_EVENTS:
+        if event.type in TO_ONE_APP:  # its bot's alone, in the channel or not
+            team = [a for a in team if a.user_id == event.user]
+        elif event.type not in TEAM_EVENTS:
             members = await self._members(event.channel)
             team = [a for a in team if a.user_id in members]
         sends = [self._first(a, users[a.user_id], event) for a in team]

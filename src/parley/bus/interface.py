@@ -55,6 +55,15 @@ APP_REQUEST = "app_request"
 #: (the event's ``user``) or its Events API URL.
 APP_HOME_OPENED = "app_home_opened"
 
+#: A message's links on the unfurl domains of an app (Slack's ``link_shared``,
+#: :mod:`parley.apps.unfurls`): named by the message's channel, but routed by its team
+#: as an app request is (the bot need not be in the channel), for one Socket Mode
+#: connection of the app's bot (the event's ``user``) or its Events API URL; never stored.
+LINK_SHARED = "link_shared"
+
+#: Events for one app alone, its bot the event's ``user``, in a channel or not.
+TO_ONE_APP = frozenset({APP_HOME_OPENED, LINK_SHARED})
+
 #: Changes to the workspace every connection of the team hears, and every app of it:
 #: a public channel made or renamed, a profile changed, a user group made or changed, an
 #: emoji added or removed.
@@ -70,7 +79,7 @@ TEAM_CHANGES = frozenset(
 )
 
 #: Events about a whole workspace rather than one channel: routed by the team id.
-TEAM_WIDE = TEAM_CHANGES | {"presence_change", JOIN_NOTICE, APP_REQUEST, APP_HOME_OPENED}
+TEAM_WIDE = TEAM_CHANGES | {"presence_change", JOIN_NOTICE, APP_REQUEST} | TO_ONE_APP
 
 
 def routing_key(event: Event) -> str:

@@ -12,11 +12,11 @@ from itertools import chain
 from typing import Protocol
 
 from parley.bus.interface import (
-    APP_HOME_OPENED,
     APP_REQUEST,
     EPHEMERAL,
     JOIN_NOTICE,
     TEAM_CHANGES,
+    TO_ONE_APP,
     Event,
 )
 from parley.pipeline.events import MARKED, VIEW_EVENTS
@@ -40,11 +40,10 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
 #: Events for one user's connections (the event's ``user``): an ephemeral message,
 #: their read marks and an app's modal, to those that follow the channel; an app's
-#: request and its home tab opened, to one of its bot's Socket Mode connections.
-_TO_THEIR_USER = frozenset(
-    {EPHEMERAL, *MARKED.values(), APP_REQUEST, APP_HOME_OPENED, *VIEW_EVENTS}
-)
-_TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, APP_HOME_OPENED})
+#: request, its home tab opened and links on its domains shared, to one of its bot's
+#: Socket Mode connections.
+_TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST, *TO_ONE_APP, *VIEW_EVENTS})
+_TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, *TO_ONE_APP})
 
 #: Events for every connection of the team.
 _TO_THE_TEAM = TEAM_CHANGES
@@ -185,8 +184,8 @@ class Hub:
         ``presence_change`` goes to the connections of that team watching that user;
         an :data:`EPHEMERAL` message and a read mark (``channel_marked``, ...) only to
         their user's connections that follow the channel; an :data:`APP_REQUEST` and an
-        ``app_home_opened`` to one Socket Mode connection of its app's bot, in the
-        channel or not (a direct message with the bot may be new to its gateway).
+        ``app_home_opened`` or ``link_shared`` to one Socket Mode connection of its app's
+        bot, in the channel or not (a direct message with the bot may be new to its gateway).
         """
         kind = event.type
         if kind == JOIN_NOTICE:

@@ -48,7 +48,7 @@ from parley.apps.callback import (
     type_by_id,
     type_of_join,
 )
-from parley.bus.interface import APP_HOME_OPENED, APP_REQUEST, Event
+from parley.bus.interface import APP_REQUEST, TO_ONE_APP, Event
 from parley.errors import ParleyError
 from parley.gateway.bounds import FrameGate, FrameRate
 from parley.gateway.resume import Floor
@@ -161,7 +161,7 @@ class SocketModeConnection(Connection):
         return {}
 
     def deliver(self, event: Event) -> None:
-        if event.type in (APP_REQUEST, APP_HOME_OPENED):  # for one connection of the app
+        if event.type == APP_REQUEST or event.type in TO_ONE_APP:  # for one of the app's
             send = self._send_request if event.type == APP_REQUEST else self._take
             claim = self.gateway.claim_request
             if claim is None:

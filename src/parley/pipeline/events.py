@@ -255,6 +255,12 @@ def app_request(
     return _event(APP_REQUEST, channel.id, channel.team_id, 0, at, body, bot_id)
 
 
+def for_app(kind: str, channel_id: str, team_id: str, bot_id: str, at: int, body: dict) -> Event:
+    """An event for the app of the bot user ``bot_id`` alone (:data:`.TO_ONE_APP`: a
+    link on its domains shared), named by ``channel_id``; not stored."""
+    return _event(kind, channel_id, team_id, 0, at, body, bot_id)
+
+
 def app_home_opened(
     channel_id: str, team_id: str, user_id: str, bot_id: str, at: int, view: dict | None
 ) -> Event:

@@ -47,6 +47,8 @@ ALL = frozenset(
         "im:history",
         "im:read",
         "im:write",
+        "links:read",
+        "links:write",
         "mpim:history",
         "mpim:read",
         "mpim:write",
@@ -79,8 +81,12 @@ ADMIN = frozenset({"admin:dlq", "admin.users:write", "admin.teams:write"})
 #: ``parley user create --bot --app-token`` issues such a token beside the bot's.
 APP_LEVEL = frozenset({"connections:write"})
 
+#: An app's scopes for the links on its domains (``link_shared``, ``chat.unfurl``):
+#: a bot's, never a person's (Parley's people's tokens belong to no app).
+LINKS = frozenset({"links:read", "links:write"})
+
 #: A person's token: everything a chat client needs.
-DEFAULT_USER = ALL - ADMIN - APP_LEVEL
+DEFAULT_USER = ALL - ADMIN - APP_LEVEL - LINKS
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
@@ -111,6 +117,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "bookmarks.remove": ("bookmarks:write",),
     "bookmarks.list": ("bookmarks:read",),
     "chat.update": ("chat:write",),
+    "chat.unfurl": ("links:write",),
     "chat.delete": ("chat:write",),
     "chat.getPermalink": _HISTORY,
     "chat.scheduleMessage": ("chat:write",),

@@ -35,6 +35,8 @@ from parley.unfurl.links import Want
 #: ``(message as stored, what its poster wants previewed) -> None``, called once a post
 #: or an edit that asks for link previews is stored (:meth:`Sender.on_stored`).
 Stored = Callable[[Message, Want], None]
+#: How many times :meth:`Sender.rewrite` tries, each after another write came first.
+_REWRITES = 5
 
 
 class Sender:
@@ -297,21 +299,38 @@ class Sender:
             self._stored(m, unfurl)
         return m
 
-    async def set_previews(self, m: Message, rich_patch: str) -> Message:
-        """Writes the server's link previews onto ``m`` (``rich_patch`` replaces its
-        attachments) if it is still at ``m.version``: its author's text stays and it is
-        not marked edited; its members hear ``message_changed`` as for an edit.
-        ``edit_conflict``, ``message_not_found`` when it changed or went since."""
-        return await self._store.update(
-            m.channel,
-            m.ts,
-            m.user,
-            m.text,
-            m.version,
-            after_commit=self._after_update,
-            rich_patch=rich_patch,
-            edited=False,
-        )
+    async def rewrite(self, m: Message, change_of: Callable[[Message], str | None]) -> Message:
+        """Writes what the server or an app adds to ``m``, its link previews and unfurls:
+        ``change_of(message as it is)`` gives the content change (its attachments, in
+        :func:`parley.content.patch`'s form; ``None``: nothing to write). The author's
+        text stays and it is not marked edited; its members hear ``message_changed`` as
+        for an edit. Tried on ``m`` as given, and when another write came first, on the
+        message as it then is (a few times; then ``edit_conflict``). Returns the message
+        as it is now; ``message_not_found`` when it was deleted."""
+        current = m
+        for _ in range(_REWRITES):
+            change = change_of(current)
+            if change is None:
+                return current
+            try:
+                return await self._store.update(
+                    current.channel,
+                    current.ts,
+                    current.user,
+                    current.text,
+                    current.version,
+                    after_commit=self._after_update,
+                    rich_patch=change,
+                    edited=False,
+                )
+            except ApiError as exc:
+                if exc.code != Code.EDIT_CONFLICT:
+                    raise
+            found = await self._store.message(m.channel, m.ts)
+            if found is None or found.deleted:
+                raise ApiError(Code.MESSAGE_NOT_FOUND)
+            current = found
+        raise ApiError(Code.EDIT_CONFLICT)
 
     def _after_update(self, message: Message) -> None:
         self._recent.replace(events.message_posted(message))

@@ -10,6 +10,7 @@ the previews of a message are told from the attachments its author gave it.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from html.parser import HTMLParser
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 
 from parley import content
+from parley.apps.unfurls import keep_app_unfurls
 
 #: Media types previewed as the image they are.
 IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -175,13 +177,17 @@ def attachment(link: str, p: Preview, n: int) -> dict[str, Any]:
     return out
 
 
-def patch(rich: str | None, previews: list[dict[str, Any]]) -> str | None:
+def patch(
+    rich: str | None, previews: list[dict[str, Any]], present: Collection[str] = ()
+) -> str | None:
     """The content change (:func:`parley.content.patch`'s form) that gives a message whose
     stored content is ``rich`` the ``previews`` of its links now: its author's own
-    attachments first, as they were, then these, at most
+    attachments first, as they were, and the apps' unfurls of links still ``present``
+    in it (:mod:`parley.apps.unfurls`), then these, at most
     :data:`parley.content.MAX_ATTACHMENTS` in all. ``None`` when that is what it has."""
     current = content.fields(rich).get("attachments") or []
     own = [a for a in current if not (isinstance(a, dict) and "from_url" in a)]
+    own = keep_app_unfurls(own, present)
     wanted = own + previews[: max(content.MAX_ATTACHMENTS - len(own), 0)]
     if wanted == current:
         return None

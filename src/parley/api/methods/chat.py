@@ -1,5 +1,6 @@
 """``chat.postMessage``, ``chat.postEphemeral``, ``chat.meMessage``, ``chat.update``,
-``chat.delete``, ``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
+``chat.delete``, ``chat.unfurl`` (apps' unfurls: :mod:`parley.apps.unfurls`),
+``chat.getPermalink``, ``chat.scheduleMessage``, ``chat.scheduledMessages.list``,
 ``chat.deleteScheduledMessage``, ``chat.command`` (a slash command:
 :mod:`parley.apps.commands`), Parley's ``chat.action`` (a button pressed:
 :mod:`parley.apps.actions`), ``chat.shortcut`` and ``shortcuts.list`` (apps' shortcuts:
@@ -30,6 +31,7 @@ from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.api.methods.ims import Ims
+from parley.apps import unfurls as app_unfurls
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, format_ts, wall_us
 from parley.pipeline import scopes
@@ -234,6 +236,37 @@ def register(api: Api, svc: Services) -> None:
             "message": wire.message(m),
         }
 
+    async def unfurl(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """An app's unfurls of the links on its domains in a message
+        (:mod:`parley.apps.unfurls`), named by ``channel`` and ``ts`` or by the
+        ``unfurl_id`` and ``source`` its ``link_shared`` gave."""
+        assert svc.app_links is not None
+        if not ctx.user.is_bot:
+            raise ApiError(Code.NOT_ALLOWED_TOKEN_TYPE)
+        prompt = None
+        auth_text = args.str("user_auth_message", max_len=max_text)
+        auth_url = args.str("user_auth_url", max_len=2000)
+        auth_blocks = args.raw("user_auth_blocks")
+        if auth_text or auth_blocks is not None or args.bool("user_auth_required"):
+            text = auth_text or f"Connect <@{ctx.user.id}> to see its previews of links."
+            if auth_url:
+                text += f" <{auth_url}|Connect>"
+            prompt = (text, content.parse(auth_blocks, None))
+        raw = args.raw("unfurls")
+        given = {} if raw is None or raw == "" else app_unfurls.parse_unfurls(raw)
+        if not given and prompt is None:
+            raise ApiError("missing_unfurls")
+        await svc.app_links.unfurl(
+            ctx.user,
+            args.str("channel", max_len=32),
+            args.ts("ts", invalid="cannot_find_message"),
+            args.str("unfurl_id", max_len=300),
+            args.str("source", max_len=32),
+            given,
+            prompt,
+        )
+        return {}
+
     async def delete(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = args.str("channel", max_len=32)
         ts = args.ts(
@@ -300,6 +333,7 @@ def register(api: Api, svc: Services) -> None:
     api.add("chat.postEphemeral", post_ephemeral)
     api.add("chat.meMessage", me_message)
     api.add("chat.update", update)
+    api.add("chat.unfurl", unfurl)
     api.add("chat.getPermalink", get_permalink, read=True)
     api.add("chat.delete", delete)
     api.add("chat.scheduleMessage", schedule_message)

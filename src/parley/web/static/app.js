@@ -845,7 +845,7 @@ function renderBlocks(m) {
     b.dataset.actionId = el.action_id;
     // an ephemeral message is not stored: there is nothing to press it against
     if (m.onPress) b.addEventListener("click", () => m.onPress(el.action_id, blockId));
-    else if (m.is_ephemeral) b.disabled = true;
+    else if (m.is_ephemeral || m.inert) b.disabled = true;
     else b.addEventListener("click", () => press(m, el.action_id, blockId));
     return b;
   };
@@ -865,7 +865,7 @@ function renderBlocks(m) {
       s.append(option);
     }
     if (el.initial_option && el.type !== "overflow") s.value = el.initial_option.value;
-    s.disabled = !m.onPress && m.is_ephemeral;
+    s.disabled = !m.onPress && (m.is_ephemeral || m.inert);
     s.addEventListener("change", () => {
       const value = s.value;
       if (el.type === "overflow") s.value = ""; // a menu of actions: none stays chosen
@@ -1190,8 +1190,9 @@ function renderAttachments(items) {
       box.append(pre);
     }
     const card = document.createElement("div");
-    card.className = a.from_url ? "attachment preview" : "attachment";
-    if (a.from_url) card.dataset.url = str(a.from_url);
+    const unfurled = str(a.from_url) || (a.is_app_unfurl && str(a.app_unfurl_url));
+    card.className = unfurled ? "attachment preview" : "attachment";
+    if (unfurled) card.dataset.url = unfurled;
     const color = ATTACHMENT_COLORS[a.color] || str(a.color);
     if (/^#?[0-9a-f]{6}$/i.test(color)) card.style.borderLeftColor = color.startsWith("#") ? color : `#${color}`;
     const by = str(a.service_name) || str(a.author_name);
@@ -1216,6 +1217,9 @@ function renderAttachments(items) {
       renderText(body, a.text);
       card.append(body);
     }
+    // an attachment's blocks (an app's unfurl of a link): shown, their controls inert
+    const blocks = Array.isArray(a.blocks) && a.blocks.length && renderBlocks({ blocks: a.blocks, inert: true });
+    if (blocks) card.append(blocks);
     if (Array.isArray(a.fields) && a.fields.length) {
       const fields = document.createElement("div");
       fields.className = "attachment-fields";
