@@ -332,7 +332,9 @@ async def start(settings: Settings) -> Services:
         actions=actions,
         replies=replies,
         shortcuts=Shortcuts(reach, store),
-        files=Files(directory, access, sender, ids, max_file=settings.max_file),
+        files=Files(
+            directory, access, sender, ids, max_file=settings.max_file, publish=bus.publish
+        ),
         custom_emoji=CustomEmojis(
             directory, bus, frozenset(emoji_names.standard()), fetch_image, wall_us
         ),

@@ -9,6 +9,7 @@ in the page server's hits."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 
@@ -18,7 +19,9 @@ from slack_sdk import WebClient
 from websockets.sync.client import connect
 
 from parley import admin
+from parley.ids import parse_ts
 from parley.server import free_port
+from parley.unfurl import meta
 from tests.app.test_unfurl import history, pages, settled  # noqa: F401 - pages: a fixture
 from tests.helpers import bolt_over_http, bolt_over_socket_mode, error_of, frame_of
 from tests.subscriber import wait_for
@@ -221,3 +224,38 @@ def test_the_domains_an_app_unfurls_are_checked(server):
         "domains": many[:2],
     }
     assert admin.set_unfurl_domains(server.settings, bot.user_id, [])["domains"] == []
+
+
+def test_a_preview_written_over_an_unfurl_is_made_again_on_the_message_as_it_is(
+    server,
+    pages,  # noqa: F811
+):
+    """The server's previews and an app's unfurl land on the same message: the write
+    that comes second finds the message changed, and is computed again on it, so both
+    stay (``Sender.rewrite``)."""
+    bot, person, web, channel, app_link = setup(server, pages)
+    ts = web.chat_postMessage(channel=channel, text=f"<{app_link}>")["ts"]
+    settled(server)
+
+    def on_loop(coro):
+        return asyncio.run_coroutine_threadsafe(coro, server.loop).result(10)
+
+    stale = on_loop(server.services.store.message(channel, parse_ts(ts)))
+    server.client(bot.token).chat_unfurl(
+        channel=channel, ts=ts, unfurls={app_link: {"text": "app's"}}
+    )
+    preview = {"id": 1, "from_url": "https://p.test/", "title": "P"}
+    seen: list[int] = []
+
+    def change_of(now):
+        seen.append(now.version)
+        return meta.patch(now.rich, [preview], {app_link})
+
+    after = on_loop(server.services.sender.rewrite(stale, change_of))
+    assert seen == [stale.version, stale.version + 1]  # refused on the stale one, then again
+    assert after.version == stale.version + 2 and after.edited_ts is None
+    shown = history(web, channel, ts)["attachments"]
+    assert [a.get("app_unfurl_url") or a["from_url"] for a in shown] == [
+        app_link,
+        "https://p.test/",
+    ]

@@ -6,14 +6,19 @@ checks run on MariaDB's directory in ``tests/integration/test_mysql_search.py``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import struct
 import zlib
 
 import msgspec
+from slack_bolt import App
+from slack_sdk import WebClient
+from websockets.sync.client import connect
 
 from parley.files.service import MAX_WAITING
-from tests.helpers import RunningServer, error_of, fetch
+from tests.helpers import RunningServer, bolt_over_socket_mode, error_of, fetch, frame_of
+from tests.subscriber import wait_for
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -144,6 +149,48 @@ def check_files(srv: RunningServer, tag: str) -> None:
 
 def test_files(server):
     check_files(server, "emb")
+
+
+def test_a_share_and_a_deletion_are_told_to_the_channel_and_its_apps(server):
+    """``file_shared`` after the share's message and ``file_deleted``, to the channel's
+    connections and to a Bolt app whose bot is in it; not to anyone outside it."""
+    ann, ben, cy = (server.user(f"files-told-{n}") for n in ("ann", "ben", "cy"))
+    bot = server.user("files-told-bot", bot=True, app_token=True)
+    web = server.client(ann.token)
+    room = web.conversations_create(name="files-told")["channel"]["id"]
+    web.conversations_invite(channel=room, users=f"{ben.user_id},{bot.user_id}")
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    heard: list[dict] = []
+    app.event("file_shared")(lambda event: heard.append(event))
+    app.event("file_deleted")(lambda event: heard.append(event))
+    app.event("message")(lambda: None)
+    with (
+        bolt_over_socket_mode(app, bot.app_token),
+        connect(server.client(ben.token).rtm_connect()["url"]) as ws,
+        connect(server.client(cy.token).rtm_connect()["url"]) as outside,
+    ):
+        assert '"hello"' in ws.recv(timeout=10) and '"hello"' in outside.recv(timeout=10)
+        f = web.files_upload_v2(channel=room, content=b"notes", filename="n.txt")["file"]
+        message = frame_of(ws, "message")
+        assert message["subtype"] == "file_share" and message["files"][0]["id"] == f["id"]
+        shared = frame_of(ws, "file_shared")
+        assert {k: shared[k] for k in ("channel_id", "file_id", "user_id", "file")} == {
+            "channel_id": room,
+            "file_id": f["id"],
+            "user_id": ann.user_id,
+            "file": {"id": f["id"]},
+        }
+        web.files_delete(file=f["id"])
+        deleted = frame_of(ws, "file_deleted")
+        assert (deleted["file_id"], deleted["channel_ids"]) == (f["id"], [room])
+        wait_for(lambda: len(heard) == 2, 10, "the app's file events")
+        assert [(e["type"], e["file_id"]) for e in heard] == [
+            ("file_shared", f["id"]),
+            ("file_deleted", f["id"]),
+        ]
+        # cy, outside the channel, heard of neither: the next frame he gets is a ping's
+        outside.send('{"type": "ping", "id": 7}')
+        assert json.loads(outside.recv(timeout=10))["type"] == "pong"
 
 
 def test_files_never_completed_are_forgotten_and_bounded(server):

@@ -327,8 +327,8 @@ def test_a_group_direct_message_from_named_people(browser, world, shots):
 def test_a_file_attached_shows_to_the_channel_and_an_image_inline(browser, world, shots):
     """alice attaches an image and a text file with a comment: bob sees one message with
     the comment, the image drawn (fetched with his session) and a link that downloads
-    the text file."""
-    srv, _general, _alice, _bob = world
+    the text file; once she deletes the text file, his page says so at once."""
+    srv, _general, alice_creds, _bob = world
     _ca, alice = sign_in(browser, srv.url, "alice")
     _cb, bob = sign_in(browser, srv.url, "bob")
     alice.fill("#composer textarea", "the chart, and its numbers")
@@ -350,6 +350,11 @@ def test_a_file_attached_shows_to_the_channel_and_an_image_inline(browser, world
     assert got.value.suggested_filename == "numbers.csv"
     assert Path(got.value.path()).read_bytes() == b"a,b\n1,2\n"
     bob.screenshot(path=str(shots / "files.png"))
+    web = srv.client(alice_creds.token)
+    [csv] = [f for f in web.files_list()["files"] if f["name"] == "numbers.csv"]
+    web.files_delete(file=csv["id"])
+    bob.wait_for_selector("#messages .file-gone:has-text('numbers.csv is no longer available')")
+    assert bob.locator("#messages .msg .file img").count() == 1  # the image stays
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
 
 

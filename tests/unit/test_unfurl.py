@@ -240,3 +240,28 @@ def test_an_edit_that_removes_the_links_removes_the_previews_and_a_refused_write
 
     world = asyncio.run(go())
     assert world.written == [(message("links gone", version=2, rich=shown), {"attachments": []})]
+
+
+def test_links_apps_unfurl_are_not_fetched_and_apps_are_told_without_previews_too():
+    told: list[tuple[str, bool]] = []
+
+    async def share(m: Message, tell: bool) -> set[str]:
+        told.append((m.text, tell))
+        return {"https://p.test/"}  # an app's
+
+    async def go():
+        world = World(WEB)
+        u = Unfurler(world.fetch, world.write, share=share)
+        u.submit(message("https://p.test/ https://i.test/a.png"), PERSON)
+        await settle(u)
+        off = Unfurler(None, world.write, share=share)  # PARLEY_UNFURL=0: apps still hear
+        off.submit(message("https://p.test/ https://i.test/a.png"), APP)
+        await settle(off)
+        return world
+
+    world = asyncio.run(go())
+    assert world.fetched == ["https://i.test/a.png"]
+    [(_m, change)] = world.written
+    assert [a["from_url"] for a in change["attachments"]] == ["https://i.test/a.png"]
+    text = "https://p.test/ https://i.test/a.png"
+    assert told == [(text, True), (text, False)]  # an app's post wants no page unfurled

@@ -35,6 +35,8 @@ APP_EVENTS = frozenset(
         "emoji_changed",
         "app_home_opened",
         "link_shared",
+        "file_shared",
+        "file_deleted",
     }
 )
 

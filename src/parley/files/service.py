@@ -17,6 +17,10 @@
   exist (``file_not_found``), whatever the private-channel boundary hides.
 - **Delete** (``files.delete``): by its uploader; the content goes, messages keep the
   file's name and a link that now answers ``file_not_found``.
+
+Each file shared is told to the channel's connections and apps as Slack's
+``file_shared`` (after the share's message), and a deletion as ``file_deleted`` in each
+channel it was shared in.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ import msgspec
 import orjson
 
 from parley import wire
+from parley.bus.interface import Event
 from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, decode_id, encode_id, wall_us
+from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.send import Sender
 from parley.storage.interface import Directory
@@ -73,11 +79,13 @@ class Files:
         ids: Snowflake,
         *,
         max_file: int,
+        publish: Callable[[Event], Any],
         clock_us: Callable[[], int] = wall_us,
     ) -> None:
         self._directory = directory
         self._access = access
         self._sender = sender
+        self._publish = publish
         self._ids = ids
         self.max_file = max_file
         self._clock_us = clock_us
@@ -166,8 +174,11 @@ class Files:
         for f in done:
             if not await self._directory.complete_file(f.id, user.id, f.title, shares):
                 raise ApiError(Code.FILE_NOT_FOUND, data={"file": f.id})  # completed meanwhile
-        if request is not None:
+        if request is not None and channel is not None:
             await self._sender.write_post(request)
+            at = self._clock_us()
+            for f in done:  # after the share's message, in the channel's order
+                self._publish(events.file_shared(channel, f.id, user.id, at))
         return [wire.file(f, base_url, (channel,) if channel else ()) for f in done]
 
     async def readable(self, user: User, file_id: str | None) -> StoredFile:
@@ -226,6 +237,9 @@ class Files:
             raise ApiError("cant_delete_file")
         if not await self._directory.delete_file(found.id):
             raise ApiError(Code.FILE_NOT_FOUND)
+        at = self._clock_us()
+        for channel_id in found.channels:
+            self._publish(events.file_deleted(channel_id, found.team_id, found.id, at))
 
     async def content(self, user: User, file_id: str) -> tuple[StoredFile, bytes]:
         """A file ``user`` may read, with its content."""

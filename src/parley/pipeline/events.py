@@ -294,6 +294,37 @@ def bookmark(kind: str, channel: Channel, shown: dict[str, Any], at: int) -> Eve
     return _event(kind, channel.id, channel.team_id, 0, at, body)
 
 
+#: The events of files shared and deleted (Slack's).
+FILE_SHARED, FILE_DELETED = "file_shared", "file_deleted"
+
+
+def file_shared(channel: Channel, file_id: str, user_id: str, at: int) -> Event:
+    """Slack's ``file_shared``: ``user_id`` shared the file ``file_id`` in ``channel``,
+    for its connections and apps; not stored (the share's message is)."""
+    body = {
+        "type": FILE_SHARED,
+        "channel_id": channel.id,
+        "file_id": file_id,
+        "user_id": user_id,
+        "file": {"id": file_id},
+        "event_ts": format_ts(at),
+    }
+    return _event(FILE_SHARED, channel.id, channel.team_id, 0, at, body)
+
+
+def file_deleted(channel_id: str, team_id: str, file_id: str, at: int) -> Event:
+    """Slack's ``file_deleted``: a file shared in ``channel_id`` was deleted, for its
+    connections and apps (``channel_ids`` names only that channel, so no one learns of
+    the others it was in); not stored."""
+    body = {
+        "type": FILE_DELETED,
+        "file_id": file_id,
+        "channel_ids": [channel_id],
+        "event_ts": format_ts(at),
+    }
+    return _event(FILE_DELETED, channel_id, team_id, 0, at, body)
+
+
 def typing(channel: str, team: str, user_id: str, at: int) -> Event:
     """``user_typing``, for the channel's other members."""
     body = {"type": "user_typing", "channel": channel, "user": user_id}

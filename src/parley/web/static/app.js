@@ -34,6 +34,7 @@ const state = {
   editing: null, // {ts, draft}: the message being edited survives re-renders
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   bookmarks: new Map(), // channel -> its bookmarks, the oldest first (bookmarks.list, events)
+  goneFiles: new Set(), // ids of files deleted while shown (file_deleted)
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   shortcuts: [], // the apps' shortcuts (shortcuts.list): global ones, and on a message
   away: false, // set away by hand (users.setPresence)
@@ -1258,6 +1259,11 @@ function renderFiles(files) {
     const item = document.createElement("div");
     item.className = "file";
     item.dataset.file = f.id;
+    if (state.goneFiles.has(f.id)) {
+      item.append(missing(f));
+      box.append(item);
+      continue;
+    }
     if (SHOWN_INLINE.has(f.mimetype)) {
       const img = document.createElement("img");
       img.alt = f.title || f.name;
@@ -2098,6 +2104,16 @@ function onEvent(ev) {
     case "bookmark_removed":
       onBookmark(ev);
       break;
+    case "file_deleted": {
+      // its messages keep its name, no longer a download
+      state.goneFiles.add(ev.file_id);
+      const shown = fileUrls.get(ev.file_id);
+      fileUrls.delete(ev.file_id);
+      if (shown) shown.then((url) => URL.revokeObjectURL(url)).catch(() => {});
+      renderMessages();
+      if (state.thread) renderThread();
+      break;
+    }
     case "view_opened":
     case "view_updated":
       if (ev.view.type !== "home") showView(ev.view);
