@@ -153,6 +153,8 @@ class Services:
     link_fetcher: Fetcher | None = None
     #: Apps' unfurls of the links on their domains (``chat.unfurl``).
     app_links: AppLinks | None = None
+    #: The rate limits (``/files/proxy``'s too).
+    limits: Limits | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -341,6 +343,7 @@ async def start(settings: Settings) -> Services:
         views=views,
         unfurler=unfurler,
         app_links=app_links,
+        limits=limits,
         link_fetcher=fetcher,
     )
     closers.append(app_link.close)

@@ -193,6 +193,7 @@ async def serve(
             svc.auth,
             svc.directory.emoji_image,
             svc.link_fetcher.image if svc.link_fetcher is not None else None,
+            svc.limits,
         )
         if svc.files is not None
         else None,

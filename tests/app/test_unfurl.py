@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
+from parley.pipeline.limits import PROXY_BURST, PROXY_RATE
 from tests.app.test_files import png
 from tests.helpers import WsClient, fetch, server_in_thread
 from tests.subscriber import wait_for
@@ -227,3 +229,23 @@ def test_the_web_client_gets_other_sites_images_through_the_server(unfurling, se
     hits = pages.hits["/cat.png"]
     assert proxied(server, "/cat.png", server.user(f"unfurl-p-{next(_n)}").token)[0] == 404
     assert pages.hits["/cat.png"] == hits
+
+
+def test_one_person_cannot_have_the_server_fetch_images_without_end(unfurling, pages):
+    """``/files/proxy`` is limited per user: a channel's worth of images at once, then a
+    few a second; past that 429 with ``Retry-After``, and nothing is fetched."""
+    token = unfurling.user(f"unfurl-greedy-{next(_n)}").token
+    url = f"{unfurling.url}/files/proxy?url={quote(pages.base + '/notes.txt', safe='')}"
+    hits, started = pages.hits["/notes.txt"], time.monotonic()
+    answers = []
+    while len(answers) < 3 * PROXY_BURST and (not answers or answers[-1][0] != 429):
+        answers.append(fetch(url, token))
+    took = time.monotonic() - started
+    fetched = [a for a in answers if a[0] == 404]  # not an image, each fetched
+    status, headers, body = answers[-1]
+    assert (status, json.loads(body)["error"]) == (429, "ratelimited")
+    assert int(headers["retry-after"]) >= 1
+    assert len(fetched) == len(answers) - 1 == pages.hits["/notes.txt"] - hits
+    assert len(fetched) <= PROXY_BURST + PROXY_RATE * took + 1  # the bucket's bound
+    other = unfurling.user(f"unfurl-other-{next(_n)}").token
+    assert fetch(url, other)[0] == 404  # someone else is not held back

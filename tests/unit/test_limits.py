@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parley.errors import ApiError
-from parley.pipeline.limits import LIMITED_METHODS, Limits, retry_after
+from parley.pipeline.limits import (
+    LIMITED_METHODS,
+    PROXY_BURST,
+    PROXY_RATE,
+    Limits,
+    retry_after,
+)
 from parley.pipeline.ratelimit import MemoryRateStore, take
 from parley.storage.models import Channel, User
 
@@ -138,6 +144,20 @@ def test_lower_tier_methods_allow_sixty_calls_a_minute_per_user_and_method():
     clock.now += 1.0
     run(limits.check_call(caller, "conversations.history"))
     assert "chat.postMessage" not in LIMITED_METHODS and "auth.test" not in LIMITED_METHODS
+
+
+def test_other_sites_images_are_limited_per_user_to_a_burst_then_a_rate():
+    clock = Clock()
+    limits = Limits(MemoryRateStore(clock=clock), api_calls_per_minute=0)
+    caller = user()
+    for _ in range(int(PROXY_BURST)):
+        run(limits.check_proxy(caller))
+    with pytest.raises(ApiError) as err:
+        run(limits.check_proxy(caller))
+    assert err.value.code == "ratelimited" and err.value.status == 429
+    run(limits.check_proxy(user("U9")))  # another user
+    clock.now += 1.0 / PROXY_RATE
+    run(limits.check_proxy(caller))
 
 
 def test_zero_calls_a_minute_turns_the_api_limit_off():

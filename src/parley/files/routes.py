@@ -15,7 +15,9 @@ them every request under :data:`PREFIX`):
 - ``GET /files/proxy?url=<url>``: another site's image (a link preview's, an app's
   attachment's), fetched by the server for a signed-in caller
   (:meth:`parley.unfurl.fetch.Fetcher.image`: public addresses only, checked by its bytes),
-  so that the web client shows it without the reader's browser contacting that site.
+  so that the web client shows it without the reader's browser contacting that site;
+  each user's fetches are rate limited (:data:`parley.pipeline.limits.PROXY_BURST`, then
+  ``PROXY_RATE`` a second: 429 ``ratelimited`` with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from parley.errors import ApiError, Code, StorageUnavailable, unavailable
 from parley.files.service import Files
 from parley.pipeline import scopes
 from parley.pipeline.auth import Authenticator
+from parley.pipeline.limits import Limiter, Unlimited
 from parley.storage.models import Caller
 from parley.web import CLIENT_HEADER, session_token
 
@@ -72,11 +75,13 @@ class FileRoutes:
         auth: Authenticator,
         emoji_image: EmojiImage | None = None,
         proxy_image: ProxyImage | None = None,
+        limits: Limiter | None = None,
     ) -> None:
         self._files = files
         self._auth = auth
         self._emoji_image = emoji_image
         self._proxy_image = proxy_image
+        self._limits = limits or Unlimited()
 
     async def __call__(self, req: Request) -> Response:
         try:
@@ -133,7 +138,8 @@ class FileRoutes:
     async def _proxy(self, req: Request) -> Response:
         if req.method not in ("GET", "HEAD"):
             raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
-        await self._caller(req)
+        caller = await self._caller(req)
+        await self._limits.check_proxy(caller.user)
         url = (parse_qs(req.query_string).get("url") or [""])[0]
         if self._proxy_image is None or not url.startswith(("https://", "http://")):
             raise ApiError("image_not_found", status=404)

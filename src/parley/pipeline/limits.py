@@ -15,6 +15,9 @@ bursts of as many; a user's tokens share it, so minting tokens does not raise it
 ``chat.postMessage`` (limited per message above), ``auth.test`` and ``users.info``
 (Slack's tier 4 and special tiers) are not limited here.
 
+Other sites' images the server fetches for a signed-in reader (``/files/proxy``):
+:data:`PROXY_BURST` at once (a channel's previews opening), then :data:`PROXY_RATE` a
+second, per user, so no one person spends the fetcher's few connections for everyone.
 Over a limit: :class:`~parley.errors.ApiError` ``ratelimited``, HTTP 429 and
 ``Retry-After`` in whole seconds (at least 1); nothing is written, since the check comes
 before the write.
@@ -56,6 +59,11 @@ LIMITED_METHODS = frozenset(
 )
 
 
+#: ``/files/proxy``: images one user may have fetched at once, then a second.
+PROXY_BURST = 120.0
+PROXY_RATE = 2.0
+
+
 def ratelimited(wait: float) -> ApiError:
     """The refusal: 429 with ``Retry-After`` rounded up to whole seconds."""
     seconds = max(1, math.ceil(wait))
@@ -73,6 +81,8 @@ class Limiter(Protocol):
     async def check_message(self, user: User, channel: Channel) -> None: ...
     def calls_limited(self, method: str) -> bool: ...
     async def check_call(self, user: User, method: str) -> None: ...
+
+    async def check_proxy(self, user: User) -> None: ...
 
 
 class Limits:
@@ -121,6 +131,13 @@ class Limits:
         if wait:
             raise ratelimited(wait)
 
+    async def check_proxy(self, user: User) -> None:
+        """Raises ``ratelimited`` if ``user`` may not have another site's image fetched
+        now."""
+        wait = await self._store.take(f"p:{user.id}", PROXY_RATE, PROXY_BURST)
+        if wait:
+            raise ratelimited(wait)
+
 
 class Unlimited:
     """Lets everything through (tests of other stages, and a switched-off limiter)."""
@@ -132,4 +149,7 @@ class Unlimited:
         return False
 
     async def check_call(self, user: User, method: str) -> None:
+        return None
+
+    async def check_proxy(self, user: User) -> None:
         return None
