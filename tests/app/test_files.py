@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from websockets.sync.client import connect
 
 from parley.files.service import MAX_WAITING
+from tests.app.test_search import wait_total
 from tests.helpers import RunningServer, bolt_over_socket_mode, error_of, fetch, frame_of
 from tests.subscriber import wait_for
 
@@ -149,6 +150,58 @@ def check_files(srv: RunningServer, tag: str) -> None:
 
 def test_files(server):
     check_files(server, "emb")
+
+
+def check_file_search(srv: RunningServer, tag: str) -> None:
+    """``search.files`` and ``search.all``: by name and title, as the reader may see."""
+    ann_u, ben_u = srv.user(f"fs-ann-{tag}"), srv.user(f"fs-ben-{tag}")
+    ann, ben = srv.client(ann_u.token), srv.client(ben_u.token)
+    room = ann.conversations_create(name=f"fs-room-{tag}")["channel"]["id"]
+    ann.conversations_invite(channel=room, users=ben_u.user_id)
+    hidden = ann.conversations_create(name=f"fs-hidden-{tag}", is_private=True)["channel"]["id"]
+
+    def up(web, channel, name, title=None):
+        kw = {"channel": channel} if channel else {}
+        return web.files_upload_v2(content=b"x", filename=name, title=title, **kw)["file"]["id"]
+
+    q3 = up(ann, room, f"q3-report-{tag}.pdf", "Quarterly numbers")
+    secret = up(ann, hidden, f"roadmap_v2-{tag}.txt")
+    draft = up(ann, None, f"report-notes-{tag}.txt")  # shared nowhere: ann's alone
+    bens = up(ben, room, f"report-draft-{tag}.md")
+    ann.chat_postMessage(channel=room, text=f"the report {tag} is up")
+
+    def found(web, query, **kw):
+        return [f["id"] for f in web.search_files(query=query, **kw)["files"]["matches"]]
+
+    assert found(ben, f"report {tag}") == [bens, q3]  # newest first; not ann's own draft
+    assert found(ann, f"report {tag}") == [bens, draft, q3]
+    assert found(ann, f"report {tag}", sort_dir="asc") == [q3, draft, bens]
+    assert found(ben, f"QUARTERLY {tag}") == [q3]  # by title, whatever the case
+    assert found(ben, f"report -draft {tag}") == [q3]
+    assert found(ben, f'"q3 pdf" {tag}') == [q3]  # a phrase: its words in order
+    assert found(ben, f'"pdf q3" {tag}') == []
+    assert found(ben, f"report {tag} from:@fs-ben-{tag}") == [bens]
+    assert found(ann, f"{tag} in:#fs-room-{tag}") == [bens, q3]
+    assert found(ann, f"roadmap_v2 {tag}") == [secret]  # "_" is itself, not any letter
+    assert found(ann, f"roadmapxv2 {tag}") == []
+    assert found(ben, f"roadmap {tag}") == []  # the private channel's, unseen
+    assert found(ben, f"{tag} in:#fs-hidden-{tag}") == []
+    page = ben.search_files(query=f"report {tag}", count=1, page=2)["files"]
+    assert [f["id"] for f in page["matches"]] == [q3]
+    assert (page["total"], page["paging"]["pages"], page["pagination"]["first"]) == (2, 2, 2)
+    shown = ben.search_files(query=f"quarterly {tag}")["files"]["matches"][0]
+    assert shown["title"] == "Quarterly numbers" and shown["channels"] == [room]
+    wait_total(ben, f"report {tag}", 1)  # the message, once indexed
+    both = ben.search_all(query=f"report {tag}")
+    assert (both["files"]["total"], both["messages"]["total"]) == (2, 1)
+    assert both["messages"]["matches"][0]["text"] == f"the report {tag} is up"
+    assert error_of(ben.search_files, query="") == "no_query"
+    bot = srv.client(srv.user(f"fs-bot-{tag}", bot=True).token)
+    assert error_of(bot.search_files, query="report") == "missing_scope"  # people's alone
+
+
+def test_files_are_found_by_name_and_title(server):
+    check_file_search(server, "emb")
 
 
 def test_a_share_and_a_deletion_are_told_to_the_channel_and_its_apps(server):

@@ -904,7 +904,8 @@ def test_setting_oneself_away_shows_to_others_and_lasts_until_set_active(browser
 def test_search_finds_what_one_may_read_and_opens_it_where_it_was_said(browser, world, shots):
     """bob searches: a match older than the history first shown opens in its channel,
     marked, older pages loaded to reach it; a reply opens its thread; a private
-    channel's message he is not in is not found."""
+    channel's message he is not in is not found; a file named for it is found too, and
+    downloads."""
     srv, general, alice_creds, bob_creds = world
     alice_web = srv.client(alice_creds.token)
     first = alice_web.chat_postMessage(channel=general, text="the needle in the haystack")["ts"]
@@ -913,6 +914,8 @@ def test_search_finds_what_one_may_read_and_opens_it_where_it_was_said(browser, 
     alice_web.chat_postMessage(channel=general, text="another needle", thread_ts=first)
     secret = alice_web.conversations_create(name="secret", is_private=True)["channel"]["id"]
     alice_web.chat_postMessage(channel=secret, text="a secret needle")
+    alice_web.files_upload_v2(channel=general, content=b"sharp", filename="needle-specs.txt")
+    alice_web.files_upload_v2(channel=secret, content=b"hidden", filename="needle-secret.txt")
     bob_web = srv.client(bob_creds.token)
     wait_for(
         lambda: bob_web.search_messages(query="needle")["messages"]["total"] == 2,
@@ -922,8 +925,12 @@ def test_search_finds_what_one_may_read_and_opens_it_where_it_was_said(browser, 
     _cb, bob = sign_in(browser, srv.url, "bob")
     bob.fill("#search-form input", "needle")
     bob.press("#search-form input", "Enter")
-    bob.wait_for_selector("#search-title:has-text('2 found')")
+    bob.wait_for_selector("#search-title:has-text('2 found and 1 file')")
     assert "secret" not in bob.inner_text("#search-results")
+    with bob.expect_download() as got:
+        bob.click("#search-results .file-result:has-text('needle-specs.txt')")
+    assert got.value.suggested_filename == "needle-specs.txt"
+    assert Path(got.value.path()).read_bytes() == b"sharp"
     bob.screenshot(path=str(shots / "search.png"))
     bob.click("#search-results .result:has-text('the needle in the haystack')")
     bob.wait_for_selector("#messages .msg.linked:has-text('the needle in the haystack')")

@@ -131,6 +131,14 @@ def _limit(default: int, maximum: int) -> Arg:
 
 
 _PAGE = {"response_metadata": _ref("ResponseMetadata")}
+#: The arguments of the ``search.*`` methods' query and pages.
+_SEARCH_PAGE = (
+    Arg("query", {"type": "string", "maxLength": 1000}, "The query.", required=True),
+    Arg("sort", {"type": "string", "enum": ["score", "timestamp"]}, "Default `score`."),
+    Arg("sort_dir", {"type": "string", "enum": ["desc", "asc"]}, "Default `desc`."),
+    Arg("count", {"type": "integer", "minimum": 0}, "Per page: default 20, at most 100."),
+    Arg("page", {"type": "integer", "minimum": 1}, "Page number (from 1)."),
+)
 _HISTORY_BOUNDS = (
     _ts("latest", "Only messages before this ts (`invalid_ts_latest` if malformed)."),
     _ts("oldest", "Only messages after this ts (`invalid_ts_oldest` if malformed)."),
@@ -1146,11 +1154,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "(`not_allowed_token_type` for bots); `no_query` when there is nothing to search for.",
         read=True,
         args=(
-            Arg("query", {"type": "string", "maxLength": 1000}, "The query.", required=True),
-            Arg("sort", {"type": "string", "enum": ["score", "timestamp"]}, "Default `score`."),
-            Arg("sort_dir", {"type": "string", "enum": ["desc", "asc"]}, "Default `desc`."),
-            Arg("count", {"type": "integer", "minimum": 0}, "Per page: default 20, at most 100."),
-            Arg("page", {"type": "integer", "minimum": 1}, "Page number (from 1)."),
+            *_SEARCH_PAGE,
             _bool("highlight", "Wrap matched words in U+E000 ... U+E001."),
             Arg(
                 "cursor",
@@ -1168,6 +1172,32 @@ METHODS: tuple[MethodDoc, ...] = (
             **_PAGE,
         },
         always=("query", "messages"),
+    ),
+    MethodDoc(
+        "search.files",
+        'Files the caller can read whose name or title has `query`\'s words (`"phrases"` in '
+        "order, `-excluded`, `in:#channel` they are shared in, `from:@user` who uploaded them, "
+        "dates they were uploaded), newest first (`sort_dir=asc`: oldest), with `paging`. "
+        "People's tokens only.",
+        read=True,
+        args=_SEARCH_PAGE,
+        result={
+            "query": _STR,
+            "files": {
+                "type": "object",
+                "description": "`total`, `matches` (files as `files.info` shows them), "
+                "`paging` and `pagination`.",
+            },
+        },
+        always=("query", "files"),
+    ),
+    MethodDoc(
+        "search.all",
+        "`search.messages` and `search.files` at once, each paged alike.",
+        read=True,
+        args=(*_SEARCH_PAGE, _bool("highlight", "Wrap matched words in U+E000 ... U+E001.")),
+        result={"query": _STR, "messages": {"type": "object"}, "files": {"type": "object"}},
+        always=("query", "messages", "files"),
     ),
     MethodDoc(
         "push.register",

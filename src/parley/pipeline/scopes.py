@@ -155,6 +155,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "rtm.connect": ("rtm:stream",),
     "apps.connections.open": ("connections:write",),
     "search.messages": ("search:read",),
+    "search.files": ("search:read",),
+    "search.all": ("search:read",),
     "push.register": ("push:write",),
     "push.unregister": ("push:write",),
     "push.list": ("push:write",),

@@ -1,5 +1,6 @@
 """``search.messages``: a query, the caller's readable channels, the engine's candidates,
-and the store's truth.
+and the store's truth; ``search.files``: the same query over the files the caller may
+read, their names and titles, in the directory.
 
 Every hit the engine returns is checked before it is shown: the message is read from
 the store as it is now (a deleted one is dropped, an edited one must still match the
@@ -20,7 +21,7 @@ from parley.ids import format_ts
 from parley.search.interface import COUNT_CAP, Scope, SearchIndex
 from parley.search.query import Query, has_link, highlight, matches, parse
 from parley.storage.interface import Directory, MessageStore
-from parley.storage.models import Channel, Message, User
+from parley.storage.models import Channel, FileSearch, Message, StoredFile, User
 
 #: ``count`` per page, as Slack bounds it, and the deepest result reachable by paging.
 MAX_COUNT = 100
@@ -122,6 +123,41 @@ class Searcher:
                 continue
             out.append((m, channels[hit.channel]))
         return query, found.total, out
+
+    async def files(
+        self, user: User, text: str, *, ascending: bool, offset: int, count: int
+    ) -> tuple[Query, int, list[StoredFile]]:
+        """``search.files``: the query, how many of the files ``user`` may read match it,
+        and the page ``[offset, offset+count)`` of them, newest first. A file matches
+        when each word (or phrase, its words in order) is in its name or title and no
+        excluded one is; ``from:`` picks uploaders, ``in:`` the channels it is shared
+        in (ones ``user`` may read), the dates when it was uploaded."""
+        query = parse(text, self._today())
+        if query.blank:
+            raise ApiError(Code.NO_QUERY)
+        channels = None
+        if query.channels:
+            wanted = {v for k, v in query.channels if k == "id"}
+            names = {v for k, v in query.channels if k == "name"}
+            readable = await self.readable(user)
+            channels = tuple(
+                sorted(c for c, ch in readable.items() if c in wanted or ch.name.lower() in names)
+            )
+            if not channels:
+                return query, 0, []
+        search = FileSearch(
+            words=tuple(" ".join(term) for term in query.terms),
+            excluded=tuple(" ".join(term) for term in query.excluded),
+            users=await self._user_ids(user, query.users) if query.users else (),
+            channels=channels,
+            after_us=query.after_us,
+            before_us=query.before_us,
+            ascending=ascending,
+        )
+        total, found = await self._directory.search_files(
+            user.team_id, user.id, search, offset, count
+        )
+        return query, total, found
 
 
 def match(

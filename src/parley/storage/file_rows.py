@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from parley.storage.models import StoredFile
+from parley.storage.models import FileSearch, StoredFile
 
 #: The columns of a :class:`StoredFile`, in its fields' order (``channels`` aside).
 FILE_COLUMNS = (
@@ -59,16 +59,10 @@ def listing_query(param: Callable[[str], str], *, by_user: bool, in_channel: boo
     start: older than ``(before, before_id)``), ``limit``, and with ``by_user`` only
     ``user``'s, with ``in_channel`` only those shared in ``channel``."""
     p = param
-    readable = (
-        f"(f.user_id = {p('viewer')} OR EXISTS (SELECT 1 FROM file_shares s "
-        "JOIN channels c ON c.id = s.channel_id WHERE s.file_id = f.id AND "
-        "(c.is_private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id "
-        f"AND m.user_id = {p('viewer')}))))"
-    )
     where = [
         f"f.team_id = {p('team')}",
         "f.completed = 1",
-        readable,
+        _readable(p),
         f"(f.created < {p('before')} OR (f.created = {p('before')} AND f.id < {p('before_id')}))",
     ]
     if by_user:
@@ -83,6 +77,76 @@ def listing_query(param: Callable[[str], str], *, by_user: bool, in_channel: boo
         f"SELECT {cols} FROM files f WHERE {' AND '.join(where)} "
         f"ORDER BY f.created DESC, f.id DESC LIMIT {p('limit')}"
     )
+
+
+def _readable(p: Callable[[str], str]) -> str:
+    """Whether the viewer (parameter ``viewer``) may read the file ``f``: theirs, or
+    shared in a public channel or in a private one (or a direct message) they are in."""
+    return (
+        f"(f.user_id = {p('viewer')} OR EXISTS (SELECT 1 FROM file_shares s "
+        "JOIN channels c ON c.id = s.channel_id WHERE s.file_id = f.id AND "
+        "(c.is_private = 0 OR EXISTS (SELECT 1 FROM members m WHERE m.channel_id = c.id "
+        f"AND m.user_id = {p('viewer')}))))"
+    )
+
+
+def _like(term: str) -> str:
+    """A search term (a word, or a phrase's words with a space between) as a LIKE
+    pattern: its words in order anywhere in the text, ``_`` and ``%`` meant as
+    themselves (escaped with ``!``)."""
+    escaped = term.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return "%" + escaped.replace(" ", "%") + "%"
+
+
+def search_query(param: Callable[[str], str], s: FileSearch, *, counting: bool) -> str:
+    """The completed files of a team that a viewer may read (as :func:`listing_query`)
+    and that ``s`` selects, newest first (oldest with ``s.ascending``), the page from
+    ``offset``, ``limit`` of them; with ``counting``, how many there are in all.
+    Parameters: :func:`search_params`."""
+    p = param
+    where = [f"f.team_id = {p('team')}", "f.completed = 1", _readable(p)]
+    in_text = "(LOWER(f.name) LIKE {0} ESCAPE '!' OR LOWER(f.title) LIKE {0} ESCAPE '!')"
+    where += [in_text.format(p(f"w{i}")) for i in range(len(s.words))]
+    where += [f"NOT {in_text.format(p(f'x{i}'))}" for i in range(len(s.excluded))]
+    if s.users:
+        where.append(f"f.user_id IN ({', '.join(p(f'u{i}') for i in range(len(s.users)))})")
+    if s.channels is not None:
+        marks = ", ".join(p(f"c{i}") for i in range(len(s.channels))) or "NULL"
+        where.append(
+            "EXISTS (SELECT 1 FROM file_shares s2 WHERE s2.file_id = f.id "
+            f"AND s2.channel_id IN ({marks}))"
+        )
+    if s.after_us is not None:
+        where.append(f"f.created >= {p('after')}")
+    if s.before_us is not None:
+        where.append(f"f.created < {p('before')}")
+    if counting:
+        return f"SELECT COUNT(*) FROM files f WHERE {' AND '.join(where)}"
+    cols = ", ".join("f." + c.strip() for c in FILE_COLUMNS.split(","))
+    order = "ASC" if s.ascending else "DESC"
+    return (
+        f"SELECT {cols} FROM files f WHERE {' AND '.join(where)} "
+        f"ORDER BY f.created {order}, f.id {order} LIMIT {p('limit')} OFFSET {p('offset')}"
+    )
+
+
+def search_params(
+    team_id: str, viewer: str, s: FileSearch, offset: int, limit: int
+) -> dict[str, object]:
+    """The parameters of :func:`search_query`."""
+    out: dict[str, object] = {
+        "team": team_id,
+        "viewer": viewer,
+        "after": s.after_us,
+        "before": s.before_us,
+        "offset": offset,
+        "limit": limit,
+    }
+    out.update((f"w{i}", _like(w)) for i, w in enumerate(s.words))
+    out.update((f"x{i}", _like(w)) for i, w in enumerate(s.excluded))
+    out.update((f"u{i}", u) for i, u in enumerate(s.users))
+    out.update((f"c{i}", c) for i, c in enumerate(s.channels or ()))
+    return out
 
 
 def listing_params(

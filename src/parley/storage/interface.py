@@ -28,6 +28,7 @@ from parley.storage.models import (
     CommandResponse,
     CustomEmoji,
     EventApp,
+    FileSearch,
     Message,
     Page,
     Pin,
@@ -308,6 +309,13 @@ class Directory(Protocol):
         """The team's completed files ``viewer`` may see (:func:`.listing_query`), older
         than ``before`` (``(created, id)``), newest first; only ``user_id``'s, only those
         shared in ``channel_id``."""
+        ...
+
+    async def search_files(
+        self, team_id: str, viewer: str, search: FileSearch, offset: int, limit: int
+    ) -> tuple[int, list[StoredFile]]:
+        """How many of the team's completed files ``viewer`` may read ``search`` selects
+        (:func:`.file_rows.search_query`), and ``limit`` of them from ``offset``."""
         ...
 
     async def interactivity(self, user_id: str) -> EventApp | None:

@@ -251,6 +251,25 @@ class StoredFile(msgspec.Struct, frozen=True):
     channels: tuple[str, ...] = ()
 
 
+class FileSearch(msgspec.Struct, frozen=True):
+    """What ``search.files`` looks for among the files a viewer may read."""
+
+    #: Each in the file's name or its title (lower case; compared without case): a
+    #: word, or a phrase's words with a space between (in that order, anything between).
+    words: tuple[str, ...] = ()
+    #: None of these in either.
+    excluded: tuple[str, ...] = ()
+    #: Uploaded by one of these (empty: by anyone).
+    users: tuple[str, ...] = ()
+    #: Shared in one of these (``None``: wherever it is).
+    channels: tuple[str, ...] | None = None
+    #: Uploaded at ``after_us <= created < before_us`` (microseconds; ``None``: open).
+    after_us: int | None = None
+    before_us: int | None = None
+    #: Oldest first rather than newest first.
+    ascending: bool = False
+
+
 class Reaction(msgspec.Struct, frozen=True):
     name: str
     users: tuple[str, ...]

@@ -59,6 +59,7 @@ from parley.storage.models import (
     CommandResponse,
     CustomEmoji,
     EventApp,
+    FileSearch,
     Page,
     Pin,
     StoredFile,
@@ -1112,6 +1113,11 @@ class MysqlDirectory:
         return await self._read(
             file_ops.q_files, team_id, viewer, before, limit, user_id, channel_id
         )
+
+    async def search_files(
+        self, team_id: str, viewer: str, search: FileSearch, offset: int, limit: int
+    ) -> tuple[int, list[StoredFile]]:
+        return await self._read(file_ops.q_search_files, team_id, viewer, search, offset, limit)
 
     async def interactivity(self, user_id: str) -> EventApp | None:
         return await self._read(q_interactivity, user_id)

@@ -16,10 +16,12 @@ from parley.storage.file_rows import (
     file_row,
     listing_params,
     listing_query,
+    search_params,
+    search_query,
     shares_query,
     with_shares,
 )
-from parley.storage.models import StoredFile
+from parley.storage.models import FileSearch, StoredFile
 
 _MARKS = ", ".join(["%s"] * len(FILE_COLUMNS.split(",")))
 
@@ -118,3 +120,18 @@ async def q_files(
         return []
     await cur.execute(shares_query("%s", len(rows)), [r[0] for r in rows])
     return with_shares(rows, await cur.fetchall())
+
+
+async def q_search_files(
+    cur: Any, team_id: str, viewer: str, s: FileSearch, offset: int, limit: int
+) -> tuple[int, list[StoredFile]]:
+    params = search_params(team_id, viewer, s, offset, limit)
+    param = lambda name: f"%({name})s"  # noqa: E731
+    await cur.execute(search_query(param, s, counting=True), params)
+    (total,) = await cur.fetchone()
+    await cur.execute(search_query(param, s, counting=False), params)
+    rows = await cur.fetchall()
+    if not rows:
+        return total, []
+    await cur.execute(shares_query("%s", len(rows)), [r[0] for r in rows])
+    return total, with_shares(rows, await cur.fetchall())

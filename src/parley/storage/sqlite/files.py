@@ -15,10 +15,12 @@ from parley.storage.file_rows import (
     file_row,
     listing_params,
     listing_query,
+    search_params,
+    search_query,
     shares_query,
     with_shares,
 )
-from parley.storage.models import StoredFile
+from parley.storage.models import FileSearch, StoredFile
 
 _MARKS = ", ".join(["?"] * len(FILE_COLUMNS.split(",")))
 
@@ -124,3 +126,16 @@ def q_files(
         return []
     shares = conn.execute(shares_query("?", len(rows)), [r[0] for r in rows]).fetchall()
     return with_shares(rows, shares)
+
+
+def q_search_files(
+    conn: sqlite3.Connection, team_id: str, viewer: str, s: FileSearch, offset: int, limit: int
+) -> tuple[int, list[StoredFile]]:
+    params = search_params(team_id, viewer, s, offset, limit)
+    param = lambda name: f":{name}"  # noqa: E731
+    (total,) = conn.execute(search_query(param, s, counting=True), params).fetchone()
+    rows = conn.execute(search_query(param, s, counting=False), params).fetchall()
+    if not rows:
+        return total, []
+    shares = conn.execute(shares_query("?", len(rows)), [r[0] for r in rows]).fetchall()
+    return total, with_shares(rows, shares)

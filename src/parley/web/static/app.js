@@ -1275,20 +1275,22 @@ function renderFiles(files) {
     link.className = "file-link";
     link.textContent = `${f.title || f.name} (${sizeOf(f.size)})`;
     link.title = `Download ${f.name}`;
-    link.addEventListener("click", () =>
-      fileBlob(f)
-        .then((url) => {
-          const a = document.createElement("a");
-          a.href = url;
-          a.download = f.name;
-          a.click();
-        })
-        .catch((err) => notice(`Could not download ${f.name}: ${err.message}`)),
-    );
+    link.addEventListener("click", () => download(f));
     item.append(link);
     box.append(item);
   }
   return box;
+}
+
+function download(f) {
+  fileBlob(f)
+    .then((url) => {
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = f.name;
+      a.click();
+    })
+    .catch((err) => notice(`Could not download ${f.name}: ${err.message}`));
 }
 
 function missing(f) {
@@ -1880,25 +1882,44 @@ function onBookmark(ev) {
 
 // -- search ---------------------------------------------------------------------------------
 
-// search.messages over what this person may read, the newest first; a result opens its
-// channel at the message (older history loaded until it is there), or its thread.
+// search.all over what this person may read, the newest first: files by name or title (a
+// result downloads it), then messages (a result opens its channel at the message, older
+// history loaded until it is there, or its thread).
 $("search-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const query = String(new FormData(e.target).get("q") || "").trim();
   if (!query) return;
   try {
-    const { messages } = await api("search.messages", { query, count: 50, sort: "timestamp" });
-    showResults(query, messages);
+    const found = await api("search.all", { query, count: 50, sort: "timestamp" });
+    showResults(query, found.messages, found.files);
   } catch (err) {
     notice(`Could not search: ${err.code || err.message}`);
   }
 });
 
-function showResults(query, found) {
+function showResults(query, found, files) {
   $("search").hidden = false;
-  $("search-title").textContent = `${found.total} found for “${query}”`;
+  const what = files.total ? ` and ${files.total} ${files.total === 1 ? "file" : "files"}` : "";
+  $("search-title").textContent = `${found.total} found${what} for “${query}”`;
   const list = $("search-results");
   list.replaceChildren();
+  for (const f of files.matches) {
+    const li = document.createElement("li");
+    li.className = "result file-result";
+    li.tabIndex = 0;
+    const where = document.createElement("div");
+    where.className = "where";
+    const at = new Date(f.timestamp * 1000).toLocaleString();
+    where.textContent = `${userName(f.user)} · ${at}`;
+    const name = document.createElement("div");
+    name.className = "text";
+    name.textContent = `📎 ${f.title || f.name} (${sizeOf(f.size)})`;
+    li.title = `Download ${f.name}`;
+    li.append(where, name);
+    li.addEventListener("click", () => download(f));
+    li.addEventListener("keydown", (e) => e.key === "Enter" && download(f));
+    list.append(li);
+  }
   for (const r of found.matches) {
     const li = document.createElement("li");
     li.className = "result";
