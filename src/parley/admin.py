@@ -588,6 +588,57 @@ def set_unfurl_domains(settings: Settings, user_id: str, domains: list[str]) -> 
     return {"user_id": user.id, "domains": names}
 
 
+def list_apps(settings: Settings) -> list[dict]:
+    """Every bot's app with what is registered for it (``parley app list``): its Events
+    API and interactivity URLs, slash commands, shortcuts and unfurl domains; never its
+    signing secret. By bot id."""
+    from parley.storage.app_rows import APP_PARTS
+
+    d = _directory(settings)
+    parts = d.admin_read(settings, d.q_app_parts)
+    apps: dict[str, dict] = {}
+
+    def app(user_id: str) -> dict:
+        if user_id not in apps:
+            user = d.admin_read(settings, d.q_user, user_id)
+            apps[user_id] = {"user_id": user_id, "name": user.name if user else ""}
+            apps[user_id].update({part: [] for part in APP_PARTS if part not in _URL_PARTS})
+        return apps[user_id]
+
+    for user_id, url in parts["events"]:
+        app(user_id)["events"] = url
+    for user_id, url in parts["interactivity"]:
+        app(user_id)["interactivity"] = url
+    for user_id, command, url in parts["commands"]:
+        app(user_id)["commands"].append({"command": command, "url": url})
+    for user_id, callback_id, kind, name in parts["shortcuts"]:
+        app(user_id)["shortcuts"].append({"callback_id": callback_id, "kind": kind, "name": name})
+    for user_id, domain in parts["unfurl"]:
+        app(user_id)["unfurl"].append(domain)
+    return [apps[k] for k in sorted(apps)]
+
+
+#: The parts of an app that are one URL each.
+_URL_PARTS = ("events", "interactivity")
+
+
+def remove_app(settings: Settings, user_id: str, parts: list[str] | None = None) -> dict:
+    """Forgets what is registered for the bot ``user_id``'s app (``parley app
+    remove``): every part of :data:`~parley.storage.app_rows.APP_PARTS`, or only
+    ``parts``. The bot stays (``parley user deactivate`` removes it); its signing
+    secret goes with the last registration that kept it. Running servers see it within
+    seconds. What it printed: the bot, the parts and how many registrations went."""
+    from parley.storage.app_rows import APP_PARTS
+
+    parts = sorted(set(parts or APP_PARTS))
+    unknown = [p for p in parts if p not in APP_PARTS]
+    if unknown:
+        raise AdminError(f"an app's parts are {', '.join(APP_PARTS)}, not {', '.join(unknown)}")
+    d = _directory(settings)
+    removed = d.admin(settings, d.op_remove_app_parts, user_id, parts)
+    return {"user_id": user_id, "parts": parts, "removed": removed}
+
+
 def _app_bot(settings: Settings, user_id: str, why: str) -> User:
     """The bot ``user_id`` (an app is a bot), else :class:`AdminError` saying ``why``."""
     d = _directory(settings)

@@ -186,6 +186,24 @@ def _parser() -> argparse.ArgumentParser:
     a_unfurl.add_argument("user_id", help="the bot's user id (U...)")
     a_unfurl.add_argument("domains", nargs="*", metavar="DOMAIN", help="example.com")
     data_dir(a_unfurl)
+    data_dir(
+        apps_sub.add_parser(
+            "list", help="every bot's app and what is registered for it (no signing secrets)"
+        )
+    )
+    a_remove = apps_sub.add_parser(
+        "remove",
+        help="forget what is registered for a bot's app: all of it, or only --part ones "
+        "(the bot stays; parley user deactivate removes it)",
+    )
+    a_remove.add_argument("user_id", help="the bot's user id (U...)")
+    a_remove.add_argument(
+        "--part",
+        action="append",
+        choices=("events", "interactivity", "commands", "shortcuts", "unfurl"),
+        help="only this part (again for more)",
+    )
+    data_dir(a_remove)
     a_inter = apps_sub.add_parser(
         "interactivity",
         help="have a bot's app get its interactions (buttons pressed) POSTed to URL, "
@@ -407,6 +425,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     description=args.description,
                 )
             )
+        elif args.command == "app" and args.action == "list":
+            for found in admin.list_apps(settings):
+                _emit(found)
+        elif args.command == "app" and args.action == "remove":
+            _emit(admin.remove_app(settings, args.user_id, args.part))
         elif args.command == "app" and args.action == "unfurl":
             _emit(admin.set_unfurl_domains(settings, args.user_id, args.domains))
         elif args.command == "app" and args.action == "interactivity":

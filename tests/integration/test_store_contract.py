@@ -710,6 +710,29 @@ def test_event_apps_are_registered_once_each(backend):
     assert asyncio.run(go()) == [moved, other]
 
 
+def test_an_apps_registrations_are_listed_and_removed_by_part(backend):
+    from parley.storage.models import EventApp
+
+    ops, settings = _admin_ops(backend)
+    ops.admin(settings, ops.op_set_event_app, EventApp("UREG1", "TR", "http://e/", "s"), 1)
+    ops.admin(settings, ops.op_set_event_app, EventApp("UREG2", "TR", "http://f/", "t"), 1)
+    ops.admin(settings, ops.op_set_unfurl_domains, "UREG1", "TR", ["a.example", "b.example"], 1)
+    parts = ops.admin_read(settings, ops.q_app_parts)
+    assert [r for r in parts["events"] if r[0].startswith("UREG")] == [
+        ("UREG1", "http://e/"),
+        ("UREG2", "http://f/"),
+    ]
+    assert [r for r in parts["unfurl"] if r[0] == "UREG1"] == [
+        ("UREG1", "a.example"),
+        ("UREG1", "b.example"),
+    ]
+    assert ops.admin(settings, ops.op_remove_app_parts, "UREG1", ["events", "unfurl"]) == 3
+    assert ops.admin(settings, ops.op_remove_app_parts, "UREG1", ["events", "unfurl"]) == 0
+    parts = ops.admin_read(settings, ops.q_app_parts)
+    assert [r[0] for r in parts["events"] if r[0].startswith("UREG")] == ["UREG2"]
+    assert not [r for r in parts["unfurl"] if r[0] == "UREG1"]
+
+
 def test_an_apps_unfurl_domains_are_replaced_as_a_whole(backend):
     from parley.storage.models import AppDomain
 

@@ -54,6 +54,29 @@ UNFURL_DOMAIN_PUT = (
 )
 
 
+#: What an app may have registered (``parley app …``): its part's name, the table that
+#: keeps it by its bot's ``user_id``, and the columns ``parley app list`` shows (never the
+#: signing secret).
+APP_PARTS = {
+    "events": ("event_apps", "request_url"),
+    "interactivity": ("app_interactivity", "request_url"),
+    "commands": ("app_commands", "command, request_url"),
+    "shortcuts": ("app_shortcuts", "callback_id, kind, name"),
+    "unfurl": ("app_unfurl_domains", "domain"),
+}
+
+
+def app_part_query(part: str) -> str:
+    """Every app's rows of ``part`` (:data:`APP_PARTS`): its bot's id, then the columns."""
+    table, columns = APP_PARTS[part]
+    return f"SELECT user_id, {columns} FROM {table} ORDER BY user_id, {columns}"
+
+
+def app_part_delete(part: str, placeholder: str) -> str:
+    """Forgets the bot's (``placeholder``) rows of ``part`` (:data:`APP_PARTS`)."""
+    return f"DELETE FROM {APP_PARTS[part][0]} WHERE user_id = {placeholder}"
+
+
 #: The tables that keep an app's signing secret, each by its bot's ``user_id``.
 SECRET_TABLES = ("event_apps", "app_interactivity", "app_commands")
 

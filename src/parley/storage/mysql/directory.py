@@ -34,12 +34,15 @@ from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage import account_rows as accounts
 from parley.storage.app_rows import (
+    APP_PARTS,
     COMMAND_COLUMNS,
     PINS_QUERY,
     SECRET_TABLES,
     UNFURL_DOMAIN_PUT,
     UNFURL_DOMAINS_CLEAR,
     UNFURL_DOMAINS_QUERY,
+    app_part_delete,
+    app_part_query,
     app_secret_query,
     command_row,
     endpoint_query,
@@ -205,6 +208,24 @@ async def op_set_unfurl_domains(
         await cur.executemany(
             UNFURL_DOMAIN_PUT.format(p="%s"), [(user_id, team_id, d, now) for d in domains]
         )
+
+
+async def q_app_parts(cur: Any) -> dict[str, list[tuple]]:
+    """Every app's registrations (``parley app list``), by part of :data:`APP_PARTS`."""
+    out: dict[str, list[tuple]] = {}
+    for part in APP_PARTS:
+        await cur.execute(app_part_query(part))
+        out[part] = [tuple(r) for r in await cur.fetchall()]
+    return out
+
+
+async def op_remove_app_parts(cur: Any, _state: object, user_id: str, parts: Sequence[str]) -> int:
+    """Forgets the bot's registrations of ``parts`` (``parley app remove``); how many."""
+    removed = 0
+    for part in parts:
+        await cur.execute(app_part_delete(part, "%s"), (user_id,))
+        removed += cur.rowcount
+    return removed
 
 
 async def q_unfurl_domains(cur: Any) -> list[AppDomain]:

@@ -25,12 +25,15 @@ from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage import account_rows as accounts
 from parley.storage.app_rows import (
+    APP_PARTS,
     COMMAND_COLUMNS,
     PINS_QUERY,
     SECRET_TABLES,
     UNFURL_DOMAIN_PUT,
     UNFURL_DOMAINS_CLEAR,
     UNFURL_DOMAINS_QUERY,
+    app_part_delete,
+    app_part_query,
     app_secret_query,
     command_row,
     endpoint_query,
@@ -971,6 +974,18 @@ def op_set_unfurl_domains(
 ) -> None:
     conn.execute(UNFURL_DOMAINS_CLEAR.format(p="?"), (user_id,))
     conn.executemany(UNFURL_DOMAIN_PUT.format(p="?"), [(user_id, team_id, d, now) for d in domains])
+
+
+def q_app_parts(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    """Every app's registrations (``parley app list``), by part of :data:`APP_PARTS`."""
+    return {part: conn.execute(app_part_query(part)).fetchall() for part in APP_PARTS}
+
+
+def op_remove_app_parts(
+    conn: sqlite3.Connection, _state: object, user_id: str, parts: Sequence[str]
+) -> int:
+    """Forgets the bot's registrations of ``parts`` (``parley app remove``); how many."""
+    return sum(conn.execute(app_part_delete(part, "?"), (user_id,)).rowcount for part in parts)
 
 
 def q_unfurl_domains(conn: sqlite3.Connection) -> list[AppDomain]:
