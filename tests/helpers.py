@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -370,3 +371,16 @@ def fetch(
             return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
+
+
+def parley_cli(server: RunningServer, *args: str) -> list[dict]:
+    """``parley ARGS --data-dir <the server's>`` in a process of its own (as an
+    operator runs it beside the server): the JSON lines it printed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "parley", *args, "--data-dir", str(server.settings.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]

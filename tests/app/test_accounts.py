@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import subprocess
-import sys
 import time
 
 from slack_sdk.errors import SlackApiError
 
-from tests.helpers import RawClient, error_of, fetch, succeeds
+from tests.helpers import RawClient, error_of, fetch, parley_cli, succeeds
 
 PASSWORD = "a long passphrase"
 APNS = "ab" * 32
@@ -153,14 +151,8 @@ def test_a_session_reset_signs_the_user_out_of_the_web_client_only(server):
 
 def parley(server, *args: str) -> dict:
     """``parley ARGS --data-dir <the server's>`` in a process of its own: its JSON."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "parley", *args, "--data-dir", str(server.settings.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    [printed] = parley_cli(server, *args)
+    return printed
 
 
 def eventually(check, timeout: float = 15.0):

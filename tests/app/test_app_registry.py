@@ -7,24 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 
 import pytest
 
 from parley import admin
-
-
-def parley(server, *args: str) -> list[dict]:
-    """``parley ARGS --data-dir <the server's>`` in a process of its own: its JSON lines."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "parley", *args, "--data-dir", str(server.settings.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines()]
+from tests.helpers import parley_cli
 
 
 def mine(listed: list[dict], user_id: str) -> dict | None:
@@ -44,7 +31,7 @@ def test_an_operator_lists_the_apps_and_removes_them(server):
     admin.set_unfurl_domains(server.settings, bot.user_id, ["tickets.example"])
     admin.set_unfurl_domains(server.settings, other.user_id, ["other.example"])
 
-    listed = parley(server, "app", "list")
+    listed = parley_cli(server, "app", "list")
     assert mine(listed, bot.user_id) == {
         "user_id": bot.user_id,
         "name": "registry-bot",
@@ -59,7 +46,9 @@ def test_an_operator_lists_the_apps_and_removes_them(server):
     }
     assert events["signing_secret"] not in json.dumps(listed)
 
-    [removed] = parley(server, "app", "remove", bot.user_id, "--part", "unfurl", "--part", "events")
+    [removed] = parley_cli(
+        server, "app", "remove", bot.user_id, "--part", "unfurl", "--part", "events"
+    )
     assert removed == {"user_id": bot.user_id, "parts": ["events", "unfurl"], "removed": 2}
     left = mine(admin.list_apps(server.settings), bot.user_id)
     assert left is not None and "events" not in left and left["unfurl"] == []
