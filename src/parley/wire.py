@@ -93,8 +93,15 @@ def im_user(c: Channel, members: Iterable[str], viewer: str) -> str | None:
 
 
 def channel(
-    c: Channel, *, is_member: bool, num_members: int | None = None, im_user: str | None = None
+    c: Channel,
+    *,
+    is_member: bool,
+    num_members: int | None = None,
+    im_user: str | None = None,
+    is_open: bool = True,
 ) -> dict[str, Any]:
+    """``c`` as Slack shows a conversation; ``is_open``: for a direct or group direct
+    message, whether the caller has it open (not closed, ``conversations.close``)."""
     if c.is_im:
         return {
             "id": c.id,
@@ -106,7 +113,7 @@ def channel(
             "is_archived": c.is_archived,
             "is_org_shared": False,
             "is_member": is_member,
-            "is_open": True,
+            "is_open": is_open,
             "user": im_user or "",
             "created": c.created // 1_000_000,
             "context_team_id": c.team_id,
@@ -133,6 +140,8 @@ def channel(
         "topic": {"value": c.topic, "creator": "", "last_set": 0},
         "purpose": {"value": c.purpose, "creator": "", "last_set": 0},
     }
+    if c.is_mpim:
+        out["is_open"] = is_open
     if num_members is not None:
         out["num_members"] = num_members
     return out

@@ -193,8 +193,72 @@ def check_group_dms(srv: RunningServer, tag: str) -> None:
     assert error_of(ben.conversations_list, types="mpim,nonsense") == "invalid_types"
 
 
+def _frame(ws, kind: str, timeout: float = 5.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if frame.get("type") == kind:
+            return frame
+
+
+def check_closing(srv: RunningServer, tag: str) -> None:
+    """``conversations.close``: a person hides a direct or group direct message from
+    their own list until they open it again or a message comes; their connections hear
+    ``im_close`` and ``im_open``; nobody else's view changes."""
+    people = {n: srv.user(f"close-{n}-{tag}") for n in ("alice", "bob", "carol")}
+    web = {n: srv.client(u.token) for n, u in people.items()}
+    ids = {n: u.user_id for n, u in people.items()}
+    alice, bob, carol = web["alice"], web["bob"], web["carol"]
+    dm = alice.conversations_open(users=ids["bob"])["channel"]["id"]
+    group = alice.conversations_open(users=[ids["bob"], ids["carol"]])["channel"]["id"]
+    alice.chat_postMessage(channel=dm, text="hello bob")
+
+    def is_open(client, channel: str, **kw) -> bool:
+        listed = client.conversations_list(types="im,mpim", **kw)["channels"]
+        [found] = [c for c in listed if c["id"] == channel]
+        return found["is_open"]
+
+    with connect(bob.rtm_connect()["url"]) as ws:
+        assert '"hello"' in ws.recv(timeout=10)
+        assert bob.conversations_close(channel=dm).data == {"ok": True}
+        closed = _frame(ws, "im_close")
+        assert (closed["user"], closed["channel"]) == (ids["bob"], dm)
+        assert is_open(bob, dm) is False and is_open(alice, dm) is True
+        assert bob.conversations_info(channel=dm)["channel"]["is_open"] is False
+        mine = bob.users_conversations(types="im")["channels"]
+        assert [c["is_open"] for c in mine if c["id"] == dm] == [False]
+        theirs = alice.users_conversations(user=ids["bob"], types="im")["channels"]
+        assert [c["is_open"] for c in theirs if c["id"] == dm] == [True]  # bob's own to know
+        again = bob.conversations_close(channel=dm)
+        assert (again["no_op"], again["already_closed"]) == (True, True)
+        # a message opens it again
+        alice.chat_postMessage(channel=dm, text="are you there?")
+        assert is_open(bob, dm) is True
+        assert "no_op" not in bob.conversations_close(channel=dm)
+        # and so does opening it
+        reopened = bob.conversations_open(channel=dm)
+        assert "already_open" not in reopened
+        assert (_frame(ws, "im_open")["channel"], is_open(bob, dm)) == (dm, True)
+        assert bob.conversations_open(channel=dm)["already_open"] is True
+        bob.conversations_close(channel=dm)
+        assert "already_open" not in bob.conversations_open(users=ids["alice"])
+        # a group direct message too
+        bob.conversations_close(channel=group)
+        assert _frame(ws, "mpim_close")["channel"] == group
+        assert is_open(bob, group) is False and is_open(carol, group) is True
+    general = alice.conversations_create(name=f"close-room-{tag}")["channel"]["id"]
+    assert error_of(alice.conversations_close, channel=general) == (
+        "method_not_supported_for_channel_type"
+    )
+    assert error_of(carol.conversations_close, channel=dm) == "channel_not_found"
+
+
 def test_direct_messages(server):
     check_dms(server, "emb")
+
+
+def test_closing_a_direct_message(server):
+    check_closing(server, "emb")
 
 
 def test_group_direct_messages(server):

@@ -9,7 +9,7 @@ import pytest
 
 from parley.notify.fakes import running as local_providers
 from tests import mysql_support
-from tests.app.test_direct_messages import check_dms, check_group_dms
+from tests.app.test_direct_messages import check_closing, check_dms, check_group_dms
 from tests.app.test_dnd import check_dnd
 from tests.app.test_files import check_file_search, check_files, check_waiting_files
 from tests.app.test_push import PUSH_SETTINGS, check_push
@@ -42,6 +42,7 @@ def test_search_on_mariadb(tmp_path):
         check_push(srv, providers, "maria")  # and the pushes held during DND
         check_dms(srv, "maria")  # and direct messages
         check_group_dms(srv, "maria")  # and group ones
+        check_closing(srv, "maria")  # closed, and opened again
         check_files(srv, "maria")  # and files, their content in chunks
         check_waiting_files(srv, "maria")  # and those never completed
         check_file_search(srv, "maria")  # and found by name and title

@@ -710,6 +710,37 @@ def test_event_apps_are_registered_once_each(backend):
     assert asyncio.run(go()) == [moved, other]
 
 
+def test_a_closed_conversation_is_kept_per_person_until_opened(backend):
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            await d.close_conversation("UCL1", "DCL1", 100)
+            await d.close_conversation("UCL1", "GCL2", 200)
+            await d.close_conversation("UCL2", "DCL1", 300)
+            await d.close_conversation("UCL1", "DCL1", 400)  # closed again: the later
+            first = await d.closed_conversations("UCL1")
+            reopened = await d.reopen_conversation("UCL1", "DCL1")
+            again = await d.reopen_conversation("UCL1", "DCL1")
+            return (
+                first,
+                reopened,
+                again,
+                await d.closed_conversations("UCL1"),
+                (await d.closed_conversations("UCL2")),
+            )
+        finally:
+            await d.close()
+
+    assert asyncio.run(go()) == (
+        {"DCL1": 400, "GCL2": 200},
+        True,
+        False,
+        {"GCL2": 200},
+        {"DCL1": 300},
+    )
+
+
 def test_an_apps_registrations_are_listed_and_removed_by_part(backend):
     from parley.storage.models import EventApp
 

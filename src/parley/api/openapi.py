@@ -517,7 +517,8 @@ METHODS: tuple[MethodDoc, ...] = (
         "with every one of them a member, the same id from any of them; or, with "
         "`channel`, a direct or group message the caller is in. A group's members are "
         "fixed: joining, leaving, inviting, kicking, renaming and archiving answer "
-        "`method_not_supported_for_channel_type`; its topic and purpose may be set.",
+        "`method_not_supported_for_channel_type`; its topic and purpose may be set. "
+        "Opens again one the caller closed (`already_open` when it was not).",
         args=(
             Arg(
                 "users",
@@ -533,6 +534,14 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
         result={"channel": {"type": "object"}, "already_open": _BOOL},
         always=("channel",),
+    ),
+    MethodDoc(
+        "conversations.close",
+        "Closes a direct or group direct message for the caller: listed with `is_open` "
+        "false until they open it again or a message comes; their connections hear "
+        "`im_close` (`mpim_close`). `no_op` and `already_closed` when it was closed.",
+        args=(_channel("A direct or group message's id."),),
+        result={"no_op": _BOOL, "already_closed": _BOOL},
     ),
     MethodDoc(
         "conversations.join",

@@ -19,7 +19,7 @@ from parley.bus.interface import (
     TO_ONE_APP,
     Event,
 )
-from parley.pipeline.events import MARKED, VIEW_EVENTS
+from parley.pipeline.events import MARKED, SHOWN, VIEW_EVENTS
 
 
 class Subscriber(Protocol):
@@ -39,10 +39,13 @@ class Subscriber(Protocol):
 _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 
 #: Events for one user's connections (the event's ``user``): an ephemeral message,
-#: their read marks and an app's modal, to those that follow the channel; an app's
+#: their read marks, a direct message they closed or opened and an app's modal, to
+#: those that follow the channel; an app's
 #: request, its home tab opened and links on its domains shared, to one of its bot's
 #: Socket Mode connections.
-_TO_THEIR_USER = frozenset({EPHEMERAL, *MARKED.values(), APP_REQUEST, *TO_ONE_APP, *VIEW_EVENTS})
+_TO_THEIR_USER = frozenset(
+    {EPHEMERAL, *MARKED.values(), *SHOWN, APP_REQUEST, *TO_ONE_APP, *VIEW_EVENTS}
+)
 _TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, *TO_ONE_APP})
 
 #: Events for every connection of the team.

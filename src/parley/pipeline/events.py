@@ -169,6 +169,20 @@ def renamed(channel: Channel, at: int) -> Event:
     return _event(kind, channel.id, channel.team_id, 0, at, body)
 
 
+#: A person closed a direct (``im_close``) or group direct message (``mpim_close``), or
+#: opened it again (``im_open``, ``mpim_open``): for their own connections (Slack's).
+SHOWN = frozenset({"im_open", "im_close", "mpim_open", "mpim_close"})
+
+
+def shown(channel: Channel, user_id: str, is_open: bool, at: int) -> Event:
+    """``user_id`` closed the direct or group direct message ``channel``
+    (``conversations.close``), or opened it again: for their own connections (the
+    event's ``user``), so their other devices show it or hide it too."""
+    kind = f"{'mpim' if channel.is_mpim else 'im'}_{'open' if is_open else 'close'}"
+    body = {"type": kind, "user": user_id, "channel": channel.id, "event_ts": format_ts(at)}
+    return _event(kind, channel.id, channel.team_id, 0, at, body, user_id)
+
+
 #: The bus types of a read mark, by kind of channel (Slack's names).
 MARKED = {
     "public": "channel_marked",

@@ -131,6 +131,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "conversations.replies": _HISTORY,
     "conversations.join": ("channels:join", "channels:write"),
     "conversations.open": ("im:write", "mpim:write"),
+    "conversations.close": ("im:write", "mpim:write"),
     "conversations.leave": _WRITE,
     "conversations.invite": _WRITE,
     "conversations.archive": _WRITE,

@@ -151,6 +151,20 @@ class Directory(Protocol):
         """Every app's unfurl domains (``parley app unfurl``), by app and domain."""
         ...
 
+    async def close_conversation(self, user_id: str, channel_id: str, seq: int) -> None:
+        """``user_id`` closed the direct or group direct message ``channel_id`` when its
+        last message was ``seq`` (``conversations.close``), until
+        :meth:`reopen_conversation`."""
+        ...
+
+    async def reopen_conversation(self, user_id: str, channel_id: str) -> bool:
+        """``user_id`` opened it again; whether it was closed."""
+        ...
+
+    async def closed_conversations(self, user_id: str) -> dict[str, int]:
+        """The conversations ``user_id`` closed, each with its last ``seq`` then."""
+        ...
+
     async def commands(self, team_id: str) -> list[AppCommand]:
         """The team's slash commands (``parley app command``), by name."""
         ...

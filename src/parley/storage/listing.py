@@ -1,4 +1,5 @@
-"""Which channels a listing shows: the SQL condition both directories' ``channels`` use.
+"""Which channels a listing shows: the SQL condition both directories' ``channels`` use,
+and the direct messages each person closed (``conversations.close``).
 
 Pure: builds text, runs nothing. The backends differ only in how they name parameters
 (SQLite ``:user``, MariaDB ``%(user)s``), so the caller passes its own ``param``.
@@ -44,3 +45,15 @@ def channel_kinds(
     if mpims:
         kinds.append(f"(c.is_mpim = 1 AND {hidden})")
     return f"({' OR '.join(kinds)})" if kinds else None
+
+
+#: A person closed a direct or group direct message when its last message was a ``seq``
+#: and has not opened it since (``{p}``: the backend's placeholder; parameters: user,
+#: channel, seq).
+CLOSE_QUERY = (
+    "REPLACE INTO closed_conversations (user_id, channel_id, closed_seq) VALUES ({p}, {p}, {p})"
+)
+#: They opened it again (parameters: user, channel).
+REOPEN_QUERY = "DELETE FROM closed_conversations WHERE user_id = {p} AND channel_id = {p}"
+#: The ones a person closed, each with that seq (parameter: user).
+CLOSED_QUERY = "SELECT channel_id, closed_seq FROM closed_conversations WHERE user_id = {p}"

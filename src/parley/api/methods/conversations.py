@@ -18,7 +18,7 @@ from parley import wire
 from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
-from parley.api.methods.ims import MAX_GROUP_OTHERS, Ims
+from parley.api.methods.ims import MAX_GROUP_OTHERS, Closing, Ims
 from parley.api.methods.ims import announce_join as ims_announce
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, encode_id, format_ts, wall_us
@@ -105,13 +105,17 @@ def bounds(args: Args) -> tuple[int, int]:
 def register(api: Api, svc: Services) -> None:
     access, directory, store = svc.access, svc.directory, svc.store
 
+    closing = Closing(directory, store, svc.bus)
+
     async def info_of(channel: Channel, user_id: str, with_count: bool = True) -> dict:
         members = await access.members(channel.id)
+        direct = channel.is_im or channel.is_mpim
         return wire.channel(
             channel,
             is_member=user_id in members,
             num_members=len(members) if with_count else None,
             im_user=wire.im_user(channel, members, user_id),
+            is_open=not (direct and await closing.closed(user_id, [channel])),
         )
 
     async def visible(ctx: Ctx, args: Args, family: str) -> Channel:
@@ -157,10 +161,14 @@ def register(api: Api, svc: Services) -> None:
             **types._asdict(),
         )
         last = page.rows[-1][0].id if page.rows else None
+        direct = [c for c, _n, _m in page.rows if c.is_im or c.is_mpim]
+        shut = await closing.closed(ctx.user.id, direct) if direct else set()
         listed = []
         for c, n, m in page.rows:
             other = wire.im_user(c, await access.members(c.id), ctx.user.id) if c.is_im else None
-            listed.append(wire.channel(c, is_member=m, num_members=n, im_user=other))
+            listed.append(
+                wire.channel(c, is_member=m, num_members=n, im_user=other, is_open=c.id not in shut)
+            )
         return {
             "channels": listed,
             **paging.metadata("channels", last, page.has_more),
@@ -208,7 +216,9 @@ def register(api: Api, svc: Services) -> None:
             channel = await visible(ctx, args, "read")
             if not (channel.is_im or channel.is_mpim):
                 raise ApiError(Code.METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE)
-            return {"channel": await info_of(channel, ctx.user.id), "already_open": True}
+            reopened = await closing.reopen(ctx.user, channel)
+            out = {"channel": await info_of(channel, ctx.user.id)}
+            return out if reopened else {**out, "already_open": True}
         users = args.list("users", required=True, missing="users_list_not_supplied", max_items=100)
         others = [u for u in dict.fromkeys(users) if u != ctx.user.id] or [ctx.user.id]
         if len(others) > MAX_GROUP_OTHERS:
@@ -219,12 +229,23 @@ def register(api: Api, svc: Services) -> None:
         else:
             scopes.require_for_channel("write", scopes.IM, ctx.scopes)
             channel, opened = await ims.open(ctx.user, others[0])
+        reopened = await closing.reopen(ctx.user, channel)
         out: dict[str, Any] = {"channel": {"id": channel.id}}
         if args.bool("return_im"):
             out["channel"] = await info_of(channel, ctx.user.id)
-        if not opened:
+        if not (opened or reopened):
             out["already_open"] = True
         return out
+
+    async def close(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Closes one of the caller's direct or group direct messages for them (see
+        :class:`.Closing`); ``no_op`` and ``already_closed`` when it was."""
+        channel = await visible(ctx, args, "write")
+        if not (channel.is_im or channel.is_mpim):
+            raise ApiError(Code.METHOD_NOT_SUPPORTED_FOR_CHANNEL_TYPE)
+        if await closing.close(ctx.user, channel):
+            return {}
+        return {"no_op": True, "already_closed": True}
 
     async def join(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = await access.visible(ctx.user, args.str("channel", max_len=32))
@@ -428,6 +449,7 @@ def register(api: Api, svc: Services) -> None:
     api.add("conversations.info", info, read=True)
     api.add("conversations.mark", mark)
     api.add("conversations.open", open_)
+    api.add("conversations.close", close)
     api.add("conversations.join", join)
     api.add("conversations.leave", leave)
     api.add("conversations.invite", invite)

@@ -3,7 +3,12 @@
 as Slack's; and group ones among 3 to 9 (``G…``, Slack's ``mpim``), by
 ``conversations.open`` with several. The id is derived from the workspace and the set
 of members, so any of them, and two opens racing on two nodes, find the same one. The
-members of either kind are fixed: nobody joins, leaves or is invited."""
+members of either kind are fixed: nobody joins, leaves or is invited.
+
+A member may close either kind (``conversations.close``: :class:`Closing`): it is
+listed with ``is_open`` false for them until they open it again (``conversations.open``)
+or a message comes after it was closed; their connections hear ``im_close`` (or
+``mpim_close``) and ``im_open``."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, encode_id, wall_us
 from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
-from parley.storage.interface import Directory
+from parley.storage.interface import Directory, MessageStore
 from parley.storage.models import Channel, User
 
 #: The most people a group direct message holds besides the one who opens it (Slack's).
@@ -128,3 +133,47 @@ class Ims:
         for uid in ([user.id] if fresh else []) + added:
             announce_join(self._bus, channel, uid, now, 0)
         return channel, fresh or bool(added)
+
+
+class Closing:
+    """Direct and group direct messages a member closed (see the module)."""
+
+    def __init__(
+        self, directory: Directory, store: MessageStore, bus: EventBus, clock_us=wall_us
+    ) -> None:
+        self._directory = directory
+        self._store = store
+        self._bus = bus
+        self._clock_us = clock_us
+
+    async def close(self, user: User, channel: Channel) -> bool:
+        """Closes ``channel`` (one of ``user``'s direct or group direct messages) for
+        them; ``False`` when it was closed already (and nothing came since)."""
+        last = await self._store.last_seq(channel.id)
+        closed = (await self._directory.closed_conversations(user.id)).get(channel.id)
+        if closed is not None and closed >= last:
+            return False
+        await self._directory.close_conversation(user.id, channel.id, last)
+        self._bus.publish(events.shown(channel, user.id, False, self._clock_us()))
+        return True
+
+    async def reopen(self, user: User, channel: Channel) -> bool:
+        """Opens ``channel`` again for ``user``; whether it was closed."""
+        closed = (await self._directory.closed_conversations(user.id)).get(channel.id)
+        if closed is None:
+            return False
+        await self._directory.reopen_conversation(user.id, channel.id)
+        if closed < await self._store.last_seq(channel.id):
+            return False  # a message since had opened it
+        self._bus.publish(events.shown(channel, user.id, True, self._clock_us()))
+        return True
+
+    async def closed(self, user_id: str, channels: Iterable[Channel]) -> set[str]:
+        """Which of ``channels`` ``user_id`` has closed (and nothing came since)."""
+        shut = await self._directory.closed_conversations(user_id)
+        out = set()
+        for c in channels:
+            seq = shut.get(c.id)
+            if seq is not None and seq >= await self._store.last_seq(c.id):
+                out.add(c.id)
+        return out

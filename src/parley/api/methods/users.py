@@ -19,6 +19,7 @@ from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.api.methods.conversations import types_filter
+from parley.api.methods.ims import Closing
 from parley.apps.callback import app_id
 from parley.errors import ApiError, Code
 from parley.gateway import presence
@@ -33,6 +34,8 @@ INVALID_PRESENCE = "invalid_presence"
 
 
 def register(api: Api, svc: Services) -> None:
+    closing = Closing(svc.directory, svc.store, svc.bus)
+
     def shown(ctx: Ctx, u: User) -> dict[str, Any]:
         """``u`` as the caller may see them (their email with ``users:read.email``)."""
         email = "users:read.email" in ctx.scopes
@@ -79,12 +82,20 @@ def register(api: Api, svc: Services) -> None:
             viewer=ctx.user.id,
             **types._asdict(),
         )
+        direct = [c for c, _n, _m in page.rows if c.is_im or c.is_mpim]
+        # is_open is the caller's own: what another closed is theirs to know
+        own = user_id == ctx.user.id and direct
+        shut = await closing.closed(ctx.user.id, direct) if own else set()
         listed = []
         for c, n, mine in page.rows:  # is_member, as everywhere, says the caller's
             other = (
                 wire.im_user(c, await svc.access.members(c.id), ctx.user.id) if c.is_im else None
             )
-            listed.append(wire.channel(c, is_member=mine, num_members=n, im_user=other))
+            listed.append(
+                wire.channel(
+                    c, is_member=mine, num_members=n, im_user=other, is_open=c.id not in shut
+                )
+            )
         last = page.rows[-1][0].id if page.rows else None
         return {"channels": listed, **paging.metadata("channels", last, page.has_more)}
 

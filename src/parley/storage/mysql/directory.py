@@ -47,7 +47,7 @@ from parley.storage.app_rows import (
     command_row,
     endpoint_query,
 )
-from parley.storage.listing import channel_kinds
+from parley.storage.listing import CLOSE_QUERY, CLOSED_QUERY, REOPEN_QUERY, channel_kinds
 from parley.storage.models import (
     CHANNEL_COLUMNS,
     CHANNEL_WIDTH,
@@ -226,6 +226,22 @@ async def op_remove_app_parts(cur: Any, _state: object, user_id: str, parts: Seq
         await cur.execute(app_part_delete(part, "%s"), (user_id,))
         removed += cur.rowcount
     return removed
+
+
+async def op_close_conversation(
+    cur: Any, _state: object, user_id: str, channel_id: str, seq: int
+) -> None:
+    await cur.execute(CLOSE_QUERY.format(p="%s"), (user_id, channel_id, seq))
+
+
+async def op_reopen_conversation(cur: Any, _state: object, user_id: str, channel_id: str) -> bool:
+    await cur.execute(REOPEN_QUERY.format(p="%s"), (user_id, channel_id))
+    return cur.rowcount > 0
+
+
+async def q_closed_conversations(cur: Any, user_id: str) -> dict[str, int]:
+    await cur.execute(CLOSED_QUERY.format(p="%s"), (user_id,))
+    return {r[0]: r[1] for r in await cur.fetchall()}
 
 
 async def q_unfurl_domains(cur: Any) -> list[AppDomain]:
@@ -1014,6 +1030,15 @@ class MysqlDirectory:
 
     async def unfurl_domains(self) -> list[AppDomain]:
         return await self._read(q_unfurl_domains)
+
+    async def close_conversation(self, user_id: str, channel_id: str, seq: int) -> None:
+        await self._write(op_close_conversation, user_id, channel_id, seq)
+
+    async def reopen_conversation(self, user_id: str, channel_id: str) -> bool:
+        return await self._write(op_reopen_conversation, user_id, channel_id)
+
+    async def closed_conversations(self, user_id: str) -> dict[str, int]:
+        return await self._read(q_closed_conversations, user_id)
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)

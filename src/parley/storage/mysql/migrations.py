@@ -255,6 +255,13 @@ DIRECTORY: list[list[str]] = [
             PRIMARY KEY (user_id, domain)
         ) {options}"""
     ],
+    # v26: the direct and group direct messages each person closed (conversations.close)
+    [
+        """CREATE TABLE IF NOT EXISTS closed_conversations (
+            user_id VARCHAR(64) NOT NULL, channel_id VARCHAR(64) NOT NULL,
+            closed_seq BIGINT NOT NULL, PRIMARY KEY (user_id, channel_id)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -38,7 +38,7 @@ from parley.storage.app_rows import (
     command_row,
     endpoint_query,
 )
-from parley.storage.listing import channel_kinds
+from parley.storage.listing import CLOSE_QUERY, CLOSED_QUERY, REOPEN_QUERY, channel_kinds
 from parley.storage.models import (
     CHANNEL_COLUMNS,
     CHANNEL_WIDTH,
@@ -490,6 +490,15 @@ class SqliteDirectory:
 
     async def unfurl_domains(self) -> list[AppDomain]:
         return await self._read(q_unfurl_domains)
+
+    async def close_conversation(self, user_id: str, channel_id: str, seq: int) -> None:
+        await self._writer.submit(op_close_conversation, user_id, channel_id, seq)
+
+    async def reopen_conversation(self, user_id: str, channel_id: str) -> bool:
+        return await self._writer.submit(op_reopen_conversation, user_id, channel_id)
+
+    async def closed_conversations(self, user_id: str) -> dict[str, int]:
+        return await self._read(q_closed_conversations, user_id)
 
     async def commands(self, team_id: str) -> list[AppCommand]:
         return await self._read(q_commands, team_id)
@@ -986,6 +995,22 @@ def op_remove_app_parts(
 ) -> int:
     """Forgets the bot's registrations of ``parts`` (``parley app remove``); how many."""
     return sum(conn.execute(app_part_delete(part, "?"), (user_id,)).rowcount for part in parts)
+
+
+def op_close_conversation(
+    conn: sqlite3.Connection, _state: object, user_id: str, channel_id: str, seq: int
+) -> None:
+    conn.execute(CLOSE_QUERY.format(p="?"), (user_id, channel_id, seq))
+
+
+def op_reopen_conversation(
+    conn: sqlite3.Connection, _state: object, user_id: str, channel_id: str
+) -> bool:
+    return conn.execute(REOPEN_QUERY.format(p="?"), (user_id, channel_id)).rowcount > 0
+
+
+def q_closed_conversations(conn: sqlite3.Connection, user_id: str) -> dict[str, int]:
+    return dict(conn.execute(CLOSED_QUERY.format(p="?"), (user_id,)).fetchall())
 
 
 def q_unfurl_domains(conn: sqlite3.Connection) -> list[AppDomain]:

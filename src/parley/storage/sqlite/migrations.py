@@ -228,6 +228,14 @@ DIRECTORY = [
         created INTEGER NOT NULL, PRIMARY KEY (user_id, domain)
     );
     """,
+    # v26: the direct and group direct messages each person closed (conversations.close),
+    # until they open them again or a message comes after
+    """
+    CREATE TABLE closed_conversations (
+        user_id TEXT NOT NULL, channel_id TEXT NOT NULL, closed_seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, channel_id)
+    );
+    """,
 ]
 
 SHARD = [
