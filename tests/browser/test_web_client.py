@@ -292,6 +292,31 @@ def test_a_direct_message_from_the_people_list(browser, world, shots):
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_closed_direct_message_leaves_the_list_until_someone_writes(browser, world):
+    """bob closes his direct message with alice: it leaves his list, also in his other
+    window and after a reload; when alice writes again it comes back with a badge."""
+    srv, general, alice_creds, bob_creds = world
+    alice_web = srv.client(alice_creds.token)
+    alice_web.chat_postMessage(channel=bob_creds.user_id, text="hi bob")  # opens the DM
+    context, bob = sign_in(browser, srv.url, "bob")
+    _, bob_too = sign_in(browser, srv.url, "bob", context=context)
+    dm = "#dms li:has-text('@alice')"
+    for page in (bob, bob_too):
+        page.wait_for_selector(dm)
+    bob.click(f"#channels li[data-channel={general}]")
+    bob.hover(dm)
+    bob.click(f"{dm} .close-dm")
+    for page in (bob, bob_too):
+        page.wait_for_selector(dm, state="detached")
+    bob.reload()
+    bob.wait_for_selector("body[data-connection=open]")
+    assert bob.locator(dm).count() == 0
+    alice_web.chat_postMessage(channel=bob_creds.user_id, text="still there?")
+    for page in (bob, bob_too):
+        page.wait_for_selector(f"{dm} .badge:has-text('1')")
+    assert bob.errors == [] and bob_too.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_group_direct_message_from_named_people(browser, world, shots):
     """alice names bob and carol: a group direct message opens, titled with their names,
     no Leave; it reaches both as a direct conversation with a badge, and both answer."""

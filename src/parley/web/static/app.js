@@ -497,6 +497,9 @@ function renderChannels() {
   dms.replaceChildren();
   const sorted = [...state.channels.values()].sort((a, b) => title(a).localeCompare(title(b)));
   for (const c of sorted) {
+    // a conversation closed (conversations.close) is left out until it is opened again
+    // or a message comes; the one shown stays listed
+    if (direct(c) && c.is_open === false && c.id !== state.active) continue;
     const li = document.createElement("li");
     li.dataset.channel = c.id;
     const label = document.createElement("span");
@@ -512,6 +515,18 @@ function renderChannels() {
         li.append(badge);
       }
       li.addEventListener("click", () => openChannel(c.id));
+      if (direct(c)) {
+        const close = document.createElement("button");
+        close.type = "button";
+        close.className = "close-dm";
+        close.title = "Close this conversation";
+        close.textContent = "×";
+        close.addEventListener("click", (e) => {
+          e.stopPropagation();
+          closeDm(c.id);
+        });
+        li.append(close);
+      }
       (direct(c) ? dms : mine).append(li);
     } else {
       li.title = "Join";
@@ -555,10 +570,34 @@ async function openDm(userId) {
   try {
     const { channel } = await api("conversations.open", { users: userId });
     if (!state.channels.has(channel.id)) await loadChannels();
+    setOpen(channel.id, true);
     await openChannel(channel.id);
   } catch (err) {
     notice(`Could not open the conversation: ${err.code || err.message}`);
   }
+}
+
+// conversations.close: the conversation leaves this person's list (on every device of
+// theirs: im_close), and the first channel opens if it was the one shown.
+async function closeDm(id) {
+  try {
+    await api("conversations.close", { channel: id });
+    setOpen(id, false);
+    if (state.active === id) {
+      const next = [...state.channels.values()].find((c) => c.is_member && !direct(c));
+      if (next) await openChannel(next.id);
+    }
+  } catch (err) {
+    notice(`Could not close the conversation: ${err.code || err.message}`);
+  }
+}
+
+// Whether a direct or group conversation is listed (closed, opened again, or written in).
+function setOpen(id, open) {
+  const c = state.channels.get(id);
+  if (!c || c.is_open === open) return;
+  c.is_open = open;
+  renderChannels();
 }
 
 // The ids of the people named in text (@ann @ben, or ann, ben), comma-separated; null
@@ -2125,6 +2164,12 @@ function onEvent(ev) {
     case "bookmark_removed":
       onBookmark(ev);
       break;
+    case "im_close":
+    case "mpim_close":
+    case "im_open":
+    case "mpim_open":
+      setOpen(ev.channel, ev.type.endsWith("_open"));
+      break;
     case "file_deleted": {
       // its messages keep its name, no longer a download
       state.goneFiles.add(ev.file_id);
@@ -2175,6 +2220,7 @@ function onMessage(ev) {
     if (ev.seq) hold(ev.channel, ev.seq);
   } else {
     if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
+    if (!ev.is_ephemeral) setOpen(ev.channel, true); // a closed conversation written in
     if (ev.channel === state.active && !ev.is_ephemeral) markRead(ev.channel);
     if (NOTICES.has(ev.subtype)) loadChannels(); // a new name (or topic) to show
     if (ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
