@@ -194,6 +194,7 @@ async def serve(
             svc.directory.emoji_image,
             svc.link_fetcher.image if svc.link_fetcher is not None else None,
             svc.limits,
+            svc.directory.avatar,
         )
         if svc.files is not None
         else None,

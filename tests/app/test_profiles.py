@@ -5,13 +5,15 @@ status), the team hears of it; email addresses, set by the operator, are found w
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import time
 
 import pytest
 
 from parley import admin
-from tests.helpers import WsClient, error_of
+from tests.app.test_files import png
+from tests.helpers import WsClient, error_of, fetch
 
 _n = itertools.count()
 
@@ -70,6 +72,55 @@ def test_what_a_profile_refuses(server, pair):
     assert error_of(other) == "not_authorized"
     bot = server.client(server.user(f"{me.user_id.lower()}-bot", bot=True).token)
     assert error_of(lambda: bot.users_profile_set(profile={"title": "x"})) == "missing_scope"
+
+
+def test_a_photo_set_is_served_to_anyone_and_shown_at_every_size(server, pair):
+    """``users.setPhoto`` through ``slack_sdk`` (a multipart file): the team hears
+    ``user_change`` with the photo's URL at each of Slack's sizes; the URL serves the
+    image to anyone, a new photo has a new URL; ``users.deletePhoto`` takes it away; an
+    upload that is no image, or too large, is refused; ``users.profile.set`` cannot
+    point the photo anywhere else."""
+    me, mate, _tag = pair
+    web = server.client(me.token)
+    photo = png(4, 4, (10, 120, 200))
+
+    async def scenario() -> dict:
+        rtm = await WsClient.open(server.client(mate.token).rtm_connect()["url"])
+        await rtm.next(type="hello")
+        web.users_setPhoto(image=io.BytesIO(photo))
+        change = await rtm.next(type="user_change")
+        rtm.close()
+        return change
+
+    change = asyncio.run(scenario())
+    profile = change["user"]["profile"]
+    url = profile["image_72"]
+    assert url.startswith(f"{server.url}/files/avatars/{me.team_id}/{me.user_id}/")
+    assert all(profile[k] == url for k in ("image_24", "image_48", "image_512", "image_original"))
+    assert profile["is_custom_image"] is True and "image" not in profile
+    status, headers, body = fetch(url)  # no token: a photo is no secret
+    assert (status, headers["content-type"], body) == (200, "image/png", photo)
+    assert "immutable" in headers["cache-control"] and headers["x-content-type-options"]
+    seen = server.client(mate.token).users_info(user=me.user_id)["user"]["profile"]
+    assert seen["image_192"] == url
+    gif = b"GIF89a" + b"\0" * 20
+    second = web.users_setPhoto(image=io.BytesIO(gif))["profile"]["image_72"]
+    assert second != url and fetch(second)[1]["content-type"] == "image/gif"
+    other_team = url.replace(me.team_id, "TNOBODY")
+    assert fetch(other_team)[0] == 404
+    for bad, code in (
+        (b"not an image", "bad_image"),
+        (b"\x89PNG\r\n\x1a\n" + b"0" * 600_000, "too_large"),
+    ):
+        assert error_of(lambda b=bad: web.users_setPhoto(image=io.BytesIO(b))) == code
+    assert error_of(lambda: web.users_profile_set(profile={"image": "http://x/"})) == (
+        "invalid_profile"
+    )
+    gone = web.users_deletePhoto()["profile"]
+    assert "image_72" not in gone and "is_custom_image" not in gone
+    assert fetch(second)[0] == 404
+    bot = server.client(server.user(f"{me.user_id.lower()}-photo-bot", bot=True).token)
+    assert error_of(lambda: bot.users_setPhoto(image=io.BytesIO(photo))) == "missing_scope"
 
 
 def test_email_lookup_and_who_sees_addresses(server, pair):

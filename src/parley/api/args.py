@@ -34,6 +34,12 @@ class Args:
     def raw(self, name: str) -> Any:
         return self._data.get(name)
 
+    def file(self, name: str) -> bytes | None:
+        """A file uploaded as a multipart part (:data:`.request.FILE_FIELDS`), as its
+        bytes; ``None`` when none was (a text field of that name is none)."""
+        value = self._data.get(name)
+        return value if isinstance(value, bytes) else None
+
     def all(self) -> dict[str, Any]:
         """Every argument, as given."""
         return dict(self._data)

@@ -17,6 +17,8 @@ from multipart import MultipartError, MultipartParser, parse_options_header
 from parley.errors import ApiError, Code
 
 _MAX_FIELDS = 1000
+#: The multipart fields whose file is kept, as bytes: ``users.setPhoto``'s ``image``.
+FILE_FIELDS = frozenset({"image"})
 
 
 def parse_query(query: str) -> dict[str, Any]:
@@ -68,7 +70,9 @@ def _multipart(boundary: str, body: bytes) -> dict[str, Any]:
             if len(fields) >= _MAX_FIELDS:
                 raise ApiError(Code.INVALID_FORM_DATA, data={"detail": "too many fields"})
             if part.filename:
-                continue  # file uploads are not supported by the methods Parley serves
+                if part.name in FILE_FIELDS:  # the bytes, as uploaded
+                    fields[part.name] = part.raw
+                continue  # no other method takes a file
             fields[part.name] = part.value
     except (MultipartError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(Code.INVALID_FORM_DATA) from exc

@@ -12,6 +12,8 @@ them every request under :data:`PREFIX`):
   a sandboxing CSP).
 - ``GET /files/emoji/<team id>/<name>``: a workspace's own emoji's image, to anyone
   (:mod:`parley.custom_emoji`), cached for five minutes.
+- ``GET /files/avatars/<team id>/<user id>/<version>``: a person's photo, to anyone
+  (:mod:`parley.photos`), kept by browsers for good (a new photo has a new URL).
 - ``GET /files/proxy?url=<url>``: another site's image (a link preview's, an app's
   attachment's), fetched by the server for a signed-in caller
   (:meth:`parley.unfurl.fetch.Fetcher.image`: public addresses only, checked by its bytes),
@@ -26,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, quote
 
+from parley import photos
 from parley.api.dispatch import Response, error_response
 from parley.api.h1 import Request
 from parley.api.request import bearer_token
@@ -58,6 +61,10 @@ _SAFE = (
 _EMOJI_SAFE = (*_SAFE[:2], ("cache-control", "public, max-age=300"))
 #: ``(team id, name) -> (mimetype, image)`` or ``None``: a workspace's emoji's image.
 EmojiImage = Callable[[str, str], Awaitable["tuple[str, bytes] | None"]]
+#: ``user id -> (team id, mimetype, image)`` or ``None``: a person's photo.
+AvatarImage = Callable[[str], Awaitable["tuple[str, str, bytes] | None"]]
+#: What a person's photo carries: its URL names its version, so it is kept for good.
+_AVATAR_SAFE = (*_SAFE[:2], ("cache-control", "public, max-age=31536000, immutable"))
 #: ``url -> (mimetype, image)`` or ``None``: another site's image.
 ProxyImage = Callable[[str], Awaitable["tuple[str, bytes] | None"]]
 #: Where other sites' images are served from.
@@ -76,12 +83,14 @@ class FileRoutes:
         emoji_image: EmojiImage | None = None,
         proxy_image: ProxyImage | None = None,
         limits: Limiter | None = None,
+        avatar_image: AvatarImage | None = None,
     ) -> None:
         self._files = files
         self._auth = auth
         self._emoji_image = emoji_image
         self._proxy_image = proxy_image
         self._limits = limits or Unlimited()
+        self._avatar_image = avatar_image
 
     async def __call__(self, req: Request) -> Response:
         try:
@@ -91,6 +100,8 @@ class FileRoutes:
                 return await self._emoji(req)
             if req.path == PROXY_PATH:
                 return await self._proxy(req)
+            if req.path.startswith(photos.PREFIX) and self._avatar_image is not None:
+                return await self._avatar(req)
             return await self._download(req)
         except ApiError as exc:
             return error_response(exc)
@@ -123,6 +134,18 @@ class FileRoutes:
             raise ApiError("emoji_not_found", status=404)
         kind, data = found
         return Response(200, data, (("content-type", kind), *_EMOJI_SAFE))
+
+    async def _avatar(self, req: Request) -> Response:
+        """A person's photo, to anyone (:mod:`parley.photos`)."""
+        if req.method not in ("GET", "HEAD"):
+            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        named = photos.parse_path(req.path[len(photos.PREFIX) :])
+        assert self._avatar_image is not None
+        found = await self._avatar_image(named[1]) if named else None
+        if named is None or found is None or found[0] != named[0]:
+            raise ApiError("image_not_found", status=404)
+        _team, kind, data = found
+        return Response(200, data, (("content-type", kind), *_AVATAR_SAFE))
 
     async def _caller(self, req: Request) -> Caller:
         """Who asks, by their token or this tab's session (401 for nobody)."""

@@ -202,6 +202,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "bots.info": ("users:read",),
     "users.profile.get": ("users.profile:read",),
     "users.profile.set": ("users.profile:write",),
+    "users.setPhoto": ("users.profile:write",),
+    "users.deletePhoto": ("users.profile:write",),
 }
 
 #: For the channel families: the scope a public channel, a private one, a direct

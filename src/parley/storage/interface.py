@@ -187,6 +187,19 @@ class Directory(Protocol):
         both count; the user as they are now, or ``None`` for none such."""
         ...
 
+    async def set_avatar(
+        self, user_id: str, photo: tuple[str, bytes, str] | None, now: int
+    ) -> User | None:
+        """Keeps the person's photo ``(media type, bytes, the URL it is served at)``, or
+        with ``None`` forgets it, and puts its URL in (or takes it out of) their profile
+        (:func:`parley.pipeline.profiles.with_image`); the user as they now are, ``None``
+        for nobody."""
+        ...
+
+    async def avatar(self, user_id: str) -> tuple[str, str, bytes] | None:
+        """The person's photo as ``(team, media type, bytes)``, or ``None``."""
+        ...
+
     async def set_away(self, user_id: str, away: bool) -> None:
         """Whether the user set themselves away (``users.setPresence``)."""
         ...

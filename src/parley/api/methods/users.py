@@ -1,6 +1,6 @@
 """``users.list``, ``users.info``, ``users.getPresence``, ``users.setPresence``,
 ``users.conversations``, ``users.lookupByEmail``, ``users.profile.get``,
-``users.profile.set``, ``bots.info``.
+``users.profile.set``, ``users.setPhoto``, ``users.deletePhoto``, ``bots.info``.
 
 Email addresses show only to tokens with ``users:read.email``, as in Slack. A user sets
 their own profile (:mod:`parley.pipeline.profiles`); the team hears of it
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from parley import wire
+from parley import photos, wire
 from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
@@ -157,6 +157,31 @@ def register(api: Api, svc: Services) -> None:
         svc.bus.publish(events.user_change(user, wall_us()))
         return {"profile": shown(ctx, user)["profile"]}
 
+    async def photo(ctx: Ctx, found: bytes | None) -> dict[str, Any]:
+        if ctx.user.is_bot:
+            raise ApiError(Code.NOT_ALLOWED_TOKEN_TYPE)
+        now = wall_us()
+        if found is None:
+            change = None
+        else:
+            kind = photos.checked(found)
+            url = ctx.base_url.rstrip("/") + photos.path(ctx.user.team_id, ctx.user.id, now)
+            change = (kind, found, url)
+        user = await svc.directory.set_avatar(ctx.user.id, change, now)
+        if user is None:
+            raise ApiError(Code.USER_NOT_FOUND)
+        svc.bus.publish(events.user_change(user, now))
+        return {"profile": shown(ctx, user)["profile"]}
+
+    async def set_photo(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The caller's photo, ``image`` (a file; :mod:`parley.photos`); Slack's crop
+        arguments are taken and ignored. The team gets ``user_change``."""
+        return await photo(ctx, args.file("image") or b"")
+
+    async def delete_photo(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The caller's photo gone; the team gets ``user_change``."""
+        return await photo(ctx, None)
+
     async def get_presence(ctx: Ctx, args: Args) -> dict[str, Any]:
         """Presence anywhere in the fleet (:mod:`parley.gateway.presence`), not only on
         the node that answers, as people see it; for the caller also whether they are
@@ -191,3 +216,5 @@ def register(api: Api, svc: Services) -> None:
     api.add("bots.info", bots_info, read=True)
     api.add("users.profile.get", profile_get, read=True)
     api.add("users.profile.set", profile_set)
+    api.add("users.setPhoto", set_photo)
+    api.add("users.deletePhoto", delete_photo)

@@ -33,6 +33,7 @@ from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage import account_rows as accounts
+from parley.storage import avatar_rows
 from parley.storage.app_rows import (
     APP_PARTS,
     COMMAND_COLUMNS,
@@ -332,6 +333,32 @@ async def op_edit_profile(
         (real_name, profile, user_id),
     )
     return await q_user(cur, user_id)
+
+
+async def op_set_avatar(
+    cur: Any, _state: object, user_id: str, photo: tuple[str, bytes, str] | None, now: int
+) -> User | None:
+    """The person's photo ``(media type, bytes, its URL)``, or none: kept, and its URL in
+    their profile, in one transaction; the user as they now are."""
+    await cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    user = user_from_row(row)
+    if photo is None:
+        await cur.execute(avatar_rows.REMOVE.format(p="%s"), (user_id,))
+    else:
+        kind, data, _url = photo
+        await cur.execute(avatar_rows.PUT.format(p="%s"), (user_id, user.team_id, kind, data, now))
+    profile = profiles.with_image(user.profile, photo[2] if photo else None)
+    await cur.execute(avatar_rows.PROFILE_SET.format(p="%s"), (profile, user_id))
+    return await q_user(cur, user_id)
+
+
+async def q_avatar(cur: Any, user_id: str) -> tuple[str, str, bytes] | None:
+    await cur.execute(avatar_rows.IMAGE_QUERY.format(p="%s"), (user_id,))
+    row = await cur.fetchone()
+    return None if row is None else (row[0], row[1], bytes(row[2]))
 
 
 async def op_add_pin(cur: Any, _state: object, pin: Pin, most: int) -> str | None:
@@ -1054,6 +1081,14 @@ class MysqlDirectory:
 
     async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
         return await self._write(op_edit_profile, user_id, changes)
+
+    async def set_avatar(
+        self, user_id: str, photo: tuple[str, bytes, str] | None, now: int
+    ) -> User | None:
+        return await self._write(op_set_avatar, user_id, photo, now)
+
+    async def avatar(self, user_id: str) -> tuple[str, str, bytes] | None:
+        return await self._read(q_avatar, user_id)
 
     async def set_away(self, user_id: str, away: bool) -> None:
         await self._write(op_set_away, user_id, away)

@@ -262,6 +262,13 @@ DIRECTORY: list[list[str]] = [
             closed_seq BIGINT NOT NULL, PRIMARY KEY (user_id, channel_id)
         ) {options}"""
     ],
+    # v27: people's photos (users.setPhoto)
+    [
+        """CREATE TABLE IF NOT EXISTS avatars (
+            user_id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            mimetype VARCHAR(64) NOT NULL, data MEDIUMBLOB NOT NULL, updated BIGINT NOT NULL
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

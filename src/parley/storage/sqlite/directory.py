@@ -24,6 +24,7 @@ from parley.notify.prefs import Prefs, decode_prefs, encode_prefs
 from parley.pipeline import profiles
 from parley.resilience.retries import DeadLetter, Retry
 from parley.storage import account_rows as accounts
+from parley.storage import avatar_rows
 from parley.storage.app_rows import (
     APP_PARTS,
     COMMAND_COLUMNS,
@@ -514,6 +515,14 @@ class SqliteDirectory:
 
     async def edit_profile(self, user_id: str, changes: dict[str, Any]) -> User | None:
         return await self._writer.submit(op_edit_profile, user_id, changes)
+
+    async def set_avatar(
+        self, user_id: str, photo: tuple[str, bytes, str] | None, now: int
+    ) -> User | None:
+        return await self._writer.submit(op_set_avatar, user_id, photo, now)
+
+    async def avatar(self, user_id: str) -> tuple[str, str, bytes] | None:
+        return await self._read(q_avatar, user_id)
 
     async def set_away(self, user_id: str, away: bool) -> None:
         await self._writer.submit(op_set_away, user_id, away)
@@ -1080,6 +1089,33 @@ def q_away_users(conn: sqlite3.Connection, team_id: str) -> set[str]:
         "SELECT id FROM users WHERE team_id = ? AND away = 1 AND deleted = 0", (team_id,)
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def op_set_avatar(
+    conn: sqlite3.Connection,
+    _state: object,
+    user_id: str,
+    photo: tuple[str, bytes, str] | None,
+    now: int,
+) -> User | None:
+    """The person's photo ``(media type, bytes, its URL)``, or none: kept, and its URL in
+    their profile, in one transaction; the user as they now are."""
+    user = q_user(conn, user_id)
+    if user is None:
+        return None
+    if photo is None:
+        conn.execute(avatar_rows.REMOVE.format(p="?"), (user_id,))
+    else:
+        kind, data, _url = photo
+        conn.execute(avatar_rows.PUT.format(p="?"), (user_id, user.team_id, kind, data, now))
+    profile = profiles.with_image(user.profile, photo[2] if photo else None)
+    conn.execute(avatar_rows.PROFILE_SET.format(p="?"), (profile, user_id))
+    return q_user(conn, user_id)
+
+
+def q_avatar(conn: sqlite3.Connection, user_id: str) -> tuple[str, str, bytes] | None:
+    row = conn.execute(avatar_rows.IMAGE_QUERY.format(p="?"), (user_id,)).fetchone()
+    return None if row is None else (row[0], row[1], bytes(row[2]))
 
 
 def op_edit_profile(

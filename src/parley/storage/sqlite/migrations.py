@@ -236,6 +236,13 @@ DIRECTORY = [
         PRIMARY KEY (user_id, channel_id)
     );
     """,
+    # v27: people's photos (users.setPhoto), served to anyone who has the URL
+    """
+    CREATE TABLE avatars (
+        user_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, mimetype TEXT NOT NULL,
+        data BLOB NOT NULL, updated INTEGER NOT NULL
+    );
+    """,
 ]
 
 SHARD = [
