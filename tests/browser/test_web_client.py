@@ -1253,3 +1253,28 @@ def test_an_apps_unfurl_shows_its_blocks_under_the_message(browser, tmp_path, pa
             assert page.query_selector("#messages .msg .edited") is None
             assert page.errors == []  # type: ignore[attr-defined]
         assert pages.hits["/ticket-42"] == 0
+
+
+def test_a_photo_set_shows_beside_ones_messages_for_everyone(browser, world):
+    """alice picks a photo: bob's page draws it beside her messages and in the people
+    list (from this server, whatever host its URL names); Remove photo takes it away."""
+    srv, _general, alice_creds, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "a face to the name")
+    face = "#messages .msg:has-text('a face to the name') img.avatar"
+    assert alice.locator("#photo-remove").is_hidden()
+    alice.set_input_files(
+        "#photo-file",
+        {"name": "me.png", "mimeType": "image/png", "buffer": png(40, 40, (220, 90, 30))},
+    )
+    for page in (alice, bob):
+        page.wait_for_selector(face)
+        drawn = "document.querySelector('#messages .msg img.avatar')?.naturalWidth === 40"
+        page.wait_for_function(drawn)
+    bob.wait_for_selector(f"#people li[data-user={alice_creds.user_id}] img.avatar")
+    alice.wait_for_selector("#photo-remove:not([hidden])")
+    alice.click("#photo-remove")
+    bob.wait_for_selector(face, state="detached")
+    assert bob.locator(f"#people li[data-user={alice_creds.user_id}] img.avatar").count() == 0
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -550,7 +550,10 @@ function renderPeople() {
     dot.className = "dot" + (state.presence.get(u.id) === "active" ? " active" : "");
     const name = document.createElement("span");
     name.textContent = userName(u.id);
-    li.append(dot, name);
+    li.append(dot);
+    const face = photoOf(u.id, "avatar small");
+    if (face) li.append(face);
+    li.append(name);
     const status = [u.profile?.status_emoji, u.profile?.status_text].filter(Boolean).join(" ");
     if (status) {
       const note = document.createElement("span");
@@ -1383,6 +1386,25 @@ $("attach").addEventListener("change", (e) => {
   e.target.value = "";
 });
 
+// A person's photo (users.setPhoto), from this server's path whatever host its URL
+// names; null when they have none.
+function photoOf(userId, cls = "avatar") {
+  const url = state.users.get(userId)?.profile?.image_48;
+  if (!url) return null;
+  let path;
+  try {
+    path = new URL(url, location.href).pathname;
+  } catch {
+    return null;
+  }
+  if (!path.startsWith("/files/avatars/")) return null; // the server's own, never elsewhere
+  const img = document.createElement("img");
+  img.className = cls;
+  img.src = path;
+  img.alt = "";
+  return img;
+}
+
 function messageItem(m, { inThread = false } = {}) {
   const li = document.createElement("li");
   li.className = "msg";
@@ -1420,6 +1442,8 @@ function messageItem(m, { inThread = false } = {}) {
   else renderText(text, m.text || "");
   if (m.files?.length) text.append(renderFiles(m.files));
   if (m.attachments?.length) text.append(renderAttachments(m.attachments));
+  const face = m.bot_id && m.username ? null : photoOf(m.user);
+  if (face) li.append(face);
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
   if (NOTICES.has(m.subtype)) {
     // the server's note of a topic, purpose or name changed: who did it, no actions
@@ -1842,6 +1866,7 @@ $("invite").addEventListener("click", async () => {
 function showMe() {
   const status = state.users.get(state.me.id)?.profile?.status_text;
   $("me").textContent = `@${state.me.name}` + (status ? ` · ${status}` : "");
+  $("photo-remove").hidden = !state.users.get(state.me.id)?.profile?.image_48;
 }
 
 $("me").addEventListener("click", async () => {
@@ -1852,6 +1877,34 @@ $("me").addEventListener("click", async () => {
     await api("users.profile.set", { profile: { status_text: status, status_emoji: "" } });
   } catch (err) {
     notice(`Could not set your status: ${err.code || err.message}`);
+  }
+});
+
+// One's photo: Photo picks an image (users.setPhoto, a multipart upload), Remove photo
+// takes it away (users.deletePhoto); everyone sees it by user_change.
+$("photo").addEventListener("click", () => $("photo-file").click());
+
+$("photo-remove").addEventListener("click", () =>
+  api("users.deletePhoto").catch((err) => notice(`Could not remove your photo: ${err.code || err.message}`)),
+);
+
+$("photo-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (!file) return;
+  const form = new FormData();
+  form.append("image", file, file.name);
+  try {
+    const resp = await fetch("/api/users.setPhoto", {
+      method: "POST",
+      headers: { "X-Parley-Client": headers()["X-Parley-Client"] },
+      credentials: "same-origin",
+      body: form,
+    });
+    const body = await resp.json();
+    if (!body.ok) throw new ApiError(body.error || "error");
+  } catch (err) {
+    notice(`Could not set your photo: ${err.code || err.message}`);
   }
 });
 
