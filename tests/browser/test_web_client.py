@@ -1278,3 +1278,50 @@ def test_a_photo_set_shows_beside_ones_messages_for_everyone(browser, world):
     bob.wait_for_selector(face, state="detached")
     assert bob.locator(f"#people li[data-user={alice_creds.user_id}] img.avatar").count() == 0
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+#: Records each desktop notification the page shows, by the browser's own Notification.
+RECORD_NOTIFICATIONS = """
+window.__notified = [];
+const Shown = window.Notification;
+window.Notification = class extends Shown {
+  constructor(title, options) {
+    super(title, options);
+    window.__notified.push({ title, body: options && options.body });
+  }
+};
+"""
+
+
+def test_a_direct_message_or_a_mention_notifies_and_counts_in_the_title(browser, world):
+    """bob lets the page notify: alice's direct message and her mention of him in another
+    channel each show a desktop notification and count in the tab's title; a message
+    that is not for him does neither, nor one while his notifications are paused."""
+    srv, general, alice_creds, bob_creds = world
+    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    context.grant_permissions(["notifications"], origin=srv.url)
+    context.add_init_script(RECORD_NOTIFICATIONS)
+    _cb, bob = sign_in(browser, srv.url, "bob", context=context)
+    assert bob.locator("#notify-enable").is_hidden()  # granted already: nothing to ask
+    alice = srv.client(alice_creds.token)
+    room = alice.conversations_create(name="planning")["channel"]["id"]
+    alice.conversations_invite(channel=room, users=bob_creds.user_id)
+    bob.wait_for_selector(f"#channels li[data-channel={room}]")
+    bob.click(f"#channels li[data-channel={general}]")
+    alice.chat_postMessage(channel=room, text="just planning")  # not for bob
+    alice.chat_postMessage(channel=bob_creds.user_id, text="lunch?")
+    alice.chat_postMessage(channel=room, text="@bob can you look")
+    bob.wait_for_function("() => window.__notified.length >= 2")
+    notified = bob.evaluate("window.__notified")
+    assert sorted(notified, key=lambda n: n["title"]) == [  # a new DM is told once read
+        {"title": "# planning", "body": "alice: @bob can you look"},
+        {"title": "@alice", "body": "alice: lunch?"},
+    ]
+    bob.wait_for_function("() => document.title.startsWith('(2) ')")
+    srv.client(bob_creds.token).dnd_setSnooze(num_minutes=10)
+    bob.reload()
+    bob.wait_for_selector("body[data-connection=open]")
+    alice.chat_postMessage(channel=bob_creds.user_id, text="still there?")
+    bob.wait_for_selector("#dms li:has-text('@alice') .badge")
+    assert bob.evaluate("window.__notified") == []  # paused
+    assert bob.errors == []  # type: ignore[attr-defined]

@@ -221,6 +221,7 @@ async function enter(me) {
     loadEmoji(),
   ]);
   showMe(); // with the status one set
+  showNotifyButton();
   const link = permalink();
   const wanted = link && state.channels.get(link.channel)?.is_member ? link.channel : null;
   const first = wanted || [...state.channels.values()].find((c) => c.is_member)?.id;
@@ -495,6 +496,7 @@ function renderChannels() {
   mine.replaceChildren();
   others.replaceChildren();
   dms.replaceChildren();
+  showTitleCount();
   const sorted = [...state.channels.values()].sort((a, b) => title(a).localeCompare(title(b)));
   for (const c of sorted) {
     // a conversation closed (conversations.close) is left out until it is opened again
@@ -2276,17 +2278,59 @@ function onMessage(ev) {
     if (!ev.is_ephemeral) setOpen(ev.channel, true); // a closed conversation written in
     if (ev.channel === state.active && !ev.is_ephemeral) markRead(ev.channel);
     if (NOTICES.has(ev.subtype)) loadChannels(); // a new name (or topic) to show
-    if (ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev)) {
-      if (state.channels.has(ev.channel)) {
-        count(ev);
-      } else {
-        loadChannels().then(() => count(ev)); // a direct message someone just opened
-      }
-    }
+    const counted = ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev);
+    const tell = () => {
+      if (counted) count(ev);
+      notifyOf(ev);
+    };
+    if (state.channels.has(ev.channel) || ev.user === state.me.id) tell();
+    else loadChannels().then(tell); // a direct message someone just opened
     state.typing.get(ev.channel)?.delete(ev.user);
   }
   rerender(ev.channel, ev.thread_ts || (ev.message && ev.message.thread_ts));
   if (state.thread && ev.channel === state.thread.channel) renderThread();
+}
+
+// A desktop notification of a new message for me (a direct message, or one that
+// mentions me, a thread reply too) that I am not looking at: this tab hidden, or another
+// conversation open; none while notifications are paused (dnd.setSnooze), none of my
+// own. A click opens it.
+function notifyOf(ev) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  if (ev.user === state.me.id || ev.is_ephemeral || NOTICES.has(ev.subtype)) return;
+  if (state.snoozeUntil > Date.now() / 1000) return;
+  const c = state.channels.get(ev.channel);
+  if (!c || !(direct(c) || mentionsMe(ev.text || ""))) return;
+  if (!document.hidden && ev.channel === state.active) return;
+  const body = `${userName(ev.user)}: ${(ev.text || "").slice(0, 200)}`;
+  try {
+    const shown = new Notification(title(c), { body, tag: `${ev.channel}/${ev.ts}` });
+    shown.onclick = () => {
+      window.focus();
+      jumpTo(ev.channel, ev.ts, ev.thread_ts);
+      shown.close();
+    };
+  } catch {
+    // a browser that shows notifications only from a service worker: none here
+  }
+}
+
+$("notify-enable").addEventListener("click", async () => {
+  await Notification.requestPermission();
+  showNotifyButton();
+});
+
+// Offered while this browser has not been asked: it must ask on a click.
+function showNotifyButton() {
+  $("notify-enable").hidden = !("Notification" in window) || Notification.permission !== "default";
+}
+
+// The tab's title counts what is for me and unread: mentions, and direct messages.
+function showTitleCount() {
+  let total = 0;
+  for (const c of state.channels.values()) if (c.is_member) total += c.mentions || 0;
+  const base = state.team ? `${state.team.name} · Parley` : "Parley";
+  document.title = total ? `(${total}) ${base}` : base;
 }
 
 // An unread message in a channel not open (every one in a direct message is for you).
