@@ -188,6 +188,8 @@ def test_chat_unfurl_is_checked(server, pages):  # noqa: F811
     assert error_of(call, unfurls=given, source="conversations_history", unfurl_id="x") == (
         "invalid_unfurl_id"
     )
+    for bad in ("javascript:alert(1)", "https://x|y", "https://a b"):
+        assert error_of(call, unfurls=given, user_auth_url=bad, **at) == "invalid_arguments"
     # asking the author to connect the app: only they see it
     with connect(web.rtm_connect()["url"]) as ws:
         assert '"hello"' in ws.recv(timeout=10)

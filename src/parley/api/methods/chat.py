@@ -246,6 +246,9 @@ def register(api: Api, svc: Services) -> None:
         prompt = None
         auth_text = args.str("user_auth_message", max_len=max_text)
         auth_url = args.str("user_auth_url", max_len=2000)
+        if auth_url and links.links(f"<{auth_url}>") != [auth_url]:
+            detail = "user_auth_url: an http(s) URL"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "user_auth_url", "detail": detail})
         auth_blocks = args.raw("user_auth_blocks")
         if auth_text or auth_blocks is not None or args.bool("user_auth_required"):
             text = auth_text or f"Connect <@{ctx.user.id}> to see its previews of links."

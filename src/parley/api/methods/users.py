@@ -157,16 +157,18 @@ def register(api: Api, svc: Services) -> None:
         svc.bus.publish(events.user_change(user, wall_us()))
         return {"profile": shown(ctx, user)["profile"]}
 
-    async def photo(ctx: Ctx, found: bytes | None) -> dict[str, Any]:
+    async def photo(ctx: Ctx, image: bytes | None) -> dict[str, Any]:
+        """The caller's photo set to ``image`` (checked: :func:`.photos.checked`), or
+        with ``None`` gone; the team hears ``user_change``."""
         if ctx.user.is_bot:
             raise ApiError(Code.NOT_ALLOWED_TOKEN_TYPE)
         now = wall_us()
-        if found is None:
+        if image is None:
             change = None
         else:
-            kind = photos.checked(found)
+            kind = photos.checked(image)
             url = ctx.base_url.rstrip("/") + photos.path(ctx.user.team_id, ctx.user.id, now)
-            change = (kind, found, url)
+            change = (kind, image, url)
         user = await svc.directory.set_avatar(ctx.user.id, change, now)
         if user is None:
             raise ApiError(Code.USER_NOT_FOUND)
