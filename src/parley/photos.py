@@ -4,9 +4,11 @@ A photo is an image (PNG, GIF, JPEG or WebP, told by its first bytes, never by w
 caller says) of at most :data:`MAX_PHOTO` bytes. It is kept in the directory and served
 to anyone who has its URL (as Slack's are, from a public CDN) at :func:`path`, which
 names the moment it was set, so a new photo has a new URL and a browser may keep each
-for good. The profile shows it at each of Slack's sizes (``image_24`` ... ``image_512``,
-``image_original``: the same image; a client scales it), and the workspace hears
-``user_change``. Pure.
+for good. The profile keeps its path; the Web API shows it at each of Slack's sizes
+(``image_24`` ... ``image_512``, ``image_original``: the same image; a client scales it)
+as a URL on the server as the caller reached it, and ``user_change``, which the whole
+workspace hears, as the path alone, so no one's ``Host`` header names where others fetch
+it from. Pure.
 """
 
 from __future__ import annotations

@@ -147,13 +147,20 @@ def channel(
     return out
 
 
-def user(u: User, *, now_s: int | None = None, email: bool = False) -> dict[str, Any]:
+def user(
+    u: User, *, now_s: int | None = None, email: bool = False, base_url: str = ""
+) -> dict[str, Any]:
     """``u`` as Slack's user object. ``now_s``: a status expired by then reads as none;
-    ``email``: the caller may see email addresses (scope ``users:read.email``)."""
-    return {**_user_fields(u), "profile": profile(u, now_s=now_s, email=email)}
+    ``email``: the caller may see email addresses (scope ``users:read.email``);
+    ``base_url``: the server as the caller reached it, for the photo's URL (``""``: its
+    path)."""
+    profile_of = profile(u, now_s=now_s, email=email, base_url=base_url)
+    return {**_user_fields(u), "profile": profile_of}
 
 
-def profile(u: User, *, now_s: int | None = None, email: bool = False) -> dict[str, Any]:
+def profile(
+    u: User, *, now_s: int | None = None, email: bool = False, base_url: str = ""
+) -> dict[str, Any]:
     """``u``'s profile as Slack shows it, with what the user set of it
     (:mod:`parley.pipeline.profiles`)."""
     out: dict[str, Any] = {
@@ -161,7 +168,7 @@ def profile(u: User, *, now_s: int | None = None, email: bool = False) -> dict[s
         "display_name": u.name,  # until the user sets one
         "real_name_normalized": u.real_name or u.name,
         "team": u.team_id,
-        **profiles.view(profiles.stored(u.profile), now_s),
+        **profiles.view(profiles.stored(u.profile), now_s, base_url),
     }
     out["display_name_normalized"] = out["display_name"]
     if email and u.email:

@@ -10,6 +10,7 @@ import itertools
 import time
 
 import pytest
+from slack_sdk import WebClient
 
 from parley import admin
 from tests.app.test_files import png
@@ -76,10 +77,11 @@ def test_what_a_profile_refuses(server, pair):
 
 def test_a_photo_set_is_served_to_anyone_and_shown_at_every_size(server, pair):
     """``users.setPhoto`` through ``slack_sdk`` (a multipart file): the team hears
-    ``user_change`` with the photo's URL at each of Slack's sizes; the URL serves the
-    image to anyone, a new photo has a new URL; ``users.deletePhoto`` takes it away; an
-    upload that is no image, or too large, is refused; ``users.profile.set`` cannot
-    point the photo anywhere else."""
+    ``user_change`` with the photo's path at each of Slack's sizes (the Web API shows it
+    on the server as the reader reached it, never as the setter's ``Host`` named it);
+    the URL serves the image to anyone, a new photo has a new URL;
+    ``users.deletePhoto`` takes it away; an upload that is no image, or too large, is
+    refused; ``users.profile.set`` cannot point the photo anywhere else."""
     me, mate, _tag = pair
     web = server.client(me.token)
     photo = png(4, 4, (10, 120, 200))
@@ -87,16 +89,20 @@ def test_a_photo_set_is_served_to_anyone_and_shown_at_every_size(server, pair):
     async def scenario() -> dict:
         rtm = await WsClient.open(server.client(mate.token).rtm_connect()["url"])
         await rtm.next(type="hello")
-        web.users_setPhoto(image=io.BytesIO(photo))
+        # through another name of this server: the answer names it, the others do not
+        forged = WebClient(token=me.token, base_url=f"http://localhost:{server.settings.port}/api/")
+        answer = forged.users_setPhoto(image=io.BytesIO(photo))["profile"]["image_72"]
+        assert answer.startswith(f"http://localhost:{server.settings.port}/files/avatars/")
         change = await rtm.next(type="user_change")
         rtm.close()
         return change
 
     change = asyncio.run(scenario())
     profile = change["user"]["profile"]
-    url = profile["image_72"]
-    assert url.startswith(f"{server.url}/files/avatars/{me.team_id}/{me.user_id}/")
-    assert all(profile[k] == url for k in ("image_24", "image_48", "image_512", "image_original"))
+    path = profile["image_72"]
+    assert path.startswith(f"/files/avatars/{me.team_id}/{me.user_id}/")
+    assert all(profile[k] == path for k in ("image_24", "image_48", "image_512", "image_original"))
+    url = server.url + path
     assert profile["is_custom_image"] is True and "image" not in profile
     status, headers, body = fetch(url)  # no token: a photo is no secret
     assert (status, headers["content-type"], body) == (200, "image/png", photo)

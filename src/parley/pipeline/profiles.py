@@ -63,31 +63,33 @@ def edit(real_name: str, profile: str, changes: dict[str, Any]) -> tuple[str, st
     return real_name, orjson.dumps(fields).decode() if fields else ""
 
 
-#: The stored field of a person's photo's URL (``users.setPhoto``), which only the
-#: server sets: :func:`edit` refuses it as any unknown field.
+#: The stored field of a person's photo's path on this server (``users.setPhoto``),
+#: which only the server sets: :func:`edit` refuses it as any unknown field.
 IMAGE = "image"
 #: The sizes Slack's profile names its photo at (each the same image here).
 IMAGE_SIZES = ("image_24", "image_32", "image_48", "image_72", "image_192", "image_512")
 
 
-def with_image(profile: str, url: str | None) -> str:
-    """The stored profile with its photo's URL ``url`` (``None``: no photo)."""
+def with_image(profile: str, path: str | None) -> str:
+    """The stored profile with its photo at ``path`` (``None``: no photo)."""
     fields = stored(profile)
-    if url is None:
+    if path is None:
         fields.pop(IMAGE, None)
     else:
-        fields[IMAGE] = url
+        fields[IMAGE] = path
     return orjson.dumps(fields).decode() if fields else ""
 
 
-def view(fields: dict[str, Any], now_s: int | None) -> dict[str, Any]:
+def view(fields: dict[str, Any], now_s: int | None, base_url: str = "") -> dict[str, Any]:
     """The set fields as a profile shows them: every status field, empty when none is set
     or it expired by ``now_s`` (``None``: not checked); a photo at each of Slack's sizes
-    and ``image_original``, when there is one."""
+    and ``image_original``, when there is one, its URL on ``base_url`` (the server as
+    the reader reached it; ``""``: its path alone, as in an event everyone hears)."""
     out = {k: v for k, v in fields.items() if k not in STATUS and k != IMAGE}
     image = fields.get(IMAGE)
     if image:
-        out.update((size, image) for size in (*IMAGE_SIZES, "image_original"))
+        url = base_url.rstrip("/") + image
+        out.update((size, url) for size in (*IMAGE_SIZES, "image_original"))
         out["is_custom_image"] = True
     expires = fields.get("status_expiration", 0)
     live = not (expires and now_s is not None and expires <= now_s)

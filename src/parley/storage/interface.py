@@ -190,7 +190,7 @@ class Directory(Protocol):
     async def set_avatar(
         self, user_id: str, photo: tuple[str, bytes, str] | None, now: int
     ) -> User | None:
-        """Keeps the person's photo ``(media type, bytes, the URL it is served at)``, or
+        """Keeps the person's photo ``(media type, bytes, the path it is served at)``, or
         with ``None`` forgets it, and puts its URL in (or takes it out of) their profile
         (:func:`parley.pipeline.profiles.with_image`); the user as they now are, ``None``
         for nobody."""

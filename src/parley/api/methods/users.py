@@ -39,7 +39,7 @@ def register(api: Api, svc: Services) -> None:
     def shown(ctx: Ctx, u: User) -> dict[str, Any]:
         """``u`` as the caller may see them (their email with ``users:read.email``)."""
         email = "users:read.email" in ctx.scopes
-        return wire.user(u, now_s=wall_us() // 1_000_000, email=email)
+        return wire.user(u, now_s=wall_us() // 1_000_000, email=email, base_url=ctx.base_url)
 
     async def team_user(ctx: Ctx, user_id: str | None) -> User:
         """The caller's teammate ``user_id``, else ``user_not_found``."""
@@ -167,8 +167,7 @@ def register(api: Api, svc: Services) -> None:
             change = None
         else:
             kind = photos.checked(image)
-            url = ctx.base_url.rstrip("/") + photos.path(ctx.user.team_id, ctx.user.id, now)
-            change = (kind, image, url)
+            change = (kind, image, photos.path(ctx.user.team_id, ctx.user.id, now))
         user = await svc.directory.set_avatar(ctx.user.id, change, now)
         if user is None:
             raise ApiError(Code.USER_NOT_FOUND)

@@ -338,8 +338,8 @@ async def op_edit_profile(
 async def op_set_avatar(
     cur: Any, _state: object, user_id: str, photo: tuple[str, bytes, str] | None, now: int
 ) -> User | None:
-    """The person's photo ``(media type, bytes, its URL)``, or none: kept, and its URL in
-    their profile, in one transaction; the user as they now are."""
+    """The person's photo ``(media type, bytes, its path)``, or none: kept, and its path
+    in their profile, in one transaction; the user as they now are."""
     await cur.execute(f"SELECT {_USER_COLS} FROM users WHERE id = %s FOR UPDATE", (user_id,))
     row = await cur.fetchone()
     if row is None:

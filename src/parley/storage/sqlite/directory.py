@@ -1098,8 +1098,8 @@ def op_set_avatar(
     photo: tuple[str, bytes, str] | None,
     now: int,
 ) -> User | None:
-    """The person's photo ``(media type, bytes, its URL)``, or none: kept, and its URL in
-    their profile, in one transaction; the user as they now are."""
+    """The person's photo ``(media type, bytes, its path)``, or none: kept, and its path
+    in their profile, in one transaction; the user as they now are."""
     user = q_user(conn, user_id)
     if user is None:
         return None
