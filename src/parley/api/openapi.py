@@ -131,6 +131,12 @@ def _limit(default: int, maximum: int) -> Arg:
 
 
 _PAGE = {"response_metadata": _ref("ResponseMetadata")}
+#: ``chat.postMessage``'s and ``chat.update``'s ``link_names``.
+_LINK_NAMES = Arg(
+    "link_names",
+    {"type": "boolean"},
+    "Write `@name`, `@handle`, `@here` and `#channel` as mentions and channel links.",
+)
 #: The arguments of the ``search.*`` methods' query and pages.
 _SEARCH_PAGE = (
     Arg("query", {"type": "string", "maxLength": 1000}, "The query.", required=True),
@@ -255,6 +261,7 @@ METHODS: tuple[MethodDoc, ...] = (
                 "do unless false, an app's only if true.",
             ),
             _bool("unfurl_media", "Preview the images it links to (unless false)."),
+            _LINK_NAMES,
             Arg(
                 "client_msg_id",
                 {"type": "string", "maxLength": 128},
@@ -431,6 +438,7 @@ METHODS: tuple[MethodDoc, ...] = (
             _channel(),
             _ts("ts", "The message to edit (`message_not_found`).", required=True),
             _TEXT,
+            _LINK_NAMES,
             *_RICH,
             Arg(
                 "edit_version",

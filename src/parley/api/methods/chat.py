@@ -7,7 +7,9 @@
 :mod:`parley.apps.shortcuts`).
 
 ``chat.postMessage`` to a user id (``U…``) posts in the direct message with that user,
-opened if need be, as Slack's does; the answer names the ``D…`` channel.
+opened if need be, as Slack's does; the answer names the ``D…`` channel. With
+``link_names`` (it and ``chat.update``), the names the text writes become mentions and
+channel links (:mod:`parley.pipeline.linknames`).
 
 ``chat.postEphemeral`` shows a message to one member of a channel, on the connections
 they have open at the time; it is not stored (:meth:`.Sender.ephemeral`).
@@ -34,7 +36,7 @@ from parley.api.methods.ims import Ims
 from parley.apps import unfurls as app_unfurls
 from parley.errors import ApiError, Code
 from parley.ids import Kind, decode_id, format_ts, wall_us
-from parley.pipeline import scopes
+from parley.pipeline import linknames, scopes
 from parley.pipeline.schedule import Scheduled
 from parley.unfurl import links
 
@@ -48,6 +50,9 @@ def opt_bool(args: Args, name: str) -> bool | None:
     """A boolean argument, ``None`` when not given."""
     return args.bool(name) if args.has(name) else None
 
+
+#: The most names of each kind ``link_names`` looks up in one message.
+MAX_LINKED = 50
 
 #: The scope that lets a bot's post show another name and icon (``username``, ...).
 CUSTOMIZE = "chat:write.customize"
@@ -73,6 +78,35 @@ def register(api: Api, svc: Services) -> None:
         # one past the limit, so msg_too_long is told apart from a plain bad argument
         return args.str("text", max_len=max_text + 1)
 
+    async def linked_text(ctx: Ctx, args: Args) -> str | None:
+        """The text, with ``link_names`` its names as markup (:mod:`.linknames`): the
+        first :data:`MAX_LINKED` of each kind are looked up; a channel only if the
+        caller can see it."""
+        text = text_of(args)
+        if not text or not args.bool("link_names"):
+            return text
+        team = ctx.user.team_id
+        wanted_people, wanted_channels = linknames.names(text)
+        people: dict[str, str] = {}
+        for name in sorted(wanted_people - linknames.SPECIAL.keys())[:MAX_LINKED]:
+            found = await svc.directory.user_by_name(team, name)
+            if found is not None and not found.deleted:
+                people[name] = found.id
+        groups = {}
+        if wanted_people - people.keys() - linknames.SPECIAL.keys():
+            groups = {g.handle.lower(): g.id for g in await svc.directory.groups(team)}
+        channels: dict[str, str] = {}
+        for name in sorted(wanted_channels)[:MAX_LINKED]:
+            found_channel = await svc.directory.channel_by_name(team, name)
+            if found_channel is None or found_channel.is_mpim:
+                continue
+            try:
+                await svc.access.visible(ctx.user, found_channel.id)
+            except ApiError:  # a private channel the caller is not in: stays as text
+                continue
+            channels[name] = found_channel.id
+        return linknames.linked(text, people, groups, channels)
+
     def rich_of(ctx: Ctx, args: Args) -> str | None:
         """A post's blocks and attachments, and for a bot's token with
         ``chat:write.customize`` the name and icon it shows (ignored for others, as
@@ -91,7 +125,7 @@ def register(api: Api, svc: Services) -> None:
         result = await sender.post(
             ctx.user,
             await target(ctx, args.str("channel", max_len=32)),
-            text_of(args),
+            await linked_text(ctx, args),
             thread_ts=args.ts("thread_ts", invalid=Code.THREAD_NOT_FOUND),
             reply_broadcast=args.bool("reply_broadcast"),
             client_msg_id=args.str("client_msg_id", max_len=_MAX_CLIENT_MSG_ID),
@@ -223,7 +257,7 @@ def register(api: Api, svc: Services) -> None:
             ctx.user,
             channel,
             ts,
-            text_of(args),
+            await linked_text(ctx, args),
             version,
             rich_patch=content.patch(blocks, attachments),
             # an edit that gives the attachments has them as given: no previews added
