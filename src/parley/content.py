@@ -13,8 +13,9 @@ or interpret them. Bounds, with Slack's error codes:
   :data:`MAX_BYTES` encoded.
 
 A bot's post may also carry the name and icon it shows (Slack's ``chat:write.customize``:
-``username``, ``icons``; :func:`customize`), kept in the same object; they are not
-content (:func:`has_content`).
+``username``, ``icons``; :func:`customize`), and any post its ``metadata`` (Slack's
+``event_type`` and ``event_payload``: :func:`with_metadata`), kept in the same object;
+they are not content (:func:`has_content`).
 """
 
 from __future__ import annotations
@@ -136,12 +137,45 @@ def customize(
     return orjson.dumps({**fields(rich), **out}).decode()
 
 
+#: The largest metadata of a message, encoded.
+MAX_METADATA = 8 << 10
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+
+
+def with_metadata(rich: str | None, raw: Any) -> str | None:
+    """``rich`` with a message's ``metadata`` (Slack's: ``event_type``, a name, and
+    ``event_payload``, an object), kept as given; ``invalid_metadata_format`` for
+    something that is no JSON object, ``invalid_metadata_schema`` for one without those
+    two, ``metadata_too_large`` past :data:`MAX_METADATA` bytes. Unchanged when none."""
+    if raw is None or raw == "":
+        return rich
+    if isinstance(raw, (str, bytes)):
+        if len(raw) > 4 * MAX_METADATA:
+            raise ApiError("metadata_too_large")
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ApiError("invalid_metadata_format", data={"detail": "not JSON"}) from None
+    if not isinstance(raw, dict):
+        raise ApiError("invalid_metadata_format", data={"detail": "a JSON object"})
+    kind, payload = raw.get("event_type"), raw.get("event_payload")
+    if not isinstance(kind, str) or not _EVENT_TYPE.fullmatch(kind):
+        raise ApiError("invalid_metadata_schema", data={"detail": "event_type: a name"})
+    if not isinstance(payload, dict):
+        raise ApiError("invalid_metadata_schema", data={"detail": "event_payload: an object"})
+    metadata = {"event_type": kind, "event_payload": payload}
+    if len(_encoded([metadata], Code.INVALID_ARGUMENTS)) > MAX_METADATA:
+        raise ApiError("metadata_too_large")
+    return orjson.dumps({**fields(rich), "metadata": metadata}).decode()
+
+
 def _bad_custom(arg: str, detail: str) -> ApiError:
     return ApiError(Code.INVALID_ARGUMENTS, data={"arg": arg, "detail": detail})
 
 
-#: What a bot's post may carry beside its content (:func:`customize`).
-_NOT_CONTENT = frozenset({"username", "icons"})
+#: What a post may carry beside its content: a bot's name and icon (:func:`customize`),
+#: its metadata (:func:`with_metadata`).
+_NOT_CONTENT = frozenset({"username", "icons", "metadata"})
 
 
 def has_content(rich: str | None) -> bool:

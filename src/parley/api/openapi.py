@@ -137,6 +137,13 @@ _LINK_NAMES = Arg(
     {"type": "boolean"},
     "Write `@name`, `@handle`, `@here` and `#channel` as mentions and channel links.",
 )
+#: A message's ``metadata``.
+_METADATA = Arg(
+    "metadata",
+    {"type": "string", "maxLength": 32768},
+    "JSON: `event_type` and `event_payload` (an object), kept with the message; apps in "
+    "the channel hear `message_metadata_posted`.",
+)
 #: The arguments of the ``search.*`` methods' query and pages.
 _SEARCH_PAGE = (
     Arg("query", {"type": "string", "maxLength": 1000}, "The query.", required=True),
@@ -262,6 +269,7 @@ METHODS: tuple[MethodDoc, ...] = (
             ),
             _bool("unfurl_media", "Preview the images it links to (unless false)."),
             _LINK_NAMES,
+            _METADATA,
             Arg(
                 "client_msg_id",
                 {"type": "string", "maxLength": 128},
@@ -439,6 +447,7 @@ METHODS: tuple[MethodDoc, ...] = (
             _ts("ts", "The message to edit (`message_not_found`).", required=True),
             _TEXT,
             _LINK_NAMES,
+            _METADATA,
             *_RICH,
             Arg(
                 "edit_version",

@@ -1,6 +1,7 @@
 """The Events API's ``event_callback``: what an app receives for one event, over Socket
-Mode (:mod:`parley.gateway.socket_mode`) or HTTP (:mod:`parley.apps.events`), and the
-``app_mention`` an app also gets for a message that mentions its bot. Pure."""
+Mode (:mod:`parley.gateway.socket_mode`) or HTTP (:mod:`parley.apps.events`), and what
+it also gets beside a message (:func:`derived`): ``app_mention`` when it mentions its
+bot, ``message_metadata_posted`` when it carries metadata. Pure."""
 
 from __future__ import annotations
 
@@ -100,6 +101,39 @@ def app_mention(event: Event, bot_id: str) -> Event | None:
     body.update((k, message[k]) for k in _MENTION_FIELDS if k in message)
     payload = orjson.dumps(body)
     return Event("app_mention", event.channel, event.team, event.seq, event.ts, payload)
+
+
+def metadata_posted(event: Event) -> Event | None:
+    """Slack's ``message_metadata_posted`` for a new message (not an edit, a deletion or
+    the server's note) that carries ``metadata`` (:func:`parley.content.with_metadata`):
+    who posted it (its app, for a bot's) and the metadata; ``None`` for any other. The
+    bytes are searched first, so a message without metadata costs no decoding."""
+    if event.type != "message" or b'"metadata"' not in event.payload:
+        return None
+    message = orjson.loads(event.payload)
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or message.get("subtype") not in (None, "thread_broadcast"):
+        return None
+    bot_id = message.get("bot_id")
+    body = {
+        "type": "message_metadata_posted",
+        "app_id": "A" + bot_id[1:] if bot_id else None,
+        "bot_id": bot_id,
+        "user_id": message.get("user"),
+        "team_id": event.team,
+        "channel_id": event.channel,
+        "metadata": metadata,
+        "message_ts": message.get("ts"),
+        "event_ts": message.get("ts"),
+    }
+    payload = orjson.dumps(body)
+    return Event("message_metadata_posted", event.channel, event.team, event.seq, event.ts, payload)
+
+
+def derived(event: Event, bot_id: str) -> list[Event]:
+    """The events an app whose bot is ``bot_id`` gets beside ``event``: its
+    ``app_mention``, and ``message_metadata_posted``."""
+    return [e for e in (app_mention(event, bot_id), metadata_posted(event)) if e is not None]
 
 
 def app_id(user: User) -> str:

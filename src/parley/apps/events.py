@@ -40,8 +40,8 @@ from parley.apps.callback import (
     APP_EVENTS,
     MESSAGE_EVENTS,
     TEAM_EVENTS,
-    app_mention,
     channel_type,
+    derived,
     event_callback,
     type_by_id,
 )
@@ -222,10 +222,8 @@ class EventsWorker(PartitionWorker):
             members = await self._members(event.channel)
             team = [a for a in team if a.user_id in members]
         sends = [self._first(a, users[a.user_id], event) for a in team]
-        for a in team:  # and to an app whose bot the message mentions, app_mention
-            mention = app_mention(event, a.user_id)
-            if mention is not None:
-                sends.append(self._first(a, users[a.user_id], mention))
+        for a in team:  # and what each app gets beside it: app_mention, metadata
+            sends += [self._first(a, users[a.user_id], e) for e in derived(event, a.user_id)]
         await asyncio.gather(*sends)
 
     # -- delivering -------------------------------------------------------------------------

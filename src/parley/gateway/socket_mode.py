@@ -42,8 +42,8 @@ import orjson
 from parley.apps.callback import (
     APP_EVENTS,
     app_id,
-    app_mention,
     channel_type,
+    derived,
     event_callback,
     type_by_id,
     type_of_join,
@@ -194,11 +194,11 @@ class SocketModeConnection(Connection):
         self._send_event(event)
 
     def _send_event(self, event: Event) -> None:
-        """``event`` in an envelope, and its ``app_mention`` if it mentions the bot."""
+        """``event`` in an envelope, then what the app gets beside it (its
+        ``app_mention``, ``message_metadata_posted``: :func:`.callback.derived`)."""
         self._send_envelope(event, f"Ev{secrets.token_hex(8).upper()}")
-        mention = app_mention(event, self.user_id)
-        if mention is not None:
-            self._send_envelope(mention, f"Ev{secrets.token_hex(8).upper()}")
+        for extra in derived(event, self.user_id):
+            self._send_envelope(extra, f"Ev{secrets.token_hex(8).upper()}")
 
     def _release(self, event: Event) -> None:
         self._take(event)

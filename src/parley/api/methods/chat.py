@@ -112,6 +112,7 @@ def register(api: Api, svc: Services) -> None:
         ``chat:write.customize`` the name and icon it shows (ignored for others, as
         Slack ignores them)."""
         rich = content.parse(args.raw("blocks"), args.raw("attachments"))
+        rich = content.with_metadata(rich, args.raw("metadata"))
         if not ctx.user.is_bot or CUSTOMIZE not in ctx.scopes:
             return rich
         return content.customize(
@@ -259,7 +260,9 @@ def register(api: Api, svc: Services) -> None:
             ts,
             await linked_text(ctx, args),
             version,
-            rich_patch=content.patch(blocks, attachments),
+            rich_patch=content.with_metadata(
+                content.patch(blocks, attachments), args.raw("metadata")
+            ),
             # an edit that gives the attachments has them as given: no previews added
             unfurl=None if attachments is not None else links.wanted(ctx.user.is_bot, None, None),
         )
