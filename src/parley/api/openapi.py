@@ -1509,6 +1509,23 @@ METHODS: tuple[MethodDoc, ...] = (
         result={"profile": {"type": "object"}},
         always=("profile",),
     ),
+    MethodDoc(
+        "users.setPhoto",
+        "Sets the caller's photo: `image`, a PNG, GIF, JPEG or WebP file of at most 512 KiB "
+        "sent as a multipart file (`bad_image`, `too_large`); the profile's `image_24` ... "
+        "`image_512` and `image_original` name it; the team gets `user_change`. People's "
+        "tokens only.",
+        args=(Arg("image", {"type": "string", "format": "binary"}, "The photo, as a file."),),
+        result={"profile": {"type": "object"}},
+        always=("profile",),
+    ),
+    MethodDoc(
+        "users.deletePhoto",
+        "Takes the caller's photo away; the team gets `user_change`.",
+        args=(),
+        result={"profile": {"type": "object"}},
+        always=("profile",),
+    ),
 )
 
 
