@@ -38,7 +38,9 @@ LIMITED_METHODS = frozenset(
     {
         "chat.update",
         "chat.delete",
+        "chat.unfurl",
         "conversations.archive",
+        "conversations.close",
         "conversations.create",
         "conversations.history",
         "conversations.info",
@@ -53,7 +55,9 @@ LIMITED_METHODS = frozenset(
         "reactions.get",
         "reactions.remove",
         "rtm.connect",
+        "users.deletePhoto",
         "users.list",
+        "users.setPhoto",
         "views.home",
     }
 )
