@@ -197,11 +197,17 @@ def team(t: Team) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "domain": t.domain}
 
 
-def file(f: StoredFile, base_url: str, shared_in: Iterable[Channel] = ()) -> dict[str, Any]:
+def file(
+    f: StoredFile,
+    base_url: str,
+    shared_in: Iterable[Channel] = (),
+    public_secret: str | None = None,
+) -> dict[str, Any]:
     """``f`` as Slack's file object, its URLs on ``base_url`` (the server as the caller
     reached it): ``url_private`` needs the caller's token (or session), as Slack's.
     ``shared_in``: the channels of ``f.channels`` the caller may see, listed by kind
-    (``channels`` public, ``groups`` private and group direct messages, ``ims``)."""
+    (``channels`` public, ``groups`` private and group direct messages, ``ims``);
+    ``public_secret``: its public link's (``permalink_public``), when it has one."""
     url = f"{base_url}files/{f.id}/{quote(f.name, safe='')}"
     kinds: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
     for c in shared_in:
@@ -224,7 +230,12 @@ def file(f: StoredFile, base_url: str, shared_in: Iterable[Channel] = ()) -> dic
         "is_external": False,
         "external_type": "",
         "is_public": bool(kinds["channels"]),
-        "public_url_shared": False,
+        "public_url_shared": public_secret is not None,
+        **(
+            {"permalink_public": f"{base_url}files/public/{f.id}/{public_secret}"}
+            if public_secret is not None
+            else {}
+        ),
         "display_as_bot": False,
         "username": "",
         "url_private": url,

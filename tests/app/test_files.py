@@ -200,6 +200,38 @@ def check_file_search(srv: RunningServer, tag: str) -> None:
     assert error_of(bot.search_files, query="report") == "missing_scope"  # people's alone
 
 
+def check_public_links(srv: RunningServer, tag: str) -> None:
+    """``files.sharedPublicURL``: the uploader gives a file a link that serves it to
+    anyone without a token, until revoked or deleted; nobody else may."""
+    ann_u, ben_u = srv.user(f"pub-ann-{tag}"), srv.user(f"pub-ben-{tag}")
+    ann, ben = srv.client(ann_u.token), srv.client(ben_u.token)
+    room = ann.conversations_create(name=f"pub-room-{tag}")["channel"]["id"]
+    ann.conversations_invite(channel=room, users=ben_u.user_id)
+    f = ann.files_upload_v2(channel=room, content=PNG, filename="plan.png")["file"]
+    assert f["public_url_shared"] is False and "permalink_public" not in f
+    assert error_of(ben.files_sharedPublicURL, file=f["id"]) == "not_allowed"  # not his
+    shared = ann.files_sharedPublicURL(file=f["id"])["file"]
+    link = shared["permalink_public"]
+    assert shared["public_url_shared"] is True and link.startswith(srv.url + "/files/public/")
+    status, headers, body = fetch(link)  # no token at all
+    assert (status, headers["content-type"], body) == (200, "image/png", PNG)
+    assert headers["x-content-type-options"] == "nosniff"
+    assert ben.files_info(file=f["id"])["file"]["permalink_public"] == link
+    assert error_of(ann.files_sharedPublicURL, file=f["id"]) == "already_public"
+    assert fetch(link[:-3] + "xyz")[0] == 404  # not its secret
+    assert fetch(link.replace(f["id"], "FNOTHING0"))[0] == 404
+    revoked = ann.files_revokePublicURL(file=f["id"])["file"]
+    assert revoked["public_url_shared"] is False and fetch(link)[0] == 404
+    again = ann.files_sharedPublicURL(file=f["id"])["file"]["permalink_public"]
+    assert again != link and fetch(again)[0] == 200  # a new link, a new secret
+    ann.files_delete(file=f["id"])
+    assert fetch(again)[0] == 404  # deleted: its link went with it
+
+
+def test_a_file_shared_by_a_public_link(server):
+    check_public_links(server, "emb")
+
+
 def test_files_are_found_by_name_and_title(server):
     check_file_search(server, "emb")
 

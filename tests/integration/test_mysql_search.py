@@ -11,7 +11,12 @@ from parley.notify.fakes import running as local_providers
 from tests import mysql_support
 from tests.app.test_direct_messages import check_closing, check_dms, check_group_dms
 from tests.app.test_dnd import check_dnd
-from tests.app.test_files import check_file_search, check_files, check_waiting_files
+from tests.app.test_files import (
+    check_file_search,
+    check_files,
+    check_public_links,
+    check_waiting_files,
+)
 from tests.app.test_push import PUSH_SETTINGS, check_push
 from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
@@ -46,6 +51,7 @@ def test_search_on_mariadb(tmp_path):
         check_files(srv, "maria")  # and files, their content in chunks
         check_waiting_files(srv, "maria")  # and those never completed
         check_file_search(srv, "maria")  # and found by name and title
+        check_public_links(srv, "maria")  # and shared by a public link
         check_usergroups(srv, "maria")  # and user groups
         user = srv.user("shorty")
         client = srv.client(user.token)

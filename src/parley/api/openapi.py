@@ -760,6 +760,22 @@ METHODS: tuple[MethodDoc, ...] = (
         args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
     ),
     MethodDoc(
+        "files.sharedPublicURL",
+        "Gives one of the caller's files a public link (`permalink_public`) that serves "
+        "its content to anyone, without a token, until revoked or the file is deleted "
+        "(`not_allowed` for another's, `already_public`).",
+        args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
+        result={"file": {"type": "object"}},
+        always=("file",),
+    ),
+    MethodDoc(
+        "files.revokePublicURL",
+        "Takes one of the caller's files' public link away.",
+        args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
+        result={"file": {"type": "object"}},
+        always=("file",),
+    ),
+    MethodDoc(
         "usergroups.create",
         "Makes a user group: a `name` and a `handle` (default: from the name; lower-case "
         "letters, digits, `.`, `_`, `-`, at most 21: `invalid_handle`), each unique in the "

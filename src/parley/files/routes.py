@@ -14,6 +14,8 @@ them every request under :data:`PREFIX`):
   (:mod:`parley.custom_emoji`), cached for five minutes.
 - ``GET /files/avatars/<team id>/<user id>/<version>``: a person's photo, to anyone
   (:mod:`parley.photos`), kept by browsers for good (a new photo has a new URL).
+- ``GET /files/public/<file id>/<secret>``: a file by its public link, to anyone
+  (``files.sharedPublicURL``), served as a download is.
 - ``GET /files/proxy?url=<url>``: another site's image (a link preview's, an app's
   attachment's), fetched by the server for a signed-in caller
   (:meth:`parley.unfurl.fetch.Fetcher.image`: public addresses only, checked by its bytes),
@@ -38,7 +40,7 @@ from parley.files.service import Files
 from parley.pipeline import scopes
 from parley.pipeline.auth import Authenticator
 from parley.pipeline.limits import Limiter, Unlimited
-from parley.storage.models import Caller
+from parley.storage.models import Caller, StoredFile
 from parley.web import CLIENT_HEADER, session_token
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,11 @@ _AVATAR_SAFE = (*_SAFE[:2], ("cache-control", "public, max-age=31536000, immutab
 ProxyImage = Callable[[str], Awaitable["tuple[str, bytes] | None"]]
 #: Where other sites' images are served from.
 PROXY_PATH = "/files/proxy"
+#: Where files are served by their public links (``/files/public/<file id>/<secret>``).
+PUBLIC_PREFIX = "/files/public/"
+#: What a file served by its public link carries: kept a minute, so a revoked link
+#: stops serving soon.
+_PUBLIC_SAFE = (*_SAFE[:2], ("cache-control", "private, max-age=60"))
 #: What such an image carries: nothing in it runs, kept by the browser for a day.
 _PROXY_SAFE = (*_SAFE[:2], ("cache-control", "private, max-age=86400"))
 
@@ -102,6 +109,8 @@ class FileRoutes:
                 return await self._proxy(req)
             if req.path.startswith(photos.PREFIX) and self._avatar_image is not None:
                 return await self._avatar(req)
+            if req.path.startswith(PUBLIC_PREFIX):
+                return await self._public(req)
             return await self._download(req)
         except ApiError as exc:
             return error_response(exc)
@@ -147,6 +156,19 @@ class FileRoutes:
         _team, kind, data = found
         return Response(200, data, (("content-type", kind), *_AVATAR_SAFE))
 
+    async def _public(self, req: Request) -> Response:
+        """A file by its public link, to anyone (:meth:`.Files.public_content`)."""
+        if req.method not in ("GET", "HEAD"):
+            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        parts = req.path[len(PUBLIC_PREFIX) :].split("/")
+        if len(parts) != 2:
+            raise ApiError(Code.FILE_NOT_FOUND, status=404)
+        try:
+            found, data = await self._files.public_content(parts[0], parts[1])
+        except ApiError as exc:
+            raise ApiError(exc.code, status=404) from exc
+        return _file_response(found, data, req, _PUBLIC_SAFE)
+
     async def _caller(self, req: Request) -> Caller:
         """Who asks, by their token or this tab's session (401 for nobody)."""
         headers = req.headers
@@ -187,10 +209,17 @@ class FileRoutes:
             found, data = await self._files.content(caller.user, parts[0])
         except ApiError as exc:
             raise ApiError(exc.code, status=404) from exc
-        download = "download" in parse_qs(req.query_string)
-        inline = found.mimetype in INLINE and not download
-        disposition = "inline" if inline else "attachment"
-        named = f"{disposition}; filename*=UTF-8''{quote(found.name, safe='')}"
-        kind = found.mimetype if inline else "application/octet-stream"
-        out = (("content-type", kind), ("content-disposition", named), *_SAFE)
-        return Response(200, data, out)
+        return _file_response(found, data, req, _SAFE)
+
+
+def _file_response(
+    found: StoredFile, data: bytes, req: Request, safe: tuple[tuple[str, str], ...]
+) -> Response:
+    """A file's content: an image of a kind browsers show safely inline (unless
+    ``?download``), anything else as an attachment, with ``safe``'s headers."""
+    download = "download" in parse_qs(req.query_string)
+    inline = found.mimetype in INLINE and not download
+    disposition = "inline" if inline else "attachment"
+    named = f"{disposition}; filename*=UTF-8''{quote(found.name, safe='')}"
+    kind = found.mimetype if inline else "application/octet-stream"
+    return Response(200, data, (("content-type", kind), ("content-disposition", named), *safe))

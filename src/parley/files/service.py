@@ -17,6 +17,9 @@
   exist (``file_not_found``), whatever the private-channel boundary hides.
 - **Delete** (``files.delete``): by its uploader; the content goes, messages keep the
   file's name and a link that now answers ``file_not_found``.
+- **Public link** (``files.sharedPublicURL``, ``files.revokePublicURL``): its uploader
+  may give a completed file a link (``permalink_public``) that serves its content to
+  anyone, without a token, until they revoke it or delete the file.
 
 Each file shared is told to the channel's connections and apps as Slack's
 ``file_shared`` (after the share's message), and a deletion as ``file_deleted`` in each
@@ -26,6 +29,7 @@ channel it was shared in.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import mimetypes
 import secrets
 from collections.abc import Callable, Sequence
@@ -208,8 +212,43 @@ class Files:
         return out
 
     async def shown(self, user: User, f: StoredFile, base_url: str) -> dict[str, Any]:
-        """``f`` as ``user`` sees it: with only the channels they may see."""
-        return wire.file(f, base_url, await self.visible_channels(user, f))
+        """``f`` as ``user`` sees it: with only the channels they may see, and its public
+        link if it has one."""
+        link = await self._directory.file_link(f.id)
+        return wire.file(f, base_url, await self.visible_channels(user, f), link)
+
+    async def share_publicly(self, user: User, file_id: str | None) -> StoredFile:
+        """Gives a completed file of ``user``'s a public link (``permalink_public``): its
+        content to anyone who has it, until revoked or the file is deleted.
+        ``not_allowed`` for another's file they can read, ``already_public``."""
+        found = await self._own(user, file_id)
+        if await self._directory.file_link(found.id) is not None:
+            raise ApiError("already_public")
+        await self._directory.set_file_link(found.id, secrets.token_urlsafe(24), self._clock_us())
+        return found
+
+    async def revoke_public(self, user: User, file_id: str | None) -> StoredFile:
+        """Takes a file of ``user``'s public link away (its old URL answers 404)."""
+        found = await self._own(user, file_id)
+        await self._directory.set_file_link(found.id, None, self._clock_us())
+        return found
+
+    async def _own(self, user: User, file_id: str | None) -> StoredFile:
+        found = await self.readable(user, file_id)
+        if found.user_id != user.id:
+            raise ApiError("not_allowed")
+        if not found.completed:
+            raise ApiError(Code.FILE_NOT_FOUND)
+        return found
+
+    async def public_content(self, file_id: str, secret: str) -> tuple[StoredFile, bytes]:
+        """The file whose public link names ``secret``, with its content;
+        ``file_not_found`` for any other."""
+        known = await self._directory.file_link(file_id) if decode_id(Kind.FILE, file_id) else None
+        found = await self._directory.file(file_id) if known is not None else None
+        if found is None or known is None or not hmac.compare_digest(known, secret):
+            raise ApiError(Code.FILE_NOT_FOUND)
+        return found, await self._directory.file_content(found.id)
 
     async def listing(
         self,

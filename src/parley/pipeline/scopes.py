@@ -144,6 +144,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
     "files.delete": ("files:write",),
+    "files.sharedPublicURL": ("files:write",),
+    "files.revokePublicURL": ("files:write",),
     "files.info": ("files:read",),
     "files.list": ("files:read",),
     "pins.add": ("pins:write",),

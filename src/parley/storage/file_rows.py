@@ -47,6 +47,14 @@ STALE_QUERY = "SELECT id FROM files WHERE user_id = {p} AND completed = 0 AND cr
 WAITING_QUERY = "SELECT COUNT(*) FROM files WHERE user_id = {p} AND completed = 0"
 
 
+#: A file's public link: its secret (``{p}``: the backend's placeholder; parameters:
+#: file, secret, when), made again with a new one; the link's secret (parameter: file);
+#: the link gone (parameter: file).
+LINK_PUT = "REPLACE INTO file_links (file_id, secret, created) VALUES ({p}, {p}, {p})"
+LINK_QUERY = "SELECT secret FROM file_links WHERE file_id = {p}"
+LINK_REMOVE = "DELETE FROM file_links WHERE file_id = {p}"
+
+
 def chunks(data: bytes) -> list[tuple[int, bytes]]:
     """``data`` as ``(n, chunk)`` rows of at most :data:`CHUNK` bytes (none when empty)."""
     return [(n, data[i : i + CHUNK]) for n, i in enumerate(range(0, len(data), CHUNK))]

@@ -315,6 +315,15 @@ class Directory(Protocol):
         """Forgets the file, its content and its shares; ``False`` when it was not there."""
         ...
 
+    async def set_file_link(self, file_id: str, secret: str | None, now: int) -> None:
+        """Gives the file a public link naming ``secret`` (``files.sharedPublicURL``), or
+        with ``None`` takes it away; a deleted file's goes with it."""
+        ...
+
+    async def file_link(self, file_id: str) -> str | None:
+        """The secret of the file's public link, or ``None``."""
+        ...
+
     async def file(self, file_id: str) -> StoredFile | None:
         """The file with the channels it is shared in."""
         ...

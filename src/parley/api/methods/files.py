@@ -97,7 +97,19 @@ def register(api: Api, svc: Services) -> None:
         await files.delete(ctx.user, args.str("file", max_len=32))
         return {}
 
+    async def share_public(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """A public link for one of the caller's files (``permalink_public``)."""
+        found = await files.share_publicly(ctx.user, args.str("file", max_len=32))
+        return {"file": await files.shown(ctx.user, found, ctx.base_url)}
+
+    async def revoke_public(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The caller's file's public link taken away."""
+        found = await files.revoke_public(ctx.user, args.str("file", max_len=32))
+        return {"file": await files.shown(ctx.user, found, ctx.base_url)}
+
     api.add("files.getUploadURLExternal", get_upload_url, read=True)
+    api.add("files.sharedPublicURL", share_public)
+    api.add("files.revokePublicURL", revoke_public)
     api.add("files.completeUploadExternal", complete)
     api.add("files.info", info, read=True)
     api.add("files.list", list_, read=True)

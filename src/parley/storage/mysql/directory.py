@@ -1175,6 +1175,12 @@ class MysqlDirectory:
     async def delete_file(self, file_id: str) -> bool:
         return await self._write(file_ops.op_delete_file, file_id)
 
+    async def set_file_link(self, file_id: str, secret: str | None, now: int) -> None:
+        await self._write(file_ops.op_set_file_link, file_id, secret, now)
+
+    async def file_link(self, file_id: str) -> str | None:
+        return await self._read(file_ops.q_file_link, file_id)
+
     async def file(self, file_id: str) -> StoredFile | None:
         return await self._read(file_ops.q_file, file_id)
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from parley.storage.file_rows import (
     FILE_COLUMNS,
+    LINK_PUT,
+    LINK_QUERY,
+    LINK_REMOVE,
     STALE_QUERY,
     WAITING_QUERY,
     chunks,
@@ -79,7 +82,7 @@ async def op_complete_file(
 
 
 async def op_delete_file(cur: Any, _state: object, file_id: str) -> bool:
-    for table in ("file_chunks", "file_shares"):
+    for table in ("file_chunks", "file_shares", "file_links"):
         await cur.execute(f"DELETE FROM {table} WHERE file_id = %s", (file_id,))
     await cur.execute("DELETE FROM files WHERE id = %s", (file_id,))
     return cur.rowcount == 1
@@ -135,3 +138,18 @@ async def q_search_files(
         return total, []
     await cur.execute(shares_query("%s", len(rows)), [r[0] for r in rows])
     return total, with_shares(rows, await cur.fetchall())
+
+
+async def op_set_file_link(
+    cur: Any, _state: object, file_id: str, secret: str | None, now: int
+) -> None:
+    if secret is None:
+        await cur.execute(LINK_REMOVE.format(p="%s"), (file_id,))
+    else:
+        await cur.execute(LINK_PUT.format(p="%s"), (file_id, secret, now))
+
+
+async def q_file_link(cur: Any, file_id: str) -> str | None:
+    await cur.execute(LINK_QUERY.format(p="%s"), (file_id,))
+    row = await cur.fetchone()
+    return None if row is None else row[0]

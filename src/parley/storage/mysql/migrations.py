@@ -269,6 +269,13 @@ DIRECTORY: list[list[str]] = [
             mimetype VARCHAR(64) NOT NULL, data MEDIUMBLOB NOT NULL, updated BIGINT NOT NULL
         ) {options}"""
     ],
+    # v28: files' public links (files.sharedPublicURL)
+    [
+        """CREATE TABLE IF NOT EXISTS file_links (
+            file_id VARCHAR(64) PRIMARY KEY, secret VARCHAR(64) NOT NULL,
+            created BIGINT NOT NULL
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -8,6 +8,9 @@ import sqlite3
 
 from parley.storage.file_rows import (
     FILE_COLUMNS,
+    LINK_PUT,
+    LINK_QUERY,
+    LINK_REMOVE,
     STALE_QUERY,
     WAITING_QUERY,
     chunks,
@@ -84,7 +87,7 @@ def op_complete_file(
 
 
 def op_delete_file(conn: sqlite3.Connection, _state: object, file_id: str) -> bool:
-    for table in ("file_chunks", "file_shares"):
+    for table in ("file_chunks", "file_shares", "file_links"):
         conn.execute(f"DELETE FROM {table} WHERE file_id = ?", (file_id,))
     return conn.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount == 1
 
@@ -139,3 +142,17 @@ def q_search_files(
         return total, []
     shares = conn.execute(shares_query("?", len(rows)), [r[0] for r in rows]).fetchall()
     return total, with_shares(rows, shares)
+
+
+def op_set_file_link(
+    conn: sqlite3.Connection, _state: object, file_id: str, secret: str | None, now: int
+) -> None:
+    if secret is None:
+        conn.execute(LINK_REMOVE.format(p="?"), (file_id,))
+    else:
+        conn.execute(LINK_PUT.format(p="?"), (file_id, secret, now))
+
+
+def q_file_link(conn: sqlite3.Connection, file_id: str) -> str | None:
+    row = conn.execute(LINK_QUERY.format(p="?"), (file_id,)).fetchone()
+    return None if row is None else row[0]

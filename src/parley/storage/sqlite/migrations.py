@@ -243,6 +243,12 @@ DIRECTORY = [
         data BLOB NOT NULL, updated INTEGER NOT NULL
     );
     """,
+    # v28: files' public links (files.sharedPublicURL): the secret each link names
+    """
+    CREATE TABLE file_links (
+        file_id TEXT PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL
+    );
+    """,
 ]
 
 SHARD = [
