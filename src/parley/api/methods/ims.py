@@ -13,7 +13,7 @@ or a message comes after it was closed; their connections hear ``im_close`` (or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from parley.bus.interface import EventBus
 from parley.errors import ApiError, Code
@@ -139,7 +139,11 @@ class Closing:
     """Direct and group direct messages a member closed (see the module)."""
 
     def __init__(
-        self, directory: Directory, store: MessageStore, bus: EventBus, clock_us=wall_us
+        self,
+        directory: Directory,
+        store: MessageStore,
+        bus: EventBus,
+        clock_us: Callable[[], int] = wall_us,
     ) -> None:
         self._directory = directory
         self._store = store
