@@ -1310,7 +1310,7 @@ def test_a_direct_message_or_a_mention_notifies_and_counts_in_the_title(browser,
     bob.click(f"#channels li[data-channel={general}]")
     alice.chat_postMessage(channel=room, text="just planning")  # not for bob
     alice.chat_postMessage(channel=bob_creds.user_id, text="lunch?")
-    alice.chat_postMessage(channel=room, text="@bob can you look")
+    alice.chat_postMessage(channel=room, text=f"<@{bob_creds.user_id}> can you look")
     bob.wait_for_function("() => window.__notified.length >= 2")
     notified = bob.evaluate("window.__notified")
     assert sorted(notified, key=lambda n: n["title"]) == [  # a new DM is told once read

@@ -2302,7 +2302,7 @@ function notifyOf(ev) {
   const c = state.channels.get(ev.channel);
   if (!c || !(direct(c) || mentionsMe(ev.text || ""))) return;
   if (!document.hidden && ev.channel === state.active) return;
-  const body = `${userName(ev.user)}: ${(ev.text || "").slice(0, 200)}`;
+  const body = `${userName(ev.user)}: ${plainText(ev.text || "").slice(0, 200)}`;
   try {
     const shown = new Notification(title(c), { body, tag: `${ev.channel}/${ev.ts}` });
     shown.onclick = () => {
@@ -2313,6 +2313,18 @@ function notifyOf(ev) {
   } catch {
     // a browser that shows notifications only from a service worker: none here
   }
+}
+
+// Slack's markup read as words, for a notification: <@U…> as @name, <!here> as @here,
+// <#C…|name> as #name, <https://x|label> as label.
+function plainText(text) {
+  return text.replace(/<([@#!])([^>|]+)(?:\|([^>]*))?>|<([^>|]+)\|([^>]*)>|<([^>]+)>/g, (all, sigil, id, label, url, text2, bare) => {
+    if (sigil === "@") return `@${label || userName(id)}`;
+    if (sigil === "#") return `#${label || state.channels.get(id)?.name || id}`;
+    if (sigil === "!") return `@${(label || id).replace(/^subteam\^\w+$/, "group").replace(/^@/, "")}`;
+    if (url) return text2 || url;
+    return bare || all;
+  });
 }
 
 $("notify-enable").addEventListener("click", async () => {
