@@ -65,12 +65,14 @@ LINK_SHARED = "link_shared"
 TO_ONE_APP = frozenset({APP_HOME_OPENED, LINK_SHARED})
 
 #: Changes to the workspace every connection of the team hears, and every app of it:
-#: a public channel made or renamed, a profile changed, a user group made or changed, an
-#: emoji added or removed.
+#: a public channel made, renamed, archived or unarchived, a profile changed, a user
+#: group made or changed, an emoji added or removed.
 TEAM_CHANGES = frozenset(
     {
         "channel_created",
         "channel_rename",
+        "channel_archive",
+        "channel_unarchive",
         "user_change",
         "subteam_created",
         "subteam_updated",

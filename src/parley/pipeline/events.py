@@ -152,6 +152,21 @@ def from_notice(notice: Event) -> Event:
     return msgspec.structs.replace(notice, type="member_joined_channel")
 
 
+def archived(channel: Channel, user_id: str, is_archived: bool, at: int) -> Event:
+    """``channel_archive`` or ``channel_unarchive`` for a public channel (to the whole
+    team, which lists it), ``group_archive`` or ``group_unarchive`` for a private one
+    (to its members), as Slack sends them; ``user_id`` did it."""
+    kind = f"{'group' if channel.is_private else 'channel'}_{'' if is_archived else 'un'}archive"
+    body = {
+        "type": kind,
+        "channel": channel.id,
+        "user": user_id,
+        "is_moved": 0,
+        "event_ts": format_ts(at),
+    }
+    return _event(kind, channel.id, channel.team_id, 0, at, body)
+
+
 def renamed(channel: Channel, at: int) -> Event:
     """``channel_rename`` for a public channel (to the whole team), ``group_rename`` for a
     private one (to its members), as Slack sends them."""

@@ -360,6 +360,7 @@ def register(api: Api, svc: Services) -> None:
             raise ApiError(Code.ALREADY_ARCHIVED if archived else Code.NOT_ARCHIVED)
         await directory.set_archived(channel.id, archived)
         await access.forget(channel.id)
+        svc.bus.publish(events.archived(channel, ctx.user.id, archived, wall_us()))
         return {}
 
     async def archive(ctx: Ctx, args: Args) -> dict[str, Any]:

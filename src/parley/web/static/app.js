@@ -2204,6 +2204,10 @@ function onEvent(ev) {
     case "channel_created":
     case "channel_rename":
     case "group_rename":
+    case "channel_archive":
+    case "channel_unarchive":
+    case "group_archive":
+    case "group_unarchive":
       loadChannels();
       break;
     case "subteam_created":
