@@ -83,3 +83,5 @@ def test_team_info_is_the_callers_workspace(server, people):
     assert team["id"] == ann.team_id and team["name"] == a.auth_test()["team"]
     assert a.team_info(team=ann.team_id)["team"]["id"] == ann.team_id
     assert error_of(lambda: a.team_info(team="T0OTHER")) == "team_not_found"
+    # no custom profile fields: Slack's standard ones only
+    assert a.team_profile_get()["profile"] == {"fields": [], "sections": []}

@@ -1325,3 +1325,25 @@ def test_a_direct_message_or_a_mention_notifies_and_counts_in_the_title(browser,
     bob.wait_for_selector("#dms li:has-text('@alice') .badge")
     assert bob.evaluate("window.__notified") == []  # paused
     assert bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_up_arrow_in_an_empty_composer_edits_ones_last_message(browser, world):
+    """alice writes twice, bob once after her; ↑ in her empty composer opens her last
+    message for editing (not bob's), and Enter saves it for both."""
+    srv, _general, _alice, _bob = world
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "first of mine")
+    say(alice, "second of mine")
+    alice.wait_for_selector("#messages .msg:not(.pending):has-text('second of mine')")
+    say(bob, "bob's, last")
+    alice.wait_for_selector('#messages .msg:has-text("bob\'s, last")')
+    alice.press("#composer textarea", "ArrowUp")
+    assert alice.input_value("#messages textarea.edit") == "second of mine"
+    alice.fill("#messages textarea.edit", "second of mine, fixed")
+    alice.press("#messages textarea.edit", "Enter")
+    bob.wait_for_selector("#messages .msg:has-text('second of mine, fixed') .edited")
+    alice.fill("#composer textarea", "not empty")
+    alice.press("#composer textarea", "ArrowUp")  # a draft: the caret moves, nothing opens
+    assert alice.locator("#messages textarea.edit").count() == 0
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -1432,6 +1432,15 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("team",),
     ),
     MethodDoc(
+        "team.profile.get",
+        "The workspace's custom profile fields: none (profiles have Slack's standard "
+        "fields only).",
+        read=True,
+        args=(Arg("visibility", {"type": "string", "maxLength": 16}, "Taken and ignored."),),
+        result={"profile": {"type": "object"}},
+        always=("profile",),
+    ),
+    MethodDoc(
         "chat.getPermalink",
         "A link to a message the caller can see (`<server>/archives/<channel>/p<ts "
         "digits>`, which the web client opens); `message_not_found`.",

@@ -188,6 +188,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "admin.users.assign": ("admin.users:write",),
     "admin.users.session.reset": ("admin.users:write",),
     "team.info": ("team:read",),
+    "team.profile.get": ("users.profile:read",),
     "users.list": ("users:read",),
     "users.info": ("users:read",),
     "users.conversations": _READ,

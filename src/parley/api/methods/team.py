@@ -1,4 +1,6 @@
-"""``team.info``: the caller's workspace."""
+"""``team.info``: the caller's workspace; ``team.profile.get``: the fields its profiles
+have beyond Slack's standard ones (none: Parley's profiles have only those,
+:mod:`parley.pipeline.profiles`)."""
 
 from __future__ import annotations
 
@@ -25,4 +27,9 @@ def register(api: Api, svc: Services) -> None:
             raise ApiError(Code.TEAM_NOT_FOUND)
         return {"team": wire.team(team)}
 
+    async def profile(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """The workspace's custom profile fields, as Slack lists them: none."""
+        return {"profile": {"fields": [], "sections": []}}
+
     api.add("team.info", info, read=True)
+    api.add("team.profile.get", profile, read=True)

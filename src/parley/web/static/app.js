@@ -1693,6 +1693,21 @@ async function react(m, name) {
 function composer(form, target) {
   const box = form.querySelector("textarea");
   box.addEventListener("keydown", (e) => {
+    // ↑ in an empty composer edits one's last message here, as in Slack
+    if (e.key === "ArrowUp" && !box.value && !e.isComposing) {
+      const { channel, thread_ts } = target();
+      const mine = [...store(channel).values()]
+        .filter((m) => m.user === state.me.id && !m.is_ephemeral && m.subtype !== "tombstone")
+        .filter((m) => (thread_ts ? m.thread_ts === thread_ts && m.ts !== thread_ts : topLevel(m)))
+        .sort((a, b) => Number(a.ts) - Number(b.ts))
+        .pop();
+      if (!mine) return;
+      e.preventDefault();
+      state.editing = { ts: mine.ts, draft: mine.text };
+      rerender(channel, mine.thread_ts);
+      document.querySelector("textarea.edit")?.focus();
+      return;
+    }
     if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
     e.preventDefault();
     const text = box.value;
