@@ -1347,3 +1347,24 @@ def test_the_up_arrow_in_an_empty_composer_edits_ones_last_message(browser, worl
     alice.press("#composer textarea", "ArrowUp")  # a draft: the caret moves, nothing opens
     assert alice.locator("#messages textarea.edit").count() == 0
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_name_on_a_message_opens_the_persons_card(browser, world):
+    """bob clicks alice's name on her message: her card shows her title and status, and
+    its Message button opens their direct message."""
+    srv, _general, alice_creds, _bob = world
+    srv.client(alice_creds.token).users_profile_set(
+        profile={"title": "Release manager", "status_text": "shipping", "status_emoji": ":rocket:"}
+    )
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "a card for me")
+    bob.click("#messages .msg:has-text('a card for me') .who")
+    card = "#profile-card:not([hidden])"
+    bob.wait_for_selector(f"{card} .profile-name:has-text('alice')")
+    bob.wait_for_selector(f"{card} .profile-title:has-text('Release manager')")
+    bob.wait_for_selector(f"{card} .profile-status:has-text('🚀 shipping')")
+    bob.click(f"{card} button:has-text('Message')")
+    bob.wait_for_selector("#channel-title:has-text('@alice')")
+    assert bob.is_hidden("#profile-card")
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -405,7 +405,48 @@ $("shortcuts").addEventListener("click", (e) => {
 });
 document.addEventListener("click", (e) => {
   if (!$("popup-menu").contains(e.target)) $("popup-menu").hidden = true;
+  if (!$("profile-card").contains(e.target)) $("profile-card").hidden = true;
 });
+
+// A person's card, from their name on a message: photo, names, title and status as
+// their profile has them (users.list, user_change), and Message, their direct message.
+function showProfile(anchor, userId) {
+  const u = state.users.get(userId);
+  if (!u) return;
+  const card = $("profile-card");
+  card.replaceChildren();
+  const part = (cls, text) => {
+    if (!text) return;
+    const div = document.createElement("div");
+    div.className = cls;
+    div.textContent = text;
+    card.append(div);
+  };
+  const face = photoOf(userId, "avatar large");
+  if (face) card.append(face);
+  part("profile-name", userName(userId));
+  const p = u.profile || {};
+  if (p.real_name && p.real_name !== userName(userId)) part("profile-real", p.real_name);
+  part("profile-title", p.title);
+  part("profile-status", [p.status_emoji && emoji(p.status_emoji.slice(1, -1)), p.status_text].filter(Boolean).join(" "));
+  if (userId !== state.me.id && !u.deleted) {
+    const message = document.createElement("button");
+    message.type = "button";
+    message.textContent = "Message";
+    message.addEventListener("click", () => {
+      card.hidden = true;
+      openDm(userId);
+    });
+    card.append(message);
+  }
+  const box = anchor.getBoundingClientRect();
+  card.style.left = `${Math.max(8, Math.min(box.left, window.innerWidth - 260))}px`;
+  card.style.top = `${box.bottom + 4}px`;
+  card.hidden = false;
+  if (box.bottom + 4 + card.offsetHeight > window.innerHeight) {
+    card.style.top = `${Math.max(8, box.top - 4 - card.offsetHeight)}px`;
+  }
+}
 
 function inGroup(id) {
   return Boolean(state.groups.get(id)?.users?.includes(state.me.id));
@@ -1419,6 +1460,14 @@ function messageItem(m, { inThread = false } = {}) {
   const glyph = m.icons?.emoji && emojiOf(m.icons.emoji.slice(1, -1))?.glyph;
   const icon = glyph ? `${glyph} ` : "";
   who.textContent = icon + (m.bot_id && m.username ? m.username : userName(m.user));
+  if (!(m.bot_id && m.username) && m.user) {
+    who.classList.add("clickable");
+    who.title = "Profile";
+    who.addEventListener("click", (e) => {
+      e.stopPropagation();
+      showProfile(who, m.user);
+    });
+  }
   if (m.bot_id || state.users.get(m.user)?.is_bot) {
     const tag = document.createElement("span");
     tag.className = "app-tag";
