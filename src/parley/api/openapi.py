@@ -1433,8 +1433,7 @@ METHODS: tuple[MethodDoc, ...] = (
     ),
     MethodDoc(
         "team.profile.get",
-        "The workspace's custom profile fields: none (profiles have Slack's standard "
-        "fields only).",
+        "The workspace's custom profile fields: none (profiles have Slack's standard fields only).",
         read=True,
         args=(Arg("visibility", {"type": "string", "maxLength": 16}, "Taken and ignored."),),
         result={"profile": {"type": "object"}},

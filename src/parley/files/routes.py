@@ -134,8 +134,7 @@ class FileRoutes:
 
     async def _emoji(self, req: Request) -> Response:
         """A workspace's emoji's image, to anyone (:mod:`parley.custom_emoji`)."""
-        if req.method not in ("GET", "HEAD"):
-            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        _only_read(req)
         parts = req.path[len(EMOJI_PREFIX) :].split("/")
         assert self._emoji_image is not None
         found = await self._emoji_image(*parts) if len(parts) == 2 else None
@@ -146,8 +145,7 @@ class FileRoutes:
 
     async def _avatar(self, req: Request) -> Response:
         """A person's photo, to anyone (:mod:`parley.photos`)."""
-        if req.method not in ("GET", "HEAD"):
-            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        _only_read(req)
         named = photos.parse_path(req.path[len(photos.PREFIX) :])
         assert self._avatar_image is not None
         found = await self._avatar_image(named[1]) if named else None
@@ -158,8 +156,7 @@ class FileRoutes:
 
     async def _public(self, req: Request) -> Response:
         """A file by its public link, to anyone (:meth:`.Files.public_content`)."""
-        if req.method not in ("GET", "HEAD"):
-            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        _only_read(req)
         parts = req.path[len(PUBLIC_PREFIX) :].split("/")
         if len(parts) != 2:
             raise ApiError(Code.FILE_NOT_FOUND, status=404)
@@ -181,8 +178,7 @@ class FileRoutes:
             raise ApiError(exc.code, status=401) from exc
 
     async def _proxy(self, req: Request) -> Response:
-        if req.method not in ("GET", "HEAD"):
-            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        _only_read(req)
         caller = await self._caller(req)
         await self._limits.check_proxy(caller.user)
         url = (parse_qs(req.query_string).get("url") or [""])[0]
@@ -195,8 +191,7 @@ class FileRoutes:
         return Response(200, data, (("content-type", kind), *_PROXY_SAFE))
 
     async def _download(self, req: Request) -> Response:
-        if req.method not in ("GET", "HEAD"):
-            raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
+        _only_read(req)
         parts = req.path[len(PREFIX) :].split("/")
         if len(parts) != 2:
             raise ApiError(Code.FILE_NOT_FOUND, status=404)
@@ -210,6 +205,12 @@ class FileRoutes:
         except ApiError as exc:
             raise ApiError(exc.code, status=404) from exc
         return _file_response(found, data, req, _SAFE)
+
+
+def _only_read(req: Request) -> None:
+    """405 for a request that is neither a GET nor a HEAD (the routes that serve)."""
+    if req.method not in ("GET", "HEAD"):
+        raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": "GET, HEAD"})
 
 
 def _file_response(
