@@ -1368,3 +1368,33 @@ def test_a_name_on_a_message_opens_the_persons_card(browser, world):
     bob.wait_for_selector("#channel-title:has-text('@alice')")
     assert bob.is_hidden("#profile-card")
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_message_marked_unread_counts_from_there_on_every_device(browser, world):
+    """bob reads three of alice's messages, then marks the second unread: the channel
+    counts two unread once he leaves it, and on his other window at once; coming back
+    reads it."""
+    srv, general, alice_creds, bob_creds = world
+    alice = srv.client(alice_creds.token)
+    for text in ("one", "two", "three"):
+        alice.chat_postMessage(channel=general, text=f"message {text}")
+    context, bob = sign_in(browser, srv.url, "bob")
+    _, bob_too = sign_in(browser, srv.url, "bob", context=context)
+    for page in (bob, bob_too):
+        page.click(f"#channels li[data-channel={general}]")
+        page.wait_for_selector("#messages .msg:has-text('message three')")
+    room = alice.conversations_create(name="elsewhere")["channel"]["id"]
+    alice.conversations_invite(channel=room, users=bob_creds.user_id)
+    bob_too.wait_for_selector(f"#channels li[data-channel={room}]")
+    bob_too.click(f"#channels li[data-channel={room}]")  # his other window looks away
+    item = "#messages .msg:has-text('message two')"
+    bob.hover(item)
+    bob.click(f"{item} .actions button[title='Mark unread from here']")
+    badge = f"#channels li[data-channel={general}] .count:has-text('2')"
+    bob_too.wait_for_selector(badge)
+    bob.wait_for_selector(f"#channels li[data-channel={room}]")
+    bob.click(f"#channels li[data-channel={room}]")
+    bob.wait_for_selector(badge)  # kept unread while it was open
+    bob.click(f"#channels li[data-channel={general}]")
+    bob_too.wait_for_selector(badge, state="detached")  # read again, on both
+    assert bob.errors == [] and bob_too.errors == []  # type: ignore[attr-defined]

@@ -35,6 +35,7 @@ const state = {
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
   bookmarks: new Map(), // channel -> its bookmarks, the oldest first (bookmarks.list, events)
   goneFiles: new Set(), // ids of files deleted while shown (file_deleted)
+  keptUnread: null, // the channel shown that was marked unread: not read again until left
   groups: new Map(), // id -> user group, with its members (usergroups.list, then events)
   shortcuts: [], // the apps' shortcuts (shortcuts.list): global ones, and on a message
   away: false, // set away by hand (users.setPresence)
@@ -255,7 +256,7 @@ document.addEventListener("visibilitychange", () => {
 // later, once per burst), which tells this user's other windows and devices.
 const marking = new Map(); // channel -> timer
 function markRead(channel) {
-  if (marking.has(channel) || document.hidden) return;
+  if (marking.has(channel) || document.hidden || state.keptUnread === channel) return;
   marking.set(
     channel,
     setTimeout(() => {
@@ -268,6 +269,22 @@ function markRead(channel) {
       if (newest) api("conversations.mark", { channel, ts: newest }).catch(() => {});
     }, 1000),
   );
+}
+
+// conversations.mark just before a message: it and what follows are unread again, on
+// every device; this one keeps the channel unread while it stays open (left and come
+// back to, or written in, it is read as usual).
+async function markUnread(m) {
+  const [s, f] = m.ts.split(".");
+  const us = BigInt(s) * 1000000n + BigInt(f || "0") - 1n;
+  const before = `${us / 1000000n}.${String(us % 1000000n).padStart(6, "0")}`;
+  state.keptUnread = m.channel;
+  try {
+    await api("conversations.mark", { channel: m.channel, ts: before });
+  } catch (err) {
+    state.keptUnread = null;
+    notice(`Could not mark it unread: ${err.code || err.message}`);
+  }
 }
 
 // A message's link (chat.getPermalink): /archives/<channel>/p<its ts without the dot>.
@@ -727,6 +744,7 @@ function keep(m, { fresh = false } = {}) {
 }
 
 async function openChannel(id) {
+  if (state.keptUnread !== id) state.keptUnread = null; // left it: read as usual again
   state.active = id;
   const c = state.channels.get(id);
   if (c) {
@@ -1579,6 +1597,7 @@ function messageItem(m, { inThread = false } = {}) {
     ),
   );
   if (!inThread) add("Reply", "Reply in thread", () => openThread(m.channel, m.ts));
+  if (!inThread && !m.is_ephemeral) add("Mark unread", "Mark unread from here", () => markUnread(m));
   if (shortcutsOf("message").length) {
     add("More", "The apps' shortcuts", (e) => {
       e.stopPropagation();
@@ -2325,7 +2344,7 @@ function onEvent(ev) {
     case "im_marked":
     case "mpim_marked": {
       const c = state.channels.get(ev.channel);
-      if (c && ev.channel !== state.active) {
+      if (c && (ev.channel !== state.active || state.keptUnread === ev.channel)) {
         c.unread = ev.unread_count || 0;
         if (!c.unread) c.mentions = 0;
         renderChannels();
@@ -2344,6 +2363,7 @@ function onMessage(ev) {
   } else {
     if (!keep(ev, { fresh: true })) return; // a duplicate: shown once
     if (!ev.is_ephemeral) setOpen(ev.channel, true); // a closed conversation written in
+    if (ev.user === state.me.id && state.keptUnread === ev.channel) state.keptUnread = null;
     if (ev.channel === state.active && !ev.is_ephemeral) markRead(ev.channel);
     if (NOTICES.has(ev.subtype)) loadChannels(); // a new name (or topic) to show
     const counted = ev.channel !== state.active && ev.user !== state.me.id && topLevel(ev);
