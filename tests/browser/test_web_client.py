@@ -1398,3 +1398,26 @@ def test_a_message_marked_unread_counts_from_there_on_every_device(browser, worl
     bob.click(f"#channels li[data-channel={general}]")
     bob_too.wait_for_selector(badge, state="detached")  # read again, on both
     assert bob.errors == [] and bob_too.errors == []  # type: ignore[attr-defined]
+
+
+def test_ones_own_card_edits_ones_profile(browser, world):
+    """alice opens her own card from her message and edits her profile: her title and
+    display name change on bob's page, and a field she empties is cleared."""
+    srv, _general, alice_creds, _bob = world
+    srv.client(alice_creds.token).users_profile_set(profile={"phone": "555-0100"})
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "about me")
+    alice.click("#messages .msg:has-text('about me') .who")
+    alice.click("#profile-card button:has-text('Edit profile')")
+    assert alice.input_value("#profile-form input[name=phone]") == "555-0100"
+    alice.fill("#profile-form input[name=display_name]", "Al")
+    alice.fill("#profile-form input[name=title]", "Release manager")
+    alice.fill("#profile-form input[name=phone]", "")
+    alice.click("#profile-form button[value=ok]")
+    bob.wait_for_selector("#messages .msg:has-text('about me') .who:has-text('Al')")
+    bob.click("#messages .msg:has-text('about me') .who")
+    bob.wait_for_selector("#profile-card .profile-title:has-text('Release manager')")
+    profile = srv.client(alice_creds.token).users_profile_get()["profile"]
+    assert (profile["display_name"], profile.get("phone")) == ("Al", None)
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -446,15 +446,18 @@ function showProfile(anchor, userId) {
   if (p.real_name && p.real_name !== userName(userId)) part("profile-real", p.real_name);
   part("profile-title", p.title);
   part("profile-status", [p.status_emoji && emoji(p.status_emoji.slice(1, -1)), p.status_text].filter(Boolean).join(" "));
-  if (userId !== state.me.id && !u.deleted) {
-    const message = document.createElement("button");
-    message.type = "button";
-    message.textContent = "Message";
-    message.addEventListener("click", () => {
+  const mine = userId === state.me.id;
+  if (!u.deleted) {
+    const act = document.createElement("button");
+    act.type = "button";
+    act.textContent = mine ? "Edit profile" : "Message";
+    act.addEventListener("click", (e) => {
+      e.stopPropagation();
       card.hidden = true;
-      openDm(userId);
+      if (mine) editProfile();
+      else openDm(userId);
     });
-    card.append(message);
+    card.append(act);
   }
   const box = anchor.getBoundingClientRect();
   card.style.left = `${Math.max(8, Math.min(box.left, window.innerWidth - 260))}px`;
@@ -1914,6 +1917,31 @@ function ask(label, initial = "") {
       { once: true },
     );
   });
+}
+
+// One's own profile (users.profile.set: the fields changed only; an empty one clears it);
+// everyone's cards and lists follow by user_change.
+async function editProfile() {
+  const dialog = $("profile-dialog");
+  const form = $("profile-form");
+  const p = state.users.get(state.me.id)?.profile || {};
+  const fields = ["display_name", "real_name", "title", "phone"];
+  for (const f of fields) form.elements[f].value = p[f] || "";
+  dialog.returnValue = "";
+  dialog.showModal();
+  await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
+  if (dialog.returnValue !== "ok") return;
+  const changed = {};
+  for (const f of fields) {
+    const value = form.elements[f].value.trim();
+    if (value !== (p[f] || "")) changed[f] = value;
+  }
+  if (!Object.keys(changed).length) return;
+  try {
+    await api("users.profile.set", { profile: changed });
+  } catch (err) {
+    notice(`Could not save your profile: ${err.code || err.message}`);
+  }
 }
 
 // -- the channel's topic, its people, and one's status --------------------------------------
