@@ -138,10 +138,7 @@ class FileRoutes:
         parts = req.path[len(EMOJI_PREFIX) :].split("/")
         assert self._emoji_image is not None
         found = await self._emoji_image(*parts) if len(parts) == 2 else None
-        if found is None:
-            raise ApiError("emoji_not_found", status=404)
-        kind, data = found
-        return Response(200, data, (("content-type", kind), *_EMOJI_SAFE))
+        return _image(found, "emoji_not_found", _EMOJI_SAFE)
 
     async def _avatar(self, req: Request) -> Response:
         """A person's photo, to anyone (:mod:`parley.photos`)."""
@@ -149,10 +146,8 @@ class FileRoutes:
         named = photos.parse_path(req.path[len(photos.PREFIX) :])
         assert self._avatar_image is not None
         found = await self._avatar_image(named[1]) if named else None
-        if named is None or found is None or found[0] != named[0]:
-            raise ApiError("image_not_found", status=404)
-        _team, kind, data = found
-        return Response(200, data, (("content-type", kind), *_AVATAR_SAFE))
+        ours = found is not None and named is not None and found[0] == named[0]
+        return _image(found[1:] if ours else None, "image_not_found", _AVATAR_SAFE)
 
     async def _public(self, req: Request) -> Response:
         """A file by its public link, to anyone (:meth:`.Files.public_content`)."""
@@ -183,12 +178,8 @@ class FileRoutes:
         await self._limits.check_proxy(caller.user)
         url = (parse_qs(req.query_string).get("url") or [""])[0]
         if self._proxy_image is None or not url.startswith(("https://", "http://")):
-            raise ApiError("image_not_found", status=404)
-        found = await self._proxy_image(url)
-        if found is None:
-            raise ApiError("image_not_found", status=404)
-        kind, data = found
-        return Response(200, data, (("content-type", kind), *_PROXY_SAFE))
+            return _image(None, "image_not_found", _PROXY_SAFE)
+        return _image(await self._proxy_image(url), "image_not_found", _PROXY_SAFE)
 
     async def _download(self, req: Request) -> Response:
         _only_read(req)
@@ -205,6 +196,17 @@ class FileRoutes:
         except ApiError as exc:
             raise ApiError(exc.code, status=404) from exc
         return _file_response(found, data, req, _SAFE)
+
+
+def _image(
+    found: tuple[str, bytes] | None, missing: str, safe: tuple[tuple[str, str], ...]
+) -> Response:
+    """An image ``(media type, bytes)`` with ``safe``'s headers; 404 ``missing`` for
+    none (an emoji, a photo, another site's image)."""
+    if found is None:
+        raise ApiError(missing, status=404)
+    kind, data = found
+    return Response(200, data, (("content-type", kind), *safe))
 
 
 def _only_read(req: Request) -> None:
