@@ -265,10 +265,13 @@ def test_a_share_and_a_deletion_are_told_to_the_channel_and_its_apps(server):
             "user_id": ann.user_id,
             "file": {"id": f["id"]},
         }
+        # Bolt runs listeners on a pool of threads, so the order it calls them in is not
+        # the order they arrived in: the deletion waits until the app has heard the share
+        wait_for(lambda: len(heard) == 1, 10, "the app's file_shared")
         web.files_delete(file=f["id"])
         deleted = frame_of(ws, "file_deleted")
         assert (deleted["file_id"], deleted["channel_ids"]) == (f["id"], [room])
-        wait_for(lambda: len(heard) == 2, 10, "the app's file events")
+        wait_for(lambda: len(heard) == 2, 10, "the app's file_deleted")
         assert [(e["type"], e["file_id"]) for e in heard] == [
             ("file_shared", f["id"]),
             ("file_deleted", f["id"]),
