@@ -279,7 +279,9 @@ def bolt_over_http(app, port: int) -> Iterator[None]:
     the block; it may take a moment to listen (wait with :func:`succeeds`)."""
     from slack_bolt.app.app import SlackAppDevelopmentServer
 
-    dev = SlackAppDevelopmentServer(port, "/slack/events", app, http_server_logger_enabled=False)
+    dev = SlackAppDevelopmentServer(
+        port, "/slack/events", app, oauth_flow=app.oauth_flow, http_server_logger_enabled=False
+    )
     threading.Thread(target=dev.start, daemon=True).start()
     try:
         yield

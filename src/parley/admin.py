@@ -26,7 +26,15 @@ from parley.pipeline import scopes as scope_names
 from parley.pipeline.accounts import ACTIVE, SESSIONS, notice
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
-from parley.storage.models import AppCommand, AppShortcut, Channel, EventApp, Team, User
+from parley.storage.models import (
+    AppCommand,
+    AppShortcut,
+    Channel,
+    EventApp,
+    OAuthApp,
+    Team,
+    User,
+)
 from parley.storage.sqlite import backup as sqlite_backup
 from parley.storage.sqlite import directory as sqlite_directory
 
@@ -588,10 +596,67 @@ def set_unfurl_domains(settings: Settings, user_id: str, domains: list[str]) -> 
     return {"user_id": user.id, "domains": names}
 
 
+def register_oauth(
+    settings: Settings,
+    user_id: str,
+    redirect_urls: list[str],
+    scopes: str,
+    user_scopes: str = "",
+    *,
+    new_secret: bool = False,
+) -> dict:
+    """Lets people install the bot ``user_id``'s app with OAuth
+    (:mod:`parley.apps.oauth`): it may send them back to ``redirect_urls`` and ask for
+    ``scopes`` for its bot and ``user_scopes`` of theirs. The first time, or with
+    ``new_secret``, it gets a client secret, printed then only (Parley keeps its hash);
+    again, its URLs and scopes change and its client id and secret stay. Running servers
+    see it at once. What it printed: the bot, ``client_id``, the URLs and scopes, and
+    ``client_secret`` when new."""
+    from parley.apps import oauth
+
+    d = _directory(settings)
+    user = _app_bot(settings, user_id, "an app installed with OAuth is a bot's")
+    if not 0 < len(redirect_urls) <= oauth.MAX_REDIRECT_URLS:
+        raise AdminError(f"give 1 to {oauth.MAX_REDIRECT_URLS} redirect URLs")
+    for url in redirect_urls:
+        _check_url(url)
+        if not oauth.redirect_allowed(url, [url]):
+            raise AdminError(f"{url}: a redirect URL has no fragment and no ..")
+    try:
+        bot_scopes = oauth.allowed_scopes(scopes, user=False)
+        person_scopes = oauth.allowed_scopes(user_scopes, user=True)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
+    if not bot_scopes and not person_scopes:
+        raise AdminError("give the scopes the app may ask for (--scopes, --user-scopes)")
+    known = d.admin_read(settings, d.q_oauth_app_of, user.id)
+    secret = oauth.new_secret() if known is None or new_secret else None
+    app = OAuthApp(
+        user.id,
+        user.team_id,
+        known.client_id if known else oauth.new_client_id(),
+        oauth.digest(secret) if secret else known.secret_hash,
+        tuple(dict.fromkeys(redirect_urls)),
+        bot_scopes,
+        person_scopes,
+    )
+    d.admin(settings, d.op_set_oauth_app, app, wall_us())
+    out = {
+        "user_id": user.id,
+        "client_id": app.client_id,
+        "redirect_urls": list(app.redirect_urls),
+        "scopes": bot_scopes,
+        "user_scopes": person_scopes,
+    }
+    if secret:
+        out["client_secret"] = secret
+    return out
+
+
 def list_apps(settings: Settings) -> list[dict]:
     """Every bot's app with what is registered for it (``parley app list``): its Events
-    API and interactivity URLs, slash commands, shortcuts and unfurl domains; never its
-    signing secret. By bot id."""
+    API and interactivity URLs, slash commands, shortcuts, unfurl domains and OAuth
+    registration; never its signing or client secret. By bot id."""
     from parley.storage.app_rows import APP_PARTS
 
     d = _directory(settings)
@@ -615,11 +680,18 @@ def list_apps(settings: Settings) -> list[dict]:
         app(user_id)["shortcuts"].append({"callback_id": callback_id, "kind": kind, "name": name})
     for user_id, domain in parts["unfurl"]:
         app(user_id)["unfurl"].append(domain)
+    for user_id, client_id, urls, scopes, user_scopes in parts["oauth"]:
+        app(user_id)["oauth"] = {
+            "client_id": client_id,
+            "redirect_urls": json.loads(urls),
+            "scopes": scopes,
+            "user_scopes": user_scopes,
+        }
     return [apps[k] for k in sorted(apps)]
 
 
-#: The parts of an app that are one URL each.
-_URL_PARTS = ("events", "interactivity")
+#: The parts of an app that are one registration each, not a list.
+_URL_PARTS = ("events", "interactivity", "oauth")
 
 
 def remove_app(settings: Settings, user_id: str, parts: list[str] | None = None) -> dict:

@@ -18,6 +18,7 @@ from parley.apps.actions import Actions
 from parley.apps.commands import AppReach, Commands
 from parley.apps.events import GROUP as EVENTS_GROUP
 from parley.apps.events import EventsWorker
+from parley.apps.installs import Installs
 from parley.apps.link import AppLink
 from parley.apps.link_sharing import AppLinks
 from parley.apps.replies import Replies
@@ -79,7 +80,7 @@ from parley.storage.sqlite.messages import SqliteMessageStore
 from parley.storage.sqlite.search import SqliteSearch
 from parley.unfurl.fetch import Fetcher
 from parley.unfurl.service import Unfurler
-from parley.web import emoji_names
+from parley.web import Sessions, emoji_names
 from parley.worker.ownership import Ownership
 from parley.worker.republish import GROUP, Republisher
 
@@ -155,6 +156,10 @@ class Services:
     app_links: AppLinks | None = None
     #: The rate limits (``/files/proxy``'s too).
     limits: Limits | None = None
+    #: The web client's sign-in sessions (the consent page signs in with them too).
+    sessions: Sessions | None = None
+    #: Apps installed with OAuth: the consent page and ``oauth.v2.access``.
+    installs: Installs | None = None
 
     def readiness(self) -> tuple[str | None, dict[str, str]]:
         """Why this node cannot serve (``None``: it can) and its breakers' states. It
@@ -379,6 +384,9 @@ async def start(settings: Settings) -> Services:
     metrics.gauges.add(svc.retry_counts.metric_rows)
     svc.search_index = GuardedSearch(await open_search(settings, raw_store), breakers)
     svc.searcher = Searcher(svc.search_index, store, directory)
+    svc.sessions = Sessions(directory, auth, MemoryRateStore())
+    secure = settings.secure_cookies
+    svc.installs = Installs(directory, svc.sessions, wall_us, secure_cookies=secure)
     methods.register_all(api, svc)
     if settings.role in ("all", "gateway"):
         consumer.start()

@@ -186,6 +186,23 @@ def _parser() -> argparse.ArgumentParser:
     a_unfurl.add_argument("user_id", help="the bot's user id (U...)")
     a_unfurl.add_argument("domains", nargs="*", metavar="DOMAIN", help="example.com")
     data_dir(a_unfurl)
+    a_oauth = apps_sub.add_parser(
+        "oauth",
+        help="let people install a bot's app with OAuth (oauth.v2.access): prints its "
+        "client id, and its client secret the first time or with --new-secret",
+    )
+    a_oauth.add_argument("user_id", help="the bot's user id (U...)")
+    a_oauth.add_argument(
+        "--redirect-url",
+        action="append",
+        required=True,
+        metavar="URL",
+        help="where the consent page may send people back (again for more)",
+    )
+    a_oauth.add_argument("--scopes", default="", help="what it may ask for its bot: chat:write,...")
+    a_oauth.add_argument("--user-scopes", default="", help="what it may ask of the installer")
+    a_oauth.add_argument("--new-secret", action="store_true", help="replace the client secret")
+    data_dir(a_oauth)
     data_dir(
         apps_sub.add_parser(
             "list", help="every bot's app and what is registered for it (no signing secrets)"
@@ -200,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     a_remove.add_argument(
         "--part",
         action="append",
-        choices=("events", "interactivity", "commands", "shortcuts", "unfurl"),
+        choices=("events", "interactivity", "commands", "shortcuts", "unfurl", "oauth"),
         help="only this part (again for more)",
     )
     data_dir(a_remove)
@@ -432,6 +449,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(admin.remove_app(settings, args.user_id, args.part))
         elif args.command == "app" and args.action == "unfurl":
             _emit(admin.set_unfurl_domains(settings, args.user_id, args.domains))
+        elif args.command == "app" and args.action == "oauth":
+            _emit(
+                admin.register_oauth(
+                    settings,
+                    args.user_id,
+                    args.redirect_url,
+                    args.scopes,
+                    args.user_scopes,
+                    new_secret=args.new_secret,
+                )
+            )
         elif args.command == "app" and args.action == "interactivity":
             _emit(admin.register_interactivity(settings, args.user_id, args.url))
         elif args.command == "app":

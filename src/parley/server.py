@@ -23,7 +23,6 @@ from parley.api.http import HttpApp
 from parley.config import Settings
 from parley.errors import ConfigError
 from parley.files.routes import UPLOAD_PREFIX, FileRoutes
-from parley.pipeline.ratelimit import MemoryRateStore
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,8 @@ async def serve(
     http = HttpApp(
         svc.api,
         fallback_host=f"{host}:{settings.port}",
-        sessions=web.Sessions(svc.directory, svc.auth, MemoryRateStore()),
+        sessions=svc.sessions,
+        installs=svc.installs.page if svc.installs is not None else None,
         static=web.load_static(web.gateway_source(settings.gateway_url, svc.gateway_port)),
         health_only=not serves_api,
         metrics=svc.metrics.expose,

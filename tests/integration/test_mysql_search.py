@@ -17,6 +17,7 @@ from tests.app.test_files import (
     check_public_links,
     check_waiting_files,
 )
+from tests.app.test_oauth import check_exchange
 from tests.app.test_push import PUSH_SETTINGS, check_push
 from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
@@ -53,6 +54,7 @@ def test_search_on_mariadb(tmp_path):
         check_file_search(srv, "maria")  # and found by name and title
         check_public_links(srv, "maria")  # and shared by a public link
         check_usergroups(srv, "maria")  # and user groups
+        check_exchange(srv, "maria")  # and apps installed with OAuth, their codes used once
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

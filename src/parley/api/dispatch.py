@@ -16,7 +16,7 @@ import msgspec
 import orjson
 
 from parley.api.args import Args
-from parley.api.request import bearer_token, parse_body, parse_query
+from parley.api.request import basic_credentials, bearer_token, parse_body, parse_query
 from parley.errors import ApiError, Code, StorageError, StorageUnavailable, unavailable
 from parley.metrics import Metrics
 from parley.pipeline import scopes
@@ -112,6 +112,8 @@ class Api:
                 raise ApiError(Code.METHOD_NOT_ALLOWED, status=405, headers={"allow": allow})
             if method.public is not None:
                 args.pop("token", None)
+                for key, value in basic_credentials(authorization).items():
+                    args.setdefault(key, value)
                 return _answer(await method.public(Args(args)))
             token = bearer_token(authorization) or _str_or_none(args.pop("token", None)) or session
             began = perf_counter()

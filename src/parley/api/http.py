@@ -6,6 +6,7 @@ Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
 ``/commands/<token>`` (POST: a ``response_url``, :mod:`parley.apps.replies`),
+``/oauth/v2/authorize`` (an app's consent page, :mod:`parley.apps.installs`),
 ``/files/...`` (uploads and downloads, :mod:`parley.files.routes`),
 ``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
 serve, with the circuit breakers' states); everything else is a JSON 404. A gateway
@@ -27,6 +28,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.api.h1 import Request
+from parley.apps.installs import PATH as INSTALL_PATH
 from parley.apps.replies import RESPONSE_PATH
 from parley.errors import ApiError, Code, StorageUnavailable, unavailable
 from parley.files.routes import PREFIX as FILES_PREFIX
@@ -69,7 +71,10 @@ class HttpApp:
         clock: Callable[[], float] = time.monotonic,
         replies: Callable[[str, bytes, str], Awaitable[None]] | None = None,
         files: Callable[[Request], Awaitable[Response]] | None = None,
+        installs: Callable[[Request], Awaitable[Response]] | None = None,
     ) -> None:
+        #: ``/oauth/v2/authorize``: an app's consent page (:mod:`parley.apps.installs`).
+        self._installs = installs
         #: The routes under ``/files/`` (:mod:`parley.files.routes`).
         self._files = files
         #: Takes a POST to a ``response_url``: ``Replies.respond(token, body, content
@@ -127,6 +132,8 @@ class HttpApp:
             return await self._files(req)
         if path.startswith(RESPONSE_PATH) and self._replies is not None:
             return await self._response_url(req, path[len(RESPONSE_PATH) :])
+        if path == INSTALL_PATH and self._installs is not None:
+            return await self._installs(req)
         if path.startswith("/auth/") and self._sessions is not None:
             return await self._auth_call(req, path[6:])
         if req.method in ("GET", "HEAD") and path in self._static:

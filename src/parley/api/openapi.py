@@ -217,6 +217,34 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("url",),
     ),
     MethodDoc(
+        "oauth.v2.access",
+        "Exchanges the code of an app's consent page (`/oauth/v2/authorize`) for tokens, "
+        "once, within 10 minutes: the bot's (`access_token`, of the scopes granted) and, "
+        "when user scopes were granted, the installer's (`authed_user.access_token`). The "
+        "client id and secret come as arguments or as HTTP Basic credentials; no token.",
+        read=True,
+        public=True,
+        args=(
+            Arg("client_id", _STR, "The app's client id (`parley app oauth`)."),
+            Arg("client_secret", _STR, "Its client secret."),
+            Arg("code", _STR, "The code the consent page sent back.", required=True),
+            Arg("redirect_uri", _STR, "The `redirect_uri` the authorization named, if any."),
+            Arg("grant_type", _STR, "`authorization_code` (the default) only."),
+        ),
+        result={
+            "access_token": _STR,
+            "token_type": _STR,
+            "scope": _STR,
+            "bot_user_id": _STR,
+            "app_id": _STR,
+            "team": {"type": "object"},
+            "enterprise": {"nullable": True},
+            "is_enterprise_install": _BOOL,
+            "authed_user": {"type": "object"},
+        },
+        always=("app_id", "team", "authed_user"),
+    ),
+    MethodDoc(
         "api.test",
         "Checks calling code, with no token: the arguments come back in `args`; with "
         "`error`, the call fails with that error (and `args`).",

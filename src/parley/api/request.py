@@ -7,6 +7,7 @@ arguments are merged in, body first. Anything else is answered with a Slack erro
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 from urllib.parse import parse_qsl
@@ -77,6 +78,22 @@ def _multipart(boundary: str, body: bytes) -> dict[str, Any]:
     except (MultipartError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(Code.INVALID_FORM_DATA) from exc
     return fields
+
+
+def basic_credentials(authorization: str | None) -> dict[str, str]:
+    """``client_id`` and ``client_secret`` from an ``Authorization: Basic`` header, as
+    ``oauth.v2.access`` takes them (slack_sdk sends them so); else ``{}``."""
+    if not authorization or len(authorization) > 1024:
+        return {}
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    client_id, colon, secret = decoded.partition(":")
+    return {"client_id": client_id, "client_secret": secret} if colon else {}
 
 
 def bearer_token(authorization: str | None) -> str | None:

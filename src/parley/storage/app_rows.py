@@ -63,6 +63,7 @@ APP_PARTS = {
     "commands": ("app_commands", "command, request_url"),
     "shortcuts": ("app_shortcuts", "callback_id, kind, name"),
     "unfurl": ("app_unfurl_domains", "domain"),
+    "oauth": ("oauth_apps", "client_id, redirect_urls, scopes, user_scopes"),
 }
 
 

@@ -30,6 +30,8 @@ from parley.storage.models import (
     EventApp,
     FileSearch,
     Message,
+    OAuthApp,
+    OAuthGrant,
     Page,
     Pin,
     PostRequest,
@@ -145,6 +147,20 @@ class Directory(Protocol):
 
     async def event_apps(self) -> list[EventApp]:
         """Every app that gets the Events API over HTTP (``parley app events``)."""
+        ...
+
+    async def oauth_app(self, client_id: str) -> OAuthApp | None:
+        """The app installed with OAuth whose client id this is (``parley app oauth``)."""
+        ...
+
+    async def add_oauth_grant(self, grant: OAuthGrant, now: int) -> None:
+        """Keeps what a person allowed on an app's consent page until its code is
+        exchanged; forgets the grants expired before ``now`` (wall µs)."""
+        ...
+
+    async def take_oauth_grant(self, code_hash: bytes) -> OAuthGrant | None:
+        """The grant of the code whose hash this is, removed as it is read, so a code is
+        exchanged at most once (concurrent exchanges included); ``None``: no such."""
         ...
 
     async def unfurl_domains(self) -> list[AppDomain]:

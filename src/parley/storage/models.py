@@ -52,6 +52,36 @@ class AppDomain(msgspec.Struct, frozen=True):
     domain: str
 
 
+class OAuthApp(msgspec.Struct, frozen=True):
+    """A bot's app that people install with OAuth (``parley app oauth``): its client id
+    and a hash of its secret, where it may send people back (``redirect_urls``), and the
+    scopes it may ask for its bot (``scopes``) and of the person installing it
+    (``user_scopes``), each comma-separated (:mod:`parley.apps.oauth`)."""
+
+    user_id: str
+    team_id: str
+    client_id: str
+    secret_hash: bytes
+    redirect_urls: tuple[str, ...]
+    scopes: str
+    user_scopes: str
+
+
+class OAuthGrant(msgspec.Struct, frozen=True):
+    """What a person allowed on the consent page, until the app exchanges its code
+    (``oauth.v2.access``, once, before ``expires``, wall µs): the bot's ``scopes`` and
+    the installer's ``user_scopes``, and the ``redirect_uri`` the authorization named
+    (empty: none), which the exchange must name again."""
+
+    code_hash: bytes
+    client_id: str
+    installer_id: str
+    scopes: str
+    user_scopes: str
+    redirect_uri: str
+    expires: int
+
+
 class AppShortcut(msgspec.Struct, frozen=True):
     """A shortcut of a bot's app (``parley app shortcut``): ``global`` (run from
     anywhere) or ``message`` (run on a message), named ``name`` in the client's list;

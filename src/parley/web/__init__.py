@@ -34,6 +34,7 @@ from parley.pipeline.auth import Authenticator, hash_token, new_token
 from parley.pipeline.limits import ratelimited
 from parley.pipeline.ratelimit import RateStore
 from parley.storage.interface import Directory
+from parley.storage.models import Team, User
 from parley.web import emoji_names
 
 COOKIE_PREFIX = "ps_"
@@ -101,6 +102,20 @@ def session_token(cookie_header: str | None, user_id: str | None) -> str | None:
     return morsel.value if morsel is not None and morsel.value else None
 
 
+def session_ids(cookie_header: str | None) -> list[str]:
+    """The user ids of the sessions a ``Cookie`` header carries (at most 20; never
+    raises)."""
+    if not cookie_header or len(cookie_header) > 8192:
+        return []
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except Exception:  # a malformed cookie header is no session  # noqa: BLE001
+        return []
+    ids = [k[len(COOKIE_PREFIX) :] for k in jar if k.startswith(COOKIE_PREFIX)]
+    return [i for i in ids if _is_user_id(i)][:20]
+
+
 def _is_user_id(value: str | None) -> bool:
     return value is not None and 1 < len(value) <= 32 and value.isalnum() and value[0] == "U"
 
@@ -135,27 +150,10 @@ class Sessions:
             return error_response(ApiError(Code.INVALID_JSON))
         name, password = form.get("username"), form.get("password")
         workspace = form.get("workspace") or None
-        if not (isinstance(name, str) and isinstance(password, str) and 0 < len(name) <= 80):
-            return error_response(ApiError(Code.INVALID_ARGUMENTS))
-        if workspace is not None and not isinstance(workspace, str):
-            return error_response(ApiError(Code.INVALID_ARGUMENTS))
-        wait = await self._attempts.take(f"signin:{name}", ATTEMPTS_PER_MINUTE / 60, 10)
-        if wait:
-            return error_response(ratelimited(wait))
-        candidates = [
-            c
-            for c in await self._directory.logins(name)
-            if workspace is None or workspace in (c[1].domain, c[1].id)
-        ]
-        if len(candidates) > 1:
-            return _json(400, {"ok": False, "error": "workspace_required"})
-        user, team, stored = candidates[0] if candidates else (None, None, None)
-        # the hash runs even for an unknown user, so timing tells nothing about names
-        ok = await asyncio.to_thread(passwords.verify, password, stored or _DUMMY)
-        if user is None or team is None or not ok or stored is None:
-            return _json(401, {"ok": False, "error": "invalid_credentials"})
-        token = new_token(False)
-        await self._directory.add_token(user.id, hash_token(token), None, session=True)
+        try:
+            user, team = await self.check_password(name, password, workspace)
+        except ApiError as exc:
+            return error_response(exc)
         return _json(
             200,
             {
@@ -163,8 +161,56 @@ class Sessions:
                 "user": {"id": user.id, "name": user.name},
                 "team": {"id": team.id, "name": team.name, "domain": team.domain},
             },
-            ("set-cookie", _cookie(user.id, token, secure=secure)),
+            ("set-cookie", await self.open(user, secure=secure)),
         )
+
+    async def check_password(self, name: Any, password: Any, workspace: Any) -> tuple[User, Team]:
+        """The person ``name`` signs in as, with their workspace (``workspace``: its
+        domain or id, needed when the name is taken in several), if ``password`` is
+        theirs. Raises ``invalid_arguments``, ``ratelimited`` (429, past
+        :data:`ATTEMPTS_PER_MINUTE` tries of the name), ``workspace_required`` (400) or
+        ``invalid_credentials`` (401: no such person, or not their password: the same
+        answer, in the same time)."""
+        if not (isinstance(name, str) and isinstance(password, str) and 0 < len(name) <= 80):
+            raise ApiError(Code.INVALID_ARGUMENTS)
+        if workspace is not None and not isinstance(workspace, str):
+            raise ApiError(Code.INVALID_ARGUMENTS)
+        wait = await self._attempts.take(f"signin:{name}", ATTEMPTS_PER_MINUTE / 60, 10)
+        if wait:
+            raise ratelimited(wait)
+        candidates = [
+            c
+            for c in await self._directory.logins(name)
+            if workspace is None or workspace in (c[1].domain, c[1].id)
+        ]
+        if len(candidates) > 1:
+            raise ApiError("workspace_required", status=400)
+        user, team, stored = candidates[0] if candidates else (None, None, None)
+        # the hash runs even for an unknown user, so timing tells nothing about names
+        ok = await asyncio.to_thread(passwords.verify, password, stored or _DUMMY)
+        if user is None or team is None or not ok or stored is None:
+            raise ApiError("invalid_credentials", status=401)
+        return user, team
+
+    async def open(self, user: User, *, secure: bool) -> str:
+        """A new session of ``user``: the ``Set-Cookie`` value that carries its token."""
+        token = new_token(False)
+        await self._directory.add_token(user.id, hash_token(token), None, session=True)
+        return _cookie(user.id, token, secure=secure)
+
+    async def signed_in(self, cookie_header: str | None) -> list[tuple[User, str]]:
+        """Everyone signed in to this browser (a ``Cookie`` header's sessions that are
+        valid: active people's), with their session tokens; never raises."""
+        out: list[tuple[User, str]] = []
+        for user_id in session_ids(cookie_header):
+            token = session_token(cookie_header, user_id)
+            try:
+                caller = await self._auth.authorize(token)
+            except ApiError:
+                continue
+            if caller.user.id == user_id:
+                out.append((caller.user, token or ""))
+        return out
 
     async def sign_out(
         self, cookie_header: str | None, user_id: str | None, *, secure: bool

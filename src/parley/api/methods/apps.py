@@ -1,5 +1,7 @@
 """``apps.connections.open``: a Socket Mode connection's URL for an app-level token
-(scope ``connections:write``); see :mod:`parley.gateway.socket_mode`."""
+(scope ``connections:write``); see :mod:`parley.gateway.socket_mode`. And
+``oauth.v2.access``: an app installed with OAuth exchanges its code for tokens
+(:mod:`parley.apps.installs`)."""
 
 from __future__ import annotations
 
@@ -23,3 +25,5 @@ def register(api: Api, svc: Services) -> None:
         return {"url": gateway_url(svc, ctx, ticket) + "&socket=1"}
 
     api.add("apps.connections.open", connections_open)
+    if svc.installs is not None:
+        api.add_public("oauth.v2.access", svc.installs.access)

@@ -64,6 +64,8 @@ from parley.storage.models import (
     CustomEmoji,
     EventApp,
     FileSearch,
+    OAuthApp,
+    OAuthGrant,
     Page,
     Pin,
     StoredFile,
@@ -79,6 +81,13 @@ from parley.storage.mysql import emoji as emoji_ops
 from parley.storage.mysql import files as file_ops
 from parley.storage.mysql import groups as group_ops
 from parley.storage.mysql import views as view_ops
+from parley.storage.mysql.oauth import (  # noqa: F401 - the admin's
+    op_add_oauth_grant,
+    op_set_oauth_app,
+    op_take_oauth_grant,
+    q_oauth_app,
+    q_oauth_app_of,
+)
 from parley.storage.mysql.urls import DbUrl, topology
 from parley.storage.mysql.views import op_set_shortcut  # noqa: F401 - the admin's
 
@@ -1057,6 +1066,15 @@ class MysqlDirectory:
 
     async def unfurl_domains(self) -> list[AppDomain]:
         return await self._read(q_unfurl_domains)
+
+    async def oauth_app(self, client_id: str) -> OAuthApp | None:
+        return await self._read(q_oauth_app, client_id)
+
+    async def add_oauth_grant(self, grant: OAuthGrant, now: int) -> None:
+        await self._write(op_add_oauth_grant, grant, now)
+
+    async def take_oauth_grant(self, code_hash: bytes) -> OAuthGrant | None:
+        return await self._write(op_take_oauth_grant, code_hash)
 
     async def close_conversation(self, user_id: str, channel_id: str, seq: int) -> None:
         await self._write(op_close_conversation, user_id, channel_id, seq)

@@ -276,6 +276,20 @@ DIRECTORY: list[list[str]] = [
             created BIGINT NOT NULL
         ) {options}"""
     ],
+    # v29: apps people install with OAuth, and their consent pages' codes
+    [
+        """CREATE TABLE IF NOT EXISTS oauth_apps (
+            user_id VARCHAR(64) PRIMARY KEY, team_id VARCHAR(64) NOT NULL,
+            client_id VARCHAR(64) NOT NULL, secret_hash VARBINARY(32) NOT NULL,
+            redirect_urls TEXT NOT NULL, scopes TEXT NOT NULL, user_scopes TEXT NOT NULL,
+            created BIGINT NOT NULL, UNIQUE KEY oauth_apps_client (client_id)
+        ) {options}""",
+        """CREATE TABLE IF NOT EXISTS oauth_grants (
+            code_hash VARBINARY(32) PRIMARY KEY, client_id VARCHAR(64) NOT NULL,
+            installer_id VARCHAR(64) NOT NULL, scopes TEXT NOT NULL,
+            user_scopes TEXT NOT NULL, redirect_uri TEXT NOT NULL, expires BIGINT NOT NULL
+        ) {options}""",
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -55,6 +55,8 @@ from parley.storage.models import (
     CustomEmoji,
     EventApp,
     FileSearch,
+    OAuthApp,
+    OAuthGrant,
     Page,
     Pin,
     StoredFile,
@@ -71,6 +73,13 @@ from parley.storage.sqlite import groups as group_ops
 from parley.storage.sqlite import migrations
 from parley.storage.sqlite import views as view_ops
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
+from parley.storage.sqlite.oauth import (  # noqa: F401 - the admin's
+    op_add_oauth_grant,
+    op_set_oauth_app,
+    op_take_oauth_grant,
+    q_oauth_app,
+    q_oauth_app_of,
+)
 from parley.storage.sqlite.views import op_set_shortcut  # noqa: F401 - the admin's
 
 FILENAME = "meta.db"
@@ -491,6 +500,15 @@ class SqliteDirectory:
 
     async def unfurl_domains(self) -> list[AppDomain]:
         return await self._read(q_unfurl_domains)
+
+    async def oauth_app(self, client_id: str) -> OAuthApp | None:
+        return await self._read(q_oauth_app, client_id)
+
+    async def add_oauth_grant(self, grant: OAuthGrant, now: int) -> None:
+        await self._writer.submit(op_add_oauth_grant, grant, now)
+
+    async def take_oauth_grant(self, code_hash: bytes) -> OAuthGrant | None:
+        return await self._writer.submit(op_take_oauth_grant, code_hash)
 
     async def close_conversation(self, user_id: str, channel_id: str, seq: int) -> None:
         await self._writer.submit(op_close_conversation, user_id, channel_id, seq)

@@ -249,6 +249,20 @@ DIRECTORY = [
         file_id TEXT PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL
     );
     """,
+    # v29: apps people install with OAuth (parley app oauth), and the codes of their
+    # consent pages until the app exchanges them (oauth.v2.access)
+    """
+    CREATE TABLE oauth_apps (
+        user_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, client_id TEXT NOT NULL UNIQUE,
+        secret_hash BLOB NOT NULL, redirect_urls TEXT NOT NULL, scopes TEXT NOT NULL,
+        user_scopes TEXT NOT NULL, created INTEGER NOT NULL
+    );
+    CREATE TABLE oauth_grants (
+        code_hash BLOB PRIMARY KEY, client_id TEXT NOT NULL, installer_id TEXT NOT NULL,
+        scopes TEXT NOT NULL, user_scopes TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    );
+    """,
 ]
 
 SHARD = [

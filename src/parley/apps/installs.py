@@ -1,0 +1,261 @@
+"""Installing an app with OAuth: the consent page (``/oauth/v2/authorize``) and
+``oauth.v2.access``. The flow and its rules are :mod:`parley.apps.oauth`'s; this shell
+reads and writes the directory and answers HTTP.
+
+The page is served to a browser, as Slack's is: GET shows it (or, when no one of the
+app's workspace is signed in to this browser, a sign-in form first); its forms POST
+back to the same URL. Which person allows is named by the form, and counts only with
+that person's session cookie and the form key derived from that session
+(:func:`~parley.apps.oauth.form_key`), so another site cannot make a browser allow
+anything; the page may not be framed, runs no script, and may submit only to this
+server and the app's redirect URL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from parley.api.args import Args
+from parley.api.dispatch import Response
+from parley.api.h1 import Request
+from parley.api.request import parse_body, parse_query
+from parley.apps import oauth
+from parley.apps.callback import app_id
+from parley.errors import ApiError
+from parley.pipeline.auth import hash_token, new_token
+from parley.storage.interface import Directory
+from parley.storage.models import OAuthApp, OAuthGrant, Team, User
+from parley.web import Sessions, consent
+
+PATH = "/oauth/v2/authorize"
+#: The request's parameters the page carries from step to step.
+_FIELDS = ("client_id", "scope", "user_scope", "redirect_uri", "state")
+_CSP = (
+    "default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self' {back}; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """An authorization request found valid: the app, its bot and workspace, where
+    people go back to, and the scopes asked for."""
+
+    app: OAuthApp
+    bot: User
+    team: Team
+    redirect_uri: str
+    scopes: str
+    user_scopes: str
+    request: dict[str, str]
+
+
+class Installs:
+    """The consent page (:meth:`page`) and the code's exchange (:meth:`access`)."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        sessions: Sessions,
+        clock: Callable[[], int],
+        *,
+        secure_cookies: bool = False,
+    ) -> None:
+        self._directory = directory
+        self._sessions = sessions
+        #: Wall-clock µs (codes expire by it).
+        self._clock = clock
+        self._secure = secure_cookies
+
+    async def page(self, req: Request) -> Response:
+        """``/oauth/v2/authorize``: GET shows the page, POST signs in, allows or
+        cancels."""
+        if req.method not in ("GET", "HEAD", "POST"):
+            return Response(405, b"", (("allow", "GET, POST"),))
+        nonce = secrets.token_urlsafe(12)
+        try:
+            form = parse_query(req.query_string)
+            if req.method == "POST":
+                form.update(parse_body(req.headers.get("content-type") or "", req.body or b""))
+        except ApiError as exc:
+            return _refused(nonce, exc.code, "The request could not be read.")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        ask = await self._ask(fields, nonce)
+        if isinstance(ask, Response):
+            return ask
+        cookies = req.headers.get("cookie")
+        people = [
+            (user, token)
+            for user, token in await self._sessions.signed_in(cookies)
+            if user.team_id == ask.team.id and not user.is_bot
+        ]
+        if req.method != "POST":
+            return self._show(ask, people, nonce)
+        decision = fields.get("decision")
+        if decision == "signin":
+            return await self._sign_in(ask, fields, nonce)
+        if decision == "deny":
+            state = fields.get("state", "")
+            return _redirect(oauth.back_to(ask.redirect_uri, error="access_denied", state=state))
+        chosen = [token for user, token in people if user.id == fields.get("user")]
+        key = fields.get("form_key", "")
+        if decision != "allow" or not chosen or not _same(oauth.form_key(chosen[0]), key):
+            why = "This form has expired: open the app's link again."
+            return _refused(nonce, "invalid_form", why, 403)
+        return await self._allow(ask, fields["user"])
+
+    async def _ask(self, fields: dict[str, str], nonce: str) -> _Ask | Response:
+        """The request, if valid; else what to answer: a page for a client or a
+        redirect URL that cannot be trusted, a redirect back with ``invalid_scope``."""
+        app = await self._directory.oauth_app(fields.get("client_id", "")[:64])
+        bot = await self._directory.user(app.user_id) if app else None
+        team = await self._directory.team(app.team_id) if app else None
+        if app is None or bot is None or bot.deleted or team is None:
+            return _refused(nonce, "invalid_client_id", "No app has this client id.", 400)
+        redirect_uri = fields.get("redirect_uri") or app.redirect_urls[0]
+        if not oauth.redirect_allowed(redirect_uri, app.redirect_urls):
+            why = "The app asked to send you to an address it has not registered."
+            return _refused(nonce, "bad_redirect_uri", why, 400)
+        try:
+            scopes = oauth.requested(fields.get("scope", ""), app.scopes)
+            user_scopes = oauth.requested(fields.get("user_scope", ""), app.user_scopes)
+            if not scopes and not user_scopes:
+                raise ValueError("invalid_scope")
+        except ValueError:
+            return _redirect(
+                oauth.back_to(redirect_uri, error="invalid_scope", state=fields.get("state", ""))
+            )
+        request = {k: fields[k] for k in _FIELDS if fields.get(k)}
+        return _Ask(app, bot, team, redirect_uri, scopes, user_scopes, request)
+
+    def _show(self, ask: _Ask, people: list[tuple[User, str]], nonce: str) -> Response:
+        if not people:
+            body = consent.sign_in(
+                nonce, app=ask.bot.name, team=ask.team.name, request=ask.request, error=""
+            )
+            return _html(body, nonce, ask.redirect_uri)
+        body = consent.consent(
+            nonce,
+            app=ask.bot.name,
+            team=ask.team.name,
+            scopes=ask.scopes,
+            user_scopes=ask.user_scopes,
+            people=[(u.id, u.name, oauth.form_key(token)) for u, token in people],
+            request=ask.request,
+        )
+        return _html(body, nonce, ask.redirect_uri)
+
+    async def _sign_in(self, ask: _Ask, fields: dict[str, str], nonce: str) -> Response:
+        """Signs in with the form's name and password (in the app's workspace), then
+        shows the consent page again; a wrong password shows the form again."""
+        try:
+            user, _ = await self._sessions.check_password(
+                fields.get("username"), fields.get("password"), ask.team.id
+            )
+        except ApiError as exc:
+            why = {
+                "invalid_credentials": "That name and password do not match.",
+                "ratelimited": "Too many tries: wait a minute.",
+            }.get(exc.code, "Give your name and password.")
+            body = consent.sign_in(
+                nonce, app=ask.bot.name, team=ask.team.name, request=ask.request, error=why
+            )
+            return _html(body, nonce, ask.redirect_uri, status=max(exc.status, 400))
+        cookie = await self._sessions.open(user, secure=self._secure)
+        again = oauth.back_to(PATH, **ask.request)
+        return Response(303, b"", (("location", again), ("set-cookie", cookie), *_PRIVATE))
+
+    async def _allow(self, ask: _Ask, installer_id: str) -> Response:
+        code = oauth.new_code()
+        now = self._clock()
+        grant = OAuthGrant(
+            oauth.digest(code),
+            ask.app.client_id,
+            installer_id,
+            ask.scopes,
+            ask.user_scopes,
+            ask.request.get("redirect_uri", ""),
+            now + oauth.CODE_TTL_US,
+        )
+        await self._directory.add_oauth_grant(grant, now)
+        return _redirect(
+            oauth.back_to(ask.redirect_uri, code=code, state=ask.request.get("state", ""))
+        )
+
+    async def access(self, args: Args) -> dict[str, Any]:
+        """``oauth.v2.access``: the code's tokens, once (see :mod:`parley.apps.oauth`).
+        ``invalid_client_id``, ``bad_client_secret``, ``invalid_code`` (unknown, used,
+        expired or another app's), ``bad_redirect_uri`` (not the authorization's),
+        ``invalid_grant_type`` (token rotation, which Parley's tokens do not need)."""
+        if args.str("grant_type", max_len=64) not in (None, "authorization_code"):
+            raise ApiError("invalid_grant_type")
+        client_id = args.str("client_id", required=True, missing="invalid_client_id", max_len=64)
+        secret = args.str("client_secret", required=True, missing="bad_client_secret", max_len=256)
+        code = args.str("code", required=True, missing="invalid_code", max_len=256)
+        assert client_id is not None and secret is not None and code is not None
+        app = await self._directory.oauth_app(client_id)
+        if app is None:
+            raise ApiError("invalid_client_id")
+        if not oauth.same_secret(secret, app.secret_hash):
+            raise ApiError("bad_client_secret")
+        grant = await self._directory.take_oauth_grant(oauth.digest(code))
+        if grant is None or grant.client_id != client_id or grant.expires < self._clock():
+            raise ApiError("invalid_code")
+        if grant.redirect_uri and args.str("redirect_uri", max_len=2000) != grant.redirect_uri:
+            raise ApiError("bad_redirect_uri")
+        bot = await self._directory.user(app.user_id)
+        installer = await self._directory.user(grant.installer_id)
+        team = await self._directory.team(app.team_id)
+        if bot is None or bot.deleted or installer is None or installer.deleted or team is None:
+            raise ApiError("invalid_code")
+        bot_token = user_token = None
+        if grant.scopes:
+            bot_token = new_token(True)
+            scopes = oauth.token_scopes(grant.scopes)
+            await self._directory.add_token(bot.id, hash_token(bot_token), scopes)
+        if grant.user_scopes:
+            user_token = new_token(False)
+            scopes = oauth.token_scopes(grant.user_scopes)
+            await self._directory.add_token(installer.id, hash_token(user_token), scopes)
+        return oauth.access_answer(
+            app_id=app_id(bot),
+            team={"id": team.id, "name": team.name},
+            bot_user_id=bot.id,
+            scopes=grant.scopes,
+            bot_token=bot_token,
+            installer_id=installer.id,
+            user_scopes=grant.user_scopes,
+            user_token=user_token,
+        )
+
+
+#: Headers of every answer of the page: never cached, never named as a referrer.
+_PRIVATE = (("cache-control", "no-store"), ("referrer-policy", "no-referrer"))
+
+
+def _html(body: bytes, nonce: str, redirect_uri: str, status: int = 200) -> Response:
+    csp = _CSP.format(nonce=nonce, back=oauth.origin(redirect_uri))
+    headers = (
+        ("content-type", "text/html; charset=utf-8"),
+        ("content-security-policy", csp),
+        ("x-content-type-options", "nosniff"),
+        *_PRIVATE,
+    )
+    return Response(status, body, headers)
+
+
+def _refused(nonce: str, error: str, why: str, status: int = 400) -> Response:
+    csp = _CSP.format(nonce=nonce, back="")
+    headers = (("content-type", "text/html; charset=utf-8"), ("content-security-policy", csp))
+    return Response(status, consent.refused(nonce, error, why), (*headers, *_PRIVATE))
+
+
+def _same(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())
+
+
+def _redirect(url: str) -> Response:
+    return Response(302, b"", (("location", url), *_PRIVATE))
