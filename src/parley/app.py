@@ -30,7 +30,7 @@ from parley.bus.jetstream import JetStreamBus
 from parley.bus.memory import InProcessBus
 from parley.cache.evictions import Evictions, LocalEvictions
 from parley.cache.recent import RecentBuffer, RecentMessages
-from parley.cache.redis_claims import RedisClaims
+from parley.cache.redis_claims import RedisClaims, RedisFirstUse
 from parley.cache.redis_client import connect as redis_connect
 from parley.cache.redis_evictions import RedisEvictions
 from parley.cache.redis_leases import RedisLeases
@@ -268,7 +268,12 @@ async def start(settings: Settings) -> Services:
     sender.on_stored(unfurler.submit)
     replies = Replies(directory, sender)
     app_link = AppLink(bus, presence)
-    triggers = Triggers(directory)
+    triggers = Triggers(
+        directory,
+        first_use=RedisFirstUse(redis_client, prefix=settings.redis_prefix)
+        if redis_client is not None
+        else None,
+    )
     reach = AppReach(directory, access, limits, replies, app_link, triggers)
     commands = Commands(reach)
     actions = Actions(reach, store)

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis
 
 from parley.bus.interface import APP_REQUEST, Event
-from parley.cache.redis_claims import RedisClaims
+from parley.cache.redis_claims import RedisClaims, RedisFirstUse
 from parley.cache.redis_client import connect
 from parley.server import free_port
 from tests.redis_support import URL
@@ -44,5 +44,26 @@ def test_with_redis_unreachable_every_gateway_sends_it(prefix):
             assert await RedisClaims(dead, node="gw1", prefix=prefix).claim(request(1)) is True
         finally:
             await dead.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_trigger_is_used_once_across_the_fleet(prefix):
+    """Two nodes sharing Redis: a trigger's first use is one node's, once; it may be
+    used again only after its time has passed."""
+
+    async def go():
+        a, b = await connect(URL), await connect(URL)
+        try:
+            uses = [RedisFirstUse(a, prefix=prefix), RedisFirstUse(b, prefix=prefix)]
+            first = await asyncio.gather(*(use("trigger:abc", 300) for use in uses))
+            assert sorted(first) == [False, True]
+            assert await uses[0]("trigger:abc", 300) is False
+            assert await uses[1]("trigger:other", 300) is True
+            await asyncio.sleep(0.4)
+            assert await uses[1]("trigger:abc", 300) is True
+        finally:
+            await a.aclose()
+            await b.aclose()
 
     asyncio.run(go())

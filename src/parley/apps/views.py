@@ -258,7 +258,9 @@ class Views:
     async def open(self, bot: User, trigger_id: str | None, raw: Any) -> dict[str, Any]:
         """``views.open``: the view as the app sees it."""
         user_id, channel_id, _in_view = await self._triggers.check(trigger_id, bot.id)
-        v = await self._show(bot.team_id, bot.id, user_id, channel_id, parse_view(raw))
+        body = parse_view(raw)
+        await self._triggers.spend(trigger_id or "")
+        v = await self._show(bot.team_id, bot.id, user_id, channel_id, body)
         return view_object(v, bot)
 
     async def push(self, bot: User, trigger_id: str | None, raw: Any) -> dict[str, Any]:
@@ -273,6 +275,7 @@ class Views:
         body = parse_view(raw)
         if len(await self._stack(under)) >= MAX_STACK:
             raise ApiError(PUSH_LIMIT)
+        await self._triggers.spend(trigger_id or "")
         v = await self._show(bot.team_id, bot.id, user_id, channel_id, body, under)
         return view_object(v, bot)
 

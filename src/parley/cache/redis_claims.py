@@ -47,3 +47,20 @@ class RedisClaims:
             log.warning("claiming an app request failed, sending it: %s", exc)
             return True
         return bool(taken)
+
+
+class RedisFirstUse:
+    """Whether a key is used for the first time in the fleet (a trigger's,
+    :mod:`parley.apps.triggers`): ``SET <prefix>used:<key> 1 NX PX ttl``. When Redis
+    cannot answer it counts as the first (logged): a person is waiting for their modal."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "parley:") -> None:
+        self._client = client
+        self._prefix = prefix + "used:"
+
+    async def __call__(self, key: str, ttl_ms: int) -> bool:
+        try:
+            return bool(await self._client.set(self._prefix + key, b"1", nx=True, px=ttl_ms))
+        except FAILURES as exc:
+            log.warning("remembering a trigger's use failed, allowing it: %s", exc)
+            return True
