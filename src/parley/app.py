@@ -391,7 +391,14 @@ async def start(settings: Settings) -> Services:
     svc.searcher = Searcher(svc.search_index, store, directory)
     svc.sessions = Sessions(directory, auth, MemoryRateStore())
     secure = settings.secure_cookies
-    svc.installs = Installs(directory, svc.sessions, wall_us, secure_cookies=secure)
+    svc.installs = Installs(
+        directory,
+        svc.sessions,
+        wall_us,
+        forget=auth.forget,
+        publish=bus.publish,
+        secure_cookies=secure,
+    )
     methods.register_all(api, svc)
     if settings.role in ("all", "gateway"):
         consumer.start()

@@ -15,7 +15,15 @@ from slack_sdk import WebClient
 from parley import admin
 from parley.api.request import basic_credentials
 from parley.apps import oauth
-from tests.helpers import RunningServer, bolt_over_http, error_of, free_port, parley_cli, succeeds
+from tests.helpers import (
+    RunningServer,
+    bolt_over_http,
+    bolt_over_socket_mode,
+    error_of,
+    free_port,
+    parley_cli,
+    succeeds,
+)
 from tests.subscriber import wait_for
 
 PASSWORD = "a password long enough"
@@ -208,6 +216,15 @@ def check_exchange(server: RunningServer, tag: str) -> None:
             == "invalid_code"
         )  # once only
         assert error_of(exchange, client_id=client_id, client_secret=secret) == "invalid_code"
+    # uninstalled: the installation's token is revoked, the other app's untouched
+    as_bot = WebClient(token=answer["access_token"], base_url=f"{server.url}/api/")
+    assert as_bot.auth_test()["ok"]
+    assert as_bot.apps_uninstall(client_id=client_id, client_secret=secret)["ok"]
+    assert error_of(as_bot.auth_test) == "token_revoked"
+    assert (
+        error_of(server.client(ann.token).apps_uninstall, client_id=other_id, client_secret=secret)
+        == "bad_client_secret"
+    )
 
 
 def test_the_consent_page_refuses_what_it_cannot_trust(server):
@@ -308,3 +325,62 @@ def test_basic_credentials_are_read_as_slack_sdk_sends_them():
         "client_secret": "s3cret",
     }
     assert basic_credentials("Basic !!!") == basic_credentials("Bearer xoxb-1") == {}
+
+
+def test_an_app_uninstalls_itself_and_bolt_forgets_its_installation(server, tmp_path):
+    """``apps.uninstall`` revokes what the installations got (the operator's own token
+    of the bot stays); the app hears ``tokens_revoked`` and ``app_uninstalled`` over
+    Socket Mode, and Bolt's revocation listeners delete the installation."""
+    from slack_bolt import App
+    from slack_bolt.oauth.oauth_settings import OAuthSettings
+    from slack_sdk.oauth.installation_store import FileInstallationStore
+
+    port = free_port("127.0.0.1")
+    redirect = f"http://127.0.0.1:{port}/slack/oauth_redirect"
+    name = "oauth-gone-ann"
+    ann = server.user(name, password=PASSWORD)
+    bot = server.user("oauth-gone-app", bot=True, app_token=True)
+    registration = admin.register_oauth(
+        server.settings, bot.user_id, [redirect], "chat:write", "search:read"
+    )
+    client_id, secret = registration["client_id"], registration["client_secret"]
+    store = FileInstallationStore(base_dir=str(tmp_path / "installations"))
+    app = App(
+        signing_secret="not used: events come over Socket Mode",
+        client=WebClient(base_url=f"{server.url}/api/"),
+        oauth_settings=OAuthSettings(
+            client_id=client_id,
+            client_secret=secret,
+            scopes=["chat:write"],
+            user_scopes=["search:read"],
+            redirect_uri=redirect,
+            authorization_url=f"{server.url}/oauth/v2/authorize",
+            installation_store=store,
+            state_validation_enabled=False,
+        ),
+    )
+    heard: list[dict] = []
+    app.event("tokens_revoked")(lambda event: heard.append(event))
+    app.enable_token_revocation_listeners()
+    with bolt_over_http(app, port), httpx.Client() as browser:
+        wait_for(lambda: succeeds(lambda: httpx.get(f"http://127.0.0.1:{port}/")), 10, "Bolt")
+        params = {"client_id": client_id, "scope": "chat:write", "user_scope": "search:read"}
+        back = allow(server, browser, name, {**params, "redirect_uri": redirect})
+        assert browser.get(back.headers["location"]).status_code == 200  # Bolt's callback
+    installed = store.find_installation(enterprise_id=None, team_id=ann.team_id)
+    assert installed is not None and installed.user_token
+    as_bot = WebClient(token=installed.bot_token, base_url=f"{server.url}/api/")
+    assert error_of(as_bot.apps_uninstall, client_id=client_id, client_secret="x") == (
+        "bad_client_secret"
+    )
+    with bolt_over_socket_mode(app, bot.app_token):
+        assert as_bot.apps_uninstall(client_id=client_id, client_secret=secret)["ok"]
+        gone = lambda: store.find_installation(enterprise_id=None, team_id=ann.team_id) is None  # noqa: E731
+        wait_for(gone, 10, "Bolt deleting the installation")
+        wait_for(lambda: heard, 10, "tokens_revoked")
+    assert heard[0]["tokens"] == {"oauth": [ann.user_id], "bot": [bot.user_id]}
+    assert error_of(as_bot.auth_test) == "token_revoked"
+    as_ann = WebClient(token=installed.user_token, base_url=f"{server.url}/api/")
+    assert error_of(as_ann.auth_test) == "token_revoked"
+    assert server.client(bot.token).auth_test()["ok"]  # the operator's token of the bot
+    assert server.client(ann.token).auth_test()["ok"]  # and ann's own

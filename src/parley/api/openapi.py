@@ -245,6 +245,16 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("app_id", "team", "authed_user"),
     ),
     MethodDoc(
+        "apps.uninstall",
+        "Uninstalls an app installed with OAuth from the token's workspace: every token its "
+        "installations got is revoked (its bot's and the installers'), and the app hears "
+        "`tokens_revoked` and `app_uninstalled`.",
+        args=(
+            Arg("client_id", _STR, "The app's client id.", required=True),
+            Arg("client_secret", _STR, "Its client secret.", required=True),
+        ),
+    ),
+    MethodDoc(
         "api.test",
         "Checks calling code, with no token: the arguments come back in `args`; with "
         "`error`, the call fails with that error (and `args`).",

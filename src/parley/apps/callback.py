@@ -42,6 +42,8 @@ APP_EVENTS = frozenset(
         "link_shared",
         "file_shared",
         "file_deleted",
+        "tokens_revoked",
+        "app_uninstalled",
     }
 )
 

@@ -14,17 +14,20 @@ server and the app's redirect URL.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from parley.api.args import Args
-from parley.api.dispatch import Response
+from parley.api.dispatch import Ctx, Response
 from parley.api.h1 import Request
 from parley.api.request import parse_body, parse_query
 from parley.apps import oauth
 from parley.apps.callback import app_id
+from parley.bus.interface import APP_UNINSTALLED, TOKENS_REVOKED, Event
 from parley.errors import ApiError
+from parley.ids import format_ts
+from parley.pipeline import events
 from parley.pipeline.auth import hash_token, new_token
 from parley.storage.interface import Directory
 from parley.storage.models import OAuthApp, OAuthGrant, Team, User
@@ -62,10 +65,15 @@ class Installs:
         sessions: Sessions,
         clock: Callable[[], int],
         *,
+        forget: Callable[[list[bytes]], Awaitable[None]],
+        publish: Callable[[Event], object],
         secure_cookies: bool = False,
     ) -> None:
         self._directory = directory
         self._sessions = sessions
+        #: Tells every node to forget revoked tokens (``Authenticator.forget``).
+        self._forget = forget
+        self._publish = publish
         #: Wall-clock µs (codes expire by it).
         self._clock = clock
         self._secure = secure_cookies
@@ -215,11 +223,12 @@ class Installs:
         if grant.scopes:
             bot_token = new_token(True)
             scopes = oauth.token_scopes(grant.scopes)
-            await self._directory.add_token(bot.id, hash_token(bot_token), scopes)
+            await self._directory.add_token(bot.id, hash_token(bot_token), scopes, app=bot.id)
         if grant.user_scopes:
             user_token = new_token(False)
             scopes = oauth.token_scopes(grant.user_scopes)
-            await self._directory.add_token(installer.id, hash_token(user_token), scopes)
+            key = hash_token(user_token)
+            await self._directory.add_token(installer.id, key, scopes, app=bot.id)
         return oauth.access_answer(
             app_id=app_id(bot),
             team={"id": team.id, "name": team.name},
@@ -230,6 +239,33 @@ class Installs:
             user_scopes=grant.user_scopes,
             user_token=user_token,
         )
+
+    async def uninstall(self, ctx: Ctx, args: Args) -> dict[str, Any]:
+        """``apps.uninstall``: with its client id and secret and a token of its
+        workspace, an app revokes every token its installations got (its bot's and the
+        installers'; the operator's own tokens of the bot stay, as does the bot), and
+        hears ``tokens_revoked`` and ``app_uninstalled``. Installing it again works as
+        the first time."""
+        client_id = args.str("client_id", required=True, missing="invalid_client_id", max_len=64)
+        secret = args.str("client_secret", required=True, missing="bad_client_secret", max_len=256)
+        assert client_id is not None and secret is not None
+        app = await self._directory.oauth_app(client_id)
+        if app is None or app.team_id != ctx.user.team_id:
+            raise ApiError("invalid_client_id")
+        if not oauth.same_secret(secret, app.secret_hash):
+            raise ApiError("bad_client_secret")
+        revoked = await self._directory.uninstall_app(app.user_id)
+        await self._forget([key for key, _ in revoked])
+        holders = {user_id for _, user_id in revoked}
+        tokens = {"oauth": sorted(holders - {app.user_id}), "bot": sorted(holders & {app.user_id})}
+        at = self._clock()
+        for kind, body in (
+            (TOKENS_REVOKED, {"type": TOKENS_REVOKED, "tokens": tokens}),
+            (APP_UNINSTALLED, {"type": APP_UNINSTALLED}),
+        ):
+            body["event_ts"] = format_ts(at)
+            self._publish(events.for_app(kind, "", app.team_id, app.user_id, at, body))
+        return {}
 
 
 #: Headers of every answer of the page: never cached, never named as a referrer.

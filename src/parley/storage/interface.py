@@ -73,10 +73,17 @@ class Directory(Protocol):
         ...
 
     async def add_token(
-        self, user_id: str, token_hash: bytes, scopes: str | None, *, session: bool = False
+        self,
+        user_id: str,
+        token_hash: bytes,
+        scopes: str | None,
+        *,
+        session: bool = False,
+        app: str = "",
     ) -> None:
         """A new token for ``user_id`` (``scopes`` ``None``: the defaults of its kind);
-        ``session``: made by signing in to the web client."""
+        ``session``: made by signing in to the web client; ``app``: the bot id of the
+        app whose installation got it (:meth:`uninstall_app` revokes it)."""
         ...
 
     async def set_deleted(self, user_id: str, deleted: bool, notice: Retry) -> None:
@@ -156,6 +163,11 @@ class Directory(Protocol):
     async def add_oauth_grant(self, grant: OAuthGrant, now: int) -> None:
         """Keeps what a person allowed on an app's consent page until its code is
         exchanged; forgets the grants expired before ``now`` (wall µs)."""
+        ...
+
+    async def uninstall_app(self, bot_id: str) -> list[tuple[bytes, str]]:
+        """Revokes every live token the installations of the app of ``bot_id`` got, in
+        one transaction: their keys and users (to be forgotten by every node)."""
         ...
 
     async def take_oauth_grant(self, code_hash: bytes) -> OAuthGrant | None:

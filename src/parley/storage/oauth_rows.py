@@ -29,6 +29,11 @@ GRANT_DELETE = "DELETE FROM oauth_grants WHERE code_hash = {p}"
 #: Forgets the codes no one exchanged in time (before ``{p}``, wall µs).
 GRANTS_EXPIRED = "DELETE FROM oauth_grants WHERE expires < {p}"
 
+#: The live tokens installations of an app got (its bot's id), ``hash, user_id``.
+APP_TOKENS = "SELECT hash, user_id FROM tokens WHERE app = {p} AND revoked = 0"
+#: Revokes them.
+APP_TOKENS_REVOKE = "UPDATE tokens SET revoked = 1 WHERE app = {p} AND revoked = 0"
+
 
 def app_row(app: OAuthApp, now: int) -> tuple:
     """``app``'s values for :data:`APP_PUT`."""

@@ -1,7 +1,7 @@
 """``apps.connections.open``: a Socket Mode connection's URL for an app-level token
 (scope ``connections:write``); see :mod:`parley.gateway.socket_mode`. And
-``oauth.v2.access``: an app installed with OAuth exchanges its code for tokens
-(:mod:`parley.apps.installs`)."""
+``oauth.v2.access``: an app installed with OAuth exchanges its code for tokens, and
+``apps.uninstall``: it revokes them (:mod:`parley.apps.installs`)."""
 
 from __future__ import annotations
 
@@ -27,3 +27,4 @@ def register(api: Api, svc: Services) -> None:
     api.add("apps.connections.open", connections_open)
     if svc.installs is not None:
         api.add_public("oauth.v2.access", svc.installs.access)
+        api.add("apps.uninstall", svc.installs.uninstall)

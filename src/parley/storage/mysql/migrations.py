@@ -290,6 +290,11 @@ DIRECTORY: list[list[str]] = [
             user_scopes TEXT NOT NULL, redirect_uri TEXT NOT NULL, expires BIGINT NOT NULL
         ) {options}""",
     ],
+    # v30: which app an installation's token was issued to (apps.uninstall)
+    [
+        "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS app VARCHAR(64) NOT NULL DEFAULT ''",
+        "CREATE INDEX IF NOT EXISTS tokens_by_app ON tokens (app)",
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -10,6 +10,8 @@ from parley.storage.oauth_rows import (
     APP_OF_BOT_QUERY,
     APP_PUT,
     APP_QUERY,
+    APP_TOKENS,
+    APP_TOKENS_REVOKE,
     GRANT_ADD,
     GRANT_DELETE,
     GRANT_QUERY,
@@ -48,3 +50,11 @@ async def op_take_oauth_grant(cur: Any, _state: object, code_hash: bytes) -> OAu
     if grant is not None:
         await cur.execute(GRANT_DELETE.format(p="%s"), (code_hash,))
     return grant
+
+
+async def op_uninstall_app(cur: Any, _state: object, bot_id: str) -> list[tuple[bytes, str]]:
+    """Revokes the live tokens the app's installations got (locked as they are read)."""
+    await cur.execute(APP_TOKENS.format(p="%s") + " FOR UPDATE", (bot_id,))
+    found = [(bytes(r[0]), r[1]) for r in await cur.fetchall()]
+    await cur.execute(APP_TOKENS_REVOKE.format(p="%s"), (bot_id,))
+    return found

@@ -77,6 +77,7 @@ from parley.storage.sqlite.oauth import (  # noqa: F401 - the admin's
     op_add_oauth_grant,
     op_set_oauth_app,
     op_take_oauth_grant,
+    op_uninstall_app,
     q_oauth_app,
     q_oauth_app_of,
 )
@@ -428,9 +429,17 @@ class SqliteDirectory:
         return await self._read(q_logins, name)
 
     async def add_token(
-        self, user_id: str, token_hash: bytes, scopes: str | None, *, session: bool = False
+        self,
+        user_id: str,
+        token_hash: bytes,
+        scopes: str | None,
+        *,
+        session: bool = False,
+        app: str = "",
     ) -> None:
-        await self._writer.submit(op_add_token, user_id, token_hash, wall_us(), scopes, session)
+        await self._writer.submit(
+            op_add_token, user_id, token_hash, wall_us(), scopes, session, app
+        )
 
     async def set_deleted(self, user_id: str, deleted: bool, notice: Retry) -> None:
         await self._writer.submit(op_set_deleted, user_id, deleted, notice)
@@ -506,6 +515,9 @@ class SqliteDirectory:
 
     async def add_oauth_grant(self, grant: OAuthGrant, now: int) -> None:
         await self._writer.submit(op_add_oauth_grant, grant, now)
+
+    async def uninstall_app(self, bot_id: str) -> list[tuple[bytes, str]]:
+        return await self._writer.submit(op_uninstall_app, bot_id)
 
     async def take_oauth_grant(self, code_hash: bytes) -> OAuthGrant | None:
         return await self._writer.submit(op_take_oauth_grant, code_hash)
@@ -1255,10 +1267,12 @@ def op_add_token(
     now: int,
     scopes: str | None = None,
     session: bool = False,
+    app: str = "",
 ) -> None:
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, created, scopes, session) VALUES (?, ?, ?, ?, ?)",
-        (token_hash, user_id, now, scopes, int(session)),
+        "INSERT INTO tokens (hash, user_id, created, scopes, session, app) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (token_hash, user_id, now, scopes, int(session), app),
     )
 
 

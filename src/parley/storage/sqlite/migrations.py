@@ -263,6 +263,12 @@ DIRECTORY = [
         expires INTEGER NOT NULL
     );
     """,
+    # v30: which app an installation's token was issued to (its bot's id; '' for the
+    # others), so uninstalling the app (apps.uninstall) revokes them
+    """
+    ALTER TABLE tokens ADD COLUMN app TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tokens_by_app ON tokens (app) WHERE app != '';
+    """,
 ]
 
 SHARD = [

@@ -10,6 +10,8 @@ from parley.storage.oauth_rows import (
     APP_OF_BOT_QUERY,
     APP_PUT,
     APP_QUERY,
+    APP_TOKENS,
+    APP_TOKENS_REVOKE,
     GRANT_ADD,
     GRANT_DELETE,
     GRANT_QUERY,
@@ -49,3 +51,12 @@ def op_take_oauth_grant(
     if grant is not None:
         conn.execute(GRANT_DELETE.format(p="?"), (code_hash,))
     return grant
+
+
+def op_uninstall_app(
+    conn: sqlite3.Connection, _state: object, bot_id: str
+) -> list[tuple[bytes, str]]:
+    """Revokes the live tokens the app's installations got: their keys and users."""
+    found = [(bytes(r[0]), r[1]) for r in conn.execute(APP_TOKENS.format(p="?"), (bot_id,))]
+    conn.execute(APP_TOKENS_REVOKE.format(p="?"), (bot_id,))
+    return found
