@@ -345,7 +345,13 @@ async def start(settings: Settings) -> Services:
         replies=replies,
         shortcuts=Shortcuts(reach, store),
         files=Files(
-            directory, access, sender, ids, max_file=settings.max_file, publish=bus.publish
+            directory,
+            access,
+            sender,
+            ids,
+            max_file=settings.max_file,
+            publish=bus.publish,
+            message=store.message,
         ),
         custom_emoji=CustomEmojis(
             directory, bus, frozenset(emoji_names.standard()), fetch_image, wall_us

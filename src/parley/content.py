@@ -184,6 +184,23 @@ def has_content(rich: str | None) -> bool:
     return any(value for key, value in fields(rich).items() if key not in _NOT_CONTENT)
 
 
+def tombstone_file(rich: str | None, file_id: str) -> str | None:
+    """The change (:func:`merge`'s) that leaves ``file_id`` among a message's ``files``
+    as Slack's tombstone, ``{"id": …, "mode": "tombstone"}``: the file was deleted. ``None``
+    when the message does not carry it, or carries its tombstone already."""
+    files = fields(rich).get("files")
+    if not isinstance(files, list):
+        return None
+
+    def this(f: Any) -> bool:
+        return isinstance(f, dict) and f.get("id") == file_id
+
+    if not any(this(f) and f.get("mode") != "tombstone" for f in files):
+        return None
+    out = [{"id": file_id, "mode": "tombstone"} if this(f) else f for f in files]
+    return orjson.dumps({"files": out}).decode()
+
+
 def fields(rich: str | None) -> dict[str, Any]:
     """The stored content back as message fields (``{}`` when there is none)."""
     return orjson.loads(rich) if rich else {}

@@ -139,13 +139,17 @@ def check_files(srv: RunningServer, tag: str) -> None:
     )
     assert error_of(cy.files_info, file="FNOTHING0") == "file_not_found"
 
-    # deleting: the uploader's; the link goes, the message keeps the name
+    # deleting: the uploader's; the link goes, the message that shared it keeps its
+    # tombstone (as Slack's), not marked edited
     assert error_of(ben.files_delete, file=f["id"]) == "cant_delete_file"
+    before = ben.conversations_history(channel=room)["messages"][-1]
+    assert before["files"][0]["name"] == "report.bin"
     ann.files_delete(file=f["id"])
     assert error_of(ben.files_info, file=f["id"]) == "file_not_found"
     assert fetch(f["url_private"], people["ben"].token)[0] == 404
     kept = ben.conversations_history(channel=room)["messages"][-1]
-    assert kept["files"][0]["name"] == "report.bin"
+    assert kept["ts"] == before["ts"] and kept["text"] == before["text"]
+    assert kept["files"] == [{"id": f["id"], "mode": "tombstone"}] and "edited" not in kept
 
 
 def test_files(server):

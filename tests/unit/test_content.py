@@ -79,3 +79,18 @@ def test_a_bots_name_and_icon_are_kept_beside_the_content_and_are_not_content():
         with pytest.raises(ApiError) as err:
             content.customize(None, **args)
         assert err.value.code == Code.INVALID_ARGUMENTS
+
+
+def test_a_deleted_file_leaves_its_tombstone_and_the_other_files_stay():
+    rich = orjson.dumps(
+        {"files": [{"id": "F1", "name": "a.txt"}, {"id": "F2", "name": "b.png"}], "upload": True}
+    ).decode()
+    change = content.tombstone_file(rich, "F1")
+    merged = content.fields(content.merge(rich, change))
+    assert merged == {
+        "files": [{"id": "F1", "mode": "tombstone"}, {"id": "F2", "name": "b.png"}],
+        "upload": True,
+    }
+    assert content.tombstone_file(content.merge(rich, change), "F1") is None  # already
+    assert content.tombstone_file(rich, "F9") is None  # not this message's
+    assert content.tombstone_file(None, "F1") is None

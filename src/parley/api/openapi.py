@@ -794,7 +794,8 @@ METHODS: tuple[MethodDoc, ...] = (
     MethodDoc(
         "files.delete",
         "Deletes a file of the caller's (`cant_delete_file` for another's): its content "
-        "and its link go; messages keep its name.",
+        "and its link go; the message that shared it keeps its tombstone "
+        '(`{"id": …, "mode": "tombstone"}`).',
         args=(Arg("file", {"type": "string", "maxLength": 32}, "The file (`F…`).", required=True),),
     ),
     MethodDoc(

@@ -15,8 +15,9 @@
 - **Read** (``files.info``, ``files.list``, the download): a file is readable by its
   uploader and by whoever may see a channel it is shared in; to anyone else it does not
   exist (``file_not_found``), whatever the private-channel boundary hides.
-- **Delete** (``files.delete``): by its uploader; the content goes, messages keep the
-  file's name and a link that now answers ``file_not_found``.
+- **Delete** (``files.delete``): by its uploader; the content goes, and each message
+  that shared it keeps it as Slack's tombstone (``{"id": …, "mode": "tombstone"}``; its
+  members hear ``message_changed``, the message is not marked edited).
 - **Public link** (``files.sharedPublicURL``, ``files.revokePublicURL``): its uploader
   may give a completed file a link (``permalink_public``) that serves its content to
   anyone, without a token, until they revoke it or delete the file.
@@ -30,15 +31,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import mimetypes
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 import orjson
 
-from parley import wire
+from parley import content, wire
 from parley.bus.interface import Event
 from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, decode_id, encode_id, wall_us
@@ -46,7 +48,9 @@ from parley.pipeline import events
 from parley.pipeline.access import ChannelAccess
 from parley.pipeline.send import Sender
 from parley.storage.interface import Directory
-from parley.storage.models import Channel, StoredFile, User
+from parley.storage.models import Channel, Message, StoredFile, User
+
+log = logging.getLogger(__name__)
 
 #: The longest file name kept.
 MAX_NAME = 255
@@ -84,8 +88,11 @@ class Files:
         *,
         max_file: int,
         publish: Callable[[Event], Any],
+        message: Callable[[str, int], Awaitable[Message | None]],
         clock_us: Callable[[], int] = wall_us,
     ) -> None:
+        #: Reads a message (``MessageStore.message``): a deleted file's share.
+        self._message = message
         self._directory = directory
         self._access = access
         self._sender = sender
@@ -179,7 +186,8 @@ class Files:
             if not await self._directory.complete_file(f.id, user.id, f.title, shares):
                 raise ApiError(Code.FILE_NOT_FOUND, data={"file": f.id})  # completed meanwhile
         if request is not None and channel is not None:
-            await self._sender.write_post(request)
+            posted = await self._sender.write_post(request)
+            await self._directory.record_share([f.id for f in done], channel.id, posted.message.ts)
             at = self._clock_us()
             for f in done:  # after the share's message, in the channel's order
                 self._publish(events.file_shared(channel, f.id, user.id, at))
@@ -274,11 +282,25 @@ class Files:
         found = await self.readable(user, file_id)
         if found.user_id != user.id:
             raise ApiError("cant_delete_file")
-        if not await self._directory.delete_file(found.id):
+        shared = await self._directory.delete_file(found.id)
+        if shared is None:
             raise ApiError(Code.FILE_NOT_FOUND)
         at = self._clock_us()
         for channel_id in found.channels:
             self._publish(events.file_deleted(channel_id, found.team_id, found.id, at))
+        for channel_id, ts in shared:
+            await self._tombstone(channel_id, ts, found.id)
+
+    async def _tombstone(self, channel_id: str, ts: int, file_id: str) -> None:
+        """Leaves the deleted file's tombstone on the message that shared it (gone or
+        changed meanwhile: as it now is; deleted: nothing to do)."""
+        m = await self._message(channel_id, ts)
+        if m is None or m.deleted:
+            return
+        try:
+            await self._sender.rewrite(m, lambda now: content.tombstone_file(now.rich, file_id))
+        except ApiError as exc:  # deleted meanwhile, or edited on and on: it keeps the entry
+            log.info("no tombstone for %s in %s: %s", file_id, channel_id, exc.code)
 
     async def content(self, user: User, file_id: str) -> tuple[StoredFile, bytes]:
         """A file ``user`` may read, with its content."""

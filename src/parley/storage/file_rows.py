@@ -177,6 +177,20 @@ def listing_params(
     }
 
 
+def share_ts_update(placeholder: str, count: int) -> str:
+    """Records the message (``ts``, the first placeholder) that shared ``count`` files in
+    a channel (the second)."""
+    marks = ", ".join([placeholder] * count)
+    return (
+        f"UPDATE file_shares SET ts = {placeholder} "
+        f"WHERE channel_id = {placeholder} AND file_id IN ({marks})"
+    )
+
+
+#: The messages that shared a file (``channel_id, ts``; those recorded), by file id.
+SHARE_MESSAGES = "SELECT channel_id, ts FROM file_shares WHERE file_id = {p} AND ts != 0"
+
+
 def shares_query(placeholder: str, count: int) -> str:
     """The channels ``count`` files are shared in, as ``(file_id, channel_id)`` rows."""
     marks = ", ".join([placeholder] * count)

@@ -339,8 +339,14 @@ class Directory(Protocol):
         ``False`` when it is not theirs, not uploaded, or completed already."""
         ...
 
-    async def delete_file(self, file_id: str) -> bool:
-        """Forgets the file, its content and its shares; ``False`` when it was not there."""
+    async def record_share(self, file_ids: Sequence[str], channel_id: str, ts: int) -> None:
+        """Records the message (``ts``) that shared the files in ``channel_id``, so their
+        deletion leaves a tombstone there."""
+        ...
+
+    async def delete_file(self, file_id: str) -> list[tuple[str, int]] | None:
+        """Forgets the file, its content and its shares: the messages that shared it
+        (``channel, ts``: those recorded), ``None`` when it was not there."""
         ...
 
     async def set_file_link(self, file_id: str, secret: str | None, now: int) -> None:

@@ -5,6 +5,7 @@ backends share; :mod:`parley.storage.sqlite.files` is the same on SQLite). Write
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from parley.storage.file_rows import (
@@ -12,6 +13,7 @@ from parley.storage.file_rows import (
     LINK_PUT,
     LINK_QUERY,
     LINK_REMOVE,
+    SHARE_MESSAGES,
     STALE_QUERY,
     WAITING_QUERY,
     chunks,
@@ -21,6 +23,7 @@ from parley.storage.file_rows import (
     listing_query,
     search_params,
     search_query,
+    share_ts_update,
     shares_query,
     with_shares,
 )
@@ -81,11 +84,20 @@ async def op_complete_file(
     return True
 
 
-async def op_delete_file(cur: Any, _state: object, file_id: str) -> bool:
+async def op_record_share(
+    cur: Any, _state: object, file_ids: Sequence[str], channel_id: str, ts: int
+) -> None:
+    await cur.execute(share_ts_update("%s", len(file_ids)), (ts, channel_id, *file_ids))
+
+
+async def op_delete_file(cur: Any, _state: object, file_id: str) -> list[tuple[str, int]] | None:
+    """As :func:`parley.storage.sqlite.files.op_delete_file`."""
+    await cur.execute(SHARE_MESSAGES.format(p="%s") + " FOR UPDATE", (file_id,))
+    shared = [(c, int(ts)) for c, ts in await cur.fetchall()]
     for table in ("file_chunks", "file_shares", "file_links"):
         await cur.execute(f"DELETE FROM {table} WHERE file_id = %s", (file_id,))
     await cur.execute("DELETE FROM files WHERE id = %s", (file_id,))
-    return cur.rowcount == 1
+    return shared if cur.rowcount == 1 else None
 
 
 async def q_file(cur: Any, file_id: str) -> StoredFile | None:

@@ -295,6 +295,8 @@ DIRECTORY: list[list[str]] = [
         "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS app VARCHAR(64) NOT NULL DEFAULT ''",
         "CREATE INDEX IF NOT EXISTS tokens_by_app ON tokens (app)",
     ],
+    # v31: the message that shared a file in each channel (its ts; 0: unknown)
+    ["ALTER TABLE file_shares ADD COLUMN IF NOT EXISTS ts BIGINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

@@ -640,7 +640,10 @@ class SqliteDirectory:
             file_ops.op_complete_file, file_id, user_id, title, channels
         )
 
-    async def delete_file(self, file_id: str) -> bool:
+    async def record_share(self, file_ids: Sequence[str], channel_id: str, ts: int) -> None:
+        await self._writer.submit(file_ops.op_record_share, file_ids, channel_id, ts)
+
+    async def delete_file(self, file_id: str) -> list[tuple[str, int]] | None:
         return await self._writer.submit(file_ops.op_delete_file, file_id)
 
     async def set_file_link(self, file_id: str, secret: str | None, now: int) -> None:

@@ -5,12 +5,14 @@ writer, each in one transaction; read ops ``q(conn, ...)`` on its readers."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from parley.storage.file_rows import (
     FILE_COLUMNS,
     LINK_PUT,
     LINK_QUERY,
     LINK_REMOVE,
+    SHARE_MESSAGES,
     STALE_QUERY,
     WAITING_QUERY,
     chunks,
@@ -20,6 +22,7 @@ from parley.storage.file_rows import (
     listing_query,
     search_params,
     search_query,
+    share_ts_update,
     shares_query,
     with_shares,
 )
@@ -86,10 +89,23 @@ def op_complete_file(
     return True
 
 
-def op_delete_file(conn: sqlite3.Connection, _state: object, file_id: str) -> bool:
+def op_record_share(
+    conn: sqlite3.Connection, _state: object, file_ids: Sequence[str], channel_id: str, ts: int
+) -> None:
+    conn.execute(share_ts_update("?", len(file_ids)), (ts, channel_id, *file_ids))
+
+
+def op_delete_file(
+    conn: sqlite3.Connection, _state: object, file_id: str
+) -> list[tuple[str, int]] | None:
+    """Forgets the file: the messages that shared it (``channel, ts``), ``None`` when it
+    was not there."""
+    shared = conn.execute(SHARE_MESSAGES.format(p="?"), (file_id,)).fetchall()
     for table in ("file_chunks", "file_shares", "file_links"):
         conn.execute(f"DELETE FROM {table} WHERE file_id = ?", (file_id,))
-    return conn.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount == 1
+    if conn.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount != 1:
+        return None
+    return [(c, int(ts)) for c, ts in shared]
 
 
 def q_file(conn: sqlite3.Connection, file_id: str) -> StoredFile | None:

@@ -269,6 +269,11 @@ DIRECTORY = [
     ALTER TABLE tokens ADD COLUMN app TEXT NOT NULL DEFAULT '';
     CREATE INDEX tokens_by_app ON tokens (app) WHERE app != '';
     """,
+    # v31: the message that shared a file in each channel (its ts; 0: shared before this
+    # was kept), so a deletion leaves a tombstone there
+    """
+    ALTER TABLE file_shares ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [

@@ -1365,7 +1365,7 @@ function renderFiles(files) {
     const item = document.createElement("div");
     item.className = "file";
     item.dataset.file = f.id;
-    if (state.goneFiles.has(f.id)) {
+    if (f.mode === "tombstone" || state.goneFiles.has(f.id)) {
       item.append(missing(f));
       box.append(item);
       continue;
@@ -1399,10 +1399,12 @@ function download(f) {
     .catch((err) => notice(`Could not download ${f.name}: ${err.message}`));
 }
 
+// A file deleted (its tombstone, or file_deleted before its message changed), or one
+// that could not be read.
 function missing(f) {
   const gone = document.createElement("span");
   gone.className = "file-gone";
-  gone.textContent = `${f.name} is no longer available`;
+  gone.textContent = f.name ? `${f.name} is no longer available` : "This file was deleted.";
   return gone;
 }
 
@@ -2341,7 +2343,7 @@ function onEvent(ev) {
       setOpen(ev.channel, ev.type.endsWith("_open"));
       break;
     case "file_deleted": {
-      // its messages keep its name, no longer a download
+      // no longer a download; its messages then change to show its tombstone
       state.goneFiles.add(ev.file_id);
       const shown = fileUrls.get(ev.file_id);
       fileUrls.delete(ev.file_id);
