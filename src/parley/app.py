@@ -23,6 +23,7 @@ from parley.apps.link import AppLink
 from parley.apps.link_sharing import AppLinks
 from parley.apps.replies import Replies
 from parley.apps.shortcuts import Shortcuts
+from parley.apps.signing import SigningKey
 from parley.apps.triggers import Triggers
 from parley.apps.views import Views, route_acknowledgements
 from parley.bus.interface import EventBus
@@ -403,6 +404,7 @@ async def start(settings: Settings) -> Services:
         wall_us,
         forget=auth.forget,
         publish=bus.publish,
+        signing=SigningKey(directory),
         secure_cookies=secure,
     )
     methods.register_all(api, svc)

@@ -181,7 +181,7 @@ async def serve(
         svc.api,
         fallback_host=f"{host}:{settings.port}",
         sessions=svc.sessions,
-        installs=svc.installs.page if svc.installs is not None else None,
+        installs=svc.installs.route if svc.installs is not None else None,
         static=web.load_static(web.gateway_source(settings.gateway_url, svc.gateway_port)),
         health_only=not serves_api,
         metrics=svc.metrics.expose,

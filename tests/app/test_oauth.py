@@ -56,11 +56,15 @@ def registered(server: RunningServer, tag: str, redirect: str, **scopes: str):
 
 
 def allow(
-    server: RunningServer, browser: httpx.Client, name: str, params: dict[str, str]
+    server: RunningServer,
+    browser: httpx.Client,
+    name: str,
+    params: dict[str, str],
+    page_path: str = "/oauth/v2/authorize",
 ) -> httpx.Response:
     """Signs ``name`` in on the consent page of ``params`` (if not yet) and allows:
     the redirect back to the app."""
-    url = f"{server.url}{oauth_path(params)}"
+    url = server.url + oauth.back_to(page_path, **params)
     page = browser.get(url)
     assert page.status_code == 200, page.text
     if 'name="password"' in page.text:
@@ -73,10 +77,6 @@ def allow(
     back = browser.post(url, data={**hidden(page.text), "decision": "allow"})
     assert back.status_code == 302, back.text
     return back
-
-
-def oauth_path(params: dict[str, str]) -> str:
-    return oauth.back_to("/oauth/v2/authorize", **params)
 
 
 def test_bolts_oauth_flow_installs_the_app(server, tmp_path):
@@ -384,3 +384,84 @@ def test_an_app_uninstalls_itself_and_bolt_forgets_its_installation(server, tmp_
     assert error_of(as_ann.auth_test) == "token_revoked"
     assert server.client(bot.token).auth_test()["ok"]  # the operator's token of the bot
     assert server.client(ann.token).auth_test()["ok"]  # and ann's own
+
+
+def test_sign_in_with_slack(server):
+    """Sign in with Slack, as slack_sdk and any OpenID Connect client do it: the consent
+    page of ``/openid/connect/authorize``, ``openid.connect.token``'s id token checked
+    against the published key and the discovery document, ``openid.connect.userInfo``;
+    its codes and scopes kept apart from an installation's."""
+    import jwt
+    from slack_sdk.oauth import OpenIDConnectAuthorizeUrlGenerator
+
+    redirect = "http://127.0.0.1:9/siws/back"
+    name = "oidc-ann"
+    ann = server.user(name, password=PASSWORD, email="ann@example.com")
+    bot = server.user("oidc-app", bot=True)
+    reg = admin.register_oauth(server.settings, bot.user_id, [redirect], "", "openid,email,profile")
+    client_id, secret = reg["client_id"], reg["client_secret"]
+    link = OpenIDConnectAuthorizeUrlGenerator(
+        client_id=client_id,
+        scopes=["openid", "email", "profile"],
+        redirect_uri=redirect,
+        authorization_url=f"{server.url}/openid/connect/authorize",
+    ).generate(state="st", nonce="n-123")
+    params = query(link)
+    api = WebClient(base_url=f"{server.url}/api/")
+    with httpx.Client() as browser:
+        back = allow(server, browser, name, params, "/openid/connect/authorize")
+        assert query(back.headers["location"])["state"] == "st"
+        code = query(back.headers["location"])["code"]
+        page = browser.get(link)
+        assert "Sign in to oidc-app with" in page.text and "See your email address" in page.text
+        # an installation's exchange does not take Sign in with Slack's code
+        other = query(
+            allow(server, browser, name, params, "/openid/connect/authorize").headers["location"]
+        )
+        assert (
+            error_of(
+                api.oauth_v2_access, client_id=client_id, client_secret=secret, code=other["code"]
+            )
+            == "invalid_code"
+        )
+        for wrong, error in (
+            ({**params, "scope": "email profile"}, "invalid_scope"),  # openid missing
+            ({**params, "response_type": "token"}, "unsupported_response_type"),
+        ):
+            refused = browser.get(server.url + oauth.back_to("/openid/connect/authorize", **wrong))
+            assert query(refused.headers["location"])["error"] == error
+        installing = {"client_id": client_id, "user_scope": "openid", "redirect_uri": redirect}
+        refused = browser.get(server.url + oauth.back_to("/oauth/v2/authorize", **installing))
+        assert query(refused.headers["location"])["error"] == "invalid_scope"
+    answer = api.openid_connect_token(
+        client_id=client_id, client_secret=secret, code=code, redirect_uri=redirect
+    )
+    assert answer["token_type"] == "Bearer"
+    config = httpx.get(f"{server.url}/.well-known/openid-configuration").json()
+    assert config["issuer"] == server.url
+    assert config["jwks_uri"] == f"{server.url}/openid/connect/keys"
+    key = jwt.PyJWKClient(config["jwks_uri"]).get_signing_key_from_jwt(answer["id_token"])
+    claims = jwt.decode(
+        answer["id_token"], key.key, algorithms=["RS256"], audience=client_id, issuer=server.url
+    )
+    assert claims["sub"] == ann.user_id and claims["nonce"] == "n-123"
+    assert claims["https://slack.com/team_id"] == ann.team_id
+    assert (claims["email"], claims["email_verified"], claims["name"]) == (
+        "ann@example.com",
+        True,
+        name,
+    )
+    assert claims["exp"] - claims["iat"] == 300
+    as_ann = WebClient(token=answer["access_token"], base_url=f"{server.url}/api/")
+    info = as_ann.openid_connect_userInfo()
+    assert (info["sub"], info["email"], info["https://slack.com/user_id"]) == (
+        ann.user_id,
+        "ann@example.com",
+        ann.user_id,
+    )
+    assert error_of(as_ann.conversations_list) == "missing_scope"  # it can do nothing else
+    assert error_of(server.client(ann.token).openid_connect_userInfo) == "missing_scope"
+    assert (
+        error_of(api.openid_connect_token, client_id=client_id, client_secret=secret, code=code)
+        == "invalid_code"
+    )  # once

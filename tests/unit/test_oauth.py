@@ -58,3 +58,36 @@ def test_secrets_are_kept_as_digests_and_compared_in_constant_time():
     assert oauth.form_key("xoxp-a") != oauth.form_key("xoxp-b")
     first, second = oauth.new_client_id().split(".")
     assert first.isdigit() and second.isdigit()
+
+
+def test_sign_in_with_slack_tells_only_what_its_scopes_allow():
+    from parley.apps import oidc
+    from parley.storage.models import Team, User
+
+    user = User("U1", "T1", "ann", "Ann Lee", False, None, None, 0, email="ann@example.com")
+    team = Team("T1", "Acme", "acme", 0)
+    only = oidc.about(user, team, frozenset({"openid"}), "http://h/")
+    assert only == {
+        "sub": "U1",
+        "https://slack.com/user_id": "U1",
+        "https://slack.com/team_id": "T1",
+    }
+    full = oidc.about(user, team, frozenset({"openid", "email", "profile"}), "http://h/")
+    assert (full["email"], full["given_name"], full["family_name"]) == (
+        "ann@example.com",
+        "Ann",
+        "Lee",
+    )
+    assert full["https://slack.com/team_domain"] == "acme" and full["picture"] == ""
+    claims = oidc.claims(
+        base_url="http://h:1/",
+        client_id="1.2",
+        user=user,
+        team=team,
+        scopes=frozenset({"openid"}),
+        nonce="",
+        now_s=1000,
+    )
+    assert (claims["iss"], claims["aud"], claims["exp"]) == ("http://h:1", "1.2", 1300)
+    assert "nonce" not in claims  # none asked for
+    assert oidc.jwk(65537 * 3, 65537)["e"] == "AQAB"

@@ -46,8 +46,9 @@ class Ctx(msgspec.Struct, frozen=True):
 
 
 Handler = Callable[[Ctx, Args], Awaitable[dict[str, Any]]]
-#: A method anyone may call, with no token (``api.test``): its arguments only.
-PublicHandler = Callable[[Args], Awaitable[dict[str, Any]]]
+#: A method anyone may call, with no token (``api.test``): its arguments, and the base
+#: URL the request reached the server at.
+PublicHandler = Callable[[Args, str], Awaitable[dict[str, Any]]]
 
 
 class Method(msgspec.Struct, frozen=True):
@@ -114,7 +115,7 @@ class Api:
                 args.pop("token", None)
                 for key, value in basic_credentials(authorization).items():
                     args.setdefault(key, value)
-                return _answer(await method.public(Args(args)))
+                return _answer(await method.public(Args(args), base_url))
             token = bearer_token(authorization) or _str_or_none(args.pop("token", None)) or session
             began = perf_counter()
             caller = await self._auth.authorize(token)

@@ -6,7 +6,9 @@ Routes: ``/api/<method>`` (GET or POST), ``/api/openapi.json`` (GET: the Web API
 description, :mod:`parley.api.openapi`), ``/auth/signin`` and ``/auth/signout`` (the web
 client's sessions, :mod:`parley.web`), ``/`` and ``/static/...`` (the web client),
 ``/commands/<token>`` (POST: a ``response_url``, :mod:`parley.apps.replies`),
-``/oauth/v2/authorize`` (an app's consent page, :mod:`parley.apps.installs`),
+``/oauth/v2/authorize`` (an app's consent page), ``/openid/connect/authorize`` and
+``/openid/connect/keys``, ``/.well-known/openid-configuration`` (Sign in with Slack;
+:mod:`parley.apps.installs`),
 ``/files/...`` (uploads and downloads, :mod:`parley.files.routes`),
 ``/healthz`` (alive; ``/health`` too) and ``/readyz`` (503 while draining or unable to
 serve, with the circuit breakers' states); everything else is a JSON 404. A gateway
@@ -28,7 +30,7 @@ import orjson
 from parley.api import openapi
 from parley.api.dispatch import Api, Response, error_response
 from parley.api.h1 import Request
-from parley.apps.installs import PATH as INSTALL_PATH
+from parley.apps.installs import PATHS as INSTALL_PATHS
 from parley.apps.replies import RESPONSE_PATH
 from parley.errors import ApiError, Code, StorageUnavailable, unavailable
 from parley.files.routes import PREFIX as FILES_PREFIX
@@ -71,9 +73,10 @@ class HttpApp:
         clock: Callable[[], float] = time.monotonic,
         replies: Callable[[str, bytes, str], Awaitable[None]] | None = None,
         files: Callable[[Request], Awaitable[Response]] | None = None,
-        installs: Callable[[Request], Awaitable[Response]] | None = None,
+        installs: Callable[[Request, str], Awaitable[Response]] | None = None,
     ) -> None:
-        #: ``/oauth/v2/authorize``: an app's consent page (:mod:`parley.apps.installs`).
+        #: ``/oauth/v2/authorize``, Sign in with Slack's pages (:mod:`parley.apps.installs`),
+        #: for a request and the base URL it reached.
         self._installs = installs
         #: The routes under ``/files/`` (:mod:`parley.files.routes`).
         self._files = files
@@ -132,8 +135,8 @@ class HttpApp:
             return await self._files(req)
         if path.startswith(RESPONSE_PATH) and self._replies is not None:
             return await self._response_url(req, path[len(RESPONSE_PATH) :])
-        if path == INSTALL_PATH and self._installs is not None:
-            return await self._installs(req)
+        if path in INSTALL_PATHS and self._installs is not None:
+            return await self._installs(req, self._base_url(req.headers))
         if path.startswith("/auth/") and self._sessions is not None:
             return await self._auth_call(req, path[6:])
         if req.method in ("GET", "HEAD") and path in self._static:
@@ -159,9 +162,6 @@ class HttpApp:
         headers, body = req.headers, req.body
         if body is None:
             return error_response(ApiError(Code.REQUEST_TOO_LARGE, status=413))
-        host = headers.get("host")
-        if not host or not _HOST_RE.match(host):
-            host = self._fallback_host
         return await self._api.handle(
             http_method=req.method,
             name=name,
@@ -169,10 +169,18 @@ class HttpApp:
             content_type=headers.get("content-type") or "",
             body=body,
             authorization=headers.get("authorization"),
-            base_url=f"http://{host}/",
+            base_url=self._base_url(headers),
             # a session cookie counts only with the web client's header naming its user
             session=session_token(headers.get("cookie"), headers.get(CLIENT_HEADER)),
         )
+
+    def _base_url(self, headers: dict[str, str]) -> str:
+        """This server as the request reached it (its ``Host``; the fallback when that
+        is missing or malformed), with a trailing slash."""
+        host = headers.get("host")
+        if not host or not _HOST_RE.match(host):
+            host = self._fallback_host
+        return f"http://{host}/"
 
     async def _response_url(self, req: Request, token: str) -> Response:
         """A POST to a ``response_url``: ``{"ok": true}`` once the reply is delivered,

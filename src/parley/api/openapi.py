@@ -245,6 +245,32 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("app_id", "team", "authed_user"),
     ),
     MethodDoc(
+        "openid.connect.token",
+        "Sign in with Slack: exchanges the code of `/openid/connect/authorize` for a token "
+        "of the person's (good for `openid.connect.userInfo`) and an `id_token`, a JWT "
+        "signed RS256 with the key at `/openid/connect/keys`. Once, within 10 minutes; the "
+        "client id and secret as arguments or HTTP Basic credentials; no token.",
+        read=True,
+        public=True,
+        args=(
+            Arg("client_id", _STR, "The app's client id (`parley app oauth`)."),
+            Arg("client_secret", _STR, "Its client secret."),
+            Arg("code", _STR, "The code the consent page sent back.", required=True),
+            Arg("redirect_uri", _STR, "The `redirect_uri` the authorization named, if any."),
+            Arg("grant_type", _STR, "`authorization_code` (the default) only."),
+        ),
+        result={"access_token": _STR, "token_type": _STR, "id_token": _STR},
+        always=("access_token", "token_type", "id_token"),
+    ),
+    MethodDoc(
+        "openid.connect.userInfo",
+        "Sign in with Slack: who the token's person is, as its scopes allow (`openid`: "
+        "`sub` and the Slack ids; `email`; `profile`: names, locale and `picture`).",
+        read=True,
+        result={"sub": _STR, "email": _STR, "email_verified": _BOOL, "name": _STR},
+        always=("sub",),
+    ),
+    MethodDoc(
         "apps.uninstall",
         "Uninstalls an app installed with OAuth from the token's workspace: every token its "
         "installations got is revoked (its bot's and the installers'), and the app hears "

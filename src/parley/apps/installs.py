@@ -1,6 +1,9 @@
-"""Installing an app with OAuth: the consent page (``/oauth/v2/authorize``) and
-``oauth.v2.access``. The flow and its rules are :mod:`parley.apps.oauth`'s; this shell
-reads and writes the directory and answers HTTP.
+"""Installing an app with OAuth: the consent page (``/oauth/v2/authorize``),
+``oauth.v2.access`` and ``apps.uninstall``; and Sign in with Slack, its twin: its
+consent page (``/openid/connect/authorize``), ``openid.connect.token``,
+``openid.connect.userInfo``, its public key and OpenID description. The flows and their
+rules are :mod:`parley.apps.oauth`'s and :mod:`parley.apps.oidc`'s; this shell reads
+and writes the directory and answers HTTP.
 
 The page is served to a browser, as Slack's is: GET shows it (or, when no one of the
 app's workspace is signed in to this browser, a sign-in form first); its forms POST
@@ -18,24 +21,34 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from parley.api.args import Args
-from parley.api.dispatch import Ctx, Response
+from parley.api.dispatch import JSON, Ctx, Response
 from parley.api.h1 import Request
 from parley.api.request import parse_body, parse_query
-from parley.apps import oauth
+from parley.apps import oauth, oidc
 from parley.apps.callback import app_id
+from parley.apps.signing import SigningKey
 from parley.bus.interface import APP_UNINSTALLED, TOKENS_REVOKED, Event
 from parley.errors import ApiError
 from parley.ids import format_ts
 from parley.pipeline import events
+from parley.pipeline import scopes as known
 from parley.pipeline.auth import hash_token, new_token
 from parley.storage.interface import Directory
 from parley.storage.models import OAuthApp, OAuthGrant, Team, User
 from parley.web import Sessions, consent
 
 PATH = "/oauth/v2/authorize"
+#: Sign in with Slack's consent page, its keys and its description (:mod:`.oidc`).
+OIDC_PATH = "/openid/connect/authorize"
+KEYS_PATH = "/openid/connect/keys"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+#: Every path :meth:`Installs.route` serves.
+PATHS = frozenset({PATH, OIDC_PATH, KEYS_PATH, DISCOVERY_PATH})
 #: The request's parameters the page carries from step to step.
-_FIELDS = ("client_id", "scope", "user_scope", "redirect_uri", "state")
+_FIELDS = ("client_id", "scope", "user_scope", "redirect_uri", "state", "nonce", "response_type")
 _CSP = (
     "default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self' {back}; "
     "base-uri 'none'; frame-ancestors 'none'"
@@ -54,10 +67,13 @@ class _Ask:
     scopes: str
     user_scopes: str
     request: dict[str, str]
+    #: Sign in with Slack's (``/openid/connect/authorize``).
+    openid: bool
 
 
 class Installs:
-    """The consent page (:meth:`page`) and the code's exchange (:meth:`access`)."""
+    """The consent pages (:meth:`route`) and the codes' exchanges (:meth:`access`,
+    :meth:`openid_token`)."""
 
     def __init__(
         self,
@@ -67,8 +83,11 @@ class Installs:
         *,
         forget: Callable[[list[bytes]], Awaitable[None]],
         publish: Callable[[Event], object],
+        signing: SigningKey,
         secure_cookies: bool = False,
     ) -> None:
+        #: Signs Sign in with Slack's id tokens.
+        self._signing = signing
         self._directory = directory
         self._sessions = sessions
         #: Tells every node to forget revoked tokens (``Authenticator.forget``).
@@ -78,9 +97,23 @@ class Installs:
         self._clock = clock
         self._secure = secure_cookies
 
-    async def page(self, req: Request) -> Response:
-        """``/oauth/v2/authorize``: GET shows the page, POST signs in, allows or
-        cancels."""
+    async def route(self, req: Request, base_url: str) -> Response:
+        """The paths of :data:`PATHS`, for a request that reached the server at
+        ``base_url``: the consent pages, the public key and the OpenID description."""
+        if req.path in (PATH, OIDC_PATH):
+            return await self.page(req, openid=req.path == OIDC_PATH)
+        if req.method not in ("GET", "HEAD"):
+            return Response(405, b"", (("allow", "GET"),))
+        if req.path == KEYS_PATH:
+            body = await self._signing.jwks()
+        else:
+            body = oidc.discovery(base_url)
+        headers = (("content-type", JSON), ("cache-control", "max-age=300"))
+        return Response(200, orjson.dumps(body), headers)
+
+    async def page(self, req: Request, *, openid: bool = False) -> Response:
+        """``/oauth/v2/authorize`` (``/openid/connect/authorize``: ``openid``): GET
+        shows the page, POST signs in, allows or cancels."""
         if req.method not in ("GET", "HEAD", "POST"):
             return Response(405, b"", (("allow", "GET, POST"),))
         nonce = secrets.token_urlsafe(12)
@@ -91,7 +124,7 @@ class Installs:
         except ApiError as exc:
             return _refused(nonce, exc.code, "The request could not be read.")
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        ask = await self._ask(fields, nonce)
+        ask = await self._ask(fields, nonce, openid)
         if isinstance(ask, Response):
             return ask
         cookies = req.headers.get("cookie")
@@ -104,7 +137,7 @@ class Installs:
             return self._show(ask, people, nonce)
         decision = fields.get("decision")
         if decision == "signin":
-            return await self._sign_in(ask, fields, nonce)
+            return await self._sign_in(ask, fields, nonce, req.path)
         if decision == "deny":
             state = fields.get("state", "")
             return _redirect(oauth.back_to(ask.redirect_uri, error="access_denied", state=state))
@@ -115,9 +148,12 @@ class Installs:
             return _refused(nonce, "invalid_form", why, 403)
         return await self._allow(ask, fields["user"])
 
-    async def _ask(self, fields: dict[str, str], nonce: str) -> _Ask | Response:
+    async def _ask(self, fields: dict[str, str], nonce: str, openid: bool) -> _Ask | Response:
         """The request, if valid; else what to answer: a page for a client or a
-        redirect URL that cannot be trusted, a redirect back with ``invalid_scope``."""
+        redirect URL that cannot be trusted, a redirect back with ``invalid_scope`` (or,
+        for Sign in with Slack, ``unsupported_response_type``). Sign in with Slack asks
+        ``scope`` of the person, ``openid`` among them; an installation may not ask for
+        Sign in with Slack's scopes."""
         app = await self._directory.oauth_app(fields.get("client_id", "")[:64])
         bot = await self._directory.user(app.user_id) if app else None
         team = await self._directory.team(app.team_id) if app else None
@@ -127,17 +163,27 @@ class Installs:
         if not oauth.redirect_allowed(redirect_uri, app.redirect_urls):
             why = "The app asked to send you to an address it has not registered."
             return _refused(nonce, "bad_redirect_uri", why, 400)
+        state = fields.get("state", "")
+        if openid and fields.get("response_type") != "code":
+            error = "unsupported_response_type"
+            return _redirect(oauth.back_to(redirect_uri, error=error, state=state))
         try:
-            scopes = oauth.requested(fields.get("scope", ""), app.scopes)
-            user_scopes = oauth.requested(fields.get("user_scope", ""), app.user_scopes)
-            if not scopes and not user_scopes:
-                raise ValueError("invalid_scope")
+            if openid:
+                scopes = ""
+                user_scopes = oauth.requested(fields.get("scope", ""), app.user_scopes)
+                if "openid" not in user_scopes.split(",") or not oauth.split(user_scopes) <= (
+                    known.OPENID
+                ):
+                    raise ValueError("invalid_scope")
+            else:
+                scopes = oauth.requested(fields.get("scope", ""), app.scopes)
+                user_scopes = oauth.requested(fields.get("user_scope", ""), app.user_scopes)
+                if oauth.split(user_scopes) & known.OPENID or not (scopes or user_scopes):
+                    raise ValueError("invalid_scope")
         except ValueError:
-            return _redirect(
-                oauth.back_to(redirect_uri, error="invalid_scope", state=fields.get("state", ""))
-            )
+            return _redirect(oauth.back_to(redirect_uri, error="invalid_scope", state=state))
         request = {k: fields[k] for k in _FIELDS if fields.get(k)}
-        return _Ask(app, bot, team, redirect_uri, scopes, user_scopes, request)
+        return _Ask(app, bot, team, redirect_uri, scopes, user_scopes, request, openid)
 
     def _show(self, ask: _Ask, people: list[tuple[User, str]], nonce: str) -> Response:
         if not people:
@@ -153,10 +199,11 @@ class Installs:
             user_scopes=ask.user_scopes,
             people=[(u.id, u.name, oauth.form_key(token)) for u, token in people],
             request=ask.request,
+            sign_in_with=ask.openid,
         )
         return _html(body, nonce, ask.redirect_uri)
 
-    async def _sign_in(self, ask: _Ask, fields: dict[str, str], nonce: str) -> Response:
+    async def _sign_in(self, ask: _Ask, fields: dict[str, str], nonce: str, path: str) -> Response:
         """Signs in with the form's name and password (in the app's workspace), then
         shows the consent page again; a wrong password shows the form again."""
         try:
@@ -173,7 +220,7 @@ class Installs:
             )
             return _html(body, nonce, ask.redirect_uri, status=max(exc.status, 400))
         cookie = await self._sessions.open(user, secure=self._secure)
-        again = oauth.back_to(PATH, **ask.request)
+        again = oauth.back_to(path, **ask.request)
         return Response(303, b"", (("location", again), ("set-cookie", cookie), *_PRIVATE))
 
     async def _allow(self, ask: _Ask, installer_id: str) -> Response:
@@ -187,17 +234,77 @@ class Installs:
             ask.user_scopes,
             ask.request.get("redirect_uri", ""),
             now + oauth.CODE_TTL_US,
+            nonce=ask.request.get("nonce", "")[:256],
+            openid=ask.openid,
         )
         await self._directory.add_oauth_grant(grant, now)
         return _redirect(
             oauth.back_to(ask.redirect_uri, code=code, state=ask.request.get("state", ""))
         )
 
-    async def access(self, args: Args) -> dict[str, Any]:
-        """``oauth.v2.access``: the code's tokens, once (see :mod:`parley.apps.oauth`).
-        ``invalid_client_id``, ``bad_client_secret``, ``invalid_code`` (unknown, used,
-        expired or another app's), ``bad_redirect_uri`` (not the authorization's),
-        ``invalid_grant_type`` (token rotation, which Parley's tokens do not need)."""
+    async def access(self, args: Args, base_url: str) -> dict[str, Any]:
+        """``oauth.v2.access``: the code's tokens, once (see :mod:`parley.apps.oauth`)."""
+        app, grant, bot, installer, team = await self._exchange(args, openid=False)
+        bot_token = user_token = None
+        if grant.scopes:
+            bot_token = new_token(True)
+            scopes = oauth.token_scopes(grant.scopes)
+            await self._directory.add_token(bot.id, hash_token(bot_token), scopes, app=bot.id)
+        if grant.user_scopes:
+            user_token = await self._person_token(installer, grant.user_scopes, bot)
+        return oauth.access_answer(
+            app_id=app_id(bot),
+            team={"id": team.id, "name": team.name},
+            bot_user_id=bot.id,
+            scopes=grant.scopes,
+            bot_token=bot_token,
+            installer_id=installer.id,
+            user_scopes=grant.user_scopes,
+            user_token=user_token,
+        )
+
+    async def openid_token(self, args: Args, base_url: str) -> dict[str, Any]:
+        """``openid.connect.token``: Sign in with Slack's code exchanged, once, for a
+        token of the person's (good for ``openid.connect.userInfo``) and an id token
+        (:func:`parley.apps.oidc.claims`, issued for ``base_url``)."""
+        app, grant, bot, person, team = await self._exchange(args, openid=True)
+        token = await self._person_token(person, grant.user_scopes, bot)
+        granted = oauth.split(grant.user_scopes)
+        claims = oidc.claims(
+            base_url=base_url,
+            client_id=app.client_id,
+            user=person,
+            team=team,
+            scopes=frozenset(granted),
+            nonce=grant.nonce,
+            now_s=self._clock() // 1_000_000,
+        )
+        id_token = await self._signing.sign(claims)
+        return {"access_token": token, "token_type": "Bearer", "id_token": id_token}
+
+    async def user_info(self, ctx: Ctx, args: Args) -> dict[str, Any]:
+        """``openid.connect.userInfo``: what the token's Sign in with Slack scopes tell
+        of its person (:func:`parley.apps.oidc.about`)."""
+        team = await self._directory.team(ctx.user.team_id)
+        if team is None:
+            raise ApiError("team_not_found")
+        return oidc.about(ctx.user, team, ctx.scopes & known.OPENID, ctx.base_url)
+
+    async def _person_token(self, person: User, granted: str, bot: User) -> str:
+        """A new token of ``person``'s, of the scopes ``granted`` to ``bot``'s app."""
+        token = new_token(False)
+        scopes = oauth.token_scopes(granted)
+        await self._directory.add_token(person.id, hash_token(token), scopes, app=bot.id)
+        return token
+
+    async def _exchange(
+        self, args: Args, *, openid: bool
+    ) -> tuple[OAuthApp, OAuthGrant, User, User, Team]:
+        """The grant of ``args``' code, taken (once), with its app, bot, person and
+        workspace: ``invalid_client_id``, ``bad_client_secret``, ``invalid_code``
+        (unknown, used, expired, another app's, or of the other flow than ``openid``
+        says), ``bad_redirect_uri`` (not the authorization's), ``invalid_grant_type``
+        (token rotation, which Parley's tokens do not need)."""
         if args.str("grant_type", max_len=64) not in (None, "authorization_code"):
             raise ApiError("invalid_grant_type")
         client_id = args.str("client_id", required=True, missing="invalid_client_id", max_len=64)
@@ -212,6 +319,8 @@ class Installs:
         grant = await self._directory.take_oauth_grant(oauth.digest(code))
         if grant is None or grant.client_id != client_id or grant.expires < self._clock():
             raise ApiError("invalid_code")
+        if grant.openid != openid:
+            raise ApiError("invalid_code")
         if grant.redirect_uri and args.str("redirect_uri", max_len=2000) != grant.redirect_uri:
             raise ApiError("bad_redirect_uri")
         bot = await self._directory.user(app.user_id)
@@ -219,26 +328,7 @@ class Installs:
         team = await self._directory.team(app.team_id)
         if bot is None or bot.deleted or installer is None or installer.deleted or team is None:
             raise ApiError("invalid_code")
-        bot_token = user_token = None
-        if grant.scopes:
-            bot_token = new_token(True)
-            scopes = oauth.token_scopes(grant.scopes)
-            await self._directory.add_token(bot.id, hash_token(bot_token), scopes, app=bot.id)
-        if grant.user_scopes:
-            user_token = new_token(False)
-            scopes = oauth.token_scopes(grant.user_scopes)
-            key = hash_token(user_token)
-            await self._directory.add_token(installer.id, key, scopes, app=bot.id)
-        return oauth.access_answer(
-            app_id=app_id(bot),
-            team={"id": team.id, "name": team.name},
-            bot_user_id=bot.id,
-            scopes=grant.scopes,
-            bot_token=bot_token,
-            installer_id=installer.id,
-            user_scopes=grant.user_scopes,
-            user_token=user_token,
-        )
+        return app, grant, bot, installer, team
 
     async def uninstall(self, ctx: Ctx, args: Args) -> dict[str, Any]:
         """``apps.uninstall``: with its client id and secret and a token of its

@@ -35,7 +35,8 @@ CODE_TTL_US = 600_000_000
 #: accepted in a request and told as granted, on no token.
 IMPLIED = frozenset({"commands", "app_mentions:read"})
 #: What no app may ask for: operators' scopes and the app-level token's; a person's
-#: token also never gets ``links:*`` (:data:`parley.pipeline.scopes.LINKS`).
+#: token also never gets ``links:*`` (:data:`parley.pipeline.scopes.LINKS`), a bot's
+#: never Sign in with Slack's (:data:`~parley.pipeline.scopes.OPENID`).
 _NEVER = known.ADMIN | known.APP_LEVEL
 MAX_REDIRECT_URLS = 10
 
@@ -70,7 +71,7 @@ def allowed_scopes(text: str, *, user: bool) -> str:
     ValueError naming any that Parley does not know or never grants an app
     (``user``: of the person installing it, who never grants ``links:*``)."""
     names = split(text)
-    never = _NEVER | known.LINKS if user else _NEVER
+    never = _NEVER | known.LINKS if user else _NEVER | known.OPENID
     wrong = sorted(n for n in names if n in never or n not in known.ALL | IMPLIED)
     if wrong:
         raise ValueError(f"an app may not ask for {', '.join(wrong)}")

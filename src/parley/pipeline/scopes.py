@@ -39,6 +39,7 @@ ALL = frozenset(
         "reminders:read",
         "reminders:write",
         "dnd:write",
+        "email",
         "files:read",
         "files:write",
         "groups:history",
@@ -52,8 +53,10 @@ ALL = frozenset(
         "mpim:history",
         "mpim:read",
         "mpim:write",
+        "openid",
         "pins:read",
         "pins:write",
+        "profile",
         "push:write",
         "reactions:read",
         "reactions:write",
@@ -85,8 +88,12 @@ APP_LEVEL = frozenset({"connections:write"})
 #: a bot's, never a person's (Parley's people's tokens belong to no app).
 LINKS = frozenset({"links:read", "links:write"})
 
+#: Sign in with Slack's (``openid.connect.userInfo``): granted to an app by the person
+#: signing in to it (:mod:`parley.apps.oidc`), never a default.
+OPENID = frozenset({"openid", "email", "profile"})
+
 #: A person's token: everything a chat client needs.
-DEFAULT_USER = ALL - ADMIN - APP_LEVEL - LINKS
+DEFAULT_USER = ALL - ADMIN - APP_LEVEL - LINKS - OPENID
 
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
@@ -97,6 +104,7 @@ DEFAULT_BOT = (
     ALL
     - ADMIN
     - APP_LEVEL
+    - OPENID
     - {"channels:write", "search:read", "dnd:write", "push:write", "users.profile:write"}
 )
 
@@ -157,6 +165,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "reactions.list": ("reactions:read",),
     "rtm.connect": ("rtm:stream",),
     "apps.connections.open": ("connections:write",),
+    "openid.connect.userInfo": ("openid",),
     "search.messages": ("search:read",),
     "search.files": ("search:read",),
     "search.all": ("search:read",),

@@ -80,6 +80,10 @@ class OAuthGrant(msgspec.Struct, frozen=True):
     user_scopes: str
     redirect_uri: str
     expires: int
+    #: Sign in with Slack's (``openid.connect.token`` exchanges it; ``oauth.v2.access``
+    #: does not), with the ``nonce`` its id token is to carry.
+    nonce: str = ""
+    openid: bool = False
 
 
 class AppShortcut(msgspec.Struct, frozen=True):

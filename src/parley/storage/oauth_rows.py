@@ -22,8 +22,10 @@ APP_PUT = (
 )
 
 #: The columns of an :class:`OAuthGrant`, in its fields' order.
-GRANT_COLUMNS = "code_hash, client_id, installer_id, scopes, user_scopes, redirect_uri, expires"
-GRANT_ADD = f"INSERT INTO oauth_grants ({GRANT_COLUMNS}) VALUES (" + ", ".join(["{p}"] * 7) + ")"
+GRANT_COLUMNS = (
+    "code_hash, client_id, installer_id, scopes, user_scopes, redirect_uri, expires, nonce, openid"
+)
+GRANT_ADD = f"INSERT INTO oauth_grants ({GRANT_COLUMNS}) VALUES (" + ", ".join(["{p}"] * 9) + ")"
 GRANT_QUERY = f"SELECT {GRANT_COLUMNS} FROM oauth_grants WHERE code_hash = {{p}}"
 GRANT_DELETE = "DELETE FROM oauth_grants WHERE code_hash = {p}"
 #: Forgets the codes no one exchanged in time (before ``{p}``, wall µs).
@@ -67,10 +69,12 @@ def grant_row(g: OAuthGrant) -> tuple:
         g.user_scopes,
         g.redirect_uri,
         g.expires,
+        g.nonce,
+        int(g.openid),
     )
 
 
 def grant_from(row: Sequence | None) -> OAuthGrant | None:
     if row is None:
         return None
-    return OAuthGrant(bytes(row[0]), *row[1:6], int(row[6]))
+    return OAuthGrant(bytes(row[0]), *row[1:6], int(row[6]), row[7], bool(row[8]))

@@ -31,6 +31,9 @@ _WORDS = {
     "search:read": "Search the workspace's content",
     "users:read": "View people in the workspace",
     "users:read.email": "View people's email addresses",
+    "openid": "Know who you are in this workspace",
+    "email": "See your email address",
+    "profile": "See your name and photo",
 }
 
 _STYLE = (
@@ -77,16 +80,22 @@ def consent(
     user_scopes: str,
     people: list[tuple[str, str, str]],
     request: dict[str, str],
+    sign_in_with: bool = False,
 ) -> bytes:
     """What ``app`` asks of ``team``: its bot's ``scopes`` and, of the person
     installing it, ``user_scopes``; one Allow per person signed in (``(user id, name,
-    form key)``), posting ``request`` back with ``decision``."""
-    parts = [f"<h1>{escape(app)} wants to join {escape(team)}</h1>"]
+    form key)``), posting ``request`` back with ``decision``. ``sign_in_with``: the
+    app asks to know who they are (Sign in with Slack), it joins nothing."""
+    if sign_in_with:
+        parts = [f"<h1>Sign in to {escape(app)} with {escape(team)}</h1>"]
+    else:
+        parts = [f"<h1>{escape(app)} wants to join {escape(team)}</h1>"]
     if scopes:
         parts.append(f"<p>As <b>@{escape(app)}</b>, it will be able to:</p>")
         parts.append(_scope_list(scopes))
     if user_scopes:
-        parts.append("<p>On your behalf, it will be able to:</p>")
+        it = "It will be able to:" if sign_in_with else "On your behalf, it will be able to:"
+        parts.append(f"<p>{it}</p>")
         parts.append(_scope_list(user_scopes))
     for user_id, name, key in people:
         fields = {**request, "user": user_id, "form_key": key}

@@ -1,7 +1,8 @@
 """``apps.connections.open``: a Socket Mode connection's URL for an app-level token
 (scope ``connections:write``); see :mod:`parley.gateway.socket_mode`. And
 ``oauth.v2.access``: an app installed with OAuth exchanges its code for tokens, and
-``apps.uninstall``: it revokes them (:mod:`parley.apps.installs`)."""
+``apps.uninstall``: it revokes them; Sign in with Slack's ``openid.connect.token`` and
+``openid.connect.userInfo`` (:mod:`parley.apps.installs`)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,5 @@ def register(api: Api, svc: Services) -> None:
     if svc.installs is not None:
         api.add_public("oauth.v2.access", svc.installs.access)
         api.add("apps.uninstall", svc.installs.uninstall)
+        api.add_public("openid.connect.token", svc.installs.openid_token)
+        api.add("openid.connect.userInfo", svc.installs.user_info, read=True)

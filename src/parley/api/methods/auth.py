@@ -39,7 +39,7 @@ def register(api: Api, svc: Services) -> None:
         await svc.auth.revoke(ctx.token)
         return {"revoked": True}
 
-    async def api_test(args: Args) -> dict[str, Any]:
+    async def api_test(args: Args, _base_url: str) -> dict[str, Any]:
         """Slack's check of calling code, with no token: the arguments back; with
         ``error``, an error of that name (and the arguments)."""
         echoed = {k: v for k, v in args.all().items() if isinstance(v, str)}

@@ -287,7 +287,8 @@ DIRECTORY: list[list[str]] = [
         """CREATE TABLE IF NOT EXISTS oauth_grants (
             code_hash VARBINARY(32) PRIMARY KEY, client_id VARCHAR(64) NOT NULL,
             installer_id VARCHAR(64) NOT NULL, scopes TEXT NOT NULL,
-            user_scopes TEXT NOT NULL, redirect_uri TEXT NOT NULL, expires BIGINT NOT NULL
+            user_scopes TEXT NOT NULL, redirect_uri TEXT NOT NULL, expires BIGINT NOT NULL,
+            nonce TEXT NOT NULL, openid TINYINT NOT NULL
         ) {options}""",
     ],
     # v30: which app an installation's token was issued to (apps.uninstall)

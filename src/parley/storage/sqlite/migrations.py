@@ -260,7 +260,7 @@ DIRECTORY = [
     CREATE TABLE oauth_grants (
         code_hash BLOB PRIMARY KEY, client_id TEXT NOT NULL, installer_id TEXT NOT NULL,
         scopes TEXT NOT NULL, user_scopes TEXT NOT NULL, redirect_uri TEXT NOT NULL,
-        expires INTEGER NOT NULL
+        expires INTEGER NOT NULL, nonce TEXT NOT NULL, openid INTEGER NOT NULL
     );
     """,
     # v30: which app an installation's token was issued to (its bot's id; '' for the
