@@ -1423,3 +1423,30 @@ def test_ones_own_card_edits_ones_profile(browser, world):
     profile = srv.client(alice_creds.token).users_profile_get()["profile"]
     assert (profile["display_name"], profile.get("phone")) == ("Al", None)
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_message_saved_for_later_is_listed_and_shown_on_every_device(browser, world):
+    """alice saves bob's message: her other window shows it saved too (star_added), bob's
+    page does not; her Saved list opens it; unsaving takes it off everywhere."""
+    srv, _general, _alice, _bob = world
+    context, alice = sign_in(browser, srv.url, "alice")
+    _, alice_again = sign_in(browser, srv.url, "alice", context=context)
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(bob, "remember the release on friday")
+    item = "#messages .msg:has-text('remember the release on friday')"
+    alice.wait_for_selector(item)
+    alice.hover(item)
+    alice.click(f"{item} .actions button[title='Save for later']")
+    alice.wait_for_selector(f"{item} .saved-mark")
+    alice_again.wait_for_selector(f"{item} .saved-mark")  # her other window, told
+    assert bob.locator(f"{item} .saved-mark").count() == 0  # hers alone
+    alice.click("#saved")
+    alice.wait_for_selector("#search-title:has-text('Saved for later (1)')")
+    alice.click("#search-results .result:has-text('remember the release on friday')")
+    alice.wait_for_selector(f"{item}.linked")
+    alice_again.hover(item)
+    alice_again.click(f"{item} .actions button[title='Remove from saved items']")
+    alice.wait_for_selector(f"{item} .actions button[title='Save for later']", state="attached")
+    alice.wait_for_selector("#search-title:has-text('Nothing saved yet')")  # the list, redone
+    assert alice.locator(f"{item} .saved-mark").count() == 0
+    assert alice.errors == [] and alice_again.errors == [] and bob.errors == []  # type: ignore[attr-defined]

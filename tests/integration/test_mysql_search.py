@@ -21,6 +21,7 @@ from tests.app.test_oauth import check_exchange
 from tests.app.test_push import PUSH_SETTINGS, check_push
 from tests.app.test_push_devices import check_devices
 from tests.app.test_search import check_all, texts, wait_total
+from tests.app.test_stars import check_stars
 from tests.app.test_usergroups import check_usergroups
 from tests.helpers import server_in_thread
 
@@ -55,6 +56,7 @@ def test_search_on_mariadb(tmp_path):
         check_public_links(srv, "maria")  # and shared by a public link
         check_usergroups(srv, "maria")  # and user groups
         check_exchange(srv, "maria")  # and apps installed with OAuth, their codes used once
+        check_stars(srv, "maria")  # and messages saved for later
         user = srv.user("shorty")
         client = srv.client(user.token)
         ch = client.conversations_create(name="short-words")["channel"]["id"]

@@ -1186,6 +1186,26 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("items",),
     ),
     MethodDoc(
+        "stars.add",
+        "Saves a message of a conversation the caller may read for later (`already_starred`); "
+        "their own connections hear `star_added`.",
+        args=(_channel(), _ts("timestamp", "The message.", required=True)),
+    ),
+    MethodDoc(
+        "stars.remove",
+        "Unsaves it (`not_starred`); their own connections hear `star_removed`.",
+        args=(_channel(), _ts("timestamp", "The message.", required=True)),
+    ),
+    MethodDoc(
+        "stars.list",
+        "The caller's saved messages as they are now, the newest saved first; those deleted "
+        "since, or in a conversation they can no longer read, left out.",
+        read=True,
+        args=(_CURSOR, _limit(100, 1000)),
+        result={"items": {"type": "array", "items": {"type": "object"}}, **_PAGE},
+        always=("items",),
+    ),
+    MethodDoc(
         "reactions.add",
         "Adds the caller's reaction to a message.",
         args=(

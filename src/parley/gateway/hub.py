@@ -19,7 +19,7 @@ from parley.bus.interface import (
     TO_ONE_APP,
     Event,
 )
-from parley.pipeline.events import MARKED, SHOWN, VIEW_EVENTS
+from parley.pipeline.events import MARKED, SHOWN, STARRED, VIEW_EVENTS
 
 
 class Subscriber(Protocol):
@@ -44,7 +44,7 @@ _NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
 #: request, its home tab opened and links on its domains shared, to one of its bot's
 #: Socket Mode connections.
 _TO_THEIR_USER = frozenset(
-    {EPHEMERAL, *MARKED.values(), *SHOWN, APP_REQUEST, *TO_ONE_APP, *VIEW_EVENTS}
+    {EPHEMERAL, *MARKED.values(), *SHOWN, *STARRED, APP_REQUEST, *TO_ONE_APP, *VIEW_EVENTS}
 )
 _TO_ONE_APP_CONNECTION = frozenset({APP_REQUEST, *TO_ONE_APP})
 

@@ -198,6 +198,22 @@ def shown(channel: Channel, user_id: str, is_open: bool, at: int) -> Event:
     return _event(kind, channel.id, channel.team_id, 0, at, body, user_id)
 
 
+#: A person saved a message for later, or unsaved it (``stars.*``): for their own
+#: connections (Slack's ``star_added``, ``star_removed``).
+STARRED = frozenset({"star_added", "star_removed"})
+
+
+def starred(m: Message, user_id: str, added: bool, at: int) -> Event:
+    """``user_id`` saved ``m`` for later (``added``) or unsaved it: for their own
+    connections (the event's ``user``), so their other devices show it too."""
+    kind = "star_added" if added else "star_removed"
+    item = {"type": "message", "channel": m.channel, "message": wire.message(m)}
+    if added:
+        item["date_create"] = at // 1_000_000
+    body = {"type": kind, "user": user_id, "item": item, "event_ts": format_ts(at)}
+    return _event(kind, m.channel, m.team, 0, at, body, user_id)
+
+
 #: The bus types of a read mark, by kind of channel (Slack's names).
 MARKED = {
     "public": "channel_marked",

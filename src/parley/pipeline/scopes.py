@@ -62,6 +62,8 @@ ALL = frozenset(
         "reactions:write",
         "rtm:stream",
         "search:read",
+        "stars:read",
+        "stars:write",
         "team:read",
         "usergroups:read",
         "usergroups:write",
@@ -98,14 +100,16 @@ DEFAULT_USER = ALL - ADMIN - APP_LEVEL - LINKS - OPENID
 #: A bot's token: everything but ``channels:write`` (bots join with ``channels:join``
 #: and manage channels with ``channels:manage``, as Slack's bot tokens do),
 #: ``search:read`` (search is for people's tokens, as in Slack), ``dnd:write`` and
-#: ``push:write`` (Parley's: devices are people's) and ``users.profile:write`` (a
-#: profile is a person's to set, as in Slack).
+#: ``push:write`` (Parley's: devices are people's), ``users.profile:write`` (a
+#: profile is a person's to set, as in Slack) and ``stars:*`` (saving for later is a
+#: person's, as Slack's stars are user tokens').
 DEFAULT_BOT = (
     ALL
     - ADMIN
     - APP_LEVEL
     - OPENID
     - {"channels:write", "search:read", "dnd:write", "push:write", "users.profile:write"}
+    - {"stars:read", "stars:write"}
 )
 
 _READ = ("channels:read", "groups:read", "im:read", "mpim:read")
@@ -159,6 +163,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "pins.add": ("pins:write",),
     "pins.remove": ("pins:write",),
     "pins.list": ("pins:read",),
+    "stars.add": ("stars:write",),
+    "stars.remove": ("stars:write",),
+    "stars.list": ("stars:read",),
     "reactions.add": ("reactions:write",),
     "reactions.remove": ("reactions:write",),
     "reactions.get": ("reactions:read",),

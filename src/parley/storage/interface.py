@@ -37,6 +37,7 @@ from parley.storage.models import (
     PostRequest,
     PostResult,
     ReactionChange,
+    Star,
     StoredFile,
     Team,
     User,
@@ -243,6 +244,19 @@ class Directory(Protocol):
 
     async def remove_pin(self, channel_id: str, ts: int) -> bool:
         """Unpins a message; False when it was not pinned."""
+        ...
+
+    async def add_star(self, star: Star) -> bool:
+        """Saves a message for its person (``stars.add``); ``False``: it was already."""
+        ...
+
+    async def remove_star(self, user_id: str, channel_id: str, ts: int) -> bool:
+        """Unsaves it; ``False``: it was not saved."""
+        ...
+
+    async def stars(self, user_id: str, after: Star | None, limit: int) -> list[Star]:
+        """At most ``limit`` of the person's saved messages, the newest saved first,
+        after ``after`` (a page's last; ``None``: from the newest)."""
         ...
 
     async def pins(self, channel_id: str) -> list[Pin]:

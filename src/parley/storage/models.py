@@ -137,6 +137,15 @@ class Pin(msgspec.Struct, frozen=True):
     created: int
 
 
+class Star(msgspec.Struct, frozen=True):
+    """A message a person saved for later (``stars.add``): when (µs)."""
+
+    user_id: str
+    channel_id: str
+    ts: int
+    created: int
+
+
 class User(msgspec.Struct, frozen=True):
     id: str
     team_id: str

@@ -68,6 +68,7 @@ from parley.storage.models import (
     OAuthGrant,
     Page,
     Pin,
+    Star,
     StoredFile,
     Team,
     User,
@@ -80,6 +81,7 @@ from parley.storage.mysql import db, migrations
 from parley.storage.mysql import emoji as emoji_ops
 from parley.storage.mysql import files as file_ops
 from parley.storage.mysql import groups as group_ops
+from parley.storage.mysql import stars as star_ops
 from parley.storage.mysql import views as view_ops
 from parley.storage.mysql.oauth import (  # noqa: F401 - the admin's
     op_add_oauth_grant,
@@ -1131,6 +1133,15 @@ class MysqlDirectory:
 
     async def remove_pin(self, channel_id: str, ts: int) -> bool:
         return await self._write(op_remove_pin, channel_id, ts)
+
+    async def add_star(self, star: Star) -> bool:
+        return await self._write(star_ops.op_add_star, star)
+
+    async def remove_star(self, user_id: str, channel_id: str, ts: int) -> bool:
+        return await self._write(star_ops.op_remove_star, user_id, channel_id, ts)
+
+    async def stars(self, user_id: str, after: Star | None, limit: int) -> list[Star]:
+        return await self._read(star_ops.q_stars, user_id, after, limit)
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)

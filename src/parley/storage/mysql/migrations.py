@@ -298,6 +298,14 @@ DIRECTORY: list[list[str]] = [
     ],
     # v31: the message that shared a file in each channel (its ts; 0: unknown)
     ["ALTER TABLE file_shares ADD COLUMN IF NOT EXISTS ts BIGINT NOT NULL DEFAULT 0"],
+    # v32: the messages each person saved for later (stars.*)
+    [
+        """CREATE TABLE IF NOT EXISTS stars (
+            user_id VARCHAR(64) NOT NULL, channel_id VARCHAR(64) NOT NULL, ts BIGINT NOT NULL,
+            created BIGINT NOT NULL, PRIMARY KEY (user_id, channel_id, ts),
+            KEY stars_by_time (user_id, created)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

@@ -59,6 +59,7 @@ from parley.storage.models import (
     OAuthGrant,
     Page,
     Pin,
+    Star,
     StoredFile,
     Team,
     User,
@@ -71,6 +72,7 @@ from parley.storage.sqlite import emoji as emoji_ops
 from parley.storage.sqlite import files as file_ops
 from parley.storage.sqlite import groups as group_ops
 from parley.storage.sqlite import migrations
+from parley.storage.sqlite import stars as star_ops
 from parley.storage.sqlite import views as view_ops
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
 from parley.storage.sqlite.oauth import (  # noqa: F401 - the admin's
@@ -565,6 +567,15 @@ class SqliteDirectory:
 
     async def remove_pin(self, channel_id: str, ts: int) -> bool:
         return await self._writer.submit(op_remove_pin, channel_id, ts)
+
+    async def add_star(self, star: Star) -> bool:
+        return await self._writer.submit(star_ops.op_add_star, star)
+
+    async def remove_star(self, user_id: str, channel_id: str, ts: int) -> bool:
+        return await self._writer.submit(star_ops.op_remove_star, user_id, channel_id, ts)
+
+    async def stars(self, user_id: str, after: Star | None, limit: int) -> list[Star]:
+        return await self._read(star_ops.q_stars, user_id, after, limit)
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)

@@ -274,6 +274,14 @@ DIRECTORY = [
     """
     ALTER TABLE file_shares ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;
     """,
+    # v32: the messages each person saved for later (stars.*)
+    """
+    CREATE TABLE stars (
+        user_id TEXT NOT NULL, channel_id TEXT NOT NULL, ts INTEGER NOT NULL,
+        created INTEGER NOT NULL, PRIMARY KEY (user_id, channel_id, ts)
+    );
+    CREATE INDEX stars_by_time ON stars (user_id, created);
+    """,
 ]
 
 SHARD = [

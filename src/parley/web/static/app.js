@@ -33,6 +33,7 @@ const state = {
   thread: null, // {channel, ts}
   editing: null, // {ts, draft}: the message being edited survives re-renders
   pins: new Map(), // channel -> Set(ts) of its pinned messages (pins.list, then events)
+  saved: new Set(), // "channel ts" of the messages this person saved for later (stars.*)
   bookmarks: new Map(), // channel -> its bookmarks, the oldest first (bookmarks.list, events)
   goneFiles: new Set(), // ids of files deleted while shown (file_deleted)
   keptUnread: null, // the channel shown that was marked unread: not read again until left
@@ -220,6 +221,7 @@ async function enter(me) {
     loadAway(),
     loadSnooze(),
     loadEmoji(),
+    loadSaved().catch(() => {}),
   ]);
   showMe(); // with the status one set
   showNotifyButton();
@@ -776,6 +778,58 @@ async function loadPins(channel) {
   const { items } = await api("pins.list", { channel });
   state.pins.set(channel, new Set(items.map((i) => i.message.ts)));
 }
+
+// -- saved for later (stars.*) ----------------------------------------------------------
+
+const savedKey = (channel, ts) => `${channel} ${ts}`;
+
+async function loadSaved() {
+  const keys = new Set();
+  let cursor = "";
+  for (let pages = 0; pages < 10; pages++) {
+    const page = await api("stars.list", { limit: 200, cursor });
+    for (const i of page.items) keys.add(savedKey(i.channel, i.message.ts));
+    cursor = page.response_metadata?.next_cursor || "";
+    if (!cursor) break;
+  }
+  state.saved = keys;
+}
+
+function onStar(ev) {
+  const { channel, message } = ev.item;
+  if (ev.type === "star_added") state.saved.add(savedKey(channel, message.ts));
+  else state.saved.delete(savedKey(channel, message.ts));
+  rerender(channel, store(channel).get(message.ts)?.thread_ts);
+  if (!$("search").hidden && $("search").dataset.view === "saved") showSaved();
+}
+
+function toggleSaved(m) {
+  const saved = state.saved.has(savedKey(m.channel, m.ts));
+  api(saved ? "stars.remove" : "stars.add", { channel: m.channel, timestamp: m.ts }).catch(
+    (err) => notice(`Could not ${saved ? "unsave" : "save"} it: ${err.code || err.message}`),
+  );
+}
+
+// The saved messages as they are now, the newest saved first; a click opens one.
+async function showSaved() {
+  let items;
+  try {
+    ({ items } = await api("stars.list", { limit: 200 }));
+  } catch (err) {
+    notice(`Could not list saved messages: ${err.code || err.message}`);
+    return;
+  }
+  $("search").hidden = false;
+  $("search").dataset.view = "saved";
+  $("search-title").textContent = items.length ? `Saved for later (${items.length})` : "Nothing saved yet";
+  const list = $("search-results");
+  list.replaceChildren();
+  for (const { channel, message: m } of items) {
+    list.append(resultItem(channel, state.channels.get(channel), m.user, m.ts, m.text, m.thread_ts));
+  }
+}
+
+$("saved").addEventListener("click", showSaved);
 
 function onPin(ev) {
   const pins = state.pins.get(ev.channel_id);
@@ -1540,6 +1594,13 @@ function messageItem(m, { inThread = false } = {}) {
     edited.textContent = "(edited)";
     text.append(edited);
   }
+  if (state.saved.has(savedKey(m.channel, m.ts))) {
+    li.classList.add("saved");
+    const mark = document.createElement("span");
+    mark.className = "saved-mark";
+    mark.textContent = "Saved";
+    who.after(mark);
+  }
   const pinned = state.pins.get(m.channel)?.has(m.ts);
   if (pinned) {
     li.classList.add("pinned");
@@ -1603,6 +1664,12 @@ function messageItem(m, { inThread = false } = {}) {
   );
   if (!inThread) add("Reply", "Reply in thread", () => openThread(m.channel, m.ts));
   if (!inThread && !m.is_ephemeral) add("Mark unread", "Mark unread from here", () => markUnread(m));
+  if (!m.is_ephemeral) {
+    const saved = state.saved.has(savedKey(m.channel, m.ts));
+    add(saved ? "Unsave" : "Save", saved ? "Remove from saved items" : "Save for later", () =>
+      toggleSaved(m),
+    );
+  }
   if (shortcutsOf("message").length) {
     add("More", "The apps' shortcuts", (e) => {
       e.stopPropagation();
@@ -2106,6 +2173,7 @@ $("search-form").addEventListener("submit", async (e) => {
 
 function showResults(query, found, files) {
   $("search").hidden = false;
+  $("search").dataset.view = "search";
   const what = files.total ? ` and ${files.total} ${files.total === 1 ? "file" : "files"}` : "";
   $("search-title").textContent = `${found.total} found${what} for “${query}”`;
   const list = $("search-results");
@@ -2128,23 +2196,29 @@ function showResults(query, found, files) {
     list.append(li);
   }
   for (const r of found.matches) {
-    const li = document.createElement("li");
-    li.className = "result";
-    li.tabIndex = 0;
-    const c = state.channels.get(r.channel.id);
-    const where = document.createElement("div");
-    where.className = "where";
-    const at = new Date(Number(r.ts.split(".")[0]) * 1000).toLocaleString();
-    where.textContent = `${c ? title(c) : `# ${r.channel.name}`} · ${userName(r.user)} · ${at}`;
-    const text = document.createElement("div");
-    text.className = "text";
-    renderText(text, r.text);
-    li.append(where, text);
-    const go = () => jumpTo(r.channel.id, r.ts, r.thread_ts);
-    li.addEventListener("click", go);
-    li.addEventListener("keydown", (e) => e.key === "Enter" && go());
-    list.append(li);
+    const c = state.channels.get(r.channel.id) || { name: r.channel.name };
+    list.append(resultItem(r.channel.id, c, r.user, r.ts, r.text, r.thread_ts));
   }
+}
+
+// One message in the results pane: where, who and when, its text; a click opens it.
+function resultItem(channel, c, user, ts, text, thread_ts) {
+  const li = document.createElement("li");
+  li.className = "result";
+  li.tabIndex = 0;
+  const where = document.createElement("div");
+  where.className = "where";
+  const at = new Date(Number(ts.split(".")[0]) * 1000).toLocaleString();
+  const place = c?.id ? title(c) : `# ${c?.name || channel}`;
+  where.textContent = `${place} · ${userName(user)} · ${at}`;
+  const body = document.createElement("div");
+  body.className = "text";
+  renderText(body, text);
+  li.append(where, body);
+  const go = () => jumpTo(channel, ts, thread_ts);
+  li.addEventListener("click", go);
+  li.addEventListener("keydown", (e) => e.key === "Enter" && go());
+  return li;
 }
 
 async function jumpTo(channel, ts, thread_ts) {
@@ -2292,6 +2366,10 @@ function onEvent(ev) {
     case "pin_added":
     case "pin_removed":
       onPin(ev);
+      break;
+    case "star_added":
+    case "star_removed":
+      onStar(ev);
       break;
     case "emoji_changed":
       // the workspace's own emoji: added (or an alias), or removed
