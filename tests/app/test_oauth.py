@@ -298,25 +298,15 @@ def test_an_operator_registers_lists_and_removes_an_apps_oauth(server):
         "user_scopes": "",
     }
     api = WebClient(base_url=f"{server.url}/api/")
-    assert (
-        error_of(
-            api.oauth_v2_access,
-            client_id=first["client_id"],
-            client_secret=first["client_secret"],
-            code="c",
+
+    def exchange_with(secret: str) -> str:
+        return error_of(
+            api.oauth_v2_access, client_id=first["client_id"], client_secret=secret, code="c"
         )
-        == "bad_client_secret"
-    )  # the old secret no longer counts
+
+    assert exchange_with(first["client_secret"]) == "bad_client_secret"  # the old one
     parley_cli(server, "app", "remove", bot.user_id, "--part", "oauth")
-    assert (
-        error_of(
-            api.oauth_v2_access,
-            client_id=first["client_id"],
-            client_secret=rotated["client_secret"],
-            code="c",
-        )
-        == "invalid_client_id"
-    )
+    assert exchange_with(rotated["client_secret"]) == "invalid_client_id"
 
 
 def test_basic_credentials_are_read_as_slack_sdk_sends_them():

@@ -131,6 +131,15 @@ class Args:
             raise _bad(invalid, name, f"{name} is not a valid timestamp")
         return us
 
+    def message_ts(self, name: str = "ts") -> int:
+        """The ``ts`` of the message a call names: ``message_not_found`` when it is
+        missing or not a timestamp (no message could be that)."""
+        ts = self.ts(
+            name, required=True, missing=Code.MESSAGE_NOT_FOUND, invalid=Code.MESSAGE_NOT_FOUND
+        )
+        assert ts is not None
+        return ts
+
     def list(
         self,
         name: str,

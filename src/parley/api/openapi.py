@@ -67,6 +67,16 @@ _STEP = {"type": "string", "enum": ["index", "push"]}
 _TS = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "example": "1700000000.000100"}
 
 
+#: What an app exchanges its consent page's code with (``oauth.v2.access``,
+#: ``openid.connect.token``).
+_CODE_EXCHANGE = (
+    Arg("client_id", _STR, "The app's client id (`parley app oauth`)."),
+    Arg("client_secret", _STR, "Its client secret."),
+    Arg("code", _STR, "The code the consent page sent back.", required=True),
+    Arg("redirect_uri", _STR, "The `redirect_uri` the authorization named, if any."),
+    Arg("grant_type", _STR, "`authorization_code` (the default) only."),
+)
+
 #: A reminder of the caller's (``reminders.*``).
 _REMINDER = Arg("reminder", {"type": "string", "maxLength": 64}, "Its id (`Rm…`).", required=True)
 #: An emoji's name (``admin.emoji.*``), with or without its colons.
@@ -224,13 +234,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "client id and secret come as arguments or as HTTP Basic credentials; no token.",
         read=True,
         public=True,
-        args=(
-            Arg("client_id", _STR, "The app's client id (`parley app oauth`)."),
-            Arg("client_secret", _STR, "Its client secret."),
-            Arg("code", _STR, "The code the consent page sent back.", required=True),
-            Arg("redirect_uri", _STR, "The `redirect_uri` the authorization named, if any."),
-            Arg("grant_type", _STR, "`authorization_code` (the default) only."),
-        ),
+        args=_CODE_EXCHANGE,
         result={
             "access_token": _STR,
             "token_type": _STR,
@@ -252,13 +256,7 @@ METHODS: tuple[MethodDoc, ...] = (
         "client id and secret as arguments or HTTP Basic credentials; no token.",
         read=True,
         public=True,
-        args=(
-            Arg("client_id", _STR, "The app's client id (`parley app oauth`)."),
-            Arg("client_secret", _STR, "Its client secret."),
-            Arg("code", _STR, "The code the consent page sent back.", required=True),
-            Arg("redirect_uri", _STR, "The `redirect_uri` the authorization named, if any."),
-            Arg("grant_type", _STR, "`authorization_code` (the default) only."),
-        ),
+        args=_CODE_EXCHANGE,
         result={"access_token": _STR, "token_type": _STR, "id_token": _STR},
         always=("access_token", "token_type", "id_token"),
     ),

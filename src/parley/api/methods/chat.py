@@ -163,12 +163,7 @@ def register(api: Api, svc: Services) -> None:
         without its dot>``, Slack's shape, which the web client opens."""
         channel = await svc.access.visible(ctx.user, args.str("channel", max_len=32))
         scopes.require_for_channel("history", scopes.kind_of(channel), ctx.scopes)
-        ts = args.ts(
-            "message_ts",
-            required=True,
-            missing=Code.MESSAGE_NOT_FOUND,
-            invalid=Code.MESSAGE_NOT_FOUND,
-        )
+        ts = args.message_ts("message_ts")
         if await svc.store.message(channel.id, ts) is None:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
         digits = format_ts(ts).replace(".", "")
@@ -245,9 +240,7 @@ def register(api: Api, svc: Services) -> None:
 
     async def update(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = args.str("channel", max_len=32)
-        ts = args.ts(
-            "ts", required=True, missing=Code.MESSAGE_NOT_FOUND, invalid=Code.MESSAGE_NOT_FOUND
-        )
+        ts = args.message_ts("ts")
         version = (
             args.int("edit_version", default=-1, lo=0, hi=1 << 31)
             if args.has("edit_version")
@@ -309,9 +302,7 @@ def register(api: Api, svc: Services) -> None:
 
     async def delete(ctx: Ctx, args: Args) -> dict[str, Any]:
         channel = args.str("channel", max_len=32)
-        ts = args.ts(
-            "ts", required=True, missing=Code.MESSAGE_NOT_FOUND, invalid=Code.MESSAGE_NOT_FOUND
-        )
+        ts = args.message_ts("ts")
         m = await sender.delete(ctx.user, channel, ts)
         return {"channel": m.channel, "ts": format_ts(m.ts)}
 
@@ -335,9 +326,7 @@ def register(api: Api, svc: Services) -> None:
         await svc.actions.press(
             ctx.user,
             args.str("channel", max_len=32),
-            args.ts(
-                "ts", required=True, missing=Code.MESSAGE_NOT_FOUND, invalid=Code.MESSAGE_NOT_FOUND
-            ),
+            args.message_ts("ts"),
             args.str("action_id", max_len=255),
             args.str("block_id", max_len=255),
             args.str("value", max_len=2000),

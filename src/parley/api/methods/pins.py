@@ -34,12 +34,7 @@ def register(api: Api, svc: Services) -> None:
     async def pinned_message(ctx: Ctx, args: Args) -> tuple[Channel, Message]:
         """The channel, where the caller may post, and its message ``timestamp``."""
         channel = await access.writable(ctx.user, args.str("channel", max_len=32))
-        ts = args.ts(
-            "timestamp",
-            required=True,
-            missing=Code.MESSAGE_NOT_FOUND,
-            invalid=Code.MESSAGE_NOT_FOUND,
-        )
+        ts = args.message_ts("timestamp")
         m = await store.message(channel.id, ts)
         if m is None or m.deleted:
             raise ApiError(Code.MESSAGE_NOT_FOUND)

@@ -46,12 +46,7 @@ def register(api: Api, svc: Services) -> None:
 
     def target(args: Args) -> tuple[str | None, int]:
         channel = args.str("channel", max_len=32)
-        ts = args.ts(
-            "timestamp",
-            required=True,
-            missing=Code.MESSAGE_NOT_FOUND,
-            invalid=Code.MESSAGE_NOT_FOUND,
-        )
+        ts = args.message_ts("timestamp")
         return channel, ts
 
     async def add(ctx: Ctx, args: Args) -> dict[str, Any]:

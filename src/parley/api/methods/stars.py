@@ -35,12 +35,7 @@ def register(api: Api, svc: Services) -> None:
     async def saved_message(ctx: Ctx, args: Args) -> Message:
         """The message ``timestamp`` of ``channel``, which the caller may read."""
         channel = await access.visible(ctx.user, args.str("channel", max_len=32))
-        ts = args.ts(
-            "timestamp",
-            required=True,
-            missing=Code.MESSAGE_NOT_FOUND,
-            invalid=Code.MESSAGE_NOT_FOUND,
-        )
+        ts = args.message_ts("timestamp")
         m = await store.message(channel.id, ts)
         if m is None or m.deleted:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
