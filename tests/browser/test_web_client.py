@@ -4,6 +4,7 @@ hostile message text, and a send that fails and is retried."""
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import pytest
@@ -1450,3 +1451,40 @@ def test_a_message_saved_for_later_is_listed_and_shown_on_every_device(browser, 
     alice.wait_for_selector("#search-title:has-text('Nothing saved yet')")  # the list, redone
     assert alice.locator(f"{item} .saved-mark").count() == 0
     assert alice.errors == [] and alice_again.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_reply_sent_to_the_channel_too_a_copied_link_and_a_message_sent_later(browser, world):
+    """A thread reply with "Also send to the channel" shows in the channel for bob; Link
+    puts the message's permalink on the clipboard; ⏰ schedules the composer's text an
+    hour ahead, Scheduled lists it and Cancel takes it back."""
+    srv, general, alice_creds, _bob = world
+    context, alice = sign_in(browser, srv.url, "alice")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=srv.url)
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    say(alice, "the plan for friday")
+    root = "#messages .msg:has-text('the plan for friday')"
+    alice.hover(root)
+    alice.click(f"{root} .actions button[title='Reply in thread']")
+    alice.check("#broadcast")
+    say(alice, "agreed, for everyone to see", "#thread-composer textarea")
+    bob.wait_for_selector("#messages .msg:has-text('agreed, for everyone to see')")
+    assert not alice.is_checked("#broadcast")  # one reply at a time
+    alice.hover(root)
+    alice.click(f"{root} .actions button[title='Copy link to message']")
+    alice.wait_for_selector("#notice:has-text('Link copied.')")
+    copied = alice.evaluate("() => navigator.clipboard.readText()")
+    assert f"/archives/{general}/p" in copied
+    alice.fill("#composer textarea", "the minutes, later")
+    alice.click("#send-later")
+    alice.click("#schedule-form button[value=ok]")  # an hour from now, as offered
+    alice.wait_for_selector("#notice:has-text('Scheduled for')")
+    assert alice.input_value("#composer textarea") == ""
+    waiting = srv.client(alice_creds.token).chat_scheduledMessages_list()["scheduled_messages"]
+    assert [s["text"] for s in waiting] == ["the minutes, later"]
+    assert abs(waiting[0]["post_at"] - (time.time() + 3600)) < 120
+    alice.click("#scheduled")
+    alice.wait_for_selector("#search-results .scheduled:has-text('the minutes, later')")
+    alice.click("#search-results .scheduled button:has-text('Cancel')")
+    alice.wait_for_selector("#search-title:has-text('Nothing scheduled')")
+    assert srv.client(alice_creds.token).chat_scheduledMessages_list()["scheduled_messages"] == []
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

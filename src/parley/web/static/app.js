@@ -289,6 +289,20 @@ async function markUnread(m) {
   }
 }
 
+// "Copy link": the message's permalink (chat.getPermalink), on the clipboard.
+async function copyLink(m) {
+  try {
+    const { permalink: url } = await api("chat.getPermalink", {
+      channel: m.channel,
+      message_ts: m.ts,
+    });
+    await navigator.clipboard.writeText(url);
+    notice("Link copied.");
+  } catch (err) {
+    notice(`Could not copy the link: ${err.code || err.message}`);
+  }
+}
+
 // A message's link (chat.getPermalink): /archives/<channel>/p<its ts without the dot>.
 function permalink() {
   const m = location.pathname.match(/^\/archives\/([A-Z0-9]+)\/p(\d{7,})$/);
@@ -1663,6 +1677,7 @@ function messageItem(m, { inThread = false } = {}) {
     ),
   );
   if (!inThread) add("Reply", "Reply in thread", () => openThread(m.channel, m.ts));
+  if (!m.is_ephemeral) add("Link", "Copy link to message", () => copyLink(m));
   if (!inThread && !m.is_ephemeral) add("Mark unread", "Mark unread from here", () => markUnread(m));
   if (!m.is_ephemeral) {
     const saved = state.saved.has(savedKey(m.channel, m.ts));
@@ -1851,15 +1866,16 @@ function composer(form, target) {
     if (e.key !== "Enter" || e.shiftKey || e.isComposing) return;
     e.preventDefault();
     const text = box.value;
-    const { channel, thread_ts } = target();
+    const { channel, thread_ts, broadcast } = target();
     if (!text.trim() || !channel) return;
     box.value = "";
+    if (broadcast) $("broadcast").checked = false;
     // "/name" or "/name args" is a command, as in Slack ("/usr/bin" is not: a message)
     const command = /^(\/[^\s/]+)(?:\s+([\s\S]*))?$/.exec(text);
     if (command?.[1] === "/me" && command[2] && !thread_ts) meMessage(channel, command[2]);
     else if (command?.[1] === "/remind") remind(command[2] || "", box, text);
     else if (command && !thread_ts) runCommand(channel, command[1], command[2] || "", box, text);
-    else send(channel, text, thread_ts);
+    else send(channel, text, thread_ts, broadcast);
   });
   box.addEventListener("input", () => {
     const { channel } = target();
@@ -1874,6 +1890,7 @@ composer($("composer"), () => ({ channel: state.active }));
 composer($("thread-composer"), () => ({
   channel: state.thread?.channel,
   thread_ts: state.thread?.ts,
+  broadcast: $("broadcast").checked, // "Also send to the channel": reply_broadcast
 }));
 
 // A slash command (`/deploy staging`): its app answers, most often "only visible to you".
@@ -1913,6 +1930,82 @@ async function remind(text, box, typed) {
   }
 }
 
+// ⏰ Send later: the composer's text, sent by the server at the time chosen
+// (chat.scheduleMessage); Scheduled lists one's waiting messages, each with Cancel.
+$("send-later").addEventListener("click", async () => {
+  const box = $("composer").querySelector("textarea");
+  const text = box.value;
+  if (!text.trim() || !state.active) {
+    notice("Write the message first, then choose when to send it.");
+    return;
+  }
+  const dialog = $("schedule-dialog");
+  const input = $("schedule-form").elements.at;
+  const soon = new Date(Date.now() + 3600_000 - new Date().getTimezoneOffset() * 60_000);
+  input.value = soon.toISOString().slice(0, 16); // an hour from now, local time
+  dialog.returnValue = "";
+  dialog.showModal();
+  await new Promise((resolve) => dialog.addEventListener("close", resolve, { once: true }));
+  if (dialog.returnValue !== "ok" || !input.value) return;
+  const when = new Date(input.value); // local time
+  try {
+    await api("chat.scheduleMessage", {
+      channel: state.active,
+      text: toMarkup(text),
+      post_at: Math.floor(when.getTime() / 1000),
+    });
+    if (box.value === text) box.value = "";
+    notice(`Scheduled for ${when.toLocaleString()}.`);
+  } catch (err) {
+    notice(`Not scheduled: ${err.code || err.message}`);
+  }
+});
+
+async function showScheduled() {
+  let list;
+  try {
+    ({ scheduled_messages: list } = await api("chat.scheduledMessages.list", { limit: 100 }));
+  } catch (err) {
+    notice(`Could not list scheduled messages: ${err.code || err.message}`);
+    return;
+  }
+  $("search").hidden = false;
+  $("search").dataset.view = "scheduled";
+  $("search-title").textContent = list.length ? `Scheduled (${list.length})` : "Nothing scheduled";
+  const items = $("search-results");
+  items.replaceChildren();
+  for (const s of list.sort((a, b) => a.post_at - b.post_at)) {
+    const li = document.createElement("li");
+    li.className = "result scheduled";
+    const c = state.channels.get(s.channel_id);
+    const where = document.createElement("div");
+    where.className = "where";
+    where.textContent = `${c ? title(c) : s.channel_id} · ${new Date(s.post_at * 1000).toLocaleString()}`;
+    const body = document.createElement("div");
+    body.className = "text";
+    renderText(body, s.text);
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.textContent = "Cancel";
+    cancel.title = "Do not send it";
+    cancel.addEventListener("click", async () => {
+      try {
+        await api("chat.deleteScheduledMessage", {
+          channel: s.channel_id,
+          scheduled_message_id: s.id,
+        });
+      } catch (err) {
+        notice(`Could not cancel it: ${err.code || err.message}`);
+      }
+      showScheduled();
+    });
+    li.append(where, body, cancel);
+    items.append(li);
+  }
+}
+
+$("scheduled").addEventListener("click", showScheduled);
+
 // "/me waves": a message about oneself, shown as "alice waves".
 async function meMessage(channel, text) {
   try {
@@ -1922,9 +2015,9 @@ async function meMessage(channel, text) {
   }
 }
 
-function send(channel, text, thread_ts) {
+function send(channel, text, thread_ts, broadcast = false) {
   const id = crypto.randomUUID();
-  state.pending.set(id, { channel, text, thread_ts, failed: false });
+  state.pending.set(id, { channel, text, thread_ts, broadcast, failed: false });
   rerender(channel, thread_ts);
   deliver(id);
 }
@@ -1936,6 +2029,7 @@ async function deliver(id) {
   rerender(p.channel, p.thread_ts);
   const args = { channel: p.channel, text: toMarkup(p.text), client_msg_id: id };
   if (p.thread_ts) args.thread_ts = p.thread_ts;
+  if (p.broadcast) args.reply_broadcast = true;
   try {
     const sent = await api("chat.postMessage", args);
     keep(sent.message);
