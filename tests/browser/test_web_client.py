@@ -1488,3 +1488,26 @@ def test_a_reply_sent_to_the_channel_too_a_copied_link_and_a_message_sent_later(
     alice.wait_for_selector("#search-title:has-text('Nothing scheduled')")
     assert srv.client(alice_creds.token).chat_scheduledMessages_list()["scheduled_messages"] == []
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_ctrl_k_jumps_to_a_conversation_or_a_person(browser, world):
+    """Ctrl+K, a few letters, Enter: a person's direct message opens (made if need be);
+    ↓ picks the next match; Escape closes it."""
+    srv, _general, _alice, _bob = world
+    srv.user("bobby", password=PASSWORD)
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    alice.keyboard.press("Control+k")
+    alice.fill("#switcher input[name=q]", "@bob")
+    alice.wait_for_selector("#switcher-results li[aria-selected=true]:has-text('@bob')")
+    alice.keyboard.press("ArrowDown")  # @bobby
+    alice.wait_for_selector("#switcher-results li[aria-selected=true]:has-text('@bobby')")
+    alice.keyboard.press("Enter")
+    alice.wait_for_selector("#channel-title:has-text('@bobby')")
+    alice.keyboard.press("Control+k")
+    alice.fill("#switcher input[name=q]", "gen")
+    alice.keyboard.press("Enter")
+    alice.wait_for_selector("#channel-title:has-text('# general')")
+    alice.keyboard.press("Control+k")
+    alice.keyboard.press("Escape")
+    assert not alice.is_visible("#switcher")
+    assert alice.errors == []  # type: ignore[attr-defined]

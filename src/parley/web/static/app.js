@@ -2006,6 +2006,76 @@ async function showScheduled() {
 
 $("scheduled").addEventListener("click", showScheduled);
 
+// Ctrl+K (⌘K): jump to one of one's conversations, or a person's direct message, by
+// typing part of its name; ↑/↓ choose, Enter goes.
+let switcherPicked = 0;
+
+function switcherMatches(query) {
+  const q = query.trim().toLowerCase().replace(/^[#@]/, "");
+  const out = [];
+  for (const c of state.channels.values()) {
+    if (!c.is_member || c.is_archived) continue;
+    const name = title(c);
+    if (name.toLowerCase().includes(q)) out.push({ label: name, go: () => openChannel(c.id) });
+  }
+  for (const u of state.users.values()) {
+    if (u.deleted || u.id === state.me.id) continue;
+    const names = [u.name, u.profile?.display_name, u.real_name].filter(Boolean);
+    if (!names.some((n) => n.toLowerCase().includes(q))) continue;
+    const dm = [...state.channels.values()].some((c) => c.is_im && c.user === u.id);
+    if (!dm) out.push({ label: `@${userName(u.id)}`, go: () => openDm(u.id) });
+  }
+  return out.slice(0, 8);
+}
+
+function renderSwitcher() {
+  const list = $("switcher-results");
+  const found = switcherMatches($("switcher-form").elements.q.value);
+  switcherPicked = Math.min(switcherPicked, Math.max(found.length - 1, 0));
+  list.replaceChildren(
+    ...found.map((f, i) => {
+      const li = document.createElement("li");
+      li.textContent = f.label;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", String(i === switcherPicked));
+      li.addEventListener("click", () => pickSwitcher(f));
+      return li;
+    }),
+  );
+  return found;
+}
+
+function pickSwitcher(found) {
+  $("switcher").close();
+  found?.go();
+}
+
+document.addEventListener("keydown", (e) => {
+  if (!(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== "k" || $("app").hidden) return;
+  e.preventDefault();
+  $("switcher-form").elements.q.value = "";
+  switcherPicked = 0;
+  renderSwitcher();
+  $("switcher").showModal();
+  $("switcher-form").elements.q.focus();
+});
+
+$("switcher-form").elements.q.addEventListener("input", () => {
+  switcherPicked = 0;
+  renderSwitcher();
+});
+
+$("switcher-form").elements.q.addEventListener("keydown", (e) => {
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    switcherPicked = Math.max(0, switcherPicked + (e.key === "ArrowDown" ? 1 : -1));
+    renderSwitcher();
+  } else if (e.key === "Enter") {
+    e.preventDefault();
+    pickSwitcher(renderSwitcher()[switcherPicked]);
+  }
+});
+
 // "/me waves": a message about oneself, shown as "alice waves".
 async function meMessage(channel, text) {
   try {
