@@ -168,7 +168,10 @@ class Fleet:
     # -- people ---------------------------------------------------------------------------
 
     def user(self, name: str, *, bot: bool = False) -> admin.Credentials:
-        return admin.create_user(self.settings(), name, bot=bot, rate_limit=TEST_RATE_LIMIT)
+        """A user (not announced to the team: the fleet's tests hear what they are about)."""
+        return admin.create_user(
+            self.settings(), name, bot=bot, rate_limit=TEST_RATE_LIMIT, announce=False
+        )
 
     def client(self, token: str, via: str | None = None) -> WebClient:
         base = self.nodes[via].url if via else self.lb

@@ -86,8 +86,11 @@ class RunningServer:
 
     def user(self, name: str, **kw) -> admin.Credentials:
         """A user for tests that are not about rate limits: its own message limit is high
-        enough for bursts of test traffic (``rate_limit=None`` gets the defaults)."""
+        enough for bursts of test traffic (``rate_limit=None`` gets the defaults); not
+        announced to the team (``team_join``) unless ``announce=True``, so a test's
+        connections hear only what it is about."""
         kw.setdefault("rate_limit", TEST_RATE_LIMIT)
+        kw.setdefault("announce", False)
         return admin.create_user(self.settings, name, **kw)
 
 

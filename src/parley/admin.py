@@ -23,7 +23,7 @@ from parley.errors import ApiError, Code
 from parley.ids import Kind, Snowflake, encode_id, wall_us
 from parley.pipeline import passwords
 from parley.pipeline import scopes as scope_names
-from parley.pipeline.accounts import ACTIVE, SESSIONS, notice
+from parley.pipeline.accounts import ACTIVE, JOINED, SESSIONS, notice
 from parley.pipeline.auth import hash_token, new_app_token, new_token
 from parley.resilience.retries import describe
 from parley.storage.models import (
@@ -122,8 +122,11 @@ def create_user(
     password: str | None = None,
     app_token: bool = False,
     email: str | None = None,
+    announce: bool = True,
 ) -> Credentials:
-    """A new user and its first token. ``scopes``: the token's scopes, comma-separated as
+    """A new user and its first token; a person (not a bot) is announced to the team as
+    Slack's ``team_join`` by a running server within a second (``announce`` false: not;
+    for load generators' own users). ``scopes``: the token's scopes, comma-separated as
     Slack writes them (``None``: the defaults for users or bots, see
     :mod:`parley.pipeline.scopes`). ``rate_limit``: the user's own messages/second (Slack's
     enterprise custom limits go to 100/s; Parley allows up to 100,000 for trusted
@@ -160,7 +163,8 @@ def create_user(
     )
     token = new_token(bot)
     try:
-        d.admin(settings, d.op_create_user, user, hash_token(token), chosen)
+        joined = notice(user.id, JOINED, user.created) if announce and not bot else None
+        d.admin(settings, d.op_create_user, user, hash_token(token), chosen, joined)
         if stored is not None:
             d.admin(settings, d.op_set_password, user.id, stored)
     except ApiError as exc:

@@ -201,3 +201,39 @@ def test_the_command_line_deactivates_reactivates_and_resets_a_password_on_a_run
     )
     sign_in(server, name, "another passphrase")
     assert leaver_client.auth_test()["ok"] is True  # the API token was never a session
+
+
+def test_a_person_made_on_the_command_line_is_announced_to_the_team_and_its_apps(server):
+    """``parley user create`` in another process: the team's connections hear Slack's
+    ``team_join`` with the newcomer within a second or so, and so does a Bolt app over
+    Socket Mode (a welcome bot's way); a bot made so is not announced."""
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from tests.helpers import bolt_over_socket_mode
+    from tests.subscriber import wait_for
+
+    n = next(_n)
+    watcher = server.user(f"greeter-watch-{n}")
+    bot = server.user(f"greeter-bot-{n}", bot=True, app_token=True)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    heard: list[dict] = []
+    app.event("team_join")(lambda event: heard.append(event))
+
+    async def join() -> dict:
+        watching = await RawClient.open(server.client(watcher.token).rtm_connect()["url"])
+        await asyncio.to_thread(parley, server, "user", "create", f"robot-{n}", "--bot")
+        out = await asyncio.to_thread(parley, server, "user", "create", f"newcomer-{n}")
+        while True:  # (people the other tests made are announced too)
+            told = await watching.next(timeout=15, type="team_join")
+            if told["user"]["id"] == out["user_id"]:
+                break
+        watching.close()
+        return out, told
+
+    with bolt_over_socket_mode(app, bot.app_token):
+        out, told = asyncio.run(join())
+        joined = lambda: [e["user"]["name"] for e in heard if e["user"]["id"] == out["user_id"]]  # noqa: E731
+        wait_for(joined, 15, "the app's team_join")
+    assert told["user"]["name"] == f"newcomer-{n}" and joined() == [f"newcomer-{n}"]
+    assert f"robot-{n}" not in [e["user"]["name"] for e in heard]  # a bot is not announced

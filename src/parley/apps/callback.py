@@ -35,6 +35,7 @@ APP_EVENTS = frozenset(
         "group_archive",
         "group_unarchive",
         "user_change",
+        "team_join",
         "subteam_created",
         "subteam_updated",
         "emoji_changed",

@@ -73,7 +73,7 @@ def build_corpus(data_dir: Path, messages: int, channels: int, say) -> dict[str,
     messages of Zipf-distributed words, indexed. Returns the user's token and the
     vocabulary."""
     settings = Settings.load(data_dir=data_dir)  # PARLEY_SHARDS=mysql://... measures MariaDB
-    user = admin.create_user(settings, "searcher")
+    user = admin.create_user(settings, "searcher", announce=False)
     team = user.team_id
     chans = [
         admin.ensure_channel(settings, team, f"corpus-{i}", user.user_id, [user.user_id]).id

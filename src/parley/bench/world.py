@@ -144,8 +144,10 @@ class World:
 def populate(target: Target, preset: Preset, say) -> World:
     run = secrets.token_hex(3)  # names stay unique on a reused data dir (--url)
     say(f"creating {preset.senders} senders, {preset.channels} channels and the subscribers")
-    senders = [
-        admin.create_user(target.settings, f"bench{run}-sender-{j}", rate_limit=100_000)
+    senders = [  # the load's own people: not announced to the team (team_join)
+        admin.create_user(
+            target.settings, f"bench{run}-sender-{j}", rate_limit=100_000, announce=False
+        )
         for j in range(preset.senders)
     ]
     channels, owners = [], []

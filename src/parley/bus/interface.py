@@ -80,6 +80,7 @@ TEAM_CHANGES = frozenset(
         "channel_archive",
         "channel_unarchive",
         "user_change",
+        "team_join",
         "subteam_created",
         "subteam_updated",
         "emoji_changed",

@@ -10,7 +10,9 @@ makes the change take effect on every node: the user's tokens are dropped from e
 token cache (so the next request reads them again: ``account_inactive`` while
 deactivated; ``token_revoked`` for a session ended), the WebSockets they opened are
 closed, and, for ``active``, the team hears
-``user_change`` with the user as they now are (``deleted`` true or false). The node that
+``user_change`` with the user as they now are (``deleted`` true or false). A person
+made by ``parley user create`` is announced the same way: the team hears Slack's
+``team_join`` with them. The node that
 made the change applies its notice before it answers (unless a worker of the fleet
 claimed it in between, and applies it then); a worker's loop
 (:meth:`Accounts.start`, on nodes that run workers) claims and applies the rest, so a
@@ -39,8 +41,9 @@ log = logging.getLogger(__name__)
 
 #: The retry table's step that holds notices.
 STEP = "account"
-#: A notice's kinds: the user deactivated or active again; their web sessions ended.
-ACTIVE, SESSIONS = "active", "sessions"
+#: A notice's kinds: the user deactivated or active again; their web sessions ended;
+#: they joined the workspace (``parley user create``).
+ACTIVE, SESSIONS, JOINED = "active", "sessions", "joined"
 #: How long a claim holds a notice.
 LEASE_US = 30 * 1_000_000
 
@@ -121,6 +124,11 @@ class Accounts:
         await self._retries.retry_done(STEP, record.item)
 
     async def _apply(self, user_id: str, kind: str) -> None:
+        if kind == JOINED:
+            joiner = await self._directory.user(user_id)
+            if joiner is not None and not joiner.deleted:
+                self._bus.publish(events.team_join(joiner, self._clock_us()))
+            return
         keys = await self._directory.token_keys(user_id, sessions=kind == SESSIONS)
         await self._auth.forget(keys)
         if kind != ACTIVE:

@@ -383,6 +383,13 @@ def user_change(user: User, at: int) -> Event:
     return _event("user_change", "", user.team_id, 0, at, body, user.id)
 
 
+def team_join(user: User, at: int) -> Event:
+    """``team_join``: ``user`` joined the workspace; for the whole team and its apps,
+    the user as ``users.info`` shows them."""
+    body = {"type": "team_join", "user": wire.user(user), "event_ts": format_ts(at)}
+    return _event("team_join", "", user.team_id, 0, at, body, user.id)
+
+
 def emoji_added(team_id: str, name: str, value: str, at: int) -> Event:
     """``emoji_changed`` (``add``): the workspace has a new emoji, ``value`` its image's
     URL or ``alias:<name>``; for the whole team."""

@@ -152,8 +152,14 @@ async def op_create_team(cur: Any, _state: object, team: Team) -> Team:
 
 
 async def op_create_user(
-    cur: Any, _state: object, user: User, token_hash: bytes, scopes: str | None = None
+    cur: Any,
+    _state: object,
+    user: User,
+    token_hash: bytes,
+    scopes: str | None = None,
+    notice: Retry | None = None,
 ) -> User:
+    """As :func:`parley.storage.sqlite.directory.op_create_user`."""
     await cur.execute("SELECT 1 FROM teams WHERE id = %s", (user.team_id,))
     if await cur.fetchone() is None:
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
@@ -181,6 +187,8 @@ async def op_create_user(
         "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (%s, %s, %s, %s)",
         (token_hash, user.id, user.created, scopes),
     )
+    if notice is not None:
+        await op_retry_later(cur, _state, notice)
     return user
 
 

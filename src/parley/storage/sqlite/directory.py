@@ -124,7 +124,10 @@ def op_create_user(
     user: User,
     token_hash: bytes,
     scopes: str | None = None,
+    notice: Retry | None = None,
 ) -> User:
+    """Adds ``user`` with its first token (and ``notice``, the announcement of its
+    joining, :mod:`parley.pipeline.accounts`), in one transaction."""
     if conn.execute("SELECT 1 FROM teams WHERE id = ?", (user.team_id,)).fetchone() is None:
         raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": f"no workspace {user.team_id}"})
     try:
@@ -150,6 +153,8 @@ def op_create_user(
         "INSERT INTO tokens (hash, user_id, created, scopes) VALUES (?, ?, ?, ?)",
         (token_hash, user.id, user.created, scopes),
     )
+    if notice is not None:
+        op_retry_later(conn, _state, notice)
     return user
 
 

@@ -2543,8 +2543,9 @@ function onEvent(ev) {
       }
       renderMessages();
       break;
+    case "team_join":
     case "user_change":
-      // a profile changed: names and statuses shown anew
+      // someone new, or a profile changed: names and statuses shown anew
       state.users.set(ev.user.id, ev.user);
       renderPeople();
       renderMessages();
