@@ -108,9 +108,12 @@ def _at(history: Sequence[tuple[float, Snapshot]], seconds: float) -> Snapshot:
     return history[-1][1]
 
 
-def evaluate(history: Sequence[tuple[float, Snapshot]]) -> dict[str, bool]:
+def evaluate(history: Sequence[tuple[float, Snapshot]]) -> dict[str, bool | None]:
     """Which conditions hold at the newest of ``history`` (``(time, snapshot)`` pairs,
-    oldest first)."""
+    oldest first); ``None``: the condition neither holds nor clears now. A breaker
+    half-open (probing, between two spells of open) is that: it does not page, and it
+    does not resolve an outage that is paging, whose probes may fail and open it again;
+    only all breakers closed resolve it."""
     now = history[-1][1]
     latency = _p99(
         now, _at(history, WINDOWS["ParleyDeliveryLatencyHigh"]), "parley_delivery_latency_seconds"
@@ -139,7 +142,9 @@ def evaluate(history: Sequence[tuple[float, Snapshot]]) -> dict[str, bool]:
         "ParleyDeliveryLatencyHigh": latency is not None and latency > 0.5,
         "ParleyDeliveryRateLow": bool(rate_low),
         "ParleyQueueDepthHigh": _sum(now, "parley_publish_queue") > 10_000,
-        "ParleyCircuitBreakerOpen": any(v == 2 for v in states),
+        "ParleyCircuitBreakerOpen": (
+            True if any(v == 2 for v in states) else None if any(v == 1 for v in states) else False
+        ),
         "ParleyDeadLettersGrowing": dead > 0,
         "ParleyStoreSyncSlow": syncs is not None and syncs > 0.1,
     }
@@ -153,10 +158,13 @@ class AlertState:
         self._since: dict[str, float] = {}
         self.firing: set[str] = set()
 
-    def step(self, holds: Mapping[str, bool], now: float) -> list[tuple[str, str]]:
-        """The transitions at ``now``: ``(alert, "trigger" | "resolve")``."""
+    def step(self, holds: Mapping[str, bool | None], now: float) -> list[tuple[str, str]]:
+        """The transitions at ``now``: ``(alert, "trigger" | "resolve")``; an alert whose
+        condition is ``None`` stays as it was (firing, pending or neither)."""
         out = []
         for alert, ok in holds.items():
+            if ok is None:
+                continue
             if not ok:
                 self._since.pop(alert, None)
                 if alert in self.firing:

@@ -24,7 +24,7 @@ def syncs(fast: int, slow: int) -> dict:
     }
 
 
-def held(now: dict, then: dict | None = None, seconds: float = 300) -> dict[str, bool]:
+def held(now: dict, then: dict | None = None, seconds: float = 300) -> dict[str, bool | None]:
     history = [(0.0, then or {}), (seconds, now)]
     return evaluate(history)
 
@@ -51,7 +51,12 @@ def test_each_condition():
     assert held({("parley_publish_queue", ()): 10_001})["ParleyQueueDepthHigh"]
     open_ = {("parley_breaker_state", (("breaker", "push:fcm"),)): 2.0}
     half = {("parley_breaker_state", (("breaker", "push:fcm"),)): 1.0}
-    assert held(open_)["ParleyCircuitBreakerOpen"] and not held(half)["ParleyCircuitBreakerOpen"]
+    assert (
+        held(open_)["ParleyCircuitBreakerOpen"] and held(half)["ParleyCircuitBreakerOpen"] is None
+    )
+    assert held({**open_, ("parley_breaker_state", (("breaker", "push:apns"),)): 1.0})[
+        "ParleyCircuitBreakerOpen"
+    ]  # one open is enough
     assert held(syncs(980, 20), syncs(0, 0))["ParleyStoreSyncSlow"]
     assert not held(syncs(995, 5), syncs(0, 0))["ParleyStoreSyncSlow"]
     assert not held(syncs(980, 20), syncs(980, 20))["ParleyStoreSyncSlow"]  # none since
@@ -65,8 +70,12 @@ def test_alerts_fire_after_their_for_duration_and_resolve_once():
     fired = state.step({**holds, "ParleyCircuitBreakerOpen": True}, 60)
     assert fired == [("ParleyCircuitBreakerOpen", "trigger")]
     assert state.step({**holds, "ParleyCircuitBreakerOpen": True}, 90) == []  # once
+    # half-open, probing between two spells of open: the incident goes on
+    assert state.step({**holds, "ParleyCircuitBreakerOpen": None}, 100) == []
+    assert state.step({**holds, "ParleyCircuitBreakerOpen": True}, 110) == []
     assert state.step(holds, 120) == [("ParleyCircuitBreakerOpen", "resolve")]
     assert state.step(holds, 150) == []
+    assert state.step({**holds, "ParleyCircuitBreakerOpen": None}, 160) == []  # no page
     instant = AlertState(for_scale=0)
     now = instant.step({**holds, "ParleyDeliveryRateLow": True}, 0)
     assert now == [("ParleyDeliveryRateLow", "trigger")]
