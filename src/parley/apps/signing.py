@@ -1,6 +1,7 @@
 """The installation's key for signing id tokens (Sign in with Slack,
-:mod:`parley.apps.oidc`): an RSA key made once, on first use, and kept in the
-directory's ``meta`` (PEM), so every node signs with it and publishes the same public key.
+:mod:`parley.apps.oidc`): an RSA key kept in the directory's ``meta`` (PEM), so every
+node signs with it and publishes the same public key. A process makes one the first
+time it needs the key and offers it; the first one stored is the installation's.
 """
 
 from __future__ import annotations

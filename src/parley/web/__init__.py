@@ -91,29 +91,29 @@ def load_static(gateway: str = "ws: wss:") -> dict[str, Response]:
 
 def session_token(cookie_header: str | None, user_id: str | None) -> str | None:
     """The token of ``user_id``'s session in a ``Cookie`` header, if any (never raises)."""
-    if not cookie_header or len(cookie_header) > 8192 or not _is_user_id(user_id):
+    if not _is_user_id(user_id):
         return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except Exception:  # a malformed cookie header is no session  # noqa: BLE001
-        return None
-    morsel = jar.get(f"{COOKIE_PREFIX}{user_id}")
-    return morsel.value if morsel is not None and morsel.value else None
+    return sessions_in(cookie_header).get(user_id or "")
 
 
-def session_ids(cookie_header: str | None) -> list[str]:
-    """The user ids of the sessions a ``Cookie`` header carries (at most 20; never
-    raises)."""
+def sessions_in(cookie_header: str | None) -> dict[str, str]:
+    """The sessions a ``Cookie`` header carries, token by user id (at most 20; never
+    raises: a malformed header carries none)."""
     if not cookie_header or len(cookie_header) > 8192:
-        return []
+        return {}
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(cookie_header)
     except Exception:  # a malformed cookie header is no session  # noqa: BLE001
-        return []
-    ids = [k[len(COOKIE_PREFIX) :] for k in jar if k.startswith(COOKIE_PREFIX)]
-    return [i for i in ids if _is_user_id(i)][:20]
+        return {}
+    out: dict[str, str] = {}
+    for name, morsel in jar.items():
+        user_id = name[len(COOKIE_PREFIX) :]
+        if name.startswith(COOKIE_PREFIX) and morsel.value and _is_user_id(user_id):
+            out[user_id] = morsel.value
+        if len(out) == 20:
+            break
+    return out
 
 
 def _is_user_id(value: str | None) -> bool:
@@ -202,14 +202,13 @@ class Sessions:
         """Everyone signed in to this browser (a ``Cookie`` header's sessions that are
         valid: active people's), with their session tokens; never raises."""
         out: list[tuple[User, str]] = []
-        for user_id in session_ids(cookie_header):
-            token = session_token(cookie_header, user_id)
+        for user_id, token in sessions_in(cookie_header).items():
             try:
                 caller = await self._auth.authorize(token)
             except ApiError:
                 continue
             if caller.user.id == user_id:
-                out.append((caller.user, token or ""))
+                out.append((caller.user, token))
         return out
 
     async def sign_out(
