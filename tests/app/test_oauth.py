@@ -79,12 +79,32 @@ def allow(
     return back
 
 
+def bolt_app(server: RunningServer, client_id: str, secret: str, redirect: str, store, **oauth):
+    """A Bolt app that people install with OAuth on ``server`` (its installations kept in
+    ``store``; ``oauth``: more of ``OAuthSettings``, its bot's ``scopes`` among them); the
+    person's scope ``search:read``. Its events, if any, come over Socket Mode."""
+    from slack_bolt import App
+    from slack_bolt.oauth.oauth_settings import OAuthSettings
+
+    return App(
+        signing_secret="not used: events come over Socket Mode, if at all",
+        client=WebClient(base_url=f"{server.url}/api/"),
+        oauth_settings=OAuthSettings(
+            client_id=client_id,
+            client_secret=secret,
+            user_scopes=["search:read"],
+            redirect_uri=redirect,
+            authorization_url=f"{server.url}/oauth/v2/authorize",
+            installation_store=store,
+            **oauth,
+        ),
+    )
+
+
 def test_bolts_oauth_flow_installs_the_app(server, tmp_path):
     """Bolt's install page sends the person to Parley's; they sign in, see what the app
     asks, allow; Bolt's callback exchanges the code and stores the installation, whose
     tokens work with exactly the scopes granted."""
-    from slack_bolt import App
-    from slack_bolt.oauth.oauth_settings import OAuthSettings
     from slack_sdk.oauth.installation_store import FileInstallationStore
     from slack_sdk.oauth.state_store import FileOAuthStateStore
 
@@ -94,19 +114,14 @@ def test_bolts_oauth_flow_installs_the_app(server, tmp_path):
     ann = server.user(name, password=PASSWORD)
     bot, client_id, secret = registered(server, "flow", redirect)
     store = FileInstallationStore(base_dir=str(tmp_path / "installations"))
-    app = App(
-        signing_secret="not used: no events in this test",
-        client=WebClient(base_url=f"{server.url}/api/"),
-        oauth_settings=OAuthSettings(
-            client_id=client_id,
-            client_secret=secret,
-            scopes=["chat:write", "commands"],
-            user_scopes=["search:read"],
-            redirect_uri=redirect,
-            authorization_url=f"{server.url}/oauth/v2/authorize",
-            installation_store=store,
-            state_store=FileOAuthStateStore(expiration_seconds=600, base_dir=str(tmp_path / "s")),
-        ),
+    app = bolt_app(
+        server,
+        client_id,
+        secret,
+        redirect,
+        store,
+        scopes=["chat:write", "commands"],
+        state_store=FileOAuthStateStore(expiration_seconds=600, base_dir=str(tmp_path / "s")),
     )
     with bolt_over_http(app, port), httpx.Client() as browser:
         wait_for(lambda: succeeds(lambda: httpx.get(f"http://127.0.0.1:{port}/")), 10, "Bolt")
@@ -321,8 +336,6 @@ def test_an_app_uninstalls_itself_and_bolt_forgets_its_installation(server, tmp_
     """``apps.uninstall`` revokes what the installations got (the operator's own token
     of the bot stays); the app hears ``tokens_revoked`` and ``app_uninstalled`` over
     Socket Mode, and Bolt's revocation listeners delete the installation."""
-    from slack_bolt import App
-    from slack_bolt.oauth.oauth_settings import OAuthSettings
     from slack_sdk.oauth.installation_store import FileInstallationStore
 
     port = free_port("127.0.0.1")
@@ -335,19 +348,14 @@ def test_an_app_uninstalls_itself_and_bolt_forgets_its_installation(server, tmp_
     )
     client_id, secret = registration["client_id"], registration["client_secret"]
     store = FileInstallationStore(base_dir=str(tmp_path / "installations"))
-    app = App(
-        signing_secret="not used: events come over Socket Mode",
-        client=WebClient(base_url=f"{server.url}/api/"),
-        oauth_settings=OAuthSettings(
-            client_id=client_id,
-            client_secret=secret,
-            scopes=["chat:write"],
-            user_scopes=["search:read"],
-            redirect_uri=redirect,
-            authorization_url=f"{server.url}/oauth/v2/authorize",
-            installation_store=store,
-            state_validation_enabled=False,
-        ),
+    app = bolt_app(
+        server,
+        client_id,
+        secret,
+        redirect,
+        store,
+        scopes=["chat:write"],
+        state_validation_enabled=False,
     )
     heard: list[dict] = []
     app.event("tokens_revoked")(lambda event: heard.append(event))
