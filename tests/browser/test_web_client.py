@@ -1205,9 +1205,10 @@ def test_a_link_shows_its_preview_with_the_image_through_the_server(browser, tmp
             page.wait_for_selector(f"{card} .attachment-by:has-text('Parley Blog')")
             page.wait_for_selector(f"{card} .attachment-title a:has-text('How we ship')")
             page.wait_for_selector(f"{card} .attachment-text:has-text('A post about shipping.')")
-            page.wait_for_function(
-                f"document.querySelector({card!r} + ' img.attachment-image')?.naturalWidth === 8"
-            )
+            # An arrow function, not a bare expression: Playwright evals a bare
+            # expression again on every poll, which the client's CSP refuses.
+            image = f"{card} img.attachment-image"
+            page.wait_for_function(f"() => document.querySelector({image!r})?.naturalWidth === 8")
             href = page.get_attribute(f"{card} .attachment-title a", "href")
             assert href == f"{pages.base}/article"
             assert page.query_selector("#messages .msg .edited") is None
@@ -1273,7 +1274,7 @@ def test_a_photo_set_shows_beside_ones_messages_for_everyone(browser, world):
     )
     for page in (alice, bob):
         page.wait_for_selector(face)
-        drawn = "document.querySelector('#messages .msg img.avatar')?.naturalWidth === 40"
+        drawn = "() => document.querySelector('#messages .msg img.avatar')?.naturalWidth === 40"
         page.wait_for_function(drawn)
     bob.wait_for_selector(f"#people li[data-user={alice_creds.user_id}] img.avatar")
     alice.wait_for_selector("#photo-remove:not([hidden])")
