@@ -32,6 +32,7 @@ from parley.storage.models import (
     Channel,
     EventApp,
     OAuthApp,
+    RetentionPolicy,
     Team,
     User,
 )
@@ -735,3 +736,79 @@ def _app_secret(settings: Settings, user_id: str) -> str:
 
     d = _directory(settings)
     return d.admin_read(settings, d.q_app_secret, user_id) or new_secret()
+
+
+def _conversation(settings: Settings, team: Team, channel: str) -> Channel:
+    """The workspace's conversation with id ``channel``, or a channel named so."""
+    d = _directory(settings)
+    found = d.admin_read(settings, d.q_channel, channel)
+    if found is None or found.team_id != team.id:
+        found = d.admin_read(settings, d.q_channel_by_name, team.id, channel.lstrip("#"))
+    if found is None:
+        raise AdminError(f"no conversation {channel} in workspace {team.id}")
+    return found
+
+
+def set_retention(
+    settings: Settings, days: int, channel: str | None = None, team_id: str | None = None
+) -> dict:
+    """Keeps the workspace's messages (or, with ``channel``, one conversation's) for
+    ``days`` days (:mod:`parley.retention`): running servers remove older ones at their
+    next sweep, within ``PARLEY_RETENTION_INTERVAL`` seconds. What it printed."""
+    from parley.retention import MAX_DAYS, MIN_DAYS
+
+    if not MIN_DAYS <= days <= MAX_DAYS:
+        raise AdminError(f"--days is {MIN_DAYS} to {MAX_DAYS}")
+    d = _directory(settings)
+    team = resolve_workspace(settings, team_id)
+    channel_id = _conversation(settings, team, channel).id if channel else ""
+    d.admin(settings, d.retention_ops.op_set_retention, RetentionPolicy(team.id, channel_id, days))
+    return {"team_id": team.id, "channel_id": channel_id or None, "days": days}
+
+
+def remove_retention(
+    settings: Settings, channel: str | None = None, team_id: str | None = None
+) -> dict:
+    """Ends the workspace's retention (messages are then kept for ever, but in the
+    conversations with their own) or, with ``channel``, that conversation's own (it then
+    follows the workspace's). What it printed."""
+    d = _directory(settings)
+    team = resolve_workspace(settings, team_id)
+    channel_id = _conversation(settings, team, channel).id if channel else ""
+    removed = d.admin(settings, d.retention_ops.op_remove_retention, team.id, channel_id)
+    return {"team_id": team.id, "channel_id": channel_id or None, "removed": removed}
+
+
+def list_retention(settings: Settings) -> list[dict]:
+    """Every workspace's retention policies, the workspace's own first."""
+    d = _directory(settings)
+    return [
+        {"team_id": p.team_id, "channel_id": p.channel_id or None, "days": p.days}
+        for p in d.admin_read(settings, d.retention_ops.q_retention)
+    ]
+
+
+def sweep_retention(settings: Settings) -> dict:
+    """``parley retention sweep``: one sweep now, as a running server's worker does
+    every ``PARLEY_RETENTION_INTERVAL`` seconds; what it removed. On embedded defaults
+    the server must be stopped (its store holds the data dir's lock)."""
+    return asyncio.run(_sweep(settings))
+
+
+async def _sweep(settings: Settings) -> dict:
+    from parley.app import open_search, open_storage
+    from parley.retention import Retention
+
+    directory, store = await open_storage(settings)
+    try:
+        search = await open_search(settings, store)
+        try:
+            swept = await Retention(
+                directory, store, search, clock_us=wall_us, interval=settings.retention_interval
+            ).sweep()
+        finally:
+            await search.close()
+    finally:
+        await store.close()
+        await directory.close()
+    return {"channels": swept.channels, "messages": swept.messages}

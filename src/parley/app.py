@@ -69,6 +69,7 @@ from parley.pipeline.send import Sender
 from parley.resilience.board import Breakers
 from parley.resilience.counts import RetryCounts
 from parley.resilience.retries import Backoff
+from parley.retention import Retention
 from parley.search.guarded import GuardedSearch
 from parley.search.indexer import GROUP as INDEX_GROUP
 from parley.search.indexer import Indexer
@@ -146,6 +147,8 @@ class Services:
     views: Views | None = None
     #: People's reminders (``reminders.*``); delivered by nodes that run workers.
     reminders: Reminders | None = None
+    #: Message retention; sweeps on nodes that run workers (closed before the store).
+    retention: Retention | None = None
     #: The workspaces' own emoji (``emoji.list``, ``admin.emoji.*``).
     custom_emoji: CustomEmojis | None = None
     #: Link previews of posts and edits made through this node (``PARLEY_UNFURL``) and
@@ -194,6 +197,8 @@ class Services:
             await self.accounts.close()
         if self.reminders is not None:
             await self.reminders.close()
+        if self.retention is not None:
+            await self.retention.close()
         if self.search_index is not None:
             await self.search_index.close()
         if self.unfurler is not None:
@@ -396,6 +401,13 @@ async def start(settings: Settings) -> Services:
     metrics.gauges.add(svc.retry_counts.metric_rows)
     svc.search_index = GuardedSearch(await open_search(settings, raw_store), breakers)
     svc.searcher = Searcher(svc.search_index, store, directory)
+    svc.retention = Retention(
+        directory,
+        store,
+        svc.search_index,
+        clock_us=wall_us,
+        interval=settings.retention_interval,
+    )
     svc.sessions = Sessions(directory, auth, MemoryRateStore())
     secure = settings.secure_cookies
     svc.installs = Installs(
@@ -445,6 +457,7 @@ async def start(settings: Settings) -> Services:
         )
         svc.indexer.start()
         metrics.gauges.add(svc.indexer.metric_rows)
+        svc.retention.start()
         if providers:  # no provider configured: nothing to push to
             svc.pusher = Pusher(
                 bus,

@@ -298,6 +298,24 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--all", action="store_true", help="every dead letter of the step")
     for cmd in (d_list, d_show, d_replay, d_purge):
         data_dir(cmd)
+    ret = sub.add_parser("retention", help="how long messages are kept (docs/operations.md)")
+    ret_sub = ret.add_subparsers(dest="action", required=True)
+    r_set = ret_sub.add_parser(
+        "set", help="keep the workspace's (or one conversation's) messages N days"
+    )
+    r_set.add_argument("--days", type=int, required=True, help="1 to 36500")
+    r_remove = ret_sub.add_parser(
+        "remove", help="keep them for ever (a conversation: as its workspace's)"
+    )
+    for cmd in (r_set, r_remove):
+        cmd.add_argument("--channel", help="a conversation's id or channel name")
+        cmd.add_argument("--team", help="workspace id (optional when there is one)")
+    r_list = ret_sub.add_parser("list", help="every policy, a JSON line each")
+    r_sweep = ret_sub.add_parser(
+        "sweep", help="remove what is past its span now (SQLite: with the server stopped)"
+    )
+    for cmd in (r_set, r_remove, r_list, r_sweep):
+        data_dir(cmd)
     return p
 
 
@@ -479,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(asyncio.run(_reindex(settings)))
         elif args.command == "dlq":
             _dlq(settings, args)
+        elif args.command == "retention":
+            _retention(settings, args)
         elif args.command == "export":
             _emit(admin.export_slack(settings, args.out, args.team))
         elif args.command == "import":
@@ -493,6 +513,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (admin.AdminError, ParleyError) as exc:
         sys.stderr.write(json.dumps({"error": str(exc)}) + "\n")
         return 1
+
+
+def _retention(settings: Settings, args) -> None:
+    if args.action == "set":
+        _emit(admin.set_retention(settings, args.days, args.channel, args.team))
+    elif args.action == "remove":
+        _emit(admin.remove_retention(settings, args.channel, args.team))
+    elif args.action == "list":
+        for policy in admin.list_retention(settings):
+            _emit(policy)
+    else:
+        _emit(admin.sweep_retention(settings))
 
 
 async def _reindex(settings: Settings) -> dict:

@@ -196,6 +196,10 @@ class Settings:
     #: due (:mod:`parley.pipeline.reminders`) and changes to people's accounts made by
     #: ``parley user`` (:mod:`parley.pipeline.accounts`).
     schedule_interval: float = 1.0
+    #: Seconds between sweeps of message retention (:mod:`parley.retention`), on the
+    #: nodes that run workers: a message is removed within this long of passing its
+    #: workspace's or conversation's span.
+    retention_interval: float = 300.0
     #: Link previews: the server fetches the pages and images that posts link to and
     #: attaches what they show (:mod:`parley.unfurl`). Off: no fetches, no previews.
     unfurl: bool = True
@@ -284,6 +288,7 @@ class Settings:
             "push_attempts": 1 <= self.push_attempts <= 100,
             "push_retry_base": 0.01 <= self.push_retry_base <= 3600,
             "schedule_interval": 0.01 <= self.schedule_interval <= 60,
+            "retention_interval": 0.01 <= self.retention_interval <= 86_400,
             "breaker": self.breaker_policy().valid(),
         }
         bad = [name for name, ok in checks.items() if not ok]

@@ -1162,3 +1162,85 @@ def test_a_workspaces_emoji_are_added_aliased_served_and_removed_with_their_alia
         gone == ["cat", "kitty"] and after[0] == ["yay"] and [e.name for e in after[1]] == ["cat"]
     )
     assert again == []
+
+
+def test_retention_removes_whole_threads_before_the_cutoff_and_empties_the_newest(backend):
+    """``expire``: a thread goes whole once its last reply is older than the cutoff (one
+    still answered keeps its parent); reactions go with their message; the channel's
+    newest message is emptied, never removed, so the next post is numbered after it;
+    another channel is untouched; a second call finds nothing."""
+    clock = Clock(0)
+
+    async def at(store, t: int, i: int, **kw):
+        clock.now = t
+        return (await store.post(post(i, **kw))).message
+
+    async def body(store):
+        m1 = await at(store, 100, 1)
+        m2 = await at(store, 200, 2)
+        r1 = await at(store, 300, 3, thread_ts=m2.ts)
+        m3 = await at(store, 400, 4)
+        m4 = await at(store, 500, 5)
+        other = await at(store, 550, 6, channel="CBBBB")
+        r2 = await at(store, 1000, 7, thread_ts=m3.ts)
+        m5 = await at(store, 1100, 8)
+        await store.react("CAAAA", m1.ts, "UBBBB", "tada", True)
+        first = await store.expire("CAAAA", 800, 2)  # two threads: m1, then m2 with r1
+        second = await store.expire("CAAAA", 800, 2)
+        top = await store.history("CAAAA", before=END, after=-1, limit=10)
+        thread = await store.replies("CAAAA", m3.ts, after=-1, before=END, limit=10)
+        resumed = await store.since("CAAAA", 0, 10)
+        reacted = await store.reacted("UBBBB", None, 10)
+        everything = await store.expire("CAAAA", 10_000, 10)
+        again = await store.expire("CAAAA", 10_000, 10)
+        left = await store.since("CAAAA", 0, 10)
+        untouched = await store.message("CBBBB", other.ts)
+        clock.now = 20_000
+        after = (await store.post(post(9))).message
+        return locals()
+
+    got = run_store(backend, body, clock_us=clock)
+    m1, m2, r1, m3, m4, m5, r2 = (got[k] for k in ("m1", "m2", "r1", "m3", "m4", "m5", "r2"))
+    assert sorted(got["first"].messages) == sorted([(m.ts, m.id) for m in (m1, m2, r1)])
+    assert got["first"].more
+    assert got["second"].messages == ((m4.ts, m4.id),) and not got["second"].more
+    assert [m.id for m in got["top"].rows] == [8, 4]  # m3 stays: its thread is answered
+    assert [m.id for m in got["thread"].rows] == [7]
+    assert [m.seq for m in got["resumed"].rows] == [4, 6, 7]
+    assert got["reacted"] == []
+    assert sorted(got["everything"].messages) == sorted([(m.ts, m.id) for m in (m3, r2, m5)])
+    assert got["again"].messages == () and not got["again"].more
+    [tail] = got["left"].rows
+    assert (tail.seq, tail.deleted, tail.text, tail.rich) == (m5.seq, True, "", None)
+    assert got["after"].seq == m5.seq + 1
+    assert got["untouched"] == got["other"]
+
+
+def test_retention_policies_are_kept_per_workspace_and_conversation(backend):
+    from parley.storage.models import RetentionPolicy
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            await d.set_retention(RetentionPolicy("TAAAA", "", 30))
+            await d.set_retention(RetentionPolicy("TAAAA", "CKEEP", 365))
+            await d.set_retention(RetentionPolicy("TBBBB", "COTHER", 7))
+            await d.set_retention(RetentionPolicy("TAAAA", "", 90))  # replaced
+            listed = await d.retention()
+            removed = [
+                await d.remove_retention("TAAAA", "CKEEP"),
+                await d.remove_retention("TAAAA", "CKEEP"),
+            ]
+            return listed, removed, await d.retention()
+        finally:
+            await d.close()
+
+    listed, removed, after = asyncio.run(go())
+    assert listed == [
+        RetentionPolicy("TAAAA", "", 90),
+        RetentionPolicy("TAAAA", "CKEEP", 365),
+        RetentionPolicy("TBBBB", "COTHER", 7),
+    ]
+    assert removed == [True, False]
+    assert after == [RetentionPolicy("TAAAA", "", 90), RetentionPolicy("TBBBB", "COTHER", 7)]

@@ -22,6 +22,8 @@ from parley.storage.models import Channel
 ALL = frozenset(
     {
         "admin:dlq",
+        "admin.conversations:read",
+        "admin.conversations:write",
         "admin.teams:write",
         "admin.users:write",
         "bookmarks:read",
@@ -79,8 +81,17 @@ ALL = frozenset(
 #: the dead letters of the whole installation, ``admin.dlq.*``; ``admin.users:write``,
 #: Slack's: deactivating and reactivating the workspace's people, ending their
 #: sessions, ``admin.users.*``; ``admin.teams:write``, Slack's: the workspace's own
-#: emoji, ``admin.emoji.*``).
-ADMIN = frozenset({"admin:dlq", "admin.users:write", "admin.teams:write"})
+#: emoji, ``admin.emoji.*``; ``admin.conversations:read`` and ``:write``, Slack's: the
+#: conversations' own retention, ``admin.conversations.*CustomRetention``).
+ADMIN = frozenset(
+    {
+        "admin:dlq",
+        "admin.users:write",
+        "admin.teams:write",
+        "admin.conversations:read",
+        "admin.conversations:write",
+    }
+)
 
 #: An app-level token's scope (``apps.connections.open``: Socket Mode); never a default:
 #: ``parley user create --bot --app-token`` issues such a token beside the bot's.
@@ -191,6 +202,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "admin.dlq.replay": ("admin:dlq",),
     "admin.dlq.purge": ("admin:dlq",),
     "admin.users.remove": ("admin.users:write",),
+    "admin.conversations.setCustomRetention": ("admin.conversations:write",),
+    "admin.conversations.getCustomRetention": ("admin.conversations:read",),
+    "admin.conversations.removeCustomRetention": ("admin.conversations:write",),
     "admin.emoji.add": ("admin.teams:write",),
     "admin.emoji.addAlias": ("admin.teams:write",),
     "admin.emoji.remove": ("admin.teams:write",),

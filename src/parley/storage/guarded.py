@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from parley.resilience.board import Breakers
+from parley.storage.expiry import Expired
 from parley.storage.interface import AfterCommit, MessageStore
 from parley.storage.models import Message, Page, PostRequest, PostResult, ReactionChange
 from parley.storage.reacted import Mark
@@ -142,6 +143,11 @@ class GuardedStore:
 
     async def recent_tails(self, after_ts: int) -> list[tuple[str, int, int]]:
         return await self.inner.recent_tails(after_ts)
+
+    async def expire(self, channel: str, before: int, limit: int) -> Expired:
+        return await self._breakers.call(
+            self._guard(channel), lambda: self.inner.expire(channel, before, limit)
+        )
 
     async def reacted(self, user: str, before: Mark | None, limit: int) -> list[Mark]:
         return await self.inner.reacted(user, before, limit)

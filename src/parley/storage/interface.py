@@ -17,6 +17,7 @@ from parley.notify.dnd import Dnd
 from parley.notify.payloads import Notice
 from parley.notify.prefs import Prefs
 from parley.resilience.retries import Retry
+from parley.storage.expiry import Expired
 from parley.storage.models import (
     AppCommand,
     AppDomain,
@@ -37,6 +38,7 @@ from parley.storage.models import (
     PostRequest,
     PostResult,
     ReactionChange,
+    RetentionPolicy,
     Star,
     StoredFile,
     Team,
@@ -257,6 +259,21 @@ class Directory(Protocol):
     async def stars(self, user_id: str, after: Star | None, limit: int) -> list[Star]:
         """At most ``limit`` of the person's saved messages, the newest saved first,
         after ``after`` (a page's last; ``None``: from the newest)."""
+        ...
+
+    async def set_retention(self, policy: RetentionPolicy) -> None:
+        """Keeps a workspace's (``channel_id`` empty) or a conversation's messages for
+        ``policy.days`` days, replacing the span it had."""
+        ...
+
+    async def remove_retention(self, team_id: str, channel_id: str) -> bool:
+        """Ends that policy (a conversation then follows its workspace's); ``False``:
+        there was none."""
+        ...
+
+    async def retention(self) -> list[RetentionPolicy]:
+        """Every policy of every workspace, by workspace then conversation (the
+        workspace's own first)."""
         ...
 
     async def pins(self, channel_id: str) -> list[Pin]:
@@ -610,4 +627,12 @@ class MessageStore(Protocol):
         """``(channel, last seq, its ts)`` of every channel whose newest message was
         committed with a ``ts`` above ``after_ts``, from the primaries (for the worker
         that republishes what a dead node committed but never published)."""
+        ...
+
+    async def expire(self, channel: str, before: int, limit: int) -> Expired:
+        """Message retention: removes up to ``limit`` of ``channel``'s threads written
+        before ``before`` (Unix µs), and empties its newest message when that is older
+        too, by the rule of :mod:`parley.storage.expiry`, in one transaction that waits
+        for the channel's posts in flight. Idempotent; publishes nothing (as Slack's
+        retention, the messages are gone for whoever reads next)."""
         ...

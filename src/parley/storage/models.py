@@ -146,6 +146,15 @@ class Star(msgspec.Struct, frozen=True):
     created: int
 
 
+class RetentionPolicy(msgspec.Struct, frozen=True):
+    """How many days a workspace keeps its messages (``channel_id`` empty: every
+    conversation's), or one conversation's own span, overriding it."""
+
+    team_id: str
+    channel_id: str
+    days: int
+
+
 class User(msgspec.Struct, frozen=True):
     id: str
     team_id: str

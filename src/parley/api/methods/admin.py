@@ -5,13 +5,18 @@ caller's own workspace, with ``admin.users:write`` (what ``parley user deactivat
 ``reactivate`` and ``password`` do from the command line): ``admin.users.remove``
 deactivates a user, ``admin.users.assign`` makes them active again,
 ``admin.users.session.reset`` signs them out of the web client
-(:mod:`parley.pipeline.accounts`). No token has these scopes by default: an operator
-grants them with ``parley user create --scopes admin:dlq,admin.users:write,...``."""
+(:mod:`parley.pipeline.accounts`); with ``admin.conversations:write`` (``:read`` to
+read it), ``admin.conversations.setCustomRetention``, ``getCustomRetention`` and
+``removeCustomRetention`` give one conversation of the workspace its own retention
+span (:mod:`parley.retention`; ``parley retention`` from the command line). No token
+has these scopes by default: an operator grants them with ``parley user create
+--scopes admin:dlq,admin.users:write,...``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from parley import retention
 from parley.api import paging
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
@@ -20,6 +25,7 @@ from parley.ids import wall_us
 from parley.resilience.counts import STEPS
 from parley.resilience.retries import describe
 from parley.resilience.store import RetryStore
+from parley.storage.models import RetentionPolicy
 
 if TYPE_CHECKING:
     from parley.app import Services
@@ -107,6 +113,38 @@ def register(api: Api, svc: Services) -> None:
         await svc.accounts.end_sessions(await member(ctx, args, team=False))
         return {}
 
+    async def conversation(ctx: Ctx, args: Args) -> str:
+        """The ``channel_id`` argument's conversation, any of the caller's workspace
+        (an operator's scope: members or not)."""
+        channel_id = args.str("channel_id", required=True, max_len=64)
+        assert channel_id is not None
+        channel = await svc.directory.channel(channel_id)
+        if channel is None or channel.team_id != ctx.user.team_id:
+            raise ApiError(Code.CHANNEL_NOT_FOUND)
+        return channel.id
+
+    async def set_retention(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel_id = await conversation(ctx, args)
+        args.str("duration_days", required=True)
+        days = args.int("duration_days", default=0, lo=retention.MIN_DAYS, hi=retention.MAX_DAYS)
+        policy = RetentionPolicy(ctx.user.team_id, channel_id, days)
+        await svc.directory.set_retention(policy)
+        return {}
+
+    async def get_retention(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel_id = await conversation(ctx, args)
+        span = retention.spans(await svc.directory.retention()).get(ctx.user.team_id)
+        own = span.channels.get(channel_id) if span is not None else None
+        return {"is_policy_enabled": own is not None, "duration_days": own or 0}
+
+    async def remove_retention(ctx: Ctx, args: Args) -> dict[str, Any]:
+        channel_id = await conversation(ctx, args)
+        await svc.directory.remove_retention(ctx.user.team_id, channel_id)
+        return {}
+
+    api.add("admin.conversations.setCustomRetention", set_retention)
+    api.add("admin.conversations.getCustomRetention", get_retention, read=True)
+    api.add("admin.conversations.removeCustomRetention", remove_retention)
     api.add("admin.users.remove", users_remove)
     api.add("admin.users.assign", users_assign)
     api.add("admin.users.session.reset", users_session_reset)

@@ -68,6 +68,7 @@ from parley.storage.models import (
     OAuthGrant,
     Page,
     Pin,
+    RetentionPolicy,
     Star,
     StoredFile,
     Team,
@@ -81,6 +82,7 @@ from parley.storage.mysql import db, migrations
 from parley.storage.mysql import emoji as emoji_ops
 from parley.storage.mysql import files as file_ops
 from parley.storage.mysql import groups as group_ops
+from parley.storage.mysql import retention as retention_ops
 from parley.storage.mysql import stars as star_ops
 from parley.storage.mysql import views as view_ops
 from parley.storage.mysql.oauth import (  # noqa: F401 - the admin's
@@ -1150,6 +1152,15 @@ class MysqlDirectory:
 
     async def stars(self, user_id: str, after: Star | None, limit: int) -> list[Star]:
         return await self._read(star_ops.q_stars, user_id, after, limit)
+
+    async def set_retention(self, policy: RetentionPolicy) -> None:
+        await self._write(retention_ops.op_set_retention, policy)
+
+    async def remove_retention(self, team_id: str, channel_id: str) -> bool:
+        return await self._write(retention_ops.op_remove_retention, team_id, channel_id)
+
+    async def retention(self) -> list[RetentionPolicy]:
+        return await self._read(retention_ops.q_retention)
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)

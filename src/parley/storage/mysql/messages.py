@@ -38,7 +38,7 @@ from parley.config import Settings
 from parley.errors import ConfigError, StorageError
 from parley.ids import wall_us
 from parley.metrics import Row
-from parley.storage import reacted
+from parley.storage import expiry, reacted
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
     Message,
@@ -208,6 +208,54 @@ async def write(cur: Any, done: p.Plan) -> None:
             f"DELETE FROM reactions WHERE {_any_of(clause, len(done.reactions_removed))}",
             [v for k in done.reactions_removed for v in k],
         )
+
+
+async def tx_expire(cur: Any, channel: str, before: int, limit: int) -> expiry.Expired:
+    """The shard's side of :meth:`MysqlMessageStore.expire`, in one transaction. It locks
+    the channel's tail row first, as every post does, so a reply cannot land in a thread
+    being removed: it waits, then finds no parent (``thread_not_found``)."""
+    await cur.execute("SELECT seq FROM channel_tails WHERE channel = %s FOR UPDATE", (channel,))
+    row = await cur.fetchone()
+    if row is None:
+        await cur.execute("SELECT MAX(seq) FROM messages WHERE channel = %s", (channel,))
+        row = await cur.fetchone()
+    tail_seq = int(row[0] or 0)
+    if not tail_seq:
+        return expiry.Expired()
+    await cur.execute(
+        expiry.THREADS.format(p="%s") + " FOR UPDATE", (channel, before, before, tail_seq, limit)
+    )
+    threads = await cur.fetchall()
+    gone = [(int(ts), int(mid)) for _seq, ts, mid, _latest in threads]
+    for _seq, ts, _mid, latest in threads:
+        if latest is not None:
+            await cur.execute(
+                expiry.REPLIES.format(p="%s") + " FOR UPDATE", (channel, ts, tail_seq)
+            )
+            gone += [(int(r_ts), int(r_id)) for _s, r_ts, r_id in await cur.fetchall()]
+    for chunk in expiry.chunks([ts for ts, _ in gone]):
+        await cur.execute(expiry.delete_messages(len(chunk), "%s"), (channel, *chunk))
+        await cur.execute(expiry.delete_reactions(len(chunk), "%s"), (channel, *chunk))
+    await cur.execute(expiry.TAIL.format(p="%s") + " FOR UPDATE", (channel, tail_seq, before))
+    tail = await cur.fetchone()
+    if tail is not None:
+        await cur.execute(expiry.EMPTY.format(p="%s"), (channel, tail[0]))
+        await cur.execute(expiry.delete_reactions(1, "%s"), (channel, tail[0]))
+        gone.append((int(tail[0]), int(tail[1])))
+    return expiry.Expired(tuple(gone), more=len(threads) == limit)
+
+
+async def q_expiring(cur: Any, channel: str, before: int) -> bool:
+    """Whether :func:`tx_expire` would find anything (a read that takes no lock)."""
+    await cur.execute("SELECT MAX(seq) FROM messages WHERE channel = %s", (channel,))
+    tail_seq = int((await cur.fetchone())[0] or 0)
+    if not tail_seq:
+        return False
+    await cur.execute(expiry.THREADS.format(p="%s"), (channel, before, before, tail_seq, 1))
+    if await cur.fetchone() is not None:
+        return True
+    await cur.execute(expiry.TAIL.format(p="%s"), (channel, tail_seq, before))
+    return await cur.fetchone() is not None
 
 
 # -- reads ---------------------------------------------------------------------------------
@@ -497,6 +545,12 @@ class MysqlMessageStore:
 
     def _shard(self, channel: str) -> ShardReads:
         return self._reads[shard_for(channel, self._n)]
+
+    async def expire(self, channel: str, before: int, limit: int) -> expiry.Expired:
+        primary = self._shard(channel).primary
+        if not await primary.run(q_expiring, channel, before):
+            return expiry.Expired()
+        return await primary.transaction(tx_expire, channel, before, limit)
 
     async def message(self, channel: str, ts: int) -> Message | None:
         return await self._shard(channel).primary.run(q_message, channel, ts)

@@ -306,6 +306,13 @@ DIRECTORY: list[list[str]] = [
             KEY stars_by_time (user_id, created)
         ) {options}"""
     ],
+    # v33: how long messages are kept, a workspace's and a conversation's own (retention)
+    [
+        """CREATE TABLE IF NOT EXISTS retention (
+            team_id VARCHAR(64) NOT NULL, channel_id VARCHAR(64) NOT NULL,
+            days INT NOT NULL, PRIMARY KEY (team_id, channel_id)
+        ) {options}"""
+    ],
 ]
 
 SHARD: list[list[str]] = [

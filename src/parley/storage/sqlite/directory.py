@@ -59,6 +59,7 @@ from parley.storage.models import (
     OAuthGrant,
     Page,
     Pin,
+    RetentionPolicy,
     Star,
     StoredFile,
     Team,
@@ -72,6 +73,7 @@ from parley.storage.sqlite import emoji as emoji_ops
 from parley.storage.sqlite import files as file_ops
 from parley.storage.sqlite import groups as group_ops
 from parley.storage.sqlite import migrations
+from parley.storage.sqlite import retention as retention_ops
 from parley.storage.sqlite import stars as star_ops
 from parley.storage.sqlite import views as view_ops
 from parley.storage.sqlite.db import NoState, Readers, Writer, run_once
@@ -581,6 +583,15 @@ class SqliteDirectory:
 
     async def stars(self, user_id: str, after: Star | None, limit: int) -> list[Star]:
         return await self._read(star_ops.q_stars, user_id, after, limit)
+
+    async def set_retention(self, policy: RetentionPolicy) -> None:
+        await self._writer.submit(retention_ops.op_set_retention, policy)
+
+    async def remove_retention(self, team_id: str, channel_id: str) -> bool:
+        return await self._writer.submit(retention_ops.op_remove_retention, team_id, channel_id)
+
+    async def retention(self) -> list[RetentionPolicy]:
+        return await self._read(retention_ops.q_retention)
 
     async def pins(self, channel_id: str) -> list[Pin]:
         return await self._read(q_pins, channel_id)

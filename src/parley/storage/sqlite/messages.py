@@ -20,7 +20,7 @@ from parley.config import Settings
 from parley.errors import ApiError, Code
 from parley.ids import next_channel_ts, wall_us
 from parley.metrics import Row, cumulative, histogram
-from parley.storage import reacted
+from parley.storage import expiry, reacted
 from parley.storage.interface import AfterCommit
 from parley.storage.models import (
     CHANNEL_NOTICES,
@@ -205,6 +205,47 @@ def op_delete(
             (channel, msg.thread_ts),
         )
     return msg
+
+
+def op_expire(
+    conn: sqlite3.Connection, state: ShardState, channel: str, before: int, limit: int
+) -> expiry.Expired:
+    """Removes up to ``limit`` of the channel's threads written before ``before``, and
+    empties its newest message when that is older too (:mod:`parley.storage.expiry`)."""
+    tail_seq, _ = state.tail(conn, channel)
+    threads = conn.execute(
+        expiry.THREADS.format(p="?"), (channel, before, before, tail_seq, limit)
+    ).fetchall()
+    gone = [(ts, mid) for _seq, ts, mid, _latest in threads]
+    for _seq, ts, _mid, latest in threads:
+        if latest is not None:
+            replies = conn.execute(expiry.REPLIES.format(p="?"), (channel, ts, tail_seq))
+            gone += [(r_ts, r_id) for _s, r_ts, r_id in replies]
+    for chunk in expiry.chunks([ts for ts, _ in gone]):
+        conn.execute(expiry.delete_messages(len(chunk), "?"), (channel, *chunk))
+        conn.execute(expiry.delete_reactions(len(chunk), "?"), (channel, *chunk))
+    tail = conn.execute(expiry.TAIL.format(p="?"), (channel, tail_seq, before)).fetchone()
+    if tail is not None:
+        conn.execute(expiry.EMPTY.format(p="?"), (channel, tail[0]))
+        conn.execute(expiry.delete_reactions(1, "?"), (channel, tail[0]))
+        gone.append((tail[0], tail[1]))
+    return expiry.Expired(tuple(gone), more=len(threads) == limit)
+
+
+def q_expiring(conn: sqlite3.Connection, channel: str, before: int) -> bool:
+    """Whether :func:`op_expire` would find anything (a read, so a channel with nothing
+    to expire never takes its shard's writer)."""
+    tail = conn.execute(
+        "SELECT seq FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT 1", (channel,)
+    ).fetchone()
+    if tail is None:
+        return False
+    found = conn.execute(
+        expiry.THREADS.format(p="?"), (channel, before, before, tail[0], 1)
+    ).fetchone()
+    return found is not None or (
+        conn.execute(expiry.TAIL.format(p="?"), (channel, tail[0], before)).fetchone() is not None
+    )
 
 
 def op_react(
@@ -468,6 +509,11 @@ class SqliteMessageStore:
         return await self._write(
             channel, op_react, channel, ts, user, name, add, after_commit=after_commit
         )
+
+    async def expire(self, channel: str, before: int, limit: int) -> expiry.Expired:
+        if not await self._read(channel, q_expiring, before):
+            return expiry.Expired()
+        return await self._write(channel, op_expire, channel, before, limit, after_commit=None)
 
     async def _read(self, channel: str, op, *args):
         return await self._readers.run(shard_for(channel, self._n), op, channel, *args)

@@ -282,6 +282,13 @@ DIRECTORY = [
     );
     CREATE INDEX stars_by_time ON stars (user_id, created);
     """,
+    # v33: how long messages are kept, a workspace's and a conversation's own (retention)
+    """
+    CREATE TABLE retention (
+        team_id TEXT NOT NULL, channel_id TEXT NOT NULL, days INTEGER NOT NULL,
+        PRIMARY KEY (team_id, channel_id)
+    );
+    """,
 ]
 
 SHARD = [

@@ -1,0 +1,165 @@
+"""Message retention: a workspace keeps its messages for as many days as its policy
+says, and a conversation may have a span of its own (``parley retention``, Slack's
+``admin.conversations.setCustomRetention``). Without a policy, messages are kept for
+ever.
+
+:class:`Retention` sweeps every ``interval`` seconds on the nodes that run workers
+(``role`` ``all`` or ``worker``): for each conversation under a policy it has the store
+remove what is older than the span (:meth:`~parley.storage.interface.MessageStore.expire`,
+in batches of :data:`BATCH` so no shard's writer is held long: a thread is kept or
+removed whole, the conversation's newest message is emptied rather than removed, see
+:mod:`parley.storage.expiry`), then takes the removed messages out of the search index.
+A message is gone within ``interval`` of passing its span. Nothing is published, as
+Slack's retention publishes nothing: the next reader does not find it. Several workers
+may sweep at once: removing what is gone already does nothing.
+
+What else holds a message is left to its own lifetime: the event log and the
+recent-message buffer drop theirs within a day (so a span is at least :data:`MIN_DAYS`),
+files shared by a removed message stay until deleted, and pins and saved messages that
+point at one are left out of their lists. A search document whose removal failed (the
+index down) is never shown: search checks each hit against the store.
+
+:func:`spans` and :func:`cutoff` are the pure core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+import msgspec
+
+from parley.search.interface import SearchIndex
+from parley.storage.interface import Directory, MessageStore
+from parley.storage.models import RetentionPolicy
+from parley.tasks import cancel_all, every
+
+log = logging.getLogger(__name__)
+
+#: The shortest span: the event log and the recent buffer keep a message a day.
+MIN_DAYS = 1
+#: The longest (a hundred years).
+MAX_DAYS = 36_500
+#: Threads removed per store call.
+BATCH = 200
+#: Conversations read per directory page.
+PAGE = 500
+DAY_US = 86_400 * 1_000_000
+
+
+class Spans(msgspec.Struct, frozen=True):
+    """One workspace's policies: its own span (``None``: it has none, so only the
+    conversations given one are swept) and each conversation's own."""
+
+    default: int | None
+    channels: dict[str, int]
+
+    def days(self, channel_id: str) -> int | None:
+        return self.channels.get(channel_id, self.default)
+
+
+def spans(policies: Iterable[RetentionPolicy]) -> dict[str, Spans]:
+    """The policies by workspace."""
+    defaults: dict[str, int | None] = {}
+    own: dict[str, dict[str, int]] = {}
+    for p in policies:
+        if p.channel_id:
+            own.setdefault(p.team_id, {})[p.channel_id] = p.days
+            defaults.setdefault(p.team_id, None)
+        else:
+            defaults[p.team_id] = p.days
+    return {team: Spans(days, own.get(team, {})) for team, days in defaults.items()}
+
+
+def cutoff(now_us: int, days: int) -> int:
+    """The ``ts`` before which a span of ``days`` removes messages."""
+    return now_us - days * DAY_US
+
+
+class Swept(msgspec.Struct, frozen=True):
+    """What a sweep did: conversations it took messages from, and how many messages."""
+
+    channels: int = 0
+    messages: int = 0
+
+
+class Retention:
+    """Sweeps by the policies in ``directory`` (see the module). ``clock_us``: the wall
+    clock in Unix microseconds."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        store: MessageStore,
+        search: SearchIndex,
+        *,
+        clock_us: Callable[[], int],
+        interval: float,
+        batch: int = BATCH,
+    ) -> None:
+        self._directory = directory
+        self._store = store
+        self._search = search
+        self._clock_us = clock_us
+        self._interval = interval
+        self._batch = batch
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        sweeping = every(self._interval, self.sweep, "retention: sweeping")
+        self._task = asyncio.get_running_loop().create_task(sweeping, name="retention")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await cancel_all([self._task])
+            self._task = None
+
+    async def sweep(self) -> Swept:
+        """One pass over every conversation under a policy."""
+        now = self._clock_us()
+        channels = messages = 0
+        for team_id, span in spans(await self._directory.retention()).items():
+            async for channel_id in self._conversations(team_id, span):
+                days = span.days(channel_id)
+                if days is None:
+                    continue
+                removed = await self._expire(channel_id, cutoff(now, days))
+                if removed:
+                    channels += 1
+                    messages += removed
+        if messages:
+            log.info("retention: %d messages removed from %d conversations", messages, channels)
+        return Swept(channels, messages)
+
+    async def _conversations(self, team_id: str, span: Spans):
+        """The workspace's conversations a policy covers: all of them under a
+        workspace's span, else those with their own."""
+        if span.default is None:
+            for channel_id in span.channels:
+                yield channel_id
+            return
+        after = ""
+        while True:
+            page = await self._directory.all_channels(team_id, after, PAGE)
+            for channel in page.rows:
+                yield channel.id
+            if not page.has_more or not page.rows:
+                return
+            after = page.rows[-1].id
+
+    async def _expire(self, channel_id: str, before: int) -> int:
+        removed = 0
+        while True:
+            got = await self._store.expire(channel_id, before, self._batch)
+            if got.messages:
+                removed += len(got.messages)
+                await self._unindex(channel_id, [mid for _ts, mid in got.messages])
+            if not got.more:
+                return removed
+
+    async def _unindex(self, channel_id: str, ids: list[int]) -> None:
+        try:
+            await self._search.apply([], [(channel_id, mid) for mid in ids])
+        except Exception as exc:  # noqa: BLE001 - hits are checked against the store
+            log.warning("retention: search kept %d of %s: %s", len(ids), channel_id, exc)
