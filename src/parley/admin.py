@@ -796,17 +796,24 @@ def sweep_retention(settings: Settings) -> dict:
 
 
 async def _sweep(settings: Settings) -> dict:
-    from parley.app import open_search, open_storage
+    from parley.app import open_recent, open_search, open_storage
     from parley.retention import Retention
 
     directory, store = await open_storage(settings)
     try:
         search = await open_search(settings, store)
+        recent, close_recent = await open_recent(settings, store.last_seq)
         try:
             swept = await Retention(
-                directory, store, search, clock_us=wall_us, interval=settings.retention_interval
+                directory,
+                store,
+                search,
+                recent,
+                clock_us=wall_us,
+                interval=settings.retention_interval,
             ).sweep()
         finally:
+            await close_recent()
             await search.close()
     finally:
         await store.close()

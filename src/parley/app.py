@@ -405,6 +405,7 @@ async def start(settings: Settings) -> Services:
         directory,
         store,
         svc.search_index,
+        recent,
         clock_us=wall_us,
         interval=settings.retention_interval,
     )
@@ -650,6 +651,40 @@ async def _shared(
     redis_recent.start()
     closers.extend([redis_recent.close, link.close, evictions.close, client.aclose])
     return tickets, redis_recent, evictions, presence, client
+
+
+async def open_recent(
+    settings: Settings, last_seq: Callable[[str], Awaitable[int]]
+) -> tuple[RecentMessages, Callable[[], Awaitable[None]]]:
+    """The recent-message buffer alone, for a command beside the servers
+    (``parley retention sweep``), and its closer: the fleet's in Redis with
+    ``PARLEY_REDIS_URL`` (what it forgets, every node forgets), else an empty one (the
+    embedded server's is in its process, which is stopped)."""
+    if not settings.redis_url:
+        return RecentBuffer(0, settings.recent_ttl), _nothing
+    breakers = Breakers(settings.breaker_policy())
+    client = await redis_connect(settings.redis_url, breakers=breakers)
+    link = RespLink(settings.redis_url, breakers=breakers)
+    recent = RedisRecentBuffer(
+        client,
+        link,
+        per_channel=settings.recent_per_channel,
+        ttl=settings.recent_ttl,
+        last_seq=last_seq,
+        prefix=settings.redis_prefix,
+    )
+    recent.start()
+
+    async def close() -> None:
+        await recent.close()
+        await link.close()
+        await client.aclose()
+
+    return recent, close
+
+
+async def _nothing() -> None:
+    return None
 
 
 def check_role(settings: Settings) -> None:

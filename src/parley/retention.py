@@ -8,16 +8,17 @@ ever.
 remove what is older than the span (:meth:`~parley.storage.interface.MessageStore.expire`,
 in batches of :data:`BATCH` so no shard's writer is held long: a thread is kept or
 removed whole, the conversation's newest message is emptied rather than removed, see
-:mod:`parley.storage.expiry`), then takes the removed messages out of the search index.
-A message is gone within ``interval`` of passing its span. Nothing is published, as
-Slack's retention publishes nothing: the next reader does not find it. Several workers
-may sweep at once: removing what is gone already does nothing.
+:mod:`parley.storage.expiry`), then takes the removed messages out of the search index
+and has the recent-message buffer forget the conversation (resumes read the store until
+it fills again). A message is gone within ``interval`` of passing its span. Nothing is
+published, as Slack's retention publishes nothing: the next reader does not find it.
+Several workers may sweep at once: removing what is gone already does nothing.
 
-What else holds a message is left to its own lifetime: the event log and the
-recent-message buffer drop theirs within a day (so a span is at least :data:`MIN_DAYS`),
-files shared by a removed message stay until deleted, and pins and saved messages that
-point at one are left out of their lists. A search document whose removal failed (the
-index down) is never shown: search checks each hit against the store.
+What else holds a message is left to its own lifetime: the event log drops its copy
+within a day (so a span is at least :data:`MIN_DAYS`), files shared by a removed message
+stay until deleted, and pins and saved messages that point at one are left out of their
+lists. A search document whose removal failed (the index down) is never shown: search
+checks each hit against the store.
 
 :func:`spans` and :func:`cutoff` are the pure core.
 """
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
+from parley.cache.recent import RecentMessages
 from parley.search.interface import SearchIndex
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.models import RetentionPolicy
@@ -37,7 +39,7 @@ from parley.tasks import cancel_all, every
 
 log = logging.getLogger(__name__)
 
-#: The shortest span: the event log and the recent buffer keep a message a day.
+#: The shortest span: the event log keeps a message a day.
 MIN_DAYS = 1
 #: The longest (a hundred years).
 MAX_DAYS = 36_500
@@ -93,6 +95,7 @@ class Retention:
         directory: Directory,
         store: MessageStore,
         search: SearchIndex,
+        recent: RecentMessages,
         *,
         clock_us: Callable[[], int],
         interval: float,
@@ -101,6 +104,7 @@ class Retention:
         self._directory = directory
         self._store = store
         self._search = search
+        self._recent = recent
         self._clock_us = clock_us
         self._interval = interval
         self._batch = batch
@@ -154,6 +158,7 @@ class Retention:
             got = await self._store.expire(channel_id, before, self._batch)
             if got.messages:
                 removed += len(got.messages)
+                self._recent.forget(channel_id)
                 await self._unindex(channel_id, [mid for _ts, mid in got.messages])
             if not got.more:
                 return removed

@@ -1,6 +1,6 @@
 """``search.messages`` on MariaDB's engine (FULLTEXT in the shards), with the same checks
 as the embedded one (``tests/app/test_search.py``), DND, devices and pushes on MariaDB's
-directory, plus the words InnoDB does not index
+directory, retention on MariaDB's shards, plus the words InnoDB does not index
 (shorter than three letters) and words that would be stopwords elsewhere."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tests.app.test_files import (
 from tests.app.test_oauth import check_exchange
 from tests.app.test_push import PUSH_SETTINGS, check_push
 from tests.app.test_push_devices import check_devices
+from tests.app.test_retention import check_retention
 from tests.app.test_search import check_all, texts, wait_total
 from tests.app.test_stars import check_stars
 from tests.app.test_usergroups import check_usergroups
@@ -65,3 +66,5 @@ def test_search_on_mariadb(tmp_path):
         assert texts(wait_total(client, "in:#short-words go ai", 1)) == ["go to it, the AI is on"]
         assert len(texts(wait_total(client, "in:#short-words the", 1))) == 1
         assert len(texts(wait_total(client, "in:#short-words -the", 1))) == 1
+        # last: it makes workspaces of its own, and the checks above use the only one
+        check_retention(srv, "maria")  # and retention, its removals in the shards' index

@@ -73,10 +73,29 @@ async def recent_replaces_edited_messages_in_place(make) -> None:
     assert [e.payload for e in await buf.since("C1", 2)] == [b"{}", b'{"edited":true}', b"{}"]
 
 
+async def recent_forgets_a_channel_retention_took_from(make) -> None:
+    """After ``forget`` the channel is read from the store until new messages cover
+    the gap again; other channels keep theirs."""
+    buf = await make(10, 3600, FakeClock())
+    for seq in range(1, 4):
+        buf.append(event("C1", seq))
+    buf.append(event("C2", 1))
+    await settle(buf)
+    buf.forget("C1")
+    await settle(buf)
+    assert await buf.since("C1", 0) is None and await buf.since("C1", 2) is None
+    assert [e.seq for e in await buf.since("C2", 0)] == [1]
+    buf.append(event("C1", 4))
+    await settle(buf)
+    assert [e.seq for e in await buf.since("C1", 3)] == [4]
+    assert await buf.since("C1", 2) is None
+
+
 RECENT_SCENARIOS = [
     recent_serves_what_it_still_covers,
     recent_can_be_disabled,
     recent_replaces_edited_messages_in_place,
+    recent_forgets_a_channel_retention_took_from,
 ]
 
 

@@ -83,6 +83,12 @@ _REMINDER = Arg("reminder", {"type": "string", "maxLength": 64}, "Its id (`Rm…
 _EMOJI_NAME = Arg("name", {"type": "string", "maxLength": 102}, "The emoji's name.", required=True)
 #: The user an ``admin.users.*`` method acts on, and (where Slack asks) their workspace.
 _USER_ID = Arg("user_id", {"type": "string", "maxLength": 64}, "User id (`U…`).", required=True)
+_RETENTION_CHANNEL = Arg(
+    "channel_id",
+    {"type": "string", "maxLength": 64},
+    "A conversation of the caller's workspace (`channel_not_found` otherwise).",
+    required=True,
+)
 _ADMIN_USER = (
     Arg(
         "team_id",
@@ -1462,6 +1468,38 @@ METHODS: tuple[MethodDoc, ...] = (
         args=_DLQ_CHOICE,
         result={"purged": _INT},
         always=("purged",),
+    ),
+    MethodDoc(
+        "admin.conversations.setCustomRetention",
+        "Slack's operator method (scope `admin.conversations:write`): keeps one "
+        "conversation of the caller's workspace (any: a channel public or private, a "
+        "direct or group message) for `duration_days` days, whatever the workspace's span "
+        "(`parley retention`). The worker's next sweep removes its older threads, each "
+        "whole once its last reply is that old, from history and search.",
+        args=(
+            _RETENTION_CHANNEL,
+            Arg(
+                "duration_days",
+                {"type": "integer", "minimum": 1, "maximum": 36500},
+                "Days its messages are kept.",
+                required=True,
+            ),
+        ),
+    ),
+    MethodDoc(
+        "admin.conversations.getCustomRetention",
+        "The conversation's own span (scope `admin.conversations:read`): "
+        "`is_policy_enabled` false and `duration_days` 0 when it follows its workspace's.",
+        read=True,
+        args=(_RETENTION_CHANNEL,),
+        result={"is_policy_enabled": {"type": "boolean"}, "duration_days": _INT},
+        always=("is_policy_enabled", "duration_days"),
+    ),
+    MethodDoc(
+        "admin.conversations.removeCustomRetention",
+        "Ends the conversation's own span (scope `admin.conversations:write`): it follows "
+        "its workspace's again.",
+        args=(_RETENTION_CHANNEL,),
     ),
     MethodDoc(
         "admin.users.remove",

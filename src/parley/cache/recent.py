@@ -37,6 +37,11 @@ class RecentMessages(Protocol):
         call; ``None`` when the buffer cannot promise that (the caller reads the store)."""
         ...
 
+    def forget(self, channel: str) -> None:
+        """Drops what is buffered of ``channel`` (retention removed messages of it), so
+        readers go to the store until new messages fill the buffer again."""
+        ...
+
 
 class RecentBuffer:
     """Holds up to ``per_channel`` events per channel for ``ttl`` seconds each, for at most
@@ -96,6 +101,9 @@ class RecentBuffer:
         if not buf or buf[0][1].seq > seq + 1:
             return None
         return [e for _, e in buf if e.seq > seq]
+
+    def forget(self, channel: str) -> None:
+        self._channels.pop(channel, None)
 
     def channels(self) -> int:
         return len(self._channels)

@@ -136,6 +136,11 @@ class RedisRecentBuffer:
             return
         self._queue(False, event, _encode(event))
 
+    def forget(self, channel: str) -> None:
+        """Deletes the channel's set, in the next batch (after what is queued)."""
+        self._dirty.add(channel)
+        self._wake.set()
+
     def _queue(self, append: bool, event: Event, data: bytes) -> None:
         if len(self._ops) >= self._max_pending:
             self._dirty.add(event.channel)
