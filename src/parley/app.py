@@ -459,6 +459,7 @@ async def start(settings: Settings) -> Services:
         svc.indexer.start()
         metrics.gauges.add(svc.indexer.metric_rows)
         svc.retention.start()
+        metrics.gauges.add(svc.retention.metric_rows)
         if providers:  # no provider configured: nothing to push to
             svc.pusher = Pusher(
                 bus,

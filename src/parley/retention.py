@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from parley.cache.recent import RecentMessages
+from parley.metrics import Row, counter
 from parley.search.interface import SearchIndex
 from parley.storage.interface import Directory, MessageStore
 from parley.storage.models import RetentionPolicy
@@ -109,6 +110,24 @@ class Retention:
         self._interval = interval
         self._batch = batch
         self._task: asyncio.Task | None = None
+        #: Since start: messages removed (or emptied), sweeps done and failed.
+        self.removed = self.sweeps = self.failed = 0
+
+    def metric_rows(self) -> list[Row]:
+        """For ``/metrics``: what this node's sweeps removed, and how they went."""
+        return [
+            counter(
+                "parley_retention_removed",
+                "Messages removed (a conversation's newest: emptied) by retention.",
+                [((), self.removed)],
+            ),
+            counter(
+                "parley_retention_sweeps",
+                "Retention's sweeps, by outcome (failed: the store or directory refused).",
+                [(("ok",), self.sweeps), (("failed",), self.failed)],
+                ["outcome"],
+            ),
+        ]
 
     def start(self) -> None:
         sweeping = every(self._interval, self.sweep, "retention: sweeping")
@@ -120,7 +139,17 @@ class Retention:
             self._task = None
 
     async def sweep(self) -> Swept:
-        """One pass over every conversation under a policy."""
+        """One pass over every conversation under a policy (a failure is counted and
+        raised; the next sweep starts over)."""
+        try:
+            swept = await self._sweep()
+        except Exception:
+            self.failed += 1
+            raise
+        self.sweeps += 1
+        return swept
+
+    async def _sweep(self) -> Swept:
         now = self._clock_us()
         channels = messages = 0
         for team_id, span in spans(await self._directory.retention()).items():
@@ -158,6 +187,7 @@ class Retention:
             got = await self._store.expire(channel_id, before, self._batch)
             if got.messages:
                 removed += len(got.messages)
+                self.removed += len(got.messages)
                 self._recent.forget(channel_id)
                 await self._unindex(channel_id, [mid for _ts, mid in got.messages])
             if not got.more:

@@ -13,6 +13,7 @@ from parley import admin
 from parley.config import Settings
 from parley.ids import wall_us
 from parley.retention import DAY_US, Retention, Swept
+from tests.app.test_metrics import scrape, value
 from tests.app.test_search import texts, wait_total
 from tests.app.test_slack_import import export_zip, parley
 from tests.helpers import RunningServer, WsClient, error_of, server_in_thread
@@ -175,5 +176,10 @@ def test_an_operator_applies_retention_to_an_imported_history(tmp_path):
             "the server's sweep",
         )
         assert texts(wait_total(a, "deployed", 0)) == []
+        figures = scrape(srv.url)
+        # #general's 9: 8 removed, its newest emptied
+        assert value(figures, "parley_retention_removed_total") == 9
+        assert value(figures, "parley_retention_sweeps_total", outcome="ok") >= 1
+        assert value(figures, "parley_retention_sweeps_total", outcome="failed") == 0
     code, listed = parley("retention", "list", "--data-dir", str(data))
     assert code == 0 and listed == {"team_id": ann.team_id, "channel_id": None, "days": 365}
