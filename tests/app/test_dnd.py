@@ -1,4 +1,4 @@
-"""Do Not Disturb through ``slack_sdk``: ``dnd.setSnooze``, ``dnd.endSnooze``,
+"""Do Not Disturb through ``slack_sdk``: ``dnd.setSnooze``, ``dnd.endSnooze``, ``dnd.endDnd``,
 ``dnd.info``, ``dnd.teamInfo`` and Parley's ``dnd.setSchedule``, with their errors. The
 same checks run on MariaDB's directory in ``tests/integration/test_mysql_search.py``."""
 
@@ -7,6 +7,10 @@ from __future__ import annotations
 import time
 
 from tests.helpers import RunningServer, error_of
+
+
+def clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def check_dnd(srv: RunningServer, tag: str) -> None:
@@ -44,6 +48,18 @@ def check_dnd(srv: RunningServer, tag: str) -> None:
     ended = a.dnd_endSnooze()
     assert ended["snooze_enabled"] is False and ended["dnd_enabled"] is True
     assert error_of(a.dnd_endSnooze) == "snooze_not_active"
+    # a window that holds now, ended by hand: tomorrow's holds as scheduled
+    now = time.gmtime()
+    minute = now.tm_hour * 60 + now.tm_min
+    start, end = (clock((minute - 60) % 1440), clock((minute + 60) % 1440))
+    a.dnd_setSnooze(num_minutes=5)
+    inside = a.api_call("dnd.setSchedule", json={"start": start, "end": end, "tz": "UTC"})
+    assert inside["next_dnd_start_ts"] <= time.time() < inside["next_dnd_end_ts"]
+    assert a.dnd_endDnd()["ok"]
+    after = a.dnd_info()
+    assert after["dnd_enabled"] is True and after["snooze_enabled"] is False
+    assert after["next_dnd_start_ts"] == inside["next_dnd_start_ts"] + 86_400  # UTC
+    assert a.dnd_endDnd()["ok"]  # nothing holds: nothing to end
     cleared = a.api_call("dnd.setSchedule", json={})
     assert cleared["dnd_enabled"] is False and "dnd_schedule" not in a.dnd_info()
 

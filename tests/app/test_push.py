@@ -12,7 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from parley.notify.fakes import LocalProviders, running
-from tests.app.test_dnd import error_of
+from tests.app.test_dnd import clock, error_of
 from tests.app.test_metrics import scrape, value
 from tests.app.test_push_devices import FCM
 from tests.helpers import RunningServer, server_in_thread
@@ -156,6 +156,21 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     assert "secret" not in str(summaries)
     assert by_channel[room]["notification"]["body"].startswith("2 new messages")
     assert by_channel[other]["data"]["count"] == "1"
+
+    # inside a scheduled window, held; dnd.endDnd ends it and the summary comes
+    minute = time.gmtime().tm_hour * 60 + time.gmtime().tm_min
+    start, end = clock((minute - 60) % 1440), clock((minute + 60) % 1440)
+    dave.api_call("dnd.setSchedule", json={"start": start, "end": end, "tz": "UTC"})
+    before = len(fcm.received)
+    bob_before = len(pushes(apns, bob_apns))
+    alice.chat_postMessage(channel=room, text=f"<@{ids['dave']}> in your quiet hours")
+    alice.chat_postMessage(channel=room, text=f"<@{ids['bob']}> and you")
+    wait_pushes(apns, bob_apns, bob_before + 1)  # processed after dave's: held by now
+    assert pushes(fcm, dave_token, before) == []
+    dave.dnd_endDnd()
+    [released] = wait_pushes(fcm, dave_token, 1, after=before)
+    assert released["data"]["channel"] == room and "quiet hours" in str(released)
+    dave.api_call("dnd.setSchedule", json={})
 
     # a dead token is forgotten; the user's other devices still get pushes
     apns.dead.add(bob_apns)

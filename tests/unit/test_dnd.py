@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.notify.dnd import Dnd, Schedule, ends, parse_clock, status, window, zone
+from parley.notify.dnd import Dnd, Schedule, ended, ends, parse_clock, status, window, zone
 
 
 def at(text: str, tz: str = "UTC") -> int:
@@ -70,6 +70,24 @@ def test_snoozes_and_when_dnd_ends():
     evening = at("2026-11-25 21:30", "Europe/Paris")
     both = Dnd(evening + 3600, NIGHT)
     assert ends(both, evening) == at("2026-11-26 08:00", "Europe/Paris")
+
+
+def test_ending_dnd_by_hand_ends_the_snooze_and_tonights_window_only():
+    night = at("2026-11-25 23:00", "Europe/Paris")
+    both = Dnd(night + 600, NIGHT)
+    off = ended(both, night)
+    assert off.snooze_until == 0 and off.off_until == at("2026-11-26 08:00", "Europe/Paris")
+    s = status(off, night)
+    assert not s.in_dnd and not s.snooze_enabled and s.dnd_enabled
+    # what dnd.info shows next is tomorrow night's window, which holds as scheduled
+    assert s.next_dnd_start_ts == at("2026-11-26 22:00", "Europe/Paris")
+    assert ends(off, night) == night
+    assert status(off, at("2026-11-26 07:59", "Europe/Paris")).in_dnd is False
+    assert status(off, at("2026-11-26 22:00", "Europe/Paris")).in_dnd is True
+    # outside any window it ends the snooze alone, and leaves nothing behind
+    noon = at("2026-11-25 12:00", "Europe/Paris")
+    assert ended(Dnd(noon + 60, NIGHT), noon) == Dnd(0, NIGHT)
+    assert ended(Dnd(), noon) == Dnd()
 
 
 def test_empty_schedules_unknown_zones_and_clock_parsing():

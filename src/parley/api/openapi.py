@@ -1416,6 +1416,12 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("dnd_enabled", "snooze_enabled"),
     ),
     MethodDoc(
+        "dnd.endDnd",
+        "Ends the caller's Do Not Disturb now: the snooze, and the scheduled window that "
+        "holds now (the next window holds as scheduled). Pushes held meanwhile are sent "
+        "as summaries within moments.",
+    ),
+    MethodDoc(
         "dnd.setSchedule",
         "Parley's extension: the caller's daily Do Not Disturb window, `start` and `end` as "
         "HH:MM in the IANA time zone `tz` (default UTC); neither clears it.",

@@ -2,6 +2,8 @@
 Pure: every function takes ``now`` (Unix seconds).
 
 - A **snooze** (``dnd.setSnooze``) holds notifications until ``snooze_until``.
+- **Ending DND** by hand (``dnd.endDnd``) ends the snooze and the scheduled window that
+  holds now (``off_until``: that window's end); the next window holds as scheduled.
 - A **schedule** holds them every day from ``start`` to ``end`` (minutes after local
   midnight) in the user's time zone (an IANA name, ``Europe/Paris``); ``start > end``
   wraps past midnight (22:00-08:00), ``start == end`` is no schedule. Local times are
@@ -31,6 +33,7 @@ class Schedule(msgspec.Struct, frozen=True):
 class Dnd(msgspec.Struct, frozen=True):
     snooze_until: int = 0  # Unix seconds; 0: not snoozed
     schedule: Schedule | None = None
+    off_until: int = 0  # Unix seconds: the window holding until then was ended by hand
 
 
 class Status(msgspec.Struct, frozen=True):
@@ -92,6 +95,8 @@ def window(schedule: Schedule, now: int) -> tuple[int, int] | None:
 
 def status(dnd: Dnd, now: int) -> Status:
     span = window(dnd.schedule, now) if dnd.schedule else None
+    if span is not None and span[0] <= now < dnd.off_until:  # ended by hand: the next
+        span = window(dnd.schedule, span[1]) if dnd.schedule else None
     snoozing = dnd.snooze_until > now
     inside = span is not None and span[0] <= now < span[1]
     return Status(
@@ -103,6 +108,15 @@ def status(dnd: Dnd, now: int) -> Status:
         snooze_remaining=dnd.snooze_until - now if snoozing else 0,
         in_dnd=snoozing or inside,
     )
+
+
+def ended(dnd: Dnd, now: int) -> Dnd:
+    """``dnd`` with whatever holds at ``now`` ended (``dnd.endDnd``): no snooze, and the
+    scheduled window ``now`` is in, if any, off until its end."""
+    span = window(dnd.schedule, now) if dnd.schedule else None
+    inside = span is not None and span[0] <= now < span[1]
+    off = span[1] if span is not None and inside else dnd.off_until
+    return Dnd(0, dnd.schedule, off if off > now else 0)
 
 
 def ends(dnd: Dnd, now: int) -> int:

@@ -196,6 +196,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "dnd.teamInfo": ("dnd:read",),
     "dnd.setSnooze": ("dnd:write",),
     "dnd.endSnooze": ("dnd:write",),
+    "dnd.endDnd": ("dnd:write",),
     "dnd.setSchedule": ("dnd:write",),
     "admin.dlq.list": ("admin:dlq",),
     "admin.dlq.info": ("admin:dlq",),

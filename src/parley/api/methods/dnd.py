@@ -1,6 +1,8 @@
-"""Do Not Disturb: Slack's ``dnd.info``, ``dnd.teamInfo``, ``dnd.setSnooze`` and
-``dnd.endSnooze``, and Parley's ``dnd.setSchedule`` (Slack keeps the daily schedule in
-user preferences that its Web API does not expose). The rules: :mod:`parley.notify.dnd`."""
+"""Do Not Disturb: Slack's ``dnd.info``, ``dnd.teamInfo``, ``dnd.setSnooze``,
+``dnd.endSnooze`` and ``dnd.endDnd`` (ends the snooze and the scheduled window that
+holds now; the next holds as scheduled), and Parley's ``dnd.setSchedule`` (Slack keeps
+the daily schedule in user preferences that its Web API does not expose). The rules:
+:mod:`parley.notify.dnd`."""
 
 from __future__ import annotations
 
@@ -90,7 +92,7 @@ def register(api: Api, svc: Services) -> None:
             )
         mine = await settings_of(ctx.user.id)
         now = _now()
-        updated = dnd.Dnd(now + minutes * 60, mine.schedule)
+        updated = dnd.Dnd(now + minutes * 60, mine.schedule, mine.off_until)
         await directory.set_dnd(ctx.user.id, updated)
         return _snooze(dnd.status(updated, now))
 
@@ -99,10 +101,17 @@ def register(api: Api, svc: Services) -> None:
         now = _now()
         if mine.snooze_until <= now:
             raise ApiError(Code.SNOOZE_NOT_ACTIVE)
-        updated = dnd.Dnd(0, mine.schedule)
+        updated = dnd.Dnd(0, mine.schedule, mine.off_until)
         await directory.set_dnd(ctx.user.id, updated)
         status = dnd.status(updated, now)
         return {**_public(status), "snooze_enabled": False}
+
+    async def end_dnd(ctx: Ctx, args: Args) -> dict[str, Any]:
+        mine = await settings_of(ctx.user.id)
+        updated = dnd.ended(mine, _now())
+        if updated != mine:
+            await directory.set_dnd(ctx.user.id, updated)
+        return {}
 
     async def set_schedule(ctx: Ctx, args: Args) -> dict[str, Any]:
         start_text = args.str("start", max_len=5)
@@ -132,4 +141,5 @@ def register(api: Api, svc: Services) -> None:
     api.add("dnd.teamInfo", team_info, read=True)
     api.add("dnd.setSnooze", set_snooze)
     api.add("dnd.endSnooze", end_snooze)
+    api.add("dnd.endDnd", end_dnd)
     api.add("dnd.setSchedule", set_schedule)

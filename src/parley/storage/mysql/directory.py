@@ -566,10 +566,11 @@ async def op_remove_member(cur: Any, _state: object, channel_id: str, user_id: s
 async def op_set_dnd(cur: Any, _state: object, user_id: str, dnd: Dnd) -> None:
     s = dnd.schedule
     await cur.execute(
-        "INSERT INTO dnd VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "INSERT INTO dnd (user_id, snooze_until, start_min, end_min, tz, off_until) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
         "snooze_until = VALUES(snooze_until), start_min = VALUES(start_min), "
-        "end_min = VALUES(end_min), tz = VALUES(tz)",
-        (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz),
+        "end_min = VALUES(end_min), tz = VALUES(tz), off_until = VALUES(off_until)",
+        (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz, dnd.off_until),
     )
 
 
@@ -904,13 +905,14 @@ async def q_dnd(cur: Any, user_ids: list[str]) -> dict[str, Dnd]:
         return {}
     marks = ", ".join(["%s"] * len(user_ids))
     await cur.execute(
-        f"SELECT user_id, snooze_until, start_min, end_min, tz FROM dnd WHERE user_id IN ({marks})",
+        "SELECT user_id, snooze_until, start_min, end_min, tz, off_until FROM dnd "
+        f"WHERE user_id IN ({marks})",
         user_ids,
     )
     out = {}
     for r in await cur.fetchall():
         schedule = Schedule(int(r[2]), int(r[3]), r[4] or "UTC") if r[2] is not None else None
-        out[r[0]] = Dnd(int(r[1]), schedule)
+        out[r[0]] = Dnd(int(r[1]), schedule, int(r[5]))
     return out
 
 

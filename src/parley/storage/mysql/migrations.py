@@ -313,6 +313,8 @@ DIRECTORY: list[list[str]] = [
             days INT NOT NULL, PRIMARY KEY (team_id, channel_id)
         ) {options}"""
     ],
+    # v34: Do Not Disturb's window ended by hand until its end (dnd.endDnd)
+    ["ALTER TABLE dnd ADD COLUMN IF NOT EXISTS off_until BIGINT NOT NULL DEFAULT 0"],
 ]
 
 SHARD: list[list[str]] = [

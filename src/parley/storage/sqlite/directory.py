@@ -946,12 +946,12 @@ def _dnd(row: tuple) -> tuple[str, Dnd]:
     schedule = None
     if row[2] is not None and row[3] is not None:
         schedule = Schedule(row[2], row[3], row[4] or "UTC")
-    return row[0], Dnd(row[1], schedule)
+    return row[0], Dnd(row[1], schedule, row[5])
 
 
 def q_dnd(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, Dnd]:
     rows = conn.execute(
-        "SELECT user_id, snooze_until, start_min, end_min, tz FROM dnd "
+        "SELECT user_id, snooze_until, start_min, end_min, tz, off_until FROM dnd "
         "WHERE user_id IN (SELECT value FROM json_each(?))",
         (orjson.dumps(user_ids).decode(),),
     ).fetchall()
@@ -961,10 +961,11 @@ def q_dnd(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, Dnd]:
 def op_set_dnd(conn: sqlite3.Connection, _state: object, user_id: str, dnd: Dnd) -> None:
     s = dnd.schedule
     conn.execute(
-        "INSERT INTO dnd VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+        "INSERT INTO dnd (user_id, snooze_until, start_min, end_min, tz, off_until) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
         "snooze_until = excluded.snooze_until, start_min = excluded.start_min, "
-        "end_min = excluded.end_min, tz = excluded.tz",
-        (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz),
+        "end_min = excluded.end_min, tz = excluded.tz, off_until = excluded.off_until",
+        (user_id, dnd.snooze_until, s and s.start, s and s.end, s and s.tz, dnd.off_until),
     )
 
 

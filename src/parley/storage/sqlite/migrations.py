@@ -289,6 +289,10 @@ DIRECTORY = [
         PRIMARY KEY (team_id, channel_id)
     );
     """,
+    # v34: Do Not Disturb's window ended by hand until its end (dnd.endDnd)
+    """
+    ALTER TABLE dnd ADD COLUMN off_until INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SHARD = [
