@@ -191,6 +191,21 @@ def _objects(max_items: int) -> JsonSchema:
     }
 
 
+_STREAM_CHUNKS = (
+    Arg(
+        "markdown_text",
+        {"type": "string", "maxLength": 12000},
+        "Text appended to the message (`msg_too_long` past 12,000 characters).",
+    ),
+    Arg(
+        "chunks",
+        _objects(100),
+        "Chunks applied in order (`invalid_chunks`): `markdown_text` (`text`, appended), "
+        "`task_update` (`id`, `title`, `status` pending/in_progress/complete/error, "
+        "`details` appended, `output`, `sources`), `plan_update` (`title`), `blocks` "
+        "(appended to the message's).",
+    ),
+)
 _RICH = (
     Arg(
         "blocks",
@@ -525,6 +540,58 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
         result={"channel": _STR, "ts": _STR, "text": _STR, "message": _ref("Message")},
         always=("channel", "ts", "text", "message"),
+    ),
+    MethodDoc(
+        "chat.startStream",
+        "A bot's streamed reply (slack_sdk's `chat_stream()`, Bolt's `say_stream`): posts "
+        "it, `streaming` for five minutes or until stopped; members hear each change as "
+        "`message_changed`. Outside a direct message `recipient_user_id` and "
+        "`recipient_team_id` are required. The message carries Parley's `stream` field: "
+        "`state`, `started` (µs), `task_display_mode`, `recipient_user_id`, `plan`, `tasks`.",
+        args=(
+            _channel(),
+            _ts("thread_ts", "The message it answers, to reply in its thread."),
+            *_STREAM_CHUNKS,
+            Arg("recipient_user_id", _STR, "The person it answers."),
+            Arg("recipient_team_id", _STR, "Their workspace (the caller's)."),
+            Arg(
+                "task_display_mode",
+                {"type": "string", "enum": ["timeline", "plan"]},
+                "How tasks show.",
+            ),
+            Arg("username", _STR, "A name to show (`chat:write.customize`)."),
+            Arg("icon_emoji", _STR, "An icon to show (`chat:write.customize`)."),
+            Arg("icon_url", _STR, "An icon to show (`chat:write.customize`)."),
+        ),
+        result={"channel": _STR, "ts": _STR},
+        always=("channel", "ts"),
+    ),
+    MethodDoc(
+        "chat.appendStream",
+        "Adds chunks to the caller's streaming message (`message_not_in_streaming_state` "
+        "once stopped or five minutes old; `cant_update_message` for another's; `no_text` "
+        "with nothing to add).",
+        args=(
+            _channel(),
+            _ts("ts", "The streamed message.", required=True),
+            *_STREAM_CHUNKS,
+        ),
+        result={"channel": _STR, "ts": _STR},
+        always=("channel", "ts"),
+    ),
+    MethodDoc(
+        "chat.stopStream",
+        "Adds the last chunks and `blocks` (after the message's own) and `metadata`, and "
+        "stops the stream.",
+        args=(
+            _channel(),
+            _ts("ts", "The streamed message.", required=True),
+            *_STREAM_CHUNKS,
+            _RICH[0],
+            _METADATA,
+        ),
+        result={"channel": _STR, "ts": _STR, "message": _ref("Message")},
+        always=("channel", "ts", "message"),
     ),
     MethodDoc(
         "chat.unfurl",

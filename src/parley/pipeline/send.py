@@ -307,20 +307,35 @@ class Sender:
         for an edit. Tried on ``m`` as given, and when another write came first, on the
         message as it then is (a few times; then ``edit_conflict``). Returns the message
         as it is now; ``message_not_found`` when it was deleted."""
+
+        def grown(now: Message) -> tuple[str, str] | None:
+            change = change_of(now)
+            return None if change is None else (now.text, change)
+
+        return await self.grow(m, grown)
+
+    async def grow(
+        self, m: Message, change_of: Callable[[Message], tuple[str, str | None] | None]
+    ) -> Message:
+        """As :meth:`rewrite`, for a change of the text too (a streamed message as it
+        grows, :mod:`parley.streams`): ``change_of(message as it is)`` gives its new
+        text and content change, or ``None`` for nothing to write; it may raise an
+        ``ApiError``, which is the answer. Not marked edited."""
         current = m
         for _ in range(_REWRITES):
             change = change_of(current)
             if change is None:
                 return current
+            text, rich_patch = change
             try:
                 return await self._store.update(
                     current.channel,
                     current.ts,
                     current.user,
-                    current.text,
+                    text,
                     current.version,
                     after_commit=self._after_update,
-                    rich_patch=change,
+                    rich_patch=rich_patch,
                     edited=False,
                 )
             except ApiError as exc:

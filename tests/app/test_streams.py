@@ -1,0 +1,184 @@
+"""Streamed messages (``chat.startStream``, ``appendStream``, ``stopStream``;
+:mod:`parley.streams`) through slack_sdk's own ``chat_stream()`` helper and Bolt's
+``say_stream``, seen growing on a person's real WebSocket, with their errors."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.models.messages.chunk import PlanUpdateChunk, TaskUpdateChunk
+
+from tests.helpers import RawClient, RunningServer, bolt_over_socket_mode, error_of
+from tests.subscriber import wait_for
+
+_n = itertools.count()
+
+
+def room(srv: RunningServer):
+    """A person, a bot with an app-level token, and a channel both are in."""
+    n = next(_n)
+    person = srv.user(f"stream-person-{n}")
+    bot = srv.user(f"stream-bot-{n}", bot=True, app_token=True)
+    web = srv.client(person.token)
+    channel = web.conversations_create(name=f"stream-{n}")["channel"]["id"]
+    web.conversations_invite(channel=channel, users=bot.user_id)
+    return person, bot, web, srv.client(bot.token), channel
+
+
+def test_slack_sdks_chat_stream_grows_a_reply_everyone_sees(server):
+    """``client.chat_stream()``: text buffered and flushed as chunks, tasks and a plan,
+    then stopped with blocks; the person's connection hears the reply posted in the
+    thread and changed at each flush, its text growing, never marked edited; the thread
+    then holds it whole."""
+    person, bot, web, app_web, channel = room(server)
+    question = web.chat_postMessage(channel=channel, text="what changed?")["ts"]
+    url = web.rtm_connect()["url"]
+
+    async def scenario() -> list[dict]:
+        client = await RawClient.open(url)
+
+        def stream() -> str:
+            s = app_web.chat_stream(
+                channel=channel,
+                thread_ts=question,
+                recipient_team_id=person.team_id,
+                recipient_user_id=person.user_id,
+                buffer_size=12,
+            )
+            assert s.append(markdown_text="Looking") is None  # buffered
+            s.append(markdown_text=" into **it**")  # flushed: chat.startStream
+            s.append(chunks=[PlanUpdateChunk(title="Checking the release")])
+            s.append(chunks=[TaskUpdateChunk(id="t1", title="Read the log", status="in_progress")])
+            s.append(
+                chunks=[
+                    TaskUpdateChunk(
+                        id="t1", title="Read the log", status="complete", details="3 commits"
+                    )
+                ]
+            )
+            section = {"type": "section", "text": {"type": "mrkdwn", "text": "*v2.1*"}}
+            s.stop(markdown_text=". Done.", blocks=[section])
+            return s.ts
+
+        ts = await asyncio.to_thread(stream)
+        frames = []
+        while True:
+            frame = await client.next(timeout=10, type="message", channel=channel)
+            message = frame.get("message", frame)
+            if message.get("ts") != ts:
+                continue
+            frames.append(frame)
+            if message.get("stream", {}).get("state") == "stopped":
+                break
+        client.close()
+        return ts, frames
+
+    ts, frames = asyncio.run(scenario())
+    posted, *changed = frames
+    assert posted["thread_ts"] == question and posted["text"] == "Looking into **it**"
+    assert posted["stream"]["state"] == "streaming" and posted["bot_id"]
+    assert [f["subtype"] for f in changed] == ["message_changed"] * 4
+    final = changed[-1]["message"]
+    assert final["text"] == "Looking into **it**. Done." and "edited" not in final
+    stream = final["stream"]
+    assert stream["state"] == "stopped" and stream["plan"] == "Checking the release"
+    assert stream["recipient_user_id"] == person.user_id
+    assert stream["tasks"] == [
+        {"id": "t1", "title": "Read the log", "status": "complete", "details": "3 commits"}
+    ]
+    assert [b["type"] for b in final["blocks"]] == ["section"]
+    assert [f["message"]["stream"]["tasks"][0]["status"] for f in changed[1:3]] == [
+        "in_progress",
+        "complete",
+    ]
+    replies = web.conversations_replies(channel=channel, ts=question)["messages"]
+    assert [m["text"] for m in replies] == ["what changed?", "Looking into **it**. Done."]
+    # stopped: it takes no more
+    more = app_web.chat_appendStream
+    assert error_of(more, channel=channel, ts=ts, markdown_text="x") == (
+        "message_not_in_streaming_state"
+    )
+    assert error_of(app_web.chat_stopStream, channel=channel, ts=ts) == (
+        "message_not_in_streaming_state"
+    )
+
+
+def test_a_streams_refusals(server):
+    """A person's token, a stream to a channel without the person it answers, one of
+    another workspace's, chunks of no known kind, another app's stream, a message that
+    never streamed, nothing to append; in a direct message no recipient is needed."""
+    person, bot, web, app_web, channel = room(server)
+    other = server.client(server.user(f"stream-other-{next(_n)}", bot=True).token)
+    web.conversations_invite(channel=channel, users=other.auth_test()["user_id"])
+    start = app_web.chat_startStream
+    assert error_of(web.chat_startStream, channel=channel, thread_ts="1.0") == (
+        "not_allowed_token_type"
+    )
+    question = web.chat_postMessage(channel=channel, text="hi")["ts"]
+    ok = {"recipient_team_id": person.team_id, "recipient_user_id": person.user_id}
+    assert error_of(start, channel=channel, thread_ts=question) == "missing_recipient_user_id"
+    assert (
+        error_of(start, channel=channel, thread_ts=question, recipient_user_id=person.user_id)
+        == "missing_recipient_team_id"
+    )
+    wrong_team = {**ok, "recipient_team_id": "T0NOPE"}
+    assert error_of(start, channel=channel, thread_ts=question, **wrong_team) == "team_not_found"
+    bad = [{"type": "video", "url": "x"}]
+    assert error_of(start, channel=channel, thread_ts=question, chunks=bad, **ok) == (
+        "invalid_chunks"
+    )
+    bad_task = [{"type": "task_update", "id": "t", "status": "sleeping"}]
+    assert error_of(start, channel=channel, thread_ts=question, chunks=bad_task, **ok) == (
+        "invalid_chunks"
+    )
+    too_long = "x" * 12_001
+    assert error_of(start, channel=channel, thread_ts=question, markdown_text=too_long, **ok) == (
+        "msg_too_long"
+    )
+    ts = start(channel=channel, thread_ts=question, markdown_text="on it", **ok)["ts"]
+    assert error_of(other.chat_appendStream, channel=channel, ts=ts, markdown_text="x") == (
+        "cant_update_message"
+    )
+    assert error_of(app_web.chat_appendStream, channel=channel, ts=ts) == "no_text"
+    plain = app_web.chat_postMessage(channel=channel, text="plain")["ts"]
+    assert error_of(app_web.chat_appendStream, channel=channel, ts=plain, markdown_text="x") == (
+        "message_not_in_streaming_state"
+    )
+    assert error_of(
+        app_web.chat_appendStream, channel=channel, ts="1.000001", markdown_text="x"
+    ) == ("message_not_found")
+    # nothing the refusals tried was written: the stream says what it said
+    assert app_web.chat_stopStream(channel=channel, ts=ts)["message"]["text"] == "on it"
+    dm = app_web.conversations_open(users=person.user_id)["channel"]["id"]
+    asked = web.chat_postMessage(channel=dm, text="psst")["ts"]
+    in_dm = start(channel=dm, thread_ts=asked, markdown_text="yes?")
+    assert in_dm["ok"] and in_dm["channel"] == dm
+
+
+def test_a_bolt_app_answers_a_mention_with_say_stream(server):
+    """Bolt's ``say_stream`` (slack_sdk's ChatStream underneath) answering an
+    ``app_mention`` over Socket Mode, in the mention's thread."""
+    person, bot, web, app_web, channel = room(server)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+
+    @app.event("app_mention")
+    def answer(say_stream):
+        stream = say_stream(buffer_size=1)
+        for word in ("Streaming ", "from ", "Bolt"):
+            stream.append(markdown_text=word)
+        stream.stop()
+
+    with bolt_over_socket_mode(app, bot.app_token):
+        asked = web.chat_postMessage(channel=channel, text=f"<@{bot.user_id}> talk to me")["ts"]
+
+        def answered() -> list[dict]:
+            replies = web.conversations_replies(channel=channel, ts=asked)["messages"][1:]
+            return [m for m in replies if m.get("stream", {}).get("state") == "stopped"]
+
+        wait_for(answered, 15, "the streamed answer")
+    (reply,) = answered()
+    assert reply["text"] == "Streaming from Bolt" and reply["user"] == bot.user_id
+    assert reply["stream"]["recipient_user_id"] == person.user_id
