@@ -1512,3 +1512,46 @@ def test_ctrl_k_jumps_to_a_conversation_or_a_person(browser, world):
     alice.keyboard.press("Escape")
     assert not alice.is_visible("#switcher")
     assert alice.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_apps_streamed_reply_grows_with_its_tasks_then_settles(browser, world, shots):
+    """A bot streams its answer into alice's thread (slack_sdk's ``chat_stream``): the
+    page shows the markdown as it grows, its plan and tasks changing state while it says
+    it is writing, then the final text with the blocks under it, and nothing more."""
+    from slack_sdk.models.messages.chunk import PlanUpdateChunk, TaskUpdateChunk
+
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("answerbot", bot=True)
+    alice_web = srv.client(alice_creds.token)
+    alice_web.conversations_invite(channel=general, users=bot.user_id)
+    _ca, page = sign_in(browser, srv.url, "alice")
+    asked = alice_web.chat_postMessage(channel=general, text="why is CI red?")["ts"]
+    stream = srv.client(bot.token).chat_stream(
+        channel=general,
+        thread_ts=asked,
+        recipient_team_id=alice_creds.team_id,
+        recipient_user_id=alice_creds.user_id,
+        buffer_size=1,
+    )
+    stream.append(markdown_text="## Found it\nThe **browser** test")
+    stream.append(chunks=[PlanUpdateChunk(title="Checking CI")])
+    stream.append(chunks=[TaskUpdateChunk(id="log", title="Read the log", status="in_progress")])
+    page.click("#messages .msg .replies")  # the thread, where the reply grows
+    reply = "#thread-messages .msg:has(.stream)"
+    page.wait_for_selector(f"{reply} .stream .plan:has-text('Checking CI')")
+    page.wait_for_selector(f"{reply} .task.in_progress:has-text('Read the log')")
+    page.wait_for_selector(f"{reply} .streaming")
+    assert page.inner_text(f"{reply} .text strong") == "Found it"
+    stream.append(
+        chunks=[TaskUpdateChunk(id="log", title="Read the log", status="complete", details="a CSP")]
+    )
+    page.wait_for_selector(f"{reply} .task.complete .details:has-text('a CSP')")
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "Fixed in the next run"}}
+    stream.stop(markdown_text=" was *flaky*.", blocks=[section])
+    page.wait_for_selector(f"{reply} .streaming", state="detached")
+    page.wait_for_selector(f"{reply} :text('Fixed in the next run')")
+    text = page.inner_text(f"{reply} .text")
+    assert "The browser test was flaky." in text and "(edited)" not in text
+    assert page.inner_text(f"{reply} .text em") == "flaky"
+    page.screenshot(path=str(shots / "streamed-reply.png"))
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -967,6 +967,67 @@ function markupNode(match) {
   return document.createTextNode(whole);
 }
 
+// A streamed reply's markdown (chat.startStream's markdown_text) as the mrkdwn the
+// client shows: headings and **bold** bold, *italic* and _italic_ italic, ~~struck~~,
+// [label](url) links; code as it is.
+function fromMarkdown(text) {
+  return text
+    .replace(/^#{1,6} +(.+)$/gm, "**$1**")
+    .replace(/(^|[^*])\*(?!\*)([^*\n]+)\*(?!\*)/g, "$1_$2_")
+    .replace(/\*\*([^*\n]+)\*\*/g, "*$1*")
+    .replace(/~~([^~\n]+)~~/g, "~$1~")
+    .replace(/\[([^\]\n]+)\]\((https?:\/\/[^)\s]+)\)/g, "<$2|$1>");
+}
+
+const TASK_MARKS = { pending: "○", in_progress: "◐", complete: "✓", error: "✕" };
+// Slack ends a stream five minutes after it began, stopped or not.
+const STREAM_LIFE_US = 300e6;
+
+// A streamed reply's plan and tasks, and while it streams a mark that it is being written.
+function streamPart(stream) {
+  const part = document.createElement("div");
+  part.className = "stream";
+  if (stream.plan) {
+    const plan = document.createElement("div");
+    plan.className = "plan";
+    plan.textContent = stream.plan;
+    part.append(plan);
+  }
+  if (stream.tasks?.length) {
+    const list = document.createElement("ul");
+    list.className = "tasks";
+    for (const task of stream.tasks) {
+      const item = document.createElement("li");
+      item.className = `task ${task.status}`;
+      item.dataset.task = task.id;
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = TASK_MARKS[task.status] || "○";
+      const name = document.createElement("span");
+      name.className = "title";
+      name.textContent = task.title || task.id;
+      item.append(mark, name);
+      for (const [key, value] of [["details", task.details], ["output", task.output]]) {
+        if (!value) continue;
+        const more = document.createElement("div");
+        more.className = key;
+        renderText(more, fromMarkdown(value));
+        item.append(more);
+      }
+      list.append(item);
+    }
+    part.append(list);
+  }
+  const young = Date.now() * 1000 - Number(stream.started) < STREAM_LIFE_US;
+  if (stream.state === "streaming" && young) {
+    const writing = document.createElement("span");
+    writing.className = "streaming";
+    writing.textContent = "writing…";
+    part.append(writing);
+  }
+  return part;
+}
+
 function link(href, text) {
   const a = document.createElement("a");
   try {
@@ -1580,7 +1641,12 @@ function messageItem(m, { inThread = false } = {}) {
   }
   if (m.subtype === "me_message") li.classList.add("me");
   const blocks = m.blocks?.length ? renderBlocks(m) : null;
-  if (blocks) text.append(blocks);
+  if (m.stream) {
+    // an app's streamed reply: its markdown, its plan and tasks, then its blocks
+    renderText(text, fromMarkdown(m.text || ""));
+    text.append(streamPart(m.stream));
+    if (blocks) text.append(blocks);
+  } else if (blocks) text.append(blocks);
   else renderText(text, m.text || "");
   if (m.files?.length) text.append(renderFiles(m.files));
   if (m.attachments?.length) text.append(renderAttachments(m.attachments));
