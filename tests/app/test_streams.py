@@ -159,26 +159,62 @@ def test_a_streams_refusals(server):
 
 
 def test_a_bolt_app_answers_a_mention_with_say_stream(server):
-    """Bolt's ``say_stream`` (slack_sdk's ChatStream underneath) answering an
-    ``app_mention`` over Socket Mode, in the mention's thread."""
+    """Bolt's ``set_status`` then ``say_stream`` (slack_sdk's ChatStream underneath)
+    answering an ``app_mention`` over Socket Mode, in the mention's thread: the person's
+    connection hears the status (Parley's ``assistant_thread_status``), then the
+    answer."""
     person, bot, web, app_web, channel = room(server)
     app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    url = web.rtm_connect()["url"]
 
     @app.event("app_mention")
-    def answer(say_stream):
+    def answer(set_status, say_stream):
+        set_status("is thinking…", loading_messages=["Reading", "Writing"])
         stream = say_stream(buffer_size=1)
         for word in ("Streaming ", "from ", "Bolt"):
             stream.append(markdown_text=word)
         stream.stop()
 
+    async def heard() -> tuple[str, list[dict]]:
+        client = await RawClient.open(url)
+        text = f"<@{bot.user_id}> talk to me"
+        asked = (await asyncio.to_thread(web.chat_postMessage, channel=channel, text=text))["ts"]
+        frames = []
+        while not frames or frames[-1].get("type") != "message" or frames[-1]["ts"] == asked:
+            frames.append(await client.next(timeout=15, channel=channel))
+        client.close()
+        return asked, frames
+
     with bolt_over_socket_mode(app, bot.app_token):
-        asked = web.chat_postMessage(channel=channel, text=f"<@{bot.user_id}> talk to me")["ts"]
+        asked, frames = asyncio.run(heard())
 
         def answered() -> list[dict]:
             replies = web.conversations_replies(channel=channel, ts=asked)["messages"][1:]
             return [m for m in replies if m.get("stream", {}).get("state") == "stopped"]
 
         wait_for(answered, 15, "the streamed answer")
+    status, started = frames[-2:]
+    assert status == {
+        "type": "assistant_thread_status",
+        "channel": channel,
+        "thread_ts": asked,
+        "user": bot.user_id,
+        "status": "is thinking…",
+        "loading_messages": ["Reading", "Writing"],
+        "event_ts": status["event_ts"],
+    }
+    assert started["thread_ts"] == asked and started["user"] == bot.user_id
     (reply,) = answered()
     assert reply["text"] == "Streaming from Bolt" and reply["user"] == bot.user_id
     assert reply["stream"]["recipient_user_id"] == person.user_id
+    set_status = app_web.assistant_threads_setStatus
+    assert error_of(
+        web.assistant_threads_setStatus, channel_id=channel, thread_ts=asked, status="x"
+    ) == ("not_allowed_token_type")
+    assert error_of(set_status, channel_id=channel, thread_ts="1.000001", status="x") == (
+        "message_not_found"
+    )
+    assert error_of(set_status, channel_id=channel, thread_ts=asked, status="x" * 101) == (
+        "invalid_arguments"
+    )
+    assert set_status(channel_id=channel, thread_ts=asked, status="")["ok"]  # cleared

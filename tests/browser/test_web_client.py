@@ -1515,9 +1515,11 @@ def test_ctrl_k_jumps_to_a_conversation_or_a_person(browser, world):
 
 
 def test_an_apps_streamed_reply_grows_with_its_tasks_then_settles(browser, world, shots):
-    """A bot streams its answer into alice's thread (slack_sdk's ``chat_stream``): the
-    page shows the markdown as it grows, its plan and tasks changing state while it says
-    it is writing, then the final text with the blocks under it, and nothing more."""
+    """A bot says it is thinking in alice's thread (``assistant.threads.setStatus``),
+    then streams its answer there (slack_sdk's ``chat_stream``): the page shows the
+    status until the answer comes, then the markdown as it grows, its plan and tasks
+    changing state while it says it is writing, then the final text with the blocks
+    under it, and nothing more."""
     from slack_sdk.models.messages.chunk import PlanUpdateChunk, TaskUpdateChunk
 
     srv, general, alice_creds, _bob = world
@@ -1526,7 +1528,14 @@ def test_an_apps_streamed_reply_grows_with_its_tasks_then_settles(browser, world
     alice_web.conversations_invite(channel=general, users=bot.user_id)
     _ca, page = sign_in(browser, srv.url, "alice")
     asked = alice_web.chat_postMessage(channel=general, text="why is CI red?")["ts"]
-    stream = srv.client(bot.token).chat_stream(
+    question = "#messages .msg:has-text('why is CI red?')"
+    page.hover(question)
+    page.click(f"{question} .actions button:has-text('Reply')")
+    bot_web = srv.client(bot.token)
+    bot_web.assistant_threads_setStatus(channel_id=general, thread_ts=asked, status="is thinking…")
+    page.wait_for_selector("#thread-messages .thread-status:has-text('answerbot is thinking…')")
+    page.wait_for_selector("#typing:has-text('answerbot is thinking…')")
+    stream = bot_web.chat_stream(
         channel=general,
         thread_ts=asked,
         recipient_team_id=alice_creds.team_id,
@@ -1536,12 +1545,13 @@ def test_an_apps_streamed_reply_grows_with_its_tasks_then_settles(browser, world
     stream.append(markdown_text="## Found it\nThe **browser** test")
     stream.append(chunks=[PlanUpdateChunk(title="Checking CI")])
     stream.append(chunks=[TaskUpdateChunk(id="log", title="Read the log", status="in_progress")])
-    page.click("#messages .msg .replies")  # the thread, where the reply grows
-    reply = "#thread-messages .msg:has(.stream)"
+    reply = "#thread-messages .msg:has(.stream)"  # in the thread, where it grows
     page.wait_for_selector(f"{reply} .stream .plan:has-text('Checking CI')")
     page.wait_for_selector(f"{reply} .task.in_progress:has-text('Read the log')")
     page.wait_for_selector(f"{reply} .streaming")
     assert page.inner_text(f"{reply} .text strong") == "Found it"
+    assert page.query_selector("#thread-messages .thread-status") is None  # it answered
+    assert "thinking" not in page.inner_text("#typing")
     stream.append(
         chunks=[TaskUpdateChunk(id="log", title="Read the log", status="complete", details="a CSP")]
     )

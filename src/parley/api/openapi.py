@@ -594,6 +594,23 @@ METHODS: tuple[MethodDoc, ...] = (
         always=("channel", "ts", "message"),
     ),
     MethodDoc(
+        "assistant.threads.setStatus",
+        "A bot says what it is doing in a thread (Bolt's `set_status`): the conversation's "
+        "other members hear Parley's `assistant_thread_status` (not stored); an empty "
+        "`status` clears it, and so does the bot's next message there.",
+        args=(
+            Arg(
+                "channel_id",
+                {"type": "string", "maxLength": 32},
+                "The conversation.",
+                required=True,
+            ),
+            _ts("thread_ts", "The thread's message (`message_not_found`).", required=True),
+            Arg("status", {"type": "string", "maxLength": 100}, "What it is doing; empty clears."),
+            Arg("loading_messages", _STR, "Up to 10 texts to rotate through while it works."),
+        ),
+    ),
+    MethodDoc(
         "chat.unfurl",
         "An app's unfurls of the links on its domains (`parley app unfurl`) in a message: "
         "each link's attachment goes on it, marked `is_app_unfurl` (`cannot_find_service`, "

@@ -34,9 +34,9 @@ class Subscriber(Protocol):
         ...
 
 
-#: Events the user they are about does not get from the channel: their own typing, and
-#: their own join (which comes to them as a :data:`JOIN_NOTICE`).
-_NOT_TO_THEIR_USER = frozenset({"user_typing", "member_joined_channel"})
+#: Events the user they are about does not get from the channel: their own typing (and an
+#: app's own status in a thread), and their own join (which comes to them as a :data:`JOIN_NOTICE`).
+_NOT_TO_THEIR_USER = frozenset({"user_typing", "assistant_thread_status", "member_joined_channel"})
 
 #: Events for one user's connections (the event's ``user``): an ephemeral message,
 #: their read marks, a direct message they closed or opened and an app's modal, to

@@ -376,6 +376,30 @@ def typing(channel: str, team: str, user_id: str, at: int) -> Event:
     return _event("user_typing", channel, team, 0, at, body, user_id)
 
 
+def assistant_status(
+    channel: str,
+    team: str,
+    user_id: str,
+    thread_ts: int,
+    status: str,
+    loading_messages: list[str],
+    at: int,
+) -> Event:
+    """Parley's ``assistant_thread_status``: an app says what it is doing in a thread
+    (``assistant.threads.setStatus``; an empty status clears it), for the channel's
+    other members, shown until the app answers there."""
+    body = {
+        "type": "assistant_thread_status",
+        "channel": channel,
+        "thread_ts": format_ts(thread_ts),
+        "user": user_id,
+        "status": status,
+        "loading_messages": loading_messages,
+        "event_ts": format_ts(at),
+    }
+    return _event("assistant_thread_status", channel, team, 0, at, body, user_id)
+
+
 def user_change(user: User, at: int) -> Event:
     """``user_change``: a user's profile changed; for the whole team, the user as
     ``users.info`` shows them (without their email)."""

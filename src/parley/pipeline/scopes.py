@@ -143,6 +143,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.startStream": ("chat:write",),
     "chat.appendStream": ("chat:write",),
     "chat.stopStream": ("chat:write",),
+    "assistant.threads.setStatus": ("chat:write",),
     "chat.unfurl": ("links:write",),
     "chat.delete": ("chat:write",),
     "chat.getPermalink": _HISTORY,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from parley.api.methods import (
     admin,
     apps,
+    assistant,
     auth,
     bookmarks,
     chat,
@@ -41,6 +42,7 @@ def register_all(api: Api, svc: Services) -> None:
         conversations,
         chat,
         streams,
+        assistant,
         reactions,
         pins,
         stars,

@@ -28,6 +28,7 @@ const state = {
   pending: new Map(), // client_msg_id -> {channel, text, thread_ts, failed}
   presence: new Map(),
   typing: new Map(), // channel -> Map(user -> expiry)
+  statuses: new Map(), // "channel thread_ts" -> an app's status there {user, status, until}
   stale: new Set(), // channels to reconcile when opened (changed while disconnected)
   connectedBefore: false,
   thread: null, // {channel, ts}
@@ -2492,6 +2493,13 @@ function renderThread() {
   for (const [id, p] of state.pending) {
     if (p.channel === channel && p.thread_ts === ts) list.append(pendingItem(id, p));
   }
+  const status = state.statuses.get(`${channel} ${ts}`);
+  if (status && status.until > Date.now()) {
+    const item = document.createElement("li");
+    item.className = "thread-status";
+    item.textContent = statusLine(status);
+    list.append(item);
+  }
   list.scrollTop = list.scrollHeight;
 }
 
@@ -2592,6 +2600,9 @@ function onEvent(ev) {
       break;
     case "user_typing":
       onTyping(ev);
+      break;
+    case "assistant_thread_status":
+      onStatus(ev);
       break;
     case "pin_added":
     case "pin_removed":
@@ -2713,6 +2724,9 @@ function onMessage(ev) {
     if (state.channels.has(ev.channel) || ev.user === state.me.id) tell();
     else loadChannels().then(tell); // a direct message someone just opened
     state.typing.get(ev.channel)?.delete(ev.user);
+    const said = `${ev.channel} ${ev.thread_ts}`;
+    if (state.statuses.get(said)?.user === ev.user) state.statuses.delete(said); // it answered
+    renderTyping();
   }
   rerender(ev.channel, ev.thread_ts || (ev.message && ev.message.thread_ts));
   if (state.thread && ev.channel === state.thread.channel) renderThread();
@@ -2856,7 +2870,31 @@ function renderTyping() {
   const who = [...(state.typing.get(state.active) || new Map())]
     .filter(([, until]) => until > now)
     .map(([user]) => userName(user));
-  $("typing").textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
+  const lines = who.length ? [`${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…`] : [];
+  for (const [key, s] of state.statuses) {
+    if (key.startsWith(`${state.active} `) && s.until > now) lines.push(statusLine(s));
+  }
+  $("typing").textContent = lines.join(" · ");
+}
+
+// An app's status in a thread (assistant.threads.setStatus): shown under the thread and
+// in its channel until the app writes there, clears it, or two minutes pass.
+const STATUS_MS = 120_000;
+
+function onStatus(ev) {
+  const key = `${ev.channel} ${ev.thread_ts}`;
+  if (ev.status) state.statuses.set(key, { user: ev.user, status: ev.status, until: Date.now() + STATUS_MS });
+  else state.statuses.delete(key);
+  renderTyping();
+  if (state.thread) renderThread();
+  setTimeout(() => {
+    renderTyping();
+    if (state.thread) renderThread();
+  }, STATUS_MS + 100);
+}
+
+function statusLine(s) {
+  return `${userName(s.user)} ${s.status}`;
 }
 
 start();
