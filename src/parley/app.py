@@ -626,14 +626,7 @@ async def _shared(
     link = RespLink(settings.redis_url, breakers=breakers)  # the recent buffer's writes
     prefix = settings.redis_prefix
     tickets = RedisTicketBook(client, settings.ticket_ttl, prefix=prefix)
-    redis_recent = RedisRecentBuffer(
-        client,
-        link,
-        per_channel=settings.recent_per_channel,
-        ttl=settings.recent_ttl,
-        last_seq=last_seq,
-        prefix=prefix,
-    )
+    redis_recent = _redis_recent(settings, client, link, last_seq)
     evictions = RedisEvictions(client, prefix=prefix)
     presence = RedisPresence(
         client,
@@ -666,14 +659,7 @@ async def open_recent(
     breakers = Breakers(settings.breaker_policy())
     client = await redis_connect(settings.redis_url, breakers=breakers)
     link = RespLink(settings.redis_url, breakers=breakers)
-    recent = RedisRecentBuffer(
-        client,
-        link,
-        per_channel=settings.recent_per_channel,
-        ttl=settings.recent_ttl,
-        last_seq=last_seq,
-        prefix=settings.redis_prefix,
-    )
+    recent = _redis_recent(settings, client, link, last_seq)
     recent.start()
 
     async def close() -> None:
@@ -686,6 +672,23 @@ async def open_recent(
 
 async def _nothing() -> None:
     return None
+
+
+def _redis_recent(
+    settings: Settings,
+    client: redis.Redis,
+    link: RespLink,
+    last_seq: Callable[[str], Awaitable[int]],
+) -> RedisRecentBuffer:
+    """The fleet's recent-message buffer in Redis, as the settings size it."""
+    return RedisRecentBuffer(
+        client,
+        link,
+        per_channel=settings.recent_per_channel,
+        ttl=settings.recent_ttl,
+        last_seq=last_seq,
+        prefix=settings.redis_prefix,
+    )
 
 
 def check_role(settings: Settings) -> None:
