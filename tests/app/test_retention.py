@@ -183,3 +183,42 @@ def test_an_operator_applies_retention_to_an_imported_history(tmp_path):
         assert value(figures, "parley_retention_sweeps_total", outcome="failed") == 0
     code, listed = parley("retention", "list", "--data-dir", str(data))
     assert code == 0 and listed == {"team_id": ann.team_id, "channel_id": None, "days": 365}
+
+
+def test_a_sweep_beside_a_fleet_has_its_recent_buffer_forget(tmp_path):
+    """``parley retention sweep`` with ``PARLEY_REDIS_URL``: the conversations it took
+    messages from are dropped from the fleet's recent buffer in Redis, so no node
+    replays them from there; a conversation it left alone keeps its buffer."""
+    import dataclasses
+
+    import redis
+
+    from tests import redis_support
+
+    redis_support.require_redis()
+    prefix = redis_support.fresh_prefix()
+    data = tmp_path / "data"
+    settings = Settings.load({}, data_dir=data)
+    admin.create_user(settings, "ann", password="ann's passphrase")
+    code, report = parley(
+        "import", "slack", str(export_zip(tmp_path / "x.zip")), "--data-dir", str(data)
+    )
+    assert code == 0, report
+    admin.set_retention(settings, 365)
+    admin.set_retention(settings, 3650, channel="general")
+    d = admin._directory(settings)
+    team = admin.resolve_workspace(settings, None)
+    channels = {
+        c.name: c.id for c in d.admin_read(settings, d.q_all_channels, team.id, "", 100).rows
+    }
+    client = redis.Redis.from_url(redis_support.URL)
+    try:
+        for channel_id in channels.values():
+            client.zadd(f"{prefix}recent:{channel_id}", {b"1:x": 1})
+        fleet = dataclasses.replace(settings, redis_url=redis_support.URL, redis_prefix=prefix)
+        assert admin.sweep_retention(fleet) == {"channels": 4, "messages": 4}
+        kept = [n for n, c in channels.items() if client.exists(f"{prefix}recent:{c}")]
+        assert kept == ["general"]
+    finally:
+        client.close()
+        redis_support.drop_prefix(prefix)
