@@ -28,6 +28,8 @@ import orjson
 from parley.errors import ApiError, Code
 
 MAX_BLOCKS = 50
+#: The text of a message's ``markdown`` blocks, at most, in all (Slack's).
+MAX_MARKDOWN = 12_000
 MAX_ATTACHMENTS = 100
 MAX_BYTES = 64 << 10
 #: The longest name a bot's post may show (Slack's ``username``), and icon URL.
@@ -97,6 +99,12 @@ def _validated(blocks: Any, attachments: Any) -> dict[str, list]:
             raise ApiError(Code.INVALID_BLOCKS, data={"detail": f"at most {MAX_BLOCKS} blocks"})
         if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in items):
             raise ApiError(Code.INVALID_BLOCKS, data={"detail": "each block needs a type"})
+        markdown = [b.get("text") for b in items if b["type"] == "markdown"]
+        if not all(isinstance(text, str) for text in markdown):
+            raise ApiError(Code.INVALID_BLOCKS, data={"detail": "a markdown block's text"})
+        if sum(len(text) for text in markdown) > MAX_MARKDOWN:
+            detail = f"markdown blocks hold {MAX_MARKDOWN} characters in all"
+            raise ApiError(Code.INVALID_BLOCKS, data={"detail": detail})
         if len(_encoded(items, Code.INVALID_BLOCKS)) > MAX_BYTES:
             raise ApiError(Code.MSG_BLOCKS_TOO_LONG)
         out["blocks"] = items

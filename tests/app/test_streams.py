@@ -218,3 +218,29 @@ def test_a_bolt_app_answers_a_mention_with_say_stream(server):
         "invalid_arguments"
     )
     assert set_status(channel_id=channel, thread_ts=asked, status="")["ok"]  # cleared
+
+
+def test_markdown_text_is_kept_as_a_markdown_block(server):
+    """``markdown_text`` on ``chat.postMessage``, ``chat.update`` and
+    ``chat.postEphemeral`` (slack_sdk's argument): the text, and a ``markdown`` block
+    holding it, as Slack keeps it; never with ``text`` or ``blocks``, at most 12,000
+    characters, in all the markdown blocks too."""
+    person, bot, web, app_web, channel = room(server)
+    answer = "## Summary\n- **one**\n- two"
+    posted = app_web.chat_postMessage(channel=channel, markdown_text=answer)
+    assert posted["message"]["text"] == answer
+    assert posted["message"]["blocks"] == [{"type": "markdown", "text": answer}]
+    changed = app_web.chat_update(channel=channel, ts=posted["ts"], markdown_text="**done**")
+    assert changed["message"]["blocks"] == [{"type": "markdown", "text": "**done**"}]
+    [kept] = web.conversations_history(channel=channel, limit=1)["messages"]
+    assert (kept["text"], kept["blocks"][0]["type"]) == ("**done**", "markdown")
+    assert app_web.chat_postEphemeral(channel=channel, user=person.user_id, markdown_text="hi")[
+        "ok"
+    ]
+    post = app_web.chat_postMessage
+    assert error_of(post, channel=channel, markdown_text="a", text="b") == "invalid_arguments"
+    both = [{"type": "divider"}]
+    assert error_of(post, channel=channel, markdown_text="a", blocks=both) == "invalid_arguments"
+    assert error_of(post, channel=channel, markdown_text="x" * 12_001) == "msg_too_long"
+    halves = [{"type": "markdown", "text": "x" * 6_001}] * 2
+    assert error_of(post, channel=channel, blocks=halves) == "invalid_blocks"

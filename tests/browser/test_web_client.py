@@ -1564,4 +1564,8 @@ def test_an_apps_streamed_reply_grows_with_its_tasks_then_settles(browser, world
     assert "The browser test was flaky." in text and "(edited)" not in text
     assert page.inner_text(f"{reply} .text em") == "flaky"
     page.screenshot(path=str(shots / "streamed-reply.png"))
+    # and an answer posted whole as markdown (markdown_text: a markdown block)
+    bot_web.chat_postMessage(channel=general, markdown_text="**Summary**\n- one\n- two")
+    page.wait_for_selector("#messages .msg .block-markdown strong:has-text('Summary')")
+    assert "• one" in page.inner_text("#messages .msg .block-markdown")
     assert page.errors == []  # type: ignore[attr-defined]

@@ -206,6 +206,13 @@ _STREAM_CHUNKS = (
         "(appended to the message's).",
     ),
 )
+_MARKDOWN_TEXT = Arg(
+    "markdown_text",
+    {"type": "string", "maxLength": 12000},
+    "Standard markdown instead of `text` and `blocks` (`invalid_arguments` with either): "
+    "kept as the text and a `markdown` block holding it; 12,000 characters at most "
+    "(`msg_too_long`).",
+)
 _RICH = (
     Arg(
         "blocks",
@@ -342,6 +349,7 @@ METHODS: tuple[MethodDoc, ...] = (
                 "with that user, opened if need be."
             ),
             _TEXT,
+            _MARKDOWN_TEXT,
             *_RICH,
             _ts("thread_ts", "Reply in the thread of this message (`thread_not_found`)."),
             _bool("reply_broadcast", "A thread reply that is also shown in the channel."),
@@ -391,6 +399,7 @@ METHODS: tuple[MethodDoc, ...] = (
                 required=True,
             ),
             _TEXT,
+            _MARKDOWN_TEXT,
             *_RICH,
             _ts("thread_ts", "Show it in the thread of this message."),
         ),
@@ -485,6 +494,7 @@ METHODS: tuple[MethodDoc, ...] = (
                 text=_STR,
             ),
             _TEXT,
+            _MARKDOWN_TEXT,
             *_RICH,
             _ts("thread_ts", "Post it in the thread of this message."),
             _bool("reply_broadcast", "A thread reply that is also shown in the channel."),
@@ -529,6 +539,7 @@ METHODS: tuple[MethodDoc, ...] = (
             _channel(),
             _ts("ts", "The message to edit (`message_not_found`).", required=True),
             _TEXT,
+            _MARKDOWN_TEXT,
             _LINK_NAMES,
             _METADATA,
             *_RICH,

@@ -17,6 +17,10 @@ they have open at the time; it is not stored (:meth:`.Sender.ephemeral`).
 A scheduled message is checked when scheduled and posted at its time through the same
 send path, once (:mod:`parley.pipeline.schedule`).
 
+``chat.postMessage``, ``chat.update``, ``chat.postEphemeral`` and
+``chat.scheduleMessage`` take Slack's ``markdown_text``, kept as a ``markdown`` block
+(:func:`with_markdown`).
+
 Parley's extension: ``chat.update`` takes an optional ``edit_version`` (the message's
 ``edit_version`` the client last saw); a stale one answers ``edit_conflict`` with the
 current ``version``, and nothing is written. Without it, the last writer wins.
@@ -44,6 +48,27 @@ if TYPE_CHECKING:
     from parley.app import Services
 
 _MAX_CLIENT_MSG_ID = 128
+
+
+def with_markdown(args: Args) -> Args:
+    """A post's ``markdown_text`` (Slack's, for AI apps' answers) as Slack keeps it: a
+    ``markdown`` block holding it, and the same text as the message's ``text`` (what
+    notifications and search read). Given alone, never with ``text`` or ``blocks``
+    (``invalid_arguments``); at most :data:`parley.content.MAX_MARKDOWN` characters
+    (``msg_too_long``). Without it, ``args`` as they are."""
+    markdown = args.str("markdown_text", max_len=content.MAX_MARKDOWN + 1)
+    if markdown is None:
+        return args
+    if args.has("text") or args.has("blocks"):
+        detail = "markdown_text is given alone, without text or blocks"
+        raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "markdown_text", "detail": detail})
+    if len(markdown) > content.MAX_MARKDOWN:
+        raise ApiError(
+            Code.MSG_TOO_LONG, data={"detail": f"markdown_text: {content.MAX_MARKDOWN} at most"}
+        )
+    return Args(
+        {**args.all(), "text": markdown, "blocks": [{"type": "markdown", "text": markdown}]}
+    )
 
 
 def opt_bool(args: Args, name: str) -> bool | None:
@@ -123,6 +148,7 @@ def register(api: Api, svc: Services) -> None:
         )
 
     async def post_message(ctx: Ctx, args: Args) -> dict[str, Any]:
+        args = with_markdown(args)
         result = await sender.post(
             ctx.user,
             await target(ctx, args.str("channel", max_len=32)),
@@ -139,6 +165,7 @@ def register(api: Api, svc: Services) -> None:
         return {"channel": m.channel, "ts": format_ts(m.ts), "message": wire.message(m)}
 
     async def post_ephemeral(ctx: Ctx, args: Args) -> dict[str, Any]:
+        args = with_markdown(args)
         ts = await sender.ephemeral(
             ctx.user,
             args.str("channel", max_len=32),
@@ -177,6 +204,7 @@ def register(api: Api, svc: Services) -> None:
         ``chat.postMessage`` would), keeps it until ``post_at`` (Unix seconds), then the
         scheduler posts it (:mod:`parley.pipeline.schedule`)."""
         post_at = args.ts("post_at", required=True, missing="invalid_time", invalid="invalid_time")
+        args = with_markdown(args)
         req = await sender.prepare_post(
             ctx.user,
             await target(ctx, args.str("channel", max_len=32)),
@@ -239,6 +267,7 @@ def register(api: Api, svc: Services) -> None:
         return {}
 
     async def update(ctx: Ctx, args: Args) -> dict[str, Any]:
+        args = with_markdown(args)
         channel = args.str("channel", max_len=32)
         ts = args.message_ts("ts")
         version = (

@@ -968,12 +968,13 @@ function markupNode(match) {
   return document.createTextNode(whole);
 }
 
-// A streamed reply's markdown (chat.startStream's markdown_text) as the mrkdwn the
+// Markdown (a streamed reply's, a markdown block's: markdown_text) as the mrkdwn the
 // client shows: headings and **bold** bold, *italic* and _italic_ italic, ~~struck~~,
-// [label](url) links; code as it is.
+// [label](url) links, "- " and "* " items as bullets; code as it is.
 function fromMarkdown(text) {
   return text
     .replace(/^#{1,6} +(.+)$/gm, "**$1**")
+    .replace(/^( *)[-*] +/gm, "$1• ")
     .replace(/(^|[^*])\*(?!\*)([^*\n]+)\*(?!\*)/g, "$1_$2_")
     .replace(/\*\*([^*\n]+)\*\*/g, "*$1*")
     .replace(/~~([^~\n]+)~~/g, "~$1~")
@@ -1119,6 +1120,7 @@ function renderBlocks(m) {
         : null;
   for (const block of m.blocks) {
     if (block.type === "header") box.append(part("block-header", textOf(block.text)));
+    else if (block.type === "markdown") box.append(part("block-markdown", fromMarkdown(textOf(block))));
     else if (block.type === "divider") box.append(document.createElement("hr"));
     else if (block.type === "section") {
       if (block.text) box.append(part("block-section", textOf(block.text)));
