@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from parley.content import MAX_BLOCKS
 from parley.errors import ApiError, Code
 
 #: How long after its start a stream takes appends (Slack's: about five minutes).
@@ -200,9 +201,13 @@ def live(fields: dict[str, Any], now_us: int) -> Stream:
 
 def patch(fields: dict[str, Any], result: Applied, blocks: Sequence[dict] = ()) -> str:
     """The content change (:func:`parley.content.merge`'s) that stores ``result``'s stream
-    and adds its blocks and ``blocks`` after the message's."""
+    and adds its blocks and ``blocks`` after the message's (``invalid_blocks`` past
+    :data:`parley.content.MAX_BLOCKS` in all)."""
     out: dict[str, Any] = {"stream": msgspec.to_builtins(result.stream)}
     added = [*result.blocks, *blocks]
     if added:
         out["blocks"] = [*(fields.get("blocks") or []), *added]
+        if len(out["blocks"]) > MAX_BLOCKS:
+            detail = f"a message holds at most {MAX_BLOCKS} blocks"
+            raise ApiError(Code.INVALID_BLOCKS, data={"detail": detail})
     return orjson.dumps(out).decode()

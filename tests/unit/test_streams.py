@@ -47,6 +47,8 @@ def test_the_patch_keeps_the_messages_blocks_and_adds_the_new_after():
     assert patch["blocks"] == [{"type": "section"}, {"type": "divider"}]
     assert patch["stream"] == {"state": "streaming", "started": 1}
     assert "blocks" not in orjson.loads(streams.patch(fields, got))  # left as it is
+    full = {"blocks": [{"type": "divider"}] * 50}
+    assert code_of(streams.patch, full, got, [{"type": "divider"}]) == "invalid_blocks"
 
 
 @pytest.mark.parametrize(
