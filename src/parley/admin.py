@@ -9,6 +9,7 @@ of a server process (worker ids 0-1022).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import re
@@ -33,6 +34,7 @@ from parley.storage.models import (
     EventApp,
     OAuthApp,
     RetentionPolicy,
+    StoredFile,
     Team,
     User,
 )
@@ -809,6 +811,7 @@ async def _sweep(settings: Settings) -> dict:
                 store,
                 search,
                 recent,
+                lambda f: _remove_file(directory, store, f),
                 clock_us=wall_us,
                 interval=settings.retention_interval,
             ).sweep()
@@ -818,4 +821,25 @@ async def _sweep(settings: Settings) -> dict:
     finally:
         await store.close()
         await directory.close()
-    return {"channels": swept.channels, "messages": swept.messages}
+    return {"channels": swept.channels, "messages": swept.messages, "files": swept.files}
+
+
+async def _remove_file(directory, store, f: StoredFile) -> bool:
+    """A file deleted beside the servers: the messages that shared it keep its tombstone,
+    as ``files.delete`` leaves one (no one is told: the servers' connections will read
+    the messages as they now are)."""
+    from parley import content
+
+    shared = await directory.delete_file(f.id)
+    if shared is None:
+        return False
+    for channel_id, ts in shared:
+        m = await store.message(channel_id, ts)
+        change = content.tombstone_file(m.rich, f.id) if m is not None else None
+        if change is not None:
+            # changed meanwhile: it keeps the entry, as after files.delete
+            with contextlib.suppress(ApiError):
+                await store.update(
+                    channel_id, ts, m.user, m.text, m.version, rich_patch=change, edited=False
+                )
+    return True

@@ -406,6 +406,7 @@ async def start(settings: Settings) -> Services:
         store,
         svc.search_index,
         recent,
+        svc.files.remove,
         clock_us=wall_us,
         interval=settings.retention_interval,
     )

@@ -14,9 +14,12 @@ it fills again). A message is gone within ``interval`` of passing its span. Noth
 published, as Slack's retention publishes nothing: the next reader does not find it.
 Several workers may sweep at once: removing what is gone already does nothing.
 
-What else holds a message is left to its own lifetime: the event log drops its copy
-within a day (so a span is at least :data:`MIN_DAYS`), files shared by a removed message
-stay until deleted, and pins and saved messages that point at one are left out of their
+Files go too, once older than every span they are shared under (:func:`file_days`: a
+file outlives no message that could show it; one shared nowhere follows its workspace),
+as ``files.delete`` deletes them: their conversations hear ``file_deleted`` and the
+messages that shared them keep a tombstone. What else holds a message is left to its
+own lifetime: the event log drops its copy within a day (so a span is at least
+:data:`MIN_DAYS`), and pins and saved messages that point at one are left out of their
 lists. A search document whose removal failed (the index down) is never shown: search
 checks each hit against the store.
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
@@ -35,7 +38,7 @@ from parley.cache.recent import RecentMessages
 from parley.metrics import Row, counter
 from parley.search.interface import SearchIndex
 from parley.storage.interface import Directory, MessageStore
-from parley.storage.models import RetentionPolicy
+from parley.storage.models import RetentionPolicy, StoredFile
 from parley.tasks import cancel_all, every
 
 log = logging.getLogger(__name__)
@@ -75,16 +78,26 @@ def spans(policies: Iterable[RetentionPolicy]) -> dict[str, Spans]:
     return {team: Spans(days, own.get(team, {})) for team, days in defaults.items()}
 
 
+def file_days(span: Spans, channels: Iterable[str]) -> int | None:
+    """The days a file is kept: the longest span of the conversations it is shared in
+    (the workspace's, for a file shared nowhere); ``None`` (for ever) when one of them
+    keeps its messages for ever. So a file outlives no message that shows it."""
+    days = [span.days(c) for c in channels] or [span.default]
+    return None if any(d is None for d in days) else max(days)  # type: ignore[type-var]
+
+
 def cutoff(now_us: int, days: int) -> int:
     """The ``ts`` before which a span of ``days`` removes messages."""
     return now_us - days * DAY_US
 
 
 class Swept(msgspec.Struct, frozen=True):
-    """What a sweep did: conversations it took messages from, and how many messages."""
+    """What a sweep did: conversations it took messages from, how many messages, and
+    how many files it deleted."""
 
     channels: int = 0
     messages: int = 0
+    files: int = 0
 
 
 class Retention:
@@ -97,6 +110,7 @@ class Retention:
         store: MessageStore,
         search: SearchIndex,
         recent: RecentMessages,
+        remove_file: Callable[[StoredFile], Awaitable[bool]],
         *,
         clock_us: Callable[[], int],
         interval: float,
@@ -106,12 +120,14 @@ class Retention:
         self._store = store
         self._search = search
         self._recent = recent
+        self._remove_file = remove_file
         self._clock_us = clock_us
         self._interval = interval
         self._batch = batch
         self._task: asyncio.Task | None = None
-        #: Since start: messages removed (or emptied), sweeps done and failed.
-        self.removed = self.sweeps = self.failed = 0
+        #: Since start: messages removed (or emptied), files deleted, sweeps done and
+        #: failed.
+        self.removed = self.files = self.sweeps = self.failed = 0
 
     def metric_rows(self) -> list[Row]:
         """For ``/metrics``: what this node's sweeps removed, and how they went."""
@@ -120,6 +136,11 @@ class Retention:
                 "parley_retention_removed",
                 "Messages removed (a conversation's newest: emptied) by retention.",
                 [((), self.removed)],
+            ),
+            counter(
+                "parley_retention_files_removed",
+                "Files deleted by retention (older than every span they are shared under).",
+                [((), self.files)],
             ),
             counter(
                 "parley_retention_sweeps",
@@ -151,7 +172,7 @@ class Retention:
 
     async def _sweep(self) -> Swept:
         now = self._clock_us()
-        channels = messages = 0
+        channels = messages = files = 0
         for team_id, span in spans(await self._directory.retention()).items():
             async for channel_id in self._conversations(team_id, span):
                 days = span.days(channel_id)
@@ -161,9 +182,35 @@ class Retention:
                 if removed:
                     channels += 1
                     messages += removed
-        if messages:
-            log.info("retention: %d messages removed from %d conversations", messages, channels)
-        return Swept(channels, messages)
+            files += await self._files(team_id, span, now)
+        if messages or files:
+            log.info(
+                "retention: %d messages removed from %d conversations, %d files",
+                messages,
+                channels,
+                files,
+            )
+        return Swept(channels, messages, files)
+
+    async def _files(self, team_id: str, span: Spans, now: int) -> int:
+        """Deletes the workspace's files older than every span they are shared under
+        (:func:`file_days`), looking only at those older than its shortest span."""
+        shortest = min([d for d in (span.default, *span.channels.values()) if d is not None])
+        after, removed = (-1, ""), 0
+        while True:
+            page = await self._directory.files_older(team_id, cutoff(now, shortest), after, PAGE)
+            for f in page:
+                days = file_days(span, f.channels)
+                if (
+                    days is not None
+                    and f.created < cutoff(now, days)
+                    and await self._remove_file(f)
+                ):
+                    removed += 1
+                    self.files += 1
+            if len(page) < PAGE:
+                return removed
+            after = (page[-1].created, page[-1].id)
 
     async def _conversations(self, team_id: str, span: Spans):
         """The workspace's conversations a policy covers: all of them under a

@@ -31,6 +31,7 @@ def sweep(srv: RunningServer, days_ahead: float) -> Swept:
         svc.store,
         svc.search_index,
         svc.recent,
+        svc.files.remove,
         clock_us=lambda: wall_us() + int(days_ahead * DAY_US),
         interval=60,
         batch=2,  # several batches a conversation
@@ -74,9 +75,20 @@ def check_retention(srv: RunningServer, tag: str) -> None:
         ann.chat_postMessage(channel=brief, text=f"{word} brief {n}")
         ann.chat_postMessage(channel=kept, text=f"{word} kept {n}")
     stranger.chat_postMessage(channel=elsewhere, text=f"{word} elsewhere")
+    files = {
+        where: ann.files_upload_v2(content=where.encode(), filename=f"{where}.txt", **to)["file"][
+            "id"
+        ]
+        for where, to in (
+            ("brief", {"channel": brief}),
+            ("kept", {"channel": kept}),
+            ("nowhere", {}),
+        )
+    }
     ann.pins_add(channel=brief, timestamp=parent)
     ann.stars_add(channel=brief, timestamp=parent)
     wait_total(ann, word, 10)
+    messages_before = len(ann.conversations_history(channel=brief)["messages"])
 
     admin.set_retention(srv.settings, 1, team_id=team.id)
     assert ops.admin_conversations_setCustomRetention(channel_id=kept, duration_days=30)["ok"]
@@ -95,18 +107,23 @@ def check_retention(srv: RunningServer, tag: str) -> None:
     assert error_of(no_scope, channel_id=kept, duration_days=1) == "missing_scope"
 
     assert sweep(srv, 0.5) == Swept()  # nothing is a day old yet
-    assert sweep(srv, 2) == Swept(channels=1, messages=6)
+    # brief's thread and posts (and the message sharing its file), its file and the file
+    # shared nowhere; kept's file stays while kept keeps its messages
+    assert sweep(srv, 2) == Swept(channels=1, messages=messages_before + 1, files=2)
     assert sweep(srv, 2) == Swept()  # what was removed stays removed, nothing twice
+    for where in ("brief", "nowhere"):
+        assert error_of(ann.files_info, file=files[where]) == "file_not_found"
+    assert ann.files_info(file=files["kept"])["file"]["name"] == "kept.txt"
 
     assert ann.conversations_history(channel=brief)["messages"] == []
     assert error_of(ann.conversations_replies, channel=brief, ts=parent) == "thread_not_found"
     assert ann.pins_list(channel=brief)["items"] == [] and ann.stars_list()["items"] == []
-    # a client resuming from before hears only that the newest was deleted, though the
-    # recent buffer held all six
+    # a client resuming from before hears only that the newest (the file's share) was
+    # deleted, though the recent buffer held all seven
     replay = asyncio.run(resumed(ann.rtm_connect(resume={brief: 0})["url"], brief))
-    assert [(f["seq"], f.get("subtype")) for f in replay] == [(6, "message_deleted")]
+    assert [(f["seq"], f.get("subtype")) for f in replay] == [(7, "message_deleted")]
     kept_texts = [m["text"] for m in ann.conversations_history(channel=kept)["messages"]]
-    assert kept_texts == [f"{word} kept {n}" for n in reversed(range(4))]
+    assert kept_texts == ["", *(f"{word} kept {n}" for n in reversed(range(4)))]  # a file's
     assert len(stranger.conversations_history(channel=elsewhere)["messages"]) == 1
     found = wait_total(ann, word, 4)
     assert sorted(texts(found)) == [f"{word} kept {n}" for n in range(4)]
@@ -118,7 +135,8 @@ def check_retention(srv: RunningServer, tag: str) -> None:
     got = ops.admin_conversations_getCustomRetention(channel_id=kept)
     assert (got["is_policy_enabled"], got["duration_days"]) == (False, 0)
     # kept now follows the workspace; brief's emptied message is no longer its newest
-    assert sweep(srv, 40) == Swept(channels=2, messages=6)
+    assert sweep(srv, 40) == Swept(channels=2, messages=7, files=1)
+    assert error_of(ann.files_info, file=files["kept"]) == "file_not_found"
     assert admin.remove_retention(srv.settings, team_id=team.id)["removed"]
     assert all(p["team_id"] != team.id for p in admin.list_retention(srv.settings))
     assert len(stranger.conversations_history(channel=elsewhere)["messages"]) == 1
@@ -149,7 +167,7 @@ def test_an_operator_applies_retention_to_an_imported_history(tmp_path):
     )
     assert code == 1 and "no conversation nope" in err["error"]
     code, swept = parley("retention", "sweep", "--data-dir", str(data))
-    assert code == 0 and swept == {"channels": 4, "messages": 4}, swept
+    assert code == 0 and swept == {"channels": 4, "messages": 4, "files": 0}, swept
     with server_in_thread(data, shards=1, retention_interval=0.2) as srv:
         a = srv.client(ann.token)
         kinds = "public_channel,private_channel,mpim,im"
@@ -216,7 +234,7 @@ def test_a_sweep_beside_a_fleet_has_its_recent_buffer_forget(tmp_path):
         for channel_id in channels.values():
             client.zadd(f"{prefix}recent:{channel_id}", {b"1:x": 1})
         fleet = dataclasses.replace(settings, redis_url=redis_support.URL, redis_prefix=prefix)
-        assert admin.sweep_retention(fleet) == {"channels": 4, "messages": 4}
+        assert admin.sweep_retention(fleet) == {"channels": 4, "messages": 4, "files": 0}
         kept = [n for n, c in channels.items() if client.exists(f"{prefix}recent:{c}")]
         assert kept == ["general"]
     finally:

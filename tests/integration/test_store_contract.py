@@ -1244,3 +1244,42 @@ def test_retention_policies_are_kept_per_workspace_and_conversation(backend):
     ]
     assert removed == [True, False]
     assert after == [RetentionPolicy("TAAAA", "", 90), RetentionPolicy("TBBBB", "COTHER", 7)]
+
+
+def test_a_workspaces_older_files_are_listed_oldest_first_a_page_at_a_time(backend):
+    """``files_older``, what retention reads: the workspace's files created before a
+    moment, completed or not, each with its channels, oldest first, paged by
+    ``(created, id)`` so files created at the same moment are neither lost nor repeated."""
+    from parley.storage.models import StoredFile
+
+    def file(i: int, created: int, team: str = "TAAAA") -> StoredFile:
+        return StoredFile(
+            f"F{i:03d}", team, "UAAAA", f"f{i}.txt", "", "text/plain", 1, created, "h"
+        )
+
+    async def go():
+        d = backend.directory()
+        await d.start()
+        try:
+            for i, created in enumerate([30, 10, 20, 20, 20, 50, 40]):
+                await d.create_file(file(i, created), 0, 100)
+            await d.create_file(file(9, 5, team="TBBBB"), 0, 100)
+            await d.put_file("F002", "h", b"x")
+            await d.complete_file("F002", "UAAAA", "two", ("CSHARE",))
+            pages, after = [], (-1, "")
+            while True:
+                page = await d.files_older("TAAAA", 45, after, 2)
+                pages.append([(f.id, f.created, f.channels) for f in page])
+                if len(page) < 2:
+                    return pages
+                after = (page[-1].created, page[-1].id)
+        finally:
+            await d.close()
+
+    pages = asyncio.run(go())
+    assert pages == [
+        [("F001", 10, ()), ("F002", 20, ("CSHARE",))],
+        [("F003", 20, ()), ("F004", 20, ())],
+        [("F000", 30, ()), ("F006", 40, ())],
+        [],
+    ]

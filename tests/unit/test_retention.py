@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from parley.retention import DAY_US, Spans, cutoff, spans
+from parley.retention import DAY_US, Spans, cutoff, file_days, spans
 from parley.storage.models import RetentionPolicy as P
 
 
@@ -37,3 +37,15 @@ def test_the_cutoff_is_the_span_before_now():
     now = 1_800_000_000_000_000
     assert cutoff(now, 1) == now - DAY_US
     assert cutoff(now, 30) == now - 30 * 86_400 * 1_000_000
+
+
+def test_a_file_is_kept_as_long_as_the_longest_span_it_is_shown_under():
+    span = Spans(30, {"CKEEP": 365, "CSHORT": 7})
+    forever = Spans(None, {"CSHORT": 7})
+    assert file_days(span, []) == 30  # shared nowhere: the workspace's
+    assert file_days(span, ["CANY"]) == 30
+    assert file_days(span, ["CSHORT"]) == 7
+    assert file_days(span, ["CSHORT", "CKEEP"]) == 365
+    assert file_days(forever, ["CSHORT"]) == 7
+    assert file_days(forever, ["CSHORT", "CANY"]) is None  # CANY keeps its messages
+    assert file_days(forever, []) is None

@@ -282,14 +282,22 @@ class Files:
         found = await self.readable(user, file_id)
         if found.user_id != user.id:
             raise ApiError("cant_delete_file")
+        if not await self.remove(found):
+            raise ApiError(Code.FILE_NOT_FOUND)
+
+    async def remove(self, found: StoredFile) -> bool:
+        """Deletes ``found`` whoever asks (its owner, or retention): its channels hear
+        ``file_deleted`` and the messages that shared it keep its tombstone. ``False``
+        when it was gone already."""
         shared = await self._directory.delete_file(found.id)
         if shared is None:
-            raise ApiError(Code.FILE_NOT_FOUND)
+            return False
         at = self._clock_us()
         for channel_id in found.channels:
             self._publish(events.file_deleted(channel_id, found.team_id, found.id, at))
         for channel_id, ts in shared:
             await self._tombstone(channel_id, ts, found.id)
+        return True
 
     async def _tombstone(self, channel_id: str, ts: int, file_id: str) -> None:
         """Leaves the deleted file's tombstone on the message that shared it (gone or

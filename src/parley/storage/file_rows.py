@@ -191,6 +191,21 @@ def share_ts_update(placeholder: str, count: int) -> str:
 SHARE_MESSAGES = "SELECT channel_id, ts FROM file_shares WHERE file_id = {p} AND ts != 0"
 
 
+#: A workspace's files created before a moment, oldest first, after a page's last
+#: (``{p}``: the backend's placeholder; parameters: the team, the moment, the last's
+#: ``created`` twice and ``id``, the limit): what retention looks at.
+OLDER_QUERY = (
+    f"SELECT {FILE_COLUMNS} FROM files WHERE team_id = {{p}} AND created < {{p}} "
+    "AND (created > {p} OR (created = {p} AND id > {p})) ORDER BY created, id LIMIT {p}"
+)
+
+
+def older_params(team_id: str, before: int, after: tuple[int, str], limit: int) -> tuple:
+    """The parameters of :data:`OLDER_QUERY` (``after``: the last's ``(created, id)``;
+    ``(-1, "")`` for the first page)."""
+    return (team_id, before, after[0], after[0], after[1], limit)
+
+
 def shares_query(placeholder: str, count: int) -> str:
     """The channels ``count`` files are shared in, as ``(file_id, channel_id)`` rows."""
     marks = ", ".join([placeholder] * count)

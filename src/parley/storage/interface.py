@@ -397,6 +397,14 @@ class Directory(Protocol):
         """The file's content (``b""`` before its upload)."""
         ...
 
+    async def files_older(
+        self, team_id: str, before: int, after: tuple[int, str], limit: int
+    ) -> list[StoredFile]:
+        """At most ``limit`` of the workspace's files (completed or not) created before
+        ``before`` (Unix µs), oldest first, after ``after`` (the last's ``(created, id)``;
+        ``(-1, "")`` from the first), each with its channels: what retention looks at."""
+        ...
+
     async def files(
         self,
         team_id: str,

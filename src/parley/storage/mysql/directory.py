@@ -1252,6 +1252,11 @@ class MysqlDirectory:
     async def file_content(self, file_id: str) -> bytes:
         return await self._read(file_ops.q_file_content, file_id)
 
+    async def files_older(
+        self, team_id: str, before: int, after: tuple[int, str], limit: int
+    ) -> list[StoredFile]:
+        return await self._read(file_ops.q_files_older, team_id, before, after, limit)
+
     async def files(
         self,
         team_id: str,

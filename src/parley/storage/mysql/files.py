@@ -13,6 +13,7 @@ from parley.storage.file_rows import (
     LINK_PUT,
     LINK_QUERY,
     LINK_REMOVE,
+    OLDER_QUERY,
     SHARE_MESSAGES,
     STALE_QUERY,
     WAITING_QUERY,
@@ -21,6 +22,7 @@ from parley.storage.file_rows import (
     file_row,
     listing_params,
     listing_query,
+    older_params,
     search_params,
     search_query,
     share_ts_update,
@@ -112,6 +114,17 @@ async def q_file(cur: Any, file_id: str) -> StoredFile | None:
 async def q_file_content(cur: Any, file_id: str) -> bytes:
     await cur.execute("SELECT data FROM file_chunks WHERE file_id = %s ORDER BY n", (file_id,))
     return b"".join(r[0] for r in await cur.fetchall())
+
+
+async def q_files_older(
+    cur: Any, team_id: str, before: int, after: tuple[int, str], limit: int
+) -> list[StoredFile]:
+    await cur.execute(OLDER_QUERY.format(p="%s"), older_params(team_id, before, after, limit))
+    rows = await cur.fetchall()
+    if not rows:
+        return []
+    await cur.execute(shares_query("%s", len(rows)), [r[0] for r in rows])
+    return with_shares(rows, await cur.fetchall())
 
 
 async def q_files(

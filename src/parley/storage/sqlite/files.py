@@ -12,6 +12,7 @@ from parley.storage.file_rows import (
     LINK_PUT,
     LINK_QUERY,
     LINK_REMOVE,
+    OLDER_QUERY,
     SHARE_MESSAGES,
     STALE_QUERY,
     WAITING_QUERY,
@@ -20,6 +21,7 @@ from parley.storage.file_rows import (
     file_row,
     listing_params,
     listing_query,
+    older_params,
     search_params,
     search_query,
     share_ts_update,
@@ -140,6 +142,18 @@ def q_files(
     rows = conn.execute(
         sql,
         listing_params(team_id, viewer, before, limit, user_id, channel_id),
+    ).fetchall()
+    if not rows:
+        return []
+    shares = conn.execute(shares_query("?", len(rows)), [r[0] for r in rows]).fetchall()
+    return with_shares(rows, shares)
+
+
+def q_files_older(
+    conn: sqlite3.Connection, team_id: str, before: int, after: tuple[int, str], limit: int
+) -> list[StoredFile]:
+    rows = conn.execute(
+        OLDER_QUERY.format(p="?"), older_params(team_id, before, after, limit)
     ).fetchall()
     if not rows:
         return []
