@@ -14,9 +14,9 @@ it fills again). A message is gone within ``interval`` of passing its span. Noth
 published, as Slack's retention publishes nothing: the next reader does not find it.
 Several workers may sweep at once: removing what is gone already does nothing.
 
-Files go too, once older than every span they are shared under (:func:`file_days`: a
-file outlives no message that could show it; one shared nowhere follows its workspace),
-as ``files.delete`` deletes them: their conversations hear ``file_deleted`` and the
+Files go too, once older than every span they are shared under (:func:`file_days`,
+counted from the upload; one shared nowhere follows its workspace), as ``files.delete``
+deletes them: their conversations hear ``file_deleted`` and the
 messages that shared them keep a tombstone. What else holds a message is left to its
 own lifetime: the event log drops its copy within a day (so a span is at least
 :data:`MIN_DAYS`), and pins and saved messages that point at one are left out of their
@@ -79,9 +79,10 @@ def spans(policies: Iterable[RetentionPolicy]) -> dict[str, Spans]:
 
 
 def file_days(span: Spans, channels: Iterable[str]) -> int | None:
-    """The days a file is kept: the longest span of the conversations it is shared in
-    (the workspace's, for a file shared nowhere); ``None`` (for ever) when one of them
-    keeps its messages for ever. So a file outlives no message that shows it."""
+    """The days a file is kept, counted from its upload: the longest span of the
+    conversations it is shared in (the workspace's, for a file shared nowhere); ``None``
+    (for ever) when one of them keeps its messages for ever. A message that shared it
+    later may outlive it, and then shows its tombstone, as after ``files.delete``."""
     days = [span.days(c) for c in channels] or [span.default]
     return None if any(d is None for d in days) else max(days)  # type: ignore[type-var]
 
