@@ -106,6 +106,24 @@ def check_push(srv: RunningServer, providers: LocalProviders, tag: str) -> None:
     assert direct["notification"] == {"title": f"pushed-alice-{tag}", "body": "just between us"}
     assert direct["data"]["channel"] == dm
 
+    # an app's streamed answer in its direct message: pushed once, whole, when it stops
+    helper = srv.client(srv.user(f"pushed-helper-{tag}", bot=True).token)
+    helper_dm = helper.conversations_open(users=ids["bob"])["channel"]["id"]
+    asked = web["bob"].chat_postMessage(channel=helper_dm, text="summarize")["ts"]
+    count = len(pushes(fcm, bob_fcm))
+    stream = helper.chat_stream(channel=helper_dm, thread_ts=asked, buffer_size=1)
+    stream.append(markdown_text="Three")
+    stream.append(markdown_text=" things")
+    time.sleep(0.3)  # a push would have come by now
+    assert len(pushes(fcm, bob_fcm)) == count  # nothing while it is written
+    stream.stop(markdown_text=" happened.")
+    [answered] = wait_pushes(fcm, bob_fcm, count + 1)[count:]
+    assert answered["notification"]["body"] == "Three things happened."
+    assert answered["data"]["channel"] == helper_dm
+    helper.chat_update(channel=helper_dm, ts=stream.ts, text="Three things happened, twice.")
+    time.sleep(0.3)
+    assert len(pushes(fcm, bob_fcm)) == count + 1  # an edit after it is not pushed again
+
     # a user group mentioned: its offline members, as if each were named
     oncall = alice.usergroups_create(name=f"push-oncall-{tag}")["usergroup"]
     alice.usergroups_users_update(usergroup=oncall["id"], users=[ids["bob"], ids["alice"]])

@@ -113,6 +113,29 @@ MESSAGE_ITEM = ":message"
 NAMES_TTL = 60.0
 
 
+#: How a streamed answer's stored state reads in its event (``parley.streams``).
+_STREAMING, _STOPPED = b'"state":"streaming"', b'"state":"stopped"'
+
+
+def _pushable(event: Event) -> bool:
+    """Whether ``event`` may be a push: a new message, but an app's streamed answer once
+    it stops (its ``message_changed``), whole, rather than its first words when it
+    starts. Each message is pushed once (:meth:`Pusher._pushed_before`), so an edit of
+    a stopped answer is not pushed again. The bytes decide the common case."""
+    if event.type == "message":
+        return _STREAMING not in event.payload or _stream_state(event, "") != "streaming"
+    if event.type == "message_changed" and _STOPPED in event.payload:
+        return _stream_state(event, "message") == "stopped"
+    return False
+
+
+def _stream_state(event: Event, within: str) -> str | None:
+    body = orjson.loads(event.payload)
+    message = body.get(within) if within else body
+    stream = message.get("stream") if isinstance(message, dict) else None
+    return stream.get("state") if isinstance(stream, dict) else None
+
+
 class PushItem(msgspec.Struct, frozen=True):
     """A push waiting to be retried: what redoing it needs."""
 
@@ -228,7 +251,7 @@ class Pusher(PartitionWorker):
                 continue
             sends: list[asyncio.Task] = []
             for event in batch.events:
-                if event.type != "message" or self._pushed_before(event):
+                if not _pushable(event) or self._pushed_before(event):
                     continue
                 sends += await self._message_or_bury(event)
             if sends:  # committed once every push is sent, or is a durable retry
@@ -289,6 +312,8 @@ class Pusher(PartitionWorker):
         if self._clock() - event.ts / 1e6 > self._stale:
             return []
         body = orjson.loads(event.payload)
+        if event.type == "message_changed":  # a streamed answer, stopped: as it now is
+            body = body.get("message") or {}
         if body.get("subtype") in CHANNEL_NOTICES:
             return []  # a topic, purpose or name changed: in the channel, not pushed
         text, sender = body.get("text") or "", body.get("user") or ""
