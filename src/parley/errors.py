@@ -45,6 +45,7 @@ class Code(StrEnum):
     NOT_FOUND = "not_found"
     CANT_UPDATE_MESSAGE = "cant_update_message"
     MESSAGE_NOT_IN_STREAMING_STATE = "message_not_in_streaming_state"
+    STOPPED_BY_USER = "stopped_by_user"
     INVALID_CHUNKS = "invalid_chunks"
     MISSING_RECIPIENT_USER_ID = "missing_recipient_user_id"
     MISSING_RECIPIENT_TEAM_ID = "missing_recipient_team_id"

@@ -16,6 +16,10 @@ started (as Slack's, about five minutes), when appending or stopping answers
 - ``plan_update`` (``title``): the plan's title, over the tasks;
 - ``blocks`` (``blocks``): appended to the message's blocks.
 
+The person a stream answers (its ``recipient_user_id``, or in a direct message the
+person in it) may stop it too (Parley's: the web client's Stop): the app's next call
+then answers ``stopped_by_user``, as Slack's does.
+
 A chunk's text is at most :data:`MAX_CHUNK_TEXT` characters (``msg_too_long``); a chunk
 of no known type, or missing what its type needs, is ``invalid_chunks``.
 """
@@ -63,6 +67,8 @@ class Stream(msgspec.Struct, frozen=True, omit_defaults=True):
     recipient_user_id: str = ""
     plan: str = ""
     tasks: tuple[Task, ...] = ()
+    #: The person who stopped it (the web client's Stop), when not its app.
+    stopped_by: str = ""
 
 
 class Applied(msgspec.Struct, frozen=True):
@@ -191,9 +197,12 @@ def of(fields: dict[str, Any]) -> Stream | None:
 
 
 def live(fields: dict[str, Any], now_us: int) -> Stream:
-    """The message's stream if it still takes appends; ``message_not_in_streaming_state``
-    if it never streamed, was stopped, or outlived :data:`LIFETIME_US`."""
+    """The message's stream if it still takes appends; ``stopped_by_user`` if the
+    person it answers stopped it, ``message_not_in_streaming_state`` if it never
+    streamed, its app stopped it, or it outlived :data:`LIFETIME_US`."""
     stream = of(fields)
+    if stream is not None and stream.stopped_by:
+        raise ApiError(Code.STOPPED_BY_USER)
     if stream is None or stream.state != STREAMING or now_us - stream.started > LIFETIME_US:
         raise ApiError(Code.MESSAGE_NOT_IN_STREAMING_STATE)
     return stream

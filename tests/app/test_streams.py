@@ -244,3 +244,31 @@ def test_markdown_text_is_kept_as_a_markdown_block(server):
     assert error_of(post, channel=channel, markdown_text="x" * 12_001) == "msg_too_long"
     halves = [{"type": "markdown", "text": "x" * 6_001}] * 2
     assert error_of(post, channel=channel, blocks=halves) == "invalid_blocks"
+
+
+def test_the_person_an_answer_is_for_may_stop_it(server):
+    """Parley's: the recipient stops a stream with their own token (the web client's
+    Stop); the app's next append and its stop answer Slack's ``stopped_by_user``; nobody
+    else may stop it; in a direct message its person may."""
+    person, bot, web, app_web, channel = room(server)
+    other = server.user(f"stream-bystander-{next(_n)}")
+    web.conversations_invite(channel=channel, users=other.user_id)
+    asked = web.chat_postMessage(channel=channel, text="go")["ts"]
+    ok = {"recipient_team_id": person.team_id, "recipient_user_id": person.user_id}
+    ts = app_web.chat_startStream(channel=channel, thread_ts=asked, markdown_text="Work", **ok)[
+        "ts"
+    ]
+    bystander = server.client(other.token)
+    assert error_of(bystander.chat_stopStream, channel=channel, ts=ts) == "cant_update_message"
+    stopped = web.chat_stopStream(channel=channel, ts=ts)["message"]
+    assert stopped["stream"]["state"] == "stopped" and stopped["text"] == "Work"
+    assert stopped["stream"]["stopped_by"] == person.user_id
+    more = app_web.chat_appendStream
+    assert error_of(more, channel=channel, ts=ts, markdown_text="ing") == "stopped_by_user"
+    assert error_of(app_web.chat_stopStream, channel=channel, ts=ts) == "stopped_by_user"
+    plain = app_web.chat_postMessage(channel=channel, text="plain")["ts"]
+    assert error_of(web.chat_stopStream, channel=channel, ts=plain) == "cant_update_message"
+    dm = app_web.conversations_open(users=person.user_id)["channel"]["id"]
+    asked = web.chat_postMessage(channel=dm, text="psst")["ts"]
+    ts = app_web.chat_startStream(channel=dm, thread_ts=asked, markdown_text="hm")["ts"]
+    assert web.chat_stopStream(channel=dm, ts=ts)["message"]["stream"]["state"] == "stopped"

@@ -1569,3 +1569,39 @@ def test_an_apps_streamed_reply_grows_with_its_tasks_then_settles(browser, world
     page.wait_for_selector("#messages .msg .block-markdown strong:has-text('Summary')")
     assert "• one" in page.inner_text("#messages .msg .block-markdown")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_person_an_answer_is_for_stops_it_from_the_page(browser, world):
+    """alice's Stop on a streamed answer for her: the page says she stopped it, bob's
+    page has no Stop (it is not for him) and shows it stopped too, and the app's next
+    append is refused with ``stopped_by_user``."""
+    from slack_sdk.errors import SlackApiError
+
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("longbot", bot=True)
+    alice_web = srv.client(alice_creds.token)
+    alice_web.conversations_invite(channel=general, users=bot.user_id)
+    _ca, alice = sign_in(browser, srv.url, "alice")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    asked = alice_web.chat_postMessage(channel=general, text="write me an essay")["ts"]
+    bot_web = srv.client(bot.token)
+    ts = bot_web.chat_startStream(
+        channel=general,
+        thread_ts=asked,
+        markdown_text="Once upon a time",
+        recipient_team_id=alice_creds.team_id,
+        recipient_user_id=alice_creds.user_id,
+    )["ts"]
+    for page in (alice, bob):
+        question = "#messages .msg:has-text('write me an essay')"
+        page.hover(question)
+        page.click(f"{question} .actions button:has-text('Reply')")
+        page.wait_for_selector("#thread-messages .msg .streaming:has-text('writing')")
+    assert bob.query_selector("#thread-messages .stream-stop") is None
+    alice.click("#thread-messages .stream-stop")
+    for page in (alice, bob):
+        page.wait_for_selector("#thread-messages .streaming:has-text('stopped by alice')")
+    with pytest.raises(SlackApiError) as refused:
+        bot_web.chat_appendStream(channel=general, ts=ts, markdown_text=", there was")
+    assert refused.value.response["error"] == "stopped_by_user"
+    assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -593,7 +593,9 @@ METHODS: tuple[MethodDoc, ...] = (
     MethodDoc(
         "chat.stopStream",
         "Adds the last chunks and `blocks` (after the message's own) and `metadata`, and "
-        "stops the stream.",
+        "stops the stream. Parley's: the person it answers (its recipient, or the person "
+        "in its direct message) may stop it with their own token; the app's next call "
+        "then answers `stopped_by_user`.",
         args=(
             _channel(),
             _ts("ts", "The streamed message.", required=True),

@@ -10,6 +10,11 @@ answers, ``recipient_user_id`` and ``recipient_team_id``, as Slack asks
 caller's workspace (``user_not_found``, ``team_not_found``). Another's message answers
 ``cant_update_message``; one that is not streaming (never was, stopped, or older than
 five minutes), ``message_not_in_streaming_state``.
+
+Parley's extension: the person a stream answers (its recipient, or the person in its
+direct message) may call ``chat.stopStream`` with their own token (the web client's
+Stop); the app's next call then answers ``stopped_by_user``, as Slack's does when a
+person stops an answer.
 """
 
 from __future__ import annotations
@@ -60,6 +65,13 @@ def register(api: Api, svc: Services) -> None:
             raise ApiError(Code.USER_NOT_FOUND)
         return user.id
 
+    def answers(stream: streams.Stream, channel: Channel, user_id: str) -> bool:
+        """Whether the stream answers ``user_id``: named its recipient, or in a direct
+        message (whose other member is its bot) without one."""
+        return stream.recipient_user_id == user_id or (
+            channel.is_im and not stream.recipient_user_id
+        )
+
     def checked(text: str) -> str:
         if len(text) > max_text:
             raise ApiError(Code.MSG_TOO_LONG)
@@ -97,13 +109,19 @@ def register(api: Api, svc: Services) -> None:
         m = posted.message
         return {"channel": m.channel, "ts": format_ts(m.ts)}
 
-    async def streamed(ctx: Ctx, args: Args) -> Message:
-        """The caller's message that ``channel`` and ``ts`` name."""
-        bot(ctx)
+    async def named(ctx: Ctx, args: Args) -> tuple[Channel, Message]:
+        """The message that ``channel`` and ``ts`` name, in a conversation the caller may
+        write in."""
         channel = await svc.access.writable(ctx.user, args.str("channel", max_len=32))
         m = await store.message(channel.id, args.message_ts("ts"))
         if m is None:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
+        return channel, m
+
+    async def streamed(ctx: Ctx, args: Args) -> Message:
+        """The caller's message that ``channel`` and ``ts`` name."""
+        bot(ctx)
+        _channel, m = await named(ctx, args)
         if m.user != ctx.user.id:
             raise ApiError(Code.CANT_UPDATE_MESSAGE)
         return m
@@ -115,15 +133,19 @@ def register(api: Api, svc: Services) -> None:
         stop: bool = False,
         blocks: list | None = None,
         extra: str | None = None,
+        by: str = "",
     ) -> Message:
         """``m`` with ``items`` applied (and, to stop it, ``blocks`` added after its
-        own and ``extra``, a content change, merged), in one write."""
+        own and ``extra``, a content change, merged; ``by`` the person who stopped it,
+        when not its app), in one write."""
 
         def change(now: Message) -> tuple[str, str | None]:
             fields = content.fields(now.rich)
             result = streams.applied(now.text, streams.live(fields, wall_us()), items)
             if stop:
-                stopped = msgspec.structs.replace(result.stream, state=streams.STOPPED)
+                stopped = msgspec.structs.replace(
+                    result.stream, state=streams.STOPPED, stopped_by=by
+                )
                 result = streams.Applied(result.text, stopped, result.blocks)
             change = content.merge(streams.patch(fields, result, blocks or ()), extra)
             return checked(result.text), change
@@ -139,6 +161,13 @@ def register(api: Api, svc: Services) -> None:
         return {"channel": m.channel, "ts": format_ts(m.ts)}
 
     async def stop(ctx: Ctx, args: Args) -> dict[str, Any]:
+        if not ctx.user.is_bot:  # Parley's: the person it answers stops it
+            channel, m = await named(ctx, args)
+            stream = streams.of(content.fields(m.rich))
+            if stream is None or not answers(stream, channel, ctx.user.id):
+                raise ApiError(Code.CANT_UPDATE_MESSAGE)
+            m = await grow(m, [], stop=True, by=ctx.user.id)
+            return {"channel": m.channel, "ts": format_ts(m.ts), "message": wire.message(m)}
         m = await streamed(ctx, args)
         final = content.parse(args.raw("blocks"), None)
         blocks = content.fields(final).get("blocks") or []

@@ -985,8 +985,11 @@ const TASK_MARKS = { pending: "○", in_progress: "◐", complete: "✓", error:
 // Slack ends a stream five minutes after it began, stopped or not.
 const STREAM_LIFE_US = 300e6;
 
-// A streamed reply's plan and tasks, and while it streams a mark that it is being written.
-function streamPart(stream) {
+// A streamed reply's plan and tasks, and while it streams a mark that it is being
+// written, and for the person it answers a Stop (chat.stopStream with their own token:
+// the app hears stopped_by_user).
+function streamPart(m) {
+  const stream = m.stream;
   const part = document.createElement("div");
   part.className = "stream";
   if (stream.plan) {
@@ -1026,6 +1029,27 @@ function streamPart(stream) {
     writing.className = "streaming";
     writing.textContent = "writing…";
     part.append(writing);
+    const direct = state.channels.get(m.channel)?.is_im && !stream.recipient_user_id;
+    if (m.user !== state.me.id && (stream.recipient_user_id === state.me.id || direct)) {
+      const stop = document.createElement("button");
+      stop.type = "button";
+      stop.className = "stream-stop";
+      stop.textContent = "Stop";
+      stop.addEventListener("click", async () => {
+        stop.disabled = true;
+        try {
+          await api("chat.stopStream", { channel: m.channel, ts: m.ts });
+        } catch (err) {
+          notice(`Could not stop it: ${err.code || err.message}`);
+        }
+      });
+      part.append(stop);
+    }
+  } else if (stream.stopped_by) {
+    const stopped = document.createElement("span");
+    stopped.className = "streaming";
+    stopped.textContent = `stopped by ${userName(stream.stopped_by)}`;
+    part.append(stopped);
   }
   return part;
 }
@@ -1647,7 +1671,7 @@ function messageItem(m, { inThread = false } = {}) {
   if (m.stream) {
     // an app's streamed reply: its markdown, its plan and tasks, then its blocks
     renderText(text, fromMarkdown(m.text || ""));
-    text.append(streamPart(m.stream));
+    text.append(streamPart(m));
     if (blocks) text.append(blocks);
   } else if (blocks) text.append(blocks);
   else renderText(text, m.text || "");
