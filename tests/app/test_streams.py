@@ -272,3 +272,60 @@ def test_the_person_an_answer_is_for_may_stop_it(server):
     asked = web.chat_postMessage(channel=dm, text="psst")["ts"]
     ts = app_web.chat_startStream(channel=dm, thread_ts=asked, markdown_text="hm")["ts"]
     assert web.chat_stopStream(channel=dm, ts=ts)["message"]["stream"]["state"] == "stopped"
+
+
+def test_a_bolt_assistant_titles_its_thread_suggests_prompts_and_answers(server):
+    """Bolt's ``Assistant`` (``app.assistant``) over Socket Mode: a person's message in a
+    thread of their direct message with the app reaches its ``user_message`` listener,
+    whose ``set_title``, ``set_status``, ``set_suggested_prompts`` and ``say`` all work;
+    the title and prompts are kept on the thread's first message."""
+    from slack_bolt import Assistant
+
+    person, bot, web, app_web, _channel = room(server)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    assistant = Assistant()
+
+    @assistant.user_message
+    def respond(payload, set_title, set_status, set_suggested_prompts, say):
+        set_title(payload["text"])
+        set_status("is thinking…")
+        prompts = [{"title": "More", "message": "Tell me more"}, "Thanks"]
+        set_suggested_prompts(prompts=prompts, title="Next:")
+        say(f"You said: {payload['text']}")
+
+    app.assistant(assistant)
+    dm = web.conversations_open(users=bot.user_id)["channel"]["id"]
+    with bolt_over_socket_mode(app, bot.app_token):
+        root = web.chat_postMessage(channel=dm, text="hello")["ts"]
+        web.chat_postMessage(channel=dm, text="what is parley?", thread_ts=root)
+
+        def answered() -> list[str]:
+            replies = web.conversations_replies(channel=dm, ts=root)["messages"]
+            return [m["text"] for m in replies if m.get("bot_id")]
+
+        wait_for(answered, 15, "the assistant's answer")
+    assert answered() == ["You said: what is parley?"]
+    [first] = web.conversations_history(channel=dm, limit=10)["messages"][-1:]
+    assert first["ts"] == root and first["assistant_app_thread"] == {
+        "title": "what is parley?",
+        "suggested_prompts": [
+            {"title": "More", "message": "Tell me more"},
+            {"title": "Thanks", "message": "Thanks"},
+        ],
+        "prompts_title": "Next:",
+    }
+    assert "edited" not in first
+    titled = app_web.assistant_threads_setTitle
+    assert error_of(web.assistant_threads_setTitle, channel_id=dm, thread_ts=root, title="x") == (
+        "not_allowed_token_type"
+    )
+    assert error_of(titled, channel_id=dm, thread_ts="1.000001", title="x") == "message_not_found"
+    prompts = app_web.assistant_threads_setSuggestedPrompts
+    assert error_of(prompts, channel_id=dm, prompts=[{"title": "a", "message": "b"}]) == (
+        "invalid_arguments"
+    )
+    five = [{"title": str(i), "message": str(i)} for i in range(5)]
+    assert error_of(prompts, channel_id=dm, thread_ts=root, prompts=five) == "invalid_arguments"
+    assert error_of(prompts, channel_id=dm, thread_ts=root, prompts=[{"title": "no message"}]) == (
+        "invalid_arguments"
+    )

@@ -1605,3 +1605,33 @@ def test_the_person_an_answer_is_for_stops_it_from_the_page(browser, world):
         bot_web.chat_appendStream(channel=general, ts=ts, markdown_text=", there was")
     assert refused.value.response["error"] == "stopped_by_user"
     assert alice.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_apps_thread_title_and_suggested_prompts_show_and_a_prompt_sends(browser, world):
+    """In alice's direct message with an app, the app titles her thread and suggests
+    prompts (``assistant.threads.setTitle``, ``setSuggestedPrompts``): the thread shows
+    the title and the prompts, and pressing one posts its message into the thread."""
+    srv, _general, alice_creds, _bob = world
+    bot = srv.user("helperbot", bot=True)
+    alice_web = srv.client(alice_creds.token)
+    dm = alice_web.conversations_open(users=bot.user_id)["channel"]["id"]
+    root = alice_web.chat_postMessage(channel=dm, text="plan my week")["ts"]
+    bot_web = srv.client(bot.token)
+    bot_web.chat_postMessage(channel=dm, thread_ts=root, text="Happy to.")
+    bot_web.assistant_threads_setTitle(channel_id=dm, thread_ts=root, title="Weekly plan")
+    bot_web.assistant_threads_setSuggestedPrompts(
+        channel_id=dm,
+        thread_ts=root,
+        title="Try:",
+        prompts=[{"title": "Start Monday", "message": "Start with Monday"}],
+    )
+    _ca, page = sign_in(browser, srv.url, "alice")
+    page.click("#dms li:has-text('helperbot')")
+    page.wait_for_selector("#messages .msg .assistant-title:has-text('Weekly plan')")
+    page.click("#messages .msg .replies")
+    page.wait_for_selector("#thread-messages .suggested-prompts .prompts-title:has-text('Try:')")
+    page.click("#thread-messages .suggested-prompts button:has-text('Start Monday')")
+    page.wait_for_selector("#thread-messages .msg:has-text('Start with Monday')")
+    replies = alice_web.conversations_replies(channel=dm, ts=root)["messages"]
+    assert replies[-1]["text"] == "Start with Monday" and replies[-1]["user"] == alice_creds.user_id
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -206,6 +206,9 @@ _STREAM_CHUNKS = (
         "(appended to the message's).",
     ),
 )
+_ASSISTANT_CHANNEL = Arg(
+    "channel_id", {"type": "string", "maxLength": 32}, "The conversation.", required=True
+)
 _MARKDOWN_TEXT = Arg(
     "markdown_text",
     {"type": "string", "maxLength": 12000},
@@ -621,6 +624,28 @@ METHODS: tuple[MethodDoc, ...] = (
             _ts("thread_ts", "The thread's message (`message_not_found`).", required=True),
             Arg("status", {"type": "string", "maxLength": 100}, "What it is doing; empty clears."),
             Arg("loading_messages", _STR, "Up to 10 texts to rotate through while it works."),
+        ),
+    ),
+    MethodDoc(
+        "assistant.threads.setTitle",
+        "A bot titles a thread (Bolt's `set_title`): kept on its first message as "
+        "`assistant_app_thread.title`; members hear `message_changed`.",
+        args=(
+            _ASSISTANT_CHANNEL,
+            _ts("thread_ts", "The thread's message (`message_not_found`).", required=True),
+            Arg("title", {"type": "string", "maxLength": 255}, "The title.", required=True),
+        ),
+    ),
+    MethodDoc(
+        "assistant.threads.setSuggestedPrompts",
+        "A bot suggests up to 4 prompts in a thread (Bolt's `set_suggested_prompts`): kept on "
+        "its first message as `assistant_app_thread.suggested_prompts` (and `prompts_title`); "
+        "the web client shows them, each sending its `message` into the thread.",
+        args=(
+            _ASSISTANT_CHANNEL,
+            _ts("thread_ts", "The thread's message (`message_not_found`).", required=True),
+            Arg("prompts", _objects(4), "Each `title` and `message`.", required=True),
+            Arg("title", {"type": "string", "maxLength": 255}, "A heading over them."),
         ),
     ),
     MethodDoc(

@@ -968,6 +968,30 @@ function markupNode(match) {
   return document.createTextNode(whole);
 }
 
+// An app's suggested prompts for a thread (assistant.threads.setSuggestedPrompts),
+// under its first message in the thread's pane: each sends its message into the thread.
+function suggestedPrompts(m) {
+  const box = document.createElement("div");
+  box.className = "suggested-prompts";
+  const { suggested_prompts: prompts, prompts_title: heading } = m.assistant_app_thread;
+  if (heading) {
+    const h = document.createElement("div");
+    h.className = "prompts-title";
+    h.textContent = heading;
+    box.append(h);
+  }
+  for (const prompt of prompts) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "prompt";
+    b.textContent = prompt.title;
+    b.title = prompt.message;
+    b.addEventListener("click", () => send(m.channel, prompt.message, m.ts));
+    box.append(b);
+  }
+  return box;
+}
+
 // Markdown (a streamed reply's, a markdown block's: markdown_text) as the mrkdwn the
 // client shows: headings and **bold** bold, *italic* and _italic_ italic, ~~struck~~,
 // [label](url) links, "- " and "* " items as bullets; code as it is.
@@ -1667,6 +1691,12 @@ function messageItem(m, { inThread = false } = {}) {
     return li;
   }
   if (m.subtype === "me_message") li.classList.add("me");
+  if (m.assistant_app_thread?.title) {
+    const titled = document.createElement("div");
+    titled.className = "assistant-title";
+    titled.textContent = m.assistant_app_thread.title;
+    text.append(titled);
+  }
   const blocks = m.blocks?.length ? renderBlocks(m) : null;
   if (m.stream) {
     // an app's streamed reply: its markdown, its plan and tasks, then its blocks
@@ -1677,6 +1707,9 @@ function messageItem(m, { inThread = false } = {}) {
   else renderText(text, m.text || "");
   if (m.files?.length) text.append(renderFiles(m.files));
   if (m.attachments?.length) text.append(renderAttachments(m.attachments));
+  if (inThread && m.assistant_app_thread?.suggested_prompts?.length) {
+    text.append(suggestedPrompts(m));
+  }
   const face = m.bot_id && m.username ? null : photoOf(m.user);
   if (face) li.append(face);
   li.append(who, when, state.editing?.ts === m.ts ? editor(m) : text);
