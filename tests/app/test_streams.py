@@ -329,3 +329,61 @@ def test_a_bolt_assistant_titles_its_thread_suggests_prompts_and_answers(server)
     assert error_of(prompts, channel_id=dm, thread_ts=root, prompts=[{"title": "no message"}]) == (
         "invalid_arguments"
     )
+
+
+def test_a_new_chat_reaches_a_bolt_assistants_thread_started(server):
+    """Parley's ``assistant.threads.start`` (the web client's New chat): the app's bot
+    begins the thread, Bolt's ``thread_started`` listener hears Slack's
+    ``assistant_thread_started`` (with the channel the person was in, and nothing of a
+    channel they cannot see) and greets there with prompts."""
+    from slack_bolt import Assistant
+
+    person, bot, web, app_web, channel = room(server)
+    app = App(client=WebClient(token=bot.token, base_url=f"{server.url}/api/"))
+    assistant = Assistant()
+    started: list[dict] = []
+
+    @assistant.thread_started
+    def greet(payload, say, set_suggested_prompts):
+        started.append(payload)
+        say("How can I help?")
+        set_suggested_prompts(prompts=["What is Parley?"])
+
+    app.assistant(assistant)
+    dm = web.conversations_open(users=bot.user_id)["channel"]["id"]
+    secret = server.client(server.user(f"stream-secret-{next(_n)}").token)
+    hidden = secret.conversations_create(name=f"hidden-{next(_n)}", is_private=True)
+    with bolt_over_socket_mode(app, bot.app_token):
+        begun = web.api_call(
+            "assistant.threads.start", json={"channel": dm, "context_channel_id": channel}
+        )
+        thread = begun["thread_ts"]
+
+        def greeted() -> list[str]:
+            replies = web.conversations_replies(channel=dm, ts=thread)["messages"][1:]
+            return [m["text"] for m in replies]
+
+        wait_for(greeted, 15, "the greeting")
+        web.api_call(
+            "assistant.threads.start",
+            json={"channel": dm, "context_channel_id": hidden["channel"]["id"]},
+        )
+        wait_for(lambda: len(started) == 2, 15, "the second chat")
+    assert greeted() == ["How can I help?"]
+    first = web.conversations_history(channel=dm, limit=10)["messages"]
+    root = next(m for m in first if m["ts"] == thread)
+    assert (root["subtype"], root["user"]) == ("assistant_app_thread", bot.user_id)
+    assert root["assistant_app_thread"]["suggested_prompts"] == [
+        {"title": "What is Parley?", "message": "What is Parley?"}
+    ]
+    assert started[0]["type"] == "assistant_thread_started"
+    assert started[0]["assistant_thread"] == {
+        "user_id": person.user_id,
+        "context": {"channel_id": channel, "team_id": person.team_id, "enterprise_id": ""},
+        "channel_id": dm,
+        "thread_ts": thread,
+    }
+    assert started[1]["assistant_thread"]["context"]["channel_id"] == ""  # unseen: none
+    begin = "assistant.threads.start"
+    assert error_of(web.api_call, begin, json={"channel": channel}) == "invalid_arguments"
+    assert error_of(app_web.api_call, begin, json={"channel": dm}) == "not_allowed_token_type"

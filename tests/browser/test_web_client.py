@@ -1635,3 +1635,46 @@ def test_an_apps_thread_title_and_suggested_prompts_show_and_a_prompt_sends(brow
     replies = alice_web.conversations_replies(channel=dm, ts=root)["messages"]
     assert replies[-1]["text"] == "Start with Monday" and replies[-1]["user"] == alice_creds.user_id
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_new_chat_with_an_assistant_app_from_the_page(browser, world, shots):
+    """The whole of an AI app's chat in the page, the app built on Bolt's ``Assistant``
+    over Socket Mode: alice presses New chat in her direct message with it, the thread
+    opens with its greeting and a suggested prompt; she presses the prompt, the app says
+    it is thinking, titles the chat, and streams its answer (``say_stream``) there."""
+    from slack_bolt import Assistant
+
+    srv, general, alice_creds, _bob = world
+    bot = srv.user("askbot", bot=True, app_token=True)
+    app = App(client=WebClient(token=bot.token, base_url=f"{srv.url}/api/"))
+    assistant = Assistant()
+
+    @assistant.thread_started
+    def greet(say, set_suggested_prompts):
+        say("Hi! Ask me anything.")
+        set_suggested_prompts(prompts=[{"title": "Explain", "message": "Explain retention"}])
+
+    @assistant.user_message
+    def answer(payload, set_title, set_status, say_stream):
+        set_title(payload["text"])
+        set_status("is thinking…")
+        stream = say_stream(buffer_size=1)
+        stream.append(markdown_text="Retention **removes** old messages.")
+        stream.stop()
+
+    app.assistant(assistant)
+    alice_web = srv.client(alice_creds.token)
+    alice_web.conversations_open(users=bot.user_id)
+    _ca, page = sign_in(browser, srv.url, "alice")
+    with bolt_over_socket_mode(app, bot.app_token):
+        page.click("#channels li:has-text('general')")
+        page.click("#dms li:has-text('askbot')")
+        page.click("#new-chat")
+        page.wait_for_selector("#thread-messages .msg:has-text('Hi! Ask me anything.')")
+        page.click("#thread-messages .suggested-prompts button:has-text('Explain')")
+        answer_text = "#thread-messages .msg .text strong:has-text('removes')"
+        page.wait_for_selector(answer_text, timeout=15_000)
+        page.wait_for_selector("#thread-messages .assistant-title:has-text('Explain retention')")
+        page.wait_for_selector("#thread-messages .msg .streaming", state="detached")
+    page.screenshot(path=str(shots / "assistant-chat.png"))
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -627,6 +627,19 @@ METHODS: tuple[MethodDoc, ...] = (
         ),
     ),
     MethodDoc(
+        "assistant.threads.start",
+        "Parley's: a person begins a new chat with the app of their direct message "
+        "`channel` (the web client's New chat): the app's bot posts the thread's first "
+        "message (subtype `assistant_app_thread`) and the app hears Slack's "
+        "`assistant_thread_started` with `context_channel_id` when the person can see it.",
+        args=(
+            _channel("The direct message with the app (`invalid_arguments` otherwise)."),
+            Arg("context_channel_id", _STR, "The conversation the person was looking at."),
+        ),
+        result={"channel": _STR, "thread_ts": _STR},
+        always=("channel", "thread_ts"),
+    ),
+    MethodDoc(
         "assistant.threads.setTitle",
         "A bot titles a thread (Bolt's `set_title`): kept on its first message as "
         "`assistant_app_thread.title`; members hear `message_changed`.",

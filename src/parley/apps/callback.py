@@ -40,6 +40,7 @@ APP_EVENTS = frozenset(
         "subteam_updated",
         "emoji_changed",
         "app_home_opened",
+        "assistant_thread_started",
         "link_shared",
         "file_shared",
         "file_deleted",

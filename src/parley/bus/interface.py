@@ -61,6 +61,11 @@ APP_HOME_OPENED = "app_home_opened"
 #: connection of the app's bot (the event's ``user``) or its Events API URL; never stored.
 LINK_SHARED = "link_shared"
 
+#: A person began a new chat with an app in their direct message with it (Parley's
+#: ``assistant.threads.start``, the web client's New chat; Slack's event when its
+#: assistant pane opens): for the app alone, named by the direct message.
+ASSISTANT_THREAD_STARTED = "assistant_thread_started"
+
 #: An app uninstalled (``apps.uninstall``): the tokens its installations got revoked
 #: (Slack's ``tokens_revoked``), then ``app_uninstalled``; for the app alone, named by
 #: no channel.
@@ -68,7 +73,9 @@ TOKENS_REVOKED = "tokens_revoked"
 APP_UNINSTALLED = "app_uninstalled"
 
 #: Events for one app alone, its bot the event's ``user``, in a channel or not.
-TO_ONE_APP = frozenset({APP_HOME_OPENED, LINK_SHARED, TOKENS_REVOKED, APP_UNINSTALLED})
+TO_ONE_APP = frozenset(
+    {APP_HOME_OPENED, LINK_SHARED, TOKENS_REVOKED, APP_UNINSTALLED, ASSISTANT_THREAD_STARTED}
+)
 
 #: Changes to the workspace every connection of the team hears, and every app of it:
 #: a public channel made, renamed, archived or unarchived, a profile changed, a user

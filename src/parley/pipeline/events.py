@@ -12,7 +12,14 @@ import msgspec
 import orjson
 
 from parley import wire
-from parley.bus.interface import APP_HOME_OPENED, APP_REQUEST, EPHEMERAL, JOIN_NOTICE, Event
+from parley.bus.interface import (
+    APP_HOME_OPENED,
+    APP_REQUEST,
+    ASSISTANT_THREAD_STARTED,
+    EPHEMERAL,
+    JOIN_NOTICE,
+    Event,
+)
 from parley.ids import format_ts
 from parley.pipeline import scopes
 from parley.storage.models import Channel, Message, ReactionChange, User, UserGroup
@@ -322,6 +329,25 @@ def app_home_opened(
     if view is not None:
         body["view"] = view
     return _event(APP_HOME_OPENED, channel_id, team_id, 0, at, body, bot_id)
+
+
+def assistant_thread_started(
+    channel_id: str, team_id: str, user_id: str, bot_id: str, thread_ts: int, context: str, at: int
+) -> Event:
+    """``user_id`` began a chat with ``bot_id``'s app in their direct message with it,
+    ``channel_id``, in the thread of ``thread_ts`` (Slack's ``assistant_thread_started``;
+    ``context``: the conversation they were looking at, or ``""``), for the app alone."""
+    body = {
+        "type": ASSISTANT_THREAD_STARTED,
+        "assistant_thread": {
+            "user_id": user_id,
+            "context": {"channel_id": context, "team_id": team_id, "enterprise_id": ""},
+            "channel_id": channel_id,
+            "thread_ts": format_ts(thread_ts),
+        },
+        "event_ts": format_ts(at),
+    }
+    return _event(ASSISTANT_THREAD_STARTED, channel_id, team_id, 0, at, body, bot_id)
 
 
 #: Parley's events of a channel's bookmarks (``bookmarks.*``), for its connections.

@@ -144,6 +144,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.appendStream": ("chat:write",),
     "chat.stopStream": ("chat:write",),
     "assistant.threads.setStatus": ("chat:write",),
+    "assistant.threads.start": ("chat:write",),
     "assistant.threads.setTitle": ("chat:write",),
     "assistant.threads.setSuggestedPrompts": ("chat:write",),
     "chat.unfurl": ("links:write",),

@@ -12,19 +12,24 @@
   ``message``, ``prompts_title``), Slack's field, so every reader sees them and its
   members hear ``message_changed``; the web client shows the title and the prompts,
   which send their message into the thread.
+- Parley's ``assistant.threads.start`` (a person's token): a new chat with the app of
+  their direct message, as Slack's assistant pane opening one: the app's bot begins the
+  thread and the app hears ``assistant_thread_started``, so Bolt's ``thread_started``
+  listener greets and suggests prompts.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import orjson
 
 from parley import content
 from parley.api.args import Args
 from parley.api.dispatch import Api, Ctx
 from parley.errors import ApiError, Code
-from parley.ids import wall_us
+from parley.ids import format_ts, wall_us
 from parley.pipeline import events
 from parley.storage.models import Message
 
@@ -38,6 +43,8 @@ MAX_PROMPTS = 4
 MAX_PROMPT_TITLE = 100
 MAX_PROMPT_MESSAGE = 2000
 MAX_TITLE = 255
+#: The title of a chat an app has not titled yet.
+NEW_CHAT = "New chat"
 #: Loading messages, at most, and each one's length.
 MAX_LOADING = 10
 
@@ -118,6 +125,40 @@ def register(api: Api, svc: Services) -> None:
         await keep(m, suggested_prompts=prompts, prompts_title=heading)
         return {}
 
+    async def start_thread(ctx: Ctx, args: Args) -> dict[str, Any]:
+        """Parley's ``assistant.threads.start``: the person begins a new chat with the app
+        of their direct message ``channel`` (the web client's New chat). The app's bot
+        posts the thread's first message (subtype ``assistant_app_thread``, titled "New
+        chat"), and the app hears ``assistant_thread_started`` with the conversation the
+        person was looking at (``context_channel_id``, if they can see it)."""
+        if ctx.user.is_bot:
+            raise ApiError(Code.NOT_ALLOWED_TOKEN_TYPE)
+        channel = await svc.access.writable(ctx.user, args.str("channel", max_len=32))
+        others = await svc.access.members(channel.id) - {ctx.user.id}
+        bot = None
+        if channel.is_im and len(others) == 1:
+            bot = await svc.directory.user(next(iter(others)))
+        if bot is None or not bot.is_bot or bot.deleted:
+            detail = "channel is a direct message with an app"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"arg": "channel", "detail": detail})
+        context = args.str("context_channel_id", max_len=32) or ""
+        if context:
+            try:
+                context = (await svc.access.visible(ctx.user, context)).id
+            except ApiError:
+                context = ""  # one they cannot see is not told to the app
+        first = orjson.dumps({"assistant_app_thread": {"title": NEW_CHAT}}).decode()
+        req = await svc.sender.prepare_post(bot, channel.id, "", rich=first)
+        req = msgspec.structs.replace(req, subtype="assistant_app_thread")
+        m = (await svc.sender.write_post(req)).message
+        svc.bus.publish(
+            events.assistant_thread_started(
+                channel.id, bot.team_id, ctx.user.id, bot.id, m.ts, context, wall_us()
+            )
+        )
+        return {"channel": channel.id, "thread_ts": format_ts(m.ts)}
+
+    api.add("assistant.threads.start", start_thread)
     api.add("assistant.threads.setStatus", set_status)
     api.add("assistant.threads.setTitle", set_title)
     api.add("assistant.threads.setSuggestedPrompts", set_prompts)

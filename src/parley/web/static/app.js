@@ -765,6 +765,7 @@ function keep(m, { fresh = false } = {}) {
 
 async function openChannel(id) {
   if (state.keptUnread !== id) state.keptUnread = null; // left it: read as usual again
+  if (state.active && !state.channels.get(state.active)?.is_im) state.context = state.active;
   state.active = id;
   const c = state.channels.get(id);
   if (c) {
@@ -777,6 +778,7 @@ async function openChannel(id) {
   $("invite").hidden = !c || direct(c); // a direct conversation's people are fixed
   showTopic(c);
   showHome(null);
+  $("new-chat").hidden = !(c?.is_im && state.users.get(c.user)?.is_bot); // an app's chats
   $("home-tab").hidden = !(c?.is_im && state.users.get(c.user)?.is_bot); // an app's
   renderChannels();
   const stale = state.stale.has(id); // changed while disconnected: pins too, perhaps
@@ -1381,6 +1383,21 @@ function renderHome() {
     pressInView(view, action_id, block_id, value, {});
   pane.replaceChildren(renderBlocks({ blocks: view.blocks || [], onPress }) || "");
 }
+
+// A new chat with the app of this direct message (assistant.threads.start, Parley's):
+// its bot begins a thread, the app hears assistant_thread_started with the channel
+// looked at before, and the thread opens here.
+$("new-chat").addEventListener("click", async () => {
+  const channel = state.active;
+  const args = { channel };
+  if (state.context) args.context_channel_id = state.context;
+  try {
+    const { thread_ts } = await api("assistant.threads.start", args);
+    await openThread(channel, thread_ts);
+  } catch (err) {
+    notice(`Could not start a chat: ${err.code || err.message}`);
+  }
+});
 
 $("home-tab").addEventListener("click", async () => {
   const c = state.channels.get(state.active);
