@@ -50,25 +50,9 @@ MAX_LOADING = 10
 
 
 def register(api: Api, svc: Services) -> None:
-    async def set_status(ctx: Ctx, args: Args) -> dict[str, Any]:
-        if not ctx.user.is_bot:
-            raise ApiError(Code.NOT_ALLOWED_TOKEN_TYPE)
-        channel = await svc.access.writable(ctx.user, args.str("channel_id", max_len=32))
-        thread_ts = args.message_ts("thread_ts")
-        if await svc.store.message(channel.id, thread_ts) is None:
-            raise ApiError(Code.MESSAGE_NOT_FOUND)
-        status = args.str("status", default="", max_len=MAX_STATUS) or ""
-        loading = args.list("loading_messages", max_items=MAX_LOADING)
-        if any(len(text) > MAX_STATUS for text in loading):
-            detail = f"each of loading_messages is at most {MAX_STATUS} characters"
-            raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": detail})
-        event = events.assistant_status(
-            channel.id, channel.team_id, ctx.user.id, thread_ts, status, loading, wall_us()
-        )
-        svc.bus.publish(event)
-        return {}
-
     async def thread_root(ctx: Ctx, args: Args) -> Message:
+        """The message ``channel_id`` and ``thread_ts`` name, for a bot in that
+        conversation."""
         if not ctx.user.is_bot:
             raise ApiError(Code.NOT_ALLOWED_TOKEN_TYPE)
         channel = await svc.access.writable(ctx.user, args.str("channel_id", max_len=32))
@@ -79,6 +63,19 @@ def register(api: Api, svc: Services) -> None:
         if m is None:
             raise ApiError(Code.MESSAGE_NOT_FOUND)
         return m
+
+    async def set_status(ctx: Ctx, args: Args) -> dict[str, Any]:
+        m = await thread_root(ctx, args)
+        status = args.str("status", default="", max_len=MAX_STATUS) or ""
+        loading = args.list("loading_messages", max_items=MAX_LOADING)
+        if any(len(text) > MAX_STATUS for text in loading):
+            detail = f"each of loading_messages is at most {MAX_STATUS} characters"
+            raise ApiError(Code.INVALID_ARGUMENTS, data={"detail": detail})
+        event = events.assistant_status(
+            m.channel, m.team, ctx.user.id, m.ts, status, loading, wall_us()
+        )
+        svc.bus.publish(event)
+        return {}
 
     async def keep(m: Message, **changes: Any) -> None:
         """Writes ``changes`` into the thread's ``assistant_app_thread``, keeping the
