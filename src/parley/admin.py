@@ -801,26 +801,23 @@ async def _sweep(settings: Settings) -> dict:
     from parley.app import open_recent, open_search, open_storage
     from parley.retention import Retention
 
-    directory, store = await open_storage(settings)
-    try:
+    async with contextlib.AsyncExitStack() as opened:  # closed in the reverse order
+        directory, store = await open_storage(settings)
+        opened.push_async_callback(directory.close)
+        opened.push_async_callback(store.close)
         search = await open_search(settings, store)
+        opened.push_async_callback(search.close)
         recent, close_recent = await open_recent(settings, store.last_seq)
-        try:
-            swept = await Retention(
-                directory,
-                store,
-                search,
-                recent,
-                lambda f: _remove_file(directory, store, f),
-                clock_us=wall_us,
-                interval=settings.retention_interval,
-            ).sweep()
-        finally:
-            await close_recent()
-            await search.close()
-    finally:
-        await store.close()
-        await directory.close()
+        opened.push_async_callback(close_recent)
+        swept = await Retention(
+            directory,
+            store,
+            search,
+            recent,
+            lambda f: _remove_file(directory, store, f),
+            clock_us=wall_us,
+            interval=settings.retention_interval,
+        ).sweep()
     return {"channels": swept.channels, "messages": swept.messages, "files": swept.files}
 
 
