@@ -1678,3 +1678,24 @@ def test_a_new_chat_with_an_assistant_app_from_the_page(browser, world, shots):
         page.wait_for_selector("#thread-messages .msg .streaming", state="detached")
     page.screenshot(path=str(shots / "assistant-chat.png"))
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_marking_unread_right_after_opening_a_channel_holds(browser, world):
+    """bob opens #general and at once marks alice's second message unread, before the
+    read mark his opening it scheduled (a second later) has gone: that mark does not
+    undo his, and the channel counts two unread when he looks away."""
+    srv, general, alice_creds, bob_creds = world
+    alice = srv.client(alice_creds.token)
+    room = alice.conversations_create(name="aside")["channel"]["id"]
+    alice.conversations_invite(channel=room, users=bob_creds.user_id)
+    for text in ("one", "two", "three"):
+        alice.chat_postMessage(channel=general, text=f"message {text}")
+    _cb, bob = sign_in(browser, srv.url, "bob")
+    bob.click(f"#channels li[data-channel={general}]")
+    item = "#messages .msg:has-text('message two')"
+    bob.hover(item)
+    bob.click(f"{item} .actions button[title='Mark unread from here']")
+    bob.wait_for_timeout(1500)  # past the read mark opening it scheduled
+    bob.click(f"#channels li[data-channel={room}]")
+    bob.wait_for_selector(f"#channels li[data-channel={general}] .count:has-text('2')")
+    assert bob.errors == []  # type: ignore[attr-defined]

@@ -264,6 +264,7 @@ function markRead(channel) {
     channel,
     setTimeout(() => {
       marking.delete(channel);
+      if (state.keptUnread === channel) return; // marked unread since: it stays so
       const newest = [...store(channel).values()]
         .filter((m) => !m.is_ephemeral && topLevel(m))
         .map((m) => m.ts)
@@ -282,6 +283,8 @@ async function markUnread(m) {
   const us = BigInt(s) * 1000000n + BigInt(f || "0") - 1n;
   const before = `${us / 1000000n}.${String(us % 1000000n).padStart(6, "0")}`;
   state.keptUnread = m.channel;
+  clearTimeout(marking.get(m.channel)); // a read mark still waiting would undo it
+  marking.delete(m.channel);
   try {
     await api("conversations.mark", { channel: m.channel, ts: before });
   } catch (err) {
