@@ -256,23 +256,44 @@ document.addEventListener("visibilitychange", () => {
 });
 
 // The open channel is read up to its newest message: told to the server (a second
-// later, once per burst), which tells this user's other windows and devices.
+// later, once per burst, or at once when the channel is left), which tells this
+// user's other windows and devices.
 const marking = new Map(); // channel -> timer
 function markRead(channel) {
   if (marking.has(channel) || document.hidden || state.keptUnread === channel) return;
   marking.set(
     channel,
-    setTimeout(() => {
-      marking.delete(channel);
-      if (state.keptUnread === channel) return; // marked unread since: it stays so
-      const newest = [...store(channel).values()]
-        .filter((m) => !m.is_ephemeral && topLevel(m))
-        .map((m) => m.ts)
-        .sort((a, b) => Number(a) - Number(b))
-        .pop();
-      if (newest) api("conversations.mark", { channel, ts: newest }).catch(() => {});
-    }, 1000),
+    setTimeout(() => sendReadMark(channel), 1000),
   );
+}
+
+function sendReadMark(channel) {
+  clearTimeout(marking.get(channel));
+  marking.delete(channel);
+  if (state.keptUnread === channel) return; // marked unread since: it stays so
+  const newest = [...store(channel).values()]
+    .filter((m) => !m.is_ephemeral && topLevel(m))
+    .map((m) => m.ts)
+    .sort((a, b) => Number(a) - Number(b))
+    .pop();
+  if (newest) markAt(channel, newest).catch(() => {});
+}
+
+// conversations.mark, one at a time per channel: the server tells every device the
+// unread count of each mark as it finishes, so two in flight at once (a read mark sent
+// a second after opening, and "Mark unread" pressed meanwhile) could be told in the
+// other order, the last word then the earlier mark's.
+const marks = new Map(); // channel -> the last conversations.mark asked
+function markAt(channel, ts) {
+  const done = (marks.get(channel) || Promise.resolve())
+    .catch(() => {})
+    .then(() => api("conversations.mark", { channel, ts }));
+  marks.set(channel, done);
+  const forget = () => {
+    if (marks.get(channel) === done) marks.delete(channel);
+  };
+  done.then(forget, forget);
+  return done;
 }
 
 // conversations.mark just before a message: it and what follows are unread again, on
@@ -286,7 +307,7 @@ async function markUnread(m) {
   clearTimeout(marking.get(m.channel)); // a read mark still waiting would undo it
   marking.delete(m.channel);
   try {
-    await api("conversations.mark", { channel: m.channel, ts: before });
+    await markAt(m.channel, before);
   } catch (err) {
     state.keptUnread = null;
     notice(`Could not mark it unread: ${err.code || err.message}`);
@@ -767,6 +788,9 @@ function keep(m, { fresh = false } = {}) {
 }
 
 async function openChannel(id) {
+  // a read mark still waiting for the channel left goes now, before anything done here
+  // (another window's "Mark unread" a moment later must come after it)
+  if (state.active && state.active !== id && marking.has(state.active)) sendReadMark(state.active);
   if (state.keptUnread !== id) state.keptUnread = null; // left it: read as usual again
   if (state.active && !state.channels.get(state.active)?.is_im) state.context = state.active;
   state.active = id;
@@ -2268,10 +2292,13 @@ async function openThread(channel, ts) {
   $("thread").hidden = false;
   const page = await api("conversations.replies", { channel, ts, limit: 200 });
   if (!page.has_more) {
-    // every reply is here: one held that is not was deleted meanwhile
+    // every reply up to the page's newest is here: one held that is not was deleted
+    // meanwhile (a newer one came live after the page was read, and stays)
     const now = new Set(page.messages.map((m) => m.ts));
+    const newest = page.messages.reduce((a, m) => (cmp(a, m.ts) < 0 ? m.ts : a), ts);
     for (const [key, m] of store(channel)) {
-      if (m.thread_ts === ts && key !== ts && !now.has(key)) store(channel).delete(key);
+      const judged = cmp(key, newest) <= 0;
+      if (m.thread_ts === ts && key !== ts && judged && !now.has(key)) store(channel).delete(key);
     }
   }
   for (const m of page.messages) keep({ ...m, channel });
